@@ -27,7 +27,8 @@ ISCADM_SRC := dockd/iscadm.c
 # --- guest agent: static, dependency-free, musl.
 AGENT_SRC := guest-agent/agent.c
 MUSL_INC  := $(B)/musl-include
-AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -static -idirafter $(MUSL_INC)
+AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
+                -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
 # --- image builder.
 IMAGE_SRC := images/isc-image.c
