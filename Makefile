@@ -6,12 +6,12 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 B        := build
 
-PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium
+PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium libnftnl libmnl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 OPT      ?= -O2 -g
-CFLAGS   := -std=gnu11 $(OPT) $(WARN) $(HARDEN) $(EXTRA_CFLAGS)
+CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(EXTRA_CFLAGS)
 LDHARDEN := -pie -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -20,7 +20,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 DOCK_CORE := dockd/log.c dockd/err.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c
-DOCKD_SRC := $(DOCK_CORE) dockd/virt.c dockd/node.c dockd/agentchan.c \
+DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
 
@@ -40,14 +40,14 @@ all: $(BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd -Ifirewall -MMD -MP -c $< -o $@
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 $(B)/dockd: $(call obj,$(DOCKD_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(B)/iscadm: $(call obj,$(ISCADM_SRC) dockd/jsonin.c dockd/err.c)
+$(B)/iscadm: $(call obj,$(ISCADM_SRC) dockd/validate.c dockd/err.c)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lcurl
 
 $(MUSL_INC):

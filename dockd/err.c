@@ -23,7 +23,8 @@ int err_set(struct dock_err *err, int status, int errnum, const char *fmt, ...)
 
 void err_prefix(struct dock_err *err, const char *fmt, ...)
 {
-	char pre[256], old[sizeof(err->de_msg)];
+	char pre[256];
+	size_t plen, mlen, cap;
 	va_list ap;
 
 	if (!err_isset(err))
@@ -31,8 +32,16 @@ void err_prefix(struct dock_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
-	memcpy(old, err->de_msg, sizeof(old));
-	snprintf(err->de_msg, sizeof(err->de_msg), "%s%s", pre, old);
+	cap = sizeof(err->de_msg) - 1;
+	plen = strlen(pre);
+	if (plen > cap)
+		plen = cap;
+	mlen = strlen(err->de_msg);
+	if (plen + mlen > cap)
+		mlen = cap - plen; /* the tail of the message goes, the context stays */
+	memmove(err->de_msg + plen, err->de_msg, mlen);
+	memcpy(err->de_msg, pre, plen);
+	err->de_msg[plen + mlen] = '\0';
 }
 
 void err_clear(struct dock_err *err)

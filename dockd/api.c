@@ -1,0 +1,370 @@
+/* api: routes are a table; handlers turn node/image calls into JSON. */
+#include "api.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "image.h"
+#include "log.h"
+#include "node.h"
+#include "validate.h"
+#include "virt.h"
+
+#define API_VERSION_STR "1"
+
+static const struct dock_config *api_cfg;
+static struct MHD_Daemon *api_daemon;
+static int api_fd = -1;
+static gid_t api_gid = (gid_t)-1;
+
+struct api_route_def {
+	const char *ar_method;
+	const char *ar_pattern; /* "*" stands for one node name segment */
+	enum api_route_id ar_id;
+};
+
+static const struct api_route_def api_routes[] = {
+	{ "GET", "/v1/version", API_VERSION },
+	{ "GET", "/v1/nodes", API_NODES_LIST },
+	{ "POST", "/v1/nodes", API_NODES_CREATE },
+	{ "GET", "/v1/nodes/*", API_NODE_INSPECT },
+	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY },
+	{ "POST", "/v1/nodes/*/start", API_NODE_START },
+	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP },
+	{ "GET", "/v1/images", API_IMAGES_LIST },
+};
+
+/* Does url match pattern? The '*' segment is copied into name. */
+static bool api_match(const char *pattern, const char *url, char *name, size_t name_size)
+{
+	const char *star = strchr(pattern, '*');
+	size_t pre, seg;
+	const char *rest;
+
+	if (star == NULL)
+		return strcmp(pattern, url) == 0;
+	pre = (size_t)(star - pattern);
+	if (strncmp(pattern, url, pre) != 0)
+		return false;
+	rest = url + pre;
+	seg = strcspn(rest, "/");
+	if (seg == 0 || strcmp(rest + seg, star + 1) != 0)
+		return false;
+	if (seg >= name_size)
+		seg = name_size - 1; /* validate_name reports the length */
+	memcpy(name, rest, seg);
+	name[seg] = '\0';
+	return true;
+}
+
+enum api_route_id api_route(const char *method, const char *url, char *name, size_t name_size,
+			    int *status)
+{
+	bool path_known = false;
+
+	if (strlen(url) > API_URL_MAX) {
+		*status = 414;
+		return API_NONE;
+	}
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		if (!api_match(api_routes[i].ar_pattern, url, name, name_size))
+			continue;
+		path_known = true;
+		if (strcmp(method, api_routes[i].ar_method) == 0) {
+			*status = 200;
+			return api_routes[i].ar_id;
+		}
+	}
+	*status = path_known ? 405 : 404;
+	return API_NONE;
+}
+
+/* ---- peer credentials ---- */
+
+static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int ng = 256;
+
+	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*uid_out = cred.uid;
+	if (cred.uid == 0)
+		return true;
+	if (api_gid == (gid_t)-1)
+		return false;
+	if (cred.gid == api_gid)
+		return true;
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+		return false;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ng) < 0)
+		return false;
+	for (int i = 0; i < ng; i++)
+		if (groups[i] == api_gid)
+			return true;
+	return false;
+}
+
+/* ---- handlers ---- */
+
+struct api_req {
+	char *ar_body;
+	size_t ar_len;
+	bool ar_too_large;
+};
+
+static struct json_object *api_error_json(const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static struct json_object *api_images_json(void)
+{
+	struct json_object *a = json_object_new_array();
+	struct dirent *de;
+	DIR *d = opendir(api_cfg->dc_image_dir);
+
+	if (d == NULL)
+		return a;
+	while ((de = readdir(d)) != NULL) {
+		struct image im;
+		struct json_object *o;
+		uint64_t total = 0;
+
+		if (de->d_name[0] == '.' ||
+		    image_load(api_cfg->dc_image_dir, de->d_name, &im, NULL) < 0)
+			continue;
+		for (size_t i = 0; i < im.im_n_files; i++)
+			total += im.im_files[i].if_size;
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(im.im_name));
+		json_object_object_add(o, "boot", json_object_new_string(
+							  im.im_boot == IMAGE_BOOT_EFI ? "efi" : "kernel"));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)total));
+		json_object_object_add(o, "sha256", json_object_new_string(im.im_base->if_sha256));
+		json_object_object_add(o, "built", json_object_new_string(im.im_built));
+		json_object_array_add(a, o);
+	}
+	closedir(d);
+	return a;
+}
+
+static int api_dispatch(enum api_route_id id, const char *name, const struct api_req *req,
+			struct json_object **out, struct dock_err *err)
+{
+	struct node_spec spec;
+
+	if (name[0] != '\0' && validate_name("node", name, NODE_NAME_MAX, err) < 0)
+		return -EINVAL;
+	switch (id) {
+	case API_VERSION:
+		*out = json_object_new_object();
+		json_object_object_add(*out, "api", json_object_new_string(API_VERSION_STR));
+		json_object_object_add(*out, "uri", json_object_new_string(api_cfg->dc_uri));
+		json_object_object_add(*out, "accel", json_object_new_string(
+							      virt_domain_type(api_cfg->dc_accel)));
+		return 0;
+	case API_NODES_LIST:
+		*out = node_list_json();
+		return 0;
+	case API_NODES_CREATE:
+		if (node_spec_parse(req->ar_body ? req->ar_body : "", req->ar_len, api_cfg, &spec,
+				    err) < 0)
+			return -EINVAL;
+		return node_create(&spec, out, err);
+	case API_NODE_INSPECT:
+		return node_inspect_json(name, out, err);
+	case API_NODE_START:
+		if (node_start(name, err) < 0)
+			return -EIO;
+		return node_inspect_json(name, out, err);
+	case API_NODE_STOP:
+		if (node_stop(name, err) < 0)
+			return -EIO;
+		return node_inspect_json(name, out, err);
+	case API_NODE_DESTROY:
+		if (node_destroy(name, err) < 0)
+			return -EIO;
+		*out = json_object_new_object();
+		json_object_object_add(*out, "destroyed", json_object_new_string(name));
+		return 0;
+	case API_IMAGES_LIST:
+		*out = api_images_json();
+		return 0;
+	case API_NONE:
+		break;
+	}
+	return err_set(err, 404, ENOENT, "no such API route");
+}
+
+static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status,
+				struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(s), (void *)(uintptr_t)s, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result r;
+
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	json_object_put(o);
+	return r;
+}
+
+static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api_req *req = *con_cls;
+	struct dock_err err = { 0 };
+	struct json_object *out = NULL;
+	char name[NODE_NAME_MAX + 2] = "";
+	enum api_route_id id;
+	int status;
+	uid_t uid = (uid_t)-1;
+
+	(void)cls;
+	(void)version;
+	if (req == NULL) {
+		req = calloc(1, sizeof(*req));
+		if (req == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		if (!req->ar_too_large && req->ar_len + n <= API_BODY_MAX) {
+			char *nb = realloc(req->ar_body, req->ar_len + n + 1);
+			if (nb == NULL)
+				return MHD_NO;
+			req->ar_body = nb;
+			memcpy(nb + req->ar_len, upload_data, n);
+			req->ar_len += n;
+			nb[req->ar_len] = '\0';
+		} else {
+			req->ar_too_large = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!api_peer_allowed(conn, &uid)) {
+		log_warn("api: uid %d refused (%s %s): not root and not in group %s", (int)uid,
+			 method, url, api_cfg->dc_socket_group);
+		return api_send(conn, 403, api_error_json("permission denied: not root and not in the dock's group"));
+	}
+	if (req->ar_too_large)
+		return api_send(conn, 413, api_error_json("request body larger than 64 KiB"));
+	id = api_route(method, url, name, sizeof(name), &status);
+	if (id == API_NONE)
+		return api_send(conn, (unsigned)status,
+				api_error_json(status == 405 ? "method not allowed on this path"
+							     : "no such API path"));
+	if (api_dispatch(id, name, req, &out, &err) < 0 || out == NULL) {
+		if (!err_isset(&err))
+			err_set(&err, 500, EIO, "internal error");
+		if (strcmp(method, "GET") != 0)
+			log_info("api: uid %d %s %s: %s", (int)uid, method, url, err.de_msg);
+		json_object_put(out);
+		return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+	}
+	if (strcmp(method, "GET") != 0)
+		log_info("api: uid %d %s %s: ok", (int)uid, method, url);
+	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
+}
+
+static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			  enum MHD_RequestTerminationCode toe)
+{
+	struct api_req *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (req != NULL) {
+		free(req->ar_body);
+		free(req);
+	}
+	*con_cls = NULL;
+}
+
+int api_start(const struct dock_config *cfg, struct dock_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group gr, *grp = NULL;
+	char path[PATH_MAX], buf[4096];
+
+	api_cfg = cfg;
+	if (getgrnam_r(cfg->dc_socket_group, &gr, buf, sizeof(buf), &grp) == 0 && grp != NULL)
+		api_gid = gr.gr_gid;
+	else
+		log_info("api: group %s does not exist; only root may use the API",
+			 cfg->dc_socket_group);
+	snprintf(path, sizeof(path), "%s/dockd.sock", cfg->dc_run_dir);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_set(err, 400, ENAMETOOLONG, "socket path %s is too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	api_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (api_fd < 0)
+		return err_set(err, 500, errno, "socket: %s", strerror(errno));
+	unlink(path);
+	if (bind(api_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(api_fd, 64) < 0) {
+		int e = errno;
+		close(api_fd);
+		api_fd = -1;
+		return err_set(err, 500, e, "%s: %s", path, strerror(e));
+	}
+	/* The kernel checks connect() against the mode; peer creds decide after. */
+	if (chown(path, 0, api_gid == (gid_t)-1 ? 0 : api_gid) < 0 || chmod(path, 0660) < 0)
+		log_warn("api: %s: cannot set owner/mode: %s", path, strerror(errno));
+	api_daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, api_access, NULL,
+		MHD_OPTION_LISTEN_SOCKET, api_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
+	if (api_daemon == NULL) {
+		close(api_fd);
+		api_fd = -1;
+		return err_set(err, 500, EIO, "api: libmicrohttpd did not start on %s", path);
+	}
+	log_info("api: listening on %s", path);
+	return 0;
+}
+
+void api_stop(void)
+{
+	char path[PATH_MAX];
+
+	if (api_daemon != NULL)
+		MHD_stop_daemon(api_daemon);
+	api_daemon = NULL;
+	if (api_fd >= 0)
+		close(api_fd);
+	api_fd = -1;
+	if (api_cfg != NULL) {
+		snprintf(path, sizeof(path), "%s/dockd.sock", api_cfg->dc_run_dir);
+		unlink(path);
+	}
+}

@@ -1,0 +1,35 @@
+/* api: the versioned REST/JSON API on a unix socket (libmicrohttpd).
+ * Identity comes from the socket's peer credentials: root, or a member of
+ * the configured group; anyone else gets 403. */
+#ifndef ISC_API_H
+#define ISC_API_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+#define API_BODY_MAX (64 * 1024)
+#define API_URL_MAX 256
+
+enum api_route_id {
+	API_NONE,
+	API_VERSION,
+	API_NODES_LIST,
+	API_NODES_CREATE,
+	API_NODE_INSPECT,
+	API_NODE_START,
+	API_NODE_STOP,
+	API_NODE_DESTROY,
+	API_IMAGES_LIST,
+};
+
+/* Match method + URL against the route table; fills name for node routes.
+ * Unknown path: API_NONE and 404; known path, wrong method: 405. */
+enum api_route_id api_route(const char *method, const char *url, char *name, size_t name_size,
+			    int *status);
+
+int api_start(const struct dock_config *cfg, struct dock_err *err);
+void api_stop(void);
+
+#endif

@@ -1,0 +1,211 @@
+/* config: dockd.conf parser. The key table is data: one row per key. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ISC_TEMPLATE_DIR
+#define ISC_TEMPLATE_DIR "/usr/local/share/isc/templates"
+#endif
+
+#define CONFIG_MAX_BYTES (64 * 1024)
+#define CONFIG_MAX_LINE 1024
+
+enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL };
+
+struct config_key {
+	const char *ck_name;
+	enum config_kind ck_kind;
+	size_t ck_off;
+	size_t ck_size;
+	uint64_t ck_min, ck_max;
+};
+
+#define STR(k, f, kind) { k, kind, offsetof(struct dock_config, f), sizeof(((struct dock_config *)0)->f), 0, 0 }
+#define U64(k, f, lo, hi) { k, CK_U64, offsetof(struct dock_config, f), sizeof(uint64_t), lo, hi }
+
+static const struct config_key config_keys[] = {
+	STR("uri", dc_uri, CK_STR),
+	STR("state_dir", dc_state_dir, CK_PATH),
+	STR("run_dir", dc_run_dir, CK_PATH),
+	STR("image_dir", dc_image_dir, CK_PATH),
+	STR("template_dir", dc_template_dir, CK_PATH),
+	STR("socket_group", dc_socket_group, CK_STR),
+	{ "accel", CK_ACCEL, offsetof(struct dock_config, dc_accel), 0, 0, 0 },
+	{ "subnet_pool", CK_POOL, 0, 0, 0, 0 },
+	{ "log_level", CK_LEVEL, offsetof(struct dock_config, dc_log_level), 0, 0, 0 },
+	U64("max_memory_mib", dc_max_memory_mib, 64, 1024 * 1024),
+	U64("max_vcpus", dc_max_vcpus, 1, 256),
+	U64("max_scratch_mib", dc_max_scratch_mib, 16, 64ULL * 1024 * 1024),
+	U64("stop_timeout", dc_stop_timeout_s, 1, 3600),
+};
+
+static const char *const accel_names[] = { [ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",
+					    [ACCEL_TCG] = "tcg" };
+
+const char *config_accel_name(enum accel a)
+{
+	return accel_names[a];
+}
+
+void config_defaults(struct dock_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->dc_uri, sizeof(cfg->dc_uri), "qemu:///system");
+	snprintf(cfg->dc_state_dir, sizeof(cfg->dc_state_dir), "/var/lib/isc");
+	snprintf(cfg->dc_run_dir, sizeof(cfg->dc_run_dir), "/run/isc");
+	snprintf(cfg->dc_image_dir, sizeof(cfg->dc_image_dir), "/var/lib/isc/images");
+	snprintf(cfg->dc_template_dir, sizeof(cfg->dc_template_dir), "%s", ISC_TEMPLATE_DIR);
+	snprintf(cfg->dc_socket_group, sizeof(cfg->dc_socket_group), "isc");
+	snprintf(cfg->dc_pool_text, sizeof(cfg->dc_pool_text), "10.231.0.0/16");
+	netpool_parse(cfg->dc_pool_text, &cfg->dc_pool, NULL);
+	cfg->dc_accel = ACCEL_AUTO;
+	cfg->dc_log_level = LOG_LVL_INFO;
+	cfg->dc_max_memory_mib = 16384;
+	cfg->dc_max_vcpus = 8;
+	cfg->dc_max_scratch_mib = 64 * 1024;
+	cfg->dc_stop_timeout_s = 30;
+}
+
+static char *config_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int config_set(const char *name, unsigned line, const struct config_key *k,
+		      const char *val, struct dock_config *cfg, struct dock_err *err)
+{
+	char *field = (char *)cfg + k->ck_off;
+	unsigned long long u;
+	char *end;
+
+	switch (k->ck_kind) {
+	case CK_PATH:
+		if (val[0] != '/')
+			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path",
+				       name, line, k->ck_name);
+		/* fall through */
+	case CK_STR:
+		if (strlen(val) >= k->ck_size || val[0] == '\0')
+			return err_set(err, 400, EINVAL, "%s:%u: %s must be 1..%zu characters",
+				       name, line, k->ck_name, k->ck_size - 1);
+		memcpy(field, val, strlen(val) + 1);
+		return 0;
+	case CK_U64:
+		errno = 0;
+		u = strtoull(val, &end, 10);
+		if (errno != 0 || *end != '\0' || end == val || val[0] == '-' || u < k->ck_min ||
+		    u > k->ck_max)
+			return err_set(err, 400, ERANGE, "%s:%u: %s must be a number in %llu..%llu",
+				       name, line, k->ck_name, (unsigned long long)k->ck_min,
+				       (unsigned long long)k->ck_max);
+		*(uint64_t *)(void *)field = u;
+		return 0;
+	case CK_ACCEL:
+		for (size_t i = 0; i < sizeof(accel_names) / sizeof(accel_names[0]); i++) {
+			if (strcmp(val, accel_names[i]) == 0) {
+				cfg->dc_accel = (enum accel)i;
+				return 0;
+			}
+		}
+		return err_set(err, 400, EINVAL, "%s:%u: accel must be auto, kvm or tcg, not \"%s\"",
+			       name, line, val);
+	case CK_LEVEL:
+		if (log_parse_level(val, &cfg->dc_log_level) < 0)
+			return err_set(err, 400, EINVAL,
+				       "%s:%u: log_level must be error, warning, info or debug, not \"%s\"",
+				       name, line, val);
+		return 0;
+	case CK_POOL:
+		if (strlen(val) >= sizeof(cfg->dc_pool_text) ||
+		    netpool_parse(val, &cfg->dc_pool, err) < 0) {
+			err_set(err, 400, EINVAL, "bad subnet pool");
+			err_prefix(err, "%s:%u: ", name, line);
+			return -EINVAL;
+		}
+		memcpy(cfg->dc_pool_text, val, strlen(val) + 1);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err)
+{
+	unsigned line = 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		char buf[CONFIG_MAX_LINE + 1];
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *key, *val, *eq;
+		size_t i;
+
+		line++;
+		if (n > CONFIG_MAX_LINE)
+			return err_set(err, 400, E2BIG, "%s:%u: line longer than %d bytes", name,
+				       line, CONFIG_MAX_LINE);
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		p += n + (nl ? 1 : 0);
+		key = config_trim(buf);
+		if (*key == '\0' || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL)
+			return err_set(err, 400, EINVAL, "%s:%u: expected key = value", name, line);
+		*eq = '\0';
+		key = config_trim(key);
+		val = config_trim(eq + 1);
+		for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+			if (strcmp(key, config_keys[i].ck_name) == 0)
+				break;
+		if (i == sizeof(config_keys) / sizeof(config_keys[0]))
+			return err_set(err, 400, EINVAL, "%s:%u: unknown key \"%s\"", name, line,
+				       key);
+		if (config_set(name, line, &config_keys[i], val, cfg, err) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
+{
+	char *text;
+	ssize_t n;
+	size_t len = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, 400, errno, "config %s: %s", path, strerror(errno));
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (text == NULL) {
+		close(fd);
+		return err_set(err, 500, ENOMEM, "config %s: out of memory", path);
+	}
+	while ((n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (n < 0 || len > CONFIG_MAX_BYTES) {
+		free(text);
+		return err_set(err, 400, n < 0 ? errno : E2BIG, "config %s: %s", path,
+			       n < 0 ? strerror(errno) : "larger than 64 KiB");
+	}
+	text[len] = '\0';
+	r = config_parse(path, text, cfg, err);
+	free(text);
+	return r;
+}

@@ -1,0 +1,41 @@
+/* config: dockd.conf, `key = value` lines. Errors name the file and line. */
+#ifndef ISC_CONFIG_H
+#define ISC_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "log.h"
+#include "netpool.h"
+
+/* Directories end up in unix socket paths (108 bytes) and libvirt XML. */
+#define CONFIG_DIR_MAX 200
+
+enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+
+struct dock_config {
+	char dc_uri[256];
+	char dc_state_dir[CONFIG_DIR_MAX];    /* node records, ephemeral volumes */
+	char dc_run_dir[CONFIG_DIR_MAX];      /* API socket, agent sockets, console logs */
+	char dc_image_dir[CONFIG_DIR_MAX];    /* <image_dir>/<name>/manifest.json */
+	char dc_template_dir[CONFIG_DIR_MAX]; /* libvirt XML templates */
+	char dc_socket_group[32];       /* besides root, members may use the API */
+	enum accel dc_accel;
+	struct netpool dc_pool;
+	char dc_pool_text[32];
+	enum log_level dc_log_level;
+	uint64_t dc_max_memory_mib;
+	uint64_t dc_max_vcpus;
+	uint64_t dc_max_scratch_mib;
+	uint64_t dc_stop_timeout_s;     /* graceful shutdown before destroy */
+};
+
+void config_defaults(struct dock_config *cfg);
+int config_load(const char *path, struct dock_config *cfg, struct dock_err *err);
+/* Parse from memory; `name` labels errors. */
+int config_parse(const char *name, const char *text, struct dock_config *cfg,
+		 struct dock_err *err);
+const char *config_accel_name(enum accel a);
+
+#endif

@@ -1,0 +1,146 @@
+/* dockd: the ISC dock daemon. Reads dockd.conf, connects to libvirt,
+ * reconciles the nodes, serves the API and the agent channels. Nodes keep
+ * running when dockd exits; a restarted dockd picks them up again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentchan.h"
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "node.h"
+#include "virt.h"
+
+#ifndef ISC_SYSCONFDIR
+#define ISC_SYSCONFDIR "/etc/isc"
+#endif
+
+static volatile sig_atomic_t dockd_stop;
+
+static void dockd_on_signal(int sig)
+{
+	(void)sig;
+	dockd_stop = 1;
+}
+
+static void dockd_usage(FILE *f)
+{
+	fprintf(f, "usage: dockd [-c CONFIG] [-f] [-t]\n"
+		   "  -c CONFIG  configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
+		   "  -f         stay in the foreground, log to stderr\n"
+		   "  -t         check the configuration and exit\n");
+}
+
+static int dockd_daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return chdir("/") < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = ISC_SYSCONFDIR "/dockd.conf";
+	struct dock_config cfg;
+	struct dock_err err = { 0 };
+	struct sigaction sa = { .sa_handler = dockd_on_signal };
+	bool foreground = false, check = false;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:fth")) != -1) {
+		switch (c) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'h':
+			dockd_usage(stdout);
+			return 0;
+		default:
+			dockd_usage(stderr);
+			return 2;
+		}
+	}
+	config_defaults(&cfg);
+	if (config_load(conf, &cfg, &err) < 0) {
+		fprintf(stderr, "dockd: %s\n", err.de_msg);
+		return 1;
+	}
+	if (check) {
+		printf("dockd: %s: configuration OK\n", conf);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "dockd: must run as root (it manages libvirt, nftables and LUKS)\n");
+		return 1;
+	}
+	umask(0077);
+	log_init("dockd", cfg.dc_log_level, !foreground);
+	if (virt_open(cfg.dc_uri, &err) < 0) {
+		fprintf(stderr, "dockd: %s\n", err.de_msg);
+		log_err("%s", err.de_msg);
+		return 1;
+	}
+	if (!foreground && dockd_daemonize() < 0) {
+		fprintf(stderr, "dockd: cannot daemonize: %s\n", strerror(errno));
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("dock: starting (libvirt %s, accel %s -> %s)", cfg.dc_uri,
+		 config_accel_name(cfg.dc_accel), virt_domain_type(cfg.dc_accel));
+	if (node_init(&cfg, &err) < 0) {
+		log_err("dock: start-up failed: %s", err.de_msg);
+		if (foreground)
+			fprintf(stderr, "dockd: %s\n", err.de_msg);
+		virt_close();
+		return 1;
+	}
+	if (api_start(&cfg, &err) < 0) {
+		log_err("dock: %s", err.de_msg);
+		node_fini();
+		virt_close();
+		return 1;
+	}
+	log_info("dock: ready");
+	agentchan_run(&dockd_stop);
+	log_info("dock: stopping (nodes keep running)");
+	api_stop();
+	node_fini();
+	virt_close();
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* image: an image directory <image_dir>/<name>/ and its manifest.json, as
+ * written by isc-image. The manifest is untrusted input: parsed with limits,
+ * every file name confined to the image directory. */
+#ifndef ISC_IMAGE_H
+#define ISC_IMAGE_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "validate.h"
+
+#define IMAGE_MANIFEST_MAX (64 * 1024)
+#define IMAGE_MAX_FILES 16
+#define IMAGE_FILE_NAME_MAX 64
+#define IMAGE_CMDLINE_MAX 1024
+
+enum image_boot { IMAGE_BOOT_KERNEL, IMAGE_BOOT_EFI };
+
+struct image_file {
+	char if_name[IMAGE_FILE_NAME_MAX];
+	char if_role[16];     /* base, kernel, initrd, other */
+	char if_sha256[65];
+	uint64_t if_size;
+};
+
+struct image {
+	char im_name[IMAGE_NAME_MAX + 1];
+	char im_dir[PATH_MAX];
+	char im_built[40];
+	enum image_boot im_boot;
+	char im_cmdline[IMAGE_CMDLINE_MAX];
+	struct image_file im_files[IMAGE_MAX_FILES];
+	size_t im_n_files;
+	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */
+};
+
+/* Parse a manifest (the fuzz target). im_dir is left empty. */
+int image_manifest_parse(const char *buf, size_t len, struct image *im, struct dock_err *err);
+/* Load <image_dir>/<name>/manifest.json. Unknown name: 404. */
+int image_load(const char *image_dir, const char *name, struct image *im, struct dock_err *err);
+/* Recompute the sha256 of every file and compare with the manifest. */
+int image_verify(const struct image *im, struct dock_err *err);
+/* Absolute path of one of the image's files. */
+int image_path(const struct image *im, const struct image_file *f, char *buf, size_t size);
+/* sha256 of a file as 64 hex chars. */
+int image_sha256_file(const char *path, char hex[65], uint64_t *size, struct dock_err *err);
+
+#endif

@@ -1,0 +1,405 @@
+/* iscadm: the dock's command-line client, a thin layer over the REST API
+ * on dockd's unix socket. Human tables by default, --json for scripts; on
+ * error one line naming the problem and a non-zero exit. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "validate.h"
+
+#define ISCADM_RESPONSE_MAX (16 * 1024 * 1024)
+
+static const char *iscadm_socket = "/run/isc/dockd.sock";
+static bool iscadm_json;
+
+struct iscadm_buf {
+	char *ib_data;
+	size_t ib_len;
+};
+
+static size_t iscadm_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct iscadm_buf *b = ud;
+	size_t n = size * nmemb;
+	char *nd;
+
+	if (b->ib_len + n > ISCADM_RESPONSE_MAX)
+		return 0;
+	nd = realloc(b->ib_data, b->ib_len + n + 1);
+	if (nd == NULL)
+		return 0;
+	memcpy(nd + b->ib_len, ptr, n);
+	b->ib_data = nd;
+	b->ib_len += n;
+	nd[b->ib_len] = '\0';
+	return n;
+}
+
+__attribute__((noreturn, format(printf, 1, 2))) static void iscadm_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iscadm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
+static struct json_object *iscadm_call(const char *method, const char *path, const char *body)
+{
+	struct iscadm_buf b = { NULL, 0 };
+	struct curl_slist *hdr = NULL;
+	struct json_object *o;
+	char url[512];
+	long status = 0;
+	CURLcode rc;
+	CURL *c = curl_easy_init();
+
+	if (c == NULL)
+		iscadm_die("cannot initialise libcurl");
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, iscadm_socket);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, iscadm_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body != NULL) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		if (rc == CURLE_COULDNT_CONNECT)
+			iscadm_die("cannot reach dockd at %s (is it running? --socket or ISC_SOCKET "
+				   "choose another socket)",
+				   iscadm_socket);
+		iscadm_die("dockd at %s: %s", iscadm_socket, curl_easy_strerror(rc));
+	}
+	o = b.ib_data ? json_tokener_parse(b.ib_data) : NULL;
+	free(b.ib_data);
+	if (status < 200 || status > 299) {
+		struct json_object *e = NULL;
+		if (o != NULL && json_object_object_get_ex(o, "error", &e))
+			iscadm_die("%s", json_object_get_string(e));
+		iscadm_die("dockd answered HTTP %ld", status);
+	}
+	if (o == NULL)
+		iscadm_die("dockd sent an unreadable answer");
+	return o;
+}
+
+static const char *iscadm_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static void iscadm_print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void iscadm_age(int64_t created, char *buf, size_t size)
+{
+	int64_t s = (int64_t)time(NULL) - created;
+
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, size, "%lldm", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(buf, size, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, size, "%lldd", (long long)(s / 86400));
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	struct json_object *a;
+
+	(void)argc;
+	(void)argv;
+	a = iscadm_call("GET", "/v1/nodes", NULL);
+	if (iscadm_json) {
+		iscadm_print_json(a);
+	} else {
+		printf("%-20s %-10s %-12s %-15s %-10s %s\n", "NAME", "STATE", "IMAGE", "IP",
+		       "AGENT", "AGE");
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *n = json_object_array_get_idx(a, i), *cr;
+			char age[32] = "-";
+			if (json_object_object_get_ex(n, "created", &cr))
+				iscadm_age(json_object_get_int64(cr), age, sizeof(age));
+			printf("%-20s %-10s %-12s %-15s %-10s %s\n", iscadm_str(n, "name"),
+			       iscadm_str(n, "state"), iscadm_str(n, "image"), iscadm_str(n, "ip"),
+			       iscadm_str(n, "agent"), age);
+		}
+	}
+	json_object_put(a);
+	return 0;
+}
+
+static const char *iscadm_need_name(int argc, char **argv, const char *cmd)
+{
+	struct dock_err err = { 0 };
+
+	if (argc < 2)
+		iscadm_die("%s: missing node name", cmd);
+	if (argc > 2)
+		iscadm_die("%s: unexpected argument \"%s\"", cmd, argv[2]);
+	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	return argv[1];
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	char path[128];
+	const char *name = iscadm_need_name(argc, argv, "inspect");
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s", name);
+	o = iscadm_call("GET", path, NULL);
+	iscadm_print_json(o);
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_action(int argc, char **argv, const char *method, const char *suffix,
+		      const char *done)
+{
+	char path[128];
+	const char *name = iscadm_need_name(argc, argv, argv[0]);
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s%s", name, suffix);
+	o = iscadm_call(method, path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s %s\n", name, done);
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_start(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "POST", "/start", "started");
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "POST", "/stop", "stopped");
+}
+
+static int cmd_destroy(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "DELETE", "", "destroyed");
+}
+
+static uint64_t iscadm_size(const char *what, const char *v, bool plain_is_mib)
+{
+	struct dock_err err = { 0 };
+	uint64_t mib;
+
+	(void)plain_is_mib;
+	if (validate_size_mib(what, v, &mib, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	return mib;
+}
+
+static uint64_t iscadm_uint(const char *what, const char *v)
+{
+	char *end;
+	unsigned long long u;
+
+	errno = 0;
+	u = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || end == v || v[0] == '-')
+		iscadm_die("%s \"%s\" is not a whole number", what, v);
+	return u;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	struct json_object *req = json_object_new_object(), *o;
+	struct dock_err err = { 0 };
+	const char *name = NULL, *image = NULL;
+	bool start = true;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--no-start") == 0) {
+			start = false;
+			continue;
+		}
+		if (a[0] != '-') {
+			if (name != NULL)
+				iscadm_die("create: unexpected argument \"%s\"", a);
+			name = a;
+			continue;
+		}
+		if (v == NULL)
+			iscadm_die("create: %s needs a value", a);
+		i++;
+		if (strcmp(a, "--image") == 0)
+			image = v;
+		else if (strcmp(a, "--memory") == 0)
+			json_object_object_add(req, "memory_mib", json_object_new_int64((int64_t)
+				iscadm_size("memory", v, true)));
+		else if (strcmp(a, "--vcpus") == 0)
+			json_object_object_add(req, "vcpus",
+					       json_object_new_int64((int64_t)iscadm_uint("vcpus", v)));
+		else if (strcmp(a, "--scratch-size") == 0)
+			json_object_object_add(req, "scratch_mib", json_object_new_int64((int64_t)
+				iscadm_size("scratch size", v, true)));
+		else
+			iscadm_die("create: unknown option %s", a);
+	}
+	if (name == NULL)
+		iscadm_die("create: missing node name");
+	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	if (image == NULL)
+		iscadm_die("create: --image is required");
+	json_object_object_add(req, "name", json_object_new_string(name));
+	json_object_object_add(req, "image", json_object_new_string(image));
+	json_object_object_add(req, "start", json_object_new_boolean(start));
+	o = iscadm_call("POST", "/v1/nodes", json_object_to_json_string(req));
+	json_object_put(req);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s created (%s, ip %s)\n", name, iscadm_str(o, "state"), iscadm_str(o, "ip"));
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_console(int argc, char **argv)
+{
+	char path[128];
+	const char *name = iscadm_need_name(argc, argv, "console");
+	struct json_object *o, *v;
+	char domain[64], uri[256];
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s", name);
+	o = iscadm_call("GET", path, NULL);
+	snprintf(domain, sizeof(domain), "%s", iscadm_str(o, "domain"));
+	json_object_put(o);
+	v = iscadm_call("GET", "/v1/version", NULL);
+	snprintf(uri, sizeof(uri), "%s", iscadm_str(v, "uri"));
+	json_object_put(v);
+	/* The console is libvirt's serial console; virsh owns the terminal work. */
+	execlp("virsh", "virsh", "-c", uri, "console", domain, (char *)NULL);
+	iscadm_die("console: cannot run virsh: %s", strerror(errno));
+}
+
+static int cmd_image(int argc, char **argv)
+{
+	struct json_object *a;
+
+	if (argc < 2 || strcmp(argv[1], "ls") != 0)
+		iscadm_die("image: expected \"image ls\" (build and export are done by isc-image)");
+	a = iscadm_call("GET", "/v1/images", NULL);
+	if (iscadm_json) {
+		iscadm_print_json(a);
+	} else {
+		printf("%-16s %-7s %-10s %-14s %s\n", "NAME", "BOOT", "SIZE", "SHA256", "BUILT");
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *im = json_object_array_get_idx(a, i), *sz;
+			char size[24] = "-";
+			if (json_object_object_get_ex(im, "size", &sz))
+				snprintf(size, sizeof(size), "%.1fM",
+					 (double)json_object_get_int64(sz) / (1024.0 * 1024.0));
+			printf("%-16s %-7s %-10s %.12s   %s\n", iscadm_str(im, "name"),
+			       iscadm_str(im, "boot"), size, iscadm_str(im, "sha256"),
+			       iscadm_str(im, "built"));
+		}
+	}
+	json_object_put(a);
+	return 0;
+}
+
+static const struct {
+	const char *c_name;
+	int (*c_fn)(int, char **);
+	const char *c_help;
+} iscadm_cmds[] = {
+	{ "create", cmd_create,
+	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--no-start]" },
+	{ "ls", cmd_ls, "ls                      list nodes" },
+	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
+	{ "start", cmd_start, "start NAME" },
+	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
+	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
+	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
+	{ "image", cmd_image, "image ls                list images" },
+};
+
+static void iscadm_usage(FILE *f)
+{
+	fprintf(f, "usage: iscadm [--socket PATH] [--json] COMMAND ...\n");
+	for (size_t i = 0; i < sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]); i++)
+		fprintf(f, "  %s\n", iscadm_cmds[i].c_help);
+	fprintf(f, "The socket defaults to $ISC_SOCKET or /run/isc/dockd.sock.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("ISC_SOCKET");
+	char *args[64];
+	int n = 0;
+
+	if (env != NULL && env[0] != '\0')
+		iscadm_socket = env;
+	/* Global options may stand anywhere; the rest is the command line. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			iscadm_json = true;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			iscadm_socket = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			iscadm_usage(stdout);
+			return 0;
+		} else if (n < 63) {
+			args[n++] = argv[i];
+		} else {
+			iscadm_die("too many arguments");
+		}
+	}
+	args[n] = NULL;
+	if (n == 0) {
+		iscadm_usage(stderr);
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (size_t i = 0; i < sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]); i++)
+		if (strcmp(args[0], iscadm_cmds[i].c_name) == 0)
+			return iscadm_cmds[i].c_fn(n, args);
+	iscadm_die("unknown command \"%s\" (try iscadm --help)", args[0]);
+}

@@ -1,0 +1,34 @@
+/* jsonin: JSON from outside the dock (API bodies, agent lines, image
+ * manifests) parsed with explicit ceilings, and typed field getters whose
+ * errors name the field. Nothing here trusts its input. */
+#ifndef ISC_JSONIN_H
+#define ISC_JSONIN_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct jsonin_limits {
+	size_t jl_max_bytes;   /* whole document */
+	int jl_max_depth;      /* nesting, counted by json-c's tokener */
+	size_t jl_max_fields;  /* members of any one object / elements of any array */
+};
+
+/* Parse buf[0..len) as exactly one JSON object (trailing blanks allowed).
+ * On success *out owns a new reference. Errors are 400s naming `what`. */
+int jsonin_parse(const char *what, const char *buf, size_t len, const struct jsonin_limits *lim,
+		 struct json_object **out, struct dock_err *err);
+
+/* Copy string member `key` into buf (size bytes incl. NUL). Missing: -ENOENT
+ * (error set only if required). Wrong type or too long: -EINVAL. */
+int jsonin_str(const struct json_object *obj, const char *what, const char *key, bool required,
+	       char *buf, size_t size, struct dock_err *err);
+
+/* Integer member in [min, max]. */
+int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
+	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err);
+
+#endif

@@ -1,0 +1,998 @@
+/* node: node life cycle on top of virt (libvirt), luks, render, image,
+ * state and the firewall. */
+#include "node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw.h"
+#include "image.h"
+#include "jsonin.h"
+#include "log.h"
+#include "luks.h"
+#include "netpool.h"
+#include "render.h"
+#include "virt.h"
+
+#define NODE_MAX 1024
+#define NODE_MIN_MEMORY_MIB 64
+#define NODE_MIN_SCRATCH_MIB 16
+#define NODE_REQUEST_MAX 4096
+/* QEMU's own memory on top of guest RAM (TCG's code cache included). */
+#define NODE_QEMU_OVERHEAD_MIB 512
+
+struct node {
+	struct node_rec n_rec;
+	const char *n_op;          /* operation in progress, NULL when idle */
+	bool n_agent_connected;
+	int64_t n_last_heartbeat;
+	uint64_t n_heartbeats;
+};
+
+static const struct dock_config *node_cfg;
+static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct node *nodes[NODE_MAX];
+static size_t n_nodes;
+
+/* ---- names of a node's resources ---------------------------------------- */
+
+struct node_names {
+	char nn_domain[NODE_NAME_MAX + 16];
+	char nn_network[NODE_NAME_MAX + 16];
+	char nn_volume[NODE_NAME_MAX + 16];
+	char nn_socket[PATH_MAX];
+	char nn_console[PATH_MAX];
+	struct netpool_subnet nn_subnet;
+};
+
+static void node_names(const struct node_rec *r, struct node_names *nn)
+{
+	snprintf(nn->nn_domain, sizeof(nn->nn_domain), NODE_PREFIX "%s", r->nr_name);
+	snprintf(nn->nn_network, sizeof(nn->nn_network), NODE_PREFIX "%s", r->nr_name);
+	snprintf(nn->nn_volume, sizeof(nn->nn_volume), NODE_PREFIX "%s.img", r->nr_name);
+	snprintf(nn->nn_socket, sizeof(nn->nn_socket), "%s/agents/%s.sock", node_cfg->dc_run_dir,
+		 r->nr_name);
+	snprintf(nn->nn_console, sizeof(nn->nn_console), "%s/console/%s.log",
+		 node_cfg->dc_run_dir, r->nr_name);
+	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &nn->nn_subnet);
+}
+
+static void node_fw(const struct node_rec *r, const struct node_names *nn, struct fw_node *fn)
+{
+	fn->fn_name = r->nr_name;
+	fn->fn_bridge = nn->nn_subnet.ns_bridge;
+	fn->fn_subnet_cidr = nn->nn_subnet.ns_cidr;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+static struct node *node_find_locked(const char *name)
+{
+	for (size_t i = 0; i < n_nodes; i++)
+		if (strcmp(nodes[i]->n_rec.nr_name, name) == 0)
+			return nodes[i];
+	return NULL;
+}
+
+static void node_remove_locked(struct node *n)
+{
+	for (size_t i = 0; i < n_nodes; i++) {
+		if (nodes[i] == n) {
+			nodes[i] = nodes[--n_nodes];
+			break;
+		}
+	}
+	free(n);
+}
+
+/* Mark the node busy with `op`; refuse if unknown or busy. */
+static int node_acquire(const char *name, const char *op, struct node **out,
+			struct dock_err *err)
+{
+	struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n == NULL)
+		r = err_set(err, 404, ENOENT, "node \"%s\" not found", name);
+	else if (n->n_op != NULL)
+		r = err_set(err, 409, EBUSY, "node \"%s\" is busy (%s)", name, n->n_op);
+	else
+		n->n_op = op;
+	pthread_mutex_unlock(&node_lock);
+	*out = r == 0 ? n : NULL;
+	return r;
+}
+
+static void node_release(struct node *n)
+{
+	pthread_mutex_lock(&node_lock);
+	n->n_op = NULL;
+	pthread_mutex_unlock(&node_lock);
+}
+
+/* Record a transition (before the side effect it announces). */
+static int node_commit(struct node *n, enum node_state st, const char *reason,
+		       struct dock_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&node_lock);
+	n->n_rec.nr_state = st;
+	snprintf(n->n_rec.nr_reason, sizeof(n->n_rec.nr_reason), "%s", reason ? reason : "");
+	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	pthread_mutex_unlock(&node_lock);
+	if (r == 0)
+		log_debug("node %s: %s", n->n_rec.nr_name, state_name(st));
+	return r;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static const struct jsonin_limits node_request_limits = {
+	.jl_max_bytes = NODE_REQUEST_MAX,
+	.jl_max_depth = 4,
+	.jl_max_fields = 16,
+};
+
+int node_spec_parse(const char *body, size_t len, const struct dock_config *cfg,
+		    struct node_spec *spec, struct dock_err *err)
+{
+	struct json_object *o = NULL, *v;
+	const char *w = "create request";
+	int r = -EINVAL;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->ns_memory_mib = 256;
+	spec->ns_vcpus = 1;
+	spec->ns_scratch_mib = 256;
+	spec->ns_start = true;
+	if (jsonin_parse(w, body, len, &node_request_limits, &o, err) < 0)
+		return -EINVAL;
+	json_object_object_foreach(o, key, val)
+	{
+		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
+						     "scratch_mib", "start" };
+		size_t i;
+		(void)val;
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			err_set(err, 400, EINVAL, "%s: unknown field \"%.64s\"", w, key);
+			goto out;
+		}
+	}
+	if (jsonin_str(o, w, "name", true, spec->ns_name, sizeof(spec->ns_name), err) < 0) {
+		if (err_isset(err) && err->de_errno == ENAMETOOLONG) {
+			err_clear(err);
+			err_set(err, 400, ENAMETOOLONG, "node name is longer than %d characters",
+				NODE_NAME_MAX);
+		}
+		goto out;
+	}
+	if (validate_name("node", spec->ns_name, NODE_NAME_MAX, err) < 0 ||
+	    jsonin_str(o, w, "image", true, spec->ns_image, sizeof(spec->ns_image), err) < 0 ||
+	    validate_name("image", spec->ns_image, IMAGE_NAME_MAX, err) < 0)
+		goto out;
+	if (jsonin_u64(o, w, "memory_mib", false, NODE_MIN_MEMORY_MIB, cfg->dc_max_memory_mib,
+		       &spec->ns_memory_mib, err) == -ERANGE) {
+		err_clear(err);
+		err_set(err, 400, ERANGE, "memory must be between %d and %llu MiB (the dock's limit)",
+			NODE_MIN_MEMORY_MIB, (unsigned long long)cfg->dc_max_memory_mib);
+		goto out;
+	}
+	if (jsonin_u64(o, w, "vcpus", false, 1, cfg->dc_max_vcpus, &spec->ns_vcpus, err) ==
+	    -ERANGE) {
+		err_clear(err);
+		err_set(err, 400, ERANGE, "vcpus must be between 1 and %llu (the dock's limit)",
+			(unsigned long long)cfg->dc_max_vcpus);
+		goto out;
+	}
+	if (jsonin_u64(o, w, "scratch_mib", false, NODE_MIN_SCRATCH_MIB, cfg->dc_max_scratch_mib,
+		       &spec->ns_scratch_mib, err) == -ERANGE) {
+		err_clear(err);
+		err_set(err, 400, ERANGE,
+			"scratch size must be between %d and %llu MiB (the dock's limit)",
+			NODE_MIN_SCRATCH_MIB, (unsigned long long)cfg->dc_max_scratch_mib);
+		goto out;
+	}
+	if (err_isset(err))
+		goto out;
+	if (json_object_object_get_ex(o, "start", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			err_set(err, 400, EINVAL, "%s: \"start\" must be true or false", w);
+			goto out;
+		}
+		spec->ns_start = json_object_get_boolean(v);
+	}
+	r = 0;
+out:
+	json_object_put(o);
+	return r;
+}
+
+/* ---- building and tearing down ------------------------------------------ */
+
+static int node_render(const char *tmpl, const struct render_var *v, size_t n, char **xml,
+		       struct dock_err *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", node_cfg->dc_template_dir, tmpl);
+	return render_file(path, v, n, xml, err);
+}
+
+#define NVARS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A fresh ephemeral disk: volume, new key, LUKS header, secret. The key is
+ * wiped from memory as soon as libvirt has it. */
+static int node_make_disk(struct node *n, const struct node_names *nn, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	char capacity[32], *xml = NULL;
+	struct luks_key key;
+	int rc;
+
+	snprintf(capacity, sizeof(capacity), "%llu",
+		 (unsigned long long)(r->nr_scratch_mib * 1024 * 1024 + LUKS_HEADER_BYTES));
+	const struct render_var vv[] = { { "volume_name", nn->nn_volume },
+					 { "capacity", capacity } };
+	rc = node_render("volume.xml", vv, NVARS(vv), &xml, err);
+	if (rc == 0)
+		rc = virt_volume_create(NODE_POOL, xml, r->nr_volume, sizeof(r->nr_volume), err);
+	free(xml);
+	xml = NULL;
+	if (rc < 0)
+		return rc;
+	rc = luks_key_new(&key, err);
+	if (rc == 0)
+		rc = luks_format(r->nr_volume, &key, err);
+	if (rc == 0) {
+		const struct render_var sv[] = { { "name", r->nr_name }, { "volume", r->nr_volume } };
+		rc = node_render("secret.xml", sv, NVARS(sv), &xml, err);
+	}
+	if (rc == 0) {
+		char uuid[37];
+		rc = virt_secret_create(xml, &key, uuid, err);
+		if (rc == 0) {
+			pthread_mutex_lock(&node_lock);
+			memcpy(r->nr_secret_uuid, uuid, sizeof(uuid));
+			pthread_mutex_unlock(&node_lock);
+		}
+	}
+	luks_key_wipe(&key);
+	free(xml);
+	return rc;
+}
+
+static int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
+			   struct dock_err *err)
+{
+	char mem[24], hard[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "",
+								base[PATH_MAX];
+	struct image im;
+
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0)
+		return -EINVAL;
+	image_path(&im, im.im_base, base, sizeof(base));
+	if (im.im_boot == IMAGE_BOOT_KERNEL) {
+		image_path(&im, im.im_kernel, kernel, sizeof(kernel));
+		image_path(&im, im.im_initrd, initrd, sizeof(initrd));
+	} else {
+		return err_set(err, 400, ENOTSUP,
+			       "image \"%s\": UEFI boot is not supported by this dock yet",
+			       r->nr_image);
+	}
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->nr_memory_mib);
+	snprintf(hard, sizeof(hard), "%llu",
+		 (unsigned long long)(r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB));
+	snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)r->nr_vcpus);
+	const struct render_var v[] = {
+		{ "domain_type", virt_domain_type(node_cfg->dc_accel) },
+		{ "domain", nn->nn_domain },
+		{ "name", r->nr_name },
+		{ "image", r->nr_image },
+		{ "memory_mib", mem },
+		{ "hard_limit_mib", hard },
+		{ "vcpus", vcpus },
+		{ "kernel", kernel },
+		{ "initrd", initrd },
+		{ "cmdline", im.im_cmdline },
+		{ "base_path", base },
+		{ "ephemeral_path", r->nr_volume },
+		{ "secret_uuid", r->nr_secret_uuid },
+		{ "mac", r->nr_mac },
+		{ "network", nn->nn_network },
+		{ "agent_socket", nn->nn_socket },
+		{ "console_log", nn->nn_console },
+	};
+	return node_render("domain.xml", v, NVARS(v), xml, err);
+}
+
+static int node_network_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
+			    struct dock_err *err)
+{
+	const struct render_var v[] = {
+		{ "network", nn->nn_network },
+		{ "bridge", nn->nn_subnet.ns_bridge },
+		{ "gateway", nn->nn_subnet.ns_gateway },
+		{ "netmask", nn->nn_subnet.ns_netmask },
+		{ "ip", nn->nn_subnet.ns_node_ip },
+		{ "mac", r->nr_mac },
+		{ "name", r->nr_name },
+	};
+	return node_render("network.xml", v, NVARS(v), xml, err);
+}
+
+/* Everything a node needs before its first start. */
+static int node_build(struct node *n, struct dock_err *err)
+{
+	struct node_names nn;
+	struct fw_node fn;
+	char *xml = NULL;
+	int r;
+
+	node_names(&n->n_rec, &nn);
+	r = node_make_disk(n, &nn, err);
+	if (r == 0)
+		r = node_commit(n, NODE_CREATING, NULL, err); /* record the secret's uuid */
+	if (r == 0)
+		r = node_network_xml(&n->n_rec, &nn, &xml, err);
+	if (r == 0)
+		r = virt_network_create(nn.nn_network, xml, err);
+	free(xml);
+	xml = NULL;
+	if (r == 0) {
+		node_fw(&n->n_rec, &nn, &fn);
+		r = fw_node_add(&fn, err);
+	}
+	if (r == 0)
+		r = node_domain_xml(&n->n_rec, &nn, &xml, err);
+	if (r == 0)
+		r = virt_domain_define(xml, err);
+	free(xml);
+	return r;
+}
+
+/* Remove every trace; safe to repeat, each step tolerates absence. The
+ * first failure is reported, the remaining steps still run. */
+static int node_teardown(const struct node_rec *rec, struct dock_err *err)
+{
+	struct node_names nn;
+	struct fw_node fn;
+	int r = 0;
+
+	node_names(rec, &nn);
+	if (virt_domain_remove(nn.nn_domain, err) < 0)
+		r = -EIO;
+	if (virt_network_remove(nn.nn_network, err) < 0)
+		r = -EIO;
+	node_fw(rec, &nn, &fn);
+	if (fw_node_remove(&fn, err) < 0)
+		r = -EIO;
+	if (virt_secret_remove(rec->nr_secret_uuid, rec->nr_volume, err) < 0)
+		r = -EIO;
+	if (virt_volume_remove(NODE_POOL, nn.nn_volume, err) < 0)
+		r = -EIO;
+	unlink(nn.nn_socket);
+	unlink(nn.nn_console);
+	return r;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static int node_new_mac(char mac[18], struct dock_err *err)
+{
+	unsigned char b[3];
+
+	for (int tries = 0; tries < 16; tries++) {
+		bool dup = false;
+		if (getrandom(b, sizeof(b), 0) != sizeof(b))
+			return err_set(err, 500, EIO, "getrandom failed");
+		snprintf(mac, 18, "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+		for (size_t i = 0; i < n_nodes; i++)
+			dup |= strcmp(nodes[i]->n_rec.nr_mac, mac) == 0;
+		if (!dup)
+			return 0;
+	}
+	return err_set(err, 500, EAGAIN, "cannot find a free MAC address");
+}
+
+/* Start an existing node: verify the image, re-key the disk if libvirt lost
+ * the (memory-only) secret, start the domain. */
+static int node_do_start(struct node *n, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	struct node_names nn;
+	struct image im;
+	char *xml = NULL;
+	int rc;
+
+	node_names(r, &nn);
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
+	    image_verify(&im, err) < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EINVAL;
+	}
+	rc = node_commit(n, NODE_STARTING, NULL, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&node_lock);
+	r->nr_have_hello = false; /* a hello from an earlier boot says nothing now */
+	n->n_last_heartbeat = 0;
+	pthread_mutex_unlock(&node_lock);
+	/* Re-render the domain: paths and accel come from the current config. */
+	rc = node_domain_xml(r, &nn, &xml, err);
+	if (rc == 0)
+		rc = virt_domain_define(xml, err);
+	free(xml);
+	if (rc == 0)
+		rc = virt_domain_start(nn.nn_domain, err);
+	if (rc < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		node_commit(n, NODE_STOPPED, err->de_msg, NULL);
+		return rc;
+	}
+	log_info("node %s: started", r->nr_name);
+	return node_commit(n, NODE_RUNNING, NULL, err);
+}
+
+int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err)
+{
+	struct image im;
+	struct node *n;
+	bool *used = NULL;
+	size_t cap = netpool_capacity(&node_cfg->dc_pool);
+	int r;
+
+	/* Everything that can be refused is refused before anything exists. */
+	if (image_load(node_cfg->dc_image_dir, spec->ns_image, &im, err) < 0)
+		return -EINVAL;
+	if (image_verify(&im, err) < 0)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	used = calloc(cap, sizeof(*used));
+	if (n == NULL || used == NULL) {
+		free(n);
+		free(used);
+		return err_set(err, 500, ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&node_lock);
+	if (node_find_locked(spec->ns_name) != NULL) {
+		r = err_set(err, 409, EEXIST, "node \"%s\" already exists", spec->ns_name);
+		goto unlock_fail;
+	}
+	if (n_nodes >= NODE_MAX) {
+		r = err_set(err, 409, ENOSPC, "the dock already holds %d nodes", NODE_MAX);
+		goto unlock_fail;
+	}
+	for (size_t i = 0; i < n_nodes; i++)
+		if (nodes[i]->n_rec.nr_subnet < cap)
+			used[nodes[i]->n_rec.nr_subnet] = true;
+	r = netpool_alloc(&node_cfg->dc_pool, used, cap, &n->n_rec.nr_subnet, err);
+	if (r == 0)
+		r = node_new_mac(n->n_rec.nr_mac, err);
+	if (r < 0)
+		goto unlock_fail;
+	memcpy(n->n_rec.nr_name, spec->ns_name, sizeof(n->n_rec.nr_name));
+	memcpy(n->n_rec.nr_image, spec->ns_image, sizeof(n->n_rec.nr_image));
+	n->n_rec.nr_memory_mib = spec->ns_memory_mib;
+	n->n_rec.nr_vcpus = spec->ns_vcpus;
+	n->n_rec.nr_scratch_mib = spec->ns_scratch_mib;
+	n->n_rec.nr_created = (int64_t)time(NULL);
+	n->n_rec.nr_state = NODE_CREATING;
+	n->n_op = "creating";
+	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	if (r < 0)
+		goto unlock_fail;
+	nodes[n_nodes++] = n;
+	pthread_mutex_unlock(&node_lock);
+	free(used);
+
+	r = node_build(n, err);
+	if (r == 0)
+		r = node_commit(n, NODE_DEFINED, NULL, err);
+	if (r == 0 && spec->ns_start)
+		r = node_do_start(n, err);
+	if (r < 0) {
+		/* Nothing half-created: undo all, then forget the node. */
+		log_warn("node %s: create failed, removing what was made: %s", spec->ns_name,
+			 err && err->de_msg[0] ? err->de_msg : "");
+		node_teardown(&n->n_rec, NULL);
+		state_remove(node_cfg->dc_state_dir, spec->ns_name, NULL);
+		pthread_mutex_lock(&node_lock);
+		node_remove_locked(n);
+		pthread_mutex_unlock(&node_lock);
+		err_prefix(err, "create %s: ", spec->ns_name);
+		return r;
+	}
+	log_info("node %s: created from image %s", spec->ns_name, spec->ns_image);
+	node_release(n);
+	return node_inspect_json(spec->ns_name, out, err);
+
+unlock_fail:
+	pthread_mutex_unlock(&node_lock);
+	free(n);
+	free(used);
+	return r;
+}
+
+int node_start(const char *name, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "starting", &n, err);
+
+	if (r < 0)
+		return r;
+	if (n->n_rec.nr_state == NODE_RUNNING) {
+		enum virt_dom_state st;
+		struct node_names nn;
+		node_names(&n->n_rec, &nn);
+		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
+			node_release(n);
+			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
+		}
+	}
+	r = node_do_start(n, err);
+	node_release(n);
+	return r;
+}
+
+int node_stop(const char *name, struct dock_err *err)
+{
+	struct node_names nn;
+	struct node *n;
+	int r = node_acquire(name, "stopping", &n, err);
+
+	if (r < 0)
+		return r;
+	node_names(&n->n_rec, &nn);
+	if (n->n_rec.nr_state == NODE_STOPPED || n->n_rec.nr_state == NODE_DEFINED) {
+		node_release(n);
+		return err_set(err, 409, EALREADY, "node \"%s\" is not running", name);
+	}
+	r = node_commit(n, NODE_STOPPING, NULL, err);
+	if (r == 0)
+		r = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
+	if (r == 0) {
+		r = node_commit(n, NODE_STOPPED, NULL, err);
+		log_info("node %s: stopped", name);
+	} else {
+		err_prefix(err, "node %s: ", name);
+		node_commit(n, NODE_FAILED, err->de_msg, NULL);
+	}
+	node_release(n);
+	return r;
+}
+
+int node_destroy(const char *name, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "destroying", &n, err);
+
+	if (r < 0)
+		return r;
+	r = node_commit(n, NODE_DESTROYING, NULL, err);
+	if (r == 0)
+		r = node_teardown(&n->n_rec, err);
+	if (r < 0) {
+		err_prefix(err, "node %s: destroy incomplete, run destroy again: ", name);
+		node_commit(n, NODE_FAILED, err->de_msg, NULL);
+		node_release(n);
+		return r;
+	}
+	r = state_remove(node_cfg->dc_state_dir, name, err);
+	pthread_mutex_lock(&node_lock);
+	node_remove_locked(n);
+	pthread_mutex_unlock(&node_lock);
+	log_info("node %s: destroyed", name);
+	return r;
+}
+
+/* ---- views --------------------------------------------------------------- */
+
+static struct json_object *node_hello_json(const struct node_rec *r)
+{
+	struct json_object *h;
+
+	if (!r->nr_have_hello)
+		return NULL;
+	h = json_object_new_object();
+	json_object_object_add(h, "protocol", json_object_new_int64((int64_t)r->nr_hello.ah_protocol));
+	json_object_object_add(h, "agent", json_object_new_string(r->nr_hello.ah_agent));
+	json_object_object_add(h, "boot_id", json_object_new_string(r->nr_hello.ah_boot_id));
+	json_object_object_add(h, "kernel", json_object_new_string(r->nr_hello.ah_kernel));
+	json_object_object_add(h, "hostname", json_object_new_string(r->nr_hello.ah_hostname));
+	json_object_object_add(h, "received", json_object_new_int64(r->nr_hello.ah_received));
+	return h;
+}
+
+static struct json_object *node_summary_json(const struct node *n)
+{
+	const struct node_rec *r = &n->n_rec;
+	struct json_object *o = json_object_new_object();
+	struct netpool_subnet sn;
+
+	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
+	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
+	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
+	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
+	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
+	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
+	json_object_object_add(o, "agent", json_object_new_string(
+					       r->nr_have_hello ? "ready"
+					       : n->n_agent_connected ? "connected" : "none"));
+	return o;
+}
+
+struct json_object *node_list_json(void)
+{
+	struct json_object *a = json_object_new_array();
+
+	pthread_mutex_lock(&node_lock);
+	for (size_t i = 0; i < n_nodes; i++)
+		json_object_array_add(a, node_summary_json(nodes[i]));
+	pthread_mutex_unlock(&node_lock);
+	return a;
+}
+
+int node_inspect_json(const char *name, struct json_object **out, struct dock_err *err)
+{
+	struct json_object *o, *disks, *base, *eph, *agent, *hello;
+	struct node_names nn;
+	struct image im;
+	struct node_rec r;
+	struct node *n;
+	bool connected;
+	int64_t hb;
+	uint64_t hbs;
+	const char *op;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL) {
+		r = n->n_rec;
+		connected = n->n_agent_connected;
+		hb = n->n_last_heartbeat;
+		hbs = n->n_heartbeats;
+		op = n->n_op;
+		o = node_summary_json(n);
+	}
+	pthread_mutex_unlock(&node_lock);
+	if (n == NULL)
+		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
+	node_names(&r, &nn);
+	json_object_object_add(o, "reason", json_object_new_string(r.nr_reason));
+	json_object_object_add(o, "busy", op ? json_object_new_string(op) : NULL);
+	json_object_object_add(o, "domain", json_object_new_string(nn.nn_domain));
+	json_object_object_add(o, "network", json_object_new_string(nn.nn_network));
+	json_object_object_add(o, "bridge", json_object_new_string(nn.nn_subnet.ns_bridge));
+	json_object_object_add(o, "subnet", json_object_new_string(nn.nn_subnet.ns_cidr));
+	json_object_object_add(o, "gateway", json_object_new_string(nn.nn_subnet.ns_gateway));
+	json_object_object_add(o, "mac", json_object_new_string(r.nr_mac));
+	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r.nr_memory_mib));
+	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r.nr_vcpus));
+
+	disks = json_object_new_object();
+	base = json_object_new_object();
+	if (image_load(node_cfg->dc_image_dir, r.nr_image, &im, NULL) == 0) {
+		char path[PATH_MAX];
+		image_path(&im, im.im_base, path, sizeof(path));
+		json_object_object_add(base, "path", json_object_new_string(path));
+		json_object_object_add(base, "sha256", json_object_new_string(im.im_base->if_sha256));
+	}
+	json_object_object_add(base, "readonly", json_object_new_boolean(1));
+	json_object_object_add(disks, "base", base);
+	eph = json_object_new_object();
+	json_object_object_add(eph, "path", json_object_new_string(r.nr_volume));
+	json_object_object_add(eph, "format", json_object_new_string("luks"));
+	json_object_object_add(eph, "secret_uuid", json_object_new_string(r.nr_secret_uuid));
+	json_object_object_add(eph, "size_mib", json_object_new_int64((int64_t)r.nr_scratch_mib));
+	json_object_object_add(disks, "ephemeral", eph);
+	json_object_object_add(o, "disks", disks);
+
+	agent = json_object_new_object();
+	json_object_object_add(agent, "socket", json_object_new_string(nn.nn_socket));
+	json_object_object_add(agent, "connected", json_object_new_boolean(connected));
+	hello = node_hello_json(&r);
+	json_object_object_add(agent, "hello", hello);
+	json_object_object_add(agent, "heartbeats", json_object_new_int64((int64_t)hbs));
+	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
+	json_object_object_add(o, "agent", agent);
+	json_object_object_add(o, "console_log", json_object_new_string(nn.nn_console));
+	*out = o;
+	return 0;
+}
+
+/* ---- agent channel side ----------------------------------------------------- */
+
+size_t node_agent_targets(struct node_agent_target *out, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&node_lock);
+	for (size_t i = 0; i < n_nodes && k < max; i++) {
+		const struct node_rec *r = &nodes[i]->n_rec;
+		if (r->nr_state != NODE_RUNNING && r->nr_state != NODE_STARTING)
+			continue;
+		snprintf(out[k].nat_name, sizeof(out[k].nat_name), "%s", r->nr_name);
+		snprintf(out[k].nat_socket, sizeof(out[k].nat_socket), "%s/agents/%s.sock",
+			 node_cfg->dc_run_dir, r->nr_name);
+		k++;
+	}
+	pthread_mutex_unlock(&node_lock);
+	return k;
+}
+
+void node_agent_connected(const char *name, bool connected)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL)
+		n->n_agent_connected = connected;
+	pthread_mutex_unlock(&node_lock);
+}
+
+void node_agent_message(const char *name, const struct agent_msg *msg)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n == NULL) {
+		pthread_mutex_unlock(&node_lock);
+		return;
+	}
+	switch (msg->am_type) {
+	case AGENT_MSG_HELLO: {
+		bool fresh = !n->n_rec.nr_have_hello ||
+			     strcmp(n->n_rec.nr_hello.ah_boot_id, msg->am_hello.ah_boot_id) != 0;
+		n->n_rec.nr_hello = msg->am_hello;
+		n->n_rec.nr_hello.ah_received = (int64_t)time(NULL);
+		n->n_rec.nr_have_hello = true;
+		/* Persist, so a restarted dock still knows what booted. */
+		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
+		if (fresh)
+			log_info("node %s: agent %s ready (boot %s, kernel %s)", name,
+				 msg->am_hello.ah_agent, msg->am_hello.ah_boot_id,
+				 msg->am_hello.ah_kernel);
+		break;
+	}
+	case AGENT_MSG_HEARTBEAT:
+		n->n_last_heartbeat = (int64_t)time(NULL);
+		n->n_heartbeats++;
+		break;
+	case AGENT_MSG_OTHER:
+		break;
+	}
+	pthread_mutex_unlock(&node_lock);
+}
+
+/* ---- start-up: load and reconcile ---------------------------------------------- */
+
+static int node_mkdir(const char *path, mode_t mode, struct dock_err *err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
+	if (chmod(path, mode) < 0)
+		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+static bool node_known(const char *name)
+{
+	bool k;
+
+	pthread_mutex_lock(&node_lock);
+	k = node_find_locked(name) != NULL;
+	pthread_mutex_unlock(&node_lock);
+	return k;
+}
+
+/* libvirt objects named isc-* without a record were left by a crash. */
+static void node_remove_orphans(void)
+{
+	char **names, vol_dir[PATH_MAX];
+	size_t cnt, plen = strlen(NODE_PREFIX);
+
+	if (virt_domain_list(NODE_PREFIX, &names, &cnt, NULL) == 0) {
+		for (size_t i = 0; i < cnt; i++) {
+			if (node_known(names[i] + plen))
+				continue;
+			log_warn("orphan domain %s (no node record): removing", names[i]);
+			virt_domain_remove(names[i], NULL);
+		}
+		virt_free_names(names, cnt);
+	}
+	if (virt_network_list(NODE_PREFIX, &names, &cnt, NULL) == 0) {
+		for (size_t i = 0; i < cnt; i++) {
+			if (node_known(names[i] + plen))
+				continue;
+			log_warn("orphan network %s (no node record): removing", names[i]);
+			virt_network_remove(names[i], NULL);
+		}
+		virt_free_names(names, cnt);
+	}
+	snprintf(vol_dir, sizeof(vol_dir), "%s/volumes/", node_cfg->dc_state_dir);
+	if (virt_secret_usages(&names, &cnt, NULL) == 0) {
+		for (size_t i = 0; i < cnt; i++) {
+			const char *u = names[i], *base = u + strlen(vol_dir);
+			char nm[NODE_NAME_MAX + 1];
+			size_t blen;
+
+			if (strncmp(u, vol_dir, strlen(vol_dir)) != 0 ||
+			    strncmp(base, NODE_PREFIX, plen) != 0)
+				continue;
+			blen = strlen(base + plen);
+			if (blen < 5 || blen - 4 > NODE_NAME_MAX)
+				continue;
+			snprintf(nm, sizeof(nm), "%.*s", (int)(blen - 4), base + plen);
+			if (node_known(nm))
+				continue;
+			log_warn("orphan secret for %s (no node record): removing", u);
+			virt_secret_remove(NULL, u, NULL);
+		}
+		virt_free_names(names, cnt);
+	}
+	if (virt_volume_list(NODE_POOL, &names, &cnt, NULL) == 0) {
+		for (size_t i = 0; i < cnt; i++) {
+			char nm[NODE_NAME_MAX + 1];
+			size_t len = strlen(names[i]);
+
+			if (strncmp(names[i], NODE_PREFIX, plen) == 0 && len > plen + 4 &&
+			    len - plen - 4 <= NODE_NAME_MAX) {
+				snprintf(nm, sizeof(nm), "%.*s", (int)(len - plen - 4),
+					 names[i] + plen);
+				if (node_known(nm))
+					continue;
+			}
+			log_warn("orphan volume %s (no node record): removing", names[i]);
+			virt_volume_remove(NODE_POOL, names[i], NULL);
+		}
+		virt_free_names(names, cnt);
+	}
+}
+
+/* Bring one loaded record in line with what libvirt holds. */
+static void node_reconcile(struct node *n)
+{
+	struct node_rec *r = &n->n_rec;
+	enum virt_dom_state st;
+	struct node_names nn;
+	struct dock_err e = { 0 };
+
+	node_names(r, &nn);
+	switch (r->nr_state) {
+	case NODE_CREATING:
+	case NODE_DESTROYING:
+		log_warn("node %s: dock stopped while %s; removing the node", r->nr_name,
+			 state_name(r->nr_state));
+		if (node_teardown(r, &e) == 0 &&
+		    state_remove(node_cfg->dc_state_dir, r->nr_name, &e) == 0) {
+			pthread_mutex_lock(&node_lock);
+			node_remove_locked(n);
+			pthread_mutex_unlock(&node_lock);
+		} else {
+			node_commit(n, NODE_FAILED, e.de_msg, NULL);
+		}
+		return;
+	default:
+		break;
+	}
+	if (virt_domain_state(nn.nn_domain, &st, &e) < 0) {
+		log_warn("node %s: cannot read domain state: %s", r->nr_name, e.de_msg);
+		return;
+	}
+	switch (st) {
+	case VIRT_DOM_ABSENT:
+		node_commit(n, NODE_FAILED, "its libvirt domain disappeared; destroy the node", NULL);
+		log_warn("node %s: domain %s is missing from libvirt", r->nr_name, nn.nn_domain);
+		break;
+	case VIRT_DOM_RUNNING:
+	case VIRT_DOM_PAUSED:
+		if (r->nr_state != NODE_RUNNING)
+			node_commit(n, NODE_RUNNING, NULL, NULL);
+		break;
+	case VIRT_DOM_OFF:
+		if (r->nr_state != NODE_STOPPED && r->nr_state != NODE_DEFINED &&
+		    r->nr_state != NODE_FAILED)
+			node_commit(n, NODE_STOPPED, NULL, NULL);
+		break;
+	case VIRT_DOM_OTHER:
+		break;
+	}
+}
+
+int node_init(const struct dock_config *cfg, struct dock_err *err)
+{
+	char path[PATH_MAX], *xml = NULL, **names = NULL;
+	struct fw_node *fns = NULL;
+	struct node_names *nns = NULL;
+	size_t cnt = 0;
+	int r;
+
+	node_cfg = cfg;
+	/* state_dir and volumes are traversed by QEMU (libvirt-qemu): 0711. */
+	snprintf(path, sizeof(path), "%s/nodes", cfg->dc_state_dir);
+	if (node_mkdir(cfg->dc_state_dir, 0711, err) < 0 || node_mkdir(path, 0700, err) < 0)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/agents", cfg->dc_run_dir);
+	if (node_mkdir(cfg->dc_run_dir, 0755, err) < 0 || node_mkdir(path, 0711, err) < 0)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/console", cfg->dc_run_dir);
+	if (node_mkdir(path, 0700, err) < 0)
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/volumes", cfg->dc_state_dir);
+	const struct render_var pv[] = { { "pool", NODE_POOL }, { "path", path } };
+	r = node_render("pool.xml", pv, NVARS(pv), &xml, err);
+	if (r == 0)
+		r = virt_pool_ensure(NODE_POOL, xml, err);
+	free(xml);
+	if (r < 0)
+		return r;
+
+	r = state_list(cfg->dc_state_dir, &names, &cnt, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cnt; i++) {
+		struct dock_err e = { 0 };
+		struct node *n = calloc(1, sizeof(*n));
+
+		if (n == NULL || n_nodes >= NODE_MAX ||
+		    state_load(cfg->dc_state_dir, names[i], &n->n_rec, &e) < 0) {
+			log_err("node %s: record not loaded: %s", names[i], e.de_msg);
+			free(n);
+			continue;
+		}
+		nodes[n_nodes++] = n;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		free(names[i]);
+	free(names);
+
+	for (size_t i = n_nodes; i > 0; i--)
+		node_reconcile(nodes[i - 1]);
+	node_remove_orphans();
+
+	/* The firewall is rebuilt from the records in one batch. */
+	fns = calloc(n_nodes + 1, sizeof(*fns));
+	nns = calloc(n_nodes + 1, sizeof(*nns));
+	if (fns == NULL || nns == NULL) {
+		free(fns);
+		free(nns);
+		return err_set(err, 500, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n_nodes; i++) {
+		node_names(&nodes[i]->n_rec, &nns[i]);
+		node_fw(&nodes[i]->n_rec, &nns[i], &fns[i]);
+	}
+	r = fw_init(fns, n_nodes, err);
+	free(fns);
+	free(nns);
+	if (r < 0)
+		return r;
+	log_info("dock: %zu node(s) known", n_nodes);
+	return 0;
+}
+
+void node_fini(void)
+{
+	pthread_mutex_lock(&node_lock);
+	if (n_nodes == 0)
+		fw_teardown(NULL); /* nothing of the dock stays when no node exists */
+	for (size_t i = 0; i < n_nodes; i++)
+		free(nodes[i]);
+	n_nodes = 0;
+	pthread_mutex_unlock(&node_lock);
+}

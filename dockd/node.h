@@ -1,0 +1,55 @@
+/* node: the dock's node table and every node life-cycle operation
+ * (create, start, stop, destroy, reconcile). Each operation records its
+ * intent in the node's state file before its side effects; a node being
+ * operated on is busy and refuses a second operation (409). */
+#ifndef ISC_NODE_H
+#define ISC_NODE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agentproto.h"
+#include "config.h"
+#include "err.h"
+#include "state.h"
+
+#define NODE_PREFIX "isc-"           /* the dock owns libvirt objects named isc-* */
+#define NODE_POOL "isc-ephemeral"    /* storage pool of ephemeral volumes */
+
+struct node_spec {
+	char ns_name[NODE_NAME_MAX + 1];
+	char ns_image[IMAGE_NAME_MAX + 1];
+	uint64_t ns_memory_mib;
+	uint64_t ns_vcpus;
+	uint64_t ns_scratch_mib;
+	bool ns_start;
+};
+
+/* Parse and range-check an API create request (fuzzed). */
+int node_spec_parse(const char *body, size_t len, const struct dock_config *cfg,
+		    struct node_spec *spec, struct dock_err *err);
+
+/* Create directories and the volume pool, load the records, reconcile them
+ * with libvirt and the disk, remove orphans, rebuild the firewall. */
+int node_init(const struct dock_config *cfg, struct dock_err *err);
+void node_fini(void);
+
+int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err);
+int node_start(const char *name, struct dock_err *err);
+int node_stop(const char *name, struct dock_err *err);
+int node_destroy(const char *name, struct dock_err *err);
+
+struct json_object *node_list_json(void);
+int node_inspect_json(const char *name, struct json_object **out, struct dock_err *err);
+
+/* Agent channel side: the running nodes' socket paths, and what arrived. */
+struct node_agent_target {
+	char nat_name[NODE_NAME_MAX + 1];
+	char nat_socket[PATH_MAX];
+};
+size_t node_agent_targets(struct node_agent_target *out, size_t max);
+void node_agent_message(const char *name, const struct agent_msg *msg);
+void node_agent_connected(const char *name, bool connected);
+
+#endif

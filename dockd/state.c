@@ -1,0 +1,283 @@
+/* state: node records as JSON files. */
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jsonin.h"
+
+#define STATE_MAX_BYTES (64 * 1024)
+#define STATE_MAX_NODES 4096
+
+static const char *const state_names[NODE_STATE_COUNT] = {
+	[NODE_CREATING] = "creating", [NODE_DEFINED] = "defined",
+	[NODE_STARTING] = "starting", [NODE_RUNNING] = "running",
+	[NODE_STOPPING] = "stopping", [NODE_STOPPED] = "stopped",
+	[NODE_DESTROYING] = "destroying", [NODE_FAILED] = "failed",
+};
+
+static const struct jsonin_limits state_limits = {
+	.jl_max_bytes = STATE_MAX_BYTES,
+	.jl_max_depth = 8,
+	.jl_max_fields = 64,
+};
+
+const char *state_name(enum node_state s)
+{
+	return s < NODE_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int state_parse_name(const char *s, enum node_state *out)
+{
+	for (int i = 0; i < NODE_STATE_COUNT; i++) {
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum node_state)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+char *state_to_json(const struct node_rec *r)
+{
+	struct json_object *o = json_object_new_object(), *h;
+	char *s;
+
+	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
+	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
+	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
+	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
+	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
+	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
+	json_object_object_add(o, "scratch_mib", json_object_new_int64((int64_t)r->nr_scratch_mib));
+	json_object_object_add(o, "subnet", json_object_new_int64(r->nr_subnet));
+	json_object_object_add(o, "mac", json_object_new_string(r->nr_mac));
+	json_object_object_add(o, "secret_uuid", json_object_new_string(r->nr_secret_uuid));
+	json_object_object_add(o, "volume", json_object_new_string(r->nr_volume));
+	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
+	if (r->nr_have_hello) {
+		h = json_object_new_object();
+		json_object_object_add(h, "protocol",
+				       json_object_new_int64((int64_t)r->nr_hello.ah_protocol));
+		json_object_object_add(h, "agent", json_object_new_string(r->nr_hello.ah_agent));
+		json_object_object_add(h, "boot_id", json_object_new_string(r->nr_hello.ah_boot_id));
+		json_object_object_add(h, "kernel", json_object_new_string(r->nr_hello.ah_kernel));
+		json_object_object_add(h, "hostname",
+				       json_object_new_string(r->nr_hello.ah_hostname));
+		json_object_object_add(h, "received", json_object_new_int64(r->nr_hello.ah_received));
+		json_object_object_add(o, "hello", h);
+	}
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}
+
+int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
+{
+	struct json_object *o = NULL, *h;
+	char st[16];
+	uint64_t u;
+	int rc = -EINVAL;
+	const char *w = "node record";
+
+	memset(r, 0, sizeof(*r));
+	if (jsonin_parse(w, buf, len, &state_limits, &o, err) < 0)
+		return -EINVAL;
+	if (jsonin_str(o, w, "name", true, r->nr_name, sizeof(r->nr_name), err) < 0 ||
+	    validate_name("node", r->nr_name, NODE_NAME_MAX, err) < 0 ||
+	    jsonin_str(o, w, "state", true, st, sizeof(st), err) < 0 ||
+	    jsonin_str(o, w, "reason", true, r->nr_reason, sizeof(r->nr_reason), err) < 0 ||
+	    jsonin_str(o, w, "image", true, r->nr_image, sizeof(r->nr_image), err) < 0 ||
+	    jsonin_u64(o, w, "memory_mib", true, 0, UINT32_MAX, &r->nr_memory_mib, err) < 0 ||
+	    jsonin_u64(o, w, "vcpus", true, 0, 1024, &r->nr_vcpus, err) < 0 ||
+	    jsonin_u64(o, w, "scratch_mib", true, 0, INT64_MAX, &r->nr_scratch_mib, err) < 0 ||
+	    jsonin_u64(o, w, "subnet", true, 0, UINT32_MAX, &u, err) < 0 ||
+	    jsonin_str(o, w, "mac", true, r->nr_mac, sizeof(r->nr_mac), err) < 0 ||
+	    jsonin_str(o, w, "secret_uuid", true, r->nr_secret_uuid, sizeof(r->nr_secret_uuid),
+		       err) < 0 ||
+	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
+		goto out;
+	r->nr_subnet = (unsigned)u;
+	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
+		goto out;
+	r->nr_created = (int64_t)u;
+	if (state_parse_name(st, &r->nr_state) < 0) {
+		err_set(err, 400, EINVAL, "%s: unknown state \"%s\"", w, st);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "hello", &h) && json_object_is_type(h, json_type_object)) {
+		struct agent_hello *ah = &r->nr_hello;
+		if (jsonin_u64(h, w, "protocol", true, 0, UINT32_MAX, &ah->ah_protocol, err) < 0 ||
+		    jsonin_str(h, w, "agent", true, ah->ah_agent, sizeof(ah->ah_agent), err) < 0 ||
+		    jsonin_str(h, w, "boot_id", true, ah->ah_boot_id, sizeof(ah->ah_boot_id), err) < 0 ||
+		    jsonin_str(h, w, "kernel", true, ah->ah_kernel, sizeof(ah->ah_kernel), err) < 0 ||
+		    jsonin_str(h, w, "hostname", true, ah->ah_hostname, sizeof(ah->ah_hostname),
+			       err) < 0 ||
+		    jsonin_u64(h, w, "received", true, 0, INT64_MAX, &u, err) < 0)
+			goto out;
+		ah->ah_received = (int64_t)u;
+		r->nr_have_hello = true;
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	return rc;
+}
+
+static int state_path(const char *state_dir, const char *name, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/nodes/%s.json", state_dir, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int state_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		       struct dock_err *err)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *p = data;
+	int fd, dfd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return err_set(err, 500, ENAMETOOLONG, "%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return err_set(err, 500, errno, "%s: %s", tmp, strerror(errno));
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return err_set(err, 500, e, "%s: %s", tmp, strerror(e));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_set(err, 500, e, "%s: %s", tmp, strerror(e));
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_set(err, 500, e, "%s: rename: %s", path, strerror(e));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err)
+{
+	char path[PATH_MAX], *json;
+	int r;
+
+	if (state_path(state_dir, rec->nr_name, path, sizeof(path)) < 0)
+		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", rec->nr_name);
+	json = state_to_json(rec);
+	if (json == NULL)
+		return err_set(err, 500, ENOMEM, "node %s: out of memory", rec->nr_name);
+	r = state_write_atomic(path, json, strlen(json), 0600, err);
+	free(json);
+	return r;
+}
+
+int state_load(const char *state_dir, const char *name, struct node_rec *rec, struct dock_err *err)
+{
+	char path[PATH_MAX], *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd, r;
+
+	if (state_path(state_dir, name, path, sizeof(path)) < 0)
+		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_set(err, errno == ENOENT ? 404 : 500, errno, "%s: %s", path,
+			       strerror(errno));
+	buf = malloc(STATE_MAX_BYTES + 1);
+	if (buf == NULL) {
+		close(fd);
+		return err_set(err, 500, ENOMEM, "%s: out of memory", path);
+	}
+	while (len <= STATE_MAX_BYTES && (n = read(fd, buf + len, STATE_MAX_BYTES + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	r = state_from_json(buf, len, rec, err);
+	free(buf);
+	if (r < 0) {
+		err_prefix(err, "%s: ", path);
+		return r;
+	}
+	if (strcmp(rec->nr_name, name) != 0)
+		return err_set(err, 500, EINVAL, "%s: record names node \"%s\"", path, rec->nr_name);
+	return 0;
+}
+
+int state_remove(const char *state_dir, const char *name, struct dock_err *err)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	int dfd;
+
+	if (state_path(state_dir, name, path, sizeof(path)) < 0)
+		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", name);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/nodes", state_dir);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int state_list(const char *state_dir, char ***names, size_t *n, struct dock_err *err)
+{
+	char dir[PATH_MAX];
+	char **v = NULL;
+	size_t cnt = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/nodes", state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return err_set(err, 500, errno, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char **nv;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		if (cnt >= STATE_MAX_NODES)
+			break;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (nv == NULL)
+			break;
+		v = nv;
+		v[cnt] = strndup(de->d_name, len - 5);
+		if (v[cnt] != NULL)
+			cnt++;
+	}
+	closedir(d);
+	*names = v;
+	*n = cnt;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* state: one record per node, <state_dir>/nodes/<name>.json, written
+ * atomically (temp file, fsync, rename, fsync dir). A record is written
+ * before every side effect it announces, so a restart can finish or undo. */
+#ifndef ISC_STATE_H
+#define ISC_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "validate.h"
+
+enum node_state {
+	NODE_CREATING,   /* intent recorded; resources may be half made */
+	NODE_DEFINED,    /* everything exists, never started */
+	NODE_STARTING,
+	NODE_RUNNING,
+	NODE_STOPPING,
+	NODE_STOPPED,
+	NODE_DESTROYING, /* intent recorded; resources may be half removed */
+	NODE_FAILED,
+	NODE_STATE_COUNT
+};
+
+struct agent_hello {
+	uint64_t ah_protocol;
+	char ah_agent[32];
+	char ah_boot_id[40];
+	char ah_kernel[65];
+	char ah_hostname[65];
+	int64_t ah_received; /* unix time */
+};
+
+struct node_rec {
+	char nr_name[NODE_NAME_MAX + 1];
+	enum node_state nr_state;
+	char nr_reason[256];          /* why failed, empty otherwise */
+	char nr_image[IMAGE_NAME_MAX + 1];
+	uint64_t nr_memory_mib;
+	uint64_t nr_vcpus;
+	uint64_t nr_scratch_mib;
+	unsigned nr_subnet;           /* index in the subnet pool */
+	char nr_mac[18];
+	char nr_secret_uuid[37];      /* empty until the secret exists */
+	char nr_volume[PATH_MAX];     /* ephemeral volume path */
+	int64_t nr_created;
+	bool nr_have_hello;
+	struct agent_hello nr_hello;
+};
+
+const char *state_name(enum node_state s);
+int state_parse_name(const char *s, enum node_state *out);
+
+/* Serialise / parse a record (parse is bounded: records may be edited). */
+char *state_to_json(const struct node_rec *rec); /* malloc'd */
+int state_from_json(const char *buf, size_t len, struct node_rec *rec, struct dock_err *err);
+
+int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err);
+int state_load(const char *state_dir, const char *name, struct node_rec *rec,
+	       struct dock_err *err);
+int state_remove(const char *state_dir, const char *name, struct dock_err *err);
+/* Names of all records; *names is malloc'd, free each and the array. */
+int state_list(const char *state_dir, char ***names, size_t *n, struct dock_err *err);
+
+/* Write data to path atomically (temp, fsync, rename, fsync dir). */
+int state_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		       struct dock_err *err);
+
+#endif

@@ -1,0 +1,53 @@
+/* virt: the dock's only door to libvirt. Every call takes names the dock
+ * chose and reports libvirt's own message on failure. Removal functions
+ * treat "already gone" as success, so undo and destroy can be re-run. */
+#ifndef ISC_VIRT_H
+#define ISC_VIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "luks.h"
+
+int virt_open(const char *uri, struct dock_err *err);
+void virt_close(void);
+
+/* "kvm" or "qemu" (TCG) for <domain type=...>; auto decides once and logs. */
+const char *virt_domain_type(enum accel accel);
+
+int virt_pool_ensure(const char *name, const char *xml, struct dock_err *err);
+
+int virt_volume_create(const char *pool, const char *xml, char *path, size_t size,
+		       struct dock_err *err);
+int virt_volume_remove(const char *pool, const char *vol_name, struct dock_err *err);
+/* Names of the pool's volumes (malloc'd array of malloc'd strings). */
+int virt_volume_list(const char *pool, char ***names, size_t *n, struct dock_err *err);
+
+/* Define an ephemeral private secret and give it the key. */
+int virt_secret_create(const char *xml, const struct luks_key *key, char uuid[37],
+		       struct dock_err *err);
+/* Remove the secret whose usage is the volume path (uuid may be empty). */
+int virt_secret_remove(const char *uuid, const char *volume_path, struct dock_err *err);
+/* Usage ids (volume paths) of all volume secrets. */
+int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err);
+
+int virt_network_create(const char *name, const char *xml, struct dock_err *err);
+int virt_network_remove(const char *name, struct dock_err *err);
+int virt_network_list(const char *prefix, char ***names, size_t *n, struct dock_err *err);
+
+enum virt_dom_state { VIRT_DOM_ABSENT, VIRT_DOM_OFF, VIRT_DOM_RUNNING, VIRT_DOM_PAUSED,
+		      VIRT_DOM_OTHER };
+
+int virt_domain_define(const char *xml, struct dock_err *err);
+int virt_domain_start(const char *name, struct dock_err *err);
+/* ACPI shutdown, wait up to timeout_s, then power off. */
+int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err);
+int virt_domain_remove(const char *name, struct dock_err *err);
+int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err *err);
+int virt_domain_list(const char *prefix, char ***names, size_t *n, struct dock_err *err);
+
+void virt_free_names(char **names, size_t n);
+
+#endif
