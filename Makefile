@@ -19,7 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # --- dockd: the daemon; DOCK_CORE is what the unit tests and fuzzers link too.
 DOCK_CORE := dockd/log.c dockd/err.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
-             dockd/state.c dockd/luks.c dockd/agentproto.c
+             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c
 DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
@@ -30,8 +30,10 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- image builder.
-IMAGE_SRC := images/isc-image.c
+# --- image builder: needs only json-c (manifest) and libsodium (sha256).
+IMAGE_SRC  := images/isc-image.c
+IMAGE_PKGS := json-c libsodium
+IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image
 
@@ -62,7 +64,7 @@ $(B)/isc-agent: $(AGENT_SRC) | $(MUSL_INC)
 	strip $@
 
 $(B)/isc-image: $(call obj,$(IMAGE_SRC))
-	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(IMAGE_LIBS)
 
 image: $(B)/isc-image $(B)/isc-agent
 	$(B)/isc-image build $(or $(RECIPE),micro) --out $(B)/images
@@ -71,3 +73,44 @@ image: $(B)/isc-image $(B)/isc-agent
 
 clean:
 	rm -rf $(B)
+
+# --- tests. `make check` = deps, build (gcc and clang), unit tests, the same
+# under ASan+UBSan, fuzz corpus replay, firewall and end-to-end tests.
+CMOCKA_LIBS := -lcmocka
+$(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_CORE))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
+             -fsanitize=address,undefined -fno-sanitize-recover=all
+A := $(B)/asan
+$(A)/test_core: tests/unit/test_core.c $(DOCK_CORE)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+FUZZ_TARGETS := agent request manifest template
+FUZZ_ID_agent := 1
+FUZZ_ID_request := 2
+FUZZ_ID_manifest := 3
+FUZZ_ID_template := 4
+FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentchan.c dockd/api.c
+$(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \
+	  -o $@ $^ $(PKG_LIBS) -lpthread
+
+TEST_BINS := $(B)/test_core $(A)/test_core $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+tests: $(TEST_BINS)
+
+deps:
+	scripts/install-deps
+
+check: deps
+	$(MAKE) all tests image
+	tests/run-all.sh
+
+unit: $(B)/test_core
+	$(B)/test_core .
+
+fuzz: $(A)/fuzz-$(T)
+	mkdir -p $(B)/fuzz-work/$(T)
+	$(A)/fuzz-$(T) -max_total_time=$(or $(SECONDS),60) $(B)/fuzz-work/$(T) tests/fuzz/corpus/$(T)

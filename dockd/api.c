@@ -188,7 +188,7 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 		*out = node_list_json();
 		return 0;
 	case API_NODES_CREATE:
-		if (node_spec_parse(req->ar_body ? req->ar_body : "", req->ar_len, api_cfg, &spec,
+		if (spec_parse(req->ar_body ? req->ar_body : "", req->ar_len, api_cfg, &spec,
 				    err) < 0)
 			return -EINVAL;
 		return node_create(&spec, out, err);

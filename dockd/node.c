@@ -22,9 +22,6 @@
 #include "virt.h"
 
 #define NODE_MAX 1024
-#define NODE_MIN_MEMORY_MIB 64
-#define NODE_MIN_SCRATCH_MIB 16
-#define NODE_REQUEST_MAX 4096
 /* QEMU's own memory on top of guest RAM (TCG's code cache included). */
 #define NODE_QEMU_OVERHEAD_MIB 512
 
@@ -132,91 +129,6 @@ static int node_commit(struct node *n, enum node_state st, const char *reason,
 	pthread_mutex_unlock(&node_lock);
 	if (r == 0)
 		log_debug("node %s: %s", n->n_rec.nr_name, state_name(st));
-	return r;
-}
-
-/* ---- requests ------------------------------------------------------------ */
-
-static const struct jsonin_limits node_request_limits = {
-	.jl_max_bytes = NODE_REQUEST_MAX,
-	.jl_max_depth = 4,
-	.jl_max_fields = 16,
-};
-
-int node_spec_parse(const char *body, size_t len, const struct dock_config *cfg,
-		    struct node_spec *spec, struct dock_err *err)
-{
-	struct json_object *o = NULL, *v;
-	const char *w = "create request";
-	int r = -EINVAL;
-
-	memset(spec, 0, sizeof(*spec));
-	spec->ns_memory_mib = 256;
-	spec->ns_vcpus = 1;
-	spec->ns_scratch_mib = 256;
-	spec->ns_start = true;
-	if (jsonin_parse(w, body, len, &node_request_limits, &o, err) < 0)
-		return -EINVAL;
-	json_object_object_foreach(o, key, val)
-	{
-		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
-						     "scratch_mib", "start" };
-		size_t i;
-		(void)val;
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(key, known[i]) == 0)
-				break;
-		if (i == sizeof(known) / sizeof(known[0])) {
-			err_set(err, 400, EINVAL, "%s: unknown field \"%.64s\"", w, key);
-			goto out;
-		}
-	}
-	if (jsonin_str(o, w, "name", true, spec->ns_name, sizeof(spec->ns_name), err) < 0) {
-		if (err_isset(err) && err->de_errno == ENAMETOOLONG) {
-			err_clear(err);
-			err_set(err, 400, ENAMETOOLONG, "node name is longer than %d characters",
-				NODE_NAME_MAX);
-		}
-		goto out;
-	}
-	if (validate_name("node", spec->ns_name, NODE_NAME_MAX, err) < 0 ||
-	    jsonin_str(o, w, "image", true, spec->ns_image, sizeof(spec->ns_image), err) < 0 ||
-	    validate_name("image", spec->ns_image, IMAGE_NAME_MAX, err) < 0)
-		goto out;
-	if (jsonin_u64(o, w, "memory_mib", false, NODE_MIN_MEMORY_MIB, cfg->dc_max_memory_mib,
-		       &spec->ns_memory_mib, err) == -ERANGE) {
-		err_clear(err);
-		err_set(err, 400, ERANGE, "memory must be between %d and %llu MiB (the dock's limit)",
-			NODE_MIN_MEMORY_MIB, (unsigned long long)cfg->dc_max_memory_mib);
-		goto out;
-	}
-	if (jsonin_u64(o, w, "vcpus", false, 1, cfg->dc_max_vcpus, &spec->ns_vcpus, err) ==
-	    -ERANGE) {
-		err_clear(err);
-		err_set(err, 400, ERANGE, "vcpus must be between 1 and %llu (the dock's limit)",
-			(unsigned long long)cfg->dc_max_vcpus);
-		goto out;
-	}
-	if (jsonin_u64(o, w, "scratch_mib", false, NODE_MIN_SCRATCH_MIB, cfg->dc_max_scratch_mib,
-		       &spec->ns_scratch_mib, err) == -ERANGE) {
-		err_clear(err);
-		err_set(err, 400, ERANGE,
-			"scratch size must be between %d and %llu MiB (the dock's limit)",
-			NODE_MIN_SCRATCH_MIB, (unsigned long long)cfg->dc_max_scratch_mib);
-		goto out;
-	}
-	if (err_isset(err))
-		goto out;
-	if (json_object_object_get_ex(o, "start", &v)) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			err_set(err, 400, EINVAL, "%s: \"start\" must be true or false", w);
-			goto out;
-		}
-		spec->ns_start = json_object_get_boolean(v);
-	}
-	r = 0;
-out:
-	json_object_put(o);
 	return r;
 }
 

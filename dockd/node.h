@@ -12,23 +12,11 @@
 #include "agentproto.h"
 #include "config.h"
 #include "err.h"
+#include "spec.h"
 #include "state.h"
 
 #define NODE_PREFIX "isc-"           /* the dock owns libvirt objects named isc-* */
 #define NODE_POOL "isc-ephemeral"    /* storage pool of ephemeral volumes */
-
-struct node_spec {
-	char ns_name[NODE_NAME_MAX + 1];
-	char ns_image[IMAGE_NAME_MAX + 1];
-	uint64_t ns_memory_mib;
-	uint64_t ns_vcpus;
-	uint64_t ns_scratch_mib;
-	bool ns_start;
-};
-
-/* Parse and range-check an API create request (fuzzed). */
-int node_spec_parse(const char *body, size_t len, const struct dock_config *cfg,
-		    struct node_spec *spec, struct dock_err *err);
 
 /* Create directories and the volume pool, load the records, reconcile them
  * with libvirt and the disk, remove orphans, rebuild the firewall. */

@@ -1,0 +1,82 @@
+/* libFuzzer harness, one build per parser of untrusted input (chosen with
+ * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
+ * manifests, templates. `make check` replays tests/fuzz/corpus/<target>
+ * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentproto.h"
+#include "api.h"
+#include "config.h"
+#include "image.h"
+#include "render.h"
+#include "spec.h"
+
+#define FUZZ_AGENT 1
+#define FUZZ_REQUEST 2
+#define FUZZ_MANIFEST 3
+#define FUZZ_TEMPLATE 4
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fuzz_line(void *ctx, const char *line, size_t len)
+{
+	struct agent_msg m;
+
+	(void)ctx;
+	agentproto_parse(line, len, &m, NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data;
+#if FUZZ_TARGET == FUZZ_AGENT
+	/* The byte stream as it comes off the channel: reassembly + parsing. */
+	struct agentproto_reader *rd = calloc(1, sizeof(*rd));
+	agentproto_feed(rd, s, size, fuzz_line, NULL);
+	free(rd);
+#elif FUZZ_TARGET == FUZZ_REQUEST
+	/* First line: "METHOD URL", the rest: the body. */
+	static struct dock_config cfg;
+	static int init;
+	struct node_spec spec;
+	const char *nl = memchr(s, '\n', size);
+	(void)fuzz_line;
+	if (!init) {
+		config_defaults(&cfg);
+		init = 1;
+	}
+	if (nl != NULL) {
+		char head[API_URL_MAX + 16], name[64], *sp;
+		size_t hl = (size_t)(nl - s);
+		int status;
+		if (hl < sizeof(head)) {
+			memcpy(head, s, hl);
+			head[hl] = '\0';
+			sp = strchr(head, ' ');
+			if (sp != NULL) {
+				*sp = '\0';
+				api_route(head, sp + 1, name, sizeof(name), &status);
+			}
+		}
+		spec_parse(nl + 1, size - hl - 1, &cfg, &spec, NULL);
+	} else {
+		spec_parse(s, size, &cfg, &spec, NULL);
+	}
+#elif FUZZ_TARGET == FUZZ_MANIFEST
+	struct image im;
+	(void)fuzz_line;
+	image_manifest_parse(s, size, &im, NULL);
+#elif FUZZ_TARGET == FUZZ_TEMPLATE
+	static const struct render_var v[] = { { "name", "web1" }, { "x", "<&>" }, { "empty", "" } };
+	char *out = NULL;
+	(void)fuzz_line;
+	if (render_buf("fuzz", s, size, v, 3, &out, NULL) == 0)
+		free(out);
+#else
+#error "FUZZ_TARGET must be set"
+#endif
+	return 0;
+}

@@ -1,0 +1,481 @@
+/* Unit tests of the dock's parsers and generators: nothing outside the
+ * process is touched except temp files. XML output is compared with
+ * tests/unit/expected/ (regenerate: ISC_REGEN=1). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agentproto.h"
+#include "config.h"
+#include "image.h"
+#include "jsonin.h"
+#include "netpool.h"
+#include "render.h"
+#include "spec.h"
+#include "state.h"
+#include "validate.h"
+
+static const char *src_dir = ".";
+
+/* ---- validate ---- */
+
+static void test_names(void **st)
+{
+	struct dock_err e = { 0 };
+	(void)st;
+	assert_int_equal(validate_name("node", "web1", NODE_NAME_MAX, NULL), 0);
+	assert_int_equal(validate_name("node", "a", NODE_NAME_MAX, NULL), 0);
+	assert_int_equal(validate_name("node", "a-b-c-0123456789012345678901234", NODE_NAME_MAX, NULL), 0);
+	assert_int_equal(validate_name("node", "a-b-c-01234567890123456789012345", NODE_NAME_MAX, &e), -ENAMETOOLONG);
+	assert_string_equal(e.de_msg, "node name \"a-b-c-01234567890123456789012345\" is longer than 31 characters");
+	err_clear(&e);
+	assert_int_equal(validate_name("node", "Web", NODE_NAME_MAX, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "node name \"Web\" must start with a lower-case letter");
+	err_clear(&e);
+	assert_int_equal(validate_name("node", "1web", NODE_NAME_MAX, NULL), -EINVAL);
+	assert_int_equal(validate_name("node", "", NODE_NAME_MAX, NULL), -EINVAL);
+	assert_int_equal(validate_name("node", "web_1", NODE_NAME_MAX, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "node name \"web_1\" may only contain a-z, 0-9 and '-'");
+	assert_int_equal(validate_name("node", "a/../b", NODE_NAME_MAX, NULL), -EINVAL);
+	assert_int_equal(validate_name("node", "a b", NODE_NAME_MAX, NULL), -EINVAL);
+}
+
+static void test_sizes(void **st)
+{
+	struct dock_err e = { 0 };
+	uint64_t m = 0;
+	(void)st;
+	assert_int_equal(validate_size_mib("s", "256M", &m, NULL), 0);
+	assert_int_equal(m, 256);
+	assert_int_equal(validate_size_mib("s", "1G", &m, NULL), 0);
+	assert_int_equal(m, 1024);
+	assert_int_equal(validate_size_mib("s", "2GiB", &m, NULL), 0);
+	assert_int_equal(m, 2048);
+	assert_int_equal(validate_size_mib("s", "512", &m, NULL), 0);
+	assert_int_equal(m, 512);
+	assert_int_equal(validate_size_mib("s", "1048576K", &m, NULL), 0);
+	assert_int_equal(m, 1024);
+	assert_int_equal(validate_size_mib("scratch size", "12X", &m, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "scratch size \"12X\": unknown unit (use K, M, G or T)");
+	assert_int_equal(validate_size_mib("s", "1.5G", &m, NULL), -EINVAL);
+	assert_int_equal(validate_size_mib("s", "1000K", &m, NULL), -EINVAL);
+	assert_int_equal(validate_size_mib("s", "-1M", &m, NULL), -EINVAL);
+	assert_int_equal(validate_size_mib("s", "99999999999999999999T", &m, NULL), -ERANGE);
+	assert_int_equal(validate_size_mib("s", "18014398509481984T", &m, NULL), -ERANGE);
+}
+
+/* ---- netpool ---- */
+
+static void test_netpool(void **st)
+{
+	struct netpool p;
+	struct netpool_subnet sn;
+	struct dock_err e = { 0 };
+	bool used[4] = { true, false, true, false };
+	unsigned idx;
+	(void)st;
+	assert_int_equal(netpool_parse("10.231.0.0/16", &p, NULL), 0);
+	assert_int_equal(netpool_capacity(&p), 8192);
+	assert_int_equal(netpool_alloc(&p, used, 4, &idx, NULL), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(netpool_subnet(&p, 1, &sn), 0);
+	assert_string_equal(sn.ns_cidr, "10.231.0.8/29");
+	assert_string_equal(sn.ns_gateway, "10.231.0.9");
+	assert_string_equal(sn.ns_node_ip, "10.231.0.10");
+	assert_string_equal(sn.ns_netmask, "255.255.255.248");
+	assert_string_equal(sn.ns_bridge, "iscbr1");
+	assert_int_equal(netpool_subnet(&p, 8192, &sn), -ERANGE);
+	assert_int_equal(netpool_parse("10.231.0.0/30", &p, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "subnet pool \"10.231.0.0/30\": prefix must be 8..29");
+	err_clear(&e);
+	assert_int_equal(netpool_parse("10.231.0.1/24", &p, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "subnet pool \"10.231.0.1/24\": address has host bits set for /24");
+	assert_int_equal(netpool_parse("10.231.0.0", &p, NULL), -EINVAL);
+	assert_int_equal(netpool_parse("10.231.300.0/24", &p, NULL), -EINVAL);
+	assert_int_equal(netpool_parse("10.231.0.0/28", &p, NULL), 0);
+	bool full[2] = { true, true };
+	err_clear(&e);
+	assert_int_equal(netpool_alloc(&p, full, 2, &idx, &e), -ENOSPC);
+	assert_string_equal(e.de_msg, "subnet pool is full: all 2 node subnets are in use");
+}
+
+/* ---- config ---- */
+
+static void check_config_error(const char *text, const char *msg)
+{
+	struct dock_config c;
+	struct dock_err e = { 0 };
+
+	config_defaults(&c);
+	assert_int_not_equal(config_parse("dockd.conf", text, &c, &e), 0);
+	assert_string_equal(e.de_msg, msg);
+}
+
+static void test_config(void **st)
+{
+	struct dock_config c;
+	(void)st;
+	config_defaults(&c);
+	assert_int_equal(config_parse("t", "# comment\n\nuri = qemu:///session\n accel=tcg \n"
+					  "subnet_pool = 10.99.0.0/24\nstate_dir=/tmp/x\n"
+					  "max_memory_mib = 2048\nlog_level = debug\n",
+				      &c, NULL),
+			 0);
+	assert_string_equal(c.dc_uri, "qemu:///session");
+	assert_int_equal(c.dc_accel, ACCEL_TCG);
+	assert_string_equal(c.dc_state_dir, "/tmp/x");
+	assert_int_equal(c.dc_max_memory_mib, 2048);
+	assert_int_equal(c.dc_pool.np_prefix, 24);
+	assert_int_equal(c.dc_log_level, LOG_LVL_DEBUG);
+	check_config_error("uri = x\nfoo = 1\n", "dockd.conf:2: unknown key \"foo\"");
+	check_config_error("accel = fast\n", "dockd.conf:1: accel must be auto, kvm or tcg, not \"fast\"");
+	check_config_error("state_dir = relative\n", "dockd.conf:1: state_dir must be an absolute path");
+	check_config_error("max_vcpus = 0\n", "dockd.conf:1: max_vcpus must be a number in 1..256");
+	check_config_error("max_vcpus = 4x\n", "dockd.conf:1: max_vcpus must be a number in 1..256");
+	check_config_error("\n\njust words\n", "dockd.conf:3: expected key = value");
+	check_config_error("subnet_pool = 10.0.0.0/31\n",
+			   "dockd.conf:1: subnet pool \"10.0.0.0/31\": prefix must be 8..29");
+	check_config_error("log_level = loud\n",
+			   "dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\"");
+}
+
+/* ---- jsonin ---- */
+
+static void test_jsonin(void **st)
+{
+	static const struct jsonin_limits lim = { 64, 3, 4 };
+	struct json_object *o = NULL;
+	struct dock_err e = { 0 };
+	char s[8];
+	uint64_t u;
+	(void)st;
+	assert_int_equal(jsonin_parse("x", "{\"a\":\"abc\",\"n\":5}", 17, &lim, &o, NULL), 0);
+	assert_int_equal(jsonin_str(o, "x", "a", true, s, sizeof(s), NULL), 0);
+	assert_string_equal(s, "abc");
+	assert_int_equal(jsonin_str(o, "x", "a", true, s, 3, &e), -ENAMETOOLONG);
+	err_clear(&e);
+	assert_int_equal(jsonin_u64(o, "x", "n", true, 1, 4, &u, &e), -ERANGE);
+	assert_string_equal(e.de_msg, "x: \"n\" must be between 1 and 4");
+	assert_int_equal(jsonin_str(o, "x", "zz", false, s, sizeof(s), NULL), -ENOENT);
+	json_object_put(o);
+	err_clear(&e);
+	assert_int_equal(jsonin_parse("x", "{\"a\":{\"b\":{\"c\":{}}}}", 20, &lim, &o, &e), -EINVAL);
+	err_clear(&e);
+	assert_int_equal(jsonin_parse("x", "{\"a\":[1,2,3,4,5]}", 17, &lim, &o, &e), -E2BIG);
+	err_clear(&e);
+	assert_int_equal(jsonin_parse("x", "[1]", 3, &lim, &o, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "x: expected a JSON object");
+	err_clear(&e);
+	assert_int_equal(jsonin_parse("x", "{} {}", 5, &lim, &o, &e), -EINVAL);
+	err_clear(&e);
+	assert_int_equal(jsonin_parse("x", "{\"a\":\"\xff\"}", 9, &lim, &o, &e), -EINVAL);
+	err_clear(&e);
+	char big[100];
+	memset(big, ' ', sizeof(big));
+	assert_int_equal(jsonin_parse("x", big, sizeof(big), &lim, &o, &e), -E2BIG);
+}
+
+/* ---- spec ---- */
+
+static void check_spec_error(const char *body, const char *msg)
+{
+	struct dock_config c;
+	struct node_spec sp;
+	struct dock_err e = { 0 };
+
+	config_defaults(&c);
+	assert_int_not_equal(spec_parse(body, strlen(body), &c, &sp, &e), 0);
+	assert_string_equal(e.de_msg, msg);
+	assert_int_equal(e.de_status, 400);
+}
+
+static void test_spec(void **st)
+{
+	struct dock_config c;
+	struct node_spec sp;
+	const char *ok = "{\"name\":\"web1\",\"image\":\"micro\",\"memory_mib\":512,\"vcpus\":2,"
+			 "\"scratch_mib\":128,\"start\":false}";
+	(void)st;
+	config_defaults(&c);
+	assert_int_equal(spec_parse(ok, strlen(ok), &c, &sp, NULL), 0);
+	assert_string_equal(sp.ns_name, "web1");
+	assert_int_equal(sp.ns_memory_mib, 512);
+	assert_int_equal(sp.ns_vcpus, 2);
+	assert_int_equal(sp.ns_scratch_mib, 128);
+	assert_false(sp.ns_start);
+	check_spec_error("{\"name\":\"Web\",\"image\":\"micro\"}",
+			 "node name \"Web\" must start with a lower-case letter");
+	check_spec_error("{\"image\":\"micro\"}", "create request: missing \"name\"");
+	check_spec_error("{\"name\":\"abcdefghijabcdefghijabcdefghijxy\",\"image\":\"micro\"}",
+			 "node name is longer than 31 characters");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"memory_mib\":99999}",
+			 "memory must be between 64 and 16384 MiB (the dock's limit)");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"vcpus\":0}",
+			 "vcpus must be between 1 and 8 (the dock's limit)");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"scratch_mib\":1}",
+			 "scratch size must be between 16 and 65536 MiB (the dock's limit)");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"memroy_mib\":1}",
+			 "create request: unknown field \"memroy_mib\"");
+	check_spec_error("{\"name\":\"w\",\"image\":\"../etc\"}",
+			 "image name \"../etc\" must start with a lower-case letter");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"start\":1}",
+			 "create request: \"start\" must be true or false");
+}
+
+/* ---- render ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void check_render(const char *tmpl, const struct render_var *v, size_t n,
+			 const char *expected)
+{
+	char path[512], *out = NULL, *want;
+	struct dock_err e = { 0 };
+
+	snprintf(path, sizeof(path), "%s/templates/%s", src_dir, tmpl);
+	if (render_file(path, v, n, &out, &e) != 0)
+		fail_msg("render %s: %s", tmpl, e.de_msg);
+	snprintf(path, sizeof(path), "%s/tests/unit/expected/%s", src_dir, expected);
+	if (getenv("ISC_REGEN") != NULL) {
+		FILE *f = fopen(path, "w");
+		fputs(out, f);
+		fclose(f);
+	}
+	want = slurp(path);
+	assert_non_null(want);
+	assert_string_equal(out, want);
+	free(out);
+	free(want);
+}
+
+static const struct render_var domain_vars[] = {
+	{ "domain_type", "qemu" },
+	{ "domain", "isc-web1" },
+	{ "name", "web1" },
+	{ "image", "micro" },
+	{ "memory_mib", "256" },
+	{ "hard_limit_mib", "768" },
+	{ "vcpus", "1" },
+	{ "kernel", "/var/lib/isc/images/micro/vmlinuz" },
+	{ "initrd", "/var/lib/isc/images/micro/initrd.img" },
+	{ "cmdline", "console=ttyS0 quiet" },
+	{ "base_path", "/var/lib/isc/images/micro/base.qcow2" },
+	{ "ephemeral_path", "/var/lib/isc/volumes/isc-web1.img" },
+	{ "secret_uuid", "0b8c7f0e-35a4-4c6e-9d0e-1d3b6c1a2f10" },
+	{ "mac", "52:54:00:12:34:56" },
+	{ "network", "isc-web1" },
+	{ "agent_socket", "/run/isc/agents/web1.sock" },
+	{ "console_log", "/run/isc/console/web1.log" },
+};
+
+static void test_render(void **st)
+{
+	static const struct render_var net[] = {
+		{ "network", "isc-web1" }, { "bridge", "iscbr1" },	{ "gateway", "10.231.0.9" },
+		{ "netmask", "255.255.255.248" }, { "ip", "10.231.0.10" }, { "mac", "52:54:00:12:34:56" },
+		{ "name", "web1" },
+	};
+	static const struct render_var sec[] = { { "name", "web1" },
+						 { "volume", "/var/lib/isc/volumes/isc-web1.img" } };
+	static const struct render_var vol[] = { { "volume_name", "isc-web1.img" },
+						 { "capacity", "270532608" } };
+	(void)st;
+	check_render("domain.xml", domain_vars, sizeof(domain_vars) / sizeof(domain_vars[0]),
+		     "domain-kernel.xml");
+	check_render("network.xml", net, sizeof(net) / sizeof(net[0]), "network.xml");
+	check_render("secret.xml", sec, sizeof(sec) / sizeof(sec[0]), "secret.xml");
+	check_render("volume.xml", vol, sizeof(vol) / sizeof(vol[0]), "volume.xml");
+}
+
+static void test_render_escaping(void **st)
+{
+	const char *t = "<a x='{{v}}' y='{{u}}'><b isc-if='u'>{{v}}</b><c isc-if='v'>{{v}}</c></a>";
+	const struct render_var v[] = { { "v", "<&'\">" }, { "u", "" } };
+	struct dock_err e = { 0 };
+	char *out = NULL;
+	(void)st;
+	assert_int_equal(render_buf("t", t, strlen(t), v, 2, &out, NULL), 0);
+	assert_string_equal(out, "<a x=\"&lt;&amp;'&quot;&gt;\" y=\"\"><c>&lt;&amp;'\"&gt;</c></a>\n");
+	free(out);
+	assert_int_equal(render_buf("t", "<a>{{nope}}</a>", 15, v, 2, &out, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "template t: unknown variable {{nope}}");
+	err_clear(&e);
+	const char *dtd = "<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>";
+	assert_int_equal(render_buf("t", dtd, strlen(dtd), v, 2, &out, &e), -EINVAL);
+	err_clear(&e);
+	assert_int_equal(render_buf("t", "<a>", 3, v, 2, &out, &e), -EINVAL);
+}
+
+/* ---- state ---- */
+
+static void test_state(void **st)
+{
+	char dir[] = "/tmp/isc-unit-XXXXXX", path[256], **names = NULL;
+	struct node_rec r = { 0 }, back;
+	size_t n = 0;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/nodes", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(r.nr_name, sizeof(r.nr_name), "web1");
+	snprintf(r.nr_image, sizeof(r.nr_image), "micro");
+	snprintf(r.nr_mac, sizeof(r.nr_mac), "52:54:00:00:00:01");
+	snprintf(r.nr_volume, sizeof(r.nr_volume), "/v/isc-web1.img");
+	snprintf(r.nr_reason, sizeof(r.nr_reason), "a \"quoted\" reason\n");
+	r.nr_state = NODE_RUNNING;
+	r.nr_memory_mib = 256;
+	r.nr_vcpus = 2;
+	r.nr_scratch_mib = 300;
+	r.nr_subnet = 7;
+	r.nr_created = 1700000000;
+	r.nr_have_hello = true;
+	r.nr_hello.ah_protocol = 1;
+	snprintf(r.nr_hello.ah_boot_id, sizeof(r.nr_hello.ah_boot_id), "b00t");
+	assert_int_equal(state_save(dir, &r, NULL), 0);
+	assert_int_equal(state_load(dir, "web1", &back, NULL), 0);
+	assert_memory_equal(&r, &back, sizeof(r));
+	assert_int_equal(state_list(dir, &names, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "web1");
+	free(names[0]);
+	free(names);
+	assert_int_equal(state_load(dir, "nope", &back, NULL), -ENOENT);
+	assert_int_equal(state_remove(dir, "web1", NULL), 0);
+	assert_int_equal(state_remove(dir, "web1", NULL), 0);
+	assert_int_equal(state_load(dir, "web1", &back, NULL), -ENOENT);
+	rmdir(path);
+	rmdir(dir);
+	assert_int_equal(state_from_json("{\"name\":\"x\"}", 12, &back, NULL), -EINVAL);
+}
+
+/* ---- agent protocol ---- */
+
+static void test_agentproto(void **st)
+{
+	struct agent_msg m;
+	struct dock_err e = { 0 };
+	const char *hb = "{\"type\":\"heartbeat\",\"seq\":7,\"uptime\":3}";
+	const char *h = "{\"type\":\"hello\",\"protocol\":1,\"agent\":\"0.1.0\",\"boot_id\":\"abc\","
+			"\"kernel\":\"6.1.0\",\"hostname\":\"web1\"}";
+	(void)st;
+	assert_int_equal(agentproto_parse(h, strlen(h), &m, NULL), 0);
+	assert_int_equal(m.am_type, AGENT_MSG_HELLO);
+	assert_string_equal(m.am_hello.ah_agent, "0.1.0");
+	assert_string_equal(m.am_hello.ah_hostname, "web1");
+	assert_int_equal(agentproto_parse(hb, strlen(hb), &m, NULL), 0);
+	assert_int_equal(m.am_type, AGENT_MSG_HEARTBEAT);
+	assert_int_equal(m.am_seq, 7);
+	assert_int_equal(agentproto_parse("{\"type\":\"future\"}", 17, &m, NULL), 0);
+	assert_int_equal(m.am_type, AGENT_MSG_OTHER);
+	assert_int_equal(agentproto_parse("{\"type\":\"hello\"}", 16, &m, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "agent line: missing \"protocol\"");
+	err_clear(&e);
+	char longk[200];
+	snprintf(longk, sizeof(longk), "{\"type\":\"hello\",\"protocol\":1,\"agent\":\"%0100d\","
+		 "\"boot_id\":\"x\",\"kernel\":\"k\"}", 1);
+	assert_int_equal(agentproto_parse(longk, strlen(longk), &m, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "agent line: \"agent\" is longer than 31 bytes");
+}
+
+static unsigned lines_seen;
+static char last_line[64];
+
+static void on_line(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	lines_seen++;
+	snprintf(last_line, sizeof(last_line), "%.*s", (int)len, line);
+}
+
+static void test_reader(void **st)
+{
+	struct agentproto_reader rd = { 0 };
+	static char junk[AGENT_LINE_MAX * 3];
+	(void)st;
+	agentproto_feed(&rd, "ab", 2, on_line, NULL);
+	assert_int_equal(lines_seen, 0);
+	agentproto_feed(&rd, "c\nde", 4, on_line, NULL);
+	assert_int_equal(lines_seen, 1);
+	assert_string_equal(last_line, "abc");
+	memset(junk, 'x', sizeof(junk));
+	agentproto_feed(&rd, junk, sizeof(junk), on_line, NULL); /* over-long: dropped */
+	agentproto_feed(&rd, junk, 10, on_line, NULL);
+	agentproto_feed(&rd, "tail\nok\n", 8, on_line, NULL); /* resync at the newline */
+	assert_int_equal(lines_seen, 2);
+	assert_string_equal(last_line, "ok");
+	assert_int_equal(rd.ar_overlong, 1);
+}
+
+/* ---- image manifest ---- */
+
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+static void test_manifest(void **st)
+{
+	struct image im;
+	struct dock_err e = { 0 };
+	const char *ok = "{\"format\":1,\"name\":\"micro\",\"built\":\"2026-11-23T00:00:00Z\","
+			 "\"boot\":{\"mode\":\"kernel\",\"kernel\":\"vmlinuz\",\"initrd\":\"initrd.img\","
+			 "\"cmdline\":\"console=ttyS0\"},\"files\":["
+			 "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"},"
+			 "{\"name\":\"vmlinuz\",\"role\":\"kernel\",\"size\":1,\"sha256\":\"" SHA "\"},"
+			 "{\"name\":\"initrd.img\",\"role\":\"initrd\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *evil = "{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
+			   "{\"name\":\"../../etc/shadow\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *nobase = "{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
+			     "{\"name\":\"x\",\"role\":\"other\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	(void)st;
+	assert_int_equal(image_manifest_parse(ok, strlen(ok), &im, &e), 0);
+	assert_string_equal(im.im_name, "micro");
+	assert_int_equal(im.im_boot, IMAGE_BOOT_KERNEL);
+	assert_string_equal(im.im_base->if_name, "base.qcow2");
+	assert_string_equal(im.im_kernel->if_name, "vmlinuz");
+	assert_string_equal(im.im_cmdline, "console=ttyS0");
+	assert_int_equal(image_manifest_parse(evil, strlen(evil), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: files[0]: bad file name \"../../etc/shadow\"");
+	err_clear(&e);
+	assert_int_equal(image_manifest_parse(nobase, strlen(nobase), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: no file with role \"base\"");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),	  cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_netpool),	  cmocka_unit_test(test_config),
+		cmocka_unit_test(test_jsonin),	  cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_escaping),
+		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
+		cmocka_unit_test(test_reader),	  cmocka_unit_test(test_manifest),
+	};
+
+	if (argc > 1)
+		src_dir = argv[1];
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
