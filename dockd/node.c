@@ -189,8 +189,8 @@ static int node_make_disk(struct node *n, const struct node_names *nn, struct do
 static int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
 			   struct dock_err *err)
 {
-	char mem[24], hard[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "",
-								base[PATH_MAX];
+	char mem[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "",
+								base[PATH_MAX], uuid[37];
 	struct image im;
 
 	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0)
@@ -205,16 +205,15 @@ static int node_domain_xml(const struct node_rec *r, const struct node_names *nn
 			       r->nr_image);
 	}
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->nr_memory_mib);
-	snprintf(hard, sizeof(hard), "%llu",
-		 (unsigned long long)(r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB));
 	snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)r->nr_vcpus);
+	virt_domain_uuid(nn->nn_domain, uuid);
 	const struct render_var v[] = {
+		{ "uuid", uuid },
 		{ "domain_type", virt_domain_type(node_cfg->dc_accel) },
 		{ "domain", nn->nn_domain },
 		{ "name", r->nr_name },
 		{ "image", r->nr_image },
 		{ "memory_mib", mem },
-		{ "hard_limit_mib", hard },
 		{ "vcpus", vcpus },
 		{ "kernel", kernel },
 		{ "initrd", initrd },
@@ -348,7 +347,8 @@ static int node_do_start(struct node *n, struct dock_err *err)
 		rc = virt_domain_define(xml, err);
 	free(xml);
 	if (rc == 0)
-		rc = virt_domain_start(nn.nn_domain, err);
+		rc = virt_domain_start(nn.nn_domain,
+				       (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024, err);
 	if (rc < 0) {
 		err_prefix(err, "node %s: ", r->nr_name);
 		node_commit(n, NODE_STOPPED, err->de_msg, NULL);

@@ -446,6 +446,23 @@ int virt_domain_define(const char *xml, struct dock_err *err)
 	return 0;
 }
 
+void virt_domain_uuid(const char *name, char uuid[37])
+{
+	virConnectPtr c = virt_c(NULL);
+	virDomainPtr d;
+
+	uuid[0] = '\0';
+	if (c == NULL)
+		return;
+	d = virDomainLookupByName(c, name);
+	if (d != NULL) {
+		if (virDomainGetUUIDString(d, uuid) < 0)
+			uuid[0] = '\0';
+		virDomainFree(d);
+	}
+	virConnectClose(c);
+}
+
 static virDomainPtr virt_dom(virConnectPtr c, const char *name, struct dock_err *err)
 {
 	virDomainPtr d = virDomainLookupByName(c, name);
@@ -456,7 +473,7 @@ static virDomainPtr virt_dom(virConnectPtr c, const char *name, struct dock_err 
 	return d;
 }
 
-int virt_domain_start(const char *name, struct dock_err *err)
+int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struct dock_err *err)
 {
 	virDomainPtr d;
 	int r = 0;
@@ -467,8 +484,31 @@ int virt_domain_start(const char *name, struct dock_err *err)
 		virConnectClose(c);
 		return -ENOENT;
 	}
-	if (virDomainIsActive(d) != 1 && virDomainCreate(d) < 0)
+	if (virDomainIsActive(d) == 1)
+		goto out;
+	/* Start paused, cap memory, then run: no moment without the limit. The
+	 * limit is set live (cgroup) rather than as <memtune> in the XML, which
+	 * would also raise RLIMIT_MEMLOCK and needs CAP_SYS_RESOURCE. */
+	if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) < 0) {
 		r = err_set(err, 500, virt_errno(), "domain %s: start: %s", name, virt_msg());
+		goto out;
+	}
+	if (hard_limit_kib > 0) {
+		virTypedParameter p = { .type = VIR_TYPED_PARAM_ULLONG };
+		snprintf(p.field, sizeof(p.field), "%s", VIR_DOMAIN_MEMORY_HARD_LIMIT);
+		p.value.ul = hard_limit_kib;
+		if (virDomainSetMemoryParameters(d, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+			r = err_set(err, 500, virt_errno(), "domain %s: memory hard limit: %s", name,
+				    virt_msg());
+			virDomainDestroy(d);
+			goto out;
+		}
+	}
+	if (virDomainResume(d) < 0) {
+		r = err_set(err, 500, virt_errno(), "domain %s: resume: %s", name, virt_msg());
+		virDomainDestroy(d);
+	}
+out:
 	virDomainFree(d);
 	virConnectClose(c);
 	return r;

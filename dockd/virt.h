@@ -41,7 +41,10 @@ enum virt_dom_state { VIRT_DOM_ABSENT, VIRT_DOM_OFF, VIRT_DOM_RUNNING, VIRT_DOM_
 		      VIRT_DOM_OTHER };
 
 int virt_domain_define(const char *xml, struct dock_err *err);
-int virt_domain_start(const char *name, struct dock_err *err);
+/* UUID of an existing domain (redefinition must keep it); "" if absent. */
+void virt_domain_uuid(const char *name, char uuid[37]);
+/* Start with a memory hard limit (cgroup) in KiB, 0 for none. */
+int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struct dock_err *err);
 /* ACPI shutdown, wait up to timeout_s, then power off. */
 int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err);
 int virt_domain_remove(const char *name, struct dock_err *err);
