@@ -96,7 +96,7 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 		if (val[0] != '/')
 			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path",
 				       name, line, k->ck_name);
-		/* fall through */
+		__attribute__((fallthrough));
 	case CK_STR:
 		if (strlen(val) >= k->ck_size || val[0] == '\0')
 			return err_set(err, 400, EINVAL, "%s:%u: %s must be 1..%zu characters",

@@ -1,0 +1,209 @@
+#!/bin/bash
+# End-to-end test of the dock's spine, run inside tests/lib/sandbox.sh (own
+# libvirtd, network and mount namespaces, TCG): create a node from the micro
+# image, wait for its agent, check through libvirt (not through dockd) what
+# the node is made of, stop/start it, kill -9 the dock and restart it,
+# reconcile a crashed create, destroy it and check that nothing is left.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+plan_start "spine: dockd + iscadm + libvirt + QEMU (TCG) + micro image"
+
+W=$SANDBOX_DIR/dock
+mkdir -p "$W/images"
+chmod 755 "$W" "$W/images"
+cp -r "${ISC_IMAGES:?}/micro" "$W/images/micro"
+chmod -R a+rX "$W/images"
+cat >"$W/dockd.conf" <<C
+uri = qemu:///system
+state_dir = $W/state
+run_dir = $W/run
+image_dir = $W/images
+template_dir = $SRC/templates
+accel = tcg
+log_level = debug
+subnet_pool = 10.231.0.0/24
+stop_timeout = 20
+C
+export ISC_SOCKET=$W/run/dockd.sock
+A=$SRC/build/iscadm
+D=$SRC/build/dockd
+DOCKD_PID=
+
+dock_start() {
+	"$D" -c "$W/dockd.conf" -f 2>>"$W/dockd.log" &
+	DOCKD_PID=$!
+	for _ in $(seq 50); do
+		[ -S "$ISC_SOCKET" ] && "$A" ls >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# wait_for SECONDS CMD...: poll until CMD succeeds
+wait_for() {
+	local t=$1
+	shift
+	for _ in $(seq $((t * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+hello_of() { "$A" inspect "$1" | jq -er '.agent.hello.boot_id'; }
+has_hello() { hello_of "$1" >/dev/null; }
+state_of() { "$A" inspect "$1" | jq -r .state; }
+dom_state() { virsh domstate "$1" 2>/dev/null | head -1; }
+nothing_of() { # NAME: no libvirt object, volume, state file or set element for it
+	local n=$1 bad=""
+	virsh dominfo "isc-$n" >/dev/null 2>&1 && bad="$bad domain"
+	virsh net-info "isc-$n" >/dev/null 2>&1 && bad="$bad network"
+	virsh secret-list | grep -q "isc-$n.img" && bad="$bad secret"
+	virsh vol-list isc-ephemeral 2>/dev/null | grep -q "isc-$n.img" && bad="$bad volume"
+	[ -e "$W/state/nodes/$n.json" ] && bad="$bad state-file"
+	[ -e "$W/state/volumes/isc-$n.img" ] && bad="$bad volume-file"
+	[ -z "$bad" ] || { echo "left behind:$bad"; return 1; }
+}
+finish() {
+	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
+	wait 2>/dev/null
+	if [ "$_t_fail" != 0 ]; then
+		t_diag "--- dockd.log (tail)"
+		tail -40 "$W/dockd.log" | sed 's/^/# /'
+		for f in "$W"/run/console/*.log; do
+			[ -e "$f" ] && { t_diag "--- $f (tail)"; tail -25 "$f" | sed 's/^/# /'; }
+		done
+	fi
+	t_done
+}
+trap 'finish; exit $?' EXIT
+
+# --- configuration
+t_ok "dockd -t accepts the test configuration" "$D" -t -c "$W/dockd.conf"
+printf 'accel = warp\n' >"$W/bad.conf"
+out=$("$D" -t -c "$W/bad.conf" 2>&1)
+t_is "dockd -t names the bad line" "$out" "dockd: $W/bad.conf:1: accel must be auto, kvm or tcg, not \"warp\""
+out=$("$A" --socket "$W/none.sock" ls 2>&1)
+t_is "iscadm says in one line when dockd is not there" "$out" \
+	"iscadm: cannot reach dockd at $W/none.sock (is it running? --socket or ISC_SOCKET choose another socket)"
+
+t_ok "dockd starts" dock_start
+t_ok "image ls lists micro" bash -c "'$A' image ls | grep -q '^micro '"
+
+# --- refusals: clear message, non-zero exit, nothing created
+refuse() { # DESC EXPECTED-MESSAGE ARGS...
+	local desc=$1 want=$2 out rc
+	shift 2
+	out=$("$A" create "$@" 2>&1)
+	rc=$?
+	if [ $rc != 0 ] && [ "$out" = "iscadm: $want" ]; then t_pass "$desc"; else
+		t_fail "$desc" "exit $rc" "got: $out" "want: iscadm: $want"; fi
+}
+refuse "bad name refused" 'node name "Web1" must start with a lower-case letter' Web1 --image micro
+refuse "unknown image refused" "image \"nosuch\" not found in $W/images" web1 --image nosuch
+refuse "memory over the limit refused" "memory must be between 64 and 16384 MiB (the dock's limit)" \
+	web1 --image micro --memory 64G
+refuse "scratch too small refused" "scratch size must be between 16 and 65536 MiB (the dock's limit)" \
+	web1 --image micro --scratch-size 1M
+t_ok "nothing created by refused requests" nothing_of web1
+t_is "no domain at all after refusals" "$(virsh list --all --name | grep -c .)" 0
+
+# --- a real node
+t_ok "create web1 (micro, 256 MiB, 1 vCPU, 256M scratch)" \
+	"$A" create web1 --image micro --memory 256 --vcpus 1 --scratch-size 256M
+t_is "web1 is running" "$(state_of web1)" running
+t_ok "agent hello arrives (boot under TCG)" wait_for 120 has_hello web1
+boot1=$(hello_of web1)
+t_ok "ls shows web1 with its IP" bash -c "'$A' ls | grep -Eq '^web1 +running +micro +10\\.231\\.0\\.2 '"
+refuse "duplicate name refused" 'node "web1" already exists' web1 --image micro
+
+J=$("$A" inspect web1 --json)
+t_ok "inspect has the documented fields" jq -e '.name=="web1" and .state=="running" and .image=="micro"
+	and .domain=="isc-web1" and .network=="isc-web1" and (.ip|test("^10\\.231\\.0\\.")) and (.mac|test("^52:54:00:"))
+	and .disks.base.readonly==true and (.disks.base.sha256|length)==64 and (.disks.base.path|length)>0
+	and .disks.ephemeral.format=="luks" and (.disks.ephemeral.secret_uuid|length)==36
+	and (.agent.hello.agent|length)>0 and (.agent.hello.kernel|length)>0' <<<"$J"
+SECRET=$(jq -r .disks.ephemeral.secret_uuid <<<"$J")
+VOL=$(jq -r .disks.ephemeral.path <<<"$J")
+BASE=$(jq -r .disks.base.path <<<"$J")
+
+# --- what libvirt says, not what dockd says
+X=$(virsh dumpxml isc-web1)
+t_ok "libvirt: base disk is attached read-only" python3 -c '
+import sys, xml.etree.ElementTree as E
+d = E.fromstring(sys.stdin.read())
+ok = [x for x in d.iter("disk") if x.find("source").get("file") == sys.argv[1] and x.find("readonly") is not None]
+sys.exit(0 if ok else 1)' "$BASE" <<<"$X"
+t_ok "libvirt: ephemeral disk is LUKS with the node's secret" python3 -c '
+import sys, xml.etree.ElementTree as E
+d = E.fromstring(sys.stdin.read())
+for x in d.iter("disk"):
+    if x.find("source").get("file") == sys.argv[1]:
+        e = x.find("encryption"); s = e.find("secret")
+        sys.exit(0 if e.get("format") == "luks" and s.get("uuid") == sys.argv[2] and x.find("readonly") is None else 1)
+sys.exit(1)' "$VOL" "$SECRET" <<<"$X"
+t_ok "the volume file carries a LUKS header" cryptsetup isLuks "$VOL"
+SX=$(virsh secret-dumpxml "$SECRET")
+t_ok "libvirt: secret is ephemeral and private" bash -c "grep -q \"ephemeral='yes'\" <<<\"\$0\" && grep -q \"private='yes'\" <<<\"\$0\"" "$SX"
+t_ok "libvirt: reading the secret's value fails" bash -c "! virsh secret-get-value $SECRET"
+t_ok "the key is nowhere in the dock's state" bash -c "! grep -rqi 'passphrase\\|\"key\"' '$W/state/nodes'"
+NX=$(virsh net-dumpxml isc-web1)
+t_ok "libvirt: network forwards in mode open" grep -q "<forward mode='open'/>" <<<"$NX"
+t_ok "libvirt: memory hard limit applied" bash -c "virsh memtune isc-web1 | grep -Eq 'hard_limit *: *[0-9]+$'"
+t_ok "libvirt: agent channel org.isc.agent.0 on a unix socket" grep -q "name='org.isc.agent.0'" <<<"$X"
+t_ok "guest: root mounted read-only (console)" grep -q "root mounted read-only" "$W/run/console/web1.log"
+
+# --- a second node: own network, own subnet; firewall separates them
+t_ok "create web2" "$A" create web2 --image micro --memory 128 --scratch-size 64M
+t_ok "web2 has its own bridge" bash -c "[ \"\$(virsh net-dumpxml isc-web1 | grep -o \"bridge name='[^']*'\")\" != \"\$(virsh net-dumpxml isc-web2 | grep -o \"bridge name='[^']*'\")\" ]"
+t_ok "firewall knows both bridges (node-to-node drop)" bash -c "nft list set inet isc node_bridges | grep -q iscbr0 && nft list set inet isc node_bridges | grep -q iscbr1"
+
+# --- stop / start
+t_ok "stop web1" "$A" stop web1
+t_is "web1 stopped (dock)" "$(state_of web1)" stopped
+t_is "web1 shut off (libvirt)" "$(dom_state isc-web1)" "shut off"
+t_ok "start web1" "$A" start web1
+t_ok "agent hello after restart" wait_for 120 has_hello web1
+t_ok "a new boot id after restart" bash -c "[ \"\$(jq -r .agent.hello.boot_id <<<\"\$('$A' inspect web1)\")\" != '$boot1' ]"
+
+# --- kill -9 the dock while nodes run
+QPID=$(pgrep -f 'guest=isc-web1' | head -1)
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+t_ok "dock restarts after kill -9" dock_start
+t_is "web1 still known and running" "$(state_of web1)" running
+t_is "the same QEMU process runs web1" "$(pgrep -f 'guest=isc-web1' | head -1)" "$QPID"
+t_ok "agent channel reconnects (hello on record)" wait_for 60 has_hello web1
+
+# --- crash in the middle of a create: a record in 'creating' and orphans
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+jq '.name="ghost" | .state="creating" | .subnet=9 | .secret_uuid="" | .volume=""' \
+	"$W/state/nodes/web2.json" >"$W/state/nodes/ghost.json"
+cat >"$W/orphan-net.xml" <<N
+<network><name>isc-orphan</name><bridge name='iscbr99'/><forward mode='open'/></network>
+N
+virsh net-define "$W/orphan-net.xml" >/dev/null && virsh net-start isc-orphan >/dev/null
+virsh vol-create-as isc-ephemeral isc-orphan.img 1M >/dev/null
+t_ok "dock restarts with a half-made node and orphans" dock_start
+t_ok "half-made node removed" nothing_of ghost
+t_ok "orphan network and volume removed" nothing_of orphan
+t_is "web1 and web2 still there" "$("$A" ls --json | jq -r '[.[].name]|sort|join(",")')" "web1,web2"
+
+# --- tampered base image refuses to start
+cp -r "$W/images/micro" "$W/images/tampered"
+jq '.name="tampered"' "$W/images/micro/manifest.json" >"$W/images/tampered/manifest.json"
+printf 'x' | dd of="$W/images/tampered/base.qcow2" bs=1 seek=100000 conv=notrunc 2>/dev/null
+refuse "tampered base disk refused" "image \"tampered\": base.qcow2 digest mismatch: manifest says $(jq -r '.files[]|select(.name=="base.qcow2").sha256' "$W/images/micro/manifest.json" | cut -c1-12)..., file has $(sha256sum "$W/images/tampered/base.qcow2" | cut -c1-12)... (refusing to start)" web3 --image tampered
+t_ok "nothing created for the tampered image" nothing_of web3
+
+# --- destroy removes every trace
+t_ok "destroy web2" "$A" destroy web2
+t_ok "web2: no domain, network, secret, volume or state left" nothing_of web2
+t_ok "web2's bridge left the firewall set" bash -c "! nft list set inet isc node_bridges | grep -q iscbr1"
+t_ok "destroy web1" "$A" destroy web1
+t_ok "web1: no domain, network, secret, volume or state left" nothing_of web1
+t_is "no isc domains or networks left" "$(virsh list --all --name | grep -c isc-)$(virsh net-list --all --name | grep -c isc-)" 00
+kill "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+DOCKD_PID=
+t_ok "dock removes its nft table when it exits with no node" bash -c "! nft list table inet isc"

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Runs every test suite of `make check` and adds up their TAP results into
+# one closing line "N passed, N failed". Expects `make all tests image` done.
+set -u
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+B=${B:-build}
+LOG=$B/test-logs
+mkdir -p "$LOG"
+passed=0 failed=0 skipped=0
+
+# run_suite NAME CMD...: run, show its output, count its TAP lines. A suite
+# that exits non-zero without reporting a failure counts as one failure.
+run_suite() {
+	local name=$1 rc p f s
+	shift
+	echo "### $name"
+	"$@" >"$LOG/$name.log" 2>&1
+	rc=$?
+	cat "$LOG/$name.log"
+	p=$(grep -Ec '^ok [0-9]+' "$LOG/$name.log")
+	s=$(grep -Ec '^ok [0-9]+.*# SKIP' "$LOG/$name.log")
+	f=$(grep -Ec '^not ok [0-9]+' "$LOG/$name.log")
+	p=$((p - s))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "not ok - suite $name exited with status $rc"
+		f=1
+	fi
+	if [ "$p" = 0 ] && [ "$f" = 0 ] && [ "$s" = 0 ]; then
+		echo "not ok - suite $name ran no test"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	echo "### $name: $p passed, $f failed"
+}
+
+tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then echo "ok 1 - $desc"; else
+		echo "not ok 1 - $desc"
+		printf '%s\n' "$out" | tail -30 | sed 's/^/# /'
+	fi
+}
+
+fuzz_replay() {
+	local n=0 t
+	for t in agent request manifest template; do
+		n=$((n + 1))
+		local k
+		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
+		if out=$("$B/asan/fuzz-$t" -runs=0 "tests/fuzz/corpus/$t" 2>&1); then
+			echo "ok $n - fuzz replay $t ($k inputs, ASan+UBSan)"
+		else
+			echo "not ok $n - fuzz replay $t"
+			printf '%s\n' "$out" | tail -30 | sed 's/^/# /'
+		fi
+	done
+}
+
+host_view() {
+	{ ip netns list; ip -o link | awk -F': ' '{print $2}' | sed 's/@.*//'; nft list tables; virsh -c qemu:///system list --all --name 2>/dev/null; } | sort
+}
+
+before=$(host_view)
+
+run_suite unit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_core" "$SRC"
+run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
+run_suite fuzz-replay fuzz_replay
+run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
+	"$B/clang/dockd" "$B/clang/iscadm" "$B/clang/isc-image"
+[ -x tests/fw/fw-selftest.sh ] && run_suite firewall tests/fw/fw-selftest.sh
+run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
+run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh
+
+after=$(host_view)
+if [ "$before" = "$after" ]; then
+	echo "ok - nothing left on the host (netns, links, nft tables, libvirt domains)"
+	passed=$((passed + 1))
+else
+	echo "not ok - the host changed during the tests:"
+	diff <(echo "$before") <(echo "$after") | sed 's/^/# /'
+	failed=$((failed + 1))
+fi
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]
