@@ -3,7 +3,9 @@
  * over the virtio-serial port org.isc.agent.0 (protocol: PROTOCOL.md).
  * Static, dependency-free, reads only /proc and /sys, never executes anything.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,1606 @@
+/*
+ * isc-image: builds ISC images from recipes (images/recipes/) and lists the
+ * built ones. Today: the micro image, i.e. the host's Debian cloud kernel
+ * for direct boot, a busybox initramfs, and a read-only ext4 root with
+ * busybox and isc-agent. External tools (mke2fs, qemu-img, gzip, busybox)
+ * run through posix_spawnp, never through a shell.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+extern char **environ;
+
+/* Recipes are small hand-written files; anything bigger is a mistake. */
+#define RECIPE_MAX_BYTES  (64 * 1024)
+#define RECIPE_LINE_MAX   1024
+#define RECIPE_MAX_LINES  256
+#define RECIPE_MAX_MODULES 32
+#define RECIPE_FORMAT     1
+/* Same rules as the dock: dockd/validate.h IMAGE_NAME_MAX, IMAGE_CMDLINE_MAX. */
+#define IMG_NAME_MAX      63
+#define IMG_CMDLINE_MAX   1023
+#define IMG_MODNAME_MAX   56   /* MODULE_NAME_LEN - 1 */
+/* modules.dep of a distribution kernel: ~4000 lines, ~500 KiB. */
+#define MODDEP_MAX_BYTES  (16 * 1024 * 1024)
+#define MODDEP_MAX_ENTRIES 32768
+#define MODDEP_MAX_DEPTH  32
+#define MODLOAD_MAX       128  /* modules in the initramfs, dependencies included */
+/* Overlay trees (images/micro/...) copied into initramfs and root. */
+#define TREE_MAX_DEPTH    16
+#define TREE_MAX_ENTRIES  4096
+#define CPIO_MAX_DIRS     1024
+#define MANIFEST_MAX_BYTES (64 * 1024)
+#define MANIFEST_MAX_DEPTH 8
+
+#define BOOT_DIR     "/boot"
+#define MODULES_DIR  "/lib/modules"
+#define KERNEL_FLAVOUR "-cloud-amd64"
+#define BUSYBOX_PATH "/bin/busybox"
+#define DEFAULT_OUT  "build/images"
+
+/* --- messages ------------------------------------------------------------- */
+
+static void img_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int img_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void img_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("isc-image: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Log one line for a failure and return -err: the function that decides, logs. */
+static int img_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("isc-image: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return err > 0 ? -err : err < 0 ? err : -EINVAL;
+}
+
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
+
+/* snprintf that treats truncation as the error it is. */
+static int path_join(char *buf, size_t size, const char *a, const char *b)
+{
+	int n = snprintf(buf, size, "%s/%s", a, b);
+
+	if (n < 0 || (size_t)n >= size)
+		return img_fail(ENAMETOOLONG, "path too long: %s/%s", a, b);
+	return 0;
+}
+
+/* --- files ---------------------------------------------------------------- */
+
+/* Read a whole file of at most max bytes; NUL-terminated; *out owned by caller. */
+static int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t have = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return img_fail(errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return img_fail(errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return img_fail(EINVAL, "%s: not a regular file", path);
+	if ((uint64_t)st.st_size > max)
+		return img_fail(EFBIG, "%s: %lld bytes, more than the limit of %zu", path,
+				(long long)st.st_size, max);
+	buf = malloc(max + 1);
+	if (!buf)
+		return img_fail(ENOMEM, "%s: out of memory", path);
+	for (;;) {
+		ssize_t n = read(fd, buf + have, max + 1 - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return img_fail(errno, "%s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if (have > max)
+			return img_fail(EFBIG, "%s: grew past the limit of %zu bytes", path, max);
+	}
+	buf[have] = '\0';
+	*out = buf;
+	buf = NULL;
+	*len = have;
+	return 0;
+}
+
+static int fd_write_all(int fd, const void *data, size_t len, const char *what)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return img_fail(errno, "%s: write: %s", what, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Create dst (must not exist) with exactly this mode, whatever the umask. */
+static int file_create(const char *dst, mode_t mode)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return img_fail(errno, "%s: %s", dst, strerror(errno));
+	if (fchmod(fd, mode) < 0) {
+		int r = img_fail(errno, "%s: chmod: %s", dst, strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int file_write(const char *dst, const char *content, mode_t mode)
+{
+	_cleanup_close_ int fd = file_create(dst, mode);
+
+	if (fd < 0)
+		return fd;
+	return fd_write_all(fd, content, strlen(content), dst);
+}
+
+static int file_copy(const char *src, const char *dst, mode_t mode)
+{
+	_cleanup_close_ int in = -1, out = -1;
+	char buf[65536];
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return img_fail(errno, "%s: %s", src, strerror(errno));
+	out = file_create(dst, mode);
+	if (out < 0)
+		return out;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return img_fail(errno, "%s: %s", src, strerror(errno));
+		if (n == 0)
+			return 0;
+		if ((r = fd_write_all(out, buf, (size_t)n, dst)) < 0)
+			return r;
+	}
+}
+
+static int file_sync(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return img_fail(errno, "%s: fsync: %s", path, strerror(errno));
+	return 0;
+}
+
+/* mkdir -p with an exact mode on every directory it creates. */
+static int dir_make(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return img_fail(ENAMETOOLONG, "path too long: %s", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(buf, mode) == 0) {
+			if (chmod(buf, mode) < 0)
+				return img_fail(errno, "%s: chmod: %s", buf, strerror(errno));
+		} else if (errno != EEXIST) {
+			return img_fail(errno, "%s: mkdir: %s", buf, strerror(errno));
+		}
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+		img_log("cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void dir_remove_tree(const char *path)
+{
+	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Refuse dynamically linked binaries: the initramfs and the micro root have
+ * no C library. A static ELF has no PT_INTERP program header.
+ */
+static int elf_check_static(const char *path, const char *what)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (fd < 0)
+		return img_fail(errno, "%s %s: %s", what, path, strerror(errno));
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+		return img_fail(EINVAL, "%s %s: not an x86-64 ELF executable", what, path);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return img_fail(EINVAL, "%s %s: truncated ELF program headers", what, path);
+		if (ph.p_type == PT_INTERP)
+			return img_fail(EINVAL, "%s %s is dynamically linked; the image needs a static binary", what,
+					path);
+	}
+	return 0;
+}
+
+/* --- running tools ---------------------------------------------------------- */
+
+/* Run argv[0] (PATH lookup): stdin from /dev/null, stdout to out_fd or /dev/null, stderr shown. */
+static int tool_run(char *const argv[], int out_fd)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int r, status;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return img_fail(ENOMEM, "%s: cannot prepare to run it", argv[0]);
+	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (r == 0)
+		r = out_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)
+				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	if (r == 0)
+		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return img_fail(r, "cannot run %s: %s", argv[0], strerror(r));
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return img_fail(errno, "%s: waitpid: %s", argv[0], strerror(errno));
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return img_fail(EIO, "%s failed with exit status %d", argv[0], WEXITSTATUS(status));
+	return img_fail(EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
+}
+
+/* --- recipes ---------------------------------------------------------------- */
+
+struct recipe {
+	char rc_path[PATH_MAX];
+	char rc_dir[PATH_MAX];               /* relative paths in values start here */
+	char rc_name[IMG_NAME_MAX + 1];
+	char rc_boot[16];
+	char rc_cmdline[IMG_CMDLINE_MAX + 1];
+	char rc_modules[RECIPE_MAX_MODULES][IMG_MODNAME_MAX + 1];
+	size_t rc_n_modules;
+	char rc_modules_where[PATH_MAX + 32]; /* "file:line" of the modules key */
+	char rc_initrd_files[PATH_MAX];      /* "" when absent */
+	char rc_root_files[PATH_MAX];
+	unsigned rc_seen;                    /* bit per recipe_keys[] entry */
+};
+
+static int name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > IMG_NAME_MAX || name[0] < 'a' || name[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			return false;
+	return true;
+}
+
+static int recipe_set_format(struct recipe *rc, const char *v, const char *where)
+{
+	(void)rc;
+	if (strcmp(v, "1") != 0)
+		return img_fail(EINVAL, "%s: format \"%s\" is not supported (this isc-image reads format %d)", where, v,
+				RECIPE_FORMAT);
+	return 0;
+}
+
+static int recipe_set_name(struct recipe *rc, const char *v, const char *where)
+{
+	if (!name_valid(v))
+		return img_fail(EINVAL, "%s: name \"%s\" must be [a-z][a-z0-9-]*, at most %d characters", where, v,
+				IMG_NAME_MAX);
+	snprintf(rc->rc_name, sizeof(rc->rc_name), "%s", v);
+	return 0;
+}
+
+static int recipe_set_boot(struct recipe *rc, const char *v, const char *where)
+{
+	if (strcmp(v, "kernel") != 0)
+		return img_fail(EINVAL, "%s: boot \"%s\" is not supported yet (only \"kernel\": direct kernel boot)",
+				where, v);
+	snprintf(rc->rc_boot, sizeof(rc->rc_boot), "%s", v);
+	return 0;
+}
+
+static int recipe_set_cmdline(struct recipe *rc, const char *v, const char *where)
+{
+	if (strlen(v) > IMG_CMDLINE_MAX)
+		return img_fail(E2BIG, "%s: cmdline longer than %d characters", where, IMG_CMDLINE_MAX);
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			return img_fail(EINVAL, "%s: cmdline may only hold printable ASCII without quotes or backslashes",
+					where);
+	snprintf(rc->rc_cmdline, sizeof(rc->rc_cmdline), "%s", v);
+	return 0;
+}
+
+static int recipe_set_modules(struct recipe *rc, const char *v, const char *where)
+{
+	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
+
+	snprintf(rc->rc_modules_where, sizeof(rc->rc_modules_where), "%s", where);
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *m = strtok_r(buf, " \t", &save); m; m = strtok_r(NULL, " \t", &save)) {
+		if (strlen(m) > IMG_MODNAME_MAX || strspn(m, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(m))
+			return img_fail(EINVAL, "%s: \"%s\" is not a kernel module name", where, m);
+		if (rc->rc_n_modules == RECIPE_MAX_MODULES)
+			return img_fail(E2BIG, "%s: more than %d modules", where, RECIPE_MAX_MODULES);
+		snprintf(rc->rc_modules[rc->rc_n_modules++], IMG_MODNAME_MAX + 1, "%s", m);
+	}
+	return 0;
+}
+
+static int recipe_set_packages(struct recipe *rc, const char *v, const char *where)
+{
+	(void)rc;
+	if (strcmp(v, "none") != 0)
+		return img_fail(EINVAL, "%s: packages \"%s\": this builder installs none (only \"none\" is accepted)",
+				where, v);
+	return 0;
+}
+
+static int recipe_set_dir(const struct recipe *rc, char *dst, const char *v, const char *where)
+{
+	struct stat st;
+	int n;
+
+	n = v[0] == '/' ? snprintf(dst, PATH_MAX, "%s", v) : snprintf(dst, PATH_MAX, "%s/%s", rc->rc_dir, v);
+	if (n < 0 || n >= PATH_MAX)
+		return img_fail(ENAMETOOLONG, "%s: path too long", where);
+	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
+		return img_fail(ENOTDIR, "%s: %s is not a directory", where, dst);
+	return 0;
+}
+
+static int recipe_set_initrd_files(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_dir(rc, rc->rc_initrd_files, v, where);
+}
+
+static int recipe_set_root_files(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_dir(rc, rc->rc_root_files, v, where);
+}
+
+static const struct recipe_key {
+	const char *rk_name;
+	bool rk_required;
+	int (*rk_set)(struct recipe *rc, const char *value, const char *where);
+} recipe_keys[] = {
+	{ "format", true, recipe_set_format },
+	{ "name", true, recipe_set_name },
+	{ "boot", true, recipe_set_boot },
+	{ "cmdline", true, recipe_set_cmdline },
+	{ "modules", false, recipe_set_modules },
+	{ "packages", true, recipe_set_packages },
+	{ "initrd_files", false, recipe_set_initrd_files },
+	{ "root_files", false, recipe_set_root_files },
+};
+#define RECIPE_N_KEYS (sizeof(recipe_keys) / sizeof(recipe_keys[0]))
+
+static char *str_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int recipe_line(struct recipe *rc, char *line, const char *where)
+{
+	char *eq, *key, *value;
+
+	line = str_trim(line);
+	if (line[0] == '\0' || line[0] == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq)
+		return img_fail(EINVAL, "%s: expected \"key = value\"", where);
+	*eq = '\0';
+	key = str_trim(line);
+	value = str_trim(eq + 1);
+	for (size_t i = 0; i < RECIPE_N_KEYS; i++) {
+		if (strcmp(key, recipe_keys[i].rk_name) != 0)
+			continue;
+		if (rc->rc_seen & (1u << i))
+			return img_fail(EINVAL, "%s: key \"%s\" given twice", where, key);
+		rc->rc_seen |= 1u << i;
+		return recipe_keys[i].rk_set(rc, value, where);
+	}
+	return img_fail(EINVAL, "%s: unknown key \"%.64s\"", where, key);
+}
+
+static int recipe_parse(const char *path, struct recipe *rc)
+{
+	_cleanup_free_ char *buf = NULL;
+	char where[PATH_MAX + 32], *line, *next, *slash;
+	size_t len, lineno = 0;
+	int r;
+
+	memset(rc, 0, sizeof(*rc));
+	if (snprintf(rc->rc_path, sizeof(rc->rc_path), "%s", path) >= (int)sizeof(rc->rc_path))
+		return img_fail(ENAMETOOLONG, "recipe path too long");
+	snprintf(rc->rc_dir, sizeof(rc->rc_dir), "%s", path);
+	slash = strrchr(rc->rc_dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(rc->rc_dir, sizeof(rc->rc_dir), ".");
+	if ((r = file_read_all(path, RECIPE_MAX_BYTES, &buf, &len)) < 0)
+		return r;
+	if (memchr(buf, '\0', len))
+		return img_fail(EINVAL, "%s: contains a NUL byte", path);
+	for (line = buf; line < buf + len; line = next) {
+		char *nl = strchr(line, '\n');
+
+		next = nl ? nl + 1 : buf + len;
+		if (nl)
+			*nl = '\0';
+		snprintf(where, sizeof(where), "%s:%zu", path, ++lineno);
+		if (lineno > RECIPE_MAX_LINES)
+			return img_fail(E2BIG, "%s: more than %d lines", path, RECIPE_MAX_LINES);
+		if (strlen(line) > RECIPE_LINE_MAX)
+			return img_fail(E2BIG, "%s: line longer than %d bytes", where, RECIPE_LINE_MAX);
+		if ((r = recipe_line(rc, line, where)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < RECIPE_N_KEYS; i++)
+		if (recipe_keys[i].rk_required && !(rc->rc_seen & (1u << i)))
+			return img_fail(EINVAL, "%s: missing key \"%s\"", path, recipe_keys[i].rk_name);
+	return 0;
+}
+
+/* A bare name is looked up next to this binary (../images/recipes), then in ./images/recipes. */
+static int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size)
+{
+	const char *const rel[] = { "../images/recipes", "images/recipes" };
+
+	if (strchr(arg, '/')) {
+		if (snprintf(path, size, "%s", arg) >= (int)size)
+			return img_fail(ENAMETOOLONG, "recipe path too long");
+		return 0;
+	}
+	if (!name_valid(arg))
+		return img_fail(EINVAL, "recipe \"%s\": not a recipe name (or give a path)", arg);
+	for (size_t i = 0; i < 2; i++) {
+		int n = i == 0 ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
+			       : snprintf(path, size, "%s/%s", rel[i], arg);
+
+		if (n > 0 && (size_t)n < size && access(path, R_OK) == 0) {
+			char real[PATH_MAX];
+
+			/* Messages then name the file as a person would find it. */
+			if (realpath(path, real) && strlen(real) < size)
+				memcpy(path, real, strlen(real) + 1);
+			return 0;
+		}
+	}
+	return img_fail(ENOENT, "recipe \"%s\" not found in %s/../images/recipes or ./images/recipes", arg, exe_dir);
+}
+
+/* --- kernel and modules ------------------------------------------------------ */
+
+static int kernel_pick(const char *want, char *ver, size_t size)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char path[PATH_MAX];
+	struct dirent *de;
+
+	if (want) {
+		snprintf(path, sizeof(path), BOOT_DIR "/vmlinuz-%s", want);
+		if (strchr(want, '/') || strlen(want) >= size || access(path, R_OK) < 0)
+			return img_fail(ENOENT, "kernel %s: %s not readable", want, path);
+		snprintf(path, sizeof(path), MODULES_DIR "/%s/modules.dep", want);
+		if (access(path, R_OK) < 0)
+			return img_fail(ENOENT, "kernel %s: %s not readable (modules not installed?)", want, path);
+		snprintf(ver, size, "%s", want);
+		return 0;
+	}
+	d = opendir(BOOT_DIR);
+	if (!d)
+		return img_fail(errno, BOOT_DIR ": %s", strerror(errno));
+	ver[0] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		const char *v = de->d_name + strlen("vmlinuz-");
+		size_t vl;
+
+		if (strncmp(de->d_name, "vmlinuz-", 8) != 0)
+			continue;
+		vl = strlen(v);
+		if (vl <= strlen(KERNEL_FLAVOUR) || vl >= size ||
+		    strcmp(v + vl - strlen(KERNEL_FLAVOUR), KERNEL_FLAVOUR) != 0)
+			continue;
+		snprintf(path, sizeof(path), MODULES_DIR "/%s/modules.dep", v);
+		if (access(path, R_OK) < 0)
+			continue;
+		if (ver[0] == '\0' || strverscmp(v, ver) > 0)
+			snprintf(ver, size, "%s", v);
+	}
+	if (ver[0] == '\0')
+		return img_fail(ENOENT, "no " BOOT_DIR "/vmlinuz-*" KERNEL_FLAVOUR " with modules in " MODULES_DIR
+			       " (install linux-image-cloud-amd64)");
+	return 0;
+}
+
+struct moddep_entry {
+	char *me_path;          /* relative to /lib/modules/<ver> */
+	char *me_deps;          /* space-separated paths, as in modules.dep */
+	char me_name[IMG_MODNAME_MAX + 1];
+	enum { ME_NEW, ME_VISITING, ME_DONE } me_mark;
+};
+
+struct moddep {
+	char *md_buf;
+	struct moddep_entry *md_entries;
+	size_t md_n;
+	size_t md_order[MODLOAD_MAX];  /* load order, dependencies first */
+	size_t md_n_order;
+};
+
+static void moddep_free(struct moddep *md)
+{
+	free(md->md_buf);
+	free(md->md_entries);
+	memset(md, 0, sizeof(*md));
+}
+
+/* kernel/drivers/net/virtio_net.ko -> virtio_net ('-' as '_', like modprobe) */
+static void moddep_name(const char *path, char *name, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strcspn(base, ".");
+	if (n >= size)
+		n = size - 1;
+	for (size_t i = 0; i < n; i++)
+		name[i] = base[i] == '-' ? '_' : base[i];
+	name[n] = '\0';
+}
+
+static int moddep_load(const char *ver, struct moddep *md)
+{
+	char path[PATH_MAX];
+	size_t len, lineno = 0;
+	int r;
+
+	snprintf(path, sizeof(path), MODULES_DIR "/%s/modules.dep", ver);
+	if ((r = file_read_all(path, MODDEP_MAX_BYTES, &md->md_buf, &len)) < 0)
+		return r;
+	md->md_entries = calloc(MODDEP_MAX_ENTRIES, sizeof(*md->md_entries));
+	if (!md->md_entries)
+		return img_fail(ENOMEM, "%s: out of memory", path);
+	for (char *line = md->md_buf, *next; line < md->md_buf + len; line = next) {
+		char *nl = strchr(line, '\n'), *colon;
+		struct moddep_entry *e;
+
+		next = nl ? nl + 1 : md->md_buf + len;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		if (line[0] == '\0')
+			continue;
+		colon = strchr(line, ':');
+		if (!colon)
+			return img_fail(EINVAL, "%s:%zu: no ':'", path, lineno);
+		if (md->md_n == MODDEP_MAX_ENTRIES)
+			return img_fail(E2BIG, "%s: more than %d modules", path, MODDEP_MAX_ENTRIES);
+		*colon = '\0';
+		e = &md->md_entries[md->md_n++];
+		e->me_path = line;
+		e->me_deps = colon + 1;
+		moddep_name(line, e->me_name, sizeof(e->me_name));
+	}
+	return 0;
+}
+
+static struct moddep_entry *moddep_find(struct moddep *md, const char *name, bool by_path)
+{
+	char want[IMG_MODNAME_MAX + 1];
+
+	if (!by_path)
+		moddep_name(name, want, sizeof(want));
+	for (size_t i = 0; i < md->md_n; i++)
+		if (strcmp(by_path ? md->md_entries[i].me_path : md->md_entries[i].me_name, by_path ? name : want) == 0)
+			return &md->md_entries[i];
+	return NULL;
+}
+
+/* Depth-first, dependencies before dependents; cycles and runaway depth are errors. */
+static int moddep_visit(struct moddep *md, struct moddep_entry *e, int depth)
+{
+	char *save = NULL;
+	int r;
+
+	if (e->me_mark == ME_DONE)
+		return 0;
+	if (e->me_mark == ME_VISITING)
+		return img_fail(ELOOP, "modules.dep: dependency cycle through %s", e->me_name);
+	if (depth > MODDEP_MAX_DEPTH)
+		return img_fail(ELOOP, "modules.dep: dependencies nested deeper than %d at %s", MODDEP_MAX_DEPTH,
+				e->me_name);
+	e->me_mark = ME_VISITING;
+	for (char *dep = strtok_r(e->me_deps, " \t", &save); dep; dep = strtok_r(NULL, " \t", &save)) {
+		struct moddep_entry *d = moddep_find(md, dep, true);
+
+		if (!d)
+			return img_fail(ENOENT, "modules.dep: %s needs %s, which has no entry", e->me_name, dep);
+		if ((r = moddep_visit(md, d, depth + 1)) < 0)
+			return r;
+	}
+	e->me_mark = ME_DONE;
+	if (md->md_n_order == MODLOAD_MAX)
+		return img_fail(E2BIG, "more than %d modules with dependencies", MODLOAD_MAX);
+	md->md_order[md->md_n_order++] = (size_t)(e - md->md_entries);
+	return 0;
+}
+
+static int moddep_resolve(const struct recipe *rc, const char *ver, struct moddep *md)
+{
+	int r;
+
+	if ((r = moddep_load(ver, md)) < 0)
+		return r;
+	for (size_t i = 0; i < rc->rc_n_modules; i++) {
+		struct moddep_entry *e = moddep_find(md, rc->rc_modules[i], false);
+
+		if (!e)
+			return img_fail(ENOENT, "%s: module %s is not in kernel %s (built in? then drop it)",
+					rc->rc_modules_where, rc->rc_modules[i], ver);
+		if ((r = moddep_visit(md, e, 0)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < md->md_n_order; i++) {
+		const char *p = md->md_entries[md->md_order[i]].me_path;
+		size_t l = strlen(p);
+
+		if (l < 3 || strcmp(p + l - 3, ".ko") != 0)
+			return img_fail(ENOTSUP, "module %s is compressed; busybox insmod needs plain .ko files", p);
+	}
+	return 0;
+}
+
+/* --- busybox -------------------------------------------------------------------- */
+
+struct applets {
+	char *ap_buf;
+	char *ap_list[1024];    /* "bin/ls", "sbin/init", ... */
+	size_t ap_n;
+};
+
+/* Ask the static busybox which applets it has and where they belong. */
+static int applets_load(const char *tmp, struct applets *ap)
+{
+	char list[PATH_MAX], *argv[] = { BUSYBOX_PATH, "--list-full", NULL };
+	size_t len;
+	int r, fd;
+
+	if ((r = elf_check_static(BUSYBOX_PATH, "busybox")) < 0)
+		return r;
+	if ((r = path_join(list, sizeof(list), tmp, "busybox.list")) < 0)
+		return r;
+	if ((fd = file_create(list, 0644)) < 0)
+		return fd;
+	r = tool_run(argv, fd);
+	close(fd);
+	if (r == 0)
+		r = file_read_all(list, 64 * 1024, &ap->ap_buf, &len);
+	unlink(list);
+	if (r < 0)
+		return r;
+	for (char *save = NULL, *a = strtok_r(ap->ap_buf, "\n", &save); a; a = strtok_r(NULL, "\n", &save)) {
+		if (strchr(a, '/') == NULL)
+			continue; /* "linuxrc" at the top: not wanted */
+		if (a[0] == '/' || strstr(a, "..") ||
+		    strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789_-.[/") != strlen(a))
+			return img_fail(EINVAL, "busybox --list-full: unexpected entry \"%.64s\"", a);
+		if (strcmp(a, &BUSYBOX_PATH[1]) == 0)
+			continue;
+		if (ap->ap_n == sizeof(ap->ap_list) / sizeof(ap->ap_list[0]))
+			return img_fail(E2BIG, "busybox --list-full: too many applets");
+		ap->ap_list[ap->ap_n++] = a;
+	}
+	if (ap->ap_n == 0)
+		return img_fail(EINVAL, "busybox --list-full listed no applets");
+	return 0;
+}
+
+/* --- overlay trees ----------------------------------------------------------------- */
+
+/* Called for each entry under an overlay tree, parents before children. */
+typedef int (*tree_fn)(void *ctx, const char *rel, const char *src, const struct stat *st);
+
+static int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char dir[PATH_MAX];
+	struct dirent *de;
+	int r;
+
+	if (depth > TREE_MAX_DEPTH)
+		return img_fail(ELOOP, "%s/%s: nested deeper than %d", root, rel, TREE_MAX_DEPTH);
+	if (rel[0])
+		r = path_join(dir, sizeof(dir), root, rel);
+	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
+		r = img_fail(ENAMETOOLONG, "%s: path too long", root);
+	else
+		r = 0;
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return img_fail(errno, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char src[PATH_MAX], sub[PATH_MAX];
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (++*count > TREE_MAX_ENTRIES)
+			return img_fail(E2BIG, "%s: more than %d entries", root, TREE_MAX_ENTRIES);
+		if ((r = path_join(src, sizeof(src), dir, de->d_name)) < 0)
+			return r;
+		if (rel[0])
+			r = path_join(sub, sizeof(sub), rel, de->d_name);
+		else if (snprintf(sub, sizeof(sub), "%s", de->d_name) >= (int)sizeof(sub))
+			r = img_fail(ENAMETOOLONG, "%s: name too long", src);
+		else
+			r = 0;
+		if (r < 0)
+			return r;
+		if (lstat(src, &st) < 0)
+			return img_fail(errno, "%s: %s", src, strerror(errno));
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+			return img_fail(EINVAL, "%s: only files, directories and symlinks belong in an image tree",
+					src);
+		if ((r = fn(ctx, sub, src, &st)) < 0)
+			return r;
+		if (S_ISDIR(st.st_mode) && (r = tree_walk(root, sub, depth + 1, count, fn, ctx)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Modes are normalised: what QEMU's user must read is world-readable. */
+static mode_t tree_mode(const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode))
+		return 0755;
+	return (st->st_mode & 0111) ? 0755 : 0644;
+}
+
+/* --- cpio (newc) writer for the initramfs --------------------------------------------- */
+
+struct cpio {
+	FILE *cp_f;
+	const char *cp_path;
+	uint32_t cp_ino;
+	uint32_t cp_mtime;
+	char *cp_dirs[CPIO_MAX_DIRS];   /* directories already written */
+	size_t cp_n_dirs;
+	int cp_err;                     /* first write error */
+};
+
+static void cpio_pad(struct cpio *c)
+{
+	long pos = ftell(c->cp_f);
+
+	while (pos > 0 && pos % 4) {
+		fputc(0, c->cp_f);
+		pos++;
+	}
+}
+
+static int cpio_header(struct cpio *c, const char *name, uint32_t mode, uint32_t size, uint32_t rmaj, uint32_t rmin)
+{
+	size_t nl = strlen(name) + 1;
+
+	fprintf(c->cp_f, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08zX%08X", ++c->cp_ino, mode, 0, 0,
+		S_ISDIR(mode) ? 2u : 1u, c->cp_mtime, size, 0, 0, rmaj, rmin, nl, 0);
+	fwrite(name, 1, nl, c->cp_f);
+	cpio_pad(c);
+	if (ferror(c->cp_f))
+		return img_fail(EIO, "%s: write error", c->cp_path);
+	return 0;
+}
+
+static int cpio_data(struct cpio *c, const void *data, size_t len)
+{
+	if (len && fwrite(data, 1, len, c->cp_f) != len)
+		return img_fail(EIO, "%s: write error", c->cp_path);
+	cpio_pad(c);
+	return 0;
+}
+
+static int cpio_dir(struct cpio *c, const char *name)
+{
+	for (size_t i = 0; i < c->cp_n_dirs; i++)
+		if (strcmp(c->cp_dirs[i], name) == 0)
+			return 0;
+	if (c->cp_n_dirs == CPIO_MAX_DIRS)
+		return img_fail(E2BIG, "initramfs: more than %d directories", CPIO_MAX_DIRS);
+	if (!(c->cp_dirs[c->cp_n_dirs] = strdup(name)))
+		return img_fail(ENOMEM, "out of memory");
+	c->cp_n_dirs++;
+	return cpio_header(c, name, S_IFDIR | 0755, 0, 0, 0);
+}
+
+/* The kernel's unpacker does not create missing parents: write them first. */
+static int cpio_parents(struct cpio *c, const char *name)
+{
+	char buf[PATH_MAX];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%s", name);
+	for (char *p = strchr(buf, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if ((r = cpio_dir(c, buf)) < 0)
+			return r;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int cpio_symlink(struct cpio *c, const char *name, const char *target)
+{
+	int r;
+
+	if ((r = cpio_parents(c, name)) < 0 ||
+	    (r = cpio_header(c, name, S_IFLNK | 0777, (uint32_t)strlen(target), 0, 0)) < 0)
+		return r;
+	return cpio_data(c, target, strlen(target));
+}
+
+static int cpio_text(struct cpio *c, const char *name, const char *text)
+{
+	int r;
+
+	if ((r = cpio_parents(c, name)) < 0 ||
+	    (r = cpio_header(c, name, S_IFREG | 0644, (uint32_t)strlen(text), 0, 0)) < 0)
+		return r;
+	return cpio_data(c, text, strlen(text));
+}
+
+static int cpio_file(struct cpio *c, const char *name, const char *src, uint32_t perm)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	char buf[65536];
+	int r;
+
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return img_fail(errno, "%s: %s", src, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > UINT32_MAX)
+		return img_fail(EINVAL, "%s: not a regular file under 4 GiB", src);
+	if ((r = cpio_parents(c, name)) < 0 ||
+	    (r = cpio_header(c, name, S_IFREG | perm, (uint32_t)st.st_size, 0, 0)) < 0)
+		return r;
+	for (off_t left = st.st_size; left > 0;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return img_fail(n < 0 ? errno : EIO, "%s: %s", src, n < 0 ? strerror(errno) : "file shrank");
+		if (n > left)
+			n = (ssize_t)left;
+		if (fwrite(buf, 1, (size_t)n, c->cp_f) != (size_t)n)
+			return img_fail(EIO, "%s: write error", c->cp_path);
+		left -= n;
+	}
+	cpio_pad(c);
+	return 0;
+}
+
+static int cpio_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st)
+{
+	struct cpio *c = ctx;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (S_ISDIR(st->st_mode))
+		return cpio_parents(c, rel) < 0 ? -EIO : cpio_dir(c, rel);
+	if (S_ISREG(st->st_mode))
+		return cpio_file(c, rel, src, tree_mode(st));
+	n = readlink(src, target, sizeof(target) - 1);
+	if (n < 0)
+		return img_fail(errno, "%s: %s", src, strerror(errno));
+	target[n] = '\0';
+	return cpio_symlink(c, rel, target);
+}
+
+static void cpio_free(struct cpio *c)
+{
+	for (size_t i = 0; i < c->cp_n_dirs; i++)
+		free(c->cp_dirs[i]);
+	if (c->cp_f)
+		fclose(c->cp_f);
+	c->cp_f = NULL;
+}
+
+/* --- the build ------------------------------------------------------------------------ */
+
+struct build {
+	struct recipe bd_rc;
+	char bd_kver[128];
+	char bd_agent[PATH_MAX];
+	char bd_out[PATH_MAX];
+	char bd_tmp[PATH_MAX];         /* out/.NAME.build-XXXXXX until committed */
+	char bd_final[PATH_MAX];       /* out/NAME */
+	time_t bd_time;                /* SOURCE_DATE_EPOCH or now */
+	struct moddep bd_mods;
+	struct applets bd_applets;
+};
+
+static int build_initrd(struct build *b)
+{
+	struct cpio c = { .cp_mtime = (uint32_t)b->bd_time };
+	char cpio_path[PATH_MAX], img_path[PATH_MAX], src[PATH_MAX], name[PATH_MAX], load[8192] = "";
+	char *argv[] = { "gzip", "-n", "-9",
+			 "-c", cpio_path, NULL };
+	size_t count = 0, used = 0;
+	int r, fd;
+
+	if ((r = path_join(cpio_path, sizeof(cpio_path), b->bd_tmp, "initrd.cpio")) < 0 ||
+	    (r = path_join(img_path, sizeof(img_path), b->bd_tmp, "initrd.img")) < 0)
+		return r;
+	if ((fd = file_create(cpio_path, 0644)) < 0)
+		return fd;
+	c.cp_path = cpio_path;
+	c.cp_f = fdopen(fd, "w");
+	if (!c.cp_f) {
+		close(fd);
+		return img_fail(errno, "%s: %s", cpio_path, strerror(errno));
+	}
+	/* Without /dev/console in the archive the kernel starts /init with no stdio. */
+	if ((r = cpio_dir(&c, "dev")) < 0 || (r = cpio_header(&c, "dev/console", S_IFCHR | 0600, 0, 5, 1)) < 0)
+		goto out;
+	for (const char *const *d = (const char *const[]){ "proc", "sys", "newroot", "etc", NULL }; *d; d++)
+		if ((r = cpio_dir(&c, *d)) < 0)
+			goto out;
+	if ((r = cpio_file(&c, "bin/busybox", BUSYBOX_PATH, 0755)) < 0)
+		goto out;
+	for (size_t i = 0; i < b->bd_applets.ap_n; i++)
+		if ((r = cpio_symlink(&c, b->bd_applets.ap_list[i], BUSYBOX_PATH)) < 0)
+			goto out;
+	for (size_t i = 0; i < b->bd_mods.md_n_order; i++) {
+		const char *p = b->bd_mods.md_entries[b->bd_mods.md_order[i]].me_path;
+		int n;
+
+		snprintf(src, sizeof(src), MODULES_DIR "/%s/%s", b->bd_kver, p);
+		snprintf(name, sizeof(name), "lib/modules/%s/%s", b->bd_kver, p);
+		if ((r = cpio_file(&c, name, src, 0644)) < 0)
+			goto out;
+		n = snprintf(load + used, sizeof(load) - used, "/%s\n", name);
+		if (n < 0 || (size_t)n >= sizeof(load) - used) {
+			r = img_fail(E2BIG, "initramfs: module list too long");
+			goto out;
+		}
+		used += (size_t)n;
+	}
+	if ((r = cpio_text(&c, "etc/modules.load", load)) < 0)
+		goto out;
+	if (b->bd_rc.rc_initrd_files[0] &&
+	    (r = tree_walk(b->bd_rc.rc_initrd_files, "", 0, &count, cpio_tree_entry, &c)) < 0)
+		goto out;
+	if ((r = cpio_header(&c, "TRAILER!!!", 0, 0, 0, 0)) < 0)
+		goto out;
+	if (fflush(c.cp_f) != 0 || ferror(c.cp_f)) {
+		r = img_fail(EIO, "%s: write error", cpio_path);
+		goto out;
+	}
+	cpio_free(&c);
+	if ((fd = file_create(img_path, 0644)) < 0)
+		return fd;
+	r = tool_run(argv, fd);
+	close(fd);
+	unlink(cpio_path);
+	return r;
+out:
+	cpio_free(&c);
+	return r;
+}
+
+/* Staging tree for mke2fs -d. */
+static int stage_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st)
+{
+	const char *root = ctx;
+	char dst[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+	int r;
+
+	if ((r = path_join(dst, sizeof(dst), root, rel)) < 0)
+		return r;
+	if (S_ISDIR(st->st_mode))
+		return dir_make(dst, 0755);
+	if (S_ISREG(st->st_mode))
+		return file_copy(src, dst, tree_mode(st));
+	n = readlink(src, target, sizeof(target) - 1);
+	if (n < 0)
+		return img_fail(errno, "%s: %s", src, strerror(errno));
+	target[n] = '\0';
+	if (symlink(target, dst) < 0)
+		return img_fail(errno, "%s: symlink: %s", dst, strerror(errno));
+	return 0;
+}
+
+static int stage_symlink(const char *root, const char *rel, const char *target)
+{
+	char dst[PATH_MAX], *slash;
+	int r;
+
+	if ((r = path_join(dst, sizeof(dst), root, rel)) < 0)
+		return r;
+	slash = strrchr(dst, '/');
+	*slash = '\0';
+	r = dir_make(dst, 0755);
+	*slash = '/';
+	if (r < 0)
+		return r;
+	if (symlink(target, dst) < 0 && errno != EEXIST)
+		return img_fail(errno, "%s: symlink: %s", dst, strerror(errno));
+	return 0;
+}
+
+static int stage_root(struct build *b, char *root)
+{
+	/* Mount points and fixed directories; the root stays read-only at run time. */
+	static const char *const dirs[] = { "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev",
+					    "run", "tmp", "scratch", "var" };
+	char path[PATH_MAX], hostname[IMG_NAME_MAX + 8];
+	size_t count = 0;
+	int r;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if ((r = path_join(path, sizeof(path), root, dirs[i])) < 0 || (r = dir_make(path, 0755)) < 0)
+			return r;
+	if ((r = path_join(path, sizeof(path), root, "tmp")) < 0 || chmod(path, 01777) < 0)
+		return r < 0 ? r : img_fail(errno, "%s: chmod: %s", path, strerror(errno));
+	if ((r = path_join(path, sizeof(path), root, "bin/busybox")) < 0 ||
+	    (r = file_copy(BUSYBOX_PATH, path, 0755)) < 0)
+		return r;
+	/* Applet links now: a read-only root cannot run busybox --install at boot. */
+	for (size_t i = 0; i < b->bd_applets.ap_n; i++)
+		if ((r = stage_symlink(root, b->bd_applets.ap_list[i], BUSYBOX_PATH)) < 0)
+			return r;
+	if ((r = path_join(path, sizeof(path), root, "usr/sbin/isc-agent")) < 0 ||
+	    (r = file_copy(b->bd_agent, path, 0755)) < 0)
+		return r;
+	snprintf(hostname, sizeof(hostname), "isc-%s\n", b->bd_rc.rc_name);
+	if ((r = path_join(path, sizeof(path), root, "etc/hostname")) < 0 || (r = file_write(path, hostname, 0644)) < 0)
+		return r;
+	/* udhcpc writes the resolver config to /run: /etc is read-only. */
+	if ((r = stage_symlink(root, "etc/resolv.conf", "/run/resolv.conf")) < 0)
+		return r;
+	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, root)) < 0)
+		return r;
+	return 0;
+}
+
+static uint64_t tree_bytes;
+
+static int tree_size_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	tree_bytes += ((uint64_t)st->st_size + 4095) / 4096 * 4096;
+	return 0;
+}
+
+/*
+ * A name-derived, fixed UUID (RFC 4122 layout, version 4 bits): the same
+ * recipe always gives the same filesystem UUID and directory hash seed.
+ */
+static void fixed_uuid(const char *purpose, const char *name, char out[37])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char in[128];
+	int n = snprintf(in, sizeof(in), "isc-image %s %s", purpose, name);
+
+	crypto_hash_sha256(h, (const unsigned char *)in, (unsigned long long)n);
+	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
+	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
+}
+
+static int build_base(struct build *b)
+{
+	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37], ext[80];
+	char *mke2fs[] = { "mke2fs", "-q", "-F",
+			   "-t", "ext4", "-b",
+			   "4096", "-m", "0",
+			   /* never mounted read-write: a journal would be dead weight */
+			   "-O", "^has_journal", "-L", label,
+			   "-U", uuid, "-E", ext, "-d", root,
+			   raw, size, NULL };
+	char *qemu_img[] = { "qemu-img", "convert", "-f",
+			     "raw", "-O", "qcow2", raw, qcow,
+			     NULL };
+	uint64_t mib;
+	int r;
+
+	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root")) < 0 ||
+	    (r = path_join(raw, sizeof(raw), b->bd_tmp, "base.raw")) < 0 ||
+	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2")) < 0)
+		return r;
+	if ((r = dir_make(root, 0755)) < 0 || (r = stage_root(b, root)) < 0)
+		return r;
+	tree_bytes = 0;
+	nftw(root, tree_size_entry, 32, FTW_PHYS);
+	/* Content plus room for metadata; the qcow2 only stores what is used. */
+	mib = tree_bytes / (1024 * 1024) * 2 + 16;
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+	snprintf(label, sizeof(label), "isc-%.12s", b->bd_rc.rc_name);
+	fixed_uuid("fs-uuid", b->bd_rc.rc_name, uuid);
+	fixed_uuid("hash-seed", b->bd_rc.rc_name, seed);
+	snprintf(ext, sizeof(ext), "hash_seed=%s,root_owner=0:0", seed);
+	if ((r = tool_run(mke2fs, -1)) < 0)
+		return r;
+	dir_remove_tree(root);
+	if ((r = tool_run(qemu_img, -1)) < 0)
+		return r;
+	unlink(raw);
+	if (chmod(qcow, 0644) < 0)
+		return img_fail(errno, "%s: chmod: %s", qcow, strerror(errno));
+	return 0;
+}
+
+static int sha256_file(const char *path, char hex[65], uint64_t *size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	unsigned char buf[65536];
+	uint64_t total = 0;
+
+	if (fd < 0)
+		return img_fail(errno, "%s: %s", path, strerror(errno));
+	crypto_hash_sha256_init(&st);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return img_fail(errno, "%s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+		total += (uint64_t)n;
+	}
+	crypto_hash_sha256_final(&st, digest);
+	sodium_bin2hex(hex, 65, digest, sizeof(digest));
+	*size = total;
+	return 0;
+}
+
+static int manifest_write(const char *path, const char *text)
+{
+	_cleanup_close_ int fd = file_create(path, 0644);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	if ((r = fd_write_all(fd, text, strlen(text), path)) < 0 || (r = fd_write_all(fd, "\n", 1, path)) < 0)
+		return r;
+	if (fsync(fd) < 0)
+		return img_fail(errno, "%s: fsync: %s", path, strerror(errno));
+	return 0;
+}
+
+static int build_manifest(struct build *b)
+{
+	static const struct {
+		const char *name, *role;
+	} files[] = { { "base.qcow2", "base" }, { "vmlinuz", "kernel" }, { "initrd.img", "initrd" } };
+	json_object *m = json_object_new_object(), *boot = json_object_new_object(), *arr = json_object_new_array();
+	char path[PATH_MAX], built[32];
+	const char *text;
+	struct tm tm;
+	int r = -ENOMEM;
+
+	if (!m || !boot || !arr) {
+		json_object_put(m);
+		json_object_put(boot);
+		json_object_put(arr);
+		return img_fail(ENOMEM, "manifest: out of memory");
+	}
+	gmtime_r(&b->bd_time, &tm);
+	strftime(built, sizeof(built), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(m, "format", json_object_new_int(1));
+	json_object_object_add(m, "name", json_object_new_string(b->bd_rc.rc_name));
+	json_object_object_add(m, "built", json_object_new_string(built));
+	json_object_object_add(m, "kernel_version", json_object_new_string(b->bd_kver));
+	json_object_object_add(boot, "mode", json_object_new_string(b->bd_rc.rc_boot));
+	json_object_object_add(boot, "kernel", json_object_new_string("vmlinuz"));
+	json_object_object_add(boot, "initrd", json_object_new_string("initrd.img"));
+	json_object_object_add(boot, "cmdline", json_object_new_string(b->bd_rc.rc_cmdline));
+	json_object_object_add(m, "boot", boot);
+	json_object_object_add(m, "files", arr);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		json_object *f = json_object_new_object();
+		char hex[65];
+		uint64_t size = 0;
+
+		if ((r = path_join(path, sizeof(path), b->bd_tmp, files[i].name)) < 0 ||
+		    (r = sha256_file(path, hex, &size)) < 0 || (r = file_sync(path)) < 0) {
+			json_object_put(f);
+			goto out;
+		}
+		json_object_object_add(f, "name", json_object_new_string(files[i].name));
+		json_object_object_add(f, "role", json_object_new_string(files[i].role));
+		json_object_object_add(f, "size", json_object_new_int64((int64_t)size));
+		json_object_object_add(f, "sha256", json_object_new_string(hex));
+		json_object_array_add(arr, f);
+		img_log("%s: %s %llu bytes sha256 %s", b->bd_rc.rc_name, files[i].name, (unsigned long long)size, hex);
+	}
+	text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if ((r = path_join(path, sizeof(path), b->bd_tmp, "manifest.json")) < 0 || (r = manifest_write(path, text)) < 0)
+		goto out;
+	r = 0;
+out:
+	json_object_put(m);
+	return r;
+}
+
+/* Swap the finished directory into place; a previous image is removed after. */
+static int build_commit(struct build *b)
+{
+	if (chmod(b->bd_tmp, 0755) < 0)
+		return img_fail(errno, "%s: chmod: %s", b->bd_tmp, strerror(errno));
+	if (file_sync(b->bd_tmp) < 0)
+		return -EIO;
+	if (rename(b->bd_tmp, b->bd_final) < 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return img_fail(errno, "rename %s to %s: %s", b->bd_tmp, b->bd_final, strerror(errno));
+		if (renameat2(AT_FDCWD, b->bd_tmp, AT_FDCWD, b->bd_final, RENAME_EXCHANGE) < 0)
+			return img_fail(errno, "exchange %s with %s: %s", b->bd_tmp, b->bd_final, strerror(errno));
+		/* bd_tmp now holds the previous image. */
+		dir_remove_tree(b->bd_tmp);
+	}
+	b->bd_tmp[0] = '\0';
+	return file_sync(b->bd_out);
+}
+
+static int build_time(time_t *t)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	unsigned long long v;
+
+	if (!sde || !*sde) {
+		*t = time(NULL);
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(sde, &end, 10);
+	if (errno || *end || sde[0] == '-' || v > 253402300799ULL) /* 9999-12-31 */
+		return img_fail(EINVAL, "SOURCE_DATE_EPOCH \"%s\" is not a time in seconds", sde);
+	*t = (time_t)v;
+	return 0;
+}
+
+static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir, const char *agent,
+		     const char *kver)
+{
+	char recipe[PATH_MAX], vmlinuz[PATH_MAX], dst[PATH_MAX];
+	int r;
+
+	if ((r = build_time(&b->bd_time)) < 0)
+		return r;
+	if ((r = recipe_find(recipe_arg, exe_dir, recipe, sizeof(recipe))) < 0 || (r = recipe_parse(recipe, &b->bd_rc)) < 0)
+		return r;
+	if ((r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver))) < 0)
+		return r;
+	if (agent)
+		snprintf(b->bd_agent, sizeof(b->bd_agent), "%s", agent);
+	else if ((r = path_join(b->bd_agent, sizeof(b->bd_agent), exe_dir, "isc-agent")) < 0)
+		return r;
+	if ((r = elf_check_static(b->bd_agent, "agent")) < 0)
+		return r;
+	if ((r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods)) < 0)
+		return r;
+	img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe, b->bd_kver,
+		b->bd_mods.md_n_order);
+
+	if ((r = dir_make(b->bd_out, 0755)) < 0)
+		return r;
+	if ((r = path_join(b->bd_final, sizeof(b->bd_final), b->bd_out, b->bd_rc.rc_name)) < 0)
+		return r;
+	if (snprintf(b->bd_tmp, sizeof(b->bd_tmp), "%s/.%s.build-XXXXXX", b->bd_out, b->bd_rc.rc_name) >=
+	    (int)sizeof(b->bd_tmp))
+		return img_fail(ENAMETOOLONG, "output path too long");
+	if (!mkdtemp(b->bd_tmp)) {
+		r = img_fail(errno, "%s: %s", b->bd_tmp, strerror(errno));
+		b->bd_tmp[0] = '\0';
+		return r;
+	}
+	if ((r = applets_load(b->bd_tmp, &b->bd_applets)) < 0)
+		return r;
+
+	snprintf(vmlinuz, sizeof(vmlinuz), BOOT_DIR "/vmlinuz-%s", b->bd_kver);
+	if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz")) < 0 || (r = file_copy(vmlinuz, dst, 0644)) < 0)
+		return r;
+	if ((r = build_initrd(b)) < 0 || (r = build_base(b)) < 0 || (r = build_manifest(b)) < 0)
+		return r;
+	if ((r = build_commit(b)) < 0)
+		return r;
+	img_log("%s: built %s", b->bd_rc.rc_name, b->bd_final);
+	return 0;
+}
+
+static int cmd_build(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
+		     const char *kver)
+{
+	static struct build b; /* large: not on the stack */
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.bd_out, sizeof(b.bd_out), "%s", out);
+	r = build_run(&b, recipe_arg, exe_dir, agent, kver);
+	/* A failed build leaves no half image: only the temp dir held it. */
+	if (b.bd_tmp[0])
+		dir_remove_tree(b.bd_tmp);
+	moddep_free(&b.bd_mods);
+	free(b.bd_applets.ap_buf);
+	return r;
+}
+
+/* --- ls ------------------------------------------------------------------------------- */
+
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int ls_one(const char *out, const char *name)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[PATH_MAX], size[32] = "?";
+	const char *built, *kver, *sha = NULL;
+	struct json_tokener *tok;
+	json_object *m, *files;
+	size_t len;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, name) >= (int)sizeof(path))
+		return img_fail(ENAMETOOLONG, "path too long");
+	if ((r = file_read_all(path, MANIFEST_MAX_BYTES, &buf, &len)) < 0)
+		return r;
+	tok = json_tokener_new_ex(MANIFEST_MAX_DEPTH);
+	if (!tok)
+		return img_fail(ENOMEM, "out of memory");
+	m = json_tokener_parse_ex(tok, buf, (int)len);
+	json_tokener_free(tok);
+	if (!m || !json_object_is_type(m, json_type_object)) {
+		json_object_put(m);
+		return img_fail(EINVAL, "%s: not a JSON object", path);
+	}
+	built = json_str(m, "built");
+	kver = json_str(m, "kernel_version");
+	if (json_object_object_get_ex(m, "files", &files) && json_object_is_type(files, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(files); i++) {
+			json_object *f = json_object_array_get_idx(files, i), *sz;
+			const char *role = json_str(f, "role");
+
+			if (!role || strcmp(role, "base") != 0)
+				continue;
+			sha = json_str(f, "sha256");
+			if (json_object_object_get_ex(f, "size", &sz) && json_object_is_type(sz, json_type_int))
+				snprintf(size, sizeof(size), "%.1fM", (double)json_object_get_int64(sz) / (1024 * 1024));
+		}
+	}
+	printf("%-16s %-20s %-24s %8s %s\n", name, built ? built : "?", kver ? kver : "?", size, sha ? sha : "?");
+	json_object_put(m);
+	return 0;
+}
+
+static int ls_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_ls(const char *out)
+{
+	_cleanup_closedir_ DIR *d = opendir(out);
+	char *names[256];
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return img_fail(errno, "%s: %s", out, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL && n < sizeof(names) / sizeof(names[0])) {
+		char path[PATH_MAX];
+
+		if (de->d_name[0] == '.' || !name_valid(de->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, de->d_name) >= (int)sizeof(path) ||
+		    access(path, F_OK) < 0)
+			continue;
+		if (!(names[n] = strdup(de->d_name)))
+			return img_fail(ENOMEM, "out of memory");
+		n++;
+	}
+	qsort(names, n, sizeof(names[0]), ls_name_cmp);
+	printf("%-16s %-20s %-24s %8s %s\n", "NAME", "BUILT", "KERNEL", "BASE", "BASE SHA256");
+	for (size_t i = 0; i < n; i++) {
+		if (ls_one(out, names[i]) < 0)
+			r = -EINVAL;
+		free(names[i]);
+	}
+	return r;
+}
+
+/* --- main ----------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: isc-image build RECIPE [--out DIR] [--agent PATH] [--kernel-version VER]\n"
+		   "       isc-image ls [--out DIR]\n"
+		   "RECIPE is a name from images/recipes/ or a path. Default --out: " DEFAULT_OUT
+		   ", --agent: isc-agent next to isc-image,\n"
+		   "--kernel-version: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ".\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "kernel-version", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = DEFAULT_OUT, *agent = NULL, *kver = NULL;
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'a':
+			agent = optarg;
+			break;
+		case 'k':
+			kver = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (sodium_init() < 0) {
+		img_log("libsodium failed to initialise");
+		return 1;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		img_log("/proc/self/exe: %s", strerror(errno));
+		return 1;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	umask(022);
+
+	if (optind < argc && strcmp(argv[optind], "build") == 0 && argc - optind == 2)
+		return cmd_build(argv[optind + 1], exe, out, agent, kver) < 0 ? 1 : 0;
+	if (optind < argc && strcmp(argv[optind], "ls") == 0 && argc - optind == 1 && !agent && !kver)
+		return cmd_ls(out) < 0 ? 1 : 0;
+	usage(stderr);
+	return 2;
+}
