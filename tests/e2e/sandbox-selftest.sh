@@ -20,14 +20,20 @@ SANDBOX=$ROOT/tests/lib/sandbox.sh
 . "$ROOT/tests/lib/tap.sh"
 
 NET=isc-selftest BR=iscst0 DOM=isc-selftest-tiny
-MARK=7391.5 # argument of the detached "test daemon" (sleep), to find it
+# argument of the detached "test daemon" (sleep), unique per run, to find it
+MARK=${SELFTEST_MARK:-7391.$$}
 
 info() { echo "$1=$2" >>"$INFO"; }
+retry() { # CMD...: up to 5 s for CMD to succeed
+	local i
+	for i in $(seq 1 50); do "$@" && return 0; sleep 0.1; done
+	"$@"
+}
 getinfo() { sed -n "s/^$1=//p" "$INFO" | tail -n1; }
 
 # ------------------------------------------------------------------ inside --
 inner() {
-	local mode=${1:-} d i out uuid k initrd
+	local mode=${1:-} i out uuid k initrd
 
 	t_diag "inside: SANDBOX_DIR=$SANDBOX_DIR, start-up took ${SANDBOX_STARTUP_MS} ms"
 	info sandbox_dir "$SANDBOX_DIR"
@@ -42,6 +48,7 @@ inner() {
 	t_ok "PID 1 is the sandbox's init (new PID namespace)" \
 		grep -q -- '--inner' /proc/1/cmdline
 	t_is "fresh network namespace: only lo" "$(ip -o link | awk -F': ' '{print $2}' | tr '\n' ' ')" "lo "
+	t_is "private sysfs: /sys/class/net shows only lo" "$(ls /sys/class/net | tr '\n' ' ')" "lo "
 	out=$(virsh capabilities | xmllint --xpath '//host/secmodel/model/text()' - 2>&1 | tr '\n' ' ')
 	t_is "security drivers: no AppArmor/SELinux, DAC only" "$out" "none dac "
 	t_is "cgroup namespace: the sandbox sees its own cgroup as /" \
@@ -50,6 +57,9 @@ inner() {
 	# --- an "outside" host in its own netns, joined by a veth pair
 	t_ok "ip netns add outside" ip netns add outside
 	info outside_ns "net:[$(stat -L -c %i /run/netns/outside)]"
+	# Let the outer side take references on our namespaces (see hold_ns).
+	info hold 1
+	for i in $(seq 1 100); do [ -e "$INFO.held" ] && break; sleep 0.1; done
 	t_ok "veth pair sandbox <-> outside" sh -ec '
 		ip link add sbx-in type veth peer name sbx-out netns outside
 		ip addr add 10.213.8.1/30 dev sbx-in; ip link set sbx-in up
@@ -66,7 +76,7 @@ inner() {
 
 	# --- a detached "test daemon": must die with the sandbox
 	setsid sleep "$MARK" </dev/null >/dev/null 2>&1 &
-	t_ok "detached test daemon runs" pgrep -f "^sleep $MARK\$"
+	t_ok "detached test daemon runs" retry pgrep -f "^sleep $MARK\$"
 
 	# --- an isolated network with forward mode='open'
 	cat >"$SANDBOX_SCRATCH/net.xml" <<-EOF
@@ -82,7 +92,7 @@ inner() {
 	t_ok "define network (forward mode='open')" virsh net-define "$SANDBOX_SCRATCH/net.xml"
 	t_ok "start network" virsh net-start "$NET"
 	t_ok "bridge $BR exists inside" ip link show "$BR"
-	t_ok "dnsmasq serves the network" pgrep -f "dnsmasq.*/$NET.conf"
+	t_ok "dnsmasq serves the network" retry pgrep -f "dnsmasq.*/$NET.conf"
 	out=$(nft list ruleset 2>&1)
 	t_ok "nft ruleset has nothing for $BR / 10.213.7.0/29" \
 		sh -c '! printf "%s\n" "$1" | grep -E "$2|10\.213\.7\."' _ "$out" "$BR"
@@ -152,7 +162,7 @@ inner() {
 	if [ -n "$k" ]; then
 		t_ok "destroy it" virsh destroy "$DOM"
 		t_is "it is shut off" "$(virsh domstate "$DOM" 2>&1 | head -n1)" "shut off"
-		t_is "no qemu process left" "$(pgrep -c -x qemu-system-x86)" 0
+		t_ok "no qemu process left (not even a zombie)" retry sh -c '! pgrep -x qemu-system-x86'
 		t_is "kernel copy's owner restored after destroy" \
 			"$(stat -c %U "$SANDBOX_SCRATCH/vmlinuz")" root
 		t_ok "undefine it" virsh undefine "$DOM"
@@ -160,7 +170,7 @@ inner() {
 	t_ok "undefine the secret" virsh secret-undefine "$uuid"
 	t_ok "stop the network" virsh net-destroy "$NET"
 	t_ok "bridge gone" sh -c '! ip link show "$1"' _ "$BR"
-	[ $_t_fail = 0 ]
+	t_ok_so_far
 	i=$?
 	info exit $i
 	return $i
@@ -198,8 +208,28 @@ host_state() { # CATEGORY
 }
 CATEGORIES="links addresses routes netns nft processes libvirt-files"
 
+# Namespace inode numbers are recycled as soon as a namespace is freed: a
+# sandbox started meanwhile (by another test) could get ours.  So hold
+# references on the sandbox's PID and network namespaces and on its
+# "outside" netns while checking; the inner side waits for "$INFO.held".
+hold_ns() { # SANDBOX.SH-PID
+	local i uns="" init=""
+	for i in $(seq 1 1200); do
+		[ "$(getinfo hold)" = 1 ] && break
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	uns=$(pgrep -P "$1" -x unshare) && init=$(pgrep -P "$uns") || return 1
+	exec {H_PID}<"/proc/$init/ns/pid" {H_NET}<"/proc/$init/ns/net" \
+		{H_OUT}<"/proc/$init/root/run/netns/outside" || return 1
+	touch "$INFO.held"
+	[ "$(readlink "/proc/self/fd/$H_PID")" = "$(getinfo pidns)" ] &&
+		[ "$(readlink "/proc/self/fd/$H_NET")" = "$(getinfo netns)" ] &&
+		[ "net:[$(stat -L -c %i "/proc/self/fd/$H_OUT")]" = "$(getinfo outside_ns)" ]
+}
+
 outer() {
-	local mode=${1:-} c rc spid i before=() after left expect
+	local mode=${1:-} c rc i before=() after left out held
 
 	if [ "$(id -u)" != 0 ]; then
 		echo "1..0 # SKIP must run as root"
@@ -207,21 +237,27 @@ outer() {
 	fi
 	T_STATE=$(mktemp /tmp/sandbox-selftest.tap.XXXXXX)
 	INFO=$(mktemp /tmp/sandbox-selftest.info.XXXXXX)
-	export T_STATE INFO
-	trap 'rm -f "$T_STATE" "$INFO"' EXIT
+	SELFTEST_MARK=$MARK
+	export T_STATE INFO SELFTEST_MARK
+	trap 'rm -f "$T_STATE" "$INFO" "$INFO.held"' EXIT
+	trap '[ -n "${spid:-}" ] && kill -TERM "$spid"; exit 130' INT TERM
 
 	plan_start "sandbox self-test ${mode:-(normal run)}"
 	for c in $CATEGORIES; do before+=("$(host_state "$c")"); done
 
+	"$SANDBOX" -- "$SELF" --inner $mode &
+	spid=$!
+	hold_ns "$spid"
+	held=$? # reported once the inner side is quiet (TAP numbering)
+
 	if [ "$mode" = --kill-midway ]; then
-		"$SANDBOX" -- "$SELF" --inner --kill-midway &
-		spid=$!
 		for i in $(seq 1 1200); do
 			[ "$(getinfo midway)" = 1 ] && break
 			kill -0 "$spid" 2>/dev/null || break
 			sleep 0.1
 		done
 		t_load
+		t_is "host side holds the sandbox's namespaces" "$held" 0
 		left=$(pids_in_ns pid "$(getinfo pidns)" | awk '{print $2}' | sort | uniq -c |
 			awk '{print $2"×"$1}' | tr '\n' ' ')
 		t_diag "before the kill, the sandbox runs: $left"
@@ -238,11 +274,11 @@ outer() {
 		wait "$spid" 2>/dev/null
 		rc=$?
 		t_is "sandbox.sh died of SIGKILL" "$rc" 137
-		expect=gone
 	else
-		"$SANDBOX" -- "$SELF" --inner
+		wait "$spid"
 		rc=$?
 		t_load
+		t_is "host side held the sandbox's namespaces" "$held" 0
 		t_is "sandbox.sh returns the command's exit status" "$rc" "$(getinfo exit)"
 	fi
 
@@ -273,6 +309,7 @@ outer() {
 		fi
 		i=$((i + 1))
 	done
+	exec {H_PID}<&- {H_NET}<&- {H_OUT}<&-
 
 	if [ "$mode" != --kill-midway ]; then
 		"$SANDBOX" -- sh -c 'exit 42'

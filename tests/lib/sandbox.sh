@@ -106,9 +106,9 @@ sbx_cgroup_enter() { # LIST PID
 # Remove the sandbox's cgroups, deepest first.  Processes still in them
 # (there should be none once the PID namespace is gone) are ours: kill them.
 sbx_cgroup_remove() { # LIST
-	local list=$1 name opts dir try left pids
+	local list=$1 name opts dir left pids
 	[ -s "$list" ] || return 0
-	for try in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		left=0
 		while IFS=$'\t' read -r name opts dir; do
 			[ -d "$dir" ] || continue
@@ -137,7 +137,7 @@ sbx_alive() { # PID: exists and is not a zombie
 }
 
 sbx_watch() { # W KEEP
-	local w=$1 keep=$2 line pid= i
+	local w=$1 keep=$2 line pid=''
 	trap '' INT TERM HUP QUIT PIPE
 	while read -r line; do
 		case $line in
@@ -148,7 +148,7 @@ sbx_watch() { # W KEEP
 	if [ -n "$pid" ]; then
 		kill -KILL "$pid" 2>/dev/null # normally already dead (pdeathsig)
 		# Dead once gone or a zombie (our dead parent's reaper may be slow).
-		for i in $(seq 1 100); do
+		for _ in $(seq 1 100); do
 			sbx_alive "$pid" || break
 			sleep 0.1
 		done
@@ -158,7 +158,7 @@ sbx_watch() { # W KEEP
 }
 
 sbx_outer() {
-	local keep=${SANDBOX_KEEP:-0} w= keepdir= id rc=0 pid wfd use_cg=0 sig
+	local keep=${SANDBOX_KEEP:-0} w='' keepdir='' id rc=0 pid wfd use_cg=0 sig
 
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -209,6 +209,8 @@ sbx_outer() {
 		fi
 	fi
 
+	# To the watcher; if it is gone, no SIGPIPE for us (nor for CMD).
+	sbx_tell() { (trap '' PIPE; echo "$1" >&"$wfd") 2>/dev/null; }
 	sbx_finish() {
 		trap '' INT TERM HUP
 		[ -n "${pid:-}" ] && { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
@@ -218,7 +220,7 @@ sbx_outer() {
 		else
 			rm -rf --one-file-system "$w"
 		fi
-		echo done >&$wfd
+		sbx_tell "done"
 		exec {wfd}>&-
 	}
 	for sig in INT TERM HUP; do
@@ -246,7 +248,7 @@ sbx_outer() {
 			-- bash "$SANDBOX_SELF" --inner "$w" "$use_cg" "$t0" -- "$@"
 	) <&0 &
 	pid=$!
-	echo "pid $pid" >&$wfd
+	sbx_tell "pid $pid"
 	# wait returns early (>128) when a trapped signal arrives; the trap exits.
 	wait "$pid"
 	rc=$?
@@ -271,14 +273,14 @@ sbx_conf() { # FILE LINES...
 	for line in "$@"; do
 		while IFS= read -r line; do
 			key=$(expr "$line" : '[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\)[[:space:]]*=')
-			[ -n "$key" ] && sed -i -E "/^[[:space:]]*$key[[:space:]]*=/d" "$f"
+			[ -n "$key" ] && sed -i -E "/^[[:space:]]*${key}[[:space:]]*=/d" "$f"
 			printf '%s\n' "$line" >>"$f"
 		done <<<"$line"
 	done
 }
 
 sbx_inner() { # W USE_CG T0 -- CMD...
-	local w=$1 use_cg=$2 t0=$3 i name opts dir d
+	local w=$1 use_cg=$2 t0=$3 name opts dir d
 	shift 4
 	# We are PID 1 of the new PID namespace; our parent (unshare) kills us
 	# with SIGKILL if it dies.  Make the mounts of this namespace private.
@@ -322,7 +324,7 @@ sbx_inner() { # W USE_CG T0 -- CMD...
 	mkdir -p "$w/log/qemu"; chmod 0755 "$w/log/qemu"
 	mkdir -p "$w/cache/qemu"; chmod 0711 "$w/cache/qemu"
 
-	rm -rf "$w/etc"
+	rm -rf "${w:?}/etc"
 	cp -a /etc/libvirt "$w/etc" || sbx_setup_fail "copy /etc/libvirt"
 	# Keep the *.conf files and the stock nwfilters; drop every object the
 	# host defined (networks, domains, pools, secrets, node devices, hooks).
@@ -385,11 +387,12 @@ sbx_inner() { # W USE_CG T0 -- CMD...
 	done
 
 	if [ -n "$caps" ]; then # store what libvirt (re)probed, atomically
-		local f
+		local f tmp
 		for f in "$w"/cache/qemu/capabilities/*.xml; do
 			[ -f "$f" ] || continue
 			cmp -s "$f" "$caps/${f##*/}" && continue
-			cp -p "$f" "$caps/.${f##*/}.$$" && mv -f "$caps/.${f##*/}.$$" "$caps/${f##*/}"
+			tmp=$(mktemp "$caps/.tmp.XXXXXX") && cp "$f" "$tmp" &&
+				mv -f "$tmp" "$caps/${f##*/}" || rm -f "$tmp"
 		done
 	fi
 

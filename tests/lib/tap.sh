@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tap.sh — a tiny TAP producer for bash tests.  Source it:
 #
 #   . tests/lib/tap.sh
@@ -10,6 +11,7 @@
 #   t_diag "text"                      # "# text"
 #   t_done                             # "1..N", then "P passed, F failed[, S skipped]";
 #                                      # returns 1 if anything failed
+#   t_ok_so_far                        # true while nothing has failed
 #
 # t_ok runs the command in a subshell (its variable assignments are lost),
 # with stdin from /dev/null; T_VERBOSE=1 also shows the output of passing
@@ -72,6 +74,7 @@ t_is() {
 		t_fail "$1" "     got: '$2'" "expected: '$3'"
 	fi
 }
+t_ok_so_far() { [ "$_t_fail" = 0 ]; }
 t_done() {
 	echo "1..$_t_n"
 	if [ $_t_skip -gt 0 ]; then
