@@ -873,11 +873,8 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 		free(names[i]);
 	free(names);
 
-	for (size_t i = n_nodes; i > 0; i--)
-		node_reconcile(nodes[i - 1]);
-	node_remove_orphans();
-
-	/* The firewall is rebuilt from the records in one batch. */
+	/* The firewall is rebuilt from the records in one batch, before the
+	 * reconciliation, whose undo steps remove elements from it. */
 	fns = calloc(n_nodes + 1, sizeof(*fns));
 	nns = calloc(n_nodes + 1, sizeof(*nns));
 	if (fns == NULL || nns == NULL) {
@@ -894,6 +891,9 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	free(nns);
 	if (r < 0)
 		return r;
+	for (size_t i = n_nodes; i > 0; i--)
+		node_reconcile(nodes[i - 1]);
+	node_remove_orphans();
 	log_info("dock: %zu node(s) known", n_nodes);
 	return 0;
 }

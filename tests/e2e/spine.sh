@@ -30,8 +30,10 @@ A=$SRC/build/iscadm
 D=$SRC/build/dockd
 DOCKD_PID=
 
+# Runs in this shell (not in t_ok's subshell): DOCKD_PID must stay known,
+# and dockd must not hold a command substitution's pipe open.
 dock_start() {
-	"$D" -c "$W/dockd.conf" -f 2>>"$W/dockd.log" &
+	"$D" -c "$W/dockd.conf" -f >>"$W/dockd.log" 2>&1 </dev/null &
 	DOCKD_PID=$!
 	for _ in $(seq 50); do
 		[ -S "$ISC_SOCKET" ] && "$A" ls >/dev/null 2>&1 && return 0
@@ -86,7 +88,7 @@ out=$("$A" --socket "$W/none.sock" ls 2>&1)
 t_is "iscadm says in one line when dockd is not there" "$out" \
 	"iscadm: cannot reach dockd at $W/none.sock (is it running? --socket or ISC_SOCKET choose another socket)"
 
-t_ok "dockd starts" dock_start
+dock_start; t_is "dockd starts" $? 0
 t_ok "image ls lists micro" bash -c "'$A' image ls | grep -q '^micro '"
 
 # --- refusals: clear message, non-zero exit, nothing created
@@ -116,40 +118,41 @@ boot1=$(hello_of web1)
 t_ok "ls shows web1 with its IP" bash -c "'$A' ls | grep -Eq '^web1 +running +micro +10\\.231\\.0\\.2 '"
 refuse "duplicate name refused" 'node "web1" already exists' web1 --image micro
 
-J=$("$A" inspect web1 --json)
+"$A" inspect web1 --json >"$W/inspect1.json"
+J=$(cat "$W/inspect1.json")
 t_ok "inspect has the documented fields" jq -e '.name=="web1" and .state=="running" and .image=="micro"
 	and .domain=="isc-web1" and .network=="isc-web1" and (.ip|test("^10\\.231\\.0\\.")) and (.mac|test("^52:54:00:"))
 	and .disks.base.readonly==true and (.disks.base.sha256|length)==64 and (.disks.base.path|length)>0
 	and .disks.ephemeral.format=="luks" and (.disks.ephemeral.secret_uuid|length)==36
-	and (.agent.hello.agent|length)>0 and (.agent.hello.kernel|length)>0' <<<"$J"
+	and (.agent.hello.agent|length)>0 and (.agent.hello.kernel|length)>0' "$W/inspect1.json"
 SECRET=$(jq -r .disks.ephemeral.secret_uuid <<<"$J")
 VOL=$(jq -r .disks.ephemeral.path <<<"$J")
 BASE=$(jq -r .disks.base.path <<<"$J")
 
 # --- what libvirt says, not what dockd says
-X=$(virsh dumpxml isc-web1)
+virsh dumpxml isc-web1 >"$W/web1.xml"
 t_ok "libvirt: base disk is attached read-only" python3 -c '
 import sys, xml.etree.ElementTree as E
-d = E.fromstring(sys.stdin.read())
+d = E.parse(sys.argv[2]).getroot()
 ok = [x for x in d.iter("disk") if x.find("source").get("file") == sys.argv[1] and x.find("readonly") is not None]
-sys.exit(0 if ok else 1)' "$BASE" <<<"$X"
+sys.exit(0 if ok else 1)' "$BASE" "$W/web1.xml"
 t_ok "libvirt: ephemeral disk is LUKS with the node's secret" python3 -c '
 import sys, xml.etree.ElementTree as E
-d = E.fromstring(sys.stdin.read())
+d = E.parse(sys.argv[3]).getroot()
 for x in d.iter("disk"):
     if x.find("source").get("file") == sys.argv[1]:
         e = x.find("encryption"); s = e.find("secret")
         sys.exit(0 if e.get("format") == "luks" and s.get("uuid") == sys.argv[2] and x.find("readonly") is None else 1)
-sys.exit(1)' "$VOL" "$SECRET" <<<"$X"
+sys.exit(1)' "$VOL" "$SECRET" "$W/web1.xml"
 t_ok "the volume file carries a LUKS header" cryptsetup isLuks "$VOL"
-SX=$(virsh secret-dumpxml "$SECRET")
-t_ok "libvirt: secret is ephemeral and private" bash -c "grep -q \"ephemeral='yes'\" <<<\"\$0\" && grep -q \"private='yes'\" <<<\"\$0\"" "$SX"
+virsh secret-dumpxml "$SECRET" >"$W/secret1.xml"
+t_ok "libvirt: secret is ephemeral and private" bash -c "grep -q \"ephemeral='yes'\" '$W/secret1.xml' && grep -q \"private='yes'\" '$W/secret1.xml'"
 t_ok "libvirt: reading the secret's value fails" bash -c "! virsh secret-get-value $SECRET"
 t_ok "the key is nowhere in the dock's state" bash -c "! grep -rqi 'passphrase\\|\"key\"' '$W/state/nodes'"
-NX=$(virsh net-dumpxml isc-web1)
-t_ok "libvirt: network forwards in mode open" grep -q "<forward mode='open'/>" <<<"$NX"
+virsh net-dumpxml isc-web1 >"$W/net1.xml"
+t_ok "libvirt: network forwards in mode open" grep -q "<forward mode='open'/>" "$W/net1.xml"
 t_ok "libvirt: memory hard limit applied" bash -c "virsh memtune isc-web1 | grep -Eq 'hard_limit *: *[0-9]+$'"
-t_ok "libvirt: agent channel org.isc.agent.0 on a unix socket" grep -q "name='org.isc.agent.0'" <<<"$X"
+t_ok "libvirt: agent channel org.isc.agent.0 on a unix socket" grep -q "name='org.isc.agent.0'" "$W/web1.xml"
 t_ok "guest: root mounted read-only (console)" grep -q "root mounted read-only" "$W/run/console/web1.log"
 
 # --- a second node: own network, own subnet; firewall separates them
@@ -169,7 +172,7 @@ t_ok "a new boot id after restart" bash -c "[ \"\$(jq -r .agent.hello.boot_id <<
 QPID=$(pgrep -f 'guest=isc-web1' | head -1)
 kill -9 "$DOCKD_PID"
 wait "$DOCKD_PID" 2>/dev/null
-t_ok "dock restarts after kill -9" dock_start
+dock_start; t_is "dock restarts after kill -9" $? 0
 t_is "web1 still known and running" "$(state_of web1)" running
 t_is "the same QEMU process runs web1" "$(pgrep -f 'guest=isc-web1' | head -1)" "$QPID"
 t_ok "agent channel reconnects (hello on record)" wait_for 60 has_hello web1
@@ -180,11 +183,13 @@ wait "$DOCKD_PID" 2>/dev/null
 jq '.name="ghost" | .state="creating" | .subnet=9 | .secret_uuid="" | .volume=""' \
 	"$W/state/nodes/web2.json" >"$W/state/nodes/ghost.json"
 cat >"$W/orphan-net.xml" <<N
-<network><name>isc-orphan</name><bridge name='iscbr99'/><forward mode='open'/></network>
+<network><name>isc-orphan</name><bridge name='iscbr99'/><forward mode='open'/>
+<ip address='10.231.5.1' netmask='255.255.255.0'/></network>
 N
 virsh net-define "$W/orphan-net.xml" >/dev/null && virsh net-start isc-orphan >/dev/null
 virsh vol-create-as isc-ephemeral isc-orphan.img 1M >/dev/null
-t_ok "dock restarts with a half-made node and orphans" dock_start
+t_ok "orphans in place before the restart" bash -c "virsh net-info isc-orphan && virsh vol-info --pool isc-ephemeral isc-orphan.img"
+dock_start; t_is "dock restarts with a half-made node and orphans" $? 0
 t_ok "half-made node removed" nothing_of ghost
 t_ok "orphan network and volume removed" nothing_of orphan
 t_is "web1 and web2 still there" "$("$A" ls --json | jq -r '[.[].name]|sort|join(",")')" "web1,web2"
