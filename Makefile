@@ -11,7 +11,10 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 OPT      ?= -O2 -g
+SYSCONFDIR ?= /etc/isc
+DATADIR  ?= $(PREFIX)/share/isc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(EXTRA_CFLAGS)
+PATH_DEFS := -DISC_TEMPLATE_DIR='"$(DATADIR)/templates"' -DISC_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDHARDEN := -pie -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -37,12 +40,13 @@ IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image
 
-.PHONY: all clean check unit fuzz-replay e2e demo image install deps lint bench
+.PHONY: all clean check unit tests fuzz demo image install deps lint bench
 all: $(BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd -Ifirewall -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PATH_DEFS) $(PKG_CFLAGS) -Idockd -Ifirewall -MMD -MP -c $< -o $@
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -114,3 +118,28 @@ unit: $(B)/test_core
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)
 	$(A)/fuzz-$(T) -max_total_time=$(or $(SECONDS),60) $(B)/fuzz-work/$(T) tests/fuzz/corpus/$(T)
+
+# --- the demo: a dock with a demo node in a throwaway private namespace.
+demo: deps
+	$(MAKE) all image
+	tests/lib/sandbox.sh -- scripts/demo
+
+# --- install for real use (PREFIX, DESTDIR; a systemd unit and a default config).
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/templates \
+	  $(DESTDIR)$(DATADIR)/images $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/share/doc/isc
+	install -m 0755 $(B)/dockd $(DESTDIR)$(PREFIX)/sbin/dockd
+	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 templates/*.xml $(DESTDIR)$(DATADIR)/templates/
+	cp -R images/recipes images/micro $(DESTDIR)$(DATADIR)/images/
+	install -m 0644 README.md guest-agent/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/isc/
+	sed 's|/usr/local|$(PREFIX)|g; s|/etc/isc|$(SYSCONFDIR)|g' dist/dockd.service \
+	  > $(DESTDIR)/lib/systemd/system/dockd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dockd.conf ] || \
+	  sed 's|^#template_dir = .*|#template_dir = $(DATADIR)/templates|' dist/dockd.conf \
+	  > $(DESTDIR)$(SYSCONFDIR)/dockd.conf
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Idockd -Ifirewall dockd firewall guest-agent images
+	clang-tidy dockd/*.c firewall/*.c -- -std=gnu11 -D_GNU_SOURCE $(PKG_CFLAGS) -Idockd -Ifirewall

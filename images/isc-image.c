@@ -545,10 +545,13 @@ static int recipe_parse(const char *path, struct recipe *rc)
 	return 0;
 }
 
-/* A bare name is looked up next to this binary (../images/recipes), then in ./images/recipes. */
+/* A bare name is looked up next to this binary (../images/recipes: the
+ * build tree; ../share/isc/images/recipes: an installed tree), then in
+ * ./images/recipes. */
 static int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size)
 {
-	const char *const rel[] = { "../images/recipes", "images/recipes" };
+	const char *const rel[] = { "../images/recipes", "../share/isc/images/recipes",
+				    "images/recipes" };
 
 	if (strchr(arg, '/')) {
 		if (snprintf(path, size, "%s", arg) >= (int)size)
@@ -557,8 +560,8 @@ static int recipe_find(const char *arg, const char *exe_dir, char *path, size_t 
 	}
 	if (!name_valid(arg))
 		return img_fail(EINVAL, "recipe \"%s\": not a recipe name (or give a path)", arg);
-	for (size_t i = 0; i < 2; i++) {
-		int n = i == 0 ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		int n = i < 2 ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
 			       : snprintf(path, size, "%s/%s", rel[i], arg);
 
 		if (n > 0 && (size_t)n < size && access(path, R_OK) == 0) {
@@ -570,7 +573,8 @@ static int recipe_find(const char *arg, const char *exe_dir, char *path, size_t 
 			return 0;
 		}
 	}
-	return img_fail(ENOENT, "recipe \"%s\" not found in %s/../images/recipes or ./images/recipes", arg, exe_dir);
+	return img_fail(ENOENT, "recipe \"%s\" not found in %s/../images/recipes, %s/../share/isc/images/recipes or ./images/recipes",
+			arg, exe_dir, exe_dir);
 }
 
 /* --- kernel and modules ------------------------------------------------------ */
