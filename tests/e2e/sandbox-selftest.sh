@@ -44,7 +44,7 @@ inner() {
 
 	t_ok "libvirtd answers (virsh version)" virsh version
 	t_is "LIBVIRT_DEFAULT_URI is the sandbox's" "$LIBVIRT_DEFAULT_URI" qemu:///system
-	t_is "/run is a private tmpfs" "$(findmnt -n -o FSTYPE /run)" tmpfs
+	t_is "/run is a private tmpfs" "$(findmnt -n -o FSTYPE /run | tail -1)" tmpfs
 	t_ok "PID 1 is the sandbox's init (new PID namespace)" \
 		grep -q -- '--inner' /proc/1/cmdline
 	t_is "fresh network namespace: only lo" "$(ip -o link | awk -F': ' '{print $2}' | tr '\n' ' ')" "lo "
