@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 B        := build
 
-PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium libnftnl libmnl
+PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium libnftnl libmnl libseccomp
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -22,8 +22,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # --- dockd: the daemon; DOCK_CORE is what the unit tests and fuzzers link too.
 DOCK_CORE := dockd/log.c dockd/err.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
-             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c
-DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentchan.c \
+             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c
+DOCKD_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
 
@@ -70,8 +70,9 @@ $(B)/isc-agent: $(AGENT_SRC) | $(MUSL_INC)
 $(B)/isc-image: $(call obj,$(IMAGE_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(IMAGE_LIBS)
 
+# RECIPE: one recipe or several, e.g. RECIPE="micro micro-weak micro-hostile".
 image: $(B)/isc-image $(B)/isc-agent
-	$(B)/isc-image build $(or $(RECIPE),micro) --out $(B)/images
+	set -e; for r in $(or $(RECIPE),micro); do $(B)/isc-image build $$r --out $(B)/images; done
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
@@ -91,12 +92,13 @@ $(A)/test_core: tests/unit/test_core.c $(DOCK_CORE)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template
+FUZZ_TARGETS := agent request manifest template profile
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
-FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentchan.c dockd/api.c
+FUZZ_ID_profile := 5
+FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \

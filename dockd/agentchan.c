@@ -1,17 +1,19 @@
-/* agentchan: poll loop over the agent sockets of running nodes. */
+/* agentchan: poll loop over the readers of running nodes' agent channels. */
 #include "agentchan.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "agentproto.h"
+#include "agentreader.h"
 #include "log.h"
 #include "node.h"
 
@@ -21,15 +23,13 @@
 struct chan {
 	char ch_name[NODE_NAME_MAX + 1];
 	char ch_socket[PATH_MAX];
-	int ch_fd;
+	char ch_service[32];
+	int ch_fd;           /* the channel; the dock only writes requests to it */
+	int ch_ctl;          /* messages from the reader */
+	pid_t ch_pid;        /* the reader */
 	int64_t ch_next_try_ms;
-	int64_t ch_window_start_ms;
-	unsigned ch_window_lines;
-	uint64_t ch_dropped;      /* rate limit */
-	uint64_t ch_bad;          /* unparsable lines */
-	int64_t ch_last_warn_ms;
+	int64_t ch_next_report_ms;
 	bool ch_seen;
-	struct agentproto_reader ch_rd;
 };
 
 static struct chan *chans[AGENTCHAN_MAX];
@@ -45,95 +45,104 @@ static int64_t agentchan_now_ms(void)
 
 static void agentchan_close(struct chan *ch)
 {
+	int status;
+
+	if (ch->ch_pid > 0) {
+		kill(ch->ch_pid, SIGKILL);
+		if (waitpid(ch->ch_pid, &status, 0) == ch->ch_pid && WIFSIGNALED(status) &&
+		    WTERMSIG(status) != SIGKILL)
+			log_warn("node %s: agent reader died of signal %d; channel reset",
+				 ch->ch_name, WTERMSIG(status));
+		ch->ch_pid = -1;
+	}
+	if (ch->ch_ctl >= 0)
+		close(ch->ch_ctl);
 	if (ch->ch_fd >= 0) {
 		close(ch->ch_fd);
-		ch->ch_fd = -1;
 		node_agent_connected(ch->ch_name, false);
 	}
-	memset(&ch->ch_rd, 0, sizeof(ch->ch_rd));
+	ch->ch_ctl = ch->ch_fd = -1;
 	ch->ch_next_try_ms = agentchan_now_ms() + AGENTCHAN_RETRY_MS;
+}
+
+static void agentchan_request(struct chan *ch, const char *line)
+{
+	size_t len = strlen(line);
+
+	/* Non-blocking: a guest that does not read cannot stall the dock. */
+	if (send(ch->ch_fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		log_debug("node %s: agent request not sent: %s", ch->ch_name, strerror(errno));
+}
+
+static void agentchan_ask_report(struct chan *ch)
+{
+	struct json_object *o = json_object_new_object();
+	char line[128];
+
+	json_object_object_add(o, "type", json_object_new_string("report"));
+	if (ch->ch_service[0] != '\0')
+		json_object_object_add(o, "service", json_object_new_string(ch->ch_service));
+	snprintf(line, sizeof(line), "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	agentchan_request(ch, line);
+	ch->ch_next_report_ms = agentchan_now_ms() + AGENTCHAN_REPORT_EVERY_S * 1000;
 }
 
 static void agentchan_connect(struct chan *ch)
 {
-	static const char ask[] = "{\"type\":\"hello\"}\n";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd, r;
 
 	if (strlen(ch->ch_socket) >= sizeof(sa.sun_path))
 		return;
 	memcpy(sa.sun_path, ch->ch_socket, strlen(ch->ch_socket) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ch->ch_next_try_ms = agentchan_now_ms() + AGENTCHAN_RETRY_MS;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
-		ch->ch_next_try_ms = agentchan_now_ms() + AGENTCHAN_RETRY_MS;
+		return;
+	}
+	r = agentreader_spawn(fd, &ch->ch_ctl, &ch->ch_pid);
+	if (r < 0) {
+		log_err("node %s: cannot start the agent reader: %s", ch->ch_name, strerror(-r));
+		close(fd);
 		return;
 	}
 	ch->ch_fd = fd;
 	node_agent_connected(ch->ch_name, true);
-	log_debug("node %s: agent channel connected", ch->ch_name);
-	/* Ask for a hello: after a dock restart the agent's first one is gone. */
-	if (write(fd, ask, sizeof(ask) - 1) < 0)
-		log_debug("node %s: agent channel: hello request not sent: %s", ch->ch_name,
-			  strerror(errno));
+	log_debug("node %s: agent channel connected (reader pid %d)", ch->ch_name, (int)ch->ch_pid);
+	/* After a dock restart the agent's first hello is gone: ask again. */
+	agentchan_request(ch, "{\"type\":\"hello\"}\n");
+	agentchan_ask_report(ch);
 }
 
-static void agentchan_warn(struct chan *ch, const char *what)
+static void agentchan_drain(struct chan *ch)
 {
-	int64_t now = agentchan_now_ms();
+	struct agentreader_out out;
 
-	/* Hostile input is counted always, logged at most every 10 s. */
-	if (now - ch->ch_last_warn_ms < 10000)
-		return;
-	ch->ch_last_warn_ms = now;
-	log_warn("node %s: agent channel: %s (bad lines %llu, over-long %llu, rate-dropped %llu)",
-		 ch->ch_name, what, (unsigned long long)ch->ch_bad,
-		 (unsigned long long)ch->ch_rd.ar_overlong, (unsigned long long)ch->ch_dropped);
-}
+	/* At most a bounded number per wake-up: the reader rate-limits too. */
+	for (int i = 0; i < 64; i++) {
+		int r = agentreader_recv(ch->ch_ctl, &out);
 
-static void agentchan_line(void *ctx, const char *line, size_t len)
-{
-	struct chan *ch = ctx;
-	struct dock_err e = { 0 };
-	struct agent_msg msg;
-	int64_t now = agentchan_now_ms();
-
-	if (now - ch->ch_window_start_ms >= 1000) {
-		ch->ch_window_start_ms = now;
-		ch->ch_window_lines = 0;
-	}
-	if (++ch->ch_window_lines > AGENTCHAN_LINES_PER_SEC) {
-		ch->ch_dropped++;
-		agentchan_warn(ch, "too many lines, dropping");
-		return;
-	}
-	if (agentproto_parse(line, len, &msg, &e) < 0) {
-		ch->ch_bad++;
-		agentchan_warn(ch, e.de_msg);
-		return;
-	}
-	node_agent_message(ch->ch_name, &msg);
-}
-
-static void agentchan_read(struct chan *ch)
-{
-	char buf[4096];
-	ssize_t n;
-
-	/* One read per wake-up: a flooding guest cannot monopolise the loop. */
-	n = read(ch->ch_fd, buf, sizeof(buf));
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		log_debug("node %s: agent channel closed", ch->ch_name);
-		agentchan_close(ch);
-		return;
-	}
-	if (n > 0) {
-		uint64_t before = ch->ch_rd.ar_overlong;
-		agentproto_feed(&ch->ch_rd, buf, (size_t)n, agentchan_line, ch);
-		if (ch->ch_rd.ar_overlong != before)
-			agentchan_warn(ch, "over-long line dropped");
+		if (r == -EAGAIN)
+			return;
+		if (r == -EBADMSG) {
+			log_warn("node %s: agent reader sent a malformed message; channel reset",
+				 ch->ch_name);
+			agentchan_close(ch);
+			return;
+		}
+		if (r < 0) {
+			log_debug("node %s: agent channel closed", ch->ch_name);
+			agentchan_close(ch);
+			return;
+		}
+		if (out.ao_kind == AR_STATS)
+			node_agent_hostile(ch->ch_name, out.ao_bad, out.ao_overlong, out.ao_dropped);
+		else
+			node_agent_message(ch->ch_name, &out.ao_msg);
 	}
 }
 
@@ -142,6 +151,7 @@ static void agentchan_sync(void)
 {
 	static struct node_agent_target targets[AGENTCHAN_MAX];
 	size_t nt = node_agent_targets(targets, AGENTCHAN_MAX);
+	int64_t now = agentchan_now_ms();
 
 	for (size_t i = 0; i < n_chans; i++)
 		chans[i]->ch_seen = false;
@@ -158,20 +168,24 @@ static void agentchan_sync(void)
 				continue;
 			memcpy(ch->ch_name, targets[t].nat_name, sizeof(ch->ch_name));
 			memcpy(ch->ch_socket, targets[t].nat_socket, sizeof(ch->ch_socket));
-			ch->ch_fd = -1;
+			ch->ch_fd = ch->ch_ctl = ch->ch_pid = -1;
 			chans[n_chans++] = ch;
 		}
+		snprintf(ch->ch_service, sizeof(ch->ch_service), "%s", targets[t].nat_service);
 		ch->ch_seen = true;
 	}
 	for (size_t i = 0; i < n_chans;) {
-		if (!chans[i]->ch_seen) {
-			agentchan_close(chans[i]);
-			free(chans[i]);
+		struct chan *ch = chans[i];
+		if (!ch->ch_seen) {
+			agentchan_close(ch);
+			free(ch);
 			chans[i] = chans[--n_chans];
 			continue;
 		}
-		if (chans[i]->ch_fd < 0 && agentchan_now_ms() >= chans[i]->ch_next_try_ms)
-			agentchan_connect(chans[i]);
+		if (ch->ch_fd < 0 && now >= ch->ch_next_try_ms)
+			agentchan_connect(ch);
+		else if (ch->ch_fd >= 0 && now >= ch->ch_next_report_ms)
+			agentchan_ask_report(ch);
 		i++;
 	}
 }
@@ -186,9 +200,9 @@ void agentchan_run(volatile sig_atomic_t *stop)
 
 		agentchan_sync();
 		for (size_t i = 0; i < n_chans; i++) {
-			if (chans[i]->ch_fd < 0)
+			if (chans[i]->ch_ctl < 0)
 				continue;
-			pfd[np].fd = chans[i]->ch_fd;
+			pfd[np].fd = chans[i]->ch_ctl;
 			pfd[np].events = POLLIN;
 			who[np++] = chans[i];
 		}
@@ -196,7 +210,7 @@ void agentchan_run(volatile sig_atomic_t *stop)
 			continue;
 		for (size_t i = 0; i < np; i++)
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-				agentchan_read(who[i]);
+				agentchan_drain(who[i]);
 	}
 	for (size_t i = 0; i < n_chans; i++) {
 		agentchan_close(chans[i]);

@@ -1,13 +1,14 @@
 /* agentchan: the host side of each running node's agent channel (the
- * virtio-serial unix socket libvirt creates). It connects, asks for a
- * hello, reassembles lines with a bound, rate-limits them, parses them with
- * agentproto and hands the results to node. */
+ * virtio-serial unix socket libvirt creates). It connects, spawns an
+ * unprivileged reader (agentreader) that parses what the guest sends, asks
+ * the agent for a hello and for reports, and hands what the reader found
+ * to node. */
 #ifndef ISC_AGENTCHAN_H
 #define ISC_AGENTCHAN_H
 
 #include <signal.h>
 
-#define AGENTCHAN_LINES_PER_SEC 20  /* more than this is dropped and counted */
+#define AGENTCHAN_REPORT_EVERY_S 30  /* ask for a report this often */
 
 /* Serve the channels until *stop becomes non-zero. */
 void agentchan_run(volatile sig_atomic_t *stop);

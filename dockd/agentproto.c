@@ -2,15 +2,235 @@
 #include "agentproto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "jsonin.h"
 
 static const struct jsonin_limits agent_limits = {
 	.jl_max_bytes = AGENT_LINE_MAX,
-	.jl_max_depth = 4,
-	.jl_max_fields = 32,
+	.jl_max_depth = 5,
+	.jl_max_fields = 40,
 };
+
+#define W "agent fact"
+#define STR(o, k, dst) jsonin_str(o, W, k, true, dst, sizeof(dst), err)
+#define I64(o, k, lo, hi, dst) jsonin_i64(o, W, k, true, lo, hi, dst, err)
+#define BOOL(o, k, dst) jsonin_bool(o, W, k, true, dst, err)
+#define ARR(o, k, max, dst) jsonin_array(o, W, k, true, max, dst, err)
+#define ELEM(arr, i, out)                                                              \
+	do {                                                                           \
+		out = json_object_array_get_idx(arr, i);                               \
+		if (!json_object_is_type(out, json_type_object))                       \
+			return err_set(err, 400, EINVAL, W ": array element %zu is not an object", \
+				       (size_t)(i));                                   \
+	} while (0)
+
+static int af_listen(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	struct json_object *a, *e;
+	int64_t port;
+
+	if (ARR(o, "sockets", AF_MAX_SOCKETS, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct af_socket *s = &f->af.listen.l_sockets[i];
+		ELEM(a, i, e);
+		if (STR(e, "proto", s->s_proto) < 0 || STR(e, "addr", s->s_addr) < 0 ||
+		    I64(e, "port", 0, 65535, &port) < 0 || I64(e, "uid", -1, UINT32_MAX, &s->s_uid) < 0)
+			return -EINVAL;
+		s->s_port = (uint32_t)port;
+		f->af.listen.l_n = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
+static int af_aslr(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	if (I64(o, "randomize_va_space", -1, 16, &f->af.aslr.a_randomize_va_space) < 0 ||
+	    BOOL(o, "nx", &f->af.aslr.a_nx) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int af_net(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	struct json_object *a, *e, *addrs;
+
+	if (ARR(o, "ifaces", AF_MAX_IFACES, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct af_iface *n = &f->af.net.n_ifaces[i];
+		ELEM(a, i, e);
+		if (STR(e, "name", n->i_name) < 0 || STR(e, "mac", n->i_mac) < 0 ||
+		    BOOL(e, "up", &n->i_up) < 0 || ARR(e, "addrs", AF_MAX_ADDRS, &addrs) < 0)
+			return -EINVAL;
+		for (size_t k = 0; k < json_object_array_length(addrs); k++) {
+			struct json_object *v = json_object_array_get_idx(addrs, k);
+			if (!json_object_is_type(v, json_type_string) ||
+			    (size_t)json_object_get_string_len(v) >= sizeof(n->i_addrs[k]))
+				return err_set(err, 400, EINVAL, W ": bad address in \"addrs\"");
+			memcpy(n->i_addrs[k], json_object_get_string(v),
+			       (size_t)json_object_get_string_len(v) + 1);
+			n->i_n_addrs = (uint8_t)(k + 1);
+		}
+		f->af.net.n_n = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
+static int af_swap(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	struct json_object *a, *e;
+
+	if (ARR(o, "devices", AF_MAX_SWAPS, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct af_swap *w = &f->af.swap.w_devices[i];
+		ELEM(a, i, e);
+		if (STR(e, "path", w->w_path) < 0 || BOOL(e, "dm_crypt", &w->w_dm_crypt) < 0)
+			return -EINVAL;
+		f->af.swap.w_n = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
+static int af_mounts(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	struct json_object *a, *e;
+
+	if (ARR(o, "mounts", AF_MAX_MOUNTS, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct af_mount *m = &f->af.mounts.m_mounts[i];
+		ELEM(a, i, e);
+		if (STR(e, "target", m->m_target) < 0 || STR(e, "source", m->m_source) < 0 ||
+		    STR(e, "fstype", m->m_fstype) < 0 || BOOL(e, "ro", &m->m_ro) < 0)
+			return -EINVAL;
+		f->af.mounts.m_n = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
+static int af_audit(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	if (I64(o, "enabled", 0, 2, &f->af.audit.a_enabled) < 0 ||
+	    I64(o, "pid", 0, INT32_MAX, &f->af.audit.a_pid) < 0 ||
+	    I64(o, "backlog", 0, INT64_MAX, &f->af.audit.a_backlog) < 0 ||
+	    I64(o, "lost", 0, INT64_MAX, &f->af.audit.a_lost) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int af_nft(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	struct json_object *a, *e;
+
+	if (I64(o, "tables", 0, INT32_MAX, &f->af.nft.f_tables) < 0 ||
+	    ARR(o, "input_chains", AF_MAX_CHAINS, &a) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct af_chain *c = &f->af.nft.f_chains[i];
+		ELEM(a, i, e);
+		if (STR(e, "table", c->c_table) < 0 || STR(e, "chain", c->c_chain) < 0 ||
+		    STR(e, "policy", c->c_policy) < 0 || STR(e, "hook", c->c_hook) < 0)
+			return -EINVAL;
+		f->af.nft.f_n = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
+static int af_service(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	typeof(f->af.service) *s = &f->af.service;
+
+	switch (jsonin_bool(o, W, "found", false, &s->s_found, err)) {
+	case 0:
+		break;
+	case -ENOENT:
+		s->s_found = true;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!s->s_found)
+		return 0;
+	if (STR(o, "name", s->s_name) < 0 || I64(o, "pid", 1, INT32_MAX, &s->s_pid) < 0 ||
+	    I64(o, "uid", 0, UINT32_MAX, &s->s_uid) < 0 ||
+	    I64(o, "gid", 0, UINT32_MAX, &s->s_gid) < 0 ||
+	    STR(o, "cap_eff", s->s_cap_eff) < 0 || STR(o, "cap_bnd", s->s_cap_bnd) < 0 ||
+	    I64(o, "no_new_privs", 0, 1, &s->s_no_new_privs) < 0 ||
+	    I64(o, "seccomp", 0, 2, &s->s_seccomp) < 0)
+		return -EINVAL;
+	if (jsonin_i64(o, W, "count", false, 0, INT32_MAX, &s->s_count, err) == -EINVAL)
+		return -EINVAL;
+	return 0;
+}
+
+static int af_sysctl(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	if (I64(o, "modules_disabled", -1, 1, &f->af.sysctl.s_modules_disabled) < 0 ||
+	    I64(o, "kptr_restrict", -1, 2, &f->af.sysctl.s_kptr_restrict) < 0 ||
+	    I64(o, "dmesg_restrict", -1, 1, &f->af.sysctl.s_dmesg_restrict) < 0 ||
+	    I64(o, "ptrace_scope", -1, 3, &f->af.sysctl.s_ptrace_scope) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int af_sshd(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	if (BOOL(o, "present", &f->af.sshd.h_present) < 0)
+		return -EINVAL;
+	if (!f->af.sshd.h_present)
+		return 0;
+	if (STR(o, "password_authentication", f->af.sshd.h_password_authentication) < 0 ||
+	    STR(o, "permit_root_login", f->af.sshd.h_permit_root_login) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* The fact table: wire name and parser, one row per fact. */
+static const struct {
+	const char *fd_name;
+	int (*fd_parse)(struct json_object *, struct agent_fact *, struct dock_err *);
+} agent_facts[AF_COUNT] = {
+	[AF_LISTEN] = { "listen", af_listen },	  [AF_ASLR] = { "aslr", af_aslr },
+	[AF_NET] = { "net", af_net },		  [AF_SWAP] = { "swap", af_swap },
+	[AF_MOUNTS] = { "mounts", af_mounts },	  [AF_AUDIT] = { "audit", af_audit },
+	[AF_NFT] = { "nft", af_nft },		  [AF_SERVICE] = { "service", af_service },
+	[AF_SYSCTL] = { "sysctl", af_sysctl },	  [AF_SSHD] = { "sshd", af_sshd },
+};
+
+const char *agentproto_fact_name(enum agent_fact_id id)
+{
+	return id < AF_COUNT ? agent_facts[id].fd_name : "unknown";
+}
+
+static int agentproto_fact(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	char id[16];
+	int i;
+
+	if (jsonin_str(o, W, "id", true, id, sizeof(id), err) < 0)
+		return -EINVAL;
+	for (i = 0; i < AF_COUNT; i++)
+		if (strcmp(id, agent_facts[i].fd_name) == 0)
+			break;
+	if (i == AF_COUNT)
+		return err_set(err, 400, EINVAL, W ": unknown fact \"%s\"", id);
+	f->af_id = (enum agent_fact_id)i;
+	if (jsonin_bool(o, W, "truncated", false, &f->af_truncated, err) == -EINVAL)
+		return -EINVAL;
+	switch (jsonin_str(o, W, "error", false, f->af_error, sizeof(f->af_error), err)) {
+	case 0:
+		return 0; /* the agent could not observe it: that is the fact */
+	case -ENOENT:
+		break;
+	default:
+		return -EINVAL;
+	}
+	return agent_facts[i].fd_parse(o, f, err);
+}
 
 int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct dock_err *err)
 {
@@ -33,6 +253,16 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 		    jsonin_str(o, w, "kernel", true, h->ah_kernel, sizeof(h->ah_kernel), err) < 0 ||
 		    jsonin_str(o, w, "hostname", false, h->ah_hostname, sizeof(h->ah_hostname),
 			       err) == -EINVAL)
+			goto out;
+	} else if (strcmp(type, "fact") == 0) {
+		msg->am_type = AGENT_MSG_FACT;
+		if (jsonin_u64(o, w, "report", true, 0, INT64_MAX, &msg->am_seq, err) < 0 ||
+		    agentproto_fact(o, &msg->am_fact, err) < 0)
+			goto out;
+	} else if (strcmp(type, "report_end") == 0) {
+		msg->am_type = AGENT_MSG_REPORT_END;
+		if (jsonin_u64(o, w, "report", true, 0, INT64_MAX, &msg->am_seq, err) < 0 ||
+		    jsonin_u64(o, w, "facts", true, 0, 1024, &msg->am_count, err) < 0)
 			goto out;
 	} else if (strcmp(type, "heartbeat") == 0) {
 		msg->am_type = AGENT_MSG_HEARTBEAT;

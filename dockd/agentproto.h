@@ -5,6 +5,7 @@
 #ifndef ISC_AGENTPROTO_H
 #define ISC_AGENTPROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,14 +15,133 @@
 #define AGENT_LINE_MAX 4096
 #define AGENT_PROTOCOL 1
 
-enum agent_msg_type { AGENT_MSG_HELLO, AGENT_MSG_HEARTBEAT, AGENT_MSG_OTHER };
+enum agent_msg_type {
+	AGENT_MSG_HELLO,
+	AGENT_MSG_HEARTBEAT,
+	AGENT_MSG_FACT,
+	AGENT_MSG_REPORT_END,
+	AGENT_MSG_OTHER
+};
+
+/* Facts: what the agent observed, copied into fixed structs. The dock, not
+ * the agent, judges them (checks.c). Array bounds match the agent's. */
+#define AF_MAX_SOCKETS 32
+#define AF_MAX_IFACES 8
+#define AF_MAX_ADDRS 4
+#define AF_MAX_SWAPS 8
+#define AF_MAX_MOUNTS 32
+#define AF_MAX_CHAINS 8
+
+enum agent_fact_id {
+	AF_LISTEN,
+	AF_ASLR,
+	AF_NET,
+	AF_SWAP,
+	AF_MOUNTS,
+	AF_AUDIT,
+	AF_NFT,
+	AF_SERVICE,
+	AF_SYSCTL,
+	AF_SSHD,
+	AF_COUNT
+};
+
+struct af_socket {
+	char s_proto[8];
+	char s_addr[48];
+	uint32_t s_port;
+	int64_t s_uid;
+};
+
+struct af_iface {
+	char i_name[16];
+	char i_mac[18];
+	char i_addrs[AF_MAX_ADDRS][20];
+	uint8_t i_n_addrs;
+	bool i_up;
+};
+
+struct af_swap {
+	char w_path[64];
+	bool w_dm_crypt;
+};
+
+struct af_mount {
+	char m_target[128];
+	char m_source[64];
+	char m_fstype[16];
+	bool m_ro;
+};
+
+struct af_chain {
+	char c_table[64];
+	char c_chain[64];
+	char c_policy[8];
+	char c_hook[16];
+};
+
+/* One fact line. af_error is the agent's reason when it could not observe. */
+struct agent_fact {
+	enum agent_fact_id af_id;
+	char af_error[64];
+	bool af_truncated;
+	union {
+		struct {
+			struct af_socket l_sockets[AF_MAX_SOCKETS];
+			uint8_t l_n;
+		} listen;
+		struct {
+			int64_t a_randomize_va_space;
+			bool a_nx;
+		} aslr;
+		struct {
+			struct af_iface n_ifaces[AF_MAX_IFACES];
+			uint8_t n_n;
+		} net;
+		struct {
+			struct af_swap w_devices[AF_MAX_SWAPS];
+			uint8_t w_n;
+		} swap;
+		struct {
+			struct af_mount m_mounts[AF_MAX_MOUNTS];
+			uint8_t m_n;
+		} mounts;
+		struct {
+			int64_t a_enabled, a_pid, a_backlog, a_lost;
+		} audit;
+		struct {
+			int64_t f_tables;
+			struct af_chain f_chains[AF_MAX_CHAINS];
+			uint8_t f_n;
+		} nft;
+		struct {
+			bool s_found;
+			char s_name[16];
+			int64_t s_pid, s_uid, s_gid, s_count, s_no_new_privs, s_seccomp;
+			char s_cap_eff[17], s_cap_bnd[17];
+		} service;
+		struct {
+			int64_t s_modules_disabled, s_kptr_restrict, s_dmesg_restrict, s_ptrace_scope;
+		} sysctl;
+		struct {
+			bool h_present;
+			char h_password_authentication[16];
+			char h_permit_root_login[24];
+		} sshd;
+	} af;
+};
 
 struct agent_msg {
 	enum agent_msg_type am_type;
 	struct agent_hello am_hello;
-	uint64_t am_seq;
+	uint64_t am_seq;      /* heartbeat seq, or the report a fact belongs to */
 	uint64_t am_uptime;
+	uint64_t am_count;    /* report_end: number of facts */
+	struct agent_fact am_fact;
 };
+
+/* Name of a fact id as it appears on the wire ("listen", ...). */
+const char *agentproto_fact_name(enum agent_fact_id id);
 
 /* Parse one line (without its newline). Unknown message types parse as
  * AGENT_MSG_OTHER so newer agents do not break older docks. */

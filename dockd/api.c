@@ -42,6 +42,7 @@ static const struct api_route_def api_routes[] = {
 	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY },
 	{ "POST", "/v1/nodes/*/start", API_NODE_START },
 	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP },
+	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS },
 	{ "GET", "/v1/images", API_IMAGES_LIST },
 };
 
@@ -208,6 +209,8 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 		*out = json_object_new_object();
 		json_object_object_add(*out, "destroyed", json_object_new_string(name));
 		return 0;
+	case API_NODE_STATUS:
+		return node_status_json(name, out, err);
 	case API_IMAGES_LIST:
 		*out = api_images_json();
 		return 0;

@@ -43,6 +43,7 @@ static const struct config_key config_keys[] = {
 	U64("max_vcpus", dc_max_vcpus, 1, 256),
 	U64("max_scratch_mib", dc_max_scratch_mib, 16, 64ULL * 1024 * 1024),
 	U64("stop_timeout", dc_stop_timeout_s, 1, 3600),
+	U64("agent_deadline", dc_agent_deadline_s, 5, 3600),
 };
 
 static const char *const accel_names[] = { [ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",
@@ -70,6 +71,7 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_max_vcpus = 8;
 	cfg->dc_max_scratch_mib = 64 * 1024;
 	cfg->dc_stop_timeout_s = 30;
+	cfg->dc_agent_deadline_s = 60;
 }
 
 static char *config_trim(char *s)

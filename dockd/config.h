@@ -29,6 +29,7 @@ struct dock_config {
 	uint64_t dc_max_vcpus;
 	uint64_t dc_max_scratch_mib;
 	uint64_t dc_stop_timeout_s;     /* graceful shutdown before destroy */
+	uint64_t dc_agent_deadline_s;   /* heartbeat/report older than this: silent/STALE */
 };
 
 void config_defaults(struct dock_config *cfg);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentchan.h"
+#include "agentreader.h"
 #include "api.h"
 #include "config.h"
 #include "log.h"
@@ -74,6 +75,9 @@ int main(int argc, char **argv)
 	bool foreground = false, check = false;
 	int c;
 
+	/* A re-executed copy of ourselves reading one agent channel. */
+	if (argc == 2 && strcmp(argv[1], "--agent-reader") == 0)
+		agentreader_main();
 	while ((c = getopt(argc, argv, "c:fth")) != -1) {
 		switch (c) {
 		case 'c':

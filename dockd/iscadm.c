@@ -206,6 +206,36 @@ static int cmd_action(int argc, char **argv, const char *method, const char *suf
 	return 0;
 }
 
+static int cmd_status(int argc, char **argv)
+{
+	char path[128];
+	const char *name = iscadm_need_name(argc, argv, "status");
+	struct json_object *o, *checks, *sum;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s/status", name);
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json) {
+		iscadm_print_json(o);
+		json_object_put(o);
+		return 0;
+	}
+	printf("node %s (%s), profile %s\n", name, iscadm_str(o, "state"),
+	       iscadm_str(o, "profile")[0] ? iscadm_str(o, "profile") : "none");
+	printf("%-3s %-20s %-6s %-6s %s\n", "#", "CHECK", "SOURCE", "STATUS", "EVIDENCE");
+	if (json_object_object_get_ex(o, "checks", &checks))
+		for (size_t i = 0; i < json_object_array_length(checks); i++) {
+			struct json_object *c = json_object_array_get_idx(checks, i);
+			printf("%-3zu %-20s %-6s %-6s %s\n", i + 1, iscadm_str(c, "id"),
+			       iscadm_str(c, "source"), iscadm_str(c, "status"),
+			       iscadm_str(c, "evidence"));
+		}
+	if (json_object_object_get_ex(o, "summary", &sum))
+		printf("%s pass, %s fail, %s warn, %s stale\n", iscadm_str(sum, "pass"),
+		       iscadm_str(sum, "fail"), iscadm_str(sum, "warn"), iscadm_str(sum, "stale"));
+	json_object_put(o);
+	return 0;
+}
+
 static int cmd_start(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/start", "started");
@@ -272,6 +302,8 @@ static int cmd_create(int argc, char **argv)
 		else if (strcmp(a, "--memory") == 0)
 			json_object_object_add(req, "memory_mib", json_object_new_int64((int64_t)
 				iscadm_size("memory", v, true)));
+		else if (strcmp(a, "--profile") == 0)
+			json_object_object_add(req, "profile", json_object_new_string(v));
 		else if (strcmp(a, "--vcpus") == 0)
 			json_object_object_add(req, "vcpus",
 					       json_object_new_int64((int64_t)iscadm_uint("vcpus", v)));
@@ -351,11 +383,12 @@ static const struct {
 	const char *c_help;
 } iscadm_cmds[] = {
 	{ "create", cmd_create,
-	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--no-start]" },
+	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P] [--no-start]" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start, "start NAME" },
 	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
+	{ "status", cmd_status, "status NAME             the hardening validation table" },
 	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
 	{ "image", cmd_image, "image ls                list images" },

@@ -137,3 +137,60 @@ int jsonin_u64(const struct json_object *obj, const char *what, const char *key,
 	*out = (uint64_t)i;
 	return 0;
 }
+
+int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,
+	       int64_t min, int64_t max, int64_t *out, struct dock_err *err)
+{
+	struct json_object *v = jsonin_member(obj, key);
+	int64_t i;
+
+	if (v == NULL || json_object_is_type(v, json_type_null)) {
+		if (required)
+			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
+		return -ENOENT;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return err_set(err, 400, EINVAL, "%s: \"%s\" must be an integer", what, key);
+	errno = 0;
+	i = json_object_get_int64(v);
+	if (errno != 0 || i < min || i > max)
+		return err_set(err, 400, ERANGE, "%s: \"%s\" must be between %lld and %lld", what,
+			       key, (long long)min, (long long)max);
+	*out = i;
+	return 0;
+}
+
+int jsonin_bool(const struct json_object *obj, const char *what, const char *key, bool required,
+		bool *out, struct dock_err *err)
+{
+	struct json_object *v = jsonin_member(obj, key);
+
+	if (v == NULL || json_object_is_type(v, json_type_null)) {
+		if (required)
+			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
+		return -ENOENT;
+	}
+	if (!json_object_is_type(v, json_type_boolean))
+		return err_set(err, 400, EINVAL, "%s: \"%s\" must be true or false", what, key);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+int jsonin_array(const struct json_object *obj, const char *what, const char *key, bool required,
+		 size_t max, struct json_object **out, struct dock_err *err)
+{
+	struct json_object *v = jsonin_member(obj, key);
+
+	if (v == NULL || json_object_is_type(v, json_type_null)) {
+		if (required)
+			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
+		return -ENOENT;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return err_set(err, 400, EINVAL, "%s: \"%s\" must be an array", what, key);
+	if (json_object_array_length(v) > max)
+		return err_set(err, 400, E2BIG, "%s: \"%s\" has more than %zu elements", what, key,
+			       max);
+	*out = v;
+	return 0;
+}

@@ -31,4 +31,16 @@ int jsonin_str(const struct json_object *obj, const char *what, const char *key,
 int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err);
 
+/* Signed integer member in [min, max]. */
+int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,
+	       int64_t min, int64_t max, int64_t *out, struct dock_err *err);
+
+/* Boolean member. */
+int jsonin_bool(const struct json_object *obj, const char *what, const char *key, bool required,
+		bool *out, struct dock_err *err);
+
+/* Array member with at most max elements (*out borrowed from obj). */
+int jsonin_array(const struct json_object *obj, const char *what, const char *key, bool required,
+		 size_t max, struct json_object **out, struct dock_err *err);
+
 #endif

@@ -12,7 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libcryptsetup.h>
+
+#include "checks.h"
 #include "fw.h"
+#include "fwcheck.h"
 #include "image.h"
 #include "jsonin.h"
 #include "log.h"
@@ -25,12 +29,25 @@
 /* QEMU's own memory on top of guest RAM (TCG's code cache included). */
 #define NODE_QEMU_OVERHEAD_MIB 512
 
+/* One agent report: the facts of one `report` sequence number. */
+struct node_report {
+	uint64_t rp_seq;
+	int64_t rp_time;            /* when report_end arrived */
+	bool rp_have[AF_COUNT];
+	struct agent_fact rp_facts[AF_COUNT];
+};
+
 struct node {
 	struct node_rec n_rec;
 	const char *n_op;          /* operation in progress, NULL when idle */
 	bool n_agent_connected;
 	int64_t n_last_heartbeat;
 	uint64_t n_heartbeats;
+	struct node_report *n_report;  /* last complete report */
+	struct node_report *n_pending; /* being received */
+	uint64_t n_bad, n_overlong, n_dropped; /* hostile input, from the reader */
+	bool n_have_profile;
+	struct profile n_profile;
 };
 
 static const struct dock_config *node_cfg;
@@ -78,6 +95,15 @@ static struct node *node_find_locked(const char *name)
 	return NULL;
 }
 
+static void node_free(struct node *n)
+{
+	if (n == NULL)
+		return;
+	free(n->n_report);
+	free(n->n_pending);
+	free(n);
+}
+
 static void node_remove_locked(struct node *n)
 {
 	for (size_t i = 0; i < n_nodes; i++) {
@@ -86,7 +112,23 @@ static void node_remove_locked(struct node *n)
 			break;
 		}
 	}
-	free(n);
+	node_free(n);
+}
+
+/* The node's profile, cached; a missing or broken one is logged once. */
+static void node_load_profile(struct node *n)
+{
+	char dir[PATH_MAX];
+	struct dock_err e = { 0 };
+
+	n->n_have_profile = false;
+	if (n->n_rec.nr_profile[0] == '\0')
+		return;
+	snprintf(dir, sizeof(dir), "%s/profiles", node_cfg->dc_template_dir);
+	if (profile_load(dir, n->n_rec.nr_profile, &n->n_profile, &e) == 0)
+		n->n_have_profile = true;
+	else
+		log_warn("node %s: %s", n->n_rec.nr_name, e.de_msg);
 }
 
 /* Mark the node busy with `op`; refuse if unknown or busy. */
@@ -340,6 +382,10 @@ static int node_do_start(struct node *n, struct dock_err *err)
 	pthread_mutex_lock(&node_lock);
 	r->nr_have_hello = false; /* a hello from an earlier boot says nothing now */
 	n->n_last_heartbeat = 0;
+	free(n->n_report);
+	free(n->n_pending);
+	n->n_report = n->n_pending = NULL;
+	n->n_bad = n->n_overlong = n->n_dropped = 0;
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	rc = node_domain_xml(r, &nn, &xml, err);
@@ -366,11 +412,22 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	size_t cap = netpool_capacity(&node_cfg->dc_pool);
 	int r;
 
+	struct profile prof;
+	char pdir[PATH_MAX], profile[64];
+
 	/* Everything that can be refused is refused before anything exists. */
 	if (image_load(node_cfg->dc_image_dir, spec->ns_image, &im, err) < 0)
 		return -EINVAL;
 	if (image_verify(&im, err) < 0)
 		return -EINVAL;
+	snprintf(pdir, sizeof(pdir), "%s/profiles", node_cfg->dc_template_dir);
+	snprintf(profile, sizeof(profile), "%s", spec->ns_profile);
+	if (profile[0] != '\0') {
+		if (profile_load(pdir, profile, &prof, err) < 0)
+			return -EINVAL;
+	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0) {
+		snprintf(profile, sizeof(profile), "%s", spec->ns_image); /* the image's own */
+	}
 	n = calloc(1, sizeof(*n));
 	used = calloc(cap, sizeof(*used));
 	if (n == NULL || used == NULL) {
@@ -397,6 +454,8 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		goto unlock_fail;
 	memcpy(n->n_rec.nr_name, spec->ns_name, sizeof(n->n_rec.nr_name));
 	memcpy(n->n_rec.nr_image, spec->ns_image, sizeof(n->n_rec.nr_image));
+	memcpy(n->n_rec.nr_profile, profile, sizeof(n->n_rec.nr_profile));
+	node_load_profile(n);
 	n->n_rec.nr_memory_mib = spec->ns_memory_mib;
 	n->n_rec.nr_vcpus = spec->ns_vcpus;
 	n->n_rec.nr_scratch_mib = spec->ns_scratch_mib;
@@ -433,7 +492,7 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 
 unlock_fail:
 	pthread_mutex_unlock(&node_lock);
-	free(n);
+	node_free(n);
 	free(used);
 	return r;
 }
@@ -528,6 +587,24 @@ static struct json_object *node_hello_json(const struct node_rec *r)
 	return h;
 }
 
+/* One word for ls: hostile beats silent beats ready. */
+static const char *node_agent_word(const struct node *n)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (n->n_rec.nr_state != NODE_RUNNING)
+		return "-";
+	if (n->n_bad + n->n_overlong + n->n_dropped > 0)
+		return "hostile";
+	if (n->n_rec.nr_have_hello &&
+	    now - (n->n_last_heartbeat ? n->n_last_heartbeat : n->n_rec.nr_hello.ah_received) >
+		    (int64_t)node_cfg->dc_agent_deadline_s)
+		return "silent";
+	if (n->n_rec.nr_have_hello)
+		return "ready";
+	return n->n_agent_connected ? "connected" : "none";
+}
+
 static struct json_object *node_summary_json(const struct node *n)
 {
 	const struct node_rec *r = &n->n_rec;
@@ -540,9 +617,7 @@ static struct json_object *node_summary_json(const struct node *n)
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
 	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
-	json_object_object_add(o, "agent", json_object_new_string(
-					       r->nr_have_hello ? "ready"
-					       : n->n_agent_connected ? "connected" : "none"));
+	json_object_object_add(o, "agent", json_object_new_string(node_agent_word(n)));
 	return o;
 }
 
@@ -639,6 +714,8 @@ size_t node_agent_targets(struct node_agent_target *out, size_t max)
 		snprintf(out[k].nat_name, sizeof(out[k].nat_name), "%s", r->nr_name);
 		snprintf(out[k].nat_socket, sizeof(out[k].nat_socket), "%s/agents/%s.sock",
 			 node_cfg->dc_run_dir, r->nr_name);
+		snprintf(out[k].nat_service, sizeof(out[k].nat_service), "%s",
+			 nodes[i]->n_have_profile ? nodes[i]->n_profile.pr_service : "");
 		k++;
 	}
 	pthread_mutex_unlock(&node_lock);
@@ -685,8 +762,53 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		n->n_last_heartbeat = (int64_t)time(NULL);
 		n->n_heartbeats++;
 		break;
+	case AGENT_MSG_FACT:
+		if (n->n_pending == NULL || n->n_pending->rp_seq != msg->am_seq) {
+			if (n->n_pending == NULL)
+				n->n_pending = malloc(sizeof(*n->n_pending));
+			if (n->n_pending == NULL)
+				break;
+			memset(n->n_pending->rp_have, 0, sizeof(n->n_pending->rp_have));
+			n->n_pending->rp_seq = msg->am_seq;
+		}
+		n->n_pending->rp_facts[msg->am_fact.af_id] = msg->am_fact;
+		n->n_pending->rp_have[msg->am_fact.af_id] = true;
+		break;
+	case AGENT_MSG_REPORT_END: {
+		struct node_report *done = n->n_pending;
+		if (done == NULL || done->rp_seq != msg->am_seq)
+			break; /* an end without its facts: nothing to keep */
+		done->rp_time = (int64_t)time(NULL);
+		n->n_pending = n->n_report;
+		n->n_report = done;
+		if (n->n_pending != NULL)
+			n->n_pending->rp_seq = UINT64_MAX;
+		break;
+	}
 	case AGENT_MSG_OTHER:
 		break;
+	}
+	pthread_mutex_unlock(&node_lock);
+}
+
+void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL) {
+		if (n->n_bad + n->n_overlong + n->n_dropped == 0)
+			log_warn("node %s: hostile agent input (%llu malformed, %llu over-long, %llu over the rate limit); flagged",
+				 name, (unsigned long long)bad, (unsigned long long)overlong,
+				 (unsigned long long)dropped);
+		/* The reader's counters only grow; a new reader starts again at 0. */
+		if (bad > n->n_bad)
+			n->n_bad = bad;
+		if (overlong > n->n_overlong)
+			n->n_overlong = overlong;
+		if (dropped > n->n_dropped)
+			n->n_dropped = dropped;
 	}
 	pthread_mutex_unlock(&node_lock);
 }
@@ -867,6 +989,7 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 			free(n);
 			continue;
 		}
+		node_load_profile(n);
 		nodes[n_nodes++] = n;
 	}
 	for (size_t i = 0; i < cnt; i++)
@@ -904,7 +1027,116 @@ void node_fini(void)
 	if (n_nodes == 0)
 		fw_teardown(NULL); /* nothing of the dock stays when no node exists */
 	for (size_t i = 0; i < n_nodes; i++)
-		free(nodes[i]);
+		node_free(nodes[i]);
 	n_nodes = 0;
 	pthread_mutex_unlock(&node_lock);
+}
+
+/* ---- the validation table ------------------------------------------------------- */
+
+static int node_luks_header(const char *path)
+{
+	struct crypt_device *cd = NULL;
+	int ok;
+
+	if (crypt_init(&cd, path) < 0)
+		return 0;
+	ok = crypt_load(cd, CRYPT_LUKS1, NULL) == 0;
+	crypt_free(cd);
+	return ok;
+}
+
+/* What libvirt, the disk and the firewall say about the node. */
+static void node_dock_facts(const struct node_rec *r, const struct node_names *nn,
+			    struct dock_facts *df)
+{
+	char *dx = virt_domain_xml(nn->nn_domain), *nx = virt_network_xml(nn->nn_network),
+	     *sx = virt_secret_xml(r->nr_secret_uuid), base[PATH_MAX] = "";
+	struct dock_err e = { 0 };
+	struct fw_node fn;
+	struct image im;
+
+	memset(df, 0, sizeof(*df));
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, &e) == 0) {
+		image_path(&im, im.im_base, base, sizeof(base));
+		if (image_verify(&im, &e) == 0) {
+			df->df_digest_ok = 1;
+			snprintf(df->df_digest_note, sizeof(df->df_digest_note),
+				 "sha256 %.16s... matches the manifest", im.im_base->if_sha256);
+		}
+	}
+	if (df->df_digest_ok != 1)
+		snprintf(df->df_digest_note, sizeof(df->df_digest_note), "%s", e.de_msg);
+	df->df_running = dx != NULL;
+	checks_dock_from_xml(dx, nx, sx, base, r->nr_volume, r->nr_secret_uuid, nn->nn_network, df);
+	df->df_eph_header = node_luks_header(r->nr_volume);
+	node_fw(r, nn, &fn);
+	err_clear(&e);
+	if (fw_node_present(&fn, &e) == 0) {
+		df->df_fw_in_force = 1;
+		snprintf(df->df_fw_note, sizeof(df->df_fw_note),
+			 "nft table inet isc holds %s: node-to-node and inbound dropped",
+			 nn->nn_subnet.ns_bridge);
+	} else {
+		snprintf(df->df_fw_note, sizeof(df->df_fw_note), "%s", e.de_msg);
+	}
+	df->df_want_vcpus = r->nr_vcpus;
+	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);
+	df->df_want_hard_limit_kib = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024;
+	df->df_hard_limit_kib = virt_domain_hard_limit(nn->nn_domain);
+	free(dx);
+	free(nx);
+	free(sx);
+}
+
+int node_status_json(const char *name, struct json_object **out, struct dock_err *err)
+{
+	static const bool none[AF_COUNT];
+	struct node_report *rep = NULL;
+	struct check_row rows[CHECKS_MAX];
+	struct dock_facts df;
+	struct agent_view av = { 0 };
+	struct checks_node cn = { 0 };
+	struct node_names nn;
+	struct node_rec r;
+	struct profile prof;
+	bool have_prof = false;
+	struct node *n;
+	size_t cnt;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL) {
+		r = n->n_rec;
+		have_prof = n->n_have_profile;
+		if (have_prof)
+			prof = n->n_profile;
+		av.av_connected = n->n_agent_connected;
+		av.av_last_heartbeat = n->n_last_heartbeat;
+		av.av_bad = n->n_bad;
+		av.av_overlong = n->n_overlong;
+		av.av_dropped = n->n_dropped;
+		if (n->n_report != NULL && (rep = malloc(sizeof(*rep))) != NULL)
+			*rep = *n->n_report;
+	}
+	pthread_mutex_unlock(&node_lock);
+	if (n == NULL)
+		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
+	node_names(&r, &nn);
+	node_dock_facts(&r, &nn, &df);
+	av.av_report_time = rep ? rep->rp_time : 0;
+	av.av_facts = rep ? rep->rp_facts : NULL;
+	av.av_have = rep ? rep->rp_have : none;
+	cn.cn_name = r.nr_name;
+	cn.cn_ip = nn.nn_subnet.ns_node_ip;
+	cn.cn_mac = r.nr_mac;
+	cn.cn_now = (int64_t)time(NULL);
+	cn.cn_deadline_s = (int64_t)node_cfg->dc_agent_deadline_s;
+	cnt = checks_evaluate(&cn, &df, &av, have_prof ? &prof : NULL, rows, CHECKS_MAX);
+	*out = checks_json(name, rows, cnt);
+	json_object_object_add(*out, "state", json_object_new_string(state_name(r.nr_state)));
+	json_object_object_add(*out, "profile", json_object_new_string(r.nr_profile));
+	json_object_object_add(*out, "report_time", rep ? json_object_new_int64(rep->rp_time) : NULL);
+	free(rep);
+	return 0;
 }

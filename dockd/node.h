@@ -35,9 +35,15 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 struct node_agent_target {
 	char nat_name[NODE_NAME_MAX + 1];
 	char nat_socket[PATH_MAX];
+	char nat_service[32];     /* the profile's service process name, or "" */
 };
 size_t node_agent_targets(struct node_agent_target *out, size_t max);
 void node_agent_message(const char *name, const struct agent_msg *msg);
 void node_agent_connected(const char *name, bool connected);
+/* The reader's counters of malformed, over-long and rate-dropped lines. */
+void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped);
+
+/* The validation table ({"node","checks","summary"}), see checks.h. */
+int node_status_json(const char *name, struct json_object **out, struct dock_err *err);
 
 #endif

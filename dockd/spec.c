@@ -29,7 +29,7 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	json_object_object_foreach(o, key, val)
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
-						     "scratch_mib", "start" };
+						     "scratch_mib", "start", "profile" };
 		size_t i;
 		(void)val;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -74,6 +74,13 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 			SPEC_MIN_SCRATCH_MIB, (unsigned long long)cfg->dc_max_scratch_mib);
 		goto out;
 	}
+	if (err_isset(err))
+		goto out;
+	if (jsonin_str(o, w, "profile", false, spec->ns_profile, sizeof(spec->ns_profile), err) ==
+		    -EINVAL ||
+	    (spec->ns_profile[0] != '\0' &&
+	     validate_name("profile", spec->ns_profile, sizeof(spec->ns_profile) - 1, err) < 0))
+		goto out;
 	if (err_isset(err))
 		goto out;
 	if (json_object_object_get_ex(o, "start", &v)) {

@@ -18,6 +18,7 @@
 struct node_spec {
 	char ns_name[NODE_NAME_MAX + 1];
 	char ns_image[IMAGE_NAME_MAX + 1];
+	char ns_profile[64];     /* empty: the image's own profile if there is one */
 	uint64_t ns_memory_mib;
 	uint64_t ns_vcpus;
 	uint64_t ns_scratch_mib;

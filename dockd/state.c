@@ -54,6 +54,7 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
 	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
+	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
 	json_object_object_add(o, "scratch_mib", json_object_new_int64((int64_t)r->nr_scratch_mib));
@@ -106,6 +107,8 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
 		goto out;
 	r->nr_subnet = (unsigned)u;
+	if (jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err) == -EINVAL)
+		goto out;
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
 		goto out;
 	r->nr_created = (int64_t)u;

@@ -38,6 +38,7 @@ struct node_rec {
 	enum node_state nr_state;
 	char nr_reason[256];          /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
+	char nr_profile[64];          /* policy the checks judge against; may be empty */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;

@@ -642,3 +642,100 @@ int virt_domain_list(const char *prefix, char ***names, size_t *n, struct dock_e
 	virConnectClose(c);
 	return r;
 }
+
+char *virt_domain_xml(const char *name)
+{
+	virConnectPtr c = virt_c(NULL);
+	virDomainPtr d;
+	char *xml = NULL;
+
+	if (c == NULL)
+		return NULL;
+	d = virDomainLookupByName(c, name);
+	if (d != NULL) {
+		if (virDomainIsActive(d) == 1)
+			xml = virDomainGetXMLDesc(d, 0);
+		virDomainFree(d);
+	}
+	virConnectClose(c);
+	return xml;
+}
+
+char *virt_network_xml(const char *name)
+{
+	virConnectPtr c = virt_c(NULL);
+	virNetworkPtr n;
+	char *xml = NULL;
+
+	if (c == NULL)
+		return NULL;
+	n = virNetworkLookupByName(c, name);
+	if (n != NULL) {
+		xml = virNetworkGetXMLDesc(n, 0);
+		virNetworkFree(n);
+	}
+	virConnectClose(c);
+	return xml;
+}
+
+char *virt_secret_xml(const char *uuid)
+{
+	virConnectPtr c = virt_c(NULL);
+	virSecretPtr s;
+	char *xml = NULL;
+
+	if (c == NULL || uuid[0] == '\0') {
+		if (c != NULL)
+			virConnectClose(c);
+		return NULL;
+	}
+	s = virSecretLookupByUUIDString(c, uuid);
+	if (s != NULL) {
+		xml = virSecretGetXMLDesc(s, 0);
+		virSecretFree(s);
+	}
+	virConnectClose(c);
+	return xml;
+}
+
+unsigned long long virt_domain_hard_limit(const char *name)
+{
+	virConnectPtr c = virt_c(NULL);
+	virTypedParameter params[4];
+	unsigned long long kib = 0;
+	int n = 4;
+	virDomainPtr d;
+
+	if (c == NULL)
+		return 0;
+	d = virDomainLookupByName(c, name);
+	if (d != NULL) {
+		if (virDomainGetMemoryParameters(d, params, &n, VIR_DOMAIN_AFFECT_LIVE) == 0)
+			for (int i = 0; i < n; i++)
+				if (strcmp(params[i].field, VIR_DOMAIN_MEMORY_HARD_LIMIT) == 0 &&
+				    params[i].value.ul != VIR_DOMAIN_MEMORY_PARAM_UNLIMITED)
+					kib = params[i].value.ul;
+		virDomainFree(d);
+	}
+	virConnectClose(c);
+	return kib;
+}
+
+unsigned virt_domain_vcpus(const char *name)
+{
+	virConnectPtr c = virt_c(NULL);
+	virDomainInfo info;
+	unsigned n = 0;
+	virDomainPtr d;
+
+	if (c == NULL)
+		return 0;
+	d = virDomainLookupByName(c, name);
+	if (d != NULL) {
+		if (virDomainIsActive(d) == 1 && virDomainGetInfo(d, &info) == 0)
+			n = info.nrVirtCpu;
+		virDomainFree(d);
+	}
+	virConnectClose(c);
+	return n;
+}

@@ -53,4 +53,13 @@ int virt_domain_list(const char *prefix, char ***names, size_t *n, struct dock_e
 
 void virt_free_names(char **names, size_t n);
 
+/* Live XML descriptions (malloc'd; NULL when the object is absent). */
+char *virt_domain_xml(const char *name);
+char *virt_network_xml(const char *name);
+char *virt_secret_xml(const char *uuid);
+/* The domain's memory hard limit in KiB (0 when unlimited or absent). */
+unsigned long long virt_domain_hard_limit(const char *name);
+/* Number of vCPUs the running domain has (0 when not running). */
+unsigned virt_domain_vcpus(const char *name);
+
 #endif

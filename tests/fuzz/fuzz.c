@@ -1,6 +1,6 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
- * manifests, templates. `make check` replays tests/fuzz/corpus/<target>
+ * manifests, templates, node profiles. `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include "api.h"
 #include "config.h"
 #include "image.h"
+#include "profile.h"
 #include "render.h"
 #include "spec.h"
 
@@ -18,6 +19,7 @@
 #define FUZZ_REQUEST 2
 #define FUZZ_MANIFEST 3
 #define FUZZ_TEMPLATE 4
+#define FUZZ_PROFILE 5
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,6 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fuzz_line;
 	if (render_buf("fuzz", s, size, v, 3, &out, NULL) == 0)
 		free(out);
+#elif FUZZ_TARGET == FUZZ_PROFILE
+	struct profile p;
+	(void)fuzz_line;
+	profile_parse(s, size, &p, NULL);
 #else
 #error "FUZZ_TARGET must be set"
 #endif

@@ -1,0 +1,40 @@
+/* agentreader: the unprivileged reader of one agent channel. dockd spawns
+ * one per running node (its own executable, `dockd --agent-reader`), hands
+ * it the channel's socket, and gets back fixed-size, length-checked messages
+ * over a SOCK_SEQPACKET socketpair. The reader drops to nobody, keeps no
+ * capabilities, sets NoNewPrivs and confines itself with a seccomp
+ * allow-list before it reads a byte from the guest: a parser bug costs one
+ * channel, not the dock. */
+#ifndef ISC_AGENTREADER_H
+#define ISC_AGENTREADER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agentproto.h"
+
+#define AGENTREADER_MAGIC 0x49534341u /* "ISCA" */
+#define AGENTREADER_LINES_PER_SEC 50  /* more is dropped and counted */
+#define AGENTREADER_CHAN_FD 3
+#define AGENTREADER_CTL_FD 4
+
+enum agentreader_kind { AR_MSG = 1, AR_STATS = 2 };
+
+struct agentreader_out {
+	uint32_t ao_magic;
+	uint32_t ao_kind;
+	uint64_t ao_bad;       /* lines that did not parse */
+	uint64_t ao_overlong;  /* lines over AGENT_LINE_MAX */
+	uint64_t ao_dropped;   /* lines over the rate limit */
+	struct agent_msg ao_msg;
+};
+
+/* Spawn a reader for chan_fd; *ctl receives its messages. */
+int agentreader_spawn(int chan_fd, int *ctl, pid_t *pid);
+/* Receive one message; -EAGAIN when none, -EPIPE when the reader is gone,
+ * -EBADMSG for a malformed one (the reader is then not trusted). */
+int agentreader_recv(int ctl, struct agentreader_out *out);
+/* Entry point of `dockd --agent-reader`. Never returns. */
+__attribute__((noreturn)) void agentreader_main(void);
+
+#endif

@@ -1,0 +1,597 @@
+/* checks: judging. Each check is a row of a table: id, title, source and a
+ * function; the agent-side functions see only the facts and the profile. */
+#include "checks.h"
+
+#include <inttypes.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- dock facts from libvirt XML ---- */
+
+static xmlNodePtr x_child(xmlNodePtr n, const char *name)
+{
+	for (xmlNodePtr c = n ? n->children : NULL; c != NULL; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static bool x_attr_is(xmlNodePtr n, const char *attr, const char *want)
+{
+	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)attr) : NULL;
+	bool eq = v != NULL && want != NULL && strcmp((const char *)v, want) == 0;
+
+	xmlFree(v);
+	return eq;
+}
+
+static xmlDocPtr x_parse(const char *xml)
+{
+	if (xml == NULL)
+		return NULL;
+	return xmlReadMemory(xml, (int)strlen(xml), "libvirt.xml", NULL,
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+void checks_dock_from_xml(const char *domain_xml, const char *network_xml, const char *secret_xml,
+			  const char *base_path, const char *volume_path, const char *secret_uuid,
+			  const char *network, struct dock_facts *df)
+{
+	xmlDocPtr d = x_parse(domain_xml), n = x_parse(network_xml), s = x_parse(secret_xml);
+	xmlNodePtr root, devs;
+
+	df->df_base_readonly = df->df_eph_luks = df->df_net_own = -1;
+	df->df_net_open = df->df_secret_ephemeral = df->df_secret_private = -1;
+	if (d != NULL && (root = xmlDocGetRootElement(d)) != NULL) {
+		devs = x_child(root, "devices");
+		df->df_base_readonly = df->df_eph_luks = df->df_net_own = 0;
+		bool foreign = false;
+		for (xmlNodePtr c = devs ? devs->children : NULL; c != NULL; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			if (strcmp((const char *)c->name, "disk") == 0) {
+				xmlNodePtr src = x_child(c, "source"), enc = x_child(c, "encryption");
+				if (x_attr_is(src, "file", base_path))
+					df->df_base_readonly = x_child(c, "readonly") != NULL;
+				if (x_attr_is(src, "file", volume_path))
+					df->df_eph_luks = x_attr_is(enc, "format", "luks") &&
+							  x_attr_is(x_child(enc, "secret"), "uuid",
+								    secret_uuid) &&
+							  x_child(c, "readonly") == NULL;
+			} else if (strcmp((const char *)c->name, "interface") == 0) {
+				/* Every interface must be on the node's own network. */
+				if (!x_attr_is(x_child(c, "source"), "network", network))
+					foreign = true;
+				else if (!foreign)
+					df->df_net_own = 1;
+			}
+		}
+		if (foreign)
+			df->df_net_own = 0;
+	}
+	if (n != NULL && (root = xmlDocGetRootElement(n)) != NULL) {
+		xmlChar *conn = xmlGetProp(root, (const xmlChar *)"connections");
+		df->df_net_open = x_attr_is(x_child(root, "forward"), "mode", "open");
+		df->df_net_connections = conn ? strtoll((const char *)conn, NULL, 10) : 0;
+		xmlFree(conn);
+	}
+	if (s != NULL && (root = xmlDocGetRootElement(s)) != NULL) {
+		df->df_secret_ephemeral = x_attr_is(root, "ephemeral", "yes");
+		df->df_secret_private = x_attr_is(root, "private", "yes");
+	}
+	xmlFreeDoc(d);
+	xmlFreeDoc(n);
+	xmlFreeDoc(s);
+}
+
+/* ---- evaluation ---- */
+
+struct checks_ctx {
+	const struct checks_node *cc_node;
+	const struct dock_facts *cc_df;
+	const struct agent_view *cc_av;
+	const struct profile *cc_pol;
+};
+
+typedef enum check_status (*check_fn)(const struct checks_ctx *, char *ev);
+
+__attribute__((format(printf, 3, 4))) static enum check_status ev_set(enum check_status st,
+								      char *ev, const char *fmt,
+								      ...);
+#define EV(st, ...) ev_set(st, ev, __VA_ARGS__)
+
+static const size_t ev_len = CHECK_EVIDENCE_MAX;
+
+static enum check_status ev_set(enum check_status st, char *ev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ev, ev_len, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/* Append to the evidence, keeping it NUL-terminated and bounded. */
+__attribute__((format(printf, 2, 3))) static void ev_add(char *ev, const char *fmt, ...)
+{
+	size_t l = strlen(ev);
+	va_list ap;
+
+	if (l + 1 >= ev_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ev + l, ev_len - l, fmt, ap);
+	va_end(ap);
+}
+
+static enum check_status c_base_ro(const struct checks_ctx *c, char *ev)
+{
+	if (c->cc_df->df_base_readonly < 0)
+		return EV(CHECK_SKIP, "node not running: no live domain to inspect");
+	return c->cc_df->df_base_readonly ? EV(CHECK_PASS, "libvirt: base disk has <readonly/>")
+					  : EV(CHECK_FAIL, "libvirt: base disk is writable");
+}
+
+static enum check_status c_base_digest(const struct checks_ctx *c, char *ev)
+{
+	return EV(c->cc_df->df_digest_ok == 1 ? CHECK_PASS : CHECK_FAIL, "%s",
+		  c->cc_df->df_digest_note);
+}
+
+static enum check_status c_eph_luks(const struct checks_ctx *c, char *ev)
+{
+	const struct dock_facts *df = c->cc_df;
+
+	if (df->df_eph_header != 1)
+		return EV(CHECK_FAIL, "the volume file has no LUKS header");
+	if (df->df_eph_luks < 0)
+		return EV(CHECK_SKIP, "LUKS header present; node not running");
+	return df->df_eph_luks ? EV(CHECK_PASS, "LUKS header; libvirt: <encryption format='luks'> with the node's secret")
+			       : EV(CHECK_FAIL, "libvirt: disk not attached through LUKS with the node's secret");
+}
+
+static enum check_status c_eph_key(const struct checks_ctx *c, char *ev)
+{
+	const struct dock_facts *df = c->cc_df;
+
+	if (df->df_secret_ephemeral < 0)
+		return EV(CHECK_FAIL, "libvirt has no secret for the disk (key lost)");
+	if (df->df_secret_ephemeral == 1 && df->df_secret_private == 1)
+		return EV(CHECK_PASS, "libvirt secret: ephemeral='yes' private='yes'");
+	return EV(CHECK_FAIL, "libvirt secret: ephemeral=%s private=%s",
+		  df->df_secret_ephemeral ? "yes" : "no", df->df_secret_private ? "yes" : "no");
+}
+
+static enum check_status c_network(const struct checks_ctx *c, char *ev)
+{
+	const struct dock_facts *df = c->cc_df;
+
+	if (df->df_net_open != 1)
+		return EV(CHECK_FAIL, "network: forward mode is not open (libvirt may add its own rules)");
+	if (df->df_net_own < 0)
+		return EV(CHECK_SKIP, "node not running");
+	if (df->df_net_own != 1)
+		return EV(CHECK_FAIL, "an interface is attached to another network");
+	if (df->df_net_connections > 1)
+		return EV(CHECK_FAIL, "%" PRId64 " interfaces share the node's network", df->df_net_connections);
+	return EV(CHECK_PASS, "own network, forward mode open, %" PRId64 " connection", df->df_net_connections);
+}
+
+static enum check_status c_firewall(const struct checks_ctx *c, char *ev)
+{
+	return EV(c->cc_df->df_fw_in_force == 1 ? CHECK_PASS : CHECK_FAIL, "%s", c->cc_df->df_fw_note);
+}
+
+static enum check_status c_resources(const struct checks_ctx *c, char *ev)
+{
+	const struct dock_facts *df = c->cc_df;
+
+	if (!df->df_running)
+		return EV(CHECK_SKIP, "node not running");
+	if (df->df_vcpus != df->df_want_vcpus)
+		return EV(CHECK_FAIL, "%" PRIu64 " vCPUs, declared %" PRIu64, df->df_vcpus, df->df_want_vcpus);
+	if (df->df_hard_limit_kib == 0 || df->df_hard_limit_kib > df->df_want_hard_limit_kib)
+		return EV(CHECK_FAIL, "memory hard limit %" PRIu64 " KiB, want %" PRIu64 " KiB",
+			  df->df_hard_limit_kib, df->df_want_hard_limit_kib);
+	return EV(CHECK_PASS, "%" PRIu64 " vCPU(s); memory hard limit %" PRIu64 " MiB", df->df_vcpus,
+		  df->df_hard_limit_kib / 1024);
+}
+
+static enum check_status c_agent_alive(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_view *av = c->cc_av;
+	int64_t age = c->cc_node->cn_now - av->av_last_heartbeat;
+
+	if (!c->cc_df->df_running)
+		return EV(CHECK_SKIP, "node not running");
+	if (av->av_last_heartbeat == 0)
+		return EV(CHECK_FAIL, "silent: no heartbeat yet%s", av->av_connected ? "" : " (channel not connected)");
+	if (age > c->cc_node->cn_deadline_s)
+		return EV(CHECK_FAIL, "silent: last heartbeat %" PRId64 "s ago (deadline %" PRId64 "s)", age,
+			  c->cc_node->cn_deadline_s);
+	return EV(CHECK_PASS, "last heartbeat %" PRId64 "s ago", age);
+}
+
+static enum check_status c_agent_input(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_view *av = c->cc_av;
+
+	if (av->av_bad == 0 && av->av_overlong == 0 && av->av_dropped == 0)
+		return EV(CHECK_PASS, "no malformed, over-long or excess lines");
+	return EV(CHECK_FAIL, "hostile input: %" PRIu64 " malformed, %" PRIu64 " over-long, %" PRIu64 " over the rate limit",
+		  av->av_bad, av->av_overlong, av->av_dropped);
+}
+
+/* ---- agent-side ---- */
+
+#define FACT(c, id) (&(c)->cc_av->av_facts[id])
+
+static enum check_status c_ports(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_LISTEN);
+	int extra = 0;
+
+	ev[0] = '\0';
+	for (unsigned i = 0; i < f->af.listen.l_n; i++) {
+		const struct af_socket *s = &f->af.listen.l_sockets[i];
+		bool loopback = strncmp(s->s_addr, "127.", 4) == 0 || strcmp(s->s_addr, "::1") == 0;
+		bool declared = c->cc_pol && profile_port_declared(c->cc_pol, s->s_proto, s->s_port);
+
+		ev_add(ev, "%s%s %s:%u%s", i ? ", " : "", s->s_proto, s->s_addr, s->s_port,
+		       declared ? "" : loopback ? " (loopback)" : " (NOT DECLARED)");
+		extra += !declared && !loopback;
+	}
+	if (f->af.listen.l_n == 0)
+		ev_add(ev, "no listening sockets");
+	if (f->af_truncated)
+		ev_add(ev, " ... (truncated)");
+	if (c->cc_pol == NULL)
+		return CHECK_WARN;
+	return extra > 0 || f->af_truncated ? CHECK_FAIL : CHECK_PASS;
+}
+
+static enum check_status c_nx_aslr(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_ASLR);
+
+	return EV(f->af.aslr.a_nx && f->af.aslr.a_randomize_va_space == 2 ? CHECK_PASS : CHECK_FAIL,
+		  "nx %s, kernel.randomize_va_space=%" PRId64, f->af.aslr.a_nx ? "on" : "off",
+		  f->af.aslr.a_randomize_va_space);
+}
+
+static enum check_status c_guest_net(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_NET);
+	char want[24];
+
+	snprintf(want, sizeof(want), "%s/", c->cc_node->cn_ip);
+	for (unsigned i = 0; i < f->af.net.n_n; i++) {
+		const struct af_iface *n = &f->af.net.n_ifaces[i];
+		if (strcasecmp(n->i_mac, c->cc_node->cn_mac) != 0)
+			continue;
+		for (unsigned k = 0; k < n->i_n_addrs; k++)
+			if (strncmp(n->i_addrs[k], want, strlen(want)) == 0 && n->i_up)
+				return EV(n->i_n_addrs == 1 && f->af.net.n_n == 1 ? CHECK_PASS : CHECK_WARN,
+					  "%s %s has %s%s", n->i_name, n->i_mac, n->i_addrs[k],
+					  f->af.net.n_n == 1 && n->i_n_addrs == 1 ? "" : " (and other addresses or interfaces)");
+		return EV(CHECK_FAIL, "%s %s lacks the assigned %s%s (has %s)", n->i_name, n->i_mac,
+			  c->cc_node->cn_ip, n->i_up ? "" : ", link down", n->i_n_addrs ? n->i_addrs[0] : "none");
+	}
+	return EV(CHECK_FAIL, "no interface with the assigned MAC %s", c->cc_node->cn_mac);
+}
+
+static enum check_status c_swap(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_SWAP);
+	bool plain = false;
+
+	ev[0] = '\0';
+	if (f->af.swap.w_n == 0)
+		return EV(CHECK_PASS, "no swap");
+	for (unsigned i = 0; i < f->af.swap.w_n; i++) {
+		ev_add(ev, "%s%s (%s)", i ? ", " : "", f->af.swap.w_devices[i].w_path,
+		       f->af.swap.w_devices[i].w_dm_crypt ? "dm-crypt" : "NOT ENCRYPTED");
+		plain |= !f->af.swap.w_devices[i].w_dm_crypt;
+	}
+	return plain ? CHECK_FAIL : CHECK_PASS;
+}
+
+/* The mount that holds path: the longest matching target. */
+static const struct af_mount *mount_of(const struct agent_fact *f, const char *path)
+{
+	const struct af_mount *best = NULL;
+	size_t best_len = 0;
+
+	for (unsigned i = 0; i < f->af.mounts.m_n; i++) {
+		const struct af_mount *m = &f->af.mounts.m_mounts[i];
+		size_t l = strlen(m->m_target);
+		bool under = strcmp(m->m_target, "/") == 0 ||
+			     (strncmp(path, m->m_target, l) == 0 && (path[l] == '\0' || path[l] == '/'));
+		if (under && l >= best_len) {
+			best = m;
+			best_len = l;
+		}
+	}
+	return best;
+}
+
+static enum check_status c_scratch(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_MOUNTS);
+	static const char *const dirs[] = { "/scratch", "/var" };
+	enum check_status st = CHECK_PASS;
+
+	ev[0] = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		const struct af_mount *m = mount_of(f, dirs[i]);
+		/* The ephemeral disk is the node's second virtio disk. */
+		bool ok = m != NULL && strcmp(m->m_source, "/dev/vdb") == 0 && !m->m_ro;
+		ev_add(ev, "%s%s on %s", i ? ", " : "", dirs[i], m ? m->m_source : "?");
+		if (!ok)
+			st = CHECK_FAIL;
+	}
+	return st;
+}
+
+static enum check_status c_audit(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_AUDIT);
+
+	return EV(f->af.audit.a_enabled >= 1 && f->af.audit.a_pid > 0 ? CHECK_PASS : CHECK_FAIL,
+		  "audit enabled=%" PRId64 ", auditd pid %" PRId64 ", lost %" PRId64, f->af.audit.a_enabled,
+		  f->af.audit.a_pid, f->af.audit.a_lost);
+}
+
+static enum check_status c_pfilter(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_NFT);
+
+	for (unsigned i = 0; i < f->af.nft.f_n; i++)
+		if (strcmp(f->af.nft.f_chains[i].c_policy, "drop") == 0)
+			return EV(CHECK_PASS, "%s %s: hook input, policy drop", f->af.nft.f_chains[i].c_table,
+				  f->af.nft.f_chains[i].c_chain);
+	return EV(CHECK_FAIL, "%" PRId64 " nft table(s), %u input chain(s), none with policy drop",
+		  f->af.nft.f_tables, f->af.nft.f_n);
+}
+
+static enum check_status c_svc_identity(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_SERVICE);
+	const struct profile *p = c->cc_pol;
+
+	if (p == NULL || p->pr_service[0] == '\0')
+		return EV(CHECK_WARN, "no service declared in the node's profile");
+	if (!f->af.service.s_found)
+		return EV(CHECK_FAIL, "service %s is not running", p->pr_service);
+	if (f->af.service.s_uid == 0 || f->af.service.s_gid == 0 ||
+	    (p->pr_uid >= 0 && f->af.service.s_uid != p->pr_uid) ||
+	    (p->pr_gid >= 0 && f->af.service.s_gid != p->pr_gid))
+		return EV(CHECK_FAIL, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64 ", declared %" PRId64 "/%" PRId64,
+			  f->af.service.s_name, f->af.service.s_pid, f->af.service.s_uid,
+			  f->af.service.s_gid, p->pr_uid, p->pr_gid);
+	return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64, f->af.service.s_name,
+		  f->af.service.s_pid, f->af.service.s_uid, f->af.service.s_gid);
+}
+
+static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_SERVICE);
+	bool caps0 = strspn(f->af.service.s_cap_eff, "0") == strlen(f->af.service.s_cap_eff) &&
+		     f->af.service.s_cap_eff[0] != '\0';
+
+	if (c->cc_pol == NULL || c->cc_pol->pr_service[0] == '\0')
+		return EV(CHECK_WARN, "no service declared in the node's profile");
+	if (!f->af.service.s_found)
+		return EV(CHECK_FAIL, "service %s is not running", c->cc_pol->pr_service);
+	ev_set(CHECK_PASS, ev, "CapEff %s, CapBnd %s, NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
+	       f->af.service.s_cap_eff, f->af.service.s_cap_bnd, f->af.service.s_no_new_privs,
+	       f->af.service.s_seccomp);
+	if (!caps0 || f->af.service.s_no_new_privs != 1)
+		return CHECK_FAIL;
+	return f->af.service.s_seccomp == 2 ? CHECK_PASS : CHECK_WARN;
+}
+
+static enum check_status c_readonly(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_MOUNTS);
+	const struct profile *p = c->cc_pol;
+	const struct af_mount *root = mount_of(f, "/");
+	enum check_status st = CHECK_PASS;
+
+	ev[0] = '\0';
+	if (root == NULL || !root->m_ro) {
+		ev_add(ev, "/ is WRITABLE; ");
+		st = CHECK_FAIL;
+	} else {
+		ev_add(ev, "/ ro; ");
+	}
+	for (size_t i = 0; p && i < p->pr_n_readonly; i++) {
+		const struct af_mount *m = mount_of(f, p->pr_readonly[i]);
+		if (m == NULL || !m->m_ro) {
+			ev_add(ev, "%s WRITABLE; ", p->pr_readonly[i]);
+			st = CHECK_FAIL;
+		}
+	}
+	for (size_t i = 0; p && i < p->pr_n_writable; i++) {
+		const struct af_mount *m = mount_of(f, p->pr_writable[i]);
+		if (m == NULL || m->m_ro) {
+			ev_add(ev, "%s not writable; ", p->pr_writable[i]);
+			st = CHECK_FAIL;
+		}
+	}
+	/* Writable block-device mounts outside the declared paths. */
+	for (unsigned i = 0; i < f->af.mounts.m_n; i++) {
+		const struct af_mount *m = &f->af.mounts.m_mounts[i];
+		bool declared = false;
+		if (m->m_ro || strncmp(m->m_source, "/dev/", 5) != 0)
+			continue;
+		for (size_t k = 0; p && k < p->pr_n_writable; k++)
+			declared |= mount_of(f, p->pr_writable[k]) == m;
+		if (!declared) {
+			ev_add(ev, "%s writable, not declared; ", m->m_target);
+			st = CHECK_FAIL;
+		}
+	}
+	if (p == NULL) {
+		ev_add(ev, "no paths declared");
+		return st == CHECK_FAIL ? CHECK_FAIL : CHECK_WARN;
+	}
+	if (st == CHECK_PASS)
+		ev_add(ev, "declared read-only paths ro, writable paths rw");
+	return st;
+}
+
+static enum check_status c_modules(const struct checks_ctx *c, char *ev)
+{
+	int64_t v = FACT(c, AF_SYSCTL)->af.sysctl.s_modules_disabled;
+
+	return EV(v == 1 ? CHECK_PASS : CHECK_FAIL, "kernel.modules_disabled=%" PRId64, v);
+}
+
+static enum check_status c_kinfo(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_SYSCTL);
+
+	return EV(f->af.sysctl.s_kptr_restrict >= 1 && f->af.sysctl.s_dmesg_restrict == 1 ? CHECK_PASS
+											    : CHECK_FAIL,
+		  "kernel.kptr_restrict=%" PRId64 ", kernel.dmesg_restrict=%" PRId64,
+		  f->af.sysctl.s_kptr_restrict, f->af.sysctl.s_dmesg_restrict);
+}
+
+static enum check_status c_ptrace(const struct checks_ctx *c, char *ev)
+{
+	int64_t v = FACT(c, AF_SYSCTL)->af.sysctl.s_ptrace_scope;
+
+	if (v < 0)
+		return EV(CHECK_WARN, "Yama is not available in the guest kernel");
+	return EV(v >= 1 ? CHECK_PASS : CHECK_FAIL, "kernel.yama.ptrace_scope=%" PRId64, v);
+}
+
+static enum check_status c_sshd(const struct checks_ctx *c, char *ev)
+{
+	const struct agent_fact *f = FACT(c, AF_SSHD);
+
+	if (!f->af.sshd.h_present)
+		return EV(CHECK_PASS, "no sshd configured");
+	return EV(strcmp(f->af.sshd.h_password_authentication, "no") == 0 ? CHECK_PASS : CHECK_FAIL,
+		  "PasswordAuthentication %s, PermitRootLogin %s", f->af.sshd.h_password_authentication,
+		  f->af.sshd.h_permit_root_login);
+}
+
+static const struct {
+	const char *cd_id;
+	const char *cd_title;
+	bool cd_agent;
+	int cd_fact; /* the fact an agent check needs, -1 for dock checks */
+	check_fn cd_fn;
+} check_table[] = {
+	{ "base-readonly", "Base disk attached read-only", false, -1, c_base_ro },
+	{ "base-digest", "Base disk matches the image digest", false, -1, c_base_digest },
+	{ "ephemeral-luks", "Ephemeral disk is LUKS-encrypted", false, -1, c_eph_luks },
+	{ "ephemeral-key", "Ephemeral key is an ephemeral, private secret", false, -1, c_eph_key },
+	{ "network-isolated", "Own network, forward mode open", false, -1, c_network },
+	{ "firewall", "Default-deny firewall in force", false, -1, c_firewall },
+	{ "resources", "Resource limits applied", false, -1, c_resources },
+	{ "agent-alive", "Agent heartbeat within the deadline", false, -1, c_agent_alive },
+	{ "agent-input", "Agent channel input well-formed", false, -1, c_agent_input },
+	{ "ports", "Listening ports limited to the service's", true, AF_LISTEN, c_ports },
+	{ "nx-aslr", "Non-executable memory and full ASLR", true, AF_ASLR, c_nx_aslr },
+	{ "guest-network", "Guest network matches the assignment", true, AF_NET, c_guest_net },
+	{ "swap", "Swap encrypted or absent", true, AF_SWAP, c_swap },
+	{ "scratch", "/scratch and /var on the ephemeral disk", true, AF_MOUNTS, c_scratch },
+	{ "audit", "Auditing enabled and collecting", true, AF_AUDIT, c_audit },
+	{ "packet-filter", "Packet filter with default-drop input", true, AF_NFT, c_pfilter },
+	{ "service-identity", "Service under its own uid/gid", true, AF_SERVICE, c_svc_identity },
+	{ "service-privileges", "Service: no capabilities, NoNewPrivs, seccomp", true, AF_SERVICE, c_svc_privs },
+	{ "readonly-paths", "Read-only root; only declared paths writable", true, AF_MOUNTS, c_readonly },
+	{ "modules", "Kernel module loading disabled", true, AF_SYSCTL, c_modules },
+	{ "kernel-info", "Kernel pointers and dmesg restricted", true, AF_SYSCTL, c_kinfo },
+	{ "ptrace", "ptrace restricted", true, AF_SYSCTL, c_ptrace },
+	{ "sshd", "sshd key-only or absent", true, AF_SSHD, c_sshd },
+};
+
+size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
+		       const struct agent_view *av, const struct profile *pol,
+		       struct check_row *rows, size_t max)
+{
+	struct checks_ctx c = { cn, df, av, pol };
+	size_t n = 0;
+	int64_t age = cn->cn_now - av->av_report_time;
+
+	for (size_t i = 0; i < sizeof(check_table) / sizeof(check_table[0]) && n < max; i++) {
+		struct check_row *r = &rows[n++];
+		char *ev = r->cr_evidence;
+
+		r->cr_id = check_table[i].cd_id;
+		r->cr_title = check_table[i].cd_title;
+		r->cr_source = check_table[i].cd_agent ? "agent" : "dock";
+		ev[0] = '\0';
+		if (check_table[i].cd_agent) {
+			int fid = check_table[i].cd_fact;
+			if (av->av_report_time == 0) {
+				r->cr_status = EV(CHECK_STALE, "no report from the agent yet");
+				continue;
+			}
+			if (age > cn->cn_deadline_s) {
+				r->cr_status = EV(CHECK_STALE, "last report %" PRId64 "s ago (deadline %" PRId64 "s)",
+						  age, cn->cn_deadline_s);
+				continue;
+			}
+			if (!av->av_have[fid]) {
+				r->cr_status = EV(CHECK_WARN, "the agent did not report \"%s\"",
+						  agentproto_fact_name((enum agent_fact_id)fid));
+				continue;
+			}
+			if (av->av_facts[fid].af_error[0] != '\0') {
+				r->cr_status = EV(CHECK_WARN, "agent could not observe: %s",
+						  av->av_facts[fid].af_error);
+				continue;
+			}
+		}
+		r->cr_status = check_table[i].cd_fn(&c, ev);
+	}
+	return n;
+}
+
+static const char *const status_names[] = { [CHECK_PASS] = "PASS", [CHECK_FAIL] = "FAIL",
+					    [CHECK_WARN] = "WARN", [CHECK_SKIP] = "SKIP",
+					    [CHECK_STALE] = "STALE" };
+
+const char *checks_status_name(enum check_status s)
+{
+	return status_names[s];
+}
+
+struct json_object *checks_json(const char *node, const struct check_row *rows, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array(),
+			   *sum = json_object_new_object();
+	int64_t count[5] = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_new_object();
+		json_object_object_add(r, "id", json_object_new_string(rows[i].cr_id));
+		json_object_object_add(r, "title", json_object_new_string(rows[i].cr_title));
+		json_object_object_add(r, "source", json_object_new_string(rows[i].cr_source));
+		json_object_object_add(r, "status",
+				       json_object_new_string(checks_status_name(rows[i].cr_status)));
+		json_object_object_add(r, "evidence", json_object_new_string(rows[i].cr_evidence));
+		json_object_array_add(a, r);
+		count[rows[i].cr_status]++;
+	}
+	json_object_object_add(o, "node", json_object_new_string(node));
+	json_object_object_add(o, "checks", a);
+	json_object_object_add(sum, "pass", json_object_new_int64(count[CHECK_PASS]));
+	json_object_object_add(sum, "fail", json_object_new_int64(count[CHECK_FAIL]));
+	json_object_object_add(sum, "warn", json_object_new_int64(count[CHECK_WARN]));
+	json_object_object_add(sum, "skip", json_object_new_int64(count[CHECK_SKIP]));
+	json_object_object_add(sum, "stale", json_object_new_int64(count[CHECK_STALE]));
+	json_object_object_add(o, "summary", sum);
+	return o;
+}

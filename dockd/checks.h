@@ -1,0 +1,78 @@
+/* checks: the ISC validation table. Two sources, each row says which:
+ * dock-side checks from what libvirt, the disk and the firewall hold (a guest
+ * cannot forge them), and agent-side checks judging the agent's facts against
+ * the node's profile. Pure functions: node.c gathers the inputs. */
+#ifndef ISC_CHECKS_H
+#define ISC_CHECKS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentproto.h"
+#include "profile.h"
+
+enum check_status { CHECK_PASS, CHECK_FAIL, CHECK_WARN, CHECK_SKIP, CHECK_STALE };
+
+#define CHECKS_MAX 32
+#define CHECK_EVIDENCE_MAX 256
+
+struct check_row {
+	const char *cr_id;
+	const char *cr_title;
+	const char *cr_source; /* "dock" | "agent" */
+	enum check_status cr_status;
+	char cr_evidence[CHECK_EVIDENCE_MAX];
+};
+
+/* What the dock itself can see. */
+struct dock_facts {
+	bool df_running;
+	int df_base_readonly;      /* 1 yes, 0 no, -1 unknown (no live XML) */
+	int df_digest_ok;          /* 1 matches, 0 mismatch, -1 error */
+	char df_digest_note[512];
+	int df_eph_luks;           /* disk attached with <encryption format='luks'> + our secret */
+	int df_eph_header;         /* the volume file carries a LUKS header */
+	int df_secret_ephemeral, df_secret_private;
+	int df_net_own;            /* the interface is on the node's own network */
+	int df_net_open;           /* forward mode open */
+	int64_t df_net_connections;
+	int df_fw_in_force;        /* the node's elements are in the dock's nft table */
+	char df_fw_note[512];
+	uint64_t df_hard_limit_kib, df_want_hard_limit_kib;
+	uint64_t df_vcpus, df_want_vcpus;
+};
+
+/* What the agent said, and how the channel behaves. */
+struct agent_view {
+	bool av_connected;
+	int64_t av_last_heartbeat;   /* unix time, 0 never */
+	int64_t av_report_time;      /* unix time of the last complete report, 0 none */
+	const struct agent_fact *av_facts; /* AF_COUNT entries */
+	const bool *av_have;
+	uint64_t av_bad, av_overlong, av_dropped;
+};
+
+struct checks_node {
+	const char *cn_name;
+	const char *cn_ip;
+	const char *cn_mac;
+	int64_t cn_now;
+	int64_t cn_deadline_s;       /* heartbeat and report freshness */
+};
+
+/* Fill df from libvirt's live XML (domain, network, secret). */
+void checks_dock_from_xml(const char *domain_xml, const char *network_xml, const char *secret_xml,
+			  const char *base_path, const char *volume_path, const char *secret_uuid,
+			  const char *network, struct dock_facts *df);
+
+size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
+		       const struct agent_view *av, const struct profile *pol,
+		       struct check_row *rows, size_t max);
+
+const char *checks_status_name(enum check_status s);
+/* {"node":…, "checks":[{"id","title","source","status","evidence"}], "summary":{…}} */
+struct json_object *checks_json(const char *node, const struct check_row *rows, size_t n);
+
+#endif

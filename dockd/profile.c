@@ -1,0 +1,139 @@
+/* profile: node policy files. */
+#include "profile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonin.h"
+#include "validate.h"
+
+static const struct jsonin_limits profile_limits = {
+	.jl_max_bytes = PROFILE_MAX_BYTES,
+	.jl_max_depth = 4,
+	.jl_max_fields = 32,
+};
+
+static int profile_paths(struct json_object *o, const char *key,
+			 char out[PROFILE_MAX_PATHS][PROFILE_PATH_MAX], size_t *n,
+			 struct dock_err *err)
+{
+	struct json_object *a;
+	int r = jsonin_array(o, "profile", key, false, PROFILE_MAX_PATHS, &a, err);
+
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+		const char *s = json_object_get_string(v);
+		if (!json_object_is_type(v, json_type_string) || s[0] != '/' ||
+		    strlen(s) >= PROFILE_PATH_MAX || strstr(s, "/..") != NULL)
+			return err_set(err, 400, EINVAL,
+				       "profile: %s[%zu] must be an absolute path under %d bytes", key,
+				       i, PROFILE_PATH_MAX);
+		memcpy(out[i], s, strlen(s) + 1);
+		*n = i + 1;
+	}
+	return 0;
+}
+
+int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err)
+{
+	struct json_object *o = NULL, *svc = NULL, *ports;
+	int r = -EINVAL;
+
+	memset(p, 0, sizeof(*p));
+	p->pr_uid = p->pr_gid = -1;
+	if (jsonin_parse("profile", buf, len, &profile_limits, &o, err) < 0)
+		return -EINVAL;
+	if (jsonin_str(o, "profile", "name", true, p->pr_name, sizeof(p->pr_name), err) < 0)
+		goto out;
+	if (json_object_object_get_ex(o, "service", &svc)) {
+		if (!json_object_is_type(svc, json_type_object)) {
+			err_set(err, 400, EINVAL, "profile: \"service\" must be an object");
+			goto out;
+		}
+		if (jsonin_str(svc, "profile: service", "name", true, p->pr_service,
+			       sizeof(p->pr_service), err) < 0 ||
+		    jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
+			       err) == -EINVAL ||
+		    jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
+			       err) == -EINVAL)
+			goto out;
+		r = jsonin_array(svc, "profile: service", "ports", false, PROFILE_MAX_PORTS, &ports,
+				 err);
+		if (r == -EINVAL || r == -E2BIG)
+			goto out;
+		r = -EINVAL;
+		for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+			struct json_object *v = json_object_array_get_idx(ports, i);
+			const char *s = json_object_get_string(v);
+			unsigned long port;
+			char *end;
+
+			errno = 0;
+			port = strtoul(s ? s : "", &end, 10);
+			if (!json_object_is_type(v, json_type_string) || errno != 0 || end == s ||
+			    port == 0 || port > 65535 ||
+			    (strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0)) {
+				err_set(err, 400, EINVAL,
+					"profile: service ports[%zu] must look like \"80/tcp\"", i);
+				goto out;
+			}
+			p->pr_ports[i].pp_port = (uint16_t)port;
+			memcpy(p->pr_ports[i].pp_proto, end + 1, 4);
+			p->pr_n_ports = i + 1;
+		}
+	}
+	if (profile_paths(o, "readonly", p->pr_readonly, &p->pr_n_readonly, err) < 0 ||
+	    profile_paths(o, "writable", p->pr_writable, &p->pr_n_writable, err) < 0)
+		goto out;
+	r = 0;
+out:
+	json_object_put(o);
+	return r;
+}
+
+int profile_load(const char *dir, const char *name, struct profile *p, struct dock_err *err)
+{
+	char path[PATH_MAX], *buf;
+	size_t len = 0;
+	ssize_t n;
+	int fd, r;
+
+	if (validate_name("profile", name, 63, err) < 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_set(err, errno == ENOENT ? 404 : 500, errno, "profile \"%s\": %s: %s",
+			       name, path, strerror(errno));
+	buf = malloc(PROFILE_MAX_BYTES + 1);
+	if (buf == NULL) {
+		close(fd);
+		return err_set(err, 500, ENOMEM, "out of memory");
+	}
+	while (len <= PROFILE_MAX_BYTES && (n = read(fd, buf + len, PROFILE_MAX_BYTES + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	r = profile_parse(buf, len, p, err);
+	free(buf);
+	if (r < 0)
+		err_prefix(err, "%s: ", path);
+	return r;
+}
+
+bool profile_port_declared(const struct profile *p, const char *proto, unsigned port)
+{
+	for (size_t i = 0; i < p->pr_n_ports; i++)
+		if (p->pr_ports[i].pp_port == port && strncmp(proto, p->pr_ports[i].pp_proto, 3) == 0)
+			return true;
+	return false;
+}
