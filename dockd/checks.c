@@ -241,11 +241,13 @@ static enum check_status c_ports(const struct checks_ctx *c, char *ev)
 	for (unsigned i = 0; i < f->af.listen.l_n; i++) {
 		const struct af_socket *s = &f->af.listen.l_sockets[i];
 		bool loopback = strncmp(s->s_addr, "127.", 4) == 0 || strcmp(s->s_addr, "::1") == 0;
+		/* The guest's own DHCP client is infrastructure, not a service. */
+		bool dhcp = strncmp(s->s_proto, "udp", 3) == 0 && s->s_port == 68;
 		bool declared = c->cc_pol && profile_port_declared(c->cc_pol, s->s_proto, s->s_port);
 
 		ev_add(ev, "%s%s %s:%u%s", i ? ", " : "", s->s_proto, s->s_addr, s->s_port,
-		       declared ? "" : loopback ? " (loopback)" : " (NOT DECLARED)");
-		extra += !declared && !loopback;
+		       declared ? "" : loopback ? " (loopback)" : dhcp ? " (DHCP client)" : " (NOT DECLARED)");
+		extra += !declared && !loopback && !dhcp;
 	}
 	if (f->af.listen.l_n == 0)
 		ev_add(ev, "no listening sockets");

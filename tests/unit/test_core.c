@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "agentproto.h"
+#include "checks.h"
+#include "profile.h"
 #include "config.h"
 #include "image.h"
 #include "jsonin.h"
@@ -464,6 +466,129 @@ static void test_manifest(void **st)
 	assert_string_equal(e.de_msg, "manifest: no file with role \"base\"");
 }
 
+/* ---- profiles and checks ---- */
+
+static void test_profile(void **st)
+{
+	struct profile p;
+	struct dock_err e = { 0 };
+	const char *ok = "{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+			 "\"ports\":[\"80/tcp\",\"53/udp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
+	(void)st;
+	assert_int_equal(profile_parse(ok, strlen(ok), &p, &e), 0);
+	assert_string_equal(p.pr_service, "httpd");
+	assert_int_equal(p.pr_uid, 100);
+	assert_int_equal(p.pr_n_ports, 2);
+	assert_true(profile_port_declared(&p, "tcp", 80));
+	assert_true(profile_port_declared(&p, "tcp6", 80));
+	assert_false(profile_port_declared(&p, "udp", 80));
+	assert_true(profile_port_declared(&p, "udp", 53));
+	const char *bad = "{\"name\":\"x\",\"service\":{\"name\":\"a\",\"ports\":[\"80/sctp\"]}}";
+	assert_int_equal(profile_parse(bad, strlen(bad), &p, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "profile: service ports[0] must look like \"80/tcp\"");
+	err_clear(&e);
+	const char *badp = "{\"name\":\"x\",\"writable\":[\"/a/../etc\"]}";
+	assert_int_equal(profile_parse(badp, strlen(badp), &p, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "profile: writable[0] must be an absolute path under 128 bytes");
+}
+
+/* Feed an agent report through the real parser into a fact array. */
+static void load_facts(const char *path, struct agent_fact *facts, bool *have)
+{
+	char *text = slurp(path), *line, *save = NULL;
+	struct agent_msg m;
+
+	assert_non_null(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		assert_int_equal(agentproto_parse(line, strlen(line), &m, NULL), 0);
+		if (m.am_type == AGENT_MSG_FACT) {
+			facts[m.am_fact.af_id] = m.am_fact;
+			have[m.am_fact.af_id] = true;
+		}
+	}
+	free(text);
+}
+
+static enum check_status status_of(const struct check_row *rows, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, id) == 0)
+			return rows[i].cr_status;
+	fail_msg("no check %s", id);
+	return CHECK_SKIP;
+}
+
+static void test_checks(void **st)
+{
+	static struct agent_fact facts[AF_COUNT];
+	static bool have[AF_COUNT];
+	struct check_row rows[CHECKS_MAX];
+	struct profile p;
+	struct dock_facts df = { 0 };
+	char path[512];
+	const char *prof = "{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+			   "\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
+	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
+	size_t n;
+	(void)st;
+	assert_int_equal(profile_parse(prof, strlen(prof), &p, NULL), 0);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/agent/report", src_dir);
+	load_facts(path, facts, have);
+	checks_dock_from_xml(
+		"<domain><devices><disk><source file='/i/base.qcow2'/><readonly/></disk>"
+		"<disk><source file='/v/e.img'/><encryption format='luks'><secret uuid='u1'/></encryption></disk>"
+		"<interface><source network='isc-web1'/></interface></devices></domain>",
+		"<network connections='1'><forward mode='open'/></network>",
+		"<secret ephemeral='yes' private='yes'/>", "/i/base.qcow2", "/v/e.img", "u1", "isc-web1", &df);
+	assert_int_equal(df.df_base_readonly, 1);
+	assert_int_equal(df.df_eph_luks, 1);
+	assert_int_equal(df.df_net_own, 1);
+	assert_int_equal(df.df_net_open, 1);
+	assert_int_equal(df.df_secret_ephemeral, 1);
+	df.df_running = true;
+	df.df_digest_ok = 1;
+	df.df_eph_header = 1;
+	df.df_fw_in_force = 1;
+	df.df_vcpus = df.df_want_vcpus = 1;
+	df.df_hard_limit_kib = df.df_want_hard_limit_kib = 786432;
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(n, 23);
+	for (size_t i = 0; i < 9; i++)
+		assert_int_equal(rows[i].cr_status, CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "ports"), CHECK_PASS); /* udp 68 is the DHCP client */
+	assert_int_equal(status_of(rows, n, "swap"), CHECK_FAIL);  /* a plain swap file */
+	assert_int_equal(status_of(rows, n, "audit"), CHECK_WARN); /* agent could not observe */
+	assert_int_equal(status_of(rows, n, "nx-aslr"), CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "guest-network"), CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "scratch"), CHECK_FAIL); /* /var on the root disk */
+	assert_int_equal(status_of(rows, n, "service-identity"), CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "service-privileges"), CHECK_WARN); /* no seccomp */
+	assert_int_equal(status_of(rows, n, "readonly-paths"), CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "ptrace"), CHECK_WARN);
+	assert_int_equal(status_of(rows, n, "sshd"), CHECK_PASS);
+	/* The evidence names what is wrong. */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, "swap") == 0)
+			assert_string_equal(rows[i].cr_evidence, "/scratch/swapfile (NOT ENCRYPTED)");
+	/* A report past the deadline turns every agent row STALE. */
+	av.av_report_time = 900;
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(status_of(rows, n, "ports"), CHECK_STALE);
+	/* Hostile input and silence are dock-side failures. */
+	av.av_dropped = 5;
+	av.av_last_heartbeat = 100;
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(status_of(rows, n, "agent-input"), CHECK_FAIL);
+	assert_int_equal(status_of(rows, n, "agent-alive"), CHECK_FAIL);
+	/* An undeclared listener fails the ports check. */
+	av.av_report_time = 990;
+	facts[AF_LISTEN].af.listen.l_sockets[1].s_port = 2323;
+	snprintf(facts[AF_LISTEN].af.listen.l_sockets[1].s_proto, 8, "tcp");
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(status_of(rows, n, "ports"), CHECK_FAIL);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +598,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
 		cmocka_unit_test(test_reader),	  cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_profile),	  cmocka_unit_test(test_checks),
 	};
 
 	if (argc > 1)
