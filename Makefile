@@ -20,7 +20,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # --- dockd: the daemon; DOCK_CORE is what the unit tests and fuzzers link too.
-DOCK_CORE := dockd/log.c dockd/err.c dockd/jsonin.c dockd/config.c \
+DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c
 DOCKD_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
@@ -28,7 +28,14 @@ DOCKD_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/no
 ISCADM_SRC := dockd/iscadm.c
 
 # --- guest agent: static, dependency-free, musl.
-AGENT_SRC := guest-agent/agent.c
+# agent.c is the channel and the report schedule; each check_*.c one fact;
+# jline.c, file.c and netlink.c their helpers; facts.h the contract.
+AGENT_SRC := guest-agent/agent.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
+             guest-agent/check_listen.c guest-agent/check_aslr.c guest-agent/check_net.c \
+             guest-agent/check_swap.c guest-agent/check_mounts.c guest-agent/check_audit.c \
+             guest-agent/check_nft.c guest-agent/check_service.c guest-agent/check_sysctl.c \
+             guest-agent/check_sshd.c
+AGENT_HDR := guest-agent/facts.h
 MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
@@ -62,7 +69,7 @@ $(MUSL_INC):
 	ln -sfn /usr/include/asm-generic $@/asm-generic
 	ln -sfn /usr/include/x86_64-linux-gnu/asm $@/asm
 
-$(B)/isc-agent: $(AGENT_SRC) | $(MUSL_INC)
+$(B)/isc-agent: $(AGENT_SRC) $(AGENT_HDR) | $(MUSL_INC)
 	@mkdir -p $(B)
 	musl-gcc $(AGENT_CFLAGS) -o $@ $(AGENT_SRC)
 	strip $@
@@ -111,7 +118,10 @@ deps:
 	scripts/install-deps
 
 check: deps
-	$(MAKE) all tests image
+	$(MAKE) all tests
+	$(MAKE) image RECIPE=micro
+	$(MAKE) image RECIPE=micro-weak
+	$(MAKE) image RECIPE=micro-hostile
 	tests/run-all.sh
 
 unit: $(B)/test_core

@@ -1,6 +1,8 @@
 /* config: dockd.conf parser. The key table is data: one row per key. */
 #include "config.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -186,27 +188,12 @@ int config_parse(const char *name, const char *text, struct dock_config *cfg, st
 int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 {
 	char *text;
-	ssize_t n;
-	size_t len = 0;
-	int fd, r;
+	size_t len;
+	int r = file_read(path, CONFIG_MAX_BYTES, &text, &len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, 400, errno, "config %s: %s", path, strerror(errno));
-	text = malloc(CONFIG_MAX_BYTES + 1);
-	if (text == NULL) {
-		close(fd);
-		return err_set(err, 500, ENOMEM, "config %s: out of memory", path);
-	}
-	while ((n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (n < 0 || len > CONFIG_MAX_BYTES) {
-		free(text);
-		return err_set(err, 400, n < 0 ? errno : E2BIG, "config %s: %s", path,
-			       n < 0 ? strerror(errno) : "larger than 64 KiB");
-	}
-	text[len] = '\0';
+	if (r < 0)
+		return err_set(err, 400, -r, "config %s: %s", path,
+			       r == -E2BIG ? "larger than 64 KiB" : strerror(-r));
 	r = config_parse(path, text, cfg, err);
 	free(text);
 	return r;

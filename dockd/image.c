@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "jsonin.h"
 
 static const struct jsonin_limits image_limits = {
@@ -169,31 +170,20 @@ int image_path(const struct image *im, const struct image_file *f, char *buf, si
 int image_load(const char *image_dir, const char *name, struct image *im, struct dock_err *err)
 {
 	char path[PATH_MAX], *buf;
-	ssize_t n;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	if (validate_name("image", name, IMAGE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s/manifest.json", image_dir, name) >=
 	    sizeof(path))
 		return err_set(err, 400, ENAMETOOLONG, "image \"%s\": path too long", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return err_set(err, 404, ENOENT, "image \"%s\" not found in %s", name,
-				       image_dir);
-		return err_set(err, 500, errno, "image \"%s\": %s: %s", name, path,
-			       strerror(errno));
-	}
-	buf = malloc(IMAGE_MANIFEST_MAX + 1);
-	if (buf == NULL) {
-		close(fd);
-		return err_set(err, 500, ENOMEM, "image \"%s\": out of memory", name);
-	}
-	while (len <= IMAGE_MANIFEST_MAX && (n = read(fd, buf + len, IMAGE_MANIFEST_MAX + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
+	r = file_read(path, IMAGE_MANIFEST_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return err_set(err, 404, ENOENT, "image \"%s\" not found in %s", name, image_dir);
+	if (r < 0)
+		return err_set(err, r == -E2BIG ? 400 : 500, -r, "image \"%s\": %s: %s", name,
+			       path, strerror(-r));
 	r = image_manifest_parse(buf, len, im, err);
 	free(buf);
 	if (r < 0) {

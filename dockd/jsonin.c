@@ -82,29 +82,36 @@ int jsonin_parse(const char *what, const char *buf, size_t len, const struct jso
 	return 0;
 }
 
-static struct json_object *jsonin_member(const struct json_object *obj, const char *key)
+/* The member `key` of type `type`: 0, or -ENOENT when absent or null (an
+ * error only if required), or -EINVAL for another type. */
+static int jsonin_member(const struct json_object *obj, const char *what, const char *key,
+			 bool required, enum json_type type, const char *type_name,
+			 struct json_object **out, struct dock_err *err)
 {
 	struct json_object *v = NULL;
 
 	/* json-c's getters take non-const objects but do not modify them. */
-	if (!json_object_object_get_ex((struct json_object *)(uintptr_t)obj, key, &v))
-		return NULL;
-	return v;
+	if (!json_object_object_get_ex((struct json_object *)(uintptr_t)obj, key, &v) ||
+	    json_object_is_type(v, json_type_null)) {
+		if (required)
+			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
+		return -ENOENT;
+	}
+	if (!json_object_is_type(v, type))
+		return err_set(err, 400, EINVAL, "%s: \"%s\" must be %s", what, key, type_name);
+	*out = v;
+	return 0;
 }
 
 int jsonin_str(const struct json_object *obj, const char *what, const char *key, bool required,
 	       char *buf, size_t size, struct dock_err *err)
 {
-	struct json_object *v = jsonin_member(obj, key);
+	struct json_object *v;
 	size_t n;
+	int r = jsonin_member(obj, what, key, required, json_type_string, "a string", &v, err);
 
-	if (v == NULL || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
-		return -ENOENT;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return err_set(err, 400, EINVAL, "%s: \"%s\" must be a string", what, key);
+	if (r < 0)
+		return r;
 	n = (size_t)json_object_get_string_len(v);
 	if (n >= size)
 		return err_set(err, 400, ENAMETOOLONG, "%s: \"%s\" is longer than %zu bytes", what,
@@ -119,16 +126,12 @@ int jsonin_str(const struct json_object *obj, const char *what, const char *key,
 int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err)
 {
-	struct json_object *v = jsonin_member(obj, key);
+	struct json_object *v;
 	int64_t i;
+	int r = jsonin_member(obj, what, key, required, json_type_int, "an integer", &v, err);
 
-	if (v == NULL || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
-		return -ENOENT;
-	}
-	if (!json_object_is_type(v, json_type_int))
-		return err_set(err, 400, EINVAL, "%s: \"%s\" must be an integer", what, key);
+	if (r < 0)
+		return r;
 	errno = 0;
 	i = json_object_get_int64(v);
 	if (errno != 0 || i < 0 || (uint64_t)i < min || (uint64_t)i > max)
@@ -141,16 +144,12 @@ int jsonin_u64(const struct json_object *obj, const char *what, const char *key,
 int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       int64_t min, int64_t max, int64_t *out, struct dock_err *err)
 {
-	struct json_object *v = jsonin_member(obj, key);
+	struct json_object *v;
 	int64_t i;
+	int r = jsonin_member(obj, what, key, required, json_type_int, "an integer", &v, err);
 
-	if (v == NULL || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
-		return -ENOENT;
-	}
-	if (!json_object_is_type(v, json_type_int))
-		return err_set(err, 400, EINVAL, "%s: \"%s\" must be an integer", what, key);
+	if (r < 0)
+		return r;
 	errno = 0;
 	i = json_object_get_int64(v);
 	if (errno != 0 || i < min || i > max)
@@ -163,15 +162,12 @@ int jsonin_i64(const struct json_object *obj, const char *what, const char *key,
 int jsonin_bool(const struct json_object *obj, const char *what, const char *key, bool required,
 		bool *out, struct dock_err *err)
 {
-	struct json_object *v = jsonin_member(obj, key);
+	struct json_object *v;
+	int r = jsonin_member(obj, what, key, required, json_type_boolean, "true or false", &v,
+			      err);
 
-	if (v == NULL || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
-		return -ENOENT;
-	}
-	if (!json_object_is_type(v, json_type_boolean))
-		return err_set(err, 400, EINVAL, "%s: \"%s\" must be true or false", what, key);
+	if (r < 0)
+		return r;
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -179,15 +175,11 @@ int jsonin_bool(const struct json_object *obj, const char *what, const char *key
 int jsonin_array(const struct json_object *obj, const char *what, const char *key, bool required,
 		 size_t max, struct json_object **out, struct dock_err *err)
 {
-	struct json_object *v = jsonin_member(obj, key);
+	struct json_object *v;
+	int r = jsonin_member(obj, what, key, required, json_type_array, "an array", &v, err);
 
-	if (v == NULL || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return err_set(err, 400, ENOENT, "%s: missing \"%s\"", what, key);
-		return -ENOENT;
-	}
-	if (!json_object_is_type(v, json_type_array))
-		return err_set(err, 400, EINVAL, "%s: \"%s\" must be an array", what, key);
+	if (r < 0)
+		return r;
 	if (json_object_array_length(v) > max)
 		return err_set(err, 400, E2BIG, "%s: \"%s\" has more than %zu elements", what, key,
 			       max);

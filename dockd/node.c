@@ -840,7 +840,7 @@ static void node_remove_orphans(void)
 	char **names, vol_dir[PATH_MAX];
 	size_t cnt, plen = strlen(NODE_PREFIX);
 
-	if (virt_domain_list(NODE_PREFIX, &names, &cnt, NULL) == 0) {
+	if (virt_list(VIRT_DOMAINS, NODE_PREFIX, &names, &cnt, NULL) == 0) {
 		for (size_t i = 0; i < cnt; i++) {
 			if (node_known(names[i] + plen))
 				continue;
@@ -849,7 +849,7 @@ static void node_remove_orphans(void)
 		}
 		virt_free_names(names, cnt);
 	}
-	if (virt_network_list(NODE_PREFIX, &names, &cnt, NULL) == 0) {
+	if (virt_list(VIRT_NETWORKS, NODE_PREFIX, &names, &cnt, NULL) == 0) {
 		for (size_t i = 0; i < cnt; i++) {
 			if (node_known(names[i] + plen))
 				continue;

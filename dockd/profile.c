@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "jsonin.h"
 #include "validate.h"
 
@@ -105,24 +106,15 @@ int profile_load(const char *dir, const char *name, struct profile *p, struct do
 {
 	char path[PATH_MAX], *buf;
 	size_t len = 0;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if (validate_name("profile", name, 63, err) < 0)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno, "profile \"%s\": %s: %s",
-			       name, path, strerror(errno));
-	buf = malloc(PROFILE_MAX_BYTES + 1);
-	if (buf == NULL) {
-		close(fd);
-		return err_set(err, 500, ENOMEM, "out of memory");
-	}
-	while (len <= PROFILE_MAX_BYTES && (n = read(fd, buf + len, PROFILE_MAX_BYTES + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
+	r = file_read(path, PROFILE_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		return err_set(err, r == -ENOENT ? 404 : 500, -r, "profile \"%s\": %s: %s", name,
+			       path, strerror(-r));
 	r = profile_parse(buf, len, p, err);
 	free(buf);
 	if (r < 0)

@@ -1,6 +1,8 @@
 /* render: template substitution on a libxml2 tree. */
 #include "render.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libxml/parser.h>
@@ -204,20 +206,11 @@ int render_file(const char *path, const struct render_var *vars, size_t n_vars, 
 {
 	char *tmpl;
 	size_t len = 0;
-	ssize_t n;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, 500, errno, "template %s: %s", path, strerror(errno));
-	tmpl = malloc(RENDER_MAX_BYTES + 1);
-	if (tmpl == NULL) {
-		close(fd);
-		return err_set(err, 500, ENOMEM, "template %s: out of memory", path);
-	}
-	while (len <= RENDER_MAX_BYTES && (n = read(fd, tmpl + len, RENDER_MAX_BYTES + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
+	r = file_read(path, RENDER_MAX_BYTES, &tmpl, &len);
+	if (r < 0)
+		return err_set(err, 500, -r, "template %s: %s", path, strerror(-r));
 	r = render_buf(path, tmpl, len, vars, n_vars, out, err);
 	free(tmpl);
 	return r;

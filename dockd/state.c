@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "jsonin.h"
 
 #define STATE_MAX_BYTES (64 * 1024)
@@ -142,49 +143,6 @@ static int state_path(const char *state_dir, const char *name, char *buf, size_t
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int state_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		       struct dock_err *err)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	const char *p = data;
-	int fd, dfd;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return err_set(err, 500, ENAMETOOLONG, "%s: path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return err_set(err, 500, errno, "%s: %s", tmp, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return err_set(err, 500, e, "%s: %s", tmp, strerror(e));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return err_set(err, 500, e, "%s: %s", tmp, strerror(e));
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return err_set(err, 500, e, "%s: rename: %s", path, strerror(e));
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
 
 int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err)
 {
@@ -196,7 +154,7 @@ int state_save(const char *state_dir, const struct node_rec *rec, struct dock_er
 	json = state_to_json(rec);
 	if (json == NULL)
 		return err_set(err, 500, ENOMEM, "node %s: out of memory", rec->nr_name);
-	r = state_write_atomic(path, json, strlen(json), 0600, err);
+	r = file_write_atomic(path, json, strlen(json), 0600, err);
 	free(json);
 	return r;
 }
@@ -205,23 +163,13 @@ int state_load(const char *state_dir, const char *name, struct node_rec *rec, st
 {
 	char path[PATH_MAX], *buf;
 	size_t len = 0;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if (state_path(state_dir, name, path, sizeof(path)) < 0)
 		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno, "%s: %s", path,
-			       strerror(errno));
-	buf = malloc(STATE_MAX_BYTES + 1);
-	if (buf == NULL) {
-		close(fd);
-		return err_set(err, 500, ENOMEM, "%s: out of memory", path);
-	}
-	while (len <= STATE_MAX_BYTES && (n = read(fd, buf + len, STATE_MAX_BYTES + 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
+	r = file_read(path, STATE_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		return err_set(err, r == -ENOENT ? 404 : 500, -r, "%s: %s", path, strerror(-r));
 	r = state_from_json(buf, len, rec, err);
 	free(buf);
 	if (r < 0) {
@@ -235,19 +183,13 @@ int state_load(const char *state_dir, const char *name, struct node_rec *rec, st
 
 int state_remove(const char *state_dir, const char *name, struct dock_err *err)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
-	int dfd;
+	char path[PATH_MAX];
 
 	if (state_path(state_dir, name, path, sizeof(path)) < 0)
 		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", name);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
-	snprintf(dir, sizeof(dir), "%s/nodes", state_dir);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	file_sync_dir(path);
 	return 0;
 }
 

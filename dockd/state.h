@@ -65,8 +65,5 @@ int state_remove(const char *state_dir, const char *name, struct dock_err *err);
 /* Names of all records; *names is malloc'd, free each and the array. */
 int state_list(const char *state_dir, char ***names, size_t *n, struct dock_err *err);
 
-/* Write data to path atomically (temp, fsync, rename, fsync dir). */
-int state_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		       struct dock_err *err);
 
 #endif

@@ -407,28 +407,6 @@ int virt_network_remove(const char *name, struct dock_err *err)
 	return r;
 }
 
-int virt_network_list(const char *prefix, char ***names, size_t *n, struct dock_err *err)
-{
-	virNetworkPtr *nets = NULL;
-	int cnt, r = 0;
-	VIRT_CONN(c, err);
-
-	*names = NULL;
-	*n = 0;
-	cnt = virConnectListAllNetworks(c, &nets, 0);
-	if (cnt < 0)
-		r = err_set(err, 500, virt_errno(), "networks: list: %s", virt_msg());
-	for (int i = 0; i < cnt; i++) {
-		const char *nm = virNetworkGetName(nets[i]);
-		if (r == 0 && nm != NULL && strncmp(nm, prefix, strlen(prefix)) == 0 &&
-		    virt_names_push(names, n, nm) < 0)
-			r = err_set(err, 500, ENOMEM, "out of memory");
-		virNetworkFree(nets[i]);
-	}
-	free(nets);
-	virConnectClose(c);
-	return r;
-}
 
 int virt_domain_define(const char *xml, struct dock_err *err)
 {
@@ -620,28 +598,6 @@ int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err
 	return r;
 }
 
-int virt_domain_list(const char *prefix, char ***names, size_t *n, struct dock_err *err)
-{
-	virDomainPtr *doms = NULL;
-	int cnt, r = 0;
-	VIRT_CONN(c, err);
-
-	*names = NULL;
-	*n = 0;
-	cnt = virConnectListAllDomains(c, &doms, 0);
-	if (cnt < 0)
-		r = err_set(err, 500, virt_errno(), "domains: list: %s", virt_msg());
-	for (int i = 0; i < cnt; i++) {
-		const char *nm = virDomainGetName(doms[i]);
-		if (r == 0 && nm != NULL && strncmp(nm, prefix, strlen(prefix)) == 0 &&
-		    virt_names_push(names, n, nm) < 0)
-			r = err_set(err, 500, ENOMEM, "out of memory");
-		virDomainFree(doms[i]);
-	}
-	free(doms);
-	virConnectClose(c);
-	return r;
-}
 
 char *virt_domain_xml(const char *name)
 {
@@ -738,4 +694,36 @@ unsigned virt_domain_vcpus(const char *name)
 	}
 	virConnectClose(c);
 	return n;
+}
+
+int virt_list(enum virt_kind kind, const char *prefix, char ***names, size_t *n,
+	      struct dock_err *err)
+{
+	virDomainPtr *doms = NULL;
+	virNetworkPtr *nets = NULL;
+	int cnt, r = 0;
+	VIRT_CONN(c, err);
+
+	*names = NULL;
+	*n = 0;
+	cnt = kind == VIRT_DOMAINS ? virConnectListAllDomains(c, &doms, 0)
+				   : virConnectListAllNetworks(c, &nets, 0);
+	if (cnt < 0)
+		r = err_set(err, 500, virt_errno(), "%s: list: %s",
+			    kind == VIRT_DOMAINS ? "domains" : "networks", virt_msg());
+	for (int i = 0; i < cnt; i++) {
+		const char *nm = kind == VIRT_DOMAINS ? virDomainGetName(doms[i])
+						      : virNetworkGetName(nets[i]);
+		if (r == 0 && nm != NULL && strncmp(nm, prefix, strlen(prefix)) == 0 &&
+		    virt_names_push(names, n, nm) < 0)
+			r = err_set(err, 500, ENOMEM, "out of memory");
+		if (kind == VIRT_DOMAINS)
+			virDomainFree(doms[i]);
+		else
+			virNetworkFree(nets[i]);
+	}
+	free(doms);
+	free(nets);
+	virConnectClose(c);
+	return r;
 }

@@ -35,7 +35,6 @@ int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err);
 
 int virt_network_create(const char *name, const char *xml, struct dock_err *err);
 int virt_network_remove(const char *name, struct dock_err *err);
-int virt_network_list(const char *prefix, char ***names, size_t *n, struct dock_err *err);
 
 enum virt_dom_state { VIRT_DOM_ABSENT, VIRT_DOM_OFF, VIRT_DOM_RUNNING, VIRT_DOM_PAUSED,
 		      VIRT_DOM_OTHER };
@@ -49,8 +48,11 @@ int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struc
 int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err);
 int virt_domain_remove(const char *name, struct dock_err *err);
 int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err *err);
-int virt_domain_list(const char *prefix, char ***names, size_t *n, struct dock_err *err);
 
+enum virt_kind { VIRT_DOMAINS, VIRT_NETWORKS };
+/* Names of all domains or networks starting with prefix (malloc'd). */
+int virt_list(enum virt_kind kind, const char *prefix, char ***names, size_t *n,
+	      struct dock_err *err);
 void virt_free_names(char **names, size_t n);
 
 /* Live XML descriptions (malloc'd; NULL when the object is absent). */

@@ -72,6 +72,7 @@ run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=cla
 [ -x tests/fw/fw-selftest.sh ] && run_suite firewall tests/fw/fw-selftest.sh
 run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
 run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh
+run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 
 after=$(host_view)
 if [ "$before" = "$after" ]; then

@@ -9,48 +9,9 @@ SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
 plan_start "spine: dockd + iscadm + libvirt + QEMU (TCG) + micro image"
 
-W=$SANDBOX_DIR/dock
-mkdir -p "$W/images"
-chmod 755 "$W" "$W/images"
-cp -r "${ISC_IMAGES:?}/micro" "$W/images/micro"
-chmod -R a+rX "$W/images"
-cat >"$W/dockd.conf" <<C
-uri = qemu:///system
-state_dir = $W/state
-run_dir = $W/run
-image_dir = $W/images
-template_dir = $SRC/templates
-accel = tcg
-log_level = debug
-subnet_pool = 10.231.0.0/24
-stop_timeout = 20
-C
-export ISC_SOCKET=$W/run/dockd.sock
-A=$SRC/build/iscadm
-D=$SRC/build/dockd
-DOCKD_PID=
+. "$SRC/tests/e2e/lib.sh"
+dock_setup "stop_timeout = 20" micro
 
-# Runs in this shell (not in t_ok's subshell): DOCKD_PID must stay known,
-# and dockd must not hold a command substitution's pipe open.
-dock_start() {
-	"$D" -c "$W/dockd.conf" -f >>"$W/dockd.log" 2>&1 </dev/null &
-	DOCKD_PID=$!
-	for _ in $(seq 50); do
-		[ -S "$ISC_SOCKET" ] && "$A" ls >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
-# wait_for SECONDS CMD...: poll until CMD succeeds
-wait_for() {
-	local t=$1
-	shift
-	for _ in $(seq $((t * 2))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	return 1
-}
 hello_of() { "$A" inspect "$1" | jq -er '.agent.hello.boot_id'; }
 has_hello() { hello_of "$1" >/dev/null; }
 state_of() { "$A" inspect "$1" | jq -r .state; }
@@ -68,13 +29,7 @@ nothing_of() { # NAME: no libvirt object, volume, state file or set element for 
 finish() {
 	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
 	wait 2>/dev/null
-	if [ "$_t_fail" != 0 ]; then
-		t_diag "--- dockd.log (tail)"
-		tail -40 "$W/dockd.log" | sed 's/^/# /'
-		for f in "$W"/run/console/*.log; do
-			[ -e "$f" ] && { t_diag "--- $f (tail)"; tail -25 "$f" | sed 's/^/# /'; }
-		done
-	fi
+	dock_diag
 	t_done
 }
 trap 'finish; exit $?' EXIT

@@ -1,0 +1,64 @@
+# lib.sh — what the end-to-end tests share, sourced inside tests/lib/sandbox.sh:
+# a dock configured under $SANDBOX_DIR/dock with copies of the built images,
+# started in this shell, and a polling helper.
+#   dock_setup "extra config lines" IMAGE...   # writes $W/dockd.conf, copies images
+#   dock_start                                 # starts dockd, sets DOCKD_PID
+#   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
+SRC=${ISC_SRC:?}
+W=$SANDBOX_DIR/dock
+A=$SRC/build/iscadm
+D=$SRC/build/dockd
+DOCKD_PID=
+export ISC_SOCKET=$W/run/dockd.sock
+
+dock_setup() {
+	local extra=$1 i
+	shift
+	mkdir -p "$W/images"
+	chmod 755 "$W" "$W/images"
+	for i in "$@"; do cp -r "${ISC_IMAGES:?}/$i" "$W/images/$i"; done
+	chmod -R a+rX "$W/images"
+	cat >"$W/dockd.conf" <<C
+uri = qemu:///system
+state_dir = $W/state
+run_dir = $W/run
+image_dir = $W/images
+template_dir = $SRC/templates
+accel = tcg
+log_level = debug
+subnet_pool = 10.231.0.0/24
+$extra
+C
+}
+
+# Runs in the caller's shell (not in t_ok's subshell): DOCKD_PID must stay
+# known, and dockd must not hold a command substitution's pipe open.
+dock_start() {
+	"$D" -c "$W/dockd.conf" -f >>"$W/dockd.log" 2>&1 </dev/null &
+	DOCKD_PID=$!
+	for _ in $(seq 50); do
+		[ -S "$ISC_SOCKET" ] && "$A" ls >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+wait_for() {
+	local t=$1
+	shift
+	for _ in $(seq $((t * 2))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# On failure, show the tail of the dock's log and of every console.
+dock_diag() {
+	[ "$_t_fail" != 0 ] || return 0
+	t_diag "--- dockd.log (tail)"
+	tail -40 "$W/dockd.log" | sed 's/^/# /'
+	for f in "$W"/run/console/*.log; do
+		[ -e "$f" ] && { t_diag "--- $f (tail)"; tail -25 "$f" | sed 's/^/# /'; }
+	done
+}

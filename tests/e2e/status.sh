@@ -1,0 +1,97 @@
+#!/bin/bash
+# End-to-end test of the hardening status, inside tests/lib/sandbox.sh: a
+# micro node reaches a table where every dock-side check passes and every
+# agent-side check is evaluated with evidence; a node from the weakened
+# micro variant shows exactly its weaknesses as FAIL; a node whose guest
+# floods its channel with garbage is flagged while the dock stays responsive,
+# its memory bounded, and the other nodes' reports keep flowing.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+plan_start "status: agent facts, dock judgement, hostile guests"
+
+. "$SRC/tests/e2e/lib.sh"
+dock_setup "agent_deadline = 60" micro micro-weak micro-hostile
+dock_start
+
+status_json() { "$A" status "$1" --json >"$W/$1.status.json" && cat "$W/$1.status.json"; }
+has_report() { "$A" status "$1" --json | jq -e '.report_time != null' >/dev/null; }
+row() { jq -r --arg id "$2" '.checks[] | select(.id == $id) | .status' "$W/$1.status.json"; }
+evidence() { jq -r --arg id "$2" '.checks[] | select(.id == $id) | .evidence' "$W/$1.status.json"; }
+finish() {
+	kill "$DOCKD_PID" 2>/dev/null
+	wait 2>/dev/null
+	dock_diag
+	if [ "$_t_fail" != 0 ]; then
+		for f in "$W"/*.status.json; do [ -e "$f" ] && { t_diag "--- $f"; jq -c '.checks[]' "$f" | sed 's/^/# /'; }; done
+	fi
+	t_done
+}
+trap 'finish; exit $?' EXIT
+
+t_ok "create good (micro)" "$A" create good --image micro --memory 192M --scratch-size 64M
+t_ok "create weak (micro-weak, judged by the micro profile)" \
+	"$A" create weak --image micro-weak --profile micro --memory 192M --scratch-size 64M
+t_ok "good: a complete agent report arrives" wait_for 120 has_report good
+t_ok "weak: a complete agent report arrives" wait_for 120 has_report weak
+
+status_json good >/dev/null
+t_is "good: every dock-side check passes" \
+	"$(jq -r '[.checks[] | select(.source=="dock") | .status] | unique | join(",")' "$W/good.status.json")" PASS
+t_is "good: no agent-side check is stale" \
+	"$(jq '[.checks[] | select(.source=="agent" and .status=="STALE")] | length' "$W/good.status.json")" 0
+t_is "good: every agent-side check has evidence" \
+	"$(jq '[.checks[] | select(.source=="agent" and (.evidence|length)==0)] | length' "$W/good.status.json")" 0
+t_is "good: 14 agent-side rows" "$(jq '[.checks[] | select(.source=="agent")] | length' "$W/good.status.json")" 14
+for id in ports nx-aslr guest-network swap scratch service-identity readonly-paths modules kernel-info; do
+	t_is "good: $id PASS ($(evidence good $id))" "$(row good $id)" PASS
+done
+t_ok "summary counts match the rows" jq -e '.summary.pass == ([.checks[]|select(.status=="PASS")]|length)
+	and .summary.fail == ([.checks[]|select(.status=="FAIL")]|length)' "$W/good.status.json"
+curl -s --unix-socket "$ISC_SOCKET" http://dock/v1/nodes/good/status >"$W/good.api.json"
+t_ok "GET /v1/nodes/good/status serves the same table" \
+	bash -c "diff <(jq -c '.checks|map(.id+.status)' '$W/good.api.json') <(jq -c '.checks|map(.id+.status)' '$W/good.status.json')"
+t_ok "iscadm status prints the table" bash -c "'$A' status good | grep -Eq '^1 +base-readonly +dock +PASS'"
+
+status_json weak >/dev/null
+t_is "weak: extra port FAILs ($(evidence weak ports))" "$(row weak ports)" FAIL
+t_ok "weak: the evidence names port 2323" bash -c "jq -r '.checks[]|select(.id==\"ports\").evidence' '$W/weak.status.json' | grep -q ':2323 (NOT DECLARED)'"
+t_is "weak: unencrypted swap FAILs ($(evidence weak swap))" "$(row weak swap)" FAIL
+t_is "weak: ASLR off FAILs ($(evidence weak nx-aslr))" "$(row weak nx-aslr)" FAIL
+t_is "weak: the dock-side checks still pass" \
+	"$(jq -r '[.checks[] | select(.source=="dock") | .status] | unique | join(",")' "$W/weak.status.json")" PASS
+for id in service-identity readonly-paths scratch; do
+	t_is "weak: $id unaffected ($(row good $id) like good)" "$(row weak $id)" "$(row good $id)"
+done
+
+# --- a hostile guest
+good_report=$(jq -r .report_time "$W/good.status.json")
+t_ok "create evil (micro-hostile)" "$A" create evil --image micro-hostile --profile micro --memory 192M --scratch-size 64M
+hostile() { "$A" ls | grep -Eq '^evil +running .* hostile '; }
+t_ok "evil is flagged hostile in ls" wait_for 120 hostile
+slow=0 rss_max=0
+for _ in $(seq 20); do
+	s=$(date +%s%N)
+	timeout 5 "$A" ls >/dev/null || slow=$((slow + 1))
+	e=$(( ($(date +%s%N) - s) / 1000000 ))
+	[ "$e" -gt 2000 ] && slow=$((slow + 1))
+	rss=$(awk '/VmRSS/ {print $2}' "/proc/$DOCKD_PID/status")
+	[ "$rss" -gt "$rss_max" ] && rss_max=$rss
+	sleep 0.5
+done
+t_is "iscadm ls answers within 2 s throughout the flood (20 tries)" "$slow" 0
+t_ok "dockd memory stays bounded under the flood (max RSS ${rss_max} KiB < 64 MiB)" test "$rss_max" -lt 65536
+status_json evil >/dev/null
+t_is "evil: agent-input FAILs ($(evidence evil agent-input))" "$(row evil agent-input)" FAIL
+readers=$(pgrep -fc -- '--agent-reader')
+t_is "one unprivileged reader per running node" "$readers" 3
+t_ok "readers run as nobody with seccomp" bash -c "for p in \$(pgrep -f -- '--agent-reader'); do grep -q '^Uid:.*65534' /proc/\$p/status && grep -q '^Seccomp:.*2' /proc/\$p/status || exit 1; done"
+newer() { [ "$("$A" status good --json | jq -r .report_time)" -gt "$good_report" ]; }
+t_ok "good's reports keep arriving during the flood" wait_for 90 newer
+status_json good >/dev/null
+t_is "good: agent-input still clean" "$(row good agent-input)" PASS
+t_is "good: agent still alive" "$(row good agent-alive)" PASS
+t_ok "the dock logged the hostile input once, not per line" bash -c "[ \$(grep -c 'node evil: hostile agent input' '$W/dockd.log') = 1 ]"
+
+for n in good weak evil; do "$A" destroy "$n" >/dev/null; done
+t_is "all destroyed" "$("$A" ls --json | jq length)" 0
