@@ -4,6 +4,11 @@
  * for direct boot, a busybox initramfs, and a read-only ext4 root with
  * busybox and isc-agent. External tools (mke2fs, qemu-img, gzip, busybox)
  * run through posix_spawnp, never through a shell.
+ *
+ * A recipe may extend another ("base = micro", then its own name and a
+ * root_overlay whose files replace the base's) and declares the service the
+ * image runs (service, service_user, ...), which goes into manifest.json as
+ * the policy the dock judges the node against.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,6 +44,16 @@ extern char **environ;
 #define RECIPE_MAX_LINES  256
 #define RECIPE_MAX_MODULES 32
 #define RECIPE_FORMAT     1
+#define RECIPE_MAX_NEST   1    /* a recipe may name a base; a base may not */
+#define RECIPE_MAX_KEYS   32   /* one bit each in rc_seen / rc_have */
+/* The service a recipe declares (copied into manifest.json "service"). */
+#define SVC_NAME_MAX      15   /* TASK_COMM_LEN - 1: the process name */
+#define SVC_ID_MAX        32   /* user and group names, as useradd allows */
+#define SVC_MAX_PORTS     16
+#define SVC_PORT_MAX      12   /* "65535/tcp" */
+#define SVC_MAX_PATHS     16   /* per list: writable, readonly */
+#define SVC_PATH_MAX      255
+#define PASSWD_MAX_BYTES  (64 * 1024)
 /* Same rules as the dock: dockd/validate.h IMAGE_NAME_MAX, IMAGE_CMDLINE_MAX. */
 #define IMG_NAME_MAX      63
 #define IMG_CMDLINE_MAX   1023
@@ -351,7 +366,22 @@ struct recipe {
 	char rc_modules_where[PATH_MAX + 32]; /* "file:line" of the modules key */
 	char rc_initrd_files[PATH_MAX];      /* "" when absent */
 	char rc_root_files[PATH_MAX];
-	unsigned rc_seen;                    /* bit per recipe_keys[] entry */
+	char rc_root_overlay[PATH_MAX];      /* copied over root_files, replacing */
+	char rc_base[IMG_NAME_MAX + 1];      /* "" or the recipe this one extends */
+	/* The service; rc_svc_name "" when the recipe declares none. */
+	char rc_svc_name[SVC_NAME_MAX + 1];
+	char rc_svc_user[SVC_ID_MAX + 1];
+	char rc_svc_group[SVC_ID_MAX + 1];
+	char rc_svc_ports[SVC_MAX_PORTS][SVC_PORT_MAX + 1];
+	size_t rc_svc_n_ports;
+	char rc_svc_writable[SVC_MAX_PATHS][SVC_PATH_MAX + 1];
+	size_t rc_svc_n_writable;
+	char rc_svc_readonly[SVC_MAX_PATHS][SVC_PATH_MAX + 1];
+	size_t rc_svc_n_readonly;
+	char rc_where[RECIPE_MAX_KEYS][PATH_MAX + 32]; /* "file:line" each key was last set at */
+	unsigned rc_seen;                    /* bit per recipe_keys[] entry, this file */
+	unsigned rc_have;                    /* the same, this file or its base */
+	int rc_nest;                         /* 0: the recipe built, 1: its base */
 };
 
 static int name_valid(const char *name)
@@ -409,6 +439,7 @@ static int recipe_set_modules(struct recipe *rc, const char *v, const char *wher
 {
 	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
 
+	rc->rc_n_modules = 0; /* a recipe's list replaces its base's */
 	snprintf(rc->rc_modules_where, sizeof(rc->rc_modules_where), "%s", where);
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *m = strtok_r(buf, " \t", &save); m; m = strtok_r(NULL, " \t", &save)) {
@@ -453,12 +484,179 @@ static int recipe_set_root_files(struct recipe *rc, const char *v, const char *w
 	return recipe_set_dir(rc, rc->rc_root_files, v, where);
 }
 
+static int recipe_set_root_overlay(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_dir(rc, rc->rc_root_overlay, v, where);
+}
+
+static int recipe_parse_file(const char *path, struct recipe *rc);
+
+/*
+ * "base = NAME": read the recipe NAME (next to this one) first; this file's
+ * keys then replace the base's. It must come before every key but format,
+ * so that reading order is overriding order.
+ */
+static int recipe_set_base(struct recipe *rc, const char *v, const char *where)
+{
+	char path[PATH_MAX], saved_path[PATH_MAX], saved_dir[PATH_MAX];
+	unsigned saved_seen = rc->rc_seen;
+	int n, r;
+
+	if (rc->rc_nest >= RECIPE_MAX_NEST)
+		return img_fail(ELOOP, "%s: a base recipe cannot have a base itself (one level only)", where);
+	if (rc->rc_seen & ~3u) /* bits 0 and 1: format and base (recipe_keys[] order) */
+		return img_fail(EINVAL, "%s: base must come before every key but format", where);
+	if (!name_valid(v))
+		return img_fail(EINVAL, "%s: base \"%s\" is not a recipe name", where, v);
+	n = snprintf(path, sizeof(path), "%s/%s", rc->rc_dir, v);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return img_fail(ENAMETOOLONG, "%s: path too long", where);
+	if (access(path, R_OK) < 0)
+		return img_fail(errno, "%s: base recipe %s: %s", where, path, strerror(errno));
+	snprintf(rc->rc_base, sizeof(rc->rc_base), "%s", v);
+	memcpy(saved_path, rc->rc_path, sizeof(saved_path));
+	memcpy(saved_dir, rc->rc_dir, sizeof(saved_dir));
+	rc->rc_nest++;
+	r = recipe_parse_file(path, rc);
+	rc->rc_nest--;
+	memcpy(rc->rc_path, saved_path, sizeof(saved_path));
+	memcpy(rc->rc_dir, saved_dir, sizeof(saved_dir));
+	rc->rc_seen = saved_seen;
+	return r;
+}
+
+/* --- the service a recipe declares --- */
+
+static bool svc_word_valid(const char *s, size_t max, bool underscore)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || !((s[0] >= 'a' && s[0] <= 'z') || (underscore && s[0] == '_')))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      (underscore && s[i] == '_')))
+			return false;
+	return true;
+}
+
+static int recipe_set_service(struct recipe *rc, const char *v, const char *where)
+{
+	if (!svc_word_valid(v, SVC_NAME_MAX, true))
+		return img_fail(EINVAL, "%s: service \"%.64s\" must be a process name, [a-z][a-z0-9_-]*, at most %d characters",
+				where, v, SVC_NAME_MAX);
+	snprintf(rc->rc_svc_name, sizeof(rc->rc_svc_name), "%s", v);
+	return 0;
+}
+
+static int recipe_set_svc_id(char *dst, const char *key, const char *v, const char *where)
+{
+	if (!svc_word_valid(v, SVC_ID_MAX, true))
+		return img_fail(EINVAL, "%s: %s \"%.64s\" must be [a-z_][a-z0-9_-]*, at most %d characters", where, key,
+				v, SVC_ID_MAX);
+	snprintf(dst, SVC_ID_MAX + 1, "%s", v);
+	return 0;
+}
+
+static int recipe_set_service_user(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_svc_id(rc->rc_svc_user, "service_user", v, where);
+}
+
+static int recipe_set_service_group(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_svc_id(rc->rc_svc_group, "service_group", v, where);
+}
+
+/* "PORT/tcp" or "PORT/udp", PORT 1..65535 without leading zeros; "none" for no port. */
+static int recipe_set_service_ports(struct recipe *rc, const char *v, const char *where)
+{
+	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
+
+	rc->rc_svc_n_ports = 0;
+	if (strcmp(v, "none") == 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		size_t digits = strspn(p, "0123456789");
+		unsigned long port = digits && digits <= 5 ? strtoul(p, NULL, 10) : 0;
+
+		if (digits == 0 || digits > 5 || p[0] == '0' || port > 65535 ||
+		    (strcmp(p + digits, "/tcp") != 0 && strcmp(p + digits, "/udp") != 0))
+			return img_fail(EINVAL, "%s: service_ports: \"%.32s\" is not PORT/tcp or PORT/udp (PORT 1-65535)",
+					where, p);
+		for (size_t i = 0; i < rc->rc_svc_n_ports; i++)
+			if (strcmp(rc->rc_svc_ports[i], p) == 0)
+				return img_fail(EINVAL, "%s: service_ports: %s given twice", where, p);
+		if (rc->rc_svc_n_ports == SVC_MAX_PORTS)
+			return img_fail(E2BIG, "%s: service_ports: more than %d ports", where, SVC_MAX_PORTS);
+		snprintf(rc->rc_svc_ports[rc->rc_svc_n_ports++], SVC_PORT_MAX + 1, "%s", p);
+	}
+	if (rc->rc_svc_n_ports == 0)
+		return img_fail(EINVAL, "%s: service_ports: give ports, or \"none\"", where);
+	return 0;
+}
+
+/* Absolute, canonical ("/", "/srv/www"; no "//", ".", "..", trailing '/'), plain characters. */
+static bool svc_path_valid(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > SVC_PATH_MAX || p[0] != '/' ||
+	    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != n)
+		return false;
+	if (n == 1)
+		return true;
+	if (p[n - 1] == '/' || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../"))
+		return false;
+	if ((n >= 2 && strcmp(p + n - 2, "/.") == 0) || (n >= 3 && strcmp(p + n - 3, "/..") == 0))
+		return false;
+	return true;
+}
+
+static int recipe_set_svc_paths(char (*list)[SVC_PATH_MAX + 1], size_t *n, const char *key, const char *v,
+				const char *where)
+{
+	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
+
+	*n = 0;
+	if (strcmp(v, "none") == 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		if (!svc_path_valid(p))
+			return img_fail(EINVAL, "%s: %s: \"%.64s\" must be an absolute path without \"//\", \".\", \"..\" or a trailing '/', of [A-Za-z0-9._/-], at most %d characters",
+					where, key, p, SVC_PATH_MAX);
+		for (size_t i = 0; i < *n; i++)
+			if (strcmp(list[i], p) == 0)
+				return img_fail(EINVAL, "%s: %s: %s given twice", where, key, p);
+		if (*n == SVC_MAX_PATHS)
+			return img_fail(E2BIG, "%s: %s: more than %d paths", where, key, SVC_MAX_PATHS);
+		snprintf(list[(*n)++], SVC_PATH_MAX + 1, "%s", p);
+	}
+	if (*n == 0)
+		return img_fail(EINVAL, "%s: %s: give paths, or \"none\"", where, key);
+	return 0;
+}
+
+static int recipe_set_service_writable(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_svc_paths(rc->rc_svc_writable, &rc->rc_svc_n_writable, "service_writable", v, where);
+}
+
+static int recipe_set_service_readonly(struct recipe *rc, const char *v, const char *where)
+{
+	return recipe_set_svc_paths(rc->rc_svc_readonly, &rc->rc_svc_n_readonly, "service_readonly", v, where);
+}
+
 static const struct recipe_key {
 	const char *rk_name;
 	bool rk_required;
 	int (*rk_set)(struct recipe *rc, const char *value, const char *where);
 } recipe_keys[] = {
+	/* format, then base: recipe_set_base relies on their bits being 0 and 1 */
 	{ "format", true, recipe_set_format },
+	{ "base", false, recipe_set_base },
 	{ "name", true, recipe_set_name },
 	{ "boot", true, recipe_set_boot },
 	{ "cmdline", true, recipe_set_cmdline },
@@ -466,8 +664,16 @@ static const struct recipe_key {
 	{ "packages", true, recipe_set_packages },
 	{ "initrd_files", false, recipe_set_initrd_files },
 	{ "root_files", false, recipe_set_root_files },
+	{ "root_overlay", false, recipe_set_root_overlay },
+	{ "service", false, recipe_set_service },
+	{ "service_user", false, recipe_set_service_user },
+	{ "service_group", false, recipe_set_service_group },
+	{ "service_ports", false, recipe_set_service_ports },
+	{ "service_writable", false, recipe_set_service_writable },
+	{ "service_readonly", false, recipe_set_service_readonly },
 };
 #define RECIPE_N_KEYS (sizeof(recipe_keys) / sizeof(recipe_keys[0]))
+_Static_assert(RECIPE_N_KEYS <= RECIPE_MAX_KEYS, "recipe_keys[] outgrew rc_seen");
 
 static char *str_trim(char *s)
 {
@@ -500,19 +706,21 @@ static int recipe_line(struct recipe *rc, char *line, const char *where)
 		if (rc->rc_seen & (1u << i))
 			return img_fail(EINVAL, "%s: key \"%s\" given twice", where, key);
 		rc->rc_seen |= 1u << i;
+		rc->rc_have |= 1u << i;
+		snprintf(rc->rc_where[i], sizeof(rc->rc_where[i]), "%s", where);
 		return recipe_keys[i].rk_set(rc, value, where);
 	}
 	return img_fail(EINVAL, "%s: unknown key \"%.64s\"", where, key);
 }
 
-static int recipe_parse(const char *path, struct recipe *rc)
+/* Read one recipe file into rc, on top of what rc holds (its base's keys). */
+static int recipe_parse_file(const char *path, struct recipe *rc)
 {
 	_cleanup_free_ char *buf = NULL;
 	char where[PATH_MAX + 32], *line, *next, *slash;
 	size_t len, lineno = 0;
 	int r;
 
-	memset(rc, 0, sizeof(*rc));
 	if (snprintf(rc->rc_path, sizeof(rc->rc_path), "%s", path) >= (int)sizeof(rc->rc_path))
 		return img_fail(ENAMETOOLONG, "recipe path too long");
 	snprintf(rc->rc_dir, sizeof(rc->rc_dir), "%s", path);
@@ -521,6 +729,7 @@ static int recipe_parse(const char *path, struct recipe *rc)
 		*slash = '\0';
 	else
 		snprintf(rc->rc_dir, sizeof(rc->rc_dir), ".");
+	rc->rc_seen = 0;
 	if ((r = file_read_all(path, RECIPE_MAX_BYTES, &buf, &len)) < 0)
 		return r;
 	if (memchr(buf, '\0', len))
@@ -539,9 +748,51 @@ static int recipe_parse(const char *path, struct recipe *rc)
 		if ((r = recipe_line(rc, line, where)) < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Index of a key in recipe_keys[]; callers pass names from that table. */
+static size_t recipe_key_bit(const char *name)
+{
 	for (size_t i = 0; i < RECIPE_N_KEYS; i++)
-		if (recipe_keys[i].rk_required && !(rc->rc_seen & (1u << i)))
+		if (strcmp(recipe_keys[i].rk_name, name) == 0)
+			return i;
+	abort(); /* a misspelt key name in this file */
+}
+
+static int recipe_parse(const char *path, struct recipe *rc)
+{
+	static const char *const svc_keys[] = { "service_user", "service_group", "service_ports",
+						"service_writable", "service_readonly" };
+	int r;
+
+	memset(rc, 0, sizeof(*rc));
+	if ((r = recipe_parse_file(path, rc)) < 0)
+		return r;
+	for (size_t i = 0; i < RECIPE_N_KEYS; i++)
+		if (recipe_keys[i].rk_required && !(rc->rc_have & (1u << i)))
 			return img_fail(EINVAL, "%s: missing key \"%s\"", path, recipe_keys[i].rk_name);
+	/* An image named like its base would replace the base's image. */
+	if (rc->rc_base[0] && !(rc->rc_seen & (1u << recipe_key_bit("name"))))
+		return img_fail(EINVAL, "%s: a recipe with a base must set its own name", path);
+	if (rc->rc_base[0] && strcmp(rc->rc_base, rc->rc_name) == 0)
+		return img_fail(EINVAL, "%s: name \"%s\" is the base's name", path, rc->rc_name);
+	for (size_t i = 0; i < sizeof(svc_keys) / sizeof(svc_keys[0]); i++) {
+		bool have = rc->rc_have & (1u << recipe_key_bit(svc_keys[i]));
+
+		if (have && !rc->rc_svc_name[0])
+			return img_fail(EINVAL, "%s: %s without a \"service\" key",
+					rc->rc_where[recipe_key_bit(svc_keys[i])], svc_keys[i]);
+		if (!have && rc->rc_svc_name[0] && i < 3)
+			return img_fail(EINVAL, "%s: service %s needs \"%s\"", rc->rc_where[recipe_key_bit("service")],
+					rc->rc_svc_name, svc_keys[i]);
+	}
+	for (size_t i = 0; i < rc->rc_svc_n_writable; i++)
+		for (size_t j = 0; j < rc->rc_svc_n_readonly; j++)
+			if (strcmp(rc->rc_svc_writable[i], rc->rc_svc_readonly[j]) == 0)
+				return img_fail(EINVAL, "%s: %s is both writable and read-only (%s)",
+						rc->rc_where[recipe_key_bit("service_writable")], rc->rc_svc_writable[i],
+						rc->rc_where[recipe_key_bit("service_readonly")]);
 	return 0;
 }
 
@@ -1031,6 +1282,7 @@ struct build {
 	time_t bd_time;                /* SOURCE_DATE_EPOCH or now */
 	struct moddep bd_mods;
 	struct applets bd_applets;
+	unsigned long bd_svc_uid, bd_svc_gid; /* of the service user and group, from the image */
 };
 
 static int build_initrd(struct build *b)
@@ -1103,15 +1355,33 @@ out:
 }
 
 /* Staging tree for mke2fs -d. */
+struct stage {
+	const char *sg_root;
+	const char *sg_image;   /* for messages */
+	bool sg_replace;        /* an overlay: entries replace what is there */
+};
+
 static int stage_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st)
 {
-	const char *root = ctx;
+	const struct stage *sg = ctx;
 	char dst[PATH_MAX], target[PATH_MAX];
+	struct stat old;
 	ssize_t n;
 	int r;
 
-	if ((r = path_join(dst, sizeof(dst), root, rel)) < 0)
+	if ((r = path_join(dst, sizeof(dst), sg->sg_root, rel)) < 0)
 		return r;
+	if (sg->sg_replace && lstat(dst, &old) == 0) {
+		if (S_ISDIR(old.st_mode) != S_ISDIR(st->st_mode))
+			return img_fail(EEXIST, "%s: overlay entry %s would replace the %s /%s with a %s", sg->sg_image,
+					src, S_ISDIR(old.st_mode) ? "directory" : "file", rel,
+					S_ISDIR(st->st_mode) ? "directory" : "file");
+		if (!S_ISDIR(old.st_mode)) {
+			if (unlink(dst) < 0)
+				return img_fail(errno, "%s: %s", dst, strerror(errno));
+			img_log("%s: overlay replaces /%s", sg->sg_image, rel);
+		}
+	}
 	if (S_ISDIR(st->st_mode))
 		return dir_make(dst, 0755);
 	if (S_ISREG(st->st_mode))
@@ -1149,6 +1419,7 @@ static int stage_root(struct build *b, char *root)
 	static const char *const dirs[] = { "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev",
 					    "run", "tmp", "scratch", "var" };
 	char path[PATH_MAX], hostname[IMG_NAME_MAX + 8];
+	struct stage sg = { .sg_root = root, .sg_image = b->bd_rc.rc_name, .sg_replace = false };
 	size_t count = 0;
 	int r;
 
@@ -1173,8 +1444,97 @@ static int stage_root(struct build *b, char *root)
 	/* udhcpc writes the resolver config to /run: /etc is read-only. */
 	if ((r = stage_symlink(root, "etc/resolv.conf", "/run/resolv.conf")) < 0)
 		return r;
-	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, root)) < 0)
+	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, &sg)) < 0)
 		return r;
+	sg.sg_replace = true;
+	count = 0;
+	if (b->bd_rc.rc_root_overlay[0] &&
+	    (r = tree_walk(b->bd_rc.rc_root_overlay, "", 0, &count, stage_tree_entry, &sg)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * Find NAME in a passwd- or group-format file of the staged root: its third
+ * field (the uid or gid) and, when want4 is set, its fourth (passwd: the
+ * primary gid). The image's own files are the truth the service runs under,
+ * so the manifest takes its numbers from them.
+ */
+static int stage_lookup_id(const char *root, const char *file, const char *name, const char *where,
+			   unsigned long *id, unsigned long *want4)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[PATH_MAX], *save = NULL;
+	size_t len, nl = strlen(name);
+	int r;
+
+	if ((r = path_join(path, sizeof(path), root, file)) < 0)
+		return r;
+	if ((r = file_read_all(path, PASSWD_MAX_BYTES, &buf, &len)) < 0)
+		return r;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long v[2] = { 0, 0 };
+		char *f, *end;
+
+		if (strncmp(line, name, nl) != 0 || line[nl] != ':')
+			continue;
+		f = strchr(line + nl + 1, ':'); /* the ':' past the password field */
+		for (int i = 0; i < (want4 ? 2 : 1); i++) {
+			if (!f)
+				return img_fail(EINVAL, "%s: /%s: the entry for %s is cut short", where, file, name);
+			errno = 0;
+			v[i] = strtoul(f + 1, &end, 10);
+			if (errno || end == f + 1 || *end != ':' || v[i] >= 65534)
+				return img_fail(EINVAL, "%s: /%s: the entry for %s has no usable id (0-65533)", where, file,
+						name);
+			f = end;
+		}
+		*id = v[0];
+		if (want4)
+			*want4 = v[1];
+		return 0;
+	}
+	return img_fail(ENOENT, "%s: %s is not in the image's /%s", where, name, file);
+}
+
+/* Check the declared service against the staged root: own ids that exist, paths that exist. */
+static int stage_check_service(struct build *b, const char *root)
+{
+	const struct recipe *rc = &b->bd_rc;
+	const char *uwhere = rc->rc_where[recipe_key_bit("service_user")];
+	const char *gwhere = rc->rc_where[recipe_key_bit("service_group")];
+	unsigned long user_gid;
+	int r;
+
+	if (!rc->rc_svc_name[0])
+		return 0;
+	if ((r = stage_lookup_id(root, "etc/passwd", rc->rc_svc_user, uwhere, &b->bd_svc_uid, &user_gid)) < 0 ||
+	    (r = stage_lookup_id(root, "etc/group", rc->rc_svc_group, gwhere, &b->bd_svc_gid, NULL)) < 0)
+		return r;
+	if (b->bd_svc_uid == 0)
+		return img_fail(EINVAL, "%s: service user %s has uid 0; a service runs under its own ids", uwhere,
+				rc->rc_svc_user);
+	if (b->bd_svc_gid == 0)
+		return img_fail(EINVAL, "%s: service group %s has gid 0; a service runs under its own ids", gwhere,
+				rc->rc_svc_group);
+	if (user_gid != b->bd_svc_gid)
+		return img_fail(EINVAL, "%s: service user %s has primary gid %lu in the image, not %s's %lu", gwhere,
+				rc->rc_svc_user, user_gid, rc->rc_svc_group, b->bd_svc_gid);
+	for (int list = 0; list < 2; list++) {
+		size_t n = list ? rc->rc_svc_n_readonly : rc->rc_svc_n_writable;
+
+		for (size_t i = 0; i < n; i++) {
+			const char *p = list ? rc->rc_svc_readonly[i] : rc->rc_svc_writable[i];
+			char path[PATH_MAX];
+			struct stat st;
+
+			if (snprintf(path, sizeof(path), "%s%s", root, p) >= (int)sizeof(path))
+				return img_fail(ENAMETOOLONG, "%s: path too long", p);
+			if (lstat(path, &st) < 0)
+				return img_fail(ENOENT, "%s: service path %s does not exist in the image",
+						rc->rc_where[recipe_key_bit(list ? "service_readonly" : "service_writable")], p);
+		}
+	}
 	return 0;
 }
 
@@ -1226,7 +1586,7 @@ static int build_base(struct build *b)
 	    (r = path_join(raw, sizeof(raw), b->bd_tmp, "base.raw")) < 0 ||
 	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2")) < 0)
 		return r;
-	if ((r = dir_make(root, 0755)) < 0 || (r = stage_root(b, root)) < 0)
+	if ((r = dir_make(root, 0755)) < 0 || (r = stage_root(b, root)) < 0 || (r = stage_check_service(b, root)) < 0)
 		return r;
 	tree_bytes = 0;
 	nftw(root, tree_size_entry, 32, FTW_PHYS);
@@ -1291,6 +1651,43 @@ static int manifest_write(const char *path, const char *text)
 	return 0;
 }
 
+static json_object *manifest_strings(const char (*list)[SVC_PATH_MAX + 1], size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_object_array_add(a, json_object_new_string(list[i]));
+	return a;
+}
+
+/*
+ * "service": what the image runs and the policy the dock judges it against
+ * (the agent only reports facts). uid and gid come from the image itself.
+ */
+static int manifest_service(const struct build *b, json_object *m)
+{
+	const struct recipe *rc = &b->bd_rc;
+	json_object *svc = json_object_new_object(), *ports = json_object_new_array();
+
+	if (!svc || !ports) {
+		json_object_put(svc);
+		json_object_put(ports);
+		return img_fail(ENOMEM, "manifest: out of memory");
+	}
+	json_object_object_add(svc, "name", json_object_new_string(rc->rc_svc_name));
+	json_object_object_add(svc, "user", json_object_new_string(rc->rc_svc_user));
+	json_object_object_add(svc, "group", json_object_new_string(rc->rc_svc_group));
+	json_object_object_add(svc, "uid", json_object_new_int64((int64_t)b->bd_svc_uid));
+	json_object_object_add(svc, "gid", json_object_new_int64((int64_t)b->bd_svc_gid));
+	for (size_t i = 0; i < rc->rc_svc_n_ports; i++)
+		json_object_array_add(ports, json_object_new_string(rc->rc_svc_ports[i]));
+	json_object_object_add(svc, "ports", ports);
+	json_object_object_add(svc, "writable", manifest_strings(rc->rc_svc_writable, rc->rc_svc_n_writable));
+	json_object_object_add(svc, "readonly", manifest_strings(rc->rc_svc_readonly, rc->rc_svc_n_readonly));
+	json_object_object_add(m, "service", svc);
+	return 0;
+}
+
 static int build_manifest(struct build *b)
 {
 	static const struct {
@@ -1319,6 +1716,10 @@ static int build_manifest(struct build *b)
 	json_object_object_add(boot, "initrd", json_object_new_string("initrd.img"));
 	json_object_object_add(boot, "cmdline", json_object_new_string(b->bd_rc.rc_cmdline));
 	json_object_object_add(m, "boot", boot);
+	if (b->bd_rc.rc_svc_name[0] && (r = manifest_service(b, m)) < 0) {
+		json_object_put(arr);
+		goto out;
+	}
 	json_object_object_add(m, "files", arr);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		json_object *f = json_object_new_object();
