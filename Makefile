@@ -144,7 +144,7 @@ install: all
 	install -m 0755 $(B)/dockd $(DESTDIR)$(PREFIX)/sbin/dockd
 	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 templates/*.xml $(DESTDIR)$(DATADIR)/templates/
-	cp -R images/recipes images/micro $(DESTDIR)$(DATADIR)/images/
+	cp -R images/recipes images/micro images/micro-weak images/micro-hostile $(DESTDIR)$(DATADIR)/images/
 	install -m 0644 README.md guest-agent/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/isc/
 	sed 's|/usr/local|$(PREFIX)|g; s|/etc/isc|$(SYSCONFDIR)|g' dist/dockd.service \
 	  > $(DESTDIR)/lib/systemd/system/dockd.service
