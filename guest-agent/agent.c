@@ -1,7 +1,9 @@
 /*
  * isc-agent: the ISC guest agent. Speaks newline-delimited JSON to the dock
  * over the virtio-serial port org.isc.agent.0 (protocol: PROTOCOL.md).
- * Static, dependency-free, reads only /proc and /sys, never executes anything.
+ * Static, dependency-free, never executes anything; reads only /proc, /sys,
+ * sshd's configuration and netlink. This file is the channel, the requests
+ * and the report schedule; the facts come from check_*.c (facts.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,11 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AGENT_VERSION   "0.1.0"
+#include "facts.h"
+
+#define AGENT_VERSION   "0.2.0"
 #define AGENT_PROTOCOL  1
 #define AGENT_PORT_NAME "org.isc.agent.0"
-/* Protocol limit on one line, terminating newline included (PROTOCOL.md). */
-#define AGENT_LINE_MAX  4096
 /*
  * Output not yet taken by the host. A dock that stops reading must not make
  * the agent grow without bound: past this, new messages are dropped.
@@ -39,11 +41,15 @@
 #define AGENT_JSON_DEPTH 8
 /* Longest request type name we recognise; longer ones are unknown anyway. */
 #define AGENT_TYPE_MAX  32
+/* Longest service name a report request may give (comm uses 15 of them). */
+#define AGENT_SERVICE_MAX 64
 /* Small /proc and /sys values we report (boot id, release, hostname). */
 #define AGENT_VALUE_MAX 256
 #define AGENT_RETRY_MS  1000
 #define AGENT_HEARTBEAT_DEFAULT 5
 #define AGENT_HEARTBEAT_MAX     3600
+#define AGENT_REPORT_DEFAULT    30
+#define AGENT_REPORT_MAX        86400
 
 enum agent_chan_kind { CHAN_VIRTIO, CHAN_UNIX };
 
@@ -51,8 +57,9 @@ struct agent {
 	/* options */
 	const char *ag_port;          /* explicit device, or NULL to search */
 	const char *ag_unix;          /* unix socket path instead of a port */
-	const char *ag_root;          /* prefix for /proc and /sys reads */
+	struct fact_env ag_env;       /* root prefix, netlink mode, service */
 	unsigned ag_heartbeat;        /* seconds */
+	unsigned ag_report_interval;  /* seconds; 0: no periodic reports */
 
 	/* channel */
 	enum agent_chan_kind ag_kind;
@@ -62,6 +69,16 @@ struct agent {
 	uint64_t ag_seq;              /* heartbeats sent by this process */
 	uint64_t ag_dropped;          /* messages dropped on a full queue */
 	int64_t ag_next_beat_ms;      /* monotonic deadline of next heartbeat */
+
+	/* reports: at most one being sent, at most one more asked for */
+	char ag_service[AGENT_SERVICE_MAX + 1];        /* last name the dock gave */
+	char ag_report_service[AGENT_SERVICE_MAX + 1]; /* the one in use */
+	uint64_t ag_report_seq;       /* reports started by this process */
+	bool ag_report_active;
+	bool ag_report_pending;
+	size_t ag_report_next;        /* next fact of the active report */
+	int64_t ag_next_report_ms;    /* monotonic deadline of the periodic report */
+	struct jline ag_line;         /* the fact line being built */
 
 	/* input: one partial line; in discard mode until the next newline */
 	char ag_in[AGENT_LINE_MAX];
@@ -108,43 +125,6 @@ static void agent_sleep_ms(int ms)
 
 	/* An interrupted sleep only shortens one retry interval. */
 	nanosleep(&ts, NULL);
-}
-
-/* --- reading /proc and /sys --------------------------------------------- */
-
-/*
- * Read a small file under the root prefix into buf, first line only,
- * NUL-terminated. Returns the length or a negative errno.
- */
-static ssize_t agent_read_value(const struct agent *a, const char *path, char *buf, size_t size)
-{
-	char full[PATH_MAX];
-	ssize_t n, total = 0;
-	int fd, r;
-
-	r = snprintf(full, sizeof(full), "%s%s", a->ag_root, path);
-	if (r < 0 || (size_t)r >= sizeof(full))
-		return -ENAMETOOLONG;
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	while ((size_t)total < size - 1) {
-		n = read(fd, buf + total, size - 1 - (size_t)total);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		total += n;
-	}
-	close(fd);
-	buf[total] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return (ssize_t)strlen(buf);
 }
 
 /* --- JSON out ------------------------------------------------------------ */
@@ -313,17 +293,26 @@ static int json_skip_value(struct json_scan *s, int depth)
 	return s->js_p > start ? 0 : -EINVAL;
 }
 
+struct agent_req {
+	char rq_type[AGENT_TYPE_MAX];
+	char rq_service[AGENT_SERVICE_MAX + 1];
+	bool rq_has_service;
+};
+
 /*
- * A request is one JSON object with a string member "type" (exactly once).
- * Store the type in out; anything else is -EINVAL (the caller ignores it).
+ * A request is one JSON object with a string member "type" (exactly once)
+ * and, for a report, an optional string member "service" (at most once,
+ * at most AGENT_SERVICE_MAX bytes). Anything else is -EINVAL (the caller
+ * ignores the line); other members are skipped.
  */
-static int json_request_type(const char *line, size_t len, char *out, size_t size)
+static int json_request(const char *line, size_t len, struct agent_req *rq)
 {
 	struct json_scan s = { .js_p = line, .js_end = line + len };
 	char key[AGENT_TYPE_MAX];
 	bool have_type = false;
 	int r;
 
+	rq->rq_has_service = false;
 	if (!json_eat(&s, '{'))
 		return -EINVAL;
 	if (!json_eat(&s, '}')) {
@@ -336,9 +325,15 @@ static int json_request_type(const char *line, size_t len, char *out, size_t siz
 			if (r == 0 && strcmp(key, "type") == 0) {
 				if (have_type)
 					return -EINVAL;
-				if ((r = json_string(&s, out, size)) < 0)
+				if ((r = json_string(&s, rq->rq_type, sizeof(rq->rq_type))) < 0)
 					return r;
 				have_type = true;
+			} else if (r == 0 && strcmp(key, "service") == 0) {
+				if (rq->rq_has_service)
+					return -EINVAL;
+				if ((r = json_string(&s, rq->rq_service, sizeof(rq->rq_service))) < 0)
+					return r;
+				rq->rq_has_service = true;
 			} else if ((r = json_skip_value(&s, 1)) < 0) {
 				return r;
 			}
@@ -400,12 +395,12 @@ static void agent_send_hello(struct agent *a)
 	bool have_uts = uname(&uts) == 0;
 	int n;
 
-	if (agent_read_value(a, "/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id)) < 0)
+	if (file_read_value(&a->ag_env, "/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id)) < 0)
 		boot_id[0] = '\0';
 	/* Same values as uname(2), read as files so --root fixtures cover them. */
-	if (agent_read_value(a, "/proc/sys/kernel/osrelease", kernel, sizeof(kernel)) < 0)
+	if (file_read_value(&a->ag_env, "/proc/sys/kernel/osrelease", kernel, sizeof(kernel)) < 0)
 		snprintf(kernel, sizeof(kernel), "%s", have_uts ? uts.release : "");
-	if (agent_read_value(a, "/proc/sys/kernel/hostname", host, sizeof(host)) < 0)
+	if (file_read_value(&a->ag_env, "/proc/sys/kernel/hostname", host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "%s", have_uts ? uts.nodename : "");
 	json_escape(e_boot, sizeof(e_boot), boot_id);
 	json_escape(e_kernel, sizeof(e_kernel), kernel);
@@ -424,7 +419,7 @@ static void agent_send_heartbeat(struct agent *a)
 	unsigned long long uptime = 0;
 	int n;
 
-	if (agent_read_value(a, "/proc/uptime", buf, sizeof(buf)) > 0) {
+	if (file_read_value(&a->ag_env, "/proc/uptime", buf, sizeof(buf)) > 0) {
 		char *end;
 
 		errno = 0;
@@ -438,23 +433,126 @@ static void agent_send_heartbeat(struct agent *a)
 		agent_send(a, line, (size_t)n);
 }
 
-/* Dock requests: data, not a switch. Later: report, shutdown. */
+/* --- reports -------------------------------------------------------------- */
+
+/* The facts of a report, in the order they are sent: data, not code. */
+static const struct agent_fact {
+	const char *af_id;
+	void (*af_check)(struct jline *j, const struct fact_env *e);
+} agent_facts[] = {
+	{ "listen", check_listen },
+	{ "aslr", check_aslr },
+	{ "net", check_net },
+	{ "swap", check_swap },
+	{ "mounts", check_mounts },
+	{ "audit", check_audit },
+	{ "nft", check_nft },
+	{ "service", check_service },
+	{ "sysctl", check_sysctl },
+	{ "sshd", check_sshd },
+};
+
+#define AGENT_NFACTS (sizeof(agent_facts) / sizeof(agent_facts[0]))
+
+static void agent_report_start(struct agent *a)
+{
+	a->ag_report_active = true;
+	a->ag_report_next = 0;
+	a->ag_report_seq++;
+	/* The name in force when the report starts applies to all of it. */
+	memcpy(a->ag_report_service, a->ag_service, sizeof(a->ag_report_service));
+	if (a->ag_report_interval > 0)
+		a->ag_next_report_ms = agent_now_ms() + (int64_t)a->ag_report_interval * 1000;
+}
+
+/* Ask for a report: now, or right after the one being sent (never more). */
+static void agent_report_request(struct agent *a)
+{
+	if (a->ag_report_active)
+		a->ag_report_pending = true;
+	else
+		agent_report_start(a);
+}
+
+/* Forget a report cut by a disconnect: the next hello starts a new one. */
+static void agent_report_reset(struct agent *a)
+{
+	a->ag_report_active = false;
+	a->ag_report_pending = false;
+}
+
+/*
+ * Send the active report a line at a time, each one only when the queue
+ * has room for a whole line: a report is never cut by a full queue, and a
+ * dock that stops reading stalls it instead of growing the agent.
+ */
+static void agent_report_pump(struct agent *a)
+{
+	struct jline *j = &a->ag_line;
+	char end[128];
+	int n;
+
+	while (a->ag_connected && a->ag_report_active && sizeof(a->ag_out) - a->ag_out_len >= AGENT_LINE_MAX) {
+		if (a->ag_report_next < AGENT_NFACTS) {
+			const struct agent_fact *f = &agent_facts[a->ag_report_next++];
+			struct fact_env env = a->ag_env;
+
+			env.fe_service = a->ag_report_service[0] ? a->ag_report_service : NULL;
+			jl_init(j);
+			jl_str(j, "type", "fact");
+			jl_int(j, "report", (long long)a->ag_report_seq);
+			jl_str(j, "id", f->af_id);
+			f->af_check(j, &env);
+			agent_send(a, j->jl_buf, jl_finish(j));
+			continue;
+		}
+		n = snprintf(end, sizeof(end), "{\"type\":\"report_end\",\"report\":%llu,\"facts\":%zu}\n",
+			     (unsigned long long)a->ag_report_seq, AGENT_NFACTS);
+		agent_send(a, end, (size_t)n);
+		a->ag_report_active = false;
+		if (a->ag_report_pending) {
+			a->ag_report_pending = false;
+			agent_report_start(a);
+		}
+	}
+}
+
+/* --- dock requests ---------------------------------------------------------- */
+
+/* A hello is always followed by a report (PROTOCOL.md). */
+static void agent_req_hello(struct agent *a, const struct agent_req *rq)
+{
+	(void)rq;
+	agent_send_hello(a);
+	agent_report_request(a);
+}
+
+static void agent_req_report(struct agent *a, const struct agent_req *rq)
+{
+	/* The name sticks for later reports; "" forgets it. */
+	if (rq->rq_has_service)
+		memcpy(a->ag_service, rq->rq_service, sizeof(a->ag_service));
+	agent_report_request(a);
+}
+
+/* Dock requests: data, not a switch. Later: shutdown. */
 static const struct agent_request {
 	const char *rq_type;
-	void (*rq_handle)(struct agent *a);
+	void (*rq_handle)(struct agent *a, const struct agent_req *rq);
 } agent_requests[] = {
-	{ "hello", agent_send_hello },
+	{ "hello", agent_req_hello },
+	{ "report", agent_req_report },
 };
 
 static void agent_handle_line(struct agent *a, const char *line, size_t len)
 {
-	char type[AGENT_TYPE_MAX];
+	struct agent_req rq;
 
-	if (json_request_type(line, len, type, sizeof(type)) < 0)
+	if (json_request(line, len, &rq) < 0)
 		return; /* not a request we understand: ignored by protocol */
 	for (size_t i = 0; i < sizeof(agent_requests) / sizeof(agent_requests[0]); i++) {
-		if (strcmp(type, agent_requests[i].rq_type) == 0) {
-			agent_requests[i].rq_handle(a);
+		if (strcmp(rq.rq_type, agent_requests[i].rq_type) == 0) {
+			agent_requests[i].rq_handle(a, &rq);
 			return;
 		}
 	}
@@ -509,6 +607,7 @@ static void agent_disconnected(struct agent *a, const char *why)
 	a->ag_out_len = 0;
 	a->ag_in_len = 0;
 	a->ag_in_discard = false;
+	agent_report_reset(a);
 	/* A unix socket cannot be reconnected in place; a virtio port can. */
 	if (a->ag_kind == CHAN_UNIX)
 		agent_close(a);
@@ -528,9 +627,14 @@ static void agent_connected(struct agent *a)
 	a->ag_out_len = 0;
 	a->ag_in_len = 0;
 	a->ag_in_discard = false;
-	/* Hello first on every (re)connect: a restarted dock learns who we are. */
-	agent_send_hello(a);
+	agent_report_reset(a);
+	/*
+	 * Hello first on every (re)connect: a restarted dock learns who we are;
+	 * then a report, so it learns the facts without asking.
+	 */
 	a->ag_next_beat_ms = agent_now_ms() + (int64_t)a->ag_heartbeat * 1000;
+	agent_req_hello(a, NULL);
+	agent_report_pump(a);
 }
 
 /* Find /dev/<vport> whose /sys/class/virtio-ports/<vport>/name is ours. */
@@ -546,7 +650,7 @@ static int agent_find_port(const struct agent *a, char *path, size_t size)
 		snprintf(path, size, "%s", by_name);
 		return 0;
 	}
-	if (snprintf(dir, sizeof(dir), "%s/sys/class/virtio-ports", a->ag_root) >= (int)sizeof(dir))
+	if (snprintf(dir, sizeof(dir), "%s/sys/class/virtio-ports", a->ag_env.fe_root) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	d = opendir(dir);
 	if (!d)
@@ -556,7 +660,7 @@ static int agent_find_port(const struct agent *a, char *path, size_t size)
 			continue;
 		if (snprintf(rel, sizeof(rel), "/sys/class/virtio-ports/%s/name", de->d_name) >= (int)sizeof(rel))
 			continue;
-		if (agent_read_value(a, rel, name, sizeof(name)) < 0 || strcmp(name, AGENT_PORT_NAME) != 0)
+		if (file_read_value(&a->ag_env, rel, name, sizeof(name)) < 0 || strcmp(name, AGENT_PORT_NAME) != 0)
 			continue;
 		if (snprintf(path, size, "/dev/%s", de->d_name) >= (int)size)
 			continue;
@@ -666,12 +770,34 @@ static void agent_read(struct agent *a)
 	}
 }
 
+/* Heartbeat and periodic report, when due. */
+static void agent_timers(struct agent *a)
+{
+	int64_t now = agent_now_ms();
+
+	if (now >= a->ag_next_beat_ms) {
+		agent_send_heartbeat(a);
+		a->ag_next_beat_ms += (int64_t)a->ag_heartbeat * 1000;
+		/* After a long stall, resume the rhythm instead of bursting. */
+		if (a->ag_next_beat_ms <= now)
+			a->ag_next_beat_ms = now + (int64_t)a->ag_heartbeat * 1000;
+	}
+	if (a->ag_connected && a->ag_report_interval > 0 && now >= a->ag_next_report_ms) {
+		agent_report_request(a);
+		/* Also when it only became pending: ask once per interval. */
+		a->ag_next_report_ms = now + (int64_t)a->ag_report_interval * 1000;
+	}
+}
+
 /* One turn of the loop while the host is connected. */
 static void agent_serve(struct agent *a)
 {
 	struct pollfd p = { .fd = a->ag_fd, .events = POLLIN };
-	int64_t wait = a->ag_next_beat_ms - agent_now_ms();
+	int64_t next = a->ag_next_beat_ms, wait;
 
+	if (a->ag_report_interval > 0 && a->ag_next_report_ms < next)
+		next = a->ag_next_report_ms;
+	wait = next - agent_now_ms();
 	if (a->ag_out_len > 0)
 		p.events |= POLLOUT;
 	if (wait < 0)
@@ -691,13 +817,9 @@ static void agent_serve(struct agent *a)
 		agent_read(a);
 	if (a->ag_connected && (p.revents & POLLOUT))
 		agent_flush(a);
-	if (a->ag_connected && agent_now_ms() >= a->ag_next_beat_ms) {
-		agent_send_heartbeat(a);
-		a->ag_next_beat_ms += (int64_t)a->ag_heartbeat * 1000;
-		/* After a long stall, resume the rhythm instead of bursting. */
-		if (a->ag_next_beat_ms <= agent_now_ms())
-			a->ag_next_beat_ms = agent_now_ms() + (int64_t)a->ag_heartbeat * 1000;
-	}
+	if (a->ag_connected)
+		agent_timers(a);
+	agent_report_pump(a);
 }
 
 /* Host side closed: sleep until SIGIO says it changed, re-checking every second. */
@@ -736,11 +858,31 @@ static void agent_run(struct agent *a)
 static void agent_usage(FILE *f)
 {
 	fprintf(f, "usage: isc-agent [--port DEVICE | --unix SOCKET] [--root DIR] [--heartbeat SECONDS]\n"
+		   "                 [--report-interval SECONDS] [--no-netlink | --netlink-replay DIR]\n"
 		   "  --port DEVICE        virtio-serial device (default: the port named " AGENT_PORT_NAME ")\n"
 		   "  --unix SOCKET        connect to a unix stream socket instead (tests)\n"
-		   "  --root DIR           prefix for /proc and /sys reads (fixture tests)\n"
-		   "  --heartbeat SECONDS  heartbeat interval, 1..%d (default %d)\n",
-		AGENT_HEARTBEAT_MAX, AGENT_HEARTBEAT_DEFAULT);
+		   "  --root DIR           prefix for /proc, /sys and /etc reads (fixture tests)\n"
+		   "  --heartbeat SECONDS  heartbeat interval, 1..%d (default %d)\n"
+		   "  --report-interval SECONDS\n"
+		   "                       periodic report, 0 (none) or 1..%d (default %d)\n"
+		   "  --no-netlink         do not query the kernel: audit, nft and addresses say \"disabled\"\n"
+		   "  --netlink-replay DIR take the kernel's netlink replies from files in DIR (tests)\n",
+		AGENT_HEARTBEAT_MAX, AGENT_HEARTBEAT_DEFAULT, AGENT_REPORT_MAX, AGENT_REPORT_DEFAULT);
+}
+
+/* A number of seconds in [min, max] for option name, or -1 (logged). */
+static long agent_seconds(const char *name, const char *arg, unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+		agent_log("--%s: \"%s\" is not a number of seconds in %lu..%lu", name, arg, min, max);
+		return -1;
+	}
+	return (long)v;
 }
 
 int main(int argc, char **argv)
@@ -750,6 +892,9 @@ int main(int argc, char **argv)
 		{ "unix", required_argument, NULL, 'u' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "heartbeat", required_argument, NULL, 'b' },
+		{ "report-interval", required_argument, NULL, 'i' },
+		{ "no-netlink", no_argument, NULL, 'n' },
+		{ "netlink-replay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -759,12 +904,13 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int c;
 
-	a.ag_root = "";
+	a.ag_env.fe_root = "";
 	a.ag_heartbeat = AGENT_HEARTBEAT_DEFAULT;
+	a.ag_report_interval = AGENT_REPORT_DEFAULT;
+	a.ag_env.fe_netlink = FACT_NL_KERNEL;
 	a.ag_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-		unsigned long v;
+		long v;
 
 		switch (c) {
 		case 'p':
@@ -774,17 +920,24 @@ int main(int argc, char **argv)
 			a.ag_unix = optarg;
 			break;
 		case 'r':
-			a.ag_root = optarg;
+			a.ag_env.fe_root = optarg;
 			break;
 		case 'b':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || v < 1 || v > AGENT_HEARTBEAT_MAX) {
-				agent_log("--heartbeat: \"%s\" is not a number of seconds in 1..%d", optarg,
-					  AGENT_HEARTBEAT_MAX);
+			if ((v = agent_seconds("heartbeat", optarg, 1, AGENT_HEARTBEAT_MAX)) < 0)
 				return 2;
-			}
 			a.ag_heartbeat = (unsigned)v;
+			break;
+		case 'i':
+			if ((v = agent_seconds("report-interval", optarg, 0, AGENT_REPORT_MAX)) < 0)
+				return 2;
+			a.ag_report_interval = (unsigned)v;
+			break;
+		case 'n':
+			a.ag_env.fe_netlink = FACT_NL_DISABLED;
+			break;
+		case 'R':
+			a.ag_env.fe_netlink = FACT_NL_REPLAY;
+			a.ag_env.fe_replay = optarg;
 			break;
 		case 'h':
 			agent_usage(stdout);
@@ -810,7 +963,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGIO);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	agent_log("%s started (protocol %d, heartbeat %us)", AGENT_VERSION, AGENT_PROTOCOL, a.ag_heartbeat);
+	agent_log("%s started (protocol %d, heartbeat %us, report every %us)", AGENT_VERSION, AGENT_PROTOCOL,
+		  a.ag_heartbeat, a.ag_report_interval);
 	agent_run(&a);
 	return 1;
 }
