@@ -1,0 +1,249 @@
+#!/bin/bash
+# tests/agent/run.sh — the guest agent's tests, on the real binary.
+#
+#   make build/isc-agent && tests/agent/run.sh
+#
+# build/isc-agent runs in --unix mode against tests/agent/dock.py (a fake
+# dock) and reads fixture trees instead of the guest: fixtures/NAME/ holds
+# fake proc/, sys/ and etc/ files, netlink.json (the kernel's netlink
+# replies, turned into files by mknl.py; without it the agent runs with
+# --no-netlink), service (the name the dock asks about) and expected.json
+# (the facts the agent must report, compared with jq). Then the protocol:
+# hostile input from the dock, the line limit, reconnects, periodic
+# reports, a dock that stops reading; and, where user namespaces work, the
+# netlink facts against the real kernel in a private network namespace.
+#
+# TAP output; the last line is "N passed, N failed"; exit 1 on a failure.
+# AGENT=path picks another binary. UPDATE=1 rewrites each expected.json from
+# what the agent says (the facts it already lists, or all): review the diff.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/lib/tap.sh
+
+AGENT=${AGENT:-build/isc-agent}
+D=tests/agent
+FACT_IDS="listen aslr net swap mounts audit nft service sysctl sshd"
+if [ ! -x "$AGENT" ]; then
+	echo "Bail out! $AGENT is not built (make build/isc-agent)"
+	exit 2
+fi
+TMP=$(mktemp -d /tmp/isc-agent-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+plan_start "isc-agent: facts from fixtures, protocol, real kernel"
+
+# dock OUT ARGS... : run dock.py (steps on stdin) against the agent; the
+# agent's lines go to OUT, dock.py's and the agent's stderr to OUT.err.
+dock() {
+	local out=$1
+	shift
+	python3 "$D/dock.py" -- "$AGENT" "$@" >"$out" 2>"$out.err"
+}
+
+# wellformed OUT REPORT: every line one JSON object within the line limit;
+# REPORT has every fact once, in order, and a matching report_end.
+wellformed() {
+	local out=$1 seq=$2 ids
+	if awk 'length($0) > 4095 { exit 1 }' "$out" && jq -e 'type == "object"' "$out" >/dev/null; then :; else
+		echo "a line is over the limit or not a JSON object"
+		return 1
+	fi
+	ids=$(jq -r --argjson n "$seq" 'select(.type == "fact" and .report == $n) | .id' "$out" | tr '\n' ' ')
+	[ "$ids" = "$FACT_IDS " ] || { echo "report $seq facts: $ids"; return 1; }
+	jq -e --argjson n "$seq" 'select(.type == "report_end" and .report == $n) | .facts == 10' "$out" >/dev/null
+}
+
+# fact OUT REPORT ID: that fact, without type and report, keys sorted.
+fact() {
+	jq -cS --argjson n "$2" --arg id "$3" 'select(.type == "fact" and .report == $n and .id == $id) | del(.type, .report)' "$1"
+}
+
+# prepare NAME: sets ROOT and NL (netlink arguments) for a fixture.
+prepare() {
+	local name=$1
+	ROOT=$D/fixtures/$name
+	if [ "$name" = edge ]; then
+		# A FIFO where a config file should be: git cannot hold one.
+		mkdir -p "$TMP/root-edge"
+		cp -a "$ROOT/." "$TMP/root-edge/"
+		mkfifo "$TMP/root-edge/etc/ssh/sshd_config.d/30-fifo.conf"
+		ROOT=$TMP/root-edge
+	fi
+	NL=(--no-netlink)
+	if [ -f "$ROOT/netlink.json" ]; then
+		python3 "$D/mknl.py" "$ROOT/netlink.json" "$TMP/nl-$name"
+		NL=(--netlink-replay "$TMP/nl-$name")
+	fi
+}
+
+# --- 1. every fixture: report 2 (asked for its service) against expected.json
+for dir in "$D"/fixtures/*/; do
+	name=$(basename "$dir")
+	prepare "$name"
+	out=$TMP/$name.out
+	svc=$(head -n 1 "$ROOT/service" 2>/dev/null || true)
+	req=$(jq -cn --arg s "$svc" '{type: "report", service: $s}')
+	if ! printf 'wait report_end 1\nsend %s\nwait report_end 2\n' "$req" |
+		dock "$out" --root "$ROOT" --report-interval 0 "${NL[@]}"; then
+		t_fail "$name: hello, a report, then a report on request" "$(tail -5 "$out.err")"
+		continue
+	fi
+	t_ok "$name: hello, a report, then a report on request; lines well-formed" wellformed "$out" 2
+	exp=$dir/expected.json
+	if [ "${UPDATE:-0}" = 1 ]; then
+		ids=$FACT_IDS
+		[ -f "$exp" ] && ids=$(jq -r '.[].id' "$exp")
+		for id in $ids; do fact "$out" 2 "$id"; done | jq -s . >"$exp.new" && mv "$exp.new" "$exp"
+		t_diag "$exp rewritten"
+	fi
+	if [ ! -f "$exp" ]; then
+		t_fail "$name: $exp exists"
+		continue
+	fi
+	for id in $(jq -r '.[].id' "$exp"); do
+		t_is "$name: fact $id" "$(fact "$out" 2 "$id")" "$(jq -cS --arg id "$id" '.[] | select(.id == $id)' "$exp")"
+	done
+done
+
+# --- 2. protocol, on the good fixture
+prepare good
+GOOD=(--root "$ROOT" "${NL[@]}")
+out=$TMP/good.out
+t_is "hello first: protocol 1, boot id from the guest" \
+	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id]')" '["hello",1,"6c1b2f4e-0d6a-4c1e-9a53-000000000009"]'
+t_is "the report after hello names no service" "$(fact "$out" 1 service)" '{"found":false,"id":"service"}'
+
+out=$TMP/garbage.out
+dock "$out" "${GOOD[@]}" --report-interval 0 <<'EOF'
+wait report_end 1
+sendpy b"x" * 10000 + b"\n"
+send {"type":"report"
+send {"type":"report","service":12}
+send {"type":"report","service":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}
+send {"type":"report","type":"hello"}
+send {"type":"report","service":"a","service":"b"}
+sendpy b"[" * 100 + b"\n"
+sendpy b'{"type":"report","deep":' + b"[" * 20 + b"]" * 20 + b"}\n"
+sendpy b'\xff\xfe\x00\x01{"type":"report"}\n'
+send {}
+send ["type","report"]
+send {"type":"nosuch"}
+send {"type":"report","service":"httpd"}
+wait report_end 2
+drain 1
+EOF
+rc=$?
+t_is "garbage from the dock is ignored, the agent keeps working" \
+	"$rc $(jq -r 'select(.type == "report_end") | .report' "$out" | tr '\n' ' ')$(fact "$out" 2 service | jq -c '[.name, .pid]')" \
+	'0 1 2 ["httpd",100]'
+t_ok "an over-long dock line is logged and dropped" grep -q "dock line over 4096 bytes discarded" "$out.err"
+
+out=$TMP/limit.out
+dock "$out" "${GOOD[@]}" --report-interval 0 <<'EOF'
+wait report_end 1
+sendpy (lambda h: h + b"p" * (4096 - len(h) - 2) + b'"}\n')(b'{"type":"report","service":"nope","pad":"')
+sendpy (lambda h: h + b"p" * (4095 - len(h) - 2) + b'"}\n')(b'{"type":"report","service":"httpd","pad":"')
+wait report_end 2
+drain 1
+EOF
+t_is "a request of 4096 bytes is served, one of 4097 is not" \
+	"$? $(jq -r 'select(.type == "report_end") | .report' "$out" | tr '\n' ' ')$(fact "$out" 2 service | jq -r .name)" \
+	'0 1 2 httpd'
+
+out=$TMP/hello.out
+dock "$out" "${GOOD[@]}" --report-interval 0 <<'EOF'
+wait report_end 1
+send {"type":"hello"}
+wait report_end 2
+EOF
+t_is "a hello request is answered with hello and a report" \
+	"$? $(jq -r 'select(.type == "hello" or .type == "report_end") | .type' "$out" | tr '\n' ' ')" \
+	'0 hello report_end hello report_end '
+
+out=$TMP/reconnect.out
+dock "$out" "${GOOD[@]}" --report-interval 0 <<'EOF'
+wait report_end 1
+send {"type":"report","service":"httpd"}
+wait report_end 2
+close
+accept
+wait report_end 3
+EOF
+t_is "after a reconnect: hello again, and the report keeps the service name" \
+	"$? $(jq -c 'select(.type == "hello") | .type' "$out" | wc -l) $(fact "$out" 3 service | jq -c '[.name, .found]')" \
+	'0 2 ["httpd",true]'
+t_ok "the reconnected report is complete" wellformed "$out" 3
+
+out=$TMP/periodic.out
+dock "$out" "${GOOD[@]}" --report-interval 1 <<'EOF'
+wait report_end 1
+wait report_end 2
+wait report_end 3
+EOF
+t_is "--report-interval 1: reports come unasked" "$?" 0
+
+out=$TMP/flood.out
+dock "$out" "${GOOD[@]}" --report-interval 0 <<'EOF'
+wait report_end 1
+sendpy b'{"type":"report"}\n' * 5000
+sleep 1
+rss
+drain 1
+send {"type":"report","service":"marker"}
+drain 1
+EOF
+rc=$?
+t_is "a dock that stops reading: the agent stays under 2 MiB" "$rc" 0
+t_diag "$(grep '^# rss' "$out.err")"
+last=$(jq -r 'select(.type == "report_end") | .report' "$out" | tail -n 1)
+t_diag "5000 requests while not read: $last reports"
+t_ok "... requests coalesce, and every report it sent is whole" bash -c '
+	for n in $(seq 1 '"${last:-0}"'); do
+		[ "$(jq -c "select(.report == $n and .type == \"fact\")" "'"$out"'" | wc -l)" = 10 ] || exit 1
+	done
+	[ "'"${last:-0}"'" -gt 1 ] && [ "'"${last:-0}"'" -lt 5000 ]'
+t_is "... and then it answers the next request" "$(fact "$out" "${last:-0}" service | jq -r .name)" marker
+
+# --- 3. options and the binary itself
+t_ok "a bad --report-interval is refused" bash -c "! '$AGENT' --report-interval x 2>/dev/null"
+t_ok "--help lists --no-netlink and --netlink-replay" bash -c "'$AGENT' --help | grep -q -- --netlink-replay"
+t_ok "static (no program interpreter)" bash -c "! readelf -l '$AGENT' | grep -q INTERP"
+size=$(stat -c %s "$AGENT")
+t_ok "stripped size $size bytes < 200 KiB" test "$size" -lt 204800
+
+# --- 4. the netlink facts against the real kernel, in a private network namespace
+if unshare -rnm true 2>/dev/null && command -v nft >/dev/null; then
+	cat >"$TMP/ns.sh" <<'EOF'
+set -e
+# The namespace's own /sys, so /sys/class/net lists its interfaces.
+mount -t sysfs sysfs /sys
+ip link add v0 type veth peer name v1
+ip addr add 10.9.0.2/29 dev v0
+ip link set v0 up
+nft add table ip legacy
+nft add chain ip legacy INPUT '{ type filter hook input priority 10; policy accept; }'
+printf 'wait report_end 1\n' | python3 "$1/dock.py" -- "$2" --report-interval 0 >"$3.accept"
+nft add table inet filter
+nft add chain inet filter input '{ type filter hook input priority 0; policy drop; }'
+nft add chain inet filter forward '{ type filter hook forward priority 0; policy drop; }'
+printf 'wait report_end 1\n' | python3 "$1/dock.py" -- "$2" --report-interval 0 >"$3.drop"
+EOF
+	if unshare -rnm --propagation private bash "$TMP/ns.sh" "$D" "$AGENT" "$TMP/kernel" 2>"$TMP/kernel.err"; then
+		t_is "kernel: nft, input only accepted" "$(fact "$TMP/kernel.accept" 1 nft)" \
+			'{"id":"nft","input_chains":[{"chain":"INPUT","hook":"input","policy":"accept","priority":10,"table":"ip legacy","type":"filter"}],"tables":1}'
+		t_is "kernel: nft, a drop input chain added" \
+			"$(fact "$TMP/kernel.drop" 1 nft | jq -cS '.input_chains |= sort_by(.table)')" \
+			'{"id":"nft","input_chains":[{"chain":"input","hook":"input","policy":"drop","priority":0,"table":"inet filter","type":"filter"},{"chain":"INPUT","hook":"input","policy":"accept","priority":10,"table":"ip legacy","type":"filter"}],"tables":2}'
+		t_is "kernel: net, interfaces and their addresses" \
+			"$(fact "$TMP/kernel.drop" 1 net | jq -c '[.ifaces[] | [.name, .addrs, .up]]')" \
+			'[["v0",["10.9.0.2/29"],true],["v1",[],false]]'
+		t_is "kernel: audit outside the initial user namespace is an error, not a hang" \
+			"$(fact "$TMP/kernel.drop" 1 audit | jq -r 'has("error")')" true
+	else
+		t_fail "kernel: namespace set-up" "$(tail -5 "$TMP/kernel.err")"
+	fi
+else
+	t_skip "kernel: netlink facts in a private network namespace" "no user namespaces or no nft here"
+fi
+
+t_done
