@@ -18,6 +18,7 @@
 # what the agent says (the facts it already lists, or all): review the diff.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/lib/tap.sh
 . tests/lib/tap.sh
 
 AGENT=${AGENT:-build/isc-agent}
@@ -56,6 +57,15 @@ wellformed() {
 # fact OUT REPORT ID: that fact, without type and report, keys sorted.
 fact() {
 	jq -cS --argjson n "$2" --arg id "$3" 'select(.type == "fact" and .report == $n and .id == $id) | del(.type, .report)' "$1"
+}
+
+# whole_reports OUT LAST: reports 1..LAST all complete, 1 < LAST < 5000.
+whole_reports() {
+	local out=$1 last=$2 n
+	[ "$last" -gt 1 ] && [ "$last" -lt 5000 ] || return 1
+	for n in $(seq 1 "$last"); do
+		[ "$(jq -c --argjson n "$n" 'select(.type == "fact" and .report == $n)' "$out" | wc -l)" = 10 ] || return 1
+	done
 }
 
 # prepare NAME: sets ROOT and NL (netlink arguments) for a fixture.
@@ -197,11 +207,7 @@ t_is "a dock that stops reading: the agent stays under 2 MiB" "$rc" 0
 t_diag "$(grep '^# rss' "$out.err")"
 last=$(jq -r 'select(.type == "report_end") | .report' "$out" | tail -n 1)
 t_diag "5000 requests while not read: $last reports"
-t_ok "... requests coalesce, and every report it sent is whole" bash -c '
-	for n in $(seq 1 '"${last:-0}"'); do
-		[ "$(jq -c "select(.report == $n and .type == \"fact\")" "'"$out"'" | wc -l)" = 10 ] || exit 1
-	done
-	[ "'"${last:-0}"'" -gt 1 ] && [ "'"${last:-0}"'" -lt 5000 ]'
+t_ok "... requests coalesce, and every report it sent is whole" whole_reports "$out" "${last:-0}"
 t_is "... and then it answers the next request" "$(fact "$out" "${last:-0}" service | jq -r .name)" marker
 
 # --- 3. options and the binary itself
