@@ -127,7 +127,7 @@ static int net_list(const struct fact_env *e, char names[][NAME_MAX + 1], char *
 static void net_iface(struct jline *j, const struct fact_env *e, const char *name, const struct net_addrs *t,
 		      bool have_addrs)
 {
-	char path[PATH_MAX], mac[64], addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
+	char path[PATH_MAX], mac[64], hex[32], addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
 	long long index = -1;
 	unsigned long flags = 0;
 	bool have_flags = false, cut = false;
@@ -164,12 +164,12 @@ static void net_iface(struct jline *j, const struct fact_env *e, const char *nam
 		jl_close(j);
 	}
 	snprintf(path, sizeof(path), "/sys/class/net/%s/flags", name);
-	if (file_read_value(e, path, mac, sizeof(mac)) > 0) {
+	if (file_read_value(e, path, hex, sizeof(hex)) > 0) {
 		char *end;
 
 		errno = 0;
-		flags = strtoul(mac, &end, 16);
-		have_flags = errno == 0 && end != mac;
+		flags = strtoul(hex, &end, 16);
+		have_flags = errno == 0 && end != hex;
 	}
 	if (have_flags)
 		jl_bool(j, "up", flags & NET_IFF_UP);

@@ -41,7 +41,7 @@ static void jl_put_escaped(struct jline *j, const char *s, size_t limit)
 		if (c == '"' || c == '\\')
 			jl_put(j, esc, 2, limit);
 		else
-			jl_put(j, (c >= 0x20 && c < 0x7f) ? (const char *)s : "?", 1, limit);
+			jl_put(j, (c >= 0x20 && c < 0x7f) ? s : "?", 1, limit);
 	}
 }
 
