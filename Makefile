@@ -23,7 +23,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c
-DOCKD_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
+DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
 
@@ -105,7 +105,7 @@ FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
-FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c firewall/fwcheck.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
+FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \

@@ -17,7 +17,18 @@ static const struct jsonin_limits agent_limits = {
 #define STR(o, k, dst) jsonin_str(o, W, k, true, dst, sizeof(dst), err)
 #define I64(o, k, lo, hi, dst) jsonin_i64(o, W, k, true, lo, hi, dst, err)
 #define BOOL(o, k, dst) jsonin_bool(o, W, k, true, dst, err)
-#define ARR(o, k, max, dst) jsonin_array(o, W, k, true, max, dst, err)
+#define ARR(o, k, dst) jsonin_array(o, W, k, true, AF_PROTO_ARRAY_MAX, dst, err)
+/* Elements kept of an array: at most cap, the fact marked truncated beyond. */
+static size_t af_keep(struct json_object *a, size_t cap, struct agent_fact *f)
+{
+	size_t n = json_object_array_length(a);
+
+	if (n > cap) {
+		f->af_truncated = true;
+		return cap;
+	}
+	return n;
+}
 #define ELEM(arr, i, out)                                                              \
 	do {                                                                           \
 		out = json_object_array_get_idx(arr, i);                               \
@@ -31,9 +42,9 @@ static int af_listen(struct json_object *o, struct agent_fact *f, struct dock_er
 	struct json_object *a, *e;
 	int64_t port;
 
-	if (ARR(o, "sockets", AF_MAX_SOCKETS, &a) < 0)
+	if (ARR(o, "sockets", &a) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
+	for (size_t i = 0; i < af_keep(a, AF_MAX_SOCKETS, f); i++) {
 		struct af_socket *s = &f->af.listen.l_sockets[i];
 		ELEM(a, i, e);
 		if (STR(e, "proto", s->s_proto) < 0 || STR(e, "addr", s->s_addr) < 0 ||
@@ -55,17 +66,20 @@ static int af_aslr(struct json_object *o, struct agent_fact *f, struct dock_err 
 
 static int af_net(struct json_object *o, struct agent_fact *f, struct dock_err *err)
 {
-	struct json_object *a, *e, *addrs;
+	struct json_object *a, *e, *addrs = NULL;
 
-	if (ARR(o, "ifaces", AF_MAX_IFACES, &a) < 0)
+	if (ARR(o, "ifaces", &a) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
+	for (size_t i = 0; i < af_keep(a, AF_MAX_IFACES, f); i++) {
 		struct af_iface *n = &f->af.net.n_ifaces[i];
 		ELEM(a, i, e);
-		if (STR(e, "name", n->i_name) < 0 || STR(e, "mac", n->i_mac) < 0 ||
-		    BOOL(e, "up", &n->i_up) < 0 || ARR(e, "addrs", AF_MAX_ADDRS, &addrs) < 0)
+		addrs = NULL;
+		/* mac and addrs may be absent when the agent could not read them. */
+		if (STR(e, "name", n->i_name) < 0 || BOOL(e, "up", &n->i_up) < 0 ||
+		    JSONIN_BAD(jsonin_str(e, W, "mac", false, n->i_mac, sizeof(n->i_mac), err)) ||
+		    JSONIN_BAD(jsonin_array(e, W, "addrs", false, AF_PROTO_ARRAY_MAX, &addrs, err)))
 			return -EINVAL;
-		for (size_t k = 0; k < json_object_array_length(addrs); k++) {
+		for (size_t k = 0; addrs != NULL && k < af_keep(addrs, AF_MAX_ADDRS, f); k++) {
 			struct json_object *v = json_object_array_get_idx(addrs, k);
 			if (!json_object_is_type(v, json_type_string) ||
 			    (size_t)json_object_get_string_len(v) >= sizeof(n->i_addrs[k]))
@@ -83,9 +97,9 @@ static int af_swap(struct json_object *o, struct agent_fact *f, struct dock_err 
 {
 	struct json_object *a, *e;
 
-	if (ARR(o, "devices", AF_MAX_SWAPS, &a) < 0)
+	if (ARR(o, "devices", &a) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
+	for (size_t i = 0; i < af_keep(a, AF_MAX_SWAPS, f); i++) {
 		struct af_swap *w = &f->af.swap.w_devices[i];
 		ELEM(a, i, e);
 		if (STR(e, "path", w->w_path) < 0 || BOOL(e, "dm_crypt", &w->w_dm_crypt) < 0)
@@ -99,9 +113,9 @@ static int af_mounts(struct json_object *o, struct agent_fact *f, struct dock_er
 {
 	struct json_object *a, *e;
 
-	if (ARR(o, "mounts", AF_MAX_MOUNTS, &a) < 0)
+	if (ARR(o, "mounts", &a) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
+	for (size_t i = 0; i < af_keep(a, AF_MAX_MOUNTS, f); i++) {
 		struct af_mount *m = &f->af.mounts.m_mounts[i];
 		ELEM(a, i, e);
 		if (STR(e, "target", m->m_target) < 0 || STR(e, "source", m->m_source) < 0 ||
@@ -127,9 +141,9 @@ static int af_nft(struct json_object *o, struct agent_fact *f, struct dock_err *
 	struct json_object *a, *e;
 
 	if (I64(o, "tables", 0, INT32_MAX, &f->af.nft.f_tables) < 0 ||
-	    ARR(o, "input_chains", AF_MAX_CHAINS, &a) < 0)
+	    ARR(o, "input_chains", &a) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
+	for (size_t i = 0; i < af_keep(a, AF_MAX_CHAINS, f); i++) {
 		struct af_chain *c = &f->af.nft.f_chains[i];
 		ELEM(a, i, e);
 		if (STR(e, "table", c->c_table) < 0 || STR(e, "chain", c->c_chain) < 0 ||
@@ -162,7 +176,7 @@ static int af_service(struct json_object *o, struct agent_fact *f, struct dock_e
 	    I64(o, "no_new_privs", 0, 1, &s->s_no_new_privs) < 0 ||
 	    I64(o, "seccomp", 0, 2, &s->s_seccomp) < 0)
 		return -EINVAL;
-	if (jsonin_i64(o, W, "count", false, 0, INT32_MAX, &s->s_count, err) == -EINVAL)
+	if (JSONIN_BAD(jsonin_i64(o, W, "count", false, 0, INT32_MAX, &s->s_count, err)))
 		return -EINVAL;
 	return 0;
 }
@@ -219,7 +233,7 @@ static int agentproto_fact(struct json_object *o, struct agent_fact *f, struct d
 	if (i == AF_COUNT)
 		return err_set(err, 400, EINVAL, W ": unknown fact \"%s\"", id);
 	f->af_id = (enum agent_fact_id)i;
-	if (jsonin_bool(o, W, "truncated", false, &f->af_truncated, err) == -EINVAL)
+	if (JSONIN_BAD(jsonin_bool(o, W, "truncated", false, &f->af_truncated, err)))
 		return -EINVAL;
 	switch (jsonin_str(o, W, "error", false, f->af_error, sizeof(f->af_error), err)) {
 	case 0:
@@ -251,8 +265,8 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 		    jsonin_str(o, w, "agent", true, h->ah_agent, sizeof(h->ah_agent), err) < 0 ||
 		    jsonin_str(o, w, "boot_id", true, h->ah_boot_id, sizeof(h->ah_boot_id), err) < 0 ||
 		    jsonin_str(o, w, "kernel", true, h->ah_kernel, sizeof(h->ah_kernel), err) < 0 ||
-		    jsonin_str(o, w, "hostname", false, h->ah_hostname, sizeof(h->ah_hostname),
-			       err) == -EINVAL)
+		    JSONIN_BAD(jsonin_str(o, w, "hostname", false, h->ah_hostname, sizeof(h->ah_hostname),
+			       err)))
 			goto out;
 	} else if (strcmp(type, "fact") == 0) {
 		msg->am_type = AGENT_MSG_FACT;
@@ -267,7 +281,7 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 	} else if (strcmp(type, "heartbeat") == 0) {
 		msg->am_type = AGENT_MSG_HEARTBEAT;
 		if (jsonin_u64(o, w, "seq", true, 0, INT64_MAX, &msg->am_seq, err) < 0 ||
-		    jsonin_u64(o, w, "uptime", false, 0, INT64_MAX, &msg->am_uptime, err) == -EINVAL)
+		    JSONIN_BAD(jsonin_u64(o, w, "uptime", false, 0, INT64_MAX, &msg->am_uptime, err)))
 			goto out;
 	} else {
 		msg->am_type = AGENT_MSG_OTHER;

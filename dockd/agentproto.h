@@ -25,9 +25,11 @@ enum agent_msg_type {
 
 /* Facts: what the agent observed, copied into fixed structs. The dock, not
  * the agent, judges them (checks.c). Array bounds match the agent's. */
+#define AF_PROTO_ARRAY_MAX 32 /* PROTOCOL.md: no array has more elements */
+/* What the dock keeps of each array; more elements mark the fact truncated. */
 #define AF_MAX_SOCKETS 32
 #define AF_MAX_IFACES 8
-#define AF_MAX_ADDRS 4
+#define AF_MAX_ADDRS 8
 #define AF_MAX_SWAPS 8
 #define AF_MAX_MOUNTS 32
 #define AF_MAX_CHAINS 8
@@ -56,26 +58,26 @@ struct af_socket {
 struct af_iface {
 	char i_name[16];
 	char i_mac[18];
-	char i_addrs[AF_MAX_ADDRS][20];
+	char i_addrs[AF_MAX_ADDRS][48];
 	uint8_t i_n_addrs;
 	bool i_up;
 };
 
 struct af_swap {
-	char w_path[64];
+	char w_path[128];
 	bool w_dm_crypt;
 };
 
 struct af_mount {
-	char m_target[128];
-	char m_source[64];
-	char m_fstype[16];
+	char m_target[256];
+	char m_source[128];
+	char m_fstype[32];
 	bool m_ro;
 };
 
 struct af_chain {
-	char c_table[64];
-	char c_chain[64];
+	char c_table[96];
+	char c_chain[96];
 	char c_policy[8];
 	char c_hook[16];
 };
@@ -83,7 +85,7 @@ struct af_chain {
 /* One fact line. af_error is the agent's reason when it could not observe. */
 struct agent_fact {
 	enum agent_fact_id af_id;
-	char af_error[64];
+	char af_error[128];
 	bool af_truncated;
 	union {
 		struct {

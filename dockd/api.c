@@ -43,6 +43,12 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/nodes/*/start", API_NODE_START },
 	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP },
 	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS },
+	{ "POST", "/v1/nodes/*/publish", API_NODE_PUBLISH },
+	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH },
+	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE },
+	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE },
+	{ "GET", "/v1/fw", API_FW_SHOW },
+	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE },
 	{ "GET", "/v1/images", API_IMAGES_LIST },
 };
 
@@ -211,6 +217,24 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 		return 0;
 	case API_NODE_STATUS:
 		return node_status_json(name, out, err);
+	case API_NODE_PUBLISH:
+	case API_NODE_UNPUBLISH: {
+		char port[32];
+		if (spec_port_parse(req->ar_body ? req->ar_body : "", req->ar_len, port,
+				    sizeof(port), err) < 0 ||
+		    node_publish(name, port, id == API_NODE_PUBLISH, err) < 0)
+			return -EINVAL;
+		return node_inspect_json(name, out, err);
+	}
+	case API_NODE_QUARANTINE:
+	case API_NODE_RELEASE:
+		if (node_quarantine(name, id == API_NODE_QUARANTINE, err) < 0)
+			return -EIO;
+		return node_inspect_json(name, out, err);
+	case API_FW_SHOW:
+		return node_fw_show_json(NULL, out, err);
+	case API_FW_SHOW_NODE:
+		return node_fw_show_json(name, out, err);
 	case API_IMAGES_LIST:
 		*out = api_images_json();
 		return 0;

@@ -188,6 +188,15 @@ static enum check_status c_firewall(const struct checks_ctx *c, char *ev)
 	return EV(c->cc_df->df_fw_in_force == 1 ? CHECK_PASS : CHECK_FAIL, "%s", c->cc_df->df_fw_note);
 }
 
+static enum check_status c_published(const struct checks_ctx *c, char *ev)
+{
+	if (c->cc_df->df_fw_in_force != 1)
+		return EV(CHECK_FAIL, "the node's firewall policy is not in force");
+	return c->cc_df->df_fw_published_ok == 1
+		       ? EV(CHECK_PASS, "published ports in the kernel equal the declared ones")
+		       : EV(CHECK_FAIL, "published ports in the kernel differ from the declared ones");
+}
+
 static enum check_status c_resources(const struct checks_ctx *c, char *ev)
 {
 	const struct dock_facts *df = c->cc_df;
@@ -211,11 +220,12 @@ static enum check_status c_agent_alive(const struct checks_ctx *c, char *ev)
 	if (!c->cc_df->df_running)
 		return EV(CHECK_SKIP, "node not running");
 	if (av->av_last_heartbeat == 0)
-		return EV(CHECK_FAIL, "silent: no heartbeat yet%s", av->av_connected ? "" : " (channel not connected)");
+		return EV(CHECK_FAIL, "silent: nothing from the agent yet%s",
+			  av->av_connected ? "" : " (channel not connected)");
 	if (age > c->cc_node->cn_deadline_s)
-		return EV(CHECK_FAIL, "silent: last heartbeat %" PRId64 "s ago (deadline %" PRId64 "s)", age,
+		return EV(CHECK_FAIL, "silent: last heard %" PRId64 "s ago (deadline %" PRId64 "s)", age,
 			  c->cc_node->cn_deadline_s);
-	return EV(CHECK_PASS, "last heartbeat %" PRId64 "s ago", age);
+	return EV(CHECK_PASS, "last heard %" PRId64 "s ago", age);
 }
 
 static enum check_status c_agent_input(const struct checks_ctx *c, char *ev)
@@ -271,21 +281,36 @@ static enum check_status c_guest_net(const struct checks_ctx *c, char *ev)
 {
 	const struct agent_fact *f = FACT(c, AF_NET);
 	char want[24];
+	unsigned others = 0;
+	bool ok = false;
+	const struct af_iface *mine = NULL;
 
 	snprintf(want, sizeof(want), "%s/", c->cc_node->cn_ip);
 	for (unsigned i = 0; i < f->af.net.n_n; i++) {
 		const struct af_iface *n = &f->af.net.n_ifaces[i];
-		if (strcasecmp(n->i_mac, c->cc_node->cn_mac) != 0)
-			continue;
-		for (unsigned k = 0; k < n->i_n_addrs; k++)
-			if (strncmp(n->i_addrs[k], want, strlen(want)) == 0 && n->i_up)
-				return EV(n->i_n_addrs == 1 && f->af.net.n_n == 1 ? CHECK_PASS : CHECK_WARN,
-					  "%s %s has %s%s", n->i_name, n->i_mac, n->i_addrs[k],
-					  f->af.net.n_n == 1 && n->i_n_addrs == 1 ? "" : " (and other addresses or interfaces)");
-		return EV(CHECK_FAIL, "%s %s lacks the assigned %s%s (has %s)", n->i_name, n->i_mac,
-			  c->cc_node->cn_ip, n->i_up ? "" : ", link down", n->i_n_addrs ? n->i_addrs[0] : "none");
+		bool is_mine = strcasecmp(n->i_mac, c->cc_node->cn_mac) == 0;
+		if (is_mine)
+			mine = n;
+		for (unsigned k = 0; k < n->i_n_addrs; k++) {
+			/* IPv6 link-local addresses come with every interface. */
+			if (strncasecmp(n->i_addrs[k], "fe80:", 5) == 0)
+				continue;
+			if (is_mine && n->i_up && strncmp(n->i_addrs[k], want, strlen(want)) == 0)
+				ok = true;
+			else
+				others++;
+		}
 	}
-	return EV(CHECK_FAIL, "no interface with the assigned MAC %s", c->cc_node->cn_mac);
+	if (mine == NULL)
+		return EV(CHECK_FAIL, "no interface with the assigned MAC %s", c->cc_node->cn_mac);
+	if (!ok)
+		return EV(CHECK_FAIL, "%s %s lacks the assigned %s%s", mine->i_name, mine->i_mac,
+			  c->cc_node->cn_ip, mine->i_up ? "" : " (link down)");
+	if (others > 0 || f->af.net.n_n > 1)
+		return EV(CHECK_WARN, "%s %s has %s/29, plus %u other address(es) or interface(s)",
+			  mine->i_name, mine->i_mac, c->cc_node->cn_ip, others + f->af.net.n_n - 1);
+	return EV(CHECK_PASS, "%s %s has %s/29 and no other address", mine->i_name, mine->i_mac,
+		  c->cc_node->cn_ip);
 }
 
 static enum check_status c_swap(const struct checks_ctx *c, char *ev)
@@ -498,9 +523,10 @@ static const struct {
 	{ "ephemeral-luks", "Ephemeral disk is LUKS-encrypted", false, -1, c_eph_luks },
 	{ "ephemeral-key", "Ephemeral key is an ephemeral, private secret", false, -1, c_eph_key },
 	{ "network-isolated", "Own network, forward mode open", false, -1, c_network },
-	{ "firewall", "Default-deny firewall in force", false, -1, c_firewall },
+	{ "firewall", "Default-deny firewall and anti-spoofing in force", false, -1, c_firewall },
+	{ "published-ports", "Only the declared ports published", false, -1, c_published },
 	{ "resources", "Resource limits applied", false, -1, c_resources },
-	{ "agent-alive", "Agent heartbeat within the deadline", false, -1, c_agent_alive },
+	{ "agent-alive", "Agent heard from within the deadline", false, -1, c_agent_alive },
 	{ "agent-input", "Agent channel input well-formed", false, -1, c_agent_input },
 	{ "ports", "Listening ports limited to the service's", true, AF_LISTEN, c_ports },
 	{ "nx-aslr", "Non-executable memory and full ASLR", true, AF_ASLR, c_nx_aslr },

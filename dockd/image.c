@@ -108,8 +108,8 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 	    jsonin_str(o, "manifest", "name", true, im->im_name, sizeof(im->im_name), err) < 0 ||
 	    validate_name("image", im->im_name, IMAGE_NAME_MAX, err) < 0)
 		goto out;
-	if (jsonin_str(o, "manifest", "built", false, im->im_built, sizeof(im->im_built), err) ==
-	    -EINVAL)
+	if (JSONIN_BAD(jsonin_str(o, "manifest", "built", false, im->im_built, sizeof(im->im_built),
+				  err)))
 		goto out;
 	if (!json_object_object_get_ex(o, "files", &files) ||
 	    !json_object_is_type(files, json_type_array)) {
@@ -133,8 +133,8 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 		err_set(err, 400, EINVAL, "manifest: boot mode must be \"kernel\" or \"efi\"");
 		goto out;
 	}
-	if (jsonin_str(boot, "manifest: boot", "cmdline", false, im->im_cmdline,
-		       sizeof(im->im_cmdline), err) == -EINVAL)
+	if (JSONIN_BAD(jsonin_str(boot, "manifest: boot", "cmdline", false, im->im_cmdline,
+		       sizeof(im->im_cmdline), err)))
 		goto out;
 	im->im_base = image_role_file(im, "base");
 	if (im->im_base == NULL) {

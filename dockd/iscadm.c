@@ -236,6 +236,73 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_publish_common(int argc, char **argv, const char *op)
+{
+	struct json_object *req, *o;
+	struct dock_err err = { 0 };
+	char path[128];
+
+	if (argc != 3)
+		iscadm_die("%s: usage: %s NODE HOSTPORT:NODEPORT[/tcp|/udp]", op, op);
+	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	req = json_object_new_object();
+	json_object_object_add(req, "port", json_object_new_string(argv[2]));
+	snprintf(path, sizeof(path), "/v1/nodes/%s/%s", argv[1], op);
+	o = iscadm_call("POST", path, json_object_to_json_string(req));
+	json_object_put(req);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s %sed %s\n", argv[1], op, argv[2]);
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_publish(int argc, char **argv)
+{
+	return cmd_publish_common(argc, argv, "publish");
+}
+
+static int cmd_unpublish(int argc, char **argv)
+{
+	return cmd_publish_common(argc, argv, "unpublish");
+}
+
+static int cmd_quarantine(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "POST", "/quarantine", "quarantined: all its traffic is cut");
+}
+
+static int cmd_release(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "POST", "/release", "released from quarantine");
+}
+
+static int cmd_fw(int argc, char **argv)
+{
+	struct dock_err err = { 0 };
+	struct json_object *o;
+	char path[128] = "/v1/fw";
+
+	if (argc < 2 || strcmp(argv[1], "show") != 0 || argc > 3)
+		iscadm_die("fw: usage: fw show [NODE]");
+	if (argc == 3) {
+		if (validate_name("node", argv[2], NODE_NAME_MAX, &err) < 0)
+			iscadm_die("%s", err.de_msg);
+		snprintf(path, sizeof(path), "/v1/fw/%s", argv[2]);
+	}
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json) {
+		json_object_object_del(o, "text");
+		iscadm_print_json(o);
+	} else {
+		fputs(iscadm_str(o, "text"), stdout);
+	}
+	json_object_put(o);
+	return 0;
+}
+
 static int cmd_start(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/start", "started");
@@ -302,6 +369,16 @@ static int cmd_create(int argc, char **argv)
 		else if (strcmp(a, "--memory") == 0)
 			json_object_object_add(req, "memory_mib", json_object_new_int64((int64_t)
 				iscadm_size("memory", v, true)));
+		else if (strcmp(a, "--publish") == 0 || strcmp(a, "--egress-allow") == 0) {
+			const char *key = a[2] == 'p' ? "publish" : "egress_allow";
+			struct json_object *arr;
+			if (!json_object_object_get_ex(req, key, &arr)) {
+				arr = json_object_new_array();
+				json_object_object_add(req, key, arr);
+			}
+			json_object_array_add(arr, json_object_new_string(v));
+		} else if (strcmp(a, "--egress") == 0)
+			json_object_object_add(req, "egress", json_object_new_string(v));
 		else if (strcmp(a, "--profile") == 0)
 			json_object_object_add(req, "profile", json_object_new_string(v));
 		else if (strcmp(a, "--vcpus") == 0)
@@ -383,13 +460,19 @@ static const struct {
 	const char *c_help;
 } iscadm_cmds[] = {
 	{ "create", cmd_create,
-	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P] [--no-start]" },
+	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
+	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]... [--no-start]" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start, "start NAME" },
 	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
 	{ "status", cmd_status, "status NAME             the hardening validation table" },
 	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
+	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
+	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
+	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
+	{ "release", cmd_release, "release NAME            end the quarantine" },
+	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
 	{ "image", cmd_image, "image ls                list images" },
 };

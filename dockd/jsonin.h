@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -30,6 +31,9 @@ int jsonin_str(const struct json_object *obj, const char *what, const char *key,
 /* Integer member in [min, max]. */
 int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err);
+
+/* For optional members: absent is fine, any other failure is not. */
+#define JSONIN_BAD(r) ((r) < 0 && (r) != -ENOENT)
 
 /* Signed integer member in [min, max]. */
 int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,

@@ -16,7 +16,6 @@
 
 #include "checks.h"
 #include "fw.h"
-#include "fwcheck.h"
 #include "image.h"
 #include "jsonin.h"
 #include "log.h"
@@ -78,11 +77,38 @@ static void node_names(const struct node_rec *r, struct node_names *nn)
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &nn->nn_subnet);
 }
 
-static void node_fw(const struct node_rec *r, const struct node_names *nn, struct fw_node *fn)
+/* The node as the firewall sees it; the view owns what fw_node borrows. */
+struct node_fwview {
+	struct fw_node fv_node;
+	struct fw_publish fv_pub[NODE_PUBLISH_MAX];
+	const char *fv_allow[NODE_ALLOW_MAX];
+};
+
+static void node_fw(const struct node_rec *r, const struct node_names *nn,
+		    struct node_fwview *fv)
 {
-	fn->fn_name = r->nr_name;
-	fn->fn_bridge = nn->nn_subnet.ns_bridge;
-	fn->fn_subnet_cidr = nn->nn_subnet.ns_cidr;
+	size_t np = 0;
+
+	memset(fv, 0, sizeof(*fv));
+	for (size_t i = 0; i < r->nr_n_published; i++)
+		if (fw_publish_parse(r->nr_published[i], &fv->fv_pub[np], NULL) == 0)
+			np++;
+	for (size_t i = 0; i < r->nr_n_allow; i++)
+		fv->fv_allow[i] = r->nr_egress_allow[i];
+	fv->fv_node = (struct fw_node){
+		.fn_name = r->nr_name,
+		.fn_bridge = nn->nn_subnet.ns_bridge,
+		.fn_subnet_cidr = nn->nn_subnet.ns_cidr,
+		.fn_ip = nn->nn_subnet.ns_node_ip,
+		.fn_mac = r->nr_mac,
+		.fn_gateway = nn->nn_subnet.ns_gateway,
+		.fn_published = fv->fv_pub,
+		.fn_npublished = np,
+		.fn_egress_deny = r->nr_egress_deny,
+		.fn_egress_allow = fv->fv_allow,
+		.fn_negress_allow = r->nr_egress_deny ? r->nr_n_allow : 0,
+		.fn_quarantined = r->nr_quarantined,
+	};
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -290,7 +316,7 @@ static int node_network_xml(const struct node_rec *r, const struct node_names *n
 static int node_build(struct node *n, struct dock_err *err)
 {
 	struct node_names nn;
-	struct fw_node fn;
+	struct node_fwview fv;
 	char *xml = NULL;
 	int r;
 
@@ -305,8 +331,8 @@ static int node_build(struct node *n, struct dock_err *err)
 	free(xml);
 	xml = NULL;
 	if (r == 0) {
-		node_fw(&n->n_rec, &nn, &fn);
-		r = fw_node_add(&fn, err);
+		node_fw(&n->n_rec, &nn, &fv);
+		r = fw_node_add(&fv.fv_node, err);
 	}
 	if (r == 0)
 		r = node_domain_xml(&n->n_rec, &nn, &xml, err);
@@ -321,7 +347,7 @@ static int node_build(struct node *n, struct dock_err *err)
 static int node_teardown(const struct node_rec *rec, struct dock_err *err)
 {
 	struct node_names nn;
-	struct fw_node fn;
+	struct node_fwview fv;
 	int r = 0;
 
 	node_names(rec, &nn);
@@ -329,8 +355,8 @@ static int node_teardown(const struct node_rec *rec, struct dock_err *err)
 		r = -EIO;
 	if (virt_network_remove(nn.nn_network, err) < 0)
 		r = -EIO;
-	node_fw(rec, &nn, &fn);
-	if (fw_node_remove(&fn, err) < 0)
+	node_fw(rec, &nn, &fv);
+	if (fw_node_remove(&fv.fv_node, err) < 0)
 		r = -EIO;
 	if (virt_secret_remove(rec->nr_secret_uuid, rec->nr_volume, err) < 0)
 		r = -EIO;
@@ -420,6 +446,11 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		return -EINVAL;
 	if (image_verify(&im, err) < 0)
 		return -EINVAL;
+	for (size_t i = 0; i < spec->ns_n_publish; i++) {
+		struct fw_publish p;
+		if (fw_publish_parse(spec->ns_publish[i], &p, err) < 0)
+			return -EINVAL;
+	}
 	snprintf(pdir, sizeof(pdir), "%s/profiles", node_cfg->dc_template_dir);
 	snprintf(profile, sizeof(profile), "%s", spec->ns_profile);
 	if (profile[0] != '\0') {
@@ -460,6 +491,24 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	n->n_rec.nr_vcpus = spec->ns_vcpus;
 	n->n_rec.nr_scratch_mib = spec->ns_scratch_mib;
 	n->n_rec.nr_created = (int64_t)time(NULL);
+	for (size_t i = 0; i < spec->ns_n_publish; i++) {
+		struct fw_publish p;
+		fw_publish_parse(spec->ns_publish[i], &p, NULL);
+		fw_publish_format(&p, n->n_rec.nr_published[i], sizeof(n->n_rec.nr_published[i]));
+	}
+	n->n_rec.nr_n_published = spec->ns_n_publish;
+	n->n_rec.nr_egress_deny = spec->ns_egress_deny;
+	memcpy(n->n_rec.nr_egress_allow, spec->ns_egress_allow, sizeof(n->n_rec.nr_egress_allow));
+	n->n_rec.nr_n_allow = spec->ns_n_allow;
+	{
+		struct node_names nn;
+		struct node_fwview fv;
+		node_names(&n->n_rec, &nn);
+		node_fw(&n->n_rec, &nn, &fv);
+		r = fw_node_check(&fv.fv_node, err);
+		if (r < 0)
+			goto unlock_fail;
+	}
 	n->n_rec.nr_state = NODE_CREATING;
 	n->n_op = "creating";
 	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
@@ -613,7 +662,10 @@ static struct json_object *node_summary_json(const struct node *n)
 
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
-	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
+	json_object_object_add(o, "state", json_object_new_string(
+						   r->nr_quarantined && r->nr_state == NODE_RUNNING
+							   ? "quarantined"
+							   : state_name(r->nr_state)));
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
 	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
@@ -696,6 +748,19 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
 	json_object_object_add(o, "agent", agent);
 	json_object_object_add(o, "console_log", json_object_new_string(nn.nn_console));
+	{
+		struct json_object *fw = json_object_new_object(), *pub = json_object_new_array(),
+				   *allow = json_object_new_array();
+		for (size_t i = 0; i < r.nr_n_published; i++)
+			json_object_array_add(pub, json_object_new_string(r.nr_published[i]));
+		for (size_t i = 0; i < r.nr_n_allow; i++)
+			json_object_array_add(allow, json_object_new_string(r.nr_egress_allow[i]));
+		json_object_object_add(fw, "published", pub);
+		json_object_object_add(fw, "egress", json_object_new_string(r.nr_egress_deny ? "deny" : "allow"));
+		json_object_object_add(fw, "egress_allow", allow);
+		json_object_object_add(fw, "quarantined", json_object_new_boolean(r.nr_quarantined));
+		json_object_object_add(o, "firewall", fw);
+	}
 	*out = o;
 	return 0;
 }
@@ -776,8 +841,12 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		break;
 	case AGENT_MSG_REPORT_END: {
 		struct node_report *done = n->n_pending;
-		if (done == NULL || done->rp_seq != msg->am_seq)
-			break; /* an end without its facts: nothing to keep */
+		uint64_t got = 0;
+		for (int i = 0; done != NULL && i < AF_COUNT; i++)
+			got += done->rp_have[i];
+		/* Only a whole report counts; one cut by a reconnect is dropped. */
+		if (done == NULL || done->rp_seq != msg->am_seq || got != msg->am_count)
+			break;
 		done->rp_time = (int64_t)time(NULL);
 		n->n_pending = n->n_report;
 		n->n_report = done;
@@ -951,6 +1020,7 @@ static void node_reconcile(struct node *n)
 int node_init(const struct dock_config *cfg, struct dock_err *err)
 {
 	char path[PATH_MAX], *xml = NULL, **names = NULL;
+	struct node_fwview *fvs = NULL;
 	struct fw_node *fns = NULL;
 	struct node_names *nns = NULL;
 	size_t cnt = 0;
@@ -998,18 +1068,22 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 
 	/* The firewall is rebuilt from the records in one batch, before the
 	 * reconciliation, whose undo steps remove elements from it. */
+	fvs = calloc(n_nodes + 1, sizeof(*fvs));
 	fns = calloc(n_nodes + 1, sizeof(*fns));
 	nns = calloc(n_nodes + 1, sizeof(*nns));
-	if (fns == NULL || nns == NULL) {
+	if (fvs == NULL || fns == NULL || nns == NULL) {
+		free(fvs);
 		free(fns);
 		free(nns);
 		return err_set(err, 500, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n_nodes; i++) {
 		node_names(&nodes[i]->n_rec, &nns[i]);
-		node_fw(&nodes[i]->n_rec, &nns[i], &fns[i]);
+		node_fw(&nodes[i]->n_rec, &nns[i], &fvs[i]);
+		fns[i] = fvs[i].fv_node;
 	}
 	r = fw_init(fns, n_nodes, err);
+	free(fvs);
 	free(fns);
 	free(nns);
 	if (r < 0)
@@ -1046,6 +1120,23 @@ static int node_luks_header(const char *path)
 	return ok;
 }
 
+/* Do the ports published in the kernel equal the record's? */
+static int node_published_match(const struct node_rec *r, const struct fw_show_node *sn)
+{
+	if (sn->sn_npublished != r->nr_n_published)
+		return 0;
+	for (size_t i = 0; i < sn->sn_npublished; i++) {
+		char spec[32];
+		bool found = false;
+		fw_publish_format(&sn->sn_published[i], spec, sizeof(spec));
+		for (size_t k = 0; k < r->nr_n_published; k++)
+			found |= strcmp(spec, r->nr_published[k]) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 /* What libvirt, the disk and the firewall say about the node. */
 static void node_dock_facts(const struct node_rec *r, const struct node_names *nn,
 			    struct dock_facts *df)
@@ -1053,7 +1144,7 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 	char *dx = virt_domain_xml(nn->nn_domain), *nx = virt_network_xml(nn->nn_network),
 	     *sx = virt_secret_xml(r->nr_secret_uuid), base[PATH_MAX] = "";
 	struct dock_err e = { 0 };
-	struct fw_node fn;
+	struct fw_show *fs = NULL;
 	struct image im;
 
 	memset(df, 0, sizeof(*df));
@@ -1070,16 +1161,26 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 	df->df_running = dx != NULL;
 	checks_dock_from_xml(dx, nx, sx, base, r->nr_volume, r->nr_secret_uuid, nn->nn_network, df);
 	df->df_eph_header = node_luks_header(r->nr_volume);
-	node_fw(r, nn, &fn);
 	err_clear(&e);
-	if (fw_node_present(&fn, &e) == 0) {
+	if (fw_show(r->nr_name, &fs, &e) < 0) {
+		memcpy(df->df_fw_note, e.de_msg, sizeof(df->df_fw_note));
+	} else if (!fs->fs_policy_ok) {
+		snprintf(df->df_fw_note, sizeof(df->df_fw_note), "firewall: table inet isc altered: %s",
+			 fs->fs_policy_problem);
+	} else if (fs->fs_nnodes != 1 || !fs->fs_nodes[0].sn_isolated ||
+		   !fs->fs_nodes[0].sn_antispoof) {
+		snprintf(df->df_fw_note, sizeof(df->df_fw_note),
+			 "firewall: the node's isolation or anti-spoofing is incomplete");
+	} else {
 		df->df_fw_in_force = 1;
 		snprintf(df->df_fw_note, sizeof(df->df_fw_note),
-			 "nft table inet isc holds %s: node-to-node and inbound dropped",
-			 nn->nn_subnet.ns_bridge);
-	} else {
-		snprintf(df->df_fw_note, sizeof(df->df_fw_note), "%s", e.de_msg);
+			 "inet isc: default-deny, anti-spoofing, %zu published port(s)%s%s",
+			 fs->fs_nodes[0].sn_npublished,
+			 fs->fs_nodes[0].sn_quarantined ? ", QUARANTINED" : "",
+			 fs->fs_nwarnings ? "; warning: another table may drop its traffic" : "");
+		df->df_fw_published_ok = node_published_match(r, &fs->fs_nodes[0]);
 	}
+	fw_show_free(fs);
 	df->df_want_vcpus = r->nr_vcpus;
 	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);
 	df->df_want_hard_limit_kib = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024;
@@ -1112,7 +1213,12 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 		if (have_prof)
 			prof = n->n_profile;
 		av.av_connected = n->n_agent_connected;
+		/* Any line from the agent is a sign of life, a heartbeat or not. */
 		av.av_last_heartbeat = n->n_last_heartbeat;
+		if (r.nr_have_hello && r.nr_hello.ah_received > av.av_last_heartbeat)
+			av.av_last_heartbeat = r.nr_hello.ah_received;
+		if (n->n_report != NULL && n->n_report->rp_time > av.av_last_heartbeat)
+			av.av_last_heartbeat = n->n_report->rp_time;
 		av.av_bad = n->n_bad;
 		av.av_overlong = n->n_overlong;
 		av.av_dropped = n->n_dropped;
@@ -1139,4 +1245,146 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 	json_object_object_add(*out, "report_time", rep ? json_object_new_int64(rep->rp_time) : NULL);
 	free(rep);
 	return 0;
+}
+
+/* ---- firewall policy of a node ------------------------------------------------------ */
+
+/* Record a policy change, apply it in one batch, and restore the record if
+ * the kernel refused: the record is written first so a dock killed between
+ * the two rebuilds the new policy at start (fw_init). */
+static int node_fw_change(struct node *n, const struct node_rec *before, struct dock_err *err,
+			  int (*apply)(const struct node_fwview *old, const struct node_rec *now,
+				       const void *arg, struct dock_err *err),
+			  const void *arg)
+{
+	struct node_names nn;
+	struct node_fwview fv;
+	int r;
+
+	pthread_mutex_lock(&node_lock);
+	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	pthread_mutex_unlock(&node_lock);
+	if (r < 0)
+		return r;
+	node_names(before, &nn);
+	node_fw(before, &nn, &fv);
+	r = apply(&fv, &n->n_rec, arg, err);
+	if (r < 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec = *before;
+		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
+		pthread_mutex_unlock(&node_lock);
+	}
+	return r;
+}
+
+static int node_apply_publish(const struct node_fwview *old, const struct node_rec *now,
+			      const void *arg, struct dock_err *err)
+{
+	(void)now;
+	return fw_publish(&old->fv_node, arg, err);
+}
+
+static int node_apply_unpublish(const struct node_fwview *old, const struct node_rec *now,
+				const void *arg, struct dock_err *err)
+{
+	(void)now;
+	return fw_unpublish(&old->fv_node, arg, err);
+}
+
+static int node_apply_quarantine(const struct node_fwview *old, const struct node_rec *now,
+				 const void *arg, struct dock_err *err)
+{
+	(void)arg;
+	return fw_quarantine(&old->fv_node, now->nr_quarantined, err);
+}
+
+int node_publish(const char *name, const char *spec, bool on, struct dock_err *err)
+{
+	struct fw_publish p;
+	struct node_rec before;
+	struct node *n;
+	char canon[24];
+	size_t i;
+	int r;
+
+	if (fw_publish_parse(spec, &p, err) < 0)
+		return -EINVAL;
+	fw_publish_format(&p, canon, sizeof(canon));
+	r = node_acquire(name, on ? "publishing" : "unpublishing", &n, err);
+	if (r < 0)
+		return r;
+	before = n->n_rec;
+	for (i = 0; i < before.nr_n_published; i++)
+		if (strcmp(before.nr_published[i], canon) == 0)
+			break;
+	if (on && i < before.nr_n_published) {
+		node_release(n);
+		return 0; /* already published: nothing to do */
+	}
+	if (!on && i == before.nr_n_published) {
+		node_release(n);
+		return err_set(err, 404, ENOENT, "node %s does not publish %s", name, canon);
+	}
+	if (on && before.nr_n_published >= NODE_PUBLISH_MAX) {
+		node_release(n);
+		return err_set(err, 409, ENOSPC, "node %s already publishes %d ports", name,
+			       NODE_PUBLISH_MAX);
+	}
+	pthread_mutex_lock(&node_lock);
+	if (on) {
+		snprintf(n->n_rec.nr_published[n->n_rec.nr_n_published++], 24, "%s", canon);
+	} else {
+		memmove(n->n_rec.nr_published[i], n->n_rec.nr_published[i + 1],
+			(before.nr_n_published - i - 1) * sizeof(n->n_rec.nr_published[0]));
+		n->n_rec.nr_n_published--;
+	}
+	pthread_mutex_unlock(&node_lock);
+	r = node_fw_change(n, &before, err, on ? node_apply_publish : node_apply_unpublish, &p);
+	if (r == 0)
+		log_info("node %s: %s %s", name, on ? "published" : "unpublished", canon);
+	else
+		err_prefix(err, "%s %s %s: ", on ? "publish" : "unpublish", name, canon);
+	node_release(n);
+	return r;
+}
+
+int node_quarantine(const char *name, bool on, struct dock_err *err)
+{
+	struct node_rec before;
+	struct node *n;
+	int r = node_acquire(name, on ? "quarantining" : "releasing", &n, err);
+
+	if (r < 0)
+		return r;
+	before = n->n_rec;
+	if (before.nr_quarantined == on) {
+		node_release(n);
+		return 0;
+	}
+	pthread_mutex_lock(&node_lock);
+	n->n_rec.nr_quarantined = on;
+	pthread_mutex_unlock(&node_lock);
+	r = node_fw_change(n, &before, err, node_apply_quarantine, NULL);
+	if (r == 0)
+		log_warn("node %s: %s", name, on ? "QUARANTINED: all its traffic is cut" : "released from quarantine");
+	node_release(n);
+	return r;
+}
+
+int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err)
+{
+	struct fw_show *fs = NULL;
+	char *text;
+	int r = fw_show(name, &fs, err);
+
+	if (r < 0)
+		return r;
+	r = fw_show_json(fs, out, err);
+	text = fw_show_text(fs);
+	if (r == 0 && text != NULL)
+		json_object_object_add(*out, "text", json_object_new_string(text));
+	free(text);
+	fw_show_free(fs);
+	return r;
 }

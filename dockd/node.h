@@ -43,6 +43,12 @@ void node_agent_connected(const char *name, bool connected);
 /* The reader's counters of malformed, over-long and rate-dropped lines. */
 void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped);
 
+/* Firewall policy: publish/unpublish "HOSTPORT:NODEPORT[/tcp|/udp]",
+ * quarantine on/off, and the policy in force as JSON (with a "text" form). */
+int node_publish(const char *name, const char *spec, bool on, struct dock_err *err);
+int node_quarantine(const char *name, bool on, struct dock_err *err);
+int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err);
+
 /* The validation table ({"node","checks","summary"}), see checks.h. */
 int node_status_json(const char *name, struct json_object **out, struct dock_err *err);
 

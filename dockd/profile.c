@@ -63,14 +63,14 @@ int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_er
 		}
 		if (jsonin_str(svc, "profile: service", "name", true, p->pr_service,
 			       sizeof(p->pr_service), err) < 0 ||
-		    jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
-			       err) == -EINVAL ||
-		    jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
-			       err) == -EINVAL)
+		    JSONIN_BAD(jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
+			       err)) ||
+		    JSONIN_BAD(jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
+			       err)))
 			goto out;
 		r = jsonin_array(svc, "profile: service", "ports", false, PROFILE_MAX_PORTS, &ports,
 				 err);
-		if (r == -EINVAL || r == -E2BIG)
+		if (JSONIN_BAD(r))
 			goto out;
 		r = -EINVAL;
 		for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {

@@ -12,6 +12,44 @@ static const struct jsonin_limits spec_limits = {
 	.jl_max_fields = 16,
 };
 
+/* An optional array of short strings into fixed slots. */
+static int spec_strings(struct json_object *o, const char *key, char *arr, size_t stride,
+			size_t max, size_t *n, struct dock_err *err)
+{
+	struct json_object *a;
+	int r = jsonin_array(o, "create request", key, false, max, &a, err);
+
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    (size_t)json_object_get_string_len(v) >= stride)
+			return err_set(err, 400, EINVAL,
+				       "create request: %s[%zu] must be a string under %zu bytes", key,
+				       i, stride);
+		memcpy(arr + i * stride, json_object_get_string(v),
+		       (size_t)json_object_get_string_len(v) + 1);
+		*n = i + 1;
+	}
+	return 0;
+}
+
+int spec_port_parse(const char *body, size_t len, char *port, size_t size, struct dock_err *err)
+{
+	struct json_object *o = NULL;
+	int r;
+
+	if (jsonin_parse("publish request", body, len, &spec_limits, &o, err) < 0)
+		return -EINVAL;
+	r = jsonin_str(o, "publish request", "port", true, port, size, err);
+	json_object_put(o);
+	return r < 0 ? -EINVAL : 0;
+}
+
 int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 		    struct node_spec *spec, struct dock_err *err)
 {
@@ -29,7 +67,8 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	json_object_object_foreach(o, key, val)
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
-						     "scratch_mib", "start", "profile" };
+						     "scratch_mib", "start", "profile", "publish",
+						     "egress", "egress_allow" };
 		size_t i;
 		(void)val;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -76,13 +115,31 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	}
 	if (err_isset(err))
 		goto out;
-	if (jsonin_str(o, w, "profile", false, spec->ns_profile, sizeof(spec->ns_profile), err) ==
-		    -EINVAL ||
+	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, spec->ns_profile, sizeof(spec->ns_profile),
+				  err)) ||
 	    (spec->ns_profile[0] != '\0' &&
 	     validate_name("profile", spec->ns_profile, sizeof(spec->ns_profile) - 1, err) < 0))
 		goto out;
 	if (err_isset(err))
 		goto out;
+	if (spec_strings(o, "publish", spec->ns_publish[0], sizeof(spec->ns_publish[0]), 16,
+			 &spec->ns_n_publish, err) < 0 ||
+	    spec_strings(o, "egress_allow", spec->ns_egress_allow[0],
+			 sizeof(spec->ns_egress_allow[0]), 16, &spec->ns_n_allow, err) < 0)
+		goto out;
+	if (json_object_object_get_ex(o, "egress", &v)) {
+		const char *e = json_object_get_string(v);
+		if (!json_object_is_type(v, json_type_string) ||
+		    (strcmp(e, "allow") != 0 && strcmp(e, "deny") != 0)) {
+			err_set(err, 400, EINVAL, "%s: \"egress\" must be \"allow\" or \"deny\"", w);
+			goto out;
+		}
+		spec->ns_egress_deny = strcmp(e, "deny") == 0;
+	}
+	if (spec->ns_n_allow > 0 && !spec->ns_egress_deny) {
+		err_set(err, 400, EINVAL, "%s: an egress allow-list needs \"egress\": \"deny\"", w);
+		goto out;
+	}
 	if (json_object_object_get_ex(o, "start", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
 			err_set(err, 400, EINVAL, "%s: \"start\" must be true or false", w);

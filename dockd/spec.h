@@ -23,7 +23,15 @@ struct node_spec {
 	uint64_t ns_vcpus;
 	uint64_t ns_scratch_mib;
 	bool ns_start;
+	char ns_publish[16][24];   /* "HOSTPORT:NODEPORT[/proto]", checked by the firewall */
+	size_t ns_n_publish;
+	bool ns_egress_deny;
+	char ns_egress_allow[16][20];
+	size_t ns_n_allow;
 };
+
+/* A {"port":"8080:80/tcp"} body (publish, unpublish). */
+int spec_port_parse(const char *body, size_t len, char *port, size_t size, struct dock_err *err);
 
 /* Parse and range-check a create request (a fuzz target). Unknown fields
  * are refused, so a typo is not silently ignored. */

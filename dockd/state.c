@@ -46,6 +46,40 @@ int state_parse_name(const char *s, enum node_state *out)
 	return -EINVAL;
 }
 
+#define state_strings(arr, n) state_strings_((const char *)(arr), sizeof((arr)[0]), n)
+static struct json_object *state_strings_(const char *arr, size_t stride, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(arr + i * stride));
+	return a;
+}
+
+/* Optional array of strings into fixed slots (absent: none). */
+static int state_strings_in(struct json_object *o, const char *key, char *arr, size_t stride,
+			    size_t max, size_t *n, struct dock_err *err)
+{
+	struct json_object *a;
+	int r = jsonin_array(o, "node record", key, false, max, &a, err);
+
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    (size_t)json_object_get_string_len(v) >= stride)
+			return err_set(err, 400, EINVAL, "node record: bad \"%s\" entry", key);
+		memcpy(arr + i * stride, json_object_get_string(v),
+		       (size_t)json_object_get_string_len(v) + 1);
+		*n = i + 1;
+	}
+	return 0;
+}
+
 char *state_to_json(const struct node_rec *r)
 {
 	struct json_object *o = json_object_new_object(), *h;
@@ -64,6 +98,10 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "secret_uuid", json_object_new_string(r->nr_secret_uuid));
 	json_object_object_add(o, "volume", json_object_new_string(r->nr_volume));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
+	json_object_object_add(o, "published", state_strings(r->nr_published, r->nr_n_published));
+	json_object_object_add(o, "egress_deny", json_object_new_boolean(r->nr_egress_deny));
+	json_object_object_add(o, "egress_allow", state_strings(r->nr_egress_allow, r->nr_n_allow));
+	json_object_object_add(o, "quarantined", json_object_new_boolean(r->nr_quarantined));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();
 		json_object_object_add(h, "protocol",
@@ -108,11 +146,18 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
 		goto out;
 	r->nr_subnet = (unsigned)u;
-	if (jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err) == -EINVAL)
+	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err)))
 		goto out;
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
 		goto out;
 	r->nr_created = (int64_t)u;
+	if (state_strings_in(o, "published", r->nr_published[0], sizeof(r->nr_published[0]),
+			     NODE_PUBLISH_MAX, &r->nr_n_published, err) < 0 ||
+	    state_strings_in(o, "egress_allow", r->nr_egress_allow[0],
+			     sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow, err) < 0 ||
+	    JSONIN_BAD(jsonin_bool(o, w, "egress_deny", false, &r->nr_egress_deny, err)) ||
+	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)))
+		goto out;
 	if (state_parse_name(st, &r->nr_state) < 0) {
 		err_set(err, 400, EINVAL, "%s: unknown state \"%s\"", w, st);
 		goto out;

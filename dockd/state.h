@@ -33,6 +33,9 @@ struct agent_hello {
 	int64_t ah_received; /* unix time */
 };
 
+#define NODE_PUBLISH_MAX 16
+#define NODE_ALLOW_MAX 16
+
 struct node_rec {
 	char nr_name[NODE_NAME_MAX + 1];
 	enum node_state nr_state;
@@ -47,6 +50,13 @@ struct node_rec {
 	char nr_secret_uuid[37];      /* empty until the secret exists */
 	char nr_volume[PATH_MAX];     /* ephemeral volume path */
 	int64_t nr_created;
+	/* Firewall policy, as fw_init rebuilds it at start. */
+	char nr_published[NODE_PUBLISH_MAX][24]; /* "8080:80/tcp" */
+	size_t nr_n_published;
+	bool nr_egress_deny;
+	char nr_egress_allow[NODE_ALLOW_MAX][20]; /* "a.b.c.d/p" */
+	size_t nr_n_allow;
+	bool nr_quarantined;
 	bool nr_have_hello;
 	struct agent_hello nr_hello;
 };

@@ -1,0 +1,162 @@
+#!/bin/bash
+# End-to-end test of the dock's firewall with packets, inside
+# tests/lib/sandbox.sh. The sandbox's namespace is the host; an "outside"
+# namespace joined by a veth pair plays the external client. Guests run
+# commands through their serial console (the micro image has a root shell
+# there), so traffic from a node is real traffic from a real guest.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+. "$SRC/tests/e2e/lib.sh"
+plan_start "firewall: publish, isolation, egress, anti-spoofing, quarantine — with packets"
+dock_setup "" micro
+dock_start
+
+OUT="ip netns exec outside"
+ip netns add outside
+ip link add vout0 type veth peer name vout1
+ip link set vout1 netns outside
+ip addr add 192.0.2.1/24 dev vout0 && ip link set vout0 up
+$OUT ip addr add 192.0.2.2/24 dev vout1
+$OUT ip link set vout1 up
+$OUT ip link set lo up
+$OUT ip route add 10.231.0.0/24 via 192.0.2.1
+sysctl -qw net.ipv4.ip_forward=1
+# Servers: on the outside (egress target) and on the host (must stay
+# unreachable from nodes).
+mkdir -p "$W/www" && echo "outside ok" >"$W/www/index.html"
+$OUT python3 -m http.server --bind 192.0.2.2 --directory "$W/www" 8000 >/dev/null 2>&1 &
+python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 9999 >/dev/null 2>&1 &
+
+finish() {
+	kill "$DOCKD_PID" 2>/dev/null
+	dock_diag
+	[ "$_t_fail" != 0 ] && { t_diag "--- nft ruleset"; nft list ruleset | sed 's/^/# /' | head -120; }
+	t_done
+}
+trap 'finish; exit $?' EXIT
+
+# guest_run NODE CMD: run CMD in the guest's console shell; its exit status.
+GUEST_SEQ=0
+guest_run() {
+	local node=$1 cmd=$2 pty log id
+	GUEST_SEQ=$((GUEST_SEQ + 1))
+	id=R$GUEST_SEQ$RANDOM
+	pty=$(virsh dumpxml "isc-$node" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -1)
+	log=$W/run/console/$node.log
+	[ -n "$pty" ] || return 99
+	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >"$pty"
+	for _ in $(seq 60); do
+		if grep -aq "$id-[0-9]*-END" "$log"; then
+			return "$(grep -ao "$id-[0-9]*-END" "$log" | tail -1 | cut -d- -f2)"
+		fi
+		sleep 0.5
+	done
+	return 98
+}
+has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
+has_lease() { guest_run "$1" "ip -4 addr show eth0 | grep -q 'inet $2/'"; }
+http_out() { $OUT curl -s -m 3 "$@"; }
+
+t_ok "create a (micro, publish 8080:80)" "$A" create a --image micro --memory 160M --scratch-size 32M --publish 8080:80
+t_ok "create b (micro, egress deny)" "$A" create b --image micro --memory 160M --scratch-size 32M --egress deny
+IP_A=$("$A" inspect a | jq -r .ip)
+IP_B=$("$A" inspect b | jq -r .ip)
+GW_A=$("$A" inspect a | jq -r .gateway)
+t_ok "a boots and says hello" wait_for 120 has_hello a
+t_ok "b boots and says hello" wait_for 120 has_hello b
+t_ok "a got its address by DHCP through the firewall" wait_for 60 has_lease a "$IP_A"
+t_ok "b got its address by DHCP through the firewall" wait_for 60 has_lease b "$IP_B"
+
+# --- inbound
+t_is "outside -> host:8080 reaches a's service" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
+scan() { # HOST: TCP ports open among 1-1024 and 8080, from outside
+	$OUT python3 - "$1" <<'PY'
+import socket, sys, selectors
+host = sys.argv[1]; ports = list(range(1, 1025)) + [2323, 8000, 8080, 9999]
+sel = selectors.DefaultSelector(); open_ = []
+for i in range(0, len(ports), 256):
+    socks = []
+    for p in ports[i:i + 256]:
+        s = socket.socket(); s.setblocking(False); s.connect_ex((host, p))
+        sel.register(s, selectors.EVENT_WRITE, p); socks.append(s)
+    for key, _ in sel.select(timeout=1.5):
+        if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            open_.append(key.data)
+    for s in socks:
+        sel.unregister(s); s.close()
+print(" ".join(map(str, sorted(open_))))
+PY
+}
+t_is "sweep of the host from outside: only the published port (and the host's own 9999)" "$(scan 192.0.2.1)" "8080 9999"
+t_is "sweep of node a's address from outside: nothing open" "$(scan "$IP_A")" ""
+
+# --- between nodes, to the host, outbound
+guest_run a "wget -q -T 3 -O /dev/null http://$IP_B/"
+t_is "a cannot reach b" $? 1
+guest_run b "wget -q -T 3 -O /dev/null http://$IP_A/"
+t_is "b cannot reach a" $? 1
+guest_run a "wget -q -T 3 -O /dev/null http://$GW_A:9999/"
+t_is "a cannot reach a host service on its gateway" $? 1
+guest_run a "nslookup localhost $GW_A >/dev/null"
+t_is "a can ask DNS on its gateway" $? 0
+guest_run a "wget -q -T 3 -O - http://192.0.2.2:8000/ | grep -q 'outside ok'"
+t_is "a reaches the outside (egress allowed by default)" $? 0
+guest_run b "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+t_is "b cannot reach the outside (egress deny)" $? 1
+
+# --- anti-spoofing: a foreign veth on a's bridge, with a's IP and another MAC
+BR_A=$("$A" inspect a | jq -r .bridge)
+ip netns add spoofer
+ip link add vsp0 type veth peer name vsp1
+ip link set vsp0 master "$BR_A" && ip link set vsp0 up
+ip link set vsp1 netns spoofer
+ip netns exec spoofer ip link set vsp1 address 52:54:00:66:66:66
+ip netns exec spoofer ip addr add "$IP_A/29" dev vsp1
+ip netns exec spoofer ip link set vsp1 up
+ip netns exec spoofer ip route add default via "$GW_A"
+drops_before=$("$A" fw show a --json | jq '[.nodes[].drop_packets] | add // 0')
+t_ok "a forged source MAC cannot reach the outside" bash -c "! ip netns exec spoofer curl -s -m 3 http://192.0.2.2:8000/"
+ip netns exec spoofer ip addr flush dev vsp1
+ip netns exec spoofer ip link set vsp1 address "$("$A" inspect a | jq -r .mac)"
+ip netns exec spoofer ip addr add 10.231.0.3/29 dev vsp1
+ip netns exec spoofer ip route add default via "$GW_A"
+t_ok "a forged source IP (a's MAC) cannot reach the outside" bash -c "! ip netns exec spoofer curl -s -m 3 http://192.0.2.2:8000/"
+drops_after=$("$A" fw show a --json | jq '[.nodes[].drop_packets] | add // 0')
+t_ok "the spoofed packets were dropped and counted on a's drop chain ($drops_before -> $drops_after)" test "$drops_after" -gt "$drops_before"
+ip link del vsp0
+
+# --- publish / unpublish / quarantine
+t_ok "publish 8081:80 on a" "$A" publish a 8081:80/tcp
+t_is "outside -> host:8081 reaches a" "$(http_out http://192.0.2.1:8081/)" "isc micro ok"
+t_ok "unpublish 8081" "$A" unpublish a 8081:80
+t_ok "8081 is closed again" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8081/"
+out=$("$A" publish b 8080:80 2>&1)
+t_ok "the same host port for b is refused, naming a ($out)" grep -q "a" <<<"$out"
+t_ok "quarantine a" "$A" quarantine a
+t_is "a shows as quarantined" "$("$A" ls --json | jq -r '.[]|select(.name=="a").state')" quarantined
+t_ok "the published port is cut" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"
+guest_run a "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+t_is "a cannot reach the outside while quarantined" $? 1
+t_ok "release a" "$A" release a
+t_is "the published port answers again" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
+
+# --- dock restart: the table is rebuilt from the records, same answers
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+nft delete table inet isc
+t_ok "with the dock's table gone, the published port is dead" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"
+dock_start
+t_is "dock restarted" $? 0
+t_is "after the restart the published port answers" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
+guest_run a "wget -q -T 3 -O /dev/null http://$IP_B/"
+t_is "after the restart a still cannot reach b" $? 1
+guest_run b "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+t_is "after the restart b's egress is still denied" $? 1
+t_ok "fw show lists both nodes and a's published port" bash -c "'$A' fw show | grep -q 8080:80/tcp"
+"$A" status a --json >"$W/a.status.json"
+for id in firewall published-ports; do
+	t_is "status a: $id PASS" "$(jq -r --arg id $id '.checks[]|select(.id==$id).status' "$W/a.status.json")" PASS
+done
+t_ok "destroy a and b" bash -c "'$A' destroy a && '$A' destroy b"
+t_ok "the host port is closed after destroy" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"
