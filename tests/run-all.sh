@@ -69,9 +69,11 @@ run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
 run_suite fuzz-replay fuzz_replay
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
 	"$B/clang/dockd" "$B/clang/iscadm" "$B/clang/isc-image"
+run_suite agent tests/agent/run.sh
 [ -x tests/fw/fw-selftest.sh ] && run_suite firewall tests/fw/fw-selftest.sh
 run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
 run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh
+run_suite e2e-firewall env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/firewall.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 
 after=$(host_view)

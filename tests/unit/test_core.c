@@ -550,11 +550,12 @@ static void test_checks(void **st)
 	df.df_digest_ok = 1;
 	df.df_eph_header = 1;
 	df.df_fw_in_force = 1;
+	df.df_fw_published_ok = 1;
 	df.df_vcpus = df.df_want_vcpus = 1;
 	df.df_hard_limit_kib = df.df_want_hard_limit_kib = 786432;
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
-	assert_int_equal(n, 23);
-	for (size_t i = 0; i < 9; i++)
+	assert_int_equal(n, 24);
+	for (size_t i = 0; i < 10; i++)
 		assert_int_equal(rows[i].cr_status, CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "ports"), CHECK_PASS); /* udp 68 is the DHCP client */
 	assert_int_equal(status_of(rows, n, "swap"), CHECK_FAIL);  /* a plain swap file */
