@@ -5,57 +5,183 @@
 #ifndef ISC_FW_H
 #define ISC_FW_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
+struct json_object;
+
 #define FW_TABLE "isc"             /* family inet */
-#define FW_SET_BRIDGES "node_bridges"
-#define FW_SET_SUBNETS "node_subnets"
 #define FW_NODES_MAX 1024          /* fw_init refuses more: bounds one batch */
 #define FW_BRIDGE_MAX 15           /* IFNAMSIZ - 1 */
-#define FW_NAME_MAX 63             /* fn_name appears in messages and, later, log prefixes */
+#define FW_NAME_MAX 63             /* fn_name is in chain names and log prefixes */
 #define FW_PREFIX_MIN 8
 #define FW_PREFIX_MAX 30
+#define FW_PUBLISH_MAX 64          /* published ports per node */
+#define FW_ALLOW_MAX 64            /* egress allow-list entries per node */
+#define FW_LOG_RATE 10             /* logged drops per second and node... */
+#define FW_LOG_BURST 20            /* ...after a burst of this many */
 
-/* One node as the firewall sees it. The strings are borrowed for the call.
- * fn_name: 1..FW_NAME_MAX of [A-Za-z0-9._-], only used in messages.
+/* One published port: packets from outside to the host's HOSTPORT (on any
+ * of its addresses, arriving on an interface that is no node's) are sent to
+ * the node's NODEPORT. fp_proto is IPPROTO_TCP or IPPROTO_UDP. */
+struct fw_publish {
+	uint8_t fp_proto;
+	uint16_t fp_host_port;
+	uint16_t fp_node_port;
+};
+
+/* One node as the firewall sees it: the dock's record of it. Strings and
+ * arrays are borrowed for the call. Zero-initialise it: every field below
+ * fn_gateway may be left 0/NULL.
+ * fn_name: 1..FW_NAME_MAX of [A-Za-z0-9._-]; names chain node-NAME and the
+ *   log prefix "isc-NAME-drop ".
  * fn_bridge: 1..FW_BRIDGE_MAX of [a-z0-9-].
  * fn_subnet_cidr: "a.b.c.d/p", p in FW_PREFIX_MIN..FW_PREFIX_MAX, host bits
- * zero, not in 0/8, 127/8 or 224/3. */
+ *   zero, not in 0/8, 127/8 or 224/3.
+ * fn_ip, fn_gateway: dotted quads in the subnet, neither its network nor
+ *   its broadcast address, different from each other. fn_ip is the only
+ *   source address the node may use, fn_gateway the host's address on the
+ *   bridge (where DHCP and DNS answer).
+ * fn_mac: "xx:xx:xx:xx:xx:xx", unicast, not all zero: the only source MAC.
+ * fn_published: FW_PUBLISH_MAX at most, host ports distinct.
+ * fn_egress_deny: no new outbound connections except to fn_egress_allow,
+ *   FW_ALLOW_MAX at most of "a.b.c.d" or "a.b.c.d/p" (p 0..32, host bits
+ *   zero), not overlapping one another; only with fn_egress_deny.
+ * fn_quarantined: every packet from or to the node is dropped. */
 struct fw_node {
 	const char *fn_name;
 	const char *fn_bridge;
 	const char *fn_subnet_cidr;
+	const char *fn_ip;
+	const char *fn_mac;
+	const char *fn_gateway;
+	const struct fw_publish *fn_published;
+	size_t fn_npublished;
+	bool fn_egress_deny;
+	const char *const *fn_egress_allow;
+	size_t fn_negress_allow;
+	bool fn_quarantined;
 };
 
 /* All functions return 0 or a negative errno and fill err (may be NULL):
  * 400 for bad input (checked before any message is built, so the ruleset is
- * unchanged), 409 when the kernel reports a conflict with what the table
- * already holds (a subnet overlapping another node's), 500 for netlink or
- * kernel failures (the message names the batch step the kernel rejected).
- * Each call opens its own netlink socket, so calls share no state; the
- * kernel serialises batches. Callers need CAP_NET_ADMIN. */
+ * unchanged), 404 when fw_show is asked for a node the table does not hold,
+ * 409 when the kernel reports a conflict with what the table already holds
+ * (a subnet overlapping another node's, a host port another node
+ * publishes, a bridge another node uses), 500 for netlink or kernel
+ * failures (the message names the batch step the kernel rejected), among
+ * them a node missing from the table where the call needs it.
+ * Each thread keeps one netlink socket of its own (closed when the thread
+ * exits), so calls on different threads share no state; the kernel
+ * serialises batches. Callers need CAP_NET_ADMIN.
+ * Calls that take a node take it as the dock records it *before* the
+ * change: fw_node_remove and fw_set_egress remove what that record says is
+ * there; fw_init rebuilds everything from the records. */
 
 /* Check a node without touching the kernel (same rules as the calls below). */
 int fw_node_check(const struct fw_node *node, struct dock_err *err);
 
+/* "HOSTPORT:NODEPORT[/tcp|/udp]" (tcp when omitted), ports 1..65535. */
+int fw_publish_parse(const char *spec, struct fw_publish *out, struct dock_err *err);
+/* The same form, always with the protocol: "8080:80/tcp". */
+void fw_publish_format(const struct fw_publish *p, char *buf, size_t size);
+
 /* At dock start: in one batch, delete table inet isc if present and recreate
- * it complete (sets, chains, rules) holding exactly these nodes. Bridges must
- * be distinct and subnets must not overlap. nodes may be NULL when n is 0. */
+ * it complete holding exactly these nodes with their whole policy. Names and
+ * bridges must be distinct, subnets must not overlap, host ports must be
+ * distinct across nodes. nodes may be NULL when n is 0. */
 int fw_init(const struct fw_node *nodes, size_t n, struct dock_err *err);
 
-/* One batch adding the node's bridge and subnet to the sets. Adding a node
- * that is already there unchanged is not an error; a subnet overlapping
- * another one in the set is (409). The table must exist (fw_init). */
+/* One batch adding the node with its whole policy (chain node-NAME, its
+ * elements, its published ports, egress and quarantine state). Adding what
+ * is already there is a no-op; it adds, it never removes. Conflicts with
+ * another node's subnet, bridge or host port are 409. */
 int fw_node_add(const struct fw_node *node, struct dock_err *err);
 
-/* One batch removing the node's bridge and subnet from the sets. Absent
- * elements are not an error; an absent table is (500): the dock's whole
- * policy is gone, which the caller must hear about. */
+/* One batch removing everything of the node that its record names, and its
+ * chain. Absent elements are not an error; an absent table is (500): the
+ * dock's whole policy is gone, which the caller must hear about. */
 int fw_node_remove(const struct fw_node *node, struct dock_err *err);
+
+/* One batch: DNAT the host port to the node and accept it in forward.
+ * The node must be in the table (500 otherwise, the batch makes sure in the
+ * same transaction); the same publish again is a no-op; a host port that
+ * another publish holds is 409 naming its node. */
+int fw_publish(const struct fw_node *node, const struct fw_publish *p, struct dock_err *err);
+
+/* One batch removing that publish. Absent is a no-op; a host port that
+ * another node publishes is 409. The node's other publishes (its record)
+ * keep their forward accept, even to the same node port. */
+int fw_unpublish(const struct fw_node *node, const struct fw_publish *p,
+		 struct dock_err *err);
+
+/* One batch: drop every packet from or to the node (on), or stop that (off).
+ * Quarantine does not need the node to be in the table: it cuts the bridge
+ * whatever the table holds. */
+int fw_quarantine(const struct fw_node *node, bool on, struct dock_err *err);
+
+/* One batch replacing the node's egress policy (node->fn_egress_* as it is
+ * now) by deny/allow[0..n) (allow only with deny). */
+int fw_set_egress(const struct fw_node *node, bool deny, const char *const *allow, size_t n,
+		  struct dock_err *err);
 
 /* Delete table inet isc (at exit when no node exists). Absent is fine. */
 int fw_teardown(struct dock_err *err);
+
+/* ---- reading the policy back (iscadm fw show, dock-side checks) -------- */
+
+struct fw_show_node {
+	char sn_name[FW_NAME_MAX + 1];  /* from its chain; "?" if none */
+	char sn_bridge[FW_BRIDGE_MAX + 1];
+	char sn_ip[16];                 /* "" when anti-spoofing holds no address */
+	char sn_mac[18];
+	char sn_gateway[16];
+	char sn_subnet[32];
+	bool sn_isolated;    /* bridge, subnet, host services and drop chain in place */
+	bool sn_antispoof;   /* its address and MAC are the only source it may use */
+	bool sn_quarantined;
+	bool sn_egress_deny;
+	size_t sn_nallow;
+	char sn_allow[FW_ALLOW_MAX][32];  /* CIDR, or first-last when not one */
+	size_t sn_npublished;
+	struct fw_publish sn_published[FW_PUBLISH_MAX];
+	uint64_t sn_drop_packets;  /* its drop chain's counter */
+	uint64_t sn_drop_bytes;
+	bool sn_truncated;   /* the table holds more than the arrays above */
+};
+
+#define FW_WARN_MAX 16
+
+struct fw_show {
+	bool fs_table;         /* table inet isc exists */
+	bool fs_policy_ok;     /* its fixed sets, chains and rules are fw_init's */
+	char fs_policy_problem[256];  /* the first difference when not */
+	size_t fs_nwarnings;
+	char fs_warnings[FW_WARN_MAX][256];  /* e.g. another table's forward policy is drop */
+	size_t fs_nnodes;
+	struct fw_show_node *fs_nodes;  /* sorted by name */
+};
+
+/* Read the policy in force from the kernel (a few netlink dumps, no
+ * change): every node, or only `node` (404 when absent). Other tables are
+ * read only to warn about base chains that drop what ours lets through. */
+int fw_show(const char *node, struct fw_show **out, struct dock_err *err);
+void fw_show_free(struct fw_show *s);
+/* Human form (iscadm fw show) and JSON form (the API), both deterministic. */
+char *fw_show_text(const struct fw_show *s);
+int fw_show_json(const struct fw_show *s, struct json_object **out, struct dock_err *err);
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* Between fw_dryrun_begin() and fw_dryrun_end(), calls on this thread check
+ * their input and build their batch as usual, but instead of sending it they
+ * append a description of every message to a buffer, decoded from the very
+ * bytes they would send: the rule generation, testable without a kernel.
+ * fw_dryrun_end returns it (malloc'd, NULL without memory) and stops. */
+void fw_dryrun_begin(void);
+char *fw_dryrun_end(void);
 
 #endif

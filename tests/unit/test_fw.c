@@ -1,17 +1,26 @@
-/* test_fw: firewall/fw.c against the real kernel. The test enters a network
- * namespace of its own before anything else (and refuses to run in the
- * host's), so it starts from an empty ruleset and never touches the host's;
- * it reads the result back with `nft list`. With arguments it is a tiny CLI
- * (init/add/remove/teardown NAME:BRIDGE:CIDR...) for tests/fw/fw-selftest.sh,
- * which runs it in namespaces it made. Build and run: see fw-selftest.sh. */
+/* test_fw: firewall/fw.c against the real kernel and against expected
+ * files. The test enters a network namespace of its own before anything
+ * else (and its CLI refuses to run in the host's), so it starts from an
+ * empty ruleset and never touches the host's. Rule generation is compared
+ * with the .batch files of tests/fw/expected (fw_dryrun: the messages,
+ * decoded from their bytes), the kernel's result with its .nft files (what
+ * `nft -s list table inet isc` prints), fw_show with .txt and .json.
+ * FW_EXPECTED_DIR names that directory (default tests/fw/expected);
+ * FW_EXPECTED_UPDATE=1 rewrites the files instead of comparing (review the
+ * diff). With arguments it is a small CLI for tests/fw/fw-selftest.sh and
+ * tests/fw/bench.sh (see usage()). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,58 +28,44 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "fw.h"
 
 #define OUT_MAX (1 << 20)
 
-/* ---- the ruleset, as nft prints it ------------------------------------- */
+/* ---- fixtures ------------------------------------------------------------ */
 
-#define T_HEAD                                                                          \
-	"table inet isc {\n"                                                            \
-	"\tcomment \"ISC dock policy, owned by dockd: do not edit, fw_init rebuilds it\"\n"
-#define T_CHAINS                                                                        \
-	"\tchain forward {\n"                                                           \
-	"\t\ttype filter hook forward priority filter; policy accept;\n"                \
-	"\t\tiifname @node_bridges oifname @node_bridges drop\n"                        \
-	"\t\toifname @node_bridges ct state established,related accept\n"               \
-	"\t\toifname @node_bridges drop\n"                                              \
-	"\t}\n"                                                                         \
-	"\n"                                                                            \
-	"\tchain postrouting {\n"                                                       \
-	"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"               \
-	"\t\tip saddr @node_subnets oifname != @node_bridges masquerade\n"              \
-	"\t}\n"                                                                         \
-	"}\n"
-#define T_SETS(bridges, subnets)                                                        \
-	"\tset node_bridges {\n"                                                        \
-	"\t\ttype ifname\n" bridges "\t}\n"                                             \
-	"\n"                                                                            \
-	"\tset node_subnets {\n"                                                        \
-	"\t\ttype ipv4_addr\n"                                                          \
-	"\t\tflags interval\n" subnets "\t}\n"                                          \
-	"\n"
+#define NODE(name, bridge, cidr, ip, mac, gw)                                           \
+	{ .fn_name = name, .fn_bridge = bridge, .fn_subnet_cidr = cidr, .fn_ip = ip,    \
+	  .fn_mac = mac, .fn_gateway = gw }
 
-static const char want_empty[] = T_HEAD T_SETS("", "") T_CHAINS;
-static const char want_n0[] =
-	T_HEAD T_SETS("\t\telements = { \"iscbr0\" }\n",
-		      "\t\telements = { 10.231.0.0/29 }\n") T_CHAINS;
-static const char want_n1[] =
-	T_HEAD T_SETS("\t\telements = { \"iscbr1\" }\n",
-		      "\t\telements = { 10.231.0.8/29 }\n") T_CHAINS;
-static const char want_n01[] =
-	T_HEAD T_SETS("\t\telements = { \"iscbr0\",\n"
-		      "\t\t\t     \"iscbr1\" }\n",
-		      "\t\telements = { 10.231.0.0/29, 10.231.0.8/29 }\n") T_CHAINS;
-static const char want_n012[] =
-	T_HEAD T_SETS("\t\telements = { \"iscbr0\",\n"
-		      "\t\t\t     \"iscbr1\",\n"
-		      "\t\t\t     \"iscbr2\" }\n",
-		      "\t\telements = { 10.231.0.0/29, 10.231.0.8/29,\n"
-		      "\t\t\t     10.231.0.16/29 }\n") T_CHAINS;
+static const struct fw_node n0 =
+	NODE("web1", "iscbr0", "10.231.0.0/29", "10.231.0.2", "52:54:00:00:00:02", "10.231.0.1");
+static const struct fw_node n1 =
+	NODE("db", "iscbr1", "10.231.0.8/29", "10.231.0.10", "52:54:00:00:00:0a", "10.231.0.9");
+static const struct fw_node n2 =
+	NODE("cache", "iscbr2", "10.231.0.16/29", "10.231.0.18", "52:54:00:00:00:12", "10.231.0.17");
 
-static const struct fw_node n0 = { "web1", "iscbr0", "10.231.0.0/29" };
-static const struct fw_node n1 = { "db", "iscbr1", "10.231.0.8/29" };
-static const struct fw_node n2 = { "cache", "iscbr2", "10.231.0.16/29" };
+static const struct fw_publish web_80 = { IPPROTO_TCP, 8080, 80 };
+static const struct fw_publish web_80b = { IPPROTO_TCP, 8081, 80 };
+static const struct fw_publish dns_53 = { IPPROTO_UDP, 5353, 53 };
+static const char *const allow_two[] = { "192.0.2.0/24", "198.51.100.7" };
+
+/* web1 publishing 8080, egress denied but to two destinations; db
+ * quarantined: the table of firewall/README.md. */
+static void policy_nodes(struct fw_node out[2], struct fw_publish *pub)
+{
+	*pub = web_80;
+	out[0] = n0;
+	out[0].fn_published = pub;
+	out[0].fn_npublished = 1;
+	out[0].fn_egress_deny = true;
+	out[0].fn_egress_allow = allow_two;
+	out[0].fn_negress_allow = 2;
+	out[1] = n1;
+	out[1].fn_quarantined = true;
+}
 
 /* Tables that are not the dock's: every call must leave them as they are,
  * even with names that match ours. */
@@ -87,7 +82,7 @@ static const char others[] =
 	"}\n";
 static char *others_before;
 
-/* ---- helpers ----------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Run a shell command, return its exit status and its output (stdout and
  * stderr) in a malloc'd string. */
@@ -126,32 +121,72 @@ static char *isc_table(void)
 {
 	char *out;
 
-	assert_int_equal(sh("nft list table inet isc", &out), 0);
+	assert_int_equal(sh("nft -s list table inet isc", &out), 0);
 	return out;
-}
-
-static void assert_isc(const char *want)
-{
-	char *got = isc_table();
-
-	assert_string_equal(got, want);
-	free(got);
 }
 
 static char *ruleset(void)
 {
 	char *out;
 
-	assert_int_equal(sh("nft list ruleset", &out), 0);
+	assert_int_equal(sh("nft -s list ruleset", &out), 0);
 	return out;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	buf = calloc(1, OUT_MAX);
+	assert_non_null(buf);
+	n = fread(buf, 1, OUT_MAX - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* got equals tests/fw/expected/NAME (or becomes it, with FW_EXPECTED_UPDATE). */
+static void assert_expected(const char *name, const char *got)
+{
+	const char *dir = getenv("FW_EXPECTED_DIR");
+	char path[512], *want;
+
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "tests/fw/expected", name);
+	if (getenv("FW_EXPECTED_UPDATE") != NULL) {
+		FILE *f = fopen(path, "we");
+
+		assert_non_null(f);
+		fputs(got, f);
+		assert_int_equal(fclose(f), 0);
+		return;
+	}
+	want = read_file(path);
+	if (want == NULL)
+		fail_msg("expected file %s: %s", path, strerror(errno));
+	if (strcmp(want, got) != 0)
+		print_message("# %s differs; got:\n%s", path, got);
+	assert_string_equal(got, want);
+	free(want);
+}
+
+static void assert_isc(const char *name)
+{
+	char *got = isc_table();
+
+	assert_expected(name, got);
+	free(got);
 }
 
 static char *other_tables(void)
 {
 	char *a, *b, *both;
 
-	assert_int_equal(sh("nft list table ip filter", &a), 0);
-	assert_int_equal(sh("nft list table inet other", &b), 0);
+	assert_int_equal(sh("nft -s list table ip filter", &a), 0);
+	assert_int_equal(sh("nft -s list table inet other", &b), 0);
 	both = malloc(strlen(a) + strlen(b) + 1);
 	assert_non_null(both);
 	strcpy(both, a);
@@ -161,32 +196,37 @@ static char *other_tables(void)
 	return both;
 }
 
+static void ok(int r, const struct dock_err *err)
+{
+	if (r != 0)
+		print_message("# %d: %s\n", err->de_status, err->de_msg);
+	assert_int_equal(r, 0);
+	assert_string_equal(err->de_msg, "");
+}
+
 static void init_ok(const struct fw_node *nodes, size_t n)
 {
 	struct dock_err err = { 0 };
 
-	assert_int_equal(fw_init(nodes, n, &err), 0);
-	assert_string_equal(err.de_msg, "");
+	ok(fw_init(nodes, n, &err), &err);
 }
 
 static void add_ok(const struct fw_node *node)
 {
 	struct dock_err err = { 0 };
 
-	assert_int_equal(fw_node_add(node, &err), 0);
-	assert_string_equal(err.de_msg, "");
+	ok(fw_node_add(node, &err), &err);
 }
 
 static void remove_ok(const struct fw_node *node)
 {
 	struct dock_err err = { 0 };
 
-	assert_int_equal(fw_node_remove(node, &err), 0);
-	assert_string_equal(err.de_msg, "");
+	ok(fw_node_remove(node, &err), &err);
 }
 
-/* The call failed as expected: status, errno, a message naming `names`,
- * and nothing changed. */
+/* The call failed as expected: status, errno, a message containing
+ * `names`, and nothing changed. */
 static void assert_failed(int r, const struct dock_err *err, int status, int errnum,
 			  const char *names, const char *before)
 {
@@ -197,13 +237,13 @@ static void assert_failed(int r, const struct dock_err *err, int status, int err
 	assert_int_equal(err->de_status, status);
 	assert_int_equal(err->de_errno, errnum);
 	assert_null(strchr(err->de_msg, '\n'));
-	if (names != NULL)
-		assert_non_null(strstr(err->de_msg, names));
+	if (names != NULL && strstr(err->de_msg, names) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err->de_msg, names);
 	assert_string_equal(after, before);
 	free(after);
 }
 
-/* ---- fixtures ---------------------------------------------------------- */
+/* ---- namespace guards ---------------------------------------------------- */
 
 static int netns_of(const char *path, struct stat *st)
 {
@@ -236,7 +276,14 @@ static int outside_host_netns(void)
 
 static int group_setup(void **state)
 {
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_forward", "we");
+
 	(void)state;
+	/* our namespace: forwarding on, as on a dock (fw_show warns otherwise) */
+	if (f != NULL) {
+		fputs("1\n", f);
+		fclose(f);
+	}
 	nft_apply(others);
 	others_before = other_tables();
 	return 0;
@@ -260,7 +307,7 @@ static int check_others(void **state)
 	return 0;
 }
 
-/* ---- tests ------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------- */
 
 static void test_init_zero_one_three(void **state)
 {
@@ -268,13 +315,25 @@ static void test_init_zero_one_three(void **state)
 
 	(void)state;
 	init_ok(NULL, 0);
-	assert_isc(want_empty);
+	assert_isc("list-empty.nft");
 	init_ok(&n0, 1);
-	assert_isc(want_n0);
+	assert_isc("list-web1.nft");
 	init_ok(three, 3);
-	assert_isc(want_n012);
+	assert_isc("list-three.nft");
 	init_ok(NULL, 0);
-	assert_isc(want_empty);
+	assert_isc("list-empty.nft");
+}
+
+/* The table of firewall/README.md: every kind of element. */
+static void test_init_policy(void **state)
+{
+	struct fw_node two[2];
+	struct fw_publish pub;
+
+	(void)state;
+	policy_nodes(two, &pub);
+	init_ok(two, 2);
+	assert_isc("list-policy.nft");
 }
 
 /* fw_init rebuilds the table whatever it holds: elements, rules and chains
@@ -285,12 +344,14 @@ static void test_init_repairs_drift(void **state)
 
 	(void)state;
 	init_ok(three, 3);
-	nft_apply("add rule inet isc forward accept\n"
+	nft_apply("insert rule inet isc forward accept\n"
 		  "add element inet isc node_bridges { \"rogue0\" }\n"
+		  "add element inet isc published { tcp . 22 : 10.231.0.2 . 22 }\n"
+		  "flush chain inet isc node-db\n"
 		  "add chain inet isc extra\n"
 		  "add set inet isc extra_set { type ipv4_addr; }\n");
 	init_ok(&n1, 1);
-	assert_isc(want_n1);
+	assert_isc("list-db.nft");
 }
 
 static void test_add_remove(void **state)
@@ -298,48 +359,57 @@ static void test_add_remove(void **state)
 	(void)state;
 	init_ok(NULL, 0);
 	add_ok(&n0);
-	assert_isc(want_n0);
+	assert_isc("list-web1.nft");
 	add_ok(&n1);
-	assert_isc(want_n01);
+	assert_isc("list-web1-db.nft");
 	add_ok(&n1);  /* again: no-op */
-	assert_isc(want_n01);
+	assert_isc("list-web1-db.nft");
 	remove_ok(&n0);
-	assert_isc(want_n1);
+	assert_isc("list-db.nft");
 	remove_ok(&n0);  /* absent: no-op */
-	assert_isc(want_n1);
+	assert_isc("list-db.nft");
 	remove_ok(&n2);  /* never there: no-op */
-	assert_isc(want_n1);
+	assert_isc("list-db.nft");
 	add_ok(&n0);
 	remove_ok(&n1);  /* the interval whose start is n0's end */
-	assert_isc(want_n0);
+	assert_isc("list-web1.nft");
 	remove_ok(&n0);
-	assert_isc(want_empty);
+	assert_isc("list-empty.nft");
 }
 
-/* fw_init with two nodes and two fw_node_add give the same table. */
+/* fw_init and fw_node_add give the same table, whole policy included, and
+ * fw_node_remove of the same records gives the empty one. */
 static void test_init_equals_adds(void **state)
 {
-	const struct fw_node two[] = { n1, n0 };
+	struct fw_node two[2];
+	struct fw_publish pub;
 	char *by_init, *by_add;
 
 	(void)state;
+	policy_nodes(two, &pub);
 	init_ok(two, 2);
 	by_init = isc_table();
 	init_ok(NULL, 0);
-	add_ok(&n0);
-	add_ok(&n1);
+	add_ok(&two[0]);
+	add_ok(&two[1]);
 	by_add = isc_table();
-	assert_string_equal(by_init, want_n01);
 	assert_string_equal(by_add, by_init);
+	remove_ok(&two[0]);
+	remove_ok(&two[1]);
+	assert_isc("list-empty.nft");
 	free(by_init);
 	free(by_add);
 }
 
-/* A subnet overlapping another node's: the kernel refuses, and the batch's
- * bridge element (accepted on its own) is rolled back with it. */
-static void test_conflict_is_atomic(void **state)
+/* Conflicts with what the table holds: refused by the kernel, the whole
+ * batch rolled back (its other elements, accepted on their own, too). */
+static void test_conflicts_are_atomic(void **state)
 {
-	const struct fw_node wide = { "wide", "iscbr9", "10.231.0.0/28" };
+	const struct fw_node wide =
+		NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5", "52:54:00:00:00:05", "10.231.0.14");
+	const struct fw_node thief =
+		NODE("thief", "iscbr0", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1");
+	struct fw_node taker = n1;
 	struct dock_err err = { 0 };
 	char *before;
 
@@ -349,54 +419,151 @@ static void test_conflict_is_atomic(void **state)
 	assert_failed(fw_node_add(&wide, &err), &err, 409, EEXIST, "10.231.0.0/28", before);
 	err_clear(&err);
 	assert_failed(fw_node_remove(&wide, &err), &err, 409, EEXIST, "wide", before);
-	assert_isc(want_n0);
+	err_clear(&err);
+	assert_failed(fw_node_add(&thief, &err), &err, 409, EEXIST,
+		      "node thief: bridge iscbr0 is node web1's", before);
+	err_clear(&err);
+	free(before);
+
+	/* a host port published by another node, through fw_node_add too */
+	add_ok(&n1);
+	ok(fw_publish(&n0, &web_80, &err), &err);
+	before = ruleset();
+	assert_failed(fw_publish(&n1, &web_80, &err), &err, 409, EEXIST,
+		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1 (to 10.231.0.2:80)",
+		      before);
+	err_clear(&err);
+	taker.fn_published = &web_80;
+	taker.fn_npublished = 1;
+	assert_failed(fw_node_add(&taker, &err), &err, 409, EEXIST,
+		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
+		      before);
+	err_clear(&err);
+	assert_failed(fw_unpublish(&n1, &web_80, &err), &err, 409, EEXIST,
+		      "unpublish db 8080:80/tcp: host port 8080/tcp is published by node web1 (to 10.231.0.2:80), not as 8080:80/tcp by db",
+		      before);
+	err_clear(&err);
+	assert_failed(fw_node_remove(&taker, &err), &err, 409, EEXIST, "published by node web1",
+		      before);
 	free(before);
 }
 
+/* ---- input checks --------------------------------------------------------- */
+
+enum field { F_NAME, F_BRIDGE, F_SUBNET, F_IP, F_MAC, F_GW };
+
 static const struct bad_case {
-	struct fw_node bc_node;
+	enum field bc_field;
+	const char *bc_value;
 	int bc_errno;
-	const char *bc_names;  /* the message must quote this */
+	const char *bc_names;  /* the message must contain this */
 } bad_cases[] = {
-	{ { NULL, "iscbr0", "10.231.0.0/29" }, EINVAL, "node name is missing" },
-	{ { "", "iscbr0", "10.231.0.0/29" }, EINVAL, "node name is empty" },
-	{ { "web 1", "iscbr0", "10.231.0.0/29" }, EINVAL, "\"web 1\"" },
-	{ { "web\n1", "iscbr0", "10.231.0.0/29" }, EINVAL, "\"web?1\"" },
-	{ { "web1", NULL, "10.231.0.0/29" }, EINVAL, "bridge is missing" },
-	{ { "web1", "", "10.231.0.0/29" }, EINVAL, "bridge is empty" },
-	{ { "web1", "iscbr0123456789a", "10.231.0.0/29" }, ENAMETOOLONG, "iscbr0123456789a" },
-	{ { "web1", "ISCBR0", "10.231.0.0/29" }, EINVAL, "ISCBR0" },
-	{ { "web1", "isc_br0", "10.231.0.0/29" }, EINVAL, "isc_br0" },
-	{ { "web1", "isc.br0", "10.231.0.0/29" }, EINVAL, "isc.br0" },
-	{ { "web1", "isc/br0", "10.231.0.0/29" }, EINVAL, "isc/br0" },
-	{ { "web1", "iscbr0", NULL }, EINVAL, "subnet is missing" },
-	{ { "web1", "iscbr0", "" }, EINVAL, "subnet \"\"" },
-	{ { "web1", "iscbr0", "10.231.0.0" }, EINVAL, "10.231.0.0" },
-	{ { "web1", "iscbr0", "10.231.0/29" }, EINVAL, "10.231.0/29" },
-	{ { "web1", "iscbr0", "10.231.0.0.0/29" }, EINVAL, "10.231.0.0.0/29" },
-	{ { "web1", "iscbr0", "300.231.0.0/29" }, EINVAL, "300.231.0.0/29" },
-	{ { "web1", "iscbr0", " 10.231.0.0/29" }, EINVAL, " 10.231.0.0/29" },
-	{ { "web1", "iscbr0", "10.231.0.0/29 " }, EINVAL, "10.231.0.0/29 " },
-	{ { "web1", "iscbr0", "10.231.0.0/" }, EINVAL, "10.231.0.0/" },
-	{ { "web1", "iscbr0", "10.231.0.0/029" }, EINVAL, "10.231.0.0/029" },
-	{ { "web1", "iscbr0", "10.231.0.0/+29" }, EINVAL, "10.231.0.0/+29" },
-	{ { "web1", "iscbr0", "10.231.0.0/29x" }, EINVAL, "10.231.0.0/29x" },
-	{ { "web1", "iscbr0", "10.0.0.0/7" }, EINVAL, "10.0.0.0/7" },
-	{ { "web1", "iscbr0", "10.231.0.0/31" }, EINVAL, "10.231.0.0/31" },
-	{ { "web1", "iscbr0", "10.231.0.0/32" }, EINVAL, "10.231.0.0/32" },
-	{ { "web1", "iscbr0", "10.231.0.0/100" }, EINVAL, "10.231.0.0/100" },
-	{ { "web1", "iscbr0", "10.231.0.1/29" }, EINVAL, "the network is 10.231.0.0/29" },
-	{ { "web1", "iscbr0", "127.0.0.0/8" }, EINVAL, "127.0.0.0/8" },
-	{ { "web1", "iscbr0", "0.0.0.0/8" }, EINVAL, "0.0.0.0/8" },
-	{ { "web1", "iscbr0", "224.0.0.0/8" }, EINVAL, "224.0.0.0/8" },
-	{ { "web1", "iscbr0", "255.255.255.248/29" }, EINVAL, "255.255.255.248/29" },
-	{ { "web1", "iscbr0", "010.231.0.0/29" }, EINVAL, "010.231.0.0/29" },
-	{ { "web1", "iscbr0", "0x0a.231.0.0/29" }, EINVAL, "0x0a.231.0.0/29" },
+	{ F_NAME, NULL, EINVAL, "node name is missing" },
+	{ F_NAME, "", EINVAL, "node name is empty" },
+	{ F_NAME, "web 1", EINVAL, "\"web 1\"" },
+	{ F_NAME, "web\n1", EINVAL, "\"web?1\"" },
+	{ F_NAME, "web/1", EINVAL, "\"web/1\"" },
+	{ F_NAME, "a123456789b123456789c123456789d123456789e123456789f123456789g123", ENAMETOOLONG,
+	  "longer than 63" },
+	{ F_BRIDGE, NULL, EINVAL, "bridge is missing" },
+	{ F_BRIDGE, "", EINVAL, "bridge is empty" },
+	{ F_BRIDGE, "iscbr0123456789a", ENAMETOOLONG, "iscbr0123456789a" },
+	{ F_BRIDGE, "ISCBR0", EINVAL, "ISCBR0" },
+	{ F_BRIDGE, "isc_br0", EINVAL, "isc_br0" },
+	{ F_BRIDGE, "isc.br0", EINVAL, "isc.br0" },
+	{ F_BRIDGE, "isc/br0", EINVAL, "isc/br0" },
+	{ F_SUBNET, NULL, EINVAL, "subnet is missing" },
+	{ F_SUBNET, "", EINVAL, "subnet \"\"" },
+	{ F_SUBNET, "10.231.0.0", EINVAL, "10.231.0.0" },
+	{ F_SUBNET, "10.231.0/29", EINVAL, "10.231.0/29" },
+	{ F_SUBNET, "10.231.0.0.0/29", EINVAL, "10.231.0.0.0/29" },
+	{ F_SUBNET, "300.231.0.0/29", EINVAL, "300.231.0.0/29" },
+	{ F_SUBNET, " 10.231.0.0/29", EINVAL, " 10.231.0.0/29" },
+	{ F_SUBNET, "10.231.0.0/29 ", EINVAL, "10.231.0.0/29 " },
+	{ F_SUBNET, "10.231.0.0/", EINVAL, "10.231.0.0/" },
+	{ F_SUBNET, "10.231.0.0/029", EINVAL, "10.231.0.0/029" },
+	{ F_SUBNET, "10.231.0.0/+29", EINVAL, "10.231.0.0/+29" },
+	{ F_SUBNET, "10.231.0.0/29x", EINVAL, "10.231.0.0/29x" },
+	{ F_SUBNET, "10.0.0.0/7", EINVAL, "10.0.0.0/7" },
+	{ F_SUBNET, "10.231.0.0/31", EINVAL, "10.231.0.0/31" },
+	{ F_SUBNET, "10.231.0.0/32", EINVAL, "10.231.0.0/32" },
+	{ F_SUBNET, "10.231.0.0/100", EINVAL, "10.231.0.0/100" },
+	{ F_SUBNET, "10.231.0.1/29", EINVAL, "the network is 10.231.0.0/29" },
+	{ F_SUBNET, "127.0.0.0/8", EINVAL, "127.0.0.0/8" },
+	{ F_SUBNET, "0.0.0.0/8", EINVAL, "0.0.0.0/8" },
+	{ F_SUBNET, "224.0.0.0/8", EINVAL, "224.0.0.0/8" },
+	{ F_SUBNET, "255.255.255.248/29", EINVAL, "255.255.255.248/29" },
+	{ F_SUBNET, "010.231.0.0/29", EINVAL, "010.231.0.0/29" },
+	{ F_SUBNET, "0x0a.231.0.0/29", EINVAL, "0x0a.231.0.0/29" },
+	{ F_IP, NULL, EINVAL, "node web1: address is missing" },
+	{ F_IP, "10.231.0", EINVAL, "address \"10.231.0\" is not an IPv4 address" },
+	{ F_IP, "10.231.0.0", EINVAL, "address 10.231.0.0 is not a host address of subnet 10.231.0.0/29" },
+	{ F_IP, "10.231.0.7", EINVAL, "address 10.231.0.7 is not a host address" },
+	{ F_IP, "10.231.0.9", EINVAL, "address 10.231.0.9 is not a host address" },
+	{ F_IP, "10.231.0.1", EINVAL, "address and gateway are both 10.231.0.1" },
+	{ F_GW, NULL, EINVAL, "node web1: gateway is missing" },
+	{ F_GW, "gw", EINVAL, "gateway \"gw\" is not an IPv4 address" },
+	{ F_GW, "10.231.1.1", EINVAL, "gateway 10.231.1.1 is not a host address of subnet 10.231.0.0/29" },
+	{ F_MAC, NULL, EINVAL, "node web1: MAC is missing" },
+	{ F_MAC, "52:54:00:00:00", EINVAL, "MAC \"52:54:00:00:00\" is not xx:xx:xx:xx:xx:xx" },
+	{ F_MAC, "52-54-00-00-00-02", EINVAL, "52-54-00-00-00-02" },
+	{ F_MAC, "52:54:00:00:00:0g", EINVAL, "52:54:00:00:00:0g" },
+	{ F_MAC, "52:54:00:00:00:021", EINVAL, "52:54:00:00:00:021" },
+	{ F_MAC, "53:54:00:00:00:02", EINVAL, "MAC 53:54:00:00:00:02 is not a unicast address" },
+	{ F_MAC, "00:00:00:00:00:00", EINVAL, "MAC 00:00:00:00:00:00 is not a unicast address" },
 };
 
-/* Bad input is refused before any message is built: the ruleset, ours
- * included, is exactly as it was, whichever call got it. */
-static void test_bad_input_changes_nothing(void **state)
+static void set_field(struct fw_node *n, enum field f, const char *v)
+{
+	switch (f) {
+	case F_NAME:
+		n->fn_name = v;
+		break;
+	case F_BRIDGE:
+		n->fn_bridge = v;
+		break;
+	case F_SUBNET:
+		n->fn_subnet_cidr = v;
+		break;
+	case F_IP:
+		n->fn_ip = v;
+		break;
+	case F_MAC:
+		n->fn_mac = v;
+		break;
+	case F_GW:
+		n->fn_gateway = v;
+		break;
+	}
+}
+
+/* Every call refuses the bad node with the same message, before building
+ * anything: the ruleset, ours included, is exactly as it was. */
+static void assert_refused_everywhere(const struct fw_node *bad, int errnum, const char *names,
+				      const char *before)
+{
+	const struct fw_node pair[] = { n1, *bad };
+	struct dock_err err = { 0 };
+
+	assert_failed(fw_node_check(bad, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_node_add(bad, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_node_remove(bad, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_init(pair, 2, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_publish(bad, &dns_53, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_unpublish(bad, &dns_53, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_quarantine(bad, true, &err), &err, 400, errnum, names, before);
+	err_clear(&err);
+	assert_failed(fw_set_egress(bad, true, NULL, 0, &err), &err, 400, errnum, names, before);
+	assert_int_equal(fw_node_add(bad, NULL), -errnum);  /* err is optional */
+}
+
+static void test_bad_node_changes_nothing(void **state)
 {
 	char *before;
 
@@ -404,30 +571,104 @@ static void test_bad_input_changes_nothing(void **state)
 	init_ok(&n0, 1);
 	before = ruleset();
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-		const struct bad_case *c = &bad_cases[i];
-		const struct fw_node pair[] = { n1, c->bc_node };
-		struct dock_err err = { 0 };
+		struct fw_node bad = n0;
 
-		assert_failed(fw_node_check(&c->bc_node, &err), &err, 400, c->bc_errno,
-			      c->bc_names, before);
-		err_clear(&err);
-		assert_failed(fw_node_add(&c->bc_node, &err), &err, 400, c->bc_errno,
-			      c->bc_names, before);
-		err_clear(&err);
-		assert_failed(fw_node_remove(&c->bc_node, &err), &err, 400, c->bc_errno,
-			      c->bc_names, before);
-		err_clear(&err);
-		assert_failed(fw_init(pair, 2, &err), &err, 400, c->bc_errno, c->bc_names, before);
-		assert_int_equal(fw_node_add(&c->bc_node, NULL), -c->bc_errno);  /* err is optional */
+		set_field(&bad, bad_cases[i].bc_field, bad_cases[i].bc_value);
+		assert_refused_everywhere(&bad, bad_cases[i].bc_errno, bad_cases[i].bc_names, before);
 	}
+	free(before);
+}
+
+static void test_bad_policy_changes_nothing(void **state)
+{
+	static const struct fw_publish zero_port = { IPPROTO_TCP, 0, 80 }, sctp = { 132, 80, 80 };
+	static const struct fw_publish twice[] = { { IPPROTO_TCP, 8080, 80 }, { IPPROTO_TCP, 8080, 81 } };
+	static const char *const bad_cidr[] = { "192.0.2.0/33" }, *const host_bits[] = { "192.0.2.1/24" };
+	static const char *const overlap[] = { "10.0.0.0/8", "192.0.2.0/24", "10.9.0.0/16" };
+	static const char *const not_ip[] = { "example.com" };
+	static const char *many[FW_ALLOW_MAX + 1];
+	static struct fw_publish lots[FW_PUBLISH_MAX + 1];
+	struct fw_node bad = n0;
+	struct dock_err err = { 0 };
+	char *before;
+
+	(void)state;
+	for (size_t i = 0; i <= FW_ALLOW_MAX; i++)
+		many[i] = "192.0.2.1";
+	for (size_t i = 0; i <= FW_PUBLISH_MAX; i++)
+		lots[i] = (struct fw_publish){ IPPROTO_TCP, (uint16_t)(1000 + i), 80 };
+	init_ok(&n0, 1);
+	before = ruleset();
+
+	bad.fn_published = twice;
+	bad.fn_npublished = 2;
+	assert_refused_everywhere(&bad, EINVAL,
+				  "publish web1 8080:81/tcp: host port 8080/tcp is already published by node web1 (8080:80/tcp)",
+				  before);
+	bad.fn_published = &zero_port;
+	bad.fn_npublished = 1;
+	assert_refused_everywhere(&bad, EINVAL, "publish web1 0:80/tcp: ports must be 1..65535",
+				  before);
+	bad.fn_published = &sctp;
+	assert_refused_everywhere(&bad, EINVAL, "the protocol must be tcp or udp (not 132)", before);
+	bad.fn_published = NULL;
+	assert_refused_everywhere(&bad, EINVAL, "1 published ports but no list", before);
+	bad.fn_published = lots;
+	bad.fn_npublished = FW_PUBLISH_MAX + 1;
+	assert_refused_everywhere(&bad, E2BIG, "65 published ports, more than 64", before);
+	bad = n0;
+	bad.fn_egress_allow = allow_two;
+	bad.fn_negress_allow = 2;
+	assert_refused_everywhere(&bad, EINVAL,
+				  "egress web1: an allow-list only means something with egress deny",
+				  before);
+	bad.fn_egress_deny = true;
+	bad.fn_egress_allow = bad_cidr;
+	bad.fn_negress_allow = 1;
+	assert_refused_everywhere(&bad, EINVAL, "\"192.0.2.0/33\" needs a prefix of /0 to /32",
+				  before);
+	bad.fn_egress_allow = host_bits;
+	assert_refused_everywhere(&bad, EINVAL, "the network is 192.0.2.0/24", before);
+	bad.fn_egress_allow = not_ip;
+	assert_refused_everywhere(&bad, EINVAL, "\"example.com\" is not an IPv4 CIDR", before);
+	bad.fn_egress_allow = overlap;
+	bad.fn_negress_allow = 3;
+	assert_refused_everywhere(&bad, EINVAL,
+				  "egress web1: allowed destination 10.9.0.0/16 overlaps 10.0.0.0/8",
+				  before);
+	bad.fn_egress_allow = many;
+	bad.fn_negress_allow = FW_ALLOW_MAX + 1;
+	assert_refused_everywhere(&bad, E2BIG, "65 allowed destinations, more than 64", before);
+
+	/* the new state of fw_set_egress and the port of fw_publish */
+	assert_failed(fw_set_egress(&n0, false, allow_two, 2, &err), &err, 400, EINVAL,
+		      "only means something with egress deny", before);
+	err_clear(&err);
+	assert_failed(fw_set_egress(&n0, true, overlap, 3, &err), &err, 400, EINVAL, "overlaps",
+		      before);
+	err_clear(&err);
+	assert_failed(fw_publish(&n0, &zero_port, &err), &err, 400, EINVAL,
+		      "ports must be 1..65535", before);
+	err_clear(&err);
+	assert_failed(fw_publish(&n0, NULL, &err), &err, 400, EINVAL,
+		      "publish web1: the port is missing", before);
+	err_clear(&err);
+	assert_failed(fw_unpublish(&n0, &sctp, &err), &err, 400, EINVAL, "tcp or udp", before);
 	free(before);
 }
 
 static void test_init_refuses_bad_sets(void **state)
 {
-	const struct fw_node same_bridge[] = { n0, { "other", "iscbr0", "10.231.1.0/29" } };
-	const struct fw_node overlap[] = { n0, n1, { "wide", "iscbr9", "10.231.0.0/28" } };
-	const struct fw_node inside[] = { { "wide", "iscbr9", "10.0.0.0/8" }, n2 };
+	const struct fw_node same_bridge[] = {
+		n0, NODE("other", "iscbr0", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1")
+	};
+	const struct fw_node same_name[] = {
+		n0, NODE("web1", "iscbr5", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1")
+	};
+	const struct fw_node overlap[] = {
+		n0, n1, NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5", "52:54:00:00:00:05", "10.231.0.14")
+	};
+	struct fw_node ports[2] = { n0, n1 };
 	struct fw_node *many;
 	struct dock_err err = { 0 };
 	char *before;
@@ -438,11 +679,20 @@ static void test_init_refuses_bad_sets(void **state)
 	assert_failed(fw_init(same_bridge, 2, &err), &err, 400, EINVAL,
 		      "node other: bridge iscbr0 is node web1's too", before);
 	err_clear(&err);
+	assert_failed(fw_init(same_name, 2, &err), &err, 400, EINVAL,
+		      "node web1: the name is twice in the list", before);
+	err_clear(&err);
 	assert_failed(fw_init(overlap, 3, &err), &err, 400, EINVAL,
 		      "node wide: subnet 10.231.0.0/28 overlaps node web1's subnet 10.231.0.0/29",
 		      before);
 	err_clear(&err);
-	assert_failed(fw_init(inside, 2, &err), &err, 400, EINVAL, "overlaps node wide's", before);
+	ports[0].fn_published = &web_80;
+	ports[0].fn_npublished = 1;
+	ports[1].fn_published = &web_80;
+	ports[1].fn_npublished = 1;
+	assert_failed(fw_init(ports, 2, &err), &err, 400, EINVAL,
+		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
+		      before);
 	err_clear(&err);
 	assert_failed(fw_init(NULL, 1, &err), &err, 400, EINVAL, "no node array", before);
 	err_clear(&err);
@@ -454,7 +704,162 @@ static void test_init_refuses_bad_sets(void **state)
 	assert_failed(fw_node_add(NULL, &err), &err, 400, EINVAL, "node is missing", before);
 	free(many);
 	free(before);
-	assert_isc(want_n1);
+	assert_isc("list-db.nft");
+}
+
+static const struct parse_case {
+	const char *pc_spec;
+	int pc_ok;
+	struct fw_publish pc_want;
+	const char *pc_names;
+} parse_cases[] = {
+	{ "8080:80", 1, { IPPROTO_TCP, 8080, 80 }, NULL },
+	{ "8080:80/tcp", 1, { IPPROTO_TCP, 8080, 80 }, NULL },
+	{ "5353:53/udp", 1, { IPPROTO_UDP, 5353, 53 }, NULL },
+	{ "65535:1", 1, { IPPROTO_TCP, 65535, 1 }, NULL },
+	{ "8080", 0, { 0, 0, 0 }, "publish \"8080\": expected HOSTPORT:NODEPORT[/tcp|/udp]" },
+	{ "8080:", 0, { 0, 0, 0 }, "node port must be 1..65535" },
+	{ ":80", 0, { 0, 0, 0 }, "host port must be 1..65535" },
+	{ "0:80", 0, { 0, 0, 0 }, "host port must be 1..65535" },
+	{ "65536:80", 0, { 0, 0, 0 }, "host port must be 1..65535" },
+	{ "08080:80", 0, { 0, 0, 0 }, "host port" },
+	{ "+80:80", 0, { 0, 0, 0 }, "host port" },
+	{ "80:80/sctp", 0, { 0, 0, 0 }, "the protocol must be tcp or udp" },
+	{ "80:80/TCP", 0, { 0, 0, 0 }, "the protocol must be tcp or udp" },
+	{ "80:80/", 0, { 0, 0, 0 }, "the protocol must be tcp or udp" },
+	{ "80:8/0:80", 0, { 0, 0, 0 }, "the protocol" },
+	{ "80/tcp:80", 0, { 0, 0, 0 }, "expected HOSTPORT:NODEPORT" },
+	{ "1234567:80", 0, { 0, 0, 0 }, "host port must be 1..65535" },
+	{ "12345678:80", 0, { 0, 0, 0 }, "expected HOSTPORT:NODEPORT" },
+	{ "80:80\n", 0, { 0, 0, 0 }, "\"80:80?\"" },
+};
+
+static void test_publish_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		struct fw_publish got = { 0 };
+		struct dock_err err = { 0 };
+		char back[24];
+		int r = fw_publish_parse(c->pc_spec, &got, &err);
+
+		print_message("# \"%s\": %d %s\n", c->pc_spec, r, err.de_msg);
+		if (c->pc_ok) {
+			assert_int_equal(r, 0);
+			assert_memory_equal(&got, &c->pc_want, sizeof(got));
+			fw_publish_format(&got, back, sizeof(back));
+			assert_non_null(strstr(back, c->pc_spec));
+		} else {
+			assert_int_equal(r, -EINVAL);
+			assert_int_equal(err.de_status, 400);
+			assert_non_null(strstr(err.de_msg, c->pc_names));
+		}
+	}
+	assert_int_equal(fw_publish_parse(NULL, &(struct fw_publish){ 0 }, NULL), -EINVAL);
+}
+
+/* ---- the policy calls ------------------------------------------------------ */
+
+static void test_publish_unpublish(void **state)
+{
+	const struct fw_publish both[] = { web_80, web_80b };
+	struct fw_node web = n0, gone = n2;
+	struct dock_err err = { 0 };
+	char *before;
+
+	(void)state;
+	init_ok(&n0, 1);
+	add_ok(&n1);
+	ok(fw_publish(&web, &web_80, &err), &err);
+	ok(fw_publish(&web, &web_80, &err), &err);  /* again: no-op */
+	web.fn_published = both;
+	web.fn_npublished = 1;
+	ok(fw_publish(&web, &web_80b, &err), &err);  /* another host port, same node port */
+	web.fn_npublished = 2;
+	ok(fw_publish(&web, &dns_53, &err), &err);
+	assert_isc("list-published.nft");
+	/* 8080 goes, 8081 still reaches port 80: the forward accept stays */
+	ok(fw_unpublish(&web, &web_80, &err), &err);
+	web.fn_published = &both[1];
+	web.fn_npublished = 1;
+	ok(fw_unpublish(&web, &dns_53, &err), &err);
+	ok(fw_unpublish(&web, &dns_53, &err), &err);  /* absent: no-op */
+	assert_isc("list-published-8081.nft");
+	ok(fw_unpublish(&web, &web_80b, &err), &err);
+	web.fn_npublished = 0;
+	assert_isc("list-web1-db.nft");
+
+	/* a node that is not in the table gets nothing published */
+	before = ruleset();
+	assert_failed(fw_publish(&gone, &web_80, &err), &err, 500, ENOENT,
+		      "publish cache 8080:80/tcp: node cache (bridge iscbr2, 10.231.0.18) is not in table inet isc",
+		      before);
+	free(before);
+	err_clear(&err);
+	ok(fw_unpublish(&gone, &web_80, &err), &err);  /* nothing to unpublish: no-op */
+	assert_isc("list-web1-db.nft");
+}
+
+static void test_quarantine(void **state)
+{
+	struct dock_err err = { 0 };
+	struct fw_node two[2];
+	struct fw_publish pub;
+
+	(void)state;
+	policy_nodes(two, &pub);
+	two[1].fn_quarantined = false;
+	init_ok(two, 2);
+	ok(fw_quarantine(&two[1], true, &err), &err);
+	ok(fw_quarantine(&two[1], true, &err), &err);  /* again: no-op */
+	assert_isc("list-policy.nft");
+	ok(fw_quarantine(&two[1], false, &err), &err);
+	ok(fw_quarantine(&two[1], false, &err), &err);
+	two[1].fn_quarantined = false;
+	init_ok(two, 2);
+	{
+		char *released = isc_table(), *again;
+
+		ok(fw_quarantine(&two[1], true, &err), &err);
+		ok(fw_quarantine(&two[1], false, &err), &err);
+		again = isc_table();
+		assert_string_equal(again, released);
+		free(released);
+		free(again);
+	}
+	/* quarantine cuts the bridge even when the node is not in the table */
+	ok(fw_quarantine(&n2, true, &err), &err);
+	assert_int_equal(sh("nft -s list set inet isc quarantined | grep -q '\"iscbr2\"'", NULL), 0);
+	ok(fw_quarantine(&n2, false, &err), &err);
+}
+
+static void test_egress(void **state)
+{
+	static const char *const other[] = { "192.0.2.0/25", "10.0.0.0/8", "203.0.113.9" };
+	struct fw_node web = n0;
+	struct dock_err err = { 0 };
+
+	(void)state;
+	init_ok(&n0, 1);
+	ok(fw_set_egress(&web, true, allow_two, 2, &err), &err);
+	web.fn_egress_deny = true;
+	web.fn_egress_allow = allow_two;
+	web.fn_negress_allow = 2;
+	assert_isc("list-egress.nft");
+	/* replaced, overlapping the old list: the old entries go first */
+	ok(fw_set_egress(&web, true, other, 3, &err), &err);
+	web.fn_egress_allow = other;
+	web.fn_negress_allow = 3;
+	assert_isc("list-egress-other.nft");
+	ok(fw_set_egress(&web, true, NULL, 0, &err), &err);
+	web.fn_egress_allow = NULL;
+	web.fn_negress_allow = 0;
+	assert_isc("list-egress-deny.nft");
+	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);
+	web.fn_egress_deny = false;
+	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);  /* again: no-op */
+	assert_isc("list-web1.nft");
 }
 
 static void test_teardown(void **state)
@@ -476,12 +881,16 @@ static void test_teardown(void **state)
 	before = ruleset();
 	assert_failed(fw_node_add(&n0, &err), &err, 500, ENOENT, "fw_init makes it", before);
 	err_clear(&err);
-	assert_failed(fw_node_remove(&n0, &err), &err, 500, ENOENT,
-		      "could not remove node web1's bridge iscbr0", before);
+	assert_failed(fw_node_remove(&n0, &err), &err, 500, ENOENT, "node-web1", before);
+	err_clear(&err);
+	assert_failed(fw_quarantine(&n0, true, &err), &err, 500, ENOENT, "fw_init makes it", before);
+	err_clear(&err);
+	assert_failed(fw_set_egress(&n0, true, NULL, 0, &err), &err, 500, ENOENT,
+		      "fw_init makes it", before);
 	free(before);
 
 	init_ok(&n0, 1);  /* from nothing again */
-	assert_isc(want_n0);
+	assert_isc("list-web1.nft");
 	assert_int_equal(fw_teardown(NULL), 0);
 	assert_int_not_equal(sh("nft list table inet isc", NULL), 0);
 }
@@ -495,84 +904,388 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-/* FW_NODES_MAX nodes in one batch: several element messages, one commit. */
+/* The Nth of FW_NODES_MAX nodes: 10.0.0.0/29 upwards, every other /29 so
+ * that none are adjacent. */
+struct many_node {
+	char mn_name[16], mn_bridge[16], mn_cidr[20], mn_ip[16], mn_gw[16], mn_mac[18];
+	struct fw_publish mn_pub;
+};
+
+static void many_node(struct many_node *m, struct fw_node *n, unsigned i, bool publish)
+{
+	unsigned net = i * 16;
+
+	snprintf(m->mn_name, sizeof(m->mn_name), "n%u", i);
+	snprintf(m->mn_bridge, sizeof(m->mn_bridge), "iscbr%u", i);
+	snprintf(m->mn_cidr, sizeof(m->mn_cidr), "10.%u.%u.%u/29", net >> 16, (net >> 8) & 255,
+		 net & 255);
+	snprintf(m->mn_gw, sizeof(m->mn_gw), "10.%u.%u.%u", net >> 16, (net >> 8) & 255,
+		 (net & 255) + 1);
+	snprintf(m->mn_ip, sizeof(m->mn_ip), "10.%u.%u.%u", net >> 16, (net >> 8) & 255,
+		 (net & 255) + 2);
+	snprintf(m->mn_mac, sizeof(m->mn_mac), "52:54:00:00:%02x:%02x", i >> 8, i & 255);
+	m->mn_pub = (struct fw_publish){ IPPROTO_TCP, (uint16_t)(10000 + i), 80 };
+	*n = (struct fw_node){ .fn_name = m->mn_name, .fn_bridge = m->mn_bridge,
+			       .fn_subnet_cidr = m->mn_cidr, .fn_ip = m->mn_ip,
+			       .fn_mac = m->mn_mac, .fn_gateway = m->mn_gw };
+	if (publish) {
+		n->fn_published = &m->mn_pub;
+		n->fn_npublished = 1;
+	}
+}
+
+/* FW_NODES_MAX nodes in one batch: a chain each, many element messages,
+ * one commit; then one node's changes. */
 static void test_max_nodes(void **state)
 {
-	static char names[FW_NODES_MAX][16], bridges[FW_NODES_MAX][16], cidrs[FW_NODES_MAX][20];
+	struct many_node *m = calloc(FW_NODES_MAX, sizeof(*m));
 	struct fw_node *nodes = calloc(FW_NODES_MAX, sizeof(*nodes));
+	struct dock_err err = { 0 };
+	struct fw_show *show = NULL;
 	char *out;
 
 	(void)state;
+	assert_non_null(m);
 	assert_non_null(nodes);
-	for (unsigned i = 0; i < FW_NODES_MAX; i++) {
-		snprintf(names[i], sizeof(names[i]), "n%u", i);
-		snprintf(bridges[i], sizeof(bridges[i]), "iscbr%u", i);
-		/* 10.0.0.0/29 upwards, every other /29 so none are adjacent */
-		snprintf(cidrs[i], sizeof(cidrs[i]), "10.%u.%u.%u/29", (i * 16) >> 16,
-			 ((i * 16) >> 8) & 255, (i * 16) & 255);
-		nodes[i] = (struct fw_node){ names[i], bridges[i], cidrs[i] };
-	}
+	for (unsigned i = 0; i < FW_NODES_MAX; i++)
+		many_node(&m[i], &nodes[i], i, true);
 	init_ok(nodes, FW_NODES_MAX);
-	assert_int_equal(sh("nft list set inet isc node_bridges", &out), 0);
+	assert_int_equal(sh("nft -s list set inet isc node_bridges", &out), 0);
 	assert_int_equal(count(out, "\"iscbr"), FW_NODES_MAX);
 	free(out);
-	assert_int_equal(sh("nft list set inet isc node_subnets", &out), 0);
+	assert_int_equal(sh("nft -s list set inet isc node_subnets", &out), 0);
 	assert_int_equal(count(out, "/29"), FW_NODES_MAX);
 	assert_non_null(strstr(out, "10.0.63.240/29"));
 	free(out);
+	assert_int_equal(sh("nft -s list map inet isc published", &out), 0);
+	assert_int_equal(count(out, "tcp . 1"), FW_NODES_MAX);
+	free(out);
+	assert_int_equal(sh("nft -s list table inet isc | grep -c 'chain node-n'", &out), 0);
+	assert_int_equal(atoi(out), FW_NODES_MAX);
+	free(out);
+	ok(fw_show(NULL, &show, &err), &err);
+	assert_true(show->fs_policy_ok);
+	assert_int_equal(show->fs_nnodes, FW_NODES_MAX);
+	for (size_t i = 0; i < show->fs_nnodes; i++) {
+		assert_true(show->fs_nodes[i].sn_isolated);
+		assert_int_equal(show->fs_nodes[i].sn_npublished, 1);
+	}
+	fw_show_free(show);
+	ok(fw_publish(&nodes[7], &web_80, &err), &err);
 	remove_ok(&nodes[FW_NODES_MAX - 1]);
-	assert_int_equal(sh("nft list set inet isc node_subnets", &out), 0);
+	assert_int_equal(sh("nft -s list set inet isc node_subnets", &out), 0);
 	assert_int_equal(count(out, "/29"), FW_NODES_MAX - 1);
 	free(out);
 	free(nodes);
+	free(m);
 	init_ok(NULL, 0);
 }
 
-/* ---- CLI for fw-selftest.sh -------------------------------------------- */
+/* ---- rule generation, without a kernel --------------------------------------- */
+
+/* Each call's batch, decoded from its bytes, equals the expected file; a
+ * dry run sends nothing. */
+static void test_render(void **state)
+{
+	static const char *const other[] = { "10.0.0.0/8" };
+	struct fw_node two[2], web;
+	struct fw_publish pub;
+	struct dock_err err = { 0 };
+	char *before, *text;
+
+	(void)state;
+	policy_nodes(two, &pub);
+	web = two[0];
+	init_ok(NULL, 0);
+	before = ruleset();
+#define RENDER(file, call)                                                           \
+	do {                                                                         \
+		fw_dryrun_begin();                                                   \
+		ok(call, &err);                                                      \
+		text = fw_dryrun_end();                                              \
+		assert_non_null(text);                                               \
+		assert_expected(file, text);                                         \
+		free(text);                                                          \
+	} while (0)
+	RENDER("init-policy.batch", fw_init(two, 2, &err));
+	RENDER("node-add.batch", fw_node_add(&two[0], &err));
+	RENDER("node-remove.batch", fw_node_remove(&two[0], &err));
+	web.fn_published = NULL;
+	web.fn_npublished = 0;
+	RENDER("publish.batch", fw_publish(&web, &web_80, &err));
+	web.fn_published = &web_80;
+	web.fn_npublished = 1;
+	RENDER("unpublish.batch", fw_unpublish(&web, &web_80, &err));
+	RENDER("quarantine.batch", fw_quarantine(&two[1], true, &err));
+	RENDER("release.batch", fw_quarantine(&two[1], false, &err));
+	RENDER("egress.batch", fw_set_egress(&two[0], true, other, 1, &err));
+	RENDER("teardown.batch", fw_teardown(&err));
+#undef RENDER
+	/* bad input in a dry run is refused the same way */
+	fw_dryrun_begin();
+	assert_int_equal(fw_publish(&web, NULL, &err), -EINVAL);
+	text = fw_dryrun_end();
+	assert_string_equal(text, "");
+	free(text);
+	text = ruleset();
+	assert_string_equal(text, before);
+	free(text);
+	free(before);
+}
+
+/* ---- reading back -------------------------------------------------------------- */
+
+static void show_expected(const char *node, const char *text_file, const char *json_file)
+{
+	struct fw_show *s = NULL;
+	struct json_object *j = NULL;
+	struct dock_err err = { 0 };
+	char *text;
+
+	ok(fw_show(node, &s, &err), &err);
+	text = fw_show_text(s);
+	assert_non_null(text);
+	assert_expected(text_file, text);
+	free(text);
+	if (json_file != NULL) {
+		char *js;
+
+		ok(fw_show_json(s, &j, &err), &err);
+		js = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
+		assert_non_null(js);
+		assert_expected(json_file, js);
+		free(js);
+		json_object_put(j);
+	}
+	fw_show_free(s);
+}
+
+static void test_show(void **state)
+{
+	struct fw_node two[2];
+	struct fw_publish pub;
+	struct fw_show *s = NULL;
+	struct dock_err err = { 0 };
+	char *before;
+
+	(void)state;
+	policy_nodes(two, &pub);
+	init_ok(two, 2);
+	show_expected(NULL, "show-policy.txt", "show-policy.json");
+	show_expected("db", "show-db.txt", NULL);
+	before = ruleset();
+	assert_int_equal(fw_show("cache", &s, &err), -ENOENT);
+	assert_int_equal(err.de_status, 404);
+	assert_string_equal(err.de_msg, "firewall: node cache is not in table inet isc");
+	assert_null(s);
+	free(before);
+
+	/* another table dropping by policy on forward and input */
+	nft_apply("table ip docker {\n"
+		  "  chain FORWARD { type filter hook forward priority 0; policy drop; }\n"
+		  "  chain INPUT { type filter hook input priority 0; policy drop; }\n"
+		  "}\n");
+	/* someone edited ours: an accept first in forward, a node's drop chain emptied */
+	nft_apply("insert rule inet isc forward accept\nflush chain inet isc node-db\n");
+	show_expected(NULL, "show-altered.txt", NULL);
+	assert_int_equal(sh("nft delete table ip docker", NULL), 0);
+
+	/* the table gone */
+	assert_int_equal(fw_teardown(&err), 0);
+	show_expected(NULL, "show-none.txt", "show-none.json");
+}
+
+/* The listing fed to `nft -f` makes the same table: fw_show finds nft's
+ * bytecode for our text identical to ours, rule by rule. */
+static void test_same_as_nft(void **state)
+{
+	const char *dir = getenv("FW_EXPECTED_DIR");
+	struct fw_show *s = NULL;
+	struct dock_err err = { 0 };
+	char path[512], cmd[600], *text;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/list-policy.nft", dir != NULL ? dir : "tests/fw/expected");
+	assert_int_equal(fw_teardown(&err), 0);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	assert_int_equal(sh(cmd, NULL), 0);
+	ok(fw_show(NULL, &s, &err), &err);
+	text = fw_show_text(s);
+	print_message("# %s", text);
+	assert_true(s->fs_policy_ok);
+	assert_int_equal(s->fs_nnodes, 2);
+	assert_true(s->fs_nodes[0].sn_isolated);
+	assert_true(s->fs_nodes[1].sn_isolated);
+	free(text);
+	fw_show_free(s);
+	assert_isc("list-policy.nft");
+	init_ok(NULL, 0);
+}
+
+/* ---- CLI for fw-selftest.sh and bench.sh ------------------------------------ */
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: test_fw init [NODE...] | add NODE | remove NODE | teardown\n"
+		"       test_fw publish NODE SPEC | unpublish NODE SPEC | toggle NODE SPEC N [PAUSE_MS]\n"
+		"       test_fw quarantine NODE on|off | egress NODE allow | egress NODE deny [CIDR...]\n"
+		"       test_fw show [NAME] [--json]\n"
+		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=CIDR...][,quarantined]:\n"
+		"the node as the dock records it before the call. SPEC is HOSTPORT:NODEPORT[/tcp|/udp].\n");
+}
+
+struct cli_node {
+	struct fw_node cn_node;
+	char *cn_copy;
+	struct fw_publish cn_pub[FW_PUBLISH_MAX];
+	const char *cn_allow[FW_ALLOW_MAX];
+};
+
+static int cli_node(const char *spec, struct cli_node *c)
+{
+	const char **f[] = { &c->cn_node.fn_name, &c->cn_node.fn_bridge,
+			     &c->cn_node.fn_subnet_cidr, &c->cn_node.fn_ip,
+			     &c->cn_node.fn_mac, &c->cn_node.fn_gateway };
+	char *save = NULL, *tok;
+	size_t i = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->cn_copy = strdup(spec);
+	if (c->cn_copy == NULL)
+		return -1;
+	for (tok = strtok_r(c->cn_copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save), i++) {
+		struct dock_err err = { 0 };
+
+		if (i < 6)
+			*f[i] = tok;
+		else if (strncmp(tok, "publish=", 8) == 0 && c->cn_node.fn_npublished < FW_PUBLISH_MAX) {
+			if (fw_publish_parse(tok + 8, &c->cn_pub[c->cn_node.fn_npublished++], &err) < 0) {
+				fprintf(stderr, "test_fw: %s\n", err.de_msg);
+				return -1;
+			}
+		} else if (strncmp(tok, "allow=", 6) == 0 && c->cn_node.fn_negress_allow < FW_ALLOW_MAX)
+			c->cn_allow[c->cn_node.fn_negress_allow++] = tok + 6;
+		else if (strcmp(tok, "deny") == 0)
+			c->cn_node.fn_egress_deny = true;
+		else if (strcmp(tok, "quarantined") == 0)
+			c->cn_node.fn_quarantined = true;
+		else {
+			fprintf(stderr, "test_fw: node %s: what is \"%s\"?\n", spec, tok);
+			return -1;
+		}
+	}
+	c->cn_node.fn_published = c->cn_pub;
+	c->cn_node.fn_egress_allow = c->cn_allow;
+	return 0;
+}
 
 static int cli(int argc, char **argv)
 {
-	struct fw_node nodes[16];
-	char *copies[16] = { 0 };
+	static struct cli_node nodes[64];
 	struct dock_err err = { 0 };
+	const char *cmd = argv[1];
+	struct fw_publish p;
 	size_t n = 0;
-	int r;
+	int r = -EINVAL;
 
 	if (!outside_host_netns()) {
 		fprintf(stderr, "test_fw: not provably outside the host's network namespace"
 				" (set FW_TEST_HOST_NETNS to its inode): refusing\n");
 		return 2;
 	}
-	if (argc - 2 > 16) {
-		fprintf(stderr, "test_fw: at most 16 nodes\n");
+	if (strcmp(cmd, "show") == 0) {
+		const char *name = argc > 2 && strcmp(argv[2], "--json") != 0 ? argv[2] : NULL;
+		bool json = strcmp(argv[argc - 1], "--json") == 0;
+		struct fw_show *s = NULL;
+
+		r = fw_show(name, &s, &err);
+		if (r == 0 && json) {
+			struct json_object *j = NULL;
+
+			r = fw_show_json(s, &j, &err);
+			if (r == 0)
+				puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+									  JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(j);
+		} else if (r == 0) {
+			char *t = fw_show_text(s);
+
+			fputs(t != NULL ? t : "", stdout);
+			free(t);
+		}
+		fw_show_free(s);
+		goto out;
+	}
+	if (strcmp(cmd, "teardown") == 0 && argc == 2) {
+		r = fw_teardown(&err);
+		goto out;
+	}
+	if (strcmp(cmd, "init") == 0) {
+		if ((size_t)argc - 2 > sizeof(nodes) / sizeof(nodes[0]))
+			return 2;
+		for (int i = 2; i < argc; i++, n++)
+			if (cli_node(argv[i], &nodes[n]) < 0)
+				return 2;
+		struct fw_node *list = calloc(n + 1, sizeof(*list));
+
+		if (list == NULL)
+			return 2;
+		for (size_t i = 0; i < n; i++)
+			list[i] = nodes[i].cn_node;
+		r = fw_init(list, n, &err);
+		free(list);
+		goto out;
+	}
+	if (argc < 3 || cli_node(argv[2], &nodes[0]) < 0) {
+		usage();
 		return 2;
 	}
-	for (int i = 2; i < argc; i++, n++) {
-		char *s = copies[n] = strdup(argv[i]), *save = NULL;
+	n = 1;
+	if (strcmp(cmd, "add") == 0 && argc == 3)
+		r = fw_node_add(&nodes[0].cn_node, &err);
+	else if (strcmp(cmd, "remove") == 0 && argc == 3)
+		r = fw_node_remove(&nodes[0].cn_node, &err);
+	else if ((strcmp(cmd, "publish") == 0 || strcmp(cmd, "unpublish") == 0 ||
+		  strcmp(cmd, "toggle") == 0) &&
+		 argc >= 4 && fw_publish_parse(argv[3], &p, &err) == 0) {
+		if (cmd[0] == 'p' && argc == 4)
+			r = fw_publish(&nodes[0].cn_node, &p, &err);
+		else if (cmd[0] == 'u' && argc == 4)
+			r = fw_unpublish(&nodes[0].cn_node, &p, &err);
+		else if (cmd[0] == 't' && (argc == 5 || argc == 6)) {
+			/* publish and unpublish, N times, PAUSE ms after each: the
+			 * atomicity test's churn, slowed to overlap its probes */
+			long times = strtol(argv[4], NULL, 10);
+			long pause = argc == 6 ? strtol(argv[5], NULL, 10) : 0;
+			struct timespec ts = { pause / 1000, (pause % 1000) * 1000000 };
 
-		if (s == NULL)
-			return 2;
-		nodes[n].fn_name = strtok_r(s, ":", &save);
-		nodes[n].fn_bridge = strtok_r(NULL, ":", &save);
-		nodes[n].fn_subnet_cidr = strtok_r(NULL, ":", &save);
-	}
-	if (strcmp(argv[1], "init") == 0)
-		r = fw_init(nodes, n, &err);
-	else if (strcmp(argv[1], "add") == 0 && n == 1)
-		r = fw_node_add(&nodes[0], &err);
-	else if (strcmp(argv[1], "remove") == 0 && n == 1)
-		r = fw_node_remove(&nodes[0], &err);
-	else if (strcmp(argv[1], "teardown") == 0 && n == 0)
-		r = fw_teardown(&err);
-	else {
-		fprintf(stderr, "usage: test_fw [init NODE...|add NODE|remove NODE|teardown]"
-				" (NODE is NAME:BRIDGE:CIDR)\n");
+			r = 0;
+			for (long i = 0; i < times && r == 0; i++) {
+				r = fw_publish(&nodes[0].cn_node, &p, &err);
+				if (r == 0 && pause > 0)
+					nanosleep(&ts, NULL);
+				if (r == 0)
+					r = fw_unpublish(&nodes[0].cn_node, &p, &err);
+				if (r == 0 && pause > 0)
+					nanosleep(&ts, NULL);
+			}
+		}
+	} else if (strcmp(cmd, "quarantine") == 0 && argc == 4)
+		r = fw_quarantine(&nodes[0].cn_node, strcmp(argv[3], "on") == 0, &err);
+	else if (strcmp(cmd, "egress") == 0 && argc >= 4)
+		r = fw_set_egress(&nodes[0].cn_node, strcmp(argv[3], "deny") == 0,
+				  (const char *const *)argv + 4, (size_t)(argc - 4), &err);
+	else if (!err_isset(&err)) {
+		usage();
 		r = -EINVAL;
 	}
+out:
 	if (r < 0 && err.de_msg[0] != '\0')
-		fprintf(stderr, "test_fw %s: %d %s\n", argv[1], err.de_status, err.de_msg);
+		fprintf(stderr, "test_fw %s: %d %s\n", cmd, err.de_status, err.de_msg);
 	for (size_t i = 0; i < n; i++)
-		free(copies[i]);
+		free(nodes[i].cn_copy);
 	return r < 0 ? 1 : 0;
 }
 
@@ -580,16 +1293,24 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_init_zero_one_three, check_others),
+		cmocka_unit_test_teardown(test_init_policy, check_others),
 		cmocka_unit_test_teardown(test_init_repairs_drift, check_others),
 		cmocka_unit_test_teardown(test_add_remove, check_others),
 		cmocka_unit_test_teardown(test_init_equals_adds, check_others),
-		cmocka_unit_test_teardown(test_conflict_is_atomic, check_others),
-		cmocka_unit_test_teardown(test_bad_input_changes_nothing, check_others),
+		cmocka_unit_test_teardown(test_conflicts_are_atomic, check_others),
+		cmocka_unit_test_teardown(test_bad_node_changes_nothing, check_others),
+		cmocka_unit_test_teardown(test_bad_policy_changes_nothing, check_others),
 		cmocka_unit_test_teardown(test_init_refuses_bad_sets, check_others),
+		cmocka_unit_test_teardown(test_publish_parse, check_others),
+		cmocka_unit_test_teardown(test_publish_unpublish, check_others),
+		cmocka_unit_test_teardown(test_quarantine, check_others),
+		cmocka_unit_test_teardown(test_egress, check_others),
 		cmocka_unit_test_teardown(test_teardown, check_others),
 		cmocka_unit_test_teardown(test_max_nodes, check_others),
+		cmocka_unit_test_teardown(test_render, check_others),
+		cmocka_unit_test_teardown(test_show, check_others),
+		cmocka_unit_test_teardown(test_same_as_nft, check_others),
 	};
-
 	struct stat before, after;
 
 	if (argc > 1)
