@@ -31,21 +31,35 @@ python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 9999 >/dev/null 2>&1 
 finish() {
 	kill "$DOCKD_PID" 2>/dev/null
 	dock_diag
-	[ "$_t_fail" != 0 ] && { t_diag "--- nft ruleset"; nft list ruleset | sed 's/^/# /' | head -120; }
+	[ "$_t_fail" != 0 ] && [ -e "$W/after-publish.nft" ] && { t_diag "--- nft ruleset after publish"; sed 's/^/# /' "$W/after-publish.nft" | head -150; }
+	[ "$_t_fail" != 0 ] && { t_diag "--- console a"; tail -c 3000 "$W/run/console/a.log" | sed 's/^/# /'; }
 	t_done
 }
 trap 'finish; exit $?' EXIT
 
+# guest_attach NODE: hold the node's serial pty open in this shell (QEMU
+# only reads a pty while a client holds it; it notices within a second).
+declare -A PTYFD
+guest_attach() {
+	local pty fd
+	pty=$(virsh dumpxml "isc-$1" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -1)
+	[ -n "$pty" ] || return 1
+	exec {fd}<>"$pty"
+	PTYFD[$1]=$fd
+	# Drain what the guest prints (it is in the console log too), or the
+	# pty fills up and the guest's console stalls.
+	cat <&"$fd" >/dev/null &
+	sleep 1.5
+}
 # guest_run NODE CMD: run CMD in the guest's console shell; its exit status.
 GUEST_SEQ=0
 guest_run() {
-	local node=$1 cmd=$2 pty log id
+	local node=$1 cmd=$2 log id
 	GUEST_SEQ=$((GUEST_SEQ + 1))
 	id=R$GUEST_SEQ$RANDOM
-	pty=$(virsh dumpxml "isc-$node" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -1)
 	log=$W/run/console/$node.log
-	[ -n "$pty" ] || return 99
-	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >"$pty"
+	[ -n "${PTYFD[$node]:-}" ] || return 99
+	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >&"${PTYFD[$node]}"
 	for _ in $(seq 60); do
 		if grep -aq "$id-[0-9]*-END" "$log"; then
 			return "$(grep -ao "$id-[0-9]*-END" "$log" | tail -1 | cut -d- -f2)"
@@ -65,6 +79,8 @@ IP_B=$("$A" inspect b | jq -r .ip)
 GW_A=$("$A" inspect a | jq -r .gateway)
 t_ok "a boots and says hello" wait_for 120 has_hello a
 t_ok "b boots and says hello" wait_for 120 has_hello b
+guest_attach a
+guest_attach b
 t_ok "a got its address by DHCP through the firewall" wait_for 60 has_lease a "$IP_A"
 t_ok "b got its address by DHCP through the firewall" wait_for 60 has_lease b "$IP_B"
 
@@ -80,11 +96,22 @@ for i in range(0, len(ports), 256):
     for p in ports[i:i + 256]:
         s = socket.socket(); s.setblocking(False); s.connect_ex((host, p))
         sel.register(s, selectors.EVENT_WRITE, p); socks.append(s)
-    for key, _ in sel.select(timeout=1.5):
-        if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            open_.append(key.data)
+    import time
+    deadline = time.monotonic() + 2.0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for key, _ in sel.select(timeout=left):
+            if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                open_.append(key.data)
+            sel.unregister(key.fileobj)
     for s in socks:
-        sel.unregister(s); s.close()
+        try:
+            sel.unregister(s)
+        except KeyError:
+            pass
+        s.close()
 print(" ".join(map(str, sorted(open_))))
 PY
 }
@@ -92,17 +119,20 @@ t_is "sweep of the host from outside: only the published port (and the host's ow
 t_is "sweep of node a's address from outside: nothing open" "$(scan "$IP_A")" ""
 
 # --- between nodes, to the host, outbound
-guest_run a "wget -q -T 3 -O /dev/null http://$IP_B/"
-t_is "a cannot reach b" $? 1
-guest_run b "wget -q -T 3 -O /dev/null http://$IP_A/"
-t_is "b cannot reach a" $? 1
-guest_run a "wget -q -T 3 -O /dev/null http://$GW_A:9999/"
-t_is "a cannot reach a host service on its gateway" $? 1
-guest_run a "nslookup localhost $GW_A >/dev/null"
-t_is "a can ask DNS on its gateway" $? 0
-guest_run a "wget -q -T 3 -O - http://192.0.2.2:8000/ | grep -q 'outside ok'"
+# fetch NODE URL TEXT: 0 when the guest fetched URL and it holds TEXT.
+# (busybox wget's own -T crashes this busybox: timeout(1) bounds it instead.)
+fetch() { guest_run "$1" "timeout 5 wget -q -O - $2 2>/dev/null | grep -q '$3'"; }
+fetch a "http://192.0.2.2:8000/" "outside ok"
 t_is "a reaches the outside (egress allowed by default)" $? 0
-guest_run b "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+fetch a "http://$IP_B/" "isc micro ok"
+t_is "a cannot reach b" $? 1
+fetch b "http://$IP_A/" "isc micro ok"
+t_is "b cannot reach a" $? 1
+fetch a "http://$GW_A:9999/" "outside ok"
+t_is "a cannot reach a host service on its gateway" $? 1
+guest_run a "nslookup a $GW_A 2>&1 | grep -q 'Address.*$IP_A'"
+t_is "a can ask DNS on its gateway" $? 0
+fetch b "http://192.0.2.2:8000/" "outside ok"
 t_is "b cannot reach the outside (egress deny)" $? 1
 
 # --- anti-spoofing: a foreign veth on a's bridge, with a's IP and another MAC
@@ -115,28 +145,35 @@ ip netns exec spoofer ip link set vsp1 address 52:54:00:66:66:66
 ip netns exec spoofer ip addr add "$IP_A/29" dev vsp1
 ip netns exec spoofer ip link set vsp1 up
 ip netns exec spoofer ip route add default via "$GW_A"
-drops_before=$("$A" fw show a --json | jq '[.nodes[].drop_packets] | add // 0')
+drops_before=$("$A" fw show a --json | jq '[.nodes[].drops.packets] | add // 0')
 t_ok "a forged source MAC cannot reach the outside" bash -c "! ip netns exec spoofer curl -s -m 3 http://192.0.2.2:8000/"
 ip netns exec spoofer ip addr flush dev vsp1
 ip netns exec spoofer ip link set vsp1 address "$("$A" inspect a | jq -r .mac)"
 ip netns exec spoofer ip addr add 10.231.0.3/29 dev vsp1
 ip netns exec spoofer ip route add default via "$GW_A"
 t_ok "a forged source IP (a's MAC) cannot reach the outside" bash -c "! ip netns exec spoofer curl -s -m 3 http://192.0.2.2:8000/"
-drops_after=$("$A" fw show a --json | jq '[.nodes[].drop_packets] | add // 0')
+drops_after=$("$A" fw show a --json | jq '[.nodes[].drops.packets] | add // 0')
 t_ok "the spoofed packets were dropped and counted on a's drop chain ($drops_before -> $drops_after)" test "$drops_after" -gt "$drops_before"
 ip link del vsp0
+# The forged packets were dropped, but ARP is not IP: the spoofer's ARP
+# taught the host a wrong neighbour for a's address (a known limit of an
+# inet-family firewall, see firewall/README.md). Forget it.
+ip neigh flush dev "$BR_A"
 
 # --- publish / unpublish / quarantine
 t_ok "publish 8081:80 on a" "$A" publish a 8081:80/tcp
+nft list ruleset >"$W/after-publish.nft"
 t_is "outside -> host:8081 reaches a" "$(http_out http://192.0.2.1:8081/)" "isc micro ok"
+t_is "outside -> host:8080 still reaches a" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
 t_ok "unpublish 8081" "$A" unpublish a 8081:80
 t_ok "8081 is closed again" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8081/"
-out=$("$A" publish b 8080:80 2>&1)
-t_ok "the same host port for b is refused, naming a ($out)" grep -q "a" <<<"$out"
+"$A" publish b 8080:80 >"$W/refused" 2>&1
+out=$(cat "$W/refused")
+t_ok "the same host port for b is refused, naming a ($out)" grep -q "already published by node a" "$W/refused"
 t_ok "quarantine a" "$A" quarantine a
 t_is "a shows as quarantined" "$("$A" ls --json | jq -r '.[]|select(.name=="a").state')" quarantined
 t_ok "the published port is cut" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"
-guest_run a "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+fetch a "http://192.0.2.2:8000/" "outside ok"
 t_is "a cannot reach the outside while quarantined" $? 1
 t_ok "release a" "$A" release a
 t_is "the published port answers again" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
@@ -149,10 +186,12 @@ t_ok "with the dock's table gone, the published port is dead" bash -c "! $OUT cu
 dock_start
 t_is "dock restarted" $? 0
 t_is "after the restart the published port answers" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
-guest_run a "wget -q -T 3 -O /dev/null http://$IP_B/"
+fetch a "http://$IP_B/" "isc micro ok"
 t_is "after the restart a still cannot reach b" $? 1
-guest_run b "wget -q -T 3 -O /dev/null http://192.0.2.2:8000/"
+fetch b "http://192.0.2.2:8000/" "outside ok"
 t_is "after the restart b's egress is still denied" $? 1
+fetch a "http://192.0.2.2:8000/" "outside ok"
+t_is "after the restart a still reaches the outside" $? 0
 t_ok "fw show lists both nodes and a's published port" bash -c "'$A' fw show | grep -q 8080:80/tcp"
 "$A" status a --json >"$W/a.status.json"
 for id in firewall published-ports; do
