@@ -1343,8 +1343,6 @@ int node_publish(const char *name, const char *spec, bool on, struct dock_err *e
 	r = node_fw_change(n, &before, err, on ? node_apply_publish : node_apply_unpublish, &p);
 	if (r == 0)
 		log_info("node %s: %s %s", name, on ? "published" : "unpublished", canon);
-	else
-		err_prefix(err, "%s %s %s: ", on ? "publish" : "unpublish", name, canon);
 	node_release(n);
 	return r;
 }
