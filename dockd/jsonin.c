@@ -186,3 +186,28 @@ int jsonin_array(const struct json_object *obj, const char *what, const char *ke
 	*out = v;
 	return 0;
 }
+
+int jsonin_strings(const struct json_object *obj, const char *what, const char *key, char *arr,
+		   size_t stride, size_t max, size_t *n, struct dock_err *err)
+{
+	struct json_object *a;
+	int r = jsonin_array(obj, what, key, false, max, &a, err);
+
+	*n = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *v = json_object_array_get_idx(a, i);
+		size_t len = (size_t)json_object_get_string_len(v);
+
+		if (!json_object_is_type(v, json_type_string) || len >= stride ||
+		    strlen(json_object_get_string(v)) != len)
+			return err_set(err, 400, EINVAL, "%s: %s[%zu] must be a string under %zu bytes",
+				       what, key, i, stride);
+		memcpy(arr + i * stride, json_object_get_string(v), len + 1);
+		*n = i + 1;
+	}
+	return 0;
+}

@@ -47,4 +47,9 @@ int jsonin_bool(const struct json_object *obj, const char *what, const char *key
 int jsonin_array(const struct json_object *obj, const char *what, const char *key, bool required,
 		 size_t max, struct json_object **out, struct dock_err *err);
 
+/* Optional array of at most max strings, each copied into a slot of stride
+ * bytes of arr (a char[max][stride]); absent: *n = 0. */
+int jsonin_strings(const struct json_object *obj, const char *what, const char *key, char *arr,
+		   size_t stride, size_t max, size_t *n, struct dock_err *err);
+
 #endif

@@ -1141,8 +1141,8 @@ static int node_published_match(const struct node_rec *r, const struct fw_show_n
 static void node_dock_facts(const struct node_rec *r, const struct node_names *nn,
 			    struct dock_facts *df)
 {
-	char *dx = virt_domain_xml(nn->nn_domain), *nx = virt_network_xml(nn->nn_network),
-	     *sx = virt_secret_xml(r->nr_secret_uuid), base[PATH_MAX] = "";
+	char *dx = virt_xml(VIRT_DOMAINS, nn->nn_domain), *nx = virt_xml(VIRT_NETWORKS, nn->nn_network),
+	     *sx = virt_xml(VIRT_SECRETS, r->nr_secret_uuid), base[PATH_MAX] = "";
 	struct dock_err e = { 0 };
 	struct fw_show *fs = NULL;
 	struct image im;

@@ -23,25 +23,13 @@ static int profile_paths(struct json_object *o, const char *key,
 			 char out[PROFILE_MAX_PATHS][PROFILE_PATH_MAX], size_t *n,
 			 struct dock_err *err)
 {
-	struct json_object *a;
-	int r = jsonin_array(o, "profile", key, false, PROFILE_MAX_PATHS, &a, err);
-
-	*n = 0;
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *v = json_object_array_get_idx(a, i);
-		const char *s = json_object_get_string(v);
-		if (!json_object_is_type(v, json_type_string) || s[0] != '/' ||
-		    strlen(s) >= PROFILE_PATH_MAX || strstr(s, "/..") != NULL)
+	if (jsonin_strings(o, "profile", key, out[0], PROFILE_PATH_MAX, PROFILE_MAX_PATHS, n, err) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < *n; i++)
+		if (out[i][0] != '/' || strstr(out[i], "/..") != NULL)
 			return err_set(err, 400, EINVAL,
 				       "profile: %s[%zu] must be an absolute path under %d bytes", key,
 				       i, PROFILE_PATH_MAX);
-		memcpy(out[i], s, strlen(s) + 1);
-		*n = i + 1;
-	}
 	return 0;
 }
 

@@ -12,31 +12,6 @@ static const struct jsonin_limits spec_limits = {
 	.jl_max_fields = 16,
 };
 
-/* An optional array of short strings into fixed slots. */
-static int spec_strings(struct json_object *o, const char *key, char *arr, size_t stride,
-			size_t max, size_t *n, struct dock_err *err)
-{
-	struct json_object *a;
-	int r = jsonin_array(o, "create request", key, false, max, &a, err);
-
-	*n = 0;
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_string) ||
-		    (size_t)json_object_get_string_len(v) >= stride)
-			return err_set(err, 400, EINVAL,
-				       "create request: %s[%zu] must be a string under %zu bytes", key,
-				       i, stride);
-		memcpy(arr + i * stride, json_object_get_string(v),
-		       (size_t)json_object_get_string_len(v) + 1);
-		*n = i + 1;
-	}
-	return 0;
-}
 
 int spec_port_parse(const char *body, size_t len, char *port, size_t size, struct dock_err *err)
 {
@@ -122,10 +97,10 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 		goto out;
 	if (err_isset(err))
 		goto out;
-	if (spec_strings(o, "publish", spec->ns_publish[0], sizeof(spec->ns_publish[0]), 16,
-			 &spec->ns_n_publish, err) < 0 ||
-	    spec_strings(o, "egress_allow", spec->ns_egress_allow[0],
-			 sizeof(spec->ns_egress_allow[0]), 16, &spec->ns_n_allow, err) < 0)
+	if (jsonin_strings(o, w, "publish", spec->ns_publish[0], sizeof(spec->ns_publish[0]), 16,
+			   &spec->ns_n_publish, err) < 0 ||
+	    jsonin_strings(o, w, "egress_allow", spec->ns_egress_allow[0],
+			   sizeof(spec->ns_egress_allow[0]), 16, &spec->ns_n_allow, err) < 0)
 		goto out;
 	if (json_object_object_get_ex(o, "egress", &v)) {
 		const char *e = json_object_get_string(v);

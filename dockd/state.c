@@ -56,29 +56,6 @@ static struct json_object *state_strings_(const char *arr, size_t stride, size_t
 	return a;
 }
 
-/* Optional array of strings into fixed slots (absent: none). */
-static int state_strings_in(struct json_object *o, const char *key, char *arr, size_t stride,
-			    size_t max, size_t *n, struct dock_err *err)
-{
-	struct json_object *a;
-	int r = jsonin_array(o, "node record", key, false, max, &a, err);
-
-	*n = 0;
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_string) ||
-		    (size_t)json_object_get_string_len(v) >= stride)
-			return err_set(err, 400, EINVAL, "node record: bad \"%s\" entry", key);
-		memcpy(arr + i * stride, json_object_get_string(v),
-		       (size_t)json_object_get_string_len(v) + 1);
-		*n = i + 1;
-	}
-	return 0;
-}
 
 char *state_to_json(const struct node_rec *r)
 {
@@ -151,10 +128,10 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
 		goto out;
 	r->nr_created = (int64_t)u;
-	if (state_strings_in(o, "published", r->nr_published[0], sizeof(r->nr_published[0]),
-			     NODE_PUBLISH_MAX, &r->nr_n_published, err) < 0 ||
-	    state_strings_in(o, "egress_allow", r->nr_egress_allow[0],
-			     sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow, err) < 0 ||
+	if (jsonin_strings(o, w, "published", r->nr_published[0], sizeof(r->nr_published[0]),
+			   NODE_PUBLISH_MAX, &r->nr_n_published, err) < 0 ||
+	    jsonin_strings(o, w, "egress_allow", r->nr_egress_allow[0],
+			   sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow, err) < 0 ||
 	    JSONIN_BAD(jsonin_bool(o, w, "egress_deny", false, &r->nr_egress_deny, err)) ||
 	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)))
 		goto out;

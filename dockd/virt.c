@@ -599,60 +599,8 @@ int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err
 }
 
 
-char *virt_domain_xml(const char *name)
-{
-	virConnectPtr c = virt_c(NULL);
-	virDomainPtr d;
-	char *xml = NULL;
 
-	if (c == NULL)
-		return NULL;
-	d = virDomainLookupByName(c, name);
-	if (d != NULL) {
-		if (virDomainIsActive(d) == 1)
-			xml = virDomainGetXMLDesc(d, 0);
-		virDomainFree(d);
-	}
-	virConnectClose(c);
-	return xml;
-}
 
-char *virt_network_xml(const char *name)
-{
-	virConnectPtr c = virt_c(NULL);
-	virNetworkPtr n;
-	char *xml = NULL;
-
-	if (c == NULL)
-		return NULL;
-	n = virNetworkLookupByName(c, name);
-	if (n != NULL) {
-		xml = virNetworkGetXMLDesc(n, 0);
-		virNetworkFree(n);
-	}
-	virConnectClose(c);
-	return xml;
-}
-
-char *virt_secret_xml(const char *uuid)
-{
-	virConnectPtr c = virt_c(NULL);
-	virSecretPtr s;
-	char *xml = NULL;
-
-	if (c == NULL || uuid[0] == '\0') {
-		if (c != NULL)
-			virConnectClose(c);
-		return NULL;
-	}
-	s = virSecretLookupByUUIDString(c, uuid);
-	if (s != NULL) {
-		xml = virSecretGetXMLDesc(s, 0);
-		virSecretFree(s);
-	}
-	virConnectClose(c);
-	return xml;
-}
 
 unsigned long long virt_domain_hard_limit(const char *name)
 {
@@ -726,4 +674,36 @@ int virt_list(enum virt_kind kind, const char *prefix, char ***names, size_t *n,
 	free(nets);
 	virConnectClose(c);
 	return r;
+}
+
+char *virt_xml(enum virt_kind kind, const char *id)
+{
+	virConnectPtr c = virt_c(NULL);
+	char *xml = NULL;
+
+	if (c == NULL || id[0] == '\0')
+		goto out;
+	if (kind == VIRT_DOMAINS) {
+		virDomainPtr d = virDomainLookupByName(c, id);
+		if (d != NULL && virDomainIsActive(d) == 1)
+			xml = virDomainGetXMLDesc(d, 0);
+		if (d != NULL)
+			virDomainFree(d);
+	} else if (kind == VIRT_NETWORKS) {
+		virNetworkPtr n = virNetworkLookupByName(c, id);
+		if (n != NULL) {
+			xml = virNetworkGetXMLDesc(n, 0);
+			virNetworkFree(n);
+		}
+	} else {
+		virSecretPtr sec = virSecretLookupByUUIDString(c, id);
+		if (sec != NULL) {
+			xml = virSecretGetXMLDesc(sec, 0);
+			virSecretFree(sec);
+		}
+	}
+out:
+	if (c != NULL)
+		virConnectClose(c);
+	return xml;
 }

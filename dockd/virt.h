@@ -11,6 +11,8 @@
 #include "err.h"
 #include "luks.h"
 
+enum virt_kind { VIRT_DOMAINS, VIRT_NETWORKS, VIRT_SECRETS };
+
 int virt_open(const char *uri, struct dock_err *err);
 void virt_close(void);
 
@@ -49,16 +51,14 @@ int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err)
 int virt_domain_remove(const char *name, struct dock_err *err);
 int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err *err);
 
-enum virt_kind { VIRT_DOMAINS, VIRT_NETWORKS };
 /* Names of all domains or networks starting with prefix (malloc'd). */
 int virt_list(enum virt_kind kind, const char *prefix, char ***names, size_t *n,
 	      struct dock_err *err);
 void virt_free_names(char **names, size_t n);
 
-/* Live XML descriptions (malloc'd; NULL when the object is absent). */
-char *virt_domain_xml(const char *name);
-char *virt_network_xml(const char *name);
-char *virt_secret_xml(const char *uuid);
+/* XML description (malloc'd; NULL when absent): a running domain's live
+ * XML by name, a network by name, a secret by uuid. */
+char *virt_xml(enum virt_kind kind, const char *id);
 /* The domain's memory hard limit in KiB (0 when unlimited or absent). */
 unsigned long long virt_domain_hard_limit(const char *name);
 /* Number of vCPUs the running domain has (0 when not running). */
