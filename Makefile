@@ -152,6 +152,10 @@ install: all
 	  sed 's|^#template_dir = .*|#template_dir = $(DATADIR)/templates|' dist/dockd.conf \
 	  > $(DESTDIR)$(SYSCONFDIR)/dockd.conf
 
+# --- benchmarks (never in `make check`): what lands so far is the firewall's.
+bench: all
+	bash tests/fw/bench.sh
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Idockd -Ifirewall dockd firewall guest-agent images
 	clang-tidy dockd/*.c firewall/*.c -- -std=gnu11 -D_GNU_SOURCE $(PKG_CFLAGS) -Idockd -Ifirewall

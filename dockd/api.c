@@ -47,6 +47,8 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH },
 	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE },
 	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE },
+	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS },
+	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS },
 	{ "GET", "/v1/fw", API_FW_SHOW },
 	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE },
 	{ "GET", "/v1/images", API_IMAGES_LIST },
@@ -231,6 +233,9 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 		if (node_quarantine(name, id == API_NODE_QUARANTINE, err) < 0)
 			return -EIO;
 		return node_inspect_json(name, out, err);
+	case API_NODE_LOGS:
+	case API_NODE_FW_LOGS:
+		return node_logs_json(name, id == API_NODE_FW_LOGS, out, err);
 	case API_FW_SHOW:
 		return node_fw_show_json(NULL, out, err);
 	case API_FW_SHOW_NODE:

@@ -303,6 +303,37 @@ static int cmd_fw(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_logs(int argc, char **argv)
+{
+	struct dock_err err = { 0 };
+	struct json_object *o, *lines;
+	bool firewall = false;
+	const char *name = NULL;
+	char path[128];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--firewall") == 0)
+			firewall = true;
+		else if (name == NULL)
+			name = argv[i];
+		else
+			iscadm_die("logs: unexpected argument \"%s\"", argv[i]);
+	}
+	if (name == NULL)
+		iscadm_die("logs: missing node name");
+	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name, firewall ? "/firewall" : "");
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else if (json_object_object_get_ex(o, "lines", &lines))
+		for (size_t i = 0; i < json_object_array_length(lines); i++)
+			puts(json_object_get_string(json_object_array_get_idx(lines, i)));
+	json_object_put(o);
+	return 0;
+}
+
 static int cmd_start(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/start", "started");
@@ -473,6 +504,7 @@ static const struct {
 	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
+	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
 	{ "image", cmd_image, "image ls                list images" },
 };

@@ -3,6 +3,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1385,4 +1386,92 @@ int node_fw_show_json(const char *name, struct json_object **out, struct dock_er
 	free(text);
 	fw_show_free(fs);
 	return r;
+}
+
+/* ---- logs ------------------------------------------------------------------------ */
+
+#define NODE_LOG_TAIL (64 * 1024)
+#define NODE_LOG_LINES 200
+
+/* The kernel log's records with the node's drop prefix (the firewall logs
+ * them, rate-limited), read from /dev/kmsg without blocking. */
+static struct json_object *node_fw_log_lines(const char *name)
+{
+	struct json_object *a = json_object_new_array();
+	char prefix[NODE_NAME_MAX + 16], rec[2048];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return a;
+	snprintf(prefix, sizeof(prefix), "isc-%s-drop ", name);
+	lseek(fd, 0, SEEK_DATA); /* from the oldest record still buffered */
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		char *msg, *nl;
+		if (n <= 0)
+			continue; /* EPIPE: records were overwritten; go on with the next */
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (msg == NULL || strstr(msg, prefix) == NULL)
+			continue;
+		if ((nl = strchr(msg, '\n')) != NULL)
+			*nl = '\0';
+		json_object_array_add(a, json_object_new_string(msg + 1));
+		if (json_object_array_length(a) > NODE_LOG_LINES)
+			json_object_array_del_idx(a, 0, 1);
+	}
+	close(fd);
+	return a;
+}
+
+/* The last lines of the node's serial console log. */
+static struct json_object *node_console_lines(const char *path)
+{
+	struct json_object *a = json_object_new_array();
+	char *buf = malloc(NODE_LOG_TAIL + 1), *p, *save = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	off_t size;
+	ssize_t n;
+
+	if (fd < 0 || buf == NULL)
+		goto out;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > NODE_LOG_TAIL ? size - NODE_LOG_TAIL : 0, SEEK_SET);
+	n = read(fd, buf, NODE_LOG_TAIL);
+	if (n <= 0)
+		goto out;
+	buf[n] = '\0';
+	for (p = strtok_r(buf, "\n", &save); p != NULL; p = strtok_r(NULL, "\n", &save)) {
+		json_object_array_add(a, json_object_new_string(p));
+		if (json_object_array_length(a) > NODE_LOG_LINES)
+			json_object_array_del_idx(a, 0, 1);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return a;
+}
+
+int node_logs_json(const char *name, bool firewall, struct json_object **out,
+		   struct dock_err *err)
+{
+	struct node_names nn;
+	struct node_rec r;
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL)
+		r = n->n_rec;
+	pthread_mutex_unlock(&node_lock);
+	if (n == NULL)
+		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
+	node_names(&r, &nn);
+	*out = json_object_new_object();
+	json_object_object_add(*out, "node", json_object_new_string(name));
+	json_object_object_add(*out, "source", json_object_new_string(firewall ? "firewall" : "console"));
+	json_object_object_add(*out, "lines", firewall ? node_fw_log_lines(name)
+						      : node_console_lines(nn.nn_console));
+	return 0;
 }

@@ -49,6 +49,11 @@ int node_publish(const char *name, const char *spec, bool on, struct dock_err *e
 int node_quarantine(const char *name, bool on, struct dock_err *err);
 int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err);
 
+/* The last lines of the node's console log, or (firewall) the kernel's
+ * records of its dropped packets: {"node","source","lines":[...]}. */
+int node_logs_json(const char *name, bool firewall, struct json_object **out,
+		   struct dock_err *err);
+
 /* The validation table ({"node","checks","summary"}), see checks.h. */
 int node_status_json(const char *name, struct json_object **out, struct dock_err *err);
 

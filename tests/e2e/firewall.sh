@@ -192,6 +192,12 @@ fetch b "http://192.0.2.2:8000/" "outside ok"
 t_is "after the restart b's egress is still denied" $? 1
 fetch a "http://192.0.2.2:8000/" "outside ok"
 t_is "after the restart a still reaches the outside" $? 0
+t_ok "iscadm logs a shows its console" bash -c "'$A' logs a | grep -q 'root mounted read-only'"
+# The kernel logs drops of a non-initial network namespace only with
+# net.netfilter.nf_log_all_netns=1 (a host setting this test leaves alone):
+# here the command must answer, and anything it shows must be a's drops.
+t_ok "iscadm logs a --firewall answers with a's drop records only" \
+	bash -c "'$A' logs a --firewall >'$W/fwlog' && ! grep -v 'isc-a-drop ' '$W/fwlog'"
 t_ok "fw show lists both nodes and a's published port" bash -c "'$A' fw show | grep -q 8080:80/tcp"
 "$A" status a --json >"$W/a.status.json"
 for id in firewall published-ports; do

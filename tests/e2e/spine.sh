@@ -43,7 +43,19 @@ out=$("$A" --socket "$W/none.sock" ls 2>&1)
 t_is "iscadm says in one line when dockd is not there" "$out" \
 	"iscadm: cannot reach dockd at $W/none.sock (is it running? --socket or ISC_SOCKET choose another socket)"
 
+sed 's|^uri = .*|uri = qemu+unix:///system?socket=/nonexistent/sock|' "$W/dockd.conf" >"$W/nolibvirt.conf"
+out=$("$D" -c "$W/nolibvirt.conf" -f 2>&1 </dev/null)
+rc=$?
+t_ok "dockd says in one line that libvirt is not reachable, exit $rc" \
+	bash -c "[ $rc != 0 ] && [ \$(wc -l <<<\"\$0\") = 1 ] && grep -q 'is not reachable' <<<\"\$0\"" "$out"
 dock_start; t_is "dockd starts" $? 0
+# Peer credentials: the socket is 0660 root:root (no isc group here), so
+# open it up for a moment to show that dockd itself refuses others.
+chmod 0666 "$ISC_SOCKET"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$A" ls 2>&1)
+t_is "a non-root peer outside the dock's group gets 403" "$out" \
+	"iscadm: permission denied: not root and not in the dock's group"
+chmod 0660 "$ISC_SOCKET"
 t_ok "image ls lists micro" bash -c "'$A' image ls | grep -q '^micro '"
 
 # --- refusals: clear message, non-zero exit, nothing created

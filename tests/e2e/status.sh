@@ -37,8 +37,9 @@ t_ok "weak: a complete agent report arrives" wait_for 120 has_report weak
 
 # The first report comes with the hello, often before DHCP is done: the
 # net fact then truthfully lacks the address, and a later report has it.
-lease() { status_json good | jq -e '.checks[]|select(.id=="guest-network" and .status=="PASS")'; }
-t_ok "good: a report shows the DHCP lease (reports every 30 s)" wait_for 75 lease
+lease() { status_json "$1" | jq -e '.checks[]|select(.id=="guest-network" and .status=="PASS")'; }
+t_ok "good: a report shows the DHCP lease (reports every 30 s)" wait_for 75 lease good
+t_ok "weak: a report shows the DHCP lease" wait_for 75 lease weak
 status_json good >/dev/null
 t_is "good: every dock-side check passes" \
 	"$(jq -r '[.checks[] | select(.source=="dock") | .status] | unique | join(",")' "$W/good.status.json")" PASS
@@ -64,6 +65,9 @@ t_is "weak: unencrypted swap FAILs ($(evidence weak swap))" "$(row weak swap)" F
 t_is "weak: ASLR off FAILs ($(evidence weak nx-aslr))" "$(row weak nx-aslr)" FAIL
 t_is "weak: the dock-side checks still pass" \
 	"$(jq -r '[.checks[] | select(.source=="dock") | .status] | unique | join(",")' "$W/weak.status.json")" PASS
+fails() { jq -r '[.checks[] | select(.status=="FAIL") | .id] | sort | join(" ")' "$W/$1.status.json"; }
+t_is "weak: exactly its three weaknesses fail on top of good's failures" "$(fails weak)" \
+	"$( (fails good | tr ' ' '\n'; printf 'ports\nswap\nnx-aslr\n') | grep -v '^$' | sort | tr '\n' ' ' | sed 's/ $//')"
 for id in service-identity readonly-paths scratch; do
 	t_is "weak: $id unaffected ($(row good $id) like good)" "$(row weak $id)" "$(row good $id)"
 done
