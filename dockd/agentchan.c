@@ -199,6 +199,7 @@ void agentchan_run(volatile sig_atomic_t *stop)
 		size_t np = 0;
 
 		agentchan_sync();
+		node_tick();
 		for (size_t i = 0; i < n_chans; i++) {
 			if (chans[i]->ch_ctl < 0)
 				continue;

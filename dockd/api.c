@@ -47,6 +47,7 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH },
 	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE },
 	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE },
+	{ "POST", "/v1/nodes/*/cleanse", API_NODE_CLEANSE },
 	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS },
 	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS },
 	{ "GET", "/v1/fw", API_FW_SHOW },
@@ -231,6 +232,10 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 	case API_NODE_QUARANTINE:
 	case API_NODE_RELEASE:
 		if (node_quarantine(name, id == API_NODE_QUARANTINE, err) < 0)
+			return -EIO;
+		return node_inspect_json(name, out, err);
+	case API_NODE_CLEANSE:
+		if (node_cleanse(name, err) < 0)
 			return -EIO;
 		return node_inspect_json(name, out, err);
 	case API_NODE_LOGS:

@@ -269,6 +269,12 @@ static int cmd_unpublish(int argc, char **argv)
 	return cmd_publish_common(argc, argv, "unpublish");
 }
 
+static int cmd_cleanse(int argc, char **argv)
+{
+	return cmd_action(argc, argv, "POST", "/cleanse",
+			  "cleansed: fresh ephemeral disk with a new key, restarted");
+}
+
 static int cmd_quarantine(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/quarantine", "quarantined: all its traffic is cut");
@@ -372,6 +378,28 @@ static uint64_t iscadm_uint(const char *what, const char *v)
 	return u;
 }
 
+/* "90", "90s", "15m", "6h", "2d" into seconds. */
+static uint64_t iscadm_duration(const char *v)
+{
+	static const struct {
+		char u;
+		uint64_t s;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || v[0] == '-' || n > UINT32_MAX)
+		iscadm_die("lifetime \"%s\" is not a duration (e.g. 90s, 15m, 6h, 2d)", v);
+	if (*end == '\0')
+		return n;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (end[0] == units[i].u && end[1] == '\0')
+			return n * units[i].s;
+	iscadm_die("lifetime \"%s\": unknown unit (s, m, h or d)", v);
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	struct json_object *req = json_object_new_object(), *o;
@@ -408,7 +436,10 @@ static int cmd_create(int argc, char **argv)
 				json_object_object_add(req, key, arr);
 			}
 			json_object_array_add(arr, json_object_new_string(v));
-		} else if (strcmp(a, "--egress") == 0)
+		} else if (strcmp(a, "--lifetime") == 0)
+			json_object_object_add(req, "lifetime_s",
+					       json_object_new_int64((int64_t)iscadm_duration(v)));
+		else if (strcmp(a, "--egress") == 0)
 			json_object_object_add(req, "egress", json_object_new_string(v));
 		else if (strcmp(a, "--profile") == 0)
 			json_object_object_add(req, "profile", json_object_new_string(v));
@@ -492,7 +523,8 @@ static const struct {
 } iscadm_cmds[] = {
 	{ "create", cmd_create,
 	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
-	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]... [--no-start]" },
+	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]...\n"
+	  "         [--lifetime 6h] [--no-start]" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start, "start NAME" },
@@ -501,6 +533,7 @@ static const struct {
 	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
 	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
+	{ "cleanse", cmd_cleanse, "cleanse NAME            halt, fresh ephemeral disk with a new key, start" },
 	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },

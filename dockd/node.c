@@ -428,6 +428,9 @@ static int node_do_start(struct node *n, struct dock_err *err)
 		return rc;
 	}
 	log_info("node %s: started", r->nr_name);
+	pthread_mutex_lock(&node_lock);
+	r->nr_cleanse_at = r->nr_lifetime_s ? (int64_t)time(NULL) + (int64_t)r->nr_lifetime_s : 0;
+	pthread_mutex_unlock(&node_lock);
 	return node_commit(n, NODE_RUNNING, NULL, err);
 }
 
@@ -501,6 +504,7 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	n->n_rec.nr_egress_deny = spec->ns_egress_deny;
 	memcpy(n->n_rec.nr_egress_allow, spec->ns_egress_allow, sizeof(n->n_rec.nr_egress_allow));
 	n->n_rec.nr_n_allow = spec->ns_n_allow;
+	n->n_rec.nr_lifetime_s = spec->ns_lifetime_s;
 	{
 		struct node_names nn;
 		struct node_fwview fv;
@@ -585,6 +589,9 @@ int node_stop(const char *name, struct dock_err *err)
 	if (r == 0)
 		r = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
 	if (r == 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec.nr_cleanse_at = 0;
+		pthread_mutex_unlock(&node_lock);
 		r = node_commit(n, NODE_STOPPED, NULL, err);
 		log_info("node %s: stopped", name);
 	} else {
@@ -762,6 +769,10 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 		json_object_object_add(fw, "quarantined", json_object_new_boolean(r.nr_quarantined));
 		json_object_object_add(o, "firewall", fw);
 	}
+	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r.nr_lifetime_s));
+	json_object_object_add(o, "next_cleanse",
+			       r.nr_cleanse_at ? json_object_new_int64(r.nr_cleanse_at) : NULL);
+	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
 	*out = o;
 	return 0;
 }
@@ -883,6 +894,8 @@ void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint6
 	pthread_mutex_unlock(&node_lock);
 }
 
+static int node_do_cleanse(struct node *n, struct dock_err *err);
+
 /* ---- start-up: load and reconcile ---------------------------------------------- */
 
 static int node_mkdir(const char *path, mode_t mode, struct dock_err *err)
@@ -990,6 +1003,13 @@ static void node_reconcile(struct node *n)
 		} else {
 			node_commit(n, NODE_FAILED, e.de_msg, NULL);
 		}
+		return;
+	case NODE_CLEANSING:
+		log_warn("node %s: dock stopped while cleansing; cleansing again", r->nr_name);
+		n->n_op = "cleansing";
+		if (node_do_cleanse(n, &e) < 0)
+			log_err("node %s: %s", r->nr_name, e.de_msg);
+		n->n_op = NULL;
 		return;
 	default:
 		break;
@@ -1474,4 +1494,95 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
 	json_object_object_add(*out, "lines", firewall ? node_fw_log_lines(name)
 						      : node_console_lines(nn.nn_console));
 	return 0;
+}
+
+/* ---- self-cleansing -------------------------------------------------------------------- */
+
+/* Halt the node (ACPI, then power off), crypto-shred its ephemeral disk
+ * (the secret first: without its key the old data is noise), give it a
+ * fresh disk with a new key, and start it again: O(1) in the disk's size.
+ * The intent is recorded first; a dock killed midway runs it again at
+ * start. The caller holds the node busy. */
+static int node_do_cleanse(struct node *n, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	struct node_names nn;
+	enum virt_dom_state st = VIRT_DOM_ABSENT;
+	int rc;
+
+	node_names(r, &nn);
+	rc = node_commit(n, NODE_CLEANSING, NULL, err);
+	if (rc == 0 && virt_domain_state(nn.nn_domain, &st, err) == 0 && st != VIRT_DOM_OFF &&
+	    st != VIRT_DOM_ABSENT)
+		rc = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
+	if (rc == 0)
+		rc = virt_secret_remove(r->nr_secret_uuid, r->nr_volume, err);
+	if (rc == 0)
+		rc = virt_volume_remove(NODE_POOL, nn.nn_volume, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&node_lock);
+		r->nr_secret_uuid[0] = '\0';
+		pthread_mutex_unlock(&node_lock);
+		rc = node_make_disk(n, &nn, err);
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&node_lock);
+		r->nr_cleanses++;
+		pthread_mutex_unlock(&node_lock);
+		rc = node_do_start(n, err);
+	}
+	if (rc < 0) {
+		err_prefix(err, "cleanse %s: ", r->nr_name);
+		node_commit(n, NODE_FAILED, err ? err->de_msg : "cleanse failed", NULL);
+		return rc;
+	}
+	log_info("node %s: cleansed (%llu so far): fresh ephemeral disk, new key", r->nr_name,
+		 (unsigned long long)r->nr_cleanses);
+	return 0;
+}
+
+int node_cleanse(const char *name, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "cleansing", &n, err);
+
+	if (r < 0)
+		return r;
+	r = node_do_cleanse(n, err);
+	node_release(n);
+	return r;
+}
+
+static void *node_cleanse_thread(void *arg)
+{
+	struct node *n = arg;
+	struct dock_err e = { 0 };
+
+	if (node_do_cleanse(n, &e) < 0)
+		log_err("node %s: automatic cleanse failed: %s", n->n_rec.nr_name, e.de_msg);
+	node_release(n);
+	return NULL;
+}
+
+void node_tick(void)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	pthread_mutex_lock(&node_lock);
+	for (size_t i = 0; i < n_nodes; i++) {
+		struct node *n = nodes[i];
+		pthread_t t;
+
+		if (n->n_op != NULL || n->n_rec.nr_state != NODE_RUNNING ||
+		    n->n_rec.nr_cleanse_at == 0 || now < n->n_rec.nr_cleanse_at)
+			continue;
+		log_info("node %s: maximum lifetime (%llus) reached: cleansing", n->n_rec.nr_name,
+			 (unsigned long long)n->n_rec.nr_lifetime_s);
+		n->n_op = "cleansing"; /* busy before the thread exists: no second one */
+		if (pthread_create(&t, NULL, node_cleanse_thread, n) == 0)
+			pthread_detach(t);
+		else
+			n->n_op = NULL;
+	}
+	pthread_mutex_unlock(&node_lock);
 }

@@ -54,6 +54,12 @@ int node_fw_show_json(const char *name, struct json_object **out, struct dock_er
 int node_logs_json(const char *name, bool firewall, struct json_object **out,
 		   struct dock_err *err);
 
+/* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
+ * a new key, start (on demand, or by node_tick when the lifetime is up). */
+int node_cleanse(const char *name, struct dock_err *err);
+/* Called about every second by the main loop: starts due cleanses. */
+void node_tick(void);
+
 /* The validation table ({"node","checks","summary"}), see checks.h. */
 int node_status_json(const char *name, struct json_object **out, struct dock_err *err);
 

@@ -43,7 +43,7 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
 						     "scratch_mib", "start", "profile", "publish",
-						     "egress", "egress_allow" };
+						     "egress", "egress_allow", "lifetime_s" };
 		size_t i;
 		(void)val;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -86,6 +86,15 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 		err_set(err, 400, ERANGE,
 			"scratch size must be between %d and %llu MiB (the dock's limit)",
 			SPEC_MIN_SCRATCH_MIB, (unsigned long long)cfg->dc_max_scratch_mib);
+		goto out;
+	}
+	if (err_isset(err))
+		goto out;
+	if (jsonin_u64(o, w, "lifetime_s", false, SPEC_MIN_LIFETIME_S, SPEC_MAX_LIFETIME_S,
+		       &spec->ns_lifetime_s, err) == -ERANGE) {
+		err_clear(err);
+		err_set(err, 400, ERANGE, "lifetime must be between %d s and %d s",
+			SPEC_MIN_LIFETIME_S, SPEC_MAX_LIFETIME_S);
 		goto out;
 	}
 	if (err_isset(err))

@@ -14,6 +14,8 @@
 #define SPEC_REQUEST_MAX 4096
 #define SPEC_MIN_MEMORY_MIB 64
 #define SPEC_MIN_SCRATCH_MIB 16
+#define SPEC_MIN_LIFETIME_S 30
+#define SPEC_MAX_LIFETIME_S (366 * 24 * 3600)
 
 struct node_spec {
 	char ns_name[NODE_NAME_MAX + 1];
@@ -23,6 +25,7 @@ struct node_spec {
 	uint64_t ns_vcpus;
 	uint64_t ns_scratch_mib;
 	bool ns_start;
+	uint64_t ns_lifetime_s;    /* 0: none */
 	char ns_publish[16][24];   /* "HOSTPORT:NODEPORT[/proto]", checked by the firewall */
 	size_t ns_n_publish;
 	bool ns_egress_deny;

@@ -22,6 +22,7 @@ static const char *const state_names[NODE_STATE_COUNT] = {
 	[NODE_STARTING] = "starting", [NODE_RUNNING] = "running",
 	[NODE_STOPPING] = "stopping", [NODE_STOPPED] = "stopped",
 	[NODE_DESTROYING] = "destroying", [NODE_FAILED] = "failed",
+	[NODE_CLEANSING] = "cleansing",
 };
 
 static const struct jsonin_limits state_limits = {
@@ -79,6 +80,9 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "egress_deny", json_object_new_boolean(r->nr_egress_deny));
 	json_object_object_add(o, "egress_allow", state_strings(r->nr_egress_allow, r->nr_n_allow));
 	json_object_object_add(o, "quarantined", json_object_new_boolean(r->nr_quarantined));
+	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
+	json_object_object_add(o, "cleanse_at", json_object_new_int64(r->nr_cleanse_at));
+	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();
 		json_object_object_add(h, "protocol",
@@ -133,7 +137,13 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	    jsonin_strings(o, w, "egress_allow", r->nr_egress_allow[0],
 			   sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow, err) < 0 ||
 	    JSONIN_BAD(jsonin_bool(o, w, "egress_deny", false, &r->nr_egress_deny, err)) ||
-	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)))
+	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)) ||
+	    JSONIN_BAD(jsonin_u64(o, w, "lifetime_s", false, 0, UINT32_MAX, &r->nr_lifetime_s, err)) ||
+	    JSONIN_BAD(jsonin_u64(o, w, "cleanses", false, 0, INT64_MAX, &r->nr_cleanses, err)))
+		goto out;
+	if (jsonin_u64(o, w, "cleanse_at", false, 0, INT64_MAX, &u, err) == 0)
+		r->nr_cleanse_at = (int64_t)u;
+	else if (err_isset(err))
 		goto out;
 	if (state_parse_name(st, &r->nr_state) < 0) {
 		err_set(err, 400, EINVAL, "%s: unknown state \"%s\"", w, st);

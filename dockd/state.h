@@ -21,6 +21,7 @@ enum node_state {
 	NODE_STOPPED,
 	NODE_DESTROYING, /* intent recorded; resources may be half removed */
 	NODE_FAILED,
+	NODE_CLEANSING,  /* intent recorded: halt, fresh disk with a new key, start */
 	NODE_STATE_COUNT
 };
 
@@ -57,6 +58,9 @@ struct node_rec {
 	char nr_egress_allow[NODE_ALLOW_MAX][20]; /* "a.b.c.d/p" */
 	size_t nr_n_allow;
 	bool nr_quarantined;
+	uint64_t nr_lifetime_s;       /* 0: no maximum lifetime */
+	int64_t nr_cleanse_at;        /* unix time of the next automatic cleanse, 0 none */
+	uint64_t nr_cleanses;         /* how many times the node was cleansed */
 	bool nr_have_hello;
 	struct agent_hello nr_hello;
 };

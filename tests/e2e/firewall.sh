@@ -37,37 +37,6 @@ finish() {
 }
 trap 'finish; exit $?' EXIT
 
-# guest_attach NODE: hold the node's serial pty open in this shell (QEMU
-# only reads a pty while a client holds it; it notices within a second).
-declare -A PTYFD
-guest_attach() {
-	local pty fd
-	pty=$(virsh dumpxml "isc-$1" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -1)
-	[ -n "$pty" ] || return 1
-	exec {fd}<>"$pty"
-	PTYFD[$1]=$fd
-	# Drain what the guest prints (it is in the console log too), or the
-	# pty fills up and the guest's console stalls.
-	cat <&"$fd" >/dev/null &
-	sleep 1.5
-}
-# guest_run NODE CMD: run CMD in the guest's console shell; its exit status.
-GUEST_SEQ=0
-guest_run() {
-	local node=$1 cmd=$2 log id
-	GUEST_SEQ=$((GUEST_SEQ + 1))
-	id=R$GUEST_SEQ$RANDOM
-	log=$W/run/console/$node.log
-	[ -n "${PTYFD[$node]:-}" ] || return 99
-	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >&"${PTYFD[$node]}"
-	for _ in $(seq 60); do
-		if grep -aq "$id-[0-9]*-END" "$log"; then
-			return "$(grep -ao "$id-[0-9]*-END" "$log" | tail -1 | cut -d- -f2)"
-		fi
-		sleep 0.5
-	done
-	return 98
-}
 has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
 has_lease() { guest_run "$1" "ip -4 addr show eth0 | grep -q 'inet $2/'"; }
 http_out() { $OUT curl -s -m 3 "$@"; }

@@ -4,6 +4,7 @@
 #   dock_setup "extra config lines" IMAGE...   # writes $W/dockd.conf, copies images
 #   dock_start                                 # starts dockd, sets DOCKD_PID
 #   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
+#   guest_attach NODE; guest_run NODE CMD      # a command in the guest's console shell
 SRC=${ISC_SRC:?}
 W=$SANDBOX_DIR/dock
 A=$SRC/build/iscadm
@@ -61,4 +62,38 @@ dock_diag() {
 	for f in "$W"/run/console/*.log; do
 		[ -e "$f" ] && { t_diag "--- $f (tail)"; tail -25 "$f" | sed 's/^/# /'; }
 	done
+}
+
+# guest_attach NODE: hold the node's serial pty open in this shell (QEMU
+# only reads a pty while a client holds it; it notices within a second).
+declare -A PTYFD
+guest_attach() {
+	local pty fd old
+	pty=$(virsh dumpxml "isc-$1" | sed -n "s/.*<source path='\(\/dev\/pts\/[0-9]*\)'.*/\1/p" | head -1)
+	[ -n "$pty" ] || return 1
+	old=${PTYFD[$1]:-}
+	[ -n "$old" ] && exec {old}>&- # a restarted guest has a new pty
+	exec {fd}<>"$pty"
+	PTYFD[$1]=$fd
+	# Drain what the guest prints (it is in the console log too), or the
+	# pty fills up and the guest's console stalls.
+	cat <&"$fd" >/dev/null 2>&1 &
+	sleep 1.5
+}
+# guest_run NODE CMD: run CMD in the guest's console shell; its exit status.
+GUEST_SEQ=0
+guest_run() {
+	local node=$1 cmd=$2 log id
+	GUEST_SEQ=$((GUEST_SEQ + 1))
+	id=R$GUEST_SEQ$RANDOM
+	log=$W/run/console/$node.log
+	[ -n "${PTYFD[$node]:-}" ] || return 99
+	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >&"${PTYFD[$node]}"
+	for _ in $(seq 60); do
+		if grep -aq "$id-[0-9]*-END" "$log"; then
+			return "$(grep -ao "$id-[0-9]*-END" "$log" | tail -1 | cut -d- -f2)"
+		fi
+		sleep 0.5
+	done
+	return 98
 }
