@@ -16,9 +16,9 @@
  *   - hash = hex(SHA-256(B)) where B is the line's exact bytes with the
  *     trailing `,"hash":"<64 hex>"` removed, i.e. the line minus its final
  *     75 bytes `,"hash":"<64 hex>"}` plus a closing `}`. The hash member is
- *     always last, so an auditor needs no JSON canonicalisation:
- *       sed 's/,"hash":"[0-9a-f]\{64\}"}$/}/' | head -1 | tr -d '\n' | sha256sum
- *     (per line) gives the line's hash.
+ *     always last, so an auditor needs no JSON canonicalisation; per line:
+ *       printf '%s' "$line" | sed 's/,"hash":"[0-9a-f]\{64\}"}$/}/' | sha256sum
+ *     prints the line's hash.
  * Editing any byte of a line breaks that line's hash; deleting, inserting or
  * reordering lines breaks seq or prev. Rewriting the whole tail consistently
  * needs write access to the file and leaves the syslog copy disagreeing: the
@@ -45,7 +45,7 @@
 #define AUDIT_NODE_MAX 64     /* node names are 31 bytes; room for bad ones refused */
 #define AUDIT_RESULT_MAX 1024 /* "ok" or "error: <one line>" incl. NUL */
 #define AUDIT_HASH_HEX 64     /* hex SHA-256 */
-#define AUDIT_READ_MAX 10000  /* records audit_read returns at most */
+#define AUDIT_READ_MAX 4096   /* records audit_read returns at most */
 #define AUDIT_UID_DOCK (-1)   /* who: the dock itself */
 
 struct audit_record {

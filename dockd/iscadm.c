@@ -439,6 +439,10 @@ static int cmd_create(int argc, char **argv)
 		} else if (strcmp(a, "--lifetime") == 0)
 			json_object_object_add(req, "lifetime_s",
 					       json_object_new_int64((int64_t)iscadm_duration(v)));
+		else if (strcmp(a, "--on-hostile") == 0)
+			json_object_object_add(req, "on_hostile", json_object_new_string(v));
+		else if (strcmp(a, "--on-silent") == 0)
+			json_object_object_add(req, "on_silent", json_object_new_string(v));
 		else if (strcmp(a, "--egress") == 0)
 			json_object_object_add(req, "egress", json_object_new_string(v));
 		else if (strcmp(a, "--profile") == 0)
@@ -524,7 +528,7 @@ static const struct {
 	{ "create", cmd_create,
 	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
 	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]...\n"
-	  "         [--lifetime 6h] [--no-start]" },
+	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start, "start NAME" },

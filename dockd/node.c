@@ -46,6 +46,8 @@ struct node {
 	struct node_report *n_report;  /* last complete report */
 	struct node_report *n_pending; /* being received */
 	uint64_t n_bad, n_overlong, n_dropped; /* hostile input, from the reader */
+	bool n_hostile_handled;    /* the on_hostile policy ran for this boot */
+	bool n_silent_handled;     /* the on_silent policy ran for this silence */
 	bool n_have_profile;
 	struct profile n_profile;
 };
@@ -413,6 +415,7 @@ static int node_do_start(struct node *n, struct dock_err *err)
 	free(n->n_pending);
 	n->n_report = n->n_pending = NULL;
 	n->n_bad = n->n_overlong = n->n_dropped = 0;
+	n->n_hostile_handled = n->n_silent_handled = false;
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	rc = node_domain_xml(r, &nn, &xml, err);
@@ -505,6 +508,12 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	memcpy(n->n_rec.nr_egress_allow, spec->ns_egress_allow, sizeof(n->n_rec.nr_egress_allow));
 	n->n_rec.nr_n_allow = spec->ns_n_allow;
 	n->n_rec.nr_lifetime_s = spec->ns_lifetime_s;
+	n->n_rec.nr_on_hostile = NODE_ACT_QUARANTINE;
+	n->n_rec.nr_on_silent = NODE_ACT_ALERT;
+	if (spec->ns_on_hostile[0])
+		state_parse_action(spec->ns_on_hostile, &n->n_rec.nr_on_hostile);
+	if (spec->ns_on_silent[0])
+		state_parse_action(spec->ns_on_silent, &n->n_rec.nr_on_silent);
 	{
 		struct node_names nn;
 		struct node_fwview fv;
@@ -773,6 +782,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(o, "next_cleanse",
 			       r.nr_cleanse_at ? json_object_new_int64(r.nr_cleanse_at) : NULL);
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
+	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r.nr_on_hostile)));
+	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r.nr_on_silent)));
 	*out = o;
 	return 0;
 }
@@ -1564,6 +1575,59 @@ static void *node_cleanse_thread(void *arg)
 	return NULL;
 }
 
+struct node_act {
+	char na_name[NODE_NAME_MAX + 1];
+	enum node_action na_act;
+};
+
+static void *node_act_thread(void *arg)
+{
+	struct node_act *a = arg;
+	struct dock_err e = { 0 };
+	int r = 0;
+
+	switch (a->na_act) {
+	case NODE_ACT_QUARANTINE:
+		r = node_quarantine(a->na_name, true, &e);
+		break;
+	case NODE_ACT_CLEANSE:
+		r = node_cleanse(a->na_name, &e);
+		break;
+	case NODE_ACT_DESTROY:
+		r = node_destroy(a->na_name, &e);
+		break;
+	case NODE_ACT_ALERT:
+	case NODE_ACT_COUNT:
+		break;
+	}
+	if (r < 0)
+		log_err("node %s: policy %s failed: %s", a->na_name, state_action_name(a->na_act),
+			e.de_msg);
+	free(a);
+	return NULL;
+}
+
+/* Apply a policy (with node_lock held): alert logs; the others run in a
+ * thread of their own, as if an operator had asked. */
+static void node_policy_locked(struct node *n, enum node_action act, const char *why)
+{
+	struct node_act *a;
+	pthread_t t;
+
+	log_warn("node %s: %s: policy %s", n->n_rec.nr_name, why, state_action_name(act));
+	if (act == NODE_ACT_ALERT || (act == NODE_ACT_QUARANTINE && n->n_rec.nr_quarantined))
+		return;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return;
+	snprintf(a->na_name, sizeof(a->na_name), "%s", n->n_rec.nr_name);
+	a->na_act = act;
+	if (pthread_create(&t, NULL, node_act_thread, a) == 0)
+		pthread_detach(t);
+	else
+		free(a);
+}
+
 void node_tick(void)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -1571,7 +1635,25 @@ void node_tick(void)
 	pthread_mutex_lock(&node_lock);
 	for (size_t i = 0; i < n_nodes; i++) {
 		struct node *n = nodes[i];
+		int64_t heard = n->n_last_heartbeat;
 		pthread_t t;
+
+		if (n->n_rec.nr_have_hello && n->n_rec.nr_hello.ah_received > heard)
+			heard = n->n_rec.nr_hello.ah_received;
+		if (n->n_op == NULL && n->n_rec.nr_state == NODE_RUNNING) {
+			if (!n->n_hostile_handled && n->n_bad + n->n_overlong + n->n_dropped > 0) {
+				n->n_hostile_handled = true;
+				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input");
+			}
+			if (heard != 0 && now - heard > (int64_t)node_cfg->dc_agent_deadline_s) {
+				if (!n->n_silent_handled) {
+					n->n_silent_handled = true;
+					node_policy_locked(n, n->n_rec.nr_on_silent, "agent silent past the deadline");
+				}
+			} else {
+				n->n_silent_handled = false;
+			}
+		}
 
 		if (n->n_op != NULL || n->n_rec.nr_state != NODE_RUNNING ||
 		    n->n_rec.nr_cleanse_at == 0 || now < n->n_rec.nr_cleanse_at)

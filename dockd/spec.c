@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonin.h"
+#include "state.h"
 
 static const struct jsonin_limits spec_limits = {
 	.jl_max_bytes = SPEC_REQUEST_MAX,
@@ -43,7 +44,8 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
 						     "scratch_mib", "start", "profile", "publish",
-						     "egress", "egress_allow", "lifetime_s" };
+						     "egress", "egress_allow", "lifetime_s", "on_hostile",
+						     "on_silent" };
 		size_t i;
 		(void)val;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -99,6 +101,20 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	}
 	if (err_isset(err))
 		goto out;
+	if (JSONIN_BAD(jsonin_str(o, w, "on_hostile", false, spec->ns_on_hostile,
+				  sizeof(spec->ns_on_hostile), err)) ||
+	    JSONIN_BAD(jsonin_str(o, w, "on_silent", false, spec->ns_on_silent,
+				  sizeof(spec->ns_on_silent), err)))
+		goto out;
+	{
+		enum node_action a;
+		if ((spec->ns_on_hostile[0] && state_parse_action(spec->ns_on_hostile, &a) < 0) ||
+		    (spec->ns_on_silent[0] && state_parse_action(spec->ns_on_silent, &a) < 0)) {
+			err_set(err, 400, EINVAL,
+				"%s: on_hostile/on_silent must be alert, quarantine, cleanse or destroy", w);
+			goto out;
+		}
+	}
 	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, spec->ns_profile, sizeof(spec->ns_profile),
 				  err)) ||
 	    (spec->ns_profile[0] != '\0' &&

@@ -31,6 +31,27 @@ static const struct jsonin_limits state_limits = {
 	.jl_max_fields = 64,
 };
 
+static const char *const action_names[NODE_ACT_COUNT] = {
+	[NODE_ACT_ALERT] = "alert", [NODE_ACT_QUARANTINE] = "quarantine",
+	[NODE_ACT_CLEANSE] = "cleanse", [NODE_ACT_DESTROY] = "destroy",
+};
+
+const char *state_action_name(enum node_action a)
+{
+	return a < NODE_ACT_COUNT ? action_names[a] : "alert";
+}
+
+int state_parse_action(const char *s, enum node_action *out)
+{
+	for (int i = 0; i < NODE_ACT_COUNT; i++) {
+		if (strcmp(s, action_names[i]) == 0) {
+			*out = (enum node_action)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 const char *state_name(enum node_state s)
 {
 	return s < NODE_STATE_COUNT ? state_names[s] : "unknown";
@@ -58,6 +79,20 @@ static struct json_object *state_strings_(const char *arr, size_t stride, size_t
 }
 
 
+/* An optional action member (absent: *a unchanged). */
+static int state_action_in(struct json_object *o, const char *key, enum node_action *a,
+			   struct dock_err *err)
+{
+	char v[16];
+	int r = jsonin_str(o, "node record", key, false, v, sizeof(v), err);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0 || state_parse_action(v, a) < 0)
+		return err_set(err, 400, EINVAL, "node record: bad \"%s\"", key);
+	return 0;
+}
+
 char *state_to_json(const struct node_rec *r)
 {
 	struct json_object *o = json_object_new_object(), *h;
@@ -83,6 +118,8 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
 	json_object_object_add(o, "cleanse_at", json_object_new_int64(r->nr_cleanse_at));
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
+	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r->nr_on_hostile)));
+	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r->nr_on_silent)));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();
 		json_object_object_add(h, "protocol",
@@ -140,6 +177,11 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)) ||
 	    JSONIN_BAD(jsonin_u64(o, w, "lifetime_s", false, 0, UINT32_MAX, &r->nr_lifetime_s, err)) ||
 	    JSONIN_BAD(jsonin_u64(o, w, "cleanses", false, 0, INT64_MAX, &r->nr_cleanses, err)))
+		goto out;
+	r->nr_on_hostile = NODE_ACT_QUARANTINE;
+	r->nr_on_silent = NODE_ACT_ALERT;
+	if (state_action_in(o, "on_hostile", &r->nr_on_hostile, err) < 0 ||
+	    state_action_in(o, "on_silent", &r->nr_on_silent, err) < 0)
 		goto out;
 	if (jsonin_u64(o, w, "cleanse_at", false, 0, INT64_MAX, &u, err) == 0)
 		r->nr_cleanse_at = (int64_t)u;

@@ -34,6 +34,13 @@ struct agent_hello {
 	int64_t ah_received; /* unix time */
 };
 
+/* What the dock does when a node's agent floods it with hostile input, or
+ * falls silent past the deadline. */
+enum node_action { NODE_ACT_ALERT, NODE_ACT_QUARANTINE, NODE_ACT_CLEANSE, NODE_ACT_DESTROY,
+		   NODE_ACT_COUNT };
+const char *state_action_name(enum node_action a);
+int state_parse_action(const char *s, enum node_action *out);
+
 #define NODE_PUBLISH_MAX 16
 #define NODE_ALLOW_MAX 16
 
@@ -61,6 +68,8 @@ struct node_rec {
 	uint64_t nr_lifetime_s;       /* 0: no maximum lifetime */
 	int64_t nr_cleanse_at;        /* unix time of the next automatic cleanse, 0 none */
 	uint64_t nr_cleanses;         /* how many times the node was cleansed */
+	enum node_action nr_on_hostile; /* default quarantine */
+	enum node_action nr_on_silent;  /* default alert */
 	bool nr_have_hello;
 	struct agent_hello nr_hello;
 };

@@ -75,8 +75,12 @@ done
 # --- a hostile guest
 good_report=$(jq -r .report_time "$W/good.status.json")
 t_ok "create evil (micro-hostile)" "$A" create evil --image micro-hostile --profile micro --memory 192M --scratch-size 64M
-hostile() { "$A" ls | grep -Eq '^evil +running .* hostile '; }
+hostile() { "$A" ls | grep -Eq '^evil +[a-z]+ .* hostile '; }
 t_ok "evil is flagged hostile in ls" wait_for 120 hostile
+quarantined() { [ "$("$A" inspect evil | jq -r .firewall.quarantined)" = true ]; }
+t_ok "the default on_hostile policy quarantines evil" wait_for 20 quarantined
+t_ok "ls shows evil quarantined" bash -c "'$A' ls | grep -Eq '^evil +quarantined '"
+t_ok "the firewall holds evil in quarantine" bash -c "'$A' fw show evil --json | jq -e '.nodes[0].quarantined'"
 # Responsiveness is asserted as "answers", not as a latency: this machine
 # is shared with three TCG guests, one of them spinning.
 missed=0 rss_max=0 lat_max=0
