@@ -22,7 +22,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # --- dockd: the daemon; DOCK_CORE is what the unit tests and fuzzers link too.
 DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
-             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c
+             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
+             dockd/audit.c
 DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
@@ -92,10 +93,17 @@ CMOCKA_LIBS := -lcmocka
 $(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_CORE))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_CORE))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
 $(A)/test_core: tests/unit/test_core.c $(DOCK_CORE)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_audit: tests/unit/test_audit.c $(DOCK_CORE)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
@@ -111,7 +119,7 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
-TEST_BINS := $(B)/test_core $(A)/test_core $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
 deps:
@@ -124,8 +132,9 @@ check: deps
 	$(MAKE) image RECIPE=micro-hostile
 	tests/run-all.sh
 
-unit: $(B)/test_core
+unit: $(B)/test_core $(B)/test_audit
 	$(B)/test_core .
+	$(B)/test_audit
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

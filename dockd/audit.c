@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 /* `,"hash":"<64 hex>"}`: what ends every line. */
 #define AUDIT_SUFFIX_LEN (AUDIT_HASH_KEY_LEN + AUDIT_HASH_HEX + 2)
 #define AUDIT_TIME_LEN 20       /* "YYYY-MM-DDTHH:MM:SSZ" */
+/* Exact in every JSON reader (doubles); a saturated huge number is refused. */
+#define AUDIT_SEQ_MAX (1ULL << 53)
 #define AUDIT_UID_MAX 4294967294LL /* (uid_t)-1 is "no uid" */
 /* The streaming reader's buffer: several lines at a time, and always room
  * for a whole line of the maximum length. */
@@ -170,6 +173,31 @@ static int audit_parse_who(struct json_object *o, struct audit_record *r, struct
 	return 0;
 }
 
+/* json-c reads NaN and Infinity; other JSON tools an auditor uses do not. */
+static bool audit_finite(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_object: {
+		json_object_object_foreach(v, k, m)
+		{
+			(void)k;
+			if (!audit_finite(m))
+				return false;
+		}
+		return true;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!audit_finite(json_object_array_get_idx(v, i)))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
 /* audit_parse_line, also handing out the parsed object when objp is set. */
 static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 		       struct json_object **objp, struct dock_err *err)
@@ -190,9 +218,14 @@ static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
-		if (i >= AUDIT_NMEMBERS || strcmp(key, audit_members[i]) != 0) {
+		if (i >= AUDIT_NMEMBERS) {
+			err_set(err, 400, EINVAL, "record: unexpected member \"%.32s\" after \"hash\"",
+				key);
+			goto out;
+		}
+		if (strcmp(key, audit_members[i]) != 0) {
 			err_set(err, 400, EINVAL, "record: member %zu is \"%.32s\", expected \"%s\"",
-				i + 1, key, i < AUDIT_NMEMBERS ? audit_members[i] : "(none)");
+				i + 1, key, audit_members[i]);
 			goto out;
 		}
 		i++;
@@ -201,7 +234,7 @@ static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 		err_set(err, 400, EINVAL, "record: %zu members, expected %zu", i, AUDIT_NMEMBERS);
 		goto out;
 	}
-	if (jsonin_u64(o, "record", "seq", true, 1, INT64_MAX, &r.ar_seq, err) < 0 ||
+	if (jsonin_u64(o, "record", "seq", true, 1, AUDIT_SEQ_MAX, &r.ar_seq, err) < 0 ||
 	    jsonin_str(o, "record", "time", true, tbuf, sizeof(tbuf), err) < 0 ||
 	    audit_parse_who(o, &r, err) < 0 ||
 	    jsonin_str(o, "record", "action", true, r.ar_action, sizeof(r.ar_action), err) < 0 ||
@@ -226,6 +259,10 @@ static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 	json_object_object_get_ex(o, "detail", &v);
 	if (!json_object_is_type(v, json_type_object)) {
 		err_set(err, 400, EINVAL, "record: \"detail\" must be an object");
+		goto out;
+	}
+	if (!audit_finite(v)) {
+		err_set(err, 400, EINVAL, "record: \"detail\" holds a number that is not finite");
 		goto out;
 	}
 	if (!audit_is_hash(r.ar_prev) || !audit_is_hash(r.ar_hash)) {
