@@ -42,7 +42,7 @@
 #define AUDIT_DEPTH_MAX 5     /* record 1, who/detail 2, detail nests 3 more */
 #define AUDIT_FIELDS_MAX 32   /* members of any object / elements of any array */
 #define AUDIT_ACTION_MAX 64   /* "create", "check-fail", ... incl. NUL */
-#define AUDIT_NODE_MAX 64     /* node names are 31 bytes; room for bad ones refused */
+#define AUDIT_NODE_MAX 64     /* names are 31 bytes; a refused request's is cut here */
 #define AUDIT_RESULT_MAX 1024 /* "ok" or "error: <one line>" incl. NUL */
 #define AUDIT_HASH_HEX 64     /* hex SHA-256 */
 #define AUDIT_READ_MAX 4096   /* records audit_read returns at most */
