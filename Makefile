@@ -107,12 +107,13 @@ $(A)/test_audit: tests/unit/test_audit.c $(DOCK_CORE)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile
+FUZZ_TARGETS := agent request manifest template profile audit
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
+FUZZ_ID_audit := 6
 FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)

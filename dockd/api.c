@@ -14,7 +14,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <limits.h>
 
+#include "audit.h"
 #include "image.h"
 #include "log.h"
 #include "node.h"
@@ -32,27 +34,30 @@ struct api_route_def {
 	const char *ar_method;
 	const char *ar_pattern; /* "*" stands for one node name segment */
 	enum api_route_id ar_id;
+	const char *ar_audit;   /* the audit trail's action; NULL: a read, not audited */
 };
 
 static const struct api_route_def api_routes[] = {
-	{ "GET", "/v1/version", API_VERSION },
-	{ "GET", "/v1/nodes", API_NODES_LIST },
-	{ "POST", "/v1/nodes", API_NODES_CREATE },
-	{ "GET", "/v1/nodes/*", API_NODE_INSPECT },
-	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY },
-	{ "POST", "/v1/nodes/*/start", API_NODE_START },
-	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP },
-	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS },
-	{ "POST", "/v1/nodes/*/publish", API_NODE_PUBLISH },
-	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH },
-	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE },
-	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE },
-	{ "POST", "/v1/nodes/*/cleanse", API_NODE_CLEANSE },
-	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS },
-	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS },
-	{ "GET", "/v1/fw", API_FW_SHOW },
-	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE },
-	{ "GET", "/v1/images", API_IMAGES_LIST },
+	{ "GET", "/v1/version", API_VERSION, NULL },
+	{ "GET", "/v1/nodes", API_NODES_LIST, NULL },
+	{ "POST", "/v1/nodes", API_NODES_CREATE, "create" },
+	{ "GET", "/v1/nodes/*", API_NODE_INSPECT, NULL },
+	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY, "destroy" },
+	{ "POST", "/v1/nodes/*/start", API_NODE_START, "start" },
+	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP, "stop" },
+	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS, NULL },
+	{ "POST", "/v1/nodes/*/publish", API_NODE_PUBLISH, "publish" },
+	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH, "unpublish" },
+	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE, "quarantine" },
+	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE, "release" },
+	{ "POST", "/v1/nodes/*/cleanse", API_NODE_CLEANSE, "cleanse" },
+	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS, NULL },
+	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS, NULL },
+	{ "GET", "/v1/fw", API_FW_SHOW, NULL },
+	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE, NULL },
+	{ "GET", "/v1/images", API_IMAGES_LIST, NULL },
+	{ "GET", "/v1/audit", API_AUDIT_READ, NULL },
+	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, NULL },
 };
 
 /* Does url match pattern? The '*' segment is copied into name. */
@@ -76,6 +81,15 @@ static bool api_match(const char *pattern, const char *url, char *name, size_t n
 	memcpy(name, rest, seg);
 	name[seg] = '\0';
 	return true;
+}
+
+/* The audit action of a route, NULL for reads. */
+static const char *api_audit_action(enum api_route_id id)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		if (api_routes[i].ar_id == id)
+			return api_routes[i].ar_audit;
+	return NULL;
 }
 
 enum api_route_id api_route(const char *method, const char *url, char *name, size_t name_size,
@@ -179,8 +193,51 @@ static struct json_object *api_images_json(void)
 	return a;
 }
 
-static int api_dispatch(enum api_route_id id, const char *name, const struct api_req *req,
-			struct json_object **out, struct dock_err *err)
+static int api_audit_json(struct MHD_Connection *conn, bool verify, struct json_object **out,
+			  struct dock_err *err)
+{
+	char path[PATH_MAX];
+	const char *node = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "node");
+	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	struct json_object *arr = NULL;
+	uint64_t records = 0, bad = 0;
+	long long t = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/audit.log", api_cfg->dc_state_dir);
+	if (verify) {
+		struct dock_err verr = { 0 };
+		r = audit_verify(path, &records, &bad, &verr);
+		if (r < 0 && r != -EBADMSG)
+			return err_set(err, 500, -r, "%s", verr.de_msg);
+		*out = json_object_new_object();
+		json_object_object_add(*out, "records", json_object_new_int64((int64_t)records));
+		json_object_object_add(*out, "intact", json_object_new_boolean(r == 0));
+		if (r < 0) {
+			json_object_object_add(*out, "bad_line", json_object_new_int64((int64_t)bad));
+			json_object_object_add(*out, "problem", json_object_new_string(verr.de_msg));
+		}
+		return 0;
+	}
+	if (node != NULL && validate_name("node", node, NODE_NAME_MAX, err) < 0)
+		return -EINVAL;
+	if (since != NULL) {
+		char *end;
+		errno = 0;
+		t = strtoll(since, &end, 10);
+		if (errno != 0 || *end != '\0' || t < 0)
+			return err_set(err, 400, EINVAL, "since must be a unix time in seconds");
+	}
+	r = audit_read(path, node, t, 0, &arr, err);
+	if (r < 0)
+		return r;
+	*out = arr;
+	return 0;
+}
+
+static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const char *name,
+			const struct api_req *req, struct json_object **out, char *subject,
+			size_t subject_size, struct dock_err *err)
 {
 	struct node_spec spec;
 
@@ -201,6 +258,7 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 		if (spec_parse(req->ar_body ? req->ar_body : "", req->ar_len, api_cfg, &spec,
 				    err) < 0)
 			return -EINVAL;
+		snprintf(subject, subject_size, "%s", spec.ns_name);
 		return node_create(&spec, out, err);
 	case API_NODE_INSPECT:
 		return node_inspect_json(name, out, err);
@@ -248,6 +306,9 @@ static int api_dispatch(enum api_route_id id, const char *name, const struct api
 	case API_IMAGES_LIST:
 		*out = api_images_json();
 		return 0;
+	case API_AUDIT_READ:
+	case API_AUDIT_VERIFY:
+		return api_audit_json(conn, id == API_AUDIT_VERIFY, out, err);
 	case API_NONE:
 		break;
 	}
@@ -277,9 +338,9 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	struct api_req *req = *con_cls;
 	struct dock_err err = { 0 };
 	struct json_object *out = NULL;
-	char name[NODE_NAME_MAX + 2] = "";
+	char name[NODE_NAME_MAX + 2] = "", subject[NODE_NAME_MAX + 2] = "";
 	enum api_route_id id;
-	int status;
+	int status, rc;
 	uid_t uid = (uid_t)-1;
 
 	(void)cls;
@@ -310,6 +371,13 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (!api_peer_allowed(conn, &uid)) {
 		log_warn("api: uid %d refused (%s %s): not root and not in group %s", (int)uid,
 			 method, url, api_cfg->dc_socket_group);
+		if (strcmp(method, "GET") != 0) {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "request", json_object_new_string(url));
+			audit_append((int64_t)uid, "refused", NULL,
+				     "error: not root and not in the dock's group", d, NULL);
+			json_object_put(d);
+		}
 		return api_send(conn, 403, api_error_json("permission denied: not root and not in the dock's group"));
 	}
 	if (req->ar_too_large)
@@ -319,7 +387,17 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		return api_send(conn, (unsigned)status,
 				api_error_json(status == 405 ? "method not allowed on this path"
 							     : "no such API path"));
-	if (api_dispatch(id, name, req, &out, &err) < 0 || out == NULL) {
+	snprintf(subject, sizeof(subject), "%s", name);
+	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &err);
+	if (api_audit_action(id) != NULL) {
+		char result[600];
+		snprintf(result, sizeof(result), "%s%s", rc < 0 || out == NULL ? "error: " : "ok",
+			 rc < 0 || out == NULL ? err.de_msg : "");
+		/* Every administrative action, with who asked (from the socket). */
+		audit_append((int64_t)uid, api_audit_action(id), subject[0] ? subject : NULL,
+			     result, NULL, NULL);
+	}
+	if (rc < 0 || out == NULL) {
 		if (!err_isset(&err))
 			err_set(&err, 500, EIO, "internal error");
 		if (strcmp(method, "GET") != 0)

@@ -32,6 +32,8 @@ enum api_route_id {
 	API_FW_SHOW,
 	API_FW_SHOW_NODE,
 	API_IMAGES_LIST,
+	API_AUDIT_READ,
+	API_AUDIT_VERIFY,
 };
 
 /* Match method + URL against the route table; fills name for node routes.

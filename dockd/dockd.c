@@ -4,16 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentchan.h"
 #include "agentreader.h"
 #include "api.h"
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "node.h"
@@ -113,7 +116,9 @@ int main(int argc, char **argv)
 	umask(0077);
 	log_init("dockd", cfg.dc_log_level, !foreground);
 	if (virt_open(cfg.dc_uri, &err) < 0) {
-		fprintf(stderr, "dockd: %s\n", err.de_msg);
+		/* One line: the log is stderr in the foreground, syslog otherwise. */
+		if (!foreground)
+			fprintf(stderr, "dockd: %s\n", err.de_msg);
 		log_err("%s", err.de_msg);
 		return 1;
 	}
@@ -127,10 +132,37 @@ int main(int argc, char **argv)
 
 	log_info("dock: starting (libvirt %s, accel %s -> %s)", cfg.dc_uri,
 		 config_accel_name(cfg.dc_accel), virt_domain_type(cfg.dc_accel));
+	{
+		char apath[PATH_MAX];
+		snprintf(apath, sizeof(apath), "%s/audit.log", cfg.dc_state_dir);
+		mkdir(cfg.dc_state_dir, 0711);
+		char moved[PATH_MAX + 32] = "";
+		int ar = audit_open(apath, !foreground, &err);
+
+		/* A chain the dock cannot vouch for is not extended: it is kept
+		 * aside, whole, for the auditor, and a new chain says so. */
+		if (ar == -EBADMSG) {
+			snprintf(moved, sizeof(moved), "%s.damaged.%lld", apath, (long long)time(NULL));
+			log_err("dock: audit trail %s: %s; kept as %s, a new chain starts", apath,
+				err.de_msg, moved);
+			err_clear(&err);
+			ar = rename(apath, moved) < 0 ? -errno : audit_open(apath, !foreground, &err);
+		}
+		if (ar < 0) {
+			log_err("dock: audit trail: %s", err.de_msg[0] ? err.de_msg : strerror(-ar));
+			virt_close();
+			return 1;
+		}
+		if (moved[0] != '\0') {
+			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "kept_as", json_object_new_string(moved));
+			audit_append(AUDIT_UID_DOCK, "audit-damaged", NULL, "error: damaged tail", d, NULL);
+			json_object_put(d);
+		}
+		audit_append(AUDIT_UID_DOCK, "dock-start", NULL, NULL, NULL, NULL);
+	}
 	if (node_init(&cfg, &err) < 0) {
 		log_err("dock: start-up failed: %s", err.de_msg);
-		if (foreground)
-			fprintf(stderr, "dockd: %s\n", err.de_msg);
 		virt_close();
 		return 1;
 	}
@@ -145,6 +177,8 @@ int main(int argc, char **argv)
 	log_info("dock: stopping (nodes keep running)");
 	api_stop();
 	node_fini();
+	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
+	audit_close();
 	virt_close();
 	return 0;
 }

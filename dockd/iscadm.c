@@ -340,6 +340,76 @@ static int cmd_logs(int argc, char **argv)
 	return 0;
 }
 
+static uint64_t iscadm_uint(const char *what, const char *v)
+{
+	char *end;
+	unsigned long long u;
+
+	errno = 0;
+	u = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || end == v || v[0] == '-')
+		iscadm_die("%s \"%s\" is not a whole number", what, v);
+	return u;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	struct dock_err err = { 0 };
+	struct json_object *o;
+	char path[256] = "/v1/audit", sep = '?';
+
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
+		struct json_object *ok;
+		o = iscadm_call("GET", "/v1/audit/verify", NULL);
+		if (iscadm_json)
+			iscadm_print_json(o);
+		if (json_object_object_get_ex(o, "intact", &ok) && json_object_get_boolean(ok)) {
+			if (!iscadm_json)
+				printf("audit trail intact: %s records\n", iscadm_str(o, "records"));
+			json_object_put(o);
+			return 0;
+		}
+		if (!iscadm_json)
+			printf("audit trail BROKEN at line %s: %s (%s intact records before it)\n",
+			       iscadm_str(o, "bad_line"), iscadm_str(o, "problem"),
+			       iscadm_str(o, "records"));
+		json_object_put(o);
+		return 1;
+	}
+	for (int i = 1; i < argc; i++) {
+		size_t l = strlen(path);
+		if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+			if (validate_name("node", argv[i + 1], NODE_NAME_MAX, &err) < 0)
+				iscadm_die("%s", err.de_msg);
+			snprintf(path + l, sizeof(path) - l, "%cnode=%s", sep, argv[++i]);
+		} else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+			unsigned long long t = iscadm_uint("since", argv[++i]);
+			snprintf(path + l, sizeof(path) - l, "%csince=%llu", sep, t);
+		} else {
+			iscadm_die("audit: usage: audit [--node NAME] [--since UNIXTIME] | audit verify");
+		}
+		sep = '&';
+	}
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json) {
+		iscadm_print_json(o);
+	} else {
+		printf("%-6s %-20s %-8s %-12s %-16s %s\n", "SEQ", "TIME", "WHO", "ACTION", "NODE", "RESULT");
+		for (size_t i = 0; i < json_object_array_length(o); i++) {
+			struct json_object *r = json_object_array_get_idx(o, i), *who, *uid;
+			char whos[24] = "dock";
+			if (json_object_object_get_ex(r, "who", &who) &&
+			    json_object_object_get_ex(who, "uid", &uid))
+				snprintf(whos, sizeof(whos), "uid %s", json_object_get_string(uid));
+			printf("%-6s %-20s %-8s %-12s %-16s %s\n", iscadm_str(r, "seq"),
+			       iscadm_str(r, "time"), whos, iscadm_str(r, "action"),
+			       iscadm_str(r, "node"), iscadm_str(r, "result"));
+		}
+	}
+	json_object_put(o);
+	return 0;
+}
+
 static int cmd_start(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/start", "started");
@@ -366,17 +436,6 @@ static uint64_t iscadm_size(const char *what, const char *v, bool plain_is_mib)
 	return mib;
 }
 
-static uint64_t iscadm_uint(const char *what, const char *v)
-{
-	char *end;
-	unsigned long long u;
-
-	errno = 0;
-	u = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || end == v || v[0] == '-')
-		iscadm_die("%s \"%s\" is not a whole number", what, v);
-	return u;
-}
 
 /* "90", "90s", "15m", "6h", "2d" into seconds. */
 static uint64_t iscadm_duration(const char *v)
@@ -541,6 +600,7 @@ static const struct {
 	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
+	{ "audit", cmd_audit, "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
 	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
 	{ "image", cmd_image, "image ls                list images" },

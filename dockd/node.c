@@ -15,6 +15,7 @@
 
 #include <libcryptsetup.h>
 
+#include "audit.h"
 #include "checks.h"
 #include "fw.h"
 #include "image.h"
@@ -1569,8 +1570,13 @@ static void *node_cleanse_thread(void *arg)
 	struct node *n = arg;
 	struct dock_err e = { 0 };
 
-	if (node_do_cleanse(n, &e) < 0)
+	char result[600];
+	int r = node_do_cleanse(n, &e);
+
+	if (r < 0)
 		log_err("node %s: automatic cleanse failed: %s", n->n_rec.nr_name, e.de_msg);
+	snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok", r < 0 ? e.de_msg : "");
+	audit_append(AUDIT_UID_DOCK, "cleanse", n->n_rec.nr_name, result, NULL, NULL);
 	node_release(n);
 	return NULL;
 }
@@ -1615,6 +1621,17 @@ static void node_policy_locked(struct node *n, enum node_action act, const char 
 	pthread_t t;
 
 	log_warn("node %s: %s: policy %s", n->n_rec.nr_name, why, state_action_name(act));
+	{
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "policy", json_object_new_string(state_action_name(act)));
+		json_object_object_add(d, "bad", json_object_new_int64((int64_t)n->n_bad));
+		json_object_object_add(d, "overlong", json_object_new_int64((int64_t)n->n_overlong));
+		json_object_object_add(d, "dropped", json_object_new_int64((int64_t)n->n_dropped));
+		/* A security event: the dock is the one who acts. */
+		audit_append(AUDIT_UID_DOCK, strcmp(why, "hostile agent input") == 0 ? "hostile-input" : "agent-silent",
+			     n->n_rec.nr_name, "ok", d, NULL);
+		json_object_put(d);
+	}
 	if (act == NODE_ACT_ALERT || (act == NODE_ACT_QUARANTINE && n->n_rec.nr_quarantined))
 		return;
 	a = calloc(1, sizeof(*a));

@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile; do
+	for t in agent request manifest template profile audit; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
@@ -66,6 +66,8 @@ before=$(host_view)
 
 run_suite unit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_core" "$SRC"
 run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
+run_suite audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_audit"
+run_suite audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_audit"
 run_suite fuzz-replay fuzz_replay
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
 	"$B/clang/dockd" "$B/clang/iscadm" "$B/clang/isc-image"

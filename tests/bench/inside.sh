@@ -321,13 +321,21 @@ guest_rss_kib() {
 		/^Rss:/ { if (size >= want && size <= want + 4096 && $2 > best) best = $2 }
 		END { print best + 0 }' "/proc/$1/smaps"
 }
+# tcg_rss_kib PID: Rss of QEMU's anonymous executable mappings: TCG's
+# translated-code buffer (none under KVM).
+tcg_rss_kib() {
+	awk '
+		/^[0-9a-f]+-[0-9a-f]+ / { code = ($2 ~ /x/ && NF == 5); next }
+		/^Rss:/ { if (code) sum += $2 }
+		END { print sum + 0 }' "/proc/$1/smaps"
+}
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 host_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 DNODES=0
 density_at() { # COUNT: bring the dock to COUNT running micro nodes, measure
-	local k=$1 i p rss=() guest=() over=() reader=() busy=() nodecpu=() drss=() dfds=()
+	local k=$1 i p rss=() guest=() over=() tcg=() bare=() reader=() busy=() nodecpu=() drss=() dfds=()
 	local hz t0s t1s b0 b1 c0=() c1=()
 	say "3. density: $k node(s) at $MEM_DENSITY MiB"
 	while [ "$DNODES" -lt "$k" ]; do
@@ -340,10 +348,11 @@ density_at() { # COUNT: bring the dock to COUNT running micro nodes, measure
 	local pids=()
 	for i in $(seq "$k"); do pids+=("$(qemu_pid "d$i")"); done
 	for p in "${pids[@]}"; do
-		local r g
-		r=$(status_kib "$p" VmRSS) g=$(guest_rss_kib "$p" $MEM_DENSITY)
+		local r g c
+		r=$(status_kib "$p" VmRSS) g=$(guest_rss_kib "$p" $MEM_DENSITY) c=$(tcg_rss_kib "$p")
 		rss+=("$(sub "$r" 0 0.0009765625)") guest+=("$(sub "$g" 0 0.0009765625)")
-		over+=("$(sub "$r" "$g" 0.0009765625)")
+		over+=("$(sub "$r" "$g" 0.0009765625)") tcg+=("$(sub "$c" 0 0.0009765625)")
+		bare+=("$(sub "$((r - g))" "$c" 0.0009765625)")
 	done
 	for p in $(pgrep -f -- '--agent-reader'); do reader+=("$(sub "$(status_kib "$p" VmRSS)" 0 0.0009765625)"); done
 	# idle CPU: 10 one-second samples of the host; each QEMU over the 10 s
@@ -369,7 +378,11 @@ density_at() { # COUNT: bring the dock to COUNT running micro nodes, measure
 	emit 3 "density.$k.guest" "density, $tag: guest RAM touched per node" MiB "" "" \
 		"Rss of QEMU's guest RAM mapping (/proc/PID/smaps)" "${guest[@]}"
 	emit 3 "density.$k.overhead" "density, $tag: VMM overhead per node (QEMU RSS − guest RAM touched)" MiB \
-		"anchor: Firecracker ≤ 5 MiB" "" "under TCG this includes QEMU's translated-code cache" "${over[@]}"
+		"anchor: Firecracker ≤ 5 MiB" "" "under TCG this includes QEMU's translated-code cache (next rows)" "${over[@]}"
+	emit 3 "density.$k.tcg" "density, $tag: … of which TCG translated-code cache" MiB "" "" \
+		"Rss of QEMU's anonymous executable mappings; 0 under KVM" "${tcg[@]}"
+	emit 3 "density.$k.bare" "density, $tag: VMM overhead per node without the TCG cache" MiB \
+		"anchor: Firecracker ≤ 5 MiB" "" "" "${bare[@]}"
 	emit 3 "density.$k.reader" "density, $tag: agent reader (dockd --agent-reader) RSS per node" MiB "" "" "" "${reader[@]}"
 	emit 3 "density.$k.dockd_rss" "density, $tag: dockd RSS" MiB "" "" "sampled each second for 10 s" "${drss[@]}"
 	emit 3 "density.$k.dockd_fds" "density, $tag: dockd open fds" fds "" "" "" "${dfds[@]}"

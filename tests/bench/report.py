@@ -33,6 +33,10 @@ def fmt(v, unit):
     return s + ("" if unit in ("", "x") else (" " + unit if unit != "%" else "%"))
 
 
+def ratio_text(r):
+    return "%.2f×" % r if r >= 0.1 else "%.4f× (1/%.0f)" % (r, 1 / r)
+
+
 def pct(values, p):
     """nearest-rank percentile"""
     v = sorted(values)
@@ -91,16 +95,19 @@ def main():
         med = fmt(f.get("median"), u)
         if "p99" in f:
             med += " (p99 %s)" % fmt(f["p99"], u)
-        ratio = ", ".join("%.2f× %s" % (r["ratio_of_medians"], r["label"]) for r in f["ratios"])
+        ratio = ", ".join(ratio_text(r["ratio_of_medians"]) + " " + r["label"] for r in f["ratios"])
         if f.get("ratio_text"):
             ratio = f["ratio_text"]
         print("| %s | %s | %s | %s | %s | %s | %s |" % (
             f["sec"], f["label"], med, mm, f.get("runs", ""), ratio, f.get("goal", "")))
-    notes = [f for f in figs if f.get("note")]
+    seen, notes = set(), []
+    for f in figs:
+        if f.get("note") and f["note"] not in seen:
+            seen.add(f["note"])
+            notes.append("- %s: %s" % (f["label"], f["note"]))
     if notes:
         print()
-        for f in notes:
-            print("- %s: %s" % (f["label"], f["note"]))
+        print("\n".join(notes))
     print()
     print("Raw samples and pair ratios: %s" % out_path)
 

@@ -175,6 +175,20 @@ t_ok "web2's bridge left the firewall set" bash -c "! nft list set inet isc node
 t_ok "destroy web1" "$A" destroy web1
 t_ok "web1: no domain, network, secret, volume or state left" nothing_of web1
 t_is "no isc domains or networks left" "$(virsh list --all --name | grep -c isc-)$(virsh net-list --all --name | grep -c isc-)" 00
+# --- the audit trail
+"$A" audit --node web1 --json >"$W/audit-web1.json"
+t_is "audit: web1's administrative actions, in order, by uid 0" \
+	"$(jq -r '[.[] | select(.who.uid == 0) | .action + ":" + (if .result == "ok" then "ok" else "error" end)] | join(" ")' "$W/audit-web1.json")" \
+	"create:error create:ok create:error stop:ok start:ok destroy:ok"
+t_ok "audit: the refused peer (uid 65534) is recorded" \
+	bash -c "'$A' audit --json | jq -e '[.[] | select(.who.uid == 65534 and .action == \"refused\")] | length == 1'"
+t_ok "audit verify: the chain is intact" "$A" audit verify
+line=$(grep -n '"result":"ok"' "$W/state/audit.log" | sed -n 3p | cut -d: -f1)
+sed -i "${line}s/\"result\":\"ok\"/\"result\":\"OK\"/" "$W/state/audit.log"
+out=$("$A" audit verify 2>&1)
+rc=$?
+t_ok "audit verify finds the record edited in the middle (line $line; exit $rc: $out)" \
+	bash -c "[ $rc = 1 ] && grep -q 'BROKEN at line $line' <<<\"\$0\"" "$out"
 kill "$DOCKD_PID"
 wait "$DOCKD_PID" 2>/dev/null
 DOCKD_PID=

@@ -1,6 +1,6 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
- * manifests, templates, node profiles. `make check` replays tests/fuzz/corpus/<target>
+ * manifests, templates, node profiles, audit trail lines. `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 
 #include "agentproto.h"
 #include "api.h"
+#include "audit.h"
 #include "config.h"
 #include "image.h"
 #include "profile.h"
@@ -20,6 +21,7 @@
 #define FUZZ_MANIFEST 3
 #define FUZZ_TEMPLATE 4
 #define FUZZ_PROFILE 5
+#define FUZZ_AUDIT 6
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -81,6 +83,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct profile p;
 	(void)fuzz_line;
 	profile_parse(s, size, &p, NULL);
+#elif FUZZ_TARGET == FUZZ_AUDIT
+	struct audit_record r;
+	(void)fuzz_line;
+	audit_parse_line(s, size, &r, NULL);
 #else
 #error "FUZZ_TARGET must be set"
 #endif
