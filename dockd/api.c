@@ -371,8 +371,10 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (!api_peer_allowed(conn, &uid)) {
 		log_warn("api: uid %d refused (%s %s): not root and not in group %s", (int)uid,
 			 method, url, api_cfg->dc_socket_group);
-		if (strcmp(method, "GET") != 0) {
+		{
+			/* Refusals are security events, reads included. */
 			struct json_object *d = json_object_new_object();
+			json_object_object_add(d, "method", json_object_new_string(method));
 			json_object_object_add(d, "request", json_object_new_string(url));
 			audit_append((int64_t)uid, "refused", NULL,
 				     "error: not root and not in the dock's group", d, NULL);
