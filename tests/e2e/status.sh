@@ -105,7 +105,9 @@ t_ok "good's reports keep arriving during the flood" wait_for 90 newer
 status_json good >/dev/null
 t_is "good: agent-input still clean" "$(row good agent-input)" PASS
 t_is "good: agent still alive" "$(row good agent-alive)" PASS
-t_ok "the dock logged the hostile input once, not per line" bash -c "[ \$(grep -c 'node evil: hostile agent input' '$W/dockd.log') = 1 ]"
+t_ok "the dock logged the hostile input once, not per line" bash -c "[ \$(grep -c 'node evil: hostile agent input (' '$W/dockd.log') = 1 ]"
+t_ok "and applied its policy once" bash -c "[ \$(grep -c 'node evil: hostile agent input: policy quarantine' '$W/dockd.log') = 1 ]"
+t_ok "the audit trail holds the security event" bash -c "'$A' audit --node evil --json | jq -e '[.[] | select(.action == \"hostile-input\" and .who == \"dock\")] | length == 1'"
 
 for n in good weak evil; do "$A" destroy "$n" >/dev/null; done
 t_is "all destroyed" "$("$A" ls --json | jq length)" 0
