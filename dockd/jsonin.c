@@ -123,23 +123,6 @@ int jsonin_str(const struct json_object *obj, const char *what, const char *key,
 	return 0;
 }
 
-int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
-	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err)
-{
-	struct json_object *v;
-	int64_t i;
-	int r = jsonin_member(obj, what, key, required, json_type_int, "an integer", &v, err);
-
-	if (r < 0)
-		return r;
-	errno = 0;
-	i = json_object_get_int64(v);
-	if (errno != 0 || i < 0 || (uint64_t)i < min || (uint64_t)i > max)
-		return err_set(err, 400, ERANGE, "%s: \"%s\" must be between %llu and %llu", what,
-			       key, (unsigned long long)min, (unsigned long long)max);
-	*out = (uint64_t)i;
-	return 0;
-}
 
 int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       int64_t min, int64_t max, int64_t *out, struct dock_err *err)
@@ -157,6 +140,19 @@ int jsonin_i64(const struct json_object *obj, const char *what, const char *key,
 			       key, (long long)min, (long long)max);
 	*out = i;
 	return 0;
+}
+
+int jsonin_u64(const struct json_object *obj, const char *what, const char *key, bool required,
+	       uint64_t min, uint64_t max, uint64_t *out, struct dock_err *err)
+{
+	int64_t i;
+	/* json-c holds integers as int64: no member can exceed INT64_MAX. */
+	int r = jsonin_i64(obj, what, key, required, min > INT64_MAX ? INT64_MAX : (int64_t)min,
+			   max > INT64_MAX ? INT64_MAX : (int64_t)max, &i, err);
+
+	if (r == 0)
+		*out = (uint64_t)i;
+	return r;
 }
 
 int jsonin_bool(const struct json_object *obj, const char *what, const char *key, bool required,
