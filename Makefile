@@ -24,7 +24,7 @@ DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c 
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c
-DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
+DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c
 
@@ -46,7 +46,7 @@ IMAGE_SRC  := images/isc-image.c
 IMAGE_PKGS := json-c libsodium
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
-BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image
+BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 
 .PHONY: all clean check unit tests fuzz demo image install deps lint bench
 all: $(BINS)
@@ -63,6 +63,9 @@ $(B)/dockd: $(call obj,$(DOCKD_SRC))
 
 $(B)/iscadm: $(call obj,$(ISCADM_SRC) dockd/validate.c dockd/err.c)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lcurl
+
+$(B)/isc-unseal: $(call obj,dockd/isc-unseal.c)
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ -lsodium
 
 $(MUSL_INC):
 	@mkdir -p $@
@@ -114,7 +117,7 @@ FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
-FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
+FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \
@@ -152,7 +155,7 @@ install: all
 	  $(DESTDIR)$(DATADIR)/images $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)/lib/systemd/system \
 	  $(DESTDIR)$(PREFIX)/share/doc/isc
 	install -m 0755 $(B)/dockd $(DESTDIR)$(PREFIX)/sbin/dockd
-	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(B)/isc-unseal $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 templates/*.xml $(DESTDIR)$(DATADIR)/templates/
 	cp -R images/recipes images/micro images/micro-weak images/micro-hostile $(DESTDIR)$(DATADIR)/images/
 	install -m 0644 README.md guest-agent/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/isc/

@@ -17,6 +17,7 @@
 #include <limits.h>
 
 #include "audit.h"
+#include "forensic.h"
 #include "image.h"
 #include "log.h"
 #include "node.h"
@@ -56,6 +57,9 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/fw", API_FW_SHOW, NULL },
 	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE, NULL },
 	{ "GET", "/v1/images", API_IMAGES_LIST, NULL },
+	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, "snapshot" },
+	{ "GET", "/v1/forensics", API_FORENSIC_LIST, NULL },
+	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, "forensic-rm" },
 	{ "GET", "/v1/audit", API_AUDIT_READ, NULL },
 	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, NULL },
 };
@@ -241,7 +245,9 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 {
 	struct node_spec spec;
 
-	if (name[0] != '\0' && validate_name("node", name, NODE_NAME_MAX, err) < 0)
+	/* Node names are checked here; a forensic id by forensic_remove. */
+	if (name[0] != '\0' && id != API_FORENSIC_RM &&
+	    validate_name("node", name, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	switch (id) {
 	case API_VERSION:
@@ -306,6 +312,17 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	case API_IMAGES_LIST:
 		*out = api_images_json();
 		return 0;
+	case API_NODE_SNAPSHOT:
+		return node_snapshot(name, out, err);
+	case API_FORENSIC_LIST:
+		*out = forensic_list();
+		return 0;
+	case API_FORENSIC_RM:
+		if (forensic_remove(name, err) < 0)
+			return -EIO;
+		*out = json_object_new_object();
+		json_object_object_add(*out, "removed", json_object_new_string(name));
+		return 0;
 	case API_AUDIT_READ:
 	case API_AUDIT_VERIFY:
 		return api_audit_json(conn, id == API_AUDIT_VERIFY, out, err);
@@ -338,7 +355,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	struct api_req *req = *con_cls;
 	struct dock_err err = { 0 };
 	struct json_object *out = NULL;
-	char name[NODE_NAME_MAX + 2] = "", subject[NODE_NAME_MAX + 2] = "";
+	char name[64] = "", subject[64] = "";
 	enum api_route_id id;
 	int status, rc;
 	uid_t uid = (uid_t)-1;

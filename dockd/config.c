@@ -46,6 +46,7 @@ static const struct config_key config_keys[] = {
 	U64("max_scratch_mib", dc_max_scratch_mib, 16, 64ULL * 1024 * 1024),
 	U64("stop_timeout", dc_stop_timeout_s, 1, 3600),
 	U64("agent_deadline", dc_agent_deadline_s, 5, 3600),
+	STR("forensic_pubkey", dc_forensic_pubkey, CK_PATH),
 };
 
 static const char *const accel_names[] = { [ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",

@@ -30,6 +30,7 @@ struct dock_config {
 	uint64_t dc_max_scratch_mib;
 	uint64_t dc_stop_timeout_s;     /* graceful shutdown before destroy */
 	uint64_t dc_agent_deadline_s;   /* heartbeat/report older than this: silent/STALE */
+	char dc_forensic_pubkey[CONFIG_DIR_MAX]; /* operator's X25519 public key (hex file); "" = none */
 };
 
 void config_defaults(struct dock_config *cfg);

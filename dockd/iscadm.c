@@ -410,6 +410,56 @@ static int cmd_audit(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_snapshot(int argc, char **argv)
+{
+	char path[128];
+	const char *name = iscadm_need_name(argc, argv, "snapshot");
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s/snapshot", name);
+	o = iscadm_call("POST", path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s: forensic snapshot %s (sha256 %s)\n", name, iscadm_str(o, "id"),
+		       iscadm_str(o, "sha256"));
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_forensic(int argc, char **argv)
+{
+	struct json_object *o;
+	char path[160];
+
+	if (argc == 2 && strcmp(argv[1], "ls") == 0) {
+		o = iscadm_call("GET", "/v1/forensics", NULL);
+		if (iscadm_json) {
+			iscadm_print_json(o);
+		} else {
+			printf("%-28s %-12s %-10s %-14s %s\n", "ID", "NODE", "REASON", "SHA256", "DISK");
+			for (size_t i = 0; i < json_object_array_length(o); i++) {
+				struct json_object *f = json_object_array_get_idx(o, i);
+				printf("%-28s %-12s %-10s %.12s   %s\n", iscadm_str(f, "id"),
+				       iscadm_str(f, "node"), iscadm_str(f, "reason"),
+				       iscadm_str(f, "sha256"), iscadm_str(f, "disk"));
+			}
+		}
+		json_object_put(o);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "rm") == 0) {
+		if (strchr(argv[2], '/') != NULL || strlen(argv[2]) > 60)
+			iscadm_die("forensic rm: \"%s\" is not a snapshot id", argv[2]);
+		snprintf(path, sizeof(path), "/v1/forensics/%s", argv[2]);
+		o = iscadm_call("DELETE", path, NULL);
+		printf("forensic snapshot %s removed\n", argv[2]);
+		json_object_put(o);
+		return 0;
+	}
+	iscadm_die("forensic: usage: forensic ls | forensic rm ID (the files are under the dock's state_dir/forensics: copy them off with the operator's tools)");
+}
+
 static int cmd_start(int argc, char **argv)
 {
 	return cmd_action(argc, argv, "POST", "/start", "started");
@@ -600,6 +650,8 @@ static const struct {
 	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
+	{ "snapshot", cmd_snapshot, "snapshot NAME           forensic snapshot of the node's encrypted disk (sealed key)" },
+	{ "forensic", cmd_forensic, "forensic ls | rm ID     the forensic snapshots" },
 	{ "audit", cmd_audit, "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
 	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },

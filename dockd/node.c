@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "checks.h"
+#include "forensic.h"
 #include "fw.h"
 #include "image.h"
 #include "jsonin.h"
@@ -240,6 +241,8 @@ static int node_make_disk(struct node *n, const struct node_names *nn, struct do
 	rc = luks_key_new(&key, err);
 	if (rc == 0)
 		rc = luks_format(r->nr_volume, &key, err);
+	if (rc == 0) /* only the operator's secret key opens this */
+		rc = forensic_seal_key(r->nr_name, &key, err);
 	if (rc == 0) {
 		const struct render_var sv[] = { { "name", r->nr_name }, { "volume", r->nr_volume } };
 		rc = node_render("secret.xml", sv, NVARS(sv), &xml, err);
@@ -368,6 +371,7 @@ static int node_teardown(const struct node_rec *rec, struct dock_err *err)
 		r = -EIO;
 	unlink(nn.nn_socket);
 	unlink(nn.nn_console);
+	forensic_forget_key(rec->nr_name);
 	return r;
 }
 
@@ -1079,6 +1083,9 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	if (r < 0)
 		return r;
 
+	r = forensic_init(cfg, err);
+	if (r < 0)
+		return r;
 	r = state_list(cfg->dc_state_dir, &names, &cnt, err);
 	if (r < 0)
 		return r;
@@ -1515,6 +1522,21 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
  * fresh disk with a new key, and start it again: O(1) in the disk's size.
  * The intent is recorded first; a dock killed midway runs it again at
  * start. The caller holds the node busy. */
+/* A forensic snapshot is a security event: its digest goes to the trail. */
+static void node_audit_snapshot(const char *name, struct json_object *snap)
+{
+	struct json_object *d = json_object_new_object(), *v;
+
+	if (json_object_object_get_ex(snap, "id", &v))
+		json_object_object_add(d, "id", json_object_get(v));
+	if (json_object_object_get_ex(snap, "sha256", &v))
+		json_object_object_add(d, "sha256", json_object_get(v));
+	if (json_object_object_get_ex(snap, "reason", &v))
+		json_object_object_add(d, "reason", json_object_get(v));
+	audit_append(AUDIT_UID_DOCK, "forensic-snapshot", name, "ok", d, NULL);
+	json_object_put(d);
+}
+
 static int node_do_cleanse(struct node *n, struct dock_err *err)
 {
 	struct node_rec *r = &n->n_rec;
@@ -1527,6 +1549,14 @@ static int node_do_cleanse(struct node *n, struct dock_err *err)
 	if (rc == 0 && virt_domain_state(nn.nn_domain, &st, err) == 0 && st != VIRT_DOM_OFF &&
 	    st != VIRT_DOM_ABSENT)
 		rc = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
+	if (rc == 0 && forensic_enabled()) {
+		/* The disk as it was, kept for the operator before it is shredded. */
+		struct json_object *snap = NULL;
+		rc = forensic_snapshot(r->nr_name, r->nr_volume, "cleanse", &snap, err);
+		if (rc == 0)
+			node_audit_snapshot(r->nr_name, snap);
+		json_object_put(snap);
+	}
 	if (rc == 0)
 		rc = virt_secret_remove(r->nr_secret_uuid, r->nr_volume, err);
 	if (rc == 0)
@@ -1684,4 +1714,31 @@ void node_tick(void)
 			n->n_op = NULL;
 	}
 	pthread_mutex_unlock(&node_lock);
+}
+
+int node_snapshot(const char *name, struct json_object **out, struct dock_err *err)
+{
+	struct node_names nn;
+	struct node *n;
+	enum virt_dom_state st = VIRT_DOM_ABSENT;
+	bool paused = false;
+	int r = node_acquire(name, "snapshotting", &n, err);
+
+	if (r < 0)
+		return r;
+	node_names(&n->n_rec, &nn);
+	/* A running node is paused for a consistent copy, then resumed. */
+	if (forensic_enabled() && virt_domain_state(nn.nn_domain, &st, NULL) == 0 &&
+	    st == VIRT_DOM_RUNNING) {
+		r = virt_domain_pause(nn.nn_domain, true, err);
+		paused = r == 0;
+	}
+	if (r == 0)
+		r = forensic_snapshot(name, n->n_rec.nr_volume, "on demand", out, err);
+	if (paused)
+		virt_domain_pause(nn.nn_domain, false, NULL);
+	if (r == 0)
+		node_audit_snapshot(name, *out);
+	node_release(n);
+	return r;
 }

@@ -57,6 +57,8 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
 /* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
  * a new key, start (on demand, or by node_tick when the lifetime is up). */
 int node_cleanse(const char *name, struct dock_err *err);
+/* A forensic snapshot of the node's encrypted disk (forensic.h). */
+int node_snapshot(const char *name, struct json_object **out, struct dock_err *err);
 /* Called about every second by the main loop: starts due cleanses. */
 void node_tick(void);
 

@@ -707,3 +707,22 @@ out:
 		virConnectClose(c);
 	return xml;
 }
+
+int virt_domain_pause(const char *name, bool pause, struct dock_err *err)
+{
+	virDomainPtr d;
+	int r = 0;
+	VIRT_CONN(c, err);
+
+	d = virt_dom(c, name, err);
+	if (d == NULL) {
+		virConnectClose(c);
+		return -ENOENT;
+	}
+	if ((pause ? virDomainSuspend(d) : virDomainResume(d)) < 0)
+		r = err_set(err, 500, virt_errno(), "domain %s: %s: %s", name,
+			    pause ? "pause" : "resume", virt_msg());
+	virDomainFree(d);
+	virConnectClose(c);
+	return r;
+}

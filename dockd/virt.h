@@ -49,6 +49,8 @@ int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struc
 /* ACPI shutdown, wait up to timeout_s, then power off. */
 int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err);
 int virt_domain_remove(const char *name, struct dock_err *err);
+/* Pause (true) or resume (false) a running domain. */
+int virt_domain_pause(const char *name, bool pause, struct dock_err *err);
 int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err *err);
 
 /* Names of all domains or networks starting with prefix (malloc'd). */

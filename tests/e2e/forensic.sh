@@ -1,0 +1,75 @@
+#!/bin/bash
+# End-to-end test of forensic snapshots, inside tests/lib/sandbox.sh: the
+# disk's key is sealed to an operator key made here; a snapshot (on demand
+# and at a cleanse) is a read-only copy of the encrypted disk whose sha256 is
+# in the audit trail; only the operator's secret key opens it, and what the
+# guest wrote is inside. Without an operator key the dock refuses.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+. "$SRC/tests/e2e/lib.sh"
+plan_start "forensic snapshots: sealed keys, digests in the audit trail, opened by the operator"
+mkdir -p "$W"
+U=$SRC/build/isc-unseal
+t_ok "operator key pair made off the dock" "$U" --keygen "$W/operator"
+dock_setup "forensic_pubkey = $W/operator.pub
+stop_timeout = 15" micro
+dock_start
+finish() {
+	kill "$DOCKD_PID" 2>/dev/null
+	dock_diag
+	t_done
+}
+trap 'finish; exit $?' EXIT
+has_hello() { "$A" inspect f | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }
+
+t_ok "create f" "$A" create f --image micro --memory 160M --scratch-size 32M
+t_ok "f says hello" wait_for 120 has_hello
+guest_attach f
+guest_run f "echo forensic-marker-4711 > /scratch/evidence && sync"
+t_is "the guest wrote evidence to /scratch" $? 0
+
+"$A" snapshot f --json >"$W/snap.json"
+t_is "iscadm snapshot f" $? 0
+ID=$(jq -r .id "$W/snap.json")
+DISK=$(jq -r .disk "$W/snap.json")
+SUM=$(jq -r .sha256 "$W/snap.json")
+t_is "the copy's sha256 is the one recorded" "$(sha256sum "$DISK" | cut -d' ' -f1)" "$SUM"
+t_is "the copy is read-only" "$(stat -c %a "$DISK")" 400
+t_ok "forensic ls lists it" bash -c "'$A' forensic ls --json | jq -e --arg id '$ID' '[.[]|select(.id==\$id)]|length==1'"
+t_ok "the audit trail holds its digest" bash -c "'$A' audit --node f --json | jq -e --arg s '$SUM' '[.[]|select(.action==\"forensic-snapshot\" and .detail.sha256==\$s)]|length==1'"
+t_ok "f still runs after the snapshot (paused and resumed)" has_hello
+t_ok "the dock keeps no plain key: the sealed key is not the passphrase" bash -c "! grep -qa '[0-9a-f]\\{64\\}' '$(jq -r .sealed_key "$W/snap.json")'"
+
+PASS=$("$U" "$W/operator.sec" "$(jq -r .sealed_key "$W/snap.json")")
+t_is "the operator's secret key unseals a 64-hex-digit passphrase" "${#PASS}" 64
+t_ok "it opens the snapshot's LUKS header" bash -c "printf %s '$PASS' | cryptsetup luksOpen --test-passphrase --key-file - '$DISK'"
+"$U" --keygen "$W/other" >/dev/null
+t_ok "another key cannot unseal it" bash -c "! '$U' '$W/other.sec' '$(jq -r .sealed_key "$W/snap.json")'"
+plain() { # DISK PASS OUT: decrypt a snapshot with QEMU's LUKS driver
+	qemu-img convert --object "secret,id=s0,data=$2" -O raw \
+		"json:{\"driver\":\"luks\",\"key-secret\":\"s0\",\"file\":{\"driver\":\"file\",\"filename\":\"$1\"}}" "$3"
+}
+t_ok "decrypted with that passphrase" plain "$DISK" "$PASS" "$W/plain.raw"
+t_ok "the guest's evidence is inside" grep -aq forensic-marker-4711 "$W/plain.raw"
+rm -f "$W/plain.raw"
+
+t_ok "cleanse f (a forensic snapshot is taken before the disk is shredded)" "$A" cleanse f
+t_is "two snapshots now" "$("$A" forensic ls --json | jq length)" 2
+CID=$("$A" forensic ls --json | jq -r '.[]|select(.reason=="cleanse").id')
+CDIR=$SANDBOX_DIR/dock/state/forensics/$CID
+PASS2=$("$U" "$W/operator.sec" "$CDIR/key.sealed")
+t_ok "the cleanse snapshot opens and holds the evidence" bash -c "$(declare -f plain); plain '$CDIR/disk.luks' '$PASS2' '$W/plain2.raw' && grep -aq forensic-marker-4711 '$W/plain2.raw'"
+rm -f "$W/plain2.raw"
+t_ok "forensic rm" "$A" forensic rm "$ID"
+t_is "one snapshot left" "$("$A" forensic ls --json | jq length)" 1
+
+# Without an operator key: refused, nothing stored.
+kill "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+sed -i '/^forensic_pubkey/d' "$W/dockd.conf"
+dock_start
+out=$("$A" snapshot f 2>&1)
+t_ok "without forensic_pubkey a snapshot is refused ($out)" bash -c 'grep -q "refusing to keep an unprotected copy" <<<"$0"' "$out"
+t_is "nothing was stored" "$("$A" forensic ls --json | jq length)" 1
+t_ok "destroy f" "$A" destroy f
