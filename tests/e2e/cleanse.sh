@@ -11,12 +11,7 @@ SRC=${ISC_SRC:?}
 plan_start "cleanse: fresh ephemeral disk with a new key, lifetime timer, crash in the middle"
 dock_setup "stop_timeout = 15" micro
 dock_start
-finish() {
-	kill "$DOCKD_PID" 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish; exit $?' EXIT
 
 ins() { "$A" inspect c | jq -r "$1"; }
 has_hello() { "$A" inspect c | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }

@@ -15,12 +15,7 @@ t_ok "operator key pair made off the dock" "$U" --keygen "$W/operator"
 dock_setup "forensic_pubkey = $W/operator.pub
 stop_timeout = 15" micro
 dock_start
-finish() {
-	kill "$DOCKD_PID" 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish; exit $?' EXIT
 has_hello() { "$A" inspect f | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }
 
 t_ok "create f" "$A" create f --image micro --memory 160M --scratch-size 32M

@@ -64,6 +64,13 @@ dock_diag() {
 	done
 }
 
+# The usual EXIT trap of a test: stop the dock, diagnose a failure, count.
+dock_finish() {
+	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
+	dock_diag
+	t_done
+}
+
 # guest_attach NODE: hold the node's serial pty open in this shell (QEMU
 # only reads a pty while a client holds it; it notices within a second).
 declare -A PTYFD
