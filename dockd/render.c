@@ -29,6 +29,21 @@ static const char *render_lookup(const struct render_ctx *rc, const char *key, s
 	return NULL;
 }
 
+/* Append n bytes of src to the growing buffer *out (len used, cap size). */
+static int render_append(char **out, size_t *len, size_t *cap, const char *src, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		char *nb = realloc(*out, *len + n + 1);
+		if (nb == NULL)
+			return -ENOMEM;
+		*out = nb;
+		*cap = *len + n + 1;
+	}
+	memcpy(*out + *len, src, n);
+	*len += n;
+	return 0;
+}
+
 /* Expand {{key}} in s; returns malloc'd text or NULL with the error set. */
 static char *render_expand(const struct render_ctx *rc, const char *s)
 {
@@ -40,16 +55,10 @@ static char *render_expand(const struct render_ctx *rc, const char *s)
 		goto oom;
 	while (*p != '\0') {
 		const char *open = strstr(p, "{{"), *close, *val;
-		size_t lit = open ? (size_t)(open - p) : strlen(p), vlen;
+		size_t lit = open ? (size_t)(open - p) : strlen(p);
 
-		if (len + lit + 1 > cap) {
-			char *n = realloc(out, cap = len + lit + 1);
-			if (n == NULL)
-				goto oom;
-			out = n;
-		}
-		memcpy(out + len, p, lit);
-		len += lit;
+		if (render_append(&out, &len, &cap, p, lit) < 0)
+			goto oom;
 		if (open == NULL)
 			break;
 		close = strstr(open + 2, "}}");
@@ -66,15 +75,8 @@ static char *render_expand(const struct render_ctx *rc, const char *s)
 			free(out);
 			return NULL;
 		}
-		vlen = strlen(val);
-		if (len + vlen + 1 > cap) {
-			char *n = realloc(out, cap = len + vlen + 1);
-			if (n == NULL)
-				goto oom;
-			out = n;
-		}
-		memcpy(out + len, val, vlen);
-		len += vlen;
+		if (render_append(&out, &len, &cap, val, strlen(val)) < 0)
+			goto oom;
 		p = close + 2;
 	}
 	out[len] = '\0';
