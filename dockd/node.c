@@ -394,9 +394,9 @@ static int node_new_mac(char mac[18], struct dock_err *err)
 	return err_set(err, 500, EAGAIN, "cannot find a free MAC address");
 }
 
-/* Start an existing node: verify the image, re-key the disk if libvirt lost
- * the (memory-only) secret, start the domain. */
-static int node_do_start(struct node *n, struct dock_err *err)
+/* Start an existing node: verify the image, re-render and redefine the
+ * domain (paths and accel come from the current config), start it. */
+static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 {
 	struct node_rec *r = &n->n_rec;
 	struct node_names nn;
@@ -405,8 +405,9 @@ static int node_do_start(struct node *n, struct dock_err *err)
 	int rc;
 
 	node_names(r, &nn);
-	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
-	    image_verify(&im, err) < 0) {
+	/* verify is false only when the caller hashed the image a moment ago. */
+	if (verify && (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
+		       image_verify(&im, err) < 0)) {
 		err_prefix(err, "node %s: ", r->nr_name);
 		return -EINVAL;
 	}
@@ -541,7 +542,7 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	if (r == 0)
 		r = node_commit(n, NODE_DEFINED, NULL, err);
 	if (r == 0 && spec->ns_start)
-		r = node_do_start(n, err);
+		r = node_do_start(n, false, err); /* the image was verified above */
 	if (r < 0) {
 		/* Nothing half-created: undo all, then forget the node. */
 		log_warn("node %s: create failed, removing what was made: %s", spec->ns_name,
@@ -581,7 +582,7 @@ int node_start(const char *name, struct dock_err *err)
 			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
 		}
 	}
-	r = node_do_start(n, err);
+	r = node_do_start(n, true, err);
 	node_release(n);
 	return r;
 }
@@ -1571,7 +1572,7 @@ static int node_do_cleanse(struct node *n, struct dock_err *err)
 		pthread_mutex_lock(&node_lock);
 		r->nr_cleanses++;
 		pthread_mutex_unlock(&node_lock);
-		rc = node_do_start(n, err);
+		rc = node_do_start(n, true, err);
 	}
 	if (rc < 0) {
 		err_prefix(err, "cleanse %s: ", r->nr_name);
