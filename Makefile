@@ -35,7 +35,7 @@ AGENT_SRC := guest-agent/agent.c guest-agent/jline.c guest-agent/file.c guest-ag
              guest-agent/check_listen.c guest-agent/check_aslr.c guest-agent/check_net.c \
              guest-agent/check_swap.c guest-agent/check_mounts.c guest-agent/check_audit.c \
              guest-agent/check_nft.c guest-agent/check_service.c guest-agent/check_sysctl.c \
-             guest-agent/check_sshd.c
+             guest-agent/check_sshd.c guest-agent/blockdev.c
 AGENT_HDR := guest-agent/facts.h
 MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \

@@ -102,7 +102,8 @@ static int af_swap(struct json_object *o, struct agent_fact *f, struct dock_err 
 	for (size_t i = 0; i < af_keep(a, AF_MAX_SWAPS, f); i++) {
 		struct af_swap *w = &f->af.swap.w_devices[i];
 		ELEM(a, i, e);
-		if (STR(e, "path", w->w_path) < 0 || BOOL(e, "dm_crypt", &w->w_dm_crypt) < 0)
+		if (STR(e, "path", w->w_path) < 0 || BOOL(e, "dm_crypt", &w->w_dm_crypt) < 0 ||
+		    JSONIN_BAD(jsonin_str(e, W, "disk", false, w->w_disk, sizeof(w->w_disk), err)))
 			return -EINVAL;
 		f->af.swap.w_n = (uint8_t)(i + 1);
 	}
@@ -119,7 +120,8 @@ static int af_mounts(struct json_object *o, struct agent_fact *f, struct dock_er
 		struct af_mount *m = &f->af.mounts.m_mounts[i];
 		ELEM(a, i, e);
 		if (STR(e, "target", m->m_target) < 0 || STR(e, "source", m->m_source) < 0 ||
-		    STR(e, "fstype", m->m_fstype) < 0 || BOOL(e, "ro", &m->m_ro) < 0)
+		    STR(e, "fstype", m->m_fstype) < 0 || BOOL(e, "ro", &m->m_ro) < 0 ||
+		    JSONIN_BAD(jsonin_str(e, W, "disk", false, m->m_disk, sizeof(m->m_disk), err)))
 			return -EINVAL;
 		f->af.mounts.m_n = (uint8_t)(i + 1);
 	}

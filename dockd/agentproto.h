@@ -65,6 +65,7 @@ struct af_iface {
 
 struct af_swap {
 	char w_path[128];
+	char w_disk[32];                 /* "" when the agent did not say */
 	bool w_dm_crypt;
 };
 
@@ -72,6 +73,7 @@ struct af_mount {
 	char m_target[256];
 	char m_source[128];
 	char m_fstype[32];
+	char m_disk[32];                 /* the whole disk under it; "" if none said */
 	bool m_ro;
 };
 

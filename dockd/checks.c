@@ -357,9 +357,16 @@ static enum check_status c_scratch(const struct checks_ctx *c, char *ev)
 	ev[0] = '\0';
 	for (size_t i = 0; i < 2; i++) {
 		const struct af_mount *m = mount_of(f, dirs[i]);
-		/* The ephemeral disk is the node's second virtio disk. */
-		bool ok = m != NULL && strcmp(m->m_source, "/dev/vdb") == 0 && !m->m_ro;
+		/*
+		 * The ephemeral disk is the node's second virtio disk: mounted
+		 * whole, or through a partition or dm-crypt layer the agent
+		 * followed down to it ("disk").
+		 */
+		bool on_eph = m != NULL && (strcmp(m->m_source, "/dev/vdb") == 0 || strcmp(m->m_disk, "vdb") == 0);
+		bool ok = on_eph && !m->m_ro;
 		ev_add(ev, "%s%s on %s", i ? ", " : "", dirs[i], m ? m->m_source : "?");
+		if (m && m->m_disk[0] && strcmp(m->m_source, "/dev/vdb") != 0)
+			ev_add(ev, " (disk %s)", m->m_disk);
 		if (!ok)
 			st = CHECK_FAIL;
 	}

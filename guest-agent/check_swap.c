@@ -87,6 +87,20 @@ static int swap_crypt(const struct fact_env *e, const char *dev)
 	return swap_crypt_dir(e, sysdir, 0);
 }
 
+/* "disk": the whole disk the area lives on (a swap file: its filesystem's). */
+static void swap_disk(struct jline *j, const struct fact_env *e, const char *path)
+{
+	char full[PATH_MAX], disk[32];
+	struct stat st;
+	dev_t dev;
+
+	if (snprintf(full, sizeof(full), "%s%s", e->fe_root, path) >= (int)sizeof(full) || stat(full, &st) < 0)
+		return;
+	dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+	if (major(dev) != 0 && blockdev_disk(e, major(dev), minor(dev), disk, sizeof(disk)) == 0)
+		jl_str(j, "disk", disk);
+}
+
 void check_swap(struct jline *j, const struct fact_env *e)
 {
 	struct file_lines fl;
@@ -121,6 +135,7 @@ void check_swap(struct jline *j, const struct fact_env *e)
 					jl_bool(j, "dm_crypt", crypt == 1);
 				else
 					jl_error(j, "%s: not found in /sys", f[0]);
+				swap_disk(j, e, f[0]);
 				jl_close(j);
 				if (jl_undo_if_full(j, &m)) {
 					truncated = true;

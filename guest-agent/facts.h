@@ -103,6 +103,15 @@ void jl_error_errno(struct jline *j, const char *what, int err);
  */
 size_t jl_finish(struct jline *j);
 
+/* --- blockdev.c --------------------------------------------------------- */
+
+/*
+ * The whole disk ("vdb") that block device MAJ:MIN lives on, through
+ * partitions and device mapper layers. 0, or a negative errno: -EXDEV when
+ * it spans several disks, -ENOENT when it is not in /sys.
+ */
+int blockdev_disk(const struct fact_env *e, unsigned maj, unsigned min, char *disk, size_t size);
+
 /* --- file.c: reading the guest's files ---------------------------------- */
 
 /* Longest line file_lines_next() returns whole; longer lines are cut. */

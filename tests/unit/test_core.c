@@ -588,6 +588,33 @@ static void test_checks(void **st)
 	snprintf(facts[AF_LISTEN].af.listen.l_sockets[1].s_proto, 8, "tcp");
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 	assert_int_equal(status_of(rows, n, "ports"), CHECK_FAIL);
+	/*
+	 * A golden image's layout: /var on a partition of the ephemeral disk,
+	 * /scratch on dm-crypt over another; the agent names the disk under both.
+	 */
+	{
+		struct {
+			const char *t, *s, *d;
+		} mv[] = { { "/", "/dev/vda2", "vda" },
+			   { "/var", "/dev/vdb1", "vdb" },
+			   { "/scratch", "/dev/mapper/isc-scratch", "vdb" } };
+		struct agent_fact *mf = &facts[AF_MOUNTS];
+
+		memset(&mf->af.mounts, 0, sizeof(mf->af.mounts));
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(mf->af.mounts.m_mounts[i].m_target, 256, "%s", mv[i].t);
+			snprintf(mf->af.mounts.m_mounts[i].m_source, 128, "%s", mv[i].s);
+			snprintf(mf->af.mounts.m_mounts[i].m_disk, 32, "%s", mv[i].d);
+			mf->af.mounts.m_mounts[i].m_ro = i == 0;
+		}
+		mf->af.mounts.m_n = 3;
+		n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+		assert_int_equal(status_of(rows, n, "scratch"), CHECK_PASS);
+		/* ... and /scratch on the base disk fails it. */
+		snprintf(mf->af.mounts.m_mounts[2].m_disk, 32, "vda");
+		n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+		assert_int_equal(status_of(rows, n, "scratch"), CHECK_FAIL);
+	}
 }
 
 int main(int argc, char **argv)
