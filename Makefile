@@ -41,9 +41,9 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- image builder: needs only json-c (manifest) and libsodium (sha256).
-IMAGE_SRC  := images/isc-image.c
-IMAGE_PKGS := json-c libsodium
+# --- image builder: json-c (manifest), libsodium (sha256), libguestfs (packing golden images).
+IMAGE_SRC  := images/isc-image.c images/imgio.c
+IMAGE_PKGS := json-c libsodium libguestfs
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal

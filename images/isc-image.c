@@ -36,6 +36,8 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "imgio.h"
+
 extern char **environ;
 
 /* Recipes are small hand-written files; anything bigger is a mistake. */
@@ -64,8 +66,6 @@ extern char **environ;
 #define MODDEP_MAX_DEPTH  32
 #define MODLOAD_MAX       128  /* modules in the initramfs, dependencies included */
 /* Overlay trees (images/micro/...) copied into initramfs and root. */
-#define TREE_MAX_DEPTH    16
-#define TREE_MAX_ENTRIES  4096
 #define CPIO_MAX_DIRS     1024
 #define MANIFEST_MAX_BYTES (64 * 1024)
 #define MANIFEST_MAX_DEPTH 8
@@ -75,283 +75,6 @@ extern char **environ;
 #define KERNEL_FLAVOUR "-cloud-amd64"
 #define BUSYBOX_PATH "/bin/busybox"
 #define DEFAULT_OUT  "build/images"
-
-/* --- messages ------------------------------------------------------------- */
-
-static void img_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int img_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void img_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("isc-image: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-/* Log one line for a failure and return -err: the function that decides, logs. */
-static int img_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("isc-image: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return err > 0 ? -err : err < 0 ? err : -EINVAL;
-}
-
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
-#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
-
-/* snprintf that treats truncation as the error it is. */
-static int path_join(char *buf, size_t size, const char *a, const char *b)
-{
-	int n = snprintf(buf, size, "%s/%s", a, b);
-
-	if (n < 0 || (size_t)n >= size)
-		return img_fail(ENAMETOOLONG, "path too long: %s/%s", a, b);
-	return 0;
-}
-
-/* --- files ---------------------------------------------------------------- */
-
-/* Read a whole file of at most max bytes; NUL-terminated; *out owned by caller. */
-static int file_read_all(const char *path, size_t max, char **out, size_t *len)
-{
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t have = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return img_fail(EINVAL, "%s: not a regular file", path);
-	if ((uint64_t)st.st_size > max)
-		return img_fail(EFBIG, "%s: %lld bytes, more than the limit of %zu", path,
-				(long long)st.st_size, max);
-	buf = malloc(max + 1);
-	if (!buf)
-		return img_fail(ENOMEM, "%s: out of memory", path);
-	for (;;) {
-		ssize_t n = read(fd, buf + have, max + 1 - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return img_fail(errno, "%s: %s", path, strerror(errno));
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have > max)
-			return img_fail(EFBIG, "%s: grew past the limit of %zu bytes", path, max);
-	}
-	buf[have] = '\0';
-	*out = buf;
-	buf = NULL;
-	*len = have;
-	return 0;
-}
-
-static int fd_write_all(int fd, const void *data, size_t len, const char *what)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return img_fail(errno, "%s: write: %s", what, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Create dst (must not exist) with exactly this mode, whatever the umask. */
-static int file_create(const char *dst, mode_t mode)
-{
-	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-	if (fd < 0)
-		return img_fail(errno, "%s: %s", dst, strerror(errno));
-	if (fchmod(fd, mode) < 0) {
-		int r = img_fail(errno, "%s: chmod: %s", dst, strerror(errno));
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static int file_write(const char *dst, const char *content, mode_t mode)
-{
-	_cleanup_close_ int fd = file_create(dst, mode);
-
-	if (fd < 0)
-		return fd;
-	return fd_write_all(fd, content, strlen(content), dst);
-}
-
-static int file_copy(const char *src, const char *dst, mode_t mode)
-{
-	_cleanup_close_ int in = -1, out = -1;
-	char buf[65536];
-
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return img_fail(errno, "%s: %s", src, strerror(errno));
-	out = file_create(dst, mode);
-	if (out < 0)
-		return out;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		int r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return img_fail(errno, "%s: %s", src, strerror(errno));
-		if (n == 0)
-			return 0;
-		if ((r = fd_write_all(out, buf, (size_t)n, dst)) < 0)
-			return r;
-	}
-}
-
-static int file_sync(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fsync(fd) < 0)
-		return img_fail(errno, "%s: fsync: %s", path, strerror(errno));
-	return 0;
-}
-
-/* mkdir -p with an exact mode on every directory it creates. */
-static int dir_make(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return img_fail(ENAMETOOLONG, "path too long: %s", path);
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-
-		*p = '\0';
-		if (mkdir(buf, mode) == 0) {
-			if (chmod(buf, mode) < 0)
-				return img_fail(errno, "%s: chmod: %s", buf, strerror(errno));
-		} else if (errno != EEXIST) {
-			return img_fail(errno, "%s: mkdir: %s", buf, strerror(errno));
-		}
-		*p = saved;
-		if (saved == '\0')
-			return 0;
-	}
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
-		img_log("cannot remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static void dir_remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-/*
- * Refuse dynamically linked binaries: the initramfs and the micro root have
- * no C library. A static ELF has no PT_INTERP program header.
- */
-static int elf_check_static(const char *path, const char *what)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
-
-	if (fd < 0)
-		return img_fail(errno, "%s %s: %s", what, path, strerror(errno));
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
-		return img_fail(EINVAL, "%s %s: not an x86-64 ELF executable", what, path);
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
-			return img_fail(EINVAL, "%s %s: truncated ELF program headers", what, path);
-		if (ph.p_type == PT_INTERP)
-			return img_fail(EINVAL, "%s %s is dynamically linked; the image needs a static binary", what,
-					path);
-	}
-	return 0;
-}
-
-/* --- running tools ---------------------------------------------------------- */
-
-/* Run argv[0] (PATH lookup): stdin from /dev/null, stdout to out_fd or /dev/null, stderr shown. */
-static int tool_run(char *const argv[], int out_fd)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r, status;
-
-	if (posix_spawn_file_actions_init(&fa) != 0)
-		return img_fail(ENOMEM, "%s: cannot prepare to run it", argv[0]);
-	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = out_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)
-				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	if (r == 0)
-		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return img_fail(r, "cannot run %s: %s", argv[0], strerror(r));
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return img_fail(errno, "%s: waitpid: %s", argv[0], strerror(errno));
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return img_fail(EIO, "%s failed with exit status %d", argv[0], WEXITSTATUS(status));
-	return img_fail(EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
-}
 
 /* --- recipes ---------------------------------------------------------------- */
 
@@ -1056,70 +779,6 @@ static int applets_load(const char *tmp, struct applets *ap)
 	return 0;
 }
 
-/* --- overlay trees ----------------------------------------------------------------- */
-
-/* Called for each entry under an overlay tree, parents before children. */
-typedef int (*tree_fn)(void *ctx, const char *rel, const char *src, const struct stat *st);
-
-static int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	char dir[PATH_MAX];
-	struct dirent *de;
-	int r;
-
-	if (depth > TREE_MAX_DEPTH)
-		return img_fail(ELOOP, "%s/%s: nested deeper than %d", root, rel, TREE_MAX_DEPTH);
-	if (rel[0])
-		r = path_join(dir, sizeof(dir), root, rel);
-	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
-		r = img_fail(ENAMETOOLONG, "%s: path too long", root);
-	else
-		r = 0;
-	if (r < 0)
-		return r;
-	d = opendir(dir);
-	if (!d)
-		return img_fail(errno, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		char src[PATH_MAX], sub[PATH_MAX];
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (++*count > TREE_MAX_ENTRIES)
-			return img_fail(E2BIG, "%s: more than %d entries", root, TREE_MAX_ENTRIES);
-		if ((r = path_join(src, sizeof(src), dir, de->d_name)) < 0)
-			return r;
-		if (rel[0])
-			r = path_join(sub, sizeof(sub), rel, de->d_name);
-		else if (snprintf(sub, sizeof(sub), "%s", de->d_name) >= (int)sizeof(sub))
-			r = img_fail(ENAMETOOLONG, "%s: name too long", src);
-		else
-			r = 0;
-		if (r < 0)
-			return r;
-		if (lstat(src, &st) < 0)
-			return img_fail(errno, "%s: %s", src, strerror(errno));
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
-			return img_fail(EINVAL, "%s: only files, directories and symlinks belong in an image tree",
-					src);
-		if ((r = fn(ctx, sub, src, &st)) < 0)
-			return r;
-		if (S_ISDIR(st.st_mode) && (r = tree_walk(root, sub, depth + 1, count, fn, ctx)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Modes are normalised: what QEMU's user must read is world-readable. */
-static mode_t tree_mode(const struct stat *st)
-{
-	if (S_ISDIR(st->st_mode))
-		return 0755;
-	return (st->st_mode & 0111) ? 0755 : 0644;
-}
-
 /* --- cpio (newc) writer for the initramfs --------------------------------------------- */
 
 struct cpio {
@@ -1549,23 +1208,6 @@ static int tree_size_entry(const char *path, const struct stat *st, int flag, st
 	return 0;
 }
 
-/*
- * A name-derived, fixed UUID (RFC 4122 layout, version 4 bits): the same
- * recipe always gives the same filesystem UUID and directory hash seed.
- */
-static void fixed_uuid(const char *purpose, const char *name, char out[37])
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char in[128];
-	int n = snprintf(in, sizeof(in), "isc-image %s %s", purpose, name);
-
-	crypto_hash_sha256(h, (const unsigned char *)in, (unsigned long long)n);
-	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
-	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
-}
-
 static int build_base(struct build *b)
 {
 	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37], ext[80];
@@ -1605,35 +1247,6 @@ static int build_base(struct build *b)
 	unlink(raw);
 	if (chmod(qcow, 0644) < 0)
 		return img_fail(errno, "%s: chmod: %s", qcow, strerror(errno));
-	return 0;
-}
-
-static int sha256_file(const char *path, char hex[65], uint64_t *size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-	unsigned char buf[65536];
-	uint64_t total = 0;
-
-	if (fd < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
-	crypto_hash_sha256_init(&st);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return img_fail(errno, "%s: %s", path, strerror(errno));
-		if (n == 0)
-			break;
-		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-		total += (uint64_t)n;
-	}
-	crypto_hash_sha256_final(&st, digest);
-	sodium_bin2hex(hex, 65, digest, sizeof(digest));
-	*size = total;
 	return 0;
 }
 

@@ -1,0 +1,78 @@
+/*
+ * imgio.h: the image builder's shared helpers (imgio.c): messages, files,
+ * trees, tools, digests. Every fallible function returns 0 (or an fd) or a
+ * negative errno, and has logged one line saying what failed.
+ */
+#ifndef ISC_IMGIO_H
+#define ISC_IMGIO_H
+
+#include <dirent.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Overlay trees (images/<recipe>/...) copied into an image. */
+#define TREE_MAX_DEPTH    16
+#define TREE_MAX_ENTRIES  4096
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
+
+/* "isc-image: ..." on stderr. */
+void img_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Log one line for a failure and return -err: the function that decides, logs. */
+int img_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "a/b" into buf; truncation is an error. */
+int path_join(char *buf, size_t size, const char *a, const char *b);
+/* A whole regular file of at most max bytes, NUL-terminated; *out is the caller's. */
+int file_read_all(const char *path, size_t max, char **out, size_t *len);
+int fd_write_all(int fd, const void *data, size_t len, const char *what);
+/* Create dst (must not exist) with exactly this mode; returns the fd. */
+int file_create(const char *dst, mode_t mode);
+int file_write(const char *dst, const char *content, mode_t mode);
+int file_copy(const char *src, const char *dst, mode_t mode);
+int file_sync(const char *path);
+/* mkdir -p, then exactly this mode on the last component. */
+int dir_make(const char *path, mode_t mode);
+/* rm -rf, best effort (cleanup paths). */
+void dir_remove_tree(const char *path);
+/* A statically linked ELF executable, or a clear refusal naming `what`. */
+int elf_check_static(const char *path, const char *what);
+/* Run argv[0] (PATH lookup) with stdin from /dev/null, stdout to out_fd
+ * (-1: /dev/null), stderr inherited; 0 when it exits 0. */
+int tool_run(char *const argv[], int out_fd);
+
+/* Called for each entry under a tree, parents before children. */
+typedef int (*tree_fn)(void *ctx, const char *rel, const char *src, const struct stat *st);
+/* Walk root/rel (files, directories and symlinks only), bounded in depth and entries. */
+int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx);
+/* Modes are normalised: what QEMU's user must read is world-readable. */
+mode_t tree_mode(const struct stat *st);
+
+int sha256_file(const char *path, char hex[65], uint64_t *size);
+/* A name-derived, fixed UUID (RFC 4122 layout): same purpose + name, same UUID. */
+void fixed_uuid(const char *purpose, const char *name, char out[37]);
+
+#endif
