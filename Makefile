@@ -42,7 +42,7 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
 # --- image builder: json-c (manifest), libsodium (sha256), libguestfs (packing golden images).
-IMAGE_SRC  := images/isc-image.c images/imgio.c
+IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c
 IMAGE_PKGS := json-c libsodium libguestfs
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 

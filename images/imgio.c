@@ -388,3 +388,18 @@ void fixed_uuid(const char *purpose, const char *name, char out[37])
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
 		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
 }
+
+int tool_runc(const char *const argv[], int out_fd)
+{
+	char *v[TOOL_ARGS_MAX];
+	size_t n = 0;
+
+	while (argv[n] && n < TOOL_ARGS_MAX - 1)
+		n++;
+	if (argv[n])
+		return img_fail(E2BIG, "%s: more than %d arguments", argv[0], TOOL_ARGS_MAX - 1);
+	/* posix_spawn takes char *const[]: it does not write the strings. */
+	memcpy(v, argv, n * sizeof(v[0]));
+	v[n] = NULL;
+	return tool_run(v, out_fd);
+}

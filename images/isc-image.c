@@ -36,30 +36,14 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "debian.h"
 #include "imgio.h"
+#include "pack.h"
+#include "recipe.h"
 
 extern char **environ;
 
-/* Recipes are small hand-written files; anything bigger is a mistake. */
-#define RECIPE_MAX_BYTES  (64 * 1024)
-#define RECIPE_LINE_MAX   1024
-#define RECIPE_MAX_LINES  256
-#define RECIPE_MAX_MODULES 32
-#define RECIPE_FORMAT     1
-#define RECIPE_MAX_NEST   1    /* a recipe may name a base; a base may not */
-#define RECIPE_MAX_KEYS   32   /* one bit each in rc_seen / rc_have */
-/* The service a recipe declares (copied into manifest.json "service"). */
-#define SVC_NAME_MAX      15   /* TASK_COMM_LEN - 1: the process name */
-#define SVC_ID_MAX        32   /* user and group names, as useradd allows */
-#define SVC_MAX_PORTS     16
-#define SVC_PORT_MAX      12   /* "65535/tcp" */
-#define SVC_MAX_PATHS     16   /* per list: writable, readonly */
-#define SVC_PATH_MAX      255
 #define PASSWD_MAX_BYTES  (64 * 1024)
-/* Same rules as the dock: dockd/validate.h IMAGE_NAME_MAX, IMAGE_CMDLINE_MAX. */
-#define IMG_NAME_MAX      63
-#define IMG_CMDLINE_MAX   1023
-#define IMG_MODNAME_MAX   56   /* MODULE_NAME_LEN - 1 */
 /* modules.dep of a distribution kernel: ~4000 lines, ~500 KiB. */
 #define MODDEP_MAX_BYTES  (16 * 1024 * 1024)
 #define MODDEP_MAX_ENTRIES 32768
@@ -67,7 +51,7 @@ extern char **environ;
 #define MODLOAD_MAX       128  /* modules in the initramfs, dependencies included */
 /* Overlay trees (images/micro/...) copied into initramfs and root. */
 #define CPIO_MAX_DIRS     1024
-#define MANIFEST_MAX_BYTES (64 * 1024)
+#define MANIFEST_MAX_BYTES (512 * 1024) /* as the dock: dockd/image.h IMAGE_MANIFEST_MAX */
 #define MANIFEST_MAX_DEPTH 8
 
 #define BOOT_DIR     "/boot"
@@ -78,34 +62,6 @@ extern char **environ;
 
 /* --- recipes ---------------------------------------------------------------- */
 
-struct recipe {
-	char rc_path[PATH_MAX];
-	char rc_dir[PATH_MAX];               /* relative paths in values start here */
-	char rc_name[IMG_NAME_MAX + 1];
-	char rc_boot[16];
-	char rc_cmdline[IMG_CMDLINE_MAX + 1];
-	char rc_modules[RECIPE_MAX_MODULES][IMG_MODNAME_MAX + 1];
-	size_t rc_n_modules;
-	char rc_modules_where[PATH_MAX + 32]; /* "file:line" of the modules key */
-	char rc_initrd_files[PATH_MAX];      /* "" when absent */
-	char rc_root_files[PATH_MAX];
-	char rc_root_overlay[PATH_MAX];      /* copied over root_files, replacing */
-	char rc_base[IMG_NAME_MAX + 1];      /* "" or the recipe this one extends */
-	/* The service; rc_svc_name "" when the recipe declares none. */
-	char rc_svc_name[SVC_NAME_MAX + 1];
-	char rc_svc_user[SVC_ID_MAX + 1];
-	char rc_svc_group[SVC_ID_MAX + 1];
-	char rc_svc_ports[SVC_MAX_PORTS][SVC_PORT_MAX + 1];
-	size_t rc_svc_n_ports;
-	char rc_svc_writable[SVC_MAX_PATHS][SVC_PATH_MAX + 1];
-	size_t rc_svc_n_writable;
-	char rc_svc_readonly[SVC_MAX_PATHS][SVC_PATH_MAX + 1];
-	size_t rc_svc_n_readonly;
-	char rc_where[RECIPE_MAX_KEYS][PATH_MAX + 32]; /* "file:line" each key was last set at */
-	unsigned rc_seen;                    /* bit per recipe_keys[] entry, this file */
-	unsigned rc_have;                    /* the same, this file or its base */
-	int rc_nest;                         /* 0: the recipe built, 1: its base */
-};
 
 static int name_valid(const char *name)
 {
@@ -139,9 +95,9 @@ static int recipe_set_name(struct recipe *rc, const char *v, const char *where)
 
 static int recipe_set_boot(struct recipe *rc, const char *v, const char *where)
 {
-	if (strcmp(v, "kernel") != 0)
-		return img_fail(EINVAL, "%s: boot \"%s\" is not supported yet (only \"kernel\": direct kernel boot)",
-				where, v);
+	if (strcmp(v, "kernel") != 0 && strcmp(v, "efi") != 0)
+		return img_fail(EINVAL, "%s: boot \"%s\" is not supported (\"kernel\": direct kernel boot of a busybox "
+				"image; \"efi\": a Debian golden image booted through UEFI)", where, v);
 	snprintf(rc->rc_boot, sizeof(rc->rc_boot), "%s", v);
 	return 0;
 }
@@ -175,12 +131,69 @@ static int recipe_set_modules(struct recipe *rc, const char *v, const char *wher
 	return 0;
 }
 
+/* Debian package names (policy 5.6.1): [a-z0-9][a-z0-9+.-]+. */
+static bool package_name_valid(const char *p)
+{
+	size_t n = strlen(p);
+
+	return n >= 2 && n <= RECIPE_PACKAGE_MAX && ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')) &&
+	       strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+.-") == n;
+}
+
 static int recipe_set_packages(struct recipe *rc, const char *v, const char *where)
 {
-	(void)rc;
-	if (strcmp(v, "none") != 0)
-		return img_fail(EINVAL, "%s: packages \"%s\": this builder installs none (only \"none\" is accepted)",
-				where, v);
+	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
+
+	rc->rc_n_packages = 0; /* a recipe's list replaces its base's */
+	if (strcmp(v, "none") == 0)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+		if (!package_name_valid(p))
+			return img_fail(EINVAL, "%s: \"%.64s\" is not a Debian package name", where, p);
+		if (rc->rc_n_packages == RECIPE_MAX_PACKAGES)
+			return img_fail(E2BIG, "%s: more than %d packages", where, RECIPE_MAX_PACKAGES);
+		snprintf(rc->rc_packages[rc->rc_n_packages++], RECIPE_PACKAGE_MAX + 1, "%s", p);
+	}
+	return 0;
+}
+
+static int recipe_set_suite(struct recipe *rc, const char *v, const char *where)
+{
+	if (strlen(v) == 0 || strlen(v) >= sizeof(rc->rc_suite) || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != strlen(v))
+		return img_fail(EINVAL, "%s: suite \"%.64s\" is not a Debian suite name (bookworm, say)", where, v);
+	snprintf(rc->rc_suite, sizeof(rc->rc_suite), "%s", v);
+	return 0;
+}
+
+static int recipe_set_mirror(struct recipe *rc, const char *v, const char *where)
+{
+	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 && strncmp(v, "file:///", 8) != 0) ||
+	    strlen(v) > RECIPE_MIRROR_MAX || strpbrk(v, " \t\"'\\") != NULL)
+		return img_fail(EINVAL, "%s: mirror \"%.64s\" must be an http://, https:// or file:/// URL of at most %d "
+				"characters", where, v, RECIPE_MIRROR_MAX);
+	snprintf(rc->rc_mirror, sizeof(rc->rc_mirror), "%s", v);
+	return 0;
+}
+
+static int recipe_set_ssh(struct recipe *rc, const char *v, const char *where)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+		return img_fail(EINVAL, "%s: ssh must be \"yes\" or \"no\"", where);
+	rc->rc_ssh = strcmp(v, "yes") == 0;
+	return 0;
+}
+
+static int recipe_set_swap_mib(struct recipe *rc, const char *v, const char *where)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n > RECIPE_SWAP_MAX)
+		return img_fail(EINVAL, "%s: swap_mib \"%.32s\" must be 0..%d", where, v, RECIPE_SWAP_MAX);
+	rc->rc_swap_mib = (unsigned)n;
 	return 0;
 }
 
@@ -372,6 +385,20 @@ static int recipe_set_service_readonly(struct recipe *rc, const char *v, const c
 	return recipe_set_svc_paths(rc->rc_svc_readonly, &rc->rc_svc_n_readonly, "service_readonly", v, where);
 }
 
+/* The service's command line in its systemd unit: printable ASCII, no
+ * newline, an absolute program path first. */
+static int recipe_set_service_exec(struct recipe *rc, const char *v, const char *where)
+{
+	if (v[0] != '/' || strlen(v) > SVC_EXEC_MAX)
+		return img_fail(EINVAL, "%s: service_exec must start with an absolute path and be at most %d characters",
+				where, SVC_EXEC_MAX);
+	for (const char *p = v; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '\\' || *p == '%')
+			return img_fail(EINVAL, "%s: service_exec may only hold printable ASCII without '\\' or '%%'", where);
+	snprintf(rc->rc_svc_exec, sizeof(rc->rc_svc_exec), "%s", v);
+	return 0;
+}
+
 static const struct recipe_key {
 	const char *rk_name;
 	bool rk_required;
@@ -394,6 +421,11 @@ static const struct recipe_key {
 	{ "service_ports", false, recipe_set_service_ports },
 	{ "service_writable", false, recipe_set_service_writable },
 	{ "service_readonly", false, recipe_set_service_readonly },
+	{ "service_exec", false, recipe_set_service_exec },
+	{ "suite", false, recipe_set_suite },
+	{ "mirror", false, recipe_set_mirror },
+	{ "ssh", false, recipe_set_ssh },
+	{ "swap_mib", false, recipe_set_swap_mib },
 };
 #define RECIPE_N_KEYS (sizeof(recipe_keys) / sizeof(recipe_keys[0]))
 _Static_assert(RECIPE_N_KEYS <= RECIPE_MAX_KEYS, "recipe_keys[] outgrew rc_seen");
@@ -483,6 +515,35 @@ static size_t recipe_key_bit(const char *name)
 	abort(); /* a misspelt key name in this file */
 }
 
+/* Keys that belong to one kind of build only. */
+static int recipe_check_boot(const char *path, struct recipe *rc)
+{
+	static const char *const kernel_only[] = { "modules", "initrd_files" };
+	static const char *const efi_only[] = { "suite", "mirror", "ssh", "swap_mib", "service_exec" };
+	bool efi = strcmp(rc->rc_boot, "efi") == 0;
+	const char *const *wrong = efi ? kernel_only : efi_only;
+	size_t n = efi ? sizeof(kernel_only) / sizeof(kernel_only[0]) : sizeof(efi_only) / sizeof(efi_only[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (rc->rc_have & (1u << recipe_key_bit(wrong[i])))
+			return img_fail(EINVAL, "%s: %s is not a key of a boot = %s recipe", rc->rc_where[recipe_key_bit(wrong[i])],
+					wrong[i], rc->rc_boot);
+	if (!efi) {
+		if (rc->rc_n_packages > 0)
+			return img_fail(EINVAL, "%s: packages: a boot = kernel image installs none (only \"none\")",
+					rc->rc_where[recipe_key_bit("packages")]);
+		return 0;
+	}
+	if (!rc->rc_suite[0])
+		return img_fail(EINVAL, "%s: a boot = efi recipe needs \"suite\" (the Debian release)", path);
+	if (rc->rc_svc_name[0] && !rc->rc_svc_exec[0])
+		return img_fail(EINVAL, "%s: service %s needs \"service_exec\" (its command line)",
+				rc->rc_where[recipe_key_bit("service")], rc->rc_svc_name);
+	if (!(rc->rc_have & (1u << recipe_key_bit("swap_mib"))))
+		rc->rc_swap_mib = 64;
+	return 0;
+}
+
 static int recipe_parse(const char *path, struct recipe *rc)
 {
 	static const char *const svc_keys[] = { "service_user", "service_group", "service_ports",
@@ -510,6 +571,8 @@ static int recipe_parse(const char *path, struct recipe *rc)
 			return img_fail(EINVAL, "%s: service %s needs \"%s\"", rc->rc_where[recipe_key_bit("service")],
 					rc->rc_svc_name, svc_keys[i]);
 	}
+	if ((r = recipe_check_boot(path, rc)) < 0)
+		return r;
 	for (size_t i = 0; i < rc->rc_svc_n_writable; i++)
 		for (size_t j = 0; j < rc->rc_svc_n_readonly; j++)
 			if (strcmp(rc->rc_svc_writable[i], rc->rc_svc_readonly[j]) == 0)
@@ -942,6 +1005,9 @@ struct build {
 	struct moddep bd_mods;
 	struct applets bd_applets;
 	unsigned long bd_svc_uid, bd_svc_gid; /* of the service user and group, from the image */
+	bool bd_efi;                   /* boot = efi: a Debian golden image */
+	long long bd_epoch;            /* SOURCE_DATE_EPOCH, or -1 */
+	struct debian_info bd_deb;     /* boot = efi: mirror, kernel, packages */
 };
 
 static int build_initrd(struct build *b)
@@ -1041,8 +1107,12 @@ static int stage_tree_entry(void *ctx, const char *rel, const char *src, const s
 			img_log("%s: overlay replaces /%s", sg->sg_image, rel);
 		}
 	}
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(st->st_mode)) {
+		/* A directory the tree already has keeps its mode (Debian's /etc/audit is 0750). */
+		if (lstat(dst, &old) == 0 && S_ISDIR(old.st_mode))
+			return 0;
 		return dir_make(dst, 0755);
+	}
 	if (S_ISREG(st->st_mode))
 		return file_copy(src, dst, tree_mode(st));
 	n = readlink(src, target, sizeof(target) - 1);
@@ -1072,14 +1142,33 @@ static int stage_symlink(const char *root, const char *rel, const char *target)
 	return 0;
 }
 
+/*
+ * The recipe's trees: root_files, then root_overlay replacing what it
+ * names. replace_files: root_files may replace too (a Debian tree already
+ * holds /etc/fstab and friends).
+ */
+static int stage_trees(struct build *b, const char *root, bool replace_files)
+{
+	struct stage sg = { .sg_root = root, .sg_image = b->bd_rc.rc_name, .sg_replace = replace_files };
+	size_t count = 0;
+	int r;
+
+	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, &sg)) < 0)
+		return r;
+	sg.sg_replace = true;
+	count = 0;
+	if (b->bd_rc.rc_root_overlay[0] &&
+	    (r = tree_walk(b->bd_rc.rc_root_overlay, "", 0, &count, stage_tree_entry, &sg)) < 0)
+		return r;
+	return 0;
+}
+
 static int stage_root(struct build *b, char *root)
 {
 	/* Mount points and fixed directories; the root stays read-only at run time. */
 	static const char *const dirs[] = { "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev",
 					    "run", "tmp", "scratch", "var" };
 	char path[PATH_MAX], hostname[IMG_NAME_MAX + 8];
-	struct stage sg = { .sg_root = root, .sg_image = b->bd_rc.rc_name, .sg_replace = false };
-	size_t count = 0;
 	int r;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
@@ -1103,14 +1192,7 @@ static int stage_root(struct build *b, char *root)
 	/* udhcpc writes the resolver config to /run: /etc is read-only. */
 	if ((r = stage_symlink(root, "etc/resolv.conf", "/run/resolv.conf")) < 0)
 		return r;
-	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, &sg)) < 0)
-		return r;
-	sg.sg_replace = true;
-	count = 0;
-	if (b->bd_rc.rc_root_overlay[0] &&
-	    (r = tree_walk(b->bd_rc.rc_root_overlay, "", 0, &count, stage_tree_entry, &sg)) < 0)
-		return r;
-	return 0;
+	return stage_trees(b, root, false);
 }
 
 /*
@@ -1301,6 +1383,41 @@ static int manifest_service(const struct build *b, json_object *m)
 	return 0;
 }
 
+/*
+ * boot = efi: where it came from (the recipe, the suite, the mirror), every
+ * installed package with its version, and what a node of it needs.
+ */
+static int manifest_debian(struct build *b, json_object *m)
+{
+	json_object *rec = json_object_new_object(), *extra = json_object_new_array(),
+		    *rcm = json_object_new_object();
+
+	if (!rec || !extra || !rcm) {
+		json_object_put(rec);
+		json_object_put(extra);
+		json_object_put(rcm);
+		return img_fail(ENOMEM, "manifest: out of memory");
+	}
+	json_object_object_add(rec, "name", json_object_new_string(b->bd_rc.rc_name));
+	json_object_object_add(rec, "suite", json_object_new_string(b->bd_rc.rc_suite));
+	json_object_object_add(rec, "mirror", json_object_new_string(b->bd_deb.di_mirror));
+	for (size_t i = 0; i < b->bd_rc.rc_n_packages; i++)
+		json_object_array_add(extra, json_object_new_string(b->bd_rc.rc_packages[i]));
+	json_object_object_add(rec, "packages", extra);
+	json_object_object_add(rec, "ssh", json_object_new_boolean(b->bd_rc.rc_ssh));
+	json_object_object_add(rec, "swap_mib", json_object_new_int64(b->bd_rc.rc_swap_mib));
+	json_object_object_add(rec, "setuid_cleared", json_object_new_int64((int64_t)b->bd_deb.di_setuid_cleared));
+	json_object_object_add(rec, "source_date_epoch", b->bd_epoch >= 0 ? json_object_new_int64(b->bd_epoch) : NULL);
+	json_object_object_add(m, "recipe", rec);
+	/* systemd, auditd and nginx want more than micro's 128 MiB; /var and swap a disk of some size. */
+	json_object_object_add(rcm, "memory_mib", json_object_new_int64(512));
+	json_object_object_add(rcm, "scratch_mib", json_object_new_int64(1024));
+	json_object_object_add(m, "recommended", rcm);
+	json_object_object_add(m, "packages", b->bd_deb.di_packages);
+	b->bd_deb.di_packages = NULL; /* m owns it now */
+	return 0;
+}
+
 static int build_manifest(struct build *b)
 {
 	static const struct {
@@ -1325,16 +1442,25 @@ static int build_manifest(struct build *b)
 	json_object_object_add(m, "built", json_object_new_string(built));
 	json_object_object_add(m, "kernel_version", json_object_new_string(b->bd_kver));
 	json_object_object_add(boot, "mode", json_object_new_string(b->bd_rc.rc_boot));
-	json_object_object_add(boot, "kernel", json_object_new_string("vmlinuz"));
-	json_object_object_add(boot, "initrd", json_object_new_string("initrd.img"));
+	if (b->bd_efi) {
+		/* The ESP's loader entry holds the command line (and root=). */
+		json_object_object_add(boot, "firmware", json_object_new_string("ovmf"));
+	} else {
+		json_object_object_add(boot, "kernel", json_object_new_string("vmlinuz"));
+		json_object_object_add(boot, "initrd", json_object_new_string("initrd.img"));
+	}
 	json_object_object_add(boot, "cmdline", json_object_new_string(b->bd_rc.rc_cmdline));
 	json_object_object_add(m, "boot", boot);
+	if (b->bd_efi && (r = manifest_debian(b, m)) < 0) {
+		json_object_put(arr);
+		goto out;
+	}
 	if (b->bd_rc.rc_svc_name[0] && (r = manifest_service(b, m)) < 0) {
 		json_object_put(arr);
 		goto out;
 	}
 	json_object_object_add(m, "files", arr);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (size_t i = 0; i < (b->bd_efi ? 1 : sizeof(files) / sizeof(files[0])); i++) {
 		json_object *f = json_object_new_object();
 		char hex[65];
 		uint64_t size = 0;
@@ -1397,6 +1523,39 @@ static int build_time(time_t *t)
 	return 0;
 }
 
+/*
+ * boot = efi: debootstrap, the recipe's trees, the hardening, then the
+ * packed GPT disk as base.qcow2. Downloaded packages are kept in
+ * OUT/.cache/debootstrap for the next build.
+ */
+static int build_debian(struct build *b)
+{
+	char root[PATH_MAX], cache[PATH_MAX], qcow[PATH_MAX];
+	struct pack_spec ps = { 0 };
+	int r;
+
+	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root")) < 0 ||
+	    (r = path_join(cache, sizeof(cache), b->bd_out, ".cache/debootstrap")) < 0 ||
+	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2")) < 0)
+		return r;
+	/* The tools run in the tree must never ask, and speak plainly. */
+	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+	setenv("LC_ALL", "C.UTF-8", 1);
+	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb)) < 0 || (r = stage_trees(b, root, true)) < 0 ||
+	    (r = debian_harden(&b->bd_rc, root, b->bd_agent, b->bd_epoch, &b->bd_deb)) < 0 ||
+	    (r = stage_check_service(b, root)) < 0)
+		return r;
+	snprintf(b->bd_kver, sizeof(b->bd_kver), "%s", b->bd_deb.di_kver);
+	ps.ps_name = b->bd_rc.rc_name;
+	ps.ps_root = root;
+	ps.ps_kver = b->bd_kver;
+	ps.ps_cmdline = b->bd_rc.rc_cmdline;
+	ps.ps_tmp = b->bd_tmp;
+	ps.ps_out = qcow;
+	ps.ps_epoch = b->bd_epoch;
+	return pack_efi(&ps);
+}
+
 static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir, const char *agent,
 		     const char *kver)
 {
@@ -1407,7 +1566,9 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		return r;
 	if ((r = recipe_find(recipe_arg, exe_dir, recipe, sizeof(recipe))) < 0 || (r = recipe_parse(recipe, &b->bd_rc)) < 0)
 		return r;
-	if ((r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver))) < 0)
+	b->bd_efi = strcmp(b->bd_rc.rc_boot, "efi") == 0;
+	b->bd_epoch = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH") ? (long long)b->bd_time : -1;
+	if (!b->bd_efi && (r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver))) < 0)
 		return r;
 	if (agent)
 		snprintf(b->bd_agent, sizeof(b->bd_agent), "%s", agent);
@@ -1415,10 +1576,15 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		return r;
 	if ((r = elf_check_static(b->bd_agent, "agent")) < 0)
 		return r;
-	if ((r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods)) < 0)
+	if (b->bd_efi && geteuid() != 0)
+		return img_fail(EPERM, "%s: a boot = efi image is built as root (debootstrap, chroot)", recipe);
+	if (!b->bd_efi && (r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods)) < 0)
 		return r;
-	img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe, b->bd_kver,
-		b->bd_mods.md_n_order);
+	if (b->bd_efi)
+		img_log("%s: recipe %s, Debian %s, UEFI", b->bd_rc.rc_name, recipe, b->bd_rc.rc_suite);
+	else
+		img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe, b->bd_kver,
+			b->bd_mods.md_n_order);
 
 	if ((r = dir_make(b->bd_out, 0755)) < 0)
 		return r;
@@ -1432,13 +1598,19 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		b->bd_tmp[0] = '\0';
 		return r;
 	}
-	if ((r = applets_load(b->bd_tmp, &b->bd_applets)) < 0)
-		return r;
-
-	snprintf(vmlinuz, sizeof(vmlinuz), BOOT_DIR "/vmlinuz-%s", b->bd_kver);
-	if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz")) < 0 || (r = file_copy(vmlinuz, dst, 0644)) < 0)
-		return r;
-	if ((r = build_initrd(b)) < 0 || (r = build_base(b)) < 0 || (r = build_manifest(b)) < 0)
+	if (b->bd_efi) {
+		if ((r = build_debian(b)) < 0)
+			return r;
+	} else {
+		if ((r = applets_load(b->bd_tmp, &b->bd_applets)) < 0)
+			return r;
+		snprintf(vmlinuz, sizeof(vmlinuz), BOOT_DIR "/vmlinuz-%s", b->bd_kver);
+		if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz")) < 0 || (r = file_copy(vmlinuz, dst, 0644)) < 0)
+			return r;
+		if ((r = build_initrd(b)) < 0 || (r = build_base(b)) < 0)
+			return r;
+	}
+	if ((r = build_manifest(b)) < 0)
 		return r;
 	if ((r = build_commit(b)) < 0)
 		return r;
@@ -1460,6 +1632,7 @@ static int cmd_build(const char *recipe_arg, const char *exe_dir, const char *ou
 		dir_remove_tree(b.bd_tmp);
 	moddep_free(&b.bd_mods);
 	free(b.bd_applets.ap_buf);
+	json_object_put(b.bd_deb.di_packages);
 	return r;
 }
 

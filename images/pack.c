@@ -1,0 +1,282 @@
+/*
+ * pack.c: the golden image's disk. The root tree becomes an ext4 image
+ * (mke2fs -d: fixed UUID and hash seed, no journal: it is never written);
+ * libguestfs then lays out a GPT disk with an ESP (systemd-boot, the kernel,
+ * the initramfs and a loader entry naming the root by UUID) and the root
+ * partition (the discoverable-partitions type for x86-64 root), copies the
+ * ext4 image in, and checks that inspection recognises the system — what
+ * virt-v2v and other importers rely on. qemu-img stores it compressed.
+ *
+ * libguestfs runs its appliance under KVM where that works; where the CPU
+ * has no vmx/svm flag it is told force_tcg (FIELD-NOTES), unless the
+ * caller set LIBGUESTFS_BACKEND_SETTINGS itself.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "pack.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <guestfs.h>
+
+#include "imgio.h"
+
+#define SECTOR          512ULL
+#define MIB             (1024ULL * 1024)
+#define ESP_MIB         96ULL
+#define ESP_LABEL       "ESP"
+#define ROOT_LABEL      "isc-root"
+/* UEFI: EFI System Partition; systemd's discoverable partitions: x86-64 root. */
+#define GPT_TYPE_ESP    "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+#define GPT_TYPE_ROOT   "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+#define SDBOOT_EFI      "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+#define CPUINFO_MAX     (4 * 1024 * 1024)
+
+static uint64_t pack_tree_bytes;
+
+static int pack_size_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	pack_tree_bytes += ((uint64_t)st->st_size + 4095) / 4096 * 4096 + 256; /* data + inode */
+	return 0;
+}
+
+static void guestfs_closep(guestfs_h **g)
+{
+	if (*g)
+		guestfs_close(*g);
+}
+
+/* KVM only where the CPU says it has it (FIELD-NOTES: /dev/kvm alone lies). */
+static void pack_backend(guestfs_h *g)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	static char *const tcg[] = { "force_tcg", NULL };
+
+	if (getenv("LIBGUESTFS_BACKEND_SETTINGS"))
+		return;
+	if (file_read_all("/proc/cpuinfo", CPUINFO_MAX, &buf, &len) == 0 && (strstr(buf, " vmx") || strstr(buf, " svm")))
+		return;
+	guestfs_set_backend_settings(g, tcg);
+}
+
+static int pack_fail(guestfs_h *g, const char *what)
+{
+	return img_fail(EIO, "libguestfs: %s: %s", what, guestfs_last_error(g) ? guestfs_last_error(g) : "failed");
+}
+
+/* The ESP's files, staged in esp/ of the scratch directory. */
+static int pack_stage_esp(const struct pack_spec *ps, const char *esp, const char *root_uuid)
+{
+	char src[PATH_MAX], dst[PATH_MAX], entry[2048];
+	int r, n;
+
+	static const char *const dirs[] = { "EFI/BOOT", "loader/entries" };
+	for (size_t i = 0; i < 2; i++)
+		if ((r = path_join(dst, sizeof(dst), esp, dirs[i])) < 0 || (r = dir_make(dst, 0755)) < 0)
+			return r;
+	if ((r = path_join(src, sizeof(src), ps->ps_root, SDBOOT_EFI)) < 0 ||
+	    (r = path_join(dst, sizeof(dst), esp, "EFI/BOOT/BOOTX64.EFI")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
+		return r;
+	snprintf(entry, sizeof(entry), "boot/vmlinuz-%s", ps->ps_kver);
+	if ((r = path_join(src, sizeof(src), ps->ps_root, entry)) < 0 ||
+	    (r = path_join(dst, sizeof(dst), esp, "vmlinuz")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
+		return r;
+	snprintf(entry, sizeof(entry), "boot/initrd.img-%s", ps->ps_kver);
+	if ((r = path_join(src, sizeof(src), ps->ps_root, entry)) < 0 ||
+	    (r = path_join(dst, sizeof(dst), esp, "initrd.img")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
+		return r;
+	if ((r = path_join(dst, sizeof(dst), esp, "loader/loader.conf")) < 0 ||
+	    (r = file_write(dst, "default isc.conf\ntimeout 0\neditor no\nauto-entries no\nauto-firmware no\n", 0644)) < 0)
+		return r;
+	n = snprintf(entry, sizeof(entry), "title ISC %s\nlinux /vmlinuz\ninitrd /initrd.img\noptions root=UUID=%s ro %s\n",
+		     ps->ps_name, root_uuid, ps->ps_cmdline);
+	if (n < 0 || (size_t)n >= sizeof(entry))
+		return img_fail(E2BIG, "%s: kernel command line too long", ps->ps_name);
+	if ((r = path_join(dst, sizeof(dst), esp, "loader/entries/isc.conf")) < 0 || (r = file_write(dst, entry, 0644)) < 0)
+		return r;
+	return 0;
+}
+
+/* The root tree as an ext4 image of about its size; returns its size in bytes. */
+static int pack_root_fs(const struct pack_spec *ps, const char *img, const char *uuid, uint64_t *bytes)
+{
+	char seed[37], ext[96], size[32], fake[32];
+	const char *mke2fs[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0", "-O", "^has_journal",
+				 "-L", ROOT_LABEL, "-U", uuid, "-E", ext, "-d", ps->ps_root, img, size, NULL };
+	uint64_t mib;
+	int r;
+
+	pack_tree_bytes = 0;
+	if (nftw(ps->ps_root, pack_size_entry, 64, FTW_PHYS) != 0)
+		return img_fail(EIO, "%s: could not size the tree", ps->ps_root);
+	/* Room for metadata and a little slack; read-only, so no more. */
+	mib = pack_tree_bytes / MIB * 6 / 5 + 64;
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+	fixed_uuid("hash-seed", ps->ps_name, seed);
+	snprintf(ext, sizeof(ext), "hash_seed=%s,root_owner=0:0", seed);
+	if (ps->ps_epoch >= 0) {
+		snprintf(fake, sizeof(fake), "%lld", ps->ps_epoch);
+		setenv("E2FSPROGS_FAKE_TIME", fake, 1);
+	}
+	r = tool_runc(mke2fs, -1);
+	unsetenv("E2FSPROGS_FAKE_TIME");
+	if (r < 0)
+		return r;
+	*bytes = mib * MIB;
+	return 0;
+}
+
+static int pack_upload_esp(guestfs_h *g, const char *esp, long long epoch)
+{
+	static const char *const files[] = { "EFI/BOOT/BOOTX64.EFI", "vmlinuz", "initrd.img", "loader/loader.conf",
+					     "loader/entries/isc.conf" };
+	static const char *const dirs[] = { "/EFI/BOOT", "/loader/entries" };
+
+	for (size_t i = 0; i < 2; i++)
+		if (guestfs_mkdir_p(g, dirs[i]) < 0)
+			return pack_fail(g, dirs[i]);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char src[PATH_MAX], dst[PATH_MAX];
+		int r;
+
+		if ((r = path_join(src, sizeof(src), esp, files[i])) < 0)
+			return r;
+		snprintf(dst, sizeof(dst), "/%s", files[i]);
+		if (guestfs_upload(g, src, dst) < 0)
+			return pack_fail(g, dst);
+		if (epoch >= 0 && guestfs_utimens(g, dst, epoch, 0, epoch, 0) < 0)
+			return pack_fail(g, dst);
+	}
+	return 0;
+}
+
+/*
+ * The system must be what importers will see: a Debian root on the root
+ * partition. (The ext4 image being copied is attached too, as /dev/sdb, and
+ * inspection sees it as well: only /dev/sda counts.)
+ */
+static int pack_inspect(guestfs_h *g, const char *name)
+{
+	char **roots = guestfs_inspect_os(g);
+	int r = -ENOENT;
+
+	if (!roots)
+		return pack_fail(g, "inspect_os");
+	for (size_t i = 0; roots[i]; i++) {
+		char *distro, *product;
+
+		if (r != -ENOENT || strcmp(roots[i], "/dev/sda2") != 0)
+			continue;
+		distro = guestfs_inspect_get_distro(g, roots[i]);
+		product = guestfs_inspect_get_product_name(g, roots[i]);
+		if (!distro || strcmp(distro, "debian") != 0)
+			r = img_fail(EINVAL, "%s: inspection sees \"%s\" on %s, not debian", name, distro ? distro : "?",
+				     roots[i]);
+		else
+			r = 0;
+		if (r == 0)
+			img_log("%s: inspection: %s on %s", name, product ? product : distro, roots[i]);
+		free(distro);
+		free(product);
+	}
+	if (r == -ENOENT)
+		r = img_fail(ENOENT, "%s: inspection finds no operating system on the root partition", name);
+	for (size_t i = 0; roots[i]; i++)
+		free(roots[i]);
+	free(roots);
+	return r;
+}
+
+static int pack_disk(const struct pack_spec *ps, const char *raw, const char *rootimg, uint64_t root_bytes,
+		     const char *esp)
+{
+	__attribute__((cleanup(guestfs_closep))) guestfs_h *g = NULL;
+	uint64_t esp_start = MIB / SECTOR, esp_end = esp_start + ESP_MIB * MIB / SECTOR - 1;
+	uint64_t root_start = esp_end + 1, root_end = root_start + root_bytes / SECTOR - 1;
+	/* 1 MiB for the backup GPT at the end. */
+	uint64_t total = (root_end + 1) * SECTOR + MIB;
+	char guid[3][37];
+
+	fixed_uuid("disk-guid", ps->ps_name, guid[0]);
+	fixed_uuid("esp-guid", ps->ps_name, guid[1]);
+	fixed_uuid("root-guid", ps->ps_name, guid[2]);
+	if (!(g = guestfs_create()))
+		return img_fail(ENOMEM, "libguestfs: cannot create a handle");
+	guestfs_set_identifier(g, "isc-image");
+	pack_backend(g);
+	if (guestfs_disk_create(g, raw, "raw", (int64_t)total, -1) < 0)
+		return pack_fail(g, raw);
+	if (guestfs_add_drive_opts(g, raw, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) < 0 ||
+	    guestfs_add_drive_opts(g, rootimg, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
+				   -1) < 0)
+		return pack_fail(g, "add_drive");
+	img_log("%s: libguestfs appliance starting (GPT disk of %llu MiB)", ps->ps_name,
+		(unsigned long long)(total / MIB));
+	if (guestfs_launch(g) < 0)
+		return pack_fail(g, "launch");
+	if (guestfs_part_init(g, "/dev/sda", "gpt") < 0 || guestfs_part_set_disk_guid(g, "/dev/sda", guid[0]) < 0 ||
+	    guestfs_part_add(g, "/dev/sda", "p", (int64_t)esp_start, (int64_t)esp_end) < 0 ||
+	    guestfs_part_add(g, "/dev/sda", "p", (int64_t)root_start, (int64_t)root_end) < 0 ||
+	    guestfs_part_set_gpt_type(g, "/dev/sda", 1, GPT_TYPE_ESP) < 0 ||
+	    guestfs_part_set_gpt_guid(g, "/dev/sda", 1, guid[1]) < 0 || guestfs_part_set_name(g, "/dev/sda", 1, "ESP") < 0 ||
+	    guestfs_part_set_gpt_type(g, "/dev/sda", 2, GPT_TYPE_ROOT) < 0 ||
+	    guestfs_part_set_gpt_guid(g, "/dev/sda", 2, guid[2]) < 0 ||
+	    guestfs_part_set_name(g, "/dev/sda", 2, ROOT_LABEL) < 0)
+		return pack_fail(g, "partitioning /dev/sda");
+	if (guestfs_copy_device_to_device(g, "/dev/sdb", "/dev/sda2", GUESTFS_COPY_DEVICE_TO_DEVICE_SPARSE, 1, -1) < 0)
+		return pack_fail(g, "copying the root filesystem");
+	if (guestfs_mkfs(g, "vfat", "/dev/sda1") < 0 || guestfs_set_label(g, "/dev/sda1", ESP_LABEL) < 0 ||
+	    guestfs_mount(g, "/dev/sda1", "/") < 0)
+		return pack_fail(g, "the ESP");
+	if (pack_upload_esp(g, esp, ps->ps_epoch) < 0)
+		return -EIO;
+	if (guestfs_umount_all(g) < 0)
+		return pack_fail(g, "umount");
+	if (pack_inspect(g, ps->ps_name) < 0)
+		return -EINVAL;
+	if (guestfs_shutdown(g) < 0)
+		return pack_fail(g, "shutdown");
+	return 0;
+}
+
+int pack_efi(const struct pack_spec *ps)
+{
+	char rootimg[PATH_MAX], raw[PATH_MAX], esp[PATH_MAX], uuid[37];
+	const char *qemu_img[] = { "qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw, ps->ps_out, NULL };
+	uint64_t root_bytes = 0;
+	int r;
+
+	if ((r = path_join(rootimg, sizeof(rootimg), ps->ps_tmp, "root.ext4")) < 0 ||
+	    (r = path_join(raw, sizeof(raw), ps->ps_tmp, "disk.raw")) < 0 ||
+	    (r = path_join(esp, sizeof(esp), ps->ps_tmp, "esp")) < 0)
+		return r;
+	fixed_uuid("fs-uuid", ps->ps_name, uuid);
+	if ((r = pack_stage_esp(ps, esp, uuid)) < 0 || (r = pack_root_fs(ps, rootimg, uuid, &root_bytes)) < 0)
+		return r;
+	dir_remove_tree(ps->ps_root);
+	r = pack_disk(ps, raw, rootimg, root_bytes, esp);
+	unlink(rootimg);
+	dir_remove_tree(esp);
+	if (r < 0)
+		return r;
+	img_log("%s: compressing the disk into %s", ps->ps_name, ps->ps_out);
+	r = tool_runc(qemu_img, -1);
+	unlink(raw);
+	if (r < 0)
+		return r;
+	if (chmod(ps->ps_out, 0644) < 0)
+		return img_fail(errno, "%s: chmod: %s", ps->ps_out, strerror(errno));
+	return 0;
+}
