@@ -41,9 +41,11 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- image builder: needs only json-c (manifest) and libsodium (sha256).
-IMAGE_SRC  := images/isc-image.c
-IMAGE_PKGS := json-c libsodium
+# --- image builder: json-c (manifest), libsodium (sha256), libxml2 (OVF
+# export); the dock's bounded manifest parser reads images for export.c.
+IMAGE_SRC  := images/isc-image.c images/export.c dockd/image.c dockd/jsonin.c dockd/err.c \
+              dockd/validate.c dockd/file.c
+IMAGE_PKGS := json-c libsodium libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal

@@ -36,6 +36,8 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "export.h"
+
 extern char **environ;
 
 /* Recipes are small hand-written files; anything bigger is a mistake. */
@@ -1949,6 +1951,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: isc-image build RECIPE [--out DIR] [--agent PATH] [--kernel-version VER]\n"
 		   "       isc-image ls [--out DIR]\n"
+		   "       isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
 		   "RECIPE is a name from images/recipes/ or a path. Default --out: " DEFAULT_OUT
 		   ", --agent: isc-agent next to isc-image,\n"
 		   "--kernel-version: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ".\n");
@@ -1968,6 +1971,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int c;
 
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return export_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
