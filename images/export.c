@@ -907,9 +907,6 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 	if ((r = export_manifest(ej, err)) < 0)
 		return r;
 	export_mtime(ej);
-	if (ej->ej_format != EXPORT_QCOW2 && ej->ej_image.im_boot != IMAGE_BOOT_EFI)
-		fprintf(stderr, "isc-image: export %s: warning: the image boots by direct kernel boot, "
-				"its disk has no boot loader: other hypervisors will not boot it\n", name);
 	for (size_t i = 0; i < ej->ej_image.im_n_files; i++)
 		if ((ej->ej_format == EXPORT_QCOW2 || &ej->ej_image.im_files[i] == ej->ej_image.im_base) &&
 		    (r = export_verify(ej, &ej->ej_image.im_files[i], err)) < 0)
@@ -1022,6 +1019,9 @@ int export_main(int argc, char **argv)
 		fprintf(stderr, "isc-image: export %s: %s\n", name, err_isset(&err) ? err.de_msg : strerror(-r));
 		return 1;
 	}
+	if (ej.ej_format != EXPORT_QCOW2 && ej.ej_image.im_boot != IMAGE_BOOT_EFI)
+		fprintf(stderr, "isc-image: export %s: warning: the image boots by direct kernel boot, "
+				"its disk has no boot loader: other hypervisors will not boot it\n", name);
 	printf("%s\n", ej.ej_final);
 	return 0;
 }
