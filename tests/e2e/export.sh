@@ -39,6 +39,13 @@ mf_check() {
 ovfq() {
 	xmllint --xpath "string(//*[local-name()='Item'][*[local-name()='ResourceType']='$2']/*[local-name()='$3'])" "$1"
 }
+# v2v_source OVA|DIR: what virt-v2v's OVA parser reads from it, without
+# converting anything (no appliance, a second).
+v2v_source() {
+	LIBGUESTFS_BACKEND=direct virt-v2v -i ova "$1" -o null --print-source </dev/null 2>&1 |
+		sed -n 's/^ *\(source name\|memory\|nr vCPUs\|firmware\): \(.*\)/\1=\2/p; s/^\t0 \[\(.*\)\]$/disk0=\1/p; s/^\tBridge "\(.*\)" \[\(.*\)\]$/nic=\1 \2/p' |
+		tr '\n' ' '
+}
 ovf_firmware() {
 	xmllint --xpath "string(//*[local-name()='Config'][@*[local-name()='key']='firmware']/@*[local-name()='value'])" "$1"
 }
@@ -75,6 +82,12 @@ t_is "descriptor: vCPUs from the manifest, else 1" "$(ovfq "$OVF" 3 VirtualQuant
 t_is "descriptor: the disk hangs off the SCSI controller" "$(ovfq "$OVF" 17 Parent)" "$(ovfq "$OVF" 6 InstanceID)"
 t_is "descriptor: firmware efi exactly when the image boots by EFI" "$(ovf_firmware "$OVF")" \
 	"$([ "$BOOT" = efi ] && echo efi)"
+if command -v virt-v2v >/dev/null; then
+	t_is "virt-v2v reads the OVA: name, memory, vCPUs, firmware, disk, NIC" "$(v2v_source "$OVA")" \
+		"source name=$NAME memory=$(($(ovfq "$OVF" 4 VirtualQuantity) * 1048576)) (bytes) nr vCPUs=$(ovfq "$OVF" 3 VirtualQuantity) firmware=$([ "$BOOT" = efi ] && echo uefi || echo bios) disk0=scsi nic=VM Network vmxnet3 "
+else
+	t_skip "virt-v2v reads the OVA" "virt-v2v not installed"
+fi
 t_ok "export again elsewhere: the same bytes" \
 	bash -c '"$0" export "$1" --format ova --images "$2" --out "$3" >/dev/null 2>&1 && cmp "$4" "$3/$1.ova"' \
 	"$X" "$NAME" "$IMAGES" "$W/a2" "$OVA"
@@ -152,6 +165,12 @@ t_is "  memory 512" "$(ovfq "$EOVF" 4 VirtualQuantity)" 512
 t_is "  2 vCPUs" "$(ovfq "$EOVF" 3 VirtualQuantity)" 2
 t_is "  firmware efi" "$(ovf_firmware "$EOVF")" efi
 t_ok "  validates against envelope.rng" xmllint --noout --relaxng "$RNG" "$EOVF"
+if command -v virt-v2v >/dev/null; then
+	t_is "  virt-v2v reads 512 MiB, 2 vCPUs, UEFI" "$(v2v_source "$W/efi-out/$NAME-ovf")" \
+		"source name=$NAME memory=536870912 (bytes) nr vCPUs=2 firmware=uefi disk0=scsi nic=VM Network vmxnet3 "
+else
+	t_skip "  virt-v2v reads the descriptor" "virt-v2v not installed"
+fi
 jq '.recommended = {memory_mib: 99999999}' "$M" >"$W/efi/$NAME/manifest.json"
 refuse "recommended memory out of bounds: refused" 1 "memory_mib" "$NAME" --format ovf --images "$W/efi" --out "$W/efi-out2"
 rm -rf "$W/efi" "$W/efi-out" "$W/efi-out2"
