@@ -364,19 +364,19 @@ static uint64_t export_le64(const unsigned char *p)
 
 /*
  * qemu-img gives every VMDK a random content id (CID) in its embedded
- * descriptor, the only byte that differs between two conversions of the same
- * disk. Replace it with one taken from the base disk's digest, so the same
- * image exports to the same bytes. The file is ours, fresh from qemu-img,
- * and still the header is read with bounds.
+ * descriptor, printed without leading zeros: the only bytes that differ
+ * between two conversions of the same disk. Rewrite the descriptor with an
+ * 8-digit CID taken from the base disk's digest, so the same image exports
+ * to the same bytes. The file is ours, fresh from qemu-img, and still the
+ * header is read with bounds.
  */
 static int export_vmdk_cid(const struct export_job *ej, const char *path, struct dock_err *err)
 {
 	unsigned char hdr[VMDK_SECTOR];
-	char desc[VMDK_DESC_MAX_SECTORS * VMDK_SECTOR + 1], cid[9];
+	char desc[VMDK_DESC_MAX_SECTORS * VMDK_SECTOR + 1], out[sizeof(desc)], cid[9];
 	uint64_t off, sectors;
-	char *p;
-	size_t n;
-	ssize_t got;
+	size_t area, n, head;
+	const char *p;
 	int fd, r = 0;
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -393,12 +393,12 @@ static int export_vmdk_cid(const struct export_job *ej, const char *path, struct
 			    (unsigned long long)off, (unsigned long long)sectors);
 		goto out;
 	}
-	got = pread(fd, desc, (size_t)(sectors * VMDK_SECTOR), (off_t)(off * VMDK_SECTOR));
-	if (got != (ssize_t)(sectors * VMDK_SECTOR)) {
+	area = (size_t)sectors * VMDK_SECTOR;
+	if (pread(fd, desc, area, (off_t)(off * VMDK_SECTOR)) != (ssize_t)area) {
 		r = err_set(err, 500, EIO, "%s: short descriptor", path);
 		goto out;
 	}
-	desc[got] = '\0';
+	desc[area] = '\0';
 	p = strstr(desc, "\nCID=");
 	n = p ? strspn(p + 5, "0123456789abcdef") : 0;
 	if (n == 0 || n > 8 || p[5 + n] != '\n') {
@@ -406,11 +406,20 @@ static int export_vmdk_cid(const struct export_job *ej, const char *path, struct
 		goto out;
 	}
 	/* Any value but ffffffff, which means "no parent". */
-	snprintf(cid, sizeof(cid), "%.*s", (int)n, ej->ej_image.im_base->if_sha256);
+	snprintf(cid, sizeof(cid), "%.8s", ej->ej_image.im_base->if_sha256);
 	if (strcmp(cid, "ffffffff") == 0)
 		cid[7] = 'e';
-	if (pwrite(fd, cid, n, (off_t)(off * VMDK_SECTOR) + (p + 5 - desc)) != (ssize_t)n)
-		r = err_set(err, 500, errno ? errno : EIO, "%s: cannot write the CID", path);
+	head = (size_t)(p + 5 - desc);
+	memset(out, 0, sizeof(out));
+	if (head + 8 + strlen(p + 5 + n) >= area) {
+		r = err_set(err, 500, EIO, "%s: no room in the descriptor", path);
+		goto out;
+	}
+	memcpy(out, desc, head);
+	memcpy(out + head, cid, 8);
+	memcpy(out + head + 8, p + 5 + n, strlen(p + 5 + n));
+	if (pwrite(fd, out, area, (off_t)(off * VMDK_SECTOR)) != (ssize_t)area)
+		r = err_set(err, 500, errno ? errno : EIO, "%s: cannot rewrite the descriptor", path);
 out:
 	close(fd);
 	return r;
