@@ -41,9 +41,12 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- image builder: json-c (manifest), libsodium (sha256), libguestfs (packing golden images).
-IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c
-IMAGE_PKGS := json-c libsodium libguestfs
+# --- image builder: json-c (manifest), libsodium (sha256), libguestfs (packing
+# golden images), libxml2 (OVF export); the dock's bounded manifest parser
+# reads images for export.c.
+IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c images/export.c \
+              dockd/image.c dockd/jsonin.c dockd/err.c dockd/validate.c dockd/file.c
+IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal

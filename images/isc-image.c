@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "debian.h"
+#include "export.h"
 #include "imgio.h"
 #include "pack.h"
 #include "recipe.h"
@@ -1735,6 +1736,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: isc-image build RECIPE [--out DIR] [--agent PATH] [--kernel-version VER]\n"
 		   "       isc-image ls [--out DIR]\n"
+		   "       isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
 		   "RECIPE is a name from images/recipes/ or a path. Default --out: " DEFAULT_OUT
 		   ", --agent: isc-agent next to isc-image,\n"
 		   "--kernel-version: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ".\n");
@@ -1754,6 +1756,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int c;
 
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return export_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
