@@ -1531,12 +1531,15 @@ static int build_time(time_t *t)
  */
 static int build_debian(struct build *b)
 {
-	char root[PATH_MAX], cache[PATH_MAX], qcow[PATH_MAX];
+	char root[PATH_MAX], cache[PATH_MAX], qcow[PATH_MAX], out[PATH_MAX];
 	struct pack_spec ps = { 0 };
 	int r;
 
+	/* debootstrap wants an absolute cache path; bd_out exists by now. */
+	if (!realpath(b->bd_out, out))
+		return img_fail(errno, "%s: %s", b->bd_out, strerror(errno));
 	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root")) < 0 ||
-	    (r = path_join(cache, sizeof(cache), b->bd_out, ".cache/debootstrap")) < 0 ||
+	    (r = path_join(cache, sizeof(cache), out, ".cache/debootstrap")) < 0 ||
 	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2")) < 0)
 		return r;
 	/* The tools run in the tree must never ask, and speak plainly. */
