@@ -13,7 +13,7 @@
 #include "file.h"
 #include "jsonin.h"
 
-static const struct jsonin_limits image_limits = {
+const struct jsonin_limits image_manifest_limits = {
 	.jl_max_bytes = IMAGE_MANIFEST_MAX,
 	.jl_max_depth = 8,
 	.jl_max_fields = 2048, /* "packages": one element per installed package */
@@ -102,7 +102,7 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 	int r = -EINVAL;
 
 	memset(im, 0, sizeof(*im));
-	if (jsonin_parse("manifest", buf, len, &image_limits, &o, err) < 0)
+	if (jsonin_parse("manifest", buf, len, &image_manifest_limits, &o, err) < 0)
 		return -EINVAL;
 	if (jsonin_u64(o, "manifest", "format", true, 1, 1, &format, err) < 0 ||
 	    jsonin_str(o, "manifest", "name", true, im->im_name, sizeof(im->im_name), err) < 0 ||

@@ -11,6 +11,9 @@
 #include "validate.h"
 
 #define IMAGE_MANIFEST_MAX (512 * 1024) /* a golden image lists its ~300 packages */
+
+/* The bounds every reader of a manifest.json applies (dock, isc-image export). */
+extern const struct jsonin_limits image_manifest_limits;
 #define IMAGE_MAX_FILES 16
 #define IMAGE_FILE_NAME_MAX 64
 #define IMAGE_CMDLINE_MAX 1024

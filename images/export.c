@@ -250,11 +250,6 @@ static const struct jsonin_limits export_info_limits = {
  * rewrites it. image_load() has parsed it with the same limits already. */
 static int export_manifest(struct export_job *ej, struct dock_err *err)
 {
-	static const struct jsonin_limits lim = {
-		.jl_max_bytes = IMAGE_MANIFEST_MAX,
-		.jl_max_depth = 8,
-		.jl_max_fields = 64,
-	};
 	struct json_object *rec;
 	char path[PATH_MAX], *buf = NULL;
 	size_t len = 0;
@@ -267,7 +262,7 @@ static int export_manifest(struct export_job *ej, struct dock_err *err)
 	r = file_read(path, IMAGE_MANIFEST_MAX, &buf, &len);
 	if (r < 0)
 		return err_set(err, 500, -r, "%s: %s", path, strerror(-r));
-	r = jsonin_parse(path, buf, len, &lim, &ej->ej_manifest, err);
+	r = jsonin_parse(path, buf, len, &image_manifest_limits, &ej->ej_manifest, err);
 	free(buf);
 	if (r < 0)
 		return r;
