@@ -137,6 +137,7 @@ check: deps
 	$(MAKE) image RECIPE=micro
 	$(MAKE) image RECIPE=micro-weak
 	$(MAKE) image RECIPE=micro-hostile
+	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_audit

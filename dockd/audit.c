@@ -441,22 +441,6 @@ static int audit_build(uint64_t seq, int64_t uid, const char *action, const char
 		       why.de_msg);
 }
 
-static int audit_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int audit_append(int64_t uid, const char *action, const char *node, const char *result,
 		 struct json_object *detail, struct dock_err *err)
 {
@@ -482,7 +466,7 @@ int audit_append(int64_t uid, const char *action, const char *node, const char *
 		pthread_mutex_unlock(&audit.al_lock);
 		return r;
 	}
-	r = audit_write_all(audit.al_fd, line, len);
+	r = file_write_fd(audit.al_fd, line, len);
 	if (r == 0 && fsync(audit.al_fd) < 0)
 		r = -errno;
 	if (r < 0) {

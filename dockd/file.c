@@ -53,30 +53,40 @@ void file_sync_dir(const char *path)
 	}
 }
 
+int file_write_fd(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct dock_err *err)
 {
 	char tmp[PATH_MAX];
-	const char *p = data;
-	int fd;
+	int fd, r;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return err_set(err, 500, ENAMETOOLONG, "%s: path too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return err_set(err, 500, errno, "%s: %s", tmp, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return err_set(err, 500, e, "%s: %s", tmp, strerror(e));
-		}
-		p += n;
-		len -= (size_t)n;
+	if ((r = file_write_fd(fd, data, len)) < 0) {
+		close(fd);
+		unlink(tmp);
+		return err_set(err, 500, -r, "%s: %s", tmp, strerror(-r));
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		int e = errno;

@@ -12,6 +12,9 @@
  * NUL-terminated buffer. 0, or -errno; -E2BIG when over max bytes. */
 int file_read(const char *path, size_t max, char **buf, size_t *len);
 
+/* All of data to fd, across short writes and EINTR. 0, or -errno. */
+int file_write_fd(int fd, const void *data, size_t len);
+
 /* Write data to path atomically: temp file, fsync, rename, fsync dir. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct dock_err *err);

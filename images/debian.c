@@ -23,6 +23,7 @@
 #include <fnmatch.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,21 @@ static const char *const debian_masked_units[] = {
 static const char *const debian_enabled_units[] = {
 	"isc-agent.service", "isc-lockdown.service", "nftables.service", "auditd.service", "systemd-networkd.service",
 };
+
+/* Append to buf (size bytes, *used of them taken); -E2BIG when it does not fit. */
+__attribute__((format(printf, 4, 5))) static int str_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *used)
+		return -E2BIG;
+	*used += (size_t)n;
+	return 0;
+}
 
 /* --- the mirror ------------------------------------------------------------------ */
 
@@ -224,11 +240,9 @@ int debian_bootstrap(const struct recipe *rc, const char *root, const char *cach
 	for (size_t i = 0; i < sizeof(debian_base_packages) / sizeof(debian_base_packages[0]) + rc->rc_n_packages; i++) {
 		size_t nb = sizeof(debian_base_packages) / sizeof(debian_base_packages[0]);
 		const char *p = i < nb ? debian_base_packages[i] : rc->rc_packages[i - nb];
-		int w = snprintf(include + used, sizeof(include) - used, "%s%s", i ? "," : "", p);
 
-		if (w < 0 || (size_t)w >= sizeof(include) - used)
+		if (str_append(include, sizeof(include), &used, "%s%s", i ? "," : "", p) < 0)
 			return img_fail(E2BIG, "%s: too many packages", rc->rc_path);
-		used += (size_t)w;
 	}
 	snprintf(suite, sizeof(suite), "%s", rc->rc_suite);
 	argv[n++] = "debootstrap";
@@ -360,10 +374,8 @@ static int debian_service_unit(const struct recipe *rc, const char *root)
 		/* /tmp is the unit's own (PrivateTmp); the rest must exist at run time. */
 		if (strcmp(rc->rc_svc_writable[i], "/tmp") == 0)
 			continue;
-		n = snprintf(rw + used, sizeof(rw) - used, " -%s", rc->rc_svc_writable[i]);
-		if (n < 0 || (size_t)n >= sizeof(rw) - used)
+		if (str_append(rw, sizeof(rw), &used, " -%s", rc->rc_svc_writable[i]) < 0)
 			return img_fail(E2BIG, "%s: writable paths too long", rc->rc_path);
-		used += (size_t)n;
 	}
 	n = snprintf(unit, sizeof(unit),
 		     "# Written by isc-image from recipe %s: the node's one service.\n"
@@ -447,10 +459,8 @@ static int debian_nftables(const struct recipe *rc, const char *root)
 			snprintf(proto, sizeof(proto), "tcp");
 		else if (port < lowest)
 			lowest = port;
-		n = snprintf(rules + used, sizeof(rules) - used, "\t\t%s dport %u accept\n", proto, port);
-		if (n < 0 || (size_t)n >= sizeof(rules) - used)
+		if (str_append(rules, sizeof(rules), &used, "\t\t%s dport %u accept\n", proto, port) < 0)
 			return img_fail(E2BIG, "%s: too many ports", rc->rc_path);
-		used += (size_t)n;
 	}
 	n = snprintf(conf, sizeof(conf),
 		     "#!/usr/sbin/nft -f\n"

@@ -113,19 +113,9 @@ static int export_path(char *buf, size_t size, const char *dir, const char *name
 
 static int export_write_all(int fd, const void *data, size_t len, const char *path, struct dock_err *err)
 {
-	const char *p = data;
+	int r = file_write_fd(fd, data, len);
 
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(err, 500, errno, "%s: write: %s", path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return r < 0 ? err_set(err, 500, -r, "%s: write: %s", path, strerror(-r)) : 0;
 }
 
 /* Append exactly size bytes of in to out: a source that changes size while

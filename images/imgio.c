@@ -9,6 +9,8 @@
 #endif
 #include "imgio.h"
 
+#include "file.h"
+
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -29,14 +31,19 @@ extern char **environ;
 /* --- messages ------------------------------------------------------------- */
 
 
+__attribute__((format(printf, 1, 0))) static void img_vlog(const char *fmt, va_list ap)
+{
+	fputs("isc-image: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void img_log(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("isc-image: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	img_vlog(fmt, ap);
 	va_end(ap);
 }
 
@@ -46,9 +53,7 @@ int img_fail(int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("isc-image: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	img_vlog(fmt, ap);
 	va_end(ap);
 	return err > 0 ? -err : err < 0 ? err : -EINVAL;
 }
@@ -109,19 +114,9 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 
 int fd_write_all(int fd, const void *data, size_t len, const char *what)
 {
-	const char *p = data;
+	int r = file_write_fd(fd, data, len);
 
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return img_fail(errno, "%s: write: %s", what, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return r < 0 ? img_fail(r, "%s: write: %s", what, strerror(-r)) : 0;
 }
 
 /* Create dst (must not exist) with exactly this mode, whatever the umask. */
