@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "imgio.h"
+#include "pack.h"
 
 /* apt source files are small; a directory of them too. */
 #define APT_FILE_MAX    (256 * 1024)
@@ -42,13 +43,15 @@
 
 /*
  * The ISC base set: what the issue's hardening needs, on top of minbase.
- * systemd-boot only for its EFI binary (copied to the ESP by pack.c);
- * fdisk for sfdisk, which lays out the ephemeral disk.
+ * GRUB for UEFI as a standalone EFI binary (no grub-install: nothing here
+ * touches the build machine's firmware), grub-common/grub2-common for the
+ * grub-mkconfig that importers such as virt-v2v run; fdisk for sfdisk,
+ * which lays out the ephemeral disk.
  */
 static const char *const debian_base_packages[] = {
 	"linux-image-cloud-amd64", "systemd", "systemd-sysv", "udev", "initramfs-tools", "kmod",
 	"nftables", "auditd", "cryptsetup", "openssh-server", "iproute2", "e2fsprogs", "fdisk",
-	"systemd-boot", "procps",
+	"grub-efi-amd64-bin", "grub-common", "grub2-common", "procps",
 };
 
 /* Units that reach out on their own, or run maintenance nobody asked for. */
@@ -665,6 +668,66 @@ static int debian_packages(const char *root, struct debian_info *di)
 	return 0;
 }
 
+/* --- the boot loader ---------------------------------------------------------- */
+
+/*
+ * GRUB: /etc/default/grub (what grub-mkconfig would use), a /boot/grub/grub.cfg
+ * written here (grub-mkconfig cannot probe devices in a chroot), and a
+ * standalone EFI binary whose embedded stub finds the root by its fixed
+ * UUID and reads that grub.cfg. pack.c puts the binary on the ESP.
+ */
+static int debian_grub(const struct recipe *rc, const char *root, const char *kver)
+{
+	char uuid[37], text[4096], stub_arg[128], path[PATH_MAX];
+	int n, r;
+
+	pack_root_uuid(rc->rc_name, uuid);
+	n = snprintf(text, sizeof(text),
+		     "# Written by isc-image from recipe %s.\n"
+		     "GRUB_DEFAULT=0\n"
+		     "GRUB_TIMEOUT=0\n"
+		     "GRUB_TIMEOUT_STYLE=hidden\n"
+		     "GRUB_DISTRIBUTOR=\"ISC %s\"\n"
+		     "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n"
+		     "GRUB_CMDLINE_LINUX=\"%s\"\n"
+		     "GRUB_TERMINAL=console\n"
+		     "GRUB_DISABLE_OS_PROBER=true\n"
+		     "GRUB_DISABLE_RECOVERY=true\n",
+		     rc->rc_name, rc->rc_name, rc->rc_cmdline);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return img_fail(E2BIG, "%s: cmdline too long", rc->rc_path);
+	if ((r = tree_put(root, "etc/default/grub", text, 0644)) < 0)
+		return r;
+	n = snprintf(text, sizeof(text),
+		     "# Written by isc-image from recipe %s (grub-mkconfig may replace it).\n"
+		     "set default=0\n"
+		     "set timeout=0\n"
+		     "insmod part_gpt\n"
+		     "insmod ext2\n"
+		     "search --no-floppy --fs-uuid --set=root %s\n"
+		     "menuentry 'ISC %s' {\n"
+		     "\tlinux /boot/vmlinuz-%s root=UUID=%s ro %s\n"
+		     "\tinitrd /boot/initrd.img-%s\n"
+		     "}\n",
+		     rc->rc_name, uuid, rc->rc_name, kver, uuid, rc->rc_cmdline, kver);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return img_fail(E2BIG, "%s: grub.cfg too long", rc->rc_path);
+	if ((r = path_join(path, sizeof(path), root, "boot/grub/isc")) < 0 || (r = dir_make(path, 0755)) < 0 ||
+	    (r = tree_put(root, "boot/grub/grub.cfg", text, 0644)) < 0)
+		return r;
+	snprintf(text, sizeof(text),
+		 "search --no-floppy --fs-uuid --set=root %s\n"
+		 "set prefix=($root)/boot/grub\n"
+		 "configfile ($root)/boot/grub/grub.cfg\n",
+		 uuid);
+	if ((r = tree_put(root, PACK_GRUB_STUB, text, 0644)) < 0)
+		return r;
+	snprintf(stub_arg, sizeof(stub_arg), "boot/grub/grub.cfg=/%s", PACK_GRUB_STUB);
+	return CHROOT(root, "grub-mkstandalone", "--format=x86_64-efi", "--output=/" PACK_GRUB_EFI, "--locales=",
+		      "--fonts=", "--themes=", "--modules=part_gpt ext2 search_fs_uuid configfile normal linux",
+		      stub_arg);
+}
+
 /* --- the hardening ------------------------------------------------------------ */
 
 int debian_harden(const struct recipe *rc, const char *root, const char *agent, long long epoch,
@@ -728,6 +791,8 @@ int debian_harden(const struct recipe *rc, const char *root, const char *agent, 
 	if ((r = CHROOT(root, "update-initramfs", "-u", "-k", "all")) < 0)
 		return r;
 
+	if ((r = debian_kernel(root, di)) < 0 || (r = debian_grub(rc, root, di->di_kver)) < 0)
+		return r;
 	setuid_cleared = 0;
 	setuid_root = root;
 	if (nftw(root, setuid_entry, 64, FTW_PHYS | FTW_MOUNT) != 0)
@@ -735,7 +800,7 @@ int debian_harden(const struct recipe *rc, const char *root, const char *agent, 
 	di->di_setuid_cleared = setuid_cleared;
 	img_log("%s: %zu setuid/setgid bits cleared", rc->rc_name, setuid_cleared);
 
-	if ((r = debian_kernel(root, di)) < 0 || (r = debian_packages(root, di)) < 0)
+	if ((r = debian_packages(root, di)) < 0)
 		return r;
 	if ((r = debian_sysprep(rc, root)) < 0)
 		return r;

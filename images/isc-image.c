@@ -1552,8 +1552,6 @@ static int build_debian(struct build *b)
 	snprintf(b->bd_kver, sizeof(b->bd_kver), "%s", b->bd_deb.di_kver);
 	ps.ps_name = b->bd_rc.rc_name;
 	ps.ps_root = root;
-	ps.ps_kver = b->bd_kver;
-	ps.ps_cmdline = b->bd_rc.rc_cmdline;
 	ps.ps_tmp = b->bd_tmp;
 	ps.ps_out = qcow;
 	ps.ps_epoch = b->bd_epoch;

@@ -1,9 +1,10 @@
 /*
  * pack.c: the golden image's disk. The root tree becomes an ext4 image
  * (mke2fs -d: fixed UUID and hash seed, no journal: it is never written);
- * libguestfs then lays out a GPT disk with an ESP (systemd-boot, the kernel,
- * the initramfs and a loader entry naming the root by UUID) and the root
- * partition (the discoverable-partitions type for x86-64 root), copies the
+ * libguestfs then lays out a GPT disk with an ESP (the tree's standalone
+ * GRUB as EFI/BOOT/BOOTX64.EFI, which finds the root by UUID and reads its
+ * /boot/grub/grub.cfg) and the root partition (the discoverable-partitions
+ * type for x86-64 root), copies the
  * ext4 image in, and checks that inspection recognises the system — what
  * virt-v2v and other importers rely on. qemu-img stores it compressed.
  *
@@ -37,7 +38,6 @@
 /* UEFI: EFI System Partition; systemd's discoverable partitions: x86-64 root. */
 #define GPT_TYPE_ESP    "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 #define GPT_TYPE_ROOT   "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
-#define SDBOOT_EFI      "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 #define CPUINFO_MAX     (4 * 1024 * 1024)
 
 static uint64_t pack_tree_bytes;
@@ -76,36 +76,28 @@ static int pack_fail(guestfs_h *g, const char *what)
 	return img_fail(EIO, "libguestfs: %s: %s", what, guestfs_last_error(g) ? guestfs_last_error(g) : "failed");
 }
 
-/* The ESP's files, staged in esp/ of the scratch directory. */
-static int pack_stage_esp(const struct pack_spec *ps, const char *esp, const char *root_uuid)
+void pack_root_uuid(const char *name, char out[37])
 {
-	char src[PATH_MAX], dst[PATH_MAX], entry[2048];
-	int r, n;
+	fixed_uuid("fs-uuid", name, out);
+}
 
-	static const char *const dirs[] = { "EFI/BOOT", "loader/entries" };
+/* The ESP's files, staged in esp/ of the scratch directory. */
+static int pack_stage_esp(const struct pack_spec *ps, const char *esp)
+{
+	static const struct {
+		const char *src, *dst;
+	} files[] = { { PACK_GRUB_EFI, "EFI/BOOT/BOOTX64.EFI" }, { PACK_GRUB_STUB, "EFI/debian/grub.cfg" } };
+	static const char *const dirs[] = { "EFI/BOOT", "EFI/debian" };
+	char src[PATH_MAX], dst[PATH_MAX];
+	int r;
+
 	for (size_t i = 0; i < 2; i++)
 		if ((r = path_join(dst, sizeof(dst), esp, dirs[i])) < 0 || (r = dir_make(dst, 0755)) < 0)
 			return r;
-	if ((r = path_join(src, sizeof(src), ps->ps_root, SDBOOT_EFI)) < 0 ||
-	    (r = path_join(dst, sizeof(dst), esp, "EFI/BOOT/BOOTX64.EFI")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
-		return r;
-	snprintf(entry, sizeof(entry), "boot/vmlinuz-%s", ps->ps_kver);
-	if ((r = path_join(src, sizeof(src), ps->ps_root, entry)) < 0 ||
-	    (r = path_join(dst, sizeof(dst), esp, "vmlinuz")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
-		return r;
-	snprintf(entry, sizeof(entry), "boot/initrd.img-%s", ps->ps_kver);
-	if ((r = path_join(src, sizeof(src), ps->ps_root, entry)) < 0 ||
-	    (r = path_join(dst, sizeof(dst), esp, "initrd.img")) < 0 || (r = file_copy(src, dst, 0644)) < 0)
-		return r;
-	if ((r = path_join(dst, sizeof(dst), esp, "loader/loader.conf")) < 0 ||
-	    (r = file_write(dst, "default isc.conf\ntimeout 0\neditor no\nauto-entries no\nauto-firmware no\n", 0644)) < 0)
-		return r;
-	n = snprintf(entry, sizeof(entry), "title ISC %s\nlinux /vmlinuz\ninitrd /initrd.img\noptions root=UUID=%s ro %s\n",
-		     ps->ps_name, root_uuid, ps->ps_cmdline);
-	if (n < 0 || (size_t)n >= sizeof(entry))
-		return img_fail(E2BIG, "%s: kernel command line too long", ps->ps_name);
-	if ((r = path_join(dst, sizeof(dst), esp, "loader/entries/isc.conf")) < 0 || (r = file_write(dst, entry, 0644)) < 0)
-		return r;
+	for (size_t i = 0; i < 2; i++)
+		if ((r = path_join(src, sizeof(src), ps->ps_root, files[i].src)) < 0 ||
+		    (r = path_join(dst, sizeof(dst), esp, files[i].dst)) < 0 || (r = file_copy(src, dst, 0644)) < 0)
+			return r;
 	return 0;
 }
 
@@ -140,9 +132,8 @@ static int pack_root_fs(const struct pack_spec *ps, const char *img, const char 
 
 static int pack_upload_esp(guestfs_h *g, const char *esp, long long epoch)
 {
-	static const char *const files[] = { "EFI/BOOT/BOOTX64.EFI", "vmlinuz", "initrd.img", "loader/loader.conf",
-					     "loader/entries/isc.conf" };
-	static const char *const dirs[] = { "/EFI/BOOT", "/loader/entries" };
+	static const char *const files[] = { "EFI/BOOT/BOOTX64.EFI", "EFI/debian/grub.cfg" };
+	static const char *const dirs[] = { "/EFI/BOOT", "/EFI/debian" };
 
 	for (size_t i = 0; i < 2; i++)
 		if (guestfs_mkdir_p(g, dirs[i]) < 0)
@@ -262,8 +253,8 @@ int pack_efi(const struct pack_spec *ps)
 	    (r = path_join(raw, sizeof(raw), ps->ps_tmp, "disk.raw")) < 0 ||
 	    (r = path_join(esp, sizeof(esp), ps->ps_tmp, "esp")) < 0)
 		return r;
-	fixed_uuid("fs-uuid", ps->ps_name, uuid);
-	if ((r = pack_stage_esp(ps, esp, uuid)) < 0 || (r = pack_root_fs(ps, rootimg, uuid, &root_bytes)) < 0)
+	pack_root_uuid(ps->ps_name, uuid);
+	if ((r = pack_stage_esp(ps, esp)) < 0 || (r = pack_root_fs(ps, rootimg, uuid, &root_bytes)) < 0)
 		return r;
 	dir_remove_tree(ps->ps_root);
 	r = pack_disk(ps, raw, rootimg, root_bytes, esp);

@@ -1,8 +1,7 @@
 /*
  * pack.h: a staged root tree into a UEFI-bootable GPT disk (pack.c): an
- * ESP with systemd-boot, the kernel and the initramfs, and the root as a
- * read-only ext4, assembled with the libguestfs C API and stored as a
- * compressed qcow2.
+ * ESP with the tree's GRUB EFI binary, and the root as a read-only ext4,
+ * assembled with the libguestfs C API and stored as a compressed qcow2.
  */
 #ifndef ISC_PACK_H
 #define ISC_PACK_H
@@ -10,12 +9,19 @@
 struct pack_spec {
 	const char *ps_name;    /* image name: fixed UUIDs are derived from it */
 	const char *ps_root;    /* the staged tree (consumed: removed once packed) */
-	const char *ps_kver;    /* its kernel, /boot/vmlinuz-KVER */
-	const char *ps_cmdline; /* kernel options; root= is added */
 	const char *ps_tmp;     /* scratch directory for the intermediate files */
 	const char *ps_out;     /* the qcow2 to write */
 	long long ps_epoch;     /* >= 0: SOURCE_DATE_EPOCH for timestamps */
 };
+
+/* Where the tree's GRUB EFI binary is (relative to the root): made by
+ * debian.c, copied to the ESP's removable-media path by pack_efi(). */
+#define PACK_GRUB_EFI "boot/grub/isc/BOOTX64.EFI"
+/* The GRUB stub the ESP carries beside it (EFI/debian/grub.cfg). */
+#define PACK_GRUB_STUB "boot/grub/isc/stub.cfg"
+
+/* The root filesystem's UUID for an image name (fixed: same name, same UUID). */
+void pack_root_uuid(const char *name, char out[37]);
 
 int pack_efi(const struct pack_spec *ps);
 
