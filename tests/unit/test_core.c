@@ -394,6 +394,10 @@ static void test_agentproto(void **st)
 	assert_int_equal(agentproto_parse(hb, strlen(hb), &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_HEARTBEAT);
 	assert_int_equal(m.am_seq, 7);
+	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\"}", 23, &m, NULL), 0);
+	assert_int_equal(m.am_type, AGENT_MSG_SHUTDOWN_ACK);
+	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\",\"x\":[[[[[[1]]]]]]}", 41, &m, NULL),
+			 -EINVAL); /* bounded like every line */
 	assert_int_equal(agentproto_parse("{\"type\":\"future\"}", 17, &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_OTHER);
 	assert_int_equal(agentproto_parse("{\"type\":\"hello\"}", 16, &m, &e), -EINVAL);
