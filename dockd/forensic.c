@@ -16,6 +16,7 @@
 #include "file.h"
 #include "image.h"
 #include "jsonin.h"
+#include "log.h"
 #include "validate.h"
 
 #define FORENSIC_META_MAX 4096
@@ -228,24 +229,64 @@ struct json_object *forensic_list(void)
 	return a;
 }
 
+static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json" };
+
+/* Remove a snapshot's files and its directory. */
+static int forensic_rmdir(const char *dir)
+{
+	if (chmod(dir, 0700) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++) {
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof(p), "%s/%s", dir, forensic_files[i]);
+		unlink(p);
+	}
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+void forensic_discard_partial(const char *name)
+{
+	char dir[PATH_MAX];
+	size_t nlen = strlen(name);
+	struct dirent *de;
+	DIR *d;
+
+	if (fz_cfg == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s/forensics", fz_cfg->dc_state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX + 300], meta[PATH_MAX + 320];
+
+		if (strncmp(de->d_name, name, nlen) != 0 || de->d_name[nlen] != '-' ||
+		    de->d_name[nlen + 1] == '\0' ||
+		    strspn(de->d_name + nlen + 1, "0123456789") != strlen(de->d_name + nlen + 1))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(meta, sizeof(meta), "%s/meta.json", path);
+		if (access(meta, F_OK) == 0)
+			continue; /* whole: meta.json is written last */
+		log_warn("forensic snapshot %s: incomplete (the dock stopped while taking it): removed",
+			 de->d_name);
+		forensic_rmdir(path);
+	}
+	closedir(d);
+}
+
 int forensic_remove(const char *id, struct dock_err *err)
 {
-	static const char *const files[] = { "disk.luks", "key.sealed", "meta.json" };
 	char dir[PATH_MAX];
+	int r;
 
 	/* ids are NODE-UNIXTIME: a name, a dash, digits; nothing that walks. */
 	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > NODE_NAME_MAX + 24)
 		return err_set(err, 400, EINVAL, "\"%s\" is not a forensic snapshot id", id);
 	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
-	if (chmod(dir, 0700) < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno,
-			       "forensic snapshot %s: %s", id, strerror(errno));
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char p[PATH_MAX + 32];
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
-	}
-	if (rmdir(dir) < 0)
-		return err_set(err, 500, errno, "forensic snapshot %s: %s", id, strerror(errno));
+	r = forensic_rmdir(dir);
+	if (r < 0)
+		return err_set(err, r == -ENOENT ? 404 : 500, -r, "forensic snapshot %s: %s", id,
+			       strerror(-r));
 	return 0;
 }
