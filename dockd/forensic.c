@@ -275,14 +275,51 @@ void forensic_discard_partial(const char *name)
 	closedir(d);
 }
 
+/* ids are NODE-UNIXTIME: a name, a dash, digits; nothing that walks. */
+static int forensic_id_check(const char *id, struct dock_err *err)
+{
+	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > NODE_NAME_MAX + 24)
+		return err_set(err, 400, EINVAL, "\"%s\" is not a forensic snapshot id", id);
+	return 0;
+}
+
+int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
+		  struct dock_err *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int f;
+
+	if (forensic_id_check(id, err) < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++)
+		if (strcmp(file, forensic_files[i]) == 0)
+			break;
+	if (i == sizeof(forensic_files) / sizeof(forensic_files[0]))
+		return err_set(err, 404, ENOENT, "forensic snapshot %s: no file \"%s\"", id, file);
+	snprintf(path, sizeof(path), "%s/forensics/%s/%s", fz_cfg->dc_state_dir, id, file);
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (f < 0)
+		return err_set(err, errno == ENOENT ? 404 : 500, errno, "forensic snapshot %s: %s: %s",
+			       id, file, strerror(errno));
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return err_set(err, 500, EINVAL, "forensic snapshot %s: %s is not a regular file", id,
+			       file);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
 int forensic_remove(const char *id, struct dock_err *err)
 {
 	char dir[PATH_MAX];
 	int r;
 
-	/* ids are NODE-UNIXTIME: a name, a dash, digits; nothing that walks. */
-	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > NODE_NAME_MAX + 24)
-		return err_set(err, 400, EINVAL, "\"%s\" is not a forensic snapshot id", id);
+	if (forensic_id_check(id, err) < 0)
+		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
 	r = forensic_rmdir(dir);
 	if (r < 0)

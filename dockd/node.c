@@ -52,6 +52,7 @@ struct node {
 	bool n_silent_handled;     /* the on_silent policy ran for this silence */
 	bool n_want_shutdown;      /* cleanse: agentchan sends the agent a shutdown request */
 	bool n_shutdown_acked;     /* ... and the agent acknowledged it */
+	uint32_t n_fail_prev;      /* checks (by row) FAIL in the boot's previous report */
 	bool n_have_profile;
 	struct profile n_profile;
 };
@@ -430,6 +431,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	n->n_report = n->n_pending = NULL;
 	n->n_bad = n->n_overlong = n->n_dropped = 0;
 	n->n_hostile_handled = n->n_silent_handled = false;
+	n->n_fail_prev = 0;
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	rc = node_domain_xml(r, &nn, &xml, err);
@@ -529,6 +531,11 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		state_parse_action(spec->ns_on_hostile, &n->n_rec.nr_on_hostile);
 	if (spec->ns_on_silent[0])
 		state_parse_action(spec->ns_on_silent, &n->n_rec.nr_on_silent);
+	n->n_rec.nr_on_fail = NODE_ACT_ALERT;
+	if (n->n_have_profile && n->n_profile.pr_on_fail[0])
+		state_parse_action(n->n_profile.pr_on_fail, &n->n_rec.nr_on_fail);
+	if (spec->ns_on_fail[0])
+		state_parse_action(spec->ns_on_fail, &n->n_rec.nr_on_fail);
 	{
 		struct node_names nn;
 		struct node_fwview fv;
@@ -827,6 +834,13 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
 	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r.nr_on_hostile)));
 	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r.nr_on_silent)));
+	json_object_object_add(o, "on_fail", json_object_new_string(state_action_name(r.nr_on_fail)));
+	{
+		struct json_object *f = json_object_new_array();
+		for (size_t i = 0; i < r.nr_n_failing; i++)
+			json_object_array_add(f, json_object_new_string(r.nr_failing[i]));
+		json_object_object_add(o, "failing", f);
+	}
 	*out = o;
 	return 0;
 }
@@ -868,6 +882,8 @@ void node_agent_connected(const char *name, bool connected)
 		n->n_agent_connected = connected;
 	pthread_mutex_unlock(&node_lock);
 }
+
+static void node_judge_report_locked(struct node *n);
 
 void node_agent_message(const char *name, const struct agent_msg *msg)
 {
@@ -923,6 +939,7 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		n->n_report = done;
 		if (n->n_pending != NULL)
 			n->n_pending->rp_seq = UINT64_MAX;
+		node_judge_report_locked(n);
 		break;
 	}
 	case AGENT_MSG_SHUTDOWN_ACK:
@@ -1845,6 +1862,8 @@ static void *node_cleanse_thread(void *arg)
 	return NULL;
 }
 
+#define NODE_ACT_RETRIES 300 /* seconds a policy waits for a busy node */
+
 struct node_act {
 	char na_name[NODE_NAME_MAX + 1];
 	enum node_action na_act;
@@ -1856,19 +1875,27 @@ static void *node_act_thread(void *arg)
 	struct dock_err e = { 0 };
 	int r = 0;
 
-	switch (a->na_act) {
-	case NODE_ACT_QUARANTINE:
-		r = node_quarantine(a->na_name, true, &e);
-		break;
-	case NODE_ACT_CLEANSE:
-		r = node_cleanse(a->na_name, &e);
-		break;
-	case NODE_ACT_DESTROY:
-		r = node_destroy(a->na_name, &e);
-		break;
-	case NODE_ACT_ALERT:
-	case NODE_ACT_COUNT:
-		break;
+	/* A node busy with another operation (a cleanse finishing, say) gets
+	 * the policy when it is done, as an operator retrying would. */
+	for (int tries = 0; tries < NODE_ACT_RETRIES; tries++) {
+		err_clear(&e);
+		switch (a->na_act) {
+		case NODE_ACT_QUARANTINE:
+			r = node_quarantine(a->na_name, true, &e);
+			break;
+		case NODE_ACT_CLEANSE:
+			r = node_cleanse(a->na_name, &e);
+			break;
+		case NODE_ACT_DESTROY:
+			r = node_destroy(a->na_name, &e);
+			break;
+		case NODE_ACT_ALERT:
+		case NODE_ACT_COUNT:
+			break;
+		}
+		if (r != -EBUSY)
+			break;
+		sleep(1);
 	}
 	if (r < 0)
 		log_err("node %s: policy %s failed: %s", a->na_name, state_action_name(a->na_act),
@@ -1879,21 +1906,21 @@ static void *node_act_thread(void *arg)
 
 /* Apply a policy (with node_lock held): alert logs; the others run in a
  * thread of their own, as if an operator had asked. */
-static void node_policy_locked(struct node *n, enum node_action act, const char *why)
+static void node_policy_locked(struct node *n, enum node_action act, const char *why,
+			       const char *event)
 {
 	struct node_act *a;
 	pthread_t t;
 
 	log_warn("node %s: %s: policy %s", n->n_rec.nr_name, why, state_action_name(act));
-	{
+	if (event != NULL) {
 		struct json_object *d = json_object_new_object();
 		json_object_object_add(d, "policy", json_object_new_string(state_action_name(act)));
 		json_object_object_add(d, "bad", json_object_new_int64((int64_t)n->n_bad));
 		json_object_object_add(d, "overlong", json_object_new_int64((int64_t)n->n_overlong));
 		json_object_object_add(d, "dropped", json_object_new_int64((int64_t)n->n_dropped));
 		/* A security event: the dock is the one who acts. */
-		audit_append(AUDIT_UID_DOCK, strcmp(why, "hostile agent input") == 0 ? "hostile-input" : "agent-silent",
-			     n->n_rec.nr_name, "ok", d, NULL);
+		audit_append(AUDIT_UID_DOCK, event, n->n_rec.nr_name, "ok", d, NULL);
 		json_object_put(d);
 	}
 	if (act == NODE_ACT_ALERT || (act == NODE_ACT_QUARANTINE && n->n_rec.nr_quarantined))
@@ -1907,6 +1934,90 @@ static void node_policy_locked(struct node *n, enum node_action act, const char 
 		pthread_detach(t);
 	else
 		free(a);
+}
+
+static bool node_was_failing(const struct node_rec *r, const char *id)
+{
+	for (size_t i = 0; i < r->nr_n_failing; i++)
+		if (strcmp(r->nr_failing[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* A report just completed: each agent-side check that turns FAIL is a
+ * security event, and the node's on_fail policy runs once for the report.
+ * A check turns FAIL when two reports of a boot in a row say FAIL and it
+ * was not failing before: the first report of a boot comes before DHCP and
+ * the service are up, and must not quarantine a healthy node. The failing
+ * set is kept in the record, so neither a dock restart nor a cleanse
+ * repeats the policy for a check that stays FAIL. Only the agent's rows:
+ * the dock-side ones ask libvirt, not to be done under node_lock. */
+static void node_judge_report_locked(struct node *n)
+{
+	static const struct dock_facts no_dock_facts;
+	struct node_rec *r = &n->n_rec;
+	struct check_row rows[CHECKS_MAX];
+	struct netpool_subnet sn;
+	char failing[NODE_FAILING_MAX][24];
+	size_t nf = 0, cnt, turned = 0;
+	uint32_t now_fail = 0;
+	bool same;
+
+	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
+	struct checks_node cn = {
+		.cn_name = r->nr_name,
+		.cn_ip = sn.ns_node_ip,
+		.cn_mac = r->nr_mac,
+		.cn_now = n->n_report->rp_time,
+		.cn_deadline_s = (int64_t)node_cfg->dc_agent_deadline_s,
+	};
+	struct agent_view av = {
+		.av_connected = true,
+		.av_last_heartbeat = n->n_report->rp_time,
+		.av_report_time = n->n_report->rp_time,
+		.av_facts = n->n_report->rp_facts,
+		.av_have = n->n_report->rp_have,
+	};
+	cnt = checks_evaluate(&cn, &no_dock_facts, &av, n->n_have_profile ? &n->n_profile : NULL,
+			      rows, CHECKS_MAX);
+	for (size_t i = 0; i < cnt; i++) {
+		struct json_object *d;
+
+		if (strcmp(rows[i].cr_source, "agent") != 0 || rows[i].cr_status != CHECK_FAIL ||
+		    nf >= NODE_FAILING_MAX || i >= 32)
+			continue;
+		now_fail |= UINT32_C(1) << i;
+		if (node_was_failing(r, rows[i].cr_id)) {
+			snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
+			continue;
+		}
+		if (!(n->n_fail_prev & (UINT32_C(1) << i)))
+			continue; /* once is not yet a FAIL: the next report confirms */
+		snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
+		turned++;
+		log_warn("node %s: check %s turned FAIL: %s", r->nr_name, rows[i].cr_id,
+			 rows[i].cr_evidence);
+		d = json_object_new_object();
+		json_object_object_add(d, "check", json_object_new_string(rows[i].cr_id));
+		json_object_object_add(d, "evidence", json_object_new_string(rows[i].cr_evidence));
+		json_object_object_add(d, "policy", json_object_new_string(state_action_name(r->nr_on_fail)));
+		audit_append(AUDIT_UID_DOCK, "check-failed", r->nr_name, "ok", d, NULL);
+		json_object_put(d);
+	}
+	n->n_fail_prev = now_fail;
+	same = nf == r->nr_n_failing;
+	for (size_t i = 0; same && i < nf; i++)
+		same = node_was_failing(r, failing[i]);
+	if (!same) {
+		memcpy(r->nr_failing, failing, nf * sizeof(failing[0]));
+		r->nr_n_failing = nf;
+		state_save(node_cfg->dc_state_dir, r, NULL);
+	}
+	if (turned > 0) {
+		char why[64];
+		snprintf(why, sizeof(why), "%zu check(s) turned FAIL", turned);
+		node_policy_locked(n, r->nr_on_fail, why, NULL);
+	}
 }
 
 void node_tick(void)
@@ -1924,12 +2035,14 @@ void node_tick(void)
 		if (n->n_op == NULL && n->n_rec.nr_state == NODE_RUNNING) {
 			if (!n->n_hostile_handled && n->n_bad + n->n_overlong + n->n_dropped > 0) {
 				n->n_hostile_handled = true;
-				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input");
+				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input",
+						   "hostile-input");
 			}
 			if (heard != 0 && now - heard > (int64_t)node_cfg->dc_agent_deadline_s) {
 				if (!n->n_silent_handled) {
 					n->n_silent_handled = true;
-					node_policy_locked(n, n->n_rec.nr_on_silent, "agent silent past the deadline");
+					node_policy_locked(n, n->n_rec.nr_on_silent,
+							   "agent silent past the deadline", "agent-silent");
 				}
 			} else {
 				n->n_silent_handled = false;

@@ -347,6 +347,15 @@ int virt_secret_exists(const char *uuid, struct dock_err *err)
 	VIRT_CONN(c, err);
 
 	s = uuid[0] != '\0' ? virSecretLookupByUUIDString(c, uuid) : NULL;
+	if (s == NULL && uuid[0] != '\0' && virConnectIsAlive(c) != 1) {
+		/* libvirtd restarted since the last call (what this function is
+		 * asked about): the first call finds the connection dead. */
+		virConnectClose(c);
+		c = virt_c(err);
+		if (c == NULL)
+			return -ECONNREFUSED;
+		s = virSecretLookupByUUIDString(c, uuid);
+	}
 	if (s != NULL)
 		r = 1;
 	else if (uuid[0] == '\0' || virt_errno() == ENOENT)
