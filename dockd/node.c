@@ -52,7 +52,7 @@ struct node {
 	bool n_silent_handled;     /* the on_silent policy ran for this silence */
 	bool n_want_shutdown;      /* cleanse: agentchan sends the agent a shutdown request */
 	bool n_shutdown_acked;     /* ... and the agent acknowledged it */
-	uint32_t n_fail_prev;      /* checks (by row) FAIL in the boot's previous report */
+	int64_t n_fail_since[CHECKS_MAX]; /* by row: first report of this boot saying FAIL, 0 none */
 	bool n_have_profile;
 	struct profile n_profile;
 };
@@ -431,7 +431,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	n->n_report = n->n_pending = NULL;
 	n->n_bad = n->n_overlong = n->n_dropped = 0;
 	n->n_hostile_handled = n->n_silent_handled = false;
-	n->n_fail_prev = 0;
+	memset(n->n_fail_since, 0, sizeof(n->n_fail_since));
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	rc = node_domain_xml(r, &nn, &xml, err);
@@ -1944,11 +1944,16 @@ static bool node_was_failing(const struct node_rec *r, const char *id)
 	return false;
 }
 
+/* A FAIL must last this long (over the reports of one boot) to count: the
+ * first reports of a boot come before DHCP and the service are up, and
+ * must not quarantine a healthy node. The dock asks for a report every
+ * AGENTCHAN_REPORT_EVERY_S. */
+#define NODE_FAIL_CONFIRM_S 20
+
 /* A report just completed: each agent-side check that turns FAIL is a
  * security event, and the node's on_fail policy runs once for the report.
- * A check turns FAIL when two reports of a boot in a row say FAIL and it
- * was not failing before: the first report of a boot comes before DHCP and
- * the service are up, and must not quarantine a healthy node. The failing
+ * A check turns FAIL when it was not failing before and the reports of
+ * this boot have said FAIL for NODE_FAIL_CONFIRM_S. The failing
  * set is kept in the record, so neither a dock restart nor a cleanse
  * repeats the policy for a check that stays FAIL. Only the agent's rows:
  * the dock-side ones ask libvirt, not to be done under node_lock. */
@@ -1960,7 +1965,7 @@ static void node_judge_report_locked(struct node *n)
 	struct netpool_subnet sn;
 	char failing[NODE_FAILING_MAX][24];
 	size_t nf = 0, cnt, turned = 0;
-	uint32_t now_fail = 0;
+	int64_t now = n->n_report->rp_time;
 	bool same;
 
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
@@ -1983,16 +1988,20 @@ static void node_judge_report_locked(struct node *n)
 	for (size_t i = 0; i < cnt; i++) {
 		struct json_object *d;
 
-		if (strcmp(rows[i].cr_source, "agent") != 0 || rows[i].cr_status != CHECK_FAIL ||
-		    nf >= NODE_FAILING_MAX || i >= 32)
+		if (strcmp(rows[i].cr_source, "agent") != 0 || rows[i].cr_status != CHECK_FAIL) {
+			n->n_fail_since[i] = 0;
 			continue;
-		now_fail |= UINT32_C(1) << i;
+		}
+		if (n->n_fail_since[i] == 0)
+			n->n_fail_since[i] = now;
+		if (nf >= NODE_FAILING_MAX)
+			continue;
 		if (node_was_failing(r, rows[i].cr_id)) {
 			snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
 			continue;
 		}
-		if (!(n->n_fail_prev & (UINT32_C(1) << i)))
-			continue; /* once is not yet a FAIL: the next report confirms */
+		if (now - n->n_fail_since[i] < NODE_FAIL_CONFIRM_S)
+			continue; /* not yet: a later report confirms */
 		snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
 		turned++;
 		log_warn("node %s: check %s turned FAIL: %s", r->nr_name, rows[i].cr_id,
@@ -2004,7 +2013,6 @@ static void node_judge_report_locked(struct node *n)
 		audit_append(AUDIT_UID_DOCK, "check-failed", r->nr_name, "ok", d, NULL);
 		json_object_put(d);
 	}
-	n->n_fail_prev = now_fail;
 	same = nf == r->nr_n_failing;
 	for (size_t i = 0; same && i < nf; i++)
 		same = node_was_failing(r, failing[i]);
