@@ -30,6 +30,8 @@ struct chan {
 	int64_t ch_next_try_ms;
 	int64_t ch_next_report_ms;
 	bool ch_seen;
+	bool ch_shutdown;      /* node wants its agent to power off */
+	bool ch_shutdown_sent; /* on this connection */
 };
 
 static struct chan *chans[AGENTCHAN_MAX];
@@ -111,6 +113,7 @@ static void agentchan_connect(struct chan *ch)
 		return;
 	}
 	ch->ch_fd = fd;
+	ch->ch_shutdown_sent = false;
 	node_agent_connected(ch->ch_name, true);
 	log_debug("node %s: agent channel connected (reader pid %d)", ch->ch_name, (int)ch->ch_pid);
 	/* After a dock restart the agent's first hello is gone: ask again. */
@@ -172,6 +175,7 @@ static void agentchan_sync(void)
 			chans[n_chans++] = ch;
 		}
 		snprintf(ch->ch_service, sizeof(ch->ch_service), "%s", targets[t].nat_service);
+		ch->ch_shutdown = targets[t].nat_shutdown;
 		ch->ch_seen = true;
 	}
 	for (size_t i = 0; i < n_chans;) {
@@ -186,6 +190,12 @@ static void agentchan_sync(void)
 			agentchan_connect(ch);
 		else if (ch->ch_fd >= 0 && now >= ch->ch_next_report_ms)
 			agentchan_ask_report(ch);
+		/* Once per connection: a reconnected agent is asked again. */
+		if (ch->ch_fd >= 0 && ch->ch_shutdown && !ch->ch_shutdown_sent) {
+			agentchan_request(ch, "{\"type\":\"shutdown\"}\n");
+			log_info("node %s: shutdown request sent to the agent", ch->ch_name);
+		}
+		ch->ch_shutdown_sent = ch->ch_fd >= 0 && ch->ch_shutdown;
 		i++;
 	}
 }

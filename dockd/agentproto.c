@@ -285,6 +285,8 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 		if (jsonin_u64(o, w, "seq", true, 0, INT64_MAX, &msg->am_seq, err) < 0 ||
 		    JSONIN_BAD(jsonin_u64(o, w, "uptime", false, 0, INT64_MAX, &msg->am_uptime, err)))
 			goto out;
+	} else if (strcmp(type, "shutdown_ack") == 0) {
+		msg->am_type = AGENT_MSG_SHUTDOWN_ACK; /* no members: the ack is the message */
 	} else {
 		msg->am_type = AGENT_MSG_OTHER;
 	}

@@ -13,13 +13,16 @@
 #include "state.h"
 
 #define AGENT_LINE_MAX 4096
-#define AGENT_PROTOCOL 1
+#define AGENT_PROTOCOL 2
+/* The first protocol whose agents take a `shutdown` request. */
+#define AGENT_PROTOCOL_SHUTDOWN 2
 
 enum agent_msg_type {
 	AGENT_MSG_HELLO,
 	AGENT_MSG_HEARTBEAT,
 	AGENT_MSG_FACT,
 	AGENT_MSG_REPORT_END,
+	AGENT_MSG_SHUTDOWN_ACK,
 	AGENT_MSG_OTHER
 };
 

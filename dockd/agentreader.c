@@ -54,6 +54,12 @@ int agentreader_recv(int ctl, struct agentreader_out *out)
 	if ((size_t)n != sizeof(*out) || out->ao_magic != AGENTREADER_MAGIC ||
 	    (out->ao_kind != AR_MSG && out->ao_kind != AR_STATS))
 		return -EBADMSG;
+	/* The reader parses hostile input: a reader gone wrong must not make
+	 * the dock index past its tables. */
+	if (out->ao_kind == AR_MSG &&
+	    ((unsigned)out->ao_msg.am_type > AGENT_MSG_OTHER ||
+	     (out->ao_msg.am_type == AGENT_MSG_FACT && (unsigned)out->ao_msg.am_fact.af_id >= AF_COUNT)))
+		return -EBADMSG;
 	return 0;
 }
 

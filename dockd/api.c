@@ -60,6 +60,10 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, "snapshot" },
 	{ "GET", "/v1/forensics", API_FORENSIC_LIST, NULL },
 	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, "forensic-rm" },
+	/* Exporting the disk is audited by api_forensic_file; the small files not. */
+	{ "GET", "/v1/forensics/*/disk.luks", API_FORENSIC_FILE, NULL },
+	{ "GET", "/v1/forensics/*/key.sealed", API_FORENSIC_FILE, NULL },
+	{ "GET", "/v1/forensics/*/meta.json", API_FORENSIC_FILE, NULL },
 	{ "GET", "/v1/audit", API_AUDIT_READ, NULL },
 	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, NULL },
 };
@@ -326,6 +330,7 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	case API_AUDIT_READ:
 	case API_AUDIT_VERIFY:
 		return api_audit_json(conn, id == API_AUDIT_VERIFY, out, err);
+	case API_FORENSIC_FILE: /* streamed by api_forensic_file */
 	case API_NONE:
 		break;
 	}
@@ -345,6 +350,45 @@ static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status,
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	json_object_put(o);
+	return r;
+}
+
+/* A forensic snapshot's file, streamed from its descriptor (a disk can be
+ * large); the id and the file name are checked by forensic_open. */
+static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid, const char *id,
+					 const char *file)
+{
+	struct dock_err err = { 0 };
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	uint64_t size = 0;
+	int fd = -1, rc = forensic_open(id, file, &fd, &size, &err);
+
+	if (strcmp(file, "disk.luks") == 0) { /* the evidence leaves the dock */
+		char result[600];
+		char node[NODE_NAME_MAX + 1] = "";
+		const char *dash = strrchr(id, '-');
+		struct json_object *d = json_object_new_object();
+
+		if (dash != NULL && (size_t)(dash - id) <= NODE_NAME_MAX)
+			snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
+		json_object_object_add(d, "id", json_object_new_string(id));
+		snprintf(result, sizeof(result), "%s%s", rc < 0 ? "error: " : "ok", rc < 0 ? err.de_msg : "");
+		audit_append((int64_t)uid, "forensic-export",
+			     validate_name("node", node, NODE_NAME_MAX, NULL) == 0 ? node : NULL, result, d,
+			     NULL);
+		json_object_put(d);
+	}
+	if (rc < 0)
+		return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+	resp = MHD_create_response_from_fd64(size, fd); /* owns fd now */
+	if (resp == NULL) {
+		close(fd);
+		return api_send(conn, 500, api_error_json("cannot stream the file"));
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	r = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
 	return r;
 }
 
@@ -406,6 +450,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		return api_send(conn, (unsigned)status,
 				api_error_json(status == 405 ? "method not allowed on this path"
 							     : "no such API path"));
+	if (id == API_FORENSIC_FILE)
+		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
 	snprintf(subject, sizeof(subject), "%s", name);
 	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &err);
 	if (api_audit_action(id) != NULL) {

@@ -37,6 +37,7 @@ enum api_route_id {
 	API_FORENSIC_RM,
 	API_AUDIT_READ,
 	API_AUDIT_VERIFY,
+	API_FORENSIC_FILE, /* GET /v1/forensics/ID/FILE: the file itself, not JSON */
 };
 
 /* Match method + URL against the route table; fills name for node routes.

@@ -46,6 +46,8 @@ static const struct config_key config_keys[] = {
 	U64("max_scratch_mib", dc_max_scratch_mib, 16, 64ULL * 1024 * 1024),
 	U64("stop_timeout", dc_stop_timeout_s, 1, 3600),
 	U64("agent_deadline", dc_agent_deadline_s, 5, 3600),
+	U64("shutdown_timeout_s", dc_shutdown_timeout_s, 1, 3600),
+	U64("ready_timeout_s", dc_ready_timeout_s, 10, 3600),
 	STR("forensic_pubkey", dc_forensic_pubkey, CK_PATH),
 };
 
@@ -75,6 +77,8 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_max_scratch_mib = 64 * 1024;
 	cfg->dc_stop_timeout_s = 30;
 	cfg->dc_agent_deadline_s = 60;
+	cfg->dc_shutdown_timeout_s = 30;
+	cfg->dc_ready_timeout_s = 300;
 }
 
 static char *config_trim(char *s)

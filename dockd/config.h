@@ -30,6 +30,8 @@ struct dock_config {
 	uint64_t dc_max_scratch_mib;
 	uint64_t dc_stop_timeout_s;     /* graceful shutdown before destroy */
 	uint64_t dc_agent_deadline_s;   /* heartbeat/report older than this: silent/STALE */
+	uint64_t dc_shutdown_timeout_s; /* cleanse: each graceful step (agent, then ACPI) */
+	uint64_t dc_ready_timeout_s;    /* cleanse: the new boot's agent hello */
 	char dc_forensic_pubkey[CONFIG_DIR_MAX]; /* operator's X25519 public key (hex file); "" = none */
 };
 

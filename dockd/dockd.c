@@ -36,10 +36,11 @@ static void dockd_on_signal(int sig)
 
 static void dockd_usage(FILE *f)
 {
-	fprintf(f, "usage: dockd [-c CONFIG] [-f] [-t]\n"
-		   "  -c CONFIG  configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
-		   "  -f         stay in the foreground, log to stderr\n"
-		   "  -t         check the configuration and exit\n");
+	fprintf(f, "usage: dockd [-c CONFIG] [-f] [-t] [--test-hooks]\n"
+		   "  -c CONFIG     configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
+		   "  -f            stay in the foreground, log to stderr\n"
+		   "  -t            check the configuration and exit\n"
+		   "  --test-hooks  honour the tests' ISC_DEBUG_* variables (never in production)\n");
 }
 
 static int dockd_daemonize(void)
@@ -75,13 +76,17 @@ int main(int argc, char **argv)
 	struct dock_config cfg;
 	struct dock_err err = { 0 };
 	struct sigaction sa = { .sa_handler = dockd_on_signal };
-	bool foreground = false, check = false;
+	static const struct option opts[] = {
+		{ "test-hooks", no_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool foreground = false, check = false, test_hooks = false;
 	int c;
 
 	/* A re-executed copy of ourselves reading one agent channel. */
 	if (argc == 2 && strcmp(argv[1], "--agent-reader") == 0)
 		agentreader_main();
-	while ((c = getopt(argc, argv, "c:fth")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fth", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;
@@ -91,6 +96,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			check = true;
+			break;
+		case 'T':
+			test_hooks = true;
 			break;
 		case 'h':
 			dockd_usage(stdout);
@@ -160,6 +168,13 @@ int main(int argc, char **argv)
 			json_object_put(d);
 		}
 		audit_append(AUDIT_UID_DOCK, "dock-start", NULL, NULL, NULL, NULL);
+	}
+	/* Only with the flag: an environment variable alone never changes
+	 * what a production dock does. */
+	if (test_hooks && getenv("ISC_DEBUG_CLEANSE_PAUSE") != NULL) {
+		node_test_pause_at(getenv("ISC_DEBUG_CLEANSE_PAUSE"));
+		log_warn("dock: test hook: cleanses stop in phase \"%s\"",
+			 getenv("ISC_DEBUG_CLEANSE_PAUSE"));
 	}
 	if (node_init(&cfg, &err) < 0) {
 		log_err("dock: start-up failed: %s", err.de_msg);

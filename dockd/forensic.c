@@ -16,6 +16,7 @@
 #include "file.h"
 #include "image.h"
 #include "jsonin.h"
+#include "log.h"
 #include "validate.h"
 
 #define FORENSIC_META_MAX 4096
@@ -228,24 +229,101 @@ struct json_object *forensic_list(void)
 	return a;
 }
 
-int forensic_remove(const char *id, struct dock_err *err)
-{
-	static const char *const files[] = { "disk.luks", "key.sealed", "meta.json" };
-	char dir[PATH_MAX];
+static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json" };
 
-	/* ids are NODE-UNIXTIME: a name, a dash, digits; nothing that walks. */
-	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > NODE_NAME_MAX + 24)
-		return err_set(err, 400, EINVAL, "\"%s\" is not a forensic snapshot id", id);
-	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
+/* Remove a snapshot's files and its directory. */
+static int forensic_rmdir(const char *dir)
+{
 	if (chmod(dir, 0700) < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno,
-			       "forensic snapshot %s: %s", id, strerror(errno));
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		return -errno;
+	for (size_t i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++) {
 		char p[PATH_MAX + 32];
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		snprintf(p, sizeof(p), "%s/%s", dir, forensic_files[i]);
 		unlink(p);
 	}
-	if (rmdir(dir) < 0)
-		return err_set(err, 500, errno, "forensic snapshot %s: %s", id, strerror(errno));
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+void forensic_discard_partial(const char *name)
+{
+	char dir[PATH_MAX];
+	size_t nlen = strlen(name);
+	struct dirent *de;
+	DIR *d;
+
+	if (fz_cfg == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s/forensics", fz_cfg->dc_state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX + 300], meta[PATH_MAX + 320];
+
+		if (strncmp(de->d_name, name, nlen) != 0 || de->d_name[nlen] != '-' ||
+		    de->d_name[nlen + 1] == '\0' ||
+		    strspn(de->d_name + nlen + 1, "0123456789") != strlen(de->d_name + nlen + 1))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(meta, sizeof(meta), "%s/meta.json", path);
+		if (access(meta, F_OK) == 0)
+			continue; /* whole: meta.json is written last */
+		log_warn("forensic snapshot %s: incomplete (the dock stopped while taking it): removed",
+			 de->d_name);
+		forensic_rmdir(path);
+	}
+	closedir(d);
+}
+
+/* ids are NODE-UNIXTIME: a name, a dash, digits; nothing that walks. */
+static int forensic_id_check(const char *id, struct dock_err *err)
+{
+	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > NODE_NAME_MAX + 24)
+		return err_set(err, 400, EINVAL, "\"%s\" is not a forensic snapshot id", id);
+	return 0;
+}
+
+int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
+		  struct dock_err *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int f;
+
+	if (forensic_id_check(id, err) < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++)
+		if (strcmp(file, forensic_files[i]) == 0)
+			break;
+	if (i == sizeof(forensic_files) / sizeof(forensic_files[0]))
+		return err_set(err, 404, ENOENT, "forensic snapshot %s: no file \"%s\"", id, file);
+	snprintf(path, sizeof(path), "%s/forensics/%s/%s", fz_cfg->dc_state_dir, id, file);
+	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (f < 0)
+		return err_set(err, errno == ENOENT ? 404 : 500, errno, "forensic snapshot %s: %s: %s",
+			       id, file, strerror(errno));
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return err_set(err, 500, EINVAL, "forensic snapshot %s: %s is not a regular file", id,
+			       file);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int forensic_remove(const char *id, struct dock_err *err)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if (forensic_id_check(id, err) < 0)
+		return -EINVAL;
+	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
+	r = forensic_rmdir(dir);
+	if (r < 0)
+		return err_set(err, r == -ENOENT ? 404 : 500, -r, "forensic snapshot %s: %s", id,
+			       strerror(-r));
 	return 0;
 }

@@ -29,5 +29,12 @@ int forensic_snapshot(const char *name, const char *volume, const char *reason,
 /* Every snapshot (the metadata of each). */
 struct json_object *forensic_list(void);
 int forensic_remove(const char *id, struct dock_err *err);
+/* Open one file of a snapshot (disk.luks, key.sealed or meta.json) for
+ * reading: *fd and its *size, or a negative errno with err filled. */
+int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
+		  struct dock_err *err);
+/* Remove node `name`'s snapshots that a dock stopped in the middle of
+ * taking (no meta.json: it is written last). */
+void forensic_discard_partial(const char *name);
 
 #endif

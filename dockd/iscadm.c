@@ -3,6 +3,10 @@
  * error one line naming the problem and a non-zero exit. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -55,12 +59,12 @@ __attribute__((noreturn, format(printf, 1, 2))) static void iscadm_die(const cha
 	exit(1);
 }
 
-/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
-static struct json_object *iscadm_call(const char *method, const char *path, const char *body)
+/* One HTTP request to dockd, the answer's body to write_cb; returns the
+ * HTTP status, dies when dockd cannot be reached. */
+static long iscadm_request(const char *method, const char *path, const char *body,
+			   size_t (*write_cb)(char *, size_t, size_t, void *), void *ud)
 {
-	struct iscadm_buf b = { NULL, 0 };
 	struct curl_slist *hdr = NULL;
-	struct json_object *o;
 	char url[512];
 	long status = 0;
 	CURLcode rc;
@@ -72,8 +76,8 @@ static struct json_object *iscadm_call(const char *method, const char *path, con
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, iscadm_socket);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, iscadm_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, ud);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (body != NULL) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -93,14 +97,30 @@ static struct json_object *iscadm_call(const char *method, const char *path, con
 				   iscadm_socket);
 		iscadm_die("dockd at %s: %s", iscadm_socket, curl_easy_strerror(rc));
 	}
+	return status;
+}
+
+/* The one-line reason of a refused request. */
+__attribute__((noreturn)) static void iscadm_die_http(long status, struct json_object *o)
+{
+	struct json_object *e = NULL;
+
+	if (o != NULL && json_object_object_get_ex(o, "error", &e))
+		iscadm_die("%s", json_object_get_string(e));
+	iscadm_die("dockd answered HTTP %ld", status);
+}
+
+/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
+static struct json_object *iscadm_call(const char *method, const char *path, const char *body)
+{
+	struct iscadm_buf b = { NULL, 0 };
+	struct json_object *o;
+	long status = iscadm_request(method, path, body, iscadm_write, &b);
+
 	o = b.ib_data ? json_tokener_parse(b.ib_data) : NULL;
 	free(b.ib_data);
-	if (status < 200 || status > 299) {
-		struct json_object *e = NULL;
-		if (o != NULL && json_object_object_get_ex(o, "error", &e))
-			iscadm_die("%s", json_object_get_string(e));
-		iscadm_die("dockd answered HTTP %ld", status);
-	}
+	if (status < 200 || status > 299)
+		iscadm_die_http(status, o);
 	if (o == NULL)
 		iscadm_die("dockd sent an unreadable answer");
 	return o;
@@ -427,6 +447,141 @@ static int cmd_snapshot(int argc, char **argv)
 	return 0;
 }
 
+/* A download into a file: its sha256 as it arrives, and the first bytes
+ * kept in case the answer is an error (JSON) rather than the file. */
+struct iscadm_dl {
+	int dl_fd;
+	crypto_hash_sha256_state dl_sha;
+	char dl_head[1024];
+	size_t dl_head_len;
+	bool dl_failed;
+};
+
+static size_t iscadm_dl_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct iscadm_dl *dl = ud;
+	size_t n = size * nmemb, keep = sizeof(dl->dl_head) - 1 - dl->dl_head_len;
+
+	if (keep > n)
+		keep = n;
+	memcpy(dl->dl_head + dl->dl_head_len, ptr, keep);
+	dl->dl_head_len += keep;
+	dl->dl_head[dl->dl_head_len] = '\0';
+	crypto_hash_sha256_update(&dl->dl_sha, (const unsigned char *)ptr, n);
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(dl->dl_fd, ptr + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			dl->dl_failed = true;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	return n;
+}
+
+static const char *const iscadm_forensic_files[] = { "meta.json", "key.sealed", "disk.luks" };
+#define ISCADM_NFILES (sizeof(iscadm_forensic_files) / sizeof(iscadm_forensic_files[0]))
+
+/* Remove what an export made (it never overwrote anything). */
+static void iscadm_export_undo(const char *dest, size_t made)
+{
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < made; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dest, iscadm_forensic_files[i]);
+		unlink(p);
+	}
+	rmdir(dest);
+}
+
+/* The sha256 the audit trail recorded for snapshot id (the dock's own
+ * record, written when the snapshot was taken): "" if none. */
+static void iscadm_audit_digest(const char *id, char hex[65])
+{
+	char node[NODE_NAME_MAX + 1], path[128];
+	const char *dash = strrchr(id, '-');
+	struct dock_err err = { 0 };
+	struct json_object *a;
+
+	hex[0] = '\0';
+	if (dash == NULL || (size_t)(dash - id) > NODE_NAME_MAX)
+		iscadm_die("forensic export: \"%s\" is not a snapshot id (NODE-TIME)", id);
+	snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
+	if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
+		iscadm_die("forensic export: \"%s\" is not a snapshot id: %s", id, err.de_msg);
+	snprintf(path, sizeof(path), "/v1/audit?node=%s", node);
+	a = iscadm_call("GET", path, NULL);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *r = json_object_array_get_idx(a, i), *d, *v;
+		if (strcmp(iscadm_str(r, "action"), "forensic-snapshot") == 0 &&
+		    json_object_object_get_ex(r, "detail", &d) &&
+		    json_object_object_get_ex(d, "id", &v) && strcmp(json_object_get_string(v), id) == 0)
+			snprintf(hex, 65, "%s", iscadm_str(d, "sha256"));
+	}
+	json_object_put(a);
+}
+
+/* forensic export ID DEST: DEST (new) gets the snapshot's three files; the
+ * disk's sha256 must be the one the audit trail recorded, or nothing stays. */
+static int cmd_forensic_export(const char *id, const char *dest)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char want[65], got[65], path[PATH_MAX], url[160];
+	size_t made;
+
+	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > 60)
+		iscadm_die("forensic export: \"%s\" is not a snapshot id", id);
+	if (sodium_init() < 0)
+		iscadm_die("libsodium did not initialise");
+	iscadm_audit_digest(id, want);
+	if (want[0] == '\0')
+		iscadm_die("forensic export: the audit trail records no digest for %s: refusing an unverifiable copy",
+			   id);
+	if (mkdir(dest, 0700) < 0)
+		iscadm_die("forensic export: %s: %s%s", dest, strerror(errno),
+			   errno == EEXIST ? " (refusing to overwrite)" : "");
+	for (made = 0; made < ISCADM_NFILES; made++) {
+		const char *f = iscadm_forensic_files[made];
+		struct iscadm_dl dl = { .dl_fd = -1 };
+		long status;
+
+		snprintf(path, sizeof(path), "%s/%s", dest, f);
+		snprintf(url, sizeof(url), "/v1/forensics/%s/%s", id, f);
+		dl.dl_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (dl.dl_fd < 0) {
+			iscadm_export_undo(dest, made);
+			iscadm_die("forensic export: %s: %s", path, strerror(errno));
+		}
+		crypto_hash_sha256_init(&dl.dl_sha);
+		status = iscadm_request("GET", url, NULL, iscadm_dl_write, &dl);
+		if (fsync(dl.dl_fd) < 0)
+			dl.dl_failed = true;
+		close(dl.dl_fd);
+		if (status != 200 || dl.dl_failed) {
+			struct json_object *o = json_tokener_parse(dl.dl_head);
+			iscadm_export_undo(dest, made + 1);
+			if (dl.dl_failed)
+				iscadm_die("forensic export: writing %s failed", path);
+			iscadm_die_http(status, o);
+		}
+		chmod(path, 0400);
+		if (strcmp(f, "disk.luks") == 0) {
+			crypto_hash_sha256_final(&dl.dl_sha, digest);
+			sodium_bin2hex(got, sizeof(got), digest, sizeof(digest));
+		}
+	}
+	if (strcmp(got, want) != 0) {
+		iscadm_export_undo(dest, made);
+		iscadm_die("forensic export: %s: the disk's sha256 %s is not the one in the audit trail (%s): copy removed",
+			   id, got, want);
+	}
+	printf("forensic snapshot %s exported to %s (sha256 %s, as in the audit trail)\n", id, dest,
+	       got);
+	return 0;
+}
+
 static int cmd_forensic(int argc, char **argv)
 {
 	struct json_object *o;
@@ -457,7 +612,9 @@ static int cmd_forensic(int argc, char **argv)
 		json_object_put(o);
 		return 0;
 	}
-	iscadm_die("forensic: usage: forensic ls | forensic rm ID (the files are under the dock's state_dir/forensics: copy them off with the operator's tools)");
+	if (argc == 4 && strcmp(argv[1], "export") == 0)
+		return cmd_forensic_export(argv[2], argv[3]);
+	iscadm_die("forensic: usage: forensic ls | forensic rm ID | forensic export ID DEST");
 }
 
 static int cmd_start(int argc, char **argv)
@@ -552,6 +709,8 @@ static int cmd_create(int argc, char **argv)
 			json_object_object_add(req, "on_hostile", json_object_new_string(v));
 		else if (strcmp(a, "--on-silent") == 0)
 			json_object_object_add(req, "on_silent", json_object_new_string(v));
+		else if (strcmp(a, "--on-fail") == 0)
+			json_object_object_add(req, "on_fail", json_object_new_string(v));
 		else if (strcmp(a, "--egress") == 0)
 			json_object_object_add(req, "egress", json_object_new_string(v));
 		else if (strcmp(a, "--profile") == 0)
@@ -637,7 +796,7 @@ static const struct {
 	{ "create", cmd_create,
 	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
 	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]...\n"
-	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
+	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--on-fail P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start, "start NAME" },
@@ -651,7 +810,7 @@ static const struct {
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
 	{ "snapshot", cmd_snapshot, "snapshot NAME           forensic snapshot of the node's encrypted disk (sealed key)" },
-	{ "forensic", cmd_forensic, "forensic ls | rm ID     the forensic snapshots" },
+	{ "forensic", cmd_forensic, "forensic ls | rm ID | export ID DEST   the forensic snapshots (export: verified copy)" },
 	{ "audit", cmd_audit, "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
 	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },

@@ -50,6 +50,9 @@ struct node {
 	uint64_t n_bad, n_overlong, n_dropped; /* hostile input, from the reader */
 	bool n_hostile_handled;    /* the on_hostile policy ran for this boot */
 	bool n_silent_handled;     /* the on_silent policy ran for this silence */
+	bool n_want_shutdown;      /* cleanse: agentchan sends the agent a shutdown request */
+	bool n_shutdown_acked;     /* ... and the agent acknowledged it */
+	int64_t n_fail_since[CHECKS_MAX]; /* by row: first report of this boot saying FAIL, 0 none */
 	bool n_have_profile;
 	struct profile n_profile;
 };
@@ -197,6 +200,9 @@ static int node_commit(struct node *n, enum node_state st, const char *reason,
 
 	pthread_mutex_lock(&node_lock);
 	n->n_rec.nr_state = st;
+	/* A failed cleanse keeps the phase it stopped in, for the operator. */
+	if (st != NODE_CLEANSING && st != NODE_FAILED)
+		n->n_rec.nr_phase = NODE_PHASE_NONE;
 	snprintf(n->n_rec.nr_reason, sizeof(n->n_rec.nr_reason), "%s", reason ? reason : "");
 	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
 	pthread_mutex_unlock(&node_lock);
@@ -402,6 +408,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	struct node_names nn;
 	struct image im;
 	char *xml = NULL;
+	bool cleansing;
 	int rc;
 
 	node_names(r, &nn);
@@ -411,7 +418,9 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 		err_prefix(err, "node %s: ", r->nr_name);
 		return -EINVAL;
 	}
-	rc = node_commit(n, NODE_STARTING, NULL, err);
+	/* A cleanse recorded its start phase already, and goes on from here. */
+	cleansing = r->nr_state == NODE_CLEANSING;
+	rc = cleansing ? 0 : node_commit(n, NODE_STARTING, NULL, err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&node_lock);
@@ -422,6 +431,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	n->n_report = n->n_pending = NULL;
 	n->n_bad = n->n_overlong = n->n_dropped = 0;
 	n->n_hostile_handled = n->n_silent_handled = false;
+	memset(n->n_fail_since, 0, sizeof(n->n_fail_since));
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	rc = node_domain_xml(r, &nn, &xml, err);
@@ -433,14 +443,15 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 				       (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024, err);
 	if (rc < 0) {
 		err_prefix(err, "node %s: ", r->nr_name);
-		node_commit(n, NODE_STOPPED, err->de_msg, NULL);
+		if (!cleansing)
+			node_commit(n, NODE_STOPPED, err->de_msg, NULL);
 		return rc;
 	}
 	log_info("node %s: started", r->nr_name);
 	pthread_mutex_lock(&node_lock);
 	r->nr_cleanse_at = r->nr_lifetime_s ? (int64_t)time(NULL) + (int64_t)r->nr_lifetime_s : 0;
 	pthread_mutex_unlock(&node_lock);
-	return node_commit(n, NODE_RUNNING, NULL, err);
+	return cleansing ? 0 : node_commit(n, NODE_RUNNING, NULL, err);
 }
 
 int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err)
@@ -520,6 +531,11 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		state_parse_action(spec->ns_on_hostile, &n->n_rec.nr_on_hostile);
 	if (spec->ns_on_silent[0])
 		state_parse_action(spec->ns_on_silent, &n->n_rec.nr_on_silent);
+	n->n_rec.nr_on_fail = NODE_ACT_ALERT;
+	if (n->n_have_profile && n->n_profile.pr_on_fail[0])
+		state_parse_action(n->n_profile.pr_on_fail, &n->n_rec.nr_on_fail);
+	if (spec->ns_on_fail[0])
+		state_parse_action(spec->ns_on_fail, &n->n_rec.nr_on_fail);
 	{
 		struct node_names nn;
 		struct node_fwview fv;
@@ -566,6 +582,9 @@ unlock_fail:
 	return r;
 }
 
+static int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to,
+			   struct dock_err *err);
+
 int node_start(const char *name, struct dock_err *err)
 {
 	struct node *n;
@@ -582,7 +601,24 @@ int node_start(const char *name, struct dock_err *err)
 			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
 		}
 	}
-	r = node_do_start(n, true, err);
+	r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);
+	if (r == 0) {
+		/* Ephemeral secrets vanish when libvirtd restarts: the disk can
+		 * never be opened again, so the node starts as a cleanse would. */
+		struct json_object *d = json_object_new_object();
+		char result[600];
+
+		log_warn("node %s: its disk's key (secret %s) is gone from libvirt (libvirtd restarted?): fresh disk with a new key, as a cleanse does",
+			 name, n->n_rec.nr_secret_uuid);
+		json_object_object_add(d, "old_secret", json_object_new_string(n->n_rec.nr_secret_uuid));
+		r = node_do_cleanse(n, NODE_PHASE_SNAPSHOT, NODE_PHASE_START, err);
+		snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok",
+			 r < 0 && err ? err->de_msg : "");
+		audit_append(AUDIT_UID_DOCK, "rekey-at-start", name, result, d, NULL);
+		json_object_put(d);
+	} else if (r > 0) {
+		r = node_do_start(n, true, err);
+	}
 	node_release(n);
 	return r;
 }
@@ -685,10 +721,16 @@ static struct json_object *node_summary_json(const struct node *n)
 
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
-	json_object_object_add(o, "state", json_object_new_string(
-						   r->nr_quarantined && r->nr_state == NODE_RUNNING
-							   ? "quarantined"
-							   : state_name(r->nr_state)));
+	if (r->nr_state == NODE_CLEANSING && r->nr_phase != NODE_PHASE_NONE) {
+		char st[40];
+		snprintf(st, sizeof(st), "cleansing:%s", state_phase_name(r->nr_phase));
+		json_object_object_add(o, "state", json_object_new_string(st));
+	} else {
+		json_object_object_add(o, "state", json_object_new_string(
+							   r->nr_quarantined && r->nr_state == NODE_RUNNING
+								   ? "quarantined"
+								   : state_name(r->nr_state)));
+	}
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
 	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
@@ -733,6 +775,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	if (n == NULL)
 		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
 	node_names(&r, &nn);
+	json_object_object_add(o, "phase", r.nr_phase ? json_object_new_string(state_phase_name(r.nr_phase))
+						      : NULL);
 	json_object_object_add(o, "reason", json_object_new_string(r.nr_reason));
 	json_object_object_add(o, "busy", op ? json_object_new_string(op) : NULL);
 	json_object_object_add(o, "domain", json_object_new_string(nn.nn_domain));
@@ -790,6 +834,13 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
 	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r.nr_on_hostile)));
 	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r.nr_on_silent)));
+	json_object_object_add(o, "on_fail", json_object_new_string(state_action_name(r.nr_on_fail)));
+	{
+		struct json_object *f = json_object_new_array();
+		for (size_t i = 0; i < r.nr_n_failing; i++)
+			json_object_array_add(f, json_object_new_string(r.nr_failing[i]));
+		json_object_object_add(o, "failing", f);
+	}
 	*out = o;
 	return 0;
 }
@@ -803,13 +854,18 @@ size_t node_agent_targets(struct node_agent_target *out, size_t max)
 	pthread_mutex_lock(&node_lock);
 	for (size_t i = 0; i < n_nodes && k < max; i++) {
 		const struct node_rec *r = &nodes[i]->n_rec;
-		if (r->nr_state != NODE_RUNNING && r->nr_state != NODE_STARTING)
+		/* A cleanse talks to the agent while shutting down and waiting
+		 * for the new boot's hello. */
+		if (r->nr_state != NODE_RUNNING && r->nr_state != NODE_STARTING &&
+		    !(r->nr_state == NODE_CLEANSING && (r->nr_phase == NODE_PHASE_SHUTDOWN ||
+							r->nr_phase == NODE_PHASE_WAIT_AGENT)))
 			continue;
 		snprintf(out[k].nat_name, sizeof(out[k].nat_name), "%s", r->nr_name);
 		snprintf(out[k].nat_socket, sizeof(out[k].nat_socket), "%s/agents/%s.sock",
 			 node_cfg->dc_run_dir, r->nr_name);
 		snprintf(out[k].nat_service, sizeof(out[k].nat_service), "%s",
 			 nodes[i]->n_have_profile ? nodes[i]->n_profile.pr_service : "");
+		out[k].nat_shutdown = nodes[i]->n_want_shutdown;
 		k++;
 	}
 	pthread_mutex_unlock(&node_lock);
@@ -826,6 +882,8 @@ void node_agent_connected(const char *name, bool connected)
 		n->n_agent_connected = connected;
 	pthread_mutex_unlock(&node_lock);
 }
+
+static void node_judge_report_locked(struct node *n);
 
 void node_agent_message(const char *name, const struct agent_msg *msg)
 {
@@ -881,8 +939,14 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		n->n_report = done;
 		if (n->n_pending != NULL)
 			n->n_pending->rp_seq = UINT64_MAX;
+		node_judge_report_locked(n);
 		break;
 	}
+	case AGENT_MSG_SHUTDOWN_ACK:
+		if (n->n_want_shutdown && !n->n_shutdown_acked)
+			log_info("node %s: the agent acknowledged the shutdown request", name);
+		n->n_shutdown_acked = n->n_want_shutdown;
+		break;
 	case AGENT_MSG_OTHER:
 		break;
 	}
@@ -911,7 +975,7 @@ void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint6
 	pthread_mutex_unlock(&node_lock);
 }
 
-static int node_do_cleanse(struct node *n, struct dock_err *err);
+static void *node_cleanse_thread(void *arg);
 
 /* ---- start-up: load and reconcile ---------------------------------------------- */
 
@@ -1021,13 +1085,19 @@ static void node_reconcile(struct node *n)
 			node_commit(n, NODE_FAILED, e.de_msg, NULL);
 		}
 		return;
-	case NODE_CLEANSING:
-		log_warn("node %s: dock stopped while cleansing; cleansing again", r->nr_name);
+	case NODE_CLEANSING: {
+		pthread_t t;
+		/* In a thread of its own: its shutdown and wait-agent phases
+		 * need the agent channels, served once start-up is done. */
+		log_warn("node %s: dock stopped while cleansing (phase %s); resuming that phase",
+			 r->nr_name, r->nr_phase ? state_phase_name(r->nr_phase) : "none");
 		n->n_op = "cleansing";
-		if (node_do_cleanse(n, &e) < 0)
-			log_err("node %s: %s", r->nr_name, e.de_msg);
-		n->n_op = NULL;
+		if (pthread_create(&t, NULL, node_cleanse_thread, n) == 0)
+			pthread_detach(t);
+		else
+			n->n_op = NULL;
 		return;
+	}
 	default:
 		break;
 	}
@@ -1518,11 +1588,6 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
 
 /* ---- self-cleansing -------------------------------------------------------------------- */
 
-/* Halt the node (ACPI, then power off), crypto-shred its ephemeral disk
- * (the secret first: without its key the old data is noise), give it a
- * fresh disk with a new key, and start it again: O(1) in the disk's size.
- * The intent is recorded first; a dock killed midway runs it again at
- * start. The caller holds the node busy. */
 /* A forensic snapshot is a security event: its digest goes to the trail. */
 static void node_audit_snapshot(const char *name, struct json_object *snap)
 {
@@ -1538,50 +1603,231 @@ static void node_audit_snapshot(const char *name, struct json_object *snap)
 	json_object_put(d);
 }
 
-static int node_do_cleanse(struct node *n, struct dock_err *err)
+/* The phase test hook: dockd --test-hooks with ISC_DEBUG_CLEANSE_PAUSE. */
+static char node_pause_phase[16];
+
+void node_test_pause_at(const char *phase)
+{
+	snprintf(node_pause_phase, sizeof(node_pause_phase), "%s", phase ? phase : "");
+}
+
+/* Record the phase (before its side effect, like every transition), then,
+ * for the crash tests, stop there for good if asked to. */
+static int node_phase(struct node *n, enum node_phase ph, struct dock_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&node_lock);
+	n->n_rec.nr_phase = ph;
+	pthread_mutex_unlock(&node_lock);
+	r = node_commit(n, NODE_CLEANSING, NULL, err);
+	if (r < 0)
+		return r;
+	log_info("node %s: cleanse: %s", n->n_rec.nr_name, state_phase_name(ph));
+	if (strcmp(node_pause_phase, state_phase_name(ph)) == 0) {
+		log_warn("node %s: test hook: cleanse paused in phase %s", n->n_rec.nr_name,
+			 state_phase_name(ph));
+		for (;;)
+			pause();
+	}
+	return 0;
+}
+
+/* Does the node's agent take a shutdown request (protocol 2), and is its
+ * channel up? After a dock restart the channel needs a moment. */
+static bool node_agent_can_shutdown(struct node *n, const char **why)
+{
+	for (int i = 0; i < 25; i++) {
+		bool proto, conn;
+
+		pthread_mutex_lock(&node_lock);
+		proto = n->n_rec.nr_have_hello &&
+			n->n_rec.nr_hello.ah_protocol >= AGENT_PROTOCOL_SHUTDOWN;
+		conn = n->n_agent_connected;
+		pthread_mutex_unlock(&node_lock);
+		if (!proto) {
+			*why = "no agent of protocol 2 or later has said hello";
+			return false;
+		}
+		if (conn)
+			return true;
+		usleep(200 * 1000);
+	}
+	*why = "the agent channel is not connected";
+	return false;
+}
+
+/* Graceful first: the agent asks init to power off; then ACPI; then the
+ * domain is powered off. Each step is given shutdown_timeout_s. */
+static int node_cleanse_shutdown(struct node *n, const struct node_names *nn,
+				 struct dock_err *err)
+{
+	unsigned t = (unsigned)node_cfg->dc_shutdown_timeout_s;
+	enum virt_dom_state st;
+	const char *why = NULL;
+	bool acked;
+
+	if (virt_domain_state(nn->nn_domain, &st, err) < 0)
+		return -EIO;
+	if (st == VIRT_DOM_OFF || st == VIRT_DOM_ABSENT) {
+		log_info("node %s: cleanse: already off", n->n_rec.nr_name);
+		return 0;
+	}
+	if (st == VIRT_DOM_RUNNING && node_agent_can_shutdown(n, &why)) {
+		log_info("node %s: cleanse: asking the agent to power off (up to %us)",
+			 n->n_rec.nr_name, t);
+		pthread_mutex_lock(&node_lock);
+		n->n_shutdown_acked = false;
+		n->n_want_shutdown = true;
+		pthread_mutex_unlock(&node_lock);
+		int r = virt_domain_wait_off(nn->nn_domain, t, err);
+		pthread_mutex_lock(&node_lock);
+		n->n_want_shutdown = false;
+		acked = n->n_shutdown_acked;
+		pthread_mutex_unlock(&node_lock);
+		if (r == 0) {
+			log_info("node %s: cleanse: powered off by its agent%s", n->n_rec.nr_name,
+				 acked ? "" : " (no acknowledgement seen)");
+			return 0;
+		}
+		if (r != -ETIMEDOUT)
+			return r;
+		log_warn("node %s: cleanse: %s, but not off after %us; ACPI next", n->n_rec.nr_name,
+			 acked ? "the agent acknowledged the shutdown request" : "no answer from the agent", t);
+	} else if (st == VIRT_DOM_RUNNING) {
+		log_info("node %s: cleanse: no agent shutdown (%s); ACPI next", n->n_rec.nr_name, why);
+	}
+	log_info("node %s: cleanse: ACPI shutdown, powered off after %us", n->n_rec.nr_name, t);
+	return virt_domain_stop(nn->nn_domain, t, err);
+}
+
+/* The disk as it was, kept for the operator before it is shredded. An
+ * interrupted copy is thrown away and taken again. */
+static int node_cleanse_snapshot(struct node *n, const struct node_names *nn,
+				 struct dock_err *err)
+{
+	struct json_object *snap = NULL;
+	int r;
+
+	(void)nn;
+	if (!forensic_enabled()) {
+		log_info("node %s: cleanse: no forensic snapshot (no forensic_pubkey)", n->n_rec.nr_name);
+		return 0;
+	}
+	forensic_discard_partial(n->n_rec.nr_name);
+	r = forensic_snapshot(n->n_rec.nr_name, n->n_rec.nr_volume, "cleanse", &snap, err);
+	if (r == 0)
+		node_audit_snapshot(n->n_rec.nr_name, snap);
+	json_object_put(snap);
+	return r;
+}
+
+/* Crypto-shred (the secret first: without its key the old data is noise),
+ * then a fresh disk with a new key: O(1) in the disk's size. Redone whole
+ * after a crash: whatever secret holds the volume's usage and the volume
+ * itself go, old or half made. */
+static int node_cleanse_rekey(struct node *n, const struct node_names *nn, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	int rc = virt_secret_remove(r->nr_secret_uuid, r->nr_volume, err);
+
+	if (rc == 0)
+		rc = virt_secret_remove(NULL, r->nr_volume, err); /* one made before a crash */
+	if (rc == 0)
+		rc = virt_volume_remove(NODE_POOL, nn->nn_volume, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&node_lock);
+	r->nr_secret_uuid[0] = '\0';
+	pthread_mutex_unlock(&node_lock);
+	rc = node_make_disk(n, nn, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&node_lock);
+		r->nr_cleanses++; /* recorded with the next phase */
+		pthread_mutex_unlock(&node_lock);
+		log_info("node %s: cleanse: old key destroyed, fresh disk with a new key",
+			 r->nr_name);
+	}
+	return rc;
+}
+
+static int node_cleanse_start(struct node *n, const struct node_names *nn, struct dock_err *err)
+{
+	enum virt_dom_state st;
+
+	/* Started before a crash: nothing to redo. */
+	if (virt_domain_state(nn->nn_domain, &st, err) < 0)
+		return -EIO;
+	if (st == VIRT_DOM_RUNNING)
+		return 0;
+	return node_do_start(n, true, err);
+}
+
+/* Until the new boot's agent says hello (node_do_start forgot the old one). */
+static int node_cleanse_wait_agent(struct node *n, const struct node_names *nn,
+				   struct dock_err *err)
+{
+	int64_t until = (int64_t)time(NULL) + (int64_t)node_cfg->dc_ready_timeout_s;
+	bool hello;
+
+	(void)nn;
+	for (;;) {
+		pthread_mutex_lock(&node_lock);
+		hello = n->n_rec.nr_have_hello;
+		pthread_mutex_unlock(&node_lock);
+		if (hello)
+			return 0;
+		if ((int64_t)time(NULL) >= until)
+			return err_set(err, 504, ETIMEDOUT, "no hello from the agent within %llus",
+				       (unsigned long long)node_cfg->dc_ready_timeout_s);
+		usleep(250 * 1000);
+	}
+}
+
+/* The phases in order: data, not code. */
+static int (*const node_cleanse_steps[NODE_PHASE_COUNT])(struct node *, const struct node_names *,
+							   struct dock_err *) = {
+	[NODE_PHASE_SHUTDOWN] = node_cleanse_shutdown,
+	[NODE_PHASE_SNAPSHOT] = node_cleanse_snapshot,
+	[NODE_PHASE_REKEY] = node_cleanse_rekey,
+	[NODE_PHASE_START] = node_cleanse_start,
+	[NODE_PHASE_WAIT_AGENT] = node_cleanse_wait_agent,
+};
+
+/* Run the cleanse phases from..to, each recorded before its side effect;
+ * each redoes its work whole, so a dock killed in one resumes it at start
+ * (node_reconcile). A failure leaves the node failed, its phase and the
+ * reason recorded. The caller holds the node busy. */
+static int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to,
+			   struct dock_err *err)
 {
 	struct node_rec *r = &n->n_rec;
 	struct node_names nn;
-	enum virt_dom_state st = VIRT_DOM_ABSENT;
-	int rc;
+	int rc = 0;
 
 	node_names(r, &nn);
-	rc = node_commit(n, NODE_CLEANSING, NULL, err);
-	if (rc == 0 && virt_domain_state(nn.nn_domain, &st, err) == 0 && st != VIRT_DOM_OFF &&
-	    st != VIRT_DOM_ABSENT)
-		rc = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
-	if (rc == 0 && forensic_enabled()) {
-		/* The disk as it was, kept for the operator before it is shredded. */
-		struct json_object *snap = NULL;
-		rc = forensic_snapshot(r->nr_name, r->nr_volume, "cleanse", &snap, err);
+	for (enum node_phase ph = from; ph <= to && rc == 0; ph++) {
+		if (ph == NODE_PHASE_START) {
+			/* The old boot's hello says nothing about the new one. */
+			pthread_mutex_lock(&node_lock);
+			r->nr_have_hello = false;
+			pthread_mutex_unlock(&node_lock);
+		}
+		rc = node_phase(n, ph, err);
 		if (rc == 0)
-			node_audit_snapshot(r->nr_name, snap);
-		json_object_put(snap);
+			rc = node_cleanse_steps[ph](n, &nn, err);
+		if (rc < 0) {
+			const char *reason = err && err->de_msg[0] ? err->de_msg : "failed";
+			err_prefix(err, "cleanse %s: %s: ", r->nr_name, state_phase_name(ph));
+			node_commit(n, NODE_FAILED, reason, NULL);
+			return rc;
+		}
 	}
+	rc = node_commit(n, NODE_RUNNING, NULL, err);
 	if (rc == 0)
-		rc = virt_secret_remove(r->nr_secret_uuid, r->nr_volume, err);
-	if (rc == 0)
-		rc = virt_volume_remove(NODE_POOL, nn.nn_volume, err);
-	if (rc == 0) {
-		pthread_mutex_lock(&node_lock);
-		r->nr_secret_uuid[0] = '\0';
-		pthread_mutex_unlock(&node_lock);
-		rc = node_make_disk(n, &nn, err);
-	}
-	if (rc == 0) {
-		pthread_mutex_lock(&node_lock);
-		r->nr_cleanses++;
-		pthread_mutex_unlock(&node_lock);
-		rc = node_do_start(n, true, err);
-	}
-	if (rc < 0) {
-		err_prefix(err, "cleanse %s: ", r->nr_name);
-		node_commit(n, NODE_FAILED, err ? err->de_msg : "cleanse failed", NULL);
-		return rc;
-	}
-	log_info("node %s: cleansed (%llu so far): fresh ephemeral disk, new key", r->nr_name,
-		 (unsigned long long)r->nr_cleanses);
-	return 0;
+		log_info("node %s: cleansed (%llu so far): fresh ephemeral disk, new key", r->nr_name,
+			 (unsigned long long)r->nr_cleanses);
+	return rc;
 }
 
 int node_cleanse(const char *name, struct dock_err *err)
@@ -1591,7 +1837,7 @@ int node_cleanse(const char *name, struct dock_err *err)
 
 	if (r < 0)
 		return r;
-	r = node_do_cleanse(n, err);
+	r = node_do_cleanse(n, NODE_PHASE_SHUTDOWN, NODE_PHASE_WAIT_AGENT, err);
 	node_release(n);
 	return r;
 }
@@ -1602,7 +1848,11 @@ static void *node_cleanse_thread(void *arg)
 	struct dock_err e = { 0 };
 
 	char result[600];
-	int r = node_do_cleanse(n, &e);
+	/* A cleanse the dock was stopped in resumes at its recorded phase. */
+	enum node_phase from = n->n_rec.nr_state == NODE_CLEANSING && n->n_rec.nr_phase != NODE_PHASE_NONE
+				       ? n->n_rec.nr_phase
+				       : NODE_PHASE_SHUTDOWN;
+	int r = node_do_cleanse(n, from, NODE_PHASE_WAIT_AGENT, &e);
 
 	if (r < 0)
 		log_err("node %s: automatic cleanse failed: %s", n->n_rec.nr_name, e.de_msg);
@@ -1611,6 +1861,8 @@ static void *node_cleanse_thread(void *arg)
 	node_release(n);
 	return NULL;
 }
+
+#define NODE_ACT_RETRIES 300 /* seconds a policy waits for a busy node */
 
 struct node_act {
 	char na_name[NODE_NAME_MAX + 1];
@@ -1623,19 +1875,27 @@ static void *node_act_thread(void *arg)
 	struct dock_err e = { 0 };
 	int r = 0;
 
-	switch (a->na_act) {
-	case NODE_ACT_QUARANTINE:
-		r = node_quarantine(a->na_name, true, &e);
-		break;
-	case NODE_ACT_CLEANSE:
-		r = node_cleanse(a->na_name, &e);
-		break;
-	case NODE_ACT_DESTROY:
-		r = node_destroy(a->na_name, &e);
-		break;
-	case NODE_ACT_ALERT:
-	case NODE_ACT_COUNT:
-		break;
+	/* A node busy with another operation (a cleanse finishing, say) gets
+	 * the policy when it is done, as an operator retrying would. */
+	for (int tries = 0; tries < NODE_ACT_RETRIES; tries++) {
+		err_clear(&e);
+		switch (a->na_act) {
+		case NODE_ACT_QUARANTINE:
+			r = node_quarantine(a->na_name, true, &e);
+			break;
+		case NODE_ACT_CLEANSE:
+			r = node_cleanse(a->na_name, &e);
+			break;
+		case NODE_ACT_DESTROY:
+			r = node_destroy(a->na_name, &e);
+			break;
+		case NODE_ACT_ALERT:
+		case NODE_ACT_COUNT:
+			break;
+		}
+		if (r != -EBUSY)
+			break;
+		sleep(1);
 	}
 	if (r < 0)
 		log_err("node %s: policy %s failed: %s", a->na_name, state_action_name(a->na_act),
@@ -1646,21 +1906,21 @@ static void *node_act_thread(void *arg)
 
 /* Apply a policy (with node_lock held): alert logs; the others run in a
  * thread of their own, as if an operator had asked. */
-static void node_policy_locked(struct node *n, enum node_action act, const char *why)
+static void node_policy_locked(struct node *n, enum node_action act, const char *why,
+			       const char *event)
 {
 	struct node_act *a;
 	pthread_t t;
 
 	log_warn("node %s: %s: policy %s", n->n_rec.nr_name, why, state_action_name(act));
-	{
+	if (event != NULL) {
 		struct json_object *d = json_object_new_object();
 		json_object_object_add(d, "policy", json_object_new_string(state_action_name(act)));
 		json_object_object_add(d, "bad", json_object_new_int64((int64_t)n->n_bad));
 		json_object_object_add(d, "overlong", json_object_new_int64((int64_t)n->n_overlong));
 		json_object_object_add(d, "dropped", json_object_new_int64((int64_t)n->n_dropped));
 		/* A security event: the dock is the one who acts. */
-		audit_append(AUDIT_UID_DOCK, strcmp(why, "hostile agent input") == 0 ? "hostile-input" : "agent-silent",
-			     n->n_rec.nr_name, "ok", d, NULL);
+		audit_append(AUDIT_UID_DOCK, event, n->n_rec.nr_name, "ok", d, NULL);
 		json_object_put(d);
 	}
 	if (act == NODE_ACT_ALERT || (act == NODE_ACT_QUARANTINE && n->n_rec.nr_quarantined))
@@ -1674,6 +1934,98 @@ static void node_policy_locked(struct node *n, enum node_action act, const char 
 		pthread_detach(t);
 	else
 		free(a);
+}
+
+static bool node_was_failing(const struct node_rec *r, const char *id)
+{
+	for (size_t i = 0; i < r->nr_n_failing; i++)
+		if (strcmp(r->nr_failing[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* A FAIL must last this long (over the reports of one boot) to count: the
+ * first reports of a boot come before DHCP and the service are up, and
+ * must not quarantine a healthy node. The dock asks for a report every
+ * AGENTCHAN_REPORT_EVERY_S. */
+#define NODE_FAIL_CONFIRM_S 20
+
+/* A report just completed: each agent-side check that turns FAIL is a
+ * security event, and the node's on_fail policy runs once for the report.
+ * A check turns FAIL when it was not failing before and the reports of
+ * this boot have said FAIL for NODE_FAIL_CONFIRM_S. The failing
+ * set is kept in the record, so neither a dock restart nor a cleanse
+ * repeats the policy for a check that stays FAIL. Only the agent's rows:
+ * the dock-side ones ask libvirt, not to be done under node_lock. */
+static void node_judge_report_locked(struct node *n)
+{
+	static const struct dock_facts no_dock_facts;
+	struct node_rec *r = &n->n_rec;
+	struct check_row rows[CHECKS_MAX];
+	struct netpool_subnet sn;
+	char failing[NODE_FAILING_MAX][24];
+	size_t nf = 0, cnt, turned = 0;
+	int64_t now = n->n_report->rp_time;
+	bool same;
+
+	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
+	struct checks_node cn = {
+		.cn_name = r->nr_name,
+		.cn_ip = sn.ns_node_ip,
+		.cn_mac = r->nr_mac,
+		.cn_now = n->n_report->rp_time,
+		.cn_deadline_s = (int64_t)node_cfg->dc_agent_deadline_s,
+	};
+	struct agent_view av = {
+		.av_connected = true,
+		.av_last_heartbeat = n->n_report->rp_time,
+		.av_report_time = n->n_report->rp_time,
+		.av_facts = n->n_report->rp_facts,
+		.av_have = n->n_report->rp_have,
+	};
+	cnt = checks_evaluate(&cn, &no_dock_facts, &av, n->n_have_profile ? &n->n_profile : NULL,
+			      rows, CHECKS_MAX);
+	for (size_t i = 0; i < cnt; i++) {
+		struct json_object *d;
+
+		if (strcmp(rows[i].cr_source, "agent") != 0 || rows[i].cr_status != CHECK_FAIL) {
+			n->n_fail_since[i] = 0;
+			continue;
+		}
+		if (n->n_fail_since[i] == 0)
+			n->n_fail_since[i] = now;
+		if (nf >= NODE_FAILING_MAX)
+			continue;
+		if (node_was_failing(r, rows[i].cr_id)) {
+			snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
+			continue;
+		}
+		if (now - n->n_fail_since[i] < NODE_FAIL_CONFIRM_S)
+			continue; /* not yet: a later report confirms */
+		snprintf(failing[nf++], sizeof(failing[0]), "%s", rows[i].cr_id);
+		turned++;
+		log_warn("node %s: check %s turned FAIL: %s", r->nr_name, rows[i].cr_id,
+			 rows[i].cr_evidence);
+		d = json_object_new_object();
+		json_object_object_add(d, "check", json_object_new_string(rows[i].cr_id));
+		json_object_object_add(d, "evidence", json_object_new_string(rows[i].cr_evidence));
+		json_object_object_add(d, "policy", json_object_new_string(state_action_name(r->nr_on_fail)));
+		audit_append(AUDIT_UID_DOCK, "check-failed", r->nr_name, "ok", d, NULL);
+		json_object_put(d);
+	}
+	same = nf == r->nr_n_failing;
+	for (size_t i = 0; same && i < nf; i++)
+		same = node_was_failing(r, failing[i]);
+	if (!same) {
+		memcpy(r->nr_failing, failing, nf * sizeof(failing[0]));
+		r->nr_n_failing = nf;
+		state_save(node_cfg->dc_state_dir, r, NULL);
+	}
+	if (turned > 0) {
+		char why[64];
+		snprintf(why, sizeof(why), "%zu check(s) turned FAIL", turned);
+		node_policy_locked(n, r->nr_on_fail, why, NULL);
+	}
 }
 
 void node_tick(void)
@@ -1691,12 +2043,14 @@ void node_tick(void)
 		if (n->n_op == NULL && n->n_rec.nr_state == NODE_RUNNING) {
 			if (!n->n_hostile_handled && n->n_bad + n->n_overlong + n->n_dropped > 0) {
 				n->n_hostile_handled = true;
-				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input");
+				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input",
+						   "hostile-input");
 			}
 			if (heard != 0 && now - heard > (int64_t)node_cfg->dc_agent_deadline_s) {
 				if (!n->n_silent_handled) {
 					n->n_silent_handled = true;
-					node_policy_locked(n, n->n_rec.nr_on_silent, "agent silent past the deadline");
+					node_policy_locked(n, n->n_rec.nr_on_silent,
+							   "agent silent past the deadline", "agent-silent");
 				}
 			} else {
 				n->n_silent_handled = false;

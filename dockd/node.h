@@ -36,6 +36,7 @@ struct node_agent_target {
 	char nat_name[NODE_NAME_MAX + 1];
 	char nat_socket[PATH_MAX];
 	char nat_service[32];     /* the profile's service process name, or "" */
+	bool nat_shutdown;        /* send the agent a shutdown request (a cleanse) */
 };
 size_t node_agent_targets(struct node_agent_target *out, size_t max);
 void node_agent_message(const char *name, const struct agent_msg *msg);
@@ -57,6 +58,9 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
 /* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
  * a new key, start (on demand, or by node_tick when the lifetime is up). */
 int node_cleanse(const char *name, struct dock_err *err);
+/* Tests only (dockd --test-hooks): a cleanse entering this phase ("rekey",
+ * ...) records it and then stops for good, so a test can kill the dock. */
+void node_test_pause_at(const char *phase);
 /* A forensic snapshot of the node's encrypted disk (forensic.h). */
 int node_snapshot(const char *name, struct json_object **out, struct dock_err *err);
 /* Called about every second by the main loop: starts due cleanses. */

@@ -11,6 +11,7 @@
 
 #include "file.h"
 #include "jsonin.h"
+#include "state.h"
 #include "validate.h"
 
 static const struct jsonin_limits profile_limits = {
@@ -36,6 +37,7 @@ static int profile_paths(struct json_object *o, const char *key,
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err)
 {
 	struct json_object *o = NULL, *svc = NULL, *ports;
+	enum node_action act;
 	int r = -EINVAL;
 
 	memset(p, 0, sizeof(*p));
@@ -84,6 +86,14 @@ int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_er
 	if (profile_paths(o, "readonly", p->pr_readonly, &p->pr_n_readonly, err) < 0 ||
 	    profile_paths(o, "writable", p->pr_writable, &p->pr_n_writable, err) < 0)
 		goto out;
+	if (JSONIN_BAD(jsonin_str(o, "profile", "on_fail", false, p->pr_on_fail,
+				  sizeof(p->pr_on_fail), err)))
+		goto out;
+	if (p->pr_on_fail[0] != '\0' && state_parse_action(p->pr_on_fail, &act) < 0) {
+		err_set(err, 400, EINVAL,
+			"profile: on_fail must be alert, quarantine, cleanse or destroy");
+		goto out;
+	}
 	r = 0;
 out:
 	json_object_put(o);

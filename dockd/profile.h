@@ -32,6 +32,7 @@ struct profile {
 	size_t pr_n_readonly;
 	char pr_writable[PROFILE_MAX_PATHS][PROFILE_PATH_MAX];
 	size_t pr_n_writable;
+	char pr_on_fail[16];          /* nodes' default on_fail policy; "" none */
 };
 
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err);

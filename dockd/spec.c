@@ -45,7 +45,7 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
 						     "scratch_mib", "start", "profile", "publish",
 						     "egress", "egress_allow", "lifetime_s", "on_hostile",
-						     "on_silent" };
+						     "on_silent", "on_fail" };
 		size_t i;
 		(void)val;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -104,14 +104,18 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	if (JSONIN_BAD(jsonin_str(o, w, "on_hostile", false, spec->ns_on_hostile,
 				  sizeof(spec->ns_on_hostile), err)) ||
 	    JSONIN_BAD(jsonin_str(o, w, "on_silent", false, spec->ns_on_silent,
-				  sizeof(spec->ns_on_silent), err)))
+				  sizeof(spec->ns_on_silent), err)) ||
+	    JSONIN_BAD(jsonin_str(o, w, "on_fail", false, spec->ns_on_fail,
+				  sizeof(spec->ns_on_fail), err)))
 		goto out;
 	{
 		enum node_action a;
 		if ((spec->ns_on_hostile[0] && state_parse_action(spec->ns_on_hostile, &a) < 0) ||
-		    (spec->ns_on_silent[0] && state_parse_action(spec->ns_on_silent, &a) < 0)) {
+		    (spec->ns_on_silent[0] && state_parse_action(spec->ns_on_silent, &a) < 0) ||
+		    (spec->ns_on_fail[0] && state_parse_action(spec->ns_on_fail, &a) < 0)) {
 			err_set(err, 400, EINVAL,
-				"%s: on_hostile/on_silent must be alert, quarantine, cleanse or destroy", w);
+				"%s: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy",
+				w);
 			goto out;
 		}
 	}

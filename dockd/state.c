@@ -25,6 +25,17 @@ static const char *const state_names[NODE_STATE_COUNT] = {
 	[NODE_CLEANSING] = "cleansing",
 };
 
+static const char *const phase_names[NODE_PHASE_COUNT] = {
+	[NODE_PHASE_NONE] = "", [NODE_PHASE_SHUTDOWN] = "shutdown",
+	[NODE_PHASE_SNAPSHOT] = "snapshot", [NODE_PHASE_REKEY] = "rekey",
+	[NODE_PHASE_START] = "start", [NODE_PHASE_WAIT_AGENT] = "wait-agent",
+};
+
+const char *state_phase_name(enum node_phase p)
+{
+	return p < NODE_PHASE_COUNT ? phase_names[p] : "";
+}
+
 static const struct jsonin_limits state_limits = {
 	.jl_max_bytes = STATE_MAX_BYTES,
 	.jl_max_depth = 8,
@@ -100,6 +111,8 @@ char *state_to_json(const struct node_rec *r)
 
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
 	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
+	if (r->nr_phase != NODE_PHASE_NONE)
+		json_object_object_add(o, "phase", json_object_new_string(state_phase_name(r->nr_phase)));
 	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
 	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
@@ -120,6 +133,8 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
 	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r->nr_on_hostile)));
 	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r->nr_on_silent)));
+	json_object_object_add(o, "on_fail", json_object_new_string(state_action_name(r->nr_on_fail)));
+	json_object_object_add(o, "failing", state_strings(r->nr_failing, r->nr_n_failing));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();
 		json_object_object_add(h, "protocol",
@@ -141,7 +156,7 @@ char *state_to_json(const struct node_rec *r)
 int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
 {
 	struct json_object *o = NULL, *h;
-	char st[16];
+	char st[16], phase[16];
 	uint64_t u;
 	int rc = -EINVAL;
 	const char *w = "node record";
@@ -180,9 +195,28 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 		goto out;
 	r->nr_on_hostile = NODE_ACT_QUARANTINE;
 	r->nr_on_silent = NODE_ACT_ALERT;
+	r->nr_on_fail = NODE_ACT_ALERT;
 	if (state_action_in(o, "on_hostile", &r->nr_on_hostile, err) < 0 ||
-	    state_action_in(o, "on_silent", &r->nr_on_silent, err) < 0)
+	    state_action_in(o, "on_silent", &r->nr_on_silent, err) < 0 ||
+	    state_action_in(o, "on_fail", &r->nr_on_fail, err) < 0)
 		goto out;
+	if (jsonin_strings(o, w, "failing", r->nr_failing[0], sizeof(r->nr_failing[0]),
+			   NODE_FAILING_MAX, &r->nr_n_failing, err) < 0)
+		goto out;
+	switch (jsonin_str(o, w, "phase", false, phase, sizeof(phase), err)) {
+	case -ENOENT:
+		break;
+	case 0:
+		for (r->nr_phase = NODE_PHASE_SHUTDOWN; r->nr_phase < NODE_PHASE_COUNT; r->nr_phase++)
+			if (strcmp(phase, phase_names[r->nr_phase]) == 0)
+				break;
+		if (r->nr_phase < NODE_PHASE_COUNT)
+			break;
+		err_set(err, 400, EINVAL, "%s: unknown phase \"%s\"", w, phase);
+		goto out;
+	default:
+		goto out;
+	}
 	if (jsonin_u64(o, w, "cleanse_at", false, 0, INT64_MAX, &u, err) == 0)
 		r->nr_cleanse_at = (int64_t)u;
 	else if (err_isset(err))

@@ -25,6 +25,20 @@ enum node_state {
 	NODE_STATE_COUNT
 };
 
+/* The phase of a cleanse (NODE_CLEANSING), recorded before its side effect:
+ * a dock killed in one redoes that phase at start, rolling back what it
+ * half made (node.c). */
+enum node_phase {
+	NODE_PHASE_NONE,
+	NODE_PHASE_SHUTDOWN,   /* agent shutdown request, ACPI, power off */
+	NODE_PHASE_SNAPSHOT,   /* forensic copy of the old disk (when enabled) */
+	NODE_PHASE_REKEY,      /* old secret and volume gone, fresh disk, new key */
+	NODE_PHASE_START,      /* domain started on the fresh disk */
+	NODE_PHASE_WAIT_AGENT, /* until the new boot's agent says hello */
+	NODE_PHASE_COUNT
+};
+const char *state_phase_name(enum node_phase p);
+
 struct agent_hello {
 	uint64_t ah_protocol;
 	char ah_agent[32];
@@ -34,8 +48,8 @@ struct agent_hello {
 	int64_t ah_received; /* unix time */
 };
 
-/* What the dock does when a node's agent floods it with hostile input, or
- * falls silent past the deadline. */
+/* What the dock does when a node's agent floods it with hostile input,
+ * falls silent past the deadline, or a check turns FAIL. */
 enum node_action { NODE_ACT_ALERT, NODE_ACT_QUARANTINE, NODE_ACT_CLEANSE, NODE_ACT_DESTROY,
 		   NODE_ACT_COUNT };
 const char *state_action_name(enum node_action a);
@@ -43,10 +57,12 @@ int state_parse_action(const char *s, enum node_action *out);
 
 #define NODE_PUBLISH_MAX 16
 #define NODE_ALLOW_MAX 16
+#define NODE_FAILING_MAX 32 /* checks.h CHECKS_MAX */
 
 struct node_rec {
 	char nr_name[NODE_NAME_MAX + 1];
 	enum node_state nr_state;
+	enum node_phase nr_phase;     /* with NODE_CLEANSING, or where a failed cleanse stopped */
 	char nr_reason[256];          /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
 	char nr_profile[64];          /* policy the checks judge against; may be empty */
@@ -70,6 +86,11 @@ struct node_rec {
 	uint64_t nr_cleanses;         /* how many times the node was cleansed */
 	enum node_action nr_on_hostile; /* default quarantine */
 	enum node_action nr_on_silent;  /* default alert */
+	enum node_action nr_on_fail;    /* a check turning FAIL; default alert */
+	/* The checks that were FAIL in the last report: "turned FAIL" is
+	 * against these, across dock restarts and cleanses. */
+	char nr_failing[NODE_FAILING_MAX][24];
+	size_t nr_n_failing;
 	bool nr_have_hello;
 	struct agent_hello nr_hello;
 };

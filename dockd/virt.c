@@ -340,6 +340,34 @@ int virt_secret_remove(const char *uuid, const char *volume_path, struct dock_er
 	return r;
 }
 
+int virt_secret_exists(const char *uuid, struct dock_err *err)
+{
+	virSecretPtr s;
+	int r;
+	VIRT_CONN(c, err);
+
+	s = uuid[0] != '\0' ? virSecretLookupByUUIDString(c, uuid) : NULL;
+	if (s == NULL && uuid[0] != '\0' && virConnectIsAlive(c) != 1) {
+		/* libvirtd restarted since the last call (what this function is
+		 * asked about): the first call finds the connection dead. */
+		virConnectClose(c);
+		c = virt_c(err);
+		if (c == NULL)
+			return -ECONNREFUSED;
+		s = virSecretLookupByUUIDString(c, uuid);
+	}
+	if (s != NULL)
+		r = 1;
+	else if (uuid[0] == '\0' || virt_errno() == ENOENT)
+		r = 0;
+	else
+		r = err_set(err, 500, virt_errno(), "secret %s: %s", uuid, virt_msg());
+	if (s != NULL)
+		virSecretFree(s);
+	virConnectClose(c);
+	return r;
+}
+
 int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err)
 {
 	virSecretPtr *secrets = NULL;
@@ -516,11 +544,40 @@ static int virt_dom_state(virDomainPtr d, enum virt_dom_state *st)
 	return 0;
 }
 
+/* 0 once the domain is off (or gone), -ETIMEDOUT after timeout_s. */
+static int virt_dom_wait_off(virDomainPtr d, unsigned timeout_s)
+{
+	enum virt_dom_state st = VIRT_DOM_OTHER;
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (virt_dom_state(d, &st) < 0 || st == VIRT_DOM_OFF)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= (time_t)timeout_s)
+			return -ETIMEDOUT;
+		usleep(200 * 1000);
+	}
+}
+
+int virt_domain_wait_off(const char *name, unsigned timeout_s, struct dock_err *err)
+{
+	virDomainPtr d;
+	int r;
+	VIRT_CONN(c, err);
+
+	d = virDomainLookupByName(c, name);
+	r = d == NULL ? 0 : virt_dom_wait_off(d, timeout_s);
+	if (d != NULL)
+		virDomainFree(d);
+	virConnectClose(c);
+	return r;
+}
+
 int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err)
 {
 	virDomainPtr d;
-	enum virt_dom_state st = VIRT_DOM_OTHER;
-	struct timespec t0, now;
 	int r = 0;
 	VIRT_CONN(c, err);
 
@@ -533,15 +590,8 @@ int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err)
 		goto out;
 	if (virDomainShutdown(d) < 0)
 		log_warn("domain %s: ACPI shutdown request failed: %s", name, virt_msg());
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (virt_dom_state(d, &st) < 0 || st == VIRT_DOM_OFF)
-			goto out;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= (time_t)timeout_s)
-			break;
-		usleep(200 * 1000);
-	}
+	if (virt_dom_wait_off(d, timeout_s) == 0)
+		goto out;
 	log_info("domain %s: no shutdown after %us, powering off", name, timeout_s);
 	if (virDomainDestroy(d) < 0 && virDomainIsActive(d) == 1)
 		r = err_set(err, 500, virt_errno(), "domain %s: power off: %s", name, virt_msg());

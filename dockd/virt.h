@@ -32,6 +32,9 @@ int virt_secret_create(const char *xml, const struct luks_key *key, char uuid[37
 		       struct dock_err *err);
 /* Remove the secret whose usage is the volume path (uuid may be empty). */
 int virt_secret_remove(const char *uuid, const char *volume_path, struct dock_err *err);
+/* 1 if libvirt holds the secret, 0 if not (an ephemeral one vanishes when
+ * libvirtd restarts), negative errno if libvirt cannot say. */
+int virt_secret_exists(const char *uuid, struct dock_err *err);
 /* Usage ids (volume paths) of all volume secrets. */
 int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err);
 
@@ -48,6 +51,8 @@ void virt_domain_uuid(const char *name, char uuid[37]);
 int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struct dock_err *err);
 /* ACPI shutdown, wait up to timeout_s, then power off. */
 int virt_domain_stop(const char *name, unsigned timeout_s, struct dock_err *err);
+/* Wait up to timeout_s for the domain to be off (or gone): 0, or -ETIMEDOUT. */
+int virt_domain_wait_off(const char *name, unsigned timeout_s, struct dock_err *err);
 int virt_domain_remove(const char *name, struct dock_err *err);
 /* Pause (true) or resume (false) a running domain. */
 int virt_domain_pause(const char *name, bool pause, struct dock_err *err);

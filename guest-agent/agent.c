@@ -29,8 +29,8 @@
 
 #include "facts.h"
 
-#define AGENT_VERSION   "0.2.0"
-#define AGENT_PROTOCOL  1
+#define AGENT_VERSION   "0.3.0"
+#define AGENT_PROTOCOL  2
 #define AGENT_PORT_NAME "org.isc.agent.0"
 /*
  * Output not yet taken by the host. A dock that stops reading must not make
@@ -50,6 +50,12 @@
 #define AGENT_HEARTBEAT_MAX     3600
 #define AGENT_REPORT_DEFAULT    30
 #define AGENT_REPORT_MAX        86400
+/*
+ * systemd powers off on SIGRTMIN+4 as glibc counts: 34 + 4. musl's SIGRTMIN
+ * is 35 (it keeps one more for itself), so SIGRTMIN + 4 here would be 39,
+ * which systemd takes as "reboot". The number, then.
+ */
+#define AGENT_SIG_SYSTEMD_POWEROFF 38
 
 enum agent_chan_kind { CHAN_VIRTIO, CHAN_UNIX };
 
@@ -60,6 +66,7 @@ struct agent {
 	struct fact_env ag_env;       /* root prefix, netlink mode, service */
 	unsigned ag_heartbeat;        /* seconds */
 	unsigned ag_report_interval;  /* seconds; 0: no periodic reports */
+	pid_t ag_init_pid;            /* who powers off on a shutdown request: 1, or a test's */
 
 	/* channel */
 	enum agent_chan_kind ag_kind;
@@ -535,13 +542,35 @@ static void agent_req_report(struct agent *a, const struct agent_req *rq)
 	agent_report_request(a);
 }
 
-/* Dock requests: data, not a switch. Later: shutdown. */
+/*
+ * A graceful power-off: acknowledge, then ask init, the only process that
+ * can stop the services in order. systemd (it made /run/systemd/system)
+ * powers off on SIGRTMIN+4, busybox init on SIGUSR2. The agent never
+ * executes a program, so no `poweroff` command; and it does not wait: a
+ * dock that hears nothing falls back to ACPI, then to power off.
+ */
+static void agent_req_shutdown(struct agent *a, const struct agent_req *rq)
+{
+	static const char ack[] = "{\"type\":\"shutdown_ack\"}\n";
+	bool systemd = file_exists(&a->ag_env, "/run/systemd/system");
+	int sig = systemd ? AGENT_SIG_SYSTEMD_POWEROFF : SIGUSR2;
+
+	(void)rq;
+	agent_send(a, ack, sizeof(ack) - 1);
+	agent_log("shutdown requested by the dock: signal %d (%s) to pid %ld", sig,
+		  systemd ? "systemd: SIGRTMIN+4" : "busybox init: SIGUSR2", (long)a->ag_init_pid);
+	if (kill(a->ag_init_pid, sig) < 0)
+		agent_log("shutdown: kill %ld: %s", (long)a->ag_init_pid, strerror(errno));
+}
+
+/* Dock requests: data, not a switch. */
 static const struct agent_request {
 	const char *rq_type;
 	void (*rq_handle)(struct agent *a, const struct agent_req *rq);
 } agent_requests[] = {
 	{ "hello", agent_req_hello },
 	{ "report", agent_req_report },
+	{ "shutdown", agent_req_shutdown },
 };
 
 static void agent_handle_line(struct agent *a, const char *line, size_t len)
@@ -859,6 +888,7 @@ static void agent_usage(FILE *f)
 {
 	fprintf(f, "usage: isc-agent [--port DEVICE | --unix SOCKET] [--root DIR] [--heartbeat SECONDS]\n"
 		   "                 [--report-interval SECONDS] [--no-netlink | --netlink-replay DIR]\n"
+		   "                 [--init-pid PID]\n"
 		   "  --port DEVICE        virtio-serial device (default: the port named " AGENT_PORT_NAME ")\n"
 		   "  --unix SOCKET        connect to a unix stream socket instead (tests)\n"
 		   "  --root DIR           prefix for /proc, /sys and /etc reads (fixture tests)\n"
@@ -866,7 +896,8 @@ static void agent_usage(FILE *f)
 		   "  --report-interval SECONDS\n"
 		   "                       periodic report, 0 (none) or 1..%d (default %d)\n"
 		   "  --no-netlink         do not query the kernel: audit, nft and addresses say \"disabled\"\n"
-		   "  --netlink-replay DIR take the kernel's netlink replies from files in DIR (tests)\n",
+		   "  --netlink-replay DIR take the kernel's netlink replies from files in DIR (tests)\n"
+		   "  --init-pid PID       signal PID instead of init (1) on a shutdown request (tests)\n",
 		AGENT_HEARTBEAT_MAX, AGENT_HEARTBEAT_DEFAULT, AGENT_REPORT_MAX, AGENT_REPORT_DEFAULT);
 }
 
@@ -895,6 +926,7 @@ int main(int argc, char **argv)
 		{ "report-interval", required_argument, NULL, 'i' },
 		{ "no-netlink", no_argument, NULL, 'n' },
 		{ "netlink-replay", required_argument, NULL, 'R' },
+		{ "init-pid", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -909,6 +941,7 @@ int main(int argc, char **argv)
 	a.ag_report_interval = AGENT_REPORT_DEFAULT;
 	a.ag_env.fe_netlink = FACT_NL_KERNEL;
 	a.ag_fd = -1;
+	a.ag_init_pid = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		long v;
 
@@ -939,6 +972,19 @@ int main(int argc, char **argv)
 			a.ag_env.fe_netlink = FACT_NL_REPLAY;
 			a.ag_env.fe_replay = optarg;
 			break;
+		case 'I': {
+			char *end;
+			long pid;
+
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || pid < 1 || pid > INT32_MAX) {
+				agent_log("--init-pid: \"%s\" is not a process id", optarg);
+				return 2;
+			}
+			a.ag_init_pid = (pid_t)pid;
+			break;
+		}
 		case 'h':
 			agent_usage(stdout);
 			return 0;

@@ -79,6 +79,7 @@ run_suite e2e-firewall env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/
 run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cleanse.sh
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
+run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
 # The golden image (debian-web, built by `make check`): exported, imported by virt-v2v.
 run_suite e2e-export env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/export.sh
 

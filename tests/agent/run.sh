@@ -119,8 +119,8 @@ done
 prepare good
 GOOD=(--root "$ROOT" "${NL[@]}")
 out=$TMP/good.out
-t_is "hello first: protocol 1, boot id from the guest" \
-	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id]')" '["hello",1,"6c1b2f4e-0d6a-4c1e-9a53-000000000009"]'
+t_is "hello first: protocol 2, boot id from the guest" \
+	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id]')" '["hello",2,"6c1b2f4e-0d6a-4c1e-9a53-000000000009"]'
 t_is "the report after hello names no service" "$(fact "$out" 1 service)" '{"found":false,"id":"service"}'
 
 out=$TMP/garbage.out
@@ -209,6 +209,42 @@ last=$(jq -r 'select(.type == "report_end") | .report' "$out" | tail -n 1)
 t_diag "5000 requests while not read: $last reports"
 t_ok "... requests coalesce, and every report it sent is whole" whole_reports "$out" "${last:-0}"
 t_is "... and then it answers the next request" "$(fact "$out" "${last:-0}" service | jq -r .name)" marker
+
+# shutdown_with ROOT NAME: a shutdown request to an agent whose init is a
+# stand-in process (--init-pid) that writes the name of the signal it gets.
+shutdown_with() {
+	local root=$1 name=$2 got=$TMP/$2.signal catcher
+	bash -c 'trap "echo USR2 >$1; exit 0" USR2; trap "echo RTMIN+4 >$1; exit 0" RTMIN+4
+		while :; do sleep 0.05; done' _ "$got" &
+	catcher=$!
+	sleep 0.3 # its traps are set
+	printf 'wait report_end 1\nsend {"type":"shutdown"}\nwait shutdown_ack\ndrain 0.5\n' |
+		dock "$TMP/$name.out" --root "$root" "${NL[@]}" --report-interval 0 --init-pid "$catcher"
+	echo "rc $?"
+	for _ in $(seq 40); do [ -s "$got" ] && break; sleep 0.05; done
+	kill "$catcher" 2>/dev/null
+	wait "$catcher" 2>/dev/null
+	cat "$got" 2>/dev/null || echo "no signal"
+}
+t_is "shutdown (busybox init): shutdown_ack, then SIGUSR2 to init" \
+	"$(shutdown_with "$ROOT" busybox | tr '\n' ' ')" "rc 0 USR2 "
+t_ok "... and the agent says so on its console" grep -q "shutdown requested by the dock: signal $(kill -l USR2)" "$TMP/busybox.out.err"
+mkdir -p "$TMP/root-systemd"
+cp -a "$ROOT/." "$TMP/root-systemd/"
+mkdir -p "$TMP/root-systemd/run/systemd/system"
+t_is "shutdown (systemd: /run/systemd/system exists): SIGRTMIN+4 to init" \
+	"$(shutdown_with "$TMP/root-systemd" systemd | tr '\n' ' ')" "rc 0 RTMIN+4 "
+out=$TMP/noshut.out
+dock "$out" "${GOOD[@]}" --report-interval 0 --init-pid 999999 <<'EOF'
+wait report_end 1
+send {"type":"shutdown","x":[[[[[[[[[[1]]]]]]]]]]}
+send {"type":"shutdown","type":"shutdown"}
+send {"type":"report","service":"httpd"}
+wait report_end 2
+drain 1
+EOF
+t_is "a malformed shutdown request is ignored (no ack)" \
+	"$? $(jq -r 'select(.type == "shutdown_ack") | .type' "$out" | wc -l)" "0 0"
 
 # --- 3. options and the binary itself
 t_ok "a bad --report-interval is refused" bash -c "! '$AGENT' --report-interval x 2>/dev/null"

@@ -2,15 +2,21 @@
 # End-to-end test of self-cleansing, inside tests/lib/sandbox.sh: what a
 # node writes to /scratch is gone after a cleanse (on demand, and when its
 # maximum lifetime is up), the old key is gone from libvirt (the old data is
-# crypto-shredded), the node is back and reporting; a dock killed in the
-# middle of a cleanse finishes it at restart and leaves nothing behind.
+# crypto-shredded), the node is back and reporting; the guest is powered off
+# by its agent first; a dock killed in each phase of a cleanse finishes it
+# at restart and leaves nothing behind; after libvirtd lost the ephemeral
+# secrets, start gives the node a fresh disk with a new key.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
 . "$SRC/tests/e2e/lib.sh"
 plan_start "cleanse: fresh ephemeral disk with a new key, lifetime timer, crash in the middle"
-dock_setup "stop_timeout = 15" micro
-dock_start
+mkdir -p "$W"
+"$SRC/build/isc-unseal" --keygen "$W/operator" || exit 1
+dock_setup "stop_timeout = 15
+shutdown_timeout_s = 20
+forensic_pubkey = $W/operator.pub" micro
+ISC_DEBUG_CLEANSE_PAUSE=rekey dock_start # without --test-hooks: ignored
 trap 'dock_finish; exit $?' EXIT
 
 ins() { "$A" inspect c | jq -r "$1"; }
@@ -31,6 +37,10 @@ old_boot=$(ins .agent.hello.boot_id)
 t_ok "iscadm cleanse c" "$A" cleanse c
 t_ok "c is back and says hello" wait_for 120 has_hello
 t_is "one cleanse counted" "$(ins .cleanses)" 1
+t_ok "the guest was powered off by its agent" grep -q "node c: cleanse: powered off by its agent$" "$W/dockd.log"
+t_ok "... which acknowledged the request" grep -q "node c: the agent acknowledged the shutdown request" "$W/dockd.log"
+t_ok "the hook's variable alone (no --test-hooks) changed nothing" bash -c "! grep -q 'test hook' '$W/dockd.log'"
+t_ok "each phase logged" bash -c "for p in shutdown snapshot rekey start wait-agent; do grep -q \"node c: cleanse: \$p\$\" '$W/dockd.log' || exit 1; done"
 t_ok "a new boot" test "$(ins .agent.hello.boot_id)" != "$old_boot"
 new_secret=$(ins .disks.ephemeral.secret_uuid)
 t_ok "a new key (secret $new_secret)" test "$new_secret" != "$old_secret"
@@ -50,22 +60,65 @@ marker
 t_is "the marker is gone after the automatic cleanse" $? 1
 t_ok "the timer is re-armed" test "$(ins .next_cleanse)" -gt "$(date +%s)"
 
-# --- kill -9 the dock in the middle of a cleanse
-"$A" cleanse c >/dev/null 2>&1 &
-seen=
-for _ in $(seq 80); do
-	seen=$(ins .state)
-	[ "$seen" = cleansing ] && break
-	sleep 0.1
+# --- kill -9 the dock in each phase of a cleanse (dockd --test-hooks stops
+# there for good), then restart it: the phase is finished or rolled back
+vol_count() { virsh vol-list isc-ephemeral | grep -c 'isc-c.img'; }
+dom_count() { virsh list --all --name | grep -cx 'isc-c'; }
+# Without a lifetime now: the timer must not race the crash tests.
+t_ok "destroy c, create it again without a lifetime" bash -c "'$A' destroy c && '$A' create c --image micro --memory 160M --scratch-size 32M"
+t_ok "c says hello" wait_for 120 has_hello
+old_secret=$(ins .disks.ephemeral.secret_uuid)
+n=0
+for phase in shutdown snapshot rekey start wait-agent; do
+	guest_attach c
+	guest_run c "echo secret-data > /scratch/marker && sync"
+	t_is "$phase: a marker written to /scratch" $? 0
+	kill "$DOCKD_PID"
+	wait "$DOCKD_PID" 2>/dev/null
+	ISC_DEBUG_CLEANSE_PAUSE=$phase dock_start --test-hooks
+	"$A" cleanse c >/dev/null 2>&1 &
+	client=$!
+	t_ok "$phase: the dock stops in phase $phase (iscadm ls says cleansing:$phase)" \
+		wait_for 120 bash -c "'$A' ls --json | jq -e '.[] | select(.name == \"c\") | .state == \"cleansing:$phase\"'"
+	t_ok "$phase: inspect shows the phase" test "$(ins .phase)" = "$phase"
+	kill -9 "$DOCKD_PID"
+	wait "$DOCKD_PID" 2>/dev/null
+	kill "$client" 2>/dev/null
+	wait "$client" 2>/dev/null
+	# As if the dock had died in the middle of the copy.
+	[ "$phase" = snapshot ] && mkdir -p "$W/state/forensics/c-1" && echo partial >"$W/state/forensics/c-1/disk.luks"
+	dock_start
+	t_is "$phase: the dock restarts (without the hook)" $? 0
+	t_ok "$phase: c ends up running and saying hello" wait_for 180 has_hello
+	n=$((n + 1))
+	t_is "$phase: the cleanse is counted once" "$(ins .cleanses)" "$n"
+	t_is "$phase: no phase left" "$(ins .phase)" null
+	t_is "$phase: exactly one secret, one volume, one domain for c" \
+		"$(secrets_of_c) $(vol_count) $(dom_count)" "1 1 1"
+	t_ok "$phase: the old key is gone" test "$(ins .disks.ephemeral.secret_uuid)" != "$old_secret"
+	old_secret=$(ins .disks.ephemeral.secret_uuid)
+	guest_attach c
+	marker
+	t_is "$phase: the marker is gone" $? 1
 done
-kill -9 "$DOCKD_PID"
-t_is "the dock was killed while a cleanse was under way" "$seen" cleansing
-wait "$DOCKD_PID" 2>/dev/null
-dock_start
-t_is "the dock restarts" $? 0
-t_ok "the cleanse is finished: c running and saying hello" wait_for 120 has_hello
-t_ok "three cleanses counted" test "$(ins .cleanses)" -ge 3
-t_is "still exactly one secret for c" "$(secrets_of_c)" 1
-t_is "exactly one volume for c" "$(virsh vol-list isc-ephemeral | grep -c 'isc-c.img')" 1
+t_ok "the incomplete forensic snapshot of the snapshot phase was removed" test ! -e "$W/state/forensics/c-1"
+t_ok "a whole snapshot was taken at each cleanse" test "$("$A" forensic ls --json | jq '[.[] | select(.node == "c")] | length')" -ge 5
+
+# --- libvirtd restarted: the ephemeral secret is gone; start re-keys
+t_ok "stop c" "$A" stop c
+gone_secret=$(ins .disks.ephemeral.secret_uuid)
+kill "$(cat /run/libvirtd.pid)"
+for _ in $(seq 100); do [ -e "/proc/$(cat /run/libvirtd.pid 2>/dev/null)" ] || break; sleep 0.1; done
+libvirtd -d
+t_ok "libvirtd restarted in the sandbox" wait_for 30 virsh -q version
+t_ok "... and c's ephemeral secret is gone with it" bash -c "! virsh secret-dumpxml $gone_secret"
+t_ok "iscadm start c works: a fresh disk with a new key" "$A" start c
+t_ok "c runs and says hello" wait_for 180 has_hello
+t_ok "a new key" test "$(ins .disks.ephemeral.secret_uuid)" != "$gone_secret"
+t_is "exactly one secret, one volume for c" "$(secrets_of_c) $(vol_count)" "1 1"
+grep -q "node c: its disk's key (secret $gone_secret) is gone from libvirt" "$W/dockd.log"
+t_is "the dock says why in its log" $? 0
+t_ok "and in the audit trail" bash -c "'$A' audit --node c --json | jq -e '[.[] | select(.action == \"rekey-at-start\" and .result == \"ok\")] | length == 1'"
+
 t_ok "destroy c" "$A" destroy c
 t_is "no secret left" "$(secrets_of_c)" 0

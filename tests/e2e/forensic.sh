@@ -3,7 +3,8 @@
 # disk's key is sealed to an operator key made here; a snapshot (on demand
 # and at a cleanse) is a read-only copy of the encrypted disk whose sha256 is
 # in the audit trail; only the operator's secret key opens it, and what the
-# guest wrote is inside. Without an operator key the dock refuses.
+# guest wrote is inside; `forensic export` copies one out, verified against
+# the trail, never overwriting. Without an operator key the dock refuses.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -56,6 +57,34 @@ CDIR=$SANDBOX_DIR/dock/state/forensics/$CID
 PASS2=$("$U" "$W/operator.sec" "$CDIR/key.sealed")
 t_ok "the cleanse snapshot opens and holds the evidence" bash -c "$(declare -f plain); plain '$CDIR/disk.luks' '$PASS2' '$W/plain2.raw' && grep -aq forensic-marker-4711 '$W/plain2.raw'"
 rm -f "$W/plain2.raw"
+# --- export: a verified copy out of the dock
+X=$SANDBOX_DIR/export
+t_ok "forensic export $CID" "$A" forensic export "$CID" "$X"
+t_is "the copy holds the disk, the sealed key and the metadata, read-only" \
+	"$(cd "$X" && stat -c '%n %a' disk.luks key.sealed meta.json | tr '\n' ' ')" "disk.luks 400 key.sealed 400 meta.json 400 "
+t_is "the copy's disk has the digest of the audit trail" "$(sha256sum "$X/disk.luks" | cut -d' ' -f1)" \
+	"$("$A" audit --node f --json | jq -r --arg id "$CID" '.[] | select(.action == "forensic-snapshot" and .detail.id == $id) | .detail.sha256')"
+t_ok "the operator opens the exported copy" bash -c "printf %s \"\$('$U' '$W/operator.sec' '$X/key.sealed')\" | cryptsetup luksOpen --test-passphrase --key-file - '$X/disk.luks'"
+t_ok "the export is in the audit trail" bash -c "'$A' audit --node f --json | jq -e --arg id '$CID' '[.[] | select(.action == \"forensic-export\" and .detail.id == \$id and .result == \"ok\")] | length == 1'"
+out=$("$A" forensic export "$CID" "$X" 2>&1)
+t_ok "an existing destination is refused ($out)" bash -c 'grep -q "refusing to overwrite" <<<"$0"' "$out"
+t_is "... and left as it was" "$(sha256sum "$X/disk.luks" | cut -d' ' -f1)" "$(sha256sum "$CDIR/disk.luks" | cut -d' ' -f1)"
+out=$("$A" forensic export f-1 "$SANDBOX_DIR/export2" 2>&1)
+t_ok "an id without a digest in the audit trail is refused ($out)" bash -c 'grep -q "records no digest" <<<"$0"' "$out"
+t_ok "... and nothing made" test ! -e "$SANDBOX_DIR/export2"
+# The dock's copy altered after its digest was recorded: the export says so
+# and keeps nothing.
+chmod 600 "$CDIR/disk.luks"
+printf 'X' | dd of="$CDIR/disk.luks" bs=1 seek=4096 conv=notrunc 2>/dev/null
+chmod 400 "$CDIR/disk.luks"
+out=$("$A" forensic export "$CID" "$SANDBOX_DIR/export3" 2>&1)
+t_ok "a copy whose digest differs from the audit trail is refused ($out)" bash -c 'grep -q "is not the one in the audit trail" <<<"$0"' "$out"
+t_ok "... and removed" test ! -e "$SANDBOX_DIR/export3"
+out=$("$A" forensic export ../etc "$SANDBOX_DIR/export4" 2>&1)
+t_ok "a path for an id is refused ($out)" bash -c 'grep -q "is not a snapshot id" <<<"$0"' "$out"
+t_is "a file outside the three is not served" \
+	"$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$ISC_SOCKET" "http://dock/v1/forensics/$CID/..%2Fmeta.json")" 404
+
 t_ok "forensic rm" "$A" forensic rm "$ID"
 t_is "one snapshot left" "$("$A" forensic ls --json | jq length)" 1
 

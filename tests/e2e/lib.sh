@@ -2,7 +2,7 @@
 # a dock configured under $SANDBOX_DIR/dock with copies of the built images,
 # started in this shell, and a polling helper.
 #   dock_setup "extra config lines" IMAGE...   # writes $W/dockd.conf, copies images
-#   dock_start                                 # starts dockd, sets DOCKD_PID
+#   dock_start [DOCKD-ARGS...]                 # starts dockd, sets DOCKD_PID
 #   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
 #   guest_attach NODE; guest_run NODE CMD      # a command in the guest's console shell
 SRC=${ISC_SRC:?}
@@ -35,7 +35,7 @@ C
 # Runs in the caller's shell (not in t_ok's subshell): DOCKD_PID must stay
 # known, and dockd must not hold a command substitution's pipe open.
 dock_start() {
-	"$D" -c "$W/dockd.conf" -f >>"$W/dockd.log" 2>&1 </dev/null &
+	"$D" -c "$W/dockd.conf" -f "$@" >>"$W/dockd.log" 2>&1 </dev/null &
 	DOCKD_PID=$!
 	for _ in $(seq 50); do
 		[ -S "$ISC_SOCKET" ] && "$A" ls >/dev/null 2>&1 && return 0

@@ -231,6 +231,8 @@ static void test_spec(void **st)
 			 "image name \"../etc\" must start with a lower-case letter");
 	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"start\":1}",
 			 "create request: \"start\" must be true or false");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
+			 "create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
 }
 
 /* ---- render ---- */
@@ -351,7 +353,12 @@ static void test_state(void **st)
 	snprintf(r.nr_mac, sizeof(r.nr_mac), "52:54:00:00:00:01");
 	snprintf(r.nr_volume, sizeof(r.nr_volume), "/v/isc-web1.img");
 	snprintf(r.nr_reason, sizeof(r.nr_reason), "a \"quoted\" reason\n");
-	r.nr_state = NODE_RUNNING;
+	r.nr_state = NODE_CLEANSING;
+	r.nr_phase = NODE_PHASE_REKEY;
+	r.nr_on_fail = NODE_ACT_QUARANTINE;
+	snprintf(r.nr_failing[0], sizeof(r.nr_failing[0]), "swap");
+	snprintf(r.nr_failing[1], sizeof(r.nr_failing[1]), "nx-aslr");
+	r.nr_n_failing = 2;
 	r.nr_memory_mib = 256;
 	r.nr_vcpus = 2;
 	r.nr_scratch_mib = 300;
@@ -375,6 +382,14 @@ static void test_state(void **st)
 	rmdir(path);
 	rmdir(dir);
 	assert_int_equal(state_from_json("{\"name\":\"x\"}", 12, &back, NULL), -EINVAL);
+	{
+		struct dock_err e = { 0 };
+		const char *bad = "{\"name\":\"x\",\"state\":\"cleansing\",\"phase\":\"nap\",\"reason\":\"\","
+				  "\"image\":\"micro\",\"memory_mib\":1,\"vcpus\":1,\"scratch_mib\":1,"
+				  "\"subnet\":0,\"mac\":\"\",\"secret_uuid\":\"\",\"volume\":\"\",\"created\":0}";
+		assert_int_equal(state_from_json(bad, strlen(bad), &back, &e), -EINVAL);
+		assert_string_equal(e.de_msg, "node record: unknown phase \"nap\"");
+	}
 }
 
 /* ---- agent protocol ---- */
@@ -394,6 +409,10 @@ static void test_agentproto(void **st)
 	assert_int_equal(agentproto_parse(hb, strlen(hb), &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_HEARTBEAT);
 	assert_int_equal(m.am_seq, 7);
+	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\"}", 23, &m, NULL), 0);
+	assert_int_equal(m.am_type, AGENT_MSG_SHUTDOWN_ACK);
+	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\",\"x\":[[[[[[1]]]]]]}", 41, &m, NULL),
+			 -EINVAL); /* bounded like every line */
 	assert_int_equal(agentproto_parse("{\"type\":\"future\"}", 17, &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_OTHER);
 	assert_int_equal(agentproto_parse("{\"type\":\"hello\"}", 16, &m, &e), -EINVAL);
@@ -490,6 +509,13 @@ static void test_profile(void **st)
 	const char *badp = "{\"name\":\"x\",\"writable\":[\"/a/../etc\"]}";
 	assert_int_equal(profile_parse(badp, strlen(badp), &p, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "profile: writable[0] must be an absolute path under 128 bytes");
+	err_clear(&e);
+	const char *pol = "{\"name\":\"x\",\"on_fail\":\"cleanse\"}";
+	assert_int_equal(profile_parse(pol, strlen(pol), &p, NULL), 0);
+	assert_string_equal(p.pr_on_fail, "cleanse");
+	const char *badpol = "{\"name\":\"x\",\"on_fail\":\"reboot\"}";
+	assert_int_equal(profile_parse(badpol, strlen(badpol), &p, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "profile: on_fail must be alert, quarantine, cleanse or destroy");
 }
 
 /* Feed an agent report through the real parser into a fact array. */
