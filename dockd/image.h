@@ -30,6 +30,8 @@ struct image {
 	char im_built[40];
 	enum image_boot im_boot;
 	char im_cmdline[IMAGE_CMDLINE_MAX];
+	uint64_t im_memory_mib;   /* "recommended": what the guest needs; 0 = no word */
+	uint64_t im_scratch_mib;
 	struct image_file im_files[IMAGE_MAX_FILES];
 	size_t im_n_files;
 	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */

@@ -533,6 +533,16 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	n->n_rec.nr_memory_mib = spec->ns_memory_mib;
 	n->n_rec.nr_vcpus = spec->ns_vcpus;
 	n->n_rec.nr_scratch_mib = spec->ns_scratch_mib;
+	/* Sizes the request left out: what the image says it needs, within
+	 * the dock's limits (a golden Debian does not boot in 256 MiB). */
+	if (spec->ns_memory_default && im.im_memory_mib > n->n_rec.nr_memory_mib)
+		n->n_rec.nr_memory_mib = im.im_memory_mib < node_cfg->dc_max_memory_mib
+						 ? im.im_memory_mib
+						 : node_cfg->dc_max_memory_mib;
+	if (spec->ns_scratch_default && im.im_scratch_mib > n->n_rec.nr_scratch_mib)
+		n->n_rec.nr_scratch_mib = im.im_scratch_mib < node_cfg->dc_max_scratch_mib
+						  ? im.im_scratch_mib
+						  : node_cfg->dc_max_scratch_mib;
 	n->n_rec.nr_created = (int64_t)time(NULL);
 	for (size_t i = 0; i < spec->ns_n_publish; i++) {
 		struct fw_publish p;

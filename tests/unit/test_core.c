@@ -229,6 +229,13 @@ static void test_spec(void **st)
 	assert_int_equal(sp.ns_vcpus, 2);
 	assert_int_equal(sp.ns_scratch_mib, 128);
 	assert_false(sp.ns_start);
+	assert_false(sp.ns_memory_default);
+	assert_false(sp.ns_scratch_default);
+	const char *bare = "{\"name\":\"w\",\"image\":\"m\"}";
+	assert_int_equal(spec_parse(bare, strlen(bare), &c, &sp, NULL), 0);
+	assert_true(sp.ns_memory_default); /* the image's recommendation may apply */
+	assert_true(sp.ns_scratch_default);
+	assert_int_equal(sp.ns_memory_mib, 256);
 	check_spec_error("{\"name\":\"Web\",\"image\":\"micro\"}",
 			 "node name \"Web\" must start with a lower-case letter");
 	check_spec_error("{\"image\":\"micro\"}", "create request: missing \"name\"");
@@ -580,6 +587,22 @@ static void test_manifest(void **st)
 	err_clear(&e);
 	assert_int_equal(image_manifest_parse(nobase, strlen(nobase), &im, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "manifest: no file with role \"base\"");
+	err_clear(&e);
+	assert_int_equal(im.im_memory_mib, 0);
+	/* A golden image: efi, no kernel of the dock's to load, sizes it needs. */
+	const char *efi = "{\"format\":1,\"name\":\"debian-web\",\"boot\":{\"mode\":\"efi\"},"
+			  "\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},\"files\":["
+			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
+	assert_int_equal(im.im_boot, IMAGE_BOOT_EFI);
+	assert_null(im.im_kernel);
+	assert_int_equal(im.im_memory_mib, 512);
+	assert_int_equal(im.im_scratch_mib, 1024);
+	const char *bad = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+			  "\"recommended\":{\"memory_mib\":1},\"files\":["
+			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(bad, strlen(bad), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: recommended: \"memory_mib\" must be between 64 and 1048576");
 }
 
 /* ---- profiles and checks ---- */
