@@ -31,7 +31,7 @@ fi
 # Slow guests: a report may be a minute apart, a shutdown may take a while.
 dock_setup "agent_deadline = 180
 stop_timeout = 90" "$IMG"
-MEM=$(jq -r '.memory_mib // .boot.memory_mib // 512' "$W/images/$IMG/manifest.json")
+MEM=$(jq -r '.recommended.memory_mib // 512' "$W/images/$IMG/manifest.json")
 PROFILE=()
 [ -n "${GOLDEN_PROFILE:-}" ] && PROFILE=(--profile "$GOLDEN_PROFILE")
 
