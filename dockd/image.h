@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "profile.h"
 #include "validate.h"
 
 #define IMAGE_MANIFEST_MAX (64 * 1024)
@@ -32,6 +33,8 @@ struct image {
 	char im_cmdline[IMAGE_CMDLINE_MAX];
 	uint64_t im_memory_mib;   /* "recommended": what the guest needs; 0 = no word */
 	uint64_t im_scratch_mib;
+	bool im_have_service;     /* "service": the policy its nodes are judged by */
+	struct profile im_service;
 	struct image_file im_files[IMAGE_MAX_FILES];
 	size_t im_n_files;
 	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */

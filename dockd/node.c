@@ -166,10 +166,22 @@ static void node_load_profile(struct node *n)
 	if (n->n_rec.nr_profile[0] == '\0')
 		return;
 	snprintf(dir, sizeof(dir), "%s/profiles", node_cfg->dc_template_dir);
-	if (profile_load(dir, n->n_rec.nr_profile, &n->n_profile, &e) == 0)
+	if (profile_load(dir, n->n_rec.nr_profile, &n->n_profile, &e) == 0) {
 		n->n_have_profile = true;
-	else
-		log_warn("node %s: %s", n->n_rec.nr_name, e.de_msg);
+		return;
+	}
+	/* No file: the image's own manifest says how its nodes are judged. */
+	if (e.de_status == 404 && strcmp(n->n_rec.nr_profile, n->n_rec.nr_image) == 0) {
+		struct image im;
+
+		if (image_load(node_cfg->dc_image_dir, n->n_rec.nr_image, &im, NULL) == 0 &&
+		    im.im_have_service) {
+			n->n_profile = im.im_service;
+			n->n_have_profile = true;
+			return;
+		}
+	}
+	log_warn("node %s: %s", n->n_rec.nr_name, e.de_msg);
 }
 
 /* Mark the node busy with `op`; refuse if unknown or busy. */
@@ -499,8 +511,9 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	if (profile[0] != '\0') {
 		if (profile_load(pdir, profile, &prof, err) < 0)
 			return -EINVAL;
-	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0) {
-		snprintf(profile, sizeof(profile), "%s", spec->ns_image); /* the image's own */
+	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0 || im.im_have_service) {
+		/* the image's own: a profile file named like it, else its manifest's service */
+		snprintf(profile, sizeof(profile), "%s", spec->ns_image);
 	}
 	n = calloc(1, sizeof(*n));
 	used = calloc(cap, sizeof(*used));

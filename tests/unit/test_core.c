@@ -591,18 +591,36 @@ static void test_manifest(void **st)
 	assert_int_equal(im.im_memory_mib, 0);
 	/* A golden image: efi, no kernel of the dock's to load, sizes it needs. */
 	const char *efi = "{\"format\":1,\"name\":\"debian-web\",\"boot\":{\"mode\":\"efi\"},"
-			  "\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},\"files\":["
+			  "\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},"
+			  "\"service\":{\"name\":\"nginx\",\"user\":\"web\",\"group\":\"web\",\"uid\":998,"
+			  "\"gid\":997,\"ports\":[\"80/tcp\"],\"writable\":[\"/scratch\",\"/var\"],"
+			  "\"readonly\":[\"/\",\"/srv/www\"]},\"files\":["
 			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
 	assert_int_equal(im.im_boot, IMAGE_BOOT_EFI);
 	assert_null(im.im_kernel);
 	assert_int_equal(im.im_memory_mib, 512);
 	assert_int_equal(im.im_scratch_mib, 1024);
+	/* Its "service" is the policy its nodes are judged by, with no profile file. */
+	assert_true(im.im_have_service);
+	assert_string_equal(im.im_service.pr_name, "debian-web");
+	assert_string_equal(im.im_service.pr_service, "nginx");
+	assert_int_equal(im.im_service.pr_uid, 998);
+	assert_int_equal(im.im_service.pr_gid, 997);
+	assert_true(profile_port_declared(&im.im_service, "tcp", 80));
+	assert_int_equal(im.im_service.pr_n_readonly, 2);
+	assert_string_equal(im.im_service.pr_writable[1], "/var");
 	const char *bad = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
 			  "\"recommended\":{\"memory_mib\":1},\"files\":["
 			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	assert_int_equal(image_manifest_parse(bad, strlen(bad), &im, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "manifest: recommended: \"memory_mib\" must be between 64 and 1048576");
+	err_clear(&e);
+	const char *badsvc = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+			     "\"service\":{\"name\":\"x\",\"ports\":[\"http\"]},\"files\":["
+			     "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(badsvc, strlen(badsvc), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: profile: service ports[0] must look like \"80/tcp\"");
 }
 
 /* ---- profiles and checks ---- */
