@@ -42,15 +42,7 @@ dock_start
 t_is "dock starts" $? 0
 t_ok "an orphan nvram file is removed at start" test ! -e "$W/state/nvram/ghost_VARS.fd"
 
-OUT="ip netns exec outside"
-ip netns add outside
-ip link add vout0 type veth peer name vout1
-ip link set vout1 netns outside
-ip addr add 192.0.2.1/24 dev vout0 && ip link set vout0 up
-$OUT ip addr add 192.0.2.2/24 dev vout1
-$OUT ip link set vout1 up
-$OUT ip link set lo up
-sysctl -qw net.ipv4.ip_forward=1
+outside_setup
 
 status_json() { "$A" status g --json >"$W/g.status.json"; }
 not_pass() { # status rows other than PASS, minus the exempt ones
