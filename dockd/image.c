@@ -16,7 +16,7 @@
 static const struct jsonin_limits image_limits = {
 	.jl_max_bytes = IMAGE_MANIFEST_MAX,
 	.jl_max_depth = 8,
-	.jl_max_fields = 64,
+	.jl_max_fields = 2048, /* "packages": one element per installed package */
 };
 
 static int image_hex_ok(const char *s)

@@ -11,7 +11,7 @@
 #include "profile.h"
 #include "validate.h"
 
-#define IMAGE_MANIFEST_MAX (64 * 1024)
+#define IMAGE_MANIFEST_MAX (512 * 1024) /* a golden image lists its ~300 packages */
 #define IMAGE_MAX_FILES 16
 #define IMAGE_FILE_NAME_MAX 64
 #define IMAGE_CMDLINE_MAX 1024

@@ -35,6 +35,11 @@ MEM=$(jq -r '.recommended.memory_mib // 512' "$W/images/$IMG/manifest.json")
 PROFILE=()
 [ -n "${GOLDEN_PROFILE:-}" ] && PROFILE=(--profile "$GOLDEN_PROFILE")
 
+# Missing firmware is a configuration error, said at start, naming the file.
+{ cat "$W/dockd.conf"; echo "ovmf_code = /nonexistent/OVMF_CODE_4M.fd"; } >"$W/nofw.conf"
+t_is "dockd refuses to start without the UEFI firmware, naming it" "$("$D" -c "$W/nofw.conf" -f 2>&1 </dev/null)" \
+	"dockd: ovmf_code /nonexistent/OVMF_CODE_4M.fd: No such file or directory"
+
 # A variable store left by a crash (no node record) must not survive a start.
 mkdir -p "$W/state/nvram"
 echo junk >"$W/state/nvram/ghost_VARS.fd"
@@ -67,7 +72,8 @@ trap 'finish; exit $?' EXIT
 
 t0=$(date +%s.%N)
 t_ok "create g ($IMG, ${MEM} MiB, publish 8080:80)" \
-	"$A" create g --image "$IMG" "${PROFILE[@]}" --memory "${MEM}M" --scratch-size 1G --publish 8080:80
+	"$A" create g --image "$IMG" "${PROFILE[@]}" --memory "${MEM}M" --scratch-size 1G --publish 8080:80 ||
+	exit 1 # nothing else can be judged
 NV=$("$A" inspect g | jq -r .boot.nvram)
 t_is "inspect: boot mode efi" "$("$A" inspect g | jq -r .boot.mode)" efi
 t_is "the variable store is the node's own, under the dock's state" "$NV" "$W/state/nvram/g_VARS.fd"
