@@ -45,7 +45,7 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 # golden images), libxml2 (OVF export); the dock's bounded manifest parser
 # reads images for export.c.
 IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c images/export.c \
-              dockd/image.c dockd/jsonin.c dockd/err.c dockd/validate.c dockd/file.c
+              dockd/image.c dockd/profile.c dockd/state.c dockd/jsonin.c dockd/err.c dockd/validate.c dockd/file.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef ISC_TEMPLATE_DIR
@@ -49,6 +50,8 @@ static const struct config_key config_keys[] = {
 	U64("shutdown_timeout_s", dc_shutdown_timeout_s, 1, 3600),
 	U64("ready_timeout_s", dc_ready_timeout_s, 10, 3600),
 	STR("forensic_pubkey", dc_forensic_pubkey, CK_PATH),
+	STR("ovmf_code", dc_ovmf_code, CK_PATH),
+	STR("ovmf_vars", dc_ovmf_vars, CK_PATH),
 };
 
 static const char *const accel_names[] = { [ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",
@@ -79,6 +82,27 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_agent_deadline_s = 60;
 	cfg->dc_shutdown_timeout_s = 30;
 	cfg->dc_ready_timeout_s = 300;
+	/* Debian's ovmf: 4 MiB flash, no secure boot, so no SMM (slow under TCG). */
+	snprintf(cfg->dc_ovmf_code, sizeof(cfg->dc_ovmf_code), "/usr/share/OVMF/OVMF_CODE_4M.fd");
+	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
+}
+
+int config_check_files(const struct dock_config *cfg, struct dock_err *err)
+{
+	const struct {
+		const char *key, *path;
+	} files[] = { { "ovmf_code", cfg->dc_ovmf_code }, { "ovmf_vars", cfg->dc_ovmf_vars } };
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (stat(files[i].path, &st) < 0)
+			return err_set(err, 400, errno, "%s %s: %s", files[i].key, files[i].path,
+				       strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return err_set(err, 400, EINVAL, "%s %s: not a regular file", files[i].key,
+				       files[i].path);
+	}
+	return 0;
 }
 
 static char *config_trim(char *s)

@@ -33,6 +33,8 @@ struct dock_config {
 	uint64_t dc_shutdown_timeout_s; /* cleanse: each graceful step (agent, then ACPI) */
 	uint64_t dc_ready_timeout_s;    /* cleanse: the new boot's agent hello */
 	char dc_forensic_pubkey[CONFIG_DIR_MAX]; /* operator's X25519 public key (hex file); "" = none */
+	char dc_ovmf_code[CONFIG_DIR_MAX];  /* UEFI firmware (read-only pflash) for efi images */
+	char dc_ovmf_vars[CONFIG_DIR_MAX];  /* its variable store template, copied per node */
 };
 
 void config_defaults(struct dock_config *cfg);
@@ -41,5 +43,9 @@ int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 int config_parse(const char *name, const char *text, struct dock_config *cfg,
 		 struct dock_err *err);
 const char *config_accel_name(enum accel a);
+/* The files the configuration names must exist: the UEFI firmware and its
+ * variable store template (a dock without them could not boot efi images,
+ * and would only find out at a node's start). */
+int config_check_files(const struct dock_config *cfg, struct dock_err *err);
 
 #endif

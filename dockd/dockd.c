@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 		}
 	}
 	config_defaults(&cfg);
-	if (config_load(conf, &cfg, &err) < 0) {
+	if (config_load(conf, &cfg, &err) < 0 || config_check_files(&cfg, &err) < 0) {
 		fprintf(stderr, "dockd: %s\n", err.de_msg);
 		return 1;
 	}

@@ -96,7 +96,7 @@ static const struct image_file *image_role_file(const struct image *im, const ch
 
 int image_manifest_parse(const char *buf, size_t len, struct image *im, struct dock_err *err)
 {
-	struct json_object *o = NULL, *boot, *files;
+	struct json_object *o = NULL, *boot, *files, *rec, *svc;
 	char mode[16], fname[IMAGE_FILE_NAME_MAX];
 	uint64_t format;
 	int r = -EINVAL;
@@ -136,6 +136,25 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 	if (JSONIN_BAD(jsonin_str(boot, "manifest: boot", "cmdline", false, im->im_cmdline,
 		       sizeof(im->im_cmdline), err)))
 		goto out;
+	if (json_object_object_get_ex(o, "recommended", &rec)) {
+		/* Bounds of sanity only: the dock's own limits apply at create. */
+		if (!json_object_is_type(rec, json_type_object)) {
+			err_set(err, 400, EINVAL, "manifest: \"recommended\" must be an object");
+			goto out;
+		}
+		if (JSONIN_BAD(jsonin_u64(rec, "manifest: recommended", "memory_mib", false, 64,
+					  1024 * 1024, &im->im_memory_mib, err)) ||
+		    JSONIN_BAD(jsonin_u64(rec, "manifest: recommended", "scratch_mib", false, 16,
+					  64ULL * 1024 * 1024, &im->im_scratch_mib, err)))
+			goto out;
+	}
+	if (json_object_object_get_ex(o, "service", &svc)) {
+		if (profile_from_service(svc, im->im_name, &im->im_service, err) < 0) {
+			err_prefix(err, "manifest: ");
+			goto out;
+		}
+		im->im_have_service = true;
+	}
 	im->im_base = image_role_file(im, "base");
 	if (im->im_base == NULL) {
 		err_set(err, 400, EINVAL, "manifest: no file with role \"base\"");

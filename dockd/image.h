@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "profile.h"
 #include "validate.h"
 
 #define IMAGE_MANIFEST_MAX (512 * 1024) /* a golden image lists its ~300 packages */
@@ -33,6 +34,10 @@ struct image {
 	char im_built[40];
 	enum image_boot im_boot;
 	char im_cmdline[IMAGE_CMDLINE_MAX];
+	uint64_t im_memory_mib;   /* "recommended": what the guest needs; 0 = no word */
+	uint64_t im_scratch_mib;
+	bool im_have_service;     /* "service": the policy its nodes are judged by */
+	struct profile im_service;
 	struct image_file im_files[IMAGE_MAX_FILES];
 	size_t im_n_files;
 	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */

@@ -2,6 +2,7 @@
  * state and the firewall. */
 #include "node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -70,8 +71,15 @@ struct node_names {
 	char nn_volume[NODE_NAME_MAX + 16];
 	char nn_socket[PATH_MAX];
 	char nn_console[PATH_MAX];
+	char nn_nvram[PATH_MAX];   /* UEFI variable store of efi images' nodes */
 	struct netpool_subnet nn_subnet;
 };
+
+/* A node's UEFI variables: state_dir/nvram/NAME_VARS.fd (libvirt's own
+ * naming), made by libvirt from ovmf_vars at the first start. */
+#define NODE_NVRAM_DIR "nvram"
+#define NODE_NVRAM_SUFFIX "_VARS.fd"
+
 
 static void node_names(const struct node_rec *r, struct node_names *nn)
 {
@@ -82,6 +90,8 @@ static void node_names(const struct node_rec *r, struct node_names *nn)
 		 r->nr_name);
 	snprintf(nn->nn_console, sizeof(nn->nn_console), "%s/console/%s.log",
 		 node_cfg->dc_run_dir, r->nr_name);
+	snprintf(nn->nn_nvram, sizeof(nn->nn_nvram), "%s/" NODE_NVRAM_DIR "/%s" NODE_NVRAM_SUFFIX,
+		 node_cfg->dc_state_dir, r->nr_name);
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &nn->nn_subnet);
 }
 
@@ -159,10 +169,22 @@ static void node_load_profile(struct node *n)
 	if (n->n_rec.nr_profile[0] == '\0')
 		return;
 	snprintf(dir, sizeof(dir), "%s/profiles", node_cfg->dc_template_dir);
-	if (profile_load(dir, n->n_rec.nr_profile, &n->n_profile, &e) == 0)
+	if (profile_load(dir, n->n_rec.nr_profile, &n->n_profile, &e) == 0) {
 		n->n_have_profile = true;
-	else
-		log_warn("node %s: %s", n->n_rec.nr_name, e.de_msg);
+		return;
+	}
+	/* No file: the image's own manifest says how its nodes are judged. */
+	if (e.de_status == 404 && strcmp(n->n_rec.nr_profile, n->n_rec.nr_image) == 0) {
+		struct image im;
+
+		if (image_load(node_cfg->dc_image_dir, n->n_rec.nr_image, &im, NULL) == 0 &&
+		    im.im_have_service) {
+			n->n_profile = im.im_service;
+			n->n_have_profile = true;
+			return;
+		}
+	}
+	log_warn("node %s: %s", n->n_rec.nr_name, e.de_msg);
 }
 
 /* Mark the node busy with `op`; refuse if unknown or busy. */
@@ -272,6 +294,7 @@ static int node_domain_xml(const struct node_rec *r, const struct node_names *nn
 {
 	char mem[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "",
 								base[PATH_MAX], uuid[37];
+	const char *loader = "", *nvram = "", *nvram_template = "";
 	struct image im;
 
 	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0)
@@ -281,9 +304,12 @@ static int node_domain_xml(const struct node_rec *r, const struct node_names *nn
 		image_path(&im, im.im_kernel, kernel, sizeof(kernel));
 		image_path(&im, im.im_initrd, initrd, sizeof(initrd));
 	} else {
-		return err_set(err, 400, ENOTSUP,
-			       "image \"%s\": UEFI boot is not supported by this dock yet",
-			       r->nr_image);
+		/* Explicit firmware rather than <os firmware='efi'>: libvirt's
+		 * autoselection prefers the secure-boot descriptors, which need
+		 * SMM (slow under TCG) and refuse unsigned loaders. */
+		loader = node_cfg->dc_ovmf_code;
+		nvram = nn->nn_nvram;
+		nvram_template = node_cfg->dc_ovmf_vars;
 	}
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->nr_memory_mib);
 	snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)r->nr_vcpus);
@@ -298,7 +324,10 @@ static int node_domain_xml(const struct node_rec *r, const struct node_names *nn
 		{ "vcpus", vcpus },
 		{ "kernel", kernel },
 		{ "initrd", initrd },
-		{ "cmdline", im.im_cmdline },
+		{ "cmdline", im.im_boot == IMAGE_BOOT_KERNEL ? im.im_cmdline : "" },
+		{ "loader", loader },
+		{ "nvram", nvram },
+		{ "nvram_template", nvram_template },
 		{ "base_path", base },
 		{ "ephemeral_path", r->nr_volume },
 		{ "secret_uuid", r->nr_secret_uuid },
@@ -355,6 +384,15 @@ static int node_build(struct node *n, struct dock_err *err)
 	return r;
 }
 
+/* Delete a node's UEFI variable store; absence is success. */
+static int node_nvram_remove(const char *name, const char *path, struct dock_err *err)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_set(err, 500, errno, "node %s: nvram %s: %s", name, path,
+			       strerror(errno));
+	return 0;
+}
+
 /* Remove every trace; safe to repeat, each step tolerates absence. The
  * first failure is reported, the remaining steps still run. */
 static int node_teardown(const struct node_rec *rec, struct dock_err *err)
@@ -374,6 +412,10 @@ static int node_teardown(const struct node_rec *rec, struct dock_err *err)
 	if (virt_secret_remove(rec->nr_secret_uuid, rec->nr_volume, err) < 0)
 		r = -EIO;
 	if (virt_volume_remove(NODE_POOL, nn.nn_volume, err) < 0)
+		r = -EIO;
+	/* libvirt removed it with the domain (VIR_DOMAIN_UNDEFINE_NVRAM); a
+	 * domain already gone may have left it. */
+	if (node_nvram_remove(rec->nr_name, nn.nn_nvram, err) < 0)
 		r = -EIO;
 	unlink(nn.nn_socket);
 	unlink(nn.nn_console);
@@ -480,8 +522,9 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	if (profile[0] != '\0') {
 		if (profile_load(pdir, profile, &prof, err) < 0)
 			return -EINVAL;
-	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0) {
-		snprintf(profile, sizeof(profile), "%s", spec->ns_image); /* the image's own */
+	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0 || im.im_have_service) {
+		/* the image's own: a profile file named like it, else its manifest's service */
+		snprintf(profile, sizeof(profile), "%s", spec->ns_image);
 	}
 	n = calloc(1, sizeof(*n));
 	used = calloc(cap, sizeof(*used));
@@ -514,6 +557,16 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 	n->n_rec.nr_memory_mib = spec->ns_memory_mib;
 	n->n_rec.nr_vcpus = spec->ns_vcpus;
 	n->n_rec.nr_scratch_mib = spec->ns_scratch_mib;
+	/* Sizes the request left out: what the image says it needs, within
+	 * the dock's limits (a golden Debian does not boot in 256 MiB). */
+	if (spec->ns_memory_default && im.im_memory_mib > n->n_rec.nr_memory_mib)
+		n->n_rec.nr_memory_mib = im.im_memory_mib < node_cfg->dc_max_memory_mib
+						 ? im.im_memory_mib
+						 : node_cfg->dc_max_memory_mib;
+	if (spec->ns_scratch_default && im.im_scratch_mib > n->n_rec.nr_scratch_mib)
+		n->n_rec.nr_scratch_mib = im.im_scratch_mib < node_cfg->dc_max_scratch_mib
+						  ? im.im_scratch_mib
+						  : node_cfg->dc_max_scratch_mib;
 	n->n_rec.nr_created = (int64_t)time(NULL);
 	for (size_t i = 0; i < spec->ns_n_publish; i++) {
 		struct fw_publish p;
@@ -749,6 +802,36 @@ struct json_object *node_list_json(void)
 	return a;
 }
 
+/* How the node boots: {"mode":"kernel","kernel","initrd","cmdline"} or
+ * {"mode":"efi","loader","nvram","nvram_template","nvram_exists"}. */
+static struct json_object *node_boot_json(const struct image *im, bool have_im,
+					  const struct node_names *nn)
+{
+	struct json_object *b = json_object_new_object();
+	char path[PATH_MAX];
+
+	if (!have_im) {
+		json_object_object_add(b, "mode", NULL);
+		return b;
+	}
+	if (im->im_boot == IMAGE_BOOT_KERNEL) {
+		json_object_object_add(b, "mode", json_object_new_string("kernel"));
+		image_path(im, im->im_kernel, path, sizeof(path));
+		json_object_object_add(b, "kernel", json_object_new_string(path));
+		image_path(im, im->im_initrd, path, sizeof(path));
+		json_object_object_add(b, "initrd", json_object_new_string(path));
+		json_object_object_add(b, "cmdline", json_object_new_string(im->im_cmdline));
+		return b;
+	}
+	json_object_object_add(b, "mode", json_object_new_string("efi"));
+	json_object_object_add(b, "loader", json_object_new_string(node_cfg->dc_ovmf_code));
+	json_object_object_add(b, "nvram", json_object_new_string(nn->nn_nvram));
+	json_object_object_add(b, "nvram_template", json_object_new_string(node_cfg->dc_ovmf_vars));
+	json_object_object_add(b, "nvram_exists",
+			       json_object_new_boolean(access(nn->nn_nvram, F_OK) == 0));
+	return b;
+}
+
 int node_inspect_json(const char *name, struct json_object **out, struct dock_err *err)
 {
 	struct json_object *o, *disks, *base, *eph, *agent, *hello;
@@ -756,7 +839,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	struct image im;
 	struct node_rec r;
 	struct node *n;
-	bool connected;
+	bool connected, have_im;
 	int64_t hb;
 	uint64_t hbs;
 	const char *op;
@@ -790,7 +873,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 
 	disks = json_object_new_object();
 	base = json_object_new_object();
-	if (image_load(node_cfg->dc_image_dir, r.nr_image, &im, NULL) == 0) {
+	have_im = image_load(node_cfg->dc_image_dir, r.nr_image, &im, NULL) == 0;
+	if (have_im) {
 		char path[PATH_MAX];
 		image_path(&im, im.im_base, path, sizeof(path));
 		json_object_object_add(base, "path", json_object_new_string(path));
@@ -805,6 +889,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(eph, "size_mib", json_object_new_int64((int64_t)r.nr_scratch_mib));
 	json_object_object_add(disks, "ephemeral", eph);
 	json_object_object_add(o, "disks", disks);
+	json_object_object_add(o, "boot", node_boot_json(&im, have_im, &nn));
 
 	agent = json_object_new_object();
 	json_object_object_add(agent, "socket", json_object_new_string(nn.nn_socket));
@@ -998,6 +1083,37 @@ static bool node_known(const char *name)
 	return k;
 }
 
+/* Variable stores without a node record (a crash between the domain's
+ * removal and the record's, or a domain removed by hand). */
+static void node_remove_orphan_nvram(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	size_t slen = strlen(NODE_NVRAM_SUFFIX);
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/" NODE_NVRAM_DIR, node_cfg->dc_state_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char nm[NODE_NAME_MAX + 1];
+		size_t len = strlen(de->d_name);
+
+		if (len <= slen || len - slen > NODE_NAME_MAX ||
+		    strcmp(de->d_name + len - slen, NODE_NVRAM_SUFFIX) != 0)
+			continue;
+		snprintf(nm, sizeof(nm), "%.*s", (int)(len - slen), de->d_name);
+		if (node_known(nm))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		log_warn("orphan nvram %s (no node record): removing", path);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("orphan nvram %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+}
+
 /* libvirt objects named isc-* without a record were left by a crash. */
 static void node_remove_orphans(void)
 {
@@ -1043,6 +1159,7 @@ static void node_remove_orphans(void)
 		}
 		virt_free_names(names, cnt);
 	}
+	node_remove_orphan_nvram();
 	if (virt_volume_list(NODE_POOL, &names, &cnt, NULL) == 0) {
 		for (size_t i = 0; i < cnt; i++) {
 			char nm[NODE_NAME_MAX + 1];
@@ -1138,6 +1255,10 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	/* state_dir and volumes are traversed by QEMU (libvirt-qemu): 0711. */
 	snprintf(path, sizeof(path), "%s/nodes", cfg->dc_state_dir);
 	if (node_mkdir(cfg->dc_state_dir, 0711, err) < 0 || node_mkdir(path, 0700, err) < 0)
+		return -EIO;
+	/* QEMU (libvirt-qemu) opens the variable stores by path: 0711. */
+	snprintf(path, sizeof(path), "%s/" NODE_NVRAM_DIR, cfg->dc_state_dir);
+	if (node_mkdir(path, 0711, err) < 0)
 		return -EIO;
 	snprintf(path, sizeof(path), "%s/agents", cfg->dc_run_dir);
 	if (node_mkdir(cfg->dc_run_dir, 0755, err) < 0 || node_mkdir(path, 0711, err) < 0)
@@ -1735,6 +1856,10 @@ static int node_cleanse_rekey(struct node *n, const struct node_names *nn, struc
 		rc = virt_secret_remove(NULL, r->nr_volume, err); /* one made before a crash */
 	if (rc == 0)
 		rc = virt_volume_remove(NODE_POOL, nn->nn_volume, err);
+	/* UEFI variables are guest-writable state too: libvirt makes a fresh
+	 * copy of the template at the next start. */
+	if (rc == 0)
+		rc = node_nvram_remove(r->nr_name, nn->nn_nvram, err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&node_lock);

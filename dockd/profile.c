@@ -34,9 +34,46 @@ static int profile_paths(struct json_object *o, const char *key,
 	return 0;
 }
 
+/* The "service" object: process name, uid, gid, ports. */
+static int profile_service(struct json_object *svc, struct profile *p, struct dock_err *err)
+{
+	struct json_object *ports;
+	int r;
+
+	if (!json_object_is_type(svc, json_type_object))
+		return err_set(err, 400, EINVAL, "profile: \"service\" must be an object");
+	if (jsonin_str(svc, "profile: service", "name", true, p->pr_service, sizeof(p->pr_service),
+		       err) < 0 ||
+	    JSONIN_BAD(jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
+				  err)) ||
+	    JSONIN_BAD(jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
+				  err)))
+		return -EINVAL;
+	r = jsonin_array(svc, "profile: service", "ports", false, PROFILE_MAX_PORTS, &ports, err);
+	if (JSONIN_BAD(r))
+		return -EINVAL;
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+		struct json_object *v = json_object_array_get_idx(ports, i);
+		const char *s = json_object_get_string(v);
+		unsigned long port;
+		char *end;
+
+		errno = 0;
+		port = strtoul(s ? s : "", &end, 10);
+		if (!json_object_is_type(v, json_type_string) || errno != 0 || end == s || port == 0 ||
+		    port > 65535 || (strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0))
+			return err_set(err, 400, EINVAL,
+				       "profile: service ports[%zu] must look like \"80/tcp\"", i);
+		p->pr_ports[i].pp_port = (uint16_t)port;
+		memcpy(p->pr_ports[i].pp_proto, end + 1, 4);
+		p->pr_n_ports = i + 1;
+	}
+	return 0;
+}
+
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err)
 {
-	struct json_object *o = NULL, *svc = NULL, *ports;
+	struct json_object *o = NULL, *svc = NULL;
 	enum node_action act;
 	int r = -EINVAL;
 
@@ -46,43 +83,8 @@ int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_er
 		return -EINVAL;
 	if (jsonin_str(o, "profile", "name", true, p->pr_name, sizeof(p->pr_name), err) < 0)
 		goto out;
-	if (json_object_object_get_ex(o, "service", &svc)) {
-		if (!json_object_is_type(svc, json_type_object)) {
-			err_set(err, 400, EINVAL, "profile: \"service\" must be an object");
-			goto out;
-		}
-		if (jsonin_str(svc, "profile: service", "name", true, p->pr_service,
-			       sizeof(p->pr_service), err) < 0 ||
-		    JSONIN_BAD(jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
-			       err)) ||
-		    JSONIN_BAD(jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
-			       err)))
-			goto out;
-		r = jsonin_array(svc, "profile: service", "ports", false, PROFILE_MAX_PORTS, &ports,
-				 err);
-		if (JSONIN_BAD(r))
-			goto out;
-		r = -EINVAL;
-		for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
-			struct json_object *v = json_object_array_get_idx(ports, i);
-			const char *s = json_object_get_string(v);
-			unsigned long port;
-			char *end;
-
-			errno = 0;
-			port = strtoul(s ? s : "", &end, 10);
-			if (!json_object_is_type(v, json_type_string) || errno != 0 || end == s ||
-			    port == 0 || port > 65535 ||
-			    (strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0)) {
-				err_set(err, 400, EINVAL,
-					"profile: service ports[%zu] must look like \"80/tcp\"", i);
-				goto out;
-			}
-			p->pr_ports[i].pp_port = (uint16_t)port;
-			memcpy(p->pr_ports[i].pp_proto, end + 1, 4);
-			p->pr_n_ports = i + 1;
-		}
-	}
+	if (json_object_object_get_ex(o, "service", &svc) && profile_service(svc, p, err) < 0)
+		goto out;
 	if (profile_paths(o, "readonly", p->pr_readonly, &p->pr_n_readonly, err) < 0 ||
 	    profile_paths(o, "writable", p->pr_writable, &p->pr_n_writable, err) < 0)
 		goto out;
@@ -98,6 +100,19 @@ int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_er
 out:
 	json_object_put(o);
 	return r;
+}
+
+int profile_from_service(struct json_object *svc, const char *name, struct profile *p,
+			 struct dock_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	p->pr_uid = p->pr_gid = -1;
+	snprintf(p->pr_name, sizeof(p->pr_name), "%s", name);
+	if (profile_service(svc, p, err) < 0 ||
+	    profile_paths(svc, "readonly", p->pr_readonly, &p->pr_n_readonly, err) < 0 ||
+	    profile_paths(svc, "writable", p->pr_writable, &p->pr_n_writable, err) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 int profile_load(const char *dir, const char *name, struct profile *p, struct dock_err *err)

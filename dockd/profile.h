@@ -38,6 +38,11 @@ struct profile {
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err);
 /* Load <dir>/<name>.json; unknown name: 404. */
 int profile_load(const char *dir, const char *name, struct profile *p, struct dock_err *err);
+/* The same policy from an image manifest's "service" object (name, uid,
+ * gid, ports, readonly, writable; isc-image writes it from the recipe). */
+struct json_object;
+int profile_from_service(struct json_object *svc, const char *name, struct profile *p,
+			 struct dock_err *err);
 bool profile_port_declared(const struct profile *p, const char *proto, unsigned port);
 
 #endif

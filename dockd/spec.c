@@ -40,6 +40,8 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 	spec->ns_start = true;
 	if (jsonin_parse(w, body, len, &spec_limits, &o, err) < 0)
 		return -EINVAL;
+	spec->ns_memory_default = !json_object_object_get_ex(o, "memory_mib", NULL);
+	spec->ns_scratch_default = !json_object_object_get_ex(o, "scratch_mib", NULL);
 	json_object_object_foreach(o, key, val)
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",

@@ -24,6 +24,8 @@ struct node_spec {
 	uint64_t ns_memory_mib;
 	uint64_t ns_vcpus;
 	uint64_t ns_scratch_mib;
+	bool ns_memory_default;    /* not in the request: the image's recommendation wins */
+	bool ns_scratch_default;
 	bool ns_start;
 	uint64_t ns_lifetime_s;    /* 0: none */
 	char ns_on_hostile[16];    /* alert|quarantine|cleanse|destroy; "" default */

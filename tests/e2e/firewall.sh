@@ -12,16 +12,7 @@ plan_start "firewall: publish, isolation, egress, anti-spoofing, quarantine — 
 dock_setup "" micro
 dock_start
 
-OUT="ip netns exec outside"
-ip netns add outside
-ip link add vout0 type veth peer name vout1
-ip link set vout1 netns outside
-ip addr add 192.0.2.1/24 dev vout0 && ip link set vout0 up
-$OUT ip addr add 192.0.2.2/24 dev vout1
-$OUT ip link set vout1 up
-$OUT ip link set lo up
-$OUT ip route add 10.231.0.0/24 via 192.0.2.1
-sysctl -qw net.ipv4.ip_forward=1
+outside_setup
 # Servers: on the outside (egress target) and on the host (must stay
 # unreachable from nodes).
 mkdir -p "$W/www" && echo "outside ok" >"$W/www/index.html"

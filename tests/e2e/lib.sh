@@ -4,6 +4,7 @@
 #   dock_setup "extra config lines" IMAGE...   # writes $W/dockd.conf, copies images
 #   dock_start [DOCKD-ARGS...]                 # starts dockd, sets DOCKD_PID
 #   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
+#   outside_setup                              # netns "outside" (192.0.2.2) <-> here (192.0.2.1); $OUT runs in it
 #   guest_attach NODE; guest_run NODE CMD      # a command in the guest's console shell
 SRC=${ISC_SRC:?}
 W=$SANDBOX_DIR/dock
@@ -42,6 +43,22 @@ dock_start() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# An "outside" client: its own namespace joined by a veth pair, routed to
+# the nodes' pool through this (the sandbox's) namespace. Sets OUT only
+# here: the bench, which sources this file too, has an OUT of its own.
+outside_setup() {
+	OUT="ip netns exec outside"
+	ip netns add outside
+	ip link add vout0 type veth peer name vout1
+	ip link set vout1 netns outside
+	ip addr add 192.0.2.1/24 dev vout0 && ip link set vout0 up
+	$OUT ip addr add 192.0.2.2/24 dev vout1
+	$OUT ip link set vout1 up
+	$OUT ip link set lo up
+	$OUT ip route add 10.231.0.0/24 via 192.0.2.1
+	sysctl -qw net.ipv4.ip_forward=1
 }
 
 wait_for() {

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
 
 #include "agentproto.h"
 #include "checks.h"
@@ -147,7 +149,20 @@ static void test_config(void **st)
 	check_config_error("subnet_pool = 10.0.0.0/31\n",
 			   "dockd.conf:1: subnet pool \"10.0.0.0/31\": prefix must be 8..29");
 	check_config_error("log_level = loud\n",
-			   "dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\"");
+			   "dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\"");	/* UEFI firmware: Debian's paths by default, checked as files. */
+	config_defaults(&c);
+	assert_string_equal(c.dc_ovmf_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+	assert_string_equal(c.dc_ovmf_vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+	check_config_error("ovmf_code = OVMF.fd\n", "dockd.conf:1: ovmf_code must be an absolute path");
+	assert_int_equal(config_parse("t", "ovmf_code = /nonexistent/CODE.fd\novmf_vars = /\n", &c,
+				      NULL), 0);
+	struct dock_err e = { 0 };
+	assert_int_equal(config_check_files(&c, &e), -ENOENT);
+	assert_string_equal(e.de_msg, "ovmf_code /nonexistent/CODE.fd: No such file or directory");
+	err_clear(&e);
+	snprintf(c.dc_ovmf_code, sizeof(c.dc_ovmf_code), "%s/templates/domain.xml", src_dir);
+	assert_int_equal(config_check_files(&c, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "ovmf_vars /: not a regular file");
 }
 
 /* ---- jsonin ---- */
@@ -214,6 +229,13 @@ static void test_spec(void **st)
 	assert_int_equal(sp.ns_vcpus, 2);
 	assert_int_equal(sp.ns_scratch_mib, 128);
 	assert_false(sp.ns_start);
+	assert_false(sp.ns_memory_default);
+	assert_false(sp.ns_scratch_default);
+	const char *bare = "{\"name\":\"w\",\"image\":\"m\"}";
+	assert_int_equal(spec_parse(bare, strlen(bare), &c, &sp, NULL), 0);
+	assert_true(sp.ns_memory_default); /* the image's recommendation may apply */
+	assert_true(sp.ns_scratch_default);
+	assert_int_equal(sp.ns_memory_mib, 256);
 	check_spec_error("{\"name\":\"Web\",\"image\":\"micro\"}",
 			 "node name \"Web\" must start with a lower-case letter");
 	check_spec_error("{\"image\":\"micro\"}", "create request: missing \"name\"");
@@ -290,6 +312,9 @@ static const struct render_var domain_vars[] = {
 	{ "kernel", "/var/lib/isc/images/micro/vmlinuz" },
 	{ "initrd", "/var/lib/isc/images/micro/initrd.img" },
 	{ "cmdline", "console=ttyS0 quiet" },
+	{ "loader", "" },
+	{ "nvram", "" },
+	{ "nvram_template", "" },
 	{ "base_path", "/var/lib/isc/images/micro/base.qcow2" },
 	{ "ephemeral_path", "/var/lib/isc/volumes/isc-web1.img" },
 	{ "secret_uuid", "0b8c7f0e-35a4-4c6e-9d0e-1d3b6c1a2f10" },
@@ -298,6 +323,104 @@ static const struct render_var domain_vars[] = {
 	{ "agent_socket", "/run/isc/agents/web1.sock" },
 	{ "console_log", "/run/isc/console/web1.log" },
 };
+
+/* An efi image's node: firmware and a per-node variable store, no kernel. */
+static const struct render_var domain_efi_vars[] = {
+	{ "domain_type", "qemu" },
+	{ "domain", "isc-web2" },
+	{ "uuid", "6c1d1b0e-1f6a-4f55-8a51-0d2b3c4d5e6f" },
+	{ "name", "web2" },
+	{ "image", "debian-web" },
+	{ "memory_mib", "512" },
+	{ "vcpus", "1" },
+	{ "kernel", "" },
+	{ "initrd", "" },
+	{ "cmdline", "" },
+	{ "loader", "/usr/share/OVMF/OVMF_CODE_4M.fd" },
+	{ "nvram", "/var/lib/isc/nvram/web2_VARS.fd" },
+	{ "nvram_template", "/usr/share/OVMF/OVMF_VARS_4M.fd" },
+	{ "base_path", "/var/lib/isc/images/debian-web/base.qcow2" },
+	{ "ephemeral_path", "/var/lib/isc/volumes/isc-web2.img" },
+	{ "secret_uuid", "0b8c7f0e-35a4-4c6e-9d0e-1d3b6c1a2f11" },
+	{ "mac", "52:54:00:12:34:57" },
+	{ "network", "isc-web2" },
+	{ "agent_socket", "/run/isc/agents/web2.sock" },
+	{ "console_log", "/run/isc/console/web2.log" },
+};
+
+/* Validate a rendered domain against libvirt's own RelaxNG schema, when
+ * libvirt's schemas are installed (libvirt-daemon ships them). */
+#define LIBVIRT_DOMAIN_RNG "/usr/share/libvirt/schemas/domain.rng"
+static void check_domain_schema(const char *xml)
+{
+	xmlRelaxNGParserCtxtPtr pc;
+	xmlRelaxNGValidCtxtPtr vc;
+	xmlRelaxNGPtr rng;
+	xmlDocPtr doc;
+
+	if (access(LIBVIRT_DOMAIN_RNG, R_OK) != 0) {
+		print_message("# %s absent: schema check skipped\n", LIBVIRT_DOMAIN_RNG);
+		return;
+	}
+	pc = xmlRelaxNGNewParserCtxt(LIBVIRT_DOMAIN_RNG);
+	rng = xmlRelaxNGParse(pc);
+	assert_non_null(rng);
+	vc = xmlRelaxNGNewValidCtxt(rng);
+	doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	assert_int_equal(xmlRelaxNGValidateDoc(vc, doc), 0);
+	xmlFreeDoc(doc);
+	xmlRelaxNGFreeValidCtxt(vc);
+	xmlRelaxNGFree(rng);
+	xmlRelaxNGFreeParserCtxt(pc);
+}
+
+static void render_domain(const struct render_var *v, size_t n, char **out)
+{
+	char path[512];
+	struct dock_err e = { 0 };
+
+	snprintf(path, sizeof(path), "%s/templates/domain.xml", src_dir);
+	if (render_file(path, v, n, out, &e) != 0)
+		fail_msg("render domain.xml: %s", e.de_msg);
+}
+
+static void test_render_efi(void **st)
+{
+	const size_t n = sizeof(domain_efi_vars) / sizeof(domain_efi_vars[0]);
+	struct dock_facts df = { 0 };
+	char *xml = NULL;
+	(void)st;
+	check_render("domain.xml", domain_efi_vars, n, "domain-efi.xml");
+	render_domain(domain_efi_vars, n, &xml);
+	/* UEFI: firmware read-only, variables per node, disk boot, no kernel. */
+	assert_non_null(strstr(xml, "<loader readonly=\"yes\" type=\"pflash\">"
+				    "/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
+	assert_non_null(strstr(xml, "<nvram template=\"/usr/share/OVMF/OVMF_VARS_4M.fd\">"
+				    "/var/lib/isc/nvram/web2_VARS.fd</nvram>"));
+	assert_non_null(strstr(xml, "<boot dev=\"hd\"/>"));
+	assert_null(strstr(xml, "<kernel"));
+	assert_null(strstr(xml, "<initrd"));
+	assert_null(strstr(xml, "<cmdline"));
+	assert_null(strstr(xml, "isc-if"));
+	check_domain_schema(xml);
+	/* The dock-side judgement reads the same XML: base read-only on vda,
+	 * the ephemeral disk LUKS with the node's secret. */
+	checks_dock_from_xml(xml, NULL, NULL, "/var/lib/isc/images/debian-web/base.qcow2",
+			     "/var/lib/isc/volumes/isc-web2.img",
+			     "0b8c7f0e-35a4-4c6e-9d0e-1d3b6c1a2f11", "isc-web2", &df);
+	assert_int_equal(df.df_base_readonly, 1);
+	assert_int_equal(df.df_eph_luks, 1);
+	assert_int_equal(df.df_net_own, 1);
+	free(xml);
+	/* The kernel-boot rendering stays what it was, and valid too. */
+	render_domain(domain_vars, sizeof(domain_vars) / sizeof(domain_vars[0]), &xml);
+	assert_null(strstr(xml, "<loader"));
+	assert_null(strstr(xml, "<nvram"));
+	assert_null(strstr(xml, "<boot"));
+	check_domain_schema(xml);
+	free(xml);
+}
 
 static void test_render(void **st)
 {
@@ -483,6 +606,40 @@ static void test_manifest(void **st)
 	err_clear(&e);
 	assert_int_equal(image_manifest_parse(nobase, strlen(nobase), &im, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "manifest: no file with role \"base\"");
+	err_clear(&e);
+	assert_int_equal(im.im_memory_mib, 0);
+	/* A golden image: efi, no kernel of the dock's to load, sizes it needs. */
+	const char *efi = "{\"format\":1,\"name\":\"debian-web\",\"boot\":{\"mode\":\"efi\"},"
+			  "\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},"
+			  "\"service\":{\"name\":\"nginx\",\"user\":\"web\",\"group\":\"web\",\"uid\":998,"
+			  "\"gid\":997,\"ports\":[\"80/tcp\"],\"writable\":[\"/scratch\",\"/var\"],"
+			  "\"readonly\":[\"/\",\"/srv/www\"]},\"files\":["
+			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
+	assert_int_equal(im.im_boot, IMAGE_BOOT_EFI);
+	assert_null(im.im_kernel);
+	assert_int_equal(im.im_memory_mib, 512);
+	assert_int_equal(im.im_scratch_mib, 1024);
+	/* Its "service" is the policy its nodes are judged by, with no profile file. */
+	assert_true(im.im_have_service);
+	assert_string_equal(im.im_service.pr_name, "debian-web");
+	assert_string_equal(im.im_service.pr_service, "nginx");
+	assert_int_equal(im.im_service.pr_uid, 998);
+	assert_int_equal(im.im_service.pr_gid, 997);
+	assert_true(profile_port_declared(&im.im_service, "tcp", 80));
+	assert_int_equal(im.im_service.pr_n_readonly, 2);
+	assert_string_equal(im.im_service.pr_writable[1], "/var");
+	const char *bad = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+			  "\"recommended\":{\"memory_mib\":1},\"files\":["
+			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(bad, strlen(bad), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: recommended: \"memory_mib\" must be between 64 and 1048576");
+	err_clear(&e);
+	const char *badsvc = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+			     "\"service\":{\"name\":\"x\",\"ports\":[\"http\"]},\"files\":["
+			     "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	assert_int_equal(image_manifest_parse(badsvc, strlen(badsvc), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: profile: service ports[0] must look like \"80/tcp\"");
 }
 
 /* ---- profiles and checks ---- */
@@ -649,7 +806,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_names),	  cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_netpool),	  cmocka_unit_test(test_config),
 		cmocka_unit_test(test_jsonin),	  cmocka_unit_test(test_spec),
-		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_escaping),
+		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_efi),
+		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
 		cmocka_unit_test(test_reader),	  cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_profile),	  cmocka_unit_test(test_checks),
