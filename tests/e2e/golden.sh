@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end test of a golden image as a node, inside tests/lib/sandbox.sh:
-# one node from the debian-web image (UEFI: OVMF, systemd-boot, a read-only
+# one node from the debian-web image (UEFI: OVMF, GRUB, a read-only
 # ext4 root, /var, /scratch and swap on the LUKS ephemeral disk) boots
 # through OVMF, its agent reports, its published web page answers from an
 # "outside" namespace, every row of its status table is PASS; its base disk

@@ -61,14 +61,14 @@ outside_setup() {
 	sysctl -qw net.ipv4.ip_forward=1
 }
 
-wait_for() {
-	local t=$1
+wait_for() { # SECONDS CMD...: until CMD succeeds, SECONDS of wall time at most
+	local end=$((SECONDS + $1))
 	shift
-	for _ in $(seq $((t * 2))); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.5
 	done
-	return 1
 }
 
 # On failure, show the tail of the dock's log and of every console.
