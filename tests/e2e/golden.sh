@@ -48,6 +48,8 @@ t_is "dock starts" $? 0
 t_ok "an orphan nvram file is removed at start" test ! -e "$W/state/nvram/ghost_VARS.fd"
 
 outside_setup
+t_ok "iscadm image ls lists $IMG: boot efi, size, digest" \
+	bash -c "'$A' image ls | grep -Eq '^$IMG +efi +[0-9.]+M +[0-9a-f]{12} '"
 
 status_json() { "$A" status g --json >"$W/g.status.json"; }
 not_pass() { # status rows other than PASS, minus the exempt ones
