@@ -776,3 +776,24 @@ int virt_domain_pause(const char *name, bool pause, struct dock_err *err)
 	virConnectClose(c);
 	return r;
 }
+
+int virt_domain_dump_memory(const char *name, const char *path, struct dock_err *err)
+{
+	virDomainPtr d;
+	int r = 0;
+	VIRT_CONN(c, err);
+
+	d = virt_dom(c, name, err);
+	if (d == NULL) {
+		virConnectClose(c);
+		return -ENOENT;
+	}
+	/* RAW is QEMU's ELF format; the kdump formats compress. */
+	if (virDomainCoreDumpWithFormat(d, path, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+					VIR_DUMP_MEMORY_ONLY) < 0)
+		r = err_set(err, 500, virt_errno(), "domain %s: memory dump to %s: %s", name, path,
+			    virt_msg());
+	virDomainFree(d);
+	virConnectClose(c);
+	return r;
+}
