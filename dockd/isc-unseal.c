@@ -147,7 +147,11 @@ static int unseal_memory(const unsigned char *key, const char *enc, const char *
 		}
 		if (crypto_secretstream_xchacha20poly1305_pull(&ss, plain, &plen, &tag, cipher, n,
 							       NULL, 0) != 0) {
-			why = n == 0 ? "truncated (no final chunk)" : "altered or not sealed with this key";
+			/* A short chunk is the file's end: cut there, or changed. */
+			why = n == 0 ? "truncated (no final chunk)"
+			      : n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES
+				      ? "truncated or altered"
+				      : "altered or not sealed with this key";
 			goto done;
 		}
 		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
