@@ -146,7 +146,11 @@ t_is "three snapshots left" "$("$A" forensic ls --json | jq length)" 3
 kill "$DOCKD_PID"
 wait "$DOCKD_PID" 2>/dev/null
 sed -i '/^forensic_pubkey/d' "$W/dockd.conf"
+# A dock stopped while encrypting a memory dump left its plaintext: gone at start.
+P=$SANDBOX_DIR/dock/state/forensics/f-1000000000
+mkdir -m 700 "$P" && echo mem-marker-5127 >"$P/memory.plain"
 dock_start
+t_ok "a half-made snapshot's plaintext dump is removed at start" test ! -e "$P"
 out=$("$A" snapshot f 2>&1)
 t_ok "without forensic_pubkey a snapshot is refused ($out)" bash -c 'grep -q "refusing to keep an unprotected copy" <<<"$0"' "$out"
 out=$("$A" quarantine f --pause --snapshot 2>&1)
