@@ -60,10 +60,13 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, "snapshot" },
 	{ "GET", "/v1/forensics", API_FORENSIC_LIST, NULL },
 	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, "forensic-rm" },
-	/* Exporting the disk is audited by api_forensic_file; the small files not. */
+	/* Exporting the disk or the memory is audited by api_forensic_file; the
+	 * small files not. */
 	{ "GET", "/v1/forensics/*/disk.luks", API_FORENSIC_FILE, NULL },
 	{ "GET", "/v1/forensics/*/key.sealed", API_FORENSIC_FILE, NULL },
 	{ "GET", "/v1/forensics/*/meta.json", API_FORENSIC_FILE, NULL },
+	{ "GET", "/v1/forensics/*/memory.enc", API_FORENSIC_FILE, NULL },
+	{ "GET", "/v1/forensics/*/memory.key.sealed", API_FORENSIC_FILE, NULL },
 	{ "GET", "/v1/audit", API_AUDIT_READ, NULL },
 	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, NULL },
 };
@@ -243,11 +246,18 @@ static int api_audit_json(struct MHD_Connection *conn, bool verify, struct json_
 	return 0;
 }
 
+static const char *api_body(const struct api_req *req)
+{
+	return req->ar_body != NULL ? req->ar_body : "";
+}
+
+/* One request: *out the answer; *detail what the audit record adds. */
 static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const char *name,
 			const struct api_req *req, struct json_object **out, char *subject,
-			size_t subject_size, struct dock_err *err)
+			size_t subject_size, struct json_object **detail, struct dock_err *err)
 {
 	struct node_spec spec;
+	int rc;
 
 	/* Node names are checked here; a forensic id by forensic_remove. */
 	if (name[0] != '\0' && id != API_FORENSIC_RM &&
@@ -265,7 +275,7 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 		*out = node_list_json();
 		return 0;
 	case API_NODES_CREATE:
-		if (spec_parse(req->ar_body ? req->ar_body : "", req->ar_len, api_cfg, &spec,
+		if (spec_parse(api_body(req), req->ar_len, api_cfg, &spec,
 				    err) < 0)
 			return -EINVAL;
 		snprintf(subject, subject_size, "%s", spec.ns_name);
@@ -291,17 +301,39 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	case API_NODE_PUBLISH:
 	case API_NODE_UNPUBLISH: {
 		char port[32];
-		if (spec_port_parse(req->ar_body ? req->ar_body : "", req->ar_len, port,
+		if (spec_port_parse(api_body(req), req->ar_len, port,
 				    sizeof(port), err) < 0 ||
 		    node_publish(name, port, id == API_NODE_PUBLISH, err) < 0)
 			return -EINVAL;
 		return node_inspect_json(name, out, err);
 	}
 	case API_NODE_QUARANTINE:
-	case API_NODE_RELEASE:
-		if (node_quarantine(name, id == API_NODE_QUARANTINE, err) < 0)
+	case API_NODE_RELEASE: {
+		struct node_quarantine_opts q = { 0 };
+		const struct spec_flag flags[] = { { "pause", &q.nq_pause },
+						   { "snapshot", &q.nq_snapshot } };
+		if (id == API_NODE_QUARANTINE &&
+		    spec_flags_parse("quarantine request", api_body(req), req->ar_len, flags, 2,
+				     err) < 0)
+			return -EINVAL;
+		/* What was asked, and the snapshot taken, go to the trail. */
+		*detail = json_object_new_object();
+		if (id == API_NODE_QUARANTINE) {
+			json_object_object_add(*detail, "pause", json_object_new_boolean(q.nq_pause));
+			json_object_object_add(*detail, "snapshot",
+					       json_object_new_boolean(q.nq_snapshot));
+		}
+		rc = node_quarantine(name, id == API_NODE_QUARANTINE, &q, err);
+		if (q.nq_snap != NULL) {
+			struct json_object *v;
+			if (json_object_object_get_ex(q.nq_snap, "id", &v))
+				json_object_object_add(*detail, "snapshot_id", json_object_get(v));
+			json_object_put(q.nq_snap);
+		}
+		if (rc < 0)
 			return -EIO;
 		return node_inspect_json(name, out, err);
+	}
 	case API_NODE_CLEANSE:
 		if (node_cleanse(name, err) < 0)
 			return -EIO;
@@ -316,8 +348,13 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	case API_IMAGES_LIST:
 		*out = api_images_json();
 		return 0;
-	case API_NODE_SNAPSHOT:
-		return node_snapshot(name, out, err);
+	case API_NODE_SNAPSHOT: {
+		bool memory = false;
+		const struct spec_flag flags[] = { { "memory", &memory } };
+		if (spec_flags_parse("snapshot request", api_body(req), req->ar_len, flags, 1, err) < 0)
+			return -EINVAL;
+		return node_snapshot(name, memory, out, err);
+	}
 	case API_FORENSIC_LIST:
 		*out = forensic_list();
 		return 0;
@@ -364,7 +401,8 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 	uint64_t size = 0;
 	int fd = -1, rc = forensic_open(id, file, &fd, &size, &err);
 
-	if (strcmp(file, "disk.luks") == 0) { /* the evidence leaves the dock */
+	if (strcmp(file, "disk.luks") == 0 || strcmp(file, "memory.enc") == 0) {
+		/* the evidence leaves the dock */
 		char result[600];
 		char node[NODE_NAME_MAX + 1] = "";
 		const char *dash = strrchr(id, '-');
@@ -373,6 +411,7 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 		if (dash != NULL && (size_t)(dash - id) <= NODE_NAME_MAX)
 			snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
 		json_object_object_add(d, "id", json_object_new_string(id));
+		json_object_object_add(d, "file", json_object_new_string(file));
 		snprintf(result, sizeof(result), "%s%s", rc < 0 ? "error: " : "ok", rc < 0 ? err.de_msg : "");
 		audit_append((int64_t)uid, "forensic-export",
 			     validate_name("node", node, NODE_NAME_MAX, NULL) == 0 ? node : NULL, result, d,
@@ -398,7 +437,7 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 {
 	struct api_req *req = *con_cls;
 	struct dock_err err = { 0 };
-	struct json_object *out = NULL;
+	struct json_object *out = NULL, *detail = NULL;
 	char name[64] = "", subject[64] = "";
 	enum api_route_id id;
 	int status, rc;
@@ -453,15 +492,16 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (id == API_FORENSIC_FILE)
 		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
 	snprintf(subject, sizeof(subject), "%s", name);
-	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &err);
+	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &detail, &err);
 	if (api_audit_action(id) != NULL) {
 		char result[600];
 		snprintf(result, sizeof(result), "%s%s", rc < 0 || out == NULL ? "error: " : "ok",
 			 rc < 0 || out == NULL ? err.de_msg : "");
 		/* Every administrative action, with who asked (from the socket). */
 		audit_append((int64_t)uid, api_audit_action(id), subject[0] ? subject : NULL,
-			     result, NULL, NULL);
+			     result, detail, NULL);
 	}
+	json_object_put(detail);
 	if (rc < 0 || out == NULL) {
 		if (!err_isset(&err))
 			err_set(&err, 500, EIO, "internal error");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,13 @@
 #include "validate.h"
 
 #define FORENSIC_META_MAX 4096
+/* Free space a memory dump needs beyond twice its size (the plaintext and
+ * its encryption exist together for a moment): the dock's own files. */
+#define FORENSIC_MEMORY_SPARE (64ull << 20)
+#define FORENSIC_MEMORY_PLAIN "memory.plain"
+
+_Static_assert(FORENSIC_MEMORY_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES,
+	       "forensic.h describes memory.enc with the wrong tag size");
 
 static const struct dock_config *fz_cfg;
 static unsigned char fz_pub[crypto_box_PUBLICKEYBYTES];
@@ -42,6 +50,9 @@ int forensic_init(const struct dock_config *cfg, struct dock_err *err)
 	snprintf(path, sizeof(path), "%s/forensics", cfg->dc_state_dir);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
+	/* A plaintext memory dump must not outlive a dock stopped while
+	 * encrypting it: snapshots left half made go. */
+	forensic_discard_partial(NULL);
 	if (cfg->dc_forensic_pubkey[0] == '\0')
 		return 0;
 	r = file_read(cfg->dc_forensic_pubkey, 256, &text, &len);
@@ -64,6 +75,15 @@ int forensic_init(const struct dock_config *cfg, struct dock_err *err)
 bool forensic_enabled(void)
 {
 	return fz_enabled;
+}
+
+int forensic_refuse_unless_enabled(const char *name, struct dock_err *err)
+{
+	if (fz_enabled)
+		return 0;
+	return err_set(err, 409, EPERM,
+		       "forensic snapshots need forensic_pubkey in dockd.conf (the operator's public key): refusing to keep an unprotected copy of node %s's disk",
+		       name);
 }
 
 static void forensic_key_path(const char *name, char *buf, size_t size)
@@ -135,21 +155,180 @@ done:
 	return r;
 }
 
+static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json",
+					      "memory.enc", "memory.key.sealed" };
+#define FORENSIC_NFILES (sizeof(forensic_files) / sizeof(forensic_files[0]))
+
+/* Remove a snapshot's files (a plaintext memory dump a dock stopped while
+ * encrypting included) and its directory. */
+static int forensic_rmdir(const char *dir)
+{
+	char p[PATH_MAX + 32];
+
+	if (chmod(dir, 0700) < 0)
+		return -errno;
+	for (size_t i = 0; i < FORENSIC_NFILES; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, forensic_files[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/%s", dir, FORENSIC_MEMORY_PLAIN);
+	unlink(p);
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+/* Encrypt the plaintext dump on fd `in` into enc (new, 0400) with key:
+ * the memory.enc format of forensic.h; *size is the plaintext's length,
+ * hex the sha256 of what was written. */
+static int forensic_memory_encrypt(int in, const char *enc, const unsigned char *key,
+				   uint64_t max, uint64_t *size, char hex[65],
+				   struct dock_err *err)
+{
+	crypto_secretstream_xchacha20poly1305_state ss;
+	unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state sha;
+	unsigned char *plain = sodium_malloc(FORENSIC_MEMORY_CHUNK);
+	unsigned char *cipher = malloc(FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES);
+	int out = -1, r = 0;
+	bool last = false;
+
+	*size = 0;
+	if (plain == NULL || cipher == NULL) {
+		r = err_set(err, 500, ENOMEM, "%s: out of memory", enc);
+		goto done;
+	}
+	out = open(enc, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (out < 0) {
+		r = err_set(err, 500, errno, "%s: %s", enc, strerror(errno));
+		goto done;
+	}
+	crypto_secretstream_xchacha20poly1305_init_push(&ss, header, key);
+	crypto_hash_sha256_init(&sha);
+	crypto_hash_sha256_update(&sha, header, sizeof(header));
+	if (file_write_fd(out, header, sizeof(header)) < 0) {
+		r = err_set(err, 500, errno, "%s: %s", enc, strerror(errno));
+		goto done;
+	}
+	while (!last) {
+		unsigned long long clen;
+		size_t n = 0;
+		ssize_t k;
+
+		/* Whole chunks: the reader relies on every chunk but the last being full. */
+		while (n < FORENSIC_MEMORY_CHUNK &&
+		       (k = read(in, plain + n, FORENSIC_MEMORY_CHUNK - n)) != 0) {
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				r = err_set(err, 500, errno, "memory dump: %s", strerror(errno));
+				goto done;
+			}
+			n += (size_t)k;
+		}
+		last = n < FORENSIC_MEMORY_CHUNK;
+		*size += n;
+		if (*size > max) {
+			r = err_set(err, 500, EFBIG,
+				    "memory dump: larger than %llu bytes, more than the guest has",
+				    (unsigned long long)max);
+			goto done;
+		}
+		crypto_secretstream_xchacha20poly1305_push(
+			&ss, cipher, &clen, plain, n, NULL, 0,
+			last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+		crypto_hash_sha256_update(&sha, cipher, clen);
+		if (file_write_fd(out, cipher, (size_t)clen) < 0) {
+			r = err_set(err, 500, errno, "%s: %s", enc, strerror(errno));
+			goto done;
+		}
+	}
+	if (fsync(out) < 0) {
+		r = err_set(err, 500, errno, "%s: %s", enc, strerror(errno));
+		goto done;
+	}
+	crypto_hash_sha256_final(&sha, digest);
+	sodium_bin2hex(hex, 65, digest, sizeof(digest));
+done:
+	sodium_memzero(&ss, sizeof(ss));
+	sodium_free(plain);
+	free(cipher);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
+/* The paused guest's memory into dir: memory.enc and memory.key.sealed;
+ * *o gets their description. */
+static int forensic_memory_take(const char *dir, const struct forensic_memory *mem,
+				struct json_object **o, struct dock_err *err)
+{
+	char plain[PATH_MAX + 32], enc[PATH_MAX + 32], kpath[PATH_MAX + 32], hex[65];
+	unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+	unsigned char sealed[crypto_box_SEALBYTES + sizeof(key)];
+	struct statvfs vfs;
+	uint64_t size = 0;
+	int in, r;
+
+	snprintf(plain, sizeof(plain), "%s/%s", dir, FORENSIC_MEMORY_PLAIN);
+	snprintf(enc, sizeof(enc), "%s/memory.enc", dir);
+	snprintf(kpath, sizeof(kpath), "%s/memory.key.sealed", dir);
+	if (statvfs(dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < 2 * mem->fm_max_bytes + FORENSIC_MEMORY_SPARE)
+		return err_set(err, 507, ENOSPC,
+			       "%s: a memory dump needs %llu MiB free (the dump and its encryption), %llu MiB are",
+			       dir,
+			       (unsigned long long)((2 * mem->fm_max_bytes + FORENSIC_MEMORY_SPARE) >> 20),
+			       (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
+	/* The plaintext rests on the dock's disk from the dump until it is
+	 * opened below: libvirt's dump API writes only to a path, and QEMU
+	 * needs the whole guest paused meanwhile, so there is no encrypting
+	 * pipe in between. It lies in the snapshot's directory (0700, root's;
+	 * libvirtd opens the file as root and hands QEMU the descriptor), is
+	 * unlinked as soon as it is open, and a dock stopped in between
+	 * removes it at its next start (forensic_init). Its blocks are
+	 * freed, not scrubbed: keep state_dir on an encrypted filesystem. */
+	r = mem->fm_dump(plain, mem->fm_arg, err);
+	in = r == 0 ? open(plain, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	if (r == 0 && in < 0)
+		r = err_set(err, 500, errno, "%s: %s", plain, strerror(errno));
+	unlink(plain);
+	if (r < 0)
+		return r;
+	randombytes_buf(key, sizeof(key));
+	r = forensic_memory_encrypt(in, enc, key, mem->fm_max_bytes, &size, hex, err);
+	close(in);
+	if (r == 0 && crypto_box_seal(sealed, key, sizeof(key), fz_pub) != 0)
+		r = err_set(err, 500, EIO, "%s: sealing the memory key failed", dir);
+	sodium_memzero(key, sizeof(key));
+	if (r == 0)
+		r = file_write_atomic(kpath, sealed, sizeof(sealed), 0400, err);
+	if (r < 0) {
+		unlink(enc);
+		return r;
+	}
+	*o = json_object_new_object();
+	json_object_object_add(*o, "file", json_object_new_string(enc));
+	json_object_object_add(*o, "sealed_key", json_object_new_string(kpath));
+	json_object_object_add(*o, "format", json_object_new_string("elf-core"));
+	json_object_object_add(*o, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(*o, "sha256", json_object_new_string(hex));
+	return 0;
+}
+
 int forensic_snapshot(const char *name, const char *volume, const char *reason,
-		      struct json_object **out, struct dock_err *err)
+		      const struct forensic_memory *mem, struct json_object **out,
+		      struct dock_err *err)
 {
 	char id[NODE_NAME_MAX + 32], dir[PATH_MAX], disk[PATH_MAX + 16], key[PATH_MAX + 16],
 		meta[PATH_MAX + 16], sealed[PATH_MAX], hex[65];
-	struct json_object *o;
+	struct json_object *o, *memo = NULL;
 	char *kbuf = NULL;
 	size_t klen;
 	uint64_t size;
 	int r;
 
-	if (!fz_enabled)
-		return err_set(err, 409, EPERM,
-			       "forensic snapshots need forensic_pubkey in dockd.conf (the operator's public key): refusing to keep an unprotected copy of node %s's disk",
-			       name);
+	if (forensic_refuse_unless_enabled(name, err) < 0)
+		return -EPERM;
 	forensic_key_path(name, sealed, sizeof(sealed));
 	r = file_read(sealed, 1024, &kbuf, &klen);
 	if (r < 0)
@@ -169,10 +348,10 @@ int forensic_snapshot(const char *name, const char *volume, const char *reason,
 	if (r == 0)
 		r = file_write_atomic(key, kbuf, klen, 0400, err);
 	free(kbuf);
+	if (r == 0 && mem != NULL)
+		r = forensic_memory_take(dir, mem, &memo, err);
 	if (r < 0) {
-		unlink(disk);
-		unlink(key);
-		rmdir(dir);
+		forensic_rmdir(dir);
 		return r;
 	}
 	o = json_object_new_object();
@@ -184,15 +363,18 @@ int forensic_snapshot(const char *name, const char *volume, const char *reason,
 	json_object_object_add(o, "sealed_key", json_object_new_string(key));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
 	json_object_object_add(o, "sha256", json_object_new_string(hex));
+	if (memo != NULL)
+		json_object_object_add(o, "memory", memo);
 	{
 		const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 		r = file_write_atomic(meta, txt, strlen(txt), 0400, err);
 	}
-	chmod(dir, 0500);
 	if (r < 0) {
+		forensic_rmdir(dir);
 		json_object_put(o);
 		return r;
 	}
+	chmod(dir, 0500);
 	*out = o;
 	return 0;
 }
@@ -229,25 +411,10 @@ struct json_object *forensic_list(void)
 	return a;
 }
 
-static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json" };
-
-/* Remove a snapshot's files and its directory. */
-static int forensic_rmdir(const char *dir)
-{
-	if (chmod(dir, 0700) < 0)
-		return -errno;
-	for (size_t i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++) {
-		char p[PATH_MAX + 32];
-		snprintf(p, sizeof(p), "%s/%s", dir, forensic_files[i]);
-		unlink(p);
-	}
-	return rmdir(dir) < 0 ? -errno : 0;
-}
-
 void forensic_discard_partial(const char *name)
 {
 	char dir[PATH_MAX];
-	size_t nlen = strlen(name);
+	size_t nlen = name != NULL ? strlen(name) : 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -259,8 +426,12 @@ void forensic_discard_partial(const char *name)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		char path[PATH_MAX + 300], meta[PATH_MAX + 320];
+		const char *dash = strrchr(de->d_name, '-');
 
-		if (strncmp(de->d_name, name, nlen) != 0 || de->d_name[nlen] != '-' ||
+		if (name == NULL) /* any node's */
+			nlen = dash != NULL && dash != de->d_name ? (size_t)(dash - de->d_name) : 0;
+		if (nlen == 0 || (name != NULL && strncmp(de->d_name, name, nlen) != 0) ||
+		    de->d_name[nlen] != '-' ||
 		    de->d_name[nlen + 1] == '\0' ||
 		    strspn(de->d_name + nlen + 1, "0123456789") != strlen(de->d_name + nlen + 1))
 			continue;
@@ -293,10 +464,10 @@ int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
 
 	if (forensic_id_check(id, err) < 0)
 		return -EINVAL;
-	for (i = 0; i < sizeof(forensic_files) / sizeof(forensic_files[0]); i++)
+	for (i = 0; i < FORENSIC_NFILES; i++)
 		if (strcmp(file, forensic_files[i]) == 0)
 			break;
-	if (i == sizeof(forensic_files) / sizeof(forensic_files[0]))
+	if (i == FORENSIC_NFILES)
 		return err_set(err, 404, ENOENT, "forensic snapshot %s: no file \"%s\"", id, file);
 	snprintf(path, sizeof(path), "%s/forensics/%s/%s", fz_cfg->dc_state_dir, id, file);
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

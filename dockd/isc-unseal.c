@@ -3,16 +3,27 @@
  *                                   forensic_pubkey) and PREFIX.sec (keep it)
  *   isc-unseal PREFIX.sec SEALED    prints the disk passphrase a snapshot's
  *                                   key.sealed holds, to open disk.luks with
- *                                   cryptsetup or qemu-img. */
+ *                                   cryptsetup or qemu-img
+ *   isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT
+ *                                   decrypts a snapshot's memory dump into
+ *                                   OUT (new; an ELF core for crash or
+ *                                   volatility), or makes nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "forensic.h" /* the format of memory.enc */
+
 #define UNSEAL_MAX 512
+
+_Static_assert(FORENSIC_MEMORY_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES,
+	       "forensic.h describes memory.enc with the wrong tag size");
 
 static int unseal_write_hex(const char *path, const unsigned char *b, size_t n, mode_t mode)
 {
@@ -50,14 +61,141 @@ static ssize_t unseal_read(const char *path, unsigned char *buf, size_t size)
 	return n;
 }
 
+/* The operator's key pair from a --keygen secret key file. */
+static int unseal_secret(const char *path, unsigned char pk[crypto_box_PUBLICKEYBYTES],
+			 unsigned char sk[crypto_box_SECRETKEYBYTES])
+{
+	unsigned char hex[UNSEAL_MAX];
+	ssize_t hn = unseal_read(path, hex, sizeof(hex));
+	const char *end;
+	size_t sklen;
+	int r = 0;
+
+	if (hn < 0)
+		return -1;
+	hex[hn] = '\0';
+	sklen = strcspn((const char *)hex, " \t\r\n");
+	if (sklen != 2 * crypto_box_SECRETKEYBYTES ||
+	    sodium_hex2bin(sk, crypto_box_SECRETKEYBYTES, (const char *)hex, sklen, NULL, NULL,
+			   &end) != 0) {
+		fprintf(stderr, "isc-unseal: %s: not a secret key from --keygen\n", path);
+		r = -1;
+	} else {
+		crypto_scalarmult_base(pk, sk);
+	}
+	sodium_memzero(hex, sizeof(hex));
+	return r;
+}
+
+/* Open a sealed key of exactly len bytes into out. */
+static int unseal_open(const char *path, const unsigned char *pk, const unsigned char *sk,
+		       unsigned char *out, size_t len)
+{
+	unsigned char sealed[UNSEAL_MAX];
+	ssize_t n = unseal_read(path, sealed, sizeof(sealed));
+
+	if (n < 0)
+		return -1;
+	if ((size_t)n != crypto_box_SEALBYTES + len ||
+	    crypto_box_seal_open(out, sealed, (unsigned long long)n, pk, sk) != 0) {
+		fprintf(stderr, "isc-unseal: %s: cannot be opened with this key\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* memory.enc (forensic.h) into the new file out; out removed on failure. */
+static int unseal_memory(const unsigned char *key, const char *enc, const char *out)
+{
+	unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	crypto_secretstream_xchacha20poly1305_state ss;
+	unsigned char *cipher = malloc(FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES);
+	unsigned char *plain = sodium_malloc(FORENSIC_MEMORY_CHUNK);
+	int in = open(enc, O_RDONLY | O_CLOEXEC), fd = -1, r = -1;
+	const char *why = NULL;
+	bool final = false;
+
+	if (in < 0 || cipher == NULL || plain == NULL) {
+		fprintf(stderr, "isc-unseal: %s: %s\n", enc, strerror(in < 0 ? errno : ENOMEM));
+		goto done;
+	}
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "isc-unseal: %s: %s\n", out, strerror(errno));
+		goto done;
+	}
+	if (read(in, header, sizeof(header)) != (ssize_t)sizeof(header) ||
+	    crypto_secretstream_xchacha20poly1305_init_pull(&ss, header, key) != 0) {
+		why = "no memory dump header";
+		goto done;
+	}
+	while (!final) {
+		unsigned long long plen;
+		unsigned char tag;
+		size_t n = 0;
+		ssize_t k;
+
+		while (n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES &&
+		       (k = read(in, cipher + n, FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES - n)) != 0) {
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				why = strerror(errno);
+				goto done;
+			}
+			n += (size_t)k;
+		}
+		if (crypto_secretstream_xchacha20poly1305_pull(&ss, plain, &plen, &tag, cipher, n,
+							       NULL, 0) != 0) {
+			/* A short chunk is the file's end: cut there, or changed. */
+			why = n == 0 ? "truncated (no final chunk)"
+			      : n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES
+				      ? "truncated or altered"
+				      : "altered or not sealed with this key";
+			goto done;
+		}
+		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+		if (!final && n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES) {
+			why = "truncated (no final chunk)";
+			goto done;
+		}
+		if (write(fd, plain, (size_t)plen) != (ssize_t)plen) {
+			fprintf(stderr, "isc-unseal: %s: %s\n", out, strerror(errno));
+			goto done;
+		}
+	}
+	if (read(in, cipher, 1) != 0) {
+		why = "data after the final chunk";
+		goto done;
+	}
+	if (fsync(fd) < 0) {
+		fprintf(stderr, "isc-unseal: %s: %s\n", out, strerror(errno));
+		goto done;
+	}
+	r = 0;
+done:
+	if (why != NULL)
+		fprintf(stderr, "isc-unseal: %s: %s\n", enc, why);
+	if (fd >= 0) {
+		close(fd);
+		if (r < 0)
+			unlink(out);
+	}
+	if (in >= 0)
+		close(in);
+	free(cipher);
+	sodium_free(plain);
+	sodium_memzero(&ss, sizeof(ss));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-	unsigned char sealed[UNSEAL_MAX], plain[UNSEAL_MAX], hex[UNSEAL_MAX];
+	unsigned char plain[UNSEAL_MAX];
+	unsigned char mkey[crypto_secretstream_xchacha20poly1305_KEYBYTES];
 	char path[4096];
-	ssize_t n, hn;
-	const char *end;
-	size_t sklen;
+	int r;
 
 	if (sodium_init() < 0)
 		return 1;
@@ -72,29 +210,26 @@ int main(int argc, char **argv)
 		sodium_memzero(sk, sizeof(sk));
 		return 0;
 	}
+	if (argc == 6 && strcmp(argv[1], "--memory") == 0) {
+		r = unseal_secret(argv[2], pk, sk) < 0 || unseal_open(argv[3], pk, sk, mkey, sizeof(mkey)) < 0 ||
+		    unseal_memory(mkey, argv[4], argv[5]) < 0;
+		sodium_memzero(sk, sizeof(sk));
+		sodium_memzero(mkey, sizeof(mkey));
+		return r;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: isc-unseal --keygen PREFIX | isc-unseal PREFIX.sec SEALED\n");
+		fprintf(stderr, "usage: isc-unseal --keygen PREFIX | isc-unseal PREFIX.sec SEALED |\n"
+				"       isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT\n");
 		return 2;
 	}
-	hn = unseal_read(argv[1], hex, sizeof(hex));
-	if (hn < 0)
+	if (unseal_secret(argv[1], pk, sk) < 0)
 		return 1;
-	sklen = strcspn((const char *)hex, " \t\r\n");
-	if (sklen != 2 * sizeof(sk) ||
-	    sodium_hex2bin(sk, sizeof(sk), (const char *)hex, sklen, NULL, NULL, &end) != 0) {
-		fprintf(stderr, "isc-unseal: %s: not a secret key from --keygen\n", argv[1]);
-		return 1;
-	}
-	crypto_scalarmult_base(pk, sk);
-	n = unseal_read(argv[2], sealed, sizeof(sealed));
-	if (n < (ssize_t)crypto_box_SEALBYTES ||
-	    crypto_box_seal_open(plain, sealed, (unsigned long long)n, pk, sk) != 0) {
-		fprintf(stderr, "isc-unseal: %s: cannot be opened with this key\n", argv[2]);
-		return 1;
-	}
-	fwrite(plain, 1, (size_t)n - crypto_box_SEALBYTES, stdout);
-	putchar('\n');
+	r = unseal_open(argv[2], pk, sk, plain, LUKS_KEY_HEX - 1); /* the disk passphrase, hex */
 	sodium_memzero(sk, sizeof(sk));
+	if (r < 0)
+		return 1;
+	fwrite(plain, 1, LUKS_KEY_HEX - 1, stdout);
+	putchar('\n');
 	sodium_memzero(plain, sizeof(plain));
 	return 0;
 }

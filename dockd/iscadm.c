@@ -295,9 +295,51 @@ static int cmd_cleanse(int argc, char **argv)
 			  "cleansed: fresh ephemeral disk with a new key, restarted");
 }
 
+/* NODE then --FLAG...: the name, and the request body {"flag":true,...}
+ * (NULL when no flag is given). */
+static const char *iscadm_name_flags(int argc, char **argv, const char *usage,
+				     const char *const flags[], size_t n, char *body, size_t size)
+{
+	struct dock_err err = { 0 };
+	struct json_object *o = json_object_new_object();
+
+	if (argc < 2 || argv[1][0] == '-')
+		iscadm_die("%s: usage: %s", argv[0], usage);
+	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
+	for (int i = 2; i < argc; i++) {
+		size_t f;
+		for (f = 0; f < n; f++)
+			if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, flags[f]) == 0)
+				break;
+		if (f == n)
+			iscadm_die("%s: unexpected argument \"%s\" (usage: %s)", argv[0], argv[i],
+				   usage);
+		json_object_object_add(o, flags[f], json_object_new_boolean(1));
+	}
+	snprintf(body, size, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return argv[1];
+}
+
 static int cmd_quarantine(int argc, char **argv)
 {
-	return cmd_action(argc, argv, "POST", "/quarantine", "quarantined: all its traffic is cut");
+	static const char *const flags[] = { "pause", "snapshot" };
+	char path[128], body[128];
+	const char *name = iscadm_name_flags(argc, argv, "quarantine NODE [--pause] [--snapshot]",
+					     flags, 2, body, sizeof(body));
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s/quarantine", name);
+	o = iscadm_call("POST", path, body);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s quarantined: all its traffic is cut%s%s\n", name,
+		       strstr(body, "pause") ? ", paused" : "",
+		       strstr(body, "snapshot") ? ", forensic snapshot taken" : "");
+	json_object_put(o);
+	return 0;
 }
 
 static int cmd_release(int argc, char **argv)
@@ -432,17 +474,22 @@ static int cmd_audit(int argc, char **argv)
 
 static int cmd_snapshot(int argc, char **argv)
 {
-	char path[128];
-	const char *name = iscadm_need_name(argc, argv, "snapshot");
-	struct json_object *o;
+	static const char *const flags[] = { "memory" };
+	char path[128], body[64];
+	const char *name = iscadm_name_flags(argc, argv, "snapshot NODE [--memory]", flags, 1, body,
+					     sizeof(body));
+	struct json_object *o, *m;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s/snapshot", name);
-	o = iscadm_call("POST", path, NULL);
+	o = iscadm_call("POST", path, body);
 	if (iscadm_json)
 		iscadm_print_json(o);
 	else
 		printf("%s: forensic snapshot %s (sha256 %s)\n", name, iscadm_str(o, "id"),
 		       iscadm_str(o, "sha256"));
+	if (!iscadm_json && json_object_object_get_ex(o, "memory", &m))
+		printf("%s: memory dump, encrypted, %s bytes (sha256 %s)\n", name,
+		       iscadm_str(m, "size"), iscadm_str(m, "sha256"));
 	json_object_put(o);
 	return 0;
 }
@@ -481,7 +528,9 @@ static size_t iscadm_dl_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static const char *const iscadm_forensic_files[] = { "meta.json", "key.sealed", "disk.luks" };
+/* The memory files only for a snapshot with a memory dump, last. */
+static const char *const iscadm_forensic_files[] = { "meta.json", "key.sealed", "disk.luks",
+						     "memory.key.sealed", "memory.enc" };
 #define ISCADM_NFILES (sizeof(iscadm_forensic_files) / sizeof(iscadm_forensic_files[0]))
 
 /* Remove what an export made (it never overwrote anything). */
@@ -496,16 +545,17 @@ static void iscadm_export_undo(const char *dest, size_t made)
 	rmdir(dest);
 }
 
-/* The sha256 the audit trail recorded for snapshot id (the dock's own
- * record, written when the snapshot was taken): "" if none. */
-static void iscadm_audit_digest(const char *id, char hex[65])
+/* The sha256s the audit trail recorded for snapshot id's disk and memory
+ * dump (the dock's own record, written when the snapshot was taken): ""
+ * if none. */
+static void iscadm_audit_digest(const char *id, char hex[65], char memhex[65])
 {
 	char node[NODE_NAME_MAX + 1], path[128];
 	const char *dash = strrchr(id, '-');
 	struct dock_err err = { 0 };
 	struct json_object *a;
 
-	hex[0] = '\0';
+	hex[0] = memhex[0] = '\0';
 	if (dash == NULL || (size_t)(dash - id) > NODE_NAME_MAX)
 		iscadm_die("forensic export: \"%s\" is not a snapshot id (NODE-TIME)", id);
 	snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
@@ -517,32 +567,37 @@ static void iscadm_audit_digest(const char *id, char hex[65])
 		struct json_object *r = json_object_array_get_idx(a, i), *d, *v;
 		if (strcmp(iscadm_str(r, "action"), "forensic-snapshot") == 0 &&
 		    json_object_object_get_ex(r, "detail", &d) &&
-		    json_object_object_get_ex(d, "id", &v) && strcmp(json_object_get_string(v), id) == 0)
+		    json_object_object_get_ex(d, "id", &v) && strcmp(json_object_get_string(v), id) == 0) {
 			snprintf(hex, 65, "%s", iscadm_str(d, "sha256"));
+			if (json_object_object_get_ex(d, "memory_sha256", &v))
+				snprintf(memhex, 65, "%s", json_object_get_string(v));
+		}
 	}
 	json_object_put(a);
 }
 
-/* forensic export ID DEST: DEST (new) gets the snapshot's three files; the
- * disk's sha256 must be the one the audit trail recorded, or nothing stays. */
+/* forensic export ID DEST: DEST (new) gets the snapshot's files; the
+ * sha256 of the disk and of the encrypted memory dump must be the ones the
+ * audit trail recorded, or nothing stays. */
 static int cmd_forensic_export(const char *id, const char *dest)
 {
 	unsigned char digest[crypto_hash_sha256_BYTES];
-	char want[65], got[65], path[PATH_MAX], url[160];
-	size_t made;
+	char want[65], got[65] = "", wantmem[65], gotmem[65] = "", path[PATH_MAX], url[160];
+	size_t made, nfiles;
 
 	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > 60)
 		iscadm_die("forensic export: \"%s\" is not a snapshot id", id);
 	if (sodium_init() < 0)
 		iscadm_die("libsodium did not initialise");
-	iscadm_audit_digest(id, want);
+	iscadm_audit_digest(id, want, wantmem);
+	nfiles = wantmem[0] != '\0' ? ISCADM_NFILES : ISCADM_NFILES - 2;
 	if (want[0] == '\0')
 		iscadm_die("forensic export: the audit trail records no digest for %s: refusing an unverifiable copy",
 			   id);
 	if (mkdir(dest, 0700) < 0)
 		iscadm_die("forensic export: %s: %s%s", dest, strerror(errno),
 			   errno == EEXIST ? " (refusing to overwrite)" : "");
-	for (made = 0; made < ISCADM_NFILES; made++) {
+	for (made = 0; made < nfiles; made++) {
 		const char *f = iscadm_forensic_files[made];
 		struct iscadm_dl dl = { .dl_fd = -1 };
 		long status;
@@ -567,18 +622,23 @@ static int cmd_forensic_export(const char *id, const char *dest)
 			iscadm_die_http(status, o);
 		}
 		chmod(path, 0400);
-		if (strcmp(f, "disk.luks") == 0) {
+		if (strcmp(f, "disk.luks") == 0 || strcmp(f, "memory.enc") == 0) {
 			crypto_hash_sha256_final(&dl.dl_sha, digest);
-			sodium_bin2hex(got, sizeof(got), digest, sizeof(digest));
+			sodium_bin2hex(f[0] == 'd' ? got : gotmem, 65, digest, sizeof(digest));
 		}
+	}
+	if (strcmp(gotmem, wantmem) != 0) {
+		iscadm_export_undo(dest, made);
+		iscadm_die("forensic export: %s: the memory dump's sha256 %s is not the one in the audit trail (%s): copy removed",
+			   id, gotmem, wantmem);
 	}
 	if (strcmp(got, want) != 0) {
 		iscadm_export_undo(dest, made);
 		iscadm_die("forensic export: %s: the disk's sha256 %s is not the one in the audit trail (%s): copy removed",
 			   id, got, want);
 	}
-	printf("forensic snapshot %s exported to %s (sha256 %s, as in the audit trail)\n", id, dest,
-	       got);
+	printf("forensic snapshot %s exported to %s (sha256 %s%s%s, as in the audit trail)\n", id,
+	       dest, got, gotmem[0] ? ", memory " : "", gotmem);
 	return 0;
 }
 
@@ -806,10 +866,10 @@ static const struct {
 	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "cleanse", cmd_cleanse, "cleanse NAME            halt, fresh ephemeral disk with a new key, start" },
-	{ "quarantine", cmd_quarantine, "quarantine NAME         cut all of the node's traffic, keep it running" },
+	{ "quarantine", cmd_quarantine, "quarantine NAME [--pause] [--snapshot]  cut all of the node's traffic, keep it running (or paused)" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
-	{ "snapshot", cmd_snapshot, "snapshot NAME           forensic snapshot of the node's encrypted disk (sealed key)" },
+	{ "snapshot", cmd_snapshot, "snapshot NAME [--memory]  forensic snapshot of the node's encrypted disk (sealed key), and of its memory (encrypted)" },
 	{ "forensic", cmd_forensic, "forensic ls | rm ID | export ID DEST   the forensic snapshots (export: verified copy)" },
 	{ "audit", cmd_audit, "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
 	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },

@@ -53,6 +53,8 @@ struct node {
 	bool n_silent_handled;     /* the on_silent policy ran for this silence */
 	bool n_want_shutdown;      /* cleanse: agentchan sends the agent a shutdown request */
 	bool n_shutdown_acked;     /* ... and the agent acknowledged it */
+	bool n_paused;             /* quarantine --pause: the domain is paused */
+	int64_t n_resumed_at;      /* when release resumed it: silence counts from then */
 	int64_t n_fail_since[CHECKS_MAX]; /* by row: first report of this boot saying FAIL, 0 none */
 	bool n_have_profile;
 	struct profile n_profile;
@@ -755,6 +757,8 @@ static const char *node_agent_word(const struct node *n)
 
 	if (n->n_rec.nr_state != NODE_RUNNING)
 		return "-";
+	if (n->n_paused)
+		return "paused";
 	if (n->n_bad + n->n_overlong + n->n_dropped > 0)
 		return "hostile";
 	if (n->n_rec.nr_have_hello &&
@@ -839,7 +843,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	struct image im;
 	struct node_rec r;
 	struct node *n;
-	bool connected, have_im;
+	bool connected, have_im, paused;
 	int64_t hb;
 	uint64_t hbs;
 	const char *op;
@@ -848,6 +852,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	n = node_find_locked(name);
 	if (n != NULL) {
 		r = n->n_rec;
+		paused = n->n_paused;
 		connected = n->n_agent_connected;
 		hb = n->n_last_heartbeat;
 		hbs = n->n_heartbeats;
@@ -862,6 +867,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 						      : NULL);
 	json_object_object_add(o, "reason", json_object_new_string(r.nr_reason));
 	json_object_object_add(o, "busy", op ? json_object_new_string(op) : NULL);
+	json_object_object_add(o, "paused", json_object_new_boolean(paused));
 	json_object_object_add(o, "domain", json_object_new_string(nn.nn_domain));
 	json_object_object_add(o, "network", json_object_new_string(nn.nn_network));
 	json_object_object_add(o, "bridge", json_object_new_string(nn.nn_subnet.ns_bridge));
@@ -1227,8 +1233,16 @@ static void node_reconcile(struct node *n)
 		node_commit(n, NODE_FAILED, "its libvirt domain disappeared; destroy the node", NULL);
 		log_warn("node %s: domain %s is missing from libvirt", r->nr_name, nn.nn_domain);
 		break;
-	case VIRT_DOM_RUNNING:
 	case VIRT_DOM_PAUSED:
+		/* Paused by quarantine --pause, or left paused by a dock stopped
+		 * in a snapshot: that one runs again. */
+		if (!r->nr_quarantined && virt_domain_pause(nn.nn_domain, false, &e) < 0)
+			log_warn("node %s: cannot resume: %s", r->nr_name, e.de_msg);
+		n->n_paused = r->nr_quarantined;
+		if (r->nr_state != NODE_RUNNING)
+			node_commit(n, NODE_RUNNING, NULL, NULL);
+		break;
+	case VIRT_DOM_RUNNING:
 		if (r->nr_state != NODE_RUNNING)
 			node_commit(n, NODE_RUNNING, NULL, NULL);
 		break;
@@ -1579,25 +1593,77 @@ int node_publish(const char *name, const char *spec, bool on, struct dock_err *e
 	return r;
 }
 
-int node_quarantine(const char *name, bool on, struct dock_err *err)
+static int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
+				  struct json_object **out, struct dock_err *err);
+
+/* Pause (on) or resume acquired node n's domain for quarantine; a stopped
+ * node has nothing to pause, a resumed one nothing to do. */
+static int node_quarantine_pause(struct node *n, bool on, struct dock_err *err)
 {
+	struct node_names nn;
+	enum virt_dom_state st;
+	int r;
+
+	node_names(&n->n_rec, &nn);
+	r = virt_domain_state(nn.nn_domain, &st, err);
+	if (r < 0)
+		return r;
+	if (on && st != VIRT_DOM_RUNNING && st != VIRT_DOM_PAUSED)
+		return err_set(err, 409, EINVAL, "node %s is not running: there is nothing to pause",
+			       n->n_rec.nr_name);
+	if (st == (on ? VIRT_DOM_RUNNING : VIRT_DOM_PAUSED))
+		r = virt_domain_pause(nn.nn_domain, on, err);
+	if (r == 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_paused = on;
+		if (!on)
+			n->n_resumed_at = (int64_t)time(NULL);
+		pthread_mutex_unlock(&node_lock);
+	}
+	return r;
+}
+
+int node_quarantine(const char *name, bool on, struct node_quarantine_opts *opt,
+		    struct dock_err *err)
+{
+	struct node_quarantine_opts none = { 0 };
 	struct node_rec before;
 	struct node *n;
+	bool paused_here = false;
 	int r = node_acquire(name, on ? "quarantining" : "releasing", &n, err);
 
 	if (r < 0)
 		return r;
+	if (opt == NULL || !on)
+		opt = &none;
 	before = n->n_rec;
-	if (before.nr_quarantined == on) {
-		node_release(n);
-		return 0;
+	/* Refused without an operator key before anything is done. */
+	if (opt->nq_snapshot)
+		r = forensic_refuse_unless_enabled(name, err);
+	/* Paused first, so the snapshot is of the node as it was caught. */
+	if (r == 0 && opt->nq_pause && !n->n_paused) {
+		r = node_quarantine_pause(n, true, err);
+		paused_here = r == 0;
 	}
-	pthread_mutex_lock(&node_lock);
-	n->n_rec.nr_quarantined = on;
-	pthread_mutex_unlock(&node_lock);
-	r = node_fw_change(n, &before, err, node_apply_quarantine, NULL);
-	if (r == 0)
-		log_warn("node %s: %s", name, on ? "QUARANTINED: all its traffic is cut" : "released from quarantine");
+	if (r == 0 && opt->nq_snapshot)
+		r = node_snapshot_acquired(n, "quarantine", false, &opt->nq_snap, err);
+	if (r == 0 && before.nr_quarantined != on) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec.nr_quarantined = on;
+		pthread_mutex_unlock(&node_lock);
+		r = node_fw_change(n, &before, err, node_apply_quarantine, NULL);
+		if (r == 0)
+			log_warn("node %s: %s", name, on ? "QUARANTINED: all its traffic is cut" : "released from quarantine");
+	}
+	if (r == 0 && opt->nq_pause)
+		log_warn("node %s: paused in quarantine", name);
+	if (r == 0 && !on && n->n_paused) {
+		r = node_quarantine_pause(n, false, err);
+		if (r == 0)
+			log_info("node %s: resumed", name);
+	}
+	if (r < 0 && paused_here)
+		node_quarantine_pause(n, false, NULL);
 	node_release(n);
 	return r;
 }
@@ -1720,6 +1786,9 @@ static void node_audit_snapshot(const char *name, struct json_object *snap)
 		json_object_object_add(d, "sha256", json_object_get(v));
 	if (json_object_object_get_ex(snap, "reason", &v))
 		json_object_object_add(d, "reason", json_object_get(v));
+	if (json_object_object_get_ex(snap, "memory", &v) &&
+	    json_object_object_get_ex(v, "sha256", &v))
+		json_object_object_add(d, "memory_sha256", json_object_get(v));
 	audit_append(AUDIT_UID_DOCK, "forensic-snapshot", name, "ok", d, NULL);
 	json_object_put(d);
 }
@@ -1836,7 +1905,7 @@ static int node_cleanse_snapshot(struct node *n, const struct node_names *nn,
 		return 0;
 	}
 	forensic_discard_partial(n->n_rec.nr_name);
-	r = forensic_snapshot(n->n_rec.nr_name, n->n_rec.nr_volume, "cleanse", &snap, err);
+	r = forensic_snapshot(n->n_rec.nr_name, n->n_rec.nr_volume, "cleanse", NULL, &snap, err);
 	if (r == 0)
 		node_audit_snapshot(n->n_rec.nr_name, snap);
 	json_object_put(snap);
@@ -2006,7 +2075,7 @@ static void *node_act_thread(void *arg)
 		err_clear(&e);
 		switch (a->na_act) {
 		case NODE_ACT_QUARANTINE:
-			r = node_quarantine(a->na_name, true, &e);
+			r = node_quarantine(a->na_name, true, NULL, &e);
 			break;
 		case NODE_ACT_CLEANSE:
 			r = node_cleanse(a->na_name, &e);
@@ -2165,6 +2234,12 @@ void node_tick(void)
 
 		if (n->n_rec.nr_have_hello && n->n_rec.nr_hello.ah_received > heard)
 			heard = n->n_rec.nr_hello.ah_received;
+		if (heard != 0 && n->n_resumed_at > heard)
+			heard = n->n_resumed_at;
+		/* A paused node is silent by the operator's will, and its
+		 * lifetime waits: a cleanse would end the inspection. */
+		if (n->n_paused)
+			continue;
 		if (n->n_op == NULL && n->n_rec.nr_state == NODE_RUNNING) {
 			if (!n->n_hostile_handled && n->n_bad + n->n_overlong + n->n_dropped > 0) {
 				n->n_hostile_handled = true;
@@ -2196,29 +2271,56 @@ void node_tick(void)
 	pthread_mutex_unlock(&node_lock);
 }
 
-int node_snapshot(const char *name, struct json_object **out, struct dock_err *err)
+/* The memory of a snapshot: libvirt dumps the paused domain (arg). */
+static int node_dump_memory(const char *path, void *arg, struct dock_err *err)
 {
+	return virt_domain_dump_memory(arg, path, err);
+}
+
+/* A forensic snapshot of acquired node n: a running domain is paused for a
+ * consistent copy, then resumed; one already paused stays so. */
+static int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
+				  struct json_object **out, struct dock_err *err)
+{
+	const char *name = n->n_rec.nr_name;
 	struct node_names nn;
-	struct node *n;
 	enum virt_dom_state st = VIRT_DOM_ABSENT;
+	struct forensic_memory mem = { 0 };
 	bool paused = false;
-	int r = node_acquire(name, "snapshotting", &n, err);
+	int r = forensic_refuse_unless_enabled(name, err);
 
 	if (r < 0)
 		return r;
 	node_names(&n->n_rec, &nn);
-	/* A running node is paused for a consistent copy, then resumed. */
-	if (forensic_enabled() && virt_domain_state(nn.nn_domain, &st, NULL) == 0 &&
-	    st == VIRT_DOM_RUNNING) {
+	if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
 		r = virt_domain_pause(nn.nn_domain, true, err);
 		paused = r == 0;
 	}
+	if (r == 0 && memory && st != VIRT_DOM_RUNNING && st != VIRT_DOM_PAUSED)
+		r = err_set(err, 409, EINVAL, "node %s is not running: it has no memory to dump",
+			    name);
+	mem.fm_dump = node_dump_memory;
+	mem.fm_arg = nn.nn_domain;
+	/* The dump is the guest's RAM and QEMU's ELF headers (a few pages). */
+	mem.fm_max_bytes = (n->n_rec.nr_memory_mib + 64) << 20;
 	if (r == 0)
-		r = forensic_snapshot(name, n->n_rec.nr_volume, "on demand", out, err);
+		r = forensic_snapshot(name, n->n_rec.nr_volume, reason, memory ? &mem : NULL, out,
+				      err);
 	if (paused)
 		virt_domain_pause(nn.nn_domain, false, NULL);
 	if (r == 0)
 		node_audit_snapshot(name, *out);
+	return r;
+}
+
+int node_snapshot(const char *name, bool memory, struct json_object **out, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "snapshotting", &n, err);
+
+	if (r < 0)
+		return r;
+	r = node_snapshot_acquired(n, "on demand", memory, out, err);
 	node_release(n);
 	return r;
 }

@@ -44,10 +44,20 @@ void node_agent_connected(const char *name, bool connected);
 /* The reader's counters of malformed, over-long and rate-dropped lines. */
 void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped);
 
+/* Quarantine's extras (NULL: none). A paused node stays "quarantined" in
+ * ls; inspect says "paused"; release resumes it. The snapshot is refused,
+ * and nothing else done, without forensic_pubkey. */
+struct node_quarantine_opts {
+	bool nq_pause;    /* pause the domain as well */
+	bool nq_snapshot; /* a forensic snapshot first (taken paused) */
+	struct json_object *nq_snap; /* out: that snapshot's description, or NULL */
+};
+
 /* Firewall policy: publish/unpublish "HOSTPORT:NODEPORT[/tcp|/udp]",
  * quarantine on/off, and the policy in force as JSON (with a "text" form). */
 int node_publish(const char *name, const char *spec, bool on, struct dock_err *err);
-int node_quarantine(const char *name, bool on, struct dock_err *err);
+int node_quarantine(const char *name, bool on, struct node_quarantine_opts *opt,
+		    struct dock_err *err);
 int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err);
 
 /* The last lines of the node's console log, or (firewall) the kernel's
@@ -61,8 +71,9 @@ int node_cleanse(const char *name, struct dock_err *err);
 /* Tests only (dockd --test-hooks): a cleanse entering this phase ("rekey",
  * ...) records it and then stops for good, so a test can kill the dock. */
 void node_test_pause_at(const char *phase);
-/* A forensic snapshot of the node's encrypted disk (forensic.h). */
-int node_snapshot(const char *name, struct json_object **out, struct dock_err *err);
+/* A forensic snapshot of the node's encrypted disk (forensic.h), with
+ * memory: of its memory too, dumped while it is paused. */
+int node_snapshot(const char *name, bool memory, struct json_object **out, struct dock_err *err);
 /* Called about every second by the main loop: starts due cleanses. */
 void node_tick(void);
 

@@ -14,6 +14,53 @@ static const struct jsonin_limits spec_limits = {
 };
 
 
+/* Refuse a member not in known: a typo is not silently ignored. */
+static int spec_known_fields(struct json_object *o, const char *what, const char *const known[],
+			     size_t n, struct dock_err *err)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		size_t i;
+		(void)val;
+		for (i = 0; i < n; i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == n)
+			return err_set(err, 400, EINVAL, "%s: unknown field \"%.64s\"", what, key);
+	}
+	return 0;
+}
+
+int spec_flags_parse(const char *what, const char *body, size_t len,
+		     const struct spec_flag *flags, size_t n, struct dock_err *err)
+{
+	const char *known[SPEC_FLAGS_MAX];
+	struct json_object *o = NULL;
+	size_t i;
+	int r = 0;
+
+	if (n > SPEC_FLAGS_MAX)
+		return err_set(err, 500, E2BIG, "%s: more than %d flags", what, SPEC_FLAGS_MAX);
+	for (i = 0; i < n; i++) {
+		*flags[i].sf_val = false;
+		known[i] = flags[i].sf_key;
+	}
+	for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL && body[i] != '\0'; i++)
+		;
+	if (i == len)
+		return 0; /* no body: every flag off */
+	if (jsonin_parse(what, body, len, &spec_limits, &o, err) < 0)
+		return -EINVAL;
+	r = spec_known_fields(o, what, known, n, err);
+	for (i = 0; r == 0 && i < n; i++) {
+		r = jsonin_bool(o, what, flags[i].sf_key, false, flags[i].sf_val, err);
+		if (r == -ENOENT)
+			r = 0; /* absent: off */
+	}
+	json_object_put(o);
+	return r < 0 ? -EINVAL : 0;
+}
+
 int spec_port_parse(const char *body, size_t len, char *port, size_t size, struct dock_err *err)
 {
 	struct json_object *o = NULL;
@@ -42,21 +89,13 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg,
 		return -EINVAL;
 	spec->ns_memory_default = !json_object_object_get_ex(o, "memory_mib", NULL);
 	spec->ns_scratch_default = !json_object_object_get_ex(o, "scratch_mib", NULL);
-	json_object_object_foreach(o, key, val)
 	{
 		static const char *const known[] = { "name", "image", "memory_mib", "vcpus",
 						     "scratch_mib", "start", "profile", "publish",
 						     "egress", "egress_allow", "lifetime_s", "on_hostile",
 						     "on_silent", "on_fail" };
-		size_t i;
-		(void)val;
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(key, known[i]) == 0)
-				break;
-		if (i == sizeof(known) / sizeof(known[0])) {
-			err_set(err, 400, EINVAL, "%s: unknown field \"%.64s\"", w, key);
+		if (spec_known_fields(o, w, known, sizeof(known) / sizeof(known[0]), err) < 0)
 			goto out;
-		}
 	}
 	if (jsonin_str(o, w, "name", true, spec->ns_name, sizeof(spec->ns_name), err) < 0) {
 		if (err_isset(err) && err->de_errno == ENAMETOOLONG) {

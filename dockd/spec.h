@@ -38,6 +38,17 @@ struct node_spec {
 	size_t ns_n_allow;
 };
 
+/* A body of optional boolean members, each false when absent: snapshot
+ * {"memory"}, quarantine {"pause","snapshot"}. An empty body is all false;
+ * an unknown member is refused. */
+#define SPEC_FLAGS_MAX 8
+struct spec_flag {
+	const char *sf_key;
+	bool *sf_val;
+};
+int spec_flags_parse(const char *what, const char *body, size_t len,
+		     const struct spec_flag *flags, size_t n, struct dock_err *err);
+
 /* A {"port":"8080:80/tcp"} body (publish, unpublish). */
 int spec_port_parse(const char *body, size_t len, char *port, size_t size, struct dock_err *err);
 

@@ -758,10 +758,15 @@ out:
 	return xml;
 }
 
-int virt_domain_pause(const char *name, bool pause, struct dock_err *err)
+enum virt_dom_op { VIRT_OP_PAUSE, VIRT_OP_RESUME, VIRT_OP_DUMP_MEMORY };
+
+/* One operation on a domain found by name; path for the dump. */
+static int virt_dom_do(const char *name, enum virt_dom_op op, const char *path,
+		       struct dock_err *err)
 {
+	static const char *const what[] = { "pause", "resume", "memory dump" };
 	virDomainPtr d;
-	int r = 0;
+	int r = 0, rc;
 	VIRT_CONN(c, err);
 
 	d = virt_dom(c, name, err);
@@ -769,10 +774,25 @@ int virt_domain_pause(const char *name, bool pause, struct dock_err *err)
 		virConnectClose(c);
 		return -ENOENT;
 	}
-	if ((pause ? virDomainSuspend(d) : virDomainResume(d)) < 0)
-		r = err_set(err, 500, virt_errno(), "domain %s: %s: %s", name,
-			    pause ? "pause" : "resume", virt_msg());
+	if (op == VIRT_OP_DUMP_MEMORY) /* RAW is QEMU's ELF format; the kdump formats compress */
+		rc = virDomainCoreDumpWithFormat(d, path, VIR_DOMAIN_CORE_DUMP_FORMAT_RAW,
+						 VIR_DUMP_MEMORY_ONLY);
+	else
+		rc = op == VIRT_OP_PAUSE ? virDomainSuspend(d) : virDomainResume(d);
+	if (rc < 0)
+		r = err_set(err, 500, virt_errno(), "domain %s: %s%s%s: %s", name, what[op],
+			    path ? " to " : "", path ? path : "", virt_msg());
 	virDomainFree(d);
 	virConnectClose(c);
 	return r;
+}
+
+int virt_domain_pause(const char *name, bool pause, struct dock_err *err)
+{
+	return virt_dom_do(name, pause ? VIRT_OP_PAUSE : VIRT_OP_RESUME, NULL, err);
+}
+
+int virt_domain_dump_memory(const char *name, const char *path, struct dock_err *err)
+{
+	return virt_dom_do(name, VIRT_OP_DUMP_MEMORY, path, err);
 }

@@ -56,6 +56,10 @@ int virt_domain_wait_off(const char *name, unsigned timeout_s, struct dock_err *
 int virt_domain_remove(const char *name, struct dock_err *err);
 /* Pause (true) or resume (false) a running domain. */
 int virt_domain_pause(const char *name, bool pause, struct dock_err *err);
+/* Write the (paused) domain's memory to path, a new file: an ELF core
+ * (memory only, uncompressed). libvirtd opens path itself and hands QEMU
+ * the descriptor. On failure path may exist, partly written. */
+int virt_domain_dump_memory(const char *name, const char *path, struct dock_err *err);
 int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err *err);
 
 /* Names of all domains or networks starting with prefix (malloc'd). */

@@ -67,7 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		spec_parse(nl + 1, size - hl - 1, &cfg, &spec, NULL);
 	} else {
+		bool pause, snap;
+		const struct spec_flag flags[] = { { "pause", &pause }, { "snapshot", &snap } };
 		spec_parse(s, size, &cfg, &spec, NULL);
+		spec_flags_parse("fuzz", s, size, flags, 2, NULL);
 	}
 #elif FUZZ_TARGET == FUZZ_MANIFEST
 	struct image im;

@@ -257,6 +257,37 @@ static void test_spec(void **st)
 			 "create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
 }
 
+/* The flag bodies of snapshot and quarantine: absent is off, typos refused. */
+static void check_flags(const char *body, int want, const char *msg, bool pause, bool snap)
+{
+	bool p = true, sn = true;
+	const struct spec_flag f[] = { { "pause", &p }, { "snapshot", &sn } };
+	struct dock_err e = { 0 };
+
+	assert_int_equal(spec_flags_parse("quarantine request", body, strlen(body), f, 2, &e), want);
+	if (msg != NULL) {
+		assert_string_equal(e.de_msg, msg);
+		assert_int_equal(e.de_status, 400);
+		return;
+	}
+	assert_int_equal(p, pause);
+	assert_int_equal(sn, snap);
+}
+
+static void test_spec_flags(void **st)
+{
+	(void)st;
+	check_flags("", 0, NULL, false, false);
+	check_flags(" \n", 0, NULL, false, false);
+	check_flags("{}", 0, NULL, false, false);
+	check_flags("{\"pause\":true}", 0, NULL, true, false);
+	check_flags("{\"pause\":false,\"snapshot\":true}", 0, NULL, false, true);
+	check_flags("{\"pasue\":true}", -EINVAL, "quarantine request: unknown field \"pasue\"", 0, 0);
+	check_flags("{\"pause\":1}", -EINVAL, "quarantine request: \"pause\" must be true or false",
+		    0, 0);
+	check_flags("[true]", -EINVAL, "quarantine request: expected a JSON object", 0, 0);
+}
+
 /* ---- render ---- */
 
 static char *slurp(const char *path)
@@ -806,6 +837,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_names),	  cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_netpool),	  cmocka_unit_test(test_config),
 		cmocka_unit_test(test_jsonin),	  cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_spec_flags),
 		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_efi),
 		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
