@@ -23,7 +23,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c \
              dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
-             dockd/audit.c
+             dockd/audit.c dockd/timing.c
 DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
              dockd/api.c dockd/dockd.c
 ISCADM_SRC := dockd/iscadm.c

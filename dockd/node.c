@@ -26,6 +26,7 @@
 #include "luks.h"
 #include "netpool.h"
 #include "render.h"
+#include "timing.h"
 #include "virt.h"
 
 #define NODE_MAX 1024
@@ -58,6 +59,7 @@ struct node {
 	int64_t n_fail_since[CHECKS_MAX]; /* by row: first report of this boot saying FAIL, 0 none */
 	bool n_have_profile;
 	struct profile n_profile;
+	struct timing n_timing;    /* the last create/start/cleanse, not persisted */
 };
 
 static const struct dock_config *node_cfg;
@@ -235,6 +237,35 @@ static int node_commit(struct node *n, enum node_state st, const char *reason,
 	return r;
 }
 
+/* Adds the time since `since` to a phase of the node's current operation;
+ * returns now, the next phase's start. */
+static int64_t node_time(struct node *n, enum timing_phase p, int64_t since)
+{
+	int64_t now = timing_now();
+
+	pthread_mutex_lock(&node_lock);
+	timing_add(&n->n_timing, p, since, now);
+	pthread_mutex_unlock(&node_lock);
+	return now;
+}
+
+static void node_timing_begin(struct node *n, const char *op, int64_t now)
+{
+	pthread_mutex_lock(&node_lock);
+	timing_begin(&n->n_timing, op, now);
+	pthread_mutex_unlock(&node_lock);
+}
+
+/* The operation is complete: one line with every phase, for the log. */
+static void node_timing_end_locked(struct node *n, int64_t now)
+{
+	char line[256];
+
+	timing_end(&n->n_timing, now);
+	timing_format(&n->n_timing, line, sizeof(line));
+	log_info("node %s: %s timing: %s", n->n_rec.nr_name, n->n_timing.tm_op, line);
+}
+
 /* ---- building and tearing down ------------------------------------------ */
 
 static int node_render(const char *tmpl, const struct render_var *v, size_t n, char **xml,
@@ -255,6 +286,7 @@ static int node_make_disk(struct node *n, const struct node_names *nn, struct do
 	struct node_rec *r = &n->n_rec;
 	char capacity[32], *xml = NULL;
 	struct luks_key key;
+	int64_t t = timing_now();
 	int rc;
 
 	snprintf(capacity, sizeof(capacity), "%llu",
@@ -262,8 +294,10 @@ static int node_make_disk(struct node *n, const struct node_names *nn, struct do
 	const struct render_var vv[] = { { "volume_name", nn->nn_volume },
 					 { "capacity", capacity } };
 	rc = node_render("volume.xml", vv, NVARS(vv), &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
 	if (rc == 0)
 		rc = virt_volume_create(NODE_POOL, xml, r->nr_volume, sizeof(r->nr_volume), err);
+	t = node_time(n, TIMING_VOLUME, t);
 	free(xml);
 	xml = NULL;
 	if (rc < 0)
@@ -271,15 +305,18 @@ static int node_make_disk(struct node *n, const struct node_names *nn, struct do
 	rc = luks_key_new(&key, err);
 	if (rc == 0)
 		rc = luks_format(r->nr_volume, &key, err);
+	t = node_time(n, TIMING_LUKS, t);
 	if (rc == 0) /* only the operator's secret key opens this */
 		rc = forensic_seal_key(r->nr_name, &key, err);
 	if (rc == 0) {
 		const struct render_var sv[] = { { "name", r->nr_name }, { "volume", r->nr_volume } };
 		rc = node_render("secret.xml", sv, NVARS(sv), &xml, err);
 	}
+	t = node_time(n, TIMING_RENDER, t);
 	if (rc == 0) {
 		char uuid[37];
 		rc = virt_secret_create(xml, &key, uuid, err);
+		node_time(n, TIMING_VOLUME, t);
 		if (rc == 0) {
 			pthread_mutex_lock(&node_lock);
 			memcpy(r->nr_secret_uuid, uuid, sizeof(uuid));
@@ -362,26 +399,33 @@ static int node_build(struct node *n, struct dock_err *err)
 	struct node_names nn;
 	struct node_fwview fv;
 	char *xml = NULL;
+	int64_t t;
 	int r;
 
 	node_names(&n->n_rec, &nn);
 	r = node_make_disk(n, &nn, err);
 	if (r == 0)
 		r = node_commit(n, NODE_CREATING, NULL, err); /* record the secret's uuid */
+	t = timing_now();
 	if (r == 0)
 		r = node_network_xml(&n->n_rec, &nn, &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
 	if (r == 0)
 		r = virt_network_create(nn.nn_network, xml, err);
+	t = node_time(n, TIMING_NETWORK, t);
 	free(xml);
 	xml = NULL;
 	if (r == 0) {
 		node_fw(&n->n_rec, &nn, &fv);
 		r = fw_node_add(&fv.fv_node, err);
 	}
+	t = node_time(n, TIMING_FIREWALL, t);
 	if (r == 0)
 		r = node_domain_xml(&n->n_rec, &nn, &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
 	if (r == 0)
 		r = virt_domain_define(xml, err);
+	node_time(n, TIMING_DOMAIN, t);
 	free(xml);
 	return r;
 }
@@ -453,6 +497,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	struct image im;
 	char *xml = NULL;
 	bool cleansing;
+	int64_t t = timing_now();
 	int rc;
 
 	node_names(r, &nn);
@@ -462,6 +507,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 		err_prefix(err, "node %s: ", r->nr_name);
 		return -EINVAL;
 	}
+	node_time(n, TIMING_VALIDATE, t);
 	/* A cleanse recorded its start phase already, and goes on from here. */
 	cleansing = r->nr_state == NODE_CLEANSING;
 	rc = cleansing ? 0 : node_commit(n, NODE_STARTING, NULL, err);
@@ -478,13 +524,16 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	memset(n->n_fail_since, 0, sizeof(n->n_fail_since));
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
+	t = timing_now();
 	rc = node_domain_xml(r, &nn, &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
 	if (rc == 0)
 		rc = virt_domain_define(xml, err);
 	free(xml);
 	if (rc == 0)
 		rc = virt_domain_start(nn.nn_domain,
 				       (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024, err);
+	t = node_time(n, TIMING_DOMAIN, t);
 	if (rc < 0) {
 		err_prefix(err, "node %s: ", r->nr_name);
 		if (!cleansing)
@@ -493,6 +542,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	}
 	log_info("node %s: started", r->nr_name);
 	pthread_mutex_lock(&node_lock);
+	n->n_timing.tm_started_ns = t; /* the first agent line ends the timing */
 	r->nr_cleanse_at = r->nr_lifetime_s ? (int64_t)time(NULL) + (int64_t)r->nr_lifetime_s : 0;
 	pthread_mutex_unlock(&node_lock);
 	return cleansing ? 0 : node_commit(n, NODE_RUNNING, NULL, err);
@@ -500,6 +550,7 @@ static int node_do_start(struct node *n, bool verify, struct dock_err *err)
 
 int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err)
 {
+	int64_t t0 = timing_now();
 	struct image im;
 	struct node *n;
 	bool *used = NULL;
@@ -600,6 +651,8 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		if (r < 0)
 			goto unlock_fail;
 	}
+	timing_begin(&n->n_timing, "create", t0);
+	timing_add(&n->n_timing, TIMING_VALIDATE, t0, timing_now());
 	n->n_rec.nr_state = NODE_CREATING;
 	n->n_op = "creating";
 	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
@@ -627,6 +680,11 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		return r;
 	}
 	log_info("node %s: created from image %s", spec->ns_name, spec->ns_image);
+	if (!spec->ns_start) {
+		pthread_mutex_lock(&node_lock);
+		node_timing_end_locked(n, timing_now());
+		pthread_mutex_unlock(&node_lock);
+	}
 	node_release(n);
 	return node_inspect_json(spec->ns_name, out, err);
 
@@ -656,6 +714,7 @@ int node_start(const char *name, struct dock_err *err)
 			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
 		}
 	}
+	node_timing_begin(n, "start", timing_now());
 	r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);
 	if (r == 0) {
 		/* Ephemeral secrets vanish when libvirtd restarts: the disk can
@@ -842,6 +901,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	struct node_names nn;
 	struct image im;
 	struct node_rec r;
+	struct timing tm;
 	struct node *n;
 	bool connected, have_im, paused;
 	int64_t hb;
@@ -857,6 +917,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 		hb = n->n_last_heartbeat;
 		hbs = n->n_heartbeats;
 		op = n->n_op;
+		tm = n->n_timing;
 		o = node_summary_json(n);
 	}
 	pthread_mutex_unlock(&node_lock);
@@ -923,6 +984,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(o, "next_cleanse",
 			       r.nr_cleanse_at ? json_object_new_int64(r.nr_cleanse_at) : NULL);
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
+	json_object_object_add(o, "timing", timing_json(&tm));
 	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r.nr_on_hostile)));
 	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r.nr_on_silent)));
 	json_object_object_add(o, "on_fail", json_object_new_string(state_action_name(r.nr_on_fail)));
@@ -985,6 +1047,11 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 	if (n == NULL) {
 		pthread_mutex_unlock(&node_lock);
 		return;
+	}
+	if (n->n_timing.tm_started_ns != 0 && n->n_timing.tm_total_ns < 0) {
+		int64_t now = timing_now();
+		timing_add(&n->n_timing, TIMING_FIRST_LINE, n->n_timing.tm_started_ns, now);
+		node_timing_end_locked(n, now);
 	}
 	switch (msg->am_type) {
 	case AGENT_MSG_HELLO: {
@@ -1999,6 +2066,7 @@ static int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase
 	struct node_names nn;
 	int rc = 0;
 
+	node_timing_begin(n, "cleanse", timing_now());
 	node_names(r, &nn);
 	for (enum node_phase ph = from; ph <= to && rc == 0; ph++) {
 		if (ph == NODE_PHASE_START) {

@@ -30,6 +30,9 @@ if [ "$rc" != 0 ] || [ ! -s "$OUT/samples.jsonl" ]; then
 	echo "bench: the sandbox run failed (exit $rc); log: $OUT/bench.log" >&2
 	exit 1
 fi
+# images: on the host (debootstrap needs the Debian archive); full run only
+ISC_SRC="$SRC" B="$B" BENCH_OUT="$OUT" SAMPLES="$OUT/samples.jsonl" QUICK="$QUICK" \
+	tests/bench/images.sh 2>&1 | tee -a "$OUT/bench.log" >&2
 accel=$(cat "$OUT/accel" 2>/dev/null || echo unknown)
 kvm=no
 grep -Eqw 'vmx|svm' /proc/cpuinfo && [ -e /dev/kvm ] && kvm=yes

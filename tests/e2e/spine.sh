@@ -92,6 +92,14 @@ t_ok "inspect has the documented fields" jq -e '.name=="web1" and .state=="runni
 	and .disks.base.readonly==true and (.disks.base.sha256|length)==64 and (.disks.base.path|length)>0
 	and .disks.ephemeral.format=="luks" and (.disks.ephemeral.secret_uuid|length)==36
 	and (.agent.hello.agent|length)>0 and (.agent.hello.kernel|length)>0' "$W/inspect1.json"
+# dockd's own timing of the create (#7): inspect's timing object, every
+# phase measured, and the same in one log line; no figure is judged.
+t_ok "inspect: the create's timing, every phase a number >= 0" jq -e '.timing.op=="create"
+	and .timing.complete==true and (.timing.ms|length)==9
+	and ([.timing.ms[]] | all(type=="number" and . >= 0))' "$W/inspect1.json"
+t_ok "dockd logged the create's timing in one line" grep -Eq \
+	'node web1: create timing: validate=[0-9.]+m?s volume=[0-9.]+m?s luks=[0-9.]+m?s render=[0-9.]+m?s network=[0-9.]+m?s firewall=[0-9.]+m?s domain=[0-9.]+m?s first_line=[0-9.]+m?s total=[0-9.]+m?s$' \
+	"$W/dockd.log"
 SECRET=$(jq -r .disks.ephemeral.secret_uuid <<<"$J")
 VOL=$(jq -r .disks.ephemeral.path <<<"$J")
 BASE=$(jq -r .disks.base.path <<<"$J")
@@ -133,6 +141,8 @@ t_is "web1 stopped (dock)" "$(state_of web1)" stopped
 t_is "web1 shut off (libvirt)" "$(dom_state isc-web1)" "shut off"
 t_ok "start web1" "$A" start web1
 t_ok "agent hello after restart" wait_for 120 has_hello web1
+t_ok "inspect: the start's timing (validate, render, domain, first line)" bash -c \
+	"'$A' inspect web1 | jq -e '.timing.op==\"start\" and .timing.complete and .timing.ms.luks==null and .timing.ms.first_line >= 0'"
 t_ok "a new boot id after restart" bash -c "[ \"\$(jq -r .agent.hello.boot_id <<<\"\$('$A' inspect web1)\")\" != '$boot1' ]"
 
 # --- kill -9 the dock while nodes run

@@ -26,6 +26,7 @@
 #include "render.h"
 #include "spec.h"
 #include "state.h"
+#include "timing.h"
 #include "validate.h"
 
 static const char *src_dir = ".";
@@ -831,6 +832,62 @@ static void test_checks(void **st)
 	}
 }
 
+/* ---- timing ---- */
+
+static void test_timing(void **st)
+{
+	const int64_t ms = 1000000;
+	struct timing t;
+	struct json_object *o, *m, *v;
+	char line[256], small[24];
+
+	(void)st;
+	memset(&t, 0, sizeof(t));
+	timing_add(&t, TIMING_LUKS, 0, ms); /* nothing begun: ignored */
+	assert_int_equal(t.tm_ns[TIMING_LUKS], 0);
+	assert_null(timing_json(&t));
+
+	timing_begin(&t, "create", 1000 * ms);
+	timing_add(&t, TIMING_VALIDATE, 1000 * ms, 1000 * ms + 210000); /* 0.21 ms */
+	timing_add(&t, TIMING_LUKS, 0, 31 * ms);
+	timing_add(&t, TIMING_RENDER, 0, 600000);                       /* render twice: 1.1 ms */
+	timing_add(&t, TIMING_RENDER, 0, 500000);
+	timing_add(&t, TIMING_NETWORK, 0, 420 * ms);
+	timing_add(&t, TIMING_DOMAIN, 5 * ms, 4 * ms);                  /* backwards: ignored */
+	timing_format(&t, line, sizeof(line));
+	assert_string_equal(line, "validate=0.21ms luks=31ms render=1.1ms network=420ms");
+	o = timing_json(&t);
+	assert_true(json_object_object_get_ex(o, "complete", &v));
+	assert_false(json_object_get_boolean(v));
+	json_object_put(o);
+
+	timing_add(&t, TIMING_FIRST_LINE, 0, 2300 * ms);
+	timing_end(&t, 13500 * ms);
+	timing_end(&t, 99999 * ms); /* the first end counts */
+	timing_format(&t, line, sizeof(line));
+	assert_string_equal(line, "validate=0.21ms luks=31ms render=1.1ms network=420ms "
+				  "first_line=2300ms total=12.5s");
+	/* too small: whole phases only, never half a number */
+	timing_format(&t, small, sizeof(small));
+	assert_string_equal(small, "validate=0.21ms");
+	assert_true(strlen(small) < sizeof(small));
+
+	o = timing_json(&t);
+	assert_true(json_object_object_get_ex(o, "op", &v));
+	assert_string_equal(json_object_get_string(v), "create");
+	assert_true(json_object_object_get_ex(o, "complete", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(o, "ms", &m));
+	assert_int_equal(json_object_object_length(m), TIMING_COUNT + 1);
+	assert_true(json_object_object_get_ex(m, "validate", &v));
+	assert_string_equal(json_object_to_json_string(v), "0.210");
+	assert_true(json_object_object_get_ex(m, "firewall", &v));
+	assert_null(v); /* did not run */
+	assert_true(json_object_object_get_ex(m, "total", &v));
+	assert_true(json_object_get_double(v) == 12500.0);
+	json_object_put(o);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +900,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
 		cmocka_unit_test(test_reader),	  cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_profile),	  cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_timing),
 	};
 
 	if (argc > 1)

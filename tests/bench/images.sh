@@ -1,0 +1,41 @@
+#!/bin/bash
+# tests/bench/images.sh — figure 6 (images), run by tests/bench/run.sh on the
+# host, not in the sandbox: debootstrap needs the Debian archive, which the
+# sandbox's private network cannot reach. Full run only (QUICK=1 lists the
+# figure as not measured): a cold `isc-image build debian-web` into a fresh
+# directory (no download cache) takes ~4 minutes here. Appends to $SAMPLES.
+#
+# Environment: ISC_SRC (the checkout), B (build dir), SAMPLES, BENCH_OUT, QUICK.
+set -u
+SRC=${ISC_SRC:?}
+OUT=${BENCH_OUT:?}
+: "${SAMPLES:?}"
+QUICK=${QUICK:-0}
+. "$SRC/tests/bench/lib.sh"
+RECIPE=debian-web
+LABEL="images: $RECIPE build time (isc-image build, cold: fresh --out, no download cache)"
+
+say() { echo "bench: $*" >&2; }
+
+# ---- hook: debian-web build time ------------------------------------------
+if [ "$QUICK" = 1 ]; then
+	pending 6 images.build "$LABEL" "not measured in QUICK: full run only (make bench; ~4 min, needs the Debian archive)"
+elif [ ! -f "$SRC/images/recipes/$RECIPE" ]; then
+	pending 6 images.build "$LABEL" "not measured: no recipe images/recipes/$RECIPE"
+elif [ ! -x "$SRC/${B:-build}/isc-image" ]; then
+	pending 6 images.build "$LABEL" "not measured: ${B:-build}/isc-image missing (make all)"
+else
+	tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/isc-bench-image.XXXXXX")
+	say "6. images: $RECIPE build into $tmp (log: $OUT/image-build.log)"
+	t0=$EPOCHREALTIME
+	if "$SRC/${B:-build}/isc-image" build "$RECIPE" --out "$tmp" >"$OUT/image-build.log" 2>&1; then
+		t1=$EPOCHREALTIME
+		emit 6 images.build "$LABEL" s "" "" \
+			"one build; debootstrap from the machine's apt mirror, libguestfs (TCG appliance), packing" \
+			"$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')"
+	else
+		pending 6 images.build "$LABEL" "failed: isc-image build (see build/bench/image-build.log: $(tail -1 "$OUT/image-build.log"))"
+	fi
+	rm -rf "$tmp"
+fi
+exit 0
