@@ -31,6 +31,17 @@ extern char **environ;
 /* --- messages ------------------------------------------------------------- */
 
 
+/* read(2) again after a signal; bytes read, 0 at the end, or -errno. */
+static ssize_t read_intr(int fd, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf, n);
+
+		if (r >= 0 || errno != EINTR)
+			return r < 0 ? -errno : r;
+	}
+}
+
 __attribute__((format(printf, 1, 0))) static void img_vlog(const char *fmt, va_list ap)
 {
 	fputs("isc-image: ", stderr);
@@ -93,12 +104,10 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 	if (!buf)
 		return img_fail(ENOMEM, "%s: out of memory", path);
 	for (;;) {
-		ssize_t n = read(fd, buf + have, max + 1 - have);
+		ssize_t n = read_intr(fd, buf + have, max + 1 - have);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return img_fail(errno, "%s: %s", path, strerror(errno));
+			return img_fail((int)-n, "%s: %s", path, strerror((int)-n));
 		if (n == 0)
 			break;
 		have += (size_t)n;
@@ -350,12 +359,10 @@ int sha256_file(const char *path, char hex[65], uint64_t *size)
 		return img_fail(errno, "%s: %s", path, strerror(errno));
 	crypto_hash_sha256_init(&st);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read_intr(fd, buf, sizeof(buf));
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return img_fail(errno, "%s: %s", path, strerror(errno));
+			return img_fail((int)-n, "%s: %s", path, strerror((int)-n));
 		if (n == 0)
 			break;
 		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
