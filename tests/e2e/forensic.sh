@@ -142,6 +142,30 @@ rm -f "$W/memx.core"
 t_ok "forensic rm" "$A" forensic rm "$ID"
 t_is "three snapshots left" "$("$A" forensic ls --json | jq length)" 3
 
+# --- the autonomic loop end to end: a node whose maximum lifetime expires
+# is cleansed by the dock alone; the snapshot taken before its disk was
+# shredded is in the trail and opens with the operator's key, evidence inside.
+l_ok() { "$A" inspect l | jq -e --argjson n "$1" '.cleanses == $n and .agent.hello != null and .state == "running"' >/dev/null; }
+t_ok "create l with a 30 s lifetime" "$A" create l --image micro --memory 160M --scratch-size 32M --lifetime 30s
+t_ok "l says hello" wait_for 120 l_ok 0
+guest_attach l
+guest_run l "echo lifetime-marker-8086 > /scratch/evidence && sync"
+t_is "l wrote evidence to /scratch" $? 0
+t_ok "the lifetime expires: the dock cleanses l by itself, l is back and says hello" wait_for 150 l_ok 1
+guest_attach l
+guest_run l "test -e /scratch/evidence"
+t_is "the evidence is gone from l's /scratch" $? 1
+LID=$("$A" forensic ls --json | jq -r '[.[]|select(.node=="l" and .reason=="cleanse")][0].id')
+LDIR=$SANDBOX_DIR/dock/state/forensics/$LID
+t_ok "a forensic snapshot of l was taken before the cleanse ($LID)" test -s "$LDIR/disk.luks"
+t_is "its digest is in the audit trail" \
+	"$("$A" audit --node l --json | jq -r --arg id "$LID" '.[] | select(.action == "forensic-snapshot" and .detail.id == $id) | .detail.sha256')" \
+	"$(sha256sum "$LDIR/disk.luks" | cut -d' ' -f1)"
+PASS3=$("$U" "$W/operator.sec" "$LDIR/key.sealed")
+t_ok "the operator's key opens it and the evidence is inside" bash -c "$(declare -f plain); plain '$LDIR/disk.luks' '$PASS3' '$W/plain3.raw' && grep -aq lifetime-marker-8086 '$W/plain3.raw'"
+rm -f "$W/plain3.raw"
+t_ok "destroy l" "$A" destroy l
+
 # Without an operator key: refused, nothing stored.
 kill "$DOCKD_PID"
 wait "$DOCKD_PID" 2>/dev/null
@@ -156,5 +180,5 @@ t_ok "without forensic_pubkey a snapshot is refused ($out)" bash -c 'grep -q "re
 out=$("$A" quarantine f --pause --snapshot 2>&1)
 t_ok "... and so is quarantine --snapshot ($out)" bash -c 'grep -q "refusing to keep an unprotected copy" <<<"$0"' "$out"
 t_is "... which did nothing else: f is neither quarantined nor paused" "$("$A" ls --json | jq -r '.[]|select(.name=="f").state') $(virsh domstate isc-f)" "running running"
-t_is "nothing was stored" "$("$A" forensic ls --json | jq length)" 3
+t_is "nothing was stored" "$("$A" forensic ls --json | jq length)" 4
 t_ok "destroy f" "$A" destroy f
