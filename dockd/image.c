@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,15 +245,73 @@ int image_sha256_file(const char *path, char hex[65], uint64_t *size, struct doc
 	return 0;
 }
 
+/*
+ * Files whose digest was verified, by identity: a file whose device,
+ * inode, size, mtime and ctime are unchanged has the same content (ctime
+ * cannot be set back), so a start or a status of a golden image (~150 MB)
+ * does not hash it again. Bounded; the oldest entry is replaced.
+ */
+#define IMAGE_VERIFIED_MAX 64
+
+static struct image_verified {
+	dev_t iv_dev;
+	ino_t iv_ino;
+	off_t iv_size;
+	struct timespec iv_mtime, iv_ctime;
+	char iv_sha256[65];
+} image_verified[IMAGE_VERIFIED_MAX];
+static size_t image_verified_next;
+static pthread_mutex_t image_verified_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool image_same_file(const struct image_verified *v, const struct stat *st, const char *sha256)
+{
+	return v->iv_dev == st->st_dev && v->iv_ino == st->st_ino && v->iv_size == st->st_size &&
+	       v->iv_mtime.tv_sec == st->st_mtim.tv_sec && v->iv_mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       v->iv_ctime.tv_sec == st->st_ctim.tv_sec && v->iv_ctime.tv_nsec == st->st_ctim.tv_nsec &&
+	       strcmp(v->iv_sha256, sha256) == 0;
+}
+
+static bool image_verified_known(const struct stat *st, const char *sha256)
+{
+	bool known = false;
+
+	pthread_mutex_lock(&image_verified_lock);
+	for (size_t i = 0; i < IMAGE_VERIFIED_MAX && !known; i++)
+		known = image_same_file(&image_verified[i], st, sha256);
+	pthread_mutex_unlock(&image_verified_lock);
+	return known;
+}
+
+static void image_verified_add(const struct stat *st, const char *sha256)
+{
+	struct image_verified *v;
+
+	pthread_mutex_lock(&image_verified_lock);
+	v = &image_verified[image_verified_next];
+	image_verified_next = (image_verified_next + 1) % IMAGE_VERIFIED_MAX;
+	v->iv_dev = st->st_dev;
+	v->iv_ino = st->st_ino;
+	v->iv_size = st->st_size;
+	v->iv_mtime = st->st_mtim;
+	v->iv_ctime = st->st_ctim;
+	snprintf(v->iv_sha256, sizeof(v->iv_sha256), "%s", sha256);
+	pthread_mutex_unlock(&image_verified_lock);
+}
+
 int image_verify(const struct image *im, struct dock_err *err)
 {
 	for (size_t i = 0; i < im->im_n_files; i++) {
 		const struct image_file *f = &im->im_files[i];
 		char path[PATH_MAX], hex[65];
+		struct stat before, after;
 
 		if (image_path(im, f, path, sizeof(path)) < 0)
 			return err_set(err, 500, ENAMETOOLONG, "image \"%s\": path too long",
 				       im->im_name);
+		bool have = stat(path, &before) == 0;
+
+		if (have && image_verified_known(&before, f->if_sha256))
+			continue;
 		if (image_sha256_file(path, hex, NULL, err) < 0) {
 			err_prefix(err, "image \"%s\": ", im->im_name);
 			return -EIO;
@@ -260,6 +320,11 @@ int image_verify(const struct image *im, struct dock_err *err)
 			return err_set(err, 409, EBADMSG,
 				       "image \"%s\": %s digest mismatch: manifest says %.12s..., file has %.12s... (refusing to start)",
 				       im->im_name, f->if_name, f->if_sha256, hex);
+		/* Remembered only if nothing changed while it was read. */
+		if (have && stat(path, &after) == 0 && memcmp(&before.st_mtim, &after.st_mtim, sizeof(after.st_mtim)) == 0 &&
+		    memcmp(&before.st_ctim, &after.st_ctim, sizeof(after.st_ctim)) == 0 &&
+		    before.st_ino == after.st_ino && before.st_size == after.st_size)
+			image_verified_add(&after, f->if_sha256);
 	}
 	return 0;
 }

@@ -612,6 +612,41 @@ static void test_reader(void **st)
 /* ---- image manifest ---- */
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+/* image_verify remembers a verified file by identity, and a change of its
+ * content (new mtime/ctime) makes it hash it again and refuse. */
+static void test_image_verify_cache(void **st)
+{
+	char dir[] = "/tmp/isc-verify-XXXXXX", path[64];
+	struct image im;
+	struct dock_err e = { 0 };
+	FILE *f;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/base.qcow2", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("abc", f);
+	fclose(f);
+	memset(&im, 0, sizeof(im));
+	snprintf(im.im_name, sizeof(im.im_name), "t");
+	snprintf(im.im_dir, sizeof(im.im_dir), "%s", dir);
+	im.im_n_files = 1;
+	snprintf(im.im_files[0].if_name, sizeof(im.im_files[0].if_name), "base.qcow2");
+	/* sha256("abc") */
+	snprintf(im.im_files[0].if_sha256, sizeof(im.im_files[0].if_sha256),
+		 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_int_equal(image_verify(&im, &e), 0);
+	assert_int_equal(image_verify(&im, &e), 0); /* remembered */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("abd", f);
+	fclose(f);
+	assert_int_equal(image_verify(&im, &e), -EBADMSG);
+	assert_non_null(strstr(e.de_msg, "digest mismatch"));
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_manifest(void **st)
 {
 	struct image im;
@@ -894,7 +929,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_names),	  cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_netpool),	  cmocka_unit_test(test_config),
 		cmocka_unit_test(test_jsonin),	  cmocka_unit_test(test_spec),
-		cmocka_unit_test(test_spec_flags),
+		cmocka_unit_test(test_spec_flags),	  cmocka_unit_test(test_image_verify_cache),
 		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_efi),
 		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
