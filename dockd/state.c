@@ -52,15 +52,23 @@ const char *state_action_name(enum node_action a)
 	return a < NODE_ACT_COUNT ? action_names[a] : "alert";
 }
 
+/* Index of s in a table of n names, or -EINVAL. */
+static int state_lookup(const char *const names[], int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
 int state_parse_action(const char *s, enum node_action *out)
 {
-	for (int i = 0; i < NODE_ACT_COUNT; i++) {
-		if (strcmp(s, action_names[i]) == 0) {
-			*out = (enum node_action)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = state_lookup(action_names, NODE_ACT_COUNT, s);
+
+	if (i < 0)
+		return i;
+	*out = (enum node_action)i;
+	return 0;
 }
 
 const char *state_name(enum node_state s)
@@ -70,13 +78,12 @@ const char *state_name(enum node_state s)
 
 int state_parse_name(const char *s, enum node_state *out)
 {
-	for (int i = 0; i < NODE_STATE_COUNT; i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum node_state)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = state_lookup(state_names, NODE_STATE_COUNT, s);
+
+	if (i < 0)
+		return i;
+	*out = (enum node_state)i;
+	return 0;
 }
 
 #define state_strings(arr, n) state_strings_((const char *)(arr), sizeof((arr)[0]), n)
