@@ -19,16 +19,30 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-# --- dockd: the daemon; DOCK_CORE is what the unit tests and fuzzers link too.
-DOCK_CORE := dockd/log.c dockd/err.c dockd/file.c dockd/jsonin.c dockd/config.c \
-             dockd/validate.c dockd/netpool.c dockd/render.c dockd/image.c \
+# --- common/: the shared core every room may use: the error object, logging,
+# small files, bounded JSON input, name and size rules, sha256 of a file.
+COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
+              common/sha256.c
+
+# --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl.
+FW_SRC := firewall/fw.c
+
+# --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
+# config, nets, templates, images, records, LUKS, the agent protocol, create
+# requests, profiles, checks, the audit trail, timing.
+DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/timing.c
-DOCKD_SRC := $(DOCK_CORE) firewall/fw.c dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
-             dockd/api.c dockd/dockd.c
-ISCADM_SRC := dockd/iscadm.c
+# ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
+DOCK_IO := dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
+           dockd/api.c
+DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) dockd/dockd.c
+DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
-# --- guest agent: static, dependency-free, musl.
+# --- iscadm: the CLI, a thin client of the API.
+ISCADM_SRC := dockd/iscadm.c common/validate.c common/err.c
+
+# --- guest-agent/: static, dependency-free, musl.
 # agent.c is the channel and the report schedule; each check_*.c one fact;
 # jline.c, file.c and netlink.c their helpers; facts.h the contract.
 AGENT_SRC := guest-agent/agent.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
@@ -41,13 +55,21 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- image builder: json-c (manifest), libsodium (sha256), libguestfs (packing
-# golden images), libxml2 (OVF export); the dock's bounded manifest parser
-# reads images for export.c.
+# --- images/: the image builder: json-c (manifest), libsodium (sha256),
+# libguestfs (packing golden images), libxml2 (OVF export); the dock's bounded
+# manifest parser reads images for export.c.
 IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c images/export.c \
-              dockd/image.c dockd/profile.c dockd/state.c dockd/jsonin.c dockd/err.c dockd/validate.c dockd/file.c
+              dockd/image.c dockd/profile.c dockd/state.c $(COMMON_SRC)
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
+
+# Include paths per room: a room sees common/ and the rooms it may call
+# (docs/ARCHITECTURE.md; tests/unit/include-check.sh holds every file to it).
+INC_common   := -Icommon
+INC_firewall := -Icommon -Ifirewall
+INC_dockd    := -Icommon -Ifirewall -Idockd
+INC_images   := -Icommon -Idockd -Iimages
+INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 
@@ -57,14 +79,14 @@ all: $(BINS)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) $(PATH_DEFS) $(PKG_CFLAGS) -Idockd -Ifirewall -MMD -MP -c $< -o $@
+	@$(CC) $(CFLAGS) $(PATH_DEFS) $(PKG_CFLAGS) $(INC_$(firstword $(subst /, ,$<))) -MMD -MP -c $< -o $@
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 $(B)/dockd: $(call obj,$(DOCKD_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(B)/iscadm: $(call obj,$(ISCADM_SRC) dockd/validate.c dockd/err.c)
+$(B)/iscadm: $(call obj,$(ISCADM_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lcurl
 
 $(B)/isc-unseal: $(call obj,dockd/isc-unseal.c)
@@ -96,22 +118,22 @@ clean:
 # --- tests. `make check` = deps, build (gcc and clang), unit tests, the same
 # under ASan+UBSan, fuzz corpus replay, firewall and end-to-end tests.
 CMOCKA_LIBS := -lcmocka
-$(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_CORE))
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+$(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_CORE))
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Idockd $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+$(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
-$(A)/test_core: tests/unit/test_core.c $(DOCK_CORE)
+$(A)/test_core: tests/unit/test_core.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
-	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(A)/test_audit: tests/unit/test_audit.c $(DOCK_CORE)
+$(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
-	clang $(SAN_FLAGS) $(PKG_CFLAGS) -Idockd -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit
 FUZZ_ID_agent := 1
@@ -120,10 +142,10 @@ FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
-FUZZ_LINK_SRC := $(DOCK_CORE) firewall/fw.c dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c dockd/api.c
+FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
-	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) -Idockd -Ifirewall \
+	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) $(INC_tests) \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
 TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
@@ -178,5 +200,5 @@ bench: all
 	QUICK=$(QUICK) B=$(B) tests/bench/run.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Idockd -Ifirewall dockd firewall guest-agent images
-	clang-tidy dockd/*.c firewall/*.c -- -std=gnu11 -D_GNU_SOURCE $(PKG_CFLAGS) -Idockd -Ifirewall
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability $(INC_tests) common dockd firewall guest-agent images
+	clang-tidy common/*.c dockd/*.c firewall/*.c -- -std=gnu11 -D_GNU_SOURCE $(PKG_CFLAGS) $(INC_tests)

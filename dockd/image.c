@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "file.h"
 #include "jsonin.h"
+#include "sha256.h"
 
 const struct jsonin_limits image_manifest_limits = {
 	.jl_max_bytes = IMAGE_MANIFEST_MAX,
@@ -218,33 +218,6 @@ int image_load(const char *image_dir, const char *name, struct image *im, struct
 	return 0;
 }
 
-int image_sha256_file(const char *path, char hex[65], uint64_t *size, struct dock_err *err)
-{
-	crypto_hash_sha256_state st;
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	static __thread unsigned char chunk[1 << 16];
-	uint64_t total = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
-	crypto_hash_sha256_init(&st);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		crypto_hash_sha256_update(&st, chunk, (unsigned long long)n);
-		total += (uint64_t)n;
-	}
-	close(fd);
-	if (n < 0)
-		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
-	crypto_hash_sha256_final(&st, digest);
-	sodium_bin2hex(hex, 65, digest, sizeof(digest));
-	if (size != NULL)
-		*size = total;
-	return 0;
-}
-
 /*
  * Files whose digest was verified, by identity: a file whose device,
  * inode, size, mtime and ctime are unchanged has the same content (ctime
@@ -312,7 +285,7 @@ int image_verify(const struct image *im, struct dock_err *err)
 
 		if (have && image_verified_known(&before, f->if_sha256))
 			continue;
-		if (image_sha256_file(path, hex, NULL, err) < 0) {
+		if (sha256_file(path, hex, NULL, err) < 0) {
 			err_prefix(err, "image \"%s\": ", im->im_name);
 			return -EIO;
 		}

@@ -51,7 +51,5 @@ int image_load(const char *image_dir, const char *name, struct image *im, struct
 int image_verify(const struct image *im, struct dock_err *err);
 /* Absolute path of one of the image's files. */
 int image_path(const struct image *im, const struct image_file *f, char *buf, size_t size);
-/* sha256 of a file as 64 hex chars. */
-int image_sha256_file(const char *path, char hex[65], uint64_t *size, struct dock_err *err);
 
 #endif

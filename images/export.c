@@ -35,6 +35,7 @@
 #include "file.h"
 #include "image.h"
 #include "jsonin.h"
+#include "sha256.h"
 
 extern char **environ;
 
@@ -291,7 +292,7 @@ static int export_verify(const struct export_job *ej, const struct image_file *f
 
 	if (image_path(&ej->ej_image, f, path, sizeof(path)) < 0)
 		return err_set(err, 400, ENAMETOOLONG, "image \"%s\": path too long", ej->ej_image.im_name);
-	if (image_sha256_file(path, hex, &size, err) < 0)
+	if (sha256_file(path, hex, &size, err) < 0)
 		return -EIO;
 	if (strcmp(hex, f->if_sha256) != 0 || size != f->if_size)
 		return err_set(err, 409, EBADMSG,
@@ -615,7 +616,7 @@ static int export_mf(const char *dir, const char *mf, const char *const *names, 
 		char member[PATH_MAX];
 
 		if ((r = export_path(member, sizeof(member), dir, *names, err)) < 0 ||
-		    (r = image_sha256_file(member, hex, NULL, err)) < 0)
+		    (r = sha256_file(member, hex, NULL, err)) < 0)
 			break;
 		snprintf(line, sizeof(line), "SHA256(%s)= %s\n", *names, hex);
 		r = export_write_all(fd, line, strlen(line), path, err);
@@ -794,7 +795,7 @@ static int export_qcow2_manifest(struct export_job *ej, const char *base, struct
 	const char *text;
 	uint64_t size = 0;
 
-	if (image_sha256_file(base, hex, &size, err) < 0)
+	if (sha256_file(base, hex, &size, err) < 0)
 		return -EIO;
 	if (!json_object_object_get_ex(ej->ej_manifest, "files", &files))
 		return err_set(err, 400, EINVAL, "manifest: no \"files\"");

@@ -347,33 +347,6 @@ mode_t tree_mode(const struct stat *st)
 	return (st->st_mode & 0111) ? 0755 : 0644;
 }
 
-int sha256_file(const char *path, char hex[65], uint64_t *size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-	unsigned char buf[65536];
-	uint64_t total = 0;
-
-	if (fd < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
-	crypto_hash_sha256_init(&st);
-	for (;;) {
-		ssize_t n = read_intr(fd, buf, sizeof(buf));
-
-		if (n < 0)
-			return img_fail((int)-n, "%s: %s", path, strerror((int)-n));
-		if (n == 0)
-			break;
-		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-		total += (uint64_t)n;
-	}
-	crypto_hash_sha256_final(&st, digest);
-	sodium_bin2hex(hex, 65, digest, sizeof(digest));
-	*size = total;
-	return 0;
-}
-
 /*
  * A name-derived, fixed UUID (RFC 4122 layout, version 4 bits): the same
  * recipe always gives the same filesystem UUID and directory hash seed.

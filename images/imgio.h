@@ -74,7 +74,6 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 /* Modes are normalised: what QEMU's user must read is world-readable. */
 mode_t tree_mode(const struct stat *st);
 
-int sha256_file(const char *path, char hex[65], uint64_t *size);
 /* A name-derived, fixed UUID (RFC 4122 layout): same purpose + name, same UUID. */
 void fixed_uuid(const char *purpose, const char *name, char out[37]);
 

@@ -41,6 +41,7 @@
 #include "imgio.h"
 #include "pack.h"
 #include "recipe.h"
+#include "sha256.h"
 
 extern char **environ;
 
@@ -1465,9 +1466,12 @@ static int build_manifest(struct build *b)
 		json_object *f = json_object_new_object();
 		char hex[65];
 		uint64_t size = 0;
+		struct dock_err e = { 0 };
 
 		if ((r = path_join(path, sizeof(path), b->bd_tmp, files[i].name)) < 0 ||
-		    (r = sha256_file(path, hex, &size)) < 0 || (r = file_sync(path)) < 0) {
+		    (r = sha256_file(path, hex, &size, &e)) < 0 || (r = file_sync(path)) < 0) {
+			if (err_isset(&e))
+				img_fail(-r, "%s", e.de_msg);
 			json_object_put(f);
 			goto out;
 		}

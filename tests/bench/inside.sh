@@ -74,8 +74,8 @@ section_luks() {
 	local i lk=() qi=() t0 t1 bin=$OUT/luks_bench
 	say "2. LUKS header: dock's luks_format() vs qemu-img create -f luks, $N_LUKS each, interleaved"
 	# shellcheck disable=SC2046
-	if ! cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$SRC/dockd" -o "$bin" \
-		"$BD/luks_bench.c" "$SRC/dockd/luks.c" "$SRC/dockd/err.c" \
+	if ! cc -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$SRC/common" -I"$SRC/dockd" -o "$bin" \
+		"$BD/luks_bench.c" "$SRC/dockd/luks.c" "$SRC/common/err.c" \
 		$(pkg-config --cflags --libs libcryptsetup libsodium); then
 		pending 2 luks.dock "create: LUKS header write" "failed: luks_bench does not build"
 		return

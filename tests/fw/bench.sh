@@ -7,7 +7,7 @@ root=$(cd "$here/../.." && pwd)
 out=$(mktemp -d /tmp/fw-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 # shellcheck disable=SC2086
-${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$root/dockd" -I"$root/firewall" \
-	-o "$out/bench" "$here/bench.c" "$root/firewall/fw.c" "$root/dockd/err.c" \
+${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$root/common" -I"$root/firewall" \
+	-o "$out/bench" "$here/bench.c" "$root"/firewall/*.c "$root/common/err.c" \
 	-lnftnl -lmnl -ljson-c
 "$out/bench"

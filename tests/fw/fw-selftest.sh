@@ -332,8 +332,8 @@ run() {
 	for cc in "${compilers[@]}"; do
 		echo "# build with $cc"
 		# shellcheck disable=SC2086
-		"$cc" $CFLAGS -I"$root/dockd" -I"$root/firewall" -pie -o "$out/test_fw.$cc" \
-			"$root/tests/unit/test_fw.c" "$root/firewall/fw.c" "$root/dockd/err.c" \
+		"$cc" $CFLAGS -I"$root/common" -I"$root/firewall" -pie -o "$out/test_fw.$cc" \
+			"$root/tests/unit/test_fw.c" "$root"/firewall/*.c "$root/common/err.c" \
 			-lnftnl -lmnl -ljson-c -lcmocka || return 1
 	done
 
