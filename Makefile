@@ -25,7 +25,7 @@ COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/val
               common/sha256.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl.
-FW_SRC := firewall/fw.c
+FW_SRC := firewall/fw.c firewall/fwlog.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create

@@ -1757,37 +1757,6 @@ int node_fw_show_json(const char *name, struct json_object **out, struct dock_er
 #define NODE_LOG_TAIL (64 * 1024)
 #define NODE_LOG_LINES 200
 
-/* The kernel log's records with the node's drop prefix (the firewall logs
- * them, rate-limited), read from /dev/kmsg without blocking. */
-static struct json_object *node_fw_log_lines(const char *name)
-{
-	struct json_object *a = json_object_new_array();
-	char prefix[NODE_NAME_MAX + 16], rec[2048];
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return a;
-	snprintf(prefix, sizeof(prefix), "isc-%s-drop ", name);
-	lseek(fd, 0, SEEK_DATA); /* from the oldest record still buffered */
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		char *msg, *nl;
-		if (n <= 0)
-			continue; /* EPIPE: records were overwritten; go on with the next */
-		rec[n] = '\0';
-		msg = strchr(rec, ';');
-		if (msg == NULL || strstr(msg, prefix) == NULL)
-			continue;
-		if ((nl = strchr(msg, '\n')) != NULL)
-			*nl = '\0';
-		json_object_array_add(a, json_object_new_string(msg + 1));
-		if (json_object_array_length(a) > NODE_LOG_LINES)
-			json_object_array_del_idx(a, 0, 1);
-	}
-	close(fd);
-	return a;
-}
-
 /* The last lines of the node's serial console log. */
 static struct json_object *node_console_lines(const char *path)
 {
@@ -1835,7 +1804,7 @@ int node_logs_json(const char *name, bool firewall, struct json_object **out,
 	*out = json_object_new_object();
 	json_object_object_add(*out, "node", json_object_new_string(name));
 	json_object_object_add(*out, "source", json_object_new_string(firewall ? "firewall" : "console"));
-	json_object_object_add(*out, "lines", firewall ? node_fw_log_lines(name)
+	json_object_object_add(*out, "lines", firewall ? fw_log_lines(name, NODE_LOG_LINES)
 						      : node_console_lines(nn.nn_console));
 	return 0;
 }

@@ -55,7 +55,6 @@
 
 #define FW_COMMENT "ISC dock policy, owned by dockd: do not edit, fw_init rebuilds it"
 #define FW_CHAIN_PREFIX "node-"    /* node-NAME: the node's drop chain */
-#define FW_LOG_PREFIX_FMT "isc-%s-drop "
 #define FW_DROP_FROM "drop-from-node"
 #define FW_DROP_TO "drop-to-node"
 

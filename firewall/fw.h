@@ -174,6 +174,16 @@ void fw_show_free(struct fw_show *s);
 char *fw_show_text(const struct fw_show *s);
 int fw_show_json(const struct fw_show *s, struct json_object **out, struct dock_err *err);
 
+/* ---- logs ---------------------------------------------------------------- */
+
+/* The log prefix of a node's dropped packets ("isc-NAME-drop "). */
+#define FW_LOG_PREFIX_FMT "isc-%s-drop "
+
+/* The kernel log's records carrying node's drop prefix, the newest `max` of
+ * them (the firewall logs them rate-limited), read from /dev/kmsg without
+ * blocking: a JSON array of strings, empty when the log cannot be read. */
+struct json_object *fw_log_lines(const char *node, size_t max);
+
 /* ---- tests -------------------------------------------------------------- */
 
 /* Between fw_dryrun_begin() and fw_dryrun_end(), calls on this thread check
