@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 struct dock_err {
-	int de_status;     /* HTTP status the API answers with (400, 404, 409, 500, 503) */
-	int de_errno;      /* positive errno */
-	char de_msg[512];  /* one line, names the bad input */
+	int de_status;    /* HTTP status the API answers with (400, 404, 409, 500, 503) */
+	int de_errno;     /* positive errno */
+	char de_msg[512]; /* one line, names the bad input */
 };
 
 /* Fill err (may be NULL) unless it already holds an error: the first error,
@@ -19,8 +19,7 @@ int err_set(struct dock_err *err, int status, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Prefix context to an error already set ("node web1: " + msg). */
-void err_prefix(struct dock_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void err_prefix(struct dock_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void err_clear(struct dock_err *err);
 

@@ -123,7 +123,6 @@ int jsonin_str(const struct json_object *obj, const char *what, const char *key,
 	return 0;
 }
 
-
 int jsonin_i64(const struct json_object *obj, const char *what, const char *key, bool required,
 	       int64_t min, int64_t max, int64_t *out, struct dock_err *err)
 {
@@ -200,8 +199,9 @@ int jsonin_strings(const struct json_object *obj, const char *what, const char *
 
 		if (!json_object_is_type(v, json_type_string) || len >= stride ||
 		    strlen(json_object_get_string(v)) != len)
-			return err_set(err, 400, EINVAL, "%s: %s[%zu] must be a string under %zu bytes",
-				       what, key, i, stride);
+			return err_set(err, 400, EINVAL,
+				       "%s: %s[%zu] must be a string under %zu bytes", what, key, i,
+				       stride);
 		memcpy(arr + i * stride, json_object_get_string(v), len + 1);
 		*n = i + 1;
 	}

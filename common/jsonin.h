@@ -13,9 +13,9 @@
 #include "err.h"
 
 struct jsonin_limits {
-	size_t jl_max_bytes;   /* whole document */
-	int jl_max_depth;      /* nesting, counted by json-c's tokener */
-	size_t jl_max_fields;  /* members of any one object / elements of any array */
+	size_t jl_max_bytes;  /* whole document */
+	int jl_max_depth;     /* nesting, counted by json-c's tokener */
+	size_t jl_max_fields; /* members of any one object / elements of any array */
 };
 
 /* Parse buf[0..len) as exactly one JSON object (trailing blanks allowed).

@@ -44,7 +44,7 @@ int log_parse_level(const char *s, enum log_level *out)
 }
 
 __attribute__((format(printf, 2, 0))) static void log_v(enum log_level level, const char *fmt,
-							 va_list ap)
+							va_list ap)
 {
 	char ts[32];
 	struct tm tm;
@@ -66,13 +66,13 @@ __attribute__((format(printf, 2, 0))) static void log_v(enum log_level level, co
 	pthread_mutex_unlock(&log_lock);
 }
 
-#define LOG_FN(fn, lvl)                          \
-	void fn(const char *fmt, ...)            \
-	{                                        \
-		va_list ap;                      \
-		va_start(ap, fmt);               \
-		log_v(lvl, fmt, ap);             \
-		va_end(ap);                      \
+#define LOG_FN(fn, lvl)               \
+	void fn(const char *fmt, ...) \
+	{                             \
+		va_list ap;           \
+		va_start(ap, fmt);    \
+		log_v(lvl, fmt, ap);  \
+		va_end(ap);           \
 	}
 
 LOG_FN(log_err, LOG_LVL_ERR)

@@ -32,7 +32,9 @@ int validate_size_mib(const char *what, const char *text, uint64_t *mib, struct 
 	static const struct {
 		char suffix;
 		uint64_t kib;
-	} units[] = { { 'K', 1 }, { 'M', 1024 }, { 'G', 1024 * 1024 }, { 'T', 1024ULL * 1024 * 1024 } };
+	} units[] = {
+		{ 'K', 1 }, { 'M', 1024 }, { 'G', 1024 * 1024 }, { 'T', 1024ULL * 1024 * 1024 }
+	};
 	uint64_t v = 0, kib_per = 1024;
 	const char *p = text;
 

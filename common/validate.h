@@ -7,7 +7,7 @@
 
 #include "err.h"
 
-#define NODE_NAME_MAX 31 /* [a-z][a-z0-9-]{0,30} */
+#define NODE_NAME_MAX  31 /* [a-z][a-z0-9-]{0,30} */
 #define IMAGE_NAME_MAX 63
 
 /* `what` names the kind of thing in the message ("node", "image"). */

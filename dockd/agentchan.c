@@ -17,16 +17,16 @@
 #include "log.h"
 #include "node.h"
 
-#define AGENTCHAN_MAX 256
+#define AGENTCHAN_MAX      256
 #define AGENTCHAN_RETRY_MS 1000
 
 struct chan {
 	char ch_name[NODE_NAME_MAX + 1];
 	char ch_socket[PATH_MAX];
 	char ch_service[32];
-	int ch_fd;           /* the channel; the dock only writes requests to it */
-	int ch_ctl;          /* messages from the reader */
-	pid_t ch_pid;        /* the reader */
+	int ch_fd;    /* the channel; the dock only writes requests to it */
+	int ch_ctl;   /* messages from the reader */
+	pid_t ch_pid; /* the reader */
 	int64_t ch_next_try_ms;
 	int64_t ch_next_report_ms;
 	bool ch_seen;
@@ -84,7 +84,8 @@ static void agentchan_ask_report(struct chan *ch)
 	json_object_object_add(o, "type", json_object_new_string("report"));
 	if (ch->ch_service[0] != '\0')
 		json_object_object_add(o, "service", json_object_new_string(ch->ch_service));
-	snprintf(line, sizeof(line), "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	snprintf(line, sizeof(line), "%s\n",
+		 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	agentchan_request(ch, line);
 	ch->ch_next_report_ms = agentchan_now_ms() + AGENTCHAN_REPORT_EVERY_S * 1000;
@@ -143,7 +144,8 @@ static void agentchan_drain(struct chan *ch)
 			return;
 		}
 		if (out.ao_kind == AR_STATS)
-			node_agent_hostile(ch->ch_name, out.ao_bad, out.ao_overlong, out.ao_dropped);
+			node_agent_hostile(ch->ch_name, out.ao_bad, out.ao_overlong,
+					   out.ao_dropped);
 		else
 			node_agent_message(ch->ch_name, &out.ao_msg);
 	}

@@ -8,7 +8,7 @@
 
 #include <signal.h>
 
-#define AGENTCHAN_REPORT_EVERY_S 30  /* ask for a report this often */
+#define AGENTCHAN_REPORT_EVERY_S 30 /* ask for a report this often */
 
 /* Serve the channels until *stop becomes non-zero. */
 void agentchan_run(volatile sig_atomic_t *stop);

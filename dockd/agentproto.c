@@ -13,11 +13,11 @@ static const struct jsonin_limits agent_limits = {
 	.jl_max_fields = 40,
 };
 
-#define W "agent fact"
-#define STR(o, k, dst) jsonin_str(o, W, k, true, dst, sizeof(dst), err)
+#define W                      "agent fact"
+#define STR(o, k, dst)         jsonin_str(o, W, k, true, dst, sizeof(dst), err)
 #define I64(o, k, lo, hi, dst) jsonin_i64(o, W, k, true, lo, hi, dst, err)
-#define BOOL(o, k, dst) jsonin_bool(o, W, k, true, dst, err)
-#define ARR(o, k, dst) jsonin_array(o, W, k, true, AF_PROTO_ARRAY_MAX, dst, err)
+#define BOOL(o, k, dst)        jsonin_bool(o, W, k, true, dst, err)
+#define ARR(o, k, dst)         jsonin_array(o, W, k, true, AF_PROTO_ARRAY_MAX, dst, err)
 /* Elements kept of an array: at most cap, the fact marked truncated beyond. */
 static size_t af_keep(struct json_object *a, size_t cap, struct agent_fact *f)
 {
@@ -29,12 +29,12 @@ static size_t af_keep(struct json_object *a, size_t cap, struct agent_fact *f)
 	}
 	return n;
 }
-#define ELEM(arr, i, out)                                                              \
-	do {                                                                           \
-		out = json_object_array_get_idx(arr, i);                               \
-		if (!json_object_is_type(out, json_type_object))                       \
+#define ELEM(arr, i, out)                                                                          \
+	do {                                                                                       \
+		out = json_object_array_get_idx(arr, i);                                           \
+		if (!json_object_is_type(out, json_type_object))                                   \
 			return err_set(err, 400, EINVAL, W ": array element %zu is not an object", \
-				       (size_t)(i));                                   \
+				       (size_t)(i));                                               \
 	} while (0)
 
 static int af_listen(struct json_object *o, struct agent_fact *f, struct dock_err *err)
@@ -48,7 +48,8 @@ static int af_listen(struct json_object *o, struct agent_fact *f, struct dock_er
 		struct af_socket *s = &f->af.listen.l_sockets[i];
 		ELEM(a, i, e);
 		if (STR(e, "proto", s->s_proto) < 0 || STR(e, "addr", s->s_addr) < 0 ||
-		    I64(e, "port", 0, 65535, &port) < 0 || I64(e, "uid", -1, UINT32_MAX, &s->s_uid) < 0)
+		    I64(e, "port", 0, 65535, &port) < 0 ||
+		    I64(e, "uid", -1, UINT32_MAX, &s->s_uid) < 0)
 			return -EINVAL;
 		s->s_port = (uint32_t)port;
 		f->af.listen.l_n = (uint8_t)(i + 1);
@@ -173,8 +174,8 @@ static int af_service(struct json_object *o, struct agent_fact *f, struct dock_e
 		return 0;
 	if (STR(o, "name", s->s_name) < 0 || I64(o, "pid", 1, INT32_MAX, &s->s_pid) < 0 ||
 	    I64(o, "uid", 0, UINT32_MAX, &s->s_uid) < 0 ||
-	    I64(o, "gid", 0, UINT32_MAX, &s->s_gid) < 0 ||
-	    STR(o, "cap_eff", s->s_cap_eff) < 0 || STR(o, "cap_bnd", s->s_cap_bnd) < 0 ||
+	    I64(o, "gid", 0, UINT32_MAX, &s->s_gid) < 0 || STR(o, "cap_eff", s->s_cap_eff) < 0 ||
+	    STR(o, "cap_bnd", s->s_cap_bnd) < 0 ||
 	    I64(o, "no_new_privs", 0, 1, &s->s_no_new_privs) < 0 ||
 	    I64(o, "seccomp", 0, 2, &s->s_seccomp) < 0)
 		return -EINVAL;
@@ -210,11 +211,11 @@ static const struct {
 	const char *fd_name;
 	int (*fd_parse)(struct json_object *, struct agent_fact *, struct dock_err *);
 } agent_facts[AF_COUNT] = {
-	[AF_LISTEN] = { "listen", af_listen },	  [AF_ASLR] = { "aslr", af_aslr },
-	[AF_NET] = { "net", af_net },		  [AF_SWAP] = { "swap", af_swap },
-	[AF_MOUNTS] = { "mounts", af_mounts },	  [AF_AUDIT] = { "audit", af_audit },
-	[AF_NFT] = { "nft", af_nft },		  [AF_SERVICE] = { "service", af_service },
-	[AF_SYSCTL] = { "sysctl", af_sysctl },	  [AF_SSHD] = { "sshd", af_sshd },
+	[AF_LISTEN] = { "listen", af_listen }, [AF_ASLR] = { "aslr", af_aslr },
+	[AF_NET] = { "net", af_net },          [AF_SWAP] = { "swap", af_swap },
+	[AF_MOUNTS] = { "mounts", af_mounts }, [AF_AUDIT] = { "audit", af_audit },
+	[AF_NFT] = { "nft", af_nft },          [AF_SERVICE] = { "service", af_service },
+	[AF_SYSCTL] = { "sysctl", af_sysctl }, [AF_SSHD] = { "sshd", af_sshd },
 };
 
 const char *agentproto_fact_name(enum agent_fact_id id)
@@ -265,10 +266,11 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 		msg->am_type = AGENT_MSG_HELLO;
 		if (jsonin_u64(o, w, "protocol", true, 1, UINT32_MAX, &h->ah_protocol, err) < 0 ||
 		    jsonin_str(o, w, "agent", true, h->ah_agent, sizeof(h->ah_agent), err) < 0 ||
-		    jsonin_str(o, w, "boot_id", true, h->ah_boot_id, sizeof(h->ah_boot_id), err) < 0 ||
+		    jsonin_str(o, w, "boot_id", true, h->ah_boot_id, sizeof(h->ah_boot_id), err) <
+			    0 ||
 		    jsonin_str(o, w, "kernel", true, h->ah_kernel, sizeof(h->ah_kernel), err) < 0 ||
-		    JSONIN_BAD(jsonin_str(o, w, "hostname", false, h->ah_hostname, sizeof(h->ah_hostname),
-			       err)))
+		    JSONIN_BAD(jsonin_str(o, w, "hostname", false, h->ah_hostname,
+					  sizeof(h->ah_hostname), err)))
 			goto out;
 	} else if (strcmp(type, "fact") == 0) {
 		msg->am_type = AGENT_MSG_FACT;
@@ -283,7 +285,8 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 	} else if (strcmp(type, "heartbeat") == 0) {
 		msg->am_type = AGENT_MSG_HEARTBEAT;
 		if (jsonin_u64(o, w, "seq", true, 0, INT64_MAX, &msg->am_seq, err) < 0 ||
-		    JSONIN_BAD(jsonin_u64(o, w, "uptime", false, 0, INT64_MAX, &msg->am_uptime, err)))
+		    JSONIN_BAD(
+			    jsonin_u64(o, w, "uptime", false, 0, INT64_MAX, &msg->am_uptime, err)))
 			goto out;
 	} else if (strcmp(type, "shutdown_ack") == 0) {
 		msg->am_type = AGENT_MSG_SHUTDOWN_ACK; /* no members: the ack is the message */

@@ -31,11 +31,11 @@ enum agent_msg_type {
 #define AF_PROTO_ARRAY_MAX 32 /* PROTOCOL.md: no array has more elements */
 /* What the dock keeps of each array; more elements mark the fact truncated. */
 #define AF_MAX_SOCKETS 32
-#define AF_MAX_IFACES 8
-#define AF_MAX_ADDRS 8
-#define AF_MAX_SWAPS 8
-#define AF_MAX_MOUNTS 32
-#define AF_MAX_CHAINS 8
+#define AF_MAX_IFACES  8
+#define AF_MAX_ADDRS   8
+#define AF_MAX_SWAPS   8
+#define AF_MAX_MOUNTS  32
+#define AF_MAX_CHAINS  8
 
 enum agent_fact_id {
 	AF_LISTEN,
@@ -68,7 +68,7 @@ struct af_iface {
 
 struct af_swap {
 	char w_path[128];
-	char w_disk[32];                 /* "" when the agent did not say */
+	char w_disk[32]; /* "" when the agent did not say */
 	bool w_dm_crypt;
 };
 
@@ -76,7 +76,7 @@ struct af_mount {
 	char m_target[256];
 	char m_source[128];
 	char m_fstype[32];
-	char m_disk[32];                 /* the whole disk under it; "" if none said */
+	char m_disk[32]; /* the whole disk under it; "" if none said */
 	bool m_ro;
 };
 
@@ -128,7 +128,8 @@ struct agent_fact {
 			char s_cap_eff[17], s_cap_bnd[17];
 		} service;
 		struct {
-			int64_t s_modules_disabled, s_kptr_restrict, s_dmesg_restrict, s_ptrace_scope;
+			int64_t s_modules_disabled, s_kptr_restrict, s_dmesg_restrict,
+				s_ptrace_scope;
 		} sysctl;
 		struct {
 			bool h_present;
@@ -141,9 +142,9 @@ struct agent_fact {
 struct agent_msg {
 	enum agent_msg_type am_type;
 	struct agent_hello am_hello;
-	uint64_t am_seq;      /* heartbeat seq, or the report a fact belongs to */
+	uint64_t am_seq; /* heartbeat seq, or the report a fact belongs to */
 	uint64_t am_uptime;
-	uint64_t am_count;    /* report_end: number of facts */
+	uint64_t am_count; /* report_end: number of facts */
 	struct agent_fact am_fact;
 };
 

@@ -58,7 +58,8 @@ int agentreader_recv(int ctl, struct agentreader_out *out)
 	 * the dock index past its tables. */
 	if (out->ao_kind == AR_MSG &&
 	    ((unsigned)out->ao_msg.am_type > AGENT_MSG_OTHER ||
-	     (out->ao_msg.am_type == AGENT_MSG_FACT && (unsigned)out->ao_msg.am_fact.af_id >= AF_COUNT)))
+	     (out->ao_msg.am_type == AGENT_MSG_FACT &&
+	      (unsigned)out->ao_msg.am_fact.af_id >= AF_COUNT)))
 		return -EBADMSG;
 	return 0;
 }
@@ -82,13 +83,13 @@ static void ar_confine(void)
 	/* What reading, parsing (json-c, malloc) and answering need; nothing
 	 * that opens, executes, connects or changes identity. */
 	static const int allow[] = {
-		SCMP_SYS(read),	      SCMP_SYS(write),	      SCMP_SYS(sendto),
-		SCMP_SYS(sendmsg),    SCMP_SYS(poll),	      SCMP_SYS(ppoll),
-		SCMP_SYS(close),      SCMP_SYS(exit),	      SCMP_SYS(exit_group),
-		SCMP_SYS(brk),	      SCMP_SYS(mmap),	      SCMP_SYS(munmap),
-		SCMP_SYS(mremap),     SCMP_SYS(madvise),      SCMP_SYS(clock_gettime),
-		SCMP_SYS(rt_sigreturn), SCMP_SYS(futex),      SCMP_SYS(getrandom),
-		SCMP_SYS(newfstatat), SCMP_SYS(fstat),	      SCMP_SYS(lseek),
+		SCMP_SYS(read),         SCMP_SYS(write),   SCMP_SYS(sendto),
+		SCMP_SYS(sendmsg),      SCMP_SYS(poll),    SCMP_SYS(ppoll),
+		SCMP_SYS(close),        SCMP_SYS(exit),    SCMP_SYS(exit_group),
+		SCMP_SYS(brk),          SCMP_SYS(mmap),    SCMP_SYS(munmap),
+		SCMP_SYS(mremap),       SCMP_SYS(madvise), SCMP_SYS(clock_gettime),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(futex),   SCMP_SYS(getrandom),
+		SCMP_SYS(newfstatat),   SCMP_SYS(fstat),   SCMP_SYS(lseek),
 	};
 
 	setrlimit(RLIMIT_NOFILE, &nofile);

@@ -13,19 +13,19 @@
 
 #include "agentproto.h"
 
-#define AGENTREADER_MAGIC 0x49534341u /* "ISCA" */
-#define AGENTREADER_LINES_PER_SEC 50  /* more is dropped and counted */
-#define AGENTREADER_CHAN_FD 3
-#define AGENTREADER_CTL_FD 4
+#define AGENTREADER_MAGIC         0x49534341u /* "ISCA" */
+#define AGENTREADER_LINES_PER_SEC 50          /* more is dropped and counted */
+#define AGENTREADER_CHAN_FD       3
+#define AGENTREADER_CTL_FD        4
 
 enum agentreader_kind { AR_MSG = 1, AR_STATS = 2 };
 
 struct agentreader_out {
 	uint32_t ao_magic;
 	uint32_t ao_kind;
-	uint64_t ao_bad;       /* lines that did not parse */
-	uint64_t ao_overlong;  /* lines over AGENT_LINE_MAX */
-	uint64_t ao_dropped;   /* lines over the rate limit */
+	uint64_t ao_bad;      /* lines that did not parse */
+	uint64_t ao_overlong; /* lines over AGENT_LINE_MAX */
+	uint64_t ao_dropped;  /* lines over the rate limit */
 	struct agent_msg ao_msg;
 };
 

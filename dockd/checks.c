@@ -55,14 +55,15 @@ void checks_dock_from_xml(const char *domain_xml, const char *network_xml, const
 			if (c->type != XML_ELEMENT_NODE)
 				continue;
 			if (strcmp((const char *)c->name, "disk") == 0) {
-				xmlNodePtr src = x_child(c, "source"), enc = x_child(c, "encryption");
+				xmlNodePtr src = x_child(c, "source"),
+					   enc = x_child(c, "encryption");
 				if (x_attr_is(src, "file", base_path))
 					df->df_base_readonly = x_child(c, "readonly") != NULL;
 				if (x_attr_is(src, "file", volume_path))
 					df->df_eph_luks = x_attr_is(enc, "format", "luks") &&
-							  x_attr_is(x_child(enc, "secret"), "uuid",
-								    secret_uuid) &&
-							  x_child(c, "readonly") == NULL;
+						x_attr_is(x_child(enc, "secret"), "uuid",
+							  secret_uuid) &&
+						x_child(c, "readonly") == NULL;
 			} else if (strcmp((const char *)c->name, "interface") == 0) {
 				/* Every interface must be on the node's own network. */
 				if (!x_attr_is(x_child(c, "source"), "network", network))
@@ -100,9 +101,8 @@ struct checks_ctx {
 
 typedef enum check_status (*check_fn)(const struct checks_ctx *, char *ev);
 
-__attribute__((format(printf, 3, 4))) static enum check_status ev_set(enum check_status st,
-								      char *ev, const char *fmt,
-								      ...);
+__attribute__((format(printf, 3, 4))) static enum check_status
+ev_set(enum check_status st, char *ev, const char *fmt, ...);
 #define EV(st, ...) ev_set(st, ev, __VA_ARGS__)
 
 static const size_t ev_len = CHECK_EVIDENCE_MAX;
@@ -152,8 +152,10 @@ static enum check_status c_eph_luks(const struct checks_ctx *c, char *ev)
 		return EV(CHECK_FAIL, "the volume file has no LUKS header");
 	if (df->df_eph_luks < 0)
 		return EV(CHECK_SKIP, "LUKS header present; node not running");
-	return df->df_eph_luks ? EV(CHECK_PASS, "LUKS header; libvirt: <encryption format='luks'> with the node's secret")
-			       : EV(CHECK_FAIL, "libvirt: disk not attached through LUKS with the node's secret");
+	return df->df_eph_luks
+		? EV(CHECK_PASS,
+		     "LUKS header; libvirt: <encryption format='luks'> with the node's secret")
+		: EV(CHECK_FAIL, "libvirt: disk not attached through LUKS with the node's secret");
 }
 
 static enum check_status c_eph_key(const struct checks_ctx *c, char *ev)
@@ -173,19 +175,23 @@ static enum check_status c_network(const struct checks_ctx *c, char *ev)
 	const struct dock_facts *df = c->cc_df;
 
 	if (df->df_net_open != 1)
-		return EV(CHECK_FAIL, "network: forward mode is not open (libvirt may add its own rules)");
+		return EV(CHECK_FAIL,
+			  "network: forward mode is not open (libvirt may add its own rules)");
 	if (df->df_net_own < 0)
 		return EV(CHECK_SKIP, "node not running");
 	if (df->df_net_own != 1)
 		return EV(CHECK_FAIL, "an interface is attached to another network");
 	if (df->df_net_connections > 1)
-		return EV(CHECK_FAIL, "%" PRId64 " interfaces share the node's network", df->df_net_connections);
-	return EV(CHECK_PASS, "own network, forward mode open, %" PRId64 " connection", df->df_net_connections);
+		return EV(CHECK_FAIL, "%" PRId64 " interfaces share the node's network",
+			  df->df_net_connections);
+	return EV(CHECK_PASS, "own network, forward mode open, %" PRId64 " connection",
+		  df->df_net_connections);
 }
 
 static enum check_status c_firewall(const struct checks_ctx *c, char *ev)
 {
-	return EV(c->cc_df->df_fw_in_force == 1 ? CHECK_PASS : CHECK_FAIL, "%s", c->cc_df->df_fw_note);
+	return EV(c->cc_df->df_fw_in_force == 1 ? CHECK_PASS : CHECK_FAIL, "%s",
+		  c->cc_df->df_fw_note);
 }
 
 static enum check_status c_published(const struct checks_ctx *c, char *ev)
@@ -193,8 +199,8 @@ static enum check_status c_published(const struct checks_ctx *c, char *ev)
 	if (c->cc_df->df_fw_in_force != 1)
 		return EV(CHECK_FAIL, "the node's firewall policy is not in force");
 	return c->cc_df->df_fw_published_ok == 1
-		       ? EV(CHECK_PASS, "published ports in the kernel equal the declared ones")
-		       : EV(CHECK_FAIL, "published ports in the kernel differ from the declared ones");
+		? EV(CHECK_PASS, "published ports in the kernel equal the declared ones")
+		: EV(CHECK_FAIL, "published ports in the kernel differ from the declared ones");
 }
 
 static enum check_status c_resources(const struct checks_ctx *c, char *ev)
@@ -204,12 +210,13 @@ static enum check_status c_resources(const struct checks_ctx *c, char *ev)
 	if (!df->df_running)
 		return EV(CHECK_SKIP, "node not running");
 	if (df->df_vcpus != df->df_want_vcpus)
-		return EV(CHECK_FAIL, "%" PRIu64 " vCPUs, declared %" PRIu64, df->df_vcpus, df->df_want_vcpus);
+		return EV(CHECK_FAIL, "%" PRIu64 " vCPUs, declared %" PRIu64, df->df_vcpus,
+			  df->df_want_vcpus);
 	if (df->df_hard_limit_kib == 0 || df->df_hard_limit_kib > df->df_want_hard_limit_kib)
 		return EV(CHECK_FAIL, "memory hard limit %" PRIu64 " KiB, want %" PRIu64 " KiB",
 			  df->df_hard_limit_kib, df->df_want_hard_limit_kib);
-	return EV(CHECK_PASS, "%" PRIu64 " vCPU(s); memory hard limit %" PRIu64 " MiB", df->df_vcpus,
-		  df->df_hard_limit_kib / 1024);
+	return EV(CHECK_PASS, "%" PRIu64 " vCPU(s); memory hard limit %" PRIu64 " MiB",
+		  df->df_vcpus, df->df_hard_limit_kib / 1024);
 }
 
 static enum check_status c_agent_alive(const struct checks_ctx *c, char *ev)
@@ -223,8 +230,8 @@ static enum check_status c_agent_alive(const struct checks_ctx *c, char *ev)
 		return EV(CHECK_FAIL, "silent: nothing from the agent yet%s",
 			  av->av_connected ? "" : " (channel not connected)");
 	if (age > c->cc_node->cn_deadline_s)
-		return EV(CHECK_FAIL, "silent: last heard %" PRId64 "s ago (deadline %" PRId64 "s)", age,
-			  c->cc_node->cn_deadline_s);
+		return EV(CHECK_FAIL, "silent: last heard %" PRId64 "s ago (deadline %" PRId64 "s)",
+			  age, c->cc_node->cn_deadline_s);
 	return EV(CHECK_PASS, "last heard %" PRId64 "s ago", age);
 }
 
@@ -234,7 +241,9 @@ static enum check_status c_agent_input(const struct checks_ctx *c, char *ev)
 
 	if (av->av_bad == 0 && av->av_overlong == 0 && av->av_dropped == 0)
 		return EV(CHECK_PASS, "no malformed, over-long or excess lines");
-	return EV(CHECK_FAIL, "hostile input: %" PRIu64 " malformed, %" PRIu64 " over-long, %" PRIu64 " over the rate limit",
+	return EV(CHECK_FAIL,
+		  "hostile input: %" PRIu64 " malformed, %" PRIu64 " over-long, %" PRIu64
+		  " over the rate limit",
 		  av->av_bad, av->av_overlong, av->av_dropped);
 }
 
@@ -253,10 +262,14 @@ static enum check_status c_ports(const struct checks_ctx *c, char *ev)
 		bool loopback = strncmp(s->s_addr, "127.", 4) == 0 || strcmp(s->s_addr, "::1") == 0;
 		/* The guest's own DHCP client is infrastructure, not a service. */
 		bool dhcp = strncmp(s->s_proto, "udp", 3) == 0 && s->s_port == 68;
-		bool declared = c->cc_pol && profile_port_declared(c->cc_pol, s->s_proto, s->s_port);
+		bool declared =
+			c->cc_pol && profile_port_declared(c->cc_pol, s->s_proto, s->s_port);
 
 		ev_add(ev, "%s%s %s:%u%s", i ? ", " : "", s->s_proto, s->s_addr, s->s_port,
-		       declared ? "" : loopback ? " (loopback)" : dhcp ? " (DHCP client)" : " (NOT DECLARED)");
+		       declared           ? ""
+			       : loopback ? " (loopback)"
+			       : dhcp     ? " (DHCP client)"
+					  : " (NOT DECLARED)");
 		extra += !declared && !loopback && !dhcp;
 	}
 	if (f->af.listen.l_n == 0)
@@ -339,7 +352,7 @@ static const struct af_mount *mount_of(const struct agent_fact *f, const char *p
 		const struct af_mount *m = &f->af.mounts.m_mounts[i];
 		size_t l = strlen(m->m_target);
 		bool under = strcmp(m->m_target, "/") == 0 ||
-			     (strncmp(path, m->m_target, l) == 0 && (path[l] == '\0' || path[l] == '/'));
+			(strncmp(path, m->m_target, l) == 0 && (path[l] == '\0' || path[l] == '/'));
 		if (under && l >= best_len) {
 			best = m;
 			best_len = l;
@@ -362,7 +375,8 @@ static enum check_status c_scratch(const struct checks_ctx *c, char *ev)
 		 * whole, or through a partition or dm-crypt layer the agent
 		 * followed down to it ("disk").
 		 */
-		bool on_eph = m != NULL && (strcmp(m->m_source, "/dev/vdb") == 0 || strcmp(m->m_disk, "vdb") == 0);
+		bool on_eph = m != NULL &&
+			(strcmp(m->m_source, "/dev/vdb") == 0 || strcmp(m->m_disk, "vdb") == 0);
 		bool ok = on_eph && !m->m_ro;
 		ev_add(ev, "%s%s on %s", i ? ", " : "", dirs[i], m ? m->m_source : "?");
 		if (m && m->m_disk[0] && strcmp(m->m_source, "/dev/vdb") != 0)
@@ -378,8 +392,8 @@ static enum check_status c_audit(const struct checks_ctx *c, char *ev)
 	const struct agent_fact *f = FACT(c, AF_AUDIT);
 
 	return EV(f->af.audit.a_enabled >= 1 && f->af.audit.a_pid > 0 ? CHECK_PASS : CHECK_FAIL,
-		  "audit enabled=%" PRId64 ", auditd pid %" PRId64 ", lost %" PRId64, f->af.audit.a_enabled,
-		  f->af.audit.a_pid, f->af.audit.a_lost);
+		  "audit enabled=%" PRId64 ", auditd pid %" PRId64 ", lost %" PRId64,
+		  f->af.audit.a_enabled, f->af.audit.a_pid, f->af.audit.a_lost);
 }
 
 static enum check_status c_pfilter(const struct checks_ctx *c, char *ev)
@@ -388,8 +402,8 @@ static enum check_status c_pfilter(const struct checks_ctx *c, char *ev)
 
 	for (unsigned i = 0; i < f->af.nft.f_n; i++)
 		if (strcmp(f->af.nft.f_chains[i].c_policy, "drop") == 0)
-			return EV(CHECK_PASS, "%s %s: hook input, policy drop", f->af.nft.f_chains[i].c_table,
-				  f->af.nft.f_chains[i].c_chain);
+			return EV(CHECK_PASS, "%s %s: hook input, policy drop",
+				  f->af.nft.f_chains[i].c_table, f->af.nft.f_chains[i].c_chain);
 	return EV(CHECK_FAIL, "%" PRId64 " nft table(s), %u input chain(s), none with policy drop",
 		  f->af.nft.f_tables, f->af.nft.f_n);
 }
@@ -406,18 +420,21 @@ static enum check_status c_svc_identity(const struct checks_ctx *c, char *ev)
 	if (f->af.service.s_uid == 0 || f->af.service.s_gid == 0 ||
 	    (p->pr_uid >= 0 && f->af.service.s_uid != p->pr_uid) ||
 	    (p->pr_gid >= 0 && f->af.service.s_gid != p->pr_gid))
-		return EV(CHECK_FAIL, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64 ", declared %" PRId64 "/%" PRId64,
+		return EV(CHECK_FAIL,
+			  "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64
+			  ", declared %" PRId64 "/%" PRId64,
 			  f->af.service.s_name, f->af.service.s_pid, f->af.service.s_uid,
 			  f->af.service.s_gid, p->pr_uid, p->pr_gid);
-	return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64, f->af.service.s_name,
-		  f->af.service.s_pid, f->af.service.s_uid, f->af.service.s_gid);
+	return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64,
+		  f->af.service.s_name, f->af.service.s_pid, f->af.service.s_uid,
+		  f->af.service.s_gid);
 }
 
 static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
 {
 	const struct agent_fact *f = FACT(c, AF_SERVICE);
 	bool caps0 = strspn(f->af.service.s_cap_eff, "0") == strlen(f->af.service.s_cap_eff) &&
-		     f->af.service.s_cap_eff[0] != '\0';
+		f->af.service.s_cap_eff[0] != '\0';
 
 	if (c->cc_pol == NULL || c->cc_pol->pr_service[0] == '\0')
 		return EV(CHECK_WARN, "no service declared in the node's profile");
@@ -492,8 +509,9 @@ static enum check_status c_kinfo(const struct checks_ctx *c, char *ev)
 {
 	const struct agent_fact *f = FACT(c, AF_SYSCTL);
 
-	return EV(f->af.sysctl.s_kptr_restrict >= 1 && f->af.sysctl.s_dmesg_restrict == 1 ? CHECK_PASS
-											    : CHECK_FAIL,
+	return EV(f->af.sysctl.s_kptr_restrict >= 1 && f->af.sysctl.s_dmesg_restrict == 1
+			  ? CHECK_PASS
+			  : CHECK_FAIL,
 		  "kernel.kptr_restrict=%" PRId64 ", kernel.dmesg_restrict=%" PRId64,
 		  f->af.sysctl.s_kptr_restrict, f->af.sysctl.s_dmesg_restrict);
 }
@@ -514,8 +532,8 @@ static enum check_status c_sshd(const struct checks_ctx *c, char *ev)
 	if (!f->af.sshd.h_present)
 		return EV(CHECK_PASS, "no sshd configured");
 	return EV(strcmp(f->af.sshd.h_password_authentication, "no") == 0 ? CHECK_PASS : CHECK_FAIL,
-		  "PasswordAuthentication %s, PermitRootLogin %s", f->af.sshd.h_password_authentication,
-		  f->af.sshd.h_permit_root_login);
+		  "PasswordAuthentication %s, PermitRootLogin %s",
+		  f->af.sshd.h_password_authentication, f->af.sshd.h_permit_root_login);
 }
 
 static const struct {
@@ -543,8 +561,10 @@ static const struct {
 	{ "audit", "Auditing enabled and collecting", true, AF_AUDIT, c_audit },
 	{ "packet-filter", "Packet filter with default-drop input", true, AF_NFT, c_pfilter },
 	{ "service-identity", "Service under its own uid/gid", true, AF_SERVICE, c_svc_identity },
-	{ "service-privileges", "Service: no capabilities, NoNewPrivs, seccomp", true, AF_SERVICE, c_svc_privs },
-	{ "readonly-paths", "Read-only root; only declared paths writable", true, AF_MOUNTS, c_readonly },
+	{ "service-privileges", "Service: no capabilities, NoNewPrivs, seccomp", true, AF_SERVICE,
+	  c_svc_privs },
+	{ "readonly-paths", "Read-only root; only declared paths writable", true, AF_MOUNTS,
+	  c_readonly },
 	{ "modules", "Kernel module loading disabled", true, AF_SYSCTL, c_modules },
 	{ "kernel-info", "Kernel pointers and dmesg restricted", true, AF_SYSCTL, c_kinfo },
 	{ "ptrace", "ptrace restricted", true, AF_SYSCTL, c_ptrace },
@@ -574,8 +594,10 @@ size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df
 				continue;
 			}
 			if (age > cn->cn_deadline_s) {
-				r->cr_status = EV(CHECK_STALE, "last report %" PRId64 "s ago (deadline %" PRId64 "s)",
-						  age, cn->cn_deadline_s);
+				r->cr_status =
+					EV(CHECK_STALE,
+					   "last report %" PRId64 "s ago (deadline %" PRId64 "s)",
+					   age, cn->cn_deadline_s);
 				continue;
 			}
 			if (!av->av_have[fid]) {
@@ -594,8 +616,10 @@ size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df
 	return n;
 }
 
-static const char *const status_names[] = { [CHECK_PASS] = "PASS", [CHECK_FAIL] = "FAIL",
-					    [CHECK_WARN] = "WARN", [CHECK_SKIP] = "SKIP",
+static const char *const status_names[] = { [CHECK_PASS] = "PASS",
+					    [CHECK_FAIL] = "FAIL",
+					    [CHECK_WARN] = "WARN",
+					    [CHECK_SKIP] = "SKIP",
 					    [CHECK_STALE] = "STALE" };
 
 const char *checks_status_name(enum check_status s)
@@ -614,8 +638,8 @@ struct json_object *checks_json(const char *node, const struct check_row *rows, 
 		json_object_object_add(r, "id", json_object_new_string(rows[i].cr_id));
 		json_object_object_add(r, "title", json_object_new_string(rows[i].cr_title));
 		json_object_object_add(r, "source", json_object_new_string(rows[i].cr_source));
-		json_object_object_add(r, "status",
-				       json_object_new_string(checks_status_name(rows[i].cr_status)));
+		json_object_object_add(
+			r, "status", json_object_new_string(checks_status_name(rows[i].cr_status)));
 		json_object_object_add(r, "evidence", json_object_new_string(rows[i].cr_evidence));
 		json_object_array_add(a, r);
 		count[rows[i].cr_status]++;

@@ -15,7 +15,7 @@
 
 enum check_status { CHECK_PASS, CHECK_FAIL, CHECK_WARN, CHECK_SKIP, CHECK_STALE };
 
-#define CHECKS_MAX 32
+#define CHECKS_MAX         32
 #define CHECK_EVIDENCE_MAX 256
 
 struct check_row {
@@ -29,17 +29,17 @@ struct check_row {
 /* What the dock itself can see. */
 struct dock_facts {
 	bool df_running;
-	int df_base_readonly;      /* 1 yes, 0 no, -1 unknown (no live XML) */
-	int df_digest_ok;          /* 1 matches, 0 mismatch, -1 error */
+	int df_base_readonly; /* 1 yes, 0 no, -1 unknown (no live XML) */
+	int df_digest_ok;     /* 1 matches, 0 mismatch, -1 error */
 	char df_digest_note[512];
-	int df_eph_luks;           /* disk attached with <encryption format='luks'> + our secret */
-	int df_eph_header;         /* the volume file carries a LUKS header */
+	int df_eph_luks;   /* disk attached with <encryption format='luks'> + our secret */
+	int df_eph_header; /* the volume file carries a LUKS header */
 	int df_secret_ephemeral, df_secret_private;
-	int df_net_own;            /* the interface is on the node's own network */
-	int df_net_open;           /* forward mode open */
+	int df_net_own;  /* the interface is on the node's own network */
+	int df_net_open; /* forward mode open */
 	int64_t df_net_connections;
-	int df_fw_in_force;        /* default-deny and anti-spoofing in the dock's nft table */
-	int df_fw_published_ok;    /* the kernel publishes exactly the recorded ports */
+	int df_fw_in_force;     /* default-deny and anti-spoofing in the dock's nft table */
+	int df_fw_published_ok; /* the kernel publishes exactly the recorded ports */
 	char df_fw_note[512];
 	uint64_t df_hard_limit_kib, df_want_hard_limit_kib;
 	uint64_t df_vcpus, df_want_vcpus;
@@ -48,8 +48,8 @@ struct dock_facts {
 /* What the agent said, and how the channel behaves. */
 struct agent_view {
 	bool av_connected;
-	int64_t av_last_heartbeat;   /* unix time, 0 never */
-	int64_t av_report_time;      /* unix time of the last complete report, 0 none */
+	int64_t av_last_heartbeat;         /* unix time, 0 never */
+	int64_t av_report_time;            /* unix time of the last complete report, 0 none */
 	const struct agent_fact *av_facts; /* AF_COUNT entries */
 	const bool *av_have;
 	uint64_t av_bad, av_overlong, av_dropped;
@@ -60,7 +60,7 @@ struct checks_node {
 	const char *cn_ip;
 	const char *cn_mac;
 	int64_t cn_now;
-	int64_t cn_deadline_s;       /* heartbeat and report freshness */
+	int64_t cn_deadline_s; /* heartbeat and report freshness */
 };
 
 /* Fill df from libvirt's live XML (domain, network, secret). */

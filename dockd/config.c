@@ -17,7 +17,7 @@
 #endif
 
 #define CONFIG_MAX_BYTES (64 * 1024)
-#define CONFIG_MAX_LINE 1024
+#define CONFIG_MAX_LINE  1024
 
 enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL };
 
@@ -29,8 +29,15 @@ struct config_key {
 	uint64_t ck_min, ck_max;
 };
 
-#define STR(k, f, kind) { k, kind, offsetof(struct dock_config, f), sizeof(((struct dock_config *)0)->f), 0, 0 }
-#define U64(k, f, lo, hi) { k, CK_U64, offsetof(struct dock_config, f), sizeof(uint64_t), lo, hi }
+#define STR(k, f, kind)                                                                            \
+	{                                                                                          \
+		k, kind, offsetof(struct dock_config, f), sizeof(((struct dock_config *)0)->f), 0, \
+			0                                                                          \
+	}
+#define U64(k, f, lo, hi)                                                            \
+	{                                                                            \
+		k, CK_U64, offsetof(struct dock_config, f), sizeof(uint64_t), lo, hi \
+	}
 
 static const struct config_key config_keys[] = {
 	STR("uri", dc_uri, CK_STR),
@@ -54,8 +61,9 @@ static const struct config_key config_keys[] = {
 	STR("ovmf_vars", dc_ovmf_vars, CK_PATH),
 };
 
-static const char *const accel_names[] = { [ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",
-					    [ACCEL_TCG] = "tcg" };
+static const char *const accel_names[] = {
+	[ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm", [ACCEL_TCG] = "tcg"
+};
 
 const char *config_accel_name(enum accel a)
 {
@@ -117,8 +125,8 @@ static char *config_trim(char *s)
 	return s;
 }
 
-static int config_set(const char *name, unsigned line, const struct config_key *k,
-		      const char *val, struct dock_config *cfg, struct dock_err *err)
+static int config_set(const char *name, unsigned line, const struct config_key *k, const char *val,
+		      struct dock_config *cfg, struct dock_err *err)
 {
 	char *field = (char *)cfg + k->ck_off;
 	unsigned long long u;
@@ -127,8 +135,8 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 	switch (k->ck_kind) {
 	case CK_PATH:
 		if (val[0] != '/')
-			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path",
-				       name, line, k->ck_name);
+			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path", name,
+				       line, k->ck_name);
 		__attribute__((fallthrough));
 	case CK_STR:
 		if (strlen(val) >= k->ck_size || val[0] == '\0')
@@ -153,13 +161,15 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 				return 0;
 			}
 		}
-		return err_set(err, 400, EINVAL, "%s:%u: accel must be auto, kvm or tcg, not \"%s\"",
-			       name, line, val);
+		return err_set(err, 400, EINVAL,
+			       "%s:%u: accel must be auto, kvm or tcg, not \"%s\"", name, line,
+			       val);
 	case CK_LEVEL:
 		if (log_parse_level(val, &cfg->dc_log_level) < 0)
-			return err_set(err, 400, EINVAL,
-				       "%s:%u: log_level must be error, warning, info or debug, not \"%s\"",
-				       name, line, val);
+			return err_set(
+				err, 400, EINVAL,
+				"%s:%u: log_level must be error, warning, info or debug, not \"%s\"",
+				name, line, val);
 		return 0;
 	case CK_POOL:
 		if (strlen(val) >= sizeof(cfg->dc_pool_text) ||

@@ -20,7 +20,7 @@ struct dock_config {
 	char dc_run_dir[CONFIG_DIR_MAX];      /* API socket, agent sockets, console logs */
 	char dc_image_dir[CONFIG_DIR_MAX];    /* <image_dir>/<name>/manifest.json */
 	char dc_template_dir[CONFIG_DIR_MAX]; /* libvirt XML templates */
-	char dc_socket_group[32];       /* besides root, members may use the API */
+	char dc_socket_group[32];             /* besides root, members may use the API */
 	enum accel dc_accel;
 	struct netpool dc_pool;
 	char dc_pool_text[32];
@@ -32,16 +32,16 @@ struct dock_config {
 	uint64_t dc_agent_deadline_s;   /* heartbeat/report older than this: silent/STALE */
 	uint64_t dc_shutdown_timeout_s; /* cleanse: each graceful step (agent, then ACPI) */
 	uint64_t dc_ready_timeout_s;    /* cleanse: the new boot's agent hello */
-	char dc_forensic_pubkey[CONFIG_DIR_MAX]; /* operator's X25519 public key (hex file); "" = none */
-	char dc_ovmf_code[CONFIG_DIR_MAX];  /* UEFI firmware (read-only pflash) for efi images */
-	char dc_ovmf_vars[CONFIG_DIR_MAX];  /* its variable store template, copied per node */
+	char dc_forensic_pubkey
+		[CONFIG_DIR_MAX];          /* operator's X25519 public key (hex file); "" = none */
+	char dc_ovmf_code[CONFIG_DIR_MAX]; /* UEFI firmware (read-only pflash) for efi images */
+	char dc_ovmf_vars[CONFIG_DIR_MAX]; /* its variable store template, copied per node */
 };
 
 void config_defaults(struct dock_config *cfg);
 int config_load(const char *path, struct dock_config *cfg, struct dock_err *err);
 /* Parse from memory; `name` labels errors. */
-int config_parse(const char *name, const char *text, struct dock_config *cfg,
-		 struct dock_err *err);
+int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err);
 const char *config_accel_name(enum accel a);
 /* The files the configuration names must exist: the UEFI firmware and its
  * variable store template (a dock without them could not boot efi images,

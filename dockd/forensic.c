@@ -81,9 +81,10 @@ int forensic_refuse_unless_enabled(const char *name, struct dock_err *err)
 {
 	if (fz_enabled)
 		return 0;
-	return err_set(err, 409, EPERM,
-		       "forensic snapshots need forensic_pubkey in dockd.conf (the operator's public key): refusing to keep an unprotected copy of node %s's disk",
-		       name);
+	return err_set(
+		err, 409, EPERM,
+		"forensic snapshots need forensic_pubkey in dockd.conf (the operator's public key): refusing to keep an unprotected copy of node %s's disk",
+		name);
 }
 
 static void forensic_key_path(const char *name, char *buf, size_t size)
@@ -155,8 +156,8 @@ done:
 	return r;
 }
 
-static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json",
-					      "memory.enc", "memory.key.sealed" };
+static const char *const forensic_files[] = { "disk.luks", "key.sealed", "meta.json", "memory.enc",
+					      "memory.key.sealed" };
 #define FORENSIC_NFILES (sizeof(forensic_files) / sizeof(forensic_files[0]))
 
 /* Remove a snapshot's files (a plaintext memory dump a dock stopped while
@@ -179,9 +180,8 @@ static int forensic_rmdir(const char *dir)
 /* Encrypt the plaintext dump on fd `in` into enc (new, 0400) with key:
  * the memory.enc format of forensic.h; *size is the plaintext's length,
  * hex the sha256 of what was written. */
-static int forensic_memory_encrypt(int in, const char *enc, const unsigned char *key,
-				   uint64_t max, uint64_t *size, char hex[65],
-				   struct dock_err *err)
+static int forensic_memory_encrypt(int in, const char *enc, const unsigned char *key, uint64_t max,
+				   uint64_t *size, char hex[65], struct dock_err *err)
 {
 	crypto_secretstream_xchacha20poly1305_state ss;
 	unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
@@ -274,11 +274,12 @@ static int forensic_memory_take(const char *dir, const struct forensic_memory *m
 	snprintf(kpath, sizeof(kpath), "%s/memory.key.sealed", dir);
 	if (statvfs(dir, &vfs) == 0 &&
 	    (uint64_t)vfs.f_bavail * vfs.f_frsize < 2 * mem->fm_max_bytes + FORENSIC_MEMORY_SPARE)
-		return err_set(err, 507, ENOSPC,
-			       "%s: a memory dump needs %llu MiB free (the dump and its encryption), %llu MiB are",
-			       dir,
-			       (unsigned long long)((2 * mem->fm_max_bytes + FORENSIC_MEMORY_SPARE) >> 20),
-			       (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
+		return err_set(
+			err, 507, ENOSPC,
+			"%s: a memory dump needs %llu MiB free (the dump and its encryption), %llu MiB are",
+			dir,
+			(unsigned long long)((2 * mem->fm_max_bytes + FORENSIC_MEMORY_SPARE) >> 20),
+			(unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize) >> 20));
 	/* The plaintext rests on the dock's disk from the dump until it is
 	 * opened below: libvirt's dump API writes only to a path, and QEMU
 	 * needs the whole guest paused meanwhile, so there is no encrypting
@@ -332,9 +333,10 @@ int forensic_snapshot(const char *name, const char *volume, const char *reason,
 	forensic_key_path(name, sealed, sizeof(sealed));
 	r = file_read(sealed, 1024, &kbuf, &klen);
 	if (r < 0)
-		return err_set(err, 409, -r,
-			       "node %s: no sealed key for its disk (made before forensic_pubkey was set?): %s",
-			       name, strerror(-r));
+		return err_set(
+			err, 409, -r,
+			"node %s: no sealed key for its disk (made before forensic_pubkey was set?): %s",
+			name, strerror(-r));
 	snprintf(id, sizeof(id), "%s-%lld", name, (long long)time(NULL));
 	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
 	if (mkdir(dir, 0700) < 0) {
@@ -431,16 +433,16 @@ void forensic_discard_partial(const char *name)
 		if (name == NULL) /* any node's */
 			nlen = dash != NULL && dash != de->d_name ? (size_t)(dash - de->d_name) : 0;
 		if (nlen == 0 || (name != NULL && strncmp(de->d_name, name, nlen) != 0) ||
-		    de->d_name[nlen] != '-' ||
-		    de->d_name[nlen + 1] == '\0' ||
+		    de->d_name[nlen] != '-' || de->d_name[nlen + 1] == '\0' ||
 		    strspn(de->d_name + nlen + 1, "0123456789") != strlen(de->d_name + nlen + 1))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		snprintf(meta, sizeof(meta), "%s/meta.json", path);
 		if (access(meta, F_OK) == 0)
 			continue; /* whole: meta.json is written last */
-		log_warn("forensic snapshot %s: incomplete (the dock stopped while taking it): removed",
-			 de->d_name);
+		log_warn(
+			"forensic snapshot %s: incomplete (the dock stopped while taking it): removed",
+			de->d_name);
 		forensic_rmdir(path);
 	}
 	closedir(d);
@@ -454,8 +456,7 @@ static int forensic_id_check(const char *id, struct dock_err *err)
 	return 0;
 }
 
-int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
-		  struct dock_err *err)
+int forensic_open(const char *id, const char *file, int *fd, uint64_t *size, struct dock_err *err)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -472,12 +473,12 @@ int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
 	snprintf(path, sizeof(path), "%s/forensics/%s/%s", fz_cfg->dc_state_dir, id, file);
 	f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (f < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno, "forensic snapshot %s: %s: %s",
-			       id, file, strerror(errno));
+		return err_set(err, errno == ENOENT ? 404 : 500, errno,
+			       "forensic snapshot %s: %s: %s", id, file, strerror(errno));
 	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(f);
-		return err_set(err, 500, EINVAL, "forensic snapshot %s: %s is not a regular file", id,
-			       file);
+		return err_set(err, 500, EINVAL, "forensic snapshot %s: %s is not a regular file",
+			       id, file);
 	}
 	*fd = f;
 	*size = (uint64_t)st.st_size;

@@ -32,7 +32,8 @@ void forensic_forget_key(const char *name);
 struct forensic_memory {
 	int (*fm_dump)(const char *path, void *arg, struct dock_err *err);
 	void *fm_arg;
-	uint64_t fm_max_bytes; /* the guest's RAM and the dump's headers: a larger file is refused */
+	uint64_t
+		fm_max_bytes; /* the guest's RAM and the dump's headers: a larger file is refused */
 };
 
 /* memory.enc: a crypto_secretstream_xchacha20poly1305 header, then the
@@ -40,7 +41,7 @@ struct forensic_memory {
  * empty), each pushed with FORENSIC_MEMORY_ABYTES of tag and MAC; the last
  * chunk carries the FINAL tag and nothing follows it. isc-unseal --memory
  * reads it. */
-#define FORENSIC_MEMORY_CHUNK (1u << 20)
+#define FORENSIC_MEMORY_CHUNK  (1u << 20)
 #define FORENSIC_MEMORY_ABYTES 17u /* crypto_secretstream_xchacha20poly1305_ABYTES */
 
 /* Copy the (halted or paused) node's encrypted disk and its sealed key into
@@ -55,8 +56,7 @@ int forensic_remove(const char *id, struct dock_err *err);
 /* Open one file of a snapshot (disk.luks, key.sealed, meta.json,
  * memory.enc or memory.key.sealed) for
  * reading: *fd and its *size, or a negative errno with err filled. */
-int forensic_open(const char *id, const char *file, int *fd, uint64_t *size,
-		  struct dock_err *err);
+int forensic_open(const char *id, const char *file, int *fd, uint64_t *size, struct dock_err *err);
 /* Remove node `name`'s snapshots (NULL: any node's) that a dock stopped in
  * the middle of taking (no meta.json: it is written last). */
 void forensic_discard_partial(const char *name);

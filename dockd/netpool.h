@@ -13,13 +13,13 @@
 #define NETPOOL_NODE_PREFIX 29 /* 8 addresses: net, gw, node, spare, broadcast */
 
 struct netpool {
-	uint32_t np_base;     /* host order, aligned to np_prefix */
-	unsigned np_prefix;   /* 8..NETPOOL_NODE_PREFIX */
+	uint32_t np_base;   /* host order, aligned to np_prefix */
+	unsigned np_prefix; /* 8..NETPOOL_NODE_PREFIX */
 };
 
 struct netpool_subnet {
 	unsigned ns_index;
-	char ns_cidr[19];     /* 10.231.0.8/29 */
+	char ns_cidr[19]; /* 10.231.0.8/29 */
 	char ns_gateway[16];
 	char ns_node_ip[16];
 	char ns_netmask[16];

@@ -63,8 +63,8 @@ static char *render_expand(const struct render_ctx *rc, const char *s)
 			break;
 		close = strstr(open + 2, "}}");
 		if (close == NULL || close - open - 2 > RENDER_KEY_MAX) {
-			err_set(rc->rc_err, 500, EINVAL, "template %s: unterminated {{ in \"%.60s\"",
-				rc->rc_name, s);
+			err_set(rc->rc_err, 500, EINVAL,
+				"template %s: unterminated {{ in \"%.60s\"", rc->rc_name, s);
 			free(out);
 			return NULL;
 		}
@@ -119,8 +119,8 @@ static int render_node(const struct render_ctx *rc, xmlNodePtr node)
 			continue;
 		xmlChar *cond = xmlGetProp(child, (const xmlChar *)"isc-if");
 		if (cond != NULL) {
-			const char *v = render_lookup(rc, (const char *)cond,
-						      strlen((const char *)cond));
+			const char *v =
+				render_lookup(rc, (const char *)cond, strlen((const char *)cond));
 			int keep = v != NULL && v[0] != '\0';
 			if (v == NULL)
 				err_set(rc->rc_err, 500, EINVAL,

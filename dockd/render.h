@@ -10,7 +10,7 @@
 
 #include "err.h"
 
-#define RENDER_MAX_VARS 64
+#define RENDER_MAX_VARS  64
 #define RENDER_MAX_BYTES (256 * 1024)
 
 struct render_var {

@@ -21,11 +21,11 @@ enum timing_phase {
 };
 
 struct timing {
-	char tm_op[8];                 /* "create", "start", "cleanse"; "" none */
+	char tm_op[8]; /* "create", "start", "cleanse"; "" none */
 	int64_t tm_begin_ns;
-	int64_t tm_started_ns;         /* domain started; 0 until then */
-	int64_t tm_ns[TIMING_COUNT];   /* -1: the phase did not run (yet) */
-	int64_t tm_total_ns;           /* begin -> complete; -1 until then */
+	int64_t tm_started_ns;       /* domain started; 0 until then */
+	int64_t tm_ns[TIMING_COUNT]; /* -1: the phase did not run (yet) */
+	int64_t tm_total_ns;         /* begin -> complete; -1 until then */
 };
 
 int64_t timing_now(void); /* CLOCK_MONOTONIC, ns */

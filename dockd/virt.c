@@ -135,7 +135,8 @@ static void virt_detect_accel(void)
 		log_info("accel auto: KVM works here, using it");
 	} else {
 		virt_auto_type = "qemu";
-		log_info("accel auto: KVM is not usable here (no /dev/kvm or no vmx/svm CPU flag), using TCG");
+		log_info(
+			"accel auto: KVM is not usable here (no /dev/kvm or no vmx/svm CPU flag), using TCG");
 	}
 }
 
@@ -425,7 +426,8 @@ int virt_network_remove(const char *name, struct dock_err *err)
 	if (net != NULL) {
 		if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0 &&
 		    virt_errno() != ENOENT)
-			r = err_set(err, 500, virt_errno(), "network %s: stop: %s", name, virt_msg());
+			r = err_set(err, 500, virt_errno(), "network %s: stop: %s", name,
+				    virt_msg());
 		if (r == 0 && virNetworkUndefine(net) < 0 && virt_errno() != ENOENT)
 			r = err_set(err, 500, virt_errno(), "network %s: undefine: %s", name,
 				    virt_msg());
@@ -434,7 +436,6 @@ int virt_network_remove(const char *name, struct dock_err *err)
 	virConnectClose(c);
 	return r;
 }
-
 
 int virt_domain_define(const char *xml, struct dock_err *err)
 {
@@ -504,8 +505,8 @@ int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struc
 		snprintf(p.field, sizeof(p.field), "%s", VIR_DOMAIN_MEMORY_HARD_LIMIT);
 		p.value.ul = hard_limit_kib;
 		if (virDomainSetMemoryParameters(d, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-			r = err_set(err, 500, virt_errno(), "domain %s: memory hard limit: %s", name,
-				    virt_msg());
+			r = err_set(err, 500, virt_errno(), "domain %s: memory hard limit: %s",
+				    name, virt_msg());
 			virDomainDestroy(d);
 			goto out;
 		}
@@ -614,9 +615,10 @@ int virt_domain_remove(const char *name, struct dock_err *err)
 			r = err_set(err, 500, virt_errno(), "domain %s: power off: %s", name,
 				    virt_msg());
 		if (r == 0 &&
-		    virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_NVRAM |
-						      VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-						      VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0 &&
+		    virDomainUndefineFlags(d,
+					   VIR_DOMAIN_UNDEFINE_NVRAM |
+						   VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+						   VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0 &&
 		    virt_errno() != ENOENT)
 			r = err_set(err, 500, virt_errno(), "domain %s: undefine: %s", name,
 				    virt_msg());
@@ -634,8 +636,9 @@ int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err
 
 	d = virDomainLookupByName(c, name);
 	if (d == NULL) {
-		r = virt_errno() == ENOENT ? 0 : err_set(err, 500, virt_errno(), "domain %s: %s",
-							  name, virt_msg());
+		r = virt_errno() == ENOENT
+			? 0
+			: err_set(err, 500, virt_errno(), "domain %s: %s", name, virt_msg());
 		*st = VIRT_DOM_ABSENT;
 		virConnectClose(c);
 		return r;
@@ -647,10 +650,6 @@ int virt_domain_state(const char *name, enum virt_dom_state *st, struct dock_err
 	virConnectClose(c);
 	return r;
 }
-
-
-
-
 
 unsigned long long virt_domain_hard_limit(const char *name)
 {

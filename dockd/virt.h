@@ -41,8 +41,13 @@ int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err);
 int virt_network_create(const char *name, const char *xml, struct dock_err *err);
 int virt_network_remove(const char *name, struct dock_err *err);
 
-enum virt_dom_state { VIRT_DOM_ABSENT, VIRT_DOM_OFF, VIRT_DOM_RUNNING, VIRT_DOM_PAUSED,
-		      VIRT_DOM_OTHER };
+enum virt_dom_state {
+	VIRT_DOM_ABSENT,
+	VIRT_DOM_OFF,
+	VIRT_DOM_RUNNING,
+	VIRT_DOM_PAUSED,
+	VIRT_DOM_OTHER
+};
 
 int virt_domain_define(const char *xml, struct dock_err *err);
 /* UUID of an existing domain (redefinition must keep it); "" if absent. */

@@ -103,7 +103,7 @@ fi
 if [ -z "$bad" ]; then
 	t_pass "every #include follows an arrow of $ARCH ($nchecked includes)"
 else
-	t_fail "includes against $ARCH" "$(printf "%b" "$bad" | sed 1d)"
+	t_fail "includes against $ARCH" "$(printf "%b" "$bad" | sed "/^$/d")"
 fi
 
 # 5. every source file outside tests/ is in exactly one Makefile source list
