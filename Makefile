@@ -24,8 +24,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c
 
-# --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl.
-FW_SRC := firewall/fw.c firewall/fwlog.c
+# --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
+FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
+          firewall/fw-elems.c firewall/fw-rule.c firewall/fw-chains.c firewall/fw-send.c \
+          firewall/fw-dry.c firewall/fw-str.c firewall/fw-read.c firewall/fw-show.c \
+          firewall/fw-showfmt.c firewall/fwlog.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
