@@ -127,6 +127,10 @@ $(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The firewall's input checks, without netlink and without any dock header.
+$(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_firewall) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -137,6 +141,10 @@ $(A)/test_core: tests/unit/test_core.c $(DOCK_TEST_SRC)
 $(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_fwcheck: tests/unit/test_fwcheck.c $(FW_SRC) common/err.c
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_firewall) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit
 FUZZ_ID_agent := 1
@@ -151,7 +159,8 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) $(INC_tests) \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
-TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
+             $(A)/test_fwcheck $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
 deps:
