@@ -24,8 +24,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c
 
-# --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl.
-FW_SRC := firewall/fw.c firewall/fwlog.c
+# --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
+FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
+          firewall/fw-elems.c firewall/fw-rule.c firewall/fw-chains.c firewall/fw-send.c \
+          firewall/fw-dry.c firewall/fw-str.c firewall/fw-read.c firewall/fw-show.c \
+          firewall/fw-showfmt.c firewall/fwlog.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
@@ -133,6 +136,10 @@ $(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The firewall's input checks, without netlink and without any dock header.
+$(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_firewall) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -143,6 +150,10 @@ $(A)/test_core: tests/unit/test_core.c $(DOCK_TEST_SRC)
 $(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_fwcheck: tests/unit/test_fwcheck.c $(FW_SRC) common/err.c
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_firewall) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit
 FUZZ_ID_agent := 1
@@ -157,7 +168,8 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) $(INC_tests) \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
-TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
+             $(A)/test_fwcheck $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
 deps:

@@ -66,6 +66,8 @@ before=$(host_view)
 
 run_suite unit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_core" "$SRC"
 run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
+run_suite fw-check env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_fwcheck"
+run_suite fw-check-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_fwcheck"
 run_suite audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_audit"
 run_suite audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_audit"
 run_suite fuzz-replay fuzz_replay

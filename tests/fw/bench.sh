@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench.sh: build tests/fw/bench.c with firewall/fw.c and run it (as root; it
+# bench.sh: build tests/fw/bench.c with firewall/*.c and run it (as root; it
 # works in a network namespace of its own). Prints a table; asserts nothing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

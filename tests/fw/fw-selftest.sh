@@ -1,5 +1,5 @@
 #!/bin/bash
-# fw-selftest: build tests/unit/test_fw.c with firewall/fw.c (gcc and clang,
+# fw-selftest: build tests/unit/test_fw.c with firewall/*.c (gcc and clang,
 # the project's warning and hardening flags), run it in a network namespace
 # of its own, then prove the policy with packets, in namespaces this script
 # makes and that vanish with it. Nothing is created in the host's
