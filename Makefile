@@ -76,7 +76,7 @@ SOURCE_LISTS = $(COMMON_SRC) $(FW_SRC) $(DOCK_CORE) $(DOCK_IO) $(DOCKD_MAIN) $(I
                $(UNSEAL_SRC) $(AGENT_SRC) $(IMAGE_SRC)
 
 # Include paths per room: a room sees common/ and the rooms it may call
-# (docs/ARCHITECTURE.md; tests/unit/include-check.sh holds every file to it).
+# (docs/ARCHITECTURE.md; tests/tree/rules.sh holds every file to it).
 INC_common   := -Icommon
 INC_firewall := -Icommon -Ifirewall
 INC_dockd    := -Icommon -Ifirewall -Idockd
