@@ -20,9 +20,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # --- common/: the shared core every room may use: the error object, logging,
-# small files, bounded JSON input, name and size rules, sha256 of a file.
+# small files, bounded JSON input, name and size rules, sha256 of a file, the
+# service policy and the image manifest (read by the dock and isc-image export).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
-              common/sha256.c
+              common/sha256.c common/policy.c common/manifest.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl.
 FW_SRC := firewall/fw.c firewall/fwlog.c
@@ -56,10 +57,9 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
 # --- images/: the image builder: json-c (manifest), libsodium (sha256),
-# libguestfs (packing golden images), libxml2 (OVF export); the dock's bounded
-# manifest parser reads images for export.c.
+# libguestfs (packing golden images), libxml2 (OVF export); of the rest only common/.
 IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c images/export.c \
-              dockd/image.c dockd/profile.c dockd/state.c $(COMMON_SRC)
+              $(COMMON_SRC)
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
@@ -68,7 +68,7 @@ IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 INC_common   := -Icommon
 INC_firewall := -Icommon -Ifirewall
 INC_dockd    := -Icommon -Ifirewall -Idockd
-INC_images   := -Icommon -Idockd -Iimages
+INC_images   := -Icommon -Iimages
 INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal

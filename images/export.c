@@ -33,7 +33,7 @@
 
 #include "err.h"
 #include "file.h"
-#include "image.h"
+#include "manifest.h"
 #include "jsonin.h"
 #include "sha256.h"
 
