@@ -1,6 +1,6 @@
 /*
  * recipe.h: a parsed recipe (images/recipes/NAME), what every builder
- * reads. The parser lives in isc-image.c; its limits are here.
+ * reads. The parser lives in recipe.c; its limits are here.
  */
 #ifndef ISC_RECIPE_H
 #define ISC_RECIPE_H
@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Same rules as the dock: dockd/validate.h IMAGE_NAME_MAX, IMAGE_CMDLINE_MAX. */
+#include "err.h"
+
+/* Same rules as the dock: common/validate.h IMAGE_NAME_MAX, common/manifest.h IMAGE_CMDLINE_MAX. */
 #define IMG_NAME_MAX      63
 #define IMG_CMDLINE_MAX   1023
 #define IMG_MODNAME_MAX   56   /* MODULE_NAME_LEN - 1 */
@@ -70,5 +72,16 @@ struct recipe {
 	unsigned rc_have;                    /* the same, this file or its base */
 	int rc_nest;                         /* 0: the recipe built, 1: its base */
 };
+
+/* Find the recipe file: arg with a '/' is a path; a bare name is looked up
+ * next to the binary in exe_dir (../images/recipes, ../share/isc/images/recipes),
+ * then in ./images/recipes. */
+int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, struct dock_err *err);
+/* Read the recipe at path (and its base) into rc and check it whole. */
+int recipe_parse(const char *path, struct recipe *rc, struct dock_err *err);
+/* Index of a key in the recipe grammar: its bit in rc_seen/rc_have, its rc_where[]. */
+size_t recipe_key_bit(const char *name);
+/* A recipe or image name: [a-z][a-z0-9-]*, at most IMG_NAME_MAX bytes. */
+bool recipe_name_valid(const char *name);
 
 #endif
