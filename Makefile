@@ -58,11 +58,11 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 
 # --- images/: the image builder: the CLI, recipes, kernel and modules, the cpio
 # initramfs, the staged root, the build's steps, manifest.json, Debian golden
-# images (libguestfs packs them), export (the job, the OVF descriptor with
-# libxml2, VMDK/.mf/OVA packing); of the rest only common/.
+# images (apt mirror, debootstrap, hardening; libguestfs packs them), export
+# (the job, the OVF descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
-              images/build.c images/imgmanifest.c images/imgio.c images/debian.c images/pack.c \
-              images/export.c images/export-ovf.c images/export-pack.c $(COMMON_SRC)
+              images/build.c images/imgmanifest.c images/imgio.c images/apt.c images/debian.c \
+              images/pack.c images/export.c images/export-ovf.c images/export-pack.c $(COMMON_SRC)
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 

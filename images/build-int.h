@@ -21,7 +21,7 @@
 
 struct applets {
 	char *ap_buf;
-	char *ap_list[1024];    /* "bin/ls", "sbin/init", ... */
+	char *ap_list[1024]; /* "bin/ls", "sbin/init", ... */
 	size_t ap_n;
 };
 
@@ -30,17 +30,16 @@ struct build {
 	char bd_kver[128];
 	char bd_agent[PATH_MAX];
 	char bd_out[PATH_MAX];
-	char bd_tmp[PATH_MAX];         /* out/.NAME.build-XXXXXX until committed */
-	char bd_final[PATH_MAX];       /* out/NAME */
-	time_t bd_time;                /* SOURCE_DATE_EPOCH or now */
+	char bd_tmp[PATH_MAX];   /* out/.NAME.build-XXXXXX until committed */
+	char bd_final[PATH_MAX]; /* out/NAME */
+	time_t bd_time;          /* SOURCE_DATE_EPOCH or now */
 	struct moddep bd_mods;
 	struct applets bd_applets;
 	unsigned long bd_svc_uid, bd_svc_gid; /* of the service user and group, from the image */
-	bool bd_efi;                   /* boot = efi: a Debian golden image */
-	long long bd_epoch;            /* SOURCE_DATE_EPOCH, or -1 */
-	struct debian_info bd_deb;     /* boot = efi: mirror, kernel, packages */
+	bool bd_efi;                          /* boot = efi: a Debian golden image */
+	long long bd_epoch;                   /* SOURCE_DATE_EPOCH, or -1 */
+	struct debian_info bd_deb;            /* boot = efi: mirror, kernel, packages */
 };
-
 
 /* stage.c: the applets the static busybox has, listed through a file in tmp. */
 int applets_load(const char *tmp, struct applets *ap, struct dock_err *err);

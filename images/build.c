@@ -33,9 +33,9 @@
 static int build_initrd(struct build *b, struct dock_err *err)
 {
 	struct cpio c = { .cp_mtime = (uint32_t)b->bd_time };
-	char cpio_path[PATH_MAX], img_path[PATH_MAX], src[PATH_MAX], name[PATH_MAX], load[8192] = "";
-	char *argv[] = { "gzip", "-n", "-9",
-			 "-c", cpio_path, NULL };
+	char cpio_path[PATH_MAX], img_path[PATH_MAX], src[PATH_MAX], name[PATH_MAX],
+		load[8192] = "";
+	char *argv[] = { "gzip", "-n", "-9", "-c", cpio_path, NULL };
 	size_t count = 0, used = 0;
 	int r, fd;
 
@@ -51,9 +51,11 @@ static int build_initrd(struct build *b, struct dock_err *err)
 		return err_set(err, IMG_ERR, errno, "%s: %s", cpio_path, strerror(errno));
 	}
 	/* Without /dev/console in the archive the kernel starts /init with no stdio. */
-	if ((r = cpio_dir(&c, "dev", err)) < 0 || (r = cpio_header(&c, "dev/console", S_IFCHR | 0600, 0, 5, 1, err)) < 0)
+	if ((r = cpio_dir(&c, "dev", err)) < 0 ||
+	    (r = cpio_header(&c, "dev/console", S_IFCHR | 0600, 0, 5, 1, err)) < 0)
 		goto out;
-	for (const char *const *d = (const char *const[]){ "proc", "sys", "newroot", "etc", NULL }; *d; d++)
+	for (const char *const *d = (const char *const[]){ "proc", "sys", "newroot", "etc", NULL };
+	     *d; d++)
 		if ((r = cpio_dir(&c, *d, err)) < 0)
 			goto out;
 	if ((r = cpio_file(&c, "bin/busybox", BUSYBOX_PATH, 0755, err)) < 0)
@@ -99,7 +101,6 @@ out:
 	return r;
 }
 
-
 static uint64_t tree_bytes;
 
 static int tree_size_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -113,17 +114,13 @@ static int tree_size_entry(const char *path, const struct stat *st, int flag, st
 
 static int build_base(struct build *b, struct dock_err *err)
 {
-	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37], ext[80];
-	char *mke2fs[] = { "mke2fs", "-q", "-F",
-			   "-t", "ext4", "-b",
-			   "4096", "-m", "0",
+	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37],
+		ext[80];
+	char *mke2fs[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0",
 			   /* never mounted read-write: a journal would be dead weight */
-			   "-O", "^has_journal", "-L", label,
-			   "-U", uuid, "-E", ext, "-d", root,
+			   "-O", "^has_journal", "-L", label, "-U", uuid, "-E", ext, "-d", root,
 			   raw, size, NULL };
-	char *qemu_img[] = { "qemu-img", "convert", "-f",
-			     "raw", "-O", "qcow2", raw, qcow,
-			     NULL };
+	char *qemu_img[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow, NULL };
 	uint64_t mib;
 	int r;
 
@@ -131,7 +128,8 @@ static int build_base(struct build *b, struct dock_err *err)
 	    (r = path_join(raw, sizeof(raw), b->bd_tmp, "base.raw", err)) < 0 ||
 	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2", err)) < 0)
 		return r;
-	if ((r = dir_make(root, 0755, err)) < 0 || (r = stage_root(b, root, err)) < 0 || (r = stage_check_service(b, root, err)) < 0)
+	if ((r = dir_make(root, 0755, err)) < 0 || (r = stage_root(b, root, err)) < 0 ||
+	    (r = stage_check_service(b, root, err)) < 0)
 		return r;
 	tree_bytes = 0;
 	nftw(root, tree_size_entry, 32, FTW_PHYS);
@@ -153,7 +151,6 @@ static int build_base(struct build *b, struct dock_err *err)
 	return 0;
 }
 
-
 /* Swap the finished directory into place; a previous image is removed after. */
 static int build_commit(struct build *b, struct dock_err *err)
 {
@@ -163,9 +160,11 @@ static int build_commit(struct build *b, struct dock_err *err)
 		return -EIO;
 	if (rename(b->bd_tmp, b->bd_final) < 0) {
 		if (errno != ENOTEMPTY && errno != EEXIST)
-			return err_set(err, IMG_ERR, errno, "rename %s to %s: %s", b->bd_tmp, b->bd_final, strerror(errno));
+			return err_set(err, IMG_ERR, errno, "rename %s to %s: %s", b->bd_tmp,
+				       b->bd_final, strerror(errno));
 		if (renameat2(AT_FDCWD, b->bd_tmp, AT_FDCWD, b->bd_final, RENAME_EXCHANGE) < 0)
-			return err_set(err, IMG_ERR, errno, "exchange %s with %s: %s", b->bd_tmp, b->bd_final, strerror(errno));
+			return err_set(err, IMG_ERR, errno, "exchange %s with %s: %s", b->bd_tmp,
+				       b->bd_final, strerror(errno));
 		/* bd_tmp now holds the previous image. */
 		dir_remove_tree(b->bd_tmp);
 	}
@@ -186,7 +185,8 @@ static int build_time(time_t *t, struct dock_err *err)
 	errno = 0;
 	v = strtoull(sde, &end, 10);
 	if (errno || *end || sde[0] == '-' || v > 253402300799ULL) /* 9999-12-31 */
-		return err_set(err, IMG_ERR, EINVAL, "SOURCE_DATE_EPOCH \"%s\" is not a time in seconds", sde);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "SOURCE_DATE_EPOCH \"%s\" is not a time in seconds", sde);
 	*t = (time_t)v;
 	return 0;
 }
@@ -212,7 +212,8 @@ static int build_debian(struct build *b, struct dock_err *err)
 	/* The tools run in the tree must never ask, and speak plainly. */
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
 	setenv("LC_ALL", "C.UTF-8", 1);
-	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb, err)) < 0 || (r = stage_trees(b, root, true, err)) < 0 ||
+	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb, err)) < 0 ||
+	    (r = stage_trees(b, root, true, err)) < 0 ||
 	    (r = debian_harden(&b->bd_rc, root, b->bd_agent, b->bd_epoch, &b->bd_deb, err)) < 0 ||
 	    (r = stage_check_service(b, root, err)) < 0)
 		return r;
@@ -225,18 +226,21 @@ static int build_debian(struct build *b, struct dock_err *err)
 	return pack_efi(&ps, err);
 }
 
-static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir, const char *agent,
-		     const char *kver, struct dock_err *err)
+static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir,
+		     const char *agent, const char *kver, struct dock_err *err)
 {
 	char recipe[PATH_MAX], vmlinuz[PATH_MAX], dst[PATH_MAX];
 	int r;
 
 	if ((r = build_time(&b->bd_time, err)) < 0)
 		return r;
-	if ((r = recipe_find(recipe_arg, exe_dir, recipe, sizeof(recipe), err)) < 0 || (r = recipe_parse(recipe, &b->bd_rc, err)) < 0)
+	if ((r = recipe_find(recipe_arg, exe_dir, recipe, sizeof(recipe), err)) < 0 ||
+	    (r = recipe_parse(recipe, &b->bd_rc, err)) < 0)
 		return r;
 	b->bd_efi = strcmp(b->bd_rc.rc_boot, "efi") == 0;
-	b->bd_epoch = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH") ? (long long)b->bd_time : -1;
+	b->bd_epoch = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH")
+		? (long long)b->bd_time
+		: -1;
 	if (!b->bd_efi && (r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver), err)) < 0)
 		return r;
 	if (agent)
@@ -246,21 +250,24 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 	if ((r = elf_check_static(b->bd_agent, "agent", err)) < 0)
 		return r;
 	if (b->bd_efi && geteuid() != 0)
-		return err_set(err, IMG_ERR, EPERM, "%s: a boot = efi image is built as root (debootstrap, chroot)", recipe);
+		return err_set(err, IMG_ERR, EPERM,
+			       "%s: a boot = efi image is built as root (debootstrap, chroot)",
+			       recipe);
 	if (!b->bd_efi && (r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods, err)) < 0)
 		return r;
 	if (b->bd_efi)
-		img_log("%s: recipe %s, Debian %s, UEFI", b->bd_rc.rc_name, recipe, b->bd_rc.rc_suite);
+		img_log("%s: recipe %s, Debian %s, UEFI", b->bd_rc.rc_name, recipe,
+			b->bd_rc.rc_suite);
 	else
-		img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe, b->bd_kver,
-			b->bd_mods.md_n_order);
+		img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe,
+			b->bd_kver, b->bd_mods.md_n_order);
 
 	if ((r = dir_make(b->bd_out, 0755, err)) < 0)
 		return r;
 	if ((r = path_join(b->bd_final, sizeof(b->bd_final), b->bd_out, b->bd_rc.rc_name, err)) < 0)
 		return r;
-	if (snprintf(b->bd_tmp, sizeof(b->bd_tmp), "%s/.%s.build-XXXXXX", b->bd_out, b->bd_rc.rc_name) >=
-	    (int)sizeof(b->bd_tmp))
+	if (snprintf(b->bd_tmp, sizeof(b->bd_tmp), "%s/.%s.build-XXXXXX", b->bd_out,
+		     b->bd_rc.rc_name) >= (int)sizeof(b->bd_tmp))
 		return err_set(err, IMG_ERR, ENAMETOOLONG, "output path too long");
 	if (!mkdtemp(b->bd_tmp)) {
 		r = err_set(err, IMG_ERR, errno, "%s: %s", b->bd_tmp, strerror(errno));
@@ -274,7 +281,8 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		if ((r = applets_load(b->bd_tmp, &b->bd_applets, err)) < 0)
 			return r;
 		snprintf(vmlinuz, sizeof(vmlinuz), BOOT_DIR "/vmlinuz-%s", b->bd_kver);
-		if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz", err)) < 0 || (r = file_copy(vmlinuz, dst, 0644, err)) < 0)
+		if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz", err)) < 0 ||
+		    (r = file_copy(vmlinuz, dst, 0644, err)) < 0)
 			return r;
 		if ((r = build_initrd(b, err)) < 0 || (r = build_base(b, err)) < 0)
 			return r;
@@ -288,7 +296,7 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 }
 
 int build_image(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
-		     const char *kver, struct dock_err *err)
+		const char *kver, struct dock_err *err)
 {
 	static struct build b; /* large: not on the stack */
 	int r;
@@ -304,4 +312,3 @@ int build_image(const char *recipe_arg, const char *exe_dir, const char *out, co
 	json_object_put(b.bd_deb.di_packages);
 	return r;
 }
-

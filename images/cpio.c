@@ -29,12 +29,13 @@ static void cpio_pad(struct cpio *c)
 	}
 }
 
-int cpio_header(struct cpio *c, const char *name, uint32_t mode, uint32_t size, uint32_t rmaj, uint32_t rmin, struct dock_err *err)
+int cpio_header(struct cpio *c, const char *name, uint32_t mode, uint32_t size, uint32_t rmaj,
+		uint32_t rmin, struct dock_err *err)
 {
 	size_t nl = strlen(name) + 1;
 
-	fprintf(c->cp_f, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08zX%08X", ++c->cp_ino, mode, 0, 0,
-		S_ISDIR(mode) ? 2u : 1u, c->cp_mtime, size, 0, 0, rmaj, rmin, nl, 0);
+	fprintf(c->cp_f, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08zX%08X", ++c->cp_ino,
+		mode, 0, 0, S_ISDIR(mode) ? 2u : 1u, c->cp_mtime, size, 0, 0, rmaj, rmin, nl, 0);
 	fwrite(name, 1, nl, c->cp_f);
 	cpio_pad(c);
 	if (ferror(c->cp_f))
@@ -56,7 +57,8 @@ int cpio_dir(struct cpio *c, const char *name, struct dock_err *err)
 		if (strcmp(c->cp_dirs[i], name) == 0)
 			return 0;
 	if (c->cp_n_dirs == CPIO_MAX_DIRS)
-		return err_set(err, IMG_ERR, E2BIG, "initramfs: more than %d directories", CPIO_MAX_DIRS);
+		return err_set(err, IMG_ERR, E2BIG, "initramfs: more than %d directories",
+			       CPIO_MAX_DIRS);
 	if (!(c->cp_dirs[c->cp_n_dirs] = strdup(name)))
 		return err_set(err, IMG_ERR, ENOMEM, "out of memory");
 	c->cp_n_dirs++;
@@ -99,7 +101,8 @@ int cpio_text(struct cpio *c, const char *name, const char *text, struct dock_er
 	return cpio_data(c, text, strlen(text), err);
 }
 
-int cpio_file(struct cpio *c, const char *name, const char *src, uint32_t perm, struct dock_err *err)
+int cpio_file(struct cpio *c, const char *name, const char *src, uint32_t perm,
+	      struct dock_err *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -120,7 +123,8 @@ int cpio_file(struct cpio *c, const char *name, const char *src, uint32_t perm, 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return err_set(err, IMG_ERR, n < 0 ? errno : EIO, "%s: %s", src, n < 0 ? strerror(errno) : "file shrank");
+			return err_set(err, IMG_ERR, n < 0 ? errno : EIO, "%s: %s", src,
+				       n < 0 ? strerror(errno) : "file shrank");
 		if (n > left)
 			n = (ssize_t)left;
 		if (fwrite(buf, 1, (size_t)n, c->cp_f) != (size_t)n)
@@ -131,7 +135,8 @@ int cpio_file(struct cpio *c, const char *name, const char *src, uint32_t perm, 
 	return 0;
 }
 
-int cpio_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st, struct dock_err *err)
+int cpio_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st,
+		    struct dock_err *err)
 {
 	struct cpio *c = ctx;
 	char target[PATH_MAX];
@@ -156,4 +161,3 @@ void cpio_free(struct cpio *c)
 		fclose(c->cp_f);
 	c->cp_f = NULL;
 }
-

@@ -21,9 +21,9 @@ struct cpio {
 	const char *cp_path;
 	uint32_t cp_ino;
 	uint32_t cp_mtime;
-	char *cp_dirs[CPIO_MAX_DIRS];   /* directories already written */
+	char *cp_dirs[CPIO_MAX_DIRS]; /* directories already written */
 	size_t cp_n_dirs;
-	int cp_err;                     /* first write error */
+	int cp_err; /* first write error */
 };
 
 int cpio_header(struct cpio *c, const char *name, uint32_t mode, uint32_t size, uint32_t rmaj,

@@ -21,9 +21,9 @@
 
 struct debian_info {
 	char di_mirror[RECIPE_MIRROR_MAX + 1]; /* where the packages came from */
-	char di_kver[DEBIAN_KVER_MAX];          /* the one kernel in /boot */
-	json_object *di_packages;               /* [{"name","version"}], sorted; the caller's */
-	size_t di_setuid_cleared;               /* setuid/setgid bits taken away */
+	char di_kver[DEBIAN_KVER_MAX];         /* the one kernel in /boot */
+	json_object *di_packages;              /* [{"name","version"}], sorted; the caller's */
+	size_t di_setuid_cleared;              /* setuid/setgid bits taken away */
 };
 
 /*
@@ -32,7 +32,8 @@ struct debian_info {
  * $ISC_MIRROR, else the machine's apt sources. cache_dir keeps downloaded
  * .debs between builds ("" for none).
  */
-int debian_bootstrap(const struct recipe *rc, const char *root, const char *cache_dir, struct debian_info *di, struct dock_err *err);
+int debian_bootstrap(const struct recipe *rc, const char *root, const char *cache_dir,
+		     struct debian_info *di, struct dock_err *err);
 
 /*
  * Harden the tree (service user, units, firewall, sysctls, audit, sshd,

@@ -24,14 +24,14 @@ struct export_job {
 	bool ej_force;
 	const char *ej_out;
 	struct image ej_image;
-	struct json_object *ej_manifest;  /* the same manifest, for what struct image leaves out */
-	char ej_base[PATH_MAX];           /* the image's base disk */
-	time_t ej_mtime;                  /* the image's build time: every member's mtime */
+	struct json_object *ej_manifest; /* the same manifest, for what struct image leaves out */
+	char ej_base[PATH_MAX];          /* the image's base disk */
+	time_t ej_mtime;                 /* the image's build time: every member's mtime */
 	uint64_t ej_memory_mib, ej_vcpus;
-	uint64_t ej_capacity;             /* virtual size of the base disk, bytes */
-	uint64_t ej_populated;            /* bytes the base disk holds (qemu-img's actual-size) */
-	char ej_final[PATH_MAX];          /* OUT/NAME.ova, OUT/NAME-ovf or OUT/NAME */
-	char ej_tmp[PATH_MAX];            /* OUT/.NAME.export-XXXXXX, gone at the end either way */
+	uint64_t ej_capacity;    /* virtual size of the base disk, bytes */
+	uint64_t ej_populated;   /* bytes the base disk holds (qemu-img's actual-size) */
+	char ej_final[PATH_MAX]; /* OUT/NAME.ova, OUT/NAME-ovf or OUT/NAME */
+	char ej_tmp[PATH_MAX];   /* OUT/.NAME.export-XXXXXX, gone at the end either way */
 };
 
 /* export.c: dir/name into buf; truncation is an error. */

@@ -26,12 +26,13 @@
 
 /* OVF 1.x and the CIM schemas it uses; VMware's for the firmware key that
  * VMware and virt-v2v (input/OVF.ml) read. */
-#define NS_OVF  "http://schemas.dmtf.org/ovf/envelope/1"
-#define NS_RASD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
-#define NS_VSSD "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
-#define NS_VMW  "http://www.vmware.com/schema/ovf"
+#define NS_OVF "http://schemas.dmtf.org/ovf/envelope/1"
+#define NS_RASD \
+	"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+#define NS_VSSD         "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
+#define NS_VMW          "http://www.vmware.com/schema/ovf"
 #define OVF_DISK_FORMAT "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
-#define OVF_NETWORK "VM Network"
+#define OVF_NETWORK     "VM Network"
 /* CIM_OperatingSystem 96 is "Debian 64-Bit"; VMware's matching guest id.
  * vmx-14 (ESXi 6.7) is the oldest hardware family that knows this id with
  * EFI firmware. */
@@ -55,7 +56,8 @@ static void ovf_start(struct ovf_writer *o, const char *name)
 
 static void ovf_attr(struct ovf_writer *o, const char *name, const char *value)
 {
-	if (!o->ow_bad && xmlTextWriterWriteAttribute(o->ow_w, (const xmlChar *)name, (const xmlChar *)value) < 0)
+	if (!o->ow_bad &&
+	    xmlTextWriterWriteAttribute(o->ow_w, (const xmlChar *)name, (const xmlChar *)value) < 0)
 		o->ow_bad = true;
 }
 
@@ -75,7 +77,8 @@ static void ovf_end(struct ovf_writer *o)
 
 static void ovf_elem(struct ovf_writer *o, const char *name, const char *text)
 {
-	if (!o->ow_bad && xmlTextWriterWriteElement(o->ow_w, (const xmlChar *)name, (const xmlChar *)text) < 0)
+	if (!o->ow_bad &&
+	    xmlTextWriterWriteElement(o->ow_w, (const xmlChar *)name, (const xmlChar *)text) < 0)
 		o->ow_bad = true;
 }
 
@@ -94,9 +97,11 @@ static void ovf_hardware(struct ovf_writer *o, const struct export_job *ej)
 	char cpus[24], cpus_name[48], mem[24], mem_name[48];
 
 	snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)ej->ej_vcpus);
-	snprintf(cpus_name, sizeof(cpus_name), "%llu virtual CPU(s)", (unsigned long long)ej->ej_vcpus);
+	snprintf(cpus_name, sizeof(cpus_name), "%llu virtual CPU(s)",
+		 (unsigned long long)ej->ej_vcpus);
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)ej->ej_memory_mib);
-	snprintf(mem_name, sizeof(mem_name), "%llu MB of memory", (unsigned long long)ej->ej_memory_mib);
+	snprintf(mem_name, sizeof(mem_name), "%llu MB of memory",
+		 (unsigned long long)ej->ej_memory_mib);
 
 	ovf_start(o, "VirtualHardwareSection");
 	ovf_elem(o, "Info", "Virtual hardware requirements");
@@ -107,27 +112,36 @@ static void ovf_hardware(struct ovf_writer *o, const struct export_job *ej)
 	ovf_elem(o, "vssd:VirtualSystemType", OVF_SYSTEM_TYPE);
 	ovf_end(o);
 	/* virt-v2v reads VirtualQuantity of type 4 as MiB whatever the units. */
-	ovf_item(o, (const char *const[]){ "rasd:AllocationUnits", "hertz * 10^6", "rasd:Description",
-					   "Number of virtual CPUs", "rasd:ElementName", cpus_name,
-					   "rasd:InstanceID", "1", "rasd:ResourceType", "3",
-					   "rasd:VirtualQuantity", cpus, NULL });
-	ovf_item(o, (const char *const[]){ "rasd:AllocationUnits", "byte * 2^20", "rasd:Description",
-					   "Memory size", "rasd:ElementName", mem_name, "rasd:InstanceID", "2",
-					   "rasd:ResourceType", "4", "rasd:VirtualQuantity", mem, NULL });
+	ovf_item(o,
+		 (const char *const[]){ "rasd:AllocationUnits", "hertz * 10^6", "rasd:Description",
+					"Number of virtual CPUs", "rasd:ElementName", cpus_name,
+					"rasd:InstanceID", "1", "rasd:ResourceType", "3",
+					"rasd:VirtualQuantity", cpus, NULL });
+	ovf_item(o,
+		 (const char *const[]){ "rasd:AllocationUnits", "byte * 2^20", "rasd:Description",
+					"Memory size", "rasd:ElementName", mem_name,
+					"rasd:InstanceID", "2", "rasd:ResourceType", "4",
+					"rasd:VirtualQuantity", mem, NULL });
 	/* Paravirtual SCSI and vmxnet3: the Debian cloud kernel drives these
 	 * (vmw_pvscsi, vmxnet3) and not LSI Logic, AHCI or E1000; virt-v2v
 	 * swaps them for virtio either way. */
-	ovf_item(o, (const char *const[]){ "rasd:Address", "0", "rasd:Description", "SCSI Controller",
-					   "rasd:ElementName", "SCSI Controller 0", "rasd:InstanceID", "3",
-					   "rasd:ResourceSubType", "VirtualSCSI", "rasd:ResourceType", "6", NULL });
-	ovf_item(o, (const char *const[]){ "rasd:AddressOnParent", "0", "rasd:ElementName", "Hard Disk 1",
-					   "rasd:HostResource", "ovf:/disk/vmdisk1", "rasd:InstanceID", "4",
-					   "rasd:Parent", "3", "rasd:ResourceType", "17", NULL });
-	ovf_item(o, (const char *const[]){ "rasd:AddressOnParent", "7", "rasd:AutomaticAllocation", "true",
-					   "rasd:Connection", OVF_NETWORK, "rasd:Description",
-					   "VmxNet3 ethernet adapter on \"" OVF_NETWORK "\"", "rasd:ElementName",
-					   "Network adapter 1", "rasd:InstanceID", "5", "rasd:ResourceSubType",
-					   "VmxNet3", "rasd:ResourceType", "10", NULL });
+	ovf_item(o,
+		 (const char *const[]){ "rasd:Address", "0", "rasd:Description", "SCSI Controller",
+					"rasd:ElementName", "SCSI Controller 0", "rasd:InstanceID",
+					"3", "rasd:ResourceSubType", "VirtualSCSI",
+					"rasd:ResourceType", "6", NULL });
+	ovf_item(o,
+		 (const char *const[]){ "rasd:AddressOnParent", "0", "rasd:ElementName",
+					"Hard Disk 1", "rasd:HostResource", "ovf:/disk/vmdisk1",
+					"rasd:InstanceID", "4", "rasd:Parent", "3",
+					"rasd:ResourceType", "17", NULL });
+	ovf_item(o,
+		 (const char *const[]){ "rasd:AddressOnParent", "7", "rasd:AutomaticAllocation",
+					"true", "rasd:Connection", OVF_NETWORK, "rasd:Description",
+					"VmxNet3 ethernet adapter on \"" OVF_NETWORK "\"",
+					"rasd:ElementName", "Network adapter 1", "rasd:InstanceID",
+					"5", "rasd:ResourceSubType", "VmxNet3", "rasd:ResourceType",
+					"10", NULL });
 	if (ej->ej_image.im_boot == IMAGE_BOOT_EFI) {
 		ovf_start(o, "vmw:Config");
 		ovf_attr(o, "ovf:required", "false");
@@ -140,7 +154,7 @@ static void ovf_hardware(struct ovf_writer *o, const struct export_job *ej)
 
 /* The OVF 1.x descriptor (images/ovf/envelope.rng is what we promise). */
 int export_ovf(const struct export_job *ej, const char *path, const char *disk, uint64_t disk_size,
-		      struct dock_err *err)
+	       struct dock_err *err)
 {
 	struct ovf_writer o = { .ow_w = xmlNewTextWriterFilename(path, 0), .ow_bad = false };
 	const char *name = ej->ej_image.im_name;
@@ -149,7 +163,8 @@ int export_ovf(const struct export_job *ej, const char *path, const char *disk, 
 	if (o.ow_w == NULL)
 		return err_set(err, 500, EIO, "%s: cannot create the OVF descriptor", path);
 	snprintf(product, sizeof(product), "ISC image %s", name);
-	if (xmlTextWriterSetIndent(o.ow_w, 1) < 0 || xmlTextWriterSetIndentString(o.ow_w, (const xmlChar *)"  ") < 0 ||
+	if (xmlTextWriterSetIndent(o.ow_w, 1) < 0 ||
+	    xmlTextWriterSetIndentString(o.ow_w, (const xmlChar *)"  ") < 0 ||
 	    xmlTextWriterStartDocument(o.ow_w, NULL, "UTF-8", NULL) < 0)
 		o.ow_bad = true;
 	ovf_start(&o, "Envelope");
@@ -215,4 +230,3 @@ int export_ovf(const struct export_job *ej, const char *path, const char *disk, 
 		return err_set(err, 500, EIO, "%s: cannot write the OVF descriptor", path);
 	return 0;
 }
-

@@ -24,10 +24,10 @@
 
 /* The descriptor qemu-img embeds in a streamOptimized VMDK: 20 sectors. */
 #define VMDK_DESC_MAX_SECTORS 64
-#define VMDK_SECTOR     512
+#define VMDK_SECTOR           512
 /* ustar keeps a member's size in 11 octal digits: 8 GiB - 1. */
-#define USTAR_SIZE_MAX  077777777777ULL
-#define USTAR_BLOCK     512
+#define USTAR_SIZE_MAX 077777777777ULL
+#define USTAR_BLOCK    512
 
 /* --- VMDK ------------------------------------------------------------------- */
 
@@ -67,8 +67,8 @@ static int export_vmdk_cid(const struct export_job *ej, const char *path, struct
 	off = export_le64(hdr + 28);
 	sectors = export_le64(hdr + 36);
 	if (off == 0 || off > 1024 || sectors == 0 || sectors > VMDK_DESC_MAX_SECTORS) {
-		r = err_set(err, 500, EIO, "%s: unexpected descriptor at sector %llu, %llu sectors", path,
-			    (unsigned long long)off, (unsigned long long)sectors);
+		r = err_set(err, 500, EIO, "%s: unexpected descriptor at sector %llu, %llu sectors",
+			    path, (unsigned long long)off, (unsigned long long)sectors);
 		goto out;
 	}
 	area = (size_t)sectors * VMDK_SECTOR;
@@ -97,7 +97,8 @@ static int export_vmdk_cid(const struct export_job *ej, const char *path, struct
 	memcpy(out + head, cid, 8);
 	memcpy(out + head + 8, p + 5 + n, strlen(p + 5 + n));
 	if (pwrite(fd, out, area, (off_t)(off * VMDK_SECTOR)) != (ssize_t)area)
-		r = err_set(err, 500, errno ? errno : EIO, "%s: cannot rewrite the descriptor", path);
+		r = err_set(err, 500, errno ? errno : EIO, "%s: cannot rewrite the descriptor",
+			    path);
 out:
 	close(fd);
 	return r;
@@ -107,8 +108,11 @@ out:
  * type VMware records for its SCSI controllers, pvscsi included. */
 int export_vmdk(struct export_job *ej, char *path, struct dock_err *err)
 {
-	char *argv[] = { "qemu-img", "convert", "-f", "qcow2", "-O", "vmdk",
-			 "-o", "subformat=streamOptimized,adapter_type=lsilogic", ej->ej_base, path, NULL };
+	char *argv[] = {
+		"qemu-img",  "convert", "-f", "qcow2",
+		"-O",        "vmdk",    "-o", "subformat=streamOptimized,adapter_type=lsilogic",
+		ej->ej_base, path,      NULL
+	};
 	int r;
 
 	if ((r = export_tool(ej, argv, NULL, err)) < 0 || (r = export_vmdk_cid(ej, path, err)) < 0)
@@ -142,7 +146,6 @@ int export_mf(const char *dir, const char *mf, const char *const *names, struct 
 	}
 	return export_finish_fd(fd, path, err);
 }
-
 
 /* --- OVA: ustar, written here so that it is byte-for-byte reproducible ------ */
 
@@ -189,7 +192,8 @@ static int ova_member(int out, const char *ova, const char *dir, const char *nam
 	if (export_path(path, sizeof(path), dir, name, err) < 0)
 		return -ENAMETOOLONG;
 	if (strlen(name) >= sizeof(h.uh_name))
-		return err_set(err, 400, ENAMETOOLONG, "%s: name too long for a ustar member", name);
+		return err_set(err, 400, ENAMETOOLONG, "%s: name too long for a ustar member",
+			       name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(err, 500, errno, "%s: %s", path, strerror(errno));
@@ -199,7 +203,8 @@ static int ova_member(int out, const char *ova, const char *dir, const char *nam
 	}
 	if ((uint64_t)st.st_size > USTAR_SIZE_MAX) {
 		close(fd);
-		return err_set(err, 400, EFBIG, "%s: %lld bytes, more than a ustar member holds (8 GiB)", path,
+		return err_set(err, 400, EFBIG,
+			       "%s: %lld bytes, more than a ustar member holds (8 GiB)", path,
 			       (long long)st.st_size);
 	}
 	memset(&h, 0, sizeof(h));
@@ -226,14 +231,15 @@ static int ova_member(int out, const char *ova, const char *dir, const char *nam
 		r = export_copy_fd(fd, out, (uint64_t)st.st_size, path, ova, err);
 	close(fd);
 	if (r == 0 && st.st_size % USTAR_BLOCK)
-		r = export_write_all(out, zeros, USTAR_BLOCK - (size_t)(st.st_size % USTAR_BLOCK), ova, err);
+		r = export_write_all(out, zeros, USTAR_BLOCK - (size_t)(st.st_size % USTAR_BLOCK),
+				     ova, err);
 	return r;
 }
 
 /* DSP0243: the descriptor first, then the manifest, then the files in the
  * order of References; two zero blocks end the archive. */
 int export_ova(const struct export_job *ej, const char *ova, const char *const *names,
-		      struct dock_err *err)
+	       struct dock_err *err)
 {
 	static const char zeros[2 * USTAR_BLOCK];
 	int fd, r = 0;
@@ -251,4 +257,3 @@ int export_ova(const struct export_job *ej, const char *ova, const char *const *
 	}
 	return export_finish_fd(fd, ova, err);
 }
-

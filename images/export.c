@@ -42,11 +42,10 @@
 
 extern char **environ;
 
-
 #define EXPORT_DEFAULT_IMAGES "build/images"
 #define EXPORT_DEFAULT_OUT    "build/exports"
 /* `qemu-img info` of one image without a backing chain is about 1 KiB. */
-#define EXPORT_QEMU_INFO_MAX  (64 * 1024)
+#define EXPORT_QEMU_INFO_MAX (64 * 1024)
 /* How much of a failed tool's first stderr line goes into our one line. */
 #define EXPORT_TOOL_MSG_MAX   4096
 #define EXPORT_TOOL_MSG_SHOWN 200
@@ -66,7 +65,6 @@ static const struct export_format_name {
 	{ "ova", EXPORT_OVA },
 	{ "qcow2", EXPORT_QCOW2 },
 };
-
 
 /* --- files ------------------------------------------------------------------ */
 
@@ -89,7 +87,7 @@ int export_write_all(int fd, const void *data, size_t len, const char *path, str
 /* Append exactly size bytes of in to out: a source that changes size while
  * it is copied is an error, not a short member. */
 int export_copy_fd(int in, int out, uint64_t size, const char *src, const char *dst,
-			  struct dock_err *err)
+		   struct dock_err *err)
 {
 	static unsigned char buf[1 << 20];
 	uint64_t left = size;
@@ -159,7 +157,7 @@ static void export_tool_msg(const char *path, char *msg, size_t size)
 /* Run argv (PATH lookup, no shell): stdin /dev/null, stdout into out_path
  * (or /dev/null), stderr kept in the temp dir for the error message. */
 int export_tool(const struct export_job *ej, char *const argv[], const char *out_path,
-		       struct dock_err *err)
+		struct dock_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	char errpath[PATH_MAX], msg[EXPORT_TOOL_MSG_SHOWN + 1];
@@ -172,11 +170,12 @@ int export_tool(const struct export_job *ej, char *const argv[], const char *out
 		return err_set(err, 500, ENOMEM, "cannot prepare to run %s", argv[0]);
 	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path ? out_path : "/dev/null",
+		r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
+						     out_path ? out_path : "/dev/null",
 						     O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errpath, O_WRONLY | O_CREAT | O_TRUNC,
-						     0600);
+		r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errpath,
+						     O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (r == 0)
 		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -184,16 +183,18 @@ int export_tool(const struct export_job *ej, char *const argv[], const char *out
 		return err_set(err, 500, r, "cannot run %s: %s", argv[0], strerror(r));
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return err_set(err, 500, errno, "%s: waitpid: %s", argv[0], strerror(errno));
+			return err_set(err, 500, errno, "%s: waitpid: %s", argv[0],
+				       strerror(errno));
 	}
 	export_tool_msg(errpath, msg, sizeof(msg));
 	unlink(errpath);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		return err_set(err, 500, EIO, "%s %s failed with exit status %d%s%s", argv[0], argv[1],
-			       WEXITSTATUS(status), msg[0] ? ": " : "", msg);
-	return err_set(err, 500, EIO, "%s %s killed by signal %d", argv[0], argv[1], WTERMSIG(status));
+		return err_set(err, 500, EIO, "%s %s failed with exit status %d%s%s", argv[0],
+			       argv[1], WEXITSTATUS(status), msg[0] ? ": " : "", msg);
+	return err_set(err, 500, EIO, "%s %s killed by signal %d", argv[0], argv[1],
+		       WTERMSIG(status));
 }
 
 /* --- the image -------------------------------------------------------------- */
@@ -228,8 +229,9 @@ static int export_manifest(struct export_job *ej, struct dock_err *err)
 		return 0;
 	if (!json_object_is_type(rec, json_type_object))
 		return err_set(err, 400, EINVAL, "%s: \"recommended\" must be an object", path);
-	if (JSONIN_BAD(jsonin_u64(rec, "manifest: recommended", "memory_mib", false, EXPORT_MEMORY_MIN_MIB,
-				  EXPORT_MEMORY_MAX_MIB, &ej->ej_memory_mib, err)) ||
+	if (JSONIN_BAD(jsonin_u64(rec, "manifest: recommended", "memory_mib", false,
+				  EXPORT_MEMORY_MIN_MIB, EXPORT_MEMORY_MAX_MIB, &ej->ej_memory_mib,
+				  err)) ||
 	    JSONIN_BAD(jsonin_u64(rec, "manifest: recommended", "vcpus", false, 1, EXPORT_VCPUS_MAX,
 				  &ej->ej_vcpus, err)))
 		return -EINVAL;
@@ -252,19 +254,22 @@ static void export_mtime(struct export_job *ej)
 
 /* The files must be the ones the manifest recorded: an export hands the
  * image to people who cannot ask the dock whether it was tampered with. */
-static int export_verify(const struct export_job *ej, const struct image_file *f, struct dock_err *err)
+static int export_verify(const struct export_job *ej, const struct image_file *f,
+			 struct dock_err *err)
 {
 	char path[PATH_MAX], hex[65];
 	uint64_t size = 0;
 
 	if (image_path(&ej->ej_image, f, path, sizeof(path)) < 0)
-		return err_set(err, 400, ENAMETOOLONG, "image \"%s\": path too long", ej->ej_image.im_name);
+		return err_set(err, 400, ENAMETOOLONG, "image \"%s\": path too long",
+			       ej->ej_image.im_name);
 	if (sha256_file(path, hex, &size, err) < 0)
 		return -EIO;
 	if (strcmp(hex, f->if_sha256) != 0 || size != f->if_size)
-		return err_set(err, 409, EBADMSG,
-			       "%s does not match the image's manifest (sha256 %.12s..., manifest says %.12s...): refusing to export",
-			       path, hex, f->if_sha256);
+		return err_set(
+			err, 409, EBADMSG,
+			"%s does not match the image's manifest (sha256 %.12s..., manifest says %.12s...): refusing to export",
+			path, hex, f->if_sha256);
 	return 0;
 }
 
@@ -286,18 +291,21 @@ static int export_disk_info(struct export_job *ej, struct dock_err *err)
 	r = file_read(path, EXPORT_QEMU_INFO_MAX, &buf, &len);
 	unlink(path);
 	if (r < 0)
-		return err_set(err, 500, -r, "qemu-img info %s: output: %s", ej->ej_base, strerror(-r));
+		return err_set(err, 500, -r, "qemu-img info %s: output: %s", ej->ej_base,
+			       strerror(-r));
 	r = jsonin_parse("qemu-img info", buf, len, &export_info_limits, &info, err);
 	free(buf);
 	if (r < 0)
 		return r;
 	ej->ej_populated = 0;
-	if (jsonin_u64(info, "qemu-img info", "virtual-size", true, 1, INT64_MAX, &ej->ej_capacity, err) < 0 ||
-	    JSONIN_BAD(jsonin_u64(info, "qemu-img info", "actual-size", false, 0, INT64_MAX, &ej->ej_populated,
-				  err)))
+	if (jsonin_u64(info, "qemu-img info", "virtual-size", true, 1, INT64_MAX, &ej->ej_capacity,
+		       err) < 0 ||
+	    JSONIN_BAD(jsonin_u64(info, "qemu-img info", "actual-size", false, 0, INT64_MAX,
+				  &ej->ej_populated, err)))
 		r = -EINVAL;
 	else if (json_object_object_get_ex(info, "backing-filename", &backing))
-		r = err_set(err, 400, EINVAL, "%s has a backing file: an export must stand alone", ej->ej_base);
+		r = err_set(err, 400, EINVAL, "%s has a backing file: an export must stand alone",
+			    ej->ej_base);
 	json_object_put(info);
 	if (ej->ej_populated == 0 || ej->ej_populated > ej->ej_capacity)
 		ej->ej_populated = ej->ej_capacity;
@@ -307,7 +315,8 @@ static int export_disk_info(struct export_job *ej, struct dock_err *err)
 /* --- formats ---------------------------------------------------------------- */
 
 /* NAME.ovf, NAME.mf and NAME-disk1.vmdk in the temp dir. */
-static int export_ovf_files(struct export_job *ej, char names[3][IMAGE_NAME_MAX + 16], struct dock_err *err)
+static int export_ovf_files(struct export_job *ej, char names[3][IMAGE_NAME_MAX + 16],
+			    struct dock_err *err)
 {
 	char vmdk[PATH_MAX], ovf[PATH_MAX];
 	const char *members[3] = { names[0], names[2], NULL };
@@ -375,7 +384,8 @@ static int export_qcow2_manifest(struct export_job *ej, const char *base, struct
 		json_object_object_add(f, "size", json_object_new_int64((int64_t)size));
 		json_object_object_add(f, "sha256", json_object_new_string(hex));
 	}
-	text = json_object_to_json_string_ext(ej->ej_manifest, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(
+		ej->ej_manifest, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL)
 		return err_set(err, 500, ENOMEM, "manifest: out of memory");
 	if (export_path(path, sizeof(path), ej->ej_tmp, "manifest.json", err) < 0)
@@ -389,7 +399,8 @@ static int export_qcow2(struct export_job *ej, struct dock_err *err)
 {
 	const struct image *im = &ej->ej_image;
 	char dst[PATH_MAX], src[PATH_MAX];
-	char *argv[] = { "qemu-img", "convert", "-c", "-f", "qcow2", "-O", "qcow2", ej->ej_base, dst, NULL };
+	char *argv[] = { "qemu-img", "convert", "-c",        "-f", "qcow2",
+			 "-O",       "qcow2",   ej->ej_base, dst,  NULL };
 	int r;
 
 	if ((r = export_disk_info(ej, err)) < 0)
@@ -403,7 +414,8 @@ static int export_qcow2(struct export_job *ej, struct dock_err *err)
 		if (f == im->im_base)
 			continue;
 		if (image_path(im, f, src, sizeof(src)) < 0)
-			return err_set(err, 400, ENAMETOOLONG, "%s/%s: path too long", im->im_dir, f->if_name);
+			return err_set(err, 400, ENAMETOOLONG, "%s/%s: path too long", im->im_dir,
+				       f->if_name);
 		if ((r = export_path(dst, sizeof(dst), ej->ej_tmp, f->if_name, err)) < 0 ||
 		    (r = export_copy_file(src, dst, err)) < 0)
 			return r;
@@ -435,26 +447,33 @@ static int export_commit(struct export_job *ej, const char *ova, struct dock_err
 	if (errno == EEXIST && !ej->ej_force)
 		return err_set(err, 409, EEXIST, "%s exists (--force replaces it)", ej->ej_final);
 	if (ova || (errno != EEXIST && errno != ENOTEMPTY && errno != EISDIR))
-		return err_set(err, 500, errno, "rename %s to %s: %s", from, ej->ej_final, strerror(errno));
+		return err_set(err, 500, errno, "rename %s to %s: %s", from, ej->ej_final,
+			       strerror(errno));
 	/* --force over a directory: swap, and the old one leaves with the temp dir. */
 	if (renameat2(AT_FDCWD, ej->ej_tmp, AT_FDCWD, ej->ej_final, RENAME_EXCHANGE) < 0)
-		return err_set(err, 500, errno, "exchange %s with %s: %s", ej->ej_tmp, ej->ej_final, strerror(errno));
+		return err_set(err, 500, errno, "exchange %s with %s: %s", ej->ej_tmp, ej->ej_final,
+			       strerror(errno));
 	file_sync_dir(ej->ej_final);
 	return 0;
 }
 
-static int export_job_run(struct export_job *ej, const char *images, const char *name, struct dock_err *err)
+static int export_job_run(struct export_job *ej, const char *images, const char *name,
+			  struct dock_err *err)
 {
-	static const char *const suffix[] = { [EXPORT_OVF] = "-ovf", [EXPORT_OVA] = ".ova", [EXPORT_QCOW2] = "" };
+	static const char *const suffix[] = {
+		[EXPORT_OVF] = "-ovf", [EXPORT_OVA] = ".ova", [EXPORT_QCOW2] = ""
+	};
 	char names[3][IMAGE_NAME_MAX + 16], ova[PATH_MAX];
 	struct stat st;
 	int r, n;
 
 	if ((r = image_load(images, name, &ej->ej_image, err)) < 0)
 		return r;
-	if ((r = image_path(&ej->ej_image, ej->ej_image.im_base, ej->ej_base, sizeof(ej->ej_base))) < 0)
+	if ((r = image_path(&ej->ej_image, ej->ej_image.im_base, ej->ej_base,
+			    sizeof(ej->ej_base))) < 0)
 		return err_set(err, 400, -r, "image \"%s\": path too long", name);
-	n = snprintf(ej->ej_final, sizeof(ej->ej_final), "%s/%s%s", ej->ej_out, name, suffix[ej->ej_format]);
+	n = snprintf(ej->ej_final, sizeof(ej->ej_final), "%s/%s%s", ej->ej_out, name,
+		     suffix[ej->ej_format]);
 	if (n < 0 || (size_t)n >= sizeof(ej->ej_final))
 		return err_set(err, 400, ENAMETOOLONG, "output path too long: %s", ej->ej_out);
 	if (!ej->ej_force && lstat(ej->ej_final, &st) == 0)
@@ -464,14 +483,18 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		struct stat out;
 
 		/* Replacing the image with its own export would destroy it. */
-		if (stat(ej->ej_final, &out) == 0 && out.st_dev == st.st_dev && out.st_ino == st.st_ino)
-			return err_set(err, 400, EINVAL, "%s is the image itself: choose another --out", ej->ej_final);
+		if (stat(ej->ej_final, &out) == 0 && out.st_dev == st.st_dev &&
+		    out.st_ino == st.st_ino)
+			return err_set(err, 400, EINVAL,
+				       "%s is the image itself: choose another --out",
+				       ej->ej_final);
 	}
 	if ((r = export_manifest(ej, err)) < 0)
 		return r;
 	export_mtime(ej);
 	for (size_t i = 0; i < ej->ej_image.im_n_files; i++)
-		if ((ej->ej_format == EXPORT_QCOW2 || &ej->ej_image.im_files[i] == ej->ej_image.im_base) &&
+		if ((ej->ej_format == EXPORT_QCOW2 ||
+		     &ej->ej_image.im_files[i] == ej->ej_image.im_base) &&
 		    (r = export_verify(ej, &ej->ej_image.im_files[i], err)) < 0)
 			return r;
 
@@ -496,29 +519,29 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		return r;
 	if (ej->ej_format == EXPORT_OVF)
 		return export_commit(ej, NULL, err);
-	if ((r = export_path(ova, sizeof(ova), ej->ej_tmp, strrchr(ej->ej_final, '/') + 1, err)) < 0 ||
-	    (r = export_ova(ej, ova, (const char *const[]){ names[0], names[1], names[2], NULL }, err)) < 0)
+	if ((r = export_path(ova, sizeof(ova), ej->ej_tmp, strrchr(ej->ej_final, '/') + 1, err)) <
+		    0 ||
+	    (r = export_ova(ej, ova, (const char *const[]){ names[0], names[1], names[2], NULL },
+			    err)) < 0)
 		return r;
 	return export_commit(ej, ova, err);
 }
 
 static void export_usage(FILE *f)
 {
-	fprintf(f, "usage: isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
-		   "Writes OUT/NAME.ova, OUT/NAME-ovf/ (NAME.ovf, NAME.mf, NAME-disk1.vmdk) or OUT/NAME/ (an image\n"
-		   "directory with a compressed base.qcow2). Default --out: " EXPORT_DEFAULT_OUT
-		   ", --images: " EXPORT_DEFAULT_IMAGES ".\n");
+	fprintf(f,
+		"usage: isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
+		"Writes OUT/NAME.ova, OUT/NAME-ovf/ (NAME.ovf, NAME.mf, NAME-disk1.vmdk) or OUT/NAME/ (an image\n"
+		"directory with a compressed base.qcow2). Default --out: " EXPORT_DEFAULT_OUT
+		", --images: " EXPORT_DEFAULT_IMAGES ".\n");
 }
 
 int export_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "images", required_argument, NULL, 'i' },
-		{ "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "format", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'o' },
+		{ "images", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
 	static struct export_job ej; /* large: not on the stack */
 	struct dock_err err = { 0 };
@@ -557,14 +580,16 @@ int export_main(int argc, char **argv)
 	}
 	name = argv[optind];
 	if (format == NULL) {
-		fprintf(stderr, "isc-image: export %s: --format is required: ovf, ova or qcow2\n", name);
+		fprintf(stderr, "isc-image: export %s: --format is required: ovf, ova or qcow2\n",
+			name);
 		return 2;
 	}
 	for (i = 0; i < sizeof(export_formats) / sizeof(export_formats[0]); i++)
 		if (strcmp(format, export_formats[i].ef_name) == 0)
 			break;
 	if (i == sizeof(export_formats) / sizeof(export_formats[0])) {
-		fprintf(stderr, "isc-image: export %s: unknown format \"%s\" (ovf, ova or qcow2)\n", name, format);
+		fprintf(stderr, "isc-image: export %s: unknown format \"%s\" (ovf, ova or qcow2)\n",
+			name, format);
 		return 2;
 	}
 	ej.ej_format = export_formats[i].ef_format;
@@ -579,13 +604,15 @@ int export_main(int argc, char **argv)
 		nftw(ej.ej_tmp, export_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	json_object_put(ej.ej_manifest);
 	if (r < 0) {
-		fprintf(stderr, "isc-image: export %s: %s\n", name, err_isset(&err) ? err.de_msg : strerror(-r));
+		fprintf(stderr, "isc-image: export %s: %s\n", name,
+			err_isset(&err) ? err.de_msg : strerror(-r));
 		return 1;
 	}
 	if (ej.ej_format != EXPORT_QCOW2 && ej.ej_image.im_boot != IMAGE_BOOT_EFI)
-		fprintf(stderr, "isc-image: export %s: warning: the image boots by direct kernel boot, "
-				"its disk has no boot loader: other hypervisors will not boot it\n", name);
+		fprintf(stderr,
+			"isc-image: export %s: warning: the image boots by direct kernel boot, "
+			"its disk has no boot loader: other hypervisors will not boot it\n",
+			name);
 	printf("%s\n", ej.ej_final);
 	return 0;
 }
-

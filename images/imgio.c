@@ -30,7 +30,6 @@ extern char **environ;
 
 /* --- messages ------------------------------------------------------------- */
 
-
 /* read(2) again after a signal; bytes read, 0 at the end, or -errno. */
 static ssize_t read_intr(int fd, void *buf, size_t n)
 {
@@ -93,8 +92,8 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 	if (!S_ISREG(st.st_mode))
 		return err_set(err, IMG_ERR, EINVAL, "%s: not a regular file", path);
 	if ((uint64_t)st.st_size > max)
-		return err_set(err, IMG_ERR, EFBIG, "%s: %lld bytes, more than the limit of %zu", path,
-				(long long)st.st_size, max);
+		return err_set(err, IMG_ERR, EFBIG, "%s: %lld bytes, more than the limit of %zu",
+			       path, (long long)st.st_size, max);
 	buf = malloc(max + 1);
 	if (!buf)
 		return err_set(err, IMG_ERR, ENOMEM, "%s: out of memory", path);
@@ -107,7 +106,8 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 			break;
 		have += (size_t)n;
 		if (have > max)
-			return err_set(err, IMG_ERR, EFBIG, "%s: grew past the limit of %zu bytes", path, max);
+			return err_set(err, IMG_ERR, EFBIG, "%s: grew past the limit of %zu bytes",
+				       path, max);
 	}
 	buf[have] = '\0';
 	*out = buf;
@@ -191,7 +191,7 @@ int dir_make(const char *path, mode_t mode, struct dock_err *err)
 	if (len >= sizeof(buf))
 		return err_set(err, IMG_ERR, ENAMETOOLONG, "path too long: %s", path);
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;
@@ -199,7 +199,8 @@ int dir_make(const char *path, mode_t mode, struct dock_err *err)
 		*p = '\0';
 		if (mkdir(buf, mode) == 0) {
 			if (chmod(buf, mode) < 0)
-				return err_set(err, IMG_ERR, errno, "%s: chmod: %s", buf, strerror(errno));
+				return err_set(err, IMG_ERR, errno, "%s: chmod: %s", buf,
+					       strerror(errno));
 		} else if (errno != EEXIST) {
 			return err_set(err, IMG_ERR, errno, "%s: mkdir: %s", buf, strerror(errno));
 		}
@@ -235,16 +236,21 @@ int elf_check_static(const char *path, const char *what, struct dock_err *err)
 
 	if (fd < 0)
 		return err_set(err, IMG_ERR, errno, "%s %s: %s", what, path, strerror(errno));
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
-		return err_set(err, IMG_ERR, EINVAL, "%s %s: not an x86-64 ELF executable", what, path);
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+		return err_set(err, IMG_ERR, EINVAL, "%s %s: not an x86-64 ELF executable", what,
+			       path);
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
-			return err_set(err, IMG_ERR, EINVAL, "%s %s: truncated ELF program headers", what, path);
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph))
+			return err_set(err, IMG_ERR, EINVAL, "%s %s: truncated ELF program headers",
+				       what, path);
 		if (ph.p_type == PT_INTERP)
-			return err_set(err, IMG_ERR, EINVAL, "%s %s is dynamically linked; the image needs a static binary", what,
-					path);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s %s is dynamically linked; the image needs a static binary",
+				what, path);
 	}
 	return 0;
 }
@@ -263,7 +269,8 @@ int tool_run(char *const argv[], int out_fd, struct dock_err *err)
 	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (r == 0)
 		r = out_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)
-				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
+								   O_WRONLY, 0);
 	if (r == 0)
 		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -271,19 +278,21 @@ int tool_run(char *const argv[], int out_fd, struct dock_err *err)
 		return err_set(err, IMG_ERR, r, "cannot run %s: %s", argv[0], strerror(r));
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return err_set(err, IMG_ERR, errno, "%s: waitpid: %s", argv[0], strerror(errno));
+			return err_set(err, IMG_ERR, errno, "%s: waitpid: %s", argv[0],
+				       strerror(errno));
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		return err_set(err, IMG_ERR, EIO, "%s failed with exit status %d", argv[0], WEXITSTATUS(status));
+		return err_set(err, IMG_ERR, EIO, "%s failed with exit status %d", argv[0],
+			       WEXITSTATUS(status));
 	return err_set(err, IMG_ERR, EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
 }
 
 /* --- overlay trees ----------------------------------------------------------------- */
 
-
-int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx, struct dock_err *err)
+int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx,
+	      struct dock_err *err)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	char dir[PATH_MAX];
@@ -291,7 +300,8 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 	int r;
 
 	if (depth > TREE_MAX_DEPTH)
-		return err_set(err, IMG_ERR, ELOOP, "%s/%s: nested deeper than %d", root, rel, TREE_MAX_DEPTH);
+		return err_set(err, IMG_ERR, ELOOP, "%s/%s: nested deeper than %d", root, rel,
+			       TREE_MAX_DEPTH);
 	if (rel[0])
 		r = path_join(dir, sizeof(dir), root, rel, err);
 	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
@@ -310,7 +320,8 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (++*count > TREE_MAX_ENTRIES)
-			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d entries", root, TREE_MAX_ENTRIES);
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d entries", root,
+				       TREE_MAX_ENTRIES);
 		if ((r = path_join(src, sizeof(src), dir, de->d_name, err)) < 0)
 			return r;
 		if (rel[0])
@@ -324,11 +335,14 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 		if (lstat(src, &st) < 0)
 			return err_set(err, IMG_ERR, errno, "%s: %s", src, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
-			return err_set(err, IMG_ERR, EINVAL, "%s: only files, directories and symlinks belong in an image tree",
-					src);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: only files, directories and symlinks belong in an image tree",
+				src);
 		if ((r = fn(ctx, sub, src, &st, err)) < 0)
 			return r;
-		if (S_ISDIR(st.st_mode) && (r = tree_walk(root, sub, depth + 1, count, fn, ctx, err)) < 0)
+		if (S_ISDIR(st.st_mode) &&
+		    (r = tree_walk(root, sub, depth + 1, count, fn, ctx, err)) < 0)
 			return r;
 	}
 	return 0;
@@ -355,8 +369,9 @@ void fixed_uuid(const char *purpose, const char *name, char out[37])
 	crypto_hash_sha256(h, (const unsigned char *)in, (unsigned long long)n);
 	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
 	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12],
+		 h[13], h[14], h[15]);
 }
 
 int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
@@ -367,7 +382,8 @@ int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 	while (argv[n] && n < TOOL_ARGS_MAX - 1)
 		n++;
 	if (argv[n])
-		return err_set(err, IMG_ERR, E2BIG, "%s: more than %d arguments", argv[0], TOOL_ARGS_MAX - 1);
+		return err_set(err, IMG_ERR, E2BIG, "%s: more than %d arguments", argv[0],
+			       TOOL_ARGS_MAX - 1);
 	/* posix_spawn takes char *const[]: it does not write the strings. */
 	memcpy(v, argv, n * sizeof(v[0]));
 	v[n] = NULL;

@@ -18,8 +18,8 @@
 #include "err.h"
 
 /* Overlay trees (images/<recipe>/...) copied into an image. */
-#define TREE_MAX_DEPTH    16
-#define TREE_MAX_ENTRIES  4096
+#define TREE_MAX_DEPTH   16
+#define TREE_MAX_ENTRIES 4096
 
 static inline void freep(void *p)
 {
@@ -38,8 +38,8 @@ static inline void closedirp(DIR **d)
 		closedir(*d);
 }
 
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_free_     __attribute__((cleanup(freep)))
+#define _cleanup_close_    __attribute__((cleanup(closep)))
 #define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
 
 /* "isc-image: ..." on stderr: progress, warnings, and (from the CLI) the error. */
@@ -78,7 +78,8 @@ int tool_runc(const char *const argv[], int out_fd, struct dock_err *err);
 typedef int (*tree_fn)(void *ctx, const char *rel, const char *src, const struct stat *st,
 		       struct dock_err *err);
 /* Walk root/rel (files, directories and symlinks only), bounded in depth and entries. */
-int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx, struct dock_err *err);
+int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx,
+	      struct dock_err *err);
 /* Modes are normalised: what QEMU's user must read is world-readable. */
 mode_t tree_mode(const struct stat *st);
 

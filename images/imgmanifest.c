@@ -36,7 +36,8 @@ static int manifest_write(const char *path, const char *text, struct dock_err *e
 
 	if (fd < 0)
 		return fd;
-	if ((r = fd_write_all(fd, text, strlen(text), path, err)) < 0 || (r = fd_write_all(fd, "\n", 1, path, err)) < 0)
+	if ((r = fd_write_all(fd, text, strlen(text), path, err)) < 0 ||
+	    (r = fd_write_all(fd, "\n", 1, path, err)) < 0)
 		return r;
 	if (fsync(fd) < 0)
 		return err_set(err, IMG_ERR, errno, "%s: fsync: %s", path, strerror(errno));
@@ -74,8 +75,10 @@ static int manifest_service(const struct build *b, json_object *m, struct dock_e
 	for (size_t i = 0; i < rc->rc_svc_n_ports; i++)
 		json_object_array_add(ports, json_object_new_string(rc->rc_svc_ports[i]));
 	json_object_object_add(svc, "ports", ports);
-	json_object_object_add(svc, "writable", manifest_strings(rc->rc_svc_writable, rc->rc_svc_n_writable));
-	json_object_object_add(svc, "readonly", manifest_strings(rc->rc_svc_readonly, rc->rc_svc_n_readonly));
+	json_object_object_add(svc, "writable",
+			       manifest_strings(rc->rc_svc_writable, rc->rc_svc_n_writable));
+	json_object_object_add(svc, "readonly",
+			       manifest_strings(rc->rc_svc_readonly, rc->rc_svc_n_readonly));
 	json_object_object_add(m, "service", svc);
 	return 0;
 }
@@ -103,8 +106,10 @@ static int manifest_debian(struct build *b, json_object *m, struct dock_err *err
 	json_object_object_add(rec, "packages", extra);
 	json_object_object_add(rec, "ssh", json_object_new_boolean(b->bd_rc.rc_ssh));
 	json_object_object_add(rec, "swap_mib", json_object_new_int64(b->bd_rc.rc_swap_mib));
-	json_object_object_add(rec, "setuid_cleared", json_object_new_int64((int64_t)b->bd_deb.di_setuid_cleared));
-	json_object_object_add(rec, "source_date_epoch", b->bd_epoch >= 0 ? json_object_new_int64(b->bd_epoch) : NULL);
+	json_object_object_add(rec, "setuid_cleared",
+			       json_object_new_int64((int64_t)b->bd_deb.di_setuid_cleared));
+	json_object_object_add(rec, "source_date_epoch",
+			       b->bd_epoch >= 0 ? json_object_new_int64(b->bd_epoch) : NULL);
 	json_object_object_add(m, "recipe", rec);
 	/* systemd, auditd and nginx want more than micro's 128 MiB; /var and swap a disk of some size. */
 	json_object_object_add(rcm, "memory_mib", json_object_new_int64(512));
@@ -119,8 +124,11 @@ int manifest_build(struct build *b, struct dock_err *err)
 {
 	static const struct {
 		const char *name, *role;
-	} files[] = { { "base.qcow2", "base" }, { "vmlinuz", "kernel" }, { "initrd.img", "initrd" } };
-	json_object *m = json_object_new_object(), *boot = json_object_new_object(), *arr = json_object_new_array();
+	} files[] = { { "base.qcow2", "base" },
+		      { "vmlinuz", "kernel" },
+		      { "initrd.img", "initrd" } };
+	json_object *m = json_object_new_object(), *boot = json_object_new_object(),
+		    *arr = json_object_new_array();
 	char path[PATH_MAX], built[32];
 	const char *text;
 	struct tm tm;
@@ -163,7 +171,8 @@ int manifest_build(struct build *b, struct dock_err *err)
 		uint64_t size = 0;
 
 		if ((r = path_join(path, sizeof(path), b->bd_tmp, files[i].name, err)) < 0 ||
-		    (r = sha256_file(path, hex, &size, err)) < 0 || (r = file_sync(path, err)) < 0) {
+		    (r = sha256_file(path, hex, &size, err)) < 0 ||
+		    (r = file_sync(path, err)) < 0) {
 			json_object_put(f);
 			goto out;
 		}
@@ -172,17 +181,19 @@ int manifest_build(struct build *b, struct dock_err *err)
 		json_object_object_add(f, "size", json_object_new_int64((int64_t)size));
 		json_object_object_add(f, "sha256", json_object_new_string(hex));
 		json_object_array_add(arr, f);
-		img_log("%s: %s %llu bytes sha256 %s", b->bd_rc.rc_name, files[i].name, (unsigned long long)size, hex);
+		img_log("%s: %s %llu bytes sha256 %s", b->bd_rc.rc_name, files[i].name,
+			(unsigned long long)size, hex);
 	}
-	text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if ((r = path_join(path, sizeof(path), b->bd_tmp, "manifest.json", err)) < 0 || (r = manifest_write(path, text, err)) < 0)
+	text = json_object_to_json_string_ext(
+		m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if ((r = path_join(path, sizeof(path), b->bd_tmp, "manifest.json", err)) < 0 ||
+	    (r = manifest_write(path, text, err)) < 0)
 		goto out;
 	r = 0;
 out:
 	json_object_put(m);
 	return r;
 }
-
 
 /* --- ls ------------------------------------------------------------------------------- */
 
@@ -220,7 +231,8 @@ static int ls_one(const char *out, const char *name, struct dock_err *err)
 	}
 	built = json_str(m, "built");
 	kver = json_str(m, "kernel_version");
-	if (json_object_object_get_ex(m, "files", &files) && json_object_is_type(files, json_type_array)) {
+	if (json_object_object_get_ex(m, "files", &files) &&
+	    json_object_is_type(files, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(files); i++) {
 			json_object *f = json_object_array_get_idx(files, i), *sz;
 			const char *role = json_str(f, "role");
@@ -228,11 +240,14 @@ static int ls_one(const char *out, const char *name, struct dock_err *err)
 			if (!role || strcmp(role, "base") != 0)
 				continue;
 			sha = json_str(f, "sha256");
-			if (json_object_object_get_ex(f, "size", &sz) && json_object_is_type(sz, json_type_int))
-				snprintf(size, sizeof(size), "%.1fM", (double)json_object_get_int64(sz) / (1024 * 1024));
+			if (json_object_object_get_ex(f, "size", &sz) &&
+			    json_object_is_type(sz, json_type_int))
+				snprintf(size, sizeof(size), "%.1fM",
+					 (double)json_object_get_int64(sz) / (1024 * 1024));
 		}
 	}
-	printf("%-16s %-20s %-24s %8s %s\n", name, built ? built : "?", kver ? kver : "?", size, sha ? sha : "?");
+	printf("%-16s %-20s %-24s %8s %s\n", name, built ? built : "?", kver ? kver : "?", size,
+	       sha ? sha : "?");
 	json_object_put(m);
 	return 0;
 }
@@ -260,7 +275,8 @@ int manifest_ls(const char *out, struct dock_err *err)
 
 		if (de->d_name[0] == '.' || !recipe_name_valid(de->d_name))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, de->d_name) >= (int)sizeof(path) ||
+		if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, de->d_name) >=
+			    (int)sizeof(path) ||
 		    access(path, F_OK) < 0)
 			continue;
 		if (!(names[n] = strdup(de->d_name)))
@@ -278,4 +294,3 @@ int manifest_ls(const char *out, struct dock_err *err)
 	}
 	return r;
 }
-

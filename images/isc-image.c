@@ -78,12 +78,13 @@ static const struct img_command *img_command_find(const char *name)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: isc-image build RECIPE [--out DIR] [--agent PATH] [--kernel-version VER]\n"
-		   "       isc-image ls [--out DIR]\n"
-		   "       isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
-		   "RECIPE is a name from images/recipes/ or a path. Default --out: " DEFAULT_OUT
-		   ", --agent: isc-agent next to isc-image,\n"
-		   "--kernel-version: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ".\n");
+	fprintf(f,
+		"usage: isc-image build RECIPE [--out DIR] [--agent PATH] [--kernel-version VER]\n"
+		"       isc-image ls [--out DIR]\n"
+		"       isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
+		"RECIPE is a name from images/recipes/ or a path. Default --out: " DEFAULT_OUT
+		", --agent: isc-agent next to isc-image,\n"
+		"--kernel-version: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ".\n");
 }
 
 /* The options into o; -1 to go on, else the exit status (--help: 0, a bad option: 2). */

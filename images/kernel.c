@@ -21,9 +21,9 @@
 #include "imgio.h"
 
 /* modules.dep of a distribution kernel: ~4000 lines, ~500 KiB. */
-#define MODDEP_MAX_BYTES  (16 * 1024 * 1024)
+#define MODDEP_MAX_BYTES   (16 * 1024 * 1024)
 #define MODDEP_MAX_ENTRIES 32768
-#define MODDEP_MAX_DEPTH  32
+#define MODDEP_MAX_DEPTH   32
 
 int kernel_pick(const char *want, char *ver, size_t size, struct dock_err *err)
 {
@@ -34,10 +34,13 @@ int kernel_pick(const char *want, char *ver, size_t size, struct dock_err *err)
 	if (want) {
 		snprintf(path, sizeof(path), BOOT_DIR "/vmlinuz-%s", want);
 		if (strchr(want, '/') || strlen(want) >= size || access(path, R_OK) < 0)
-			return err_set(err, IMG_ERR, ENOENT, "kernel %s: %s not readable", want, path);
+			return err_set(err, IMG_ERR, ENOENT, "kernel %s: %s not readable", want,
+				       path);
 		snprintf(path, sizeof(path), MODULES_DIR "/%s/modules.dep", want);
 		if (access(path, R_OK) < 0)
-			return err_set(err, IMG_ERR, ENOENT, "kernel %s: %s not readable (modules not installed?)", want, path);
+			return err_set(err, IMG_ERR, ENOENT,
+				       "kernel %s: %s not readable (modules not installed?)", want,
+				       path);
 		snprintf(ver, size, "%s", want);
 		return 0;
 	}
@@ -62,7 +65,9 @@ int kernel_pick(const char *want, char *ver, size_t size, struct dock_err *err)
 			snprintf(ver, size, "%s", v);
 	}
 	if (ver[0] == '\0')
-		return err_set(err, IMG_ERR, ENOENT, "no " BOOT_DIR "/vmlinuz-*" KERNEL_FLAVOUR " with modules in " MODULES_DIR
+		return err_set(err, IMG_ERR, ENOENT,
+			       "no " BOOT_DIR "/vmlinuz-*" KERNEL_FLAVOUR
+			       " with modules in " MODULES_DIR
 			       " (install linux-image-cloud-amd64)");
 	return 0;
 }
@@ -115,7 +120,8 @@ static int moddep_load(const char *ver, struct moddep *md, struct dock_err *err)
 		if (!colon)
 			return err_set(err, IMG_ERR, EINVAL, "%s:%zu: no ':'", path, lineno);
 		if (md->md_n == MODDEP_MAX_ENTRIES)
-			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d modules", path, MODDEP_MAX_ENTRIES);
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d modules", path,
+				       MODDEP_MAX_ENTRIES);
 		*colon = '\0';
 		e = &md->md_entries[md->md_n++];
 		e->me_path = line;
@@ -132,7 +138,8 @@ static struct moddep_entry *moddep_find(struct moddep *md, const char *name, boo
 	if (!by_path)
 		moddep_name(name, want, sizeof(want));
 	for (size_t i = 0; i < md->md_n; i++)
-		if (strcmp(by_path ? md->md_entries[i].me_path : md->md_entries[i].me_name, by_path ? name : want) == 0)
+		if (strcmp(by_path ? md->md_entries[i].me_path : md->md_entries[i].me_name,
+			   by_path ? name : want) == 0)
 			return &md->md_entries[i];
 	return NULL;
 }
@@ -146,27 +153,34 @@ static int moddep_visit(struct moddep *md, struct moddep_entry *e, int depth, st
 	if (e->me_mark == ME_DONE)
 		return 0;
 	if (e->me_mark == ME_VISITING)
-		return err_set(err, IMG_ERR, ELOOP, "modules.dep: dependency cycle through %s", e->me_name);
+		return err_set(err, IMG_ERR, ELOOP, "modules.dep: dependency cycle through %s",
+			       e->me_name);
 	if (depth > MODDEP_MAX_DEPTH)
-		return err_set(err, IMG_ERR, ELOOP, "modules.dep: dependencies nested deeper than %d at %s", MODDEP_MAX_DEPTH,
-				e->me_name);
+		return err_set(err, IMG_ERR, ELOOP,
+			       "modules.dep: dependencies nested deeper than %d at %s",
+			       MODDEP_MAX_DEPTH, e->me_name);
 	e->me_mark = ME_VISITING;
-	for (char *dep = strtok_r(e->me_deps, " \t", &save); dep; dep = strtok_r(NULL, " \t", &save)) {
+	for (char *dep = strtok_r(e->me_deps, " \t", &save); dep;
+	     dep = strtok_r(NULL, " \t", &save)) {
 		struct moddep_entry *d = moddep_find(md, dep, true);
 
 		if (!d)
-			return err_set(err, IMG_ERR, ENOENT, "modules.dep: %s needs %s, which has no entry", e->me_name, dep);
+			return err_set(err, IMG_ERR, ENOENT,
+				       "modules.dep: %s needs %s, which has no entry", e->me_name,
+				       dep);
 		if ((r = moddep_visit(md, d, depth + 1, err)) < 0)
 			return r;
 	}
 	e->me_mark = ME_DONE;
 	if (md->md_n_order == MODLOAD_MAX)
-		return err_set(err, IMG_ERR, E2BIG, "more than %d modules with dependencies", MODLOAD_MAX);
+		return err_set(err, IMG_ERR, E2BIG, "more than %d modules with dependencies",
+			       MODLOAD_MAX);
 	md->md_order[md->md_n_order++] = (size_t)(e - md->md_entries);
 	return 0;
 }
 
-int moddep_resolve(const struct recipe *rc, const char *ver, struct moddep *md, struct dock_err *err)
+int moddep_resolve(const struct recipe *rc, const char *ver, struct moddep *md,
+		   struct dock_err *err)
 {
 	int r;
 
@@ -176,8 +190,9 @@ int moddep_resolve(const struct recipe *rc, const char *ver, struct moddep *md, 
 		struct moddep_entry *e = moddep_find(md, rc->rc_modules[i], false);
 
 		if (!e)
-			return err_set(err, IMG_ERR, ENOENT, "%s: module %s is not in kernel %s (built in? then drop it)",
-					rc->rc_modules_where, rc->rc_modules[i], ver);
+			return err_set(err, IMG_ERR, ENOENT,
+				       "%s: module %s is not in kernel %s (built in? then drop it)",
+				       rc->rc_modules_where, rc->rc_modules[i], ver);
 		if ((r = moddep_visit(md, e, 0, err)) < 0)
 			return r;
 	}
@@ -186,8 +201,9 @@ int moddep_resolve(const struct recipe *rc, const char *ver, struct moddep *md, 
 		size_t l = strlen(p);
 
 		if (l < 3 || strcmp(p + l - 3, ".ko") != 0)
-			return err_set(err, IMG_ERR, ENOTSUP, "module %s is compressed; busybox insmod needs plain .ko files", p);
+			return err_set(
+				err, IMG_ERR, ENOTSUP,
+				"module %s is compressed; busybox insmod needs plain .ko files", p);
 	}
 	return 0;
 }
-

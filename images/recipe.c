@@ -19,7 +19,6 @@
 
 #include "imgio.h"
 
-
 bool recipe_name_valid(const char *name)
 {
 	size_t n = strlen(name);
@@ -27,51 +26,66 @@ bool recipe_name_valid(const char *name)
 	if (n == 0 || n > IMG_NAME_MAX || name[0] < 'a' || name[0] > 'z')
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
 			return false;
 	return true;
 }
 
-static int recipe_set_format(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_format(struct recipe *rc, const char *v, const char *where,
+			     struct dock_err *err)
 {
 	(void)rc;
 	if (strcmp(v, "1") != 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: format \"%s\" is not supported (this isc-image reads format %d)", where, v,
-				RECIPE_FORMAT);
+		return err_set(
+			err, IMG_ERR, EINVAL,
+			"%s: format \"%s\" is not supported (this isc-image reads format %d)",
+			where, v, RECIPE_FORMAT);
 	return 0;
 }
 
-static int recipe_set_name(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_name(struct recipe *rc, const char *v, const char *where,
+			   struct dock_err *err)
 {
 	if (!recipe_name_valid(v))
-		return err_set(err, IMG_ERR, EINVAL, "%s: name \"%s\" must be [a-z][a-z0-9-]*, at most %d characters", where, v,
-				IMG_NAME_MAX);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: name \"%s\" must be [a-z][a-z0-9-]*, at most %d characters",
+			       where, v, IMG_NAME_MAX);
 	snprintf(rc->rc_name, sizeof(rc->rc_name), "%s", v);
 	return 0;
 }
 
-static int recipe_set_boot(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_boot(struct recipe *rc, const char *v, const char *where,
+			   struct dock_err *err)
 {
 	if (strcmp(v, "kernel") != 0 && strcmp(v, "efi") != 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: boot \"%s\" is not supported (\"kernel\": direct kernel boot of a busybox "
-				"image; \"efi\": a Debian golden image booted through UEFI)", where, v);
+		return err_set(
+			err, IMG_ERR, EINVAL,
+			"%s: boot \"%s\" is not supported (\"kernel\": direct kernel boot of a busybox "
+			"image; \"efi\": a Debian golden image booted through UEFI)",
+			where, v);
 	snprintf(rc->rc_boot, sizeof(rc->rc_boot), "%s", v);
 	return 0;
 }
 
-static int recipe_set_cmdline(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_cmdline(struct recipe *rc, const char *v, const char *where,
+			      struct dock_err *err)
 {
 	if (strlen(v) > IMG_CMDLINE_MAX)
-		return err_set(err, IMG_ERR, E2BIG, "%s: cmdline longer than %d characters", where, IMG_CMDLINE_MAX);
+		return err_set(err, IMG_ERR, E2BIG, "%s: cmdline longer than %d characters", where,
+			       IMG_CMDLINE_MAX);
 	for (const char *p = v; *p; p++)
 		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
-			return err_set(err, IMG_ERR, EINVAL, "%s: cmdline may only hold printable ASCII without quotes or backslashes",
-					where);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: cmdline may only hold printable ASCII without quotes or backslashes",
+				where);
 	snprintf(rc->rc_cmdline, sizeof(rc->rc_cmdline), "%s", v);
 	return 0;
 }
 
-static int recipe_set_modules(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_modules(struct recipe *rc, const char *v, const char *where,
+			      struct dock_err *err)
 {
 	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
 
@@ -79,10 +93,13 @@ static int recipe_set_modules(struct recipe *rc, const char *v, const char *wher
 	snprintf(rc->rc_modules_where, sizeof(rc->rc_modules_where), "%s", where);
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *m = strtok_r(buf, " \t", &save); m; m = strtok_r(NULL, " \t", &save)) {
-		if (strlen(m) > IMG_MODNAME_MAX || strspn(m, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(m))
-			return err_set(err, IMG_ERR, EINVAL, "%s: \"%s\" is not a kernel module name", where, m);
+		if (strlen(m) > IMG_MODNAME_MAX ||
+		    strspn(m, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(m))
+			return err_set(err, IMG_ERR, EINVAL,
+				       "%s: \"%s\" is not a kernel module name", where, m);
 		if (rc->rc_n_modules == RECIPE_MAX_MODULES)
-			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d modules", where, RECIPE_MAX_MODULES);
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d modules", where,
+				       RECIPE_MAX_MODULES);
 		snprintf(rc->rc_modules[rc->rc_n_modules++], IMG_MODNAME_MAX + 1, "%s", m);
 	}
 	return 0;
@@ -93,11 +110,13 @@ static bool package_name_valid(const char *p)
 {
 	size_t n = strlen(p);
 
-	return n >= 2 && n <= RECIPE_PACKAGE_MAX && ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')) &&
-	       strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+.-") == n;
+	return n >= 2 && n <= RECIPE_PACKAGE_MAX &&
+		((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')) &&
+		strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789+.-") == n;
 }
 
-static int recipe_set_packages(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_packages(struct recipe *rc, const char *v, const char *where,
+			       struct dock_err *err)
 {
 	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
 
@@ -107,28 +126,39 @@ static int recipe_set_packages(struct recipe *rc, const char *v, const char *whe
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
 		if (!package_name_valid(p))
-			return err_set(err, IMG_ERR, EINVAL, "%s: \"%.64s\" is not a Debian package name", where, p);
+			return err_set(err, IMG_ERR, EINVAL,
+				       "%s: \"%.64s\" is not a Debian package name", where, p);
 		if (rc->rc_n_packages == RECIPE_MAX_PACKAGES)
-			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d packages", where, RECIPE_MAX_PACKAGES);
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d packages", where,
+				       RECIPE_MAX_PACKAGES);
 		snprintf(rc->rc_packages[rc->rc_n_packages++], RECIPE_PACKAGE_MAX + 1, "%s", p);
 	}
 	return 0;
 }
 
-static int recipe_set_suite(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_suite(struct recipe *rc, const char *v, const char *where,
+			    struct dock_err *err)
 {
-	if (strlen(v) == 0 || strlen(v) >= sizeof(rc->rc_suite) || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != strlen(v))
-		return err_set(err, IMG_ERR, EINVAL, "%s: suite \"%.64s\" is not a Debian suite name (bookworm, say)", where, v);
+	if (strlen(v) == 0 || strlen(v) >= sizeof(rc->rc_suite) ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz-") != strlen(v))
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: suite \"%.64s\" is not a Debian suite name (bookworm, say)",
+			       where, v);
 	snprintf(rc->rc_suite, sizeof(rc->rc_suite), "%s", v);
 	return 0;
 }
 
-static int recipe_set_mirror(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_mirror(struct recipe *rc, const char *v, const char *where,
+			     struct dock_err *err)
 {
-	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 && strncmp(v, "file:///", 8) != 0) ||
+	if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 &&
+	     strncmp(v, "file:///", 8) != 0) ||
 	    strlen(v) > RECIPE_MIRROR_MAX || strpbrk(v, " \t\"'\\") != NULL)
-		return err_set(err, IMG_ERR, EINVAL, "%s: mirror \"%.64s\" must be an http://, https:// or file:/// URL of at most %d "
-				"characters", where, v, RECIPE_MIRROR_MAX);
+		return err_set(
+			err, IMG_ERR, EINVAL,
+			"%s: mirror \"%.64s\" must be an http://, https:// or file:/// URL of at most %d "
+			"characters",
+			where, v, RECIPE_MIRROR_MAX);
 	snprintf(rc->rc_mirror, sizeof(rc->rc_mirror), "%s", v);
 	return 0;
 }
@@ -141,7 +171,8 @@ static int recipe_set_ssh(struct recipe *rc, const char *v, const char *where, s
 	return 0;
 }
 
-static int recipe_set_swap_mib(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_swap_mib(struct recipe *rc, const char *v, const char *where,
+			       struct dock_err *err)
 {
 	char *end;
 	unsigned long n;
@@ -149,17 +180,20 @@ static int recipe_set_swap_mib(struct recipe *rc, const char *v, const char *whe
 	errno = 0;
 	n = strtoul(v, &end, 10);
 	if (errno || end == v || *end || v[0] == '-' || n > RECIPE_SWAP_MAX)
-		return err_set(err, IMG_ERR, EINVAL, "%s: swap_mib \"%.32s\" must be 0..%d", where, v, RECIPE_SWAP_MAX);
+		return err_set(err, IMG_ERR, EINVAL, "%s: swap_mib \"%.32s\" must be 0..%d", where,
+			       v, RECIPE_SWAP_MAX);
 	rc->rc_swap_mib = (unsigned)n;
 	return 0;
 }
 
-static int recipe_set_dir(const struct recipe *rc, char *dst, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_dir(const struct recipe *rc, char *dst, const char *v, const char *where,
+			  struct dock_err *err)
 {
 	struct stat st;
 	int n;
 
-	n = v[0] == '/' ? snprintf(dst, PATH_MAX, "%s", v) : snprintf(dst, PATH_MAX, "%s/%s", rc->rc_dir, v);
+	n = v[0] == '/' ? snprintf(dst, PATH_MAX, "%s", v)
+			: snprintf(dst, PATH_MAX, "%s/%s", rc->rc_dir, v);
 	if (n < 0 || n >= PATH_MAX)
 		return err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", where);
 	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -167,17 +201,20 @@ static int recipe_set_dir(const struct recipe *rc, char *dst, const char *v, con
 	return 0;
 }
 
-static int recipe_set_initrd_files(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_initrd_files(struct recipe *rc, const char *v, const char *where,
+				   struct dock_err *err)
 {
 	return recipe_set_dir(rc, rc->rc_initrd_files, v, where, err);
 }
 
-static int recipe_set_root_files(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_root_files(struct recipe *rc, const char *v, const char *where,
+				 struct dock_err *err)
 {
 	return recipe_set_dir(rc, rc->rc_root_files, v, where, err);
 }
 
-static int recipe_set_root_overlay(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_root_overlay(struct recipe *rc, const char *v, const char *where,
+				   struct dock_err *err)
 {
 	return recipe_set_dir(rc, rc->rc_root_overlay, v, where, err);
 }
@@ -189,23 +226,29 @@ static int recipe_parse_file(const char *path, struct recipe *rc, struct dock_er
  * keys then replace the base's. It must come before every key but format,
  * so that reading order is overriding order.
  */
-static int recipe_set_base(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_base(struct recipe *rc, const char *v, const char *where,
+			   struct dock_err *err)
 {
 	char path[PATH_MAX], saved_path[PATH_MAX], saved_dir[PATH_MAX];
 	unsigned saved_seen = rc->rc_seen;
 	int n, r;
 
 	if (rc->rc_nest >= RECIPE_MAX_NEST)
-		return err_set(err, IMG_ERR, ELOOP, "%s: a base recipe cannot have a base itself (one level only)", where);
+		return err_set(err, IMG_ERR, ELOOP,
+			       "%s: a base recipe cannot have a base itself (one level only)",
+			       where);
 	if (rc->rc_seen & ~3u) /* bits 0 and 1: format and base (recipe_keys[] order) */
-		return err_set(err, IMG_ERR, EINVAL, "%s: base must come before every key but format", where);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: base must come before every key but format", where);
 	if (!recipe_name_valid(v))
-		return err_set(err, IMG_ERR, EINVAL, "%s: base \"%s\" is not a recipe name", where, v);
+		return err_set(err, IMG_ERR, EINVAL, "%s: base \"%s\" is not a recipe name", where,
+			       v);
 	n = snprintf(path, sizeof(path), "%s/%s", rc->rc_dir, v);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", where);
 	if (access(path, R_OK) < 0)
-		return err_set(err, IMG_ERR, errno, "%s: base recipe %s: %s", where, path, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: base recipe %s: %s", where, path,
+			       strerror(errno));
 	snprintf(rc->rc_base, sizeof(rc->rc_base), "%s", v);
 	memcpy(saved_path, rc->rc_path, sizeof(saved_path));
 	memcpy(saved_dir, rc->rc_dir, sizeof(saved_dir));
@@ -233,36 +276,44 @@ static bool svc_word_valid(const char *s, size_t max, bool underscore)
 	return true;
 }
 
-static int recipe_set_service(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service(struct recipe *rc, const char *v, const char *where,
+			      struct dock_err *err)
 {
 	if (!svc_word_valid(v, SVC_NAME_MAX, true))
-		return err_set(err, IMG_ERR, EINVAL, "%s: service \"%.64s\" must be a process name, [a-z][a-z0-9_-]*, at most %d characters",
-				where, v, SVC_NAME_MAX);
+		return err_set(
+			err, IMG_ERR, EINVAL,
+			"%s: service \"%.64s\" must be a process name, [a-z][a-z0-9_-]*, at most %d characters",
+			where, v, SVC_NAME_MAX);
 	snprintf(rc->rc_svc_name, sizeof(rc->rc_svc_name), "%s", v);
 	return 0;
 }
 
-static int recipe_set_svc_id(char *dst, const char *key, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_svc_id(char *dst, const char *key, const char *v, const char *where,
+			     struct dock_err *err)
 {
 	if (!svc_word_valid(v, SVC_ID_MAX, true))
-		return err_set(err, IMG_ERR, EINVAL, "%s: %s \"%.64s\" must be [a-z_][a-z0-9_-]*, at most %d characters", where, key,
-				v, SVC_ID_MAX);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: %s \"%.64s\" must be [a-z_][a-z0-9_-]*, at most %d characters",
+			       where, key, v, SVC_ID_MAX);
 	snprintf(dst, SVC_ID_MAX + 1, "%s", v);
 	return 0;
 }
 
-static int recipe_set_service_user(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_user(struct recipe *rc, const char *v, const char *where,
+				   struct dock_err *err)
 {
 	return recipe_set_svc_id(rc->rc_svc_user, "service_user", v, where, err);
 }
 
-static int recipe_set_service_group(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_group(struct recipe *rc, const char *v, const char *where,
+				    struct dock_err *err)
 {
 	return recipe_set_svc_id(rc->rc_svc_group, "service_group", v, where, err);
 }
 
 /* "PORT/tcp" or "PORT/udp", PORT 1..65535 without leading zeros; "none" for no port. */
-static int recipe_set_service_ports(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_ports(struct recipe *rc, const char *v, const char *where,
+				    struct dock_err *err)
 {
 	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
 
@@ -276,17 +327,22 @@ static int recipe_set_service_ports(struct recipe *rc, const char *v, const char
 
 		if (digits == 0 || digits > 5 || p[0] == '0' || port > 65535 ||
 		    (strcmp(p + digits, "/tcp") != 0 && strcmp(p + digits, "/udp") != 0))
-			return err_set(err, IMG_ERR, EINVAL, "%s: service_ports: \"%.32s\" is not PORT/tcp or PORT/udp (PORT 1-65535)",
-					where, p);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: service_ports: \"%.32s\" is not PORT/tcp or PORT/udp (PORT 1-65535)",
+				where, p);
 		for (size_t i = 0; i < rc->rc_svc_n_ports; i++)
 			if (strcmp(rc->rc_svc_ports[i], p) == 0)
-				return err_set(err, IMG_ERR, EINVAL, "%s: service_ports: %s given twice", where, p);
+				return err_set(err, IMG_ERR, EINVAL,
+					       "%s: service_ports: %s given twice", where, p);
 		if (rc->rc_svc_n_ports == SVC_MAX_PORTS)
-			return err_set(err, IMG_ERR, E2BIG, "%s: service_ports: more than %d ports", where, SVC_MAX_PORTS);
+			return err_set(err, IMG_ERR, E2BIG, "%s: service_ports: more than %d ports",
+				       where, SVC_MAX_PORTS);
 		snprintf(rc->rc_svc_ports[rc->rc_svc_n_ports++], SVC_PORT_MAX + 1, "%s", p);
 	}
 	if (rc->rc_svc_n_ports == 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: service_ports: give ports, or \"none\"", where);
+		return err_set(err, IMG_ERR, EINVAL, "%s: service_ports: give ports, or \"none\"",
+			       where);
 	return 0;
 }
 
@@ -307,8 +363,8 @@ static bool svc_path_valid(const char *p)
 	return true;
 }
 
-static int recipe_set_svc_paths(char (*list)[SVC_PATH_MAX + 1], size_t *n, const char *key, const char *v,
-				const char *where, struct dock_err *err)
+static int recipe_set_svc_paths(char (*list)[SVC_PATH_MAX + 1], size_t *n, const char *key,
+				const char *v, const char *where, struct dock_err *err)
 {
 	char buf[RECIPE_LINE_MAX + 1], *save = NULL;
 
@@ -318,13 +374,17 @@ static int recipe_set_svc_paths(char (*list)[SVC_PATH_MAX + 1], size_t *n, const
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *p = strtok_r(buf, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
 		if (!svc_path_valid(p))
-			return err_set(err, IMG_ERR, EINVAL, "%s: %s: \"%.64s\" must be an absolute path without \"//\", \".\", \"..\" or a trailing '/', of [A-Za-z0-9._/-], at most %d characters",
-					where, key, p, SVC_PATH_MAX);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: %s: \"%.64s\" must be an absolute path without \"//\", \".\", \"..\" or a trailing '/', of [A-Za-z0-9._/-], at most %d characters",
+				where, key, p, SVC_PATH_MAX);
 		for (size_t i = 0; i < *n; i++)
 			if (strcmp(list[i], p) == 0)
-				return err_set(err, IMG_ERR, EINVAL, "%s: %s: %s given twice", where, key, p);
+				return err_set(err, IMG_ERR, EINVAL, "%s: %s: %s given twice",
+					       where, key, p);
 		if (*n == SVC_MAX_PATHS)
-			return err_set(err, IMG_ERR, E2BIG, "%s: %s: more than %d paths", where, key, SVC_MAX_PATHS);
+			return err_set(err, IMG_ERR, E2BIG, "%s: %s: more than %d paths", where,
+				       key, SVC_MAX_PATHS);
 		snprintf(list[(*n)++], SVC_PATH_MAX + 1, "%s", p);
 	}
 	if (*n == 0)
@@ -332,26 +392,36 @@ static int recipe_set_svc_paths(char (*list)[SVC_PATH_MAX + 1], size_t *n, const
 	return 0;
 }
 
-static int recipe_set_service_writable(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_writable(struct recipe *rc, const char *v, const char *where,
+				       struct dock_err *err)
 {
-	return recipe_set_svc_paths(rc->rc_svc_writable, &rc->rc_svc_n_writable, "service_writable", v, where, err);
+	return recipe_set_svc_paths(rc->rc_svc_writable, &rc->rc_svc_n_writable, "service_writable",
+				    v, where, err);
 }
 
-static int recipe_set_service_readonly(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_readonly(struct recipe *rc, const char *v, const char *where,
+				       struct dock_err *err)
 {
-	return recipe_set_svc_paths(rc->rc_svc_readonly, &rc->rc_svc_n_readonly, "service_readonly", v, where, err);
+	return recipe_set_svc_paths(rc->rc_svc_readonly, &rc->rc_svc_n_readonly, "service_readonly",
+				    v, where, err);
 }
 
 /* The service's command line in its systemd unit: printable ASCII, no
  * newline, an absolute program path first. */
-static int recipe_set_service_exec(struct recipe *rc, const char *v, const char *where, struct dock_err *err)
+static int recipe_set_service_exec(struct recipe *rc, const char *v, const char *where,
+				   struct dock_err *err)
 {
 	if (v[0] != '/' || strlen(v) > SVC_EXEC_MAX)
-		return err_set(err, IMG_ERR, EINVAL, "%s: service_exec must start with an absolute path and be at most %d characters",
-				where, SVC_EXEC_MAX);
+		return err_set(
+			err, IMG_ERR, EINVAL,
+			"%s: service_exec must start with an absolute path and be at most %d characters",
+			where, SVC_EXEC_MAX);
 	for (const char *p = v; *p; p++)
 		if (*p < 0x20 || *p > 0x7e || *p == '\\' || *p == '%')
-			return err_set(err, IMG_ERR, EINVAL, "%s: service_exec may only hold printable ASCII without '\\' or '%%'", where);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: service_exec may only hold printable ASCII without '\\' or '%%'",
+				where);
 	snprintf(rc->rc_svc_exec, sizeof(rc->rc_svc_exec), "%s", v);
 	return 0;
 }
@@ -359,7 +429,8 @@ static int recipe_set_service_exec(struct recipe *rc, const char *v, const char 
 static const struct recipe_key {
 	const char *rk_name;
 	bool rk_required;
-	int (*rk_set)(struct recipe *rc, const char *value, const char *where, struct dock_err *err);
+	int (*rk_set)(struct recipe *rc, const char *value, const char *where,
+		      struct dock_err *err);
 } recipe_keys[] = {
 	/* format, then base: recipe_set_base relies on their bits being 0 and 1 */
 	{ "format", true, recipe_set_format },
@@ -416,7 +487,8 @@ static int recipe_line(struct recipe *rc, char *line, const char *where, struct 
 		if (strcmp(key, recipe_keys[i].rk_name) != 0)
 			continue;
 		if (rc->rc_seen & (1u << i))
-			return err_set(err, IMG_ERR, EINVAL, "%s: key \"%s\" given twice", where, key);
+			return err_set(err, IMG_ERR, EINVAL, "%s: key \"%s\" given twice", where,
+				       key);
 		rc->rc_seen |= 1u << i;
 		rc->rc_have |= 1u << i;
 		snprintf(rc->rc_where[i], sizeof(rc->rc_where[i]), "%s", where);
@@ -454,9 +526,11 @@ static int recipe_parse_file(const char *path, struct recipe *rc, struct dock_er
 			*nl = '\0';
 		snprintf(where, sizeof(where), "%s:%zu", path, ++lineno);
 		if (lineno > RECIPE_MAX_LINES)
-			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d lines", path, RECIPE_MAX_LINES);
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d lines", path,
+				       RECIPE_MAX_LINES);
 		if (strlen(line) > RECIPE_LINE_MAX)
-			return err_set(err, IMG_ERR, E2BIG, "%s: line longer than %d bytes", where, RECIPE_LINE_MAX);
+			return err_set(err, IMG_ERR, E2BIG, "%s: line longer than %d bytes", where,
+				       RECIPE_LINE_MAX);
 		if ((r = recipe_line(rc, line, where, err)) < 0)
 			return r;
 	}
@@ -476,26 +550,34 @@ size_t recipe_key_bit(const char *name)
 static int recipe_check_boot(const char *path, struct recipe *rc, struct dock_err *err)
 {
 	static const char *const kernel_only[] = { "modules", "initrd_files" };
-	static const char *const efi_only[] = { "suite", "mirror", "ssh", "swap_mib", "service_exec" };
+	static const char *const efi_only[] = { "suite", "mirror", "ssh", "swap_mib",
+						"service_exec" };
 	bool efi = strcmp(rc->rc_boot, "efi") == 0;
 	const char *const *wrong = efi ? kernel_only : efi_only;
-	size_t n = efi ? sizeof(kernel_only) / sizeof(kernel_only[0]) : sizeof(efi_only) / sizeof(efi_only[0]);
+	size_t n = efi ? sizeof(kernel_only) / sizeof(kernel_only[0])
+		       : sizeof(efi_only) / sizeof(efi_only[0]);
 
 	for (size_t i = 0; i < n; i++)
 		if (rc->rc_have & (1u << recipe_key_bit(wrong[i])))
-			return err_set(err, IMG_ERR, EINVAL, "%s: %s is not a key of a boot = %s recipe", rc->rc_where[recipe_key_bit(wrong[i])],
-					wrong[i], rc->rc_boot);
+			return err_set(
+				err, IMG_ERR, EINVAL, "%s: %s is not a key of a boot = %s recipe",
+				rc->rc_where[recipe_key_bit(wrong[i])], wrong[i], rc->rc_boot);
 	if (!efi) {
 		if (rc->rc_n_packages > 0)
-			return err_set(err, IMG_ERR, EINVAL, "%s: packages: a boot = kernel image installs none (only \"none\")",
-					rc->rc_where[recipe_key_bit("packages")]);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: packages: a boot = kernel image installs none (only \"none\")",
+				rc->rc_where[recipe_key_bit("packages")]);
 		return 0;
 	}
 	if (!rc->rc_suite[0])
-		return err_set(err, IMG_ERR, EINVAL, "%s: a boot = efi recipe needs \"suite\" (the Debian release)", path);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: a boot = efi recipe needs \"suite\" (the Debian release)",
+			       path);
 	if (rc->rc_svc_name[0] && !rc->rc_svc_exec[0])
-		return err_set(err, IMG_ERR, EINVAL, "%s: service %s needs \"service_exec\" (its command line)",
-				rc->rc_where[recipe_key_bit("service")], rc->rc_svc_name);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: service %s needs \"service_exec\" (its command line)",
+			       rc->rc_where[recipe_key_bit("service")], rc->rc_svc_name);
 	if (!(rc->rc_have & (1u << recipe_key_bit("swap_mib"))))
 		rc->rc_swap_mib = 64;
 	return 0;
@@ -512,30 +594,36 @@ int recipe_parse(const char *path, struct recipe *rc, struct dock_err *err)
 		return r;
 	for (size_t i = 0; i < RECIPE_N_KEYS; i++)
 		if (recipe_keys[i].rk_required && !(rc->rc_have & (1u << i)))
-			return err_set(err, IMG_ERR, EINVAL, "%s: missing key \"%s\"", path, recipe_keys[i].rk_name);
+			return err_set(err, IMG_ERR, EINVAL, "%s: missing key \"%s\"", path,
+				       recipe_keys[i].rk_name);
 	/* An image named like its base would replace the base's image. */
 	if (rc->rc_base[0] && !(rc->rc_seen & (1u << recipe_key_bit("name"))))
-		return err_set(err, IMG_ERR, EINVAL, "%s: a recipe with a base must set its own name", path);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: a recipe with a base must set its own name", path);
 	if (rc->rc_base[0] && strcmp(rc->rc_base, rc->rc_name) == 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: name \"%s\" is the base's name", path, rc->rc_name);
+		return err_set(err, IMG_ERR, EINVAL, "%s: name \"%s\" is the base's name", path,
+			       rc->rc_name);
 	for (size_t i = 0; i < sizeof(svc_keys) / sizeof(svc_keys[0]); i++) {
 		bool have = rc->rc_have & (1u << recipe_key_bit(svc_keys[i]));
 
 		if (have && !rc->rc_svc_name[0])
 			return err_set(err, IMG_ERR, EINVAL, "%s: %s without a \"service\" key",
-					rc->rc_where[recipe_key_bit(svc_keys[i])], svc_keys[i]);
+				       rc->rc_where[recipe_key_bit(svc_keys[i])], svc_keys[i]);
 		if (!have && rc->rc_svc_name[0] && i < 3)
-			return err_set(err, IMG_ERR, EINVAL, "%s: service %s needs \"%s\"", rc->rc_where[recipe_key_bit("service")],
-					rc->rc_svc_name, svc_keys[i]);
+			return err_set(err, IMG_ERR, EINVAL, "%s: service %s needs \"%s\"",
+				       rc->rc_where[recipe_key_bit("service")], rc->rc_svc_name,
+				       svc_keys[i]);
 	}
 	if ((r = recipe_check_boot(path, rc, err)) < 0)
 		return r;
 	for (size_t i = 0; i < rc->rc_svc_n_writable; i++)
 		for (size_t j = 0; j < rc->rc_svc_n_readonly; j++)
 			if (strcmp(rc->rc_svc_writable[i], rc->rc_svc_readonly[j]) == 0)
-				return err_set(err, IMG_ERR, EINVAL, "%s: %s is both writable and read-only (%s)",
-						rc->rc_where[recipe_key_bit("service_writable")], rc->rc_svc_writable[i],
-						rc->rc_where[recipe_key_bit("service_readonly")]);
+				return err_set(err, IMG_ERR, EINVAL,
+					       "%s: %s is both writable and read-only (%s)",
+					       rc->rc_where[recipe_key_bit("service_writable")],
+					       rc->rc_svc_writable[i],
+					       rc->rc_where[recipe_key_bit("service_readonly")]);
 	return 0;
 }
 
@@ -553,10 +641,11 @@ int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, s
 		return 0;
 	}
 	if (!recipe_name_valid(arg))
-		return err_set(err, IMG_ERR, EINVAL, "recipe \"%s\": not a recipe name (or give a path)", arg);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "recipe \"%s\": not a recipe name (or give a path)", arg);
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		int n = i < 2 ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
-			       : snprintf(path, size, "%s/%s", rel[i], arg);
+			      : snprintf(path, size, "%s/%s", rel[i], arg);
 
 		if (n > 0 && (size_t)n < size && access(path, R_OK) == 0) {
 			char real[PATH_MAX];
@@ -567,7 +656,8 @@ int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, s
 			return 0;
 		}
 	}
-	return err_set(err, IMG_ERR, ENOENT, "recipe \"%s\" not found in %s/../images/recipes, %s/../share/isc/images/recipes or ./images/recipes",
-			arg, exe_dir, exe_dir);
+	return err_set(
+		err, IMG_ERR, ENOENT,
+		"recipe \"%s\" not found in %s/../images/recipes, %s/../share/isc/images/recipes or ./images/recipes",
+		arg, exe_dir, exe_dir);
 }
-

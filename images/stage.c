@@ -44,16 +44,19 @@ int applets_load(const char *tmp, struct applets *ap, struct dock_err *err)
 	unlink(list);
 	if (r < 0)
 		return r;
-	for (char *save = NULL, *a = strtok_r(ap->ap_buf, "\n", &save); a; a = strtok_r(NULL, "\n", &save)) {
+	for (char *save = NULL, *a = strtok_r(ap->ap_buf, "\n", &save); a;
+	     a = strtok_r(NULL, "\n", &save)) {
 		if (strchr(a, '/') == NULL)
 			continue; /* "linuxrc" at the top: not wanted */
 		if (a[0] == '/' || strstr(a, "..") ||
 		    strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789_-.[/") != strlen(a))
-			return err_set(err, IMG_ERR, EINVAL, "busybox --list-full: unexpected entry \"%.64s\"", a);
+			return err_set(err, IMG_ERR, EINVAL,
+				       "busybox --list-full: unexpected entry \"%.64s\"", a);
 		if (strcmp(a, &BUSYBOX_PATH[1]) == 0)
 			continue;
 		if (ap->ap_n == sizeof(ap->ap_list) / sizeof(ap->ap_list[0]))
-			return err_set(err, IMG_ERR, E2BIG, "busybox --list-full: too many applets");
+			return err_set(err, IMG_ERR, E2BIG,
+				       "busybox --list-full: too many applets");
 		ap->ap_list[ap->ap_n++] = a;
 	}
 	if (ap->ap_n == 0)
@@ -61,17 +64,17 @@ int applets_load(const char *tmp, struct applets *ap, struct dock_err *err)
 	return 0;
 }
 
-
 /* --- the root tree ---------------------------------------------------------------- */
 
 /* Staging tree for mke2fs -d. */
 struct stage {
 	const char *sg_root;
-	const char *sg_image;   /* for messages */
-	bool sg_replace;        /* an overlay: entries replace what is there */
+	const char *sg_image; /* for messages */
+	bool sg_replace;      /* an overlay: entries replace what is there */
 };
 
-static int stage_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st, struct dock_err *err)
+static int stage_tree_entry(void *ctx, const char *rel, const char *src, const struct stat *st,
+			    struct dock_err *err)
 {
 	const struct stage *sg = ctx;
 	char dst[PATH_MAX], target[PATH_MAX];
@@ -83,9 +86,11 @@ static int stage_tree_entry(void *ctx, const char *rel, const char *src, const s
 		return r;
 	if (sg->sg_replace && lstat(dst, &old) == 0) {
 		if (S_ISDIR(old.st_mode) != S_ISDIR(st->st_mode))
-			return err_set(err, IMG_ERR, EEXIST, "%s: overlay entry %s would replace the %s /%s with a %s", sg->sg_image,
-					src, S_ISDIR(old.st_mode) ? "directory" : "file", rel,
-					S_ISDIR(st->st_mode) ? "directory" : "file");
+			return err_set(err, IMG_ERR, EEXIST,
+				       "%s: overlay entry %s would replace the %s /%s with a %s",
+				       sg->sg_image, src,
+				       S_ISDIR(old.st_mode) ? "directory" : "file", rel,
+				       S_ISDIR(st->st_mode) ? "directory" : "file");
 		if (!S_ISDIR(old.st_mode)) {
 			if (unlink(dst) < 0)
 				return err_set(err, IMG_ERR, errno, "%s: %s", dst, strerror(errno));
@@ -109,7 +114,8 @@ static int stage_tree_entry(void *ctx, const char *rel, const char *src, const s
 	return 0;
 }
 
-static int stage_symlink(const char *root, const char *rel, const char *target, struct dock_err *err)
+static int stage_symlink(const char *root, const char *rel, const char *target,
+			 struct dock_err *err)
 {
 	char dst[PATH_MAX], *slash;
 	int r;
@@ -134,16 +140,20 @@ static int stage_symlink(const char *root, const char *rel, const char *target, 
  */
 int stage_trees(struct build *b, const char *root, bool replace_files, struct dock_err *err)
 {
-	struct stage sg = { .sg_root = root, .sg_image = b->bd_rc.rc_name, .sg_replace = replace_files };
+	struct stage sg = { .sg_root = root,
+			    .sg_image = b->bd_rc.rc_name,
+			    .sg_replace = replace_files };
 	size_t count = 0;
 	int r;
 
-	if (b->bd_rc.rc_root_files[0] && (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, &sg, err)) < 0)
+	if (b->bd_rc.rc_root_files[0] &&
+	    (r = tree_walk(b->bd_rc.rc_root_files, "", 0, &count, stage_tree_entry, &sg, err)) < 0)
 		return r;
 	sg.sg_replace = true;
 	count = 0;
 	if (b->bd_rc.rc_root_overlay[0] &&
-	    (r = tree_walk(b->bd_rc.rc_root_overlay, "", 0, &count, stage_tree_entry, &sg, err)) < 0)
+	    (r = tree_walk(b->bd_rc.rc_root_overlay, "", 0, &count, stage_tree_entry, &sg, err)) <
+		    0)
 		return r;
 	return 0;
 }
@@ -151,16 +161,19 @@ int stage_trees(struct build *b, const char *root, bool replace_files, struct do
 int stage_root(struct build *b, char *root, struct dock_err *err)
 {
 	/* Mount points and fixed directories; the root stays read-only at run time. */
-	static const char *const dirs[] = { "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev",
-					    "run", "tmp", "scratch", "var" };
+	static const char *const dirs[] = { "bin",  "sbin",    "usr/bin", "usr/sbin", "etc",
+					    "root", "proc",    "sys",     "dev",      "run",
+					    "tmp",  "scratch", "var" };
 	char path[PATH_MAX], hostname[IMG_NAME_MAX + 8];
 	int r;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if ((r = path_join(path, sizeof(path), root, dirs[i], err)) < 0 || (r = dir_make(path, 0755, err)) < 0)
+		if ((r = path_join(path, sizeof(path), root, dirs[i], err)) < 0 ||
+		    (r = dir_make(path, 0755, err)) < 0)
 			return r;
 	if ((r = path_join(path, sizeof(path), root, "tmp", err)) < 0 || chmod(path, 01777) < 0)
-		return r < 0 ? r : err_set(err, IMG_ERR, errno, "%s: chmod: %s", path, strerror(errno));
+		return r < 0 ? r
+			     : err_set(err, IMG_ERR, errno, "%s: chmod: %s", path, strerror(errno));
 	if ((r = path_join(path, sizeof(path), root, "bin/busybox", err)) < 0 ||
 	    (r = file_copy(BUSYBOX_PATH, path, 0755, err)) < 0)
 		return r;
@@ -172,7 +185,8 @@ int stage_root(struct build *b, char *root, struct dock_err *err)
 	    (r = file_copy(b->bd_agent, path, 0755, err)) < 0)
 		return r;
 	snprintf(hostname, sizeof(hostname), "isc-%s\n", b->bd_rc.rc_name);
-	if ((r = path_join(path, sizeof(path), root, "etc/hostname", err)) < 0 || (r = file_write(path, hostname, 0644, err)) < 0)
+	if ((r = path_join(path, sizeof(path), root, "etc/hostname", err)) < 0 ||
+	    (r = file_write(path, hostname, 0644, err)) < 0)
 		return r;
 	/* udhcpc writes the resolver config to /run: /etc is read-only. */
 	if ((r = stage_symlink(root, "etc/resolv.conf", "/run/resolv.conf", err)) < 0)
@@ -207,12 +221,16 @@ static int stage_lookup_id(const char *root, const char *file, const char *name,
 		f = strchr(line + nl + 1, ':'); /* the ':' past the password field */
 		for (int i = 0; i < (want4 ? 2 : 1); i++) {
 			if (!f)
-				return err_set(err, IMG_ERR, EINVAL, "%s: /%s: the entry for %s is cut short", where, file, name);
+				return err_set(err, IMG_ERR, EINVAL,
+					       "%s: /%s: the entry for %s is cut short", where,
+					       file, name);
 			errno = 0;
 			v[i] = strtoul(f + 1, &end, 10);
 			if (errno || end == f + 1 || *end != ':' || v[i] >= 65534)
-				return err_set(err, IMG_ERR, EINVAL, "%s: /%s: the entry for %s has no usable id (0-65533)", where, file,
-						name);
+				return err_set(
+					err, IMG_ERR, EINVAL,
+					"%s: /%s: the entry for %s has no usable id (0-65533)",
+					where, file, name);
 			f = end;
 		}
 		*id = v[0];
@@ -234,18 +252,23 @@ int stage_check_service(struct build *b, const char *root, struct dock_err *err)
 
 	if (!rc->rc_svc_name[0])
 		return 0;
-	if ((r = stage_lookup_id(root, "etc/passwd", rc->rc_svc_user, uwhere, &b->bd_svc_uid, &user_gid, err)) < 0 ||
-	    (r = stage_lookup_id(root, "etc/group", rc->rc_svc_group, gwhere, &b->bd_svc_gid, NULL, err)) < 0)
+	if ((r = stage_lookup_id(root, "etc/passwd", rc->rc_svc_user, uwhere, &b->bd_svc_uid,
+				 &user_gid, err)) < 0 ||
+	    (r = stage_lookup_id(root, "etc/group", rc->rc_svc_group, gwhere, &b->bd_svc_gid, NULL,
+				 err)) < 0)
 		return r;
 	if (b->bd_svc_uid == 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: service user %s has uid 0; a service runs under its own ids", uwhere,
-				rc->rc_svc_user);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: service user %s has uid 0; a service runs under its own ids",
+			       uwhere, rc->rc_svc_user);
 	if (b->bd_svc_gid == 0)
-		return err_set(err, IMG_ERR, EINVAL, "%s: service group %s has gid 0; a service runs under its own ids", gwhere,
-				rc->rc_svc_group);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: service group %s has gid 0; a service runs under its own ids",
+			       gwhere, rc->rc_svc_group);
 	if (user_gid != b->bd_svc_gid)
-		return err_set(err, IMG_ERR, EINVAL, "%s: service user %s has primary gid %lu in the image, not %s's %lu", gwhere,
-				rc->rc_svc_user, user_gid, rc->rc_svc_group, b->bd_svc_gid);
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: service user %s has primary gid %lu in the image, not %s's %lu",
+			       gwhere, rc->rc_svc_user, user_gid, rc->rc_svc_group, b->bd_svc_gid);
 	for (int list = 0; list < 2; list++) {
 		size_t n = list ? rc->rc_svc_n_readonly : rc->rc_svc_n_writable;
 
@@ -257,10 +280,13 @@ int stage_check_service(struct build *b, const char *root, struct dock_err *err)
 			if (snprintf(path, sizeof(path), "%s%s", root, p) >= (int)sizeof(path))
 				return err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", p);
 			if (lstat(path, &st) < 0)
-				return err_set(err, IMG_ERR, ENOENT, "%s: service path %s does not exist in the image",
-						rc->rc_where[recipe_key_bit(list ? "service_readonly" : "service_writable")], p);
+				return err_set(
+					err, IMG_ERR, ENOENT,
+					"%s: service path %s does not exist in the image",
+					rc->rc_where[recipe_key_bit(list ? "service_readonly"
+									 : "service_writable")],
+					p);
 		}
 	}
 	return 0;
 }
-
