@@ -20,9 +20,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # --- common/: the shared core every room may use: the error object, logging,
-# small files, bounded JSON input, name and size rules, sha256 of a file.
+# small files, bounded JSON input, name and size rules, sha256 of a file, the
+# service policy and the image manifest (read by the dock and isc-image export).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
-              common/sha256.c
+              common/sha256.c common/policy.c common/manifest.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
@@ -59,11 +60,13 @@ MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
-# --- images/: the image builder: json-c (manifest), libsodium (sha256),
-# libguestfs (packing golden images), libxml2 (OVF export); the dock's bounded
-# manifest parser reads images for export.c.
-IMAGE_SRC  := images/isc-image.c images/imgio.c images/debian.c images/pack.c images/export.c \
-              dockd/image.c dockd/profile.c dockd/state.c $(COMMON_SRC)
+# --- images/: the image builder: the CLI, recipes, kernel and modules, the cpio
+# initramfs, the staged root, the build's steps, manifest.json, Debian golden
+# images (apt mirror, debootstrap, hardening; libguestfs packs them), export
+# (the job, the OVF descriptor with libxml2, VMDK/.mf/OVA); else only common/.
+IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
+              images/build.c images/imgmanifest.c images/imgio.c images/apt.c images/debian.c \
+              images/pack.c images/export.c images/export-ovf.c images/export-pack.c $(COMMON_SRC)
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
@@ -80,7 +83,7 @@ SOURCE_LISTS = $(COMMON_SRC) $(FW_SRC) $(DOCK_CORE) $(DOCK_IO) $(DOCKD_MAIN) $(I
 INC_common   := -Icommon
 INC_firewall := -Icommon -Ifirewall
 INC_dockd    := -Icommon -Ifirewall -Idockd
-INC_images   := -Icommon -Idockd -Iimages
+INC_images   := -Icommon -Iimages
 INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal

@@ -1,4 +1,4 @@
-/* profile: node policy files. */
+/* profile: node policy files (the policy members themselves: common/policy.c). */
 #include "profile.h"
 
 #include <errno.h>
@@ -19,57 +19,6 @@ static const struct jsonin_limits profile_limits = {
 	.jl_max_depth = 4,
 	.jl_max_fields = 32,
 };
-
-static int profile_paths(struct json_object *o, const char *key,
-			 char out[PROFILE_MAX_PATHS][PROFILE_PATH_MAX], size_t *n,
-			 struct dock_err *err)
-{
-	if (jsonin_strings(o, "profile", key, out[0], PROFILE_PATH_MAX, PROFILE_MAX_PATHS, n, err) < 0)
-		return -EINVAL;
-	for (size_t i = 0; i < *n; i++)
-		if (out[i][0] != '/' || strstr(out[i], "/..") != NULL)
-			return err_set(err, 400, EINVAL,
-				       "profile: %s[%zu] must be an absolute path under %d bytes", key,
-				       i, PROFILE_PATH_MAX);
-	return 0;
-}
-
-/* The "service" object: process name, uid, gid, ports. */
-static int profile_service(struct json_object *svc, struct profile *p, struct dock_err *err)
-{
-	struct json_object *ports;
-	int r;
-
-	if (!json_object_is_type(svc, json_type_object))
-		return err_set(err, 400, EINVAL, "profile: \"service\" must be an object");
-	if (jsonin_str(svc, "profile: service", "name", true, p->pr_service, sizeof(p->pr_service),
-		       err) < 0 ||
-	    JSONIN_BAD(jsonin_i64(svc, "profile: service", "uid", false, 0, UINT32_MAX, &p->pr_uid,
-				  err)) ||
-	    JSONIN_BAD(jsonin_i64(svc, "profile: service", "gid", false, 0, UINT32_MAX, &p->pr_gid,
-				  err)))
-		return -EINVAL;
-	r = jsonin_array(svc, "profile: service", "ports", false, PROFILE_MAX_PORTS, &ports, err);
-	if (JSONIN_BAD(r))
-		return -EINVAL;
-	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
-		struct json_object *v = json_object_array_get_idx(ports, i);
-		const char *s = json_object_get_string(v);
-		unsigned long port;
-		char *end;
-
-		errno = 0;
-		port = strtoul(s ? s : "", &end, 10);
-		if (!json_object_is_type(v, json_type_string) || errno != 0 || end == s || port == 0 ||
-		    port > 65535 || (strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0))
-			return err_set(err, 400, EINVAL,
-				       "profile: service ports[%zu] must look like \"80/tcp\"", i);
-		p->pr_ports[i].pp_port = (uint16_t)port;
-		memcpy(p->pr_ports[i].pp_proto, end + 1, 4);
-		p->pr_n_ports = i + 1;
-	}
-	return 0;
-}
 
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err)
 {
@@ -102,19 +51,6 @@ out:
 	return r;
 }
 
-int profile_from_service(struct json_object *svc, const char *name, struct profile *p,
-			 struct dock_err *err)
-{
-	memset(p, 0, sizeof(*p));
-	p->pr_uid = p->pr_gid = -1;
-	snprintf(p->pr_name, sizeof(p->pr_name), "%s", name);
-	if (profile_service(svc, p, err) < 0 ||
-	    profile_paths(svc, "readonly", p->pr_readonly, &p->pr_n_readonly, err) < 0 ||
-	    profile_paths(svc, "writable", p->pr_writable, &p->pr_n_writable, err) < 0)
-		return -EINVAL;
-	return 0;
-}
-
 int profile_load(const char *dir, const char *name, struct profile *p, struct dock_err *err)
 {
 	char path[PATH_MAX], *buf;
@@ -138,7 +74,8 @@ int profile_load(const char *dir, const char *name, struct profile *p, struct do
 bool profile_port_declared(const struct profile *p, const char *proto, unsigned port)
 {
 	for (size_t i = 0; i < p->pr_n_ports; i++)
-		if (p->pr_ports[i].pp_port == port && strncmp(proto, p->pr_ports[i].pp_proto, 3) == 0)
+		if (p->pr_ports[i].pp_port == port &&
+		    strncmp(proto, p->pr_ports[i].pp_proto, 3) == 0)
 			return true;
 	return false;
 }

@@ -1,7 +1,7 @@
 /*
  * debian.h: the Debian half of a golden image build (boot = efi recipes).
- * debian_bootstrap() makes a minimal Debian tree with debootstrap; the
- * caller then copies the recipe's trees over it; debian_harden() applies
+ * debian_bootstrap(, err) makes a minimal Debian tree with debootstrap; the
+ * caller then copies the recipe's trees over it; debian_harden(, err) applies
  * the hardening, installs the agent and the service unit, and sysprep's
  * the tree, ready to be packed (pack.h).
  */
@@ -14,15 +14,16 @@
 
 #include <json-c/json.h>
 
+#include "err.h"
 #include "recipe.h"
 
 #define DEBIAN_KVER_MAX 128
 
 struct debian_info {
 	char di_mirror[RECIPE_MIRROR_MAX + 1]; /* where the packages came from */
-	char di_kver[DEBIAN_KVER_MAX];          /* the one kernel in /boot */
-	json_object *di_packages;               /* [{"name","version"}], sorted; the caller's */
-	size_t di_setuid_cleared;               /* setuid/setgid bits taken away */
+	char di_kver[DEBIAN_KVER_MAX];         /* the one kernel in /boot */
+	json_object *di_packages;              /* [{"name","version"}], sorted; the caller's */
+	size_t di_setuid_cleared;              /* setuid/setgid bits taken away */
 };
 
 /*
@@ -31,7 +32,8 @@ struct debian_info {
  * $ISC_MIRROR, else the machine's apt sources. cache_dir keeps downloaded
  * .debs between builds ("" for none).
  */
-int debian_bootstrap(const struct recipe *rc, const char *root, const char *cache_dir, struct debian_info *di);
+int debian_bootstrap(const struct recipe *rc, const char *root, const char *cache_dir,
+		     struct debian_info *di, struct dock_err *err);
 
 /*
  * Harden the tree (service user, units, firewall, sysctls, audit, sshd,
@@ -40,6 +42,6 @@ int debian_bootstrap(const struct recipe *rc, const char *root, const char *cach
  * clamp every mtime to it (SOURCE_DATE_EPOCH).
  */
 int debian_harden(const struct recipe *rc, const char *root, const char *agent, long long epoch,
-		  struct debian_info *di);
+		  struct debian_info *di, struct dock_err *err);
 
 #endif

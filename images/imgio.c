@@ -2,7 +2,7 @@
  * imgio.c: what every part of the image builder uses: one-line messages,
  * bounded file reads, exact-mode file writes, directory trees, external
  * tools run through posix_spawnp (never a shell), digests and name-derived
- * UUIDs. Functions return 0 or a negative errno and log the failure once.
+ * UUIDs. Functions return 0 or a negative errno and fill the error object.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,7 +29,6 @@
 extern char **environ;
 
 /* --- messages ------------------------------------------------------------- */
-
 
 /* read(2) again after a signal; bytes read, 0 at the end, or -errno. */
 static ssize_t read_intr(int fd, void *buf, size_t n)
@@ -58,32 +57,27 @@ void img_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Log one line for a failure and return -err: the function that decides, logs. */
-int img_fail(int err, const char *fmt, ...)
+void img_log_err(struct dock_err *err)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	img_vlog(fmt, ap);
-	va_end(ap);
-	return err > 0 ? -err : err < 0 ? err : -EINVAL;
+	if (err_isset(err))
+		img_log("%s", err->de_msg);
+	err_clear(err);
 }
 
-
 /* snprintf that treats truncation as the error it is. */
-int path_join(char *buf, size_t size, const char *a, const char *b)
+int path_join(char *buf, size_t size, const char *a, const char *b, struct dock_err *err)
 {
 	int n = snprintf(buf, size, "%s/%s", a, b);
 
 	if (n < 0 || (size_t)n >= size)
-		return img_fail(ENAMETOOLONG, "path too long: %s/%s", a, b);
+		return err_set(err, IMG_ERR, ENAMETOOLONG, "path too long: %s/%s", a, b);
 	return 0;
 }
 
 /* --- files ---------------------------------------------------------------- */
 
 /* Read a whole file of at most max bytes; NUL-terminated; *out owned by caller. */
-int file_read_all(const char *path, size_t max, char **out, size_t *len)
+int file_read_all(const char *path, size_t max, char **out, size_t *len, struct dock_err *err)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
@@ -92,27 +86,28 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return img_fail(errno, "%s: %s", path, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return img_fail(EINVAL, "%s: not a regular file", path);
+		return err_set(err, IMG_ERR, EINVAL, "%s: not a regular file", path);
 	if ((uint64_t)st.st_size > max)
-		return img_fail(EFBIG, "%s: %lld bytes, more than the limit of %zu", path,
-				(long long)st.st_size, max);
+		return err_set(err, IMG_ERR, EFBIG, "%s: %lld bytes, more than the limit of %zu",
+			       path, (long long)st.st_size, max);
 	buf = malloc(max + 1);
 	if (!buf)
-		return img_fail(ENOMEM, "%s: out of memory", path);
+		return err_set(err, IMG_ERR, ENOMEM, "%s: out of memory", path);
 	for (;;) {
 		ssize_t n = read_intr(fd, buf + have, max + 1 - have);
 
 		if (n < 0)
-			return img_fail((int)-n, "%s: %s", path, strerror((int)-n));
+			return err_set(err, IMG_ERR, (int)-n, "%s: %s", path, strerror((int)-n));
 		if (n == 0)
 			break;
 		have += (size_t)n;
 		if (have > max)
-			return img_fail(EFBIG, "%s: grew past the limit of %zu bytes", path, max);
+			return err_set(err, IMG_ERR, EFBIG, "%s: grew past the limit of %zu bytes",
+				       path, max);
 	}
 	buf[have] = '\0';
 	*out = buf;
@@ -121,46 +116,46 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-int fd_write_all(int fd, const void *data, size_t len, const char *what)
+int fd_write_all(int fd, const void *data, size_t len, const char *what, struct dock_err *err)
 {
 	int r = file_write_fd(fd, data, len);
 
-	return r < 0 ? img_fail(r, "%s: write: %s", what, strerror(-r)) : 0;
+	return r < 0 ? err_set(err, IMG_ERR, r, "%s: write: %s", what, strerror(-r)) : 0;
 }
 
 /* Create dst (must not exist) with exactly this mode, whatever the umask. */
-int file_create(const char *dst, mode_t mode)
+int file_create(const char *dst, mode_t mode, struct dock_err *err)
 {
 	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
-		return img_fail(errno, "%s: %s", dst, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: %s", dst, strerror(errno));
 	if (fchmod(fd, mode) < 0) {
-		int r = img_fail(errno, "%s: chmod: %s", dst, strerror(errno));
+		int r = err_set(err, IMG_ERR, errno, "%s: chmod: %s", dst, strerror(errno));
 		close(fd);
 		return r;
 	}
 	return fd;
 }
 
-int file_write(const char *dst, const char *content, mode_t mode)
+int file_write(const char *dst, const char *content, mode_t mode, struct dock_err *err)
 {
-	_cleanup_close_ int fd = file_create(dst, mode);
+	_cleanup_close_ int fd = file_create(dst, mode, err);
 
 	if (fd < 0)
 		return fd;
-	return fd_write_all(fd, content, strlen(content), dst);
+	return fd_write_all(fd, content, strlen(content), dst, err);
 }
 
-int file_copy(const char *src, const char *dst, mode_t mode)
+int file_copy(const char *src, const char *dst, mode_t mode, struct dock_err *err)
 {
 	_cleanup_close_ int in = -1, out = -1;
 	char buf[65536];
 
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
-		return img_fail(errno, "%s: %s", src, strerror(errno));
-	out = file_create(dst, mode);
+		return err_set(err, IMG_ERR, errno, "%s: %s", src, strerror(errno));
+	out = file_create(dst, mode, err);
 	if (out < 0)
 		return out;
 	for (;;) {
@@ -170,33 +165,33 @@ int file_copy(const char *src, const char *dst, mode_t mode)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return img_fail(errno, "%s: %s", src, strerror(errno));
+			return err_set(err, IMG_ERR, errno, "%s: %s", src, strerror(errno));
 		if (n == 0)
 			return 0;
-		if ((r = fd_write_all(out, buf, (size_t)n, dst)) < 0)
+		if ((r = fd_write_all(out, buf, (size_t)n, dst, err)) < 0)
 			return r;
 	}
 }
 
-int file_sync(const char *path)
+int file_sync(const char *path, struct dock_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || fsync(fd) < 0)
-		return img_fail(errno, "%s: fsync: %s", path, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: fsync: %s", path, strerror(errno));
 	return 0;
 }
 
 /* mkdir -p with an exact mode on every directory it creates. */
-int dir_make(const char *path, mode_t mode)
+int dir_make(const char *path, mode_t mode, struct dock_err *err)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
 
 	if (len >= sizeof(buf))
-		return img_fail(ENAMETOOLONG, "path too long: %s", path);
+		return err_set(err, IMG_ERR, ENAMETOOLONG, "path too long: %s", path);
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;
@@ -204,9 +199,10 @@ int dir_make(const char *path, mode_t mode)
 		*p = '\0';
 		if (mkdir(buf, mode) == 0) {
 			if (chmod(buf, mode) < 0)
-				return img_fail(errno, "%s: chmod: %s", buf, strerror(errno));
+				return err_set(err, IMG_ERR, errno, "%s: chmod: %s", buf,
+					       strerror(errno));
 		} else if (errno != EEXIST) {
-			return img_fail(errno, "%s: mkdir: %s", buf, strerror(errno));
+			return err_set(err, IMG_ERR, errno, "%s: mkdir: %s", buf, strerror(errno));
 		}
 		*p = saved;
 		if (saved == '\0')
@@ -232,24 +228,29 @@ void dir_remove_tree(const char *path)
  * Refuse dynamically linked binaries: the initramfs and the micro root have
  * no C library. A static ELF has no PT_INTERP program header.
  */
-int elf_check_static(const char *path, const char *what)
+int elf_check_static(const char *path, const char *what, struct dock_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 
 	if (fd < 0)
-		return img_fail(errno, "%s %s: %s", what, path, strerror(errno));
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
-		return img_fail(EINVAL, "%s %s: not an x86-64 ELF executable", what, path);
+		return err_set(err, IMG_ERR, errno, "%s %s: %s", what, path, strerror(errno));
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_machine != EM_X86_64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64)
+		return err_set(err, IMG_ERR, EINVAL, "%s %s: not an x86-64 ELF executable", what,
+			       path);
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
-			return img_fail(EINVAL, "%s %s: truncated ELF program headers", what, path);
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph))
+			return err_set(err, IMG_ERR, EINVAL, "%s %s: truncated ELF program headers",
+				       what, path);
 		if (ph.p_type == PT_INTERP)
-			return img_fail(EINVAL, "%s %s is dynamically linked; the image needs a static binary", what,
-					path);
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s %s is dynamically linked; the image needs a static binary",
+				what, path);
 	}
 	return 0;
 }
@@ -257,38 +258,41 @@ int elf_check_static(const char *path, const char *what)
 /* --- running tools ---------------------------------------------------------- */
 
 /* Run argv[0] (PATH lookup): stdin from /dev/null, stdout to out_fd or /dev/null, stderr shown. */
-int tool_run(char *const argv[], int out_fd)
+int tool_run(char *const argv[], int out_fd, struct dock_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r, status;
 
 	if (posix_spawn_file_actions_init(&fa) != 0)
-		return img_fail(ENOMEM, "%s: cannot prepare to run it", argv[0]);
+		return err_set(err, IMG_ERR, ENOMEM, "%s: cannot prepare to run it", argv[0]);
 	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	if (r == 0)
 		r = out_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)
-				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
+								   O_WRONLY, 0);
 	if (r == 0)
 		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
-		return img_fail(r, "cannot run %s: %s", argv[0], strerror(r));
+		return err_set(err, IMG_ERR, r, "cannot run %s: %s", argv[0], strerror(r));
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return img_fail(errno, "%s: waitpid: %s", argv[0], strerror(errno));
+			return err_set(err, IMG_ERR, errno, "%s: waitpid: %s", argv[0],
+				       strerror(errno));
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		return img_fail(EIO, "%s failed with exit status %d", argv[0], WEXITSTATUS(status));
-	return img_fail(EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
+		return err_set(err, IMG_ERR, EIO, "%s failed with exit status %d", argv[0],
+			       WEXITSTATUS(status));
+	return err_set(err, IMG_ERR, EIO, "%s killed by signal %d", argv[0], WTERMSIG(status));
 }
 
 /* --- overlay trees ----------------------------------------------------------------- */
 
-
-int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx)
+int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx,
+	      struct dock_err *err)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	char dir[PATH_MAX];
@@ -296,18 +300,19 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 	int r;
 
 	if (depth > TREE_MAX_DEPTH)
-		return img_fail(ELOOP, "%s/%s: nested deeper than %d", root, rel, TREE_MAX_DEPTH);
+		return err_set(err, IMG_ERR, ELOOP, "%s/%s: nested deeper than %d", root, rel,
+			       TREE_MAX_DEPTH);
 	if (rel[0])
-		r = path_join(dir, sizeof(dir), root, rel);
+		r = path_join(dir, sizeof(dir), root, rel, err);
 	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
-		r = img_fail(ENAMETOOLONG, "%s: path too long", root);
+		r = err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", root);
 	else
 		r = 0;
 	if (r < 0)
 		return r;
 	d = opendir(dir);
 	if (!d)
-		return img_fail(errno, "%s: %s", dir, strerror(errno));
+		return err_set(err, IMG_ERR, errno, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		char src[PATH_MAX], sub[PATH_MAX];
 		struct stat st;
@@ -315,25 +320,29 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (++*count > TREE_MAX_ENTRIES)
-			return img_fail(E2BIG, "%s: more than %d entries", root, TREE_MAX_ENTRIES);
-		if ((r = path_join(src, sizeof(src), dir, de->d_name)) < 0)
+			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d entries", root,
+				       TREE_MAX_ENTRIES);
+		if ((r = path_join(src, sizeof(src), dir, de->d_name, err)) < 0)
 			return r;
 		if (rel[0])
-			r = path_join(sub, sizeof(sub), rel, de->d_name);
+			r = path_join(sub, sizeof(sub), rel, de->d_name, err);
 		else if (snprintf(sub, sizeof(sub), "%s", de->d_name) >= (int)sizeof(sub))
-			r = img_fail(ENAMETOOLONG, "%s: name too long", src);
+			r = err_set(err, IMG_ERR, ENAMETOOLONG, "%s: name too long", src);
 		else
 			r = 0;
 		if (r < 0)
 			return r;
 		if (lstat(src, &st) < 0)
-			return img_fail(errno, "%s: %s", src, strerror(errno));
+			return err_set(err, IMG_ERR, errno, "%s: %s", src, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
-			return img_fail(EINVAL, "%s: only files, directories and symlinks belong in an image tree",
-					src);
-		if ((r = fn(ctx, sub, src, &st)) < 0)
+			return err_set(
+				err, IMG_ERR, EINVAL,
+				"%s: only files, directories and symlinks belong in an image tree",
+				src);
+		if ((r = fn(ctx, sub, src, &st, err)) < 0)
 			return r;
-		if (S_ISDIR(st.st_mode) && (r = tree_walk(root, sub, depth + 1, count, fn, ctx)) < 0)
+		if (S_ISDIR(st.st_mode) &&
+		    (r = tree_walk(root, sub, depth + 1, count, fn, ctx, err)) < 0)
 			return r;
 	}
 	return 0;
@@ -360,11 +369,12 @@ void fixed_uuid(const char *purpose, const char *name, char out[37])
 	crypto_hash_sha256(h, (const unsigned char *)in, (unsigned long long)n);
 	h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
 	h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12],
+		 h[13], h[14], h[15]);
 }
 
-int tool_runc(const char *const argv[], int out_fd)
+int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 {
 	char *v[TOOL_ARGS_MAX];
 	size_t n = 0;
@@ -372,9 +382,10 @@ int tool_runc(const char *const argv[], int out_fd)
 	while (argv[n] && n < TOOL_ARGS_MAX - 1)
 		n++;
 	if (argv[n])
-		return img_fail(E2BIG, "%s: more than %d arguments", argv[0], TOOL_ARGS_MAX - 1);
+		return err_set(err, IMG_ERR, E2BIG, "%s: more than %d arguments", argv[0],
+			       TOOL_ARGS_MAX - 1);
 	/* posix_spawn takes char *const[]: it does not write the strings. */
 	memcpy(v, argv, n * sizeof(v[0]));
 	v[n] = NULL;
-	return tool_run(v, out_fd);
+	return tool_run(v, out_fd, err);
 }

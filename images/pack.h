@@ -6,16 +6,18 @@
 #ifndef ISC_PACK_H
 #define ISC_PACK_H
 
+#include "err.h"
+
 struct pack_spec {
-	const char *ps_name;    /* image name: fixed UUIDs are derived from it */
-	const char *ps_root;    /* the staged tree (consumed: removed once packed) */
-	const char *ps_tmp;     /* scratch directory for the intermediate files */
-	const char *ps_out;     /* the qcow2 to write */
-	long long ps_epoch;     /* >= 0: SOURCE_DATE_EPOCH for timestamps */
+	const char *ps_name; /* image name: fixed UUIDs are derived from it */
+	const char *ps_root; /* the staged tree (consumed: removed once packed) */
+	const char *ps_tmp;  /* scratch directory for the intermediate files */
+	const char *ps_out;  /* the qcow2 to write */
+	long long ps_epoch;  /* >= 0: SOURCE_DATE_EPOCH for timestamps */
 };
 
 /* Where the tree's GRUB EFI binary is (relative to the root): made by
- * debian.c, copied to the ESP's removable-media path by pack_efi(). */
+ * debian.c, copied to the ESP's removable-media path by pack_efi(, err). */
 #define PACK_GRUB_EFI "boot/grub/isc/BOOTX64.EFI"
 /* The GRUB stub the ESP carries beside it (EFI/debian/grub.cfg). */
 #define PACK_GRUB_STUB "boot/grub/isc/stub.cfg"
@@ -23,6 +25,6 @@ struct pack_spec {
 /* The root filesystem's UUID for an image name (fixed: same name, same UUID). */
 void pack_root_uuid(const char *name, char out[37]);
 
-int pack_efi(const struct pack_spec *ps);
+int pack_efi(const struct pack_spec *ps, struct dock_err *err);
 
 #endif

@@ -1,0 +1,57 @@
+/* manifest: an image directory <image_dir>/<name>/ and its manifest.json,
+ * as isc-image writes it and as the dock and `isc-image export` read it. The
+ * manifest is untrusted input: parsed with limits, every file name confined
+ * to the image directory. The functions keep the image_ prefix of struct
+ * image; the dock adds digest verification (dockd/image.h). */
+#ifndef ISC_MANIFEST_H
+#define ISC_MANIFEST_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "policy.h"
+#include "validate.h"
+
+#define IMAGE_MANIFEST_MAX (512 * 1024) /* a golden image lists its ~300 packages */
+
+/* The bounds every reader of a manifest.json applies (dock, isc-image export). */
+extern const struct jsonin_limits image_manifest_limits;
+#define IMAGE_MAX_FILES     16
+#define IMAGE_FILE_NAME_MAX 64
+#define IMAGE_CMDLINE_MAX   1024
+
+enum image_boot { IMAGE_BOOT_KERNEL, IMAGE_BOOT_EFI };
+
+struct image_file {
+	char if_name[IMAGE_FILE_NAME_MAX];
+	char if_role[16]; /* base, kernel, initrd, other */
+	char if_sha256[65];
+	uint64_t if_size;
+};
+
+struct image {
+	char im_name[IMAGE_NAME_MAX + 1];
+	char im_dir[PATH_MAX];
+	char im_built[40];
+	enum image_boot im_boot;
+	char im_cmdline[IMAGE_CMDLINE_MAX];
+	uint64_t im_memory_mib; /* "recommended": what the guest needs; 0 = no word */
+	uint64_t im_scratch_mib;
+	bool im_have_service; /* "service": the policy its nodes are judged by */
+	struct profile im_service;
+	struct image_file im_files[IMAGE_MAX_FILES];
+	size_t im_n_files;
+	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */
+};
+
+/* Parse a manifest (the fuzz target). im_dir is left empty. */
+int image_manifest_parse(const char *buf, size_t len, struct image *im, struct dock_err *err);
+/* Load <image_dir>/<name>/manifest.json. Unknown name: 404. */
+int image_load(const char *image_dir, const char *name, struct image *im, struct dock_err *err);
+/* Absolute path of one of the image's files. */
+int image_path(const struct image *im, const struct image_file *f, char *buf, size_t size);
+
+#endif

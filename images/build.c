@@ -1,0 +1,314 @@
+/*
+ * build.c: one image built, as the data flows (build_run): the recipe, the
+ * kernel and modules, the agent, then for boot = kernel the initramfs
+ * (cpio.h) and the staged root packed by mke2fs into base.qcow2, for
+ * boot = efi the Debian tree (debian.h) packed by pack.h; the manifest last,
+ * and the finished directory swapped into place. A failed build leaves no
+ * half image.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-int.h"
+#include "build.h"
+#include "cpio.h"
+#include "imgio.h"
+#include "pack.h"
+
+/* --- boot = kernel: the initramfs and the base disk ------------------------------------- */
+
+static int build_initrd(struct build *b, struct dock_err *err)
+{
+	struct cpio c = { .cp_mtime = (uint32_t)b->bd_time };
+	char cpio_path[PATH_MAX], img_path[PATH_MAX], src[PATH_MAX], name[PATH_MAX],
+		load[8192] = "";
+	char *argv[] = { "gzip", "-n", "-9", "-c", cpio_path, NULL };
+	size_t count = 0, used = 0;
+	int r, fd;
+
+	if ((r = path_join(cpio_path, sizeof(cpio_path), b->bd_tmp, "initrd.cpio", err)) < 0 ||
+	    (r = path_join(img_path, sizeof(img_path), b->bd_tmp, "initrd.img", err)) < 0)
+		return r;
+	if ((fd = file_create(cpio_path, 0644, err)) < 0)
+		return fd;
+	c.cp_path = cpio_path;
+	c.cp_f = fdopen(fd, "w");
+	if (!c.cp_f) {
+		close(fd);
+		return err_set(err, IMG_ERR, errno, "%s: %s", cpio_path, strerror(errno));
+	}
+	/* Without /dev/console in the archive the kernel starts /init with no stdio. */
+	if ((r = cpio_dir(&c, "dev", err)) < 0 ||
+	    (r = cpio_header(&c, "dev/console", S_IFCHR | 0600, 0, 5, 1, err)) < 0)
+		goto out;
+	for (const char *const *d = (const char *const[]){ "proc", "sys", "newroot", "etc", NULL };
+	     *d; d++)
+		if ((r = cpio_dir(&c, *d, err)) < 0)
+			goto out;
+	if ((r = cpio_file(&c, "bin/busybox", BUSYBOX_PATH, 0755, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < b->bd_applets.ap_n; i++)
+		if ((r = cpio_symlink(&c, b->bd_applets.ap_list[i], BUSYBOX_PATH, err)) < 0)
+			goto out;
+	for (size_t i = 0; i < b->bd_mods.md_n_order; i++) {
+		const char *p = b->bd_mods.md_entries[b->bd_mods.md_order[i]].me_path;
+		int n;
+
+		snprintf(src, sizeof(src), MODULES_DIR "/%s/%s", b->bd_kver, p);
+		snprintf(name, sizeof(name), "lib/modules/%s/%s", b->bd_kver, p);
+		if ((r = cpio_file(&c, name, src, 0644, err)) < 0)
+			goto out;
+		n = snprintf(load + used, sizeof(load) - used, "/%s\n", name);
+		if (n < 0 || (size_t)n >= sizeof(load) - used) {
+			r = err_set(err, IMG_ERR, E2BIG, "initramfs: module list too long");
+			goto out;
+		}
+		used += (size_t)n;
+	}
+	if ((r = cpio_text(&c, "etc/modules.load", load, err)) < 0)
+		goto out;
+	if (b->bd_rc.rc_initrd_files[0] &&
+	    (r = tree_walk(b->bd_rc.rc_initrd_files, "", 0, &count, cpio_tree_entry, &c, err)) < 0)
+		goto out;
+	if ((r = cpio_header(&c, "TRAILER!!!", 0, 0, 0, 0, err)) < 0)
+		goto out;
+	if (fflush(c.cp_f) != 0 || ferror(c.cp_f)) {
+		r = err_set(err, IMG_ERR, EIO, "%s: write error", cpio_path);
+		goto out;
+	}
+	cpio_free(&c);
+	if ((fd = file_create(img_path, 0644, err)) < 0)
+		return fd;
+	r = tool_run(argv, fd, err);
+	close(fd);
+	unlink(cpio_path);
+	return r;
+out:
+	cpio_free(&c);
+	return r;
+}
+
+static uint64_t tree_bytes;
+
+static int tree_size_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	tree_bytes += ((uint64_t)st->st_size + 4095) / 4096 * 4096;
+	return 0;
+}
+
+static int build_base(struct build *b, struct dock_err *err)
+{
+	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37],
+		ext[80];
+	char *mke2fs[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0",
+			   /* never mounted read-write: a journal would be dead weight */
+			   "-O", "^has_journal", "-L", label, "-U", uuid, "-E", ext, "-d", root,
+			   raw, size, NULL };
+	char *qemu_img[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow, NULL };
+	uint64_t mib;
+	int r;
+
+	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root", err)) < 0 ||
+	    (r = path_join(raw, sizeof(raw), b->bd_tmp, "base.raw", err)) < 0 ||
+	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2", err)) < 0)
+		return r;
+	if ((r = dir_make(root, 0755, err)) < 0 || (r = stage_root(b, root, err)) < 0 ||
+	    (r = stage_check_service(b, root, err)) < 0)
+		return r;
+	tree_bytes = 0;
+	nftw(root, tree_size_entry, 32, FTW_PHYS);
+	/* Content plus room for metadata; the qcow2 only stores what is used. */
+	mib = tree_bytes / (1024 * 1024) * 2 + 16;
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+	snprintf(label, sizeof(label), "isc-%.12s", b->bd_rc.rc_name);
+	fixed_uuid("fs-uuid", b->bd_rc.rc_name, uuid);
+	fixed_uuid("hash-seed", b->bd_rc.rc_name, seed);
+	snprintf(ext, sizeof(ext), "hash_seed=%s,root_owner=0:0", seed);
+	if ((r = tool_run(mke2fs, -1, err)) < 0)
+		return r;
+	dir_remove_tree(root);
+	if ((r = tool_run(qemu_img, -1, err)) < 0)
+		return r;
+	unlink(raw);
+	if (chmod(qcow, 0644) < 0)
+		return err_set(err, IMG_ERR, errno, "%s: chmod: %s", qcow, strerror(errno));
+	return 0;
+}
+
+/* Swap the finished directory into place; a previous image is removed after. */
+static int build_commit(struct build *b, struct dock_err *err)
+{
+	if (chmod(b->bd_tmp, 0755) < 0)
+		return err_set(err, IMG_ERR, errno, "%s: chmod: %s", b->bd_tmp, strerror(errno));
+	if (file_sync(b->bd_tmp, err) < 0)
+		return -EIO;
+	if (rename(b->bd_tmp, b->bd_final) < 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return err_set(err, IMG_ERR, errno, "rename %s to %s: %s", b->bd_tmp,
+				       b->bd_final, strerror(errno));
+		if (renameat2(AT_FDCWD, b->bd_tmp, AT_FDCWD, b->bd_final, RENAME_EXCHANGE) < 0)
+			return err_set(err, IMG_ERR, errno, "exchange %s with %s: %s", b->bd_tmp,
+				       b->bd_final, strerror(errno));
+		/* bd_tmp now holds the previous image. */
+		dir_remove_tree(b->bd_tmp);
+	}
+	b->bd_tmp[0] = '\0';
+	return file_sync(b->bd_out, err);
+}
+
+static int build_time(time_t *t, struct dock_err *err)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	unsigned long long v;
+
+	if (!sde || !*sde) {
+		*t = time(NULL);
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(sde, &end, 10);
+	if (errno || *end || sde[0] == '-' || v > 253402300799ULL) /* 9999-12-31 */
+		return err_set(err, IMG_ERR, EINVAL,
+			       "SOURCE_DATE_EPOCH \"%s\" is not a time in seconds", sde);
+	*t = (time_t)v;
+	return 0;
+}
+
+/*
+ * boot = efi: debootstrap, the recipe's trees, the hardening, then the
+ * packed GPT disk as base.qcow2. Downloaded packages are kept in
+ * OUT/.cache/debootstrap for the next build.
+ */
+static int build_debian(struct build *b, struct dock_err *err)
+{
+	char root[PATH_MAX], cache[PATH_MAX], qcow[PATH_MAX], out[PATH_MAX];
+	struct pack_spec ps = { 0 };
+	int r;
+
+	/* debootstrap wants an absolute cache path; bd_out exists by now. */
+	if (!realpath(b->bd_out, out))
+		return err_set(err, IMG_ERR, errno, "%s: %s", b->bd_out, strerror(errno));
+	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root", err)) < 0 ||
+	    (r = path_join(cache, sizeof(cache), out, ".cache/debootstrap", err)) < 0 ||
+	    (r = path_join(qcow, sizeof(qcow), b->bd_tmp, "base.qcow2", err)) < 0)
+		return r;
+	/* The tools run in the tree must never ask, and speak plainly. */
+	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
+	setenv("LC_ALL", "C.UTF-8", 1);
+	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb, err)) < 0 ||
+	    (r = stage_trees(b, root, true, err)) < 0 ||
+	    (r = debian_harden(&b->bd_rc, root, b->bd_agent, b->bd_epoch, &b->bd_deb, err)) < 0 ||
+	    (r = stage_check_service(b, root, err)) < 0)
+		return r;
+	snprintf(b->bd_kver, sizeof(b->bd_kver), "%s", b->bd_deb.di_kver);
+	ps.ps_name = b->bd_rc.rc_name;
+	ps.ps_root = root;
+	ps.ps_tmp = b->bd_tmp;
+	ps.ps_out = qcow;
+	ps.ps_epoch = b->bd_epoch;
+	return pack_efi(&ps, err);
+}
+
+static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir,
+		     const char *agent, const char *kver, struct dock_err *err)
+{
+	char recipe[PATH_MAX], vmlinuz[PATH_MAX], dst[PATH_MAX];
+	int r;
+
+	if ((r = build_time(&b->bd_time, err)) < 0)
+		return r;
+	if ((r = recipe_find(recipe_arg, exe_dir, recipe, sizeof(recipe), err)) < 0 ||
+	    (r = recipe_parse(recipe, &b->bd_rc, err)) < 0)
+		return r;
+	b->bd_efi = strcmp(b->bd_rc.rc_boot, "efi") == 0;
+	b->bd_epoch = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH")
+		? (long long)b->bd_time
+		: -1;
+	if (!b->bd_efi && (r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver), err)) < 0)
+		return r;
+	if (agent)
+		snprintf(b->bd_agent, sizeof(b->bd_agent), "%s", agent);
+	else if ((r = path_join(b->bd_agent, sizeof(b->bd_agent), exe_dir, "isc-agent", err)) < 0)
+		return r;
+	if ((r = elf_check_static(b->bd_agent, "agent", err)) < 0)
+		return r;
+	if (b->bd_efi && geteuid() != 0)
+		return err_set(err, IMG_ERR, EPERM,
+			       "%s: a boot = efi image is built as root (debootstrap, chroot)",
+			       recipe);
+	if (!b->bd_efi && (r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods, err)) < 0)
+		return r;
+	if (b->bd_efi)
+		img_log("%s: recipe %s, Debian %s, UEFI", b->bd_rc.rc_name, recipe,
+			b->bd_rc.rc_suite);
+	else
+		img_log("%s: recipe %s, kernel %s, %zu modules", b->bd_rc.rc_name, recipe,
+			b->bd_kver, b->bd_mods.md_n_order);
+
+	if ((r = dir_make(b->bd_out, 0755, err)) < 0)
+		return r;
+	if ((r = path_join(b->bd_final, sizeof(b->bd_final), b->bd_out, b->bd_rc.rc_name, err)) < 0)
+		return r;
+	if (snprintf(b->bd_tmp, sizeof(b->bd_tmp), "%s/.%s.build-XXXXXX", b->bd_out,
+		     b->bd_rc.rc_name) >= (int)sizeof(b->bd_tmp))
+		return err_set(err, IMG_ERR, ENAMETOOLONG, "output path too long");
+	if (!mkdtemp(b->bd_tmp)) {
+		r = err_set(err, IMG_ERR, errno, "%s: %s", b->bd_tmp, strerror(errno));
+		b->bd_tmp[0] = '\0';
+		return r;
+	}
+	if (b->bd_efi) {
+		if ((r = build_debian(b, err)) < 0)
+			return r;
+	} else {
+		if ((r = applets_load(b->bd_tmp, &b->bd_applets, err)) < 0)
+			return r;
+		snprintf(vmlinuz, sizeof(vmlinuz), BOOT_DIR "/vmlinuz-%s", b->bd_kver);
+		if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz", err)) < 0 ||
+		    (r = file_copy(vmlinuz, dst, 0644, err)) < 0)
+			return r;
+		if ((r = build_initrd(b, err)) < 0 || (r = build_base(b, err)) < 0)
+			return r;
+	}
+	if ((r = manifest_build(b, err)) < 0)
+		return r;
+	if ((r = build_commit(b, err)) < 0)
+		return r;
+	img_log("%s: built %s", b->bd_rc.rc_name, b->bd_final);
+	return 0;
+}
+
+int build_image(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
+		const char *kver, struct dock_err *err)
+{
+	static struct build b; /* large: not on the stack */
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.bd_out, sizeof(b.bd_out), "%s", out);
+	r = build_run(&b, recipe_arg, exe_dir, agent, kver, err);
+	/* A failed build leaves no half image: only the temp dir held it. */
+	if (b.bd_tmp[0])
+		dir_remove_tree(b.bd_tmp);
+	moddep_free(&b.bd_mods);
+	free(b.bd_applets.ap_buf);
+	json_object_put(b.bd_deb.di_packages);
+	return r;
+}

@@ -1,0 +1,16 @@
+/*
+ * build.h: the image builder's commands as the CLI (isc-image.c) calls
+ * them. build_image() builds one recipe into OUT/NAME, whole or not at all;
+ * manifest_ls() lists the images built in OUT, one line each on stdout.
+ * Both return 0 or a negative errno with err saying why.
+ */
+#ifndef ISC_BUILD_H
+#define ISC_BUILD_H
+
+#include "err.h"
+
+int build_image(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
+		const char *kver, struct dock_err *err);
+int manifest_ls(const char *out, struct dock_err *err);
+
+#endif
