@@ -39,8 +39,10 @@ DOCK_IO := dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) dockd/dockd.c
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
-# --- iscadm: the CLI, a thin client of the API.
-ISCADM_SRC := dockd/iscadm.c common/validate.c common/err.c
+# --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
+# the output (tables, JSON), the verified forensic export.
+ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c \
+              common/validate.c common/err.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the channel and the report schedule; each check_*.c one fact;
