@@ -1,4 +1,7 @@
-/* state: node records as JSON files. */
+/* state: node records as JSON files (the contract is state.h): the names
+ * of states, phases and actions, a record to JSON and back (every member
+ * read with bounds, the first bad one named in the error), and the files
+ * under <state_dir>/nodes, written atomically. */
 #include "state.h"
 
 #include <dirent.h>
