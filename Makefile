@@ -44,18 +44,23 @@ DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
-# --- iscadm: the CLI, a thin client of the API.
-ISCADM_SRC := dockd/iscadm.c common/validate.c common/err.c
+# --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
+# the output (tables, JSON), the verified forensic export.
+ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c \
+              common/validate.c common/err.c
 
 # --- guest-agent/: static, dependency-free, musl.
-# agent.c is the channel and the report schedule; each check_*.c one fact;
-# jline.c, file.c and netlink.c their helpers; facts.h the contract.
-AGENT_SRC := guest-agent/agent.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
+# agent.c is the process (options, main loop), agent-chan.c the channel,
+# agent-req.c the dock's requests, agent-report.c the report schedule
+# (agent-int.h theirs); each check_*.c one fact; jline.c, file.c and
+# netlink.c their helpers; facts.h the contract.
+AGENT_SRC := guest-agent/agent.c guest-agent/agent-chan.c guest-agent/agent-req.c \
+             guest-agent/agent-report.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
              guest-agent/check_listen.c guest-agent/check_aslr.c guest-agent/check_net.c \
              guest-agent/check_swap.c guest-agent/check_mounts.c guest-agent/check_audit.c \
              guest-agent/check_nft.c guest-agent/check_service.c guest-agent/check_sysctl.c \
              guest-agent/check_sshd.c guest-agent/blockdev.c
-AGENT_HDR := guest-agent/facts.h
+AGENT_HDR := guest-agent/facts.h guest-agent/agent-int.h
 MUSL_INC  := $(B)/musl-include
 AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)

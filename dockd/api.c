@@ -1,4 +1,7 @@
-/* api: routes are a table; handlers turn node/image calls into JSON. */
+/* api: the REST/JSON API (api.h). The routes are a table of method, path
+ * pattern, handler and audit action; each handler turns one node, image,
+ * forensic or audit call into JSON. Every administrative action and every
+ * refusal goes to the audit trail with the caller's uid from the socket. */
 #include "api.h"
 
 #include <errno.h>
@@ -31,99 +34,38 @@ static struct MHD_Daemon *api_daemon;
 static int api_fd = -1;
 static gid_t api_gid = (gid_t)-1;
 
+struct api_req {
+	char *ar_body;
+	size_t ar_len;
+	bool ar_too_large;
+};
+
+/* One call, as its handler sees it: the checked node name segment (or a
+ * forensic id), the body, and where the answer, the audit record's node
+ * and what the audit record adds go. */
+struct api_call {
+	struct MHD_Connection *ac_conn;
+	enum api_route_id ac_id;
+	const char *ac_name;
+	const struct api_req *ac_req;
+	struct json_object **ac_out;
+	char *ac_subject;
+	size_t ac_subject_size;
+	struct json_object **ac_detail;
+	struct dock_err *ac_err;
+};
+
+/* A route's handler: 0 and *ac_out set, or < 0 and ac_err filled. */
+typedef int (*api_handle_fn)(const struct api_call *c);
+
 struct api_route_def {
 	const char *ar_method;
 	const char *ar_pattern; /* "*" stands for one node name segment */
 	enum api_route_id ar_id;
-	const char *ar_audit;   /* the audit trail's action; NULL: a read, not audited */
+	/* NULL: not answered with JSON (the forensic files are streamed) */
+	api_handle_fn ar_handle;
+	const char *ar_audit; /* the audit trail's action; NULL: a read, not audited */
 };
-
-static const struct api_route_def api_routes[] = {
-	{ "GET", "/v1/version", API_VERSION, NULL },
-	{ "GET", "/v1/nodes", API_NODES_LIST, NULL },
-	{ "POST", "/v1/nodes", API_NODES_CREATE, "create" },
-	{ "GET", "/v1/nodes/*", API_NODE_INSPECT, NULL },
-	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY, "destroy" },
-	{ "POST", "/v1/nodes/*/start", API_NODE_START, "start" },
-	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP, "stop" },
-	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS, NULL },
-	{ "POST", "/v1/nodes/*/publish", API_NODE_PUBLISH, "publish" },
-	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH, "unpublish" },
-	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE, "quarantine" },
-	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE, "release" },
-	{ "POST", "/v1/nodes/*/cleanse", API_NODE_CLEANSE, "cleanse" },
-	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS, NULL },
-	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS, NULL },
-	{ "GET", "/v1/fw", API_FW_SHOW, NULL },
-	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE, NULL },
-	{ "GET", "/v1/images", API_IMAGES_LIST, NULL },
-	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, "snapshot" },
-	{ "GET", "/v1/forensics", API_FORENSIC_LIST, NULL },
-	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, "forensic-rm" },
-	/* Exporting the disk or the memory is audited by api_forensic_file; the
-	 * small files not. */
-	{ "GET", "/v1/forensics/*/disk.luks", API_FORENSIC_FILE, NULL },
-	{ "GET", "/v1/forensics/*/key.sealed", API_FORENSIC_FILE, NULL },
-	{ "GET", "/v1/forensics/*/meta.json", API_FORENSIC_FILE, NULL },
-	{ "GET", "/v1/forensics/*/memory.enc", API_FORENSIC_FILE, NULL },
-	{ "GET", "/v1/forensics/*/memory.key.sealed", API_FORENSIC_FILE, NULL },
-	{ "GET", "/v1/audit", API_AUDIT_READ, NULL },
-	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, NULL },
-};
-
-/* Does url match pattern? The '*' segment is copied into name. */
-static bool api_match(const char *pattern, const char *url, char *name, size_t name_size)
-{
-	const char *star = strchr(pattern, '*');
-	size_t pre, seg;
-	const char *rest;
-
-	if (star == NULL)
-		return strcmp(pattern, url) == 0;
-	pre = (size_t)(star - pattern);
-	if (strncmp(pattern, url, pre) != 0)
-		return false;
-	rest = url + pre;
-	seg = strcspn(rest, "/");
-	if (seg == 0 || strcmp(rest + seg, star + 1) != 0)
-		return false;
-	if (seg >= name_size)
-		seg = name_size - 1; /* validate_name reports the length */
-	memcpy(name, rest, seg);
-	name[seg] = '\0';
-	return true;
-}
-
-/* The audit action of a route, NULL for reads. */
-static const char *api_audit_action(enum api_route_id id)
-{
-	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
-		if (api_routes[i].ar_id == id)
-			return api_routes[i].ar_audit;
-	return NULL;
-}
-
-enum api_route_id api_route(const char *method, const char *url, char *name, size_t name_size,
-			    int *status)
-{
-	bool path_known = false;
-
-	if (strlen(url) > API_URL_MAX) {
-		*status = 414;
-		return API_NONE;
-	}
-	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
-		if (!api_match(api_routes[i].ar_pattern, url, name, name_size))
-			continue;
-		path_known = true;
-		if (strcmp(method, api_routes[i].ar_method) == 0) {
-			*status = 200;
-			return api_routes[i].ar_id;
-		}
-	}
-	*status = path_known ? 405 : 404;
-	return API_NONE;
-}
 
 /* ---- peer credentials ---- */
 
@@ -159,12 +101,6 @@ static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
 
 /* ---- handlers ---- */
 
-struct api_req {
-	char *ar_body;
-	size_t ar_len;
-	bool ar_too_large;
-};
-
 static struct json_object *api_error_json(const char *msg)
 {
 	struct json_object *o = json_object_new_object();
@@ -193,8 +129,9 @@ static struct json_object *api_images_json(void)
 			total += im.im_files[i].if_size;
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(im.im_name));
-		json_object_object_add(o, "boot", json_object_new_string(
-							  im.im_boot == IMAGE_BOOT_EFI ? "efi" : "kernel"));
+		json_object_object_add(
+			o, "boot",
+			json_object_new_string(im.im_boot == IMAGE_BOOT_EFI ? "efi" : "kernel"));
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)total));
 		json_object_object_add(o, "sha256", json_object_new_string(im.im_base->if_sha256));
 		json_object_object_add(o, "built", json_object_new_string(im.im_built));
@@ -225,8 +162,10 @@ static int api_audit_json(struct MHD_Connection *conn, bool verify, struct json_
 		json_object_object_add(*out, "records", json_object_new_int64((int64_t)records));
 		json_object_object_add(*out, "intact", json_object_new_boolean(r == 0));
 		if (r < 0) {
-			json_object_object_add(*out, "bad_line", json_object_new_int64((int64_t)bad));
-			json_object_object_add(*out, "problem", json_object_new_string(verr.de_msg));
+			json_object_object_add(*out, "bad_line",
+					       json_object_new_int64((int64_t)bad));
+			json_object_object_add(*out, "problem",
+					       json_object_new_string(verr.de_msg));
 		}
 		return 0;
 	}
@@ -251,136 +190,300 @@ static const char *api_body(const struct api_req *req)
 	return req->ar_body != NULL ? req->ar_body : "";
 }
 
+/* ---- the handlers: one a route (or a pair of routes) ---- */
+
+static int api_version(const struct api_call *c)
+{
+	*c->ac_out = json_object_new_object();
+	json_object_object_add(*c->ac_out, "api", json_object_new_string(API_VERSION_STR));
+	json_object_object_add(*c->ac_out, "uri", json_object_new_string(api_cfg->dc_uri));
+	json_object_object_add(*c->ac_out, "accel",
+			       json_object_new_string(virt_domain_type(api_cfg->dc_accel)));
+	return 0;
+}
+
+static int api_nodes_list(const struct api_call *c)
+{
+	*c->ac_out = node_list_json();
+	return 0;
+}
+
+static int api_node_create(const struct api_call *c)
+{
+	struct node_spec spec;
+
+	if (spec_parse(api_body(c->ac_req), c->ac_req->ar_len, api_cfg, &spec, c->ac_err) < 0)
+		return -EINVAL;
+	snprintf(c->ac_subject, c->ac_subject_size, "%s", spec.ns_name);
+	return node_create(&spec, c->ac_out, c->ac_err);
+}
+
+static int api_node_inspect(const struct api_call *c)
+{
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+static int api_node_start(const struct api_call *c)
+{
+	if (node_start(c->ac_name, c->ac_err) < 0)
+		return -EIO;
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+static int api_node_stop(const struct api_call *c)
+{
+	if (node_stop(c->ac_name, c->ac_err) < 0)
+		return -EIO;
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+static int api_node_destroy(const struct api_call *c)
+{
+	if (node_destroy(c->ac_name, c->ac_err) < 0)
+		return -EIO;
+	*c->ac_out = json_object_new_object();
+	json_object_object_add(*c->ac_out, "destroyed", json_object_new_string(c->ac_name));
+	return 0;
+}
+
+static int api_node_status(const struct api_call *c)
+{
+	return node_status_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+/* publish and unpublish */
+static int api_node_publish(const struct api_call *c)
+{
+	char port[32];
+
+	if (spec_port_parse(api_body(c->ac_req), c->ac_req->ar_len, port, sizeof(port), c->ac_err) <
+		    0 ||
+	    node_publish(c->ac_name, port, c->ac_id == API_NODE_PUBLISH, c->ac_err) < 0)
+		return -EINVAL;
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+/* quarantine and release */
+static int api_node_quarantine(const struct api_call *c)
+{
+	struct node_quarantine_opts q = { 0 };
+	const struct spec_flag flags[] = { { "pause", &q.nq_pause },
+					   { "snapshot", &q.nq_snapshot } };
+	bool quarantine = c->ac_id == API_NODE_QUARANTINE;
+	int rc;
+
+	if (quarantine &&
+	    spec_flags_parse("quarantine request", api_body(c->ac_req), c->ac_req->ar_len, flags, 2,
+			     c->ac_err) < 0)
+		return -EINVAL;
+	/* What was asked, and the snapshot taken, go to the trail. */
+	*c->ac_detail = json_object_new_object();
+	if (quarantine) {
+		json_object_object_add(*c->ac_detail, "pause", json_object_new_boolean(q.nq_pause));
+		json_object_object_add(*c->ac_detail, "snapshot",
+				       json_object_new_boolean(q.nq_snapshot));
+	}
+	rc = node_quarantine(c->ac_name, quarantine, &q, c->ac_err);
+	if (q.nq_snap != NULL) {
+		struct json_object *v;
+		if (json_object_object_get_ex(q.nq_snap, "id", &v))
+			json_object_object_add(*c->ac_detail, "snapshot_id", json_object_get(v));
+		json_object_put(q.nq_snap);
+	}
+	if (rc < 0)
+		return -EIO;
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+static int api_node_cleanse(const struct api_call *c)
+{
+	if (node_cleanse(c->ac_name, c->ac_err) < 0)
+		return -EIO;
+	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+}
+
+/* the console log, or the firewall's drops */
+static int api_node_logs(const struct api_call *c)
+{
+	return node_logs_json(c->ac_name, c->ac_id == API_NODE_FW_LOGS, c->ac_out, c->ac_err);
+}
+
+/* the whole policy, or one node's part */
+static int api_fw_show(const struct api_call *c)
+{
+	return node_fw_show_json(c->ac_id == API_FW_SHOW_NODE ? c->ac_name : NULL, c->ac_out,
+				 c->ac_err);
+}
+
+static int api_images_list(const struct api_call *c)
+{
+	*c->ac_out = api_images_json();
+	return 0;
+}
+
+static int api_node_snapshot(const struct api_call *c)
+{
+	bool memory = false;
+	const struct spec_flag flags[] = { { "memory", &memory } };
+
+	if (spec_flags_parse("snapshot request", api_body(c->ac_req), c->ac_req->ar_len, flags, 1,
+			     c->ac_err) < 0)
+		return -EINVAL;
+	return node_snapshot(c->ac_name, memory, c->ac_out, c->ac_err);
+}
+
+static int api_forensic_list(const struct api_call *c)
+{
+	*c->ac_out = forensic_list();
+	return 0;
+}
+
+static int api_forensic_rm(const struct api_call *c)
+{
+	if (forensic_remove(c->ac_name, c->ac_err) < 0)
+		return -EIO;
+	*c->ac_out = json_object_new_object();
+	json_object_object_add(*c->ac_out, "removed", json_object_new_string(c->ac_name));
+	return 0;
+}
+
+/* the records, or the chain's verification */
+static int api_audit(const struct api_call *c)
+{
+	return api_audit_json(c->ac_conn, c->ac_id == API_AUDIT_VERIFY, c->ac_out, c->ac_err);
+}
+
+/* ---- the routes ---- */
+
+static const struct api_route_def api_routes[] = {
+	{ "GET", "/v1/version", API_VERSION, api_version, NULL },
+	{ "GET", "/v1/nodes", API_NODES_LIST, api_nodes_list, NULL },
+	{ "POST", "/v1/nodes", API_NODES_CREATE, api_node_create, "create" },
+	{ "GET", "/v1/nodes/*", API_NODE_INSPECT, api_node_inspect, NULL },
+	{ "DELETE", "/v1/nodes/*", API_NODE_DESTROY, api_node_destroy, "destroy" },
+	{ "POST", "/v1/nodes/*/start", API_NODE_START, api_node_start, "start" },
+	{ "POST", "/v1/nodes/*/stop", API_NODE_STOP, api_node_stop, "stop" },
+	{ "GET", "/v1/nodes/*/status", API_NODE_STATUS, api_node_status, NULL },
+	{ "POST", "/v1/nodes/*/publish", API_NODE_PUBLISH, api_node_publish, "publish" },
+	{ "POST", "/v1/nodes/*/unpublish", API_NODE_UNPUBLISH, api_node_publish, "unpublish" },
+	{ "POST", "/v1/nodes/*/quarantine", API_NODE_QUARANTINE, api_node_quarantine,
+	  "quarantine" },
+	{ "POST", "/v1/nodes/*/release", API_NODE_RELEASE, api_node_quarantine, "release" },
+	{ "POST", "/v1/nodes/*/cleanse", API_NODE_CLEANSE, api_node_cleanse, "cleanse" },
+	{ "GET", "/v1/nodes/*/logs", API_NODE_LOGS, api_node_logs, NULL },
+	{ "GET", "/v1/nodes/*/logs/firewall", API_NODE_FW_LOGS, api_node_logs, NULL },
+	{ "GET", "/v1/fw", API_FW_SHOW, api_fw_show, NULL },
+	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE, api_fw_show, NULL },
+	{ "GET", "/v1/images", API_IMAGES_LIST, api_images_list, NULL },
+	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, api_node_snapshot, "snapshot" },
+	{ "GET", "/v1/forensics", API_FORENSIC_LIST, api_forensic_list, NULL },
+	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, api_forensic_rm, "forensic-rm" },
+	/* Exporting the disk or the memory is audited by api_forensic_file; the
+	 * small files not. */
+	{ "GET", "/v1/forensics/*/disk.luks", API_FORENSIC_FILE, NULL, NULL },
+	{ "GET", "/v1/forensics/*/key.sealed", API_FORENSIC_FILE, NULL, NULL },
+	{ "GET", "/v1/forensics/*/meta.json", API_FORENSIC_FILE, NULL, NULL },
+	{ "GET", "/v1/forensics/*/memory.enc", API_FORENSIC_FILE, NULL, NULL },
+	{ "GET", "/v1/forensics/*/memory.key.sealed", API_FORENSIC_FILE, NULL, NULL },
+	{ "GET", "/v1/audit", API_AUDIT_READ, api_audit, NULL },
+	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, api_audit, NULL },
+};
+
+/* Does url match pattern? The '*' segment is copied into name. */
+static bool api_match(const char *pattern, const char *url, char *name, size_t name_size)
+{
+	const char *star = strchr(pattern, '*');
+	size_t pre, seg;
+	const char *rest;
+
+	if (star == NULL)
+		return strcmp(pattern, url) == 0;
+	pre = (size_t)(star - pattern);
+	if (strncmp(pattern, url, pre) != 0)
+		return false;
+	rest = url + pre;
+	seg = strcspn(rest, "/");
+	if (seg == 0 || strcmp(rest + seg, star + 1) != 0)
+		return false;
+	if (seg >= name_size)
+		seg = name_size - 1; /* validate_name reports the length */
+	memcpy(name, rest, seg);
+	name[seg] = '\0';
+	return true;
+}
+
+/* The audit action of a route, NULL for reads. */
+static const char *api_audit_action(enum api_route_id id)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		if (api_routes[i].ar_id == id)
+			return api_routes[i].ar_audit;
+	return NULL;
+}
+
+/* The handler of a route, NULL for none. */
+static api_handle_fn api_handler(enum api_route_id id)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		if (api_routes[i].ar_id == id)
+			return api_routes[i].ar_handle;
+	return NULL;
+}
+
+enum api_route_id api_route(const char *method, const char *url, char *name, size_t name_size,
+			    int *status)
+{
+	bool path_known = false;
+
+	if (strlen(url) > API_URL_MAX) {
+		*status = 414;
+		return API_NONE;
+	}
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		if (!api_match(api_routes[i].ar_pattern, url, name, name_size))
+			continue;
+		path_known = true;
+		if (strcmp(method, api_routes[i].ar_method) == 0) {
+			*status = 200;
+			return api_routes[i].ar_id;
+		}
+	}
+	*status = path_known ? 405 : 404;
+	return API_NONE;
+}
+
 /* One request: *out the answer; *detail what the audit record adds. */
 static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const char *name,
 			const struct api_req *req, struct json_object **out, char *subject,
 			size_t subject_size, struct json_object **detail, struct dock_err *err)
 {
-	struct node_spec spec;
-	int rc;
+	const struct api_call c = { .ac_conn = conn,
+				    .ac_id = id,
+				    .ac_name = name,
+				    .ac_req = req,
+				    .ac_out = out,
+				    .ac_subject = subject,
+				    .ac_subject_size = subject_size,
+				    .ac_detail = detail,
+				    .ac_err = err };
+	api_handle_fn handle = api_handler(id);
 
 	/* Node names are checked here; a forensic id by forensic_remove. */
 	if (name[0] != '\0' && id != API_FORENSIC_RM &&
 	    validate_name("node", name, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
-	switch (id) {
-	case API_VERSION:
-		*out = json_object_new_object();
-		json_object_object_add(*out, "api", json_object_new_string(API_VERSION_STR));
-		json_object_object_add(*out, "uri", json_object_new_string(api_cfg->dc_uri));
-		json_object_object_add(*out, "accel", json_object_new_string(
-							      virt_domain_type(api_cfg->dc_accel)));
-		return 0;
-	case API_NODES_LIST:
-		*out = node_list_json();
-		return 0;
-	case API_NODES_CREATE:
-		if (spec_parse(api_body(req), req->ar_len, api_cfg, &spec,
-				    err) < 0)
-			return -EINVAL;
-		snprintf(subject, subject_size, "%s", spec.ns_name);
-		return node_create(&spec, out, err);
-	case API_NODE_INSPECT:
-		return node_inspect_json(name, out, err);
-	case API_NODE_START:
-		if (node_start(name, err) < 0)
-			return -EIO;
-		return node_inspect_json(name, out, err);
-	case API_NODE_STOP:
-		if (node_stop(name, err) < 0)
-			return -EIO;
-		return node_inspect_json(name, out, err);
-	case API_NODE_DESTROY:
-		if (node_destroy(name, err) < 0)
-			return -EIO;
-		*out = json_object_new_object();
-		json_object_object_add(*out, "destroyed", json_object_new_string(name));
-		return 0;
-	case API_NODE_STATUS:
-		return node_status_json(name, out, err);
-	case API_NODE_PUBLISH:
-	case API_NODE_UNPUBLISH: {
-		char port[32];
-		if (spec_port_parse(api_body(req), req->ar_len, port,
-				    sizeof(port), err) < 0 ||
-		    node_publish(name, port, id == API_NODE_PUBLISH, err) < 0)
-			return -EINVAL;
-		return node_inspect_json(name, out, err);
-	}
-	case API_NODE_QUARANTINE:
-	case API_NODE_RELEASE: {
-		struct node_quarantine_opts q = { 0 };
-		const struct spec_flag flags[] = { { "pause", &q.nq_pause },
-						   { "snapshot", &q.nq_snapshot } };
-		if (id == API_NODE_QUARANTINE &&
-		    spec_flags_parse("quarantine request", api_body(req), req->ar_len, flags, 2,
-				     err) < 0)
-			return -EINVAL;
-		/* What was asked, and the snapshot taken, go to the trail. */
-		*detail = json_object_new_object();
-		if (id == API_NODE_QUARANTINE) {
-			json_object_object_add(*detail, "pause", json_object_new_boolean(q.nq_pause));
-			json_object_object_add(*detail, "snapshot",
-					       json_object_new_boolean(q.nq_snapshot));
-		}
-		rc = node_quarantine(name, id == API_NODE_QUARANTINE, &q, err);
-		if (q.nq_snap != NULL) {
-			struct json_object *v;
-			if (json_object_object_get_ex(q.nq_snap, "id", &v))
-				json_object_object_add(*detail, "snapshot_id", json_object_get(v));
-			json_object_put(q.nq_snap);
-		}
-		if (rc < 0)
-			return -EIO;
-		return node_inspect_json(name, out, err);
-	}
-	case API_NODE_CLEANSE:
-		if (node_cleanse(name, err) < 0)
-			return -EIO;
-		return node_inspect_json(name, out, err);
-	case API_NODE_LOGS:
-	case API_NODE_FW_LOGS:
-		return node_logs_json(name, id == API_NODE_FW_LOGS, out, err);
-	case API_FW_SHOW:
-		return node_fw_show_json(NULL, out, err);
-	case API_FW_SHOW_NODE:
-		return node_fw_show_json(name, out, err);
-	case API_IMAGES_LIST:
-		*out = api_images_json();
-		return 0;
-	case API_NODE_SNAPSHOT: {
-		bool memory = false;
-		const struct spec_flag flags[] = { { "memory", &memory } };
-		if (spec_flags_parse("snapshot request", api_body(req), req->ar_len, flags, 1, err) < 0)
-			return -EINVAL;
-		return node_snapshot(name, memory, out, err);
-	}
-	case API_FORENSIC_LIST:
-		*out = forensic_list();
-		return 0;
-	case API_FORENSIC_RM:
-		if (forensic_remove(name, err) < 0)
-			return -EIO;
-		*out = json_object_new_object();
-		json_object_object_add(*out, "removed", json_object_new_string(name));
-		return 0;
-	case API_AUDIT_READ:
-	case API_AUDIT_VERIFY:
-		return api_audit_json(conn, id == API_AUDIT_VERIFY, out, err);
-	case API_FORENSIC_FILE: /* streamed by api_forensic_file */
-	case API_NONE:
-		break;
-	}
-	return err_set(err, 404, ENOENT, "no such API route");
+	/* API_FORENSIC_FILE is streamed by api_forensic_file. */
+	if (handle == NULL)
+		return err_set(err, 404, ENOENT, "no such API route");
+	return handle(&c);
 }
 
-static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status,
-				struct json_object *o)
+static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status, struct json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE);
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(s), (void *)(uintptr_t)s, MHD_RESPMEM_MUST_COPY);
+	const char *s = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(s), (void *)(uintptr_t)s,
+								    MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result r;
 
 	MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -412,10 +515,11 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 			snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
 		json_object_object_add(d, "id", json_object_new_string(id));
 		json_object_object_add(d, "file", json_object_new_string(file));
-		snprintf(result, sizeof(result), "%s%s", rc < 0 ? "error: " : "ok", rc < 0 ? err.de_msg : "");
+		snprintf(result, sizeof(result), "%s%s", rc < 0 ? "error: " : "ok",
+			 rc < 0 ? err.de_msg : "");
 		audit_append((int64_t)uid, "forensic-export",
-			     validate_name("node", node, NODE_NAME_MAX, NULL) == 0 ? node : NULL, result, d,
-			     NULL);
+			     validate_name("node", node, NODE_NAME_MAX, NULL) == 0 ? node : NULL,
+			     result, d, NULL);
 		json_object_put(d);
 	}
 	if (rc < 0)
@@ -431,66 +535,57 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 	return r;
 }
 
-static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+/* A piece of the request body; past API_BODY_MAX the request is marked
+ * and answered 413 when it is complete. */
+static enum MHD_Result api_take_body(struct api_req *req, const char *upload_data,
+				     size_t *upload_data_size)
 {
-	struct api_req *req = *con_cls;
+	size_t n = *upload_data_size;
+
+	if (!req->ar_too_large && req->ar_len + n <= API_BODY_MAX) {
+		char *nb = realloc(req->ar_body, req->ar_len + n + 1);
+		if (nb == NULL)
+			return MHD_NO;
+		req->ar_body = nb;
+		memcpy(nb + req->ar_len, upload_data, n);
+		req->ar_len += n;
+		nb[req->ar_len] = '\0';
+	} else {
+		req->ar_too_large = true;
+	}
+	*upload_data_size = 0;
+	return MHD_YES;
+}
+
+/* A caller who is neither root nor in the dock's group. */
+static enum MHD_Result api_refuse(struct MHD_Connection *conn, uid_t uid, const char *method,
+				  const char *url)
+{
+	log_warn("api: uid %d refused (%s %s): not root and not in group %s", (int)uid, method, url,
+		 api_cfg->dc_socket_group);
+	{
+		/* Refusals are security events, reads included. */
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "method", json_object_new_string(method));
+		json_object_object_add(d, "request", json_object_new_string(url));
+		audit_append((int64_t)uid, "refused", NULL,
+			     "error: not root and not in the dock's group", d, NULL);
+		json_object_put(d);
+	}
+	return api_send(conn, 403,
+			api_error_json("permission denied: not root and not in the dock's group"));
+}
+
+/* A routed JSON call: dispatched, audited when it is an action, answered. */
+static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const char *method,
+				  const char *url, enum api_route_id id, const char *name,
+				  const struct api_req *req)
+{
 	struct dock_err err = { 0 };
 	struct json_object *out = NULL, *detail = NULL;
-	char name[64] = "", subject[64] = "";
-	enum api_route_id id;
-	int status, rc;
-	uid_t uid = (uid_t)-1;
+	char subject[64] = "";
+	int rc;
 
-	(void)cls;
-	(void)version;
-	if (req == NULL) {
-		req = calloc(1, sizeof(*req));
-		if (req == NULL)
-			return MHD_NO;
-		*con_cls = req;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
-		if (!req->ar_too_large && req->ar_len + n <= API_BODY_MAX) {
-			char *nb = realloc(req->ar_body, req->ar_len + n + 1);
-			if (nb == NULL)
-				return MHD_NO;
-			req->ar_body = nb;
-			memcpy(nb + req->ar_len, upload_data, n);
-			req->ar_len += n;
-			nb[req->ar_len] = '\0';
-		} else {
-			req->ar_too_large = true;
-		}
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (!api_peer_allowed(conn, &uid)) {
-		log_warn("api: uid %d refused (%s %s): not root and not in group %s", (int)uid,
-			 method, url, api_cfg->dc_socket_group);
-		{
-			/* Refusals are security events, reads included. */
-			struct json_object *d = json_object_new_object();
-			json_object_object_add(d, "method", json_object_new_string(method));
-			json_object_object_add(d, "request", json_object_new_string(url));
-			audit_append((int64_t)uid, "refused", NULL,
-				     "error: not root and not in the dock's group", d, NULL);
-			json_object_put(d);
-		}
-		return api_send(conn, 403, api_error_json("permission denied: not root and not in the dock's group"));
-	}
-	if (req->ar_too_large)
-		return api_send(conn, 413, api_error_json("request body larger than 64 KiB"));
-	id = api_route(method, url, name, sizeof(name), &status);
-	if (id == API_NONE)
-		return api_send(conn, (unsigned)status,
-				api_error_json(status == 405 ? "method not allowed on this path"
-							     : "no such API path"));
-	if (id == API_FORENSIC_FILE)
-		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
 	snprintf(subject, sizeof(subject), "%s", name);
 	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &detail, &err);
 	if (api_audit_action(id) != NULL) {
@@ -513,6 +608,41 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, "GET") != 0)
 		log_info("api: uid %d %s %s: ok", (int)uid, method, url);
 	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
+}
+
+static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api_req *req = *con_cls;
+	char name[64] = "";
+	enum api_route_id id;
+	int status;
+	uid_t uid = (uid_t)-1;
+
+	(void)cls;
+	(void)version;
+	if (req == NULL) {
+		req = calloc(1, sizeof(*req));
+		if (req == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0)
+		return api_take_body(req, upload_data, upload_data_size);
+	if (!api_peer_allowed(conn, &uid))
+		return api_refuse(conn, uid, method, url);
+	if (req->ar_too_large)
+		return api_send(conn, 413, api_error_json("request body larger than 64 KiB"));
+	id = api_route(method, url, name, sizeof(name), &status);
+	if (id == API_NONE)
+		return api_send(conn, (unsigned)status,
+				api_error_json(status == 405 ? "method not allowed on this path"
+							     : "no such API path"));
+	if (id == API_FORENSIC_FILE)
+		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
+	return api_answer(conn, uid, method, url, id, name, req);
 }
 
 static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

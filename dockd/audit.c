@@ -22,11 +22,11 @@
 #include "file.h"
 #include "jsonin.h"
 
-#define AUDIT_HASH_KEY ",\"hash\":\""
+#define AUDIT_HASH_KEY     ",\"hash\":\""
 #define AUDIT_HASH_KEY_LEN (sizeof(AUDIT_HASH_KEY) - 1)
 /* `,"hash":"<64 hex>"}`: what ends every line. */
 #define AUDIT_SUFFIX_LEN (AUDIT_HASH_KEY_LEN + AUDIT_HASH_HEX + 2)
-#define AUDIT_TIME_LEN 20       /* "YYYY-MM-DDTHH:MM:SSZ" */
+#define AUDIT_TIME_LEN   20 /* "YYYY-MM-DDTHH:MM:SSZ" */
 /* Exact in every JSON reader (doubles); a saturated huge number is refused. */
 #define AUDIT_SEQ_MAX (1ULL << 53)
 #define AUDIT_UID_MAX 4294967294LL /* (uid_t)-1 is "no uid" */
@@ -56,9 +56,9 @@ static struct {
 	pthread_mutex_t al_lock;
 	int al_fd;
 	bool al_syslog;
-	uint64_t al_seq;                 /* of the last line, 0: none */
+	uint64_t al_seq;                  /* of the last line, 0: none */
 	char al_last[AUDIT_HASH_HEX + 1]; /* its hash */
-	off_t al_size;                   /* where the next line starts */
+	off_t al_size;                    /* where the next line starts */
 } audit = { .al_lock = PTHREAD_MUTEX_INITIALIZER, .al_fd = -1 };
 
 /* ---- parsing ---- */
@@ -161,7 +161,8 @@ static int audit_parse_who(struct json_object *o, struct audit_record *r, struct
 	json_object_object_get_ex(o, "who", &who);
 	if (json_object_is_type(who, json_type_string)) {
 		if (strcmp(json_object_get_string(who), "dock") != 0)
-			return err_set(err, 400, EINVAL, "record: \"who\" must be \"dock\" or {\"uid\":N}");
+			return err_set(err, 400, EINVAL,
+				       "record: \"who\" must be \"dock\" or {\"uid\":N}");
 		r->ar_uid = AUDIT_UID_DOCK;
 		return 0;
 	}
@@ -198,14 +199,87 @@ static bool audit_finite(struct json_object *v)
 	}
 }
 
+/* Exactly our members in our order: nothing to canonicalise, nothing
+ * smuggled in beside them. */
+static int audit_parse_members(struct json_object *o, struct dock_err *err)
+{
+	size_t i = 0;
+
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		if (i >= AUDIT_NMEMBERS)
+			return err_set(err, 400, EINVAL,
+				       "record: unexpected member \"%.32s\" after \"hash\"", key);
+		if (strcmp(key, audit_members[i]) != 0)
+			return err_set(err, 400, EINVAL,
+				       "record: member %zu is \"%.32s\", expected \"%s\"", i + 1,
+				       key, audit_members[i]);
+		i++;
+	}
+	if (i != AUDIT_NMEMBERS)
+		return err_set(err, 400, EINVAL, "record: %zu members, expected %zu", i,
+			       AUDIT_NMEMBERS);
+	return 0;
+}
+
+/* The members' values into r, each checked. */
+static int audit_parse_values(struct json_object *o, struct audit_record *r, struct dock_err *err)
+{
+	struct json_object *v = NULL;
+	char tbuf[AUDIT_TIME_LEN + 1];
+
+	if (jsonin_u64(o, "record", "seq", true, 1, AUDIT_SEQ_MAX, &r->ar_seq, err) < 0 ||
+	    jsonin_str(o, "record", "time", true, tbuf, sizeof(tbuf), err) < 0 ||
+	    audit_parse_who(o, r, err) < 0 ||
+	    jsonin_str(o, "record", "action", true, r->ar_action, sizeof(r->ar_action), err) < 0 ||
+	    JSONIN_BAD(
+		    jsonin_str(o, "record", "node", false, r->ar_node, sizeof(r->ar_node), err)) ||
+	    jsonin_str(o, "record", "result", true, r->ar_result, sizeof(r->ar_result), err) < 0 ||
+	    jsonin_str(o, "record", "prev", true, r->ar_prev, sizeof(r->ar_prev), err) < 0 ||
+	    jsonin_str(o, "record", "hash", true, r->ar_hash, sizeof(r->ar_hash), err) < 0)
+		return -EINVAL;
+	if (audit_parse_time(tbuf, &r->ar_time) < 0)
+		return err_set(err, 400, EINVAL, "record: \"time\" must be YYYY-MM-DDTHH:MM:SSZ");
+	if (!audit_is_action(r->ar_action))
+		return err_set(err, 400, EINVAL,
+			       "record: \"action\" must be a word of a-z, 0-9 and '-'");
+	json_object_object_get_ex(o, "node", &v);
+	if (v != NULL && !json_object_is_type(v, json_type_string))
+		return err_set(err, 400, EINVAL, "record: \"node\" must be a string or null");
+	json_object_object_get_ex(o, "detail", &v);
+	if (!json_object_is_type(v, json_type_object))
+		return err_set(err, 400, EINVAL, "record: \"detail\" must be an object");
+	if (!audit_finite(v))
+		return err_set(err, 400, EINVAL,
+			       "record: \"detail\" holds a number that is not finite");
+	if (!audit_is_hash(r->ar_prev) || !audit_is_hash(r->ar_hash))
+		return err_set(err, 400, EINVAL,
+			       "record: \"prev\" and \"hash\" must be 64 lower-case hex digits");
+	return 0;
+}
+
+/* The hash member as the last bytes of the line, exactly as written. */
+static int audit_parse_suffix(const char *line, size_t len, const struct audit_record *r,
+			      struct dock_err *err)
+{
+	if (len < AUDIT_SUFFIX_LEN + 2 ||
+	    memcmp(line + len - AUDIT_SUFFIX_LEN, AUDIT_HASH_KEY, AUDIT_HASH_KEY_LEN) != 0 ||
+	    memcmp(line + len - 2, "\"}", 2) != 0 ||
+	    memcmp(line + len - AUDIT_SUFFIX_LEN + AUDIT_HASH_KEY_LEN, r->ar_hash,
+		   AUDIT_HASH_HEX) != 0)
+		return err_set(err, 400, EINVAL,
+			       "record: the line does not end with ,\"hash\":\"<hex>\"}");
+	return 0;
+}
+
 /* audit_parse_line, also handing out the parsed object when objp is set. */
 static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 		       struct json_object **objp, struct dock_err *err)
 {
 	struct audit_record r = { 0 };
-	struct json_object *o = NULL, *v = NULL;
-	char tbuf[AUDIT_TIME_LEN + 1], hash[AUDIT_HASH_HEX + 1];
-	size_t i = 0;
+	struct json_object *o = NULL;
+	char hash[AUDIT_HASH_HEX + 1];
 	int ret = -EINVAL;
 
 	if (len > AUDIT_LINE_MAX)
@@ -213,70 +287,9 @@ static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 			       AUDIT_LINE_MAX);
 	if (jsonin_parse("record", line, len, &audit_limits, &o, err) < 0)
 		return -EINVAL;
-	/* Exactly our members in our order: nothing to canonicalise, nothing
-	 * smuggled in beside them. */
-	json_object_object_foreach(o, key, val)
-	{
-		(void)val;
-		if (i >= AUDIT_NMEMBERS) {
-			err_set(err, 400, EINVAL, "record: unexpected member \"%.32s\" after \"hash\"",
-				key);
-			goto out;
-		}
-		if (strcmp(key, audit_members[i]) != 0) {
-			err_set(err, 400, EINVAL, "record: member %zu is \"%.32s\", expected \"%s\"",
-				i + 1, key, audit_members[i]);
-			goto out;
-		}
-		i++;
-	}
-	if (i != AUDIT_NMEMBERS) {
-		err_set(err, 400, EINVAL, "record: %zu members, expected %zu", i, AUDIT_NMEMBERS);
+	if (audit_parse_members(o, err) < 0 || audit_parse_values(o, &r, err) < 0 ||
+	    audit_parse_suffix(line, len, &r, err) < 0)
 		goto out;
-	}
-	if (jsonin_u64(o, "record", "seq", true, 1, AUDIT_SEQ_MAX, &r.ar_seq, err) < 0 ||
-	    jsonin_str(o, "record", "time", true, tbuf, sizeof(tbuf), err) < 0 ||
-	    audit_parse_who(o, &r, err) < 0 ||
-	    jsonin_str(o, "record", "action", true, r.ar_action, sizeof(r.ar_action), err) < 0 ||
-	    JSONIN_BAD(jsonin_str(o, "record", "node", false, r.ar_node, sizeof(r.ar_node), err)) ||
-	    jsonin_str(o, "record", "result", true, r.ar_result, sizeof(r.ar_result), err) < 0 ||
-	    jsonin_str(o, "record", "prev", true, r.ar_prev, sizeof(r.ar_prev), err) < 0 ||
-	    jsonin_str(o, "record", "hash", true, r.ar_hash, sizeof(r.ar_hash), err) < 0)
-		goto out;
-	if (audit_parse_time(tbuf, &r.ar_time) < 0) {
-		err_set(err, 400, EINVAL, "record: \"time\" must be YYYY-MM-DDTHH:MM:SSZ");
-		goto out;
-	}
-	if (!audit_is_action(r.ar_action)) {
-		err_set(err, 400, EINVAL, "record: \"action\" must be a word of a-z, 0-9 and '-'");
-		goto out;
-	}
-	json_object_object_get_ex(o, "node", &v);
-	if (v != NULL && !json_object_is_type(v, json_type_string)) {
-		err_set(err, 400, EINVAL, "record: \"node\" must be a string or null");
-		goto out;
-	}
-	json_object_object_get_ex(o, "detail", &v);
-	if (!json_object_is_type(v, json_type_object)) {
-		err_set(err, 400, EINVAL, "record: \"detail\" must be an object");
-		goto out;
-	}
-	if (!audit_finite(v)) {
-		err_set(err, 400, EINVAL, "record: \"detail\" holds a number that is not finite");
-		goto out;
-	}
-	if (!audit_is_hash(r.ar_prev) || !audit_is_hash(r.ar_hash)) {
-		err_set(err, 400, EINVAL, "record: \"prev\" and \"hash\" must be 64 lower-case hex digits");
-		goto out;
-	}
-	/* The hash member as the last bytes of the line, exactly as written. */
-	if (len < AUDIT_SUFFIX_LEN + 2 ||
-	    memcmp(line + len - AUDIT_SUFFIX_LEN, AUDIT_HASH_KEY, AUDIT_HASH_KEY_LEN) != 0 ||
-	    memcmp(line + len - 2, "\"}", 2) != 0 ||
-	    memcmp(line + len - AUDIT_SUFFIX_LEN + AUDIT_HASH_KEY_LEN, r.ar_hash, AUDIT_HASH_HEX) != 0) {
-		err_set(err, 400, EINVAL, "record: the line does not end with ,\"hash\":\"<hex>\"}");
-		goto out;
-	}
 	audit_digest(line, len - AUDIT_SUFFIX_LEN, hash);
 	r.ar_hash_ok = strcmp(hash, r.ar_hash) == 0;
 	*rec = r;
@@ -350,10 +363,9 @@ static struct json_object *audit_str(const char *s, size_t max)
 
 /* Format the record into line (AUDIT_LINE_MAX + 2 bytes: the line, its
  * newline, a NUL), hash and all. detail NULL: {}. */
-static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *action,
-			const char *node, const char *result, size_t result_max,
-			struct json_object *detail, const char *prev, char *line, size_t *len,
-			char *hash, struct dock_err *err)
+static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *action, const char *node,
+			const char *result, size_t result_max, struct json_object *detail,
+			const char *prev, char *line, size_t *len, char *hash, struct dock_err *err)
 {
 	struct json_object *o, *who;
 	char ts[AUDIT_TIME_LEN + 1];
@@ -381,8 +393,8 @@ static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *actio
 	json_object_object_add(o, "detail",
 			       detail != NULL ? json_object_get(detail) : json_object_new_object());
 	json_object_object_add(o, "prev", json_object_new_string(prev));
-	body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	body = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = body != NULL ? strlen(body) : 0;
 	if (n < 2 || body[n - 1] != '}') {
 		json_object_put(o);
@@ -397,8 +409,9 @@ static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *actio
 	json_object_put(o);
 	audit_utf8_fix(line, n - 1);
 	audit_digest(line, n - 1, hash);
-	n = n - 1 + (size_t)snprintf(line + n - 1, AUDIT_SUFFIX_LEN + 2, "%s%s\"}\n",
-				       AUDIT_HASH_KEY, hash);
+	n = n - 1 +
+		(size_t)snprintf(line + n - 1, AUDIT_SUFFIX_LEN + 2, "%s%s\"}\n", AUDIT_HASH_KEY,
+				 hash);
 	*len = n;
 	return 0;
 }
@@ -407,8 +420,8 @@ static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *actio
  * back (a detail too large, too deep, holding NaN) is replaced, so the
  * event is kept and the chain stays verifiable. */
 static int audit_build(uint64_t seq, int64_t uid, const char *action, const char *node,
-		       const char *result, struct json_object *detail, const char *prev,
-		       char *line, size_t *len, char *hash, struct dock_err *err)
+		       const char *result, struct json_object *detail, const char *prev, char *line,
+		       size_t *len, char *hash, struct dock_err *err)
 {
 	struct dock_err why = { 0 };
 	struct json_object *dropped = NULL;
@@ -450,9 +463,10 @@ int audit_append(int64_t uid, const char *action, const char *node, const char *
 	int r, e;
 
 	if (action == NULL || strlen(action) >= AUDIT_ACTION_MAX || !audit_is_action(action))
-		return err_set(err, 500, EINVAL,
-			       "audit: action \"%.64s\" must be a word of a-z, 0-9 and '-' of at most %d bytes",
-			       action != NULL ? action : "", AUDIT_ACTION_MAX - 1);
+		return err_set(
+			err, 500, EINVAL,
+			"audit: action \"%.64s\" must be a word of a-z, 0-9 and '-' of at most %d bytes",
+			action != NULL ? action : "", AUDIT_ACTION_MAX - 1);
 	if (uid < AUDIT_UID_DOCK || uid > AUDIT_UID_MAX)
 		return err_set(err, 500, EINVAL, "audit: uid %" PRId64 " out of range", uid);
 	pthread_mutex_lock(&audit.al_lock);
@@ -524,28 +538,32 @@ static int audit_tail(int fd, off_t size, const char *path, uint64_t *seq, char 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return err_set(err, 500, n < 0 ? errno : EIO, "audit log %s: read: %s", path,
-				       n < 0 ? strerror(errno) : "short read");
+			return err_set(err, 500, n < 0 ? errno : EIO, "audit log %s: read: %s",
+				       path, n < 0 ? strerror(errno) : "short read");
 		got += (size_t)n;
 	}
 	if (buf[want - 1] != '\n')
-		return err_set(err, 500, EBADMSG,
-			       "audit log %s: the last line is truncated (no newline); run `iscadm audit verify`",
-			       path);
+		return err_set(
+			err, 500, EBADMSG,
+			"audit log %s: the last line is truncated (no newline); run `iscadm audit verify`",
+			path);
 	nl = want > 1 ? memrchr(buf, '\n', want - 1) : NULL;
 	if (nl != NULL)
 		start = (size_t)(nl - buf) + 1;
 	else if ((off_t)want < size)
-		return err_set(err, 500, EBADMSG,
-			       "audit log %s: the last line is longer than %d bytes; run `iscadm audit verify`",
-			       path, AUDIT_LINE_MAX);
+		return err_set(
+			err, 500, EBADMSG,
+			"audit log %s: the last line is longer than %d bytes; run `iscadm audit verify`",
+			path, AUDIT_LINE_MAX);
 	if (audit_parse(buf + start, want - 1 - start, &rec, NULL, &why) < 0)
-		return err_set(err, 500, EBADMSG,
-			       "audit log %s: the last line is not a record (%s); run `iscadm audit verify`",
-			       path, why.de_msg);
+		return err_set(
+			err, 500, EBADMSG,
+			"audit log %s: the last line is not a record (%s); run `iscadm audit verify`",
+			path, why.de_msg);
 	if (!rec.ar_hash_ok)
 		return err_set(err, 500, EBADMSG,
-			       "audit log %s: last line (seq %" PRIu64 "): hash mismatch; run `iscadm audit verify`",
+			       "audit log %s: last line (seq %" PRIu64
+			       "): hash mismatch; run `iscadm audit verify`",
 			       path, rec.ar_seq);
 	*seq = rec.ar_seq;
 	memcpy(last, rec.ar_hash, AUDIT_HASH_HEX + 1);
@@ -571,8 +589,9 @@ int audit_open(const char *path, bool to_syslog, struct dock_err *err)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK
-			    ? err_set(err, 500, EBUSY, "audit log %s: in use by another process", path)
-			    : err_set(err, 500, errno, "audit log %s: flock: %s", path, strerror(errno));
+			? err_set(err, 500, EBUSY, "audit log %s: in use by another process", path)
+			: err_set(err, 500, errno, "audit log %s: flock: %s", path,
+				  strerror(errno));
 		goto fail;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -612,9 +631,9 @@ void audit_close(void)
 /* ---- reading ---- */
 
 enum audit_line_kind {
-	AUDIT_LINE_WHOLE,    /* ended by a newline */
-	AUDIT_LINE_LONG,     /* over AUDIT_LINE_MAX: skipped, not returned */
-	AUDIT_LINE_UNENDED,  /* the file's last bytes, without a newline */
+	AUDIT_LINE_WHOLE,   /* ended by a newline */
+	AUDIT_LINE_LONG,    /* over AUDIT_LINE_MAX: skipped, not returned */
+	AUDIT_LINE_UNENDED, /* the file's last bytes, without a newline */
 };
 
 /* Lines of a file, streamed through a fixed buffer. */
@@ -661,7 +680,8 @@ static int audit_next(struct audit_lines *rd, const char **line, size_t *len,
 			*len = (size_t)(nl - *line);
 			rd->alr_start = (size_t)(nl - rd->alr_buf) + 1;
 			rd->alr_lineno++;
-			*kind = skipping || *len > AUDIT_LINE_MAX ? AUDIT_LINE_LONG : AUDIT_LINE_WHOLE;
+			*kind = skipping || *len > AUDIT_LINE_MAX ? AUDIT_LINE_LONG
+								  : AUDIT_LINE_WHOLE;
 			return 1;
 		}
 		if (rd->alr_end - rd->alr_start > AUDIT_LINE_MAX) {
@@ -784,13 +804,16 @@ int audit_verify(const char *path, uint64_t *records, uint64_t *bad_line, struct
 				AUDIT_LINE_MAX);
 		else if (kind == AUDIT_LINE_UNENDED)
 			err_set(err, 400, EBADMSG,
-				"line %" PRIu64 ": truncated (the file does not end with a newline)", ln);
+				"line %" PRIu64
+				": truncated (the file does not end with a newline)",
+				ln);
 		else if (audit_parse(line, len, &rec, NULL, &why) < 0)
 			err_set(err, 400, EBADMSG, "line %" PRIu64 ": not a record: %s", ln,
 				why.de_msg);
 		else if (!rec.ar_hash_ok)
 			err_set(err, 400, EBADMSG,
-				"line %" PRIu64 " (seq %" PRIu64 "): hash mismatch, the record was altered",
+				"line %" PRIu64 " (seq %" PRIu64
+				"): hash mismatch, the record was altered",
 				ln, rec.ar_seq);
 		else if (rec.ar_seq != good + 1)
 			err_set(err, 400, EBADMSG,

@@ -36,11 +36,12 @@ static void dockd_on_signal(int sig)
 
 static void dockd_usage(FILE *f)
 {
-	fprintf(f, "usage: dockd [-c CONFIG] [-f] [-t] [--test-hooks]\n"
-		   "  -c CONFIG     configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
-		   "  -f            stay in the foreground, log to stderr\n"
-		   "  -t            check the configuration and exit\n"
-		   "  --test-hooks  honour the tests' ISC_DEBUG_* variables (never in production)\n");
+	fprintf(f,
+		"usage: dockd [-c CONFIG] [-f] [-t] [--test-hooks]\n"
+		"  -c CONFIG     configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
+		"  -f            stay in the foreground, log to stderr\n"
+		"  -t            check the configuration and exit\n"
+		"  --test-hooks  honour the tests' ISC_DEBUG_* variables (never in production)\n");
 }
 
 static int dockd_daemonize(void)
@@ -70,35 +71,29 @@ static int dockd_daemonize(void)
 	return chdir("/") < 0 ? -errno : 0;
 }
 
-int main(int argc, char **argv)
+/* The command line: -1 to go on, or the exit status (help, a bad option). */
+static int dockd_options(int argc, char **argv, const char **conf, bool *foreground, bool *check,
+			 bool *test_hooks)
 {
-	const char *conf = ISC_SYSCONFDIR "/dockd.conf";
-	struct dock_config cfg;
-	struct dock_err err = { 0 };
-	struct sigaction sa = { .sa_handler = dockd_on_signal };
 	static const struct option opts[] = {
 		{ "test-hooks", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool foreground = false, check = false, test_hooks = false;
 	int c;
 
-	/* A re-executed copy of ourselves reading one agent channel. */
-	if (argc == 2 && strcmp(argv[1], "--agent-reader") == 0)
-		agentreader_main();
 	while ((c = getopt_long(argc, argv, "c:fth", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			conf = optarg;
+			*conf = optarg;
 			break;
 		case 'f':
-			foreground = true;
+			*foreground = true;
 			break;
 		case 't':
-			check = true;
+			*check = true;
 			break;
 		case 'T':
-			test_hooks = true;
+			*test_hooks = true;
 			break;
 		case 'h':
 			dockd_usage(stdout);
@@ -108,6 +103,83 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
+
+/* Open the audit trail and record the start. A chain the dock cannot vouch
+ * for is not extended: it is kept aside, whole, for the auditor, and a new
+ * chain says so. */
+static int dockd_audit_start(const struct dock_config *cfg, bool foreground, struct dock_err *err)
+{
+	char apath[PATH_MAX], moved[PATH_MAX + 32] = "";
+	int ar;
+
+	snprintf(apath, sizeof(apath), "%s/audit.log", cfg->dc_state_dir);
+	mkdir(cfg->dc_state_dir, 0711);
+	ar = audit_open(apath, !foreground, err);
+
+	if (ar == -EBADMSG) {
+		snprintf(moved, sizeof(moved), "%s.damaged.%lld", apath, (long long)time(NULL));
+		log_err("dock: audit trail %s: %s; kept as %s, a new chain starts", apath,
+			err->de_msg, moved);
+		err_clear(err);
+		ar = rename(apath, moved) < 0 ? -errno : audit_open(apath, !foreground, err);
+	}
+	if (ar < 0) {
+		log_err("dock: audit trail: %s", err->de_msg[0] ? err->de_msg : strerror(-ar));
+		return ar;
+	}
+	if (moved[0] != '\0') {
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "kept_as", json_object_new_string(moved));
+		audit_append(AUDIT_UID_DOCK, "audit-damaged", NULL, "error: damaged tail", d, NULL);
+		json_object_put(d);
+	}
+	audit_append(AUDIT_UID_DOCK, "dock-start", NULL, NULL, NULL, NULL);
+	return 0;
+}
+
+/* The nodes, the API and the agent channels until a signal; then the
+ * orderly stop (the nodes keep running). 0, or 1 when start-up failed. */
+static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
+{
+	if (node_init(cfg, err) < 0) {
+		log_err("dock: start-up failed: %s", err->de_msg);
+		virt_close();
+		return 1;
+	}
+	if (api_start(cfg, err) < 0) {
+		log_err("dock: %s", err->de_msg);
+		node_fini();
+		virt_close();
+		return 1;
+	}
+	log_info("dock: ready");
+	agentchan_run(&dockd_stop);
+	log_info("dock: stopping (nodes keep running)");
+	api_stop();
+	node_fini();
+	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
+	audit_close();
+	virt_close();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = ISC_SYSCONFDIR "/dockd.conf";
+	struct dock_config cfg;
+	struct dock_err err = { 0 };
+	struct sigaction sa = { .sa_handler = dockd_on_signal };
+	bool foreground = false, check = false, test_hooks = false;
+	int rc;
+
+	/* A re-executed copy of ourselves reading one agent channel. */
+	if (argc == 2 && strcmp(argv[1], "--agent-reader") == 0)
+		agentreader_main();
+	rc = dockd_options(argc, argv, &conf, &foreground, &check, &test_hooks);
+	if (rc >= 0)
+		return rc;
 	config_defaults(&cfg);
 	if (config_load(conf, &cfg, &err) < 0 || config_check_files(&cfg, &err) < 0) {
 		fprintf(stderr, "dockd: %s\n", err.de_msg);
@@ -118,7 +190,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "dockd: must run as root (it manages libvirt, nftables and LUKS)\n");
+		fprintf(stderr,
+			"dockd: must run as root (it manages libvirt, nftables and LUKS)\n");
 		return 1;
 	}
 	umask(0077);
@@ -140,34 +213,9 @@ int main(int argc, char **argv)
 
 	log_info("dock: starting (libvirt %s, accel %s -> %s)", cfg.dc_uri,
 		 config_accel_name(cfg.dc_accel), virt_domain_type(cfg.dc_accel));
-	{
-		char apath[PATH_MAX];
-		snprintf(apath, sizeof(apath), "%s/audit.log", cfg.dc_state_dir);
-		mkdir(cfg.dc_state_dir, 0711);
-		char moved[PATH_MAX + 32] = "";
-		int ar = audit_open(apath, !foreground, &err);
-
-		/* A chain the dock cannot vouch for is not extended: it is kept
-		 * aside, whole, for the auditor, and a new chain says so. */
-		if (ar == -EBADMSG) {
-			snprintf(moved, sizeof(moved), "%s.damaged.%lld", apath, (long long)time(NULL));
-			log_err("dock: audit trail %s: %s; kept as %s, a new chain starts", apath,
-				err.de_msg, moved);
-			err_clear(&err);
-			ar = rename(apath, moved) < 0 ? -errno : audit_open(apath, !foreground, &err);
-		}
-		if (ar < 0) {
-			log_err("dock: audit trail: %s", err.de_msg[0] ? err.de_msg : strerror(-ar));
-			virt_close();
-			return 1;
-		}
-		if (moved[0] != '\0') {
-			struct json_object *d = json_object_new_object();
-			json_object_object_add(d, "kept_as", json_object_new_string(moved));
-			audit_append(AUDIT_UID_DOCK, "audit-damaged", NULL, "error: damaged tail", d, NULL);
-			json_object_put(d);
-		}
-		audit_append(AUDIT_UID_DOCK, "dock-start", NULL, NULL, NULL, NULL);
+	if (dockd_audit_start(&cfg, foreground, &err) < 0) {
+		virt_close();
+		return 1;
 	}
 	/* Only with the flag: an environment variable alone never changes
 	 * what a production dock does. */
@@ -176,24 +224,5 @@ int main(int argc, char **argv)
 		log_warn("dock: test hook: cleanses stop in phase \"%s\"",
 			 getenv("ISC_DEBUG_CLEANSE_PAUSE"));
 	}
-	if (node_init(&cfg, &err) < 0) {
-		log_err("dock: start-up failed: %s", err.de_msg);
-		virt_close();
-		return 1;
-	}
-	if (api_start(&cfg, &err) < 0) {
-		log_err("dock: %s", err.de_msg);
-		node_fini();
-		virt_close();
-		return 1;
-	}
-	log_info("dock: ready");
-	agentchan_run(&dockd_stop);
-	log_info("dock: stopping (nodes keep running)");
-	api_stop();
-	node_fini();
-	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
-	audit_close();
-	virt_close();
-	return 0;
+	return dockd_serve(&cfg, &err);
 }

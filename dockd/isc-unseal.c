@@ -55,7 +55,8 @@ static ssize_t unseal_read(const char *path, unsigned char *buf, size_t size)
 	n = read(fd, buf, size);
 	close(fd);
 	if (n < 0 || (size_t)n == size) {
-		fprintf(stderr, "isc-unseal: %s: unreadable or larger than %zu bytes\n", path, size - 1);
+		fprintf(stderr, "isc-unseal: %s: unreadable or larger than %zu bytes\n", path,
+			size - 1);
 		return -1;
 	}
 	return n;
@@ -104,6 +105,57 @@ static int unseal_open(const char *path, const unsigned char *pk, const unsigned
 	return 0;
 }
 
+/* One sealed chunk of memory.enc into cipher, *np its length: shorter than
+ * a chunk only at the end of the file. */
+static int unseal_fill(int in, unsigned char *cipher, size_t *np, const char **why)
+{
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES &&
+	       (k = read(in, cipher + n, FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES - n)) !=
+		       0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			*why = strerror(errno);
+			return -1;
+		}
+		n += (size_t)k;
+	}
+	*np = n;
+	return 0;
+}
+
+/* Open one chunk and write it to fd; *final is set on the last one. */
+static int unseal_chunk(crypto_secretstream_xchacha20poly1305_state *ss,
+			const unsigned char *cipher, size_t n, unsigned char *plain, int fd,
+			const char *out, bool *final, const char **why)
+{
+	unsigned long long plen;
+	unsigned char tag;
+
+	if (crypto_secretstream_xchacha20poly1305_pull(ss, plain, &plen, &tag, cipher, n, NULL,
+						       0) != 0) {
+		/* A short chunk is the file's end: cut there, or changed. */
+		*why = n == 0 ? "truncated (no final chunk)"
+			: n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES
+			? "truncated or altered"
+			: "altered or not sealed with this key";
+		return -1;
+	}
+	*final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+	if (!*final && n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES) {
+		*why = "truncated (no final chunk)";
+		return -1;
+	}
+	if (write(fd, plain, (size_t)plen) != (ssize_t)plen) {
+		fprintf(stderr, "isc-unseal: %s: %s\n", out, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* memory.enc (forensic.h) into the new file out; out removed on failure. */
 static int unseal_memory(const unsigned char *key, const char *enc, const char *out)
 {
@@ -130,39 +182,11 @@ static int unseal_memory(const unsigned char *key, const char *enc, const char *
 		goto done;
 	}
 	while (!final) {
-		unsigned long long plen;
-		unsigned char tag;
 		size_t n = 0;
-		ssize_t k;
 
-		while (n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES &&
-		       (k = read(in, cipher + n, FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES - n)) != 0) {
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				why = strerror(errno);
-				goto done;
-			}
-			n += (size_t)k;
-		}
-		if (crypto_secretstream_xchacha20poly1305_pull(&ss, plain, &plen, &tag, cipher, n,
-							       NULL, 0) != 0) {
-			/* A short chunk is the file's end: cut there, or changed. */
-			why = n == 0 ? "truncated (no final chunk)"
-			      : n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES
-				      ? "truncated or altered"
-				      : "altered or not sealed with this key";
+		if (unseal_fill(in, cipher, &n, &why) < 0 ||
+		    unseal_chunk(&ss, cipher, n, plain, fd, out, &final, &why) < 0)
 			goto done;
-		}
-		final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
-		if (!final && n < FORENSIC_MEMORY_CHUNK + FORENSIC_MEMORY_ABYTES) {
-			why = "truncated (no final chunk)";
-			goto done;
-		}
-		if (write(fd, plain, (size_t)plen) != (ssize_t)plen) {
-			fprintf(stderr, "isc-unseal: %s: %s\n", out, strerror(errno));
-			goto done;
-		}
 	}
 	if (read(in, cipher, 1) != 0) {
 		why = "data after the final chunk";
@@ -211,15 +235,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 6 && strcmp(argv[1], "--memory") == 0) {
-		r = unseal_secret(argv[2], pk, sk) < 0 || unseal_open(argv[3], pk, sk, mkey, sizeof(mkey)) < 0 ||
-		    unseal_memory(mkey, argv[4], argv[5]) < 0;
+		r = unseal_secret(argv[2], pk, sk) < 0 ||
+			unseal_open(argv[3], pk, sk, mkey, sizeof(mkey)) < 0 ||
+			unseal_memory(mkey, argv[4], argv[5]) < 0;
 		sodium_memzero(sk, sizeof(sk));
 		sodium_memzero(mkey, sizeof(mkey));
 		return r;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: isc-unseal --keygen PREFIX | isc-unseal PREFIX.sec SEALED |\n"
-				"       isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT\n");
+		fprintf(stderr,
+			"usage: isc-unseal --keygen PREFIX | isc-unseal PREFIX.sec SEALED |\n"
+			"       isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT\n");
 		return 2;
 	}
 	if (unseal_secret(argv[1], pk, sk) < 0)

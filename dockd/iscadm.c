@@ -1,53 +1,27 @@
 /* iscadm: the dock's command-line client, a thin layer over the REST API
  * on dockd's unix socket. Human tables by default, --json for scripts; on
- * error one line naming the problem and a non-zero exit. */
-#include <curl/curl.h>
+ * error one line naming the problem and a non-zero exit. This file is the
+ * command table (data: name, function, help line), the global options and
+ * each command's arguments; the transport, the output and the forensic
+ * export are its siblings (iscadm-int.h). */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <sodium.h>
-#include <sys/stat.h>
 #include <stdarg.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "iscadm-int.h"
 #include "validate.h"
 
-#define ISCADM_RESPONSE_MAX (16 * 1024 * 1024)
+const char *iscadm_socket = "/run/isc/dockd.sock";
+bool iscadm_json;
 
-static const char *iscadm_socket = "/run/isc/dockd.sock";
-static bool iscadm_json;
-
-struct iscadm_buf {
-	char *ib_data;
-	size_t ib_len;
-};
-
-static size_t iscadm_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct iscadm_buf *b = ud;
-	size_t n = size * nmemb;
-	char *nd;
-
-	if (b->ib_len + n > ISCADM_RESPONSE_MAX)
-		return 0;
-	nd = realloc(b->ib_data, b->ib_len + n + 1);
-	if (nd == NULL)
-		return 0;
-	memcpy(nd + b->ib_len, ptr, n);
-	b->ib_data = nd;
-	b->ib_len += n;
-	nd[b->ib_len] = '\0';
-	return n;
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void iscadm_die(const char *fmt, ...)
+void iscadm_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -59,104 +33,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void iscadm_die(const cha
 	exit(1);
 }
 
-/* One HTTP request to dockd, the answer's body to write_cb; returns the
- * HTTP status, dies when dockd cannot be reached. */
-static long iscadm_request(const char *method, const char *path, const char *body,
-			   size_t (*write_cb)(char *, size_t, size_t, void *), void *ud)
-{
-	struct curl_slist *hdr = NULL;
-	char url[512];
-	long status = 0;
-	CURLcode rc;
-	CURL *c = curl_easy_init();
-
-	if (c == NULL)
-		iscadm_die("cannot initialise libcurl");
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, iscadm_socket);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, ud);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (body != NULL) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	} else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		if (rc == CURLE_COULDNT_CONNECT)
-			iscadm_die("cannot reach dockd at %s (is it running? --socket or ISC_SOCKET "
-				   "choose another socket)",
-				   iscadm_socket);
-		iscadm_die("dockd at %s: %s", iscadm_socket, curl_easy_strerror(rc));
-	}
-	return status;
-}
-
-/* The one-line reason of a refused request. */
-__attribute__((noreturn)) static void iscadm_die_http(long status, struct json_object *o)
-{
-	struct json_object *e = NULL;
-
-	if (o != NULL && json_object_object_get_ex(o, "error", &e))
-		iscadm_die("%s", json_object_get_string(e));
-	iscadm_die("dockd answered HTTP %ld", status);
-}
-
-/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
-static struct json_object *iscadm_call(const char *method, const char *path, const char *body)
-{
-	struct iscadm_buf b = { NULL, 0 };
-	struct json_object *o;
-	long status = iscadm_request(method, path, body, iscadm_write, &b);
-
-	o = b.ib_data ? json_tokener_parse(b.ib_data) : NULL;
-	free(b.ib_data);
-	if (status < 200 || status > 299)
-		iscadm_die_http(status, o);
-	if (o == NULL)
-		iscadm_die("dockd sent an unreadable answer");
-	return o;
-}
-
-static const char *iscadm_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return "-";
-	return json_object_get_string(v);
-}
-
-static void iscadm_print_json(struct json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-static void iscadm_age(int64_t created, char *buf, size_t size)
-{
-	int64_t s = (int64_t)time(NULL) - created;
-
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(buf, size, "%llds", (long long)s);
-	else if (s < 7200)
-		snprintf(buf, size, "%lldm", (long long)(s / 60));
-	else if (s < 172800)
-		snprintf(buf, size, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(buf, size, "%lldd", (long long)(s / 86400));
-}
-
 static int cmd_ls(int argc, char **argv)
 {
 	struct json_object *a;
@@ -164,21 +40,10 @@ static int cmd_ls(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	a = iscadm_call("GET", "/v1/nodes", NULL);
-	if (iscadm_json) {
+	if (iscadm_json)
 		iscadm_print_json(a);
-	} else {
-		printf("%-20s %-10s %-12s %-15s %-10s %s\n", "NAME", "STATE", "IMAGE", "IP",
-		       "AGENT", "AGE");
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			struct json_object *n = json_object_array_get_idx(a, i), *cr;
-			char age[32] = "-";
-			if (json_object_object_get_ex(n, "created", &cr))
-				iscadm_age(json_object_get_int64(cr), age, sizeof(age));
-			printf("%-20s %-10s %-12s %-15s %-10s %s\n", iscadm_str(n, "name"),
-			       iscadm_str(n, "state"), iscadm_str(n, "image"), iscadm_str(n, "ip"),
-			       iscadm_str(n, "agent"), age);
-		}
-	}
+	else
+		iscadm_print_nodes(a);
 	json_object_put(a);
 	return 0;
 }
@@ -230,7 +95,7 @@ static int cmd_status(int argc, char **argv)
 {
 	char path[128];
 	const char *name = iscadm_need_name(argc, argv, "status");
-	struct json_object *o, *checks, *sum;
+	struct json_object *o;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s/status", name);
 	o = iscadm_call("GET", path, NULL);
@@ -239,19 +104,7 @@ static int cmd_status(int argc, char **argv)
 		json_object_put(o);
 		return 0;
 	}
-	printf("node %s (%s), profile %s\n", name, iscadm_str(o, "state"),
-	       iscadm_str(o, "profile")[0] ? iscadm_str(o, "profile") : "none");
-	printf("%-3s %-20s %-6s %-6s %s\n", "#", "CHECK", "SOURCE", "STATUS", "EVIDENCE");
-	if (json_object_object_get_ex(o, "checks", &checks))
-		for (size_t i = 0; i < json_object_array_length(checks); i++) {
-			struct json_object *c = json_object_array_get_idx(checks, i);
-			printf("%-3zu %-20s %-6s %-6s %s\n", i + 1, iscadm_str(c, "id"),
-			       iscadm_str(c, "source"), iscadm_str(c, "status"),
-			       iscadm_str(c, "evidence"));
-		}
-	if (json_object_object_get_ex(o, "summary", &sum))
-		printf("%s pass, %s fail, %s warn, %s stale\n", iscadm_str(sum, "pass"),
-		       iscadm_str(sum, "fail"), iscadm_str(sum, "warn"), iscadm_str(sum, "stale"));
+	iscadm_print_status(name, o);
 	json_object_put(o);
 	return 0;
 }
@@ -427,7 +280,8 @@ static int cmd_audit(int argc, char **argv)
 			iscadm_print_json(o);
 		if (json_object_object_get_ex(o, "intact", &ok) && json_object_get_boolean(ok)) {
 			if (!iscadm_json)
-				printf("audit trail intact: %s records\n", iscadm_str(o, "records"));
+				printf("audit trail intact: %s records\n",
+				       iscadm_str(o, "records"));
 			json_object_put(o);
 			return 0;
 		}
@@ -448,26 +302,16 @@ static int cmd_audit(int argc, char **argv)
 			unsigned long long t = iscadm_uint("since", argv[++i]);
 			snprintf(path + l, sizeof(path) - l, "%csince=%llu", sep, t);
 		} else {
-			iscadm_die("audit: usage: audit [--node NAME] [--since UNIXTIME] | audit verify");
+			iscadm_die(
+				"audit: usage: audit [--node NAME] [--since UNIXTIME] | audit verify");
 		}
 		sep = '&';
 	}
 	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json) {
+	if (iscadm_json)
 		iscadm_print_json(o);
-	} else {
-		printf("%-6s %-20s %-8s %-12s %-16s %s\n", "SEQ", "TIME", "WHO", "ACTION", "NODE", "RESULT");
-		for (size_t i = 0; i < json_object_array_length(o); i++) {
-			struct json_object *r = json_object_array_get_idx(o, i), *who, *uid;
-			char whos[24] = "dock";
-			if (json_object_object_get_ex(r, "who", &who) &&
-			    json_object_object_get_ex(who, "uid", &uid))
-				snprintf(whos, sizeof(whos), "uid %s", json_object_get_string(uid));
-			printf("%-6s %-20s %-8s %-12s %-16s %s\n", iscadm_str(r, "seq"),
-			       iscadm_str(r, "time"), whos, iscadm_str(r, "action"),
-			       iscadm_str(r, "node"), iscadm_str(r, "result"));
-		}
-	}
+	else
+		iscadm_print_audit(o);
 	json_object_put(o);
 	return 0;
 }
@@ -494,154 +338,6 @@ static int cmd_snapshot(int argc, char **argv)
 	return 0;
 }
 
-/* A download into a file: its sha256 as it arrives, and the first bytes
- * kept in case the answer is an error (JSON) rather than the file. */
-struct iscadm_dl {
-	int dl_fd;
-	crypto_hash_sha256_state dl_sha;
-	char dl_head[1024];
-	size_t dl_head_len;
-	bool dl_failed;
-};
-
-static size_t iscadm_dl_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct iscadm_dl *dl = ud;
-	size_t n = size * nmemb, keep = sizeof(dl->dl_head) - 1 - dl->dl_head_len;
-
-	if (keep > n)
-		keep = n;
-	memcpy(dl->dl_head + dl->dl_head_len, ptr, keep);
-	dl->dl_head_len += keep;
-	dl->dl_head[dl->dl_head_len] = '\0';
-	crypto_hash_sha256_update(&dl->dl_sha, (const unsigned char *)ptr, n);
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(dl->dl_fd, ptr + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			dl->dl_failed = true;
-			return 0;
-		}
-		off += (size_t)w;
-	}
-	return n;
-}
-
-/* The memory files only for a snapshot with a memory dump, last. */
-static const char *const iscadm_forensic_files[] = { "meta.json", "key.sealed", "disk.luks",
-						     "memory.key.sealed", "memory.enc" };
-#define ISCADM_NFILES (sizeof(iscadm_forensic_files) / sizeof(iscadm_forensic_files[0]))
-
-/* Remove what an export made (it never overwrote anything). */
-static void iscadm_export_undo(const char *dest, size_t made)
-{
-	char p[PATH_MAX];
-
-	for (size_t i = 0; i < made; i++) {
-		snprintf(p, sizeof(p), "%s/%s", dest, iscadm_forensic_files[i]);
-		unlink(p);
-	}
-	rmdir(dest);
-}
-
-/* The sha256s the audit trail recorded for snapshot id's disk and memory
- * dump (the dock's own record, written when the snapshot was taken): ""
- * if none. */
-static void iscadm_audit_digest(const char *id, char hex[65], char memhex[65])
-{
-	char node[NODE_NAME_MAX + 1], path[128];
-	const char *dash = strrchr(id, '-');
-	struct dock_err err = { 0 };
-	struct json_object *a;
-
-	hex[0] = memhex[0] = '\0';
-	if (dash == NULL || (size_t)(dash - id) > NODE_NAME_MAX)
-		iscadm_die("forensic export: \"%s\" is not a snapshot id (NODE-TIME)", id);
-	snprintf(node, sizeof(node), "%.*s", (int)(dash - id), id);
-	if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
-		iscadm_die("forensic export: \"%s\" is not a snapshot id: %s", id, err.de_msg);
-	snprintf(path, sizeof(path), "/v1/audit?node=%s", node);
-	a = iscadm_call("GET", path, NULL);
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *r = json_object_array_get_idx(a, i), *d, *v;
-		if (strcmp(iscadm_str(r, "action"), "forensic-snapshot") == 0 &&
-		    json_object_object_get_ex(r, "detail", &d) &&
-		    json_object_object_get_ex(d, "id", &v) && strcmp(json_object_get_string(v), id) == 0) {
-			snprintf(hex, 65, "%s", iscadm_str(d, "sha256"));
-			if (json_object_object_get_ex(d, "memory_sha256", &v))
-				snprintf(memhex, 65, "%s", json_object_get_string(v));
-		}
-	}
-	json_object_put(a);
-}
-
-/* forensic export ID DEST: DEST (new) gets the snapshot's files; the
- * sha256 of the disk and of the encrypted memory dump must be the ones the
- * audit trail recorded, or nothing stays. */
-static int cmd_forensic_export(const char *id, const char *dest)
-{
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	char want[65], got[65] = "", wantmem[65], gotmem[65] = "", path[PATH_MAX], url[160];
-	size_t made, nfiles;
-
-	if (strchr(id, '/') != NULL || id[0] == '.' || strlen(id) > 60)
-		iscadm_die("forensic export: \"%s\" is not a snapshot id", id);
-	if (sodium_init() < 0)
-		iscadm_die("libsodium did not initialise");
-	iscadm_audit_digest(id, want, wantmem);
-	nfiles = wantmem[0] != '\0' ? ISCADM_NFILES : ISCADM_NFILES - 2;
-	if (want[0] == '\0')
-		iscadm_die("forensic export: the audit trail records no digest for %s: refusing an unverifiable copy",
-			   id);
-	if (mkdir(dest, 0700) < 0)
-		iscadm_die("forensic export: %s: %s%s", dest, strerror(errno),
-			   errno == EEXIST ? " (refusing to overwrite)" : "");
-	for (made = 0; made < nfiles; made++) {
-		const char *f = iscadm_forensic_files[made];
-		struct iscadm_dl dl = { .dl_fd = -1 };
-		long status;
-
-		snprintf(path, sizeof(path), "%s/%s", dest, f);
-		snprintf(url, sizeof(url), "/v1/forensics/%s/%s", id, f);
-		dl.dl_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (dl.dl_fd < 0) {
-			iscadm_export_undo(dest, made);
-			iscadm_die("forensic export: %s: %s", path, strerror(errno));
-		}
-		crypto_hash_sha256_init(&dl.dl_sha);
-		status = iscadm_request("GET", url, NULL, iscadm_dl_write, &dl);
-		if (fsync(dl.dl_fd) < 0)
-			dl.dl_failed = true;
-		close(dl.dl_fd);
-		if (status != 200 || dl.dl_failed) {
-			struct json_object *o = json_tokener_parse(dl.dl_head);
-			iscadm_export_undo(dest, made + 1);
-			if (dl.dl_failed)
-				iscadm_die("forensic export: writing %s failed", path);
-			iscadm_die_http(status, o);
-		}
-		chmod(path, 0400);
-		if (strcmp(f, "disk.luks") == 0 || strcmp(f, "memory.enc") == 0) {
-			crypto_hash_sha256_final(&dl.dl_sha, digest);
-			sodium_bin2hex(f[0] == 'd' ? got : gotmem, 65, digest, sizeof(digest));
-		}
-	}
-	if (strcmp(gotmem, wantmem) != 0) {
-		iscadm_export_undo(dest, made);
-		iscadm_die("forensic export: %s: the memory dump's sha256 %s is not the one in the audit trail (%s): copy removed",
-			   id, gotmem, wantmem);
-	}
-	if (strcmp(got, want) != 0) {
-		iscadm_export_undo(dest, made);
-		iscadm_die("forensic export: %s: the disk's sha256 %s is not the one in the audit trail (%s): copy removed",
-			   id, got, want);
-	}
-	printf("forensic snapshot %s exported to %s (sha256 %s%s%s, as in the audit trail)\n", id,
-	       dest, got, gotmem[0] ? ", memory " : "", gotmem);
-	return 0;
-}
-
 static int cmd_forensic(int argc, char **argv)
 {
 	struct json_object *o;
@@ -649,17 +345,10 @@ static int cmd_forensic(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "ls") == 0) {
 		o = iscadm_call("GET", "/v1/forensics", NULL);
-		if (iscadm_json) {
+		if (iscadm_json)
 			iscadm_print_json(o);
-		} else {
-			printf("%-28s %-12s %-10s %-14s %s\n", "ID", "NODE", "REASON", "SHA256", "DISK");
-			for (size_t i = 0; i < json_object_array_length(o); i++) {
-				struct json_object *f = json_object_array_get_idx(o, i);
-				printf("%-28s %-12s %-10s %.12s   %s\n", iscadm_str(f, "id"),
-				       iscadm_str(f, "node"), iscadm_str(f, "reason"),
-				       iscadm_str(f, "sha256"), iscadm_str(f, "disk"));
-			}
-		}
+		else
+			iscadm_print_forensics(o);
 		json_object_put(o);
 		return 0;
 	}
@@ -673,7 +362,7 @@ static int cmd_forensic(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 4 && strcmp(argv[1], "export") == 0)
-		return cmd_forensic_export(argv[2], argv[3]);
+		return iscadm_forensic_export(argv[2], argv[3]);
 	iscadm_die("forensic: usage: forensic ls | forensic rm ID | forensic export ID DEST");
 }
 
@@ -703,7 +392,6 @@ static uint64_t iscadm_size(const char *what, const char *v, bool plain_is_mib)
 	return mib;
 }
 
-
 /* "90", "90s", "15m", "6h", "2d" into seconds. */
 static uint64_t iscadm_duration(const char *v)
 {
@@ -724,6 +412,48 @@ static uint64_t iscadm_duration(const char *v)
 		if (end[0] == units[i].u && end[1] == '\0')
 			return n * units[i].s;
 	iscadm_die("lifetime \"%s\": unknown unit (s, m, h or d)", v);
+}
+
+/* One create option with its value into the request (--image into image). */
+static void iscadm_create_option(struct json_object *req, const char *a, const char *v,
+				 const char **image)
+{
+	if (strcmp(a, "--image") == 0)
+		*image = v;
+	else if (strcmp(a, "--memory") == 0)
+		json_object_object_add(
+			req, "memory_mib",
+			json_object_new_int64((int64_t)iscadm_size("memory", v, true)));
+	else if (strcmp(a, "--publish") == 0 || strcmp(a, "--egress-allow") == 0) {
+		const char *key = a[2] == 'p' ? "publish" : "egress_allow";
+		struct json_object *arr;
+		if (!json_object_object_get_ex(req, key, &arr)) {
+			arr = json_object_new_array();
+			json_object_object_add(req, key, arr);
+		}
+		json_object_array_add(arr, json_object_new_string(v));
+	} else if (strcmp(a, "--lifetime") == 0)
+		json_object_object_add(req, "lifetime_s",
+				       json_object_new_int64((int64_t)iscadm_duration(v)));
+	else if (strcmp(a, "--on-hostile") == 0)
+		json_object_object_add(req, "on_hostile", json_object_new_string(v));
+	else if (strcmp(a, "--on-silent") == 0)
+		json_object_object_add(req, "on_silent", json_object_new_string(v));
+	else if (strcmp(a, "--on-fail") == 0)
+		json_object_object_add(req, "on_fail", json_object_new_string(v));
+	else if (strcmp(a, "--egress") == 0)
+		json_object_object_add(req, "egress", json_object_new_string(v));
+	else if (strcmp(a, "--profile") == 0)
+		json_object_object_add(req, "profile", json_object_new_string(v));
+	else if (strcmp(a, "--vcpus") == 0)
+		json_object_object_add(req, "vcpus",
+				       json_object_new_int64((int64_t)iscadm_uint("vcpus", v)));
+	else if (strcmp(a, "--scratch-size") == 0)
+		json_object_object_add(
+			req, "scratch_mib",
+			json_object_new_int64((int64_t)iscadm_size("scratch size", v, true)));
+	else
+		iscadm_die("create: unknown option %s", a);
 }
 
 static int cmd_create(int argc, char **argv)
@@ -749,40 +479,7 @@ static int cmd_create(int argc, char **argv)
 		if (v == NULL)
 			iscadm_die("create: %s needs a value", a);
 		i++;
-		if (strcmp(a, "--image") == 0)
-			image = v;
-		else if (strcmp(a, "--memory") == 0)
-			json_object_object_add(req, "memory_mib", json_object_new_int64((int64_t)
-				iscadm_size("memory", v, true)));
-		else if (strcmp(a, "--publish") == 0 || strcmp(a, "--egress-allow") == 0) {
-			const char *key = a[2] == 'p' ? "publish" : "egress_allow";
-			struct json_object *arr;
-			if (!json_object_object_get_ex(req, key, &arr)) {
-				arr = json_object_new_array();
-				json_object_object_add(req, key, arr);
-			}
-			json_object_array_add(arr, json_object_new_string(v));
-		} else if (strcmp(a, "--lifetime") == 0)
-			json_object_object_add(req, "lifetime_s",
-					       json_object_new_int64((int64_t)iscadm_duration(v)));
-		else if (strcmp(a, "--on-hostile") == 0)
-			json_object_object_add(req, "on_hostile", json_object_new_string(v));
-		else if (strcmp(a, "--on-silent") == 0)
-			json_object_object_add(req, "on_silent", json_object_new_string(v));
-		else if (strcmp(a, "--on-fail") == 0)
-			json_object_object_add(req, "on_fail", json_object_new_string(v));
-		else if (strcmp(a, "--egress") == 0)
-			json_object_object_add(req, "egress", json_object_new_string(v));
-		else if (strcmp(a, "--profile") == 0)
-			json_object_object_add(req, "profile", json_object_new_string(v));
-		else if (strcmp(a, "--vcpus") == 0)
-			json_object_object_add(req, "vcpus",
-					       json_object_new_int64((int64_t)iscadm_uint("vcpus", v)));
-		else if (strcmp(a, "--scratch-size") == 0)
-			json_object_object_add(req, "scratch_mib", json_object_new_int64((int64_t)
-				iscadm_size("scratch size", v, true)));
-		else
-			iscadm_die("create: unknown option %s", a);
+		iscadm_create_option(req, a, v, &image);
 	}
 	if (name == NULL)
 		iscadm_die("create: missing node name");
@@ -798,7 +495,8 @@ static int cmd_create(int argc, char **argv)
 	if (iscadm_json)
 		iscadm_print_json(o);
 	else
-		printf("%s created (%s, ip %s)\n", name, iscadm_str(o, "state"), iscadm_str(o, "ip"));
+		printf("%s created (%s, ip %s)\n", name, iscadm_str(o, "state"),
+		       iscadm_str(o, "ip"));
 	json_object_put(o);
 	return 0;
 }
@@ -829,21 +527,10 @@ static int cmd_image(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "ls") != 0)
 		iscadm_die("image: expected \"image ls\" (build and export are done by isc-image)");
 	a = iscadm_call("GET", "/v1/images", NULL);
-	if (iscadm_json) {
+	if (iscadm_json)
 		iscadm_print_json(a);
-	} else {
-		printf("%-16s %-7s %-10s %-14s %s\n", "NAME", "BOOT", "SIZE", "SHA256", "BUILT");
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			struct json_object *im = json_object_array_get_idx(a, i), *sz;
-			char size[24] = "-";
-			if (json_object_object_get_ex(im, "size", &sz))
-				snprintf(size, sizeof(size), "%.1fM",
-					 (double)json_object_get_int64(sz) / (1024.0 * 1024.0));
-			printf("%-16s %-7s %-10s %.12s   %s\n", iscadm_str(im, "name"),
-			       iscadm_str(im, "boot"), size, iscadm_str(im, "sha256"),
-			       iscadm_str(im, "built"));
-		}
-	}
+	else
+		iscadm_print_images(a);
 	json_object_put(a);
 	return 0;
 }
@@ -865,14 +552,20 @@ static const struct {
 	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
 	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
-	{ "cleanse", cmd_cleanse, "cleanse NAME            halt, fresh ephemeral disk with a new key, start" },
-	{ "quarantine", cmd_quarantine, "quarantine NAME [--pause] [--snapshot]  cut all of the node's traffic, keep it running (or paused)" },
+	{ "cleanse", cmd_cleanse,
+	  "cleanse NAME            halt, fresh ephemeral disk with a new key, start" },
+	{ "quarantine", cmd_quarantine,
+	  "quarantine NAME [--pause] [--snapshot]  cut all of the node's traffic, keep it running (or paused)" },
 	{ "release", cmd_release, "release NAME            end the quarantine" },
 	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
-	{ "snapshot", cmd_snapshot, "snapshot NAME [--memory]  forensic snapshot of the node's encrypted disk (sealed key), and of its memory (encrypted)" },
-	{ "forensic", cmd_forensic, "forensic ls | rm ID | export ID DEST   the forensic snapshots (export: verified copy)" },
-	{ "audit", cmd_audit, "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
-	{ "logs", cmd_logs, "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
+	{ "snapshot", cmd_snapshot,
+	  "snapshot NAME [--memory]  forensic snapshot of the node's encrypted disk (sealed key), and of its memory (encrypted)" },
+	{ "forensic", cmd_forensic,
+	  "forensic ls | rm ID | export ID DEST   the forensic snapshots (export: verified copy)" },
+	{ "audit", cmd_audit,
+	  "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
+	{ "logs", cmd_logs,
+	  "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
 	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
 	{ "image", cmd_image, "image ls                list images" },
 };
@@ -913,7 +606,7 @@ int main(int argc, char **argv)
 		iscadm_usage(stderr);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	iscadm_http_init();
 	for (size_t i = 0; i < sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]); i++)
 		if (strcmp(args[0], iscadm_cmds[i].c_name) == 0)
 			return iscadm_cmds[i].c_fn(n, args);

@@ -1,4 +1,7 @@
-/* state: node records as JSON files. */
+/* state: node records as JSON files (the contract is state.h): the names
+ * of states, phases and actions, a record to JSON and back (every member
+ * read with bounds, the first bad one named in the error), and the files
+ * under <state_dir>/nodes, written atomically. */
 #include "state.h"
 
 #include <dirent.h>
@@ -18,17 +21,20 @@
 #define STATE_MAX_NODES 4096
 
 static const char *const state_names[NODE_STATE_COUNT] = {
-	[NODE_CREATING] = "creating", [NODE_DEFINED] = "defined",
-	[NODE_STARTING] = "starting", [NODE_RUNNING] = "running",
-	[NODE_STOPPING] = "stopping", [NODE_STOPPED] = "stopped",
+	[NODE_CREATING] = "creating",     [NODE_DEFINED] = "defined",
+	[NODE_STARTING] = "starting",     [NODE_RUNNING] = "running",
+	[NODE_STOPPING] = "stopping",     [NODE_STOPPED] = "stopped",
 	[NODE_DESTROYING] = "destroying", [NODE_FAILED] = "failed",
 	[NODE_CLEANSING] = "cleansing",
 };
 
 static const char *const phase_names[NODE_PHASE_COUNT] = {
-	[NODE_PHASE_NONE] = "", [NODE_PHASE_SHUTDOWN] = "shutdown",
-	[NODE_PHASE_SNAPSHOT] = "snapshot", [NODE_PHASE_REKEY] = "rekey",
-	[NODE_PHASE_START] = "start", [NODE_PHASE_WAIT_AGENT] = "wait-agent",
+	[NODE_PHASE_NONE] = "",
+	[NODE_PHASE_SHUTDOWN] = "shutdown",
+	[NODE_PHASE_SNAPSHOT] = "snapshot",
+	[NODE_PHASE_REKEY] = "rekey",
+	[NODE_PHASE_START] = "start",
+	[NODE_PHASE_WAIT_AGENT] = "wait-agent",
 };
 
 const char *state_phase_name(enum node_phase p)
@@ -43,8 +49,10 @@ static const struct jsonin_limits state_limits = {
 };
 
 static const char *const action_names[NODE_ACT_COUNT] = {
-	[NODE_ACT_ALERT] = "alert", [NODE_ACT_QUARANTINE] = "quarantine",
-	[NODE_ACT_CLEANSE] = "cleanse", [NODE_ACT_DESTROY] = "destroy",
+	[NODE_ACT_ALERT] = "alert",
+	[NODE_ACT_QUARANTINE] = "quarantine",
+	[NODE_ACT_CLEANSE] = "cleanse",
+	[NODE_ACT_DESTROY] = "destroy",
 };
 
 const char *state_action_name(enum node_action a)
@@ -96,7 +104,6 @@ static struct json_object *state_strings_(const char *arr, size_t stride, size_t
 	return a;
 }
 
-
 /* An optional action member (absent: *a unchanged). */
 static int state_action_in(struct json_object *o, const char *key, enum node_action *a,
 			   struct dock_err *err)
@@ -119,7 +126,8 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
 	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
 	if (r->nr_phase != NODE_PHASE_NONE)
-		json_object_object_add(o, "phase", json_object_new_string(state_phase_name(r->nr_phase)));
+		json_object_object_add(o, "phase",
+				       json_object_new_string(state_phase_name(r->nr_phase)));
 	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
 	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
@@ -138,42 +146,43 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
 	json_object_object_add(o, "cleanse_at", json_object_new_int64(r->nr_cleanse_at));
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
-	json_object_object_add(o, "on_hostile", json_object_new_string(state_action_name(r->nr_on_hostile)));
-	json_object_object_add(o, "on_silent", json_object_new_string(state_action_name(r->nr_on_silent)));
-	json_object_object_add(o, "on_fail", json_object_new_string(state_action_name(r->nr_on_fail)));
+	json_object_object_add(o, "on_hostile",
+			       json_object_new_string(state_action_name(r->nr_on_hostile)));
+	json_object_object_add(o, "on_silent",
+			       json_object_new_string(state_action_name(r->nr_on_silent)));
+	json_object_object_add(o, "on_fail",
+			       json_object_new_string(state_action_name(r->nr_on_fail)));
 	json_object_object_add(o, "failing", state_strings(r->nr_failing, r->nr_n_failing));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();
 		json_object_object_add(h, "protocol",
 				       json_object_new_int64((int64_t)r->nr_hello.ah_protocol));
 		json_object_object_add(h, "agent", json_object_new_string(r->nr_hello.ah_agent));
-		json_object_object_add(h, "boot_id", json_object_new_string(r->nr_hello.ah_boot_id));
+		json_object_object_add(h, "boot_id",
+				       json_object_new_string(r->nr_hello.ah_boot_id));
 		json_object_object_add(h, "kernel", json_object_new_string(r->nr_hello.ah_kernel));
 		json_object_object_add(h, "hostname",
 				       json_object_new_string(r->nr_hello.ah_hostname));
-		json_object_object_add(h, "received", json_object_new_int64(r->nr_hello.ah_received));
+		json_object_object_add(h, "received",
+				       json_object_new_int64(r->nr_hello.ah_received));
 		json_object_object_add(o, "hello", h);
 	}
-	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	s = strdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
 
-int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
+/* What every record has: the node, its image, sizes, network, key, volume,
+ * profile and creation time. */
+static int state_in_node(struct json_object *o, const char *w, struct node_rec *r, char *st,
+			 size_t st_size, struct dock_err *err)
 {
-	struct json_object *o = NULL, *h;
-	char st[16], phase[16];
 	uint64_t u;
-	int rc = -EINVAL;
-	const char *w = "node record";
 
-	memset(r, 0, sizeof(*r));
-	if (jsonin_parse(w, buf, len, &state_limits, &o, err) < 0)
-		return -EINVAL;
 	if (jsonin_str(o, w, "name", true, r->nr_name, sizeof(r->nr_name), err) < 0 ||
 	    validate_name("node", r->nr_name, NODE_NAME_MAX, err) < 0 ||
-	    jsonin_str(o, w, "state", true, st, sizeof(st), err) < 0 ||
+	    jsonin_str(o, w, "state", true, st, st_size, err) < 0 ||
 	    jsonin_str(o, w, "reason", true, r->nr_reason, sizeof(r->nr_reason), err) < 0 ||
 	    jsonin_str(o, w, "image", true, r->nr_image, sizeof(r->nr_image), err) < 0 ||
 	    jsonin_u64(o, w, "memory_mib", true, 0, UINT32_MAX, &r->nr_memory_mib, err) < 0 ||
@@ -184,67 +193,116 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	    jsonin_str(o, w, "secret_uuid", true, r->nr_secret_uuid, sizeof(r->nr_secret_uuid),
 		       err) < 0 ||
 	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
-		goto out;
+		return -EINVAL;
 	r->nr_subnet = (unsigned)u;
-	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err)))
-		goto out;
+	if (JSONIN_BAD(
+		    jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err)))
+		return -EINVAL;
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
-		goto out;
+		return -EINVAL;
 	r->nr_created = (int64_t)u;
+	return 0;
+}
+
+/* The policy: ports, egress, quarantine, lifetime, what to do on hostile,
+ * silent and failing, and the checks failing now. */
+static int state_in_policy(struct json_object *o, const char *w, struct node_rec *r,
+			   struct dock_err *err)
+{
 	if (jsonin_strings(o, w, "published", r->nr_published[0], sizeof(r->nr_published[0]),
 			   NODE_PUBLISH_MAX, &r->nr_n_published, err) < 0 ||
 	    jsonin_strings(o, w, "egress_allow", r->nr_egress_allow[0],
-			   sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow, err) < 0 ||
+			   sizeof(r->nr_egress_allow[0]), NODE_ALLOW_MAX, &r->nr_n_allow,
+			   err) < 0 ||
 	    JSONIN_BAD(jsonin_bool(o, w, "egress_deny", false, &r->nr_egress_deny, err)) ||
 	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)) ||
-	    JSONIN_BAD(jsonin_u64(o, w, "lifetime_s", false, 0, UINT32_MAX, &r->nr_lifetime_s, err)) ||
+	    JSONIN_BAD(
+		    jsonin_u64(o, w, "lifetime_s", false, 0, UINT32_MAX, &r->nr_lifetime_s, err)) ||
 	    JSONIN_BAD(jsonin_u64(o, w, "cleanses", false, 0, INT64_MAX, &r->nr_cleanses, err)))
-		goto out;
+		return -EINVAL;
 	r->nr_on_hostile = NODE_ACT_QUARANTINE;
 	r->nr_on_silent = NODE_ACT_ALERT;
 	r->nr_on_fail = NODE_ACT_ALERT;
 	if (state_action_in(o, "on_hostile", &r->nr_on_hostile, err) < 0 ||
 	    state_action_in(o, "on_silent", &r->nr_on_silent, err) < 0 ||
 	    state_action_in(o, "on_fail", &r->nr_on_fail, err) < 0)
-		goto out;
+		return -EINVAL;
 	if (jsonin_strings(o, w, "failing", r->nr_failing[0], sizeof(r->nr_failing[0]),
 			   NODE_FAILING_MAX, &r->nr_n_failing, err) < 0)
-		goto out;
+		return -EINVAL;
+	return 0;
+}
+
+/* A cleanse under way: its phase and when it started (both optional). */
+static int state_in_cleanse(struct json_object *o, const char *w, struct node_rec *r,
+			    struct dock_err *err)
+{
+	char phase[16];
+	uint64_t u;
+
 	switch (jsonin_str(o, w, "phase", false, phase, sizeof(phase), err)) {
 	case -ENOENT:
 		break;
 	case 0:
-		for (r->nr_phase = NODE_PHASE_SHUTDOWN; r->nr_phase < NODE_PHASE_COUNT; r->nr_phase++)
+		for (r->nr_phase = NODE_PHASE_SHUTDOWN; r->nr_phase < NODE_PHASE_COUNT;
+		     r->nr_phase++)
 			if (strcmp(phase, phase_names[r->nr_phase]) == 0)
 				break;
 		if (r->nr_phase < NODE_PHASE_COUNT)
 			break;
 		err_set(err, 400, EINVAL, "%s: unknown phase \"%s\"", w, phase);
-		goto out;
+		return -EINVAL;
 	default:
-		goto out;
+		return -EINVAL;
 	}
 	if (jsonin_u64(o, w, "cleanse_at", false, 0, INT64_MAX, &u, err) == 0)
 		r->nr_cleanse_at = (int64_t)u;
 	else if (err_isset(err))
+		return -EINVAL;
+	return 0;
+}
+
+/* The agent's last hello, when the node has one. */
+static int state_in_hello(struct json_object *o, const char *w, struct node_rec *r,
+			  struct dock_err *err)
+{
+	struct json_object *h;
+	struct agent_hello *ah = &r->nr_hello;
+	uint64_t u;
+
+	if (!json_object_object_get_ex(o, "hello", &h) || !json_object_is_type(h, json_type_object))
+		return 0;
+	if (jsonin_u64(h, w, "protocol", true, 0, UINT32_MAX, &ah->ah_protocol, err) < 0 ||
+	    jsonin_str(h, w, "agent", true, ah->ah_agent, sizeof(ah->ah_agent), err) < 0 ||
+	    jsonin_str(h, w, "boot_id", true, ah->ah_boot_id, sizeof(ah->ah_boot_id), err) < 0 ||
+	    jsonin_str(h, w, "kernel", true, ah->ah_kernel, sizeof(ah->ah_kernel), err) < 0 ||
+	    jsonin_str(h, w, "hostname", true, ah->ah_hostname, sizeof(ah->ah_hostname), err) < 0 ||
+	    jsonin_u64(h, w, "received", true, 0, INT64_MAX, &u, err) < 0)
+		return -EINVAL;
+	ah->ah_received = (int64_t)u;
+	r->nr_have_hello = true;
+	return 0;
+}
+
+int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
+{
+	struct json_object *o = NULL;
+	char st[16];
+	int rc = -EINVAL;
+	const char *w = "node record";
+
+	memset(r, 0, sizeof(*r));
+	if (jsonin_parse(w, buf, len, &state_limits, &o, err) < 0)
+		return -EINVAL;
+	if (state_in_node(o, w, r, st, sizeof(st), err) < 0 || state_in_policy(o, w, r, err) < 0 ||
+	    state_in_cleanse(o, w, r, err) < 0)
 		goto out;
 	if (state_parse_name(st, &r->nr_state) < 0) {
 		err_set(err, 400, EINVAL, "%s: unknown state \"%s\"", w, st);
 		goto out;
 	}
-	if (json_object_object_get_ex(o, "hello", &h) && json_object_is_type(h, json_type_object)) {
-		struct agent_hello *ah = &r->nr_hello;
-		if (jsonin_u64(h, w, "protocol", true, 0, UINT32_MAX, &ah->ah_protocol, err) < 0 ||
-		    jsonin_str(h, w, "agent", true, ah->ah_agent, sizeof(ah->ah_agent), err) < 0 ||
-		    jsonin_str(h, w, "boot_id", true, ah->ah_boot_id, sizeof(ah->ah_boot_id), err) < 0 ||
-		    jsonin_str(h, w, "kernel", true, ah->ah_kernel, sizeof(ah->ah_kernel), err) < 0 ||
-		    jsonin_str(h, w, "hostname", true, ah->ah_hostname, sizeof(ah->ah_hostname),
-			       err) < 0 ||
-		    jsonin_u64(h, w, "received", true, 0, INT64_MAX, &u, err) < 0)
-			goto out;
-		ah->ah_received = (int64_t)u;
-		r->nr_have_hello = true;
-	}
+	if (state_in_hello(o, w, r, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	json_object_put(o);
@@ -258,14 +316,14 @@ static int state_path(const char *state_dir, const char *name, char *buf, size_t
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-
 int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err)
 {
 	char path[PATH_MAX], *json;
 	int r;
 
 	if (state_path(state_dir, rec->nr_name, path, sizeof(path)) < 0)
-		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", rec->nr_name);
+		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long",
+			       rec->nr_name);
 	json = state_to_json(rec);
 	if (json == NULL)
 		return err_set(err, 500, ENOMEM, "node %s: out of memory", rec->nr_name);
@@ -292,7 +350,8 @@ int state_load(const char *state_dir, const char *name, struct node_rec *rec, st
 		return r;
 	}
 	if (strcmp(rec->nr_name, name) != 0)
-		return err_set(err, 500, EINVAL, "%s: record names node \"%s\"", path, rec->nr_name);
+		return err_set(err, 500, EINVAL, "%s: record names node \"%s\"", path,
+			       rec->nr_name);
 	return 0;
 }
 

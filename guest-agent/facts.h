@@ -1,5 +1,5 @@
 /*
- * facts.h: the contract between the agent core (agent.c) and its checks
+ * facts.h: the contract between the agent core (agent*.c, agent-int.h) and its checks
  * (check_*.c). A check is a sensor: it writes the facts it observes, with
  * their evidence, into one bounded JSON line; the dock judges them.
  * The three helpers every check uses live here too: jline.c (the bounded
@@ -28,15 +28,15 @@ enum fact_netlink {
 };
 
 struct fact_env {
-	const char *fe_root;           /* prefix for /proc, /sys, /etc ("" = none) */
+	const char *fe_root; /* prefix for /proc, /sys, /etc ("" = none) */
 	enum fact_netlink fe_netlink;
-	const char *fe_replay;         /* FACT_NL_REPLAY: directory of replies */
-	const char *fe_service;        /* comm of the node's service, or NULL */
+	const char *fe_replay;  /* FACT_NL_REPLAY: directory of replies */
+	const char *fe_service; /* comm of the node's service, or NULL */
 };
 
 /* --- jline.c: one JSON object that never exceeds AGENT_LINE_MAX --------- */
 
-#define JL_DEPTH   6
+#define JL_DEPTH 6
 /*
  * Bytes kept free while members and array elements are written, for what
  * comes last: the closing brackets, "truncated":true and "error":"...".
@@ -48,12 +48,12 @@ struct fact_env {
 struct jline {
 	char jl_buf[AGENT_LINE_MAX];
 	size_t jl_len;
-	unsigned jl_depth;               /* open containers, the line's own included */
-	char jl_close[JL_DEPTH];         /* '}' or ']' for each open container */
-	bool jl_first[JL_DEPTH];         /* nothing written in it yet */
-	unsigned jl_dead;                /* opens that did not fit, so closes to skip */
-	bool jl_full;                    /* a write did not fit and was left out */
-	char jl_err[JL_ERR_MAX];         /* the first error; "" if none */
+	unsigned jl_depth;       /* open containers, the line's own included */
+	char jl_close[JL_DEPTH]; /* '}' or ']' for each open container */
+	bool jl_first[JL_DEPTH]; /* nothing written in it yet */
+	unsigned jl_dead;        /* opens that did not fit, so closes to skip */
+	bool jl_full;            /* a write did not fit and was left out */
+	char jl_err[JL_ERR_MAX]; /* the first error; "" if none */
 };
 
 /* A point to come back to when an array element does not fit. */
@@ -136,11 +136,11 @@ bool file_exists(const struct fact_env *e, const char *path);
 struct file_lines {
 	int fl_fd;
 	char fl_buf[2 * FILE_LINE_MAX + 1];
-	size_t fl_len;                   /* bytes in fl_buf */
-	size_t fl_pos;                   /* start of the next line */
+	size_t fl_len; /* bytes in fl_buf */
+	size_t fl_pos; /* start of the next line */
 	bool fl_eof;
-	bool fl_skip;                    /* dropping the tail of a cut line */
-	uint64_t fl_total;               /* bytes read so far (bounded) */
+	bool fl_skip;      /* dropping the tail of a cut line */
+	uint64_t fl_total; /* bytes read so far (bounded) */
 };
 
 int file_lines_open(struct file_lines *fl, const struct fact_env *e, const char *path);
