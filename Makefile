@@ -46,8 +46,7 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
 # the output (tables, JSON), the verified forensic export.
-ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c \
-              common/validate.c common/err.c
+ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
@@ -71,7 +70,7 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 # (the job, the OVF descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
               images/build.c images/imgmanifest.c images/imgio.c images/apt.c images/debian.c \
-              images/pack.c images/export.c images/export-ovf.c images/export-pack.c $(COMMON_SRC)
+              images/pack.c images/export.c images/export-ovf.c images/export-pack.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
@@ -106,7 +105,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 $(B)/dockd: $(call obj,$(DOCKD_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(B)/iscadm: $(call obj,$(ISCADM_SRC))
+$(B)/iscadm: $(call obj,$(ISCADM_SRC) $(COMMON_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lcurl
 
 $(B)/isc-unseal: $(call obj,$(UNSEAL_SRC))
@@ -123,7 +122,7 @@ $(B)/isc-agent: $(AGENT_SRC) $(AGENT_HDR) | $(MUSL_INC)
 	musl-gcc $(AGENT_CFLAGS) -o $@ $(AGENT_SRC)
 	strip $@
 
-$(B)/isc-image: $(call obj,$(IMAGE_SRC))
+$(B)/isc-image: $(call obj,$(IMAGE_SRC) $(COMMON_SRC))
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ $^ $(IMAGE_LIBS)
 
 # RECIPE: one recipe or several, e.g. RECIPE="micro micro-weak micro-hostile".

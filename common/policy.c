@@ -26,7 +26,7 @@ int profile_paths(struct json_object *o, const char *key,
 /* The "service" object: process name, uid, gid, ports. */
 int profile_service(struct json_object *svc, struct profile *p, struct dock_err *err)
 {
-	struct json_object *ports;
+	struct json_object *ports = NULL; /* jsonin_array leaves it when absent */
 	int r;
 
 	if (!json_object_is_type(svc, json_type_object))
