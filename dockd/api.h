@@ -10,7 +10,7 @@
 #include "err.h"
 
 #define API_BODY_MAX (64 * 1024)
-#define API_URL_MAX 256
+#define API_URL_MAX  256
 
 enum api_route_id {
 	API_NONE,

@@ -38,26 +38,26 @@
 
 #include "err.h"
 
-#define AUDIT_LINE_MAX 8192   /* bytes of one record, newline excluded */
-#define AUDIT_DEPTH_MAX 5     /* record 1, who/detail 2, detail nests 3 more */
+#define AUDIT_LINE_MAX   8192 /* bytes of one record, newline excluded */
+#define AUDIT_DEPTH_MAX  5    /* record 1, who/detail 2, detail nests 3 more */
 #define AUDIT_FIELDS_MAX 32   /* members of any object / elements of any array */
 #define AUDIT_ACTION_MAX 64   /* "create", "check-fail", ... incl. NUL */
-#define AUDIT_NODE_MAX 64     /* names are 31 bytes; a refused request's is cut here */
+#define AUDIT_NODE_MAX   64   /* names are 31 bytes; a refused request's is cut here */
 #define AUDIT_RESULT_MAX 1024 /* "ok" or "error: <one line>" incl. NUL */
-#define AUDIT_HASH_HEX 64     /* hex SHA-256 */
-#define AUDIT_READ_MAX 4096   /* records audit_read returns at most */
-#define AUDIT_UID_DOCK (-1)   /* who: the dock itself */
+#define AUDIT_HASH_HEX   64   /* hex SHA-256 */
+#define AUDIT_READ_MAX   4096 /* records audit_read returns at most */
+#define AUDIT_UID_DOCK   (-1) /* who: the dock itself */
 
 struct audit_record {
 	uint64_t ar_seq;
-	int64_t ar_time;                      /* unix seconds of "time" */
-	int64_t ar_uid;                       /* peer uid, AUDIT_UID_DOCK for "dock" */
+	int64_t ar_time; /* unix seconds of "time" */
+	int64_t ar_uid;  /* peer uid, AUDIT_UID_DOCK for "dock" */
 	char ar_action[AUDIT_ACTION_MAX];
-	char ar_node[AUDIT_NODE_MAX];         /* "" for null */
+	char ar_node[AUDIT_NODE_MAX]; /* "" for null */
 	char ar_result[AUDIT_RESULT_MAX];
 	char ar_prev[AUDIT_HASH_HEX + 1];
-	char ar_hash[AUDIT_HASH_HEX + 1];     /* as written in the line */
-	bool ar_hash_ok;                      /* ar_hash is the SHA-256 of the line */
+	char ar_hash[AUDIT_HASH_HEX + 1]; /* as written in the line */
+	bool ar_hash_ok;                  /* ar_hash is the SHA-256 of the line */
 };
 
 /* Open (create, mode 0600) the log for appending and recover seq and the
@@ -101,7 +101,6 @@ int audit_verify(const char *path, uint64_t *records, uint64_t *bad_line, struct
 /* Parse one line (no newline) into rec, checking its own hash (ar_hash_ok)
  * but not its place in the chain. Bounded by the limits above; the fuzz
  * target. -EINVAL/-E2BIG with err naming the problem. */
-int audit_parse_line(const char *line, size_t len, struct audit_record *rec,
-		     struct dock_err *err);
+int audit_parse_line(const char *line, size_t len, struct audit_record *rec, struct dock_err *err);
 
 #endif

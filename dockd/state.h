@@ -13,15 +13,15 @@
 #include "validate.h"
 
 enum node_state {
-	NODE_CREATING,   /* intent recorded; resources may be half made */
-	NODE_DEFINED,    /* everything exists, never started */
+	NODE_CREATING, /* intent recorded; resources may be half made */
+	NODE_DEFINED,  /* everything exists, never started */
 	NODE_STARTING,
 	NODE_RUNNING,
 	NODE_STOPPING,
 	NODE_STOPPED,
 	NODE_DESTROYING, /* intent recorded; resources may be half removed */
 	NODE_FAILED,
-	NODE_CLEANSING,  /* intent recorded: halt, fresh disk with a new key, start */
+	NODE_CLEANSING, /* intent recorded: halt, fresh disk with a new key, start */
 	NODE_STATE_COUNT
 };
 
@@ -50,29 +50,34 @@ struct agent_hello {
 
 /* What the dock does when a node's agent floods it with hostile input,
  * falls silent past the deadline, or a check turns FAIL. */
-enum node_action { NODE_ACT_ALERT, NODE_ACT_QUARANTINE, NODE_ACT_CLEANSE, NODE_ACT_DESTROY,
-		   NODE_ACT_COUNT };
+enum node_action {
+	NODE_ACT_ALERT,
+	NODE_ACT_QUARANTINE,
+	NODE_ACT_CLEANSE,
+	NODE_ACT_DESTROY,
+	NODE_ACT_COUNT
+};
 const char *state_action_name(enum node_action a);
 int state_parse_action(const char *s, enum node_action *out);
 
 #define NODE_PUBLISH_MAX 16
-#define NODE_ALLOW_MAX 16
+#define NODE_ALLOW_MAX   16
 #define NODE_FAILING_MAX 32 /* checks.h CHECKS_MAX */
 
 struct node_rec {
 	char nr_name[NODE_NAME_MAX + 1];
 	enum node_state nr_state;
-	enum node_phase nr_phase;     /* with NODE_CLEANSING, or where a failed cleanse stopped */
-	char nr_reason[256];          /* why failed, empty otherwise */
+	enum node_phase nr_phase; /* with NODE_CLEANSING, or where a failed cleanse stopped */
+	char nr_reason[256];      /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
-	char nr_profile[64];          /* policy the checks judge against; may be empty */
+	char nr_profile[64]; /* policy the checks judge against; may be empty */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;
-	unsigned nr_subnet;           /* index in the subnet pool */
+	unsigned nr_subnet; /* index in the subnet pool */
 	char nr_mac[18];
-	char nr_secret_uuid[37];      /* empty until the secret exists */
-	char nr_volume[PATH_MAX];     /* ephemeral volume path */
+	char nr_secret_uuid[37];  /* empty until the secret exists */
+	char nr_volume[PATH_MAX]; /* ephemeral volume path */
 	int64_t nr_created;
 	/* Firewall policy, as fw_init rebuilds it at start. */
 	char nr_published[NODE_PUBLISH_MAX][24]; /* "8080:80/tcp" */
@@ -81,9 +86,9 @@ struct node_rec {
 	char nr_egress_allow[NODE_ALLOW_MAX][20]; /* "a.b.c.d/p" */
 	size_t nr_n_allow;
 	bool nr_quarantined;
-	uint64_t nr_lifetime_s;       /* 0: no maximum lifetime */
-	int64_t nr_cleanse_at;        /* unix time of the next automatic cleanse, 0 none */
-	uint64_t nr_cleanses;         /* how many times the node was cleansed */
+	uint64_t nr_lifetime_s;         /* 0: no maximum lifetime */
+	int64_t nr_cleanse_at;          /* unix time of the next automatic cleanse, 0 none */
+	uint64_t nr_cleanses;           /* how many times the node was cleansed */
 	enum node_action nr_on_hostile; /* default quarantine */
 	enum node_action nr_on_silent;  /* default alert */
 	enum node_action nr_on_fail;    /* a check turning FAIL; default alert */
@@ -103,11 +108,9 @@ char *state_to_json(const struct node_rec *rec); /* malloc'd */
 int state_from_json(const char *buf, size_t len, struct node_rec *rec, struct dock_err *err);
 
 int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err);
-int state_load(const char *state_dir, const char *name, struct node_rec *rec,
-	       struct dock_err *err);
+int state_load(const char *state_dir, const char *name, struct node_rec *rec, struct dock_err *err);
 int state_remove(const char *state_dir, const char *name, struct dock_err *err);
 /* Names of all records; *names is malloc'd, free each and the array. */
 int state_list(const char *state_dir, char ***names, size_t *n, struct dock_err *err);
-
 
 #endif

@@ -13,16 +13,16 @@
 
 struct json_object;
 
-#define FW_TABLE "isc"             /* family inet */
-#define FW_NODES_MAX 1024          /* fw_init refuses more: bounds one batch */
-#define FW_BRIDGE_MAX 15           /* IFNAMSIZ - 1 */
-#define FW_NAME_MAX 63             /* fn_name is in chain names and log prefixes */
-#define FW_PREFIX_MIN 8
-#define FW_PREFIX_MAX 30
-#define FW_PUBLISH_MAX 64          /* published ports per node */
-#define FW_ALLOW_MAX 64            /* egress allow-list entries per node */
-#define FW_LOG_RATE 10             /* logged drops per second and node... */
-#define FW_LOG_BURST 20            /* ...after a burst of this many */
+#define FW_TABLE       "isc" /* family inet */
+#define FW_NODES_MAX   1024  /* fw_init refuses more: bounds one batch */
+#define FW_BRIDGE_MAX  15    /* IFNAMSIZ - 1 */
+#define FW_NAME_MAX    63    /* fn_name is in chain names and log prefixes */
+#define FW_PREFIX_MIN  8
+#define FW_PREFIX_MAX  30
+#define FW_PUBLISH_MAX 64 /* published ports per node */
+#define FW_ALLOW_MAX   64 /* egress allow-list entries per node */
+#define FW_LOG_RATE    10 /* logged drops per second and node... */
+#define FW_LOG_BURST   20 /* ...after a burst of this many */
 
 /* One published port: packets from outside to the host's HOSTPORT (on any
  * of its addresses, arriving on an interface that is no node's) are sent to
@@ -115,8 +115,7 @@ int fw_publish(const struct fw_node *node, const struct fw_publish *p, struct do
 /* One batch removing that publish. Absent is a no-op; a host port that
  * another node publishes is 409. The node's other publishes (its record)
  * keep their forward accept, even to the same node port. */
-int fw_unpublish(const struct fw_node *node, const struct fw_publish *p,
-		 struct dock_err *err);
+int fw_unpublish(const struct fw_node *node, const struct fw_publish *p, struct dock_err *err);
 
 /* One batch: drop every packet from or to the node (on), or stop that (off).
  * Quarantine does not need the node to be in the table: it cuts the bridge
@@ -134,35 +133,35 @@ int fw_teardown(struct dock_err *err);
 /* ---- reading the policy back (iscadm fw show, dock-side checks) -------- */
 
 struct fw_show_node {
-	char sn_name[FW_NAME_MAX + 1];  /* from its chain; "?" if none */
+	char sn_name[FW_NAME_MAX + 1]; /* from its chain; "?" if none */
 	char sn_bridge[FW_BRIDGE_MAX + 1];
-	char sn_ip[16];                 /* "" when anti-spoofing holds no address */
+	char sn_ip[16]; /* "" when anti-spoofing holds no address */
 	char sn_mac[18];
 	char sn_gateway[16];
 	char sn_subnet[32];
-	bool sn_isolated;    /* bridge, subnet, host services and drop chain in place */
-	bool sn_antispoof;   /* its address and MAC are the only source it may use */
+	bool sn_isolated;  /* bridge, subnet, host services and drop chain in place */
+	bool sn_antispoof; /* its address and MAC are the only source it may use */
 	bool sn_quarantined;
 	bool sn_egress_deny;
 	size_t sn_nallow;
-	char sn_allow[FW_ALLOW_MAX][32];  /* CIDR, or first-last when not one */
+	char sn_allow[FW_ALLOW_MAX][32]; /* CIDR, or first-last when not one */
 	size_t sn_npublished;
 	struct fw_publish sn_published[FW_PUBLISH_MAX];
-	uint64_t sn_drop_packets;  /* its drop chain's counter */
+	uint64_t sn_drop_packets; /* its drop chain's counter */
 	uint64_t sn_drop_bytes;
-	bool sn_truncated;   /* the table holds more than the arrays above */
+	bool sn_truncated; /* the table holds more than the arrays above */
 };
 
 #define FW_WARN_MAX 16
 
 struct fw_show {
-	bool fs_table;         /* table inet isc exists */
-	bool fs_policy_ok;     /* its fixed sets, chains and rules are fw_init's */
-	char fs_policy_problem[256];  /* the first difference when not */
+	bool fs_table;               /* table inet isc exists */
+	bool fs_policy_ok;           /* its fixed sets, chains and rules are fw_init's */
+	char fs_policy_problem[256]; /* the first difference when not */
 	size_t fs_nwarnings;
-	char fs_warnings[FW_WARN_MAX][256];  /* e.g. another table's forward policy is drop */
+	char fs_warnings[FW_WARN_MAX][256]; /* e.g. another table's forward policy is drop */
 	size_t fs_nnodes;
-	struct fw_show_node *fs_nodes;  /* sorted by name */
+	struct fw_show_node *fs_nodes; /* sorted by name */
 };
 
 /* Read the policy in force from the kernel (a few netlink dumps, no

@@ -32,7 +32,8 @@ static int blockdev_note(char *disk, size_t size, const char *name)
 	return strcmp(disk, name) == 0 ? 0 : -EXDEV;
 }
 
-static int blockdev_walk(const struct fact_env *e, const char *sysdir, int depth, char *disk, size_t size)
+static int blockdev_walk(const struct fact_env *e, const char *sysdir, int depth, char *disk,
+			 size_t size)
 {
 	char path[PATH_MAX], real[PATH_MAX], *slash;
 	struct dirent *de;
@@ -50,7 +51,8 @@ static int blockdev_walk(const struct fact_env *e, const char *sysdir, int depth
 			if (de->d_name[0] == '.')
 				continue;
 			n++;
-			if (snprintf(sub, sizeof(sub), "/sys/class/block/%s", de->d_name) >= (int)sizeof(sub))
+			if (snprintf(sub, sizeof(sub), "/sys/class/block/%s", de->d_name) >=
+			    (int)sizeof(sub))
 				r = -ENAMETOOLONG;
 			else
 				r = blockdev_walk(e, sub, depth + 1, disk, size);
@@ -64,7 +66,8 @@ static int blockdev_walk(const struct fact_env *e, const char *sysdir, int depth
 		return -ENAMETOOLONG;
 	if (!realpath(path, real))
 		return -errno;
-	if (snprintf(path, sizeof(path), "%s/partition", real) < (int)sizeof(path) && access(path, F_OK) == 0) {
+	if (snprintf(path, sizeof(path), "%s/partition", real) < (int)sizeof(path) &&
+	    access(path, F_OK) == 0) {
 		slash = strrchr(real, '/');
 		if (slash == NULL || slash == real)
 			return -ENODEV;

@@ -31,7 +31,8 @@ static int audit_reply(const struct nlmsghdr *nlh, void *arg)
 		return -EBADMSG;
 	/* Older kernels send a shorter struct, newer ones a longer one. */
 	memset(&out->ar_status, 0, sizeof(out->ar_status));
-	memcpy(&out->ar_status, nl_msg_data(nlh), len < sizeof(out->ar_status) ? len : sizeof(out->ar_status));
+	memcpy(&out->ar_status, nl_msg_data(nlh),
+	       len < sizeof(out->ar_status) ? len : sizeof(out->ar_status));
 	out->ar_have = true;
 	return 1;
 }
@@ -42,7 +43,9 @@ void check_audit(struct jline *j, const struct fact_env *e)
 	 * No NLM_F_ACK: some kernels send the status from a helper thread,
 	 * after the ack; an error still comes back as NLMSG_ERROR.
 	 */
-	struct nlmsghdr req = { .nlmsg_len = NLMSG_HDRLEN, .nlmsg_type = AUDIT_GET, .nlmsg_flags = NLM_F_REQUEST };
+	struct nlmsghdr req = { .nlmsg_len = NLMSG_HDRLEN,
+				.nlmsg_type = AUDIT_GET,
+				.nlmsg_flags = NLM_F_REQUEST };
 	struct audit_reply out = { .ar_have = false };
 	int r = nl_query(e, "audit", NETLINK_AUDIT, &req, audit_reply, &out);
 

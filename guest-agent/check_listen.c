@@ -47,9 +47,10 @@ static int listen_hex(const char *s, size_t len, unsigned long *out)
 	if (len == 0 || len > 8)
 		return -EBADMSG;
 	for (size_t i = 0; i < len; i++) {
-		int d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' :
-			s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10 :
-			s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+		int d = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
+			: s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+			: s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+						     : -1;
 
 		if (d < 0)
 			return -EBADMSG;
@@ -92,8 +93,8 @@ static void listen_add(struct listen_table *t, const struct listen_sock *s)
 		const struct listen_sock *o = &t->lt_socks[i];
 
 		/* SO_REUSEPORT groups show up once per socket: one entry is enough. */
-		if (o->ls_proto == s->ls_proto && o->ls_port == s->ls_port && o->ls_uid == s->ls_uid &&
-		    strcmp(o->ls_addr, s->ls_addr) == 0)
+		if (o->ls_proto == s->ls_proto && o->ls_port == s->ls_port &&
+		    o->ls_uid == s->ls_uid && strcmp(o->ls_addr, s->ls_addr) == 0)
 			return;
 	}
 	if (t->lt_count == FACT_ARRAY_MAX) {
@@ -107,7 +108,8 @@ static void listen_add(struct listen_table *t, const struct listen_sock *s)
  * "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt
  * uid timeout inode ...", one socket per line after a header line.
  */
-static int listen_read(struct listen_table *t, const struct fact_env *e, const struct listen_file *f)
+static int listen_read(struct listen_table *t, const struct fact_env *e,
+		       const struct listen_file *f)
 {
 	struct file_lines fl;
 	char *line, *fields[10];
@@ -123,9 +125,11 @@ static int listen_read(struct listen_table *t, const struct fact_env *e, const s
 
 			if (file_split(line, fields, 10) < 8)
 				continue;
-			if (listen_hex(fields[3], strlen(fields[3]), &state) < 0 || state != f->lf_state)
+			if (listen_hex(fields[3], strlen(fields[3]), &state) < 0 ||
+			    state != f->lf_state)
 				continue;
-			if (listen_parse_addr(fields[1], f->lf_family, s.ls_addr, sizeof(s.ls_addr), &s.ls_port) < 0 ||
+			if (listen_parse_addr(fields[1], f->lf_family, s.ls_addr, sizeof(s.ls_addr),
+					      &s.ls_port) < 0 ||
 			    s.ls_port == 0)
 				continue;
 			errno = 0;

@@ -9,9 +9,9 @@
 #include <string.h>
 
 static const char *const mounts_pseudo[] = {
-	"autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
-	"devtmpfs", "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
-	"rpc_pipefs", "securityfs", "selinuxfs", "sysfs", "tracefs",
+	"autofs", "binfmt_misc", "bpf",        "cgroup",     "cgroup2",   "configfs", "debugfs",
+	"devpts", "devtmpfs",    "efivarfs",   "fusectl",    "hugetlbfs", "mqueue",   "nsfs",
+	"proc",   "pstore",      "rpc_pipefs", "securityfs", "selinuxfs", "sysfs",    "tracefs",
 };
 
 static bool mounts_is_pseudo(const char *fstype)
@@ -38,12 +38,14 @@ static bool mounts_has_ro(const char *opts)
 }
 
 /* "disk": the whole disk under a block-device mount (MAJ:MIN from mountinfo). */
-static void mounts_disk(struct jline *j, const struct fact_env *e, const char *majmin, const char *source)
+static void mounts_disk(struct jline *j, const struct fact_env *e, const char *majmin,
+			const char *source)
 {
 	unsigned maj, min;
 	char disk[32];
 
-	if (strncmp(source, "/dev/", 5) != 0 || sscanf(majmin, "%u:%u", &maj, &min) != 2 || maj == 0)
+	if (strncmp(source, "/dev/", 5) != 0 || sscanf(majmin, "%u:%u", &maj, &min) != 2 ||
+	    maj == 0)
 		return;
 	if (blockdev_disk(e, maj, min, disk, sizeof(disk)) == 0)
 		jl_str(j, "disk", disk);
@@ -85,7 +87,9 @@ void check_mounts(struct jline *j, const struct fact_env *e)
 			jl_str(j, "target", f[4]);
 			jl_str(j, "source", f[dash + 2]);
 			jl_str(j, "fstype", f[dash + 1]);
-			jl_bool(j, "ro", mounts_has_ro(f[5]) || (dash + 3 < n && mounts_has_ro(f[dash + 3])));
+			jl_bool(j, "ro",
+				mounts_has_ro(f[5]) ||
+					(dash + 3 < n && mounts_has_ro(f[dash + 3])));
 			mounts_disk(j, e, f[2], f[dash + 2]);
 			jl_close(j);
 			if (jl_undo_if_full(j, &m)) {

@@ -21,8 +21,8 @@
 /* Interfaces looked at (sorted by name); more are cut. */
 #define NET_IFACES_MAX 64
 /* Addresses kept from the dump, over all interfaces. */
-#define NET_ADDRS_MAX  256
-#define NET_IFF_UP     0x1
+#define NET_ADDRS_MAX 256
+#define NET_IFF_UP    0x1
 
 struct net_addr {
 	int na_index;
@@ -48,8 +48,8 @@ static int net_addr_reply(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
 		return -EBADMSG;
-	if (nl_attrs((const char *)ifa + NLMSG_ALIGN(sizeof(*ifa)), nlh->nlmsg_len - NLMSG_SPACE(sizeof(*ifa)), tb,
-		     IFA_MAX) < 0)
+	if (nl_attrs((const char *)ifa + NLMSG_ALIGN(sizeof(*ifa)),
+		     nlh->nlmsg_len - NLMSG_SPACE(sizeof(*ifa)), tb, IFA_MAX) < 0)
 		return -EBADMSG;
 	/* On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours. */
 	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
@@ -74,7 +74,8 @@ static int net_query_addrs(const struct fact_env *e, struct net_addrs *t)
 		struct nlmsghdr nlh;
 		struct ifaddrmsg ifa;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETADDR,
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = RTM_GETADDR,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 		.ifa = { .ifa_family = AF_UNSPEC },
 	};
@@ -90,8 +91,8 @@ static int net_cmp_names(const void *a, const void *b)
 }
 
 /* Interface names under /sys/class/net, sorted, lo left out. */
-static int net_list(const struct fact_env *e, char names[][NAME_MAX + 1], char **sorted, unsigned *count,
-		    bool *truncated)
+static int net_list(const struct fact_env *e, char names[][NAME_MAX + 1], char **sorted,
+		    unsigned *count, bool *truncated)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
@@ -108,7 +109,8 @@ static int net_list(const struct fact_env *e, char names[][NAME_MAX + 1], char *
 		if (de->d_name[0] == '.' || strcmp(de->d_name, "lo") == 0)
 			continue;
 		/* Real interfaces have an ifindex; bonding_masters and such do not. */
-		if (snprintf(probe, sizeof(probe), "/sys/class/net/%s/ifindex", de->d_name) >= (int)sizeof(probe) ||
+		if (snprintf(probe, sizeof(probe), "/sys/class/net/%s/ifindex", de->d_name) >=
+			    (int)sizeof(probe) ||
 		    !file_exists(e, probe))
 			continue;
 		if (*count == NET_IFACES_MAX) {
@@ -124,8 +126,8 @@ static int net_list(const struct fact_env *e, char names[][NAME_MAX + 1], char *
 	return 0;
 }
 
-static void net_iface(struct jline *j, const struct fact_env *e, const char *name, const struct net_addrs *t,
-		      bool have_addrs)
+static void net_iface(struct jline *j, const struct fact_env *e, const char *name,
+		      const struct net_addrs *t, bool have_addrs)
 {
 	char path[PATH_MAX], mac[64], hex[32], addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
 	long long index = -1;
@@ -146,7 +148,8 @@ static void net_iface(struct jline *j, const struct fact_env *e, const char *nam
 			const struct net_addr *a = &t->nas_addrs[i];
 			struct jl_mark m;
 
-			if (a->na_index != index || !inet_ntop(a->na_family, a->na_addr, addr, sizeof(addr)))
+			if (a->na_index != index ||
+			    !inet_ntop(a->na_family, a->na_addr, addr, sizeof(addr)))
 				continue;
 			if (n == FACT_ARRAY_MAX) {
 				cut = true;

@@ -35,10 +35,14 @@ struct nft_state {
 static const char *nft_family(unsigned family)
 {
 	switch (family) {
-	case NFPROTO_INET: return "inet";
-	case NFPROTO_IPV4: return "ip";
-	case NFPROTO_IPV6: return "ip6";
-	default: return NULL; /* arp, bridge, netdev: not the input hook of IP */
+	case NFPROTO_INET:
+		return "inet";
+	case NFPROTO_IPV4:
+		return "ip";
+	case NFPROTO_IPV6:
+		return "ip6";
+	default:
+		return NULL; /* arp, bridge, netdev: not the input hook of IP */
 	}
 }
 
@@ -82,7 +86,8 @@ static int nft_chain_reply(const struct nlmsghdr *nlh, void *arg)
 	/* Regular chains have no hook; other families' hooks are not IP input. */
 	if (!(family = nft_family(g->nfgen_family)) || !tb[NFTA_CHAIN_HOOK])
 		return 0;
-	if (nl_attrs(nl_attr_data(tb[NFTA_CHAIN_HOOK]), nl_attr_len(tb[NFTA_CHAIN_HOOK]), hook, NFTA_HOOK_MAX) < 0 ||
+	if (nl_attrs(nl_attr_data(tb[NFTA_CHAIN_HOOK]), nl_attr_len(tb[NFTA_CHAIN_HOOK]), hook,
+		     NFTA_HOOK_MAX) < 0 ||
 	    !hook[NFTA_HOOK_HOOKNUM] || nl_attr_be32(hook[NFTA_HOOK_HOOKNUM], &hooknum) < 0)
 		return -EBADMSG;
 	if (hooknum != NF_INET_LOCAL_IN)
@@ -93,16 +98,20 @@ static int nft_chain_reply(const struct nlmsghdr *nlh, void *arg)
 	}
 	c = &s->ns_chains[s->ns_count];
 	if (!tb[NFTA_CHAIN_TABLE] || nl_attr_str(tb[NFTA_CHAIN_TABLE], table, sizeof(table)) < 0 ||
-	    !tb[NFTA_CHAIN_NAME] || nl_attr_str(tb[NFTA_CHAIN_NAME], c->nc_name, sizeof(c->nc_name)) < 0)
+	    !tb[NFTA_CHAIN_NAME] ||
+	    nl_attr_str(tb[NFTA_CHAIN_NAME], c->nc_name, sizeof(c->nc_name)) < 0)
 		return -EBADMSG;
 	snprintf(c->nc_table, sizeof(c->nc_table), "%s %s", family, table);
 	c->nc_type[0] = '\0';
-	if (tb[NFTA_CHAIN_TYPE] && nl_attr_str(tb[NFTA_CHAIN_TYPE], c->nc_type, sizeof(c->nc_type)) < 0)
+	if (tb[NFTA_CHAIN_TYPE] &&
+	    nl_attr_str(tb[NFTA_CHAIN_TYPE], c->nc_type, sizeof(c->nc_type)) < 0)
 		return -EBADMSG;
 	/* A base chain's policy is accept or drop; anything else is reported as such. */
 	c->nc_policy = "unknown";
 	if (tb[NFTA_CHAIN_POLICY] && nl_attr_be32(tb[NFTA_CHAIN_POLICY], &policy) == 0)
-		c->nc_policy = policy == NF_DROP ? "drop" : policy == NF_ACCEPT ? "accept" : "unknown";
+		c->nc_policy = policy == NF_DROP ? "drop"
+			: policy == NF_ACCEPT    ? "accept"
+						 : "unknown";
 	c->nc_priority = 0;
 	if (hook[NFTA_HOOK_PRIORITY] && nl_attr_be32(hook[NFTA_HOOK_PRIORITY], &prio) == 0)
 		c->nc_priority = (int32_t)prio;
@@ -117,7 +126,8 @@ static int nft_dump(const struct fact_env *e, const char *name, unsigned type, n
 		struct nlmsghdr nlh;
 		struct nfgenmsg g;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type,
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
 		.g = { .nfgen_family = NFPROTO_UNSPEC, .version = NFNETLINK_V0 },
 	};

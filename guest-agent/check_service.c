@@ -18,13 +18,13 @@
 
 struct service_status {
 	long long ss_ppid;
-	long long ss_uids[4], ss_gids[4];  /* real, effective, saved, filesystem */
+	long long ss_uids[4], ss_gids[4]; /* real, effective, saved, filesystem */
 	int ss_nuids, ss_ngids;
 	long long ss_groups[FACT_ARRAY_MAX];
 	int ss_ngroups;
 	bool ss_groups_cut;
 	char ss_cap_prm[24], ss_cap_eff[24], ss_cap_bnd[24], ss_cap_amb[24];
-	long long ss_nnp, ss_seccomp;       /* -1: line absent */
+	long long ss_nnp, ss_seccomp; /* -1: line absent */
 };
 
 static int service_numbers(const char *s, long long *out, int max, bool *cut)
@@ -85,7 +85,8 @@ static int service_read_status(const struct fact_env *e, long pid, struct servic
 		else if (strcmp(line, "Gid") == 0)
 			st->ss_ngids = service_numbers(v, st->ss_gids, 4, NULL);
 		else if (strcmp(line, "Groups") == 0)
-			st->ss_ngroups = service_numbers(v, st->ss_groups, FACT_ARRAY_MAX, &st->ss_groups_cut);
+			st->ss_ngroups = service_numbers(v, st->ss_groups, FACT_ARRAY_MAX,
+							 &st->ss_groups_cut);
 		else if (strcmp(line, "CapPrm") == 0)
 			service_hex(st->ss_cap_prm, sizeof(st->ss_cap_prm), v);
 		else if (strcmp(line, "CapEff") == 0)
@@ -137,8 +138,10 @@ static int service_find(const struct fact_env *e, const char *name, long *pid, u
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/comm", p);
 		/* A process that exited meanwhile is simply not there. */
-		if (file_read_value(e, path, comm, sizeof(comm)) < 0 || strncmp(comm, name, SERVICE_COMM_MAX) != 0 ||
-		    strlen(comm) != (strlen(name) < SERVICE_COMM_MAX ? strlen(name) : SERVICE_COMM_MAX))
+		if (file_read_value(e, path, comm, sizeof(comm)) < 0 ||
+		    strncmp(comm, name, SERVICE_COMM_MAX) != 0 ||
+		    strlen(comm) !=
+			    (strlen(name) < SERVICE_COMM_MAX ? strlen(name) : SERVICE_COMM_MAX))
 			continue;
 		if (service_read_status(e, p, &cand) < 0 || service_is_kthread(p, &cand))
 			continue;

@@ -16,14 +16,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define SSHD_CONFIG      "/etc/ssh/sshd_config"
-#define SSHD_DIR         "/etc/ssh/"
+#define SSHD_CONFIG "/etc/ssh/sshd_config"
+#define SSHD_DIR    "/etc/ssh/"
 /* Include nesting and files read in all: sshd's own limit is 16 deep. */
-#define SSHD_DEPTH_MAX   8
-#define SSHD_FILES_MAX   64
+#define SSHD_DEPTH_MAX 8
+#define SSHD_FILES_MAX 64
 /* Files one Include pattern may name. */
-#define SSHD_GLOB_MAX    32
-#define SSHD_VALUE_MAX   32
+#define SSHD_GLOB_MAX  32
+#define SSHD_VALUE_MAX 32
 
 /* The options reported, and the keywords that set them. */
 enum sshd_opt { SSHD_PASSWORD, SSHD_ROOT, SSHD_KBD, SSHD_NOPTS };
@@ -51,7 +51,8 @@ struct sshd_conf {
 	unsigned sc_files;
 };
 
-static void sshd_file(struct jline *j, const struct fact_env *e, struct sshd_conf *c, const char *path, int depth);
+static void sshd_file(struct jline *j, const struct fact_env *e, struct sshd_conf *c,
+		      const char *path, int depth);
 
 /* Next argument: blank-separated, or "quoted"; NULL at the end or at a comment. */
 static char *sshd_arg(char **s)
@@ -85,7 +86,8 @@ static int sshd_cmp(const void *a, const void *b)
 }
 
 /* Include PATTERN: a path, with wildcards in its last component at most. */
-static void sshd_include(struct jline *j, const struct fact_env *e, struct sshd_conf *c, const char *arg, int depth)
+static void sshd_include(struct jline *j, const struct fact_env *e, struct sshd_conf *c,
+			 const char *arg, int depth)
 {
 	static char names[SSHD_DEPTH_MAX][SSHD_GLOB_MAX][NAME_MAX + 1];
 	char pattern[PATH_MAX], dir[PATH_MAX], full[PATH_MAX], *sorted[SSHD_GLOB_MAX], *base;
@@ -93,7 +95,8 @@ static void sshd_include(struct jline *j, const struct fact_env *e, struct sshd_
 	struct dirent *de;
 	DIR *d;
 
-	if (snprintf(pattern, sizeof(pattern), "%s%s", arg[0] == '/' ? "" : SSHD_DIR, arg) >= (int)sizeof(pattern))
+	if (snprintf(pattern, sizeof(pattern), "%s%s", arg[0] == '/' ? "" : SSHD_DIR, arg) >=
+	    (int)sizeof(pattern))
 		return;
 	if (!sshd_has_glob(pattern)) {
 		/* sshd skips an Include that names nothing. */
@@ -107,7 +110,8 @@ static void sshd_include(struct jline *j, const struct fact_env *e, struct sshd_
 		jl_error(j, "Include %s: wildcards in a directory not followed", arg);
 		return;
 	}
-	if (snprintf(dir, sizeof(dir), "%s%s", e->fe_root, pattern) >= (int)sizeof(dir) || !(d = opendir(dir)))
+	if (snprintf(dir, sizeof(dir), "%s%s", e->fe_root, pattern) >= (int)sizeof(dir) ||
+	    !(d = opendir(dir)))
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (fnmatch(base, de->d_name, FNM_PERIOD) != 0)
@@ -127,8 +131,8 @@ static void sshd_include(struct jline *j, const struct fact_env *e, struct sshd_
 			sshd_file(j, e, c, full, depth + 1);
 }
 
-static void sshd_line(struct jline *j, const struct fact_env *e, struct sshd_conf *c, char *line, int depth,
-		      bool *in_match)
+static void sshd_line(struct jline *j, const struct fact_env *e, struct sshd_conf *c, char *line,
+		      int depth, bool *in_match)
 {
 	char *p = line, *key, *arg;
 	size_t kl;
@@ -166,8 +170,8 @@ static void sshd_line(struct jline *j, const struct fact_env *e, struct sshd_con
 		if (v[0] || !(arg = sshd_arg(&p)))
 			return;
 		if (strlen(arg) >= SSHD_VALUE_MAX)
-			jl_error(j, "%s: value longer than %d bytes, cut", sshd_keywords[i].sk_keyword,
-				 SSHD_VALUE_MAX - 1);
+			jl_error(j, "%s: value longer than %d bytes, cut",
+				 sshd_keywords[i].sk_keyword, SSHD_VALUE_MAX - 1);
 		snprintf(v, SSHD_VALUE_MAX, "%s", arg);
 		for (; *v; v++)
 			*v = (char)tolower((unsigned char)*v);
@@ -175,7 +179,8 @@ static void sshd_line(struct jline *j, const struct fact_env *e, struct sshd_con
 	}
 }
 
-static void sshd_file(struct jline *j, const struct fact_env *e, struct sshd_conf *c, const char *path, int depth)
+static void sshd_file(struct jline *j, const struct fact_env *e, struct sshd_conf *c,
+		      const char *path, int depth)
 {
 	struct file_lines fl;
 	bool in_match = false;

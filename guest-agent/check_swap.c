@@ -14,7 +14,7 @@
 #include <sys/sysmacros.h>
 
 /* Stacking depth followed through /sys/.../slaves. */
-#define SWAP_DEPTH_MAX  8
+#define SWAP_DEPTH_MAX 8
 /* Devices one layer may be built on (a striped or mirrored LV). */
 #define SWAP_SLAVES_MAX 16
 
@@ -39,7 +39,8 @@ static int swap_crypt_dir(const struct fact_env *e, const char *sysdir, int dept
 		return 1;
 	if (r < 0) {
 		/* Not device mapper: encrypted only if it is dm-crypt itself. */
-		if (snprintf(path, sizeof(path), "%s/dev", sysdir) >= (int)sizeof(path) || !file_exists(e, path))
+		if (snprintf(path, sizeof(path), "%s/dev", sysdir) >= (int)sizeof(path) ||
+		    !file_exists(e, path))
 			return -ENODEV;
 		return 0;
 	}
@@ -53,7 +54,8 @@ static int swap_crypt_dir(const struct fact_env *e, const char *sysdir, int dept
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (snprintf(sub, sizeof(sub), "/sys/class/block/%s", de->d_name) >= (int)sizeof(sub))
+		if (snprintf(sub, sizeof(sub), "/sys/class/block/%s", de->d_name) >=
+		    (int)sizeof(sub))
 			continue;
 		n++;
 		if (swap_crypt_dir(e, sub, depth + 1) != 1)
@@ -76,14 +78,16 @@ static int swap_crypt(const struct fact_env *e, const char *dev)
 	int r = -ENODEV;
 
 	base = base ? base + 1 : dev;
-	if (*base && snprintf(sysdir, sizeof(sysdir), "/sys/class/block/%s", base) < (int)sizeof(sysdir))
+	if (*base &&
+	    snprintf(sysdir, sizeof(sysdir), "/sys/class/block/%s", base) < (int)sizeof(sysdir))
 		r = swap_crypt_dir(e, sysdir, 0);
 	if (r != -ENODEV)
 		return r;
-	if (snprintf(full, sizeof(full), "%s%s", e->fe_root, dev) >= (int)sizeof(full) || stat(full, &st) < 0 ||
-	    !S_ISBLK(st.st_mode))
+	if (snprintf(full, sizeof(full), "%s%s", e->fe_root, dev) >= (int)sizeof(full) ||
+	    stat(full, &st) < 0 || !S_ISBLK(st.st_mode))
 		return -ENODEV;
-	snprintf(sysdir, sizeof(sysdir), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	snprintf(sysdir, sizeof(sysdir), "/sys/dev/block/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
 	return swap_crypt_dir(e, sysdir, 0);
 }
 
@@ -94,7 +98,8 @@ static void swap_disk(struct jline *j, const struct fact_env *e, const char *pat
 	struct stat st;
 	dev_t dev;
 
-	if (snprintf(full, sizeof(full), "%s%s", e->fe_root, path) >= (int)sizeof(full) || stat(full, &st) < 0)
+	if (snprintf(full, sizeof(full), "%s%s", e->fe_root, path) >= (int)sizeof(full) ||
+	    stat(full, &st) < 0)
 		return;
 	dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
 	if (major(dev) != 0 && blockdev_disk(e, major(dev), minor(dev), disk, sizeof(disk)) == 0)

@@ -189,7 +189,9 @@ void jl_close(struct jline *j)
 
 struct jl_mark jl_mark(const struct jline *j)
 {
-	struct jl_mark m = { .jm_len = j->jl_len, .jm_depth = j->jl_depth, .jm_dead = j->jl_dead,
+	struct jl_mark m = { .jm_len = j->jl_len,
+			     .jm_depth = j->jl_depth,
+			     .jm_dead = j->jl_dead,
 			     .jm_first = j->jl_first[j->jl_depth - 1] };
 
 	return m;

@@ -21,11 +21,11 @@
  * One receive: the kernel sizes dump messages to at most 32 KiB (it caps
  * its idea of our buffer there), so a bigger reply is a protocol error.
  */
-#define NL_BUF_SIZE   32768
+#define NL_BUF_SIZE 32768
 /* Waiting for the kernel: a reply that does not come is an error, not a hang. */
-#define NL_TIMEOUT_S  1
+#define NL_TIMEOUT_S 1
 /* Reply messages to one query: a ruleset with more chains is cut short. */
-#define NL_MSGS_MAX   65536
+#define NL_MSGS_MAX 65536
 
 static uint32_t nl_buf[NL_BUF_SIZE / sizeof(uint32_t)];
 static uint32_t nl_seq;
@@ -132,8 +132,8 @@ static int nl_one(const struct nlmsghdr *nlh, nl_reply_fn fn, void *arg, bool *i
  * Walk the messages in one receive. Returns NL_MORE (keep receiving),
  * NL_END with *result set, or a negative errno for a malformed batch.
  */
-static int nl_walk(const char *p, size_t len, uint32_t seq, bool check_seq, nl_reply_fn fn, void *arg,
-		   unsigned *count, bool *intr, int *result)
+static int nl_walk(const char *p, size_t len, uint32_t seq, bool check_seq, nl_reply_fn fn,
+		   void *arg, unsigned *count, bool *intr, int *result)
 {
 	while (len > 0) {
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)p;
@@ -216,7 +216,8 @@ int nl_query(const struct fact_env *e, const char *name, int proto, struct nlmsg
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t fromlen = sizeof(from);
-		ssize_t n = recvfrom(fd, nl_buf, sizeof(nl_buf), MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
+		ssize_t n = recvfrom(fd, nl_buf, sizeof(nl_buf), MSG_TRUNC,
+				     (struct sockaddr *)&from, &fromlen);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -231,7 +232,8 @@ int nl_query(const struct fact_env *e, const char *name, int proto, struct nlmsg
 		/* Only the kernel (port 0) answers; anything else is not ours. */
 		if (fromlen != sizeof(from) || from.nl_pid != 0)
 			continue;
-		r = nl_walk((const char *)nl_buf, (size_t)n, req->nlmsg_seq, true, fn, arg, &count, &intr, &result);
+		r = nl_walk((const char *)nl_buf, (size_t)n, req->nlmsg_seq, true, fn, arg, &count,
+			    &intr, &result);
 		if (r < 0)
 			break;
 		if (r == NL_END) {

@@ -47,12 +47,17 @@ static void make_node(struct bnode *b, struct fw_node *n, unsigned i)
 
 	snprintf(b->name, sizeof(b->name), "n%u", i);
 	snprintf(b->bridge, sizeof(b->bridge), "iscbr%u", i);
-	snprintf(b->cidr, sizeof(b->cidr), "10.%u.%u.%u/29", net >> 16, (net >> 8) & 255, net & 255);
+	snprintf(b->cidr, sizeof(b->cidr), "10.%u.%u.%u/29", net >> 16, (net >> 8) & 255,
+		 net & 255);
 	snprintf(b->gw, sizeof(b->gw), "10.%u.%u.%u", net >> 16, (net >> 8) & 255, (net & 255) + 1);
 	snprintf(b->ip, sizeof(b->ip), "10.%u.%u.%u", net >> 16, (net >> 8) & 255, (net & 255) + 2);
 	snprintf(b->mac, sizeof(b->mac), "52:54:00:00:%02x:%02x", i >> 8, i & 255);
-	*n = (struct fw_node){ .fn_name = b->name, .fn_bridge = b->bridge, .fn_subnet_cidr = b->cidr,
-			       .fn_ip = b->ip, .fn_mac = b->mac, .fn_gateway = b->gw };
+	*n = (struct fw_node){ .fn_name = b->name,
+			       .fn_bridge = b->bridge,
+			       .fn_subnet_cidr = b->cidr,
+			       .fn_ip = b->ip,
+			       .fn_mac = b->mac,
+			       .fn_gateway = b->gw };
 }
 
 static int nft(const char *cmds)
@@ -76,7 +81,8 @@ int main(void)
 	char add[512], del[512];
 
 	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "bench: unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
+		fprintf(stderr, "bench: unshare(CLONE_NEWNET): %s (run as root)\n",
+			strerror(errno));
 		return 77;
 	}
 	for (unsigned i = 0; i < 1000; i++)

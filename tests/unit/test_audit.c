@@ -99,9 +99,9 @@ static void make_log(int n)
 	assert_int_equal(audit_open(logpath, false, &e), 0);
 	for (int i = 1; i <= n; i++) {
 		snprintf(node, sizeof(node), "web%d", i % 3);
-		assert_int_equal(audit_append(i % 2 ? 1000 : AUDIT_UID_DOCK, "start", node, "ok",
-					      NULL, &e),
-				 0);
+		assert_int_equal(
+			audit_append(i % 2 ? 1000 : AUDIT_UID_DOCK, "start", node, "ok", NULL, &e),
+			0);
 	}
 	audit_close();
 }
@@ -150,11 +150,12 @@ static void hand_line(FILE *f, uint64_t seq, const char *time, const char *node,
 	char body[1024], hex[AUDIT_HASH_HEX + 1];
 	int n;
 
-	n = snprintf(body, sizeof(body),
-		     "{\"seq\":%llu,\"time\":\"%s\",\"who\":{\"uid\":0},\"action\":\"create\","
-		     "\"node\":%s%s%s,\"result\":\"ok\",\"detail\":{\"by\":\"hand\"},\"prev\":\"%s\"",
-		     (unsigned long long)seq, time, node ? "\"" : "", node ? node : "null",
-		     node ? "\"" : "", prev);
+	n = snprintf(
+		body, sizeof(body),
+		"{\"seq\":%llu,\"time\":\"%s\",\"who\":{\"uid\":0},\"action\":\"create\","
+		"\"node\":%s%s%s,\"result\":\"ok\",\"detail\":{\"by\":\"hand\"},\"prev\":\"%s\"",
+		(unsigned long long)seq, time, node ? "\"" : "", node ? node : "null",
+		node ? "\"" : "", prev);
 	hash_of(body, (size_t)n, hex);
 	fprintf(f, "%s,\"hash\":\"%s\"}\n", body, hex);
 	memcpy(prev, hex, sizeof(hex));
@@ -465,7 +466,8 @@ static void test_parse_limits(void **st)
 		"{\"seq\":1}",
 		/* wrong member order */
 		"{\"time\":\"2024-01-01T00:00:00Z\",\"seq\":1,\"who\":\"dock\",\"action\":\"a\",\"node\":null,"
-		"\"result\":\"ok\",\"detail\":{},\"prev\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
+		"\"result\":\"ok\",\"detail\":{},\"prev\":\""
+		"0000000000000000000000000000000000000000000000000000000000000000"
 		"\",\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
 		/* seq 0 */
 		"{\"seq\":0,\"time\":\"2024-01-01T00:00:00Z\",\"who\":\"dock\",\"action\":\"a\",\"node\":null,"
@@ -592,7 +594,7 @@ static void test_unruly_input(void **st)
 	json_object_put(arr);
 }
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 100
 
 static void *appender(void *arg)

@@ -36,16 +36,18 @@
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-#define NODE(name, bridge, cidr, ip, mac, gw)                                           \
-	{ .fn_name = name, .fn_bridge = bridge, .fn_subnet_cidr = cidr, .fn_ip = ip,    \
-	  .fn_mac = mac, .fn_gateway = gw }
+#define NODE(name, bridge, cidr, ip, mac, gw)                                              \
+	{                                                                                  \
+		.fn_name = name, .fn_bridge = bridge, .fn_subnet_cidr = cidr, .fn_ip = ip, \
+		.fn_mac = mac, .fn_gateway = gw                                            \
+	}
 
 static const struct fw_node n0 =
 	NODE("web1", "iscbr0", "10.231.0.0/29", "10.231.0.2", "52:54:00:00:00:02", "10.231.0.1");
 static const struct fw_node n1 =
 	NODE("db", "iscbr1", "10.231.0.8/29", "10.231.0.10", "52:54:00:00:00:0a", "10.231.0.9");
-static const struct fw_node n2 =
-	NODE("cache", "iscbr2", "10.231.0.16/29", "10.231.0.18", "52:54:00:00:00:12", "10.231.0.17");
+static const struct fw_node n2 = NODE("cache", "iscbr2", "10.231.0.16/29", "10.231.0.18",
+				      "52:54:00:00:00:12", "10.231.0.17");
 
 static const struct fw_publish web_80 = { IPPROTO_TCP, 8080, 80 };
 static const struct fw_publish web_80b = { IPPROTO_TCP, 8081, 80 };
@@ -362,16 +364,16 @@ static void test_add_remove(void **state)
 	assert_isc("list-web1.nft");
 	add_ok(&n1);
 	assert_isc("list-web1-db.nft");
-	add_ok(&n1);  /* again: no-op */
+	add_ok(&n1); /* again: no-op */
 	assert_isc("list-web1-db.nft");
 	remove_ok(&n0);
 	assert_isc("list-db.nft");
-	remove_ok(&n0);  /* absent: no-op */
+	remove_ok(&n0); /* absent: no-op */
 	assert_isc("list-db.nft");
-	remove_ok(&n2);  /* never there: no-op */
+	remove_ok(&n2); /* never there: no-op */
 	assert_isc("list-db.nft");
 	add_ok(&n0);
-	remove_ok(&n1);  /* the interval whose start is n0's end */
+	remove_ok(&n1); /* the interval whose start is n0's end */
 	assert_isc("list-web1.nft");
 	remove_ok(&n0);
 	assert_isc("list-empty.nft");
@@ -405,10 +407,10 @@ static void test_init_equals_adds(void **state)
  * batch rolled back (its other elements, accepted on their own, too). */
 static void test_conflicts_are_atomic(void **state)
 {
-	const struct fw_node wide =
-		NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5", "52:54:00:00:00:05", "10.231.0.14");
-	const struct fw_node thief =
-		NODE("thief", "iscbr0", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1");
+	const struct fw_node wide = NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5",
+					 "52:54:00:00:00:05", "10.231.0.14");
+	const struct fw_node thief = NODE("thief", "iscbr0", "10.231.1.0/29", "10.231.1.2",
+					  "52:54:00:00:01:02", "10.231.1.1");
 	struct fw_node taker = n1;
 	struct dock_err err = { 0 };
 	char *before;
@@ -429,19 +431,22 @@ static void test_conflicts_are_atomic(void **state)
 	add_ok(&n1);
 	ok(fw_publish(&n0, &web_80, &err), &err);
 	before = ruleset();
-	assert_failed(fw_publish(&n1, &web_80, &err), &err, 409, EEXIST,
-		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1 (to 10.231.0.2:80)",
-		      before);
+	assert_failed(
+		fw_publish(&n1, &web_80, &err), &err, 409, EEXIST,
+		"publish db 8080:80/tcp: host port 8080/tcp is already published by node web1 (to 10.231.0.2:80)",
+		before);
 	err_clear(&err);
 	taker.fn_published = &web_80;
 	taker.fn_npublished = 1;
-	assert_failed(fw_node_add(&taker, &err), &err, 409, EEXIST,
-		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
-		      before);
+	assert_failed(
+		fw_node_add(&taker, &err), &err, 409, EEXIST,
+		"publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
+		before);
 	err_clear(&err);
-	assert_failed(fw_unpublish(&n1, &web_80, &err), &err, 409, EEXIST,
-		      "unpublish db 8080:80/tcp: host port 8080/tcp is published by node web1 (to 10.231.0.2:80), not as 8080:80/tcp by db",
-		      before);
+	assert_failed(
+		fw_unpublish(&n1, &web_80, &err), &err, 409, EEXIST,
+		"unpublish db 8080:80/tcp: host port 8080/tcp is published by node web1 (to 10.231.0.2:80), not as 8080:80/tcp by db",
+		before);
 	err_clear(&err);
 	assert_failed(fw_node_remove(&taker, &err), &err, 409, EEXIST, "published by node web1",
 		      before);
@@ -456,7 +461,7 @@ static const struct bad_case {
 	enum field bc_field;
 	const char *bc_value;
 	int bc_errno;
-	const char *bc_names;  /* the message must contain this */
+	const char *bc_names; /* the message must contain this */
 } bad_cases[] = {
 	{ F_NAME, NULL, EINVAL, "node name is missing" },
 	{ F_NAME, "", EINVAL, "node name is empty" },
@@ -497,13 +502,15 @@ static const struct bad_case {
 	{ F_SUBNET, "0x0a.231.0.0/29", EINVAL, "0x0a.231.0.0/29" },
 	{ F_IP, NULL, EINVAL, "node web1: address is missing" },
 	{ F_IP, "10.231.0", EINVAL, "address \"10.231.0\" is not an IPv4 address" },
-	{ F_IP, "10.231.0.0", EINVAL, "address 10.231.0.0 is not a host address of subnet 10.231.0.0/29" },
+	{ F_IP, "10.231.0.0", EINVAL,
+	  "address 10.231.0.0 is not a host address of subnet 10.231.0.0/29" },
 	{ F_IP, "10.231.0.7", EINVAL, "address 10.231.0.7 is not a host address" },
 	{ F_IP, "10.231.0.9", EINVAL, "address 10.231.0.9 is not a host address" },
 	{ F_IP, "10.231.0.1", EINVAL, "address and gateway are both 10.231.0.1" },
 	{ F_GW, NULL, EINVAL, "node web1: gateway is missing" },
 	{ F_GW, "gw", EINVAL, "gateway \"gw\" is not an IPv4 address" },
-	{ F_GW, "10.231.1.1", EINVAL, "gateway 10.231.1.1 is not a host address of subnet 10.231.0.0/29" },
+	{ F_GW, "10.231.1.1", EINVAL,
+	  "gateway 10.231.1.1 is not a host address of subnet 10.231.0.0/29" },
 	{ F_MAC, NULL, EINVAL, "node web1: MAC is missing" },
 	{ F_MAC, "52:54:00:00:00", EINVAL, "MAC \"52:54:00:00:00\" is not xx:xx:xx:xx:xx:xx" },
 	{ F_MAC, "52-54-00-00-00-02", EINVAL, "52-54-00-00-00-02" },
@@ -560,7 +567,7 @@ static void assert_refused_everywhere(const struct fw_node *bad, int errnum, con
 	assert_failed(fw_quarantine(bad, true, &err), &err, 400, errnum, names, before);
 	err_clear(&err);
 	assert_failed(fw_set_egress(bad, true, NULL, 0, &err), &err, 400, errnum, names, before);
-	assert_int_equal(fw_node_add(bad, NULL), -errnum);  /* err is optional */
+	assert_int_equal(fw_node_add(bad, NULL), -errnum); /* err is optional */
 }
 
 static void test_bad_node_changes_nothing(void **state)
@@ -574,7 +581,8 @@ static void test_bad_node_changes_nothing(void **state)
 		struct fw_node bad = n0;
 
 		set_field(&bad, bad_cases[i].bc_field, bad_cases[i].bc_value);
-		assert_refused_everywhere(&bad, bad_cases[i].bc_errno, bad_cases[i].bc_names, before);
+		assert_refused_everywhere(&bad, bad_cases[i].bc_errno, bad_cases[i].bc_names,
+					  before);
 	}
 	free(before);
 }
@@ -582,8 +590,10 @@ static void test_bad_node_changes_nothing(void **state)
 static void test_bad_policy_changes_nothing(void **state)
 {
 	static const struct fw_publish zero_port = { IPPROTO_TCP, 0, 80 }, sctp = { 132, 80, 80 };
-	static const struct fw_publish twice[] = { { IPPROTO_TCP, 8080, 80 }, { IPPROTO_TCP, 8080, 81 } };
-	static const char *const bad_cidr[] = { "192.0.2.0/33" }, *const host_bits[] = { "192.0.2.1/24" };
+	static const struct fw_publish twice[] = { { IPPROTO_TCP, 8080, 80 },
+						   { IPPROTO_TCP, 8080, 81 } };
+	static const char *const bad_cidr[] = { "192.0.2.0/33" },
+				 *const host_bits[] = { "192.0.2.1/24" };
 	static const char *const overlap[] = { "10.0.0.0/8", "192.0.2.0/24", "10.9.0.0/16" };
 	static const char *const not_ip[] = { "example.com" };
 	static const char *many[FW_ALLOW_MAX + 1];
@@ -602,15 +612,17 @@ static void test_bad_policy_changes_nothing(void **state)
 
 	bad.fn_published = twice;
 	bad.fn_npublished = 2;
-	assert_refused_everywhere(&bad, EINVAL,
-				  "publish web1 8080:81/tcp: host port 8080/tcp is already published by node web1 (8080:80/tcp)",
-				  before);
+	assert_refused_everywhere(
+		&bad, EINVAL,
+		"publish web1 8080:81/tcp: host port 8080/tcp is already published by node web1 (8080:80/tcp)",
+		before);
 	bad.fn_published = &zero_port;
 	bad.fn_npublished = 1;
 	assert_refused_everywhere(&bad, EINVAL, "publish web1 0:80/tcp: ports must be 1..65535",
 				  before);
 	bad.fn_published = &sctp;
-	assert_refused_everywhere(&bad, EINVAL, "the protocol must be tcp or udp (not 132)", before);
+	assert_refused_everywhere(&bad, EINVAL, "the protocol must be tcp or udp (not 132)",
+				  before);
 	bad.fn_published = NULL;
 	assert_refused_everywhere(&bad, EINVAL, "1 published ports but no list", before);
 	bad.fn_published = lots;
@@ -619,9 +631,9 @@ static void test_bad_policy_changes_nothing(void **state)
 	bad = n0;
 	bad.fn_egress_allow = allow_two;
 	bad.fn_negress_allow = 2;
-	assert_refused_everywhere(&bad, EINVAL,
-				  "egress web1: an allow-list only means something with egress deny",
-				  before);
+	assert_refused_everywhere(
+		&bad, EINVAL, "egress web1: an allow-list only means something with egress deny",
+		before);
 	bad.fn_egress_deny = true;
 	bad.fn_egress_allow = bad_cidr;
 	bad.fn_negress_allow = 1;
@@ -633,9 +645,9 @@ static void test_bad_policy_changes_nothing(void **state)
 	assert_refused_everywhere(&bad, EINVAL, "\"example.com\" is not an IPv4 CIDR", before);
 	bad.fn_egress_allow = overlap;
 	bad.fn_negress_allow = 3;
-	assert_refused_everywhere(&bad, EINVAL,
-				  "egress web1: allowed destination 10.9.0.0/16 overlaps 10.0.0.0/8",
-				  before);
+	assert_refused_everywhere(
+		&bad, EINVAL, "egress web1: allowed destination 10.9.0.0/16 overlaps 10.0.0.0/8",
+		before);
 	bad.fn_egress_allow = many;
 	bad.fn_negress_allow = FW_ALLOW_MAX + 1;
 	assert_refused_everywhere(&bad, E2BIG, "65 allowed destinations, more than 64", before);
@@ -659,15 +671,16 @@ static void test_bad_policy_changes_nothing(void **state)
 
 static void test_init_refuses_bad_sets(void **state)
 {
-	const struct fw_node same_bridge[] = {
-		n0, NODE("other", "iscbr0", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1")
-	};
-	const struct fw_node same_name[] = {
-		n0, NODE("web1", "iscbr5", "10.231.1.0/29", "10.231.1.2", "52:54:00:00:01:02", "10.231.1.1")
-	};
-	const struct fw_node overlap[] = {
-		n0, n1, NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5", "52:54:00:00:00:05", "10.231.0.14")
-	};
+	const struct fw_node same_bridge[] = { n0,
+					       NODE("other", "iscbr0", "10.231.1.0/29",
+						    "10.231.1.2", "52:54:00:00:01:02",
+						    "10.231.1.1") };
+	const struct fw_node same_name[] = { n0,
+					     NODE("web1", "iscbr5", "10.231.1.0/29", "10.231.1.2",
+						  "52:54:00:00:01:02", "10.231.1.1") };
+	const struct fw_node overlap[] = { n0, n1,
+					   NODE("wide", "iscbr9", "10.231.0.0/28", "10.231.0.5",
+						"52:54:00:00:00:05", "10.231.0.14") };
 	struct fw_node ports[2] = { n0, n1 };
 	struct fw_node *many;
 	struct dock_err err = { 0 };
@@ -690,9 +703,10 @@ static void test_init_refuses_bad_sets(void **state)
 	ports[0].fn_npublished = 1;
 	ports[1].fn_published = &web_80;
 	ports[1].fn_npublished = 1;
-	assert_failed(fw_init(ports, 2, &err), &err, 400, EINVAL,
-		      "publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
-		      before);
+	assert_failed(
+		fw_init(ports, 2, &err), &err, 400, EINVAL,
+		"publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
+		before);
 	err_clear(&err);
 	assert_failed(fw_init(NULL, 1, &err), &err, 400, EINVAL, "no node array", before);
 	err_clear(&err);
@@ -772,10 +786,10 @@ static void test_publish_unpublish(void **state)
 	init_ok(&n0, 1);
 	add_ok(&n1);
 	ok(fw_publish(&web, &web_80, &err), &err);
-	ok(fw_publish(&web, &web_80, &err), &err);  /* again: no-op */
+	ok(fw_publish(&web, &web_80, &err), &err); /* again: no-op */
 	web.fn_published = both;
 	web.fn_npublished = 1;
-	ok(fw_publish(&web, &web_80b, &err), &err);  /* another host port, same node port */
+	ok(fw_publish(&web, &web_80b, &err), &err); /* another host port, same node port */
 	web.fn_npublished = 2;
 	ok(fw_publish(&web, &dns_53, &err), &err);
 	assert_isc("list-published.nft");
@@ -784,7 +798,7 @@ static void test_publish_unpublish(void **state)
 	web.fn_published = &both[1];
 	web.fn_npublished = 1;
 	ok(fw_unpublish(&web, &dns_53, &err), &err);
-	ok(fw_unpublish(&web, &dns_53, &err), &err);  /* absent: no-op */
+	ok(fw_unpublish(&web, &dns_53, &err), &err); /* absent: no-op */
 	assert_isc("list-published-8081.nft");
 	ok(fw_unpublish(&web, &web_80b, &err), &err);
 	web.fn_npublished = 0;
@@ -792,12 +806,13 @@ static void test_publish_unpublish(void **state)
 
 	/* a node that is not in the table gets nothing published */
 	before = ruleset();
-	assert_failed(fw_publish(&gone, &web_80, &err), &err, 500, ENOENT,
-		      "publish cache 8080:80/tcp: node cache (bridge iscbr2, 10.231.0.18) is not in table inet isc",
-		      before);
+	assert_failed(
+		fw_publish(&gone, &web_80, &err), &err, 500, ENOENT,
+		"publish cache 8080:80/tcp: node cache (bridge iscbr2, 10.231.0.18) is not in table inet isc",
+		before);
 	free(before);
 	err_clear(&err);
-	ok(fw_unpublish(&gone, &web_80, &err), &err);  /* nothing to unpublish: no-op */
+	ok(fw_unpublish(&gone, &web_80, &err), &err); /* nothing to unpublish: no-op */
 	assert_isc("list-web1-db.nft");
 }
 
@@ -812,7 +827,7 @@ static void test_quarantine(void **state)
 	two[1].fn_quarantined = false;
 	init_ok(two, 2);
 	ok(fw_quarantine(&two[1], true, &err), &err);
-	ok(fw_quarantine(&two[1], true, &err), &err);  /* again: no-op */
+	ok(fw_quarantine(&two[1], true, &err), &err); /* again: no-op */
 	assert_isc("list-policy.nft");
 	ok(fw_quarantine(&two[1], false, &err), &err);
 	ok(fw_quarantine(&two[1], false, &err), &err);
@@ -830,7 +845,8 @@ static void test_quarantine(void **state)
 	}
 	/* quarantine cuts the bridge even when the node is not in the table */
 	ok(fw_quarantine(&n2, true, &err), &err);
-	assert_int_equal(sh("nft -s list set inet isc quarantined | grep -q '\"iscbr2\"'", NULL), 0);
+	assert_int_equal(sh("nft -s list set inet isc quarantined | grep -q '\"iscbr2\"'", NULL),
+			 0);
 	ok(fw_quarantine(&n2, false, &err), &err);
 }
 
@@ -858,7 +874,7 @@ static void test_egress(void **state)
 	assert_isc("list-egress-deny.nft");
 	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);
 	web.fn_egress_deny = false;
-	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);  /* again: no-op */
+	ok(fw_set_egress(&web, false, NULL, 0, &err), &err); /* again: no-op */
 	assert_isc("list-web1.nft");
 }
 
@@ -874,7 +890,7 @@ static void test_teardown(void **state)
 	assert_int_equal(sh("nft list tables", &out), 0);
 	assert_null(strstr(out, "isc"));
 	free(out);
-	assert_int_equal(fw_teardown(&err), 0);  /* absent: fine */
+	assert_int_equal(fw_teardown(&err), 0); /* absent: fine */
 	assert_string_equal(err.de_msg, "");
 
 	/* Without the table, node calls fail loudly: isolation is gone. */
@@ -883,13 +899,14 @@ static void test_teardown(void **state)
 	err_clear(&err);
 	assert_failed(fw_node_remove(&n0, &err), &err, 500, ENOENT, "node-web1", before);
 	err_clear(&err);
-	assert_failed(fw_quarantine(&n0, true, &err), &err, 500, ENOENT, "fw_init makes it", before);
+	assert_failed(fw_quarantine(&n0, true, &err), &err, 500, ENOENT, "fw_init makes it",
+		      before);
 	err_clear(&err);
 	assert_failed(fw_set_egress(&n0, true, NULL, 0, &err), &err, 500, ENOENT,
 		      "fw_init makes it", before);
 	free(before);
 
-	init_ok(&n0, 1);  /* from nothing again */
+	init_ok(&n0, 1); /* from nothing again */
 	assert_isc("list-web1.nft");
 	assert_int_equal(fw_teardown(NULL), 0);
 	assert_int_not_equal(sh("nft list table inet isc", NULL), 0);
@@ -925,9 +942,12 @@ static void many_node(struct many_node *m, struct fw_node *n, unsigned i, bool p
 		 (net & 255) + 2);
 	snprintf(m->mn_mac, sizeof(m->mn_mac), "52:54:00:00:%02x:%02x", i >> 8, i & 255);
 	m->mn_pub = (struct fw_publish){ IPPROTO_TCP, (uint16_t)(10000 + i), 80 };
-	*n = (struct fw_node){ .fn_name = m->mn_name, .fn_bridge = m->mn_bridge,
-			       .fn_subnet_cidr = m->mn_cidr, .fn_ip = m->mn_ip,
-			       .fn_mac = m->mn_mac, .fn_gateway = m->mn_gw };
+	*n = (struct fw_node){ .fn_name = m->mn_name,
+			       .fn_bridge = m->mn_bridge,
+			       .fn_subnet_cidr = m->mn_cidr,
+			       .fn_ip = m->mn_ip,
+			       .fn_mac = m->mn_mac,
+			       .fn_gateway = m->mn_gw };
 	if (publish) {
 		n->fn_published = &m->mn_pub;
 		n->fn_npublished = 1;
@@ -998,14 +1018,14 @@ static void test_render(void **state)
 	web = two[0];
 	init_ok(NULL, 0);
 	before = ruleset();
-#define RENDER(file, call)                                                           \
-	do {                                                                         \
-		fw_dryrun_begin();                                                   \
-		ok(call, &err);                                                      \
-		text = fw_dryrun_end();                                              \
-		assert_non_null(text);                                               \
-		assert_expected(file, text);                                         \
-		free(text);                                                          \
+#define RENDER(file, call)                   \
+	do {                                 \
+		fw_dryrun_begin();           \
+		ok(call, &err);              \
+		text = fw_dryrun_end();      \
+		assert_non_null(text);       \
+		assert_expected(file, text); \
+		free(text);                  \
 	} while (0)
 	RENDER("init-policy.batch", fw_init(two, 2, &err));
 	RENDER("node-add.batch", fw_node_add(&two[0], &err));
@@ -1051,8 +1071,8 @@ static void show_expected(const char *node, const char *text_file, const char *j
 		char *js;
 
 		ok(fw_show_json(s, &j, &err), &err);
-		js = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-								      JSON_C_TO_STRING_NOSLASHESCAPE));
+		js = strdup(json_object_to_json_string_ext(
+			j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		assert_non_null(js);
 		assert_expected(json_file, js);
 		free(js);
@@ -1145,9 +1165,8 @@ struct cli_node {
 
 static int cli_node(const char *spec, struct cli_node *c)
 {
-	const char **f[] = { &c->cn_node.fn_name, &c->cn_node.fn_bridge,
-			     &c->cn_node.fn_subnet_cidr, &c->cn_node.fn_ip,
-			     &c->cn_node.fn_mac, &c->cn_node.fn_gateway };
+	const char **f[] = { &c->cn_node.fn_name, &c->cn_node.fn_bridge, &c->cn_node.fn_subnet_cidr,
+			     &c->cn_node.fn_ip,   &c->cn_node.fn_mac,    &c->cn_node.fn_gateway };
 	char *save = NULL, *tok;
 	size_t i = 0;
 
@@ -1155,17 +1174,21 @@ static int cli_node(const char *spec, struct cli_node *c)
 	c->cn_copy = strdup(spec);
 	if (c->cn_copy == NULL)
 		return -1;
-	for (tok = strtok_r(c->cn_copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save), i++) {
+	for (tok = strtok_r(c->cn_copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save), i++) {
 		struct dock_err err = { 0 };
 
 		if (i < 6)
 			*f[i] = tok;
-		else if (strncmp(tok, "publish=", 8) == 0 && c->cn_node.fn_npublished < FW_PUBLISH_MAX) {
-			if (fw_publish_parse(tok + 8, &c->cn_pub[c->cn_node.fn_npublished++], &err) < 0) {
+		else if (strncmp(tok, "publish=", 8) == 0 &&
+			 c->cn_node.fn_npublished < FW_PUBLISH_MAX) {
+			if (fw_publish_parse(tok + 8, &c->cn_pub[c->cn_node.fn_npublished++],
+					     &err) < 0) {
 				fprintf(stderr, "test_fw: %s\n", err.de_msg);
 				return -1;
 			}
-		} else if (strncmp(tok, "allow=", 6) == 0 && c->cn_node.fn_negress_allow < FW_ALLOW_MAX)
+		} else if (strncmp(tok, "allow=", 6) == 0 &&
+			   c->cn_node.fn_negress_allow < FW_ALLOW_MAX)
 			c->cn_allow[c->cn_node.fn_negress_allow++] = tok + 6;
 		else if (strcmp(tok, "deny") == 0)
 			c->cn_node.fn_egress_deny = true;
@@ -1191,8 +1214,9 @@ static int cli(int argc, char **argv)
 	int r = -EINVAL;
 
 	if (!outside_host_netns()) {
-		fprintf(stderr, "test_fw: not provably outside the host's network namespace"
-				" (set FW_TEST_HOST_NETNS to its inode): refusing\n");
+		fprintf(stderr,
+			"test_fw: not provably outside the host's network namespace"
+			" (set FW_TEST_HOST_NETNS to its inode): refusing\n");
 		return 2;
 	}
 	if (strcmp(cmd, "show") == 0) {
@@ -1206,8 +1230,9 @@ static int cli(int argc, char **argv)
 
 			r = fw_show_json(s, &j, &err);
 			if (r == 0)
-				puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-									  JSON_C_TO_STRING_NOSLASHESCAPE));
+				puts(json_object_to_json_string_ext(
+					j,
+					JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(j);
 		} else if (r == 0) {
 			char *t = fw_show_text(s);
