@@ -33,8 +33,12 @@ FW_SRC := firewall/fw.c firewall/fwlog.c
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/timing.c
+# The node room around node-int.h: the table (node.c) and one file per concern.
+NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
+            dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
+            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
-DOCK_IO := dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
+DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) dockd/dockd.c
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
