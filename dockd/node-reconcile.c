@@ -203,16 +203,11 @@ static void node_reconcile(struct node *n)
 	}
 }
 
-int node_init(const struct dock_config *cfg, struct dock_err *err)
+/* The dock's directories, with the modes QEMU and the dock need. */
+static int node_init_dirs(const struct dock_config *cfg, struct dock_err *err)
 {
-	char path[PATH_MAX], *xml = NULL, **names = NULL;
-	struct node_fwview *fvs = NULL;
-	struct fw_node *fns = NULL;
-	struct node_names *nns = NULL;
-	size_t cnt = 0;
-	int r;
+	char path[PATH_MAX];
 
-	node_cfg = cfg;
 	/* state_dir and volumes are traversed by QEMU (libvirt-qemu): 0711. */
 	snprintf(path, sizeof(path), "%s/nodes", cfg->dc_state_dir);
 	if (node_mkdir(cfg->dc_state_dir, 0711, err) < 0 || node_mkdir(path, 0700, err) < 0)
@@ -227,19 +222,31 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	snprintf(path, sizeof(path), "%s/console", cfg->dc_run_dir);
 	if (node_mkdir(path, 0700, err) < 0)
 		return -EIO;
+	return 0;
+}
+
+/* The storage pool of the ephemeral volumes. */
+static int node_init_pool(const struct dock_config *cfg, struct dock_err *err)
+{
+	char path[PATH_MAX], *xml = NULL;
+	int r;
+
 	snprintf(path, sizeof(path), "%s/volumes", cfg->dc_state_dir);
 	const struct render_var pv[] = { { "pool", NODE_POOL }, { "path", path } };
 	r = node_render("pool.xml", pv, NVARS(pv), &xml, err);
 	if (r == 0)
 		r = virt_pool_ensure(NODE_POOL, xml, err);
 	free(xml);
-	if (r < 0)
-		return r;
+	return r;
+}
 
-	r = forensic_init(cfg, err);
-	if (r < 0)
-		return r;
-	r = state_list(cfg->dc_state_dir, &names, &cnt, err);
+/* The records into the table; one that does not load is logged and left. */
+static int node_init_load(const struct dock_config *cfg, struct dock_err *err)
+{
+	char **names = NULL;
+	size_t cnt = 0;
+	int r = state_list(cfg->dc_state_dir, &names, &cnt, err);
+
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < cnt; i++) {
@@ -258,12 +265,18 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	for (size_t i = 0; i < cnt; i++)
 		free(names[i]);
 	free(names);
+	return 0;
+}
 
-	/* The firewall is rebuilt from the records in one batch, before the
-	 * reconciliation, whose undo steps remove elements from it. */
-	fvs = calloc(node_count + 1, sizeof(*fvs));
-	fns = calloc(node_count + 1, sizeof(*fns));
-	nns = calloc(node_count + 1, sizeof(*nns));
+/* The firewall is rebuilt from the records in one batch, before the
+ * reconciliation, whose undo steps remove elements from it. */
+static int node_init_firewall(struct dock_err *err)
+{
+	struct node_fwview *fvs = calloc(node_count + 1, sizeof(*fvs));
+	struct fw_node *fns = calloc(node_count + 1, sizeof(*fns));
+	struct node_names *nns = calloc(node_count + 1, sizeof(*nns));
+	int r;
+
 	if (fvs == NULL || fns == NULL || nns == NULL) {
 		free(fvs);
 		free(fns);
@@ -279,6 +292,23 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	free(fvs);
 	free(fns);
 	free(nns);
+	return r;
+}
+
+int node_init(const struct dock_config *cfg, struct dock_err *err)
+{
+	int r;
+
+	node_cfg = cfg;
+	r = node_init_dirs(cfg, err);
+	if (r == 0)
+		r = node_init_pool(cfg, err);
+	if (r == 0)
+		r = forensic_init(cfg, err);
+	if (r == 0)
+		r = node_init_load(cfg, err);
+	if (r == 0)
+		r = node_init_firewall(err);
 	if (r < 0)
 		return r;
 	for (size_t i = node_count; i > 0; i--)

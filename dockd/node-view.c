@@ -121,9 +121,110 @@ static struct json_object *node_boot_json(const struct image *im, bool have_im,
 	return b;
 }
 
+/* inspect's identity: phase, reason, busy, paused, names, addresses, sizes. */
+static void node_inspect_head(struct json_object *o, const struct node_rec *r,
+			      const struct node_names *nn, const char *op, bool paused)
+{
+	json_object_object_add(o, "phase",
+			       r->nr_phase ? json_object_new_string(state_phase_name(r->nr_phase))
+					   : NULL);
+	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
+	json_object_object_add(o, "busy", op ? json_object_new_string(op) : NULL);
+	json_object_object_add(o, "paused", json_object_new_boolean(paused));
+	json_object_object_add(o, "domain", json_object_new_string(nn->nn_domain));
+	json_object_object_add(o, "network", json_object_new_string(nn->nn_network));
+	json_object_object_add(o, "bridge", json_object_new_string(nn->nn_subnet.ns_bridge));
+	json_object_object_add(o, "subnet", json_object_new_string(nn->nn_subnet.ns_cidr));
+	json_object_object_add(o, "gateway", json_object_new_string(nn->nn_subnet.ns_gateway));
+	json_object_object_add(o, "mac", json_object_new_string(r->nr_mac));
+	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
+	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
+}
+
+/* {"base":{path,sha256,readonly},"ephemeral":{...}}; *have_im: the image
+ * loaded into *im. */
+static struct json_object *node_disks_json(const struct node_rec *r, struct image *im,
+					   bool *have_im)
+{
+	struct json_object *disks = json_object_new_object(), *base = json_object_new_object(),
+			   *eph;
+
+	*have_im = image_load(node_cfg->dc_image_dir, r->nr_image, im, NULL) == 0;
+	if (*have_im) {
+		char path[PATH_MAX];
+		image_path(im, im->im_base, path, sizeof(path));
+		json_object_object_add(base, "path", json_object_new_string(path));
+		json_object_object_add(base, "sha256",
+				       json_object_new_string(im->im_base->if_sha256));
+	}
+	json_object_object_add(base, "readonly", json_object_new_boolean(1));
+	json_object_object_add(disks, "base", base);
+	eph = json_object_new_object();
+	json_object_object_add(eph, "path", json_object_new_string(r->nr_volume));
+	json_object_object_add(eph, "format", json_object_new_string("luks"));
+	json_object_object_add(eph, "secret_uuid", json_object_new_string(r->nr_secret_uuid));
+	json_object_object_add(eph, "size_mib", json_object_new_int64((int64_t)r->nr_scratch_mib));
+	json_object_object_add(disks, "ephemeral", eph);
+	return disks;
+}
+
+static struct json_object *node_inspect_agent_json(const struct node_rec *r,
+						   const struct node_names *nn, bool connected,
+						   uint64_t hbs, int64_t hb)
+{
+	struct json_object *agent = json_object_new_object(), *hello;
+
+	json_object_object_add(agent, "socket", json_object_new_string(nn->nn_socket));
+	json_object_object_add(agent, "connected", json_object_new_boolean(connected));
+	hello = node_hello_json(r);
+	json_object_object_add(agent, "hello", hello);
+	json_object_object_add(agent, "heartbeats", json_object_new_int64((int64_t)hbs));
+	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
+	return agent;
+}
+
+static struct json_object *node_inspect_fw_json(const struct node_rec *r)
+{
+	struct json_object *fw = json_object_new_object(), *pub = json_object_new_array(),
+			   *allow = json_object_new_array();
+
+	for (size_t i = 0; i < r->nr_n_published; i++)
+		json_object_array_add(pub, json_object_new_string(r->nr_published[i]));
+	for (size_t i = 0; i < r->nr_n_allow; i++)
+		json_object_array_add(allow, json_object_new_string(r->nr_egress_allow[i]));
+	json_object_object_add(fw, "published", pub);
+	json_object_object_add(fw, "egress",
+			       json_object_new_string(r->nr_egress_deny ? "deny" : "allow"));
+	json_object_object_add(fw, "egress_allow", allow);
+	json_object_object_add(fw, "quarantined", json_object_new_boolean(r->nr_quarantined));
+	return fw;
+}
+
+/* inspect's life: lifetime, cleanses, timing, policies, failing checks. */
+static void node_inspect_tail(struct json_object *o, const struct node_rec *r,
+			      const struct timing *tm)
+{
+	struct json_object *f = json_object_new_array();
+
+	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
+	json_object_object_add(o, "next_cleanse",
+			       r->nr_cleanse_at ? json_object_new_int64(r->nr_cleanse_at) : NULL);
+	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
+	json_object_object_add(o, "timing", timing_json(tm));
+	json_object_object_add(o, "on_hostile",
+			       json_object_new_string(state_action_name(r->nr_on_hostile)));
+	json_object_object_add(o, "on_silent",
+			       json_object_new_string(state_action_name(r->nr_on_silent)));
+	json_object_object_add(o, "on_fail",
+			       json_object_new_string(state_action_name(r->nr_on_fail)));
+	for (size_t i = 0; i < r->nr_n_failing; i++)
+		json_object_array_add(f, json_object_new_string(r->nr_failing[i]));
+	json_object_object_add(o, "failing", f);
+}
+
 int node_inspect_json(const char *name, struct json_object **out, struct dock_err *err)
 {
-	struct json_object *o, *disks, *base, *eph, *agent, *hello;
+	struct json_object *o;
 	struct node_names nn;
 	struct image im;
 	struct node_rec r;
@@ -150,83 +251,13 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	if (n == NULL)
 		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
 	node_names(&r, &nn);
-	json_object_object_add(o, "phase",
-			       r.nr_phase ? json_object_new_string(state_phase_name(r.nr_phase))
-					  : NULL);
-	json_object_object_add(o, "reason", json_object_new_string(r.nr_reason));
-	json_object_object_add(o, "busy", op ? json_object_new_string(op) : NULL);
-	json_object_object_add(o, "paused", json_object_new_boolean(paused));
-	json_object_object_add(o, "domain", json_object_new_string(nn.nn_domain));
-	json_object_object_add(o, "network", json_object_new_string(nn.nn_network));
-	json_object_object_add(o, "bridge", json_object_new_string(nn.nn_subnet.ns_bridge));
-	json_object_object_add(o, "subnet", json_object_new_string(nn.nn_subnet.ns_cidr));
-	json_object_object_add(o, "gateway", json_object_new_string(nn.nn_subnet.ns_gateway));
-	json_object_object_add(o, "mac", json_object_new_string(r.nr_mac));
-	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r.nr_memory_mib));
-	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r.nr_vcpus));
-
-	disks = json_object_new_object();
-	base = json_object_new_object();
-	have_im = image_load(node_cfg->dc_image_dir, r.nr_image, &im, NULL) == 0;
-	if (have_im) {
-		char path[PATH_MAX];
-		image_path(&im, im.im_base, path, sizeof(path));
-		json_object_object_add(base, "path", json_object_new_string(path));
-		json_object_object_add(base, "sha256",
-				       json_object_new_string(im.im_base->if_sha256));
-	}
-	json_object_object_add(base, "readonly", json_object_new_boolean(1));
-	json_object_object_add(disks, "base", base);
-	eph = json_object_new_object();
-	json_object_object_add(eph, "path", json_object_new_string(r.nr_volume));
-	json_object_object_add(eph, "format", json_object_new_string("luks"));
-	json_object_object_add(eph, "secret_uuid", json_object_new_string(r.nr_secret_uuid));
-	json_object_object_add(eph, "size_mib", json_object_new_int64((int64_t)r.nr_scratch_mib));
-	json_object_object_add(disks, "ephemeral", eph);
-	json_object_object_add(o, "disks", disks);
+	node_inspect_head(o, &r, &nn, op, paused);
+	json_object_object_add(o, "disks", node_disks_json(&r, &im, &have_im));
 	json_object_object_add(o, "boot", node_boot_json(&im, have_im, &nn));
-
-	agent = json_object_new_object();
-	json_object_object_add(agent, "socket", json_object_new_string(nn.nn_socket));
-	json_object_object_add(agent, "connected", json_object_new_boolean(connected));
-	hello = node_hello_json(&r);
-	json_object_object_add(agent, "hello", hello);
-	json_object_object_add(agent, "heartbeats", json_object_new_int64((int64_t)hbs));
-	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
-	json_object_object_add(o, "agent", agent);
+	json_object_object_add(o, "agent", node_inspect_agent_json(&r, &nn, connected, hbs, hb));
 	json_object_object_add(o, "console_log", json_object_new_string(nn.nn_console));
-	{
-		struct json_object *fw = json_object_new_object(), *pub = json_object_new_array(),
-				   *allow = json_object_new_array();
-		for (size_t i = 0; i < r.nr_n_published; i++)
-			json_object_array_add(pub, json_object_new_string(r.nr_published[i]));
-		for (size_t i = 0; i < r.nr_n_allow; i++)
-			json_object_array_add(allow, json_object_new_string(r.nr_egress_allow[i]));
-		json_object_object_add(fw, "published", pub);
-		json_object_object_add(fw, "egress",
-				       json_object_new_string(r.nr_egress_deny ? "deny" : "allow"));
-		json_object_object_add(fw, "egress_allow", allow);
-		json_object_object_add(fw, "quarantined",
-				       json_object_new_boolean(r.nr_quarantined));
-		json_object_object_add(o, "firewall", fw);
-	}
-	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r.nr_lifetime_s));
-	json_object_object_add(o, "next_cleanse",
-			       r.nr_cleanse_at ? json_object_new_int64(r.nr_cleanse_at) : NULL);
-	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r.nr_cleanses));
-	json_object_object_add(o, "timing", timing_json(&tm));
-	json_object_object_add(o, "on_hostile",
-			       json_object_new_string(state_action_name(r.nr_on_hostile)));
-	json_object_object_add(o, "on_silent",
-			       json_object_new_string(state_action_name(r.nr_on_silent)));
-	json_object_object_add(o, "on_fail",
-			       json_object_new_string(state_action_name(r.nr_on_fail)));
-	{
-		struct json_object *f = json_object_new_array();
-		for (size_t i = 0; i < r.nr_n_failing; i++)
-			json_object_array_add(f, json_object_new_string(r.nr_failing[i]));
-		json_object_object_add(o, "failing", f);
-	}
+	json_object_object_add(o, "firewall", node_inspect_fw_json(&r));
+	node_inspect_tail(o, &r, &tm);
 	*out = o;
 	return 0;
 }
