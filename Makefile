@@ -128,6 +128,12 @@ $(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The pure spec translation of the node room (node-spec.c), and the firewall's
+# publish syntax it canonicalises with.
+NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC) $(FW_SRC)
+$(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -136,6 +142,10 @@ $(A)/test_core: tests/unit/test_core.c $(DOCK_TEST_SRC)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 $(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
@@ -152,7 +162,8 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) $(INC_tests) \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
-TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit \
+             $(B)/test_node_spec $(A)/test_node_spec $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
 deps:

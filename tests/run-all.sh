@@ -68,6 +68,8 @@ run_suite unit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_core" "$SRC"
 run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
 run_suite audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_audit"
 run_suite audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_audit"
+run_suite node-spec env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_node_spec"
+run_suite node-spec-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_node_spec"
 run_suite fuzz-replay fuzz_replay
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
 	"$B/clang/dockd" "$B/clang/iscadm" "$B/clang/isc-image"
