@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
 #include "log.h"
 
 size_t node_agent_targets(struct node_agent_target *out, size_t max)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "forensic.h"
 #include "log.h"
 #include "virt.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
 #include "log.h"
 #include "virt.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "audit.h"
 #include "forensic.h"
 #include "log.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "audit.h"
 #include "log.h"
 

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include "forensic.h"
 #include "log.h"
 #include "virt.h"

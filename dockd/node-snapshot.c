@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
 #include "audit.h"
 #include "forensic.h"
 #include "virt.h"

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+
 #include "luks.h"
 #include "virt.h"
 
