@@ -37,8 +37,12 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/timing.c
+# The node room around node-int.h: the table (node.c) and one file per concern.
+NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
+            dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
+            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
-DOCK_IO := dockd/forensic.c dockd/virt.c dockd/node.c dockd/agentreader.c dockd/agentchan.c \
+DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
@@ -147,6 +151,12 @@ $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_firewall) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The pure spec translation of the node room (node-spec.c), and the firewall's
+# publish syntax it canonicalises with.
+NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC) $(FW_SRC)
+$(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -162,6 +172,10 @@ $(A)/test_fwcheck: tests/unit/test_fwcheck.c $(FW_SRC) common/err.c
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_firewall) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 FUZZ_TARGETS := agent request manifest template profile audit
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
@@ -176,7 +190,8 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
 TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
-             $(A)/test_fwcheck $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
+             $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
+             $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
 deps:
@@ -190,9 +205,11 @@ check: deps
 	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
-unit: $(B)/test_core $(B)/test_audit
+unit: $(B)/test_core $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec
 	$(B)/test_core .
 	$(B)/test_audit
+	$(B)/test_fwcheck
+	$(B)/test_node_spec
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

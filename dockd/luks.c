@@ -1,4 +1,5 @@
-/* luks: key generation (getrandom) and header formatting (libcryptsetup). */
+/* luks: key generation (getrandom), header formatting and the header
+ * check (libcryptsetup). */
 #include "luks.h"
 
 #include <errno.h>
@@ -73,4 +74,16 @@ int luks_format(const char *path, const struct luks_key *key, struct dock_err *e
 out:
 	crypt_free(cd);
 	return r;
+}
+
+int luks_header_present(const char *path)
+{
+	struct crypt_device *cd = NULL;
+	int ok;
+
+	if (crypt_init(&cd, path) < 0)
+		return 0;
+	ok = crypt_load(cd, CRYPT_LUKS1, NULL) == 0;
+	crypt_free(cd);
+	return ok;
 }

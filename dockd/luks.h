@@ -3,7 +3,7 @@
  * memory and is wiped by the caller with luks_key_wipe() once libvirt has it.
  * The key is random, so key stretching protects nothing: the header is
  * written with forced low PBKDF iterations and no benchmark (~50 ms instead
- * of QEMU's 2-5 s). */
+ * of QEMU's 2-5 s). The dock's only user of libcryptsetup. */
 #ifndef ISC_LUKS_H
 #define ISC_LUKS_H
 
@@ -11,8 +11,8 @@
 
 #include "err.h"
 
-#define LUKS_KEY_BYTES 32
-#define LUKS_KEY_HEX (LUKS_KEY_BYTES * 2 + 1)
+#define LUKS_KEY_BYTES    32
+#define LUKS_KEY_HEX      (LUKS_KEY_BYTES * 2 + 1)
 #define LUKS_HEADER_BYTES (2 * 1024 * 1024) /* LUKS1 aes-xts-plain64/512 payload offset */
 
 struct luks_key {
@@ -25,5 +25,9 @@ void luks_key_wipe(struct luks_key *key);
 /* Format an existing file (at least LUKS_HEADER_BYTES long) as LUKS1 with
  * the key as passphrase in keyslot 0. */
 int luks_format(const char *path, const struct luks_key *key, struct dock_err *err);
+
+/* 1 if the file at path carries a LUKS1 header libcryptsetup can load,
+ * 0 if not (or it cannot be opened): what a node's status reports. */
+int luks_header_present(const char *path);
 
 #endif

@@ -70,6 +70,8 @@ run_suite fw-check env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_fwcheck"
 run_suite fw-check-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_fwcheck"
 run_suite audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_audit"
 run_suite audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_audit"
+run_suite node-spec env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_node_spec"
+run_suite node-spec-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_node_spec"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \

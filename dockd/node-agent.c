@@ -1,0 +1,145 @@
+/* node-agent: the agent channel's side of the node table (agentchan.c
+ * calls these): which nodes to talk to, what their agents said (hello,
+ * heartbeats, facts and whole reports), and the reader's counters of
+ * hostile input. Each call takes node_lock for its moment. */
+#include "node-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+size_t node_agent_targets(struct node_agent_target *out, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&node_lock);
+	for (size_t i = 0; i < node_count && k < max; i++) {
+		const struct node_rec *r = &node_table[i]->n_rec;
+		/* A cleanse talks to the agent while shutting down and waiting
+		 * for the new boot's hello. */
+		if (r->nr_state != NODE_RUNNING && r->nr_state != NODE_STARTING &&
+		    !(r->nr_state == NODE_CLEANSING &&
+		      (r->nr_phase == NODE_PHASE_SHUTDOWN || r->nr_phase == NODE_PHASE_WAIT_AGENT)))
+			continue;
+		snprintf(out[k].nat_name, sizeof(out[k].nat_name), "%s", r->nr_name);
+		snprintf(out[k].nat_socket, sizeof(out[k].nat_socket), "%s/agents/%s.sock",
+			 node_cfg->dc_run_dir, r->nr_name);
+		snprintf(out[k].nat_service, sizeof(out[k].nat_service), "%s",
+			 node_table[i]->n_have_profile ? node_table[i]->n_profile.pr_service : "");
+		out[k].nat_shutdown = node_table[i]->n_want_shutdown;
+		k++;
+	}
+	pthread_mutex_unlock(&node_lock);
+	return k;
+}
+
+void node_agent_connected(const char *name, bool connected)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL)
+		n->n_agent_connected = connected;
+	pthread_mutex_unlock(&node_lock);
+}
+
+void node_agent_message(const char *name, const struct agent_msg *msg)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n == NULL) {
+		pthread_mutex_unlock(&node_lock);
+		return;
+	}
+	if (n->n_timing.tm_started_ns != 0 && n->n_timing.tm_total_ns < 0) {
+		int64_t now = timing_now();
+		timing_add(&n->n_timing, TIMING_FIRST_LINE, n->n_timing.tm_started_ns, now);
+		node_timing_end_locked(n, now);
+	}
+	switch (msg->am_type) {
+	case AGENT_MSG_HELLO: {
+		bool fresh = !n->n_rec.nr_have_hello ||
+			strcmp(n->n_rec.nr_hello.ah_boot_id, msg->am_hello.ah_boot_id) != 0;
+		n->n_rec.nr_hello = msg->am_hello;
+		n->n_rec.nr_hello.ah_received = (int64_t)time(NULL);
+		n->n_rec.nr_have_hello = true;
+		/* Persist, so a restarted dock still knows what booted. */
+		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
+		if (fresh)
+			log_info("node %s: agent %s ready (boot %s, kernel %s)", name,
+				 msg->am_hello.ah_agent, msg->am_hello.ah_boot_id,
+				 msg->am_hello.ah_kernel);
+		break;
+	}
+	case AGENT_MSG_HEARTBEAT:
+		n->n_last_heartbeat = (int64_t)time(NULL);
+		n->n_heartbeats++;
+		break;
+	case AGENT_MSG_FACT:
+		if (n->n_pending == NULL || n->n_pending->rp_seq != msg->am_seq) {
+			if (n->n_pending == NULL)
+				n->n_pending = malloc(sizeof(*n->n_pending));
+			if (n->n_pending == NULL)
+				break;
+			memset(n->n_pending->rp_have, 0, sizeof(n->n_pending->rp_have));
+			n->n_pending->rp_seq = msg->am_seq;
+		}
+		n->n_pending->rp_facts[msg->am_fact.af_id] = msg->am_fact;
+		n->n_pending->rp_have[msg->am_fact.af_id] = true;
+		break;
+	case AGENT_MSG_REPORT_END: {
+		struct node_report *done = n->n_pending;
+		uint64_t got = 0;
+		for (int i = 0; done != NULL && i < AF_COUNT; i++)
+			got += done->rp_have[i];
+		/* Only a whole report counts; one cut by a reconnect is dropped. */
+		if (done == NULL || done->rp_seq != msg->am_seq || got != msg->am_count)
+			break;
+		done->rp_time = (int64_t)time(NULL);
+		n->n_pending = n->n_report;
+		n->n_report = done;
+		if (n->n_pending != NULL)
+			n->n_pending->rp_seq = UINT64_MAX;
+		node_judge_report_locked(n);
+		break;
+	}
+	case AGENT_MSG_SHUTDOWN_ACK:
+		if (n->n_want_shutdown && !n->n_shutdown_acked)
+			log_info("node %s: the agent acknowledged the shutdown request", name);
+		n->n_shutdown_acked = n->n_want_shutdown;
+		break;
+	case AGENT_MSG_OTHER:
+		break;
+	}
+	pthread_mutex_unlock(&node_lock);
+}
+
+void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL) {
+		if (n->n_bad + n->n_overlong + n->n_dropped == 0)
+			log_warn(
+				"node %s: hostile agent input (%llu malformed, %llu over-long, %llu over the rate limit); flagged",
+				name, (unsigned long long)bad, (unsigned long long)overlong,
+				(unsigned long long)dropped);
+		/* The reader's counters only grow; a new reader starts again at 0. */
+		if (bad > n->n_bad)
+			n->n_bad = bad;
+		if (overlong > n->n_overlong)
+			n->n_overlong = overlong;
+		if (dropped > n->n_dropped)
+			n->n_dropped = dropped;
+	}
+	pthread_mutex_unlock(&node_lock);
+}

@@ -1,0 +1,277 @@
+/* node-create: node_create, the create path read top to bottom as the
+ * data flows: check the request, translate it into a record (node-spec.c),
+ * claim the name, a subnet and a MAC address, then the encrypted volume,
+ * the network, the firewall, the domain, and the start. Everything that
+ * can be refused is refused before anything exists; a failure after that
+ * removes all that was made. */
+#include "node-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+#include "virt.h"
+
+static int node_new_mac(char mac[18], struct dock_err *err)
+{
+	unsigned char b[3];
+
+	for (int tries = 0; tries < 16; tries++) {
+		bool dup = false;
+		if (getrandom(b, sizeof(b), 0) != sizeof(b))
+			return err_set(err, 500, EIO, "getrandom failed");
+		snprintf(mac, 18, "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+		for (size_t i = 0; i < node_count; i++)
+			dup |= strcmp(node_table[i]->n_rec.nr_mac, mac) == 0;
+		if (!dup)
+			return 0;
+	}
+	return err_set(err, 500, EAGAIN, "cannot find a free MAC address");
+}
+
+static int node_network_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
+			    struct dock_err *err)
+{
+	const struct render_var v[] = {
+		{ "network", nn->nn_network },
+		{ "bridge", nn->nn_subnet.ns_bridge },
+		{ "gateway", nn->nn_subnet.ns_gateway },
+		{ "netmask", nn->nn_subnet.ns_netmask },
+		{ "ip", nn->nn_subnet.ns_node_ip },
+		{ "mac", r->nr_mac },
+		{ "name", r->nr_name },
+	};
+	return node_render("network.xml", v, NVARS(v), xml, err);
+}
+
+/* What the steps of one create hand on to the next. */
+struct node_create {
+	const struct node_spec *nc_spec;
+	int64_t nc_t0;       /* when the request came in */
+	int64_t nc_t;        /* the current phase's start, for timing */
+	struct image nc_im;  /* the image, checked */
+	char nc_profile[64]; /* the profile chosen */
+	struct node *nc_n;   /* the node, private until claimed */
+	struct node_names nc_nn;
+};
+
+/* The image, its digest, the published ports, the profile asked for. */
+static int node_create_check(struct node_create *c, struct dock_err *err)
+{
+	const struct node_spec *spec = c->nc_spec;
+	struct profile prof;
+	char pdir[PATH_MAX];
+	bool own = false;
+
+	if (image_load(node_cfg->dc_image_dir, spec->ns_image, &c->nc_im, err) < 0)
+		return -EINVAL;
+	if (image_verify(&c->nc_im, err) < 0)
+		return -EINVAL;
+	if (node_spec_check_publish(spec, err) < 0)
+		return -EINVAL;
+	snprintf(pdir, sizeof(pdir), "%s/profiles", node_cfg->dc_template_dir);
+	if (spec->ns_profile[0] != '\0') {
+		if (profile_load(pdir, spec->ns_profile, &prof, err) < 0)
+			return -EINVAL;
+	} else {
+		own = profile_load(pdir, spec->ns_image, &prof, NULL) == 0 ||
+			c->nc_im.im_have_service;
+	}
+	node_spec_profile(spec, own, c->nc_profile, sizeof(c->nc_profile));
+	return 0;
+}
+
+/* The record from the request (node-spec.c), the profile it names loaded. */
+static int node_create_translate(struct node_create *c, struct dock_err *err)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	const struct node_spec_in in = {
+		.si_spec = c->nc_spec,
+		.si_cfg = node_cfg,
+		.si_image = &c->nc_im,
+		.si_profile = c->nc_profile,
+		.si_now = (int64_t)time(NULL),
+	};
+
+	if (n == NULL)
+		return err_set(err, 500, ENOMEM, "out of memory");
+	c->nc_n = n;
+	node_spec_rec(&in, &n->n_rec);
+	node_load_profile(n);
+	node_spec_on_fail(c->nc_spec, n->n_have_profile ? n->n_profile.pr_on_fail : NULL,
+			  &n->n_rec);
+	return 0;
+}
+
+/* The name is free, the table has room, a subnet and a MAC address. */
+static int node_create_reserve_locked(struct node *n, bool *used, size_t cap, struct dock_err *err)
+{
+	int r;
+
+	if (node_find_locked(n->n_rec.nr_name) != NULL)
+		return err_set(err, 409, EEXIST, "node \"%s\" already exists", n->n_rec.nr_name);
+	if (node_count >= NODE_MAX)
+		return err_set(err, 409, ENOSPC, "the dock already holds %d nodes", NODE_MAX);
+	for (size_t i = 0; i < node_count; i++)
+		if (node_table[i]->n_rec.nr_subnet < cap)
+			used[node_table[i]->n_rec.nr_subnet] = true;
+	r = netpool_alloc(&node_cfg->dc_pool, used, cap, &n->n_rec.nr_subnet, err);
+	if (r == 0)
+		r = node_new_mac(n->n_rec.nr_mac, err);
+	return r;
+}
+
+/* The firewall accepts the node as it will be; the record is saved. */
+static int node_create_record_locked(struct node_create *c, struct dock_err *err)
+{
+	struct node *n = c->nc_n;
+	struct node_names nn;
+	struct node_fwview fv;
+	int r;
+
+	node_names(&n->n_rec, &nn);
+	node_fw(&n->n_rec, &nn, &fv);
+	r = fw_node_check(&fv.fv_node, err);
+	if (r < 0)
+		return r;
+	timing_begin(&n->n_timing, "create", c->nc_t0);
+	timing_add(&n->n_timing, TIMING_VALIDATE, c->nc_t0, timing_now());
+	n->n_rec.nr_state = NODE_CREATING;
+	n->n_op = "creating";
+	return state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+}
+
+/* Under the table's lock: name, subnet and MAC claimed, the record saved,
+ * the node in the table (busy "creating"). */
+static int node_create_claim(struct node_create *c, struct dock_err *err)
+{
+	size_t cap = netpool_capacity(&node_cfg->dc_pool);
+	bool *used = calloc(cap, sizeof(*used));
+	int r;
+
+	if (used == NULL)
+		return err_set(err, 500, ENOMEM, "out of memory");
+	pthread_mutex_lock(&node_lock);
+	r = node_create_reserve_locked(c->nc_n, used, cap, err);
+	if (r == 0)
+		r = node_create_record_locked(c, err);
+	if (r == 0)
+		node_table[node_count++] = c->nc_n;
+	pthread_mutex_unlock(&node_lock);
+	free(used);
+	return r;
+}
+
+/* Volume, key, LUKS header, secret; the secret's uuid recorded. */
+static int node_create_disk(struct node_create *c, struct dock_err *err)
+{
+	int r;
+
+	node_names(&c->nc_n->n_rec, &c->nc_nn);
+	r = node_make_disk(c->nc_n, &c->nc_nn, err);
+	if (r == 0)
+		r = node_commit(c->nc_n, NODE_CREATING, NULL, err); /* record the secret's uuid */
+	c->nc_t = timing_now();
+	return r;
+}
+
+static int node_create_network(struct node_create *c, struct dock_err *err)
+{
+	char *xml = NULL;
+	int r = node_network_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
+
+	c->nc_t = node_time(c->nc_n, TIMING_RENDER, c->nc_t);
+	if (r == 0)
+		r = virt_network_create(c->nc_nn.nn_network, xml, err);
+	c->nc_t = node_time(c->nc_n, TIMING_NETWORK, c->nc_t);
+	free(xml);
+	return r;
+}
+
+static int node_create_firewall(struct node_create *c, struct dock_err *err)
+{
+	struct node_fwview fv;
+	int r;
+
+	node_fw(&c->nc_n->n_rec, &c->nc_nn, &fv);
+	r = fw_node_add(&fv.fv_node, err);
+	c->nc_t = node_time(c->nc_n, TIMING_FIREWALL, c->nc_t);
+	return r;
+}
+
+static int node_create_define(struct node_create *c, struct dock_err *err)
+{
+	char *xml = NULL;
+	int r = node_domain_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
+
+	c->nc_t = node_time(c->nc_n, TIMING_RENDER, c->nc_t);
+	if (r == 0)
+		r = virt_domain_define(xml, err);
+	node_time(c->nc_n, TIMING_DOMAIN, c->nc_t);
+	free(xml);
+	if (r == 0)
+		r = node_commit(c->nc_n, NODE_DEFINED, NULL, err);
+	return r;
+}
+
+/* Nothing half-created: undo all, then forget the node. */
+static int node_create_undo(struct node_create *c, int r, struct dock_err *err)
+{
+	const char *name = c->nc_spec->ns_name;
+
+	log_warn("node %s: create failed, removing what was made: %s", name,
+		 err && err->de_msg[0] ? err->de_msg : "");
+	node_teardown(&c->nc_n->n_rec, NULL);
+	state_remove(node_cfg->dc_state_dir, name, NULL);
+	pthread_mutex_lock(&node_lock);
+	node_remove_locked(c->nc_n);
+	pthread_mutex_unlock(&node_lock);
+	err_prefix(err, "create %s: ", name);
+	return r;
+}
+
+/* Created: a node not started ends its timing here; it is no longer busy. */
+static void node_create_done(struct node_create *c)
+{
+	log_info("node %s: created from image %s", c->nc_spec->ns_name, c->nc_spec->ns_image);
+	if (!c->nc_spec->ns_start) {
+		pthread_mutex_lock(&node_lock);
+		node_timing_end_locked(c->nc_n, timing_now());
+		pthread_mutex_unlock(&node_lock);
+	}
+	node_release(c->nc_n);
+}
+
+int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err)
+{
+	struct node_create c = { .nc_spec = spec, .nc_t0 = timing_now() };
+	int r;
+
+	/* Everything that can be refused is refused before anything exists. */
+	r = node_create_check(&c, err);
+	if (r == 0)
+		r = node_create_translate(&c, err);
+	if (r == 0)
+		r = node_create_claim(&c, err);
+	if (r < 0) {
+		node_free(c.nc_n);
+		return r;
+	}
+	r = node_create_disk(&c, err);
+	if (r == 0)
+		r = node_create_network(&c, err);
+	if (r == 0)
+		r = node_create_firewall(&c, err);
+	if (r == 0)
+		r = node_create_define(&c, err);
+	if (r == 0 && spec->ns_start)
+		r = node_do_start(c.nc_n, false, err); /* the image was verified above */
+	if (r < 0)
+		return node_create_undo(&c, r, err);
+	node_create_done(&c);
+	return node_inspect_json(spec->ns_name, out, err);
+}

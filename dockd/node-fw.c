@@ -1,0 +1,203 @@
+/* node-fw: the node room's side of the firewall (firewall/fw.h): the node
+ * as the firewall sees it, publishing and unpublishing ports, quarantine,
+ * and the policy in force (fw show). A change is recorded first, applied in
+ * one batch, and the record restored if the kernel refuses it. */
+#include "node-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forensic.h"
+#include "log.h"
+
+void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_fwview *fv)
+{
+	size_t np = 0;
+
+	memset(fv, 0, sizeof(*fv));
+	for (size_t i = 0; i < r->nr_n_published; i++)
+		if (fw_publish_parse(r->nr_published[i], &fv->fv_pub[np], NULL) == 0)
+			np++;
+	for (size_t i = 0; i < r->nr_n_allow; i++)
+		fv->fv_allow[i] = r->nr_egress_allow[i];
+	fv->fv_node = (struct fw_node){
+		.fn_name = r->nr_name,
+		.fn_bridge = nn->nn_subnet.ns_bridge,
+		.fn_subnet_cidr = nn->nn_subnet.ns_cidr,
+		.fn_ip = nn->nn_subnet.ns_node_ip,
+		.fn_mac = r->nr_mac,
+		.fn_gateway = nn->nn_subnet.ns_gateway,
+		.fn_published = fv->fv_pub,
+		.fn_npublished = np,
+		.fn_egress_deny = r->nr_egress_deny,
+		.fn_egress_allow = fv->fv_allow,
+		.fn_negress_allow = r->nr_egress_deny ? r->nr_n_allow : 0,
+		.fn_quarantined = r->nr_quarantined,
+	};
+}
+
+/* ---- firewall policy of a node ------------------------------------------------------ */
+
+/* Record a policy change, apply it in one batch, and restore the record if
+ * the kernel refused: the record is written first so a dock killed between
+ * the two rebuilds the new policy at start (fw_init). */
+static int node_fw_change(struct node *n, const struct node_rec *before, struct dock_err *err,
+			  int (*apply)(const struct node_fwview *old, const struct node_rec *now,
+				       const void *arg, struct dock_err *err),
+			  const void *arg)
+{
+	struct node_names nn;
+	struct node_fwview fv;
+	int r;
+
+	pthread_mutex_lock(&node_lock);
+	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	pthread_mutex_unlock(&node_lock);
+	if (r < 0)
+		return r;
+	node_names(before, &nn);
+	node_fw(before, &nn, &fv);
+	r = apply(&fv, &n->n_rec, arg, err);
+	if (r < 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec = *before;
+		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
+		pthread_mutex_unlock(&node_lock);
+	}
+	return r;
+}
+
+static int node_apply_publish(const struct node_fwview *old, const struct node_rec *now,
+			      const void *arg, struct dock_err *err)
+{
+	(void)now;
+	return fw_publish(&old->fv_node, arg, err);
+}
+
+static int node_apply_unpublish(const struct node_fwview *old, const struct node_rec *now,
+				const void *arg, struct dock_err *err)
+{
+	(void)now;
+	return fw_unpublish(&old->fv_node, arg, err);
+}
+
+static int node_apply_quarantine(const struct node_fwview *old, const struct node_rec *now,
+				 const void *arg, struct dock_err *err)
+{
+	(void)arg;
+	return fw_quarantine(&old->fv_node, now->nr_quarantined, err);
+}
+
+int node_publish(const char *name, const char *spec, bool on, struct dock_err *err)
+{
+	struct fw_publish p;
+	struct node_rec before;
+	struct node *n;
+	char canon[24];
+	size_t i;
+	int r;
+
+	if (fw_publish_parse(spec, &p, err) < 0)
+		return -EINVAL;
+	fw_publish_format(&p, canon, sizeof(canon));
+	r = node_acquire(name, on ? "publishing" : "unpublishing", &n, err);
+	if (r < 0)
+		return r;
+	before = n->n_rec;
+	for (i = 0; i < before.nr_n_published; i++)
+		if (strcmp(before.nr_published[i], canon) == 0)
+			break;
+	if (on && i < before.nr_n_published) {
+		node_release(n);
+		return 0; /* already published: nothing to do */
+	}
+	if (!on && i == before.nr_n_published) {
+		node_release(n);
+		return err_set(err, 404, ENOENT, "node %s does not publish %s", name, canon);
+	}
+	if (on && before.nr_n_published >= NODE_PUBLISH_MAX) {
+		node_release(n);
+		return err_set(err, 409, ENOSPC, "node %s already publishes %d ports", name,
+			       NODE_PUBLISH_MAX);
+	}
+	pthread_mutex_lock(&node_lock);
+	if (on) {
+		snprintf(n->n_rec.nr_published[n->n_rec.nr_n_published++], 24, "%s", canon);
+	} else {
+		memmove(n->n_rec.nr_published[i], n->n_rec.nr_published[i + 1],
+			(before.nr_n_published - i - 1) * sizeof(n->n_rec.nr_published[0]));
+		n->n_rec.nr_n_published--;
+	}
+	pthread_mutex_unlock(&node_lock);
+	r = node_fw_change(n, &before, err, on ? node_apply_publish : node_apply_unpublish, &p);
+	if (r == 0)
+		log_info("node %s: %s %s", name, on ? "published" : "unpublished", canon);
+	node_release(n);
+	return r;
+}
+
+int node_quarantine(const char *name, bool on, struct node_quarantine_opts *opt,
+		    struct dock_err *err)
+{
+	struct node_quarantine_opts none = { 0 };
+	struct node_rec before;
+	struct node *n;
+	bool paused_here = false;
+	int r = node_acquire(name, on ? "quarantining" : "releasing", &n, err);
+
+	if (r < 0)
+		return r;
+	if (opt == NULL || !on)
+		opt = &none;
+	before = n->n_rec;
+	/* Refused without an operator key before anything is done. */
+	if (opt->nq_snapshot)
+		r = forensic_refuse_unless_enabled(name, err);
+	/* Paused first, so the snapshot is of the node as it was caught. */
+	if (r == 0 && opt->nq_pause && !n->n_paused) {
+		r = node_quarantine_pause(n, true, err);
+		paused_here = r == 0;
+	}
+	if (r == 0 && opt->nq_snapshot)
+		r = node_snapshot_acquired(n, "quarantine", false, &opt->nq_snap, err);
+	if (r == 0 && before.nr_quarantined != on) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec.nr_quarantined = on;
+		pthread_mutex_unlock(&node_lock);
+		r = node_fw_change(n, &before, err, node_apply_quarantine, NULL);
+		if (r == 0)
+			log_warn("node %s: %s", name,
+				 on ? "QUARANTINED: all its traffic is cut"
+				    : "released from quarantine");
+	}
+	if (r == 0 && opt->nq_pause)
+		log_warn("node %s: paused in quarantine", name);
+	if (r == 0 && !on && n->n_paused) {
+		r = node_quarantine_pause(n, false, err);
+		if (r == 0)
+			log_info("node %s: resumed", name);
+	}
+	if (r < 0 && paused_here)
+		node_quarantine_pause(n, false, NULL);
+	node_release(n);
+	return r;
+}
+
+int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err)
+{
+	struct fw_show *fs = NULL;
+	char *text;
+	int r = fw_show(name, &fs, err);
+
+	if (r < 0)
+		return r;
+	r = fw_show_json(fs, out, err);
+	text = fw_show_text(fs);
+	if (r == 0 && text != NULL)
+		json_object_object_add(*out, "text", json_object_new_string(text));
+	free(text);
+	fw_show_free(fs);
+	return r;
+}

@@ -1,0 +1,181 @@
+/* node-int: private to the node room (dockd/node*.c), as crun's
+ * cgroup-internal.h: the node in memory, the table and its lock (node.c),
+ * the names of a node's resources, and what one sibling offers the others.
+ * node.h stays the contract for the rest of the dock; nothing outside the
+ * node room includes this header (the unit test of node-spec.c aside). */
+#ifndef ISC_NODE_INT_H
+#define ISC_NODE_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "fw.h"
+#include "image.h"
+#include "netpool.h"
+#include "node.h"
+#include "profile.h"
+#include "render.h"
+#include "timing.h"
+
+#define NODE_MAX 1024
+/* QEMU's own memory on top of guest RAM (TCG's code cache included). */
+#define NODE_QEMU_OVERHEAD_MIB 512
+
+/* One agent report: the facts of one `report` sequence number. */
+struct node_report {
+	uint64_t rp_seq;
+	int64_t rp_time; /* when report_end arrived */
+	bool rp_have[AF_COUNT];
+	struct agent_fact rp_facts[AF_COUNT];
+};
+
+struct node {
+	struct node_rec n_rec;
+	const char *n_op; /* operation in progress, NULL when idle */
+	bool n_agent_connected;
+	int64_t n_last_heartbeat;
+	uint64_t n_heartbeats;
+	struct node_report *n_report;          /* last complete report */
+	struct node_report *n_pending;         /* being received */
+	uint64_t n_bad, n_overlong, n_dropped; /* hostile input, from the reader */
+	bool n_hostile_handled;                /* the on_hostile policy ran for this boot */
+	bool n_silent_handled;                 /* the on_silent policy ran for this silence */
+	bool n_want_shutdown;  /* cleanse: agentchan sends the agent a shutdown request */
+	bool n_shutdown_acked; /* ... and the agent acknowledged it */
+	bool n_paused;         /* quarantine --pause: the domain is paused */
+	int64_t n_resumed_at;  /* when release resumed it: silence counts from then */
+	int64_t n_fail_since
+		[CHECKS_MAX]; /* by row: first report of this boot saying FAIL, 0 none */
+	bool n_have_profile;
+	struct profile n_profile;
+	struct timing n_timing; /* the last create/start/cleanse, not persisted */
+};
+
+/* The table (node.c): every node the dock knows, guarded by node_lock, as
+ * are the fields of struct node the agent channel and the ticker touch. */
+extern const struct dock_config *node_cfg;
+extern pthread_mutex_t node_lock;
+extern struct node *node_table[NODE_MAX];
+extern size_t node_count;
+
+/* ---- names of a node's resources ---------------------------------------- */
+
+struct node_names {
+	char nn_domain[NODE_NAME_MAX + 16];
+	char nn_network[NODE_NAME_MAX + 16];
+	char nn_volume[NODE_NAME_MAX + 16];
+	char nn_socket[PATH_MAX];
+	char nn_console[PATH_MAX];
+	char nn_nvram[PATH_MAX]; /* UEFI variable store of efi images' nodes */
+	struct netpool_subnet nn_subnet;
+};
+
+/* A node's UEFI variables: state_dir/nvram/NAME_VARS.fd (libvirt's own
+ * naming), made by libvirt from ovmf_vars at the first start. */
+#define NODE_NVRAM_DIR    "nvram"
+#define NODE_NVRAM_SUFFIX "_VARS.fd"
+#define NVARS(a)          (sizeof(a) / sizeof((a)[0]))
+
+/* The node as the firewall sees it; the view owns what fw_node borrows. */
+struct node_fwview {
+	struct fw_node fv_node;
+	struct fw_publish fv_pub[NODE_PUBLISH_MAX];
+	const char *fv_allow[NODE_ALLOW_MAX];
+};
+
+/* ---- node.c: the table, its lock, the record's transitions, timing ---- */
+
+void node_names(const struct node_rec *r, struct node_names *nn);
+struct node *node_find_locked(const char *name);
+void node_free(struct node *n);
+void node_remove_locked(struct node *n);
+/* The node's profile, cached; a missing or broken one is logged once. */
+void node_load_profile(struct node *n);
+/* Mark the node busy with `op`; refuse if unknown or busy. */
+int node_acquire(const char *name, const char *op, struct node **out, struct dock_err *err);
+void node_release(struct node *n);
+/* Record a transition (before the side effect it announces). */
+int node_commit(struct node *n, enum node_state st, const char *reason, struct dock_err *err);
+/* Adds the time since `since` to a phase of the node's current operation;
+ * returns now, the next phase's start. */
+int64_t node_time(struct node *n, enum timing_phase p, int64_t since);
+void node_timing_begin(struct node *n, const char *op, int64_t now);
+/* The operation is complete: one line with every phase, for the log. */
+void node_timing_end_locked(struct node *n, int64_t now);
+
+/* ---- node-spec.c: the create request into the record, pure ------------- */
+
+/* What the translation needs from outside, read by the caller beforehand. */
+struct node_spec_in {
+	const struct node_spec *si_spec;
+	const struct dock_config *si_cfg; /* the dock's size limits */
+	const struct image *si_image;     /* the image's recommended sizes */
+	const char *si_profile;           /* the profile chosen (node_spec_profile) */
+	int64_t si_now;                   /* the creation time */
+};
+/* Every published port parses (the firewall's syntax); err names the bad one. */
+int node_spec_check_publish(const struct node_spec *spec, struct dock_err *err);
+/* The profile a node is judged by: the one asked for, else the image's own
+ * if it has one (image_has_own), else none (""). */
+void node_spec_profile(const struct node_spec *spec, bool image_has_own, char *out, size_t size);
+/* A size the request left out (is_default): what the image recommends if
+ * more than asked, within the dock's limit max; else what was asked. */
+uint64_t node_spec_size(uint64_t asked, bool is_default, uint64_t recommended, uint64_t max);
+/* The record's fields from the request: name, image, profile, sizes, the
+ * creation time, published ports in canonical form, egress, lifetime, and
+ * the on_hostile/on_silent policies. Subnet, MAC and on_fail are not set. */
+void node_spec_rec(const struct node_spec_in *in, struct node_rec *rec);
+/* on_fail: the request's, else the profile's (profile_on_fail, may be
+ * NULL or ""), else alert. */
+void node_spec_on_fail(const struct node_spec *spec, const char *profile_on_fail,
+		       struct node_rec *rec);
+
+/* ---- node-life.c: the libvirt objects every operation shares ----------- */
+
+int node_render(const char *tmpl, const struct render_var *v, size_t n, char **xml,
+		struct dock_err *err);
+/* A fresh ephemeral disk: volume, new key, LUKS header, secret. */
+int node_make_disk(struct node *n, const struct node_names *nn, struct dock_err *err);
+int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
+		    struct dock_err *err);
+/* Delete a node's UEFI variable store; absence is success. */
+int node_nvram_remove(const char *name, const char *path, struct dock_err *err);
+/* Remove every trace; safe to repeat. */
+int node_teardown(const struct node_rec *rec, struct dock_err *err);
+/* Start an existing node (verify: hash its image first). */
+int node_do_start(struct node *n, bool verify, struct dock_err *err);
+
+/* ---- node-fw.c: the node as the firewall sees it ------------------------ */
+
+void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_fwview *fv);
+
+/* ---- node-policy.c: judging reports, policies --------------------------- */
+
+/* A report just completed (node_lock held): FAIL checks, on_fail. */
+void node_judge_report_locked(struct node *n);
+
+/* ---- node-cleanse.c and its phases (node-cleanse-phases.c) -------------- */
+
+/* Run the cleanse phases from..to; the caller holds the node busy. */
+int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to, struct dock_err *err);
+/* A cleanse in a thread of its own (n already busy "cleansing"). */
+void *node_cleanse_thread(void *arg);
+/* The phases in order: data, not code. */
+typedef int (*node_cleanse_step)(struct node *n, const struct node_names *nn, struct dock_err *err);
+extern const node_cleanse_step node_cleanse_steps[NODE_PHASE_COUNT];
+
+/* ---- node-snapshot.c: forensic snapshots, quarantine's pause ------------ */
+
+/* A forensic snapshot is a security event: its digest goes to the trail. */
+void node_audit_snapshot(const char *name, struct json_object *snap);
+/* Pause (on) or resume acquired node n's domain for quarantine. */
+int node_quarantine_pause(struct node *n, bool on, struct dock_err *err);
+/* A forensic snapshot of acquired node n. */
+int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
+			   struct json_object **out, struct dock_err *err);
+
+#endif

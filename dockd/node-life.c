@@ -1,0 +1,324 @@
+/* node-life: what every operation on a node's libvirt objects shares
+ * (templates, the encrypted ephemeral disk, the domain, the teardown that
+ * removes every trace) and the plain life-cycle calls: start, stop,
+ * destroy. Each records its intent in the state file before its effect. */
+#include "node-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "forensic.h"
+#include "log.h"
+#include "luks.h"
+#include "virt.h"
+
+int node_render(const char *tmpl, const struct render_var *v, size_t n, char **xml,
+		struct dock_err *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", node_cfg->dc_template_dir, tmpl);
+	return render_file(path, v, n, xml, err);
+}
+
+/* A fresh ephemeral disk: volume, new key, LUKS header, secret. The key is
+ * wiped from memory as soon as libvirt has it. */
+int node_make_disk(struct node *n, const struct node_names *nn, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	char capacity[32], *xml = NULL;
+	struct luks_key key;
+	int64_t t = timing_now();
+	int rc;
+
+	snprintf(capacity, sizeof(capacity), "%llu",
+		 (unsigned long long)(r->nr_scratch_mib * 1024 * 1024 + LUKS_HEADER_BYTES));
+	const struct render_var vv[] = { { "volume_name", nn->nn_volume },
+					 { "capacity", capacity } };
+	rc = node_render("volume.xml", vv, NVARS(vv), &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
+	if (rc == 0)
+		rc = virt_volume_create(NODE_POOL, xml, r->nr_volume, sizeof(r->nr_volume), err);
+	t = node_time(n, TIMING_VOLUME, t);
+	free(xml);
+	xml = NULL;
+	if (rc < 0)
+		return rc;
+	rc = luks_key_new(&key, err);
+	if (rc == 0)
+		rc = luks_format(r->nr_volume, &key, err);
+	t = node_time(n, TIMING_LUKS, t);
+	if (rc == 0) /* only the operator's secret key opens this */
+		rc = forensic_seal_key(r->nr_name, &key, err);
+	if (rc == 0) {
+		const struct render_var sv[] = { { "name", r->nr_name },
+						 { "volume", r->nr_volume } };
+		rc = node_render("secret.xml", sv, NVARS(sv), &xml, err);
+	}
+	t = node_time(n, TIMING_RENDER, t);
+	if (rc == 0) {
+		char uuid[37];
+		rc = virt_secret_create(xml, &key, uuid, err);
+		node_time(n, TIMING_VOLUME, t);
+		if (rc == 0) {
+			pthread_mutex_lock(&node_lock);
+			memcpy(r->nr_secret_uuid, uuid, sizeof(uuid));
+			pthread_mutex_unlock(&node_lock);
+		}
+	}
+	luks_key_wipe(&key);
+	free(xml);
+	return rc;
+}
+
+int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
+		    struct dock_err *err)
+{
+	char mem[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", base[PATH_MAX],
+				 uuid[37];
+	const char *loader = "", *nvram = "", *nvram_template = "";
+	struct image im;
+
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0)
+		return -EINVAL;
+	image_path(&im, im.im_base, base, sizeof(base));
+	if (im.im_boot == IMAGE_BOOT_KERNEL) {
+		image_path(&im, im.im_kernel, kernel, sizeof(kernel));
+		image_path(&im, im.im_initrd, initrd, sizeof(initrd));
+	} else {
+		/* Explicit firmware rather than <os firmware='efi'>: libvirt's
+		 * autoselection prefers the secure-boot descriptors, which need
+		 * SMM (slow under TCG) and refuse unsigned loaders. */
+		loader = node_cfg->dc_ovmf_code;
+		nvram = nn->nn_nvram;
+		nvram_template = node_cfg->dc_ovmf_vars;
+	}
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->nr_memory_mib);
+	snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)r->nr_vcpus);
+	virt_domain_uuid(nn->nn_domain, uuid);
+	const struct render_var v[] = {
+		{ "uuid", uuid },
+		{ "domain_type", virt_domain_type(node_cfg->dc_accel) },
+		{ "domain", nn->nn_domain },
+		{ "name", r->nr_name },
+		{ "image", r->nr_image },
+		{ "memory_mib", mem },
+		{ "vcpus", vcpus },
+		{ "kernel", kernel },
+		{ "initrd", initrd },
+		{ "cmdline", im.im_boot == IMAGE_BOOT_KERNEL ? im.im_cmdline : "" },
+		{ "loader", loader },
+		{ "nvram", nvram },
+		{ "nvram_template", nvram_template },
+		{ "base_path", base },
+		{ "ephemeral_path", r->nr_volume },
+		{ "secret_uuid", r->nr_secret_uuid },
+		{ "mac", r->nr_mac },
+		{ "network", nn->nn_network },
+		{ "agent_socket", nn->nn_socket },
+		{ "console_log", nn->nn_console },
+	};
+	return node_render("domain.xml", v, NVARS(v), xml, err);
+}
+
+/* Delete a node's UEFI variable store; absence is success. */
+int node_nvram_remove(const char *name, const char *path, struct dock_err *err)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_set(err, 500, errno, "node %s: nvram %s: %s", name, path,
+			       strerror(errno));
+	return 0;
+}
+
+/* Remove every trace; safe to repeat, each step tolerates absence. The
+ * first failure is reported, the remaining steps still run. */
+int node_teardown(const struct node_rec *rec, struct dock_err *err)
+{
+	struct node_names nn;
+	struct node_fwview fv;
+	int r = 0;
+
+	node_names(rec, &nn);
+	if (virt_domain_remove(nn.nn_domain, err) < 0)
+		r = -EIO;
+	if (virt_network_remove(nn.nn_network, err) < 0)
+		r = -EIO;
+	node_fw(rec, &nn, &fv);
+	if (fw_node_remove(&fv.fv_node, err) < 0)
+		r = -EIO;
+	if (virt_secret_remove(rec->nr_secret_uuid, rec->nr_volume, err) < 0)
+		r = -EIO;
+	if (virt_volume_remove(NODE_POOL, nn.nn_volume, err) < 0)
+		r = -EIO;
+	/* libvirt removed it with the domain (VIR_DOMAIN_UNDEFINE_NVRAM); a
+	 * domain already gone may have left it. */
+	if (node_nvram_remove(rec->nr_name, nn.nn_nvram, err) < 0)
+		r = -EIO;
+	unlink(nn.nn_socket);
+	unlink(nn.nn_console);
+	forensic_forget_key(rec->nr_name);
+	return r;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* Start an existing node: verify the image, re-render and redefine the
+ * domain (paths and accel come from the current config), start it. */
+int node_do_start(struct node *n, bool verify, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	struct node_names nn;
+	struct image im;
+	char *xml = NULL;
+	bool cleansing;
+	int64_t t = timing_now();
+	int rc;
+
+	node_names(r, &nn);
+	/* verify is false only when the caller hashed the image a moment ago. */
+	if (verify &&
+	    (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
+	     image_verify(&im, err) < 0)) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EINVAL;
+	}
+	node_time(n, TIMING_VALIDATE, t);
+	/* A cleanse recorded its start phase already, and goes on from here. */
+	cleansing = r->nr_state == NODE_CLEANSING;
+	rc = cleansing ? 0 : node_commit(n, NODE_STARTING, NULL, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&node_lock);
+	r->nr_have_hello = false; /* a hello from an earlier boot says nothing now */
+	n->n_last_heartbeat = 0;
+	free(n->n_report);
+	free(n->n_pending);
+	n->n_report = n->n_pending = NULL;
+	n->n_bad = n->n_overlong = n->n_dropped = 0;
+	n->n_hostile_handled = n->n_silent_handled = false;
+	memset(n->n_fail_since, 0, sizeof(n->n_fail_since));
+	pthread_mutex_unlock(&node_lock);
+	/* Re-render the domain: paths and accel come from the current config. */
+	t = timing_now();
+	rc = node_domain_xml(r, &nn, &xml, err);
+	t = node_time(n, TIMING_RENDER, t);
+	if (rc == 0)
+		rc = virt_domain_define(xml, err);
+	free(xml);
+	if (rc == 0)
+		rc = virt_domain_start(nn.nn_domain,
+				       (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024, err);
+	t = node_time(n, TIMING_DOMAIN, t);
+	if (rc < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		if (!cleansing)
+			node_commit(n, NODE_STOPPED, err->de_msg, NULL);
+		return rc;
+	}
+	log_info("node %s: started", r->nr_name);
+	pthread_mutex_lock(&node_lock);
+	n->n_timing.tm_started_ns = t; /* the first agent line ends the timing */
+	r->nr_cleanse_at = r->nr_lifetime_s ? (int64_t)time(NULL) + (int64_t)r->nr_lifetime_s : 0;
+	pthread_mutex_unlock(&node_lock);
+	return cleansing ? 0 : node_commit(n, NODE_RUNNING, NULL, err);
+}
+
+int node_start(const char *name, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "starting", &n, err);
+
+	if (r < 0)
+		return r;
+	if (n->n_rec.nr_state == NODE_RUNNING) {
+		enum virt_dom_state st;
+		struct node_names nn;
+		node_names(&n->n_rec, &nn);
+		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
+			node_release(n);
+			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
+		}
+	}
+	node_timing_begin(n, "start", timing_now());
+	r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);
+	if (r == 0) {
+		/* Ephemeral secrets vanish when libvirtd restarts: the disk can
+		 * never be opened again, so the node starts as a cleanse would. */
+		struct json_object *d = json_object_new_object();
+		char result[600];
+
+		log_warn(
+			"node %s: its disk's key (secret %s) is gone from libvirt (libvirtd restarted?): fresh disk with a new key, as a cleanse does",
+			name, n->n_rec.nr_secret_uuid);
+		json_object_object_add(d, "old_secret",
+				       json_object_new_string(n->n_rec.nr_secret_uuid));
+		r = node_do_cleanse(n, NODE_PHASE_SNAPSHOT, NODE_PHASE_START, err);
+		snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok",
+			 r < 0 && err ? err->de_msg : "");
+		audit_append(AUDIT_UID_DOCK, "rekey-at-start", name, result, d, NULL);
+		json_object_put(d);
+	} else if (r > 0) {
+		r = node_do_start(n, true, err);
+	}
+	node_release(n);
+	return r;
+}
+
+int node_stop(const char *name, struct dock_err *err)
+{
+	struct node_names nn;
+	struct node *n;
+	int r = node_acquire(name, "stopping", &n, err);
+
+	if (r < 0)
+		return r;
+	node_names(&n->n_rec, &nn);
+	if (n->n_rec.nr_state == NODE_STOPPED || n->n_rec.nr_state == NODE_DEFINED) {
+		node_release(n);
+		return err_set(err, 409, EALREADY, "node \"%s\" is not running", name);
+	}
+	r = node_commit(n, NODE_STOPPING, NULL, err);
+	if (r == 0)
+		r = virt_domain_stop(nn.nn_domain, (unsigned)node_cfg->dc_stop_timeout_s, err);
+	if (r == 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec.nr_cleanse_at = 0;
+		pthread_mutex_unlock(&node_lock);
+		r = node_commit(n, NODE_STOPPED, NULL, err);
+		log_info("node %s: stopped", name);
+	} else {
+		err_prefix(err, "node %s: ", name);
+		node_commit(n, NODE_FAILED, err->de_msg, NULL);
+	}
+	node_release(n);
+	return r;
+}
+
+int node_destroy(const char *name, struct dock_err *err)
+{
+	struct node *n;
+	int r = node_acquire(name, "destroying", &n, err);
+
+	if (r < 0)
+		return r;
+	r = node_commit(n, NODE_DESTROYING, NULL, err);
+	if (r == 0)
+		r = node_teardown(&n->n_rec, err);
+	if (r < 0) {
+		err_prefix(err, "node %s: destroy incomplete, run destroy again: ", name);
+		node_commit(n, NODE_FAILED, err->de_msg, NULL);
+		node_release(n);
+		return r;
+	}
+	r = state_remove(node_cfg->dc_state_dir, name, err);
+	pthread_mutex_lock(&node_lock);
+	node_remove_locked(n);
+	pthread_mutex_unlock(&node_lock);
+	log_info("node %s: destroyed", name);
+	return r;
+}
