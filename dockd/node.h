@@ -15,8 +15,8 @@
 #include "spec.h"
 #include "state.h"
 
-#define NODE_PREFIX "isc-"           /* the dock owns libvirt objects named isc-* */
-#define NODE_POOL "isc-ephemeral"    /* storage pool of ephemeral volumes */
+#define NODE_PREFIX "isc-"          /* the dock owns libvirt objects named isc-* */
+#define NODE_POOL   "isc-ephemeral" /* storage pool of ephemeral volumes */
 
 /* Create directories and the volume pool, load the records, reconcile them
  * with libvirt and the disk, remove orphans, rebuild the firewall. */
@@ -35,8 +35,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 struct node_agent_target {
 	char nat_name[NODE_NAME_MAX + 1];
 	char nat_socket[PATH_MAX];
-	char nat_service[32];     /* the profile's service process name, or "" */
-	bool nat_shutdown;        /* send the agent a shutdown request (a cleanse) */
+	char nat_service[32]; /* the profile's service process name, or "" */
+	bool nat_shutdown;    /* send the agent a shutdown request (a cleanse) */
 };
 size_t node_agent_targets(struct node_agent_target *out, size_t max);
 void node_agent_message(const char *name, const struct agent_msg *msg);
@@ -48,8 +48,8 @@ void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint6
  * ls; inspect says "paused"; release resumes it. The snapshot is refused,
  * and nothing else done, without forensic_pubkey. */
 struct node_quarantine_opts {
-	bool nq_pause;    /* pause the domain as well */
-	bool nq_snapshot; /* a forensic snapshot first (taken paused) */
+	bool nq_pause;               /* pause the domain as well */
+	bool nq_snapshot;            /* a forensic snapshot first (taken paused) */
 	struct json_object *nq_snap; /* out: that snapshot's description, or NULL */
 };
 
@@ -62,8 +62,7 @@ int node_fw_show_json(const char *name, struct json_object **out, struct dock_er
 
 /* The last lines of the node's console log, or (firewall) the kernel's
  * records of its dropped packets: {"node","source","lines":[...]}. */
-int node_logs_json(const char *name, bool firewall, struct json_object **out,
-		   struct dock_err *err);
+int node_logs_json(const char *name, bool firewall, struct json_object **out, struct dock_err *err);
 
 /* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
  * a new key, start (on demand, or by node_tick when the lifetime is up). */

@@ -16,12 +16,12 @@
 #include "render.h"
 #include "spec.h"
 
-#define FUZZ_AGENT 1
-#define FUZZ_REQUEST 2
+#define FUZZ_AGENT    1
+#define FUZZ_REQUEST  2
 #define FUZZ_MANIFEST 3
 #define FUZZ_TEMPLATE 4
-#define FUZZ_PROFILE 5
-#define FUZZ_AUDIT 6
+#define FUZZ_PROFILE  5
+#define FUZZ_AUDIT    6
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,7 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fuzz_line;
 	image_manifest_parse(s, size, &im, NULL);
 #elif FUZZ_TARGET == FUZZ_TEMPLATE
-	static const struct render_var v[] = { { "name", "web1" }, { "x", "<&>" }, { "empty", "" } };
+	static const struct render_var v[] = { { "name", "web1" },
+					       { "x", "<&>" },
+					       { "empty", "" } };
 	char *out = NULL;
 	(void)fuzz_line;
 	if (render_buf("fuzz", s, size, v, 3, &out, NULL) == 0)

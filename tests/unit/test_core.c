@@ -39,9 +39,14 @@ static void test_names(void **st)
 	(void)st;
 	assert_int_equal(validate_name("node", "web1", NODE_NAME_MAX, NULL), 0);
 	assert_int_equal(validate_name("node", "a", NODE_NAME_MAX, NULL), 0);
-	assert_int_equal(validate_name("node", "a-b-c-0123456789012345678901234", NODE_NAME_MAX, NULL), 0);
-	assert_int_equal(validate_name("node", "a-b-c-01234567890123456789012345", NODE_NAME_MAX, &e), -ENAMETOOLONG);
-	assert_string_equal(e.de_msg, "node name \"a-b-c-01234567890123456789012345\" is longer than 31 characters");
+	assert_int_equal(
+		validate_name("node", "a-b-c-0123456789012345678901234", NODE_NAME_MAX, NULL), 0);
+	assert_int_equal(
+		validate_name("node", "a-b-c-01234567890123456789012345", NODE_NAME_MAX, &e),
+		-ENAMETOOLONG);
+	assert_string_equal(
+		e.de_msg,
+		"node name \"a-b-c-01234567890123456789012345\" is longer than 31 characters");
 	err_clear(&e);
 	assert_int_equal(validate_name("node", "Web", NODE_NAME_MAX, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "node name \"Web\" must start with a lower-case letter");
@@ -103,7 +108,8 @@ static void test_netpool(void **st)
 	assert_string_equal(e.de_msg, "subnet pool \"10.231.0.0/30\": prefix must be 8..29");
 	err_clear(&e);
 	assert_int_equal(netpool_parse("10.231.0.1/24", &p, &e), -EINVAL);
-	assert_string_equal(e.de_msg, "subnet pool \"10.231.0.1/24\": address has host bits set for /24");
+	assert_string_equal(e.de_msg,
+			    "subnet pool \"10.231.0.1/24\": address has host bits set for /24");
 	assert_int_equal(netpool_parse("10.231.0.0", &p, NULL), -EINVAL);
 	assert_int_equal(netpool_parse("10.231.300.0/24", &p, NULL), -EINVAL);
 	assert_int_equal(netpool_parse("10.231.0.0/28", &p, NULL), 0);
@@ -130,9 +136,10 @@ static void test_config(void **st)
 	struct dock_config c;
 	(void)st;
 	config_defaults(&c);
-	assert_int_equal(config_parse("t", "# comment\n\nuri = qemu:///session\n accel=tcg \n"
-					  "subnet_pool = 10.99.0.0/24\nstate_dir=/tmp/x\n"
-					  "max_memory_mib = 2048\nlog_level = debug\n",
+	assert_int_equal(config_parse("t",
+				      "# comment\n\nuri = qemu:///session\n accel=tcg \n"
+				      "subnet_pool = 10.99.0.0/24\nstate_dir=/tmp/x\n"
+				      "max_memory_mib = 2048\nlog_level = debug\n",
 				      &c, NULL),
 			 0);
 	assert_string_equal(c.dc_uri, "qemu:///session");
@@ -142,21 +149,27 @@ static void test_config(void **st)
 	assert_int_equal(c.dc_pool.np_prefix, 24);
 	assert_int_equal(c.dc_log_level, LOG_LVL_DEBUG);
 	check_config_error("uri = x\nfoo = 1\n", "dockd.conf:2: unknown key \"foo\"");
-	check_config_error("accel = fast\n", "dockd.conf:1: accel must be auto, kvm or tcg, not \"fast\"");
-	check_config_error("state_dir = relative\n", "dockd.conf:1: state_dir must be an absolute path");
+	check_config_error("accel = fast\n",
+			   "dockd.conf:1: accel must be auto, kvm or tcg, not \"fast\"");
+	check_config_error("state_dir = relative\n",
+			   "dockd.conf:1: state_dir must be an absolute path");
 	check_config_error("max_vcpus = 0\n", "dockd.conf:1: max_vcpus must be a number in 1..256");
-	check_config_error("max_vcpus = 4x\n", "dockd.conf:1: max_vcpus must be a number in 1..256");
+	check_config_error("max_vcpus = 4x\n",
+			   "dockd.conf:1: max_vcpus must be a number in 1..256");
 	check_config_error("\n\njust words\n", "dockd.conf:3: expected key = value");
 	check_config_error("subnet_pool = 10.0.0.0/31\n",
 			   "dockd.conf:1: subnet pool \"10.0.0.0/31\": prefix must be 8..29");
-	check_config_error("log_level = loud\n",
-			   "dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\"");	/* UEFI firmware: Debian's paths by default, checked as files. */
+	check_config_error(
+		"log_level = loud\n",
+		"dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\""); /* UEFI firmware: Debian's paths by default, checked as files. */
 	config_defaults(&c);
 	assert_string_equal(c.dc_ovmf_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
 	assert_string_equal(c.dc_ovmf_vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
-	check_config_error("ovmf_code = OVMF.fd\n", "dockd.conf:1: ovmf_code must be an absolute path");
-	assert_int_equal(config_parse("t", "ovmf_code = /nonexistent/CODE.fd\novmf_vars = /\n", &c,
-				      NULL), 0);
+	check_config_error("ovmf_code = OVMF.fd\n",
+			   "dockd.conf:1: ovmf_code must be an absolute path");
+	assert_int_equal(
+		config_parse("t", "ovmf_code = /nonexistent/CODE.fd\novmf_vars = /\n", &c, NULL),
+		0);
 	struct dock_err e = { 0 };
 	assert_int_equal(config_check_files(&c, &e), -ENOENT);
 	assert_string_equal(e.de_msg, "ovmf_code /nonexistent/CODE.fd: No such file or directory");
@@ -186,7 +199,8 @@ static void test_jsonin(void **st)
 	assert_int_equal(jsonin_str(o, "x", "zz", false, s, sizeof(s), NULL), -ENOENT);
 	json_object_put(o);
 	err_clear(&e);
-	assert_int_equal(jsonin_parse("x", "{\"a\":{\"b\":{\"c\":{}}}}", 20, &lim, &o, &e), -EINVAL);
+	assert_int_equal(jsonin_parse("x", "{\"a\":{\"b\":{\"c\":{}}}}", 20, &lim, &o, &e),
+			 -EINVAL);
 	err_clear(&e);
 	assert_int_equal(jsonin_parse("x", "{\"a\":[1,2,3,4,5]}", 17, &lim, &o, &e), -E2BIG);
 	err_clear(&e);
@@ -254,8 +268,9 @@ static void test_spec(void **st)
 			 "image name \"../etc\" must start with a lower-case letter");
 	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"start\":1}",
 			 "create request: \"start\" must be true or false");
-	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
-			 "create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
+	check_spec_error(
+		"{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
+		"create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
 }
 
 /* The flag bodies of snapshot and quarantine: absent is off, typos refused. */
@@ -265,7 +280,8 @@ static void check_flags(const char *body, int want, const char *msg, bool pause,
 	const struct spec_flag f[] = { { "pause", &p }, { "snapshot", &sn } };
 	struct dock_err e = { 0 };
 
-	assert_int_equal(spec_flags_parse("quarantine request", body, strlen(body), f, 2, &e), want);
+	assert_int_equal(spec_flags_parse("quarantine request", body, strlen(body), f, 2, &e),
+			 want);
 	if (msg != NULL) {
 		assert_string_equal(e.de_msg, msg);
 		assert_int_equal(e.de_status, 400);
@@ -283,7 +299,8 @@ static void test_spec_flags(void **st)
 	check_flags("{}", 0, NULL, false, false);
 	check_flags("{\"pause\":true}", 0, NULL, true, false);
 	check_flags("{\"pause\":false,\"snapshot\":true}", 0, NULL, false, true);
-	check_flags("{\"pasue\":true}", -EINVAL, "quarantine request: unknown field \"pasue\"", 0, 0);
+	check_flags("{\"pasue\":true}", -EINVAL, "quarantine request: unknown field \"pasue\"", 0,
+		    0);
 	check_flags("{\"pause\":1}", -EINVAL, "quarantine request: \"pause\" must be true or false",
 		    0, 0);
 	check_flags("[true]", -EINVAL, "quarantine request: expected a JSON object", 0, 0);
@@ -426,10 +443,12 @@ static void test_render_efi(void **st)
 	check_render("domain.xml", domain_efi_vars, n, "domain-efi.xml");
 	render_domain(domain_efi_vars, n, &xml);
 	/* UEFI: firmware read-only, variables per node, disk boot, no kernel. */
-	assert_non_null(strstr(xml, "<loader readonly=\"yes\" type=\"pflash\">"
-				    "/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
-	assert_non_null(strstr(xml, "<nvram template=\"/usr/share/OVMF/OVMF_VARS_4M.fd\">"
-				    "/var/lib/isc/nvram/web2_VARS.fd</nvram>"));
+	assert_non_null(strstr(xml,
+			       "<loader readonly=\"yes\" type=\"pflash\">"
+			       "/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
+	assert_non_null(strstr(xml,
+			       "<nvram template=\"/usr/share/OVMF/OVMF_VARS_4M.fd\">"
+			       "/var/lib/isc/nvram/web2_VARS.fd</nvram>"));
 	assert_non_null(strstr(xml, "<boot dev=\"hd\"/>"));
 	assert_null(strstr(xml, "<kernel"));
 	assert_null(strstr(xml, "<initrd"));
@@ -457,12 +476,14 @@ static void test_render_efi(void **st)
 static void test_render(void **st)
 {
 	static const struct render_var net[] = {
-		{ "network", "isc-web1" }, { "bridge", "iscbr1" },	{ "gateway", "10.231.0.9" },
-		{ "netmask", "255.255.255.248" }, { "ip", "10.231.0.10" }, { "mac", "52:54:00:12:34:56" },
+		{ "network", "isc-web1" },   { "bridge", "iscbr1" },
+		{ "gateway", "10.231.0.9" }, { "netmask", "255.255.255.248" },
+		{ "ip", "10.231.0.10" },     { "mac", "52:54:00:12:34:56" },
 		{ "name", "web1" },
 	};
-	static const struct render_var sec[] = { { "name", "web1" },
-						 { "volume", "/var/lib/isc/volumes/isc-web1.img" } };
+	static const struct render_var sec[] = {
+		{ "name", "web1" }, { "volume", "/var/lib/isc/volumes/isc-web1.img" }
+	};
 	static const struct render_var vol[] = { { "volume_name", "isc-web1.img" },
 						 { "capacity", "270532608" } };
 	(void)st;
@@ -481,7 +502,8 @@ static void test_render_escaping(void **st)
 	char *out = NULL;
 	(void)st;
 	assert_int_equal(render_buf("t", t, strlen(t), v, 2, &out, NULL), 0);
-	assert_string_equal(out, "<a x=\"&lt;&amp;'&quot;&gt;\" y=\"\"><c>&lt;&amp;'\"&gt;</c></a>\n");
+	assert_string_equal(out,
+			    "<a x=\"&lt;&amp;'&quot;&gt;\" y=\"\"><c>&lt;&amp;'\"&gt;</c></a>\n");
 	free(out);
 	assert_int_equal(render_buf("t", "<a>{{nope}}</a>", 15, v, 2, &out, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "template t: unknown variable {{nope}}");
@@ -539,9 +561,10 @@ static void test_state(void **st)
 	assert_int_equal(state_from_json("{\"name\":\"x\"}", 12, &back, NULL), -EINVAL);
 	{
 		struct dock_err e = { 0 };
-		const char *bad = "{\"name\":\"x\",\"state\":\"cleansing\",\"phase\":\"nap\",\"reason\":\"\","
-				  "\"image\":\"micro\",\"memory_mib\":1,\"vcpus\":1,\"scratch_mib\":1,"
-				  "\"subnet\":0,\"mac\":\"\",\"secret_uuid\":\"\",\"volume\":\"\",\"created\":0}";
+		const char *bad =
+			"{\"name\":\"x\",\"state\":\"cleansing\",\"phase\":\"nap\",\"reason\":\"\","
+			"\"image\":\"micro\",\"memory_mib\":1,\"vcpus\":1,\"scratch_mib\":1,"
+			"\"subnet\":0,\"mac\":\"\",\"secret_uuid\":\"\",\"volume\":\"\",\"created\":0}";
 		assert_int_equal(state_from_json(bad, strlen(bad), &back, &e), -EINVAL);
 		assert_string_equal(e.de_msg, "node record: unknown phase \"nap\"");
 	}
@@ -554,8 +577,9 @@ static void test_agentproto(void **st)
 	struct agent_msg m;
 	struct dock_err e = { 0 };
 	const char *hb = "{\"type\":\"heartbeat\",\"seq\":7,\"uptime\":3}";
-	const char *h = "{\"type\":\"hello\",\"protocol\":1,\"agent\":\"0.1.0\",\"boot_id\":\"abc\","
-			"\"kernel\":\"6.1.0\",\"hostname\":\"web1\"}";
+	const char *h =
+		"{\"type\":\"hello\",\"protocol\":1,\"agent\":\"0.1.0\",\"boot_id\":\"abc\","
+		"\"kernel\":\"6.1.0\",\"hostname\":\"web1\"}";
 	(void)st;
 	assert_int_equal(agentproto_parse(h, strlen(h), &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_HELLO);
@@ -566,16 +590,19 @@ static void test_agentproto(void **st)
 	assert_int_equal(m.am_seq, 7);
 	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\"}", 23, &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_SHUTDOWN_ACK);
-	assert_int_equal(agentproto_parse("{\"type\":\"shutdown_ack\",\"x\":[[[[[[1]]]]]]}", 41, &m, NULL),
-			 -EINVAL); /* bounded like every line */
+	assert_int_equal(
+		agentproto_parse("{\"type\":\"shutdown_ack\",\"x\":[[[[[[1]]]]]]}", 41, &m, NULL),
+		-EINVAL); /* bounded like every line */
 	assert_int_equal(agentproto_parse("{\"type\":\"future\"}", 17, &m, NULL), 0);
 	assert_int_equal(m.am_type, AGENT_MSG_OTHER);
 	assert_int_equal(agentproto_parse("{\"type\":\"hello\"}", 16, &m, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "agent line: missing \"protocol\"");
 	err_clear(&e);
 	char longk[200];
-	snprintf(longk, sizeof(longk), "{\"type\":\"hello\",\"protocol\":1,\"agent\":\"%0100d\","
-		 "\"boot_id\":\"x\",\"kernel\":\"k\"}", 1);
+	snprintf(longk, sizeof(longk),
+		 "{\"type\":\"hello\",\"protocol\":1,\"agent\":\"%0100d\","
+		 "\"boot_id\":\"x\",\"kernel\":\"k\"}",
+		 1);
 	assert_int_equal(agentproto_parse(longk, strlen(longk), &m, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "agent line: \"agent\" is longer than 31 bytes");
 }
@@ -651,16 +678,20 @@ static void test_manifest(void **st)
 {
 	struct image im;
 	struct dock_err e = { 0 };
-	const char *ok = "{\"format\":1,\"name\":\"micro\",\"built\":\"2026-11-23T00:00:00Z\","
-			 "\"boot\":{\"mode\":\"kernel\",\"kernel\":\"vmlinuz\",\"initrd\":\"initrd.img\","
-			 "\"cmdline\":\"console=ttyS0\"},\"files\":["
-			 "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"},"
-			 "{\"name\":\"vmlinuz\",\"role\":\"kernel\",\"size\":1,\"sha256\":\"" SHA "\"},"
-			 "{\"name\":\"initrd.img\",\"role\":\"initrd\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
-	const char *evil = "{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
-			   "{\"name\":\"../../etc/shadow\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
-	const char *nobase = "{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
-			     "{\"name\":\"x\",\"role\":\"other\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *ok =
+		"{\"format\":1,\"name\":\"micro\",\"built\":\"2026-11-23T00:00:00Z\","
+		"\"boot\":{\"mode\":\"kernel\",\"kernel\":\"vmlinuz\",\"initrd\":\"initrd.img\","
+		"\"cmdline\":\"console=ttyS0\"},\"files\":["
+		"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"},"
+		"{\"name\":\"vmlinuz\",\"role\":\"kernel\",\"size\":1,\"sha256\":\"" SHA "\"},"
+		"{\"name\":\"initrd.img\",\"role\":\"initrd\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *evil =
+		"{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
+		"{\"name\":\"../../etc/shadow\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA
+		"\"}]}";
+	const char *nobase =
+		"{\"format\":1,\"name\":\"micro\",\"boot\":{\"mode\":\"efi\"},\"files\":["
+		"{\"name\":\"x\",\"role\":\"other\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	(void)st;
 	assert_int_equal(image_manifest_parse(ok, strlen(ok), &im, &e), 0);
 	assert_string_equal(im.im_name, "micro");
@@ -676,12 +707,13 @@ static void test_manifest(void **st)
 	err_clear(&e);
 	assert_int_equal(im.im_memory_mib, 0);
 	/* A golden image: efi, no kernel of the dock's to load, sizes it needs. */
-	const char *efi = "{\"format\":1,\"name\":\"debian-web\",\"boot\":{\"mode\":\"efi\"},"
-			  "\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},"
-			  "\"service\":{\"name\":\"nginx\",\"user\":\"web\",\"group\":\"web\",\"uid\":998,"
-			  "\"gid\":997,\"ports\":[\"80/tcp\"],\"writable\":[\"/scratch\",\"/var\"],"
-			  "\"readonly\":[\"/\",\"/srv/www\"]},\"files\":["
-			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *efi =
+		"{\"format\":1,\"name\":\"debian-web\",\"boot\":{\"mode\":\"efi\"},"
+		"\"recommended\":{\"memory_mib\":512,\"scratch_mib\":1024},"
+		"\"service\":{\"name\":\"nginx\",\"user\":\"web\",\"group\":\"web\",\"uid\":998,"
+		"\"gid\":997,\"ports\":[\"80/tcp\"],\"writable\":[\"/scratch\",\"/var\"],"
+		"\"readonly\":[\"/\",\"/srv/www\"]},\"files\":["
+		"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
 	assert_int_equal(im.im_boot, IMAGE_BOOT_EFI);
 	assert_null(im.im_kernel);
@@ -696,17 +728,21 @@ static void test_manifest(void **st)
 	assert_true(profile_port_declared(&im.im_service, "tcp", 80));
 	assert_int_equal(im.im_service.pr_n_readonly, 2);
 	assert_string_equal(im.im_service.pr_writable[1], "/var");
-	const char *bad = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
-			  "\"recommended\":{\"memory_mib\":1},\"files\":["
-			  "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *bad =
+		"{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+		"\"recommended\":{\"memory_mib\":1},\"files\":["
+		"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	assert_int_equal(image_manifest_parse(bad, strlen(bad), &im, &e), -EINVAL);
-	assert_string_equal(e.de_msg, "manifest: recommended: \"memory_mib\" must be between 64 and 1048576");
+	assert_string_equal(e.de_msg,
+			    "manifest: recommended: \"memory_mib\" must be between 64 and 1048576");
 	err_clear(&e);
-	const char *badsvc = "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
-			     "\"service\":{\"name\":\"x\",\"ports\":[\"http\"]},\"files\":["
-			     "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
+	const char *badsvc =
+		"{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},"
+		"\"service\":{\"name\":\"x\",\"ports\":[\"http\"]},\"files\":["
+		"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]}";
 	assert_int_equal(image_manifest_parse(badsvc, strlen(badsvc), &im, &e), -EINVAL);
-	assert_string_equal(e.de_msg, "manifest: profile: service ports[0] must look like \"80/tcp\"");
+	assert_string_equal(e.de_msg,
+			    "manifest: profile: service ports[0] must look like \"80/tcp\"");
 }
 
 /* ---- profiles and checks ---- */
@@ -715,8 +751,9 @@ static void test_profile(void **st)
 {
 	struct profile p;
 	struct dock_err e = { 0 };
-	const char *ok = "{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
-			 "\"ports\":[\"80/tcp\",\"53/udp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
+	const char *ok =
+		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+		"\"ports\":[\"80/tcp\",\"53/udp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
 	(void)st;
 	assert_int_equal(profile_parse(ok, strlen(ok), &p, &e), 0);
 	assert_string_equal(p.pr_service, "httpd");
@@ -732,14 +769,16 @@ static void test_profile(void **st)
 	err_clear(&e);
 	const char *badp = "{\"name\":\"x\",\"writable\":[\"/a/../etc\"]}";
 	assert_int_equal(profile_parse(badp, strlen(badp), &p, &e), -EINVAL);
-	assert_string_equal(e.de_msg, "profile: writable[0] must be an absolute path under 128 bytes");
+	assert_string_equal(e.de_msg,
+			    "profile: writable[0] must be an absolute path under 128 bytes");
 	err_clear(&e);
 	const char *pol = "{\"name\":\"x\",\"on_fail\":\"cleanse\"}";
 	assert_int_equal(profile_parse(pol, strlen(pol), &p, NULL), 0);
 	assert_string_equal(p.pr_on_fail, "cleanse");
 	const char *badpol = "{\"name\":\"x\",\"on_fail\":\"reboot\"}";
 	assert_int_equal(profile_parse(badpol, strlen(badpol), &p, &e), -EINVAL);
-	assert_string_equal(e.de_msg, "profile: on_fail must be alert, quarantine, cleanse or destroy");
+	assert_string_equal(e.de_msg,
+			    "profile: on_fail must be alert, quarantine, cleanse or destroy");
 }
 
 /* Feed an agent report through the real parser into a fact array. */
@@ -776,8 +815,9 @@ static void test_checks(void **st)
 	struct profile p;
 	struct dock_facts df = { 0 };
 	char path[512];
-	const char *prof = "{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
-			   "\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
+	const char *prof =
+		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
 	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
 	size_t n;
@@ -790,7 +830,8 @@ static void test_checks(void **st)
 		"<disk><source file='/v/e.img'/><encryption format='luks'><secret uuid='u1'/></encryption></disk>"
 		"<interface><source network='isc-web1'/></interface></devices></domain>",
 		"<network connections='1'><forward mode='open'/></network>",
-		"<secret ephemeral='yes' private='yes'/>", "/i/base.qcow2", "/v/e.img", "u1", "isc-web1", &df);
+		"<secret ephemeral='yes' private='yes'/>", "/i/base.qcow2", "/v/e.img", "u1",
+		"isc-web1", &df);
 	assert_int_equal(df.df_base_readonly, 1);
 	assert_int_equal(df.df_eph_luks, 1);
 	assert_int_equal(df.df_net_own, 1);
@@ -821,7 +862,8 @@ static void test_checks(void **st)
 	/* The evidence names what is wrong. */
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i].cr_id, "swap") == 0)
-			assert_string_equal(rows[i].cr_evidence, "/scratch/swapfile (NOT ENCRYPTED)");
+			assert_string_equal(rows[i].cr_evidence,
+					    "/scratch/swapfile (NOT ENCRYPTED)");
 	/* A report past the deadline turns every agent row STALE. */
 	av.av_report_time = 900;
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
@@ -885,10 +927,10 @@ static void test_timing(void **st)
 	timing_begin(&t, "create", 1000 * ms);
 	timing_add(&t, TIMING_VALIDATE, 1000 * ms, 1000 * ms + 210000); /* 0.21 ms */
 	timing_add(&t, TIMING_LUKS, 0, 31 * ms);
-	timing_add(&t, TIMING_RENDER, 0, 600000);                       /* render twice: 1.1 ms */
+	timing_add(&t, TIMING_RENDER, 0, 600000); /* render twice: 1.1 ms */
 	timing_add(&t, TIMING_RENDER, 0, 500000);
 	timing_add(&t, TIMING_NETWORK, 0, 420 * ms);
-	timing_add(&t, TIMING_DOMAIN, 5 * ms, 4 * ms);                  /* backwards: ignored */
+	timing_add(&t, TIMING_DOMAIN, 5 * ms, 4 * ms); /* backwards: ignored */
 	timing_format(&t, line, sizeof(line));
 	assert_string_equal(line, "validate=0.21ms luks=31ms render=1.1ms network=420ms");
 	o = timing_json(&t);
@@ -900,8 +942,9 @@ static void test_timing(void **st)
 	timing_end(&t, 13500 * ms);
 	timing_end(&t, 99999 * ms); /* the first end counts */
 	timing_format(&t, line, sizeof(line));
-	assert_string_equal(line, "validate=0.21ms luks=31ms render=1.1ms network=420ms "
-				  "first_line=2300ms total=12.5s");
+	assert_string_equal(line,
+			    "validate=0.21ms luks=31ms render=1.1ms network=420ms "
+			    "first_line=2300ms total=12.5s");
 	/* too small: whole phases only, never half a number */
 	timing_format(&t, small, sizeof(small));
 	assert_string_equal(small, "validate=0.21ms");
@@ -926,16 +969,15 @@ static void test_timing(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),	  cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_netpool),	  cmocka_unit_test(test_config),
-		cmocka_unit_test(test_jsonin),	  cmocka_unit_test(test_spec),
-		cmocka_unit_test(test_spec_flags),	  cmocka_unit_test(test_image_verify_cache),
-		cmocka_unit_test(test_render),	  cmocka_unit_test(test_render_efi),
-		cmocka_unit_test(test_render_escaping),
-		cmocka_unit_test(test_state),	  cmocka_unit_test(test_agentproto),
-		cmocka_unit_test(test_reader),	  cmocka_unit_test(test_manifest),
-		cmocka_unit_test(test_profile),	  cmocka_unit_test(test_checks),
-		cmocka_unit_test(test_timing),
+		cmocka_unit_test(test_names),           cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_netpool),         cmocka_unit_test(test_config),
+		cmocka_unit_test(test_jsonin),          cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_spec_flags),      cmocka_unit_test(test_image_verify_cache),
+		cmocka_unit_test(test_render),          cmocka_unit_test(test_render_efi),
+		cmocka_unit_test(test_render_escaping), cmocka_unit_test(test_state),
+		cmocka_unit_test(test_agentproto),      cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_manifest),        cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_checks),          cmocka_unit_test(test_timing),
 	};
 
 	if (argc > 1)
