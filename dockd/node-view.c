@@ -212,12 +212,7 @@ static void node_inspect_tail(struct json_object *o, const struct node_rec *r,
 			       r->nr_cleanse_at ? json_object_new_int64(r->nr_cleanse_at) : NULL);
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
 	json_object_object_add(o, "timing", timing_json(tm));
-	json_object_object_add(o, "on_hostile",
-			       json_object_new_string(state_action_name(r->nr_on_hostile)));
-	json_object_object_add(o, "on_silent",
-			       json_object_new_string(state_action_name(r->nr_on_silent)));
-	json_object_object_add(o, "on_fail",
-			       json_object_new_string(state_action_name(r->nr_on_fail)));
+	state_policies_json(o, r);
 	for (size_t i = 0; i < r->nr_n_failing; i++)
 		json_object_array_add(f, json_object_new_string(r->nr_failing[i]));
 	json_object_object_add(o, "failing", f);

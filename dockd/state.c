@@ -55,6 +55,16 @@ static const char *const action_names[NODE_ACT_COUNT] = {
 	[NODE_ACT_DESTROY] = "destroy",
 };
 
+void state_policies_json(struct json_object *o, const struct node_rec *r)
+{
+	json_object_object_add(o, "on_hostile",
+			       json_object_new_string(state_action_name(r->nr_on_hostile)));
+	json_object_object_add(o, "on_silent",
+			       json_object_new_string(state_action_name(r->nr_on_silent)));
+	json_object_object_add(o, "on_fail",
+			       json_object_new_string(state_action_name(r->nr_on_fail)));
+}
+
 const char *state_action_name(enum node_action a)
 {
 	return a < NODE_ACT_COUNT ? action_names[a] : "alert";
@@ -146,12 +156,7 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
 	json_object_object_add(o, "cleanse_at", json_object_new_int64(r->nr_cleanse_at));
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
-	json_object_object_add(o, "on_hostile",
-			       json_object_new_string(state_action_name(r->nr_on_hostile)));
-	json_object_object_add(o, "on_silent",
-			       json_object_new_string(state_action_name(r->nr_on_silent)));
-	json_object_object_add(o, "on_fail",
-			       json_object_new_string(state_action_name(r->nr_on_fail)));
+	state_policies_json(o, r);
 	json_object_object_add(o, "failing", state_strings(r->nr_failing, r->nr_n_failing));
 	if (r->nr_have_hello) {
 		h = json_object_new_object();

@@ -113,4 +113,9 @@ int state_remove(const char *state_dir, const char *name, struct dock_err *err);
 /* Names of all records; *names is malloc'd, free each and the array. */
 int state_list(const char *state_dir, char ***names, size_t *n, struct dock_err *err);
 
+struct json_object;
+/* Add the record's policies to o: "on_hostile", "on_silent", "on_fail" (the
+ * record file and the inspect view carry them in this order). */
+void state_policies_json(struct json_object *o, const struct node_rec *r);
+
 #endif

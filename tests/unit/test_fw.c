@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "fw.h"
+#include "fw-fields.h"
 
 #define OUT_MAX (1 << 20)
 
@@ -455,8 +456,6 @@ static void test_conflicts_are_atomic(void **state)
 
 /* ---- input checks --------------------------------------------------------- */
 
-enum field { F_NAME, F_BRIDGE, F_SUBNET, F_IP, F_MAC, F_GW };
-
 static const struct bad_case {
 	enum field bc_field;
 	const char *bc_value;
@@ -519,30 +518,6 @@ static const struct bad_case {
 	{ F_MAC, "53:54:00:00:00:02", EINVAL, "MAC 53:54:00:00:00:02 is not a unicast address" },
 	{ F_MAC, "00:00:00:00:00:00", EINVAL, "MAC 00:00:00:00:00:00 is not a unicast address" },
 };
-
-static void set_field(struct fw_node *n, enum field f, const char *v)
-{
-	switch (f) {
-	case F_NAME:
-		n->fn_name = v;
-		break;
-	case F_BRIDGE:
-		n->fn_bridge = v;
-		break;
-	case F_SUBNET:
-		n->fn_subnet_cidr = v;
-		break;
-	case F_IP:
-		n->fn_ip = v;
-		break;
-	case F_MAC:
-		n->fn_mac = v;
-		break;
-	case F_GW:
-		n->fn_gateway = v;
-		break;
-	}
-}
 
 /* Every call refuses the bad node with the same message, before building
  * anything: the ruleset, ours included, is exactly as it was. */

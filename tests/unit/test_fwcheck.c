@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fw-int.h"
+#include "fw-fields.h"
 
 #define NODE(name, bridge, cidr, ip, mac, gw)                                              \
 	{                                                                                  \
@@ -54,32 +55,6 @@ static void assert_node_ok(const struct fw_node *n)
 }
 
 /* ---- a node's fields -------------------------------------------------- */
-
-enum field { F_NAME, F_BRIDGE, F_SUBNET, F_IP, F_MAC, F_GW };
-
-static void set_field(struct fw_node *n, enum field f, const char *v)
-{
-	switch (f) {
-	case F_NAME:
-		n->fn_name = v;
-		break;
-	case F_BRIDGE:
-		n->fn_bridge = v;
-		break;
-	case F_SUBNET:
-		n->fn_subnet_cidr = v;
-		break;
-	case F_IP:
-		n->fn_ip = v;
-		break;
-	case F_MAC:
-		n->fn_mac = v;
-		break;
-	case F_GW:
-		n->fn_gateway = v;
-		break;
-	}
-}
 
 #define NAME_63 "a123456789b123456789c123456789d123456789e123456789f123456789g12"
 
