@@ -37,16 +37,6 @@
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-#define NODE(name, bridge, cidr, ip, mac, gw)                                              \
-	{                                                                                  \
-		.fn_name = name, .fn_bridge = bridge, .fn_subnet_cidr = cidr, .fn_ip = ip, \
-		.fn_mac = mac, .fn_gateway = gw                                            \
-	}
-
-static const struct fw_node n0 =
-	NODE("web1", "iscbr0", "10.231.0.0/29", "10.231.0.2", "52:54:00:00:00:02", "10.231.0.1");
-static const struct fw_node n1 =
-	NODE("db", "iscbr1", "10.231.0.8/29", "10.231.0.10", "52:54:00:00:00:0a", "10.231.0.9");
 static const struct fw_node n2 = NODE("cache", "iscbr2", "10.231.0.16/29", "10.231.0.18",
 				      "52:54:00:00:00:12", "10.231.0.17");
 

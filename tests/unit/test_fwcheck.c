@@ -18,17 +18,6 @@
 #include "fw-int.h"
 #include "fw-fields.h"
 
-#define NODE(name, bridge, cidr, ip, mac, gw)                                              \
-	{                                                                                  \
-		.fn_name = name, .fn_bridge = bridge, .fn_subnet_cidr = cidr, .fn_ip = ip, \
-		.fn_mac = mac, .fn_gateway = gw                                            \
-	}
-
-static const struct fw_node n0 =
-	NODE("web1", "iscbr0", "10.231.0.0/29", "10.231.0.2", "52:54:00:00:00:02", "10.231.0.1");
-static const struct fw_node n1 =
-	NODE("db", "iscbr1", "10.231.0.8/29", "10.231.0.10", "52:54:00:00:00:0a", "10.231.0.9");
-
 /* rc and err are a 400 refusal with exactly this message. */
 static void assert_refused(int rc, const struct dock_err *err, int errnum, const char *msg)
 {
