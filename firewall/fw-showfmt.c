@@ -88,14 +88,15 @@ static bool fw_json_lists(const struct fw_show_node *n, struct json_object *pub,
 }
 
 /* The node's fields, in the API's order, and the node into nodes; true
- * when memory ran out. */
+ * when memory ran out. Each parent takes a reference of its own, so that the
+ * caller drops its references whether or not an add failed midway. */
 static bool fw_json_fields(const struct fw_show_node *n, struct json_object *j,
 			   struct json_object *pub, struct json_object *eg,
 			   struct json_object *allow, struct json_object *drops,
 			   struct json_object *nodes)
 {
 	return json_object_object_add(eg, "deny", json_object_new_boolean(n->sn_egress_deny)) < 0 ||
-		json_object_object_add(eg, "allow", allow) < 0 ||
+		json_object_object_add(eg, "allow", json_object_get(allow)) < 0 ||
 		json_object_object_add(drops, "packets",
 				       json_object_new_int64((int64_t)n->sn_drop_packets)) < 0 ||
 		json_object_object_add(drops, "bytes",
@@ -112,12 +113,12 @@ static bool fw_json_fields(const struct fw_show_node *n, struct json_object *j,
 		0 ||
 		json_object_object_add(j, "quarantined",
 				       json_object_new_boolean(n->sn_quarantined)) < 0 ||
-		json_object_object_add(j, "egress", eg) < 0 ||
-		json_object_object_add(j, "published", pub) < 0 ||
-		json_object_object_add(j, "drops", drops) < 0 ||
+		json_object_object_add(j, "egress", json_object_get(eg)) < 0 ||
+		json_object_object_add(j, "published", json_object_get(pub)) < 0 ||
+		json_object_object_add(j, "drops", json_object_get(drops)) < 0 ||
 		json_object_object_add(j, "truncated", json_object_new_boolean(n->sn_truncated)) <
 		0 ||
-		json_object_array_add(nodes, j) < 0;
+		json_object_array_add(nodes, json_object_get(j)) < 0;
 }
 
 /* One node into nodes; true when memory ran out. */
@@ -132,13 +133,11 @@ static bool fw_json_node(const struct fw_show_node *n, struct json_object *nodes
 		fail = fw_json_lists(n, pub, allow);
 	if (!fail)
 		fail = fw_json_fields(n, j, pub, eg, allow, drops, nodes);
-	if (fail) {
-		json_object_put(j);
-		json_object_put(pub);
-		json_object_put(eg);
-		json_object_put(allow);
-		json_object_put(drops);
-	}
+	json_object_put(j);
+	json_object_put(pub);
+	json_object_put(eg);
+	json_object_put(allow);
+	json_object_put(drops);
 	return fail;
 }
 
@@ -160,12 +159,12 @@ int fw_show_json(const struct fw_show *s, struct json_object **out, struct dock_
 					       json_object_new_boolean(s->fs_policy_ok)) < 0 ||
 			json_object_object_add(o, "policy_problem",
 					       json_object_new_string(s->fs_policy_problem)) < 0 ||
-			json_object_object_add(o, "warnings", warn) < 0 ||
-			json_object_object_add(o, "nodes", nodes) < 0;
+			json_object_object_add(o, "warnings", json_object_get(warn)) < 0 ||
+			json_object_object_add(o, "nodes", json_object_get(nodes)) < 0;
+	json_object_put(warn); /* o holds its own references */
+	json_object_put(nodes);
 	if (fail) {
 		json_object_put(o);
-		json_object_put(warn);
-		json_object_put(nodes);
 		return err_set(err, 500, ENOMEM, "firewall: out of memory");
 	}
 	*out = o;
