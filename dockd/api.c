@@ -689,9 +689,13 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 	/* The kernel checks connect() against the mode; peer creds decide after. */
 	if (chown(path, 0, api_gid == (gid_t)-1 ? 0 : api_gid) < 0 || chmod(path, 0660) < 0)
 		log_warn("api: %s: cannot set owner/mode: %s", path, strerror(errno));
+	/* One thread per connection: a handler that blocks for a long time (a
+	 * cleanse waits for the guest, a create for libvirt) holds only its own
+	 * connection. In a worker pool it also held every connection its worker
+	 * had accepted in the same round, and an `ls` hung behind a cleanse. */
 	api_daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, api_access, NULL,
-		MHD_OPTION_LISTEN_SOCKET, api_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
+		NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
 	if (api_daemon == NULL) {
