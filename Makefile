@@ -33,10 +33,10 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
-# requests, profiles, checks, the audit trail, timing.
+# requests, profiles, checks, the audit trail, timing, image pins, free space.
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
-             dockd/audit.c dockd/timing.c
+             dockd/audit.c dockd/timing.c dockd/pin.c dockd/diskguard.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
@@ -144,6 +144,10 @@ CMOCKA_LIBS := -lcmocka
 $(B)/test_core: tests/unit/test_core.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# Record versions and their upgrade, image pins, the floor of free space.
+$(B)/test_records: tests/unit/test_records.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
@@ -161,6 +165,10 @@ SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
 $(A)/test_core: tests/unit/test_core.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_records: tests/unit/test_records.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
@@ -189,7 +197,8 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	clang $(SAN_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$(FUZZ_ID_$*) $(PKG_CFLAGS) $(INC_tests) \
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
-TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
+TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
+             $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
@@ -205,8 +214,9 @@ check: deps
 	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
-unit: $(B)/test_core $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec
+unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec
 	$(B)/test_core .
+	$(B)/test_records .
 	$(B)/test_audit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec

@@ -223,9 +223,20 @@ static int api_node_inspect(const struct api_call *c)
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }
 
+/* start, or with {"rebase":true} start --rebase (pin.h) */
 static int api_node_start(const struct api_call *c)
 {
-	if (node_start(c->ac_name, c->ac_err) < 0)
+	bool rebase = false;
+	const struct spec_flag flags[] = { { "rebase", &rebase } };
+
+	if (spec_flags_parse("start request", api_body(c->ac_req), c->ac_req->ar_len, flags, 1,
+			     c->ac_err) < 0)
+		return -EINVAL;
+	if (rebase) {
+		*c->ac_detail = json_object_new_object();
+		json_object_object_add(*c->ac_detail, "rebase", json_object_new_boolean(1));
+	}
+	if (node_start(c->ac_name, rebase, c->ac_err) < 0)
 		return -EIO;
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }

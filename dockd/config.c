@@ -59,6 +59,7 @@ static const struct config_key config_keys[] = {
 	STR("forensic_pubkey", dc_forensic_pubkey, CK_PATH),
 	STR("ovmf_code", dc_ovmf_code, CK_PATH),
 	STR("ovmf_vars", dc_ovmf_vars, CK_PATH),
+	U64("min_free_mib", dc_min_free_mib, 0, 1024 * 1024),
 };
 
 static const char *const accel_names[] = {
@@ -90,6 +91,7 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_agent_deadline_s = 60;
 	cfg->dc_shutdown_timeout_s = 30;
 	cfg->dc_ready_timeout_s = 300;
+	cfg->dc_min_free_mib = 512;
 	/* Debian's ovmf: 4 MiB flash, no secure boot, so no SMM (slow under TCG). */
 	snprintf(cfg->dc_ovmf_code, sizeof(cfg->dc_ovmf_code), "/usr/share/OVMF/OVMF_CODE_4M.fd");
 	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");

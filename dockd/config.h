@@ -36,6 +36,7 @@ struct dock_config {
 		[CONFIG_DIR_MAX];          /* operator's X25519 public key (hex file); "" = none */
 	char dc_ovmf_code[CONFIG_DIR_MAX]; /* UEFI firmware (read-only pflash) for efi images */
 	char dc_ovmf_vars[CONFIG_DIR_MAX]; /* its variable store template, copied per node */
+	uint64_t dc_min_free_mib; /* below: create/start/cleanse refused (diskguard.h); 0 off */
 };
 
 void config_defaults(struct dock_config *cfg);

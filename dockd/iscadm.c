@@ -368,7 +368,21 @@ static int cmd_forensic(int argc, char **argv)
 
 static int cmd_start(int argc, char **argv)
 {
-	return cmd_action(argc, argv, "POST", "/start", "started");
+	static const char *const flags[] = { "rebase" };
+	char path[128], body[64];
+	const char *name = iscadm_name_flags(argc, argv, "start NODE [--rebase]", flags, 1, body,
+					     sizeof(body));
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s/start", name);
+	o = iscadm_call("POST", path, body);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s started%s\n", name,
+		       strstr(body, "rebase") ? " (rebased on its image's current base)" : "");
+	json_object_put(o);
+	return 0;
 }
 
 static int cmd_stop(int argc, char **argv)
@@ -546,7 +560,8 @@ static const struct {
 	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--on-fail P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
-	{ "start", cmd_start, "start NAME" },
+	{ "start", cmd_start,
+	  "start NAME [--rebase]    --rebase: boot the image's new base after a rebuild" },
 	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
 	{ "status", cmd_status, "status NAME             the hardening validation table" },
 	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "diskguard.h"
 #include "log.h"
 
 /* The phase test hook: dockd --test-hooks with ISC_DEBUG_CLEANSE_PAUSE. */
@@ -80,6 +82,18 @@ int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to, st
 	return rc;
 }
 
+/* A new cleanse takes space and boots the image again: refused before the
+ * node is halted when the disk is below min_free_mib or the image was
+ * rebuilt (the start phase would refuse it, the node already halted). */
+static int node_cleanse_may(struct node *n, struct dock_err *err)
+{
+	if (diskguard_check(node_cfg, "cleanse", err) < 0) {
+		err_prefix(err, "node %s: ", n->n_rec.nr_name);
+		return -ENOSPC;
+	}
+	return node_boot_image(n, false, err);
+}
+
 int node_cleanse(const char *name, struct dock_err *err)
 {
 	struct node *n;
@@ -87,7 +101,9 @@ int node_cleanse(const char *name, struct dock_err *err)
 
 	if (r < 0)
 		return r;
-	r = node_do_cleanse(n, NODE_PHASE_SHUTDOWN, NODE_PHASE_WAIT_AGENT, err);
+	r = node_cleanse_may(n, err);
+	if (r == 0)
+		r = node_do_cleanse(n, NODE_PHASE_SHUTDOWN, NODE_PHASE_WAIT_AGENT, err);
 	node_release(n);
 	return r;
 }
@@ -103,8 +119,19 @@ void *node_cleanse_thread(void *arg)
 		n->n_rec.nr_state == NODE_CLEANSING && n->n_rec.nr_phase != NODE_PHASE_NONE
 		? n->n_rec.nr_phase
 		: NODE_PHASE_SHUTDOWN;
-	int r = node_do_cleanse(n, from, NODE_PHASE_WAIT_AGENT, &e);
+	bool fresh = n->n_rec.nr_state != NODE_CLEANSING;
+	int r = fresh ? node_cleanse_may(n, &e) : 0;
 
+	if (r < 0) {
+		/* Refused before anything was done: the node runs on, and the
+		 * lifetime's cleanse is tried again in a minute. */
+		pthread_mutex_lock(&node_lock);
+		if (n->n_rec.nr_cleanse_at != 0)
+			n->n_rec.nr_cleanse_at = (int64_t)time(NULL) + 60;
+		pthread_mutex_unlock(&node_lock);
+	} else {
+		r = node_do_cleanse(n, from, NODE_PHASE_WAIT_AGENT, &e);
+	}
 	if (r < 0)
 		log_err("node %s: automatic cleanse failed: %s", n->n_rec.nr_name, e.de_msg);
 	snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok", r < 0 ? e.de_msg : "");

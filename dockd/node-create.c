@@ -13,7 +13,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "diskguard.h"
 #include "log.h"
+#include "pin.h"
 #include "virt.h"
 
 static int node_new_mac(char mac[18], struct dock_err *err)
@@ -59,7 +61,8 @@ struct node_create {
 	struct node_names nc_nn;
 };
 
-/* The image, its digest, the published ports, the profile asked for. */
+/* Room on the disk (diskguard.h), the image, its digest, the published
+ * ports, the profile asked for. */
 static int node_create_check(struct node_create *c, struct dock_err *err)
 {
 	const struct node_spec *spec = c->nc_spec;
@@ -67,6 +70,8 @@ static int node_create_check(struct node_create *c, struct dock_err *err)
 	char pdir[PATH_MAX];
 	bool own = false;
 
+	if (diskguard_check(node_cfg, "create", err) < 0)
+		return -ENOSPC;
 	if (image_load(node_cfg->dc_image_dir, spec->ns_image, &c->nc_im, err) < 0)
 		return -EINVAL;
 	if (image_verify(&c->nc_im, err) < 0)
@@ -101,6 +106,8 @@ static int node_create_translate(struct node_create *c, struct dock_err *err)
 		return err_set(err, 500, ENOMEM, "out of memory");
 	c->nc_n = n;
 	node_spec_rec(&in, &n->n_rec);
+	n->n_rec.nr_version = STATE_VERSION;
+	pin_set(&n->n_rec, &c->nc_im, NULL); /* the base it boots, from now on */
 	node_load_profile(n);
 	node_spec_on_fail(c->nc_spec, n->n_have_profile ? n->n_profile.pr_on_fail : NULL,
 			  &n->n_rec);

@@ -53,7 +53,7 @@ static int node_fw_change(struct node *n, const struct node_rec *before, struct 
 	int r;
 
 	pthread_mutex_lock(&node_lock);
-	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	r = node_save_locked(n, err);
 	pthread_mutex_unlock(&node_lock);
 	if (r < 0)
 		return r;
@@ -63,7 +63,7 @@ static int node_fw_change(struct node *n, const struct node_rec *before, struct 
 	if (r < 0) {
 		pthread_mutex_lock(&node_lock);
 		n->n_rec = *before;
-		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
+		node_save_locked(n, NULL);
 		pthread_mutex_unlock(&node_lock);
 	}
 	return r;

@@ -98,6 +98,9 @@ void node_load_profile(struct node *n);
 /* Mark the node busy with `op`; refuse if unknown or busy. */
 int node_acquire(const char *name, const char *op, struct node **out, struct dock_err *err);
 void node_release(struct node *n);
+/* Write n's record; a write that failed for want of space is tried again
+ * once the records' reserve is given back (diskguard.h). node_lock held. */
+int node_save_locked(struct node *n, struct dock_err *err);
 /* Record a transition (before the side effect it announces). */
 int node_commit(struct node *n, enum node_state st, const char *reason, struct dock_err *err);
 /* Adds the time since `since` to a phase of the node's current operation;
@@ -146,6 +149,9 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 int node_nvram_remove(const char *name, const char *path, struct dock_err *err);
 /* Remove every trace; safe to repeat. */
 int node_teardown(const struct node_rec *rec, struct dock_err *err);
+/* The image node n boots: loaded, verified (verify), its base digest the
+ * node's pin (pin.h; a node not pinned yet is pinned now). */
+int node_boot_image(struct node *n, bool verify, struct dock_err *err);
 /* Start an existing node (verify: hash its image first). */
 int node_do_start(struct node *n, bool verify, struct dock_err *err);
 

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "diskguard.h"
 #include "forensic.h"
 #include "log.h"
 #include "luks.h"
+#include "pin.h"
 #include "virt.h"
 
 int node_render(const char *tmpl, const struct render_var *v, size_t n, char **xml,
@@ -167,13 +169,34 @@ int node_teardown(const struct node_rec *rec, struct dock_err *err)
 
 /* ---- operations ---------------------------------------------------------- */
 
-/* Start an existing node: verify the image, re-render and redefine the
- * domain (paths and accel come from the current config), start it. */
+int node_boot_image(struct node *n, bool verify, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	struct image im;
+
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
+	    (verify && image_verify(&im, err) < 0) || pin_check(r, &im, err) < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EINVAL;
+	}
+	if (r->nr_base_sha256[0] == '\0') {
+		/* Its image could not be read when its record was upgraded. */
+		pthread_mutex_lock(&node_lock);
+		pin_set(r, &im, NULL);
+		pthread_mutex_unlock(&node_lock);
+		log_warn("node %s: not pinned yet: pinned to image %s's base sha256 %s", r->nr_name,
+			 r->nr_image, r->nr_base_sha256);
+	}
+	return 0;
+}
+
+/* Start an existing node: verify the image and the node's pin, re-render
+ * and redefine the domain (paths and accel come from the current config),
+ * start it. */
 int node_do_start(struct node *n, bool verify, struct dock_err *err)
 {
 	struct node_rec *r = &n->n_rec;
 	struct node_names nn;
-	struct image im;
 	char *xml = NULL;
 	bool cleansing;
 	int64_t t = timing_now();
@@ -181,12 +204,8 @@ int node_do_start(struct node *n, bool verify, struct dock_err *err)
 
 	node_names(r, &nn);
 	/* verify is false only when the caller hashed the image a moment ago. */
-	if (verify &&
-	    (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
-	     image_verify(&im, err) < 0)) {
-		err_prefix(err, "node %s: ", r->nr_name);
+	if (node_boot_image(n, verify, err) < 0)
 		return -EINVAL;
-	}
 	node_time(n, TIMING_VALIDATE, t);
 	/* A cleanse recorded its start phase already, and goes on from here. */
 	cleansing = r->nr_state == NODE_CLEANSING;
@@ -228,21 +247,68 @@ int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	return cleansing ? 0 : node_commit(n, NODE_RUNNING, NULL, err);
 }
 
-int node_start(const char *name, struct dock_err *err)
+/* start --rebase: the node is pinned to its image's current base (read and
+ * verified now), the move audited with both digests. */
+static int node_rebase(struct node *n, struct dock_err *err)
+{
+	struct node_rec *r = &n->n_rec;
+	struct image im;
+	char old[65];
+	bool moved;
+
+	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0 ||
+	    image_verify(&im, err) < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&node_lock);
+	moved = pin_set(r, &im, old);
+	pthread_mutex_unlock(&node_lock);
+	if (moved) {
+		struct json_object *d = json_object_new_object();
+
+		log_warn("node %s: rebased: image %s's base sha256 %s, was %s", r->nr_name,
+			 r->nr_image, r->nr_base_sha256, old[0] ? old : "(not pinned)");
+		json_object_object_add(d, "image", json_object_new_string(r->nr_image));
+		json_object_object_add(d, "pinned_sha256", json_object_new_string(old));
+		json_object_object_add(d, "base_sha256", json_object_new_string(r->nr_base_sha256));
+		audit_append(AUDIT_UID_DOCK, "rebase", r->nr_name, "ok", d, NULL);
+		json_object_put(d);
+	}
+	return 0;
+}
+
+/* What refuses a start before anything is done: a node running, too
+ * little space (diskguard.h), a rebase that cannot be made. */
+static int node_start_may(struct node *n, bool rebase, struct dock_err *err)
+{
+	const char *name = n->n_rec.nr_name;
+
+	if (n->n_rec.nr_state == NODE_RUNNING) {
+		enum virt_dom_state st;
+		struct node_names nn;
+		node_names(&n->n_rec, &nn);
+		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING)
+			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
+	}
+	if (diskguard_check(node_cfg, "start", err) < 0) {
+		err_prefix(err, "node %s: ", name);
+		return -ENOSPC;
+	}
+	return rebase ? node_rebase(n, err) : 0;
+}
+
+int node_start(const char *name, bool rebase, struct dock_err *err)
 {
 	struct node *n;
 	int r = node_acquire(name, "starting", &n, err);
 
 	if (r < 0)
 		return r;
-	if (n->n_rec.nr_state == NODE_RUNNING) {
-		enum virt_dom_state st;
-		struct node_names nn;
-		node_names(&n->n_rec, &nn);
-		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
-			node_release(n);
-			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
-		}
+	r = node_start_may(n, rebase, err);
+	if (r < 0) {
+		node_release(n);
+		return r;
 	}
 	node_timing_begin(n, "start", timing_now());
 	r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);

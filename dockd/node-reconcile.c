@@ -13,8 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "diskguard.h"
 #include "forensic.h"
 #include "log.h"
+#include "pin.h"
 #include "virt.h"
 
 static int node_mkdir(const char *path, mode_t mode, struct dock_err *err)
@@ -26,6 +28,11 @@ static int node_mkdir(const char *path, mode_t mode, struct dock_err *err)
 	return 0;
 }
 
+/* Records on disk that did not load (broken, or newer than this dock):
+ * their node's objects are not orphans, whatever else is wrong. */
+static char (*node_unloaded)[NODE_NAME_MAX + 1];
+static size_t node_n_unloaded;
+
 static bool node_known(const char *name)
 {
 	bool k;
@@ -33,6 +40,8 @@ static bool node_known(const char *name)
 	pthread_mutex_lock(&node_lock);
 	k = node_find_locked(name) != NULL;
 	pthread_mutex_unlock(&node_lock);
+	for (size_t i = 0; !k && i < node_n_unloaded; i++)
+		k = strcmp(node_unloaded[i], name) == 0;
 	return k;
 }
 
@@ -241,6 +250,47 @@ static int node_init_pool(const struct dock_config *cfg, struct dock_err *err)
 	return r;
 }
 
+/* A record of an older format, written back as this one (pin.h): its
+ * state, checks and policies are left as they are. */
+static void node_init_upgrade(struct node *n)
+{
+	struct node_rec *r = &n->n_rec;
+	struct dock_err e = { 0 };
+	struct image im;
+	unsigned was = r->nr_version;
+	bool have_im = image_load(node_cfg->dc_image_dir, r->nr_image, &im, &e) == 0;
+
+	if (!pin_upgrade(r, have_im ? &im : NULL))
+		return;
+	if (r->nr_base_sha256[0] != '\0')
+		log_info("node %s: record version %u upgraded to %d; pinned to image %s's current "
+			 "base sha256 %s",
+			 r->nr_name, was, STATE_VERSION, r->nr_image, r->nr_base_sha256);
+	else
+		log_warn("node %s: record version %u upgraded to %d; not pinned (%s): pinned at "
+			 "its next start",
+			 r->nr_name, was, STATE_VERSION, e.de_msg);
+	err_clear(&e);
+	pthread_mutex_lock(&node_lock);
+	if (node_save_locked(n, &e) < 0)
+		log_err("node %s: upgraded record not written (kept in memory): %s", r->nr_name,
+			e.de_msg);
+	pthread_mutex_unlock(&node_lock);
+}
+
+/* A record that did not load: logged, and its objects kept (node_known). */
+static void node_init_unloaded(const char *name, const char *why)
+{
+	void *nv = realloc(node_unloaded, (node_n_unloaded + 1) * sizeof(*node_unloaded));
+
+	log_err("node %s: record not loaded, its libvirt objects and volume left alone: %s", name,
+		why);
+	if (nv == NULL)
+		return;
+	node_unloaded = nv;
+	snprintf(node_unloaded[node_n_unloaded++], sizeof(*node_unloaded), "%s", name);
+}
+
 /* The records into the table; one that does not load is logged and left. */
 static int node_init_load(const struct dock_config *cfg, struct dock_err *err)
 {
@@ -256,10 +306,11 @@ static int node_init_load(const struct dock_config *cfg, struct dock_err *err)
 
 		if (n == NULL || node_count >= NODE_MAX ||
 		    state_load(cfg->dc_state_dir, names[i], &n->n_rec, &e) < 0) {
-			log_err("node %s: record not loaded: %s", names[i], e.de_msg);
+			node_init_unloaded(names[i], e.de_msg);
 			free(n);
 			continue;
 		}
+		node_init_upgrade(n);
 		node_load_profile(n);
 		node_table[node_count++] = n;
 	}
@@ -302,6 +353,8 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 
 	node_cfg = cfg;
 	r = node_init_dirs(cfg, err);
+	if (r == 0)
+		diskguard_reserve_init(cfg);
 	if (r == 0)
 		r = node_init_pool(cfg, err);
 	if (r == 0)

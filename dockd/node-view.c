@@ -142,7 +142,7 @@ static void node_inspect_head(struct json_object *o, const struct node_rec *r,
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
 }
 
-/* {"base":{path,sha256,readonly},"ephemeral":{...}}; *have_im: the image
+/* {"base":{path,sha256,pinned_sha256,readonly},"ephemeral":{...}}; *have_im: the image
  * loaded into *im. */
 static struct json_object *node_disks_json(const struct node_rec *r, struct image *im,
 					   bool *have_im)
@@ -158,6 +158,8 @@ static struct json_object *node_disks_json(const struct node_rec *r, struct imag
 		json_object_object_add(base, "sha256",
 				       json_object_new_string(im->im_base->if_sha256));
 	}
+	/* The base the node boots (pin.h): sha256 above differs after a rebuild. */
+	json_object_object_add(base, "pinned_sha256", json_object_new_string(r->nr_base_sha256));
 	json_object_object_add(base, "readonly", json_object_new_boolean(1));
 	json_object_object_add(disks, "base", base);
 	eph = json_object_new_object();

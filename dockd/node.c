@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diskguard.h"
 #include "fw.h"
 #include "log.h"
 
@@ -118,6 +119,17 @@ void node_release(struct node *n)
 	pthread_mutex_unlock(&node_lock);
 }
 
+int node_save_locked(struct node *n, struct dock_err *err)
+{
+	int r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+
+	if (r == -ENOSPC && diskguard_reserve_release()) {
+		err_clear(err);
+		r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	}
+	return r;
+}
+
 /* Record a transition (before the side effect it announces). */
 int node_commit(struct node *n, enum node_state st, const char *reason, struct dock_err *err)
 {
@@ -129,7 +141,7 @@ int node_commit(struct node *n, enum node_state st, const char *reason, struct d
 	if (st != NODE_CLEANSING && st != NODE_FAILED)
 		n->n_rec.nr_phase = NODE_PHASE_NONE;
 	snprintf(n->n_rec.nr_reason, sizeof(n->n_rec.nr_reason), "%s", reason ? reason : "");
-	r = state_save(node_cfg->dc_state_dir, &n->n_rec, err);
+	r = node_save_locked(n, err);
 	pthread_mutex_unlock(&node_lock);
 	if (r == 0)
 		log_debug("node %s: %s", n->n_rec.nr_name, state_name(st));

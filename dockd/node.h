@@ -24,7 +24,8 @@ int node_init(const struct dock_config *cfg, struct dock_err *err);
 void node_fini(void);
 
 int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err);
-int node_start(const char *name, struct dock_err *err);
+/* rebase: pin the node to its image's current base first (audited). */
+int node_start(const char *name, bool rebase, struct dock_err *err);
 int node_stop(const char *name, struct dock_err *err);
 int node_destroy(const char *name, struct dock_err *err);
 

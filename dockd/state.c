@@ -133,6 +133,7 @@ char *state_to_json(const struct node_rec *r)
 	struct json_object *o = json_object_new_object(), *h;
 	char *s;
 
+	json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
 	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
 	if (r->nr_phase != NODE_PHASE_NONE)
@@ -140,6 +141,8 @@ char *state_to_json(const struct node_rec *r)
 				       json_object_new_string(state_phase_name(r->nr_phase)));
 	json_object_object_add(o, "reason", json_object_new_string(r->nr_reason));
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
+	if (r->nr_base_sha256[0] != '\0')
+		json_object_object_add(o, "base_sha256", json_object_new_string(r->nr_base_sha256));
 	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
@@ -289,6 +292,30 @@ static int state_in_hello(struct json_object *o, const char *w, struct node_rec 
 	return 0;
 }
 
+/* The format's version (absent: 1) and the base image's pin (optional). */
+static int state_in_version(struct json_object *o, const char *w, struct node_rec *r,
+			    struct dock_err *err)
+{
+	uint64_t v = 1;
+
+	if (JSONIN_BAD(jsonin_u64(o, w, "version", false, 1, UINT32_MAX, &v, err)))
+		return -EINVAL;
+	if (v > STATE_VERSION)
+		return err_set(
+			err, 400, EPROTO,
+			"%s: version %llu is newer than this dock's %d (refusing to read it)", w,
+			(unsigned long long)v, STATE_VERSION);
+	r->nr_version = (unsigned)v;
+	if (JSONIN_BAD(jsonin_str(o, w, "base_sha256", false, r->nr_base_sha256,
+				  sizeof(r->nr_base_sha256), err)))
+		return -EINVAL;
+	if (r->nr_base_sha256[0] != '\0' &&
+	    (strlen(r->nr_base_sha256) != 64 ||
+	     strspn(r->nr_base_sha256, "0123456789abcdef") != 64))
+		return err_set(err, 400, EINVAL, "%s: \"base_sha256\" is not a sha256 digest", w);
+	return 0;
+}
+
 int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
 {
 	struct json_object *o = NULL;
@@ -299,8 +326,8 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	memset(r, 0, sizeof(*r));
 	if (jsonin_parse(w, buf, len, &state_limits, &o, err) < 0)
 		return -EINVAL;
-	if (state_in_node(o, w, r, st, sizeof(st), err) < 0 || state_in_policy(o, w, r, err) < 0 ||
-	    state_in_cleanse(o, w, r, err) < 0)
+	if (state_in_version(o, w, r, err) < 0 || state_in_node(o, w, r, st, sizeof(st), err) < 0 ||
+	    state_in_policy(o, w, r, err) < 0 || state_in_cleanse(o, w, r, err) < 0)
 		goto out;
 	if (state_parse_name(st, &r->nr_state) < 0) {
 		err_set(err, 400, EINVAL, "%s: unknown state \"%s\"", w, st);

@@ -60,17 +60,25 @@ enum node_action {
 const char *state_action_name(enum node_action a);
 int state_parse_action(const char *s, enum node_action *out);
 
+/* The record's format. 1: no "version" member (0ca61eb and before); 2: the
+ * member, and "base_sha256", the pin of the base image. A record of an
+ * older version is read and written back as this one at dock start; a
+ * newer one is refused (its file and both versions named), never misread. */
+#define STATE_VERSION 2
+
 #define NODE_PUBLISH_MAX 16
 #define NODE_ALLOW_MAX   16
 #define NODE_FAILING_MAX 32 /* checks.h CHECKS_MAX */
 
 struct node_rec {
+	unsigned nr_version; /* as read (state_from_json); written as STATE_VERSION */
 	char nr_name[NODE_NAME_MAX + 1];
 	enum node_state nr_state;
 	enum node_phase nr_phase; /* with NODE_CLEANSING, or where a failed cleanse stopped */
 	char nr_reason[256];      /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
-	char nr_profile[64]; /* policy the checks judge against; may be empty */
+	char nr_base_sha256[65]; /* the image's base disk at create (pin.h); "" not pinned */
+	char nr_profile[64];     /* policy the checks judge against; may be empty */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;

@@ -68,6 +68,8 @@ run_suite unit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_core" "$SRC"
 run_suite unit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_core" "$SRC"
 run_suite fw-check env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_fwcheck"
 run_suite fw-check-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_fwcheck"
+run_suite records env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_records" "$SRC"
+run_suite records-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_records" "$SRC"
 run_suite audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_audit"
 run_suite audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_audit"
 run_suite node-spec env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_node_spec"
@@ -85,6 +87,7 @@ run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/s
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
+run_suite e2e-fulldisk env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/fulldisk.sh
 # The golden image (debian-web, built by `make check`): the slow test, one
 # node through OVMF, all PASS; then exported and imported by virt-v2v.
 run_suite e2e-golden env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/golden.sh

@@ -530,6 +530,7 @@ static void test_state(void **st)
 	snprintf(r.nr_mac, sizeof(r.nr_mac), "52:54:00:00:00:01");
 	snprintf(r.nr_volume, sizeof(r.nr_volume), "/v/isc-web1.img");
 	snprintf(r.nr_reason, sizeof(r.nr_reason), "a \"quoted\" reason\n");
+	r.nr_version = STATE_VERSION; /* as read back */
 	r.nr_state = NODE_CLEANSING;
 	r.nr_phase = NODE_PHASE_REKEY;
 	r.nr_on_fail = NODE_ACT_QUARANTINE;
