@@ -585,12 +585,18 @@ static enum MHD_Result api_refuse(struct MHD_Connection *conn, uid_t uid, const 
  * audit trail cannot record is not done. Stop and destroy, the ways to
  * free space, may use the audit log's reserve. */
 static int api_intent(uid_t uid, const char *method, const char *url, enum api_route_id id,
-		      const char *name, struct dock_err *err)
+		      const char *name, const struct api_req *req, struct dock_err *err)
 {
 	struct json_object *d = json_object_new_object();
-	bool is_node =
-		id != API_FORENSIC_RM && validate_name("node", name, NODE_NAME_MAX, NULL) == 0;
+	struct node_spec spec;
+	bool is_node;
 	int r;
+
+	/* A create names its node in the body; a bad body has none. */
+	if (id == API_NODES_CREATE &&
+	    spec_parse(api_body(req), req->ar_len, api_cfg, &spec, NULL) == 0)
+		name = spec.ns_name;
+	is_node = id != API_FORENSIC_RM && validate_name("node", name, NODE_NAME_MAX, NULL) == 0;
 
 	json_object_object_add(d, "request",
 			       json_object_new_string_len(url, (int)strnlen(url, 256)));
@@ -613,7 +619,7 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	int rc;
 
 	snprintf(subject, sizeof(subject), "%s", name);
-	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, &err) < 0) {
+	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, req, &err) < 0) {
 		log_err("api: uid %d %s %s refused: %s", (int)uid, method, url, err.de_msg);
 		return api_send(conn, 503, api_error_json(err.de_msg));
 	}

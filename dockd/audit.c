@@ -527,10 +527,12 @@ static void audit_restart(const char *path, const struct chainlog_report *rep)
 	struct json_object *d = json_object_new_object(), *old = json_object_new_object();
 	char result[AUDIT_RESULT_MAX];
 
-	snprintf(audit_alarm_msg, sizeof(audit_alarm_msg),
-		 "audit trail %s: %s; kept as %s (sha256 %s); a new chain starts from seq %" PRIu64,
-		 path, rep->cr_why, rep->cr_kept[0] ? rep->cr_kept : "nothing",
-		 rep->cr_sha256[0] ? rep->cr_sha256 : "none", rep->cr_head.ck_seq);
+	snprintf(
+		audit_alarm_msg, sizeof(audit_alarm_msg),
+		"audit trail %s: %s; kept as %s (sha256 %s); a new chain starts, linked to the old head (seq %" PRIu64
+		")",
+		path, rep->cr_why, rep->cr_kept[0] ? rep->cr_kept : "nothing",
+		rep->cr_sha256[0] ? rep->cr_sha256 : "none", rep->cr_head.ck_seq);
 	json_object_object_add(old, "seq", json_object_new_int64((int64_t)rep->cr_head.ck_seq));
 	json_object_object_add(old, "hash", json_object_new_string(rep->cr_head.ck_hash));
 	json_object_object_add(d, "old_head", old);
