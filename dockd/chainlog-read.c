@@ -386,22 +386,20 @@ static bool chainlog_links(const struct chainlog_scan *s, uint64_t last_seq, con
 		strcmp(s->cs_first_prev, last) == 0;
 }
 
-/* The checkpoint against what verify read. */
-static void chainlog_verify_ckpt(const char *ckpath, uint64_t rotated, bool exists,
-				 struct chainlog_scan *s, struct chainlog_verdict *v)
+/* The checkpoint (read once, before the files: a record appended while
+ * verify reads is after it) against what verify read. */
+static void chainlog_verify_ckpt(int ckr, const struct chainlog_ckpt *ck, uint64_t rotated,
+				 bool exists, struct chainlog_scan *s, struct chainlog_verdict *v)
 {
-	struct chainlog_ckpt ck;
-	int r = chainlog_ckpt_read(ckpath, &ck, v->cv_ckpt_why, sizeof(v->cv_ckpt_why));
-
-	v->cv_ckpt_ok = r == -ENOENT; /* a log from before checkpoints */
-	if (r < 0)
-		return;
-	if (rotated < ck.ck_files)
+	v->cv_ckpt_ok = ckr == -ENOENT; /* a log from before checkpoints */
+	if (ckr < 0)
+		return; /* -EBADMSG: cv_ckpt_why says why */
+	if (rotated < ck->ck_files)
 		snprintf(v->cv_ckpt_why, sizeof(v->cv_ckpt_why),
 			 "deleted: %" PRIu64 " rotated files where the checkpoint counts %" PRIu64,
-			 rotated, ck.ck_files);
+			 rotated, ck->ck_files);
 	else
-		chainlog_ckpt_judge(&ck, s, exists, v->cv_ckpt_why, sizeof(v->cv_ckpt_why));
+		chainlog_ckpt_judge(ck, s, exists, v->cv_ckpt_why, sizeof(v->cv_ckpt_why));
 	v->cv_ckpt_ok = v->cv_ckpt_why[0] == '\0';
 }
 
@@ -413,15 +411,14 @@ int chainlog_verify(const char *path, chainlog_parse_fn parse, struct chainlog_v
 	struct chainlog_scan s;
 	uint64_t last_seq = 0, i;
 	bool exists = true, current = false;
-	int r;
+	int r, ckr;
 
 	memset(v, 0, sizeof(*v));
 	memcpy(last, chainlog_zero_hash, sizeof(last));
 	snprintf(ckpath, sizeof(ckpath), "%s.head", path);
 	/* The head's seq, looked for in the current file. */
-	s.cs_at_seq = chainlog_ckpt_read(ckpath, &ck, v->cv_ckpt_why, sizeof(v->cv_ckpt_why)) == 0
-		? ck.ck_seq
-		: 0;
+	ckr = chainlog_ckpt_read(ckpath, &ck, v->cv_ckpt_why, sizeof(v->cv_ckpt_why));
+	s.cs_at_seq = ckr == 0 ? ck.ck_seq : 0;
 	for (i = 1; !current && i <= CHAINLOG_FILES_MAX + 1; i++) {
 		snprintf(file, sizeof(file), "%s.%" PRIu64, path, i);
 		if (access(file, F_OK) != 0) {
@@ -458,7 +455,7 @@ int chainlog_verify(const char *path, chainlog_parse_fn parse, struct chainlog_v
 			memcpy(last, s.cs_last_hash, sizeof(last));
 		}
 	}
-	chainlog_verify_ckpt(ckpath, i - 2 + (exists ? 0 : 1), exists, &s, v);
+	chainlog_verify_ckpt(ckr, &ck, i - 2 + (exists ? 0 : 1), exists, &s, v);
 	if (!v->cv_ckpt_ok)
 		return err_set(err, 400, EBADMSG, "log %s: %s", path, v->cv_ckpt_why);
 	return 0;
