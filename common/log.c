@@ -17,9 +17,8 @@ static const struct {
 	const char *name;
 	int prio;
 } log_levels[] = {
-	[LOG_LVL_ERR] = { "error", LOG_ERR },
-	[LOG_LVL_WARN] = { "warning", LOG_WARNING },
-	[LOG_LVL_INFO] = { "info", LOG_INFO },
+	[LOG_LVL_CRIT] = { "critical", LOG_CRIT },   [LOG_LVL_ERR] = { "error", LOG_ERR },
+	[LOG_LVL_WARN] = { "warning", LOG_WARNING }, [LOG_LVL_INFO] = { "info", LOG_INFO },
 	[LOG_LVL_DEBUG] = { "debug", LOG_DEBUG },
 };
 
@@ -34,7 +33,7 @@ void log_init(const char *ident, enum log_level level, bool to_syslog)
 
 int log_parse_level(const char *s, enum log_level *out)
 {
-	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+	for (size_t i = LOG_LVL_ERR; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
 		if (strcmp(s, log_levels[i].name) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -75,6 +74,7 @@ __attribute__((format(printf, 2, 0))) static void log_v(enum log_level level, co
 		va_end(ap);           \
 	}
 
+LOG_FN(log_crit, LOG_LVL_CRIT)
 LOG_FN(log_err, LOG_LVL_ERR)
 LOG_FN(log_warn, LOG_LVL_WARN)
 LOG_FN(log_info, LOG_LVL_INFO)

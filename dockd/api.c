@@ -148,27 +148,12 @@ static int api_audit_json(struct MHD_Connection *conn, bool verify, struct json_
 	const char *node = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "node");
 	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
 	struct json_object *arr = NULL;
-	uint64_t records = 0, bad = 0;
 	long long t = 0;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/audit.log", api_cfg->dc_state_dir);
-	if (verify) {
-		struct dock_err verr = { 0 };
-		r = audit_verify(path, &records, &bad, &verr);
-		if (r < 0 && r != -EBADMSG)
-			return err_set(err, 500, -r, "%s", verr.de_msg);
-		*out = json_object_new_object();
-		json_object_object_add(*out, "records", json_object_new_int64((int64_t)records));
-		json_object_object_add(*out, "intact", json_object_new_boolean(r == 0));
-		if (r < 0) {
-			json_object_object_add(*out, "bad_line",
-					       json_object_new_int64((int64_t)bad));
-			json_object_object_add(*out, "problem",
-					       json_object_new_string(verr.de_msg));
-		}
-		return 0;
-	}
+	if (verify)
+		return audit_verify_json(path, out, err);
 	if (node != NULL && validate_name("node", node, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	if (since != NULL) {
@@ -192,6 +177,15 @@ static const char *api_body(const struct api_req *req)
 
 /* ---- the handlers: one a route (or a pair of routes) ---- */
 
+/* "audit_alarm": the damage the dock found in its audit trail at start
+ * (truncated, rolled back, deleted), null when none. */
+static void api_add_audit_alarm(struct json_object *o)
+{
+	const char *a = audit_alarm();
+
+	json_object_object_add(o, "audit_alarm", a[0] ? json_object_new_string(a) : NULL);
+}
+
 static int api_version(const struct api_call *c)
 {
 	*c->ac_out = json_object_new_object();
@@ -199,6 +193,7 @@ static int api_version(const struct api_call *c)
 	json_object_object_add(*c->ac_out, "uri", json_object_new_string(api_cfg->dc_uri));
 	json_object_object_add(*c->ac_out, "accel",
 			       json_object_new_string(virt_domain_type(api_cfg->dc_accel)));
+	api_add_audit_alarm(*c->ac_out);
 	return 0;
 }
 
@@ -259,7 +254,12 @@ static int api_node_destroy(const struct api_call *c)
 
 static int api_node_status(const struct api_call *c)
 {
-	return node_status_json(c->ac_name, c->ac_out, c->ac_err);
+	int r = node_status_json(c->ac_name, c->ac_out, c->ac_err);
+
+	/* A dock-side finding that holds for every node. */
+	if (r == 0)
+		api_add_audit_alarm(*c->ac_out);
+	return r;
 }
 
 /* publish and unpublish */
@@ -513,9 +513,14 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 	struct MHD_Response *resp;
 	enum MHD_Result r;
 	uint64_t size = 0;
-	int fd = -1, rc = forensic_open(id, file, &fd, &size, &err);
+	bool evidence = strcmp(file, "disk.luks") == 0 || strcmp(file, "memory.enc") == 0;
+	int fd = -1, rc;
 
-	if (strcmp(file, "disk.luks") == 0 || strcmp(file, "memory.enc") == 0) {
+	/* The evidence leaves the dock only when the audit trail can say so. */
+	if (evidence && audit_intent((int64_t)uid, "forensic-export", NULL, NULL, false, &err) < 0)
+		return api_send(conn, 503, api_error_json(err.de_msg));
+	rc = forensic_open(id, file, &fd, &size, &err);
+	if (evidence) {
 		/* the evidence leaves the dock */
 		char result[600];
 		char node[NODE_NAME_MAX + 1] = "";
@@ -587,7 +592,34 @@ static enum MHD_Result api_refuse(struct MHD_Connection *conn, uid_t uid, const 
 			api_error_json("permission denied: not root and not in the dock's group"));
 }
 
-/* A routed JSON call: dispatched, audited when it is an action, answered. */
+/* The intent of an action, recorded before it is done: an action the
+ * audit trail cannot record is not done. Stop and destroy, the ways to
+ * free space, may use the audit log's reserve. */
+static int api_intent(uid_t uid, const char *method, const char *url, enum api_route_id id,
+		      const char *name, const struct api_req *req, struct dock_err *err)
+{
+	struct json_object *d = json_object_new_object();
+	struct node_spec spec;
+	bool is_node;
+	int r;
+
+	/* A create names its node in the body; a bad body has none. */
+	if (id == API_NODES_CREATE &&
+	    spec_parse(api_body(req), req->ar_len, api_cfg, &spec, NULL) == 0)
+		name = spec.ns_name;
+	is_node = id != API_FORENSIC_RM && validate_name("node", name, NODE_NAME_MAX, NULL) == 0;
+
+	json_object_object_add(d, "request",
+			       json_object_new_string_len(url, (int)strnlen(url, 256)));
+	json_object_object_add(d, "method", json_object_new_string(method));
+	r = audit_intent((int64_t)uid, api_audit_action(id), is_node ? name : NULL, d,
+			 id == API_NODE_STOP || id == API_NODE_DESTROY, err);
+	json_object_put(d);
+	return r;
+}
+
+/* A routed JSON call: its intent recorded, dispatched, its result
+ * recorded when it is an action, answered. */
 static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const char *method,
 				  const char *url, enum api_route_id id, const char *name,
 				  const struct api_req *req)
@@ -598,14 +630,21 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	int rc;
 
 	snprintf(subject, sizeof(subject), "%s", name);
+	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, req, &err) < 0) {
+		log_err("api: uid %d %s %s refused: %s", (int)uid, method, url, err.de_msg);
+		return api_send(conn, 503, api_error_json(err.de_msg));
+	}
 	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &detail, &err);
 	if (api_audit_action(id) != NULL) {
 		char result[600];
 		snprintf(result, sizeof(result), "%s%s", rc < 0 || out == NULL ? "error: " : "ok",
 			 rc < 0 || out == NULL ? err.de_msg : "");
-		/* Every administrative action, with who asked (from the socket). */
-		audit_append((int64_t)uid, api_audit_action(id), subject[0] ? subject : NULL,
-			     result, detail, NULL);
+		/* What came of it, with who asked (from the socket); from the
+		 * reserve if need be: the action is done. */
+		struct dock_err aerr = { 0 };
+		if (audit_append((int64_t)uid, api_audit_action(id), subject[0] ? subject : NULL,
+				 result, detail, &aerr) < 0)
+			log_err("api: uid %d %s %s: %s", (int)uid, method, url, aerr.de_msg);
 	}
 	json_object_put(detail);
 	if (rc < 0 || out == NULL) {

@@ -1,6 +1,7 @@
 /* audit: the hash-chained audit log (the format and the chain are defined in
- * audit.h). One appender per file, serialised by a mutex and an flock; the
- * readers stream the file with bounded lines and trust none of it. */
+ * audit.h): what a record is, built and parsed here; appending, the
+ * checkpoint, rotation, the syslog copy and verify are chainlog's. The
+ * readers trust none of the file. */
 #include "audit.h"
 
 #include <errno.h>
@@ -13,12 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "chainlog.h"
 #include "file.h"
 #include "jsonin.h"
 
@@ -30,15 +30,9 @@
 /* Exact in every JSON reader (doubles); a saturated huge number is refused. */
 #define AUDIT_SEQ_MAX (1ULL << 53)
 #define AUDIT_UID_MAX 4294967294LL /* (uid_t)-1 is "no uid" */
-/* The streaming reader's buffer: several lines at a time, and always room
- * for a whole line of the maximum length. */
-#define AUDIT_READ_BUF (64 * 1024)
 /* When the full record does not fit or does not parse back, the appender
  * keeps the event and shortens the result to this. */
 #define AUDIT_RESULT_SHORT 128
-
-static const char audit_zero_hash[AUDIT_HASH_HEX + 1] =
-	"0000000000000000000000000000000000000000000000000000000000000000";
 
 /* The members of a record, in the order every line has them. */
 static const char *const audit_members[] = { "seq",    "time",   "who",  "action", "node",
@@ -51,15 +45,9 @@ static const struct jsonin_limits audit_limits = {
 	.jl_max_fields = AUDIT_FIELDS_MAX,
 };
 
-/* The open log. Everything below is guarded by al_lock. */
-static struct {
-	pthread_mutex_t al_lock;
-	int al_fd;
-	bool al_syslog;
-	uint64_t al_seq;                  /* of the last line, 0: none */
-	char al_last[AUDIT_HASH_HEX + 1]; /* its hash */
-	off_t al_size;                    /* where the next line starts */
-} audit = { .al_lock = PTHREAD_MUTEX_INITIALIZER, .al_fd = -1 };
+/* The open log, and what its opening found. */
+static struct chainlog audit_log = CHAINLOG_INIT;
+static char audit_alarm_msg[2 * PATH_MAX + CHAINLOG_WHY_MAX + 256];
 
 /* ---- parsing ---- */
 
@@ -454,13 +442,43 @@ static int audit_build(uint64_t seq, int64_t uid, const char *action, const char
 		       why.de_msg);
 }
 
-int audit_append(int64_t uid, const char *action, const char *node, const char *result,
-		 struct json_object *detail, struct dock_err *err)
+/* What chainlog_append's build callback needs. */
+struct audit_ctx {
+	int64_t ac_uid;
+	const char *ac_action, *ac_node, *ac_result;
+	struct json_object *ac_detail;
+};
+
+static int audit_build_cb(void *ctx, uint64_t seq, const char *prev, char *line, size_t *len,
+			  char *hash, struct dock_err *err)
 {
-	char line[AUDIT_LINE_MAX + 2], hash[AUDIT_HASH_HEX + 1];
-	size_t len = 0;
-	bool to_syslog;
-	int r, e;
+	const struct audit_ctx *c = ctx;
+
+	return audit_build(seq, c->ac_uid, c->ac_action, c->ac_node, c->ac_result, c->ac_detail,
+			   prev, line, len, hash, err);
+}
+
+/* The chain's view of a record. */
+static int audit_link(const char *line, size_t len, struct chainlog_link *l, struct dock_err *err)
+{
+	struct audit_record rec;
+	int r = audit_parse(line, len, &rec, NULL, err);
+
+	if (r < 0)
+		return r;
+	l->cl_seq = rec.ar_seq;
+	memcpy(l->cl_prev, rec.ar_prev, sizeof(l->cl_prev));
+	memcpy(l->cl_hash, rec.ar_hash, sizeof(l->cl_hash));
+	l->cl_hash_ok = rec.ar_hash_ok;
+	return 0;
+}
+
+static int audit_add(int64_t uid, const char *action, const char *node, const char *result,
+		     struct json_object *detail, bool use_reserve, struct dock_err *err)
+{
+	struct audit_ctx c = { uid, action, node, result != NULL ? result : "ok", detail };
+	struct dock_err why = { 0 };
+	int r;
 
 	if (action == NULL || strlen(action) >= AUDIT_ACTION_MAX || !audit_is_action(action))
 		return err_set(
@@ -469,311 +487,176 @@ int audit_append(int64_t uid, const char *action, const char *node, const char *
 			action != NULL ? action : "", AUDIT_ACTION_MAX - 1);
 	if (uid < AUDIT_UID_DOCK || uid > AUDIT_UID_MAX)
 		return err_set(err, 500, EINVAL, "audit: uid %" PRId64 " out of range", uid);
-	pthread_mutex_lock(&audit.al_lock);
-	if (audit.al_fd < 0) {
-		pthread_mutex_unlock(&audit.al_lock);
-		return err_set(err, 500, EBADF, "audit: the log is not open");
-	}
-	r = audit_build(audit.al_seq + 1, uid, action, node, result != NULL ? result : "ok", detail,
-			audit.al_last, line, &len, hash, err);
-	if (r < 0) {
-		pthread_mutex_unlock(&audit.al_lock);
-		return r;
-	}
-	r = file_write_fd(audit.al_fd, line, len);
-	if (r == 0 && fsync(audit.al_fd) < 0)
-		r = -errno;
-	if (r < 0) {
-		e = -r;
-		/* Take a partial or unsynced line back out, so the chain never
-		 * holds half a record. If that fails too the line is there,
-		 * whole or not, and the chain goes on from it. */
-		if (ftruncate(audit.al_fd, audit.al_size) == 0) {
-			pthread_mutex_unlock(&audit.al_lock);
-			return err_set(err, 500, e, "audit: write: %s", strerror(e));
-		}
-	}
-	audit.al_seq++;
-	memcpy(audit.al_last, hash, sizeof(audit.al_last));
-	audit.al_size += (off_t)len;
-	to_syslog = audit.al_syslog;
-	pthread_mutex_unlock(&audit.al_lock);
-	if (to_syslog)
-		syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit: %.*s", (int)(len - 1), line);
+	r = chainlog_append(&audit_log, audit_build_cb, &c, use_reserve, &why);
 	if (r < 0)
-		return err_set(err, 500, -r, "audit: write: %s", strerror(-r));
+		return err_set(err, why.de_status, why.de_errno,
+			       "cannot write to the audit log: %s", why.de_msg);
 	return 0;
+}
+
+int audit_append(int64_t uid, const char *action, const char *node, const char *result,
+		 struct json_object *detail, struct dock_err *err)
+{
+	/* What already happened is recorded even from the reserve. */
+	return audit_add(uid, action, node, result, detail, true, err);
+}
+
+int audit_intent(int64_t uid, const char *action, const char *node, struct json_object *detail,
+		 bool use_reserve, struct dock_err *err)
+{
+	return audit_add(uid, action, node, AUDIT_RESULT_INTENT, detail, use_reserve, err);
 }
 
 uint64_t audit_last_seq(void)
 {
-	uint64_t seq;
+	struct chainlog_ckpt h;
 
-	pthread_mutex_lock(&audit.al_lock);
-	seq = audit.al_seq;
-	pthread_mutex_unlock(&audit.al_lock);
-	return seq;
+	chainlog_head(&audit_log, &h);
+	return h.ck_seq;
 }
 
-/* Recover seq and hash from the last line: one bounded read at the end. */
-static int audit_tail(int fd, off_t size, const char *path, uint64_t *seq, char *last,
-		      struct dock_err *err)
+const char *audit_alarm(void)
 {
-	char buf[AUDIT_LINE_MAX + 1];
-	struct dock_err why = { 0 };
-	struct audit_record rec;
-	size_t want, got = 0, start = 0;
-	const char *nl;
-	ssize_t n;
-
-	if (size == 0) {
-		*seq = 0;
-		memcpy(last, audit_zero_hash, AUDIT_HASH_HEX + 1);
-		return 0;
-	}
-	/* The last line and its newline. */
-	want = size > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)size;
-	while (got < want) {
-		n = pread(fd, buf + got, want - got, size - (off_t)want + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return err_set(err, 500, n < 0 ? errno : EIO, "audit log %s: read: %s",
-				       path, n < 0 ? strerror(errno) : "short read");
-		got += (size_t)n;
-	}
-	if (buf[want - 1] != '\n')
-		return err_set(
-			err, 500, EBADMSG,
-			"audit log %s: the last line is truncated (no newline); run `iscadm audit verify`",
-			path);
-	nl = want > 1 ? memrchr(buf, '\n', want - 1) : NULL;
-	if (nl != NULL)
-		start = (size_t)(nl - buf) + 1;
-	else if ((off_t)want < size)
-		return err_set(
-			err, 500, EBADMSG,
-			"audit log %s: the last line is longer than %d bytes; run `iscadm audit verify`",
-			path, AUDIT_LINE_MAX);
-	if (audit_parse(buf + start, want - 1 - start, &rec, NULL, &why) < 0)
-		return err_set(
-			err, 500, EBADMSG,
-			"audit log %s: the last line is not a record (%s); run `iscadm audit verify`",
-			path, why.de_msg);
-	if (!rec.ar_hash_ok)
-		return err_set(err, 500, EBADMSG,
-			       "audit log %s: last line (seq %" PRIu64
-			       "): hash mismatch; run `iscadm audit verify`",
-			       path, rec.ar_seq);
-	*seq = rec.ar_seq;
-	memcpy(last, rec.ar_hash, AUDIT_HASH_HEX + 1);
-	return 0;
+	return audit_alarm_msg;
 }
 
-int audit_open(const char *path, bool to_syslog, struct dock_err *err)
+/* Damage found at open: the first record of the new chain says what and
+ * links to the old head; the alarm stays up while the dock runs. */
+static void audit_restart(const char *path, const struct chainlog_report *rep)
 {
-	char last[AUDIT_HASH_HEX + 1];
-	struct stat st;
-	uint64_t seq = 0;
-	int fd, r;
+	struct json_object *d = json_object_new_object(), *old = json_object_new_object();
+	char result[AUDIT_RESULT_MAX];
 
-	pthread_mutex_lock(&audit.al_lock);
-	if (audit.al_fd >= 0) {
-		pthread_mutex_unlock(&audit.al_lock);
-		return err_set(err, 500, EBUSY, "audit log %s: already open", path);
+	snprintf(
+		audit_alarm_msg, sizeof(audit_alarm_msg),
+		"audit trail %s: %s; kept as %s (sha256 %s); a new chain starts, linked to the old head (seq %" PRIu64
+		")",
+		path, rep->cr_why, rep->cr_kept[0] ? rep->cr_kept : "nothing",
+		rep->cr_sha256[0] ? rep->cr_sha256 : "none", rep->cr_head.ck_seq);
+	json_object_object_add(old, "seq", json_object_new_int64((int64_t)rep->cr_head.ck_seq));
+	json_object_object_add(old, "hash", json_object_new_string(rep->cr_head.ck_hash));
+	json_object_object_add(d, "old_head", old);
+	json_object_object_add(d, "kept_as",
+			       rep->cr_kept[0] ? json_object_new_string(rep->cr_kept) : NULL);
+	json_object_object_add(d, "sha256",
+			       rep->cr_sha256[0] ? json_object_new_string(rep->cr_sha256) : NULL);
+	snprintf(result, sizeof(result), "error: %s", rep->cr_why);
+	audit_append(AUDIT_UID_DOCK, "audit-restart", NULL, result, d, NULL);
+	json_object_put(d);
+	chainlog_syslog_crit(&audit_log, audit_alarm_msg);
+}
+
+/* What the open found, into the chain. */
+static void audit_record_found(const char *path, const struct chainlog_report *rep)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "head_seq", json_object_new_int64((int64_t)rep->cr_head.ck_seq));
+	json_object_object_add(d, "head_hash", json_object_new_string(rep->cr_head.ck_hash));
+	if (rep->cr_found == CHAINLOG_LEGACY) {
+		json_object_object_add(
+			d, "why",
+			json_object_new_string(
+				"no checkpoint: a log from before checkpoints, trusted as found"));
+		audit_append(AUDIT_UID_DOCK, "audit-trusted", NULL, "ok", d, NULL);
+	} else if (rep->cr_found == CHAINLOG_TRIMMED) {
+		json_object_object_add(d, "trimmed_bytes",
+				       json_object_new_int64((int64_t)rep->cr_trimmed));
+		audit_append(AUDIT_UID_DOCK, "audit-torn-tail", NULL, "ok", d, NULL);
+	} else if (rep->cr_found == CHAINLOG_DAMAGED) {
+		audit_restart(path, rep);
 	}
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = err_set(err, 500, errno, "audit log %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK
-			? err_set(err, 500, EBUSY, "audit log %s: in use by another process", path)
-			: err_set(err, 500, errno, "audit log %s: flock: %s", path,
-				  strerror(errno));
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = err_set(err, 500, EINVAL, "audit log %s: not a regular file", path);
-		goto fail;
-	}
-	r = audit_tail(fd, st.st_size, path, &seq, last, err);
+	json_object_put(d);
+}
+
+int audit_open(const char *path, const struct audit_opts *o, struct dock_err *err)
+{
+	struct chainlog_opts co = {
+		.co_path = path,
+		.co_syslog = o != NULL ? o->ao_syslog : NULL,
+		.co_tag = "dockd-audit",
+		.co_reserve = o != NULL ? o->ao_reserve : 0,
+		.co_rotate = o != NULL && o->ao_rotate > 0 ? o->ao_rotate : AUDIT_ROTATE_DEFAULT,
+		.co_parse = audit_link,
+	};
+	struct chainlog_report rep;
+	int r;
+
+	audit_alarm_msg[0] = '\0';
+	r = chainlog_open(&audit_log, &co, &rep, err);
 	if (r < 0)
-		goto fail;
-	if (st.st_size == 0)
-		file_sync_dir(path);
-	audit.al_fd = fd;
-	audit.al_syslog = to_syslog;
-	audit.al_seq = seq;
-	audit.al_size = st.st_size;
-	memcpy(audit.al_last, last, sizeof(audit.al_last));
-	pthread_mutex_unlock(&audit.al_lock);
+		return r;
+	audit_record_found(path, &rep);
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	pthread_mutex_unlock(&audit.al_lock);
-	return r;
 }
 
 void audit_close(void)
 {
-	pthread_mutex_lock(&audit.al_lock);
-	if (audit.al_fd >= 0)
-		close(audit.al_fd);
-	audit.al_fd = -1;
-	audit.al_seq = 0;
-	audit.al_size = 0;
-	pthread_mutex_unlock(&audit.al_lock);
+	chainlog_close(&audit_log);
 }
 
 /* ---- reading ---- */
 
-enum audit_line_kind {
-	AUDIT_LINE_WHOLE,   /* ended by a newline */
-	AUDIT_LINE_LONG,    /* over AUDIT_LINE_MAX: skipped, not returned */
-	AUDIT_LINE_UNENDED, /* the file's last bytes, without a newline */
+/* audit_read's state: the most recent matches in a ring. */
+struct audit_reader {
+	const char *rd_node;
+	int64_t rd_since;
+	size_t rd_max, rd_n;
+	struct json_object **rd_ring;
 };
 
-/* Lines of a file, streamed through a fixed buffer. */
-struct audit_lines {
-	int alr_fd;
-	char *alr_buf;
-	size_t alr_start, alr_end;
-	bool alr_eof;
-	uint64_t alr_lineno;
-};
-
-static int audit_fill(struct audit_lines *rd)
+static int audit_read_line(void *ctx, const char *line, size_t len)
 {
-	ssize_t n;
+	struct audit_reader *rd = ctx;
+	struct audit_record rec;
+	struct json_object *o;
 
-	if (rd->alr_start > 0) {
-		memmove(rd->alr_buf, rd->alr_buf + rd->alr_start, rd->alr_end - rd->alr_start);
-		rd->alr_end -= rd->alr_start;
-		rd->alr_start = 0;
+	if (audit_parse(line, len, &rec, &o, NULL) < 0)
+		return 0; /* audit_verify reports it */
+	if ((rd->rd_node != NULL && strcmp(rec.ar_node, rd->rd_node) != 0) ||
+	    rec.ar_time < rd->rd_since) {
+		json_object_put(o);
+		return 0;
 	}
-	do
-		n = read(rd->alr_fd, rd->alr_buf + rd->alr_end, AUDIT_READ_BUF - rd->alr_end);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		rd->alr_eof = true;
-	rd->alr_end += (size_t)n;
+	json_object_put(rd->rd_ring[rd->rd_n % rd->rd_max]);
+	rd->rd_ring[rd->rd_n % rd->rd_max] = o;
+	rd->rd_n++;
 	return 0;
-}
-
-/* The next line: 1 (*line, *len, *kind), 0 at the end, or -errno. */
-static int audit_next(struct audit_lines *rd, const char **line, size_t *len,
-		      enum audit_line_kind *kind)
-{
-	bool skipping = false;
-	char *nl;
-	int r;
-
-	for (;;) {
-		nl = memchr(rd->alr_buf + rd->alr_start, '\n', rd->alr_end - rd->alr_start);
-		if (nl != NULL) {
-			*line = rd->alr_buf + rd->alr_start;
-			*len = (size_t)(nl - *line);
-			rd->alr_start = (size_t)(nl - rd->alr_buf) + 1;
-			rd->alr_lineno++;
-			*kind = skipping || *len > AUDIT_LINE_MAX ? AUDIT_LINE_LONG
-								  : AUDIT_LINE_WHOLE;
-			return 1;
-		}
-		if (rd->alr_end - rd->alr_start > AUDIT_LINE_MAX) {
-			/* Too long to be a record: drop what we have and look
-			 * for its end without keeping it. */
-			skipping = true;
-			rd->alr_start = rd->alr_end = 0;
-		}
-		if (rd->alr_eof) {
-			if (rd->alr_start == rd->alr_end && !skipping)
-				return 0;
-			*line = rd->alr_buf + rd->alr_start;
-			*len = rd->alr_end - rd->alr_start;
-			rd->alr_start = rd->alr_end;
-			rd->alr_lineno++;
-			*kind = skipping ? AUDIT_LINE_LONG : AUDIT_LINE_UNENDED;
-			return 1;
-		}
-		r = audit_fill(rd);
-		if (r < 0)
-			return r;
-	}
-}
-
-static int audit_lines_open(const char *path, struct audit_lines *rd, struct dock_err *err)
-{
-	memset(rd, 0, sizeof(*rd));
-	rd->alr_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (rd->alr_fd < 0)
-		return err_set(err, errno == ENOENT ? 404 : 500, errno, "audit log %s: %s", path,
-			       strerror(errno));
-	rd->alr_buf = malloc(AUDIT_READ_BUF);
-	if (rd->alr_buf == NULL) {
-		close(rd->alr_fd);
-		return err_set(err, 500, ENOMEM, "audit log %s: out of memory", path);
-	}
-	return 0;
-}
-
-static void audit_lines_close(struct audit_lines *rd)
-{
-	free(rd->alr_buf);
-	if (rd->alr_fd >= 0)
-		close(rd->alr_fd);
-	rd->alr_buf = NULL;
-	rd->alr_fd = -1;
 }
 
 int audit_read(const char *path, const char *node, int64_t since, size_t max,
 	       struct json_object **out, struct dock_err *err)
 {
-	struct audit_lines rd;
-	struct audit_record rec;
-	struct json_object **ring, *o, *arr;
-	enum audit_line_kind kind;
-	const char *line;
-	size_t len, n = 0;
-	int r;
+	struct audit_reader rd = { node, since,
+				   max == 0 || max > AUDIT_READ_MAX ? AUDIT_READ_MAX : max, 0,
+				   NULL };
+	char file[PATH_MAX + 32];
+	struct json_object *arr = NULL;
+	int r = 0;
 
-	if (max == 0 || max > AUDIT_READ_MAX)
-		max = AUDIT_READ_MAX;
-	r = audit_lines_open(path, &rd, err);
+	rd.rd_ring = calloc(rd.rd_max, sizeof(*rd.rd_ring));
+	if (rd.rd_ring == NULL)
+		return err_set(err, 500, ENOMEM, "audit log %s: out of memory", path);
+	/* The rotated files, oldest first, then the current one. */
+	for (uint64_t i = 1; i <= CHAINLOG_FILES_MAX && r == 0; i++) {
+		snprintf(file, sizeof(file), "%s.%" PRIu64, path, i);
+		if (access(file, F_OK) != 0)
+			break;
+		r = chainlog_each(file, audit_read_line, &rd, err);
+	}
+	if (r == 0)
+		r = chainlog_each(path, audit_read_line, &rd, err);
+	if (r == 0)
+		arr = json_object_new_array();
+	for (size_t i = rd.rd_n > rd.rd_max ? rd.rd_n - rd.rd_max : 0; i < rd.rd_n; i++) {
+		if (arr != NULL)
+			json_object_array_add(arr, rd.rd_ring[i % rd.rd_max]);
+		else
+			json_object_put(rd.rd_ring[i % rd.rd_max]);
+	}
+	free(rd.rd_ring);
 	if (r < 0)
 		return r;
-	/* The most recent max matches: a ring, oldest overwritten. */
-	ring = calloc(max, sizeof(*ring));
-	if (ring == NULL) {
-		audit_lines_close(&rd);
-		return err_set(err, 500, ENOMEM, "audit log %s: out of memory", path);
-	}
-	while ((r = audit_next(&rd, &line, &len, &kind)) > 0) {
-		if (kind != AUDIT_LINE_WHOLE || audit_parse(line, len, &rec, &o, NULL) < 0)
-			continue;
-		if ((node != NULL && strcmp(rec.ar_node, node) != 0) || rec.ar_time < since) {
-			json_object_put(o);
-			continue;
-		}
-		json_object_put(ring[n % max]);
-		ring[n % max] = o;
-		n++;
-	}
-	audit_lines_close(&rd);
-	arr = r < 0 ? NULL : json_object_new_array();
-	for (size_t i = n > max ? n - max : 0; i < n; i++) {
-		if (arr != NULL)
-			json_object_array_add(arr, ring[i % max]);
-		else
-			json_object_put(ring[i % max]);
-	}
-	free(ring);
-	if (r < 0)
-		return err_set(err, 500, -r, "audit log %s: read: %s", path, strerror(-r));
 	if (arr == NULL)
 		return err_set(err, 500, ENOMEM, "audit log %s: out of memory", path);
 	*out = arr;
@@ -782,63 +665,41 @@ int audit_read(const char *path, const char *node, int64_t since, size_t max,
 
 int audit_verify(const char *path, uint64_t *records, uint64_t *bad_line, struct dock_err *err)
 {
-	char prev[AUDIT_HASH_HEX + 1];
+	struct chainlog_verdict v;
+	int r = chainlog_verify(path, audit_link, &v, err);
+
+	*records = v.cv_records;
+	*bad_line = v.cv_bad_line;
+	if (r < 0 && r != -EBADMSG)
+		err_prefix(err, "audit: ");
+	return r;
+}
+
+int audit_verify_json(const char *path, struct json_object **out, struct dock_err *err)
+{
 	struct dock_err why = { 0 };
-	struct audit_lines rd;
-	struct audit_record rec;
-	enum audit_line_kind kind;
-	const char *line;
-	uint64_t good = 0;
-	size_t len;
-	int r;
+	struct chainlog_verdict v;
+	struct json_object *o;
+	int r = chainlog_verify(path, audit_link, &v, &why);
 
-	r = audit_lines_open(path, &rd, err);
-	if (r < 0)
-		return r;
-	memcpy(prev, audit_zero_hash, sizeof(prev));
-	while ((r = audit_next(&rd, &line, &len, &kind)) > 0) {
-		uint64_t ln = rd.alr_lineno;
-
-		if (kind == AUDIT_LINE_LONG)
-			err_set(err, 400, EBADMSG, "line %" PRIu64 ": longer than %d bytes", ln,
-				AUDIT_LINE_MAX);
-		else if (kind == AUDIT_LINE_UNENDED)
-			err_set(err, 400, EBADMSG,
-				"line %" PRIu64
-				": truncated (the file does not end with a newline)",
-				ln);
-		else if (audit_parse(line, len, &rec, NULL, &why) < 0)
-			err_set(err, 400, EBADMSG, "line %" PRIu64 ": not a record: %s", ln,
-				why.de_msg);
-		else if (!rec.ar_hash_ok)
-			err_set(err, 400, EBADMSG,
-				"line %" PRIu64 " (seq %" PRIu64
-				"): hash mismatch, the record was altered",
-				ln, rec.ar_seq);
-		else if (rec.ar_seq != good + 1)
-			err_set(err, 400, EBADMSG,
-				"line %" PRIu64 ": seq %" PRIu64 " where %" PRIu64
-				" was expected (a record is missing, repeated or moved)",
-				ln, rec.ar_seq, good + 1);
-		else if (strcmp(rec.ar_prev, prev) != 0)
-			err_set(err, 400, EBADMSG,
-				"line %" PRIu64 " (seq %" PRIu64
-				"): prev is not the hash of the record before it",
-				ln, rec.ar_seq);
-		else {
-			memcpy(prev, rec.ar_hash, sizeof(prev));
-			good++;
-			continue;
-		}
-		audit_lines_close(&rd);
-		*records = good;
-		*bad_line = ln;
-		err_prefix(err, "audit log %s: ", path);
-		return -EBADMSG;
+	if (r < 0 && r != -EBADMSG)
+		return err_set(err, 500, -r, "audit: %s", why.de_msg);
+	o = json_object_new_object();
+	json_object_object_add(o, "records", json_object_new_int64((int64_t)v.cv_records));
+	json_object_object_add(o, "files", json_object_new_int64((int64_t)v.cv_files));
+	json_object_object_add(o, "restarts", json_object_new_int64((int64_t)v.cv_restarts));
+	json_object_object_add(o, "intact", json_object_new_boolean(v.cv_bad_line == 0 && r == 0));
+	json_object_object_add(o, "chain_ok", json_object_new_boolean(v.cv_bad_line == 0));
+	json_object_object_add(o, "checkpoint_ok", json_object_new_boolean(v.cv_ckpt_ok));
+	if (v.cv_bad_line != 0) {
+		json_object_object_add(o, "bad_line",
+				       json_object_new_int64((int64_t)v.cv_bad_line));
+		json_object_object_add(o, "bad_file", json_object_new_string(v.cv_bad_file));
 	}
-	audit_lines_close(&rd);
 	if (r < 0)
-		return err_set(err, 500, -r, "audit log %s: read: %s", path, strerror(-r));
-	*records = good;
+		json_object_object_add(o, "problem", json_object_new_string(why.de_msg));
+	json_object_object_add(o, "startup_alarm",
+			       audit_alarm_msg[0] ? json_object_new_string(audit_alarm_msg) : NULL);
+	*out = o;
 	return 0;
 }

@@ -1,18 +1,29 @@
 /* audit: the dock's tamper-evident audit trail. Every administrative action
  * and every security event becomes one line of an append-only, hash-chained
- * log (<state_dir>/audit.log), fsynced, and a copy of the line goes to
- * syslog (LOG_AUTHPRIV|LOG_NOTICE) so a tampered file can be compared with
- * what left the machine.
+ * log (<state_dir>/audit.log), fsynced, kept by chainlog (chainlog.h): the
+ * head in a checkpoint beside it, a copy of each line with the head sent to
+ * syslog (AUTHPRIV.NOTICE, both in the foreground and as a daemon), rotation
+ * into audit.log.1, .2, ... that verifies as one chain, and a reserve of
+ * preallocated space so that stop and destroy can be recorded on a full
+ * disk.
+ *
+ * An action is recorded twice: its intent ("result":"intent") before it
+ * happens, and what came of it ("ok" / "error: ...") after. An action whose
+ * intent cannot be written is not done (fail closed).
  *
  * One record per line, a JSON object whose members come in this order:
  *
  *   {"seq":N,"time":"2024-05-01T12:00:00Z","who":{"uid":N}|"dock",
- *    "action":"create","node":"web1"|null,"result":"ok"|"error: ...",
+ *    "action":"create","node":"web1"|null,"result":"ok"|"intent"|"error: ...",
  *    "detail":{...},"prev":"<64 hex>","hash":"<64 hex>"}
  *
  * The chain, precisely:
- *   - seq is 1 on the first line and grows by exactly 1 per line;
- *   - prev is the previous line's "hash", 64 '0's on the first line;
+ *   - seq is 1 on the first line and grows by exactly 1 per line, across
+ *     the rotated files too;
+ *   - prev is the previous line's "hash", 64 '0's on the first line. A
+ *     chain restarted after damage begins with an "audit-restart" record of
+ *     seq 1 whose prev is the old head's hash and whose detail names the
+ *     damaged file and its sha256;
  *   - hash = hex(SHA-256(B)) where B is the line's exact bytes with the
  *     trailing `,"hash":"<64 hex>"` removed, i.e. the line minus its final
  *     75 bytes `,"hash":"<64 hex>"}` plus a closing `}`. The hash member is
@@ -60,25 +71,47 @@ struct audit_record {
 	bool ar_hash_ok;                  /* ar_hash is the SHA-256 of the line */
 };
 
-/* Open (create, mode 0600) the log for appending and recover seq and the
- * last hash from its last line only (a bounded read; the whole chain is
- * audit_verify's job). The file is flock'ed for as long as it is open: one
- * appender. to_syslog: also send each line to syslog. -EBADMSG when the last
- * line is damaged (not a record, truncated, bad hash): the dock refuses to
- * extend a chain it cannot vouch for; move the file aside after
- * `iscadm audit verify`. -EBUSY if already open here or in another process. */
-int audit_open(const char *path, bool to_syslog, struct dock_err *err);
+#define AUDIT_RESULT_INTENT  "intent"
+#define AUDIT_ROTATE_DEFAULT (64ULL << 20) /* bytes of audit.log before it rotates */
+
+struct audit_opts {
+	const char *ao_syslog; /* datagram socket of the syslog copy; NULL: none */
+	uint64_t ao_reserve;   /* bytes kept preallocated for stop and destroy */
+	uint64_t ao_rotate;    /* 0: AUDIT_ROTATE_DEFAULT */
+};
+
+/* Open (create, mode 0600) the log for appending, flock'ed: one appender.
+ * o NULL: no syslog copy, no reserve. The log is checked against its
+ * checkpoint (chainlog.h) and what was found is the chain's next record:
+ * "audit-trusted" (a log from before checkpoints, trusted once),
+ * "audit-torn-tail" (a torn last line trimmed at the checkpoint), or
+ * "audit-restart" (damage: truncated, rolled back, rewritten or deleted;
+ * the file is kept aside and audit_alarm() says so). -EBUSY if already
+ * open here or in another process. */
+int audit_open(const char *path, const struct audit_opts *o, struct dock_err *err);
 
 /* Close the log. Safe to call when not open. */
 void audit_close(void);
 
-/* Append one record. Thread-safe. uid: the peer's uid, or AUDIT_UID_DOCK.
- * action: required, one word (at most AUDIT_ACTION_MAX - 1 bytes, else
- * -EINVAL). node and result may be NULL (null / "ok"); longer strings are
- * truncated. detail is borrowed and may be NULL ({}). The record is on disk
- * (fsynced) when this returns 0; on failure nothing was added. */
+/* The damage audit_open found, one line ("" none): shown by the dock
+ * until it stops. */
+const char *audit_alarm(void);
+
+/* Append one record of what happened. Thread-safe. uid: the peer's uid, or
+ * AUDIT_UID_DOCK. action: required, one word (at most AUDIT_ACTION_MAX - 1
+ * bytes, else -EINVAL). node and result may be NULL (null / "ok"); longer
+ * strings are truncated. detail is borrowed and may be NULL ({}). The record
+ * is on disk (fsynced) when this returns 0, written from the reserve if the
+ * filesystem is full; on failure nothing was added. */
 int audit_append(int64_t uid, const char *action, const char *node, const char *result,
 		 struct json_object *detail, struct dock_err *err);
+
+/* Record the intent of an action before doing it ("result":"intent").
+ * use_reserve: stop and destroy, the ways to free space, may use the
+ * reserve; others are refused on a full filesystem. On failure (-errno,
+ * err with status 503 naming the audit log) the action must not be done. */
+int audit_intent(int64_t uid, const char *action, const char *node, struct json_object *detail,
+		 bool use_reserve, struct dock_err *err);
 
 /* Sequence number of the last record appended (0: none yet / not open). */
 uint64_t audit_last_seq(void);
@@ -90,13 +123,20 @@ uint64_t audit_last_seq(void);
 int audit_read(const char *path, const char *node, int64_t since, size_t max,
 	       struct json_object **out, struct dock_err *err);
 
-/* Check the whole chain of path, streaming. 0 when intact, *records the
+/* The rotated files and path as one chain, then the checkpoint, streaming. 0 when intact, *records the
  * number of records. Otherwise -EBADMSG, *records the intact records before
  * the break, *bad_line the 1-based line of the first broken record, and err
  * says why ("line 7 (seq 7): hash mismatch", prev mismatch, seq gap,
- * unparsable, overlong, truncated). Other negative errnos: the file could
- * not be read. */
+ * unparsable, overlong, truncated, or against the checkpoint: truncated or
+ * rolled back, rewritten, deleted; *bad_line 0 then). Other negative
+ * errnos: the file could not be read. */
 int audit_verify(const char *path, uint64_t *records, uint64_t *bad_line, struct dock_err *err);
+
+/* The same as the API's answer: {"intact","records","files","restarts",
+ * "chain_ok","checkpoint_ok","bad_line","bad_file","problem",
+ * "startup_alarm"}; intact is false when the chain or the checkpoint
+ * disagree. Negative errno only when the files cannot be read. */
+int audit_verify_json(const char *path, struct json_object **out, struct dock_err *err);
 
 /* Parse one line (no newline) into rec, checking its own hash (ar_hash_ok)
  * but not its place in the chain. Bounded by the limits above; the fuzz

@@ -60,6 +60,8 @@ static const struct config_key config_keys[] = {
 	STR("ovmf_code", dc_ovmf_code, CK_PATH),
 	STR("ovmf_vars", dc_ovmf_vars, CK_PATH),
 	U64("min_free_mib", dc_min_free_mib, 0, 1024 * 1024),
+	STR("syslog_socket", dc_syslog_socket, CK_PATH),
+	U64("audit_reserve_mib", dc_audit_reserve_mib, 0, 1024),
 };
 
 static const char *const accel_names[] = {
@@ -95,6 +97,8 @@ void config_defaults(struct dock_config *cfg)
 	/* Debian's ovmf: 4 MiB flash, no secure boot, so no SMM (slow under TCG). */
 	snprintf(cfg->dc_ovmf_code, sizeof(cfg->dc_ovmf_code), "/usr/share/OVMF/OVMF_CODE_4M.fd");
 	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
+	snprintf(cfg->dc_syslog_socket, sizeof(cfg->dc_syslog_socket), "/dev/log");
+	cfg->dc_audit_reserve_mib = 8;
 }
 
 int config_check_files(const struct dock_config *cfg, struct dock_err *err)

@@ -36,7 +36,9 @@ struct dock_config {
 		[CONFIG_DIR_MAX];          /* operator's X25519 public key (hex file); "" = none */
 	char dc_ovmf_code[CONFIG_DIR_MAX]; /* UEFI firmware (read-only pflash) for efi images */
 	char dc_ovmf_vars[CONFIG_DIR_MAX]; /* its variable store template, copied per node */
-	uint64_t dc_min_free_mib; /* below: create/start/cleanse refused (diskguard.h); 0 off */
+	uint64_t dc_min_free_mib;   /* below: create/start/cleanse refused (diskguard.h); 0 off */
+	char dc_syslog_socket[108]; /* the audit trail's syslog copy goes here (unix dgram) */
+	uint64_t dc_audit_reserve_mib; /* space kept for the audit records of stop and destroy */
 };
 
 void config_defaults(struct dock_config *cfg);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agentchan.h"
@@ -106,35 +105,29 @@ static int dockd_options(int argc, char **argv, const char **conf, bool *foregro
 	return -1;
 }
 
-/* Open the audit trail and record the start. A chain the dock cannot vouch
- * for is not extended: it is kept aside, whole, for the auditor, and a new
- * chain says so. */
-static int dockd_audit_start(const struct dock_config *cfg, bool foreground, struct dock_err *err)
+/* Open the audit trail and record the start. Its syslog copy goes out in
+ * the foreground too (systemd runs `dockd -f`): the copy is the anchor
+ * outside the file. Damage found (truncated, rolled back, deleted) is
+ * logged at critical level, kept aside by audit_open and shown by the API;
+ * the dock still starts, on a new chain linked to the old head. */
+static int dockd_audit_start(const struct dock_config *cfg, struct dock_err *err)
 {
-	char apath[PATH_MAX], moved[PATH_MAX + 32] = "";
+	const struct audit_opts o = {
+		.ao_syslog = cfg->dc_syslog_socket,
+		.ao_reserve = cfg->dc_audit_reserve_mib << 20,
+	};
+	char apath[PATH_MAX];
 	int ar;
 
 	snprintf(apath, sizeof(apath), "%s/audit.log", cfg->dc_state_dir);
 	mkdir(cfg->dc_state_dir, 0711);
-	ar = audit_open(apath, !foreground, err);
-
-	if (ar == -EBADMSG) {
-		snprintf(moved, sizeof(moved), "%s.damaged.%lld", apath, (long long)time(NULL));
-		log_err("dock: audit trail %s: %s; kept as %s, a new chain starts", apath,
-			err->de_msg, moved);
-		err_clear(err);
-		ar = rename(apath, moved) < 0 ? -errno : audit_open(apath, !foreground, err);
-	}
+	ar = audit_open(apath, &o, err);
 	if (ar < 0) {
 		log_err("dock: audit trail: %s", err->de_msg[0] ? err->de_msg : strerror(-ar));
 		return ar;
 	}
-	if (moved[0] != '\0') {
-		struct json_object *d = json_object_new_object();
-		json_object_object_add(d, "kept_as", json_object_new_string(moved));
-		audit_append(AUDIT_UID_DOCK, "audit-damaged", NULL, "error: damaged tail", d, NULL);
-		json_object_put(d);
-	}
+	if (audit_alarm()[0] != '\0')
+		log_crit("dock: %s", audit_alarm());
 	audit_append(AUDIT_UID_DOCK, "dock-start", NULL, NULL, NULL, NULL);
 	return 0;
 }
@@ -213,7 +206,7 @@ int main(int argc, char **argv)
 
 	log_info("dock: starting (libvirt %s, accel %s -> %s)", cfg.dc_uri,
 		 config_accel_name(cfg.dc_accel), virt_domain_type(cfg.dc_accel));
-	if (dockd_audit_start(&cfg, foreground, &err) < 0) {
+	if (dockd_audit_start(&cfg, &err) < 0) {
 		virt_close();
 		return 1;
 	}

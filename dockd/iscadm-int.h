@@ -36,6 +36,11 @@ void iscadm_print_json(struct json_object *o);
 void iscadm_print_nodes(struct json_object *a);
 void iscadm_print_status(const char *name, struct json_object *o);
 void iscadm_print_audit(struct json_object *o);
+/* audit verify: the human lines, and whether the exit status is 1 (the
+ * chain broken, disagreeing with its checkpoint, or damage found by the
+ * dock at start). */
+void iscadm_print_verify(struct json_object *o);
+bool iscadm_verify_failed(struct json_object *o);
 void iscadm_print_forensics(struct json_object *o);
 void iscadm_print_images(struct json_object *a);
 

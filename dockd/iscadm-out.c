@@ -55,6 +55,16 @@ void iscadm_print_nodes(struct json_object *a)
 	}
 }
 
+/* The dock's start-up finding about its audit trail, when there is one. */
+static void iscadm_print_alarm(struct json_object *o)
+{
+	struct json_object *a = NULL;
+
+	if (json_object_object_get_ex(o, "audit_alarm", &a) && a != NULL)
+		printf("dock-side: AUDIT TRAIL DAMAGED at dock start: %s\n",
+		       json_object_get_string(a));
+}
+
 /* status: the node, its validation table and the summary. */
 void iscadm_print_status(const char *name, struct json_object *o)
 {
@@ -73,6 +83,41 @@ void iscadm_print_status(const char *name, struct json_object *o)
 	if (json_object_object_get_ex(o, "summary", &sum))
 		printf("%s pass, %s fail, %s warn, %s stale\n", iscadm_str(sum, "pass"),
 		       iscadm_str(sum, "fail"), iscadm_str(sum, "warn"), iscadm_str(sum, "stale"));
+	iscadm_print_alarm(o);
+}
+
+static bool iscadm_flag(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
+}
+
+bool iscadm_verify_failed(struct json_object *o)
+{
+	struct json_object *a = NULL;
+
+	return !iscadm_flag(o, "intact") ||
+		(json_object_object_get_ex(o, "startup_alarm", &a) && a != NULL);
+}
+
+/* audit verify: the chain, the checkpoint, what the dock found at start. */
+void iscadm_print_verify(struct json_object *o)
+{
+	struct json_object *a = NULL;
+
+	if (!iscadm_flag(o, "chain_ok"))
+		printf("audit trail BROKEN at line %s of %s: %s (%s intact records before it)\n",
+		       iscadm_str(o, "bad_line"), iscadm_str(o, "bad_file"),
+		       iscadm_str(o, "problem"), iscadm_str(o, "records"));
+	else if (!iscadm_flag(o, "checkpoint_ok"))
+		printf("audit trail TRUNCATED, ROLLED BACK OR DELETED: %s (%s records)\n",
+		       iscadm_str(o, "problem"), iscadm_str(o, "records"));
+	else
+		printf("audit trail intact: %s records in %s files, %s restarts after damage\n",
+		       iscadm_str(o, "records"), iscadm_str(o, "files"), iscadm_str(o, "restarts"));
+	if (json_object_object_get_ex(o, "startup_alarm", &a) && a != NULL)
+		printf("at dock start: %s\n", json_object_get_string(a));
 }
 
 /* audit: one line a record; who is "dock" or "uid N". */

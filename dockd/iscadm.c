@@ -274,23 +274,15 @@ static int cmd_audit(int argc, char **argv)
 	char path[256] = "/v1/audit", sep = '?';
 
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
-		struct json_object *ok;
+		int rc;
 		o = iscadm_call("GET", "/v1/audit/verify", NULL);
 		if (iscadm_json)
 			iscadm_print_json(o);
-		if (json_object_object_get_ex(o, "intact", &ok) && json_object_get_boolean(ok)) {
-			if (!iscadm_json)
-				printf("audit trail intact: %s records\n",
-				       iscadm_str(o, "records"));
-			json_object_put(o);
-			return 0;
-		}
-		if (!iscadm_json)
-			printf("audit trail BROKEN at line %s: %s (%s intact records before it)\n",
-			       iscadm_str(o, "bad_line"), iscadm_str(o, "problem"),
-			       iscadm_str(o, "records"));
+		else
+			iscadm_print_verify(o);
+		rc = iscadm_verify_failed(o) ? 1 : 0;
 		json_object_put(o);
-		return 1;
+		return rc;
 	}
 	for (int i = 1; i < argc; i++) {
 		size_t l = strlen(path);

@@ -1,6 +1,6 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
- * manifests, templates, node profiles, audit trail lines. `make check` replays tests/fuzz/corpus/<target>
+ * manifests, templates, node profiles, audit trail lines and the checkpoint beside them. `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include "agentproto.h"
 #include "api.h"
 #include "audit.h"
+#include "chainlog.h"
 #include "config.h"
 #include "image.h"
 #include "profile.h"
@@ -90,8 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	profile_parse(s, size, &p, NULL);
 #elif FUZZ_TARGET == FUZZ_AUDIT
 	struct audit_record r;
+	struct chainlog_ckpt ck;
 	(void)fuzz_line;
 	audit_parse_line(s, size, &r, NULL);
+	/* The checkpoint beside the log is as untrusted as the log. */
+	chainlog_ckpt_parse(s, size, &ck, NULL);
 #else
 #error "FUZZ_TARGET must be set"
 #endif

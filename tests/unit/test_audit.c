@@ -17,12 +17,20 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sched.h>
 #include <sodium.h>
 
 #include "audit.h"
+#include "chainlog.h"
+#include "file.h"
+#include "sha256.h"
 
 static char tmpdir[64];
-static char logpath[128];
+static char logpath[96];
 
 /* ---- helpers ---- */
 
@@ -36,11 +44,34 @@ static int setup(void **st)
 	return 0;
 }
 
+/* Every file in tmpdir: the log, its checkpoint, rotated and damaged files. */
+static void clean_dir_at(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[600];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
+static void clean_dir(void)
+{
+	clean_dir_at(tmpdir);
+}
+
 static int teardown(void **st)
 {
 	(void)st;
 	audit_close();
-	unlink(logpath);
+	clean_dir();
 	rmdir(tmpdir);
 	return 0;
 }
@@ -73,6 +104,90 @@ static void spit(const char *buf, size_t len)
 	fclose(f);
 }
 
+/* n raw bytes at the end of the log (a torn write). */
+static void append_bytes(const char *data, size_t n)
+{
+	FILE *f = fopen(logpath, "a");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+/* The record of seq, as audit_read gives it (a new reference). */
+static struct json_object *record_at(uint64_t seq)
+{
+	struct dock_err e = { 0 };
+	struct json_object *arr = NULL, *v, *found = NULL;
+
+	assert_int_equal(audit_read(logpath, NULL, 0, 0, &arr, &e), 0);
+	for (size_t i = json_object_array_length(arr); i-- > 0 && found == NULL;) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		if (json_object_object_get_ex(o, "seq", &v) &&
+		    (uint64_t)json_object_get_int64(v) == seq)
+			found = json_object_get(o);
+	}
+	json_object_put(arr);
+	if (found == NULL)
+		fail_msg("no record of seq %llu", (unsigned long long)seq);
+	return found;
+}
+
+static const char *str_of(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v != NULL ? json_object_get_string(v) : "";
+}
+
+/* The last record of the current file has seq and action. */
+static void expect_action(uint64_t seq, const char *action)
+{
+	struct json_object *o = record_at(seq);
+
+	assert_string_equal(str_of(o, "action"), action);
+	json_object_put(o);
+}
+
+/* Files kept aside as damaged; *name gets the last one's path. */
+static int count_damaged_named(char *name, size_t size)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".damaged.") != NULL) {
+			n++;
+			if (name != NULL)
+				snprintf(name, size, "%.60s/%.180s", tmpdir, de->d_name);
+		}
+	closedir(d);
+	return n;
+}
+
+static int count_damaged(void)
+{
+	return count_damaged_named(NULL, 0);
+}
+
+/* The head the checkpoint names. */
+static void read_ckpt(struct chainlog_ckpt *ck)
+{
+	char p[160], buf[CHAINLOG_CKPT_LEN + 1];
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s.head", logpath);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_int_equal(chainlog_ckpt_parse(buf, n, ck, NULL), 0);
+}
+
 /* Start of line n (1-based) in buf. */
 static char *line_at(char *buf, int n)
 {
@@ -95,8 +210,8 @@ static void make_log(int n)
 	struct dock_err e = { 0 };
 	char node[16];
 
-	unlink(logpath);
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	clean_dir();
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	for (int i = 1; i <= n; i++) {
 		snprintf(node, sizeof(node), "web%d", i % 3);
 		assert_int_equal(
@@ -173,9 +288,9 @@ static void test_chain_and_reopen(void **st)
 	(void)st;
 
 	json_object_object_add(d, "template", json_object_new_string("web"));
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	assert_int_equal(audit_last_seq(), 0);
-	assert_int_equal(audit_open(logpath, false, &e), -EBUSY);
+	assert_int_equal(audit_open(logpath, NULL, &e), -EBUSY);
 	err_clear(&e);
 	assert_int_equal(audit_append(1000, "create", "web1", "ok", d, &e), 0);
 	assert_int_equal(audit_append(AUDIT_UID_DOCK, "check-fail", "web1", NULL, NULL, &e), 0);
@@ -184,7 +299,7 @@ static void test_chain_and_reopen(void **st)
 	audit_close();
 
 	/* Reopen: the chain goes on from the last line. */
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	assert_int_equal(audit_last_seq(), 3);
 	assert_int_equal(audit_append(1000, "destroy", "web1", "ok", NULL, &e), 0);
 	assert_int_equal(audit_last_seq(), 4);
@@ -219,7 +334,7 @@ static void test_chain_and_reopen(void **st)
 	/* Not open: refused, not lost silently. */
 	assert_int_equal(audit_append(0, "start", "web1", "ok", NULL, &e), -EBADF);
 	err_clear(&e);
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	assert_int_equal(audit_append(0, "Start", "web1", "ok", NULL, &e), -EINVAL);
 	assert_int_equal(audit_append(0, "", "web1", "ok", NULL, NULL), -EINVAL);
 	assert_int_equal(audit_append(0, NULL, "web1", "ok", NULL, NULL), -EINVAL);
@@ -285,7 +400,7 @@ static void test_delete_line(void **st)
 	buf = slurp(&len);
 	next = line_at(buf, 2);
 	spit(next, strlen(next));
-	expect_break(1, 0, "line 1: seq 2 where 1 was expected");
+	expect_break(1, 0, "line 1: seq 2 does not continue the chain");
 	free(buf);
 }
 
@@ -296,29 +411,35 @@ static void test_truncate_last(void **st)
 	size_t len, l10;
 	(void)st;
 
+	/* A last line cut mid-write, the records before it ending at the
+	 * checkpoint: what a crash leaves. verify names it; open trims it. */
+	make_log(10);
+	buf = slurp(&len);
+	l10 = line_len(line_at(buf, 10));
+	append_bytes(line_at(buf, 3), l10 / 2);
+	expect_break(11, 10, "line 11: truncated");
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_string_equal(audit_alarm(), "");
+	assert_int_equal(audit_last_seq(), 11);
+	audit_close();
+	expect_intact(11);
+	expect_action(11, "audit-torn-tail");
+	assert_int_equal(count_damaged(), 0);
+	free(buf);
+
+	/* Cut inside the last record: the records before it end one short of
+	 * the checkpoint. That is not a crash: damage. */
 	make_log(10);
 	buf = slurp(&len);
 	l10 = line_len(line_at(buf, 10));
 	spit(buf, len - 1 - l10 / 2);
 	expect_break(10, 9, "line 10: truncated");
-
-	/* The appender will not extend a chain whose end it cannot vouch for. */
-	assert_int_equal(audit_open(logpath, false, &e), -EBADMSG);
-	assert_non_null(strstr(e.de_msg, "truncated"));
-
-	/* Cut at a line boundary, the log is whole again, just shorter. */
-	spit(buf, len - 1 - l10);
-	expect_intact(9);
-	err_clear(&e);
-	assert_int_equal(audit_open(logpath, false, &e), 0);
-	assert_int_equal(audit_last_seq(), 9);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_non_null(strstr(audit_alarm(),
+			       "a torn last line after seq 9, where the checkpoint says seq 10"));
 	audit_close();
-
-	/* A last line altered in place: refused too. */
-	buf[len - 1 - l10 - 20] ^= 1;
-	spit(buf, len - l10 - 1);
-	err_clear(&e);
-	assert_int_equal(audit_open(logpath, false, &e), -EBADMSG);
+	assert_int_equal(count_damaged(), 1);
+	expect_action(1, "audit-restart");
 	free(buf);
 }
 
@@ -426,8 +547,10 @@ static void test_huge_garbage(void **st)
 	assert_int_equal(audit_read(logpath, NULL, 0, 0, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 0);
 	json_object_put(arr);
-	assert_int_equal(audit_open(logpath, false, &e), -EBADMSG);
-	assert_non_null(strstr(e.de_msg, "truncated"));
+	/* No checkpoint and not a log: damage, kept aside. */
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_non_null(strstr(audit_alarm(), "longer than 8192"));
+	audit_close();
 
 	/* Good records around a 1 MiB line: verify stops there, read skips it. */
 	memset(prev, '0', AUDIT_HASH_HEX);
@@ -447,10 +570,11 @@ static void test_huge_garbage(void **st)
 	assert_int_equal(audit_read(logpath, "web1", 0, 0, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), 3);
 	json_object_put(arr);
-	/* The last line is over the limit: the tail read says so. */
+	/* A log that is not whole is not extended: kept aside. */
 	err_clear(&e);
-	assert_int_equal(audit_open(logpath, false, &e), -EBADMSG);
-	assert_non_null(strstr(e.de_msg, "longer than 8192"));
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_non_null(strstr(audit_alarm(), "line 3: longer than 8192"));
+	audit_close();
 	free(junk);
 }
 
@@ -533,7 +657,7 @@ static void test_unruly_input(void **st)
 	const char *s;
 	(void)st;
 
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	/* A detail too large for a line: the event is kept, the detail dropped. */
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -623,7 +747,7 @@ static void test_concurrent(void **st)
 	void *ret;
 	(void)st;
 
-	assert_int_equal(audit_open(logpath, false, &e), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
 	for (intptr_t i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, appender, (void *)i), 0);
 	for (int i = 0; i < THREADS; i++) {
@@ -636,6 +760,306 @@ static void test_concurrent(void **st)
 	assert_int_equal(audit_read(logpath, "node2", 0, 0, &arr, &e), 0);
 	assert_int_equal(json_object_array_length(arr), PER_THREAD);
 	json_object_put(arr);
+}
+
+/* ---- the anchor: checkpoint, damage, restart ---- */
+
+/* Damage found at open: kept aside with its sha256, and the new chain's
+ * first record links to the old head. */
+static void expect_restart(const struct chainlog_ckpt *old, const char *why, bool kept)
+{
+	struct dock_err e = { 0 };
+	struct json_object *o, *d, *h;
+	char damaged[256] = "", hex[SHA256_HEX_LEN + 1];
+
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	if (strstr(audit_alarm(), why) == NULL)
+		fail_msg("alarm \"%s\", expected \"%s\"", audit_alarm(), why);
+	assert_int_equal(audit_last_seq(), 1);
+	audit_close();
+	assert_int_equal(count_damaged_named(damaged, sizeof(damaged)), kept ? 1 : 0);
+	o = record_at(1);
+	assert_string_equal(str_of(o, "action"), "audit-restart");
+	assert_string_equal(str_of(o, "prev"), old->ck_hash);
+	assert_true(json_object_object_get_ex(o, "detail", &d));
+	assert_true(json_object_object_get_ex(d, "old_head", &h));
+	assert_string_equal(str_of(h, "hash"), old->ck_hash);
+	assert_int_equal(json_object_get_int64(json_object_object_get(h, "seq")),
+			 (int64_t)old->ck_seq);
+	if (kept) {
+		assert_int_equal(sha256_file(damaged, hex, NULL, NULL), 0);
+		assert_string_equal(str_of(d, "sha256"), hex);
+		assert_string_equal(str_of(d, "kept_as"), damaged);
+	}
+	assert_non_null(strstr(str_of(o, "result"), why));
+	json_object_put(o);
+	/* The new chain verifies; the restart is counted, not hidden. */
+	expect_intact(1);
+}
+
+static void test_truncation_detected(void **st)
+{
+	struct chainlog_ckpt old;
+	char *buf;
+	size_t len;
+	(void)st;
+
+	/* The last two lines cut at a line boundary, with the dock down:
+	 * before checkpoints this read as intact. */
+	make_log(10);
+	read_ckpt(&old);
+	buf = slurp(&len);
+	spit(buf, (size_t)(line_at(buf, 9) - buf));
+	expect_break(0, 8,
+		     "truncated or rolled back: the log ends at seq 8, the checkpoint says seq 10");
+	expect_restart(&old, "truncated or rolled back", true);
+	free(buf);
+}
+
+static void test_rollback_detected(void **st)
+{
+	struct dock_err e = { 0 };
+	struct chainlog_ckpt old;
+	char *buf, ck[160], aside[170];
+	size_t len;
+	(void)st;
+
+	/* A copy taken at seq 5 put back after seq 8. */
+	make_log(5);
+	buf = slurp(&len);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(audit_append(0, "stop", "web1", "ok", NULL, &e), 0);
+	audit_close();
+	read_ckpt(&old);
+	spit(buf, len);
+	expect_break(0, 5,
+		     "truncated or rolled back: the log ends at seq 5, the checkpoint says seq 8");
+
+	/* ... and a chain forged on from the copy, as long as the original:
+	 * every line checks, the record at the checkpoint's seq is not its. */
+	snprintf(ck, sizeof(ck), "%s.head", logpath);
+	snprintf(aside, sizeof(aside), "%s.aside", ck);
+	assert_int_equal(rename(ck, aside), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0); /* "trusted": seq 6 */
+	assert_int_equal(audit_append(0, "start", "web1", "ok", NULL, &e), 0);
+	assert_int_equal(audit_append(0, "start", "web1", "ok", NULL, &e), 0);
+	audit_close();
+	assert_int_equal(rename(aside, ck), 0);
+	expect_break(0, 8, "rolled back or rewritten: the record at seq 8 is not the one");
+	expect_restart(&old, "rolled back or rewritten", true);
+	free(buf);
+}
+
+static void test_deletion_detected(void **st)
+{
+	struct chainlog_ckpt old;
+	(void)st;
+
+	make_log(3);
+	read_ckpt(&old);
+	assert_int_equal(unlink(logpath), 0);
+	expect_break(0, 0, "deleted: the log is gone, its checkpoint names seq 3");
+	expect_restart(&old, "deleted", false);
+
+	/* Emptied in place is deletion too. */
+	make_log(3);
+	read_ckpt(&old);
+	spit("", 0);
+	expect_break(0, 0, "deleted: the log holds no record");
+	expect_restart(&old, "deleted", true);
+}
+
+/* A log written by the code before checkpoints (0ca61eb), read and
+ * upgraded: trusted once, and the chain says so. */
+static void test_legacy_trusted_once(void **st)
+{
+	struct dock_err e = { 0 };
+	struct json_object *o, *d;
+	char *buf = NULL;
+	size_t len = 0;
+	(void)st;
+
+	assert_int_equal(
+		file_read("tests/unit/fixtures/audit-before-checkpoint.log", 1 << 20, &buf, &len),
+		0);
+	spit(buf, len);
+	free(buf);
+	expect_intact(5);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_string_equal(audit_alarm(), "");
+	assert_int_equal(audit_last_seq(), 6);
+	audit_close();
+	o = record_at(6);
+	assert_string_equal(str_of(o, "action"), "audit-trusted");
+	assert_true(json_object_object_get_ex(o, "detail", &d));
+	assert_string_equal(str_of(d, "head_hash"),
+			    "ff29dddbe1097676235096d4444e3519ac8f547fdc60a7173c501525e51503fe");
+	json_object_put(o);
+	/* Once: the next start finds a checkpoint and records nothing more. */
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_int_equal(audit_last_seq(), 6);
+	assert_int_equal(audit_append(0, "start", "web1", "ok", NULL, &e), 0);
+	audit_close();
+	expect_intact(7);
+	assert_int_equal(count_damaged(), 0);
+}
+
+static void test_rotation_verifies_across_files(void **st)
+{
+	const struct audit_opts o = { .ao_rotate = 2000 };
+	struct dock_err e = { 0 };
+	struct json_object *arr = NULL;
+	char f1[170], f2[170], aside[180];
+	(void)st;
+
+	assert_int_equal(audit_open(logpath, &o, &e), 0);
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(audit_append(0, "start", "web1", "ok", NULL, &e), 0);
+	audit_close();
+	snprintf(f1, sizeof(f1), "%s.1", logpath);
+	snprintf(f2, sizeof(f2), "%s.2", logpath);
+	assert_int_equal(access(f2, F_OK), 0);
+	expect_intact(30);
+	/* Reopened, the chain goes on in the current file. */
+	assert_int_equal(audit_open(logpath, &o, &e), 0);
+	assert_string_equal(audit_alarm(), "");
+	assert_int_equal(audit_append(0, "stop", "web1", "ok", NULL, &e), 0);
+	audit_close();
+	expect_intact(31);
+	assert_int_equal(audit_read(logpath, "web1", 0, 0, &arr, &e), 0);
+	assert_int_equal(json_object_array_length(arr), 31);
+	json_object_put(arr);
+	/* A rotated file gone: the next does not continue the chain. */
+	snprintf(aside, sizeof(aside), "%s.x", f1);
+	assert_int_equal(rename(f1, aside), 0);
+	expect_break(1, 0, "line 1: seq");
+	assert_int_equal(rename(aside, f1), 0);
+	/* The last rotated file gone: the current one does not continue. */
+	for (int i = 2;; i++) {
+		char fn[170], next[170];
+		snprintf(fn, sizeof(fn), "%s.%d", logpath, i);
+		snprintf(next, sizeof(next), "%s.%d", logpath, i + 1);
+		if (access(next, F_OK) != 0) {
+			assert_int_equal(rename(fn, aside), 0);
+			break;
+		}
+	}
+	{
+		uint64_t records, bad;
+		err_clear(&e);
+		assert_int_equal(audit_verify(logpath, &records, &bad, &e), -EBADMSG);
+		assert_non_null(strstr(e.de_msg, "does not continue the chain"));
+	}
+}
+
+/* The record cannot be written (a file size limit): the intent fails,
+ * nothing is added, and the log stays whole. */
+static void test_append_fails_closed(void **st)
+{
+	struct dock_err e = { 0 };
+	struct rlimit old, lim;
+	struct stat a, b;
+	(void)st;
+
+	make_log(3);
+	assert_int_equal(stat(logpath, &a), 0);
+	assert_int_equal(audit_open(logpath, NULL, &e), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)a.st_size + 64;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_true(audit_intent(0, "create", "web1", NULL, false, &e) < 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(e.de_status, 503);
+	assert_non_null(strstr(e.de_msg, "audit log"));
+	assert_non_null(strstr(e.de_msg, logpath));
+	assert_int_equal(stat(logpath, &b), 0);
+	assert_int_equal(b.st_size, a.st_size);
+	/* And the chain goes on from the last whole record. */
+	err_clear(&e);
+	assert_int_equal(audit_intent(0, "create", "web1", NULL, false, &e), 0);
+	audit_close();
+	expect_intact(4);
+	expect_action(4, "create");
+}
+
+/* A full filesystem: the reserve lets stop and destroy (and the records of
+ * what happened) through, refuses the rest, and never tears a line. */
+static void test_reserve_on_full_fs(void **st)
+{
+	const struct audit_opts o = { .ao_reserve = 64 * 1024 };
+	struct dock_err e = { 0 };
+	char mnt[80], fill[128], saved[sizeof(logpath)];
+	int fd, n = 0, k = 0;
+	(void)st;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		skip(); /* needs root; the e2e suite runs as root */
+	snprintf(mnt, sizeof(mnt), "%.64s/fs", tmpdir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=1m"), 0);
+	memcpy(saved, logpath, sizeof(saved));
+	snprintf(logpath, sizeof(logpath), "%.70s/audit.log", mnt);
+	assert_int_equal(audit_open(logpath, &o, &e), 0);
+	assert_int_equal(audit_append(0, "create", "web1", "ok", NULL, &e), 0);
+	/* Fill the rest, by hand. */
+	snprintf(fill, sizeof(fill), "%s/fill", mnt);
+	fd = open(fill, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	{
+		static char block[4096];
+		while (write(fd, block, sizeof(block)) > 0)
+			;
+	}
+	close(fd);
+	/* What fits in the last allocated page goes; then the reserve is
+	 * kept. */
+	while (k < 64 && audit_intent(0, "start", "web1", NULL, false, &e) == 0)
+		k++;
+	assert_true(k < 64);
+	assert_int_equal(e.de_status, 503);
+	assert_non_null(strstr(e.de_msg, "the filesystem is full"));
+	err_clear(&e);
+	assert_int_equal(audit_intent(0, "stop", "web1", NULL, true, &e), 0);
+	assert_int_equal(audit_append(0, "stop", "web1", "ok", NULL, &e), 0);
+	assert_int_equal(audit_intent(0, "destroy", "web1", NULL, true, &e), 0);
+	/* The reserve runs out at last: refused whole, never torn. */
+	while (audit_append(AUDIT_UID_DOCK, "check-failed", "web1", "ok", NULL, &e) == 0)
+		n++;
+	assert_true(n > 10);
+	audit_close();
+	expect_intact(4 + (uint64_t)k + (uint64_t)n);
+	/* Space freed (destroy did its work): actions are recorded again. */
+	unlink(fill);
+	assert_int_equal(audit_open(logpath, &o, &e), 0);
+	assert_int_equal(audit_intent(0, "create", "web2", NULL, false, &e), 0);
+	audit_close();
+	clean_dir_at(mnt);
+	umount(mnt);
+	rmdir(mnt);
+	memcpy(logpath, saved, sizeof(saved));
+}
+
+static void test_checkpoint_parse(void **st)
+{
+	struct chainlog_ckpt ck = { .ck_seq = 42, .ck_first = 40, .ck_files = 3, .ck_size = 9000 },
+			     back;
+	char buf[CHAINLOG_CKPT_LEN];
+	(void)st;
+
+	memset(ck.ck_hash, 'a', CHAINLOG_HASH_HEX);
+	ck.ck_hash[CHAINLOG_HASH_HEX] = '\0';
+	chainlog_ckpt_format(&ck, buf);
+	assert_int_equal(chainlog_ckpt_parse(buf, sizeof(buf), &back, NULL), 0);
+	assert_memory_equal(&ck, &back, sizeof(ck));
+	buf[30] = 'x';
+	assert_true(chainlog_ckpt_parse(buf, sizeof(buf), &back, NULL) < 0);
+	assert_true(chainlog_ckpt_parse(buf, 10, &back, NULL) < 0);
+	chainlog_ckpt_format(&ck, buf);
+	buf[CHAINLOG_CKPT_LEN - 2] = 'z'; /* trailing bytes */
+	assert_true(chainlog_ckpt_parse(buf, sizeof(buf), &back, NULL) < 0);
 }
 
 int main(void)
@@ -652,6 +1076,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unruly_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncation_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deletion_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_trusted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_verifies_across_files, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_append_fails_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_parse, setup, teardown),
+		/* last: it leaves the process in its own mount namespace */
+		cmocka_unit_test_setup_teardown(test_reserve_on_full_fs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
