@@ -122,6 +122,10 @@ void *node_cleanse_thread(void *arg)
 	bool fresh = n->n_rec.nr_state != NODE_CLEANSING;
 	int r = fresh ? node_cleanse_may(n, &e) : 0;
 
+	/* The dock's own action is recorded before it is done, as an
+	 * operator's is; a resumed one was recorded when it began. */
+	if (r == 0 && fresh)
+		r = audit_intent(AUDIT_UID_DOCK, "cleanse", n->n_rec.nr_name, NULL, false, &e);
 	if (r < 0) {
 		/* Refused before anything was done: the node runs on, and the
 		 * lifetime's cleanse is tried again in a minute. */
