@@ -29,7 +29,7 @@ COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/val
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
           firewall/fw-elems.c firewall/fw-rule.c firewall/fw-chains.c firewall/fw-send.c \
           firewall/fw-dry.c firewall/fw-str.c firewall/fw-read.c firewall/fw-show.c \
-          firewall/fw-showfmt.c firewall/fwlog.c
+          firewall/fw-showfmt.c firewall/fwlog.c firewall/fw-private.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
@@ -186,13 +186,14 @@ $(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit
+FUZZ_TARGETS := agent request manifest template profile audit egress
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
 FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
+FUZZ_ID_egress := 7
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)

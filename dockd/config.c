@@ -3,6 +3,7 @@
 
 #include "file.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -190,6 +191,37 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 	return -EINVAL;
 }
 
+/* egress_private = CIDR[, CIDR]...: "a.b.c.d/p", host bits zero. */
+static int config_egress_private(const char *name, unsigned line, char *val,
+				 struct dock_config *cfg, struct dock_err *err)
+{
+	char *save = NULL;
+
+	cfg->dc_n_egress_private = 0;
+	for (char *c = strtok_r(val, ",", &save); c != NULL; c = strtok_r(NULL, ",", &save)) {
+		char *cidr = config_trim(c), *slash = strchr(cidr, '/'), *end = NULL;
+		struct in_addr a;
+		unsigned long p = 0;
+
+		if (slash != NULL) {
+			*slash = '\0';
+			p = strtoul(slash + 1, &end, 10);
+		}
+		if (slash == NULL || end == slash + 1 || *end != '\0' || p > 32 ||
+		    inet_pton(AF_INET, cidr, &a) != 1 ||
+		    (p < 32 && (ntohl(a.s_addr) & (0xffffffffu >> p)) != 0) ||
+		    cfg->dc_n_egress_private == CONFIG_PRIVATE_MAX)
+			return err_set(
+				err, 400, EINVAL,
+				"%s:%u: egress_private: \"%s%s\" is not a CIDR a.b.c.d/p with "
+				"host bits zero (at most %d)",
+				name, line, cidr, slash != NULL ? "/..." : "", CONFIG_PRIVATE_MAX);
+		snprintf(cfg->dc_egress_private[cfg->dc_n_egress_private++],
+			 sizeof(cfg->dc_egress_private[0]), "%s/%lu", cidr, p);
+	}
+	return 0;
+}
+
 int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err)
 {
 	unsigned line = 0;
@@ -218,6 +250,11 @@ int config_parse(const char *name, const char *text, struct dock_config *cfg, st
 		*eq = '\0';
 		key = config_trim(key);
 		val = config_trim(eq + 1);
+		if (strcmp(key, "egress_private") == 0) {
+			if (config_egress_private(name, line, val, cfg, err) < 0)
+				return -EINVAL;
+			continue;
+		}
 		for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
 			if (strcmp(key, config_keys[i].ck_name) == 0)
 				break;

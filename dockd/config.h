@@ -10,7 +10,8 @@
 #include "netpool.h"
 
 /* Directories end up in unix socket paths (108 bytes) and libvirt XML. */
-#define CONFIG_DIR_MAX 200
+#define CONFIG_DIR_MAX     200
+#define CONFIG_PRIVATE_MAX 32 /* egress_private entries */
 
 enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 
@@ -39,6 +40,9 @@ struct dock_config {
 	uint64_t dc_min_free_mib;   /* below: create/start/cleanse refused (diskguard.h); 0 off */
 	char dc_syslog_socket[108]; /* the audit trail's syslog copy goes here (unix dgram) */
 	uint64_t dc_audit_reserve_mib; /* space kept for the audit records of stop and destroy */
+	/* egress_private: CIDRs no node reaches unless allowed, beyond the built-in ones */
+	char dc_egress_private[CONFIG_PRIVATE_MAX][20];
+	size_t dc_n_egress_private;
 };
 
 void config_defaults(struct dock_config *cfg);

@@ -548,7 +548,8 @@ static const struct {
 } iscadm_cmds[] = {
 	{ "create", cmd_create,
 	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
-	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny] [--egress-allow CIDR]...\n"
+	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny]\n"
+	  "         [--egress-allow CIDR[:PORT[/tcp|/udp]]]...\n"
 	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--on-fail P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },

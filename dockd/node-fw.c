@@ -33,7 +33,7 @@ void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_
 		.fn_npublished = np,
 		.fn_egress_deny = r->nr_egress_deny,
 		.fn_egress_allow = fv->fv_allow,
-		.fn_negress_allow = r->nr_egress_deny ? r->nr_n_allow : 0,
+		.fn_negress_allow = r->nr_n_allow,
 		.fn_quarantined = r->nr_quarantined,
 	};
 }

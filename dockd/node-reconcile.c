@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "diskguard.h"
 #include "forensic.h"
 #include "log.h"
@@ -278,6 +279,36 @@ static void node_init_upgrade(struct node *n)
 	pthread_mutex_unlock(&node_lock);
 }
 
+/* A node created before egress was public-only (issue 15) has lost its
+ * access to the private ranges: said once, in the log and the audit trail,
+ * and remembered in its record. Its allow-list gives the access back. */
+static void node_init_egress_narrowed(struct node *n)
+{
+	struct node_rec *r = &n->n_rec;
+	struct json_object *d;
+	struct dock_err e = { 0 };
+
+	if (r->nr_egress_public_only)
+		return;
+	log_warn("node %s: egress is now public-only: private, link-local and multicast ranges "
+		 "are dropped unless its egress allow-list names them (--egress-allow)",
+		 r->nr_name);
+	d = json_object_new_object();
+	json_object_object_add(d, "egress",
+			       json_object_new_string(r->nr_egress_deny ? "deny" : "allow"));
+	json_object_object_add(d, "egress_allow", json_object_new_int64((int64_t)r->nr_n_allow));
+	/* remembered once recorded; a failed append says it again next start */
+	r->nr_egress_public_only =
+		audit_append(AUDIT_UID_DOCK, "egress-narrowed", r->nr_name, "ok", d, NULL) == 0;
+	json_object_put(d);
+	if (!r->nr_egress_public_only)
+		return;
+	pthread_mutex_lock(&node_lock);
+	if (node_save_locked(n, &e) < 0)
+		log_err("node %s: record not written (kept in memory): %s", r->nr_name, e.de_msg);
+	pthread_mutex_unlock(&node_lock);
+}
+
 /* A record that did not load: logged, and its objects kept (node_known). */
 static void node_init_unloaded(const char *name, const char *why)
 {
@@ -311,6 +342,7 @@ static int node_init_load(const struct dock_config *cfg, struct dock_err *err)
 			continue;
 		}
 		node_init_upgrade(n);
+		node_init_egress_narrowed(n);
 		node_load_profile(n);
 		node_table[node_count++] = n;
 	}
@@ -320,10 +352,22 @@ static int node_init_load(const struct dock_config *cfg, struct dock_err *err)
 	return 0;
 }
 
+/* The private ranges beyond the firewall's built-in ones: the whole subnet
+ * pool (a node never reaches another's network, even through the host) and
+ * dockd.conf's egress_private. */
+static const char *const *node_private_ranges(const struct dock_config *cfg, const char **out)
+{
+	out[0] = cfg->dc_pool_text;
+	for (size_t i = 0; i < cfg->dc_n_egress_private; i++)
+		out[i + 1] = cfg->dc_egress_private[i];
+	return out;
+}
+
 /* The firewall is rebuilt from the records in one batch, before the
  * reconciliation, whose undo steps remove elements from it. */
 static int node_init_firewall(struct dock_err *err)
 {
+	const char *priv[CONFIG_PRIVATE_MAX + 1];
 	struct node_fwview *fvs = calloc(node_count + 1, sizeof(*fvs));
 	struct fw_node *fns = calloc(node_count + 1, sizeof(*fns));
 	struct node_names *nns = calloc(node_count + 1, sizeof(*nns));
@@ -340,7 +384,8 @@ static int node_init_firewall(struct dock_err *err)
 		node_fw(&node_table[i]->n_rec, &nns[i], &fvs[i]);
 		fns[i] = fvs[i].fv_node;
 	}
-	r = fw_init(fns, node_count, err);
+	r = fw_init(fns, node_count, node_private_ranges(node_cfg, priv),
+		    node_cfg->dc_n_egress_private + 1, err);
 	free(fvs);
 	free(fns);
 	free(nns);

@@ -77,6 +77,7 @@ void node_spec_rec(const struct node_spec_in *in, struct node_rec *rec)
 	rec->nr_egress_deny = spec->ns_egress_deny;
 	memcpy(rec->nr_egress_allow, spec->ns_egress_allow, sizeof(rec->nr_egress_allow));
 	rec->nr_n_allow = spec->ns_n_allow;
+	rec->nr_egress_public_only = true;
 	rec->nr_lifetime_s = spec->ns_lifetime_s;
 	node_spec_policies(spec, rec);
 }

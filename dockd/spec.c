@@ -183,7 +183,8 @@ static int spec_parse_profile(struct json_object *o, const char *w, struct node_
 	return 0;
 }
 
-/* Published ports, egress and its allow-list (which needs "deny"). */
+/* Published ports, egress and its allow-list (in either mode: with "allow"
+ * it opens private ranges, with "deny" it names the only destinations). */
 static int spec_parse_network(struct json_object *o, const char *w, struct node_spec *spec,
 			      struct dock_err *err)
 {
@@ -203,10 +204,6 @@ static int spec_parse_network(struct json_object *o, const char *w, struct node_
 			return -EINVAL;
 		}
 		spec->ns_egress_deny = strcmp(e, "deny") == 0;
-	}
-	if (spec->ns_n_allow > 0 && !spec->ns_egress_deny) {
-		err_set(err, 400, EINVAL, "%s: an egress allow-list needs \"egress\": \"deny\"", w);
-		return -EINVAL;
 	}
 	return 0;
 }

@@ -34,7 +34,7 @@ struct node_spec {
 	char ns_publish[16][24]; /* "HOSTPORT:NODEPORT[/proto]", checked by the firewall */
 	size_t ns_n_publish;
 	bool ns_egress_deny;
-	char ns_egress_allow[16][20];
+	char ns_egress_allow[16][32]; /* "CIDR[:PORT[/tcp|/udp]]", checked by the firewall */
 	size_t ns_n_allow;
 };
 

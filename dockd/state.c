@@ -156,6 +156,8 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "egress_deny", json_object_new_boolean(r->nr_egress_deny));
 	json_object_object_add(o, "egress_allow", state_strings(r->nr_egress_allow, r->nr_n_allow));
 	json_object_object_add(o, "quarantined", json_object_new_boolean(r->nr_quarantined));
+	json_object_object_add(o, "egress_public_only",
+			       json_object_new_boolean(r->nr_egress_public_only));
 	json_object_object_add(o, "lifetime_s", json_object_new_int64((int64_t)r->nr_lifetime_s));
 	json_object_object_add(o, "cleanse_at", json_object_new_int64(r->nr_cleanse_at));
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
@@ -224,6 +226,8 @@ static int state_in_policy(struct json_object *o, const char *w, struct node_rec
 			   err) < 0 ||
 	    JSONIN_BAD(jsonin_bool(o, w, "egress_deny", false, &r->nr_egress_deny, err)) ||
 	    JSONIN_BAD(jsonin_bool(o, w, "quarantined", false, &r->nr_quarantined, err)) ||
+	    JSONIN_BAD(jsonin_bool(o, w, "egress_public_only", false, &r->nr_egress_public_only,
+				   err)) ||
 	    JSONIN_BAD(
 		    jsonin_u64(o, w, "lifetime_s", false, 0, UINT32_MAX, &r->nr_lifetime_s, err)) ||
 	    JSONIN_BAD(jsonin_u64(o, w, "cleanses", false, 0, INT64_MAX, &r->nr_cleanses, err)))

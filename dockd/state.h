@@ -91,12 +91,13 @@ struct node_rec {
 	char nr_published[NODE_PUBLISH_MAX][24]; /* "8080:80/tcp" */
 	size_t nr_n_published;
 	bool nr_egress_deny;
-	char nr_egress_allow[NODE_ALLOW_MAX][20]; /* "a.b.c.d/p" */
+	char nr_egress_allow[NODE_ALLOW_MAX][32]; /* "a.b.c.d/p[:PORT/PROTO]" */
 	size_t nr_n_allow;
 	bool nr_quarantined;
-	uint64_t nr_lifetime_s;         /* 0: no maximum lifetime */
-	int64_t nr_cleanse_at;          /* unix time of the next automatic cleanse, 0 none */
-	uint64_t nr_cleanses;           /* how many times the node was cleansed */
+	bool nr_egress_public_only; /* knows private ranges are closed (else announced at start) */
+	uint64_t nr_lifetime_s;     /* 0: no maximum lifetime */
+	int64_t nr_cleanse_at;      /* unix time of the next automatic cleanse, 0 none */
+	uint64_t nr_cleanses;       /* how many times the node was cleansed */
 	enum node_action nr_on_hostile; /* default quarantine */
 	enum node_action nr_on_silent;  /* default alert */
 	enum node_action nr_on_fail;    /* a check turning FAIL; default alert */

@@ -203,11 +203,11 @@ static void fw_chain_forward(struct fw_batch *b)
 		"oifname @node_bridges ct status dnat ip daddr . meta l4proto . th dport @published_to accept");
 	fw_if_rule(b, "forward", NFT_META_OIFNAME, FW_BRIDGES, NFT_GOTO, FW_DROP_TO,
 		   "oifname @node_bridges goto " FW_DROP_TO);
-	/* Egress deny: what the node starts (original direction, established
-	 * too, so that a deny cuts running connections) goes only to its
-	 * allowed destinations; replies of published services still leave. */
+	/* What a node starts (original direction, established too, so that a
+	 * change of policy cuts running connections) is checked in chain
+	 * egress; replies of published services still leave. */
 	r = fw_rule_new(b, "forward");
-	fw_if_in(b, r, NFT_META_IIFNAME, FW_EGRESS_DENIED, false);
+	fw_if_in(b, r, NFT_META_IIFNAME, FW_BRIDGES, false);
 	e = fw_expr(b, r, "ct");
 	if (e != NULL) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
@@ -215,14 +215,54 @@ static void fw_chain_forward(struct fw_batch *b)
 	}
 	fw_put(r, e);
 	fw_cmp(b, r, NFT_CMP_EQ, &zero8, sizeof(zero8)); /* IP_CT_DIR_ORIGINAL */
+	fw_verdict(b, r, NFT_JUMP, FW_EGRESS_CHAIN);
+	fw_rule_add(b, r, "iifname @node_bridges ct direction original jump " FW_EGRESS_CHAIN);
+}
+
+/* A node's outbound traffic: what its allow-list names (address, and
+ * protocol and port when the entry gives them) goes on; else egress deny
+ * drops it, and so do the private ranges in either mode. A packet whose
+ * transport header cannot be read matches no entry, so it is dropped. */
+static void fw_chain_egress(struct fw_batch *b)
+{
+	struct nftnl_rule *r;
+	struct nftnl_expr *e;
+
+	fw_chain_create(b, FW_EGRESS_CHAIN, NULL, 0, 0);
+	r = fw_rule_new(b, FW_EGRESS_CHAIN);
 	fw_nfproto(b, r, NFPROTO_IPV4);
 	fw_meta(b, r, NFT_META_IIFNAME, NFT_REG_1);
-	fw_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_2);
-	fw_lookup(b, r, FW_EGRESS_ALLOWED, true, -1);
+	fw_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_2); /* ip daddr */
+	fw_meta(b, r, NFT_META_L4PROTO, NFT_REG32_05);
+	/* what nft emits for a host-order part of an interval key: a
+	 * byteorder of one byte in units of two, which changes nothing (the
+	 * kernel converts len / size = 0 units); kept to be nft's bytecode */
+	e = fw_expr(b, r, "byteorder");
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG32_05);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG32_05);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
+	}
+	fw_put(r, e);
+	fw_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_06); /* th dport */
+	fw_lookup(b, r, FW_EGRESS_ALLOWED, false, -1);
+	fw_verdict(b, r, NFT_RETURN, NULL);
+	fw_rule_add(b, r, "iifname . ip daddr . meta l4proto . th dport @egress_allowed return");
+	fw_if_rule(b, FW_EGRESS_CHAIN, NFT_META_IIFNAME, FW_EGRESS_DENIED, NFT_GOTO, FW_DROP_FROM,
+		   "iifname @egress_denied goto " FW_DROP_FROM);
+	r = fw_rule_new(b, FW_EGRESS_CHAIN);
+	fw_nfproto(b, r, NFPROTO_IPV4);
+	fw_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1); /* ip daddr */
+	fw_lookup(b, r, FW_PRIVATE, false, -1);
 	fw_verdict(b, r, NFT_GOTO, FW_DROP_FROM);
-	fw_rule_add(
-		b, r,
-		"iifname @egress_denied ct direction original iifname . ip daddr != @egress_allowed goto " FW_DROP_FROM);
+	fw_rule_add(b, r, "ip daddr @private_ranges goto " FW_DROP_FROM);
+	/* IPv6 never gets here (prerouting drops it); should it, it stops. */
+	r = fw_rule_new(b, FW_EGRESS_CHAIN);
+	fw_nfproto(b, r, NFPROTO_IPV6);
+	fw_verdict(b, r, NFT_GOTO, FW_DROP_FROM);
+	fw_rule_add(b, r, "meta nfproto ipv6 goto " FW_DROP_FROM);
 }
 
 /* The host itself does not reach a quarantined node either. */
@@ -253,6 +293,7 @@ static void fw_chain_postrouting(struct fw_batch *b)
 void fw_policy(struct fw_batch *b)
 {
 	fw_chains_drop(b);
+	fw_chain_egress(b);
 	fw_chain_prerouting(b);
 	fw_chain_publish(b);
 	fw_chain_input(b);

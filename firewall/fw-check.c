@@ -226,9 +226,68 @@ int fw_check_publish(const char *name, const struct fw_publish *p, struct dock_e
 	return 0;
 }
 
+/* Two allow entries overlap when their addresses do and their protocols
+ * and ports do (an entry without a port covers them all). */
 static bool fw_range_overlap(const struct fw_range *a, const struct fw_range *b)
 {
-	return a->r_first <= b->r_last && b->r_first <= a->r_last;
+	if (a->r_first > b->r_last || b->r_first > a->r_last)
+		return false;
+	return a->r_proto == 0 || b->r_proto == 0 ||
+		(a->r_proto == b->r_proto && a->r_port == b->r_port);
+}
+
+int fw_parse_range(const char *who, const char *what, const char *cidr, struct fw_range *r,
+		   struct dock_err *err)
+{
+	uint32_t net;
+	unsigned prefix;
+	int rc = fw_parse_cidr(who, what, cidr, 0, 32, true, &net, &prefix, err);
+
+	if (rc < 0)
+		return rc;
+	memset(r, 0, sizeof(*r));
+	r->r_first = net;
+	r->r_last = net | ~fw_mask(prefix);
+	return 0;
+}
+
+/* "CIDR[:PORT[/tcp|/udp]]" into r. */
+static int fw_parse_allow_entry(const char *who, const char *s, struct fw_range *r,
+				struct dock_err *err)
+{
+	char q[FW_SAFE_MAX + 8], cidr[24], port[8];
+	const char *colon = s != NULL ? strchr(s, ':') : NULL, *slash, *end;
+	unsigned long v;
+	int rc;
+
+	if (colon == NULL)
+		return fw_parse_range(who, "allowed destination", s, r, err);
+	slash = strchr(colon, '/');
+	end = slash != NULL ? slash : colon + strlen(colon);
+	if ((size_t)(colon - s) >= sizeof(cidr) || (size_t)(end - colon - 1) >= sizeof(port))
+		return err_set(err, 400, EINVAL,
+			       "%s: allowed destination \"%s\": expected CIDR[:PORT[/tcp|/udp]]",
+			       who, fw_safe(s, q, sizeof(q)));
+	memcpy(cidr, s, (size_t)(colon - s));
+	cidr[colon - s] = '\0';
+	memcpy(port, colon + 1, (size_t)(end - colon - 1));
+	port[end - colon - 1] = '\0';
+	rc = fw_parse_range(who, "allowed destination", cidr, r, err);
+	if (rc < 0)
+		return rc;
+	if (fw_parse_uint(port, 5, &v) < 0 || v < 1 || v > 65535)
+		return err_set(err, 400, EINVAL,
+			       "%s: allowed destination \"%s\": the port must be 1..65535", who,
+			       fw_safe(s, q, sizeof(q)));
+	r->r_port = (uint16_t)v;
+	r->r_proto = IPPROTO_TCP;
+	if (slash != NULL && strcmp(slash, "/udp") == 0)
+		r->r_proto = IPPROTO_UDP;
+	else if (slash != NULL && strcmp(slash, "/tcp") != 0)
+		return err_set(err, 400, EINVAL,
+			       "%s: allowed destination \"%s\": the protocol must be tcp or udp",
+			       who, fw_safe(s, q, sizeof(q)));
+	return 0;
 }
 
 /* An egress allow-list into info (replacing what it held). */
@@ -238,9 +297,6 @@ int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size
 	char who[FW_NAME_MAX + 16];
 
 	snprintf(who, sizeof(who), "egress %s", fi->fi_name);
-	if (n > 0 && !deny)
-		return err_set(err, 400, EINVAL,
-			       "%s: an allow-list only means something with egress deny", who);
 	if (n > FW_ALLOW_MAX)
 		return err_set(err, 400, E2BIG, "%s: %zu allowed destinations, more than %d", who,
 			       n, FW_ALLOW_MAX);
@@ -249,15 +305,10 @@ int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size
 			       n);
 	for (size_t i = 0; i < n; i++) {
 		struct fw_range *r = &fi->fi_allow[i];
-		uint32_t net;
-		unsigned prefix;
-		int rc = fw_parse_cidr(who, "allowed destination", allow[i], 0, 32, true, &net,
-				       &prefix, err);
+		int rc = fw_parse_allow_entry(who, allow[i], r, err);
 
 		if (rc < 0)
 			return rc;
-		r->r_first = net;
-		r->r_last = net | ~fw_mask(prefix);
 		for (size_t j = 0; j < i; j++)
 			if (fw_range_overlap(r, &fi->fi_allow[j]))
 				return err_set(err, 400, EINVAL,

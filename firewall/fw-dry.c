@@ -86,7 +86,10 @@ size_t fw_fmt_field(enum fw_field f, const uint8_t *p, char *buf, size_t size)
 			 p[5]);
 		break;
 	case FW_F_PROTO:
-		snprintf(buf, size, "%s", fw_proto_name(p[0]));
+		if (p[0] == IPPROTO_TCP || p[0] == IPPROTO_UDP)
+			snprintf(buf, size, "%s", fw_proto_name(p[0]));
+		else
+			snprintf(buf, size, "%u", p[0]);
 		break;
 	case FW_F_PORT:
 		memcpy(&v16, p, 2);

@@ -125,10 +125,15 @@ static void fw_el_allow(struct fw_batch *b, struct fw_els *out, const struct fw_
 
 	if (e == NULL)
 		return;
+	/* an entry without a port: every protocol, every port */
 	fw_key_ifname(&e->e_key, fi->fi_bridge);
 	fw_key_ipv4(&e->e_key, r->r_first);
+	fw_key_proto(&e->e_key, r->r_proto);
+	fw_key_port(&e->e_key, r->r_port);
 	fw_key_ifname(&e->e_end, fi->fi_bridge);
 	fw_key_ipv4(&e->e_end, r->r_last);
+	fw_key_proto(&e->e_end, r->r_proto != 0 ? r->r_proto : UINT8_MAX);
+	fw_key_port(&e->e_end, r->r_proto != 0 ? r->r_port : UINT16_MAX);
 }
 
 /* Append the node's elements of set `which`. With `all`, also the optional
@@ -201,6 +206,7 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 			if (fw_first_to_port(fi->fi_pub, i))
 				fw_el_published_to(b, out, fi, &fi->fi_pub[i]);
 		break;
+	case FW_PRIVATE: /* the dock's, not a node's: fw_init fills it */
 	case FW_NSETS:
 		break;
 	}

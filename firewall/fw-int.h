@@ -48,6 +48,7 @@ struct mnl_socket;
 #define FW_CHAIN_PREFIX "node-" /* node-NAME: the node's drop chain */
 #define FW_DROP_FROM    "drop-from-node"
 #define FW_DROP_TO      "drop-to-node"
+#define FW_EGRESS_CHAIN "egress" /* what a node starts: allow-list, deny, private ranges */
 
 /* Elements per message: the element list is one netlink nest whose length
  * is a u16, so a message must stay well under 64 KiB. */
@@ -89,6 +90,7 @@ enum fw_set {
 	FW_PUBLISHED,
 	FW_PUBLISHED_TO,
 	FW_NODE_DROP,
+	FW_PRIVATE,
 	FW_NSETS
 };
 
@@ -111,6 +113,8 @@ extern const struct fw_set_def fw_sets[FW_NSETS];
 struct fw_range {
 	uint32_t r_first; /* host order, inclusive */
 	uint32_t r_last;
+	uint8_t r_proto; /* allow entries: IPPROTO_TCP/UDP, 0 for any protocol and port */
+	uint16_t r_port;
 };
 
 /* A checked node in the form the messages need. */
@@ -271,6 +275,21 @@ int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size
 /* What fw_init refuses beyond each node's own checks: names, bridges,
  * subnets and host ports shared by two nodes. */
 int fw_init_check(const struct fw_info *fi, size_t n, struct dock_err *err);
+
+/* ---- fw-private.c: the private ranges (pure but for fw_private_elems) -- */
+
+/* The built-in private ranges (link-local, loopback, RFC 1918, RFC 6598,
+ * multicast, broadcast, 0/8), then extra[0..n) ("a.b.c.d/p"), sorted and
+ * merged (overlapping or adjacent ranges become one) into out[0..*nout),
+ * at most FW_PRIVATE_MAX. 400 naming a bad entry. */
+int fw_private_ranges(const char *const *extra, size_t n, struct fw_range *out, size_t *nout,
+		      struct dock_err *err);
+/* The interval elements of set private_ranges for r[0..n). */
+void fw_private_elems(struct fw_batch *b, const struct fw_range *r, size_t n, struct fw_els *out);
+/* "a.b.c.d/p" (or a bare address, /32) into a range; `who` and `what`
+ * start the message. */
+int fw_parse_range(const char *who, const char *what, const char *cidr, struct fw_range *r,
+		   struct dock_err *err);
 
 /* ---- fw-batch.c --------------------------------------------------------- */
 

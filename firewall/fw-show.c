@@ -254,7 +254,24 @@ static void fw_show_node_subnet(const struct fw_read *rd, struct fw_show_node *n
 	}
 }
 
-/* Its egress allow-list, as CIDRs or ranges. */
+/* One allow entry: "CIDR" (or "first-last"), ":PORT/PROTO" when it has a
+ * single protocol and port. */
+static void fw_show_allow_str(const struct fw_relem *e, char *buf, size_t size)
+{
+	const struct fw_key *end = e->re_end.k_len != 0 ? &e->re_end : &e->re_key;
+	uint8_t proto = e->re_key.k_len > IFNAMSIZ + 4 ? e->re_key.k_buf[IFNAMSIZ + 4] : 0;
+	uint16_t port = fw_key_u16(&e->re_key, IFNAMSIZ + 8);
+	char r[40];
+
+	fw_range_str(fw_key_u32(&e->re_key, IFNAMSIZ), fw_key_u32(end, IFNAMSIZ), r, sizeof(r));
+	if (proto != 0 && end->k_len > IFNAMSIZ + 4 && end->k_buf[IFNAMSIZ + 4] == proto &&
+	    fw_key_u16(end, IFNAMSIZ + 8) == port)
+		snprintf(buf, size, "%s:%u/%s", r, port, fw_proto_name(proto));
+	else
+		snprintf(buf, size, "%s", r);
+}
+
+/* Its egress allow-list, as CIDRs or ranges, with their ports. */
 static void fw_show_node_allow(const struct fw_read *rd, struct fw_show_node *n)
 {
 	char b[IFNAMSIZ + 1];
@@ -269,9 +286,7 @@ static void fw_show_node_allow(const struct fw_read *rd, struct fw_show_node *n)
 			n->sn_truncated = true;
 			continue;
 		}
-		fw_range_str(fw_key_u32(&e->re_key, IFNAMSIZ),
-			     fw_key_u32(e->re_end.k_len != 0 ? &e->re_end : &e->re_key, IFNAMSIZ),
-			     n->sn_allow[n->sn_nallow], sizeof(n->sn_allow[0]));
+		fw_show_allow_str(e, n->sn_allow[n->sn_nallow], sizeof(n->sn_allow[0]));
 		n->sn_nallow++;
 	}
 }

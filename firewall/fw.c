@@ -25,10 +25,13 @@ static void fw_table_delete(struct fw_batch *b)
 	fw_table_msg(b, NFT_MSG_DELTABLE, 0, false, "delete table inet " FW_TABLE);
 }
 
-int fw_init(const struct fw_node *nodes, size_t n, struct dock_err *err)
+int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, size_t nprivate,
+	    struct dock_err *err)
 {
+	struct fw_range priv[FW_PRIVATE_MAX];
 	struct fw_batch b = { 0 };
 	struct fw_info *fi = NULL;
+	size_t npriv = 0;
 	int r;
 
 	if (n > FW_NODES_MAX)
@@ -45,6 +48,8 @@ int fw_init(const struct fw_node *nodes, size_t n, struct dock_err *err)
 			goto out;
 	}
 	r = fw_init_check(fi, n, err);
+	if (r == 0)
+		r = fw_private_ranges(private, nprivate, priv, &npriv, err);
 	if (r < 0)
 		goto out;
 
@@ -64,6 +69,8 @@ int fw_init(const struct fw_node *nodes, size_t n, struct dock_err *err)
 
 		for (size_t i = 0; i < n; i++)
 			fw_node_elems(&b, &fi[i], (enum fw_set)s, false, &els);
+		if (s == FW_PRIVATE)
+			fw_private_elems(&b, priv, npriv, &els);
 		fw_elems(&b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, "add", (enum fw_set)s,
 			 true, els.v, els.n);
 		free(els.v);

@@ -21,6 +21,7 @@ struct json_object;
 #define FW_PREFIX_MAX  30
 #define FW_PUBLISH_MAX 64 /* published ports per node */
 #define FW_ALLOW_MAX   64 /* egress allow-list entries per node */
+#define FW_PRIVATE_MAX 64 /* private ranges, built-in and extra, after merging */
 #define FW_LOG_RATE    10 /* logged drops per second and node... */
 #define FW_LOG_BURST   20 /* ...after a burst of this many */
 
@@ -47,9 +48,13 @@ struct fw_publish {
  *   bridge (where DHCP and DNS answer).
  * fn_mac: "xx:xx:xx:xx:xx:xx", unicast, not all zero: the only source MAC.
  * fn_published: FW_PUBLISH_MAX at most, host ports distinct.
- * fn_egress_deny: no new outbound connections except to fn_egress_allow,
- *   FW_ALLOW_MAX at most of "a.b.c.d" or "a.b.c.d/p" (p 0..32, host bits
- *   zero), not overlapping one another; only with fn_egress_deny.
+ * fn_egress_allow: FW_ALLOW_MAX at most of "CIDR[:PORT[/tcp|/udp]]", the
+ *   CIDR "a.b.c.d" or "a.b.c.d/p" (p 0..32, host bits zero), PORT 1..65535
+ *   (tcp when the protocol is omitted), not overlapping one another.
+ *   Whatever the mode, a node's new outbound connections to the private
+ *   ranges (fw_init) are dropped unless an entry names them (address, and
+ *   port when it gives one).
+ * fn_egress_deny: no new outbound connections except to fn_egress_allow.
  * fn_quarantined: every packet from or to the node is dropped. */
 struct fw_node {
 	const char *fn_name;
@@ -92,8 +97,13 @@ void fw_publish_format(const struct fw_publish *p, char *buf, size_t size);
 /* At dock start: in one batch, delete table inet isc if present and recreate
  * it complete holding exactly these nodes with their whole policy. Names and
  * bridges must be distinct, subnets must not overlap, host ports must be
- * distinct across nodes. nodes may be NULL when n is 0. */
-int fw_init(const struct fw_node *nodes, size_t n, struct dock_err *err);
+ * distinct across nodes. nodes may be NULL when n is 0. The private ranges
+ * (set private_ranges: no node reaches them unless allowed) are the
+ * built-in ones (169.254/16, 127/8, 10/8, 172.16/12, 192.168/16,
+ * 100.64/10, 224/4, 255.255.255.255, 0/8) and private[0..nprivate), CIDRs
+ * such as the dock's subnet pool and dockd.conf's egress_private. */
+int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, size_t nprivate,
+	    struct dock_err *err);
 
 /* One batch adding the node with its whole policy (chain node-NAME, its
  * elements, its published ports, egress and quarantine state). Adding what
@@ -123,7 +133,7 @@ int fw_unpublish(const struct fw_node *node, const struct fw_publish *p, struct 
 int fw_quarantine(const struct fw_node *node, bool on, struct dock_err *err);
 
 /* One batch replacing the node's egress policy (node->fn_egress_* as it is
- * now) by deny/allow[0..n) (allow only with deny). */
+ * now) by deny/allow[0..n). */
 int fw_set_egress(const struct fw_node *node, bool deny, const char *const *allow, size_t n,
 		  struct dock_err *err);
 
@@ -144,7 +154,7 @@ struct fw_show_node {
 	bool sn_quarantined;
 	bool sn_egress_deny;
 	size_t sn_nallow;
-	char sn_allow[FW_ALLOW_MAX][32]; /* CIDR, or first-last when not one */
+	char sn_allow[FW_ALLOW_MAX][48]; /* CIDR (or first-last)[:PORT/PROTO] */
 	size_t sn_npublished;
 	struct fw_publish sn_published[FW_PUBLISH_MAX];
 	uint64_t sn_drop_packets; /* its drop chain's counter */

@@ -1,6 +1,7 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
- * manifests, templates, node profiles, audit trail lines and the checkpoint beside them. `make check` replays tests/fuzz/corpus/<target>
+ * manifests, templates, node profiles, audit trail lines and the checkpoint beside them,
+ * egress allow-list entries ("CIDR[:PORT[/tcp|/udp]]", one a line). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include "audit.h"
 #include "chainlog.h"
 #include "config.h"
+#include "fw.h"
 #include "image.h"
 #include "profile.h"
 #include "render.h"
@@ -23,6 +25,7 @@
 #define FUZZ_TEMPLATE 4
 #define FUZZ_PROFILE  5
 #define FUZZ_AUDIT    6
+#define FUZZ_EGRESS   7
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,6 +99,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	audit_parse_line(s, size, &r, NULL);
 	/* The checkpoint beside the log is as untrusted as the log. */
 	chainlog_ckpt_parse(s, size, &ck, NULL);
+#elif FUZZ_TARGET == FUZZ_EGRESS
+	/* An allow-list as a create request hands it to the firewall, in both
+	 * egress modes. */
+	char buf[4096], *save = NULL, *e;
+	const char *allow[FW_ALLOW_MAX + 1];
+	size_t n = 0;
+	struct fw_node node = { .fn_name = "f",
+				.fn_bridge = "iscbr0",
+				.fn_subnet_cidr = "10.231.0.0/29",
+				.fn_ip = "10.231.0.2",
+				.fn_mac = "52:54:00:00:00:02",
+				.fn_gateway = "10.231.0.1" };
+	(void)fuzz_line;
+	if (size >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, size);
+	buf[size] = '\0';
+	for (e = strtok_r(buf, "\n", &save); e != NULL && n <= FW_ALLOW_MAX;
+	     e = strtok_r(NULL, "\n", &save))
+		allow[n++] = e;
+	node.fn_egress_allow = allow;
+	node.fn_negress_allow = n;
+	fw_node_check(&node, NULL);
+	node.fn_egress_deny = true;
+	fw_node_check(&node, NULL);
 #else
 #error "FUZZ_TARGET must be set"
 #endif

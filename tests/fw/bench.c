@@ -94,7 +94,7 @@ int main(void)
 		const struct fw_node *target = &nodes[n / 2];
 
 		init_ms = now_ms();
-		if (fw_init(nodes, n, &err) < 0) {
+		if (fw_init(nodes, n, NULL, 0, &err) < 0) {
 			fprintf(stderr, "bench: fw_init: %s\n", err.de_msg);
 			return 1;
 		}

@@ -81,6 +81,12 @@ packet() {
 	ip -n outside addr add 192.0.2.3/24 dev eth0
 	ip -n outside link set eth0 up
 	ip -n outside route add 10.231.0.0/24 via 192.0.2.1
+	# LAN-side targets beyond the host (forwarded, not the host's own):
+	# a metadata address and an RFC 1918 one, routed to "outside"
+	ip -n outside addr add 169.254.169.254/32 dev eth0
+	ip -n outside addr add 192.168.77.10/32 dev eth0
+	ip route add 169.254.169.254/32 via 192.0.2.2
+	ip route add 192.168.77.10/32 via 192.0.2.2
 
 	# Servers; `timeout`: even if this script is killed, none lingers.
 	serve() {  # serve NS SPEC...
@@ -96,7 +102,7 @@ packet() {
 		echo "Bail out! server in $1 did not start: $(cat "$ready")"
 		exit 1
 	}
-	serve outside tcp:0.0.0.0:7000:%PEER
+	serve outside tcp:0.0.0.0:7000:%PEER tcp:0.0.0.0:7001:%PEER
 	serve node-a tcp:0.0.0.0:80:a80 tcp:0.0.0.0:81:a81 tcp:0.0.0.0:22:a22
 	serve node-b tcp:0.0.0.0:80:b80
 	serve mid udp:10.231.0.1:53:dns tcp:10.231.0.1:53:dns-tcp tcp:10.231.0.1:22:host-ssh \
@@ -209,6 +215,24 @@ packet() {
 	result "egress allowed again: 192.0.2.3" 192.0.2.1 "$(tcp node-a 192.0.2.3 7000)"
 	result "node b's egress was never denied" 192.0.2.1 "$(tcp node-b 192.0.2.3 7000)"
 
+	echo "# public-only egress: private ranges dropped unless an entry names them"
+	result "a to the metadata address" timeout "$(tcp node-a 169.254.169.254 7000)"
+	result "a to RFC 1918 192.168.77.10" timeout "$(tcp node-a 192.168.77.10 7000)"
+	fw egress "$A_PUB" allow 192.168.77.10:7000/tcp
+	result "allow entry 192.168.77.10:7000/tcp: that port" 192.0.2.1 \
+		"$(tcp node-a 192.168.77.10 7000)"
+	result "allow entry 192.168.77.10:7000/tcp: not port 7001" timeout \
+		"$(tcp node-a 192.168.77.10 7001)"
+	result "allow entry: the metadata address still dropped" timeout \
+		"$(tcp node-a 169.254.169.254 7000)"
+	result "allow entry: public still reached" 192.0.2.1 "$(tcp node-a 192.0.2.3 7000)"
+	fw egress "$A_PUB,allow=192.168.77.10:7000/tcp" deny 192.168.77.10:7000/tcp
+	result "deny with the entry: it" 192.0.2.1 "$(tcp node-a 192.168.77.10 7000)"
+	result "deny with the entry: public dropped" timeout "$(tcp node-a 192.0.2.3 7000)"
+	fw egress "$A_PUB,deny,allow=192.168.77.10:7000/tcp" allow
+	result "no entry: 192.168.77.10 dropped again" timeout "$(tcp node-a 192.168.77.10 7000)"
+	result "no entry: public reached" 192.0.2.1 "$(tcp node-a 192.0.2.3 7000)"
+
 	echo "# anti-spoofing (drops counted in node-a's chain and logged there)"
 	local before after
 	before=$(drops a)
@@ -286,7 +310,9 @@ packet() {
 
 	echo "# node removal and return"
 	fw remove "$B"
-	result "b is no node any more: a reaches it" b80 "$(tcp node-a 10.231.0.10 80)"
+	# 10/8 is a private range: a does not reach the address either
+	result "b is no node any more: a still does not reach it" timeout \
+		"$(tcp node-a 10.231.0.10 80)"
 	result "b is no node any more: outside reaches it" b80 "$(tcp outside 10.231.0.10 80)"
 	fw add "$B"
 	result "b is a node again" timeout "$(tcp node-a 10.231.0.10 80)"

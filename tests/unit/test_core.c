@@ -159,6 +159,17 @@ static void test_config(void **st)
 	check_config_error("\n\njust words\n", "dockd.conf:3: expected key = value");
 	check_config_error("subnet_pool = 10.0.0.0/31\n",
 			   "dockd.conf:1: subnet pool \"10.0.0.0/31\": prefix must be 8..29");
+	assert_int_equal(
+		config_parse("t", "egress_private = 198.18.0.0/15 , 192.0.2.0/24\n", &c, NULL), 0);
+	assert_int_equal(c.dc_n_egress_private, 2);
+	assert_string_equal(c.dc_egress_private[0], "198.18.0.0/15");
+	assert_string_equal(c.dc_egress_private[1], "192.0.2.0/24");
+	check_config_error("egress_private = 198.18.0.1/15\n",
+			   "dockd.conf:1: egress_private: \"198.18.0.1/...\" is not a CIDR "
+			   "a.b.c.d/p with host bits zero (at most 32)");
+	check_config_error("egress_private = 10.0.0.0\n",
+			   "dockd.conf:1: egress_private: \"10.0.0.0\" is not a CIDR a.b.c.d/p "
+			   "with host bits zero (at most 32)");
 	check_config_error(
 		"log_level = loud\n",
 		"dockd.conf:1: log_level must be error, warning, info or debug, not \"loud\""); /* UEFI firmware: Debian's paths by default, checked as files. */

@@ -201,7 +201,7 @@ static void init_ok(const struct fw_node *nodes, size_t n)
 {
 	struct dock_err err = { 0 };
 
-	ok(fw_init(nodes, n, &err), &err);
+	ok(fw_init(nodes, n, NULL, 0, &err), &err);
 }
 
 static void add_ok(const struct fw_node *node)
@@ -523,7 +523,7 @@ static void assert_refused_everywhere(const struct fw_node *bad, int errnum, con
 	err_clear(&err);
 	assert_failed(fw_node_remove(bad, &err), &err, 400, errnum, names, before);
 	err_clear(&err);
-	assert_failed(fw_init(pair, 2, &err), &err, 400, errnum, names, before);
+	assert_failed(fw_init(pair, 2, NULL, 0, &err), &err, 400, errnum, names, before);
 	err_clear(&err);
 	assert_failed(fw_publish(bad, &dns_53, &err), &err, 400, errnum, names, before);
 	err_clear(&err);
@@ -560,6 +560,7 @@ static void test_bad_policy_changes_nothing(void **state)
 	static const char *const bad_cidr[] = { "192.0.2.0/33" },
 				 *const host_bits[] = { "192.0.2.1/24" };
 	static const char *const overlap[] = { "10.0.0.0/8", "192.0.2.0/24", "10.9.0.0/16" };
+	static const char *const ports_overlap[] = { "10.9.9.9:5432/tcp", "10.9.9.0/24" };
 	static const char *const not_ip[] = { "example.com" };
 	static const char *many[FW_ALLOW_MAX + 1];
 	static struct fw_publish lots[FW_PUBLISH_MAX + 1];
@@ -594,11 +595,6 @@ static void test_bad_policy_changes_nothing(void **state)
 	bad.fn_npublished = FW_PUBLISH_MAX + 1;
 	assert_refused_everywhere(&bad, E2BIG, "65 published ports, more than 64", before);
 	bad = n0;
-	bad.fn_egress_allow = allow_two;
-	bad.fn_negress_allow = 2;
-	assert_refused_everywhere(
-		&bad, EINVAL, "egress web1: an allow-list only means something with egress deny",
-		before);
 	bad.fn_egress_deny = true;
 	bad.fn_egress_allow = bad_cidr;
 	bad.fn_negress_allow = 1;
@@ -618,8 +614,8 @@ static void test_bad_policy_changes_nothing(void **state)
 	assert_refused_everywhere(&bad, E2BIG, "65 allowed destinations, more than 64", before);
 
 	/* the new state of fw_set_egress and the port of fw_publish */
-	assert_failed(fw_set_egress(&n0, false, allow_two, 2, &err), &err, 400, EINVAL,
-		      "only means something with egress deny", before);
+	assert_failed(fw_set_egress(&n0, false, ports_overlap, 2, &err), &err, 400, EINVAL,
+		      "allowed destination 10.9.9.0/24 overlaps 10.9.9.9:5432/tcp", before);
 	err_clear(&err);
 	assert_failed(fw_set_egress(&n0, true, overlap, 3, &err), &err, 400, EINVAL, "overlaps",
 		      before);
@@ -654,13 +650,13 @@ static void test_init_refuses_bad_sets(void **state)
 	(void)state;
 	init_ok(&n1, 1);
 	before = ruleset();
-	assert_failed(fw_init(same_bridge, 2, &err), &err, 400, EINVAL,
+	assert_failed(fw_init(same_bridge, 2, NULL, 0, &err), &err, 400, EINVAL,
 		      "node other: bridge iscbr0 is node web1's too", before);
 	err_clear(&err);
-	assert_failed(fw_init(same_name, 2, &err), &err, 400, EINVAL,
+	assert_failed(fw_init(same_name, 2, NULL, 0, &err), &err, 400, EINVAL,
 		      "node web1: the name is twice in the list", before);
 	err_clear(&err);
-	assert_failed(fw_init(overlap, 3, &err), &err, 400, EINVAL,
+	assert_failed(fw_init(overlap, 3, NULL, 0, &err), &err, 400, EINVAL,
 		      "node wide: subnet 10.231.0.0/28 overlaps node web1's subnet 10.231.0.0/29",
 		      before);
 	err_clear(&err);
@@ -669,16 +665,16 @@ static void test_init_refuses_bad_sets(void **state)
 	ports[1].fn_published = &web_80;
 	ports[1].fn_npublished = 1;
 	assert_failed(
-		fw_init(ports, 2, &err), &err, 400, EINVAL,
+		fw_init(ports, 2, NULL, 0, &err), &err, 400, EINVAL,
 		"publish db 8080:80/tcp: host port 8080/tcp is already published by node web1",
 		before);
 	err_clear(&err);
-	assert_failed(fw_init(NULL, 1, &err), &err, 400, EINVAL, "no node array", before);
+	assert_failed(fw_init(NULL, 1, NULL, 0, &err), &err, 400, EINVAL, "no node array", before);
 	err_clear(&err);
 	many = calloc(FW_NODES_MAX + 1, sizeof(*many));
 	assert_non_null(many);
-	assert_failed(fw_init(many, FW_NODES_MAX + 1, &err), &err, 400, E2BIG, "1025 nodes",
-		      before);
+	assert_failed(fw_init(many, FW_NODES_MAX + 1, NULL, 0, &err), &err, 400, E2BIG,
+		      "1025 nodes", before);
 	err_clear(&err);
 	assert_failed(fw_node_add(NULL, &err), &err, 400, EINVAL, "node is missing", before);
 	free(many);
@@ -818,6 +814,8 @@ static void test_quarantine(void **state)
 static void test_egress(void **state)
 {
 	static const char *const other[] = { "192.0.2.0/25", "10.0.0.0/8", "203.0.113.9" };
+	static const char *const lan[] = { "192.168.7.0/24", "10.9.9.9:5432/tcp",
+					   "169.254.169.254:53/udp" };
 	struct fw_node web = n0;
 	struct dock_err err = { 0 };
 
@@ -840,6 +838,13 @@ static void test_egress(void **state)
 	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);
 	web.fn_egress_deny = false;
 	ok(fw_set_egress(&web, false, NULL, 0, &err), &err); /* again: no-op */
+	assert_isc("list-web1.nft");
+	/* egress allow with entries opening private ranges, with ports */
+	ok(fw_set_egress(&web, false, lan, 3, &err), &err);
+	web.fn_egress_allow = lan;
+	web.fn_negress_allow = 3;
+	assert_isc("list-egress-lan.nft");
+	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);
 	assert_isc("list-web1.nft");
 }
 
@@ -973,6 +978,7 @@ static void test_max_nodes(void **state)
 static void test_render(void **state)
 {
 	static const char *const other[] = { "10.0.0.0/8" };
+	static const char *const pool_extra[] = { "10.231.0.0/16", "198.18.0.0/15" };
 	struct fw_node two[2], web;
 	struct fw_publish pub;
 	struct dock_err err = { 0 };
@@ -992,7 +998,7 @@ static void test_render(void **state)
 		assert_expected(file, text); \
 		free(text);                  \
 	} while (0)
-	RENDER("init-policy.batch", fw_init(two, 2, &err));
+	RENDER("init-policy.batch", fw_init(two, 2, pool_extra, 2, &err));
 	RENDER("node-add.batch", fw_node_add(&two[0], &err));
 	RENDER("node-remove.batch", fw_node_remove(&two[0], &err));
 	web.fn_published = NULL;
@@ -1115,9 +1121,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: test_fw init [NODE...] | add NODE | remove NODE | teardown\n"
 		"       test_fw publish NODE SPEC | unpublish NODE SPEC | toggle NODE SPEC N [PAUSE_MS]\n"
-		"       test_fw quarantine NODE on|off | egress NODE allow | egress NODE deny [CIDR...]\n"
+		"       test_fw quarantine NODE on|off | egress NODE allow|deny [ENTRY...]\n"
 		"       test_fw show [NAME] [--json]\n"
-		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=CIDR...][,quarantined]:\n"
+		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]:\n"
 		"the node as the dock records it before the call. SPEC is HOSTPORT:NODEPORT[/tcp|/udp].\n");
 }
 
@@ -1224,7 +1230,7 @@ static int cli(int argc, char **argv)
 			return 2;
 		for (size_t i = 0; i < n; i++)
 			list[i] = nodes[i].cn_node;
-		r = fw_init(list, n, &err);
+		r = fw_init(list, n, NULL, 0, &err);
 		free(list);
 		goto out;
 	}

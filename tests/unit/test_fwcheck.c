@@ -371,12 +371,10 @@ static void test_node_allow(void **state)
 	n.fn_negress_allow = 2;
 	assert_node_ok(&n);
 	n.fn_egress_deny = false;
-	assert_node_refused(&n, EINVAL,
-			    "egress web1: an allow-list only means something with egress deny");
+	assert_node_ok(&n); /* with egress allow it opens private ranges */
 	n.fn_egress_allow = many;
 	n.fn_negress_allow = FW_ALLOW_MAX + 1;
-	assert_node_refused(&n, EINVAL,
-			    "egress web1: an allow-list only means something with egress deny");
+	assert_node_refused(&n, E2BIG, "egress web1: 65 allowed destinations, more than 64");
 	n.fn_egress_deny = true;
 	assert_node_refused(&n, E2BIG, "egress web1: 65 allowed destinations, more than 64");
 	n.fn_egress_allow = NULL;
@@ -400,6 +398,89 @@ static void test_node_allow(void **state)
 	n.fn_negress_allow = 3;
 	assert_node_refused(&n, EINVAL,
 			    "egress web1: allowed destination 10.9.0.0/16 overlaps 10.0.0.0/8");
+}
+
+/* Entries with a port: CIDR:PORT[/tcp|/udp]; two entries overlap when
+ * their addresses do and their ports do (no port: all of them). */
+static void test_allow_ports(void **state)
+{
+	static const char *const ok[] = { "10.9.9.9:5432/tcp", "10.9.9.9:5432/udp",
+					  "10.9.9.0/24:80", "169.254.169.254:53/udp" };
+	static const char *const bad[][2] = {
+		{ "10.9.9.9:0/tcp",
+		  "egress web1: allowed destination \"10.9.9.9:0/tcp\": the port must be 1..65535" },
+		{ "10.9.9.9:65536",
+		  "egress web1: allowed destination \"10.9.9.9:65536\": the port must be 1..65535" },
+		{ "10.9.9.9:53/icmp",
+		  "egress web1: allowed destination \"10.9.9.9:53/icmp\": the protocol must be tcp or udp" },
+		{ "10.9.9.9:",
+		  "egress web1: allowed destination \"10.9.9.9:\": the port must be 1..65535" },
+		{ "10.9.9.9:123456789",
+		  "egress web1: allowed destination \"10.9.9.9:123456789\": expected CIDR[:PORT[/tcp|/udp]]" },
+		{ "10.9.9.1/24:80",
+		  "egress web1: allowed destination \"10.9.9.1/24\" has host bits set (the network is 10.9.9.0/24)" },
+	};
+	static const char *const overlap[] = { "10.9.9.9:5432/tcp", "10.9.9.0/24" };
+	struct dock_err err = { 0 };
+	struct fw_info fi;
+
+	(void)state;
+	assert_int_equal(fw_node_parse(&n0, &fi, &err), 0);
+	assert_int_equal(fw_parse_allow(&fi, false, ok, 4, &err), 0);
+	assert_false(fi.fi_deny);
+	assert_int_equal(fi.fi_allow[0].r_first, 0x0a090909);
+	assert_int_equal(fi.fi_allow[0].r_proto, IPPROTO_TCP);
+	assert_int_equal(fi.fi_allow[0].r_port, 5432);
+	assert_int_equal(fi.fi_allow[1].r_proto, IPPROTO_UDP);
+	assert_int_equal(fi.fi_allow[2].r_last, 0x0a0909ff);
+	assert_int_equal(fi.fi_allow[2].r_proto, IPPROTO_TCP); /* tcp when omitted */
+	assert_int_equal(fi.fi_allow[2].r_port, 80);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&err);
+		assert_refused(fw_parse_allow(&fi, false, &bad[i][0], 1, &err), &err, EINVAL,
+			       bad[i][1]);
+	}
+	err_clear(&err);
+	assert_refused(fw_parse_allow(&fi, true, overlap, 2, &err), &err, EINVAL,
+		       "egress web1: allowed destination 10.9.9.0/24 overlaps 10.9.9.9:5432/tcp");
+}
+
+/* The private ranges: built-in, then extra, merged into disjoint intervals. */
+static void test_private_ranges(void **state)
+{
+	static const char *const extra[] = { "10.231.0.0/16", "198.18.0.0/15", "192.0.2.0/24",
+					     "172.32.0.0/12", "255.255.255.254/31" };
+	static const char *const bad[] = { "198.18.0.1/15" };
+	struct fw_range r[FW_PRIVATE_MAX];
+	struct dock_err err = { 0 };
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(fw_private_ranges(NULL, 0, r, &n, &err), 0);
+	assert_int_equal(n, 9);
+	assert_int_equal(r[0].r_first, 0x00000000); /* 0/8 */
+	assert_int_equal(r[0].r_last, 0x00ffffff);
+	assert_int_equal(r[4].r_first, 0xa9fe0000); /* 169.254/16 */
+	assert_int_equal(r[7].r_first, 0xe0000000); /* 224/4 */
+	assert_int_equal(r[7].r_last, 0xefffffff);
+	assert_int_equal(r[8].r_first, 0xffffffff); /* broadcast */
+	assert_int_equal(r[8].r_last, 0xffffffff);
+	/* the pool inside 10/8 disappears, 172.16/12 and 172.32/12 become
+	 * one, 255.255.255.254/31 swallows the broadcast */
+	assert_int_equal(fw_private_ranges(extra, 5, r, &n, &err), 0);
+	assert_int_equal(n, 11);
+	assert_int_equal(r[1].r_first, 0x0a000000);
+	assert_int_equal(r[1].r_last, 0x0affffff);
+	assert_int_equal(r[5].r_first, 0xac100000);
+	assert_int_equal(r[5].r_last, 0xac2fffff);
+	assert_int_equal(r[6].r_first, 0xc0000200); /* 192.0.2/24 before 192.168/16 */
+	assert_int_equal(r[8].r_first, 0xc6120000);
+	assert_int_equal(r[8].r_last, 0xc613ffff);
+	assert_int_equal(r[9].r_first, 0xe0000000);
+	assert_int_equal(r[n - 1].r_last, 0xffffffff);
+	assert_refused(
+		fw_private_ranges(bad, 1, r, &n, &err), &err, EINVAL,
+		"firewall: private range \"198.18.0.1/15\" has host bits set (the network is 198.18.0.0/15)");
 }
 
 /* fw_set_egress's check: the node's new allow-list replaces the old one,
@@ -497,7 +578,8 @@ int main(void)
 		cmocka_unit_test(test_node_first_error), cmocka_unit_test(test_node_parse),
 		cmocka_unit_test(test_node_publishes),   cmocka_unit_test(test_publish_parse),
 		cmocka_unit_test(test_node_allow),       cmocka_unit_test(test_parse_allow),
-		cmocka_unit_test(test_init_check),
+		cmocka_unit_test(test_init_check),       cmocka_unit_test(test_allow_ports),
+		cmocka_unit_test(test_private_ranges),
 	};
 
 	return cmocka_run_group_tests_name("fwcheck", tests, NULL, NULL);

@@ -195,6 +195,14 @@ static void test_rec_network(void **st)
 	assert_string_equal(r.nr_egress_allow[0], "10.0.0.0/8");
 	assert_string_equal(r.nr_egress_allow[1], "192.0.2.1/32");
 	assert_int_equal(r.nr_lifetime_s, 3600);
+	assert_true(r.nr_egress_public_only); /* a new node knows */
+	/* an allow-list with egress allow, entries with ports */
+	translate("{\"name\":\"w\",\"image\":\"micro\",\"egress_allow\":[\"192.168.7.0/24\","
+		  "\"255.255.255.255/32:65535/udp\"]}",
+		  0, 0, "", &r);
+	assert_false(r.nr_egress_deny);
+	assert_int_equal(r.nr_n_allow, 2);
+	assert_string_equal(r.nr_egress_allow[1], "255.255.255.255/32:65535/udp");
 }
 
 static void test_rec_policies(void **st)

@@ -94,6 +94,7 @@ static void test_record_v1_loads(void **st)
 	assert_string_equal(r.nr_failing[0], "swap");
 	assert_true(r.nr_have_hello);
 	assert_string_equal(r.nr_hello.ah_boot_id, "8d3c5a1e-2b4f-4e6a-9c7d-0f1e2d3c4b5a");
+	assert_false(r.nr_egress_public_only); /* from before: announced at start */
 	free(v1);
 }
 

@@ -1,0 +1,118 @@
+#!/bin/bash
+# End-to-end test of public-only egress (issue 15), inside
+# tests/lib/sandbox.sh, with packets from the guests' shells. The sandbox's
+# namespace is the host. A "lan" namespace behind a veth of the host holds
+# the LAN-side targets (a cloud metadata address, RFC 1918, RFC 6598, a
+# range of dockd.conf's egress_private) and a "public" one (198.51.100.10,
+# which exists only in this namespace), with routes to them from the host:
+# a node's packets to them are forwarded (FORWARD, not INPUT) and
+# masqueraded as a real LAN would see them. Nothing is sent to an address
+# outside the namespaces this test made.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+. "$SRC/tests/e2e/lib.sh"
+plan_start "egress: public only by default, allow entries open exactly what they name"
+dock_setup "egress_private = 198.18.0.0/15" micro
+dock_start
+
+META=169.254.169.254 RFC1918=192.168.77.10 CGNAT=100.64.7.10 EXTRA=198.18.0.10 PUB=198.51.100.10
+LAN="ip netns exec lan"
+ip netns add lan
+ip link add vlan0 type veth peer name vlan1
+ip link set vlan1 netns lan
+ip addr add 203.0.113.1/30 dev vlan0 && ip link set vlan0 up
+$LAN ip addr add 203.0.113.2/30 dev vlan1
+$LAN ip link set vlan1 up
+$LAN ip link set lo up
+for a in $META $RFC1918 $CGNAT $EXTRA $PUB; do
+	$LAN ip addr add "$a/32" dev lo
+	ip route add "$a/32" via 203.0.113.2
+done
+sysctl -qw net.ipv4.ip_forward=1
+mkdir -p "$W/www" && echo "lan ok" >"$W/www/index.html"
+$LAN python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 8000 >/dev/null 2>&1 &
+$LAN python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 8001 >/dev/null 2>&1 &
+
+finish() {
+	kill "$DOCKD_PID" 2>/dev/null
+	dock_diag
+	[ "$_t_fail" != 0 ] && { t_diag "--- nft ruleset"; nft list table inet isc 2>&1 | sed 's/^/# /' | head -120; }
+	t_done
+}
+trap 'finish; exit $?' EXIT
+
+has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
+lan_up() { $LAN ss -ltn | grep -q ':8000 ' && $LAN ss -ltn | grep -q ':8001 '; }
+drops() { "$A" fw show "$1" --json | jq '[.nodes[].drops.packets] | add // 0'; }
+# probe NODE HOST:PORT...: from the guest's shell, all at once, each bounded
+# by timeout(1); prints one word a target, "reached" or "dropped".
+probe() {
+	local node=$1 cmd="" i=0 rc
+	shift
+	for t in "$@"; do
+		cmd+="(timeout 2 wget -q -O - http://$t/ 2>/dev/null | grep -q 'lan ok') & p$i=\$!; "
+		i=$((i + 1))
+	done
+	cmd+="s=0; "
+	for ((i = 0; i < $#; i++)); do cmd+="wait \$p$i && s=\$((s + $((1 << i)))); "; done
+	cmd+="(exit \$s)"
+	guest_run "$node" "$cmd"
+	rc=$?
+	for ((i = 0; i < $#; i++)); do
+		if ((rc & (1 << i))); then printf 'reached '; else printf 'dropped '; fi
+	done
+	echo
+}
+
+t_ok "lan servers listen" wait_for 20 lan_up
+t_ok "create a (egress allow, allow entry $RFC1918:8000/tcp)" \
+	"$A" create a --image micro --memory 160M --scratch-size 32M --egress-allow "$RFC1918:8000/tcp"
+t_ok "create b (egress deny, allow entry $CGNAT:8000)" \
+	"$A" create b --image micro --memory 160M --scratch-size 32M --egress deny --egress-allow "$CGNAT:8000"
+t_is "a's record keeps its allow entry" "$("$A" inspect a | jq -r '.firewall.egress_allow | join(",")')" "$RFC1918:8000/tcp"
+"$A" create c --image micro --egress-allow 10.0.0.1/8 >"$W/refused" 2>&1
+t_ok "an allow entry with host bits set is refused, naming it ($(head -c 120 "$W/refused"))" grep -q '10.0.0.1/8' "$W/refused"
+t_ok "a boots and says hello" wait_for 120 has_hello a
+t_ok "b boots and says hello" wait_for 120 has_hello b
+guest_attach a
+guest_attach b
+t_ok "a is up on its network" wait_for 60 guest_run a "ip -4 route | grep -q default"
+t_ok "b is up on its network" wait_for 60 guest_run b "ip -4 route | grep -q default"
+
+# --- the default: public only, the allow entry opens its port and no other
+d0=$(drops a)
+t_is "a: public reached; $RFC1918 port 8000 reached, 8001 dropped; metadata, RFC 6598 and egress_private dropped" \
+	"$(probe a "$PUB:8000" "$RFC1918:8000" "$RFC1918:8001" "$META:8000" "$CGNAT:8000" "$EXTRA:8000")" \
+	"reached reached dropped dropped dropped dropped "
+d1=$(drops a)
+t_ok "a's drops were counted on its drop chain ($d0 -> $d1)" test "$d1" -gt "$d0"
+
+# --- egress deny with an allow entry: only that
+d0=$(drops b)
+t_is "b: only $CGNAT:8000 reached; 8001, public and RFC 1918 dropped" \
+	"$(probe b "$CGNAT:8000" "$CGNAT:8001" "$PUB:8000" "$RFC1918:8000")" \
+	"reached dropped dropped dropped "
+d1=$(drops b)
+t_ok "b's drops were counted on its drop chain ($d0 -> $d1)" test "$d1" -gt "$d0"
+t_ok "fw show: the policy in force is fw_init's" bash -c "'$A' fw show --json | jq -e '.policy_ok'"
+
+# --- kill -9 with the table deleted; a's record as before this change
+# (no egress_public_only): the dock restores the same policy and says, once,
+# that a lost its LAN access.
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+nft delete table inet isc
+rec=$W/state/nodes/a.json
+jq 'del(.egress_public_only)' "$rec" >"$rec.new" && mv "$rec.new" "$rec"
+dock_start
+t_is "dock restarted" $? 0
+t_is "after the restart: a as before" \
+	"$(probe a "$PUB:8000" "$RFC1918:8000" "$RFC1918:8001" "$META:8000")" \
+	"reached reached dropped dropped "
+t_is "after the restart: b as before" "$(probe b "$CGNAT:8000" "$PUB:8000")" "reached dropped "
+t_is "the narrowing of a's egress is audited once, by the dock" \
+	"$("$A" audit --node a | grep -c 'egress-narrowed')" 1
+t_is "and not for b, created after the change" "$("$A" audit --node b | grep -c 'egress-narrowed')" 0
+t_is "a's record now remembers it" "$(jq -r .egress_public_only "$rec")" true
+t_ok "the dock logged it" grep -q "node a: egress is now public-only" "$W/dockd.log"
