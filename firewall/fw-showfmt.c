@@ -31,12 +31,14 @@ char *fw_show_text(const struct fw_show *s)
 		fw_str_add(&t, "  isolated: %s, anti-spoofing: %s, quarantined: %s\n",
 			   n->sn_isolated ? "yes" : "NO", n->sn_antispoof ? "yes" : "NO",
 			   n->sn_quarantined ? "YES" : "no");
-		if (!n->sn_egress_deny)
-			fw_str_add(&t, "  egress: allowed (masqueraded)\n");
+		if (!n->sn_egress_deny && n->sn_nallow == 0)
+			fw_str_add(&t, "  egress: public only (masqueraded)\n");
 		else if (n->sn_nallow == 0)
 			fw_str_add(&t, "  egress: denied\n");
 		else {
-			fw_str_add(&t, "  egress: denied except to");
+			fw_str_add(&t,
+				   n->sn_egress_deny ? "  egress: denied except to"
+						     : "  egress: public only, and to");
 			for (size_t k = 0; k < n->sn_nallow; k++)
 				fw_str_add(&t, "%s %s", k > 0 ? "," : "", n->sn_allow[k]);
 			fw_str_add(&t, "\n");

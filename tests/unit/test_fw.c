@@ -816,6 +816,7 @@ static void test_egress(void **state)
 	static const char *const other[] = { "192.0.2.0/25", "10.0.0.0/8", "203.0.113.9" };
 	static const char *const lan[] = { "192.168.7.0/24", "10.9.9.9:5432/tcp",
 					   "169.254.169.254:53/udp" };
+	struct fw_show *show = NULL;
 	struct fw_node web = n0;
 	struct dock_err err = { 0 };
 
@@ -844,6 +845,13 @@ static void test_egress(void **state)
 	web.fn_egress_allow = lan;
 	web.fn_negress_allow = 3;
 	assert_isc("list-egress-lan.nft");
+	ok(fw_show("web1", &show, &err), &err);
+	assert_false(show->fs_nodes[0].sn_egress_deny);
+	assert_int_equal(show->fs_nodes[0].sn_nallow, 3); /* read back, sorted */
+	assert_string_equal(show->fs_nodes[0].sn_allow[0], "10.9.9.9:5432/tcp");
+	assert_string_equal(show->fs_nodes[0].sn_allow[1], "169.254.169.254:53/udp");
+	assert_string_equal(show->fs_nodes[0].sn_allow[2], "192.168.7.0/24");
+	fw_show_free(show);
 	ok(fw_set_egress(&web, false, NULL, 0, &err), &err);
 	assert_isc("list-web1.nft");
 }
