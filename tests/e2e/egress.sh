@@ -51,7 +51,7 @@ probe() {
 	local node=$1 cmd="" i=0 rc
 	shift
 	for t in "$@"; do
-		cmd+="(timeout 2 wget -q -O - http://$t/ 2>/dev/null | grep -q 'lan ok') & p$i=\$!; "
+		cmd+="(timeout 3 wget -q -O - http://$t/ 2>/dev/null | grep -q 'lan ok') & p$i=\$!; "
 		i=$((i + 1))
 	done
 	cmd+="s=0; "
