@@ -112,7 +112,7 @@ t_is "after the restart: a as before" \
 	"reached reached dropped dropped "
 t_is "after the restart: b as before" "$(probe b "$CGNAT:8000" "$PUB:8000")" "reached dropped "
 t_is "the narrowing of a's egress is audited once, by the dock" \
-	"$("$A" audit --node a | grep -c 'egress-narrowed')" 1
+	"$("$A" audit --node a | grep -cE ' dock +egress-narrowed +a ')" 1
 t_is "and not for b, created after the change" "$("$A" audit --node b | grep -c 'egress-narrowed')" 0
 t_is "a's record now remembers it" "$(jq -r .egress_public_only "$rec")" true
 t_ok "the dock logged it" grep -q "node a: egress is now public-only" "$W/dockd.log"
