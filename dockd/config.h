@@ -39,6 +39,7 @@ struct dock_config {
 	uint64_t dc_min_free_mib;   /* below: create/start/cleanse refused (diskguard.h); 0 off */
 	char dc_syslog_socket[108]; /* the audit trail's syslog copy goes here (unix dgram) */
 	uint64_t dc_audit_reserve_mib; /* space kept for the audit records of stop and destroy */
+	uint16_t dc_publish_lo, dc_publish_hi; /* publish_ports: host ports a publish may take */
 };
 
 void config_defaults(struct dock_config *cfg);
@@ -46,6 +47,8 @@ int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 /* Parse from memory; `name` labels errors. */
 int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err);
 const char *config_accel_name(enum accel a);
+/* publish_ports "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0, or -EINVAL. */
+int config_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 /* The files the configuration names must exist: the UEFI firmware and its
  * variable store template (a dock without them could not boot efi images,
  * and would only find out at a node's start). */

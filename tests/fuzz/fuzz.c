@@ -1,6 +1,7 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
- * manifests, templates, node profiles, audit trail lines and the checkpoint beside them. `make check` replays tests/fuzz/corpus/<target>
+ * manifests, templates, node profiles, audit trail lines and the checkpoint beside them,
+ * /proc/net socket tables (portcheck). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,16 +14,18 @@
 #include "chainlog.h"
 #include "config.h"
 #include "image.h"
+#include "portcheck.h"
 #include "profile.h"
 #include "render.h"
 #include "spec.h"
 
-#define FUZZ_AGENT    1
-#define FUZZ_REQUEST  2
-#define FUZZ_MANIFEST 3
-#define FUZZ_TEMPLATE 4
-#define FUZZ_PROFILE  5
-#define FUZZ_AUDIT    6
+#define FUZZ_AGENT     1
+#define FUZZ_REQUEST   2
+#define FUZZ_MANIFEST  3
+#define FUZZ_TEMPLATE  4
+#define FUZZ_PROFILE   5
+#define FUZZ_AUDIT     6
+#define FUZZ_NETLISTEN 7
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,6 +99,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	audit_parse_line(s, size, &r, NULL);
 	/* The checkpoint beside the log is as untrusted as the log. */
 	chainlog_ckpt_parse(s, size, &ck, NULL);
+#elif FUZZ_TARGET == FUZZ_NETLISTEN
+	/* A /proc/net table, read as all four kinds, for a port the input picks. */
+	char addr[PORTCHECK_ADDR_MAX];
+	uint16_t port = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 22;
+	(void)fuzz_line;
+	for (int k = 0; k < 4; k++)
+		portcheck_parse(s, size, k & 1, k & 2, port, addr, sizeof(addr));
 #else
 #error "FUZZ_TARGET must be set"
 #endif
