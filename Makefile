@@ -34,11 +34,11 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
 # requests, profiles, checks, the audit trail and its chained log, timing,
-# image pins, free space.
+# image pins, free space, the host ports a publish may take.
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
-             dockd/diskguard.c
+             dockd/diskguard.c dockd/portcheck.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
@@ -186,7 +186,7 @@ $(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -194,6 +194,7 @@ FUZZ_ID_template := 4
 FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
 FUZZ_ID_egress := 7
+FUZZ_ID_netlisten := 8
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)

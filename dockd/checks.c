@@ -198,6 +198,9 @@ static enum check_status c_published(const struct checks_ctx *c, char *ev)
 {
 	if (c->cc_df->df_fw_in_force != 1)
 		return EV(CHECK_FAIL, "the node's firewall policy is not in force");
+	/* WARN, not FAIL: a dock's new limits must not fire on_fail by themselves. */
+	if (c->cc_df->df_fw_published_ok == 1 && c->cc_df->df_ports_withheld[0] != '\0')
+		return EV(CHECK_WARN, "%s", c->cc_df->df_ports_withheld);
 	return c->cc_df->df_fw_published_ok == 1
 		? EV(CHECK_PASS, "published ports in the kernel equal the declared ones")
 		: EV(CHECK_FAIL, "published ports in the kernel differ from the declared ones");

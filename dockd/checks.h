@@ -38,8 +38,9 @@ struct dock_facts {
 	int df_net_own;  /* the interface is on the node's own network */
 	int df_net_open; /* forward mode open */
 	int64_t df_net_connections;
-	int df_fw_in_force;     /* default-deny and anti-spoofing in the dock's nft table */
-	int df_fw_published_ok; /* the kernel publishes exactly the recorded ports */
+	int df_fw_in_force;          /* default-deny and anti-spoofing in the dock's nft table */
+	int df_fw_published_ok;      /* the kernel publishes exactly the recorded ports */
+	char df_ports_withheld[200]; /* recorded ports not installed at start, why; "" none */
 	char df_fw_note[512];
 	uint64_t df_hard_limit_kib, df_want_hard_limit_kib;
 	uint64_t df_vcpus, df_want_vcpus;

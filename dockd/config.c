@@ -20,7 +20,7 @@
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define CONFIG_MAX_LINE  1024
 
-enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL };
+enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL, CK_PORTS };
 
 struct config_key {
 	const char *ck_name;
@@ -63,6 +63,7 @@ static const struct config_key config_keys[] = {
 	U64("min_free_mib", dc_min_free_mib, 0, 1024 * 1024),
 	STR("syslog_socket", dc_syslog_socket, CK_PATH),
 	U64("audit_reserve_mib", dc_audit_reserve_mib, 0, 1024),
+	{ "publish_ports", CK_PORTS, 0, 0, 0, 0 },
 };
 
 static const char *const accel_names[] = {
@@ -95,6 +96,8 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_shutdown_timeout_s = 30;
 	cfg->dc_ready_timeout_s = 300;
 	cfg->dc_min_free_mib = 512;
+	cfg->dc_publish_lo = 1024; /* below: the host's own services */
+	cfg->dc_publish_hi = 65535;
 	/* Debian's ovmf: 4 MiB flash, no secure boot, so no SMM (slow under TCG). */
 	snprintf(cfg->dc_ovmf_code, sizeof(cfg->dc_ovmf_code), "/usr/share/OVMF/OVMF_CODE_4M.fd");
 	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
@@ -130,6 +133,33 @@ static char *config_trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
+}
+
+static int config_port(const char *s, const char **end, uint16_t *out)
+{
+	unsigned v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && p - s < 5; p++)
+		v = v * 10 + (unsigned)(*p - '0');
+	if (p == s || v < 1 || v > 65535)
+		return -EINVAL;
+	*end = p;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int config_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	uint16_t l, h;
+	const char *p;
+
+	if (config_port(s, &p, &l) < 0 || *p != '-' || config_port(p + 1, &p, &h) < 0 ||
+	    *p != '\0' || l > h)
+		return -EINVAL;
+	*lo = l;
+	*hi = h;
+	return 0;
 }
 
 static int config_set(const char *name, unsigned line, const struct config_key *k, const char *val,
@@ -186,6 +216,13 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 			return -EINVAL;
 		}
 		memcpy(cfg->dc_pool_text, val, strlen(val) + 1);
+		return 0;
+	case CK_PORTS:
+		if (config_port_range(val, &cfg->dc_publish_lo, &cfg->dc_publish_hi) < 0)
+			return err_set(
+				err, 400, EINVAL,
+				"%s:%u: publish_ports must be LOW-HIGH within 1-65535, not \"%s\"",
+				name, line, val);
 		return 0;
 	}
 	return -EINVAL;

@@ -43,6 +43,7 @@ struct dock_config {
 	/* egress_private: CIDRs no node reaches unless allowed, beyond the built-in ones */
 	char dc_egress_private[CONFIG_PRIVATE_MAX][20];
 	size_t dc_n_egress_private;
+	uint16_t dc_publish_lo, dc_publish_hi; /* publish_ports: host ports a publish may take */
 };
 
 void config_defaults(struct dock_config *cfg);
@@ -50,6 +51,8 @@ int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 /* Parse from memory; `name` labels errors. */
 int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err);
 const char *config_accel_name(enum accel a);
+/* publish_ports "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0, or -EINVAL. */
+int config_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 /* The files the configuration names must exist: the UEFI firmware and its
  * variable store template (a dock without them could not boot efi images,
  * and would only find out at a node's start). */

@@ -46,6 +46,8 @@ static int node_network_xml(const struct node_rec *r, const struct node_names *n
 		{ "ip", nn->nn_subnet.ns_node_ip },
 		{ "mac", r->nr_mac },
 		{ "name", r->nr_name },
+		/* egress deny: no resolver on the gateway, so no lookups leave by DNS */
+		{ "dns_off", r->nr_egress_deny ? "yes" : "" },
 	};
 	return node_render("network.xml", v, NVARS(v), xml, err);
 }
@@ -78,6 +80,13 @@ static int node_create_check(struct node_create *c, struct dock_err *err)
 		return -EINVAL;
 	if (node_spec_check_publish(spec, err) < 0)
 		return -EINVAL;
+	for (size_t i = 0; i < spec->ns_n_publish; i++) {
+		struct fw_publish p;
+		int r;
+		fw_publish_parse(spec->ns_publish[i], &p, NULL); /* checked above */
+		if ((r = node_publish_allowed(&p, err)) < 0)
+			return r;
+	}
 	snprintf(pdir, sizeof(pdir), "%s/profiles", node_cfg->dc_template_dir);
 	if (spec->ns_profile[0] != '\0') {
 		if (profile_load(pdir, spec->ns_profile, &prof, err) < 0)

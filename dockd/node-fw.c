@@ -5,12 +5,15 @@
 #include "node-int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "forensic.h"
 #include "log.h"
+#include "portcheck.h"
 
 void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_fwview *fv)
 {
@@ -18,7 +21,8 @@ void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_
 
 	memset(fv, 0, sizeof(*fv));
 	for (size_t i = 0; i < r->nr_n_published; i++)
-		if (fw_publish_parse(r->nr_published[i], &fv->fv_pub[np], NULL) == 0)
+		if (!(r->nr_withheld & (1u << i)) &&
+		    fw_publish_parse(r->nr_published[i], &fv->fv_pub[np], NULL) == 0)
 			np++;
 	for (size_t i = 0; i < r->nr_n_allow; i++)
 		fv->fv_allow[i] = r->nr_egress_allow[i];
@@ -36,6 +40,62 @@ void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_
 		.fn_negress_allow = r->nr_n_allow,
 		.fn_quarantined = r->nr_quarantined,
 	};
+}
+
+/* ---- the host ports a publish may take ---------------------------------------------- */
+
+int node_publish_allowed(const struct fw_publish *p, struct dock_err *err)
+{
+	char spec[24], who[PORTCHECK_ADDR_MAX];
+	bool udp = p->fp_proto == IPPROTO_UDP;
+	int r;
+
+	fw_publish_format(p, spec, sizeof(spec));
+	if (p->fp_host_port < node_cfg->dc_publish_lo || p->fp_host_port > node_cfg->dc_publish_hi)
+		return err_set(err, 400, EPERM,
+			       "publish %s: host port %u is outside publish_ports %u-%u", spec,
+			       p->fp_host_port, node_cfg->dc_publish_lo, node_cfg->dc_publish_hi);
+	r = portcheck_in_use(p->fp_host_port, udp, who, sizeof(who), err);
+	if (r < 0) {
+		err_prefix(err, "publish %s: ", spec);
+		return r;
+	}
+	if (r == 1)
+		return err_set(err, 409, EADDRINUSE,
+			       "publish %s: host port %u/%s is in use by a listening socket (%s)",
+			       spec, p->fp_host_port, udp ? "udp" : "tcp", who);
+	return 0;
+}
+
+/* At start: a recorded port the dock may no longer publish is not
+ * installed (WARN in status, not FAIL: an upgrade must not fire on_fail),
+ * logged and audited. */
+void node_publish_screen(struct node_rec *r)
+{
+	size_t used = 0;
+
+	r->nr_withheld = 0;
+	r->nr_withheld_why[0] = '\0';
+	for (size_t i = 0; i < r->nr_n_published; i++) {
+		struct dock_err e = { 0 };
+		struct fw_publish p;
+		struct json_object *d;
+
+		if (fw_publish_parse(r->nr_published[i], &p, NULL) < 0 ||
+		    node_publish_allowed(&p, &e) == 0)
+			continue;
+		r->nr_withheld |= 1u << i;
+		log_warn("node %s: not installed: %s", r->nr_name, e.de_msg);
+		if (used < sizeof(r->nr_withheld_why))
+			used += (size_t)snprintf(r->nr_withheld_why + used,
+						 sizeof(r->nr_withheld_why) - used,
+						 "%snot installed: %s", used ? "; " : "", e.de_msg);
+		d = json_object_new_object();
+		json_object_object_add(d, "publish", json_object_new_string(r->nr_published[i]));
+		json_object_object_add(d, "reason", json_object_new_string(e.de_msg));
+		audit_append(AUDIT_UID_DOCK, "publish-withheld", r->nr_name, "withheld", d, NULL);
+		json_object_put(d);
+	}
 }
 
 /* ---- firewall policy of a node ------------------------------------------------------ */
@@ -83,11 +143,29 @@ static int node_apply_unpublish(const struct node_fwview *old, const struct node
 	return fw_unpublish(&old->fv_node, arg, err);
 }
 
+/* A withheld port is in the record only: nothing in the kernel to remove. */
+static int node_apply_nothing(const struct node_fwview *old, const struct node_rec *now,
+			      const void *arg, struct dock_err *err)
+{
+	(void)old, (void)now, (void)arg, (void)err;
+	return 0;
+}
+
 static int node_apply_quarantine(const struct node_fwview *old, const struct node_rec *now,
 				 const void *arg, struct dock_err *err)
 {
 	(void)arg;
 	return fw_quarantine(&old->fv_node, now->nr_quarantined, err);
+}
+
+/* Port i left the record: the withheld bits above it move down. */
+static void node_withheld_drop(struct node_rec *r, size_t i)
+{
+	uint32_t w = r->nr_withheld;
+
+	r->nr_withheld = (w & ((1u << i) - 1)) | ((w >> (i + 1)) << i);
+	if (r->nr_withheld == 0)
+		r->nr_withheld_why[0] = '\0';
 }
 
 int node_publish(const char *name, const char *spec, bool on, struct dock_err *err)
@@ -102,6 +180,8 @@ int node_publish(const char *name, const char *spec, bool on, struct dock_err *e
 	if (fw_publish_parse(spec, &p, err) < 0)
 		return -EINVAL;
 	fw_publish_format(&p, canon, sizeof(canon));
+	if (on && (r = node_publish_allowed(&p, err)) < 0)
+		return r;
 	r = node_acquire(name, on ? "publishing" : "unpublishing", &n, err);
 	if (r < 0)
 		return r;
@@ -129,9 +209,14 @@ int node_publish(const char *name, const char *spec, bool on, struct dock_err *e
 		memmove(n->n_rec.nr_published[i], n->n_rec.nr_published[i + 1],
 			(before.nr_n_published - i - 1) * sizeof(n->n_rec.nr_published[0]));
 		n->n_rec.nr_n_published--;
+		node_withheld_drop(&n->n_rec, i);
 	}
 	pthread_mutex_unlock(&node_lock);
-	r = node_fw_change(n, &before, err, on ? node_apply_publish : node_apply_unpublish, &p);
+	r = node_fw_change(n, &before, err,
+			   on                                       ? node_apply_publish
+				   : before.nr_withheld & (1u << i) ? node_apply_nothing
+								    : node_apply_unpublish,
+			   &p);
 	if (r == 0)
 		log_info("node %s: %s %s", name, on ? "published" : "unpublished", canon);
 	node_release(n);

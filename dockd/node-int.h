@@ -87,6 +87,15 @@ struct node_fwview {
 	const char *fv_allow[NODE_ALLOW_MAX];
 };
 
+/* ---- node-fw.c: the host ports a publish may take ---------------------- */
+
+/* Within publish_ports and no socket listening on it: 0, else 400 (range)
+ * or 409 (taken) with err naming the port and the range or listener. */
+int node_publish_allowed(const struct fw_publish *p, struct dock_err *err);
+/* At start, before the firewall is rebuilt: mark the record's ports that
+ * may not be installed (nr_withheld), log and audit each. */
+void node_publish_screen(struct node_rec *r);
+
 /* ---- node.c: the table, its lock, the record's transitions, timing ---- */
 
 void node_names(const struct node_rec *r, struct node_names *nn);

@@ -380,6 +380,7 @@ static int node_init_firewall(struct dock_err *err)
 		return err_set(err, 500, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < node_count; i++) {
+		node_publish_screen(&node_table[i]->n_rec);
 		node_names(&node_table[i]->n_rec, &nns[i]);
 		node_fw(&node_table[i]->n_rec, &nns[i], &fvs[i]);
 		fns[i] = fvs[i].fv_node;

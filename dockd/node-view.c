@@ -265,14 +265,19 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 /* Do the ports published in the kernel equal the record's? */
 static int node_published_match(const struct node_rec *r, const struct fw_show_node *sn)
 {
-	if (sn->sn_npublished != r->nr_n_published)
+	size_t want = 0;
+
+	for (size_t k = 0; k < r->nr_n_published; k++)
+		want += !(r->nr_withheld & (1u << k)); /* withheld: not installed, by design */
+	if (sn->sn_npublished != want)
 		return 0;
 	for (size_t i = 0; i < sn->sn_npublished; i++) {
 		char spec[32];
 		bool found = false;
 		fw_publish_format(&sn->sn_published[i], spec, sizeof(spec));
 		for (size_t k = 0; k < r->nr_n_published; k++)
-			found |= strcmp(spec, r->nr_published[k]) == 0;
+			found |= !(r->nr_withheld & (1u << k)) &&
+				strcmp(spec, r->nr_published[k]) == 0;
 		if (!found)
 			return 0;
 	}
@@ -323,6 +328,7 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 			 fs->fs_nwarnings ? "; warning: another table may drop its traffic" : "");
 		df->df_fw_published_ok = node_published_match(r, &fs->fs_nodes[0]);
 	}
+	snprintf(df->df_ports_withheld, sizeof(df->df_ports_withheld), "%s", r->nr_withheld_why);
 	fw_show_free(fs);
 	df->df_want_vcpus = r->nr_vcpus;
 	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);

@@ -90,6 +90,10 @@ struct node_rec {
 	/* Firewall policy, as fw_init rebuilds it at start. */
 	char nr_published[NODE_PUBLISH_MAX][24]; /* "8080:80/tcp" */
 	size_t nr_n_published;
+	/* Not persisted: the published ports this start did not install (bit i
+	 * for nr_published[i]: outside publish_ports, or taken), and why. */
+	uint32_t nr_withheld;
+	char nr_withheld_why[200];
 	bool nr_egress_deny;
 	char nr_egress_allow[NODE_ALLOW_MAX][32]; /* "a.b.c.d/p[:PORT/PROTO]" */
 	size_t nr_n_allow;

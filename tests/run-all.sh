@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile audit egress; do
+	for t in agent request manifest template profile audit egress netlisten; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
@@ -85,6 +85,7 @@ run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/san
 run_suite e2e-audit env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/audit.sh
 run_suite e2e-firewall env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/firewall.sh
 run_suite e2e-egress env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/egress.sh
+run_suite e2e-publish env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/publish.sh
 run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cleanse.sh
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh

@@ -1,7 +1,8 @@
 /* libFuzzer harness, one build per parser of untrusted input (chosen with
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
  * manifests, templates, node profiles, audit trail lines and the checkpoint beside them,
- * egress allow-list entries ("CIDR[:PORT[/tcp|/udp]]", one a line). `make check` replays tests/fuzz/corpus/<target>
+ * egress allow-list entries ("CIDR[:PORT[/tcp|/udp]]", one a line), /proc/net socket tables
+ * (portcheck). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,17 +16,19 @@
 #include "config.h"
 #include "fw.h"
 #include "image.h"
+#include "portcheck.h"
 #include "profile.h"
 #include "render.h"
 #include "spec.h"
 
-#define FUZZ_AGENT    1
-#define FUZZ_REQUEST  2
-#define FUZZ_MANIFEST 3
-#define FUZZ_TEMPLATE 4
-#define FUZZ_PROFILE  5
-#define FUZZ_AUDIT    6
-#define FUZZ_EGRESS   7
+#define FUZZ_AGENT     1
+#define FUZZ_REQUEST   2
+#define FUZZ_MANIFEST  3
+#define FUZZ_TEMPLATE  4
+#define FUZZ_PROFILE   5
+#define FUZZ_AUDIT     6
+#define FUZZ_EGRESS    7
+#define FUZZ_NETLISTEN 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -124,6 +127,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fw_node_check(&node, NULL);
 	node.fn_egress_deny = true;
 	fw_node_check(&node, NULL);
+#elif FUZZ_TARGET == FUZZ_NETLISTEN
+	/* A /proc/net table, read as all four kinds, for a port the input picks. */
+	char addr[PORTCHECK_ADDR_MAX];
+	uint16_t port = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 22;
+	(void)fuzz_line;
+	for (int k = 0; k < 4; k++)
+		portcheck_parse(s, size, k & 1, k & 2, port, addr, sizeof(addr));
 #else
 #error "FUZZ_TARGET must be set"
 #endif

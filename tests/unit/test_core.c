@@ -23,6 +23,7 @@
 #include "image.h"
 #include "jsonin.h"
 #include "netpool.h"
+#include "portcheck.h"
 #include "render.h"
 #include "spec.h"
 #include "state.h"
@@ -188,6 +189,83 @@ static void test_config(void **st)
 	snprintf(c.dc_ovmf_code, sizeof(c.dc_ovmf_code), "%s/templates/domain.xml", src_dir);
 	assert_int_equal(config_check_files(&c, &e), -EINVAL);
 	assert_string_equal(e.de_msg, "ovmf_vars /: not a regular file");
+}
+
+/* publish_ports: LOW-HIGH within 1-65535, LOW <= HIGH; default 1024-65535. */
+static void test_publish_ports(void **st)
+{
+	static const char *const bad[] = { "",      "1024",    "-1024",       "0-100",
+					   "80-70", "1-65536", "1024-65535x", "1024 - 2048",
+					   "+1-2",  "1--2",    "000001-2",    "99999999999-1" };
+	struct dock_config c;
+	uint16_t lo = 7, hi = 7;
+	(void)st;
+	config_defaults(&c);
+	assert_int_equal(c.dc_publish_lo, 1024);
+	assert_int_equal(c.dc_publish_hi, 65535);
+	assert_int_equal(config_parse("t", "publish_ports = 8000-8099\n", &c, NULL), 0);
+	assert_int_equal(c.dc_publish_lo, 8000);
+	assert_int_equal(c.dc_publish_hi, 8099);
+	assert_int_equal(config_port_range("1-65535", &lo, &hi), 0);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, 65535);
+	assert_int_equal(config_port_range("443-443", &lo, &hi), 0);
+	assert_int_equal(lo, 443);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		lo = hi = 7;
+		if (config_port_range(bad[i], &lo, &hi) != -EINVAL)
+			fail_msg("publish_ports \"%s\" accepted", bad[i]);
+		assert_int_equal(lo, 7); /* untouched on failure */
+	}
+	check_config_error("publish_ports = 2000-1000\n",
+			   "dockd.conf:1: publish_ports must be LOW-HIGH within 1-65535, "
+			   "not \"2000-1000\"");
+}
+
+static char *slurp(const char *path);
+#define PC(text, v6) portcheck_parse(text, strlen(text), v6, false, 22, addr, sizeof(addr))
+
+/* /proc/net tables: listeners found by port, address and state. */
+static void check_listen(const char *file, bool v6, bool udp, uint16_t port, int want,
+			 const char *addr)
+{
+	char path[512], got[PORTCHECK_ADDR_MAX] = "", *text;
+
+	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/netlisten/%s", src_dir, file);
+	text = slurp(path);
+	assert_non_null(text);
+	assert_int_equal(portcheck_parse(text, strlen(text), v6, udp, port, got, sizeof(got)),
+			 want);
+	if (addr != NULL)
+		assert_string_equal(got, addr);
+	free(text);
+}
+
+static void test_portcheck(void **st)
+{
+	char addr[PORTCHECK_ADDR_MAX], big[PORTCHECK_MAX_LINE + 64];
+	(void)st;
+	check_listen("tcp", false, false, 22, 1, "0.0.0.0:22");
+	check_listen("tcp", false, false, 8080, 1, "127.0.0.1:8080");
+	check_listen("tcp", false, false, 50000, 0, NULL); /* established, not listening */
+	check_listen("tcp", false, false, 443, 0, NULL);
+	check_listen("tcp6", true, false, 22, 1, "[::]:22");
+	check_listen("tcp6", true, false, 9000, 1, "[::1]:9000");
+	check_listen("udp", false, true, 53, 1, "0.0.0.0:53");
+	check_listen("udp", false, true, 54321, 0, NULL); /* a connected client socket */
+	/* The header alone, an empty file: nothing listens. */
+	assert_int_equal(PC("  sl local\n", false), 0);
+	assert_int_equal(PC("", false), 0);
+	/* Malformed lines and an over-long line are errors, not "free". */
+	assert_int_equal(PC("h\n 0: 0000000:0016 00000000:0000 0A\n", false), -EINVAL);
+	assert_int_equal(PC("h\n 0: 00000000:0016\n", false), -EINVAL);
+	assert_int_equal(PC("h\n 0: 00000000:0016 00000000:0000 0A\n", true), -EINVAL);
+	assert_int_equal(PC("h\n 0: 00000000:0016 00000000:0000 0A\n", false), 1);
+	assert_string_equal(addr, "0.0.0.0:22");
+	memset(big, 'x', sizeof(big));
+	big[0] = 'h';
+	big[1] = '\n';
+	assert_int_equal(portcheck_parse(big, sizeof(big), false, false, 22, addr, 64), -EINVAL);
 }
 
 /* ---- jsonin ---- */
@@ -490,7 +568,14 @@ static void test_render(void **st)
 		{ "network", "isc-web1" },   { "bridge", "iscbr1" },
 		{ "gateway", "10.231.0.9" }, { "netmask", "255.255.255.248" },
 		{ "ip", "10.231.0.10" },     { "mac", "52:54:00:12:34:56" },
-		{ "name", "web1" },
+		{ "name", "web1" },          { "dns_off", "" },
+	};
+	/* egress deny: the gateway resolves nothing (no DNS leaves that way). */
+	static const struct render_var deny[] = {
+		{ "network", "isc-web1" },   { "bridge", "iscbr1" },
+		{ "gateway", "10.231.0.9" }, { "netmask", "255.255.255.248" },
+		{ "ip", "10.231.0.10" },     { "mac", "52:54:00:12:34:56" },
+		{ "name", "web1" },          { "dns_off", "yes" },
 	};
 	static const struct render_var sec[] = {
 		{ "name", "web1" }, { "volume", "/var/lib/isc/volumes/isc-web1.img" }
@@ -501,6 +586,7 @@ static void test_render(void **st)
 	check_render("domain.xml", domain_vars, sizeof(domain_vars) / sizeof(domain_vars[0]),
 		     "domain-kernel.xml");
 	check_render("network.xml", net, sizeof(net) / sizeof(net[0]), "network.xml");
+	check_render("network.xml", deny, sizeof(deny) / sizeof(deny[0]), "network-deny.xml");
 	check_render("secret.xml", sec, sizeof(sec) / sizeof(sec[0]), "secret.xml");
 	check_render("volume.xml", vol, sizeof(vol) / sizeof(vol[0]), "volume.xml");
 }
@@ -871,6 +957,17 @@ static void test_checks(void **st)
 	assert_int_equal(status_of(rows, n, "readonly-paths"), CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "ptrace"), CHECK_WARN);
 	assert_int_equal(status_of(rows, n, "sshd"), CHECK_PASS);
+	/* A recorded port withheld at start: WARN (never FAIL, so no on_fail), with why. */
+	snprintf(df.df_ports_withheld, sizeof(df.df_ports_withheld), "%s",
+		 "not installed: publish 22:22/tcp: host port 22 is outside publish_ports "
+		 "1024-65535");
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(status_of(rows, n, "published-ports"), CHECK_WARN);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, "published-ports") == 0)
+			assert_non_null(strstr(rows[i].cr_evidence, "host port 22 is outside"));
+	df.df_ports_withheld[0] = '\0';
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 	/* The evidence names what is wrong. */
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i].cr_id, "swap") == 0)
@@ -990,6 +1087,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agentproto),      cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_manifest),        cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_checks),          cmocka_unit_test(test_timing),
+		cmocka_unit_test(test_publish_ports),   cmocka_unit_test(test_portcheck),
 	};
 
 	if (argc > 1)
