@@ -20,10 +20,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # --- common/: the shared core every room may use: the error object, logging,
-# small files, bounded JSON input, name and size rules, sha256 of a file, the
-# service policy and the image manifest (read by the dock and isc-image export).
+# small files, bounded JSON input, name and size rules, sha256 of a file, trimming
+# key = value text, the service policy and the image manifest (read by the dock
+# and isc-image export).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
-              common/sha256.c common/policy.c common/manifest.c
+              common/sha256.c common/policy.c common/manifest.c \
+              common/text.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \

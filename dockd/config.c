@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "file.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -123,18 +124,6 @@ int config_check_files(const struct dock_config *cfg, struct dock_err *err)
 	return 0;
 }
 
-static char *config_trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static int config_port(const char *s, const char **end, uint16_t *out)
 {
 	unsigned v = 0;
@@ -236,7 +225,7 @@ static int config_egress_private(const char *name, unsigned line, char *val,
 
 	cfg->dc_n_egress_private = 0;
 	for (char *c = strtok_r(val, ",", &save); c != NULL; c = strtok_r(NULL, ",", &save)) {
-		char *cidr = config_trim(c), *slash = strchr(cidr, '/'), *end = NULL;
+		char *cidr = text_trim(c), *slash = strchr(cidr, '/'), *end = NULL;
 		struct in_addr a;
 		unsigned long p = 0;
 
@@ -278,15 +267,15 @@ int config_parse(const char *name, const char *text, struct dock_config *cfg, st
 		memcpy(buf, p, n);
 		buf[n] = '\0';
 		p += n + (nl ? 1 : 0);
-		key = config_trim(buf);
+		key = text_trim(buf);
 		if (*key == '\0' || *key == '#')
 			continue;
 		eq = strchr(key, '=');
 		if (eq == NULL)
 			return err_set(err, 400, EINVAL, "%s:%u: expected key = value", name, line);
 		*eq = '\0';
-		key = config_trim(key);
-		val = config_trim(eq + 1);
+		key = text_trim(key);
+		val = text_trim(eq + 1);
 		if (strcmp(key, "egress_private") == 0) {
 			if (config_egress_private(name, line, val, cfg, err) < 0)
 				return -EINVAL;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "imgio.h"
+#include "text.h"
 
 bool recipe_name_valid(const char *name)
 {
@@ -458,31 +459,19 @@ static const struct recipe_key {
 #define RECIPE_N_KEYS (sizeof(recipe_keys) / sizeof(recipe_keys[0]))
 _Static_assert(RECIPE_N_KEYS <= RECIPE_MAX_KEYS, "recipe_keys[] outgrew rc_seen");
 
-static char *str_trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static int recipe_line(struct recipe *rc, char *line, const char *where, struct dock_err *err)
 {
 	char *eq, *key, *value;
 
-	line = str_trim(line);
+	line = text_trim(line);
 	if (line[0] == '\0' || line[0] == '#')
 		return 0;
 	eq = strchr(line, '=');
 	if (!eq)
 		return err_set(err, IMG_ERR, EINVAL, "%s: expected \"key = value\"", where);
 	*eq = '\0';
-	key = str_trim(line);
-	value = str_trim(eq + 1);
+	key = text_trim(line);
+	value = text_trim(eq + 1);
 	for (size_t i = 0; i < RECIPE_N_KEYS; i++) {
 		if (strcmp(key, recipe_keys[i].rk_name) != 0)
 			continue;
