@@ -147,6 +147,13 @@ packet() {
 			>/dev/null 2>&1; then echo lease; else echo "no lease"; fi
 	}
 	sweep() { at outside "$PY" "$probe_py" sweep "$1" 1 65535 0.5; }
+	has() {  # yes when CMD's whole output contains TEXT (no grep -q: its early exit
+		# would SIGPIPE the command, and pipefail would turn a match into "no")
+		local text=$1 out
+		shift
+		out=$("$@")
+		case $out in *"$text"*) echo yes ;; *) echo no ;; esac
+	}
 	drops() {  # the drop counter of NODE's chain
 		nft list chain inet isc "node-$1" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
 	}
@@ -253,7 +260,7 @@ packet() {
 	after=$(drops a)
 	result "node a's drop counter rose by 3 or more" yes "$([ "$after" -ge $((before + 3)) ] && echo yes || echo "no ($before -> $after)")"
 	result "node a's drops are logged with its prefix" yes \
-		"$(nft list chain inet isc node-a | grep -q 'log prefix "isc-a-drop "' && echo yes || echo no)"
+		"$(has 'log prefix "isc-a-drop "' nft list chain inet isc node-a)"
 	if [ "$(cat /proc/sys/net/netfilter/nf_log_all_netns 2>/dev/null)" != 1 ]; then
 		echo "# (the log lines themselves go to the kernel log of the host's namespace only:"
 		echo "#  net.netfilter.nf_log_all_netns is 0, so a test namespace shows none)"
@@ -317,7 +324,7 @@ packet() {
 	fw add "$B"
 	result "b is a node again" timeout "$(tcp node-a 10.231.0.10 80)"
 	result "fw show: policy intact" yes \
-		"$("$fw" show | grep -q 'present, policy as fw_init makes it' && echo yes || echo no)"
+		"$(has 'present, policy as fw_init makes it' "$fw" show)"
 	"$fw" show | sed 's/^/# /'
 
 	fw teardown
