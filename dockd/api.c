@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,8 @@
 #include "virt.h"
 
 #define API_VERSION_STR "1"
+/* Supplementary groups of a caller we look at (SO_PEERGROUPS); more: refused. */
+#define API_PEER_GROUPS_MAX 1024
 
 static const struct dock_config *api_cfg;
 static struct MHD_Daemon *api_daemon;
@@ -75,10 +76,7 @@ static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int ng = 256;
+	gid_t groups[API_PEER_GROUPS_MAX];
 
 	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
@@ -89,11 +87,14 @@ static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
 		return false;
 	if (cred.gid == api_gid)
 		return true;
-	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+	/* The groups the caller's process really has (taken by the kernel at
+	 * connect), not what the user database says it could have: a process
+	 * that dropped the group is out, one given it by setgroups is in. A
+	 * caller with more groups than we take is refused, never guessed. */
+	len = sizeof(groups);
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ng) < 0)
-		return false;
-	for (int i = 0; i < ng; i++)
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
 		if (groups[i] == api_gid)
 			return true;
 	return false;

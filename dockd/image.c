@@ -70,6 +70,61 @@ static void image_verified_add(const struct stat *st, const char *sha256)
 	pthread_mutex_unlock(&image_verified_lock);
 }
 
+static uint64_t be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int image_qcow2_standalone(const unsigned char *hdr, size_t n, const char **why)
+{
+	/* qcow2 header: magic "QFI\xfb", version (be32) at 4, the backing
+	 * file's offset (be64) at 8; from version 3 the incompatible features
+	 * (be64) at 72, whose bit 2 is an external data file. */
+	if (n < 20 || memcmp(hdr, "QFI\xfb", 4) != 0) {
+		*why = "is not a qcow2 file";
+		return -EINVAL;
+	}
+	if (be64(hdr + 8) != 0) {
+		*why = "names a backing file";
+		return -EINVAL;
+	}
+	if (hdr[7] >= 3 && (n < 80 || (be64(hdr + 72) & 4) != 0)) {
+		*why = n < 80 ? "has a short qcow2 header" : "names an external data file";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The dock's digest covers the base file only: a base that names another
+ * file (a backing file, an external data file) would boot content nobody
+ * verified, so it is refused whatever its digest. */
+static int image_base_check(const struct image *im, const char *path, struct dock_err *err)
+{
+	unsigned char hdr[104];
+	const char *why = NULL;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return err_set(err, 500, errno, "image \"%s\": %s: %s", im->im_name, path,
+			       strerror(errno));
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (n < 0)
+		return err_set(err, 500, errno, "image \"%s\": %s: %s", im->im_name, path,
+			       strerror(errno));
+	if (image_qcow2_standalone(hdr, (size_t)n, &why) < 0)
+		return err_set(
+			err, 409, EINVAL,
+			"image \"%s\": base %s %s (a base disk must stand alone; refusing it)",
+			im->im_name, im->im_base->if_name, why);
+	return 0;
+}
+
 int image_verify(const struct image *im, struct dock_err *err)
 {
 	for (size_t i = 0; i < im->im_n_files; i++) {
@@ -80,6 +135,8 @@ int image_verify(const struct image *im, struct dock_err *err)
 		if (image_path(im, f, path, sizeof(path)) < 0)
 			return err_set(err, 500, ENAMETOOLONG, "image \"%s\": path too long",
 				       im->im_name);
+		if (f == im->im_base && image_base_check(im, path, err) < 0)
+			return -EINVAL;
 		bool have = stat(path, &before) == 0;
 
 		if (have && image_verified_known(&before, f->if_sha256))

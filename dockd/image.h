@@ -5,6 +5,8 @@
 #ifndef ISC_IMAGE_H
 #define ISC_IMAGE_H
 
+#include <stddef.h>
+
 #include "err.h"
 #include "manifest.h"
 #include "profile.h"
@@ -13,5 +15,8 @@
  * unchanged since it was last verified (same inode, size, mtime, ctime) is
  * not read again. */
 int image_verify(const struct image *im, struct dock_err *err);
+/* 0 when hdr (the first n bytes of a base disk) is a qcow2 header naming
+ * neither a backing file nor an external data file; else -EINVAL and *why. */
+int image_qcow2_standalone(const unsigned char *hdr, size_t n, const char **why);
 
 #endif

@@ -10,7 +10,8 @@ SRC=${ISC_SRC:?}
 plan_start "spine: dockd + iscadm + libvirt + QEMU (TCG) + micro image"
 
 . "$SRC/tests/e2e/lib.sh"
-dock_setup "stop_timeout = 20" micro
+dock_setup "stop_timeout = 20
+socket_group = users" micro
 
 hello_of() { "$A" inspect "$1" | jq -er '.agent.hello.boot_id'; }
 has_hello() { hello_of "$1" >/dev/null; }
@@ -49,13 +50,18 @@ rc=$?
 t_ok "dockd says in one line that libvirt is not reachable, exit $rc" \
 	bash -c "[ $rc != 0 ] && [ \$(wc -l <<<\"\$0\") = 1 ] && grep -q 'is not reachable' <<<\"\$0\"" "$out"
 dock_start; t_is "dockd starts" $? 0
-# Peer credentials: the socket is 0660 root:root (no isc group here), so
-# open it up for a moment to show that dockd itself refuses others.
+# Peer credentials: the dock's group here is "users" (nobody is not in it
+# by the user database); the socket is 0660 root:users, so open it up for a
+# moment to show that dockd itself refuses others.
 chmod 0666 "$ISC_SOCKET"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$A" ls 2>&1)
 t_is "a non-root peer outside the dock's group gets 403" "$out" \
 	"iscadm: permission denied: not root and not in the dock's group"
 chmod 0660 "$ISC_SOCKET"
+# The groups judged are the caller's real ones (SO_PEERGROUPS), not the
+# user database's: nobody given "users" by setgroups is in.
+t_ok "a peer holding the dock's group as a supplementary group is let in" \
+	setpriv --reuid=65534 --regid=65534 --groups="$(getent group users | cut -d: -f3)" "$A" ls
 t_ok "image ls lists micro" bash -c "'$A' image ls | grep -q '^micro '"
 
 # --- refusals: clear message, non-zero exit, nothing created
@@ -177,6 +183,17 @@ jq '.name="tampered"' "$W/images/micro/manifest.json" >"$W/images/tampered/manif
 printf 'x' | dd of="$W/images/tampered/base.qcow2" bs=1 seek=100000 conv=notrunc 2>/dev/null
 refuse "tampered base disk refused" "image \"tampered\": base.qcow2 digest mismatch: manifest says $(jq -r '.files[]|select(.name=="base.qcow2").sha256' "$W/images/micro/manifest.json" | cut -c1-12)..., file has $(sha256sum "$W/images/tampered/base.qcow2" | cut -c1-12)... (refusing to start)" web3 --image tampered
 t_ok "nothing created for the tampered image" nothing_of web3
+# A base that names a backing file boots content the digest does not
+# cover: refused even with a manifest that matches it.
+mkdir "$W/images/backed"
+cp "$W/images/micro/"{vmlinuz,initrd.img} "$W/images/backed/" 2>/dev/null
+qemu-img create -q -f qcow2 -b "$W/images/micro/base.qcow2" -F qcow2 "$W/images/backed/base.qcow2"
+chmod -R a+rX "$W/images/backed"
+jq '.name="backed"' "$W/images/micro/manifest.json" | jq --arg s "$(sha256sum "$W/images/backed/base.qcow2" | cut -d' ' -f1)" \
+	--argjson n "$(stat -c %s "$W/images/backed/base.qcow2")" \
+	'(.files[] | select(.name=="base.qcow2")) |= (.sha256=$s | .size=$n)' >"$W/images/backed/manifest.json"
+refuse "a base naming a backing file refused" "image \"backed\": base base.qcow2 names a backing file (a base disk must stand alone; refusing it)" web3 --image backed
+t_ok "nothing created for the backed image" nothing_of web3
 
 # --- destroy removes every trace
 t_ok "destroy web2" "$A" destroy web2

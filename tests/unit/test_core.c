@@ -772,6 +772,29 @@ static void test_image_verify_cache(void **st)
 	rmdir(dir);
 }
 
+/* A base disk must stand alone: a qcow2 header naming a backing file or an
+ * external data file is refused, as is anything that is not qcow2. */
+static void test_image_base_standalone(void **st)
+{
+	unsigned char h[104] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 };
+	const char *why = NULL;
+	(void)st;
+	assert_int_equal(image_qcow2_standalone(h, sizeof(h), &why), 0);
+	h[15] = 0x70; /* backing_file_offset = 0x70 */
+	assert_int_equal(image_qcow2_standalone(h, sizeof(h), &why), -EINVAL);
+	assert_string_equal(why, "names a backing file");
+	h[15] = 0;
+	h[79] = 4; /* incompatible feature: external data file */
+	assert_int_equal(image_qcow2_standalone(h, sizeof(h), &why), -EINVAL);
+	assert_string_equal(why, "names an external data file");
+	h[7] = 2; /* version 2 has no feature bits */
+	assert_int_equal(image_qcow2_standalone(h, sizeof(h), &why), 0);
+	assert_int_equal(image_qcow2_standalone(h, 8, &why), -EINVAL);
+	h[0] = 'R';
+	assert_int_equal(image_qcow2_standalone(h, sizeof(h), &why), -EINVAL);
+	assert_string_equal(why, "is not a qcow2 file");
+}
+
 static void test_manifest(void **st)
 {
 	struct image im;
@@ -1078,16 +1101,27 @@ static void test_timing(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),           cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_netpool),         cmocka_unit_test(test_config),
-		cmocka_unit_test(test_jsonin),          cmocka_unit_test(test_spec),
-		cmocka_unit_test(test_spec_flags),      cmocka_unit_test(test_image_verify_cache),
-		cmocka_unit_test(test_render),          cmocka_unit_test(test_render_efi),
-		cmocka_unit_test(test_render_escaping), cmocka_unit_test(test_state),
-		cmocka_unit_test(test_agentproto),      cmocka_unit_test(test_reader),
-		cmocka_unit_test(test_manifest),        cmocka_unit_test(test_profile),
-		cmocka_unit_test(test_checks),          cmocka_unit_test(test_timing),
-		cmocka_unit_test(test_publish_ports),   cmocka_unit_test(test_portcheck),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_netpool),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_jsonin),
+		cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_spec_flags),
+		cmocka_unit_test(test_image_verify_cache),
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_efi),
+		cmocka_unit_test(test_render_escaping),
+		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_agentproto),
+		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_image_base_standalone),
+		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_timing),
+		cmocka_unit_test(test_publish_ports),
+		cmocka_unit_test(test_portcheck),
 	};
 
 	if (argc > 1)
