@@ -22,10 +22,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # --- common/: the shared core every room may use: the error object, logging,
 # small files, bounded JSON input, name and size rules, sha256 of a file, trimming
 # key = value text, the service policy and the image manifest (read by the dock
-# and isc-image export).
+# and isc-image export), escaping guest and client text for logs and terminals.
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c common/policy.c common/manifest.c \
-              common/text.c
+              common/text.c common/escape.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
@@ -165,6 +165,10 @@ NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC) $(FW_SRC)
 $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The escaping module and the logger that uses it (common/ only).
+$(B)/test_escape: tests/unit/test_escape.c $(call obj,$(COMMON_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -188,7 +192,11 @@ $(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten
+$(A)/test_escape: tests/unit/test_escape.c $(COMMON_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_common) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten escape
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -197,6 +205,7 @@ FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
 FUZZ_ID_egress := 7
 FUZZ_ID_netlisten := 8
+FUZZ_ID_escape := 10
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
@@ -206,6 +215,7 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
+             $(B)/test_escape $(A)/test_escape \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -220,12 +230,14 @@ check: deps
 	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
-unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec
+unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
+      $(B)/test_escape
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec
+	$(B)/test_escape
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

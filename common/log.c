@@ -1,4 +1,7 @@
-/* log: stderr (foreground) or syslog (daemon), filtered by level. */
+/* log: stderr (foreground) or syslog (daemon), filtered by level. Every
+ * line is escaped as a whole once formatted (escape.h), so a name, an
+ * error or evidence that came from a guest or a client cannot forge a
+ * line or reach a terminal as controls, whatever its reader let through. */
 #include "log.h"
 
 #include <pthread.h>
@@ -8,10 +11,17 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "escape.h"
+
+/* A formatted message is cut (on a character) at this many bytes. */
+#define LOG_MSG_MAX 4096
+
 static enum log_level log_level = LOG_LVL_INFO;
 static bool log_syslog;
 static const char *log_ident = "isc";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The escaped line, under log_lock (too big for every thread's stack). */
+static char log_line[ESCAPE_SIZE(LOG_MSG_MAX)];
 
 static const struct {
 	const char *name;
@@ -45,23 +55,30 @@ int log_parse_level(const char *s, enum log_level *out)
 __attribute__((format(printf, 2, 0))) static void log_v(enum log_level level, const char *fmt,
 							va_list ap)
 {
-	char ts[32];
+	char ts[32], msg[LOG_MSG_MAX];
 	struct tm tm;
 	time_t now;
+	int n;
 
 	if (level > log_level)
 		return;
-	if (log_syslog) {
-		vsyslog(log_levels[level].prio, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
 		return;
-	}
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Cut short: end on a whole character (the byte after the last one
+	 * kept is still there to say whether it continues a sequence). */
+	if ((size_t)n >= sizeof(msg))
+		n = (int)escape_cut(msg, sizeof(msg) - 1, sizeof(msg) - 2);
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s %s[%s]: ", ts, log_ident, log_levels[level].name);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	escape_buf(log_line, sizeof(log_line), msg, (size_t)n, 0);
+	if (log_syslog) {
+		syslog(log_levels[level].prio, "%s", log_line);
+	} else {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(stderr, "%s %s[%s]: %s\n", ts, log_ident, log_levels[level].name, log_line);
+	}
 	pthread_mutex_unlock(&log_lock);
 }
 

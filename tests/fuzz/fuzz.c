@@ -2,7 +2,7 @@
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
  * manifests, templates, node profiles, audit trail lines and the checkpoint beside them,
  * egress allow-list entries ("CIDR[:PORT[/tcp|/udp]]", one a line), /proc/net socket tables
- * (portcheck). `make check` replays tests/fuzz/corpus/<target>
+ * (portcheck), any text escaped for a log or a terminal (escape). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "chainlog.h"
 #include "config.h"
+#include "escape.h"
 #include "fw.h"
 #include "image.h"
 #include "portcheck.h"
@@ -29,6 +30,7 @@
 #define FUZZ_AUDIT     6
 #define FUZZ_EGRESS    7
 #define FUZZ_NETLISTEN 8
+#define FUZZ_ESCAPE    10
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -134,6 +136,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fuzz_line;
 	for (int k = 0; k < 4; k++)
 		portcheck_parse(s, size, k & 1, k & 2, port, addr, sizeof(addr));
+#elif FUZZ_TARGET == FUZZ_ESCAPE
+	/* The invariants, for every flag set and an output size the input
+	 * picks: NUL-terminated within the size, valid UTF-8, no control
+	 * character but those kept, and what was taken is a boundary from
+	 * which the rest escapes the same as in one go. */
+	static char whole[ESCAPE_SIZE(4096)], part[ESCAPE_SIZE(4096)];
+	size_t osize = size >= 1 ? (size_t)data[0] % 64 + 1 : 1, cut;
+	(void)fuzz_line;
+	if (size > 4096)
+		return 0;
+	for (unsigned flags = 0; flags < 8; flags++) {
+		size_t taken = escape_buf(part, osize, s, size, flags), len = strlen(part);
+		if (len >= osize || taken > size || !escape_utf8_valid(part, len))
+			abort();
+		if (escape_buf(whole, sizeof(whole), s, size, flags) != size)
+			abort();
+		for (size_t i = 0; whole[i] != '\0'; i++) {
+			unsigned char c = (unsigned char)whole[i];
+			bool kept = (c == '\t' && (flags & ESCAPE_KEEP_TAB)) ||
+				(c == '\n' && (flags & ESCAPE_KEEP_NL));
+			if (!kept &&
+			    (c < 0x20 || c == 0x7f ||
+			     (c == 0xc2 && (unsigned char)whole[i + 1] >= 0x80 &&
+			      (unsigned char)whole[i + 1] <= 0x9f)))
+				abort();
+		}
+		if (!escape_utf8_valid(whole, strlen(whole)) || strncmp(whole, part, len) != 0)
+			abort();
+	}
+	cut = escape_cut(s, size, osize);
+	if (cut > osize || cut > size || (cut < size && osize - cut > 3))
+		abort();
+	if (escape_utf8_valid(s, size) && !escape_utf8_valid(s, cut))
+		abort();
 #else
 #error "FUZZ_TARGET must be set"
 #endif
