@@ -165,9 +165,10 @@ NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC) $(FW_SRC)
 $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-# The escaping module and the logger that uses it (common/ only).
-$(B)/test_escape: tests/unit/test_escape.c $(call obj,$(COMMON_SRC))
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+# The escaping module and its users: the logger, the audit trail's syslog
+# copy, the cut of the checks' evidence.
+$(B)/test_escape: tests/unit/test_escape.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -192,9 +193,9 @@ $(A)/test_node_spec: tests/unit/test_node_spec.c $(NODE_SPEC_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(A)/test_escape: tests/unit/test_escape.c $(COMMON_SRC)
+$(A)/test_escape: tests/unit/test_escape.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
-	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_common) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten escape
 FUZZ_ID_agent := 1

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "file.h"
 #include "log.h"
 #include "sha256.h"
@@ -46,9 +47,12 @@ static int chainlog_sock_connect(struct chainlog *cl)
 }
 
 /* One datagram, RFC 3164 as the system logger takes it. Never blocks the
- * dock: a logger that is away or full costs the copy, counted. */
+ * dock: a logger that is away or full costs the copy, counted. The message
+ * is escaped (escape.h; a record as JSON, so it still parses to the same
+ * strings): json-c leaves DEL, C1 controls and bytes that are not UTF-8
+ * as they are, and a SIEM's terminal or parser should see neither. */
 static void chainlog_send(struct chainlog *cl, int pri, const char *what, const char *msg,
-			  size_t len)
+			  size_t len, unsigned esc_flags)
 {
 	char buf[CHAINLOG_LINE_MAX + 512], ts[32];
 	time_t now = time(NULL);
@@ -59,13 +63,13 @@ static void chainlog_send(struct chainlog *cl, int pri, const char *what, const 
 		return;
 	localtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
-	n = snprintf(buf, sizeof(buf), "<%d>%s %s[%d]: %s head seq=%" PRIu64 " hash=%s: %.*s", pri,
-		     ts, cl->cl_tag, (int)getpid(), what, cl->cl_head.ck_seq, cl->cl_head.ck_hash,
-		     (int)len, msg);
-	if (n < 0)
+	n = snprintf(buf, sizeof(buf), "<%d>%s %s[%d]: %s head seq=%" PRIu64 " hash=%s: ", pri, ts,
+		     cl->cl_tag, (int)getpid(), what, cl->cl_head.ck_seq, cl->cl_head.ck_hash);
+	if (n < 0 || (size_t)n >= sizeof(buf))
 		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
+	/* What does not fit is left out whole, never half an escape. */
+	escape_buf(buf + n, sizeof(buf) - (size_t)n, msg, len, esc_flags);
+	n += (int)strlen(buf + n);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (chainlog_sock_connect(cl) == 0 &&
 		    send(cl->cl_sock, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
@@ -81,7 +85,7 @@ static void chainlog_send(struct chainlog *cl, int pri, const char *what, const 
 void chainlog_syslog_crit(struct chainlog *cl, const char *msg)
 {
 	pthread_mutex_lock(&cl->cl_lock);
-	chainlog_send(cl, CHAINLOG_PRI_CRIT, "CRITICAL", msg, strlen(msg));
+	chainlog_send(cl, CHAINLOG_PRI_CRIT, "CRITICAL", msg, strlen(msg), 0);
 	pthread_mutex_unlock(&cl->cl_lock);
 }
 
@@ -466,7 +470,7 @@ int chainlog_append(struct chainlog *cl, chainlog_build_fn build, void *ctx, boo
 	if (chainlog_ckpt_write(cl) < 0)
 		log_warn("log %s: checkpoint %s: %s", cl->cl_path, cl->cl_ckpath, strerror(errno));
 	chainlog_topup(cl, 0);
-	chainlog_send(cl, CHAINLOG_PRI_NOTICE, "record", line, len - 1);
+	chainlog_send(cl, CHAINLOG_PRI_NOTICE, "record", line, len - 1, ESCAPE_JSON);
 out:
 	pthread_mutex_unlock(&cl->cl_lock);
 	return r;

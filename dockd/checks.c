@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "escape.h"
+
 /* ---- dock facts from libvirt XML ---- */
 
 static xmlNodePtr x_child(xmlNodePtr n, const char *name)
@@ -110,10 +112,15 @@ static const size_t ev_len = CHECK_EVIDENCE_MAX;
 static enum check_status ev_set(enum check_status st, char *ev, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(ev, ev_len, fmt, ap);
+	n = vsnprintf(ev, ev_len, fmt, ap);
 	va_end(ap);
+	/* Cut short: on a character, never inside one (strict JSON clients
+	 * refuse a torn UTF-8 sequence). */
+	if (n > 0 && (size_t)n >= ev_len)
+		ev[escape_cut(ev, ev_len - 1, ev_len - 2)] = '\0';
 	return st;
 }
 
@@ -122,12 +129,15 @@ __attribute__((format(printf, 2, 3))) static void ev_add(char *ev, const char *f
 {
 	size_t l = strlen(ev);
 	va_list ap;
+	int n;
 
 	if (l + 1 >= ev_len)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(ev + l, ev_len - l, fmt, ap);
+	n = vsnprintf(ev + l, ev_len - l, fmt, ap);
 	va_end(ap);
+	if (n > 0 && (size_t)n >= ev_len - l)
+		ev[escape_cut(ev, ev_len - 1, ev_len - 2)] = '\0';
 }
 
 static enum check_status c_base_ro(const struct checks_ctx *c, char *ev)

@@ -1,7 +1,8 @@
 /* Unit tests of the escaping module (common/escape.c) and of its users
- * that need no dock: the logger (common/log.c) escapes a whole formatted
- * line, and the audit trail's syslog copy (dockd/chainlog.c) escapes a
- * record without breaking its JSON. */
+ * that need no running dock: the logger (common/log.c) escapes a whole
+ * formatted line, the audit trail's syslog copy (dockd/chainlog.c) escapes
+ * a record without breaking its JSON, and the checks' evidence
+ * (dockd/checks.c) is cut on a UTF-8 boundary. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,9 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "agentproto.h"
+#include "chainlog.h"
+#include "checks.h"
 #include "escape.h"
 #include "log.h"
 
@@ -291,6 +295,131 @@ static void test_log_long_line(void **st)
 	free(out);
 }
 
+/* ---- the audit trail's syslog copy ---- */
+
+static int copy_build(void *ctx, uint64_t seq, const char *prev, char *line, size_t *len,
+		      char *hash, struct dock_err *err)
+{
+	(void)ctx;
+	(void)prev;
+	(void)err;
+	/* json-c leaves DEL, C1 and bytes that are not UTF-8 as they are. */
+	*len = (size_t)snprintf(line, CHAINLOG_LINE_MAX + 2,
+				"{\"seq\":%llu,\"node\":\"a\x7f"
+				"b\xc2\x9b"
+				"c\xff\\u001b\\\\\"}\n",
+				(unsigned long long)seq);
+	memset(hash, 'a', CHAINLOG_HASH_HEX);
+	hash[CHAINLOG_HASH_HEX] = '\0';
+	return 0;
+}
+
+static int copy_parse(const char *line, size_t len, struct chainlog_link *link,
+		      struct dock_err *err)
+{
+	(void)line;
+	(void)len;
+	(void)link;
+	(void)err;
+	return -1;
+}
+
+static void test_syslog_copy_escaped(void **st)
+{
+	char dir[] = "/tmp/test-escape.XXXXXX", sock[64], logp[128], buf[CHAINLOG_LINE_MAX + 512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static struct chainlog cl = CHAINLOG_INIT;
+	struct chainlog_report rep;
+	struct json_object *o, *v;
+	const char *json;
+	ssize_t n;
+	int fd;
+
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/log", dir);
+	snprintf(logp, sizeof(logp), "%s/audit.log", dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct chainlog_opts o_ = {
+		.co_path = logp, .co_syslog = sock, .co_tag = "test", .co_parse = copy_parse
+	};
+	assert_int_equal(chainlog_open(&cl, &o_, &rep, NULL), 0);
+	assert_int_equal(chainlog_append(&cl, copy_build, NULL, false, NULL), 0);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(escape_utf8_valid(buf, (size_t)n));
+	json = strchr(buf, '{');
+	assert_non_null(json);
+	assert_string_equal(json,
+			    "{\"seq\":1,\"node\":\"a\\u007fb\\u009bc\xef\xbf\xbd\\u001b\\\\\"}");
+	/* Still JSON, meaning the same but for the byte that was not UTF-8. */
+	o = json_tokener_parse(json);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "node", &v));
+	assert_string_equal(json_object_get_string(v),
+			    "a\x7f"
+			    "b\xc2\x9b"
+			    "c\xef\xbf\xbd\x1b\\");
+	json_object_put(o);
+	chainlog_close(&cl);
+	close(fd);
+	unlink(sock);
+	unlink(logp);
+	snprintf(logp, sizeof(logp), "%s/audit.log.head", dir);
+	unlink(logp);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- the checks' evidence ---- */
+
+static void test_evidence_cut_on_boundary(void **st)
+{
+	static struct agent_fact facts[AF_COUNT];
+	static bool have[AF_COUNT];
+	struct check_row rows[CHECKS_MAX];
+	struct dock_facts df = { 0 };
+	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct agent_view av = { .av_connected = true,
+				 .av_last_heartbeat = 995,
+				 .av_report_time = 990,
+				 .av_facts = facts,
+				 .av_have = have };
+	__typeof__(facts[0].af.listen) *l = &facts[AF_LISTEN].af.listen;
+	bool seen = false;
+	size_t n;
+
+	(void)st;
+	/* Listeners whose address is two-byte characters: the evidence runs
+	 * past CHECK_EVIDENCE_MAX, at every offset of a character. */
+	for (size_t off = 0; off < 2; off++) {
+		facts[AF_LISTEN].af_id = AF_LISTEN;
+		have[AF_LISTEN] = true;
+		l->l_n = 8;
+		for (unsigned i = 0; i < l->l_n; i++) {
+			struct af_socket *s = &l->l_sockets[i];
+			memset(s->s_addr, 0, sizeof(s->s_addr));
+			memcpy(s->s_addr, "xx", off);
+			for (size_t j = off; j + 2 < sizeof(s->s_addr); j += 2)
+				memcpy(s->s_addr + j, "\xc3\xa9", 2);
+			snprintf(s->s_proto, sizeof(s->s_proto), "tcp");
+			s->s_port = (uint16_t)(1000 + i);
+		}
+		n = checks_evaluate(&cn, &df, &av, NULL, rows, CHECKS_MAX);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(rows[i].cr_id, "ports") != 0)
+				continue;
+			seen = true;
+			assert_true(strlen(rows[i].cr_evidence) > CHECK_EVIDENCE_MAX - 8);
+			assert_true(escape_utf8_valid(rows[i].cr_evidence,
+						      strlen(rows[i].cr_evidence)));
+		}
+	}
+	assert_true(seen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_log_escapes_line),
 		cmocka_unit_test(test_log_long_line),
+		cmocka_unit_test(test_syslog_copy_escaped),
+		cmocka_unit_test(test_evidence_cut_on_boundary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
