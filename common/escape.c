@@ -84,7 +84,7 @@ size_t escape_buf(char *dst, size_t size, const void *src, size_t len, unsigned 
 			tmp[2] = hex[cp >> 4];
 			tmp[3] = hex[cp & 0xf];
 			outlen = 4;
-		} else if (cp == '\\' && !(flags & ESCAPE_JSON)) {
+		} else if (cp == '\\' && !(flags & (ESCAPE_JSON | ESCAPE_KEEP_BACKSLASH))) {
 			out = "\\\\";
 			outlen = 2;
 		} else {

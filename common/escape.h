@@ -27,6 +27,10 @@ enum escape_flags {
 	 * character becomes "\u00NN", so the JSON still parses to the same
 	 * strings, minus only what was not UTF-8. */
 	ESCAPE_JSON = 1 << 2,
+	/* The text was escaped already (a console line from the dock): a
+	 * backslash is left as it is, so escaped text comes out unchanged and
+	 * only what an older dock let through is escaped. */
+	ESCAPE_KEEP_BACKSLASH = 1 << 3,
 };
 
 /* The worst case: one input byte becomes at most 6 output bytes

@@ -317,7 +317,10 @@ static int api_node_cleanse(const struct api_call *c)
 /* the console log, or the firewall's drops */
 static int api_node_logs(const struct api_call *c)
 {
-	return node_logs_json(c->ac_name, c->ac_id == API_NODE_FW_LOGS, c->ac_out, c->ac_err);
+	const char *raw = MHD_lookup_connection_value(c->ac_conn, MHD_GET_ARGUMENT_KIND, "raw");
+
+	return node_logs_json(c->ac_name, c->ac_id == API_NODE_FW_LOGS,
+			      raw != NULL && strcmp(raw, "1") == 0, c->ac_out, c->ac_err);
 }
 
 /* the whole policy, or one node's part */

@@ -90,11 +90,11 @@ static void iscadm_audit_digest(const char *id, char hex[65], char memhex[65])
 	a = iscadm_call("GET", path, NULL);
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *r = json_object_array_get_idx(a, i), *d, *v;
-		if (strcmp(iscadm_str(r, "action"), "forensic-snapshot") == 0 &&
+		if (strcmp(iscadm_raw(r, "action"), "forensic-snapshot") == 0 &&
 		    json_object_object_get_ex(r, "detail", &d) &&
 		    json_object_object_get_ex(d, "id", &v) &&
 		    strcmp(json_object_get_string(v), id) == 0) {
-			snprintf(hex, 65, "%s", iscadm_str(d, "sha256"));
+			snprintf(hex, 65, "%s", iscadm_raw(d, "sha256"));
 			if (json_object_object_get_ex(d, "memory_sha256", &v))
 				snprintf(memhex, 65, "%s", json_object_get_string(v));
 		}

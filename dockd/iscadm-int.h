@@ -30,8 +30,14 @@ __attribute__((noreturn)) void iscadm_die_http(long status, struct json_object *
 struct json_object *iscadm_call(const char *method, const char *path, const char *body);
 
 /* ---- iscadm-out.c ---- */
-/* o's member key as text, "-" when it is missing or null. */
+/* o's member key as text, "-" when it is missing or null: escaped for the
+ * terminal (escape.h), in one of a few rotating buffers (valid until the
+ * eighth call after it, cut on a character past 8 KiB). */
 const char *iscadm_str(struct json_object *o, const char *key);
+/* The same as it is: for requests and comparisons, never for printing. */
+const char *iscadm_raw(struct json_object *o, const char *key);
+/* s[0..len) to stdout escaped with flags (escape.h), however long. */
+void iscadm_put(const char *s, size_t len, unsigned flags);
 void iscadm_print_json(struct json_object *o);
 void iscadm_print_nodes(struct json_object *a);
 void iscadm_print_status(const char *name, struct json_object *o);

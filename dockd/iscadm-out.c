@@ -1,14 +1,22 @@
 /* iscadm-out: the CLI's output: a member of an answer as text, an answer
  * as pretty JSON (--json), and the human tables of ls, status, audit,
- * forensic ls and image ls. Printing only: no requests, no exits. */
+ * forensic ls and image ls. Printing only: no requests, no exits. Every
+ * string of an answer reaches the terminal escaped (escape.h): node names,
+ * evidence, errors and records may carry what a guest or a client wrote. */
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "iscadm-int.h"
 
-const char *iscadm_str(struct json_object *o, const char *key)
+/* iscadm_str's answers: a printf takes a few of them at once. */
+#define ISCADM_STR_SLOTS 8
+#define ISCADM_STR_MAX   8192
+
+const char *iscadm_raw(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
@@ -17,10 +25,34 @@ const char *iscadm_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+const char *iscadm_str(struct json_object *o, const char *key)
+{
+	static char slots[ISCADM_STR_SLOTS][ISCADM_STR_MAX];
+	static unsigned next;
+	char *out = slots[next++ % ISCADM_STR_SLOTS];
+
+	return escape_str(out, ISCADM_STR_MAX, iscadm_raw(o, key), 0);
+}
+
+void iscadm_put(const char *s, size_t len, unsigned flags)
+{
+	char buf[4096];
+
+	for (size_t at = 0; at < len;) {
+		at += escape_buf(buf, sizeof(buf), s + at, len - at, flags);
+		fputs(buf, stdout);
+	}
+}
+
+/* json-c escapes C0 controls but leaves DEL, C1 and bytes that are not
+ * UTF-8 as they are: escaped as JSON, the strings stay the same. */
 void iscadm_print_json(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	const char *j = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	iscadm_put(j, strlen(j), ESCAPE_JSON | ESCAPE_KEEP_NL);
+	putchar('\n');
 }
 
 static void iscadm_age(int64_t created, char *buf, size_t size)
@@ -62,7 +94,7 @@ static void iscadm_print_alarm(struct json_object *o)
 
 	if (json_object_object_get_ex(o, "audit_alarm", &a) && a != NULL)
 		printf("dock-side: AUDIT TRAIL DAMAGED at dock start: %s\n",
-		       json_object_get_string(a));
+		       iscadm_str(o, "audit_alarm"));
 }
 
 /* status: the node, its validation table and the summary. */
@@ -117,7 +149,7 @@ void iscadm_print_verify(struct json_object *o)
 		printf("audit trail intact: %s records in %s files, %s restarts after damage\n",
 		       iscadm_str(o, "records"), iscadm_str(o, "files"), iscadm_str(o, "restarts"));
 	if (json_object_object_get_ex(o, "startup_alarm", &a) && a != NULL)
-		printf("at dock start: %s\n", json_object_get_string(a));
+		printf("at dock start: %s\n", iscadm_str(o, "startup_alarm"));
 }
 
 /* audit: one line a record; who is "dock" or "uid N". */
@@ -126,11 +158,11 @@ void iscadm_print_audit(struct json_object *o)
 	printf("%-6s %-20s %-8s %-12s %-16s %s\n", "SEQ", "TIME", "WHO", "ACTION", "NODE",
 	       "RESULT");
 	for (size_t i = 0; i < json_object_array_length(o); i++) {
-		struct json_object *r = json_object_array_get_idx(o, i), *who, *uid;
+		struct json_object *r = json_object_array_get_idx(o, i), *who;
 		char whos[24] = "dock";
 		if (json_object_object_get_ex(r, "who", &who) &&
-		    json_object_object_get_ex(who, "uid", &uid))
-			snprintf(whos, sizeof(whos), "uid %s", json_object_get_string(uid));
+		    json_object_object_get_ex(who, "uid", NULL))
+			snprintf(whos, sizeof(whos), "uid %s", iscadm_str(who, "uid"));
 		printf("%-6s %-20s %-8s %-12s %-16s %s\n", iscadm_str(r, "seq"),
 		       iscadm_str(r, "time"), whos, iscadm_str(r, "action"), iscadm_str(r, "node"),
 		       iscadm_str(r, "result"));

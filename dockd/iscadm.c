@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <json-c/json.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,21 +16,30 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "escape.h"
 #include "iscadm-int.h"
 #include "validate.h"
 
 const char *iscadm_socket = "/run/isc/dockd.sock";
 bool iscadm_json;
 
+/* The message escaped whole: it may carry the dock's error, which may
+ * carry what a guest or a client wrote. */
 void iscadm_die(const char *fmt, ...)
 {
+	static char msg[4096], out[ESCAPE_SIZE(sizeof(msg))];
 	va_list ap;
+	int n;
 
-	fputs("iscadm: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		n = 0;
+	else if ((size_t)n >= sizeof(msg))
+		n = (int)escape_cut(msg, sizeof(msg) - 1, sizeof(msg) - 2);
+	escape_buf(out, sizeof(out), msg, (size_t)n, 0);
+	fprintf(stderr, "iscadm: %s\n", out);
 	exit(1);
 }
 
@@ -218,23 +228,65 @@ static int cmd_fw(int argc, char **argv)
 		json_object_object_del(o, "text");
 		iscadm_print_json(o);
 	} else {
-		fputs(iscadm_str(o, "text"), stdout);
+		const char *t = iscadm_raw(o, "text");
+		iscadm_put(t, strlen(t), ESCAPE_KEEP_NL | ESCAPE_KEEP_TAB);
 	}
 	json_object_put(o);
 	return 0;
 }
 
+/* logs --raw: the console's bytes as the guest wrote them. */
+static void iscadm_print_raw(const char *b64)
+{
+	size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
+	unsigned char *bin = malloc(cap);
+
+	if (bin == NULL ||
+	    sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
+		iscadm_die("logs: dockd sent an unreadable raw log");
+	fwrite(bin, 1, len, stdout);
+	free(bin);
+}
+
+/* The console's lines come escaped from the dock (a dock older than
+ * --raw sends them as they are: the second escape catches what it let
+ * through, and leaves escaped text as it is). */
+static void iscadm_print_lines(struct json_object *o, bool raw)
+{
+	struct json_object *lines, *b64;
+
+	if (raw && json_object_object_get_ex(o, "raw", &b64)) {
+		iscadm_print_raw(json_object_get_string(b64));
+		return;
+	}
+	if (!json_object_object_get_ex(o, "lines", &lines))
+		return;
+	for (size_t i = 0; i < json_object_array_length(lines); i++) {
+		struct json_object *l = json_object_array_get_idx(lines, i);
+		if (raw)
+			fwrite(json_object_get_string(l), 1, (size_t)json_object_get_string_len(l),
+			       stdout);
+		else
+			iscadm_put(json_object_get_string(l), (size_t)json_object_get_string_len(l),
+				   ESCAPE_KEEP_TAB | ESCAPE_KEEP_BACKSLASH);
+		putchar('\n');
+	}
+}
+
 static int cmd_logs(int argc, char **argv)
 {
 	struct dock_err err = { 0 };
-	struct json_object *o, *lines;
-	bool firewall = false;
+	struct json_object *o;
+	bool firewall = false, raw = false;
 	const char *name = NULL;
 	char path[128];
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--firewall") == 0)
 			firewall = true;
+		else if (strcmp(argv[i], "--raw") == 0)
+			raw = true;
 		else if (name == NULL)
 			name = argv[i];
 		else
@@ -244,13 +296,15 @@ static int cmd_logs(int argc, char **argv)
 		iscadm_die("logs: missing node name");
 	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
 		iscadm_die("%s", err.de_msg);
-	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name, firewall ? "/firewall" : "");
+	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name,
+		 firewall      ? "/firewall"
+			 : raw ? "?raw=1"
+			       : "");
 	o = iscadm_call("GET", path, NULL);
 	if (iscadm_json)
 		iscadm_print_json(o);
-	else if (json_object_object_get_ex(o, "lines", &lines))
-		for (size_t i = 0; i < json_object_array_length(lines); i++)
-			puts(json_object_get_string(json_object_array_get_idx(lines, i)));
+	else
+		iscadm_print_lines(o, raw);
 	json_object_put(o);
 	return 0;
 }
@@ -516,12 +570,15 @@ static int cmd_console(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s", name);
 	o = iscadm_call("GET", path, NULL);
-	snprintf(domain, sizeof(domain), "%s", iscadm_str(o, "domain"));
+	snprintf(domain, sizeof(domain), "%s", iscadm_raw(o, "domain"));
 	json_object_put(o);
 	v = iscadm_call("GET", "/v1/version", NULL);
-	snprintf(uri, sizeof(uri), "%s", iscadm_str(v, "uri"));
+	snprintf(uri, sizeof(uri), "%s", iscadm_raw(v, "uri"));
 	json_object_put(v);
-	/* The console is libvirt's serial console; virsh owns the terminal work. */
+	/* The console is libvirt's serial console; virsh owns the terminal
+	 * work. An interactive passthrough: the guest's bytes reach the
+	 * terminal as they are (its escape sequences too), as on any serial
+	 * line; `logs` is the escaped view. */
 	execlp("virsh", "virsh", "-c", uri, "console", domain, (char *)NULL);
 	iscadm_die("console: cannot run virsh: %s", strerror(errno));
 }
@@ -573,8 +630,11 @@ static const struct {
 	{ "audit", cmd_audit,
 	  "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
 	{ "logs", cmd_logs,
-	  "logs NAME [--firewall]  console log, or the firewall's drops of the node" },
-	{ "console", cmd_console, "console NAME            serial console (virsh; Ctrl-] leaves)" },
+	  "logs NAME [--firewall] [--raw]  console log, control characters escaped (--raw: the bytes as the\n"
+	  "         guest wrote them), or the firewall's drops of the node" },
+	{ "console", cmd_console,
+	  "console NAME            serial console (virsh; Ctrl-] leaves): interactive, the guest's bytes\n"
+	  "         reach the terminal unescaped" },
 	{ "image", cmd_image, "image ls                list images" },
 };
 

@@ -62,8 +62,11 @@ int node_quarantine(const char *name, bool on, struct node_quarantine_opts *opt,
 int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err);
 
 /* The last lines of the node's console log, or (firewall) the kernel's
- * records of its dropped packets: {"node","source","lines":[...]}. */
-int node_logs_json(const char *name, bool firewall, struct json_object **out, struct dock_err *err);
+ * records of its dropped packets: {"node","source","lines":[...]}. The
+ * console's lines are escaped for terminals (escape.h); raw adds "raw",
+ * the same lines' bytes as they are, base64. */
+int node_logs_json(const char *name, bool firewall, bool raw, struct json_object **out,
+		   struct dock_err *err);
 
 /* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
  * a new key, start (on demand, or by node_tick when the lifetime is up). */

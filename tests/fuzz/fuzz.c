@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fuzz_line;
 	if (size > 4096)
 		return 0;
-	for (unsigned flags = 0; flags < 8; flags++) {
+	for (unsigned flags = 0; flags < 16; flags++) {
 		size_t taken = escape_buf(part, osize, s, size, flags), len = strlen(part);
 		if (len >= osize || taken > size || !escape_utf8_valid(part, len))
 			abort();

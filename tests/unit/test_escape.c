@@ -113,6 +113,10 @@ static void test_backslash_doubled(void **st)
 	assert_string_equal(esc("\\x1b", 0), "\\\\x1b");
 	assert_string_equal(esc("\x1b", 0), "\\x1b");
 	assert_string_equal(esc("C:\\dir\\", 0), "C:\\\\dir\\\\");
+	/* Escaped text goes through unchanged; what is not escaped yet is. */
+	assert_string_equal(esc("a\\x1b\\\\b\tc", ESCAPE_KEEP_BACKSLASH | ESCAPE_KEEP_TAB),
+			    "a\\x1b\\\\b\tc");
+	assert_string_equal(esc("a\x1b[2J\\", ESCAPE_KEEP_BACKSLASH), "a\\x1b[2J\\");
 	/* JSON text keeps its escapes as they are. */
 	assert_string_equal(esc("{\"a\":\"x\\\"y\\u001b\"}", ESCAPE_JSON),
 			    "{\"a\":\"x\\\"y\\u001b\"}");
