@@ -72,6 +72,19 @@ for id in service-identity readonly-paths scratch; do
 	t_is "weak: $id unaffected ($(row good $id) like good)" "$(row weak $id)" "$(row good $id)"
 done
 
+# --- weak's console: what its boot wrote (images/micro-weak/rootfs/etc/rcS.d/
+# 60-console-escapes.sh) comes out of `iscadm logs` escaped, of --raw as written.
+printf 'isc-escape-test: osc52=\033]52;c;aXNjLWVzY2FwZQ==\007 c1=\302\2332J bad=\377\300\257\342\202 tab=\t end\n' >"$W/escape.want"
+escape_line() { "$A" logs weak | grep -a '^isc-escape-test: ' >"$W/escape.got"; }
+t_ok "weak: its console line of escapes is in iscadm logs" wait_for 30 escape_line
+t_is "weak: iscadm logs escapes it (OSC 52, C1, bad UTF-8 as U+FFFD, tab kept)" "$(cat "$W/escape.got")" \
+	"$(printf 'isc-escape-test: osc52=\\x1b]52;c;aXNjLWVzY2FwZQ==\\x07 c1=\\x9b2J bad=\357\277\275\357\277\275\357\277\275\357\277\275\357\277\275 tab=\t end')"
+"$A" logs weak >"$W/weak.console"
+t_ok "weak: iscadm logs writes no ESC, BEL, C1 or bad UTF-8 to the terminal" \
+	bash -c "! LC_ALL=C grep -qaP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' '$W/weak.console' && iconv -f UTF-8 -t UTF-8 '$W/weak.console' >/dev/null"
+t_ok "weak: iscadm logs --raw gives the bytes as the guest wrote them" \
+	bash -c "'$A' logs weak --raw | LC_ALL=C grep -a '^isc-escape-test: ' | tr -d '\r' | cmp - '$W/escape.want'"
+
 # --- a hostile guest
 good_report=$(jq -r .report_time "$W/good.status.json")
 t_ok "create evil (micro-hostile)" "$A" create evil --image micro-hostile --profile micro --memory 192M --scratch-size 64M
