@@ -463,7 +463,8 @@ static enum check_status svc_procs_listed(const struct checks_ctx *c, char *ev)
 	const typeof(FACT(c, AF_SERVICE)->af.service) *s = SVC(c);
 
 	if (s->s_n_procs == 0)
-		return EV(CHECK_FAIL, "service %s: the agent lists none of its %" PRId64 " process(es)",
+		return EV(CHECK_FAIL,
+			  "service %s: the agent lists none of its %" PRId64 " process(es)",
 			  s->s_name, s->s_count);
 	if (s->s_count > s->s_n_procs)
 		return EV(CHECK_FAIL,
@@ -490,8 +491,8 @@ static enum check_status c_svc_identity(const struct checks_ctx *c, char *ev)
 				  s->s_name, s->s_pid, s->s_uid, s->s_gid, p->pr_uid, p->pr_gid);
 		if (s->s_count > 1)
 			return EV(CHECK_SKIP,
-				  REBUILD " (%" PRId64 " processes named %s, it shows only pid %" PRId64
-					  ")",
+				  REBUILD " (%" PRId64
+					  " processes named %s, it shows only pid %" PRId64 ")",
 				  c->cc_av->av_protocol, s->s_count, s->s_name, s->s_pid);
 		return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64,
 			  s->s_name, s->s_pid, s->s_uid, s->s_gid);
@@ -500,8 +501,9 @@ static enum check_status c_svc_identity(const struct checks_ctx *c, char *ev)
 		const struct af_proc *q = &s->s_procs[i];
 		if (!svc_ids_ok(p, q->p_uid, q->p_gid))
 			return EV(CHECK_FAIL,
-				  "%" PRId64 " process(es) named %s: pid %" PRId64 " runs as uid %" PRId64
-				  " gid %" PRId64 ", declared %" PRId64 "/%" PRId64,
+				  "%" PRId64 " process(es) named %s: pid %" PRId64
+				  " runs as uid %" PRId64 " gid %" PRId64 ", declared %" PRId64
+				  "/%" PRId64,
 				  n, s->s_name, q->p_pid, q->p_uid, q->p_gid, p->pr_uid, p->pr_gid);
 	}
 	if (svc_procs_listed(c, ev) != CHECK_PASS)
@@ -531,8 +533,8 @@ static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
 			return CHECK_FAIL;
 		if (s->s_count > 1)
 			return EV(CHECK_SKIP,
-				  REBUILD " (%" PRId64 " processes named %s, it shows only pid %" PRId64
-					  ")",
+				  REBUILD " (%" PRId64
+					  " processes named %s, it shows only pid %" PRId64 ")",
 				  c->cc_av->av_protocol, s->s_count, s->s_name, s->s_pid);
 		return s->s_seccomp == 2 ? CHECK_PASS : CHECK_WARN;
 	}
@@ -540,7 +542,8 @@ static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
 		const struct af_proc *q = &s->s_procs[i];
 		if (!svc_caps0(q->p_cap_eff) || q->p_no_new_privs != 1)
 			return EV(CHECK_FAIL,
-				  "%" PRId64 " process(es) named %s: pid %" PRId64 " has CapEff %s, "
+				  "%" PRId64 " process(es) named %s: pid %" PRId64
+				  " has CapEff %s, "
 				  "CapBnd %s, NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
 				  n, s->s_name, q->p_pid, q->p_cap_eff, q->p_cap_bnd,
 				  q->p_no_new_privs, q->p_seccomp);
@@ -554,8 +557,8 @@ static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
 	return EV(weak->p_seccomp == 2 ? CHECK_PASS : CHECK_WARN,
 		  "%" PRId64 " process(es) named %s; pid %" PRId64 ": CapEff %s, CapBnd %s, "
 		  "NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
-		  n, s->s_name, weak->p_pid, weak->p_cap_eff, weak->p_cap_bnd,
-		  weak->p_no_new_privs, weak->p_seccomp);
+		  n, s->s_name, weak->p_pid, weak->p_cap_eff, weak->p_cap_bnd, weak->p_no_new_privs,
+		  weak->p_seccomp);
 }
 
 static enum check_status c_readonly(const struct checks_ctx *c, char *ev)

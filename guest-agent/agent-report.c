@@ -31,7 +31,8 @@ void agent_report_fact_ids(char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < AGENT_NFACTS && len < size; i++) {
-		int n = snprintf(buf + len, size - len, "%s\"%s\"", i ? "," : "", agent_facts[i].af_id);
+		int n = snprintf(buf + len, size - len, "%s\"%s\"", i ? "," : "",
+				 agent_facts[i].af_id);
 		if (n < 0 || (size_t)n >= size - len) {
 			buf[len] = '\0';
 			return;

@@ -1062,8 +1062,8 @@ static enum check_status judged(struct agent_view *av, const struct profile *p, 
 	n = checks_evaluate(&cn, &df, av, p, rows, CHECKS_MAX);
 	if (st != CHECK_PASS) {
 		assert_int_equal(status_of(rows, n, id), CHECK_SKIP);
-		assert_non_null(strstr(evidence_of(rows, n, id),
-				       "agent protocol 2: rebuild the image"));
+		assert_non_null(
+			strstr(evidence_of(rows, n, id), "agent protocol 2: rebuild the image"));
 	}
 	av->av_protocol = 3;
 	return st;
@@ -1102,7 +1102,8 @@ static void test_checks_undodgeable(void **st)
 		struct check_row rows[CHECKS_MAX];
 		size_t n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(rows[i].cr_source, "agent") == 0 && rows[i].cr_status != CHECK_PASS)
+			if (strcmp(rows[i].cr_source, "agent") == 0 &&
+			    rows[i].cr_status != CHECK_PASS)
 				fail_msg("%s: %s", rows[i].cr_id, rows[i].cr_evidence);
 		assert_string_equal(evidence_of(rows, n, "service-identity"),
 				    "2 process(es) named httpd, all uid 100 gid 100 (pid 77, ...)");
@@ -1110,15 +1111,17 @@ static void test_checks_undodgeable(void **st)
 	/* A fact missing: once WARN, twice running FAIL; present again, back to 0. */
 	have[AF_ASLR] = false;
 	checks_count_misses(have, facts, miss);
-	assert_int_equal(judged(&av, &p, "nx-aslr", "the agent did not report \"aslr\" (missing once)"),
-			 CHECK_WARN);
+	assert_int_equal(
+		judged(&av, &p, "nx-aslr", "the agent did not report \"aslr\" (missing once)"),
+		CHECK_WARN);
 	checks_count_misses(have, facts, miss);
 	assert_int_equal(judged(&av, &p, "nx-aslr",
 				"the agent did not report \"aslr\" in 2 consecutive reports"),
 			 CHECK_FAIL);
 	/* ... not even announced: said so. */
 	av.av_announced &= ~(1u << AF_ASLR);
-	assert_int_equal(judged(&av, &p, "nx-aslr", "\"aslr\" (not in its hello) in 2"), CHECK_FAIL);
+	assert_int_equal(judged(&av, &p, "nx-aslr", "\"aslr\" (not in its hello) in 2"),
+			 CHECK_FAIL);
 	av.av_announced = AF_ALL_FACTS;
 	have[AF_ASLR] = true;
 	checks_count_misses(have, facts, miss);
@@ -1129,9 +1132,10 @@ static void test_checks_undodgeable(void **st)
 	checks_count_misses(have, facts, miss);
 	assert_int_equal(judged(&av, &p, "modules", "(missing once): EIO, honest"), CHECK_WARN);
 	checks_count_misses(have, facts, miss);
-	assert_int_equal(judged(&av, &p, "kernel-info",
-				"could not observe \"sysctl\" in 2 consecutive reports: EIO, honest"),
-			 CHECK_FAIL);
+	assert_int_equal(
+		judged(&av, &p, "kernel-info",
+		       "could not observe \"sysctl\" in 2 consecutive reports: EIO, honest"),
+		CHECK_FAIL);
 	memcpy(facts, saved, sizeof(saved));
 	checks_count_misses(have, facts, miss);
 	for (size_t i = 0; i < AF_COUNT; i++)
@@ -1143,27 +1147,29 @@ static void test_checks_undodgeable(void **st)
 	assert_int_equal(judged(&av, &p, "service-identity",
 				"2 process(es) named httpd: pid 78 runs as uid 0 gid 0"),
 			 CHECK_FAIL);
-	assert_int_equal(judged(&av, &p, "service-privileges",
-				"pid 78 has CapEff 000001ffffffffff"),
-			 CHECK_FAIL);
+	assert_int_equal(
+		judged(&av, &p, "service-privileges", "pid 78 has CapEff 000001ffffffffff"),
+		CHECK_FAIL);
 	/* ... or more processes than listed: the others go unjudged, FAIL. */
 	memcpy(facts, saved, sizeof(saved));
 	svc->s_count = 3;
-	assert_int_equal(judged(&av, &p, "service-identity", "3 processes named httpd, only 2 listed"),
-			 CHECK_FAIL);
+	assert_int_equal(
+		judged(&av, &p, "service-identity", "3 processes named httpd, only 2 listed"),
+		CHECK_FAIL);
 	assert_int_equal(judged(&av, &p, "service-privileges", "only 2 listed"), CHECK_FAIL);
 	memcpy(facts, saved, sizeof(saved));
 	/* UDP/68 held by something else than the DHCP client. */
 	snprintf(dhcp->s_comm, sizeof(dhcp->s_comm), "nc");
-	assert_int_equal(judged(&av, &p, "ports",
-				"udp 0.0.0.0:68 (NOT DECLARED) by nc pid 41"),
+	assert_int_equal(judged(&av, &p, "ports", "udp 0.0.0.0:68 (NOT DECLARED) by nc pid 41"),
 			 CHECK_FAIL);
 	dhcp->s_comm[0] = '\0'; /* ... or by no process the agent could find */
 	assert_int_equal(judged(&av, &p, "ports", ":68 (NOT DECLARED) by ? pid 41"), CHECK_FAIL);
 	for (size_t i = 0; i < 4; i++) {
-		static const char *const ok[] = { "udhcpc", "dhclient", "dhcpcd", "systemd-network" };
+		static const char *const ok[] = { "udhcpc", "dhclient", "dhcpcd",
+						  "systemd-network" };
 		snprintf(dhcp->s_comm, sizeof(dhcp->s_comm), "%s", ok[i]);
-		assert_int_equal(judged(&av, &p, "ports", "udp 0.0.0.0:68 (DHCP client)"), CHECK_PASS);
+		assert_int_equal(judged(&av, &p, "ports", "udp 0.0.0.0:68 (DHCP client)"),
+				 CHECK_PASS);
 	}
 	memcpy(facts, saved, sizeof(saved));
 }
@@ -1177,41 +1183,50 @@ static void test_agentproto_p3(void **st)
 	int k;
 	(void)st;
 #define P3_PARSE(s) agentproto_parse(s, strlen(s), &m, &e)
-	assert_int_equal(P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
-				  "\"kernel\":\"k\",\"facts\":[\"sshd\",\"listen\",\"listen\",\"x\"]}"),
-			 0);
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[\"sshd\",\"listen\",\"listen\",\"x\"]}"),
+		0);
 	assert_int_equal(m.am_facts, (1u << AF_SSHD) | (1u << AF_LISTEN));
 	/* Not strings, names of 16 bytes or more, more than 32 names: refused. */
-	assert_int_equal(P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
-				  "\"kernel\":\"k\",\"facts\":[1]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[1]}"),
+		-EINVAL);
 	err_clear(&e);
-	assert_int_equal(P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
-				  "\"kernel\":\"k\",\"facts\":[\"0123456789abcdef\"]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[\"0123456789abcdef\"]}"),
+		-EINVAL);
 	err_clear(&e);
-	k = snprintf(line, sizeof(line), "{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\","
-					 "\"boot_id\":\"b\",\"kernel\":\"k\",\"facts\":[\"x\"");
+	k = snprintf(line, sizeof(line),
+		     "{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\","
+		     "\"boot_id\":\"b\",\"kernel\":\"k\",\"facts\":[\"x\"");
 	for (int i = 0; i < 32; i++)
 		k += snprintf(line + k, sizeof(line) - (size_t)k, ",\"x\"");
 	snprintf(line + k, sizeof(line) - (size_t)k, "]}");
 	assert_int_equal(P3_PARSE(line), -EINVAL);
 	err_clear(&e);
 	/* A socket's comm of 16 bytes or more, a pid out of range: refused. */
-	assert_int_equal(P3_PARSE("{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
-				  "\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":1,"
-				  "\"comm\":\"0123456789abcdef\"}]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
+			"\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":1,"
+			"\"comm\":\"0123456789abcdef\"}]}"),
+		-EINVAL);
 	err_clear(&e);
-	assert_int_equal(P3_PARSE("{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
-				  "\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":0}]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
+			"\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":0}]}"),
+		-EINVAL);
 	err_clear(&e);
 	/* 20 service processes: 16 kept, the fact marked truncated. */
-	k = snprintf(line, sizeof(line), "{\"type\":\"fact\",\"report\":1,\"id\":\"service\","
-					 "\"found\":true,\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,"
-					 "\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1,"
-					 "\"seccomp\":2,\"count\":20,\"procs\":[");
+	k = snprintf(line, sizeof(line),
+		     "{\"type\":\"fact\",\"report\":1,\"id\":\"service\","
+		     "\"found\":true,\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,"
+		     "\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1,"
+		     "\"seccomp\":2,\"count\":20,\"procs\":[");
 	for (int i = 0; i < 20; i++)
 		k += snprintf(line + k, sizeof(line) - (size_t)k,
 			      "%s{\"pid\":%d,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
@@ -1222,18 +1237,22 @@ static void test_agentproto_p3(void **st)
 	assert_int_equal(m.am_fact.af.service.s_n_procs, AF_MAX_PROCS);
 	assert_true(m.am_fact.af_truncated);
 	/* A process with a capability set of 17 hex digits, or no seccomp: refused. */
-	assert_int_equal(P3_PARSE("{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
-				  "\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
-				  "\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
-				  "\"gid\":1,\"cap_eff\":\"00000000000000000\",\"cap_bnd\":\"0\","
-				  "\"no_new_privs\":1,\"seccomp\":2}]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
+			"\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
+			"\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
+			"\"gid\":1,\"cap_eff\":\"00000000000000000\",\"cap_bnd\":\"0\","
+			"\"no_new_privs\":1,\"seccomp\":2}]}"),
+		-EINVAL);
 	err_clear(&e);
-	assert_int_equal(P3_PARSE("{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
-				  "\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
-				  "\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
-				  "\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1}]}"),
-			 -EINVAL);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
+			"\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
+			"\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
+			"\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1}]}"),
+		-EINVAL);
 	err_clear(&e);
 #undef P3_PARSE
 }
@@ -1307,7 +1326,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agentproto),      cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_manifest),        cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_checks),          cmocka_unit_test(test_checks_undodgeable),
-		cmocka_unit_test(test_agentproto_p3),          cmocka_unit_test(test_timing),
+		cmocka_unit_test(test_agentproto_p3),   cmocka_unit_test(test_timing),
 		cmocka_unit_test(test_publish_ports),   cmocka_unit_test(test_portcheck),
 	};
 
