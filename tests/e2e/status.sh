@@ -117,6 +117,7 @@ t_is "all destroyed" "$("$A" ls --json | jq length)" 0
 # Each variant is the same files under a new name, its manifest's cmdline
 # extended: the dock checks the files' digests, and they are unchanged.
 DODGES="error missing partial udp68 decoy"
+dodge_t0=$SECONDS
 for d in $DODGES; do
 	v=$W/images/micro-hostile-$d
 	mkdir -p "$v"
@@ -170,7 +171,10 @@ for id in ports service-identity; do
 	t_is "real: $id PASS ($(evidence real $id))" "$(row real $id)" PASS
 done
 t_is "real: service-privileges not FAIL" "$(row real service-privileges | grep -c FAIL)" 0
-t_is "real: no row says a fact was missing, in error, or the agent too old" \
-	"$(jq '[.checks[] | select(.evidence | test("did not report|could not observe|missing once|rebuild the image"))] | length' "$W/real.status.json")" 0
+t_is "real: no row says a fact was missing or the agent too old" \
+	"$(jq '[.checks[] | select(.evidence | test("did not report|missing once|rebuild the image"))] | length' "$W/real.status.json")" 0
+# micro has no nf_tables: its nft fact is an error, twice running a FAIL now.
+t_is "real: the same rows FAIL as on good (micro's own weaknesses)" "$(fails real)" "$(fails good)"
 for n in real $(printf 'dodge-%s ' $DODGES); do "$A" destroy "$n" >/dev/null; done
 t_is "dodging nodes destroyed" "$("$A" ls --json | jq length)" 0
+t_diag "the dodging nodes took $((SECONDS - dodge_t0)) s"
