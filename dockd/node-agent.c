@@ -105,8 +105,9 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 	if (msg->am_type == AGENT_MSG_HELLO) {
 		/*
 		 * Which rules judge this agent's reports (checks.c): its protocol,
-		 * never lowered. A node's agent is its pinned image's: a hello that
-		 * says older than one before (or than the record's) is a guest
+		 * never lowered between two starts by the dock. The first hello
+		 * of a boot comes from the pinned image's own agent; one that
+		 * later says older (or older than the record's) is a guest
 		 * claiming to be old to dodge the newer rules.
 		 */
 		uint64_t p = msg->am_hello.ah_protocol;
