@@ -49,7 +49,10 @@ static int af_listen(struct json_object *o, struct agent_fact *f, struct dock_er
 		ELEM(a, i, e);
 		if (STR(e, "proto", s->s_proto) < 0 || STR(e, "addr", s->s_addr) < 0 ||
 		    I64(e, "port", 0, 65535, &port) < 0 ||
-		    I64(e, "uid", -1, UINT32_MAX, &s->s_uid) < 0)
+		    I64(e, "uid", -1, UINT32_MAX, &s->s_uid) < 0 ||
+		    /* Protocol 3: the process holding the socket, when the agent found it. */
+		    JSONIN_BAD(jsonin_i64(e, W, "pid", false, 1, INT32_MAX, &s->s_pid, err)) ||
+		    JSONIN_BAD(jsonin_str(e, W, "comm", false, s->s_comm, sizeof(s->s_comm), err)))
 			return -EINVAL;
 		s->s_port = (uint32_t)port;
 		f->af.listen.l_n = (uint8_t)(i + 1);
@@ -157,6 +160,32 @@ static int af_nft(struct json_object *o, struct agent_fact *f, struct dock_err *
 	return 0;
 }
 
+/* Protocol 3: "procs", every process of the service (up to AF_MAX_PROCS). */
+static int af_service_procs(struct json_object *o, struct agent_fact *f, struct dock_err *err)
+{
+	typeof(f->af.service) *s = &f->af.service;
+	struct json_object *a = NULL, *e;
+	int r = jsonin_array(o, W, "procs", false, AF_PROTO_ARRAY_MAX, &a, err);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < af_keep(a, AF_MAX_PROCS, f); i++) {
+		struct af_proc *p = &s->s_procs[i];
+		ELEM(a, i, e);
+		if (I64(e, "pid", 1, INT32_MAX, &p->p_pid) < 0 ||
+		    I64(e, "uid", 0, UINT32_MAX, &p->p_uid) < 0 ||
+		    I64(e, "gid", 0, UINT32_MAX, &p->p_gid) < 0 ||
+		    STR(e, "cap_eff", p->p_cap_eff) < 0 || STR(e, "cap_bnd", p->p_cap_bnd) < 0 ||
+		    I64(e, "no_new_privs", 0, 1, &p->p_no_new_privs) < 0 ||
+		    I64(e, "seccomp", 0, 2, &p->p_seccomp) < 0)
+			return -EINVAL;
+		s->s_n_procs = (uint8_t)(i + 1);
+	}
+	return 0;
+}
+
 static int af_service(struct json_object *o, struct agent_fact *f, struct dock_err *err)
 {
 	typeof(f->af.service) *s = &f->af.service;
@@ -181,7 +210,7 @@ static int af_service(struct json_object *o, struct agent_fact *f, struct dock_e
 		return -EINVAL;
 	if (JSONIN_BAD(jsonin_i64(o, W, "count", false, 0, INT32_MAX, &s->s_count, err)))
 		return -EINVAL;
-	return 0;
+	return af_service_procs(o, f, err);
 }
 
 static int af_sysctl(struct json_object *o, struct agent_fact *f, struct dock_err *err)
@@ -221,6 +250,25 @@ static const struct {
 const char *agentproto_fact_name(enum agent_fact_id id)
 {
 	return id < AF_COUNT ? agent_facts[id].fd_name : "unknown";
+}
+
+/* Hello (protocol 3): the facts the agent announces, at most
+ * AF_PROTO_ARRAY_MAX names of under 16 bytes; names this dock does not know
+ * (a newer agent's) are skipped, a non-string refuses the line. */
+static int agentproto_hello_facts(struct json_object *o, uint32_t *mask, struct dock_err *err)
+{
+	char names[AF_PROTO_ARRAY_MAX][16];
+	size_t n;
+
+	*mask = 0;
+	if (jsonin_strings(o, "agent hello", "facts", &names[0][0], sizeof(names[0]),
+			   AF_PROTO_ARRAY_MAX, &n, err) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < AF_COUNT; k++)
+			if (strcmp(names[i], agent_facts[k].fd_name) == 0)
+				*mask |= 1u << k;
+	return 0;
 }
 
 static int agentproto_fact(struct json_object *o, struct agent_fact *f, struct dock_err *err)
@@ -270,7 +318,8 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 			    0 ||
 		    jsonin_str(o, w, "kernel", true, h->ah_kernel, sizeof(h->ah_kernel), err) < 0 ||
 		    JSONIN_BAD(jsonin_str(o, w, "hostname", false, h->ah_hostname,
-					  sizeof(h->ah_hostname), err)))
+					  sizeof(h->ah_hostname), err)) ||
+		    agentproto_hello_facts(o, &msg->am_facts, err) < 0)
 			goto out;
 	} else if (strcmp(type, "fact") == 0) {
 		msg->am_type = AGENT_MSG_FACT;

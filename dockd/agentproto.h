@@ -13,9 +13,13 @@
 #include "state.h"
 
 #define AGENT_LINE_MAX 4096
-#define AGENT_PROTOCOL 2
+#define AGENT_PROTOCOL 3
 /* The first protocol whose agents take a `shutdown` request. */
 #define AGENT_PROTOCOL_SHUTDOWN 2
+/* The first protocol whose agents announce their facts in hello, list every
+ * matching service process and name each listening socket's process: the
+ * protocol from which a missing fact, a decoy or a stray UDP/68 socket FAILs. */
+#define AGENT_PROTOCOL_UNDODGEABLE 3
 
 enum agent_msg_type {
 	AGENT_MSG_HELLO,
@@ -36,6 +40,7 @@ enum agent_msg_type {
 #define AF_MAX_SWAPS   8
 #define AF_MAX_MOUNTS  32
 #define AF_MAX_CHAINS  8
+#define AF_MAX_PROCS   16 /* service processes listed (protocol 3) */
 
 enum agent_fact_id {
 	AF_LISTEN,
@@ -56,6 +61,8 @@ struct af_socket {
 	char s_addr[48];
 	uint32_t s_port;
 	int64_t s_uid;
+	int64_t s_pid;   /* protocol 3: the process holding it, 0 unknown */
+	char s_comm[16]; /* ... and its comm, "" unknown */
 };
 
 struct af_iface {
@@ -85,6 +92,12 @@ struct af_chain {
 	char c_chain[96];
 	char c_policy[8];
 	char c_hook[16];
+};
+
+/* One process of the service (protocol 3). */
+struct af_proc {
+	int64_t p_pid, p_uid, p_gid, p_no_new_privs, p_seccomp;
+	char p_cap_eff[17], p_cap_bnd[17];
 };
 
 /* One fact line. af_error is the agent's reason when it could not observe. */
@@ -126,6 +139,9 @@ struct agent_fact {
 			char s_name[16];
 			int64_t s_pid, s_uid, s_gid, s_count, s_no_new_privs, s_seccomp;
 			char s_cap_eff[17], s_cap_bnd[17];
+			/* Protocol 3: every matching process, lowest pids first. */
+			struct af_proc s_procs[AF_MAX_PROCS];
+			uint8_t s_n_procs;
 		} service;
 		struct {
 			int64_t s_modules_disabled, s_kptr_restrict, s_dmesg_restrict,
@@ -145,11 +161,14 @@ struct agent_msg {
 	uint64_t am_seq; /* heartbeat seq, or the report a fact belongs to */
 	uint64_t am_uptime;
 	uint64_t am_count; /* report_end: number of facts */
+	uint32_t am_facts; /* hello (protocol 3): facts announced, bit 1u << agent_fact_id */
 	struct agent_fact am_fact;
 };
 
 /* Name of a fact id as it appears on the wire ("listen", ...). */
 const char *agentproto_fact_name(enum agent_fact_id id);
+/* Every fact id, as a mask of bits 1u << agent_fact_id. */
+#define AF_ALL_FACTS ((uint32_t)((1u << AF_COUNT) - 1))
 
 /* Parse one line (without its newline). Unknown message types parse as
  * AGENT_MSG_OTHER so newer agents do not break older docks. */

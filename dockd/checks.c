@@ -264,17 +264,41 @@ static enum check_status c_agent_input(const struct checks_ctx *c, char *ev)
 
 #define FACT(c, id) (&(c)->cc_av->av_facts[id])
 
+/*
+ * Agents of protocol 3 and later are judged by the rules a guest cannot
+ * dodge: a fact missing or in error twice running FAILs, every process of
+ * the service is judged, UDP/68 is exempt only for the DHCP client's
+ * process. Where an older agent cannot say enough for them, the row is
+ * SKIP with REBUILD, never FAIL: a dock upgrade alone must not fire on_fail.
+ */
+#define P3(c)   ((c)->cc_av->av_protocol >= AGENT_PROTOCOL_UNDODGEABLE)
+#define REBUILD "agent protocol %" PRIu64 ": rebuild the image"
+
+/* The DHCP clients whose UDP/68 socket is infrastructure, by comm (15 bytes
+ * at most: systemd-networkd is "systemd-network"). */
+static const char *const dhcp_clients[] = { "udhcpc", "dhclient", "dhcpcd", "systemd-network" };
+
+static bool is_dhcp_client(const char *comm)
+{
+	for (size_t i = 0; i < sizeof(dhcp_clients) / sizeof(dhcp_clients[0]); i++)
+		if (strcmp(comm, dhcp_clients[i]) == 0)
+			return true;
+	return false;
+}
+
 static enum check_status c_ports(const struct checks_ctx *c, char *ev)
 {
 	const struct agent_fact *f = FACT(c, AF_LISTEN);
-	int extra = 0;
+	int extra = 0, udp68_unknown = 0;
 
 	ev[0] = '\0';
 	for (unsigned i = 0; i < f->af.listen.l_n; i++) {
 		const struct af_socket *s = &f->af.listen.l_sockets[i];
 		bool loopback = strncmp(s->s_addr, "127.", 4) == 0 || strcmp(s->s_addr, "::1") == 0;
-		/* The guest's own DHCP client is infrastructure, not a service. */
-		bool dhcp = strncmp(s->s_proto, "udp", 3) == 0 && s->s_port == 68;
+		bool udp68 = strncmp(s->s_proto, "udp", 3) == 0 && s->s_port == 68;
+		/* The guest's own DHCP client is infrastructure, not a service: from
+		 * protocol 3 only when the agent says its process is one. */
+		bool dhcp = udp68 && (!P3(c) || is_dhcp_client(s->s_comm));
 		bool declared =
 			c->cc_pol && profile_port_declared(c->cc_pol, s->s_proto, s->s_port);
 
@@ -283,7 +307,10 @@ static enum check_status c_ports(const struct checks_ctx *c, char *ev)
 			       : loopback ? " (loopback)"
 			       : dhcp     ? " (DHCP client)"
 					  : " (NOT DECLARED)");
+		if (P3(c) && !declared && !loopback && !dhcp)
+			ev_add(ev, " by %s pid %" PRId64, s->s_comm[0] ? s->s_comm : "?", s->s_pid);
 		extra += !declared && !loopback && !dhcp;
+		udp68_unknown += !declared && !loopback && dhcp && !P3(c);
 	}
 	if (f->af.listen.l_n == 0)
 		ev_add(ev, "no listening sockets");
@@ -291,7 +318,12 @@ static enum check_status c_ports(const struct checks_ctx *c, char *ev)
 		ev_add(ev, " ... (truncated)");
 	if (c->cc_pol == NULL)
 		return CHECK_WARN;
-	return extra > 0 || f->af_truncated ? CHECK_FAIL : CHECK_PASS;
+	if (extra > 0 || f->af_truncated)
+		return CHECK_FAIL;
+	if (udp68_unknown > 0)
+		return EV(CHECK_SKIP, REBUILD " (it does not say whose the UDP/68 socket is: %s)",
+			  c->cc_av->av_protocol, "only a DHCP client's is exempt");
+	return CHECK_PASS;
 }
 
 static enum check_status c_nx_aslr(const struct checks_ctx *c, char *ev)
@@ -421,44 +453,122 @@ static enum check_status c_pfilter(const struct checks_ctx *c, char *ev)
 		  f->af.nft.f_tables, f->af.nft.f_n);
 }
 
+static bool svc_ids_ok(const struct profile *p, int64_t uid, int64_t gid)
+{
+	return uid != 0 && gid != 0 && (p->pr_uid < 0 || uid == p->pr_uid) &&
+		(p->pr_gid < 0 || gid == p->pr_gid);
+}
+
+static bool svc_caps0(const char *cap_eff)
+{
+	return cap_eff[0] != '\0' && strspn(cap_eff, "0") == strlen(cap_eff);
+}
+
+#define SVC(c) (&FACT(c, AF_SERVICE)->af.service)
+
+/* Protocol 3: FAIL, with why, unless the agent listed every process named
+ * like the service (its total count). */
+static enum check_status svc_procs_listed(const struct checks_ctx *c, char *ev)
+{
+	const typeof(FACT(c, AF_SERVICE)->af.service) *s = SVC(c);
+
+	if (s->s_n_procs == 0)
+		return EV(CHECK_FAIL,
+			  "service %s: the agent lists none of its %" PRId64 " process(es)",
+			  s->s_name, s->s_count);
+	if (s->s_count > s->s_n_procs)
+		return EV(CHECK_FAIL,
+			  "%" PRId64 " processes named %s, only %u listed: the others go unjudged",
+			  s->s_count, s->s_name, s->s_n_procs);
+	return CHECK_PASS;
+}
+
 static enum check_status c_svc_identity(const struct checks_ctx *c, char *ev)
 {
-	const struct agent_fact *f = FACT(c, AF_SERVICE);
+	const typeof(FACT(c, AF_SERVICE)->af.service) *s = SVC(c);
 	const struct profile *p = c->cc_pol;
+	int64_t n = s->s_count > s->s_n_procs ? s->s_count : s->s_n_procs;
 
 	if (p == NULL || p->pr_service[0] == '\0')
 		return EV(CHECK_WARN, "no service declared in the node's profile");
-	if (!f->af.service.s_found)
+	if (!s->s_found)
 		return EV(CHECK_FAIL, "service %s is not running", p->pr_service);
-	if (f->af.service.s_uid == 0 || f->af.service.s_gid == 0 ||
-	    (p->pr_uid >= 0 && f->af.service.s_uid != p->pr_uid) ||
-	    (p->pr_gid >= 0 && f->af.service.s_gid != p->pr_gid))
-		return EV(CHECK_FAIL,
-			  "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64
-			  ", declared %" PRId64 "/%" PRId64,
-			  f->af.service.s_name, f->af.service.s_pid, f->af.service.s_uid,
-			  f->af.service.s_gid, p->pr_uid, p->pr_gid);
-	return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64,
-		  f->af.service.s_name, f->af.service.s_pid, f->af.service.s_uid,
-		  f->af.service.s_gid);
+	if (!P3(c)) {
+		if (!svc_ids_ok(p, s->s_uid, s->s_gid))
+			return EV(CHECK_FAIL,
+				  "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64
+				  ", declared %" PRId64 "/%" PRId64,
+				  s->s_name, s->s_pid, s->s_uid, s->s_gid, p->pr_uid, p->pr_gid);
+		if (s->s_count > 1)
+			return EV(CHECK_SKIP,
+				  REBUILD " (%" PRId64
+					  " processes named %s, it shows only pid %" PRId64 ")",
+				  c->cc_av->av_protocol, s->s_count, s->s_name, s->s_pid);
+		return EV(CHECK_PASS, "%s pid %" PRId64 " runs as uid %" PRId64 " gid %" PRId64,
+			  s->s_name, s->s_pid, s->s_uid, s->s_gid);
+	}
+	for (unsigned i = 0; i < s->s_n_procs; i++) {
+		const struct af_proc *q = &s->s_procs[i];
+		if (!svc_ids_ok(p, q->p_uid, q->p_gid))
+			return EV(CHECK_FAIL,
+				  "%" PRId64 " process(es) named %s: pid %" PRId64
+				  " runs as uid %" PRId64 " gid %" PRId64 ", declared %" PRId64
+				  "/%" PRId64,
+				  n, s->s_name, q->p_pid, q->p_uid, q->p_gid, p->pr_uid, p->pr_gid);
+	}
+	if (svc_procs_listed(c, ev) != CHECK_PASS)
+		return CHECK_FAIL;
+	return EV(CHECK_PASS,
+		  "%" PRId64 " process(es) named %s, all uid %" PRId64 " gid %" PRId64
+		  " (pid %" PRId64 "%s)",
+		  n, s->s_name, s->s_procs[0].p_uid, s->s_procs[0].p_gid, s->s_procs[0].p_pid,
+		  n > 1 ? ", ..." : "");
 }
 
 static enum check_status c_svc_privs(const struct checks_ctx *c, char *ev)
 {
-	const struct agent_fact *f = FACT(c, AF_SERVICE);
-	bool caps0 = strspn(f->af.service.s_cap_eff, "0") == strlen(f->af.service.s_cap_eff) &&
-		f->af.service.s_cap_eff[0] != '\0';
+	const typeof(FACT(c, AF_SERVICE)->af.service) *s = SVC(c);
+	int64_t n = s->s_count > s->s_n_procs ? s->s_count : s->s_n_procs;
+	const struct af_proc *weak = NULL;
 
 	if (c->cc_pol == NULL || c->cc_pol->pr_service[0] == '\0')
 		return EV(CHECK_WARN, "no service declared in the node's profile");
-	if (!f->af.service.s_found)
+	if (!s->s_found)
 		return EV(CHECK_FAIL, "service %s is not running", c->cc_pol->pr_service);
-	ev_set(CHECK_PASS, ev, "CapEff %s, CapBnd %s, NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
-	       f->af.service.s_cap_eff, f->af.service.s_cap_bnd, f->af.service.s_no_new_privs,
-	       f->af.service.s_seccomp);
-	if (!caps0 || f->af.service.s_no_new_privs != 1)
+	if (!P3(c)) {
+		ev_set(CHECK_PASS, ev,
+		       "CapEff %s, CapBnd %s, NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
+		       s->s_cap_eff, s->s_cap_bnd, s->s_no_new_privs, s->s_seccomp);
+		if (!svc_caps0(s->s_cap_eff) || s->s_no_new_privs != 1)
+			return CHECK_FAIL;
+		if (s->s_count > 1)
+			return EV(CHECK_SKIP,
+				  REBUILD " (%" PRId64
+					  " processes named %s, it shows only pid %" PRId64 ")",
+				  c->cc_av->av_protocol, s->s_count, s->s_name, s->s_pid);
+		return s->s_seccomp == 2 ? CHECK_PASS : CHECK_WARN;
+	}
+	for (unsigned i = 0; i < s->s_n_procs; i++) {
+		const struct af_proc *q = &s->s_procs[i];
+		if (!svc_caps0(q->p_cap_eff) || q->p_no_new_privs != 1)
+			return EV(CHECK_FAIL,
+				  "%" PRId64 " process(es) named %s: pid %" PRId64
+				  " has CapEff %s, "
+				  "CapBnd %s, NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
+				  n, s->s_name, q->p_pid, q->p_cap_eff, q->p_cap_bnd,
+				  q->p_no_new_privs, q->p_seccomp);
+		if (weak == NULL && q->p_seccomp != 2)
+			weak = q;
+	}
+	if (svc_procs_listed(c, ev) != CHECK_PASS)
 		return CHECK_FAIL;
-	return f->af.service.s_seccomp == 2 ? CHECK_PASS : CHECK_WARN;
+	if (weak == NULL)
+		weak = &s->s_procs[0];
+	return EV(weak->p_seccomp == 2 ? CHECK_PASS : CHECK_WARN,
+		  "%" PRId64 " process(es) named %s; pid %" PRId64 ": CapEff %s, CapBnd %s, "
+		  "NoNewPrivs %" PRId64 ", Seccomp %" PRId64,
+		  n, s->s_name, weak->p_pid, weak->p_cap_eff, weak->p_cap_bnd, weak->p_no_new_privs,
+		  weak->p_seccomp);
 }
 
 static enum check_status c_readonly(const struct checks_ctx *c, char *ev)
@@ -584,6 +694,36 @@ static const struct {
 	{ "sshd", "sshd key-only or absent", true, AF_SSHD, c_sshd },
 };
 
+/*
+ * An agent row whose fact the report lacks or has in error: true with its
+ * verdict in *st. From protocol 3, once is WARN ("missing once"), twice
+ * running FAIL with the reason; an older agent's is SKIP, never FAIL.
+ */
+static bool fact_gate(const struct checks_ctx *c, int fid, char *ev, enum check_status *st)
+{
+	const struct agent_view *av = c->cc_av;
+	const char *name = agentproto_fact_name((enum agent_fact_id)fid);
+	unsigned miss = av->av_miss ? av->av_miss[fid] : 1;
+	const char *err = av->av_have[fid] ? av->av_facts[fid].af_error : "";
+	bool announced = !P3(c) || (av->av_announced & (1u << fid)) != 0;
+
+	if (av->av_have[fid] && err[0] == '\0')
+		return false;
+	if (!P3(c))
+		*st = EV(CHECK_SKIP, REBUILD "; %s \"%s\"%s%s", av->av_protocol,
+			 err[0] ? "it could not observe" : "it did not report", name,
+			 err[0] ? ": " : "", err);
+	else
+		*st = EV(miss >= 2 ? CHECK_FAIL : CHECK_WARN, "the agent %s \"%s\"%s%s%s",
+			 err[0] ? "could not observe" : "did not report", name,
+			 announced ? "" : " (not in its hello)",
+			 miss >= 2 ? " in 2 consecutive reports" : " (missing once)",
+			 err[0] ? ": " : "");
+	if (P3(c) && err[0])
+		ev_add(ev, "%s", err);
+	return true;
+}
+
 size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
 		       const struct agent_view *av, const struct profile *pol,
 		       struct check_row *rows, size_t max)
@@ -613,20 +753,20 @@ size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df
 					   age, cn->cn_deadline_s);
 				continue;
 			}
-			if (!av->av_have[fid]) {
-				r->cr_status = EV(CHECK_WARN, "the agent did not report \"%s\"",
-						  agentproto_fact_name((enum agent_fact_id)fid));
+			if (fact_gate(&c, fid, ev, &r->cr_status))
 				continue;
-			}
-			if (av->av_facts[fid].af_error[0] != '\0') {
-				r->cr_status = EV(CHECK_WARN, "agent could not observe: %s",
-						  av->av_facts[fid].af_error);
-				continue;
-			}
 		}
 		r->cr_status = check_table[i].cd_fn(&c, ev);
 	}
 	return n;
+}
+
+void checks_count_misses(const bool *have, const struct agent_fact *facts, uint8_t *miss)
+{
+	for (int i = 0; i < AF_COUNT; i++) {
+		bool bad = !have[i] || facts[i].af_error[0] != '\0';
+		miss[i] = !bad ? 0 : miss[i] < UINT8_MAX ? (uint8_t)(miss[i] + 1) : UINT8_MAX;
+	}
 }
 
 static const char *const status_names[] = { [CHECK_PASS] = "PASS",

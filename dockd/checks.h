@@ -54,6 +54,12 @@ struct agent_view {
 	const struct agent_fact *av_facts; /* AF_COUNT entries */
 	const bool *av_have;
 	uint64_t av_bad, av_overlong, av_dropped;
+	/* The protocol of the agent that made the report (0 unknown: judged as
+	 * an old agent), what its hello announced, and for each fact how many
+	 * consecutive reports up to this one lacked it or had it in error. */
+	uint64_t av_protocol;
+	uint32_t av_announced;
+	const uint8_t *av_miss; /* AF_COUNT entries, or NULL: none counted */
 };
 
 struct checks_node {
@@ -72,6 +78,10 @@ void checks_dock_from_xml(const char *domain_xml, const char *network_xml, const
 size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
 		       const struct agent_view *av, const struct profile *pol,
 		       struct check_row *rows, size_t max);
+
+/* A complete report of a protocol 3 agent: each fact's count of consecutive
+ * reports lacking it or having it in error goes up (to 255), or back to 0. */
+void checks_count_misses(const bool *have, const struct agent_fact *facts, uint8_t *miss);
 
 const char *checks_status_name(enum check_status s);
 /* {"node":…, "checks":[{"id","title","source","status","evidence"}], "summary":{…}} */

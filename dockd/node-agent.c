@@ -48,6 +48,45 @@ void node_agent_connected(const char *name, bool connected)
 	pthread_mutex_unlock(&node_lock);
 }
 
+/*
+ * A report_end (node_lock held). An agent before protocol 3 has its report
+ * counted only when whole by its own count, as always. From protocol 3 every
+ * report the agent ends counts, whatever it holds: a fact that is not in it
+ * (not announced, left out, or lines lost) is missing from it, and each
+ * fact's count of consecutive reports missing it or in error is kept here
+ * (never reset by a hello: an agent cannot wipe it by reconnecting).
+ */
+static void node_agent_report_end_locked(struct node *n, const struct agent_msg *msg)
+{
+	struct node_report *done = n->n_pending;
+	bool p3 = n->n_agent_protocol >= AGENT_PROTOCOL_UNDODGEABLE;
+	uint64_t got = 0;
+
+	if (done == NULL || done->rp_seq != msg->am_seq) {
+		/* Only a whole report counts; one cut by a reconnect is dropped. */
+		if (!p3)
+			return;
+		if (done == NULL && (done = malloc(sizeof(*done))) == NULL)
+			return;
+		memset(done->rp_have, 0, sizeof(done->rp_have));
+		done->rp_seq = msg->am_seq;
+	}
+	for (int i = 0; i < AF_COUNT; i++)
+		got += done->rp_have[i];
+	if (!p3 && got != msg->am_count)
+		return;
+	checks_count_misses(done->rp_have, done->rp_facts, n->n_fact_miss);
+	memcpy(done->rp_miss, n->n_fact_miss, sizeof(done->rp_miss));
+	done->rp_protocol = n->n_agent_protocol;
+	done->rp_announced = n->n_agent_facts;
+	done->rp_time = (int64_t)time(NULL);
+	n->n_pending = n->n_report;
+	n->n_report = done;
+	if (n->n_pending != NULL)
+		n->n_pending->rp_seq = UINT64_MAX;
+	node_judge_report_locked(n);
+}
+
 void node_agent_message(const char *name, const struct agent_msg *msg)
 {
 	struct node *n;
@@ -62,6 +101,22 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		int64_t now = timing_now();
 		timing_add(&n->n_timing, TIMING_FIRST_LINE, n->n_timing.tm_started_ns, now);
 		node_timing_end_locked(n, now);
+	}
+	if (msg->am_type == AGENT_MSG_HELLO) {
+		/*
+		 * Which rules judge this agent's reports (checks.c): its protocol,
+		 * never lowered between two starts by the dock. The first hello
+		 * of a boot comes from the pinned image's own agent; one that
+		 * later says older (or older than the record's) is a guest
+		 * claiming to be old to dodge the newer rules.
+		 */
+		uint64_t p = msg->am_hello.ah_protocol;
+		if (n->n_rec.nr_have_hello && n->n_rec.nr_hello.ah_protocol > p)
+			p = n->n_rec.nr_hello.ah_protocol;
+		if (n->n_agent_protocol > p)
+			p = n->n_agent_protocol;
+		n->n_agent_protocol = p;
+		n->n_agent_facts = msg->am_facts & AF_ALL_FACTS;
 	}
 	switch (msg->am_type) {
 	case AGENT_MSG_HELLO: {
@@ -94,22 +149,9 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		n->n_pending->rp_facts[msg->am_fact.af_id] = msg->am_fact;
 		n->n_pending->rp_have[msg->am_fact.af_id] = true;
 		break;
-	case AGENT_MSG_REPORT_END: {
-		struct node_report *done = n->n_pending;
-		uint64_t got = 0;
-		for (int i = 0; done != NULL && i < AF_COUNT; i++)
-			got += done->rp_have[i];
-		/* Only a whole report counts; one cut by a reconnect is dropped. */
-		if (done == NULL || done->rp_seq != msg->am_seq || got != msg->am_count)
-			break;
-		done->rp_time = (int64_t)time(NULL);
-		n->n_pending = n->n_report;
-		n->n_report = done;
-		if (n->n_pending != NULL)
-			n->n_pending->rp_seq = UINT64_MAX;
-		node_judge_report_locked(n);
+	case AGENT_MSG_REPORT_END:
+		node_agent_report_end_locked(n, msg);
 		break;
-	}
 	case AGENT_MSG_SHUTDOWN_ACK:
 		if (n->n_want_shutdown && !n->n_shutdown_acked)
 			log_info("node %s: the agent acknowledged the shutdown request", name);

@@ -31,6 +31,9 @@ struct node_report {
 	int64_t rp_time; /* when report_end arrived */
 	bool rp_have[AF_COUNT];
 	struct agent_fact rp_facts[AF_COUNT];
+	uint64_t rp_protocol;      /* the reporting agent's protocol (its hello), 0 unknown */
+	uint32_t rp_announced;     /* the facts its hello announced (protocol 3) */
+	uint8_t rp_miss[AF_COUNT]; /* n_fact_miss as this report left it */
 };
 
 struct node {
@@ -39,8 +42,11 @@ struct node {
 	bool n_agent_connected;
 	int64_t n_last_heartbeat;
 	uint64_t n_heartbeats;
-	struct node_report *n_report;          /* last complete report */
-	struct node_report *n_pending;         /* being received */
+	struct node_report *n_report;  /* last complete report */
+	struct node_report *n_pending; /* being received */
+	uint64_t n_agent_protocol;     /* protocol of the last hello, 0 none yet */
+	uint32_t n_agent_facts;        /* facts that hello announced (protocol 3) */
+	uint8_t n_fact_miss[AF_COUNT]; /* consecutive reports each fact was missing or in error */
 	uint64_t n_bad, n_overlong, n_dropped; /* hostile input, from the reader */
 	bool n_hostile_handled;                /* the on_hostile policy ran for this boot */
 	bool n_silent_handled;                 /* the on_silent policy ran for this silence */

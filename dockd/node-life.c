@@ -221,6 +221,8 @@ int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	n->n_bad = n->n_overlong = n->n_dropped = 0;
 	n->n_hostile_handled = n->n_silent_handled = false;
 	memset(n->n_fail_since, 0, sizeof(n->n_fail_since));
+	memset(n->n_fact_miss, 0, sizeof(n->n_fact_miss));
+	n->n_agent_protocol = 0; /* the image's agent says it anew (start --rebase) */
 	pthread_mutex_unlock(&node_lock);
 	/* Re-render the domain: paths and accel come from the current config. */
 	t = timing_now();

@@ -136,6 +136,9 @@ void node_judge_report_locked(struct node *n)
 		.av_report_time = n->n_report->rp_time,
 		.av_facts = n->n_report->rp_facts,
 		.av_have = n->n_report->rp_have,
+		.av_protocol = n->n_report->rp_protocol,
+		.av_announced = n->n_report->rp_announced,
+		.av_miss = n->n_report->rp_miss,
 	};
 	cnt = checks_evaluate(&cn, &no_dock_facts, &av, n->n_have_profile ? &n->n_profile : NULL,
 			      rows, CHECKS_MAX);

@@ -385,6 +385,9 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 	av.av_report_time = rep ? rep->rp_time : 0;
 	av.av_facts = rep ? rep->rp_facts : NULL;
 	av.av_have = rep ? rep->rp_have : none;
+	av.av_protocol = rep ? rep->rp_protocol : 0;
+	av.av_announced = rep ? rep->rp_announced : 0;
+	av.av_miss = rep ? rep->rp_miss : NULL;
 	cn.cn_name = r.nr_name;
 	cn.cn_ip = nn.nn_subnet.ns_node_ip;
 	cn.cn_mac = r.nr_mac;

@@ -17,8 +17,8 @@
 
 #include "facts.h"
 
-#define AGENT_VERSION   "0.3.0"
-#define AGENT_PROTOCOL  2
+#define AGENT_VERSION   "0.4.0"
+#define AGENT_PROTOCOL  3
 #define AGENT_PORT_NAME "org.isc.agent.0"
 /*
  * Output not yet taken by the host. A dock that stops reading must not make
@@ -98,6 +98,9 @@ void agent_send_heartbeat(struct agent *a);
 /* ---- agent-report.c ---- */
 void agent_report_request(struct agent *a);
 void agent_report_reset(struct agent *a);
+/* The ids of the facts a report holds, as the inside of a JSON array
+ * ("listen","aslr",...), for the hello (protocol 3). */
+void agent_report_fact_ids(char *buf, size_t size);
 void agent_report_pump(struct agent *a);
 void agent_timers(struct agent *a);
 

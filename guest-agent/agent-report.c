@@ -25,6 +25,22 @@ static const struct agent_fact {
 
 #define AGENT_NFACTS (sizeof(agent_facts) / sizeof(agent_facts[0]))
 
+void agent_report_fact_ids(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < AGENT_NFACTS && len < size; i++) {
+		int n = snprintf(buf + len, size - len, "%s\"%s\"", i ? "," : "",
+				 agent_facts[i].af_id);
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = '\0';
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
 static void agent_report_start(struct agent *a)
 {
 	a->ag_report_active = true;

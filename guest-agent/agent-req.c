@@ -271,7 +271,7 @@ static void agent_send_hello(struct agent *a)
 {
 	char boot_id[AGENT_VALUE_MAX], kernel[AGENT_VALUE_MAX], host[AGENT_VALUE_MAX];
 	char e_boot[AGENT_VALUE_MAX], e_kernel[AGENT_VALUE_MAX], e_host[AGENT_VALUE_MAX];
-	char line[AGENT_LINE_MAX];
+	char line[AGENT_LINE_MAX], facts[256];
 	struct utsname uts;
 	bool have_uts = uname(&uts) == 0;
 	int n;
@@ -287,10 +287,11 @@ static void agent_send_hello(struct agent *a)
 	json_escape(e_boot, sizeof(e_boot), boot_id);
 	json_escape(e_kernel, sizeof(e_kernel), kernel);
 	json_escape(e_host, sizeof(e_host), host);
+	agent_report_fact_ids(facts, sizeof(facts));
 	n = snprintf(line, sizeof(line),
 		     "{\"type\":\"hello\",\"protocol\":%d,\"agent\":\"%s\",\"boot_id\":\"%s\","
-		     "\"kernel\":\"%s\",\"hostname\":\"%s\"}\n",
-		     AGENT_PROTOCOL, AGENT_VERSION, e_boot, e_kernel, e_host);
+		     "\"kernel\":\"%s\",\"hostname\":\"%s\",\"facts\":[%s]}\n",
+		     AGENT_PROTOCOL, AGENT_VERSION, e_boot, e_kernel, e_host, facts);
 	if (n > 0 && (size_t)n < sizeof(line))
 		agent_send(a, line, (size_t)n);
 }

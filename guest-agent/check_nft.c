@@ -141,7 +141,17 @@ void check_nft(struct jline *j, const struct fact_env *e)
 	int r;
 
 	memset(&s, 0, sizeof(s));
-	if ((r = nft_dump(e, "nft-tables", NFT_MSG_GETTABLE, nft_table_reply, &s)) < 0) {
+	r = nft_dump(e, "nft-tables", NFT_MSG_GETTABLE, nft_table_reply, &s);
+	if (r == -EPROTONOSUPPORT) {
+		/* No NETLINK_NETFILTER: the kernel has no nf_tables, so no filter
+		 * (an observation, not an error: protocol 3). */
+		jl_int(j, "tables", 0);
+		jl_open_arr(j, "input_chains");
+		jl_close(j);
+		jl_bool(j, "nf_tables", false);
+		return;
+	}
+	if (r < 0) {
 		jl_error_errno(j, "GETTABLE", r);
 		return;
 	}

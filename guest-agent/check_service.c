@@ -15,6 +15,9 @@
 /* comm holds at most 15 bytes (TASK_COMM_LEN - 1); longer names are cut to it. */
 #define SERVICE_COMM_MAX 15
 #define SERVICE_KTHREADD 2
+/* Processes listed in "procs" (protocol 3): the lowest pids; "count" says
+ * how many match in all, so a dock knows when some went unlisted. */
+#define SERVICE_PROCS_MAX 16
 
 struct service_status {
 	long long ss_ppid;
@@ -26,6 +29,48 @@ struct service_status {
 	char ss_cap_prm[24], ss_cap_eff[24], ss_cap_bnd[24], ss_cap_amb[24];
 	long long ss_nnp, ss_seccomp; /* -1: line absent */
 };
+
+/* One matching process, as "procs" lists it. */
+struct service_proc {
+	long sp_pid;
+	long long sp_uid, sp_gid, sp_nnp, sp_seccomp;
+	char sp_cap_eff[24], sp_cap_bnd[24];
+	bool sp_complete; /* every member known: listed, else left out */
+};
+
+struct service_procs {
+	struct service_proc sp[SERVICE_PROCS_MAX];
+	unsigned n;
+};
+
+/* Keep the SERVICE_PROCS_MAX lowest pids, sorted. */
+static void service_keep(struct service_procs *ps, long pid, const struct service_status *st)
+{
+	struct service_proc p = {
+		.sp_pid = pid,
+		.sp_nnp = st->ss_nnp,
+		.sp_seccomp = st->ss_seccomp,
+		.sp_complete = st->ss_nuids == 4 && st->ss_ngids == 4 && st->ss_cap_eff[0] &&
+			st->ss_cap_bnd[0] && st->ss_nnp >= 0 && st->ss_seccomp >= 0,
+	};
+	unsigned at = ps->n;
+
+	if (p.sp_complete) {
+		p.sp_uid = st->ss_uids[1];
+		p.sp_gid = st->ss_gids[1];
+	}
+	memcpy(p.sp_cap_eff, st->ss_cap_eff, sizeof(p.sp_cap_eff));
+	memcpy(p.sp_cap_bnd, st->ss_cap_bnd, sizeof(p.sp_cap_bnd));
+	while (at > 0 && ps->sp[at - 1].sp_pid > pid)
+		at--;
+	if (at == SERVICE_PROCS_MAX)
+		return;
+	if (ps->n == SERVICE_PROCS_MAX)
+		ps->n--;
+	memmove(&ps->sp[at + 1], &ps->sp[at], (ps->n - at) * sizeof(ps->sp[0]));
+	ps->sp[at] = p;
+	ps->n++;
+}
 
 static int service_numbers(const char *s, long long *out, int max, bool *cut)
 {
@@ -115,7 +160,7 @@ static bool service_is_kthread(long pid, const struct service_status *st)
  * many processes match. The status of the chosen one is left in *st.
  */
 static int service_find(const struct fact_env *e, const char *name, long *pid, unsigned *count,
-			struct service_status *st)
+			struct service_status *st, struct service_procs *ps)
 {
 	static struct service_status cand;
 	char dir[PATH_MAX], path[64], comm[64];
@@ -124,6 +169,7 @@ static int service_find(const struct fact_env *e, const char *name, long *pid, u
 
 	*pid = -1;
 	*count = 0;
+	ps->n = 0;
 	if (snprintf(dir, sizeof(dir), "%s/proc", e->fe_root) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	if (!(d = opendir(dir)))
@@ -146,6 +192,7 @@ static int service_find(const struct fact_env *e, const char *name, long *pid, u
 		if (service_read_status(e, p, &cand) < 0 || service_is_kthread(p, &cand))
 			continue;
 		(*count)++;
+		service_keep(ps, p, &cand);
 		if (*pid < 0 || p < *pid) {
 			*pid = p;
 			*st = cand;
@@ -163,9 +210,35 @@ static void service_ids(struct jline *j, const char *key, const long long *ids, 
 	jl_close(j);
 }
 
+/* "procs": every matching process whose status is whole, lowest pids first. */
+static void service_list(struct jline *j, const struct service_procs *ps)
+{
+	jl_open_arr(j, "procs");
+	for (unsigned i = 0; i < ps->n; i++) {
+		const struct service_proc *p = &ps->sp[i];
+		struct jl_mark m = jl_mark(j);
+
+		if (!p->sp_complete)
+			continue; /* unlisted: "count" tells the dock */
+		jl_open_obj(j, NULL);
+		jl_int(j, "pid", p->sp_pid);
+		jl_int(j, "uid", p->sp_uid);
+		jl_int(j, "gid", p->sp_gid);
+		jl_str(j, "cap_eff", p->sp_cap_eff);
+		jl_str(j, "cap_bnd", p->sp_cap_bnd);
+		jl_int(j, "no_new_privs", p->sp_nnp);
+		jl_int(j, "seccomp", p->sp_seccomp);
+		jl_close(j);
+		if (jl_undo_if_full(j, &m))
+			break; /* unlisted: "count" tells the dock */
+	}
+	jl_close(j);
+}
+
 void check_service(struct jline *j, const struct fact_env *e)
 {
 	static struct service_status st;
+	static struct service_procs ps;
 	unsigned count;
 	long pid;
 	int r;
@@ -175,7 +248,7 @@ void check_service(struct jline *j, const struct fact_env *e)
 		return;
 	}
 	jl_str(j, "name", e->fe_service);
-	if ((r = service_find(e, e->fe_service, &pid, &count, &st)) < 0) {
+	if ((r = service_find(e, e->fe_service, &pid, &count, &st, &ps)) < 0) {
 		jl_error_errno(j, "/proc", r);
 		return;
 	}
@@ -214,4 +287,5 @@ void check_service(struct jline *j, const struct fact_env *e)
 		jl_int(j, "seccomp", st.ss_seccomp);
 	else
 		jl_error(j, "/proc/%ld/status: no Seccomp", pid);
+	service_list(j, &ps);
 }

@@ -119,8 +119,8 @@ done
 prepare good
 GOOD=(--root "$ROOT" "${NL[@]}")
 out=$TMP/good.out
-t_is "hello first: protocol 2, boot id from the guest" \
-	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id]')" '["hello",2,"6c1b2f4e-0d6a-4c1e-9a53-000000000009"]'
+t_is "hello first: protocol 3, boot id from the guest, the facts it reports" \
+	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id, (.facts | join(" "))]')" "[\"hello\",3,\"6c1b2f4e-0d6a-4c1e-9a53-000000000009\",\"$FACT_IDS\"]"
 t_is "the report after hello names no service" "$(fact "$out" 1 service)" '{"found":false,"id":"service"}'
 
 out=$TMP/garbage.out

@@ -124,3 +124,70 @@ t_ok "the audit trail holds the security event" bash -c "'$A' audit --node evil 
 
 for n in good weak evil; do "$A" destroy "$n" >/dev/null; done
 t_is "all destroyed" "$("$A" ls --json | jq length)" 0
+
+# --- guests dodging their checks (issue 16): the one micro-hostile image, a
+# kernel command-line switch per dodge (isc.dodge=KIND, see its run-agent).
+# Each variant is the same files under a new name, its manifest's cmdline
+# extended: the dock checks the files' digests, and they are unchanged.
+DODGES="error missing partial udp68 decoy"
+dodge_t0=$SECONDS
+for d in $DODGES; do
+	v=$W/images/micro-hostile-$d
+	mkdir -p "$v"
+	for f in base.qcow2 vmlinuz initrd.img; do ln "$W/images/micro-hostile/$f" "$v/$f"; done
+	jq --arg n "micro-hostile-$d" --arg d "$d" '.name = $n | .boot.cmdline += " isc.dodge=" + $d' \
+		"$W/images/micro-hostile/manifest.json" >"$v/manifest.json"
+done
+chmod -R a+rX "$W/images"
+# Booted together, with a real micro node beside them.
+pids=()
+for d in $DODGES; do
+	"$A" create "dodge-$d" --image "micro-hostile-$d" --profile micro --memory 160M --scratch-size 32M \
+		>"$W/create-dodge-$d.log" 2>&1 &
+	pids+=($!)
+done
+"$A" create real --image micro --memory 160M --scratch-size 32M >"$W/create-real.log" 2>&1 &
+pids+=($!)
+bad=0
+for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+t_is "create five dodging nodes (one image, isc.dodge=...) and a real micro node" "$bad" 0
+# row_has NODE CHECK STATUS TEXT: the row has that status and its evidence TEXT.
+row_has() {
+	status_json "$1" >/dev/null &&
+		jq -e --arg id "$2" --arg st "$3" --arg ev "$4" \
+			'.checks[] | select(.id == $id and .status == $st and (.evidence | contains($ev)))' \
+			"$W/$1.status.json" >/dev/null
+}
+dodge_ok() { # NAME NODE CHECK TEXT
+	t_ok "$1" wait_for 150 row_has "$2" "$3" FAIL "$4"
+	t_diag "$2 $3: $(evidence "$2" "$3")"
+}
+dodge_ok "error: a fact in error twice running FAILs (not WARN)" dodge-error nx-aslr \
+	'could not observe "aslr" in 2 consecutive reports: /proc/cpuinfo: no flags line'
+dodge_ok "missing: a fact left out twice running FAILs, though a later hello claims protocol 2" \
+	dodge-missing service-identity 'did not report "service" (not in its hello) in 2 consecutive reports'
+dodge_ok "partial: a one-fact report is not complete; the facts left out FAIL" dodge-partial ports \
+	'did not report "listen" in 2 consecutive reports'
+dodge_ok "udp68: a UDP/68 socket of another process than the DHCP client FAILs" dodge-udp68 ports \
+	':68 (NOT DECLARED) by nc pid 66'
+dodge_ok "decoy: a root process named like the service FAILs the identity check" dodge-decoy \
+	service-identity 'runs as uid 0 gid 0'
+t_is "decoy: ... and the privileges check" "$(row dodge-decoy service-privileges)" FAIL
+for d in error missing partial udp68; do
+	t_is "$d: its lines are well-formed protocol 3 (agent-input PASS)" "$(row "dodge-$d" agent-input)" PASS
+done
+t_is "partial: the fact it did send is judged (nx-aslr PASS)" "$(row dodge-partial nx-aslr)" PASS
+t_ok "real: a complete report arrives" wait_for 120 has_report real
+t_ok "real: a report shows the DHCP lease" wait_for 75 lease real
+status_json real >/dev/null
+for id in ports service-identity; do
+	t_is "real: $id PASS ($(evidence real $id))" "$(row real $id)" PASS
+done
+t_is "real: service-privileges not FAIL" "$(row real service-privileges | grep -c FAIL)" 0
+t_is "real: no row says a fact was missing or the agent too old" \
+	"$(jq '[.checks[] | select(.evidence | test("did not report|missing once|rebuild the image"))] | length' "$W/real.status.json")" 0
+# micro has no nf_tables: its nft fact is an error, twice running a FAIL now.
+t_is "real: the same rows FAIL as on good (micro's own weaknesses)" "$(fails real)" "$(fails good)"
+for n in real $(printf 'dodge-%s ' $DODGES); do "$A" destroy "$n" >/dev/null; done
+t_is "dodging nodes destroyed" "$("$A" ls --json | jq length)" 0
+t_diag "the dodging nodes took $((SECONDS - dodge_t0)) s"

@@ -902,15 +902,21 @@ static void test_profile(void **st)
 			    "profile: on_fail must be alert, quarantine, cleanse or destroy");
 }
 
-/* Feed an agent report through the real parser into a fact array. */
-static void load_facts(const char *path, struct agent_fact *facts, bool *have)
+/* Feed an agent report through the real parser into a fact array; a hello
+ * in it sets the view's protocol and announced facts. */
+static void load_report(const char *path, struct agent_fact *facts, bool *have,
+			struct agent_view *av)
 {
 	char *text = slurp(path), *line, *save = NULL;
-	struct agent_msg m;
+	static struct agent_msg m;
 
 	assert_non_null(text);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		assert_int_equal(agentproto_parse(line, strlen(line), &m, NULL), 0);
+		if (m.am_type == AGENT_MSG_HELLO && av != NULL) {
+			av->av_protocol = m.am_hello.ah_protocol;
+			av->av_announced = m.am_facts;
+		}
 		if (m.am_type == AGENT_MSG_FACT) {
 			facts[m.am_fact.af_id] = m.am_fact;
 			have[m.am_fact.af_id] = true;
@@ -940,12 +946,15 @@ static void test_checks(void **st)
 		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
 		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, NULL };
 	size_t n;
 	(void)st;
 	assert_int_equal(profile_parse(prof, strlen(prof), &p, NULL), 0);
-	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/agent/report", src_dir);
-	load_facts(path, facts, have);
+	/* An agent of protocol 2 (0.3.0): its hello and report parse as always. */
+	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/agent/p2-report", src_dir);
+	load_report(path, facts, have, &av);
+	assert_int_equal(av.av_protocol, 2);
+	assert_int_equal(av.av_announced, 0);
 	checks_dock_from_xml(
 		"<domain><devices><disk><source file='/i/base.qcow2'/><readonly/></disk>"
 		"<disk><source file='/v/e.img'/><encryption format='luks'><secret uuid='u1'/></encryption></disk>"
@@ -969,9 +978,15 @@ static void test_checks(void **st)
 	assert_int_equal(n, 24);
 	for (size_t i = 0; i < 10; i++)
 		assert_int_equal(rows[i].cr_status, CHECK_PASS);
-	assert_int_equal(status_of(rows, n, "ports"), CHECK_PASS); /* udp 68 is the DHCP client */
-	assert_int_equal(status_of(rows, n, "swap"), CHECK_FAIL);  /* a plain swap file */
-	assert_int_equal(status_of(rows, n, "audit"), CHECK_WARN); /* agent could not observe */
+	/* Who holds udp 68 it cannot say, nor observe audit: rebuild, never FAIL. */
+	assert_int_equal(status_of(rows, n, "ports"), CHECK_SKIP);
+	assert_int_equal(status_of(rows, n, "swap"), CHECK_FAIL); /* a plain swap file */
+	assert_int_equal(status_of(rows, n, "audit"), CHECK_SKIP);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, "audit") == 0)
+			assert_string_equal(rows[i].cr_evidence,
+					    "agent protocol 2: rebuild the image; it could not "
+					    "observe \"audit\": no audit support");
 	assert_int_equal(status_of(rows, n, "nx-aslr"), CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "guest-network"), CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "scratch"), CHECK_FAIL); /* /var on the root disk */
@@ -1039,6 +1054,230 @@ static void test_checks(void **st)
 		n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 		assert_int_equal(status_of(rows, n, "scratch"), CHECK_FAIL);
 	}
+}
+
+static const char *evidence_of(const struct check_row *rows, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, id) == 0)
+			return rows[i].cr_evidence;
+	fail_msg("no check %s", id);
+	return "";
+}
+
+/* Judge the facts once as protocol 3 and once as protocol 2: the old agent
+ * never FAILs where the new rule would; returns the protocol 3 row. */
+static enum check_status judged(struct agent_view *av, const struct profile *p, const char *id,
+				const char *want_ev)
+{
+	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct dock_facts df = { .df_running = true };
+	struct check_row rows[CHECKS_MAX];
+	enum check_status st;
+	size_t n;
+
+	av->av_protocol = 3;
+	n = checks_evaluate(&cn, &df, av, p, rows, CHECKS_MAX);
+	st = status_of(rows, n, id);
+	if (want_ev != NULL && strstr(evidence_of(rows, n, id), want_ev) == NULL)
+		fail_msg("%s: \"%s\" lacks \"%s\"", id, evidence_of(rows, n, id), want_ev);
+	av->av_protocol = 2;
+	n = checks_evaluate(&cn, &df, av, p, rows, CHECKS_MAX);
+	if (st != CHECK_PASS) {
+		assert_int_equal(status_of(rows, n, id), CHECK_SKIP);
+		assert_non_null(
+			strstr(evidence_of(rows, n, id), "agent protocol 2: rebuild the image"));
+	}
+	av->av_protocol = 3;
+	return st;
+}
+
+/* Issue 16: a protocol 3 agent cannot dodge its checks. */
+static void test_checks_undodgeable(void **st)
+{
+	static struct agent_fact facts[AF_COUNT], saved[AF_COUNT];
+	static bool have[AF_COUNT];
+	static uint8_t miss[AF_COUNT];
+	struct profile p;
+	const char *prof =
+		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\",\"/var\"]}";
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss };
+	typeof(facts[0].af.service) *svc = &facts[AF_SERVICE].af.service;
+	struct af_socket *dhcp = &facts[AF_LISTEN].af.listen.l_sockets[1];
+	char path[512];
+	(void)st;
+	assert_int_equal(profile_parse(prof, strlen(prof), &p, NULL), 0);
+	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/agent/p3-report", src_dir);
+	load_report(path, facts, have, &av);
+	assert_int_equal(av.av_protocol, 3);
+	assert_int_equal(av.av_announced, AF_ALL_FACTS); /* "future-fact" skipped */
+	assert_int_equal(svc->s_n_procs, 2);
+	assert_string_equal(dhcp->s_comm, "udhcpc");
+	assert_int_equal(dhcp->s_pid, 41);
+	memcpy(saved, facts, sizeof(saved));
+	/* The whole report: every agent row PASSes. */
+	for (size_t i = 0; i < AF_COUNT; i++)
+		assert_true(have[i]);
+	{
+		struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+		struct dock_facts df = { .df_running = true };
+		struct check_row rows[CHECKS_MAX];
+		size_t n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(rows[i].cr_source, "agent") == 0 &&
+			    rows[i].cr_status != CHECK_PASS)
+				fail_msg("%s: %s", rows[i].cr_id, rows[i].cr_evidence);
+		assert_string_equal(evidence_of(rows, n, "service-identity"),
+				    "2 process(es) named httpd, all uid 100 gid 100 (pid 77, ...)");
+	}
+	/* A fact missing: once WARN, twice running FAIL; present again, back to 0. */
+	have[AF_ASLR] = false;
+	checks_count_misses(have, facts, miss);
+	assert_int_equal(
+		judged(&av, &p, "nx-aslr", "the agent did not report \"aslr\" (missing once)"),
+		CHECK_WARN);
+	checks_count_misses(have, facts, miss);
+	assert_int_equal(judged(&av, &p, "nx-aslr",
+				"the agent did not report \"aslr\" in 2 consecutive reports"),
+			 CHECK_FAIL);
+	/* ... not even announced: said so. */
+	av.av_announced &= ~(1u << AF_ASLR);
+	assert_int_equal(judged(&av, &p, "nx-aslr", "\"aslr\" (not in its hello) in 2"),
+			 CHECK_FAIL);
+	av.av_announced = AF_ALL_FACTS;
+	have[AF_ASLR] = true;
+	checks_count_misses(have, facts, miss);
+	assert_int_equal(miss[AF_ASLR], 0);
+	assert_int_equal(judged(&av, &p, "nx-aslr", NULL), CHECK_PASS);
+	/* A fact in error, twice running: FAIL with the agent's reason. */
+	snprintf(facts[AF_SYSCTL].af_error, sizeof(facts[0].af_error), "EIO, honest");
+	checks_count_misses(have, facts, miss);
+	assert_int_equal(judged(&av, &p, "modules", "(missing once): EIO, honest"), CHECK_WARN);
+	checks_count_misses(have, facts, miss);
+	assert_int_equal(
+		judged(&av, &p, "kernel-info",
+		       "could not observe \"sysctl\" in 2 consecutive reports: EIO, honest"),
+		CHECK_FAIL);
+	memcpy(facts, saved, sizeof(saved));
+	checks_count_misses(have, facts, miss);
+	for (size_t i = 0; i < AF_COUNT; i++)
+		assert_int_equal(miss[i], 0);
+	/* A decoy named like the service, root with every capability. */
+	svc->s_procs[1].p_uid = svc->s_procs[1].p_gid = 0;
+	snprintf(svc->s_procs[1].p_cap_eff, 17, "000001ffffffffff");
+	svc->s_procs[1].p_no_new_privs = 0;
+	assert_int_equal(judged(&av, &p, "service-identity",
+				"2 process(es) named httpd: pid 78 runs as uid 0 gid 0"),
+			 CHECK_FAIL);
+	assert_int_equal(
+		judged(&av, &p, "service-privileges", "pid 78 has CapEff 000001ffffffffff"),
+		CHECK_FAIL);
+	/* ... or more processes than listed: the others go unjudged, FAIL. */
+	memcpy(facts, saved, sizeof(saved));
+	svc->s_count = 3;
+	assert_int_equal(
+		judged(&av, &p, "service-identity", "3 processes named httpd, only 2 listed"),
+		CHECK_FAIL);
+	assert_int_equal(judged(&av, &p, "service-privileges", "only 2 listed"), CHECK_FAIL);
+	memcpy(facts, saved, sizeof(saved));
+	/* UDP/68 held by something else than the DHCP client. */
+	snprintf(dhcp->s_comm, sizeof(dhcp->s_comm), "nc");
+	assert_int_equal(judged(&av, &p, "ports", "udp 0.0.0.0:68 (NOT DECLARED) by nc pid 41"),
+			 CHECK_FAIL);
+	dhcp->s_comm[0] = '\0'; /* ... or by no process the agent could find */
+	assert_int_equal(judged(&av, &p, "ports", ":68 (NOT DECLARED) by ? pid 41"), CHECK_FAIL);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const ok[] = { "udhcpc", "dhclient", "dhcpcd",
+						  "systemd-network" };
+		snprintf(dhcp->s_comm, sizeof(dhcp->s_comm), "%s", ok[i]);
+		assert_int_equal(judged(&av, &p, "ports", "udp 0.0.0.0:68 (DHCP client)"),
+				 CHECK_PASS);
+	}
+	memcpy(facts, saved, sizeof(saved));
+}
+
+/* The protocol 3 members, each bounded. */
+static void test_agentproto_p3(void **st)
+{
+	static struct agent_msg m;
+	struct dock_err e = { 0 };
+	char line[AGENT_LINE_MAX];
+	int k;
+	(void)st;
+#define P3_PARSE(s) agentproto_parse(s, strlen(s), &m, &e)
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[\"sshd\",\"listen\",\"listen\",\"x\"]}"),
+		0);
+	assert_int_equal(m.am_facts, (1u << AF_SSHD) | (1u << AF_LISTEN));
+	/* Not strings, names of 16 bytes or more, more than 32 names: refused. */
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[1]}"),
+		-EINVAL);
+	err_clear(&e);
+	assert_int_equal(
+		P3_PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+			 "\"kernel\":\"k\",\"facts\":[\"0123456789abcdef\"]}"),
+		-EINVAL);
+	err_clear(&e);
+	k = snprintf(line, sizeof(line),
+		     "{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\","
+		     "\"boot_id\":\"b\",\"kernel\":\"k\",\"facts\":[\"x\"");
+	for (int i = 0; i < 32; i++)
+		k += snprintf(line + k, sizeof(line) - (size_t)k, ",\"x\"");
+	snprintf(line + k, sizeof(line) - (size_t)k, "]}");
+	assert_int_equal(P3_PARSE(line), -EINVAL);
+	err_clear(&e);
+	/* A socket's comm of 16 bytes or more, a pid out of range: refused. */
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
+			"\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":1,"
+			"\"comm\":\"0123456789abcdef\"}]}"),
+		-EINVAL);
+	err_clear(&e);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"listen\",\"sockets\":[{\"proto\":"
+			"\"udp\",\"addr\":\"0.0.0.0\",\"port\":68,\"uid\":0,\"pid\":0}]}"),
+		-EINVAL);
+	err_clear(&e);
+	/* 20 service processes: 16 kept, the fact marked truncated. */
+	k = snprintf(line, sizeof(line),
+		     "{\"type\":\"fact\",\"report\":1,\"id\":\"service\","
+		     "\"found\":true,\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,"
+		     "\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1,"
+		     "\"seccomp\":2,\"count\":20,\"procs\":[");
+	for (int i = 0; i < 20; i++)
+		k += snprintf(line + k, sizeof(line) - (size_t)k,
+			      "%s{\"pid\":%d,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
+			      "\"0\",\"no_new_privs\":1,\"seccomp\":2}",
+			      i ? "," : "", i + 1);
+	snprintf(line + k, sizeof(line) - (size_t)k, "]}");
+	assert_int_equal(P3_PARSE(line), 0);
+	assert_int_equal(m.am_fact.af.service.s_n_procs, AF_MAX_PROCS);
+	assert_true(m.am_fact.af_truncated);
+	/* A process with a capability set of 17 hex digits, or no seccomp: refused. */
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
+			"\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
+			"\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
+			"\"gid\":1,\"cap_eff\":\"00000000000000000\",\"cap_bnd\":\"0\","
+			"\"no_new_privs\":1,\"seccomp\":2}]}"),
+		-EINVAL);
+	err_clear(&e);
+	assert_int_equal(
+		P3_PARSE(
+			"{\"type\":\"fact\",\"report\":1,\"id\":\"service\",\"found\":true,"
+			"\"name\":\"h\",\"pid\":1,\"uid\":1,\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":"
+			"\"0\",\"no_new_privs\":1,\"seccomp\":2,\"procs\":[{\"pid\":1,\"uid\":1,"
+			"\"gid\":1,\"cap_eff\":\"0\",\"cap_bnd\":\"0\",\"no_new_privs\":1}]}"),
+		-EINVAL);
+	err_clear(&e);
+#undef P3_PARSE
 }
 
 /* ---- timing ---- */
@@ -1119,6 +1358,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_image_base_standalone),
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_checks_undodgeable),
+		cmocka_unit_test(test_agentproto_p3),
 		cmocka_unit_test(test_timing),
 		cmocka_unit_test(test_publish_ports),
 		cmocka_unit_test(test_portcheck),
