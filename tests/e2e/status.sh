@@ -11,7 +11,8 @@ SRC=${ISC_SRC:?}
 plan_start "status: agent facts, dock judgement, hostile guests"
 
 . "$SRC/tests/e2e/lib.sh"
-dock_setup "agent_deadline = 60" micro micro-weak micro-hostile
+dock_setup "agent_deadline = 60
+stop_timeout = 6" micro micro-weak micro-hostile
 dock_start
 
 status_json() { "$A" status "$1" --json >"$W/$1.status.json" && cat "$W/$1.status.json"; }
@@ -188,6 +189,22 @@ t_is "real: no row says a fact was missing or the agent too old" \
 	"$(jq '[.checks[] | select(.evidence | test("did not report|missing once|rebuild the image"))] | length' "$W/real.status.json")" 0
 # micro has no nf_tables: its nft fact is an error, twice running a FAIL now.
 t_is "real: the same rows FAIL as on good (micro's own weaknesses)" "$(fails real)" "$(fails good)"
-for n in real $(printf 'dodge-%s ' $DODGES); do "$A" destroy "$n" >/dev/null; done
+# --- long calls do not stall the API (issue 16): six stops of paused nodes
+# each wait stop_timeout for an ACPI shutdown that cannot come; meanwhile
+# `ls` answers and shows all six stopping at once (a pool of four threads
+# served four of them and made ls wait for the first to end).
+SIX="real $(printf 'dodge-%s ' $DODGES)"
+for n in $SIX; do virsh suspend "isc-$n" >/dev/null; done
+pids=()
+for n in $SIX; do
+	"$A" stop "$n" >"$W/stop-$n.log" 2>&1 &
+	pids+=($!)
+done
+all_stopping() { [ "$("$A" ls --json | jq '[.[] | select(.state == "stopping")] | length')" = 6 ]; }
+t_ok "six long stops in flight: ls answers and shows all six stopping" wait_for 20 all_stopping
+bad=0
+for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+t_is "the six stops end (powered off after stop_timeout)" "$bad" 0
+for n in $SIX; do "$A" destroy "$n" >/dev/null; done
 t_is "dodging nodes destroyed" "$("$A" ls --json | jq length)" 0
 t_diag "the dodging nodes took $((SECONDS - dodge_t0)) s"
