@@ -38,7 +38,8 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # requests, profiles, checks, the audit trail and its chained log, timing,
 # image pins, free space, the host ports a publish may take.
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
-             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
+             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
+             dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
@@ -168,6 +169,11 @@ $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC
 # The escaping module and its users: the logger, the audit trail's syslog
 # copy, the cut of the checks' evidence.
 $(B)/test_escape: tests/unit/test_escape.c $(call obj,$(DOCK_TEST_SRC))
+# The dock's side of the agent reader's wire: sanitising, the receive path,
+# and the real reader's inherited descriptors (its arguments: the source
+# tree and build/dockd).
+AGENTMSG_TEST_SRC := $(DOCK_TEST_SRC) dockd/agentreader.c
+$(B)/test_agentmsg: tests/unit/test_agentmsg.c $(call obj,$(AGENTMSG_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
@@ -197,6 +203,10 @@ $(A)/test_escape: tests/unit/test_escape.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten escape
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
@@ -217,6 +227,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
+             $(B)/test_agentmsg $(A)/test_agentmsg \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -232,13 +243,14 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape
+      $(B)/test_escape $(B)/test_agentmsg $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec
 	$(B)/test_escape
+	$(B)/test_agentmsg . $(B)/dockd
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)
