@@ -44,7 +44,7 @@ DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/diskguard.c dockd/portcheck.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
-            dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
+            dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
@@ -169,6 +169,8 @@ $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC
 # The escaping module and its users: the logger, the audit trail's syslog
 # copy, the cut of the checks' evidence.
 $(B)/test_escape: tests/unit/test_escape.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # The dock's side of the agent reader's wire: sanitising, the receive path,
 # and the real reader's inherited descriptors (its arguments: the source
 # tree and build/dockd).
@@ -207,7 +209,7 @@ $(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten escape
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -216,6 +218,7 @@ FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
 FUZZ_ID_egress := 7
 FUZZ_ID_netlisten := 8
+FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)

@@ -177,8 +177,8 @@ static void san_sshd(struct agent_fact *f, unsigned *fix)
 /* One row per fact, as agentproto.c's table: only the union member of the
  * message's fact is read (the others overlay the same bytes). */
 static void (*const san_fact[AF_COUNT])(struct agent_fact *, unsigned *) = {
-	[AF_LISTEN] = san_listen, [AF_ASLR] = san_aslr,     [AF_NET] = san_net,
-	[AF_SWAP] = san_swap,     [AF_MOUNTS] = san_mounts, [AF_AUDIT] = san_audit,
+	[AF_LISTEN] = san_listen, [AF_ASLR] = san_aslr,       [AF_NET] = san_net,
+	[AF_SWAP] = san_swap,     [AF_MOUNTS] = san_mounts,   [AF_AUDIT] = san_audit,
 	[AF_NFT] = san_nft,       [AF_SERVICE] = san_service, [AF_SYSCTL] = san_sysctl,
 	[AF_SSHD] = san_sshd,
 };

@@ -51,7 +51,12 @@ int agentreader_recv(int ctl, struct agentreader_out *out)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -EPIPE;
 	if (n == 0)
 		return -EPIPE;
-	if ((size_t)n != sizeof(*out) || out->ao_magic != AGENTREADER_MAGIC ||
+	return agentreader_check(out, (size_t)n);
+}
+
+int agentreader_check(struct agentreader_out *out, size_t n)
+{
+	if (n != sizeof(*out) || out->ao_magic != AGENTREADER_MAGIC ||
 	    (out->ao_kind != AR_MSG && out->ao_kind != AR_STATS))
 		return -EBADMSG;
 	/* The reader parses hostile input: a reader gone wrong must not make

@@ -268,7 +268,8 @@ static void test_recv(void **st)
 	assert_true(agentreader_recv(sp[0], &in) > 0);
 	assert_int_equal(in.ao_msg.am_fact.af.listen.l_n, AF_MAX_SOCKETS);
 	assert_int_equal(bool_byte(&in.ao_msg.am_fact.af_truncated), 1);
-	assert_int_equal(strlen(in.ao_msg.am_fact.af_error), sizeof(in.ao_msg.am_fact.af_error) - 1);
+	assert_int_equal(strlen(in.ao_msg.am_fact.af_error),
+			 sizeof(in.ao_msg.am_fact.af_error) - 1);
 	assert_int_equal(strlen(in.ao_msg.am_fact.af.listen.l_sockets[31].s_addr),
 			 sizeof(in.ao_msg.am_fact.af.listen.l_sockets[31].s_addr) - 1);
 	assert_true(in.ao_msg.am_fact.af.listen.l_sockets[31].s_port <= 65535);
@@ -355,8 +356,8 @@ static void test_reader_fds(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts),  cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_bools),   cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_counts),          cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_bools),           cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_valid_untouched), cmocka_unit_test(test_recv),
 		cmocka_unit_test(test_reader_fds),
 	};
