@@ -2,8 +2,9 @@
  * from an agent reader is hostile input (the reader parses the guest's
  * bytes; a guest that owns it can send any bytes): before anyone reads it,
  * every count is brought within its array, every string within its buffer,
- * every bool to 0 or 1 and every number within the range the parser
- * accepts (agentproto.h says what is refused and what is clamped). */
+ * every bool to 0 or 1, every string to UTF-8 and every number within the
+ * range the parser accepts (agentproto.h says what is refused and what is
+ * clamped). */
 #include "agentproto.h"
 
 #include <errno.h>
@@ -24,12 +25,42 @@ static void san_bool(bool *b, unsigned *fix)
 	}
 }
 
-/* The buffer's last byte is its terminator when no byte before is. */
+/* Continuation bytes a UTF-8 lead byte announces; -1 when it is none. */
+static int san_utf8_follow(unsigned char c)
+{
+	if (c < 0x80)
+		return 0;
+	if ((c & 0xe0) == 0xc0)
+		return 1;
+	if ((c & 0xf0) == 0xe0)
+		return 2;
+	if ((c & 0xf8) == 0xf0)
+		return 3;
+	return -1;
+}
+
+/* The buffer's last byte is its terminator when no byte before is; a byte
+ * that does not start a whole UTF-8 sequence becomes '?'. The parser takes
+ * only UTF-8 (JSON_TOKENER_VALIDATE_UTF8, the same structural rule): a
+ * record holding anything else would not read back at the next start. */
 static void san_str(char *s, size_t size, unsigned *fix)
 {
+	unsigned char *p = (unsigned char *)s;
+
 	if (memchr(s, '\0', size) == NULL) {
 		s[size - 1] = '\0';
 		(*fix)++;
+	}
+	for (size_t i = 0; p[i] != '\0';) {
+		int k = san_utf8_follow(p[i]), j = 1;
+		while (k > 0 && j <= k && (p[i + j] & 0xc0) == 0x80)
+			j++;
+		if (k < 0 || j <= k) {
+			p[i++] = '?';
+			(*fix)++;
+			continue;
+		}
+		i += (size_t)k + 1;
 	}
 }
 #define SAN_STR(s, fix) san_str(s, sizeof(s), fix)

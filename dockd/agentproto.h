@@ -162,7 +162,9 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
  * fact id outside its enum, which nothing could interpret.
  * Clamped, each repair counted: an array count over its cap to the cap
  * (the fact marked truncated, as the parser marks one it cut), a string
- * without a NUL within its buffer cut at the last byte, a bool byte other
+ * without a NUL within its buffer cut at the last byte (and a byte of it
+ * that starts no whole UTF-8 sequence made '?', as json-c's validation
+ * would have refused it: a record must read back), a bool byte other
  * than 0/1 to true (as C converts), a number outside the parser's range
  * to the nearest bound. Only the fact's own union member is touched.
  * The parser never produces what needs a repair, so a repair is hostile

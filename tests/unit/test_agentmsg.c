@@ -138,6 +138,41 @@ static void test_strings(void **st)
 	assert_true(f->af.service.s_seccomp >= 0 && f->af.service.s_seccomp <= 2);
 }
 
+/* A hello with bytes that are not UTF-8 would be written into the node's
+ * record, which would then not read back at the next start (found by the
+ * reader fuzz target). */
+static void test_utf8(void **st)
+{
+	static struct agent_msg m;
+	static struct node_rec rec, back;
+	char *js;
+	(void)st;
+
+	m.am_type = AGENT_MSG_HELLO;
+	m.am_hello.ah_protocol = 2;
+	snprintf(m.am_hello.ah_agent, sizeof(m.am_hello.ah_agent), "%s", "\xff");
+	/* é, then a cut sequence */
+	snprintf(m.am_hello.ah_boot_id, sizeof(m.am_hello.ah_boot_id), "%s",
+		 "ok \xc3\xa9 \xe2\x82");
+	snprintf(m.am_hello.ah_kernel, sizeof(m.am_hello.ah_kernel), "%s", "\xc3");
+	/* a whole 4-byte sequence */
+	snprintf(m.am_hello.ah_hostname, sizeof(m.am_hello.ah_hostname), "%s", "\xf0\x9f\x98\x80");
+	assert_int_equal(agentproto_sanitise(&m), 4);
+	assert_string_equal(m.am_hello.ah_agent, "?");
+	assert_string_equal(m.am_hello.ah_boot_id, "ok \xc3\xa9 ??");
+	assert_string_equal(m.am_hello.ah_kernel, "?");
+	assert_string_equal(m.am_hello.ah_hostname, "\xf0\x9f\x98\x80");
+	snprintf(rec.nr_name, sizeof(rec.nr_name), "web1");
+	snprintf(rec.nr_image, sizeof(rec.nr_image), "micro");
+	rec.nr_have_hello = true;
+	rec.nr_hello = m.am_hello;
+	js = state_to_json(&rec);
+	assert_non_null(js);
+	assert_int_equal(state_from_json(js, strlen(js), &back, NULL), 0);
+	assert_string_equal(back.nr_hello.ah_boot_id, m.am_hello.ah_boot_id);
+	free(js);
+}
+
 static void test_bools(void **st)
 {
 	static struct agent_msg m;
@@ -356,9 +391,13 @@ static void test_reader_fds(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts),          cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_bools),           cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_valid_untouched), cmocka_unit_test(test_recv),
+		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_bools),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_valid_untouched),
+		cmocka_unit_test(test_recv),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_reader_fds),
 	};
 
