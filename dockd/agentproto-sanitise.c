@@ -236,6 +236,8 @@ int agentproto_sanitise(struct agent_msg *m)
 	SAN_STR(h->ah_boot_id, &fix);
 	SAN_STR(h->ah_kernel, &fix);
 	SAN_STR(h->ah_hostname, &fix);
+	/* The dock's own field (when it received the hello): not the reader's. */
+	san_i64(&h->ah_received, 0, 0, &fix);
 	san_u64(&m->am_seq, 0, INT64_MAX, &fix);
 	san_u64(&m->am_uptime, 0, INT64_MAX, &fix);
 	san_u64(&m->am_count, 0, 1024, &fix);

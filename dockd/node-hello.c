@@ -134,6 +134,8 @@ static void *node_hello_worker(void *arg)
 		else if (keep) {
 			pthread_mutex_unlock(&node_lock);
 			state_sync_dir(node_cfg->dc_state_dir);
+			log_debug("node %s: record written (agent hello, boot %s)", copy.nr_name,
+				  copy.nr_hello.ah_boot_id);
 			pthread_mutex_lock(&node_lock);
 		}
 	}
@@ -166,6 +168,7 @@ void node_hello_locked(struct node *n, const struct agent_hello *h)
 	bool boot = !r->nr_have_hello || strcmp(r->nr_hello.ah_boot_id, h->ah_boot_id) != 0;
 	bool persist = !r->nr_have_hello || node_hello_differs(&r->nr_hello, h);
 
+	n->n_hellos++;
 	node_agent_rate_roll_locked(n, (int64_t)time(NULL));
 	/* Once per boot id: the same boot saying other things is kept in
 	 * memory only (another write of the record carries it). */

@@ -61,6 +61,7 @@ struct node {
 	struct profile n_profile;
 	struct timing n_timing; /* the last create/start/cleanse, not persisted */
 	struct node_agent_rate n_rate;
+	uint64_t n_hellos;           /* hellos received since the dock started */
 	bool n_hello_dirty;          /* the record's hello waits for the writer */
 	char n_hello_saved_boot[40]; /* the boot id whose hello was last persisted */
 };
