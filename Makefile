@@ -38,12 +38,13 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # requests, profiles, checks, the audit trail and its chained log, timing,
 # image pins, free space, the host ports a publish may take.
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
-             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/spec.c dockd/profile.c dockd/checks.c \
+             dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
+             dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
-            dockd/node-agent.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
+            dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
@@ -170,6 +171,13 @@ $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC
 $(B)/test_escape: tests/unit/test_escape.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The dock's side of the agent reader's wire: sanitising, the receive path,
+# and the real reader's inherited descriptors (its arguments: the source
+# tree and build/dockd).
+AGENTMSG_TEST_SRC := $(DOCK_TEST_SRC) dockd/agentreader.c
+$(B)/test_agentmsg: tests/unit/test_agentmsg.c $(call obj,$(AGENTMSG_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -197,7 +205,11 @@ $(A)/test_escape: tests/unit/test_escape.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten escape
+$(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -206,6 +218,7 @@ FUZZ_ID_profile := 5
 FUZZ_ID_audit := 6
 FUZZ_ID_egress := 7
 FUZZ_ID_netlisten := 8
+FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
@@ -217,6 +230,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
+             $(B)/test_agentmsg $(A)/test_agentmsg \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -232,13 +246,14 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape
+      $(B)/test_escape $(B)/test_agentmsg $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec
 	$(B)/test_escape
+	$(B)/test_agentmsg . $(B)/dockd
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

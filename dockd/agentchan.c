@@ -32,6 +32,9 @@ struct chan {
 	bool ch_seen;
 	bool ch_shutdown;      /* node wants its agent to power off */
 	bool ch_shutdown_sent; /* on this connection */
+	/* This reader's counters (AR_STATS), and the fields the dock had to
+	 * repair in its messages (agentproto_sanitise): counted as malformed. */
+	uint64_t ch_bad, ch_overlong, ch_dropped, ch_repaired;
 };
 
 static struct chan *chans[AGENTCHAN_MAX];
@@ -115,6 +118,7 @@ static void agentchan_connect(struct chan *ch)
 	}
 	ch->ch_fd = fd;
 	ch->ch_shutdown_sent = false;
+	ch->ch_bad = ch->ch_overlong = ch->ch_dropped = ch->ch_repaired = 0;
 	node_agent_connected(ch->ch_name, true);
 	log_debug("node %s: agent channel connected (reader pid %d)", ch->ch_name, (int)ch->ch_pid);
 	/* After a dock restart the agent's first hello is gone: ask again. */
@@ -143,10 +147,20 @@ static void agentchan_drain(struct chan *ch)
 			agentchan_close(ch);
 			return;
 		}
-		if (out.ao_kind == AR_STATS)
-			node_agent_hostile(ch->ch_name, out.ao_bad, out.ao_overlong,
-					   out.ao_dropped);
-		else
+		if (r > 0 && ch->ch_repaired == 0)
+			log_warn("node %s: agent reader sent %d out-of-range field(s); repaired, "
+				 "counted as malformed input",
+				 ch->ch_name, r);
+		ch->ch_repaired += (unsigned)r;
+		if (out.ao_kind == AR_STATS) {
+			ch->ch_bad = out.ao_bad;
+			ch->ch_overlong = out.ao_overlong;
+			ch->ch_dropped = out.ao_dropped;
+		}
+		if (out.ao_kind == AR_STATS || r > 0)
+			node_agent_hostile(ch->ch_name, ch->ch_bad + ch->ch_repaired,
+					   ch->ch_overlong, ch->ch_dropped);
+		if (out.ao_kind == AR_MSG)
 			node_agent_message(ch->ch_name, &out.ao_msg);
 	}
 }

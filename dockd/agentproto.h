@@ -174,6 +174,22 @@ const char *agentproto_fact_name(enum agent_fact_id id);
  * AGENT_MSG_OTHER so newer agents do not break older docks. */
 int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct dock_err *err);
 
+/* The dock's side of the reader's wire (agentproto-sanitise.c): a message
+ * from an agent reader is as hostile as the guest behind it. Run on every
+ * message before anything reads it (agentreader_recv does).
+ * Refused (-EBADMSG; the dock resets the channel): a message type or a
+ * fact id outside its enum, which nothing could interpret.
+ * Clamped, each repair counted: an array count over its cap to the cap
+ * (the fact marked truncated, as the parser marks one it cut), a string
+ * without a NUL within its buffer cut at the last byte (and a byte of it
+ * that starts no whole UTF-8 sequence made '?', as json-c's validation
+ * would have refused it: a record must read back), a bool byte other
+ * than 0/1 to true (as C converts), a number outside the parser's range
+ * to the nearest bound. Only the fact's own union member is touched.
+ * The parser never produces what needs a repair, so a repair is hostile
+ * input. Returns the number of repairs (>= 0) or -EBADMSG. */
+int agentproto_sanitise(struct agent_msg *m);
+
 /* Line reassembly with the resync rule: bytes are fed in; complete lines
  * are handed to `cb`; a line over the limit is dropped up to the next
  * newline and counted. */

@@ -51,16 +51,19 @@ int agentreader_recv(int ctl, struct agentreader_out *out)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -EPIPE;
 	if (n == 0)
 		return -EPIPE;
-	if ((size_t)n != sizeof(*out) || out->ao_magic != AGENTREADER_MAGIC ||
+	return agentreader_check(out, (size_t)n);
+}
+
+int agentreader_check(struct agentreader_out *out, size_t n)
+{
+	if (n != sizeof(*out) || out->ao_magic != AGENTREADER_MAGIC ||
 	    (out->ao_kind != AR_MSG && out->ao_kind != AR_STATS))
 		return -EBADMSG;
 	/* The reader parses hostile input: a reader gone wrong must not make
-	 * the dock index past its tables. */
-	if (out->ao_kind == AR_MSG &&
-	    ((unsigned)out->ao_msg.am_type > AGENT_MSG_OTHER ||
-	     (out->ao_msg.am_type == AGENT_MSG_FACT &&
-	      (unsigned)out->ao_msg.am_fact.af_id >= AF_COUNT)))
-		return -EBADMSG;
+	 * the dock index past its tables or read past a string. Every message
+	 * passes here before anyone reads it. */
+	if (out->ao_kind == AR_MSG)
+		return agentproto_sanitise(&out->ao_msg);
 	return 0;
 }
 
@@ -71,6 +74,21 @@ static void ar_die(const char *what)
 	/* No logging here (no fds, no syslog): the dock logs our exit status. */
 	(void)what;
 	_exit(111);
+}
+
+/* Every descriptor above our two goes before we read a byte of the guest:
+ * one the dock (or whoever started it) leaked without CLOEXEC must not
+ * reach a process a guest may own. getpwnam has run: nss is done. */
+static void ar_close_inherited(void)
+{
+	struct rlimit lim;
+
+	if (close_range(AGENTREADER_CTL_FD + 1, ~0U, 0) == 0)
+		return;
+	if (errno != ENOSYS || getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		ar_die("close_range");
+	for (rlim_t fd = AGENTREADER_CTL_FD + 1; fd < lim.rlim_cur && fd < (1u << 20); fd++)
+		close((int)fd);
 }
 
 static void ar_confine(void)
@@ -92,6 +110,7 @@ static void ar_confine(void)
 		SCMP_SYS(newfstatat),   SCMP_SYS(fstat),   SCMP_SYS(lseek),
 	};
 
+	ar_close_inherited();
 	setrlimit(RLIMIT_NOFILE, &nofile);
 	setrlimit(RLIMIT_CORE, &core);
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)

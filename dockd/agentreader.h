@@ -31,9 +31,14 @@ struct agentreader_out {
 
 /* Spawn a reader for chan_fd; *ctl receives its messages. */
 int agentreader_spawn(int chan_fd, int *ctl, pid_t *pid);
-/* Receive one message; -EAGAIN when none, -EPIPE when the reader is gone,
- * -EBADMSG for a malformed one (the reader is then not trusted). */
+/* Receive one message, sanitised (agentproto_sanitise): the number of
+ * fields it had to repair (> 0: the reader is not trusted, its input
+ * hostile), -EAGAIN when none, -EPIPE when the reader is gone, -EBADMSG for
+ * a malformed one (the reader is then not trusted). */
 int agentreader_recv(int ctl, struct agentreader_out *out);
+/* What agentreader_recv does with the n bytes it received: size, magic
+ * and kind checked, a message sanitised; the same return values. */
+int agentreader_check(struct agentreader_out *out, size_t n);
 /* Entry point of `dockd --agent-reader`. Never returns. */
 __attribute__((noreturn)) void agentreader_main(void);
 

@@ -102,6 +102,7 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		timing_add(&n->n_timing, TIMING_FIRST_LINE, n->n_timing.tm_started_ns, now);
 		node_timing_end_locked(n, now);
 	}
+	node_agent_rate_roll_locked(n, (int64_t)time(NULL));
 	if (msg->am_type == AGENT_MSG_HELLO) {
 		/*
 		 * Which rules judge this agent's reports (checks.c): its protocol,
@@ -119,20 +120,10 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		n->n_agent_facts = msg->am_facts & AF_ALL_FACTS;
 	}
 	switch (msg->am_type) {
-	case AGENT_MSG_HELLO: {
-		bool fresh = !n->n_rec.nr_have_hello ||
-			strcmp(n->n_rec.nr_hello.ah_boot_id, msg->am_hello.ah_boot_id) != 0;
-		n->n_rec.nr_hello = msg->am_hello;
-		n->n_rec.nr_hello.ah_received = (int64_t)time(NULL);
-		n->n_rec.nr_have_hello = true;
-		/* Persist, so a restarted dock still knows what booted. */
-		state_save(node_cfg->dc_state_dir, &n->n_rec, NULL);
-		if (fresh)
-			log_info("node %s: agent %s ready (boot %s, kernel %s)", name,
-				 msg->am_hello.ah_agent, msg->am_hello.ah_boot_id,
-				 msg->am_hello.ah_kernel);
+	case AGENT_MSG_HELLO:
+		/* Persisted off this thread, when it changes (node-hello.c). */
+		node_hello_locked(n, &msg->am_hello);
 		break;
-	}
 	case AGENT_MSG_HEARTBEAT:
 		n->n_last_heartbeat = (int64_t)time(NULL);
 		n->n_heartbeats++;
@@ -153,7 +144,7 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 		node_agent_report_end_locked(n, msg);
 		break;
 	case AGENT_MSG_SHUTDOWN_ACK:
-		if (n->n_want_shutdown && !n->n_shutdown_acked)
+		if (n->n_want_shutdown && !n->n_shutdown_acked && node_agent_log_ok_locked(n))
 			log_info("node %s: the agent acknowledged the shutdown request", name);
 		n->n_shutdown_acked = n->n_want_shutdown;
 		break;

@@ -25,6 +25,13 @@
 /* QEMU's own memory on top of guest RAM (TCG's code cache included). */
 #define NODE_QEMU_OVERHEAD_MIB 512
 
+/* The agent path's budget of one node for the current minute (node-hello.c). */
+struct node_agent_rate {
+	int64_t ar_window;                     /* unix time the minute began */
+	unsigned ar_boots, ar_lines;           /* boot-id changes and log lines in it */
+	uint64_t ar_boots_over, ar_lines_over; /* over the limits: counted, said once */
+};
+
 /* One agent report: the facts of one `report` sequence number. */
 struct node_report {
 	uint64_t rp_seq;
@@ -59,6 +66,10 @@ struct node {
 	bool n_have_profile;
 	struct profile n_profile;
 	struct timing n_timing; /* the last create/start/cleanse, not persisted */
+	struct node_agent_rate n_rate;
+	uint64_t n_hellos;           /* hellos received since the dock started */
+	bool n_hello_dirty;          /* the record's hello waits for the writer */
+	char n_hello_saved_boot[40]; /* the boot id whose hello was last persisted */
 };
 
 /* The table (node.c): every node the dock knows, guarded by node_lock, as
@@ -178,6 +189,19 @@ void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_
 
 /* A report just completed (node_lock held): FAIL checks, on_fail. */
 void node_judge_report_locked(struct node *n);
+
+/* ---- node-hello.c: the hello without stalls, the agent path's budget ---- */
+
+/* A hello from the agent (node_lock held): into the record; persisted by
+ * a worker outside node_lock when it changes the record, at most once per
+ * boot id and NODE_HELLO_BOOTS_PER_MIN boot changes a minute. */
+void node_hello_locked(struct node *n, const struct agent_hello *h);
+/* Hand n's record to the worker that writes it outside node_lock. */
+void node_hello_persist_locked(struct node *n);
+/* One more log line of the agent path for n: false over the minute's budget. */
+bool node_agent_log_ok_locked(struct node *n);
+/* A minute over: say what went over the limits in it. */
+void node_agent_rate_roll_locked(struct node *n, int64_t now);
 
 /* ---- node-cleanse.c and its phases (node-cleanse-phases.c) -------------- */
 

@@ -176,7 +176,7 @@ static struct json_object *node_disks_json(const struct node_rec *r, struct imag
 
 static struct json_object *node_inspect_agent_json(const struct node_rec *r,
 						   const struct node_names *nn, bool connected,
-						   uint64_t hbs, int64_t hb)
+						   uint64_t hbs, int64_t hb, uint64_t hellos)
 {
 	struct json_object *agent = json_object_new_object(), *hello;
 
@@ -186,6 +186,7 @@ static struct json_object *node_inspect_agent_json(const struct node_rec *r,
 	json_object_object_add(agent, "hello", hello);
 	json_object_object_add(agent, "heartbeats", json_object_new_int64((int64_t)hbs));
 	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
+	json_object_object_add(agent, "hellos", json_object_new_int64((int64_t)hellos));
 	return agent;
 }
 
@@ -233,7 +234,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	struct node *n;
 	bool connected, have_im, paused;
 	int64_t hb;
-	uint64_t hbs;
+	uint64_t hbs, hellos = 0;
 	const char *op;
 
 	pthread_mutex_lock(&node_lock);
@@ -244,6 +245,7 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 		connected = n->n_agent_connected;
 		hb = n->n_last_heartbeat;
 		hbs = n->n_heartbeats;
+		hellos = n->n_hellos;
 		op = n->n_op;
 		tm = n->n_timing;
 		o = node_summary_json(n);
@@ -255,7 +257,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	node_inspect_head(o, &r, &nn, op, paused);
 	json_object_object_add(o, "disks", node_disks_json(&r, &im, &have_im));
 	json_object_object_add(o, "boot", node_boot_json(&im, have_im, &nn));
-	json_object_object_add(o, "agent", node_inspect_agent_json(&r, &nn, connected, hbs, hb));
+	json_object_object_add(o, "agent",
+			       node_inspect_agent_json(&r, &nn, connected, hbs, hb, hellos));
 	json_object_object_add(o, "console_log", json_object_new_string(nn.nn_console));
 	json_object_object_add(o, "firewall", node_inspect_fw_json(&r));
 	node_inspect_tail(o, &r, &tm);

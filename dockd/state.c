@@ -368,6 +368,63 @@ int state_save(const char *state_dir, const struct node_rec *rec, struct dock_er
 	return r;
 }
 
+int state_save_begin(const char *state_dir, const struct node_rec *rec, char *tmp, size_t size,
+		     struct dock_err *err)
+{
+	char path[PATH_MAX], *json;
+	int fd, r;
+
+	if (state_path(state_dir, rec->nr_name, path, sizeof(path)) < 0 ||
+	    (size_t)snprintf(tmp, size, "%s.later.tmp", path) >= size)
+		return err_set(err, 500, ENAMETOOLONG, "node %s: state path too long",
+			       rec->nr_name);
+	json = state_to_json(rec);
+	if (json == NULL)
+		return err_set(err, 500, ENOMEM, "node %s: out of memory", rec->nr_name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		free(json);
+		return err_set(err, 500, errno, "%s: %s", tmp, strerror(errno));
+	}
+	r = file_write_fd(fd, json, strlen(json));
+	free(json);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return err_set(err, 500, -r, "%s: %s", tmp, strerror(-r));
+	}
+	return 0;
+}
+
+int state_save_end(const char *state_dir, const char *name, const char *tmp, bool keep,
+		   struct dock_err *err)
+{
+	char path[PATH_MAX];
+
+	if (!keep || state_path(state_dir, name, path, sizeof(path)) < 0) {
+		unlink(tmp);
+		return keep ? err_set(err, 500, ENAMETOOLONG, "node %s: state path too long", name)
+			    : 0;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_set(err, 500, e, "%s: rename: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+void state_sync_dir(const char *state_dir)
+{
+	char path[PATH_MAX];
+
+	if (state_path(state_dir, "x", path, sizeof(path)) == 0)
+		file_sync_dir(path);
+}
+
 int state_load(const char *state_dir, const char *name, struct node_rec *rec, struct dock_err *err)
 {
 	char path[PATH_MAX], *buf;

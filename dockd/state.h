@@ -121,6 +121,16 @@ char *state_to_json(const struct node_rec *rec); /* malloc'd */
 int state_from_json(const char *buf, size_t len, struct node_rec *rec, struct dock_err *err);
 
 int state_save(const char *state_dir, const struct node_rec *rec, struct dock_err *err);
+/* state_save in two steps, for a writer that must not hold a lock while
+ * it waits for the disk: begin writes and fsyncs the record to a temp
+ * file of its own (its path in tmp); end, under the writer's lock, renames
+ * it over the record when keep (the record is still current), else
+ * removes it; state_sync_dir then makes the rename durable. */
+int state_save_begin(const char *state_dir, const struct node_rec *rec, char *tmp, size_t size,
+		     struct dock_err *err);
+int state_save_end(const char *state_dir, const char *name, const char *tmp, bool keep,
+		   struct dock_err *err);
+void state_sync_dir(const char *state_dir);
 int state_load(const char *state_dir, const char *name, struct node_rec *rec, struct dock_err *err);
 int state_remove(const char *state_dir, const char *name, struct dock_err *err);
 /* Names of all records; *names is malloc'd, free each and the array. */

@@ -549,6 +549,77 @@ section_control() {
 	emit 8 ls.paused "control: iscadm ls, $((total + 1)) nodes, the flooder paused" ms "" "" "" "${off[@]}"
 }
 
+# ------------------------------------------------------ 9. hello flood --
+# A node whose guest floods hellos with two alternating boot ids
+# (micro-hostile booted with isc.hostile=hellos: 40 a second, under the
+# reader's 50 lines/s), and a quiet micro node. Sampled each second: the
+# hellos the dock took (inspect's agent.hellos), dockd's CPU, the flooder's
+# record file replaced (its inode: each write is a rename), and the quiet
+# node's heartbeats (the gaps between them), first without the flood, then
+# with it. The garbage flooder of section 8 is paused meanwhile.
+hello_samples() { # SECONDS QUIET [FLOODER] -> lines "HB_GAP_S|-", "HELLOS_PER_S CPU_PCT INODE_CHANGED"
+	local i q f hb last_hb=0 hs last_hs=-1 c last_c ino last_ino="" hz
+	hz=$(getconf CLK_TCK)
+	q=$2 f=${3:-}
+	last_c=$(cpu_ticks "$DOCKD_PID")
+	for i in $(seq "$1"); do
+		sleep 1
+		hb=$("$A" inspect "$q" | jq '.agent.last_heartbeat // 0')
+		if [ "$hb" != "$last_hb" ]; then
+			[ "$last_hb" != 0 ] && echo "gap $((hb - last_hb))"
+			last_hb=$hb
+		fi
+		c=$(cpu_ticks "$DOCKD_PID")
+		echo "cpu $(sub "$c" "$last_c" "$((100 / hz))")"
+		last_c=$c
+		[ -n "$f" ] || continue
+		hs=$("$A" inspect "$f" | jq '.agent.hellos')
+		[ "$last_hs" -gt 0 ] && echo "hellos $((hs - last_hs))" # from its first hello on
+		last_hs=$hs
+		ino=$(stat -c %i "$W/state/nodes/$f.json" 2>/dev/null)
+		[ -n "$last_ino" ] && [ "$ino" != "$last_ino" ] && echo "write 1"
+		last_ino=$ino
+	done
+}
+
+section_hellos() {
+	local n=${1:-30} base=() flood=() cpu0=() cpu1=() rate=() writes
+	say "9. hello flood: a node flooding hellos with alternating boot ids, a quiet node, $n s each"
+	cp -r "$W/images/micro-hostile" "$W/images/micro-hellos"
+	jq '.name = "micro-hellos" | .boot.cmdline += " isc.hostile=hellos"' \
+		"$W/images/micro-hostile/manifest.json" >"$W/images/micro-hellos/manifest.json"
+	virsh suspend isc-hfl >/dev/null 2>&1
+	"$A" create hq --image micro --memory $MEM_DENSITY --vcpus 1 --scratch-size 16M >/dev/null &&
+		ready_at hq 300 >/dev/null ||
+		{ pending 9 hellos "hello flood" "failed: the quiet node hq"; return; }
+	local out
+	out=$(hello_samples "$n" hq)
+	mapfile -t base < <(awk '$1 == "gap" { print $2 }' <<<"$out")
+	mapfile -t cpu0 < <(awk '$1 == "cpu" { print $2 }' <<<"$out")
+	# Sampled from the create on: the first boot changes' writes count.
+	"$A" create hflip --image micro-hellos --memory $MEM_DENSITY --vcpus 1 --scratch-size 16M \
+		--on-hostile alert >/dev/null ||
+		{ pending 9 hellos "hello flood" "failed: the flooding node hflip"; return; }
+	out=$(hello_samples "$n" hq hflip)
+	mapfile -t flood < <(awk '$1 == "gap" { print $2 }' <<<"$out")
+	mapfile -t cpu1 < <(awk '$1 == "cpu" { print $2 }' <<<"$out")
+	mapfile -t rate < <(awk '$1 == "hellos" { print $2 }' <<<"$out")
+	writes=$(awk '$1 == "write" { k++ } END { printf "%.2f\n", k * 60 / '"$n"' }' <<<"$out")
+	emit 9 hellos.rate "hello flood: hellos/s the dock takes from the flooding node (alternating boot ids)" "hellos/s" "" "" \
+		"per second, from inspect's agent.hellos; the guest sends 40/s" "${rate[@]}"
+	emit 9 hellos.cpu "hello flood: dockd CPU (% of one core) while it floods" % "" "" \
+		"per second, /proc/PID/stat" "${cpu1[@]}"
+	emit 9 hellos.cpu0 "hello flood: dockd CPU (% of one core), the quiet node alone" % "" "" "" "${cpu0[@]}"
+	emit 9 hellos.writes "hello flood: the flooder's record written (per minute)" "/min" "≤ 5 (4 boot changes + 1 a minute)" "" \
+		"renames of its record seen, sampled each second over $n s from its create" "$writes"
+	emit 9 hellos.gap "hello flood: the quiet node's heartbeat gap during the flood" s "" '[["hellos.gap0","no flood"]]' \
+		"seconds between heartbeats seen, sampled each second" "${flood[@]}"
+	emit 9 hellos.gap0 "hello flood: the quiet node's heartbeat gap, no flood" s "" "" "" "${base[@]}"
+	"$A" destroy hflip >/dev/null
+	"$A" destroy hq >/dev/null
+	virsh resume isc-hfl >/dev/null 2>&1
+}
+
 # ------------------------------------------- 6. golden image through OVMF --
 # BENCH_GOLDEN_IMAGE (default debian-web): an efi image; skipped (pending)
 # when ISC_IMAGES does not hold it. One node at a time, destroyed after.
@@ -583,6 +654,7 @@ if start_dock; then
 	section_cleanse
 	section_density
 	section_control
+	section_hellos "$([ "$QUICK" = 1 ] && echo 40 || echo 90)"
 else
 	pending 1 ready "ready latency, density, control plane" "failed: dockd does not start"
 fi

@@ -4,7 +4,10 @@
 # agent-side check is evaluated with evidence; a node from the weakened
 # micro variant shows exactly its weaknesses as FAIL; a node whose guest
 # floods its channel with garbage is flagged while the dock stays responsive,
-# its memory bounded, and the other nodes' reports keep flowing.
+# its memory bounded, and the other nodes' reports keep flowing; one that
+# floods hellos with alternating boot ids costs a few log lines and record
+# writes a minute, and the quiet node's agent stays connected with no policy
+# run for it.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -13,6 +16,10 @@ plan_start "status: agent facts, dock judgement, hostile guests"
 . "$SRC/tests/e2e/lib.sh"
 dock_setup "agent_deadline = 60
 stop_timeout = 6" micro micro-weak micro-hostile
+# micro-hostile booted with isc.hostile=hellos: hellos with alternating boot ids.
+cp -r "$W/images/micro-hostile" "$W/images/micro-hellos"
+jq '.name = "micro-hellos" | .boot.cmdline += " isc.hostile=hellos"' \
+	"$W/images/micro-hostile/manifest.json" >"$W/images/micro-hellos/manifest.json"
 dock_start
 
 status_json() { "$A" status "$1" --json >"$W/$1.status.json" && cat "$W/$1.status.json"; }
@@ -88,7 +95,14 @@ t_ok "weak: iscadm logs --raw gives the bytes as the guest wrote them" \
 
 # --- a hostile guest
 good_report=$(jq -r .report_time "$W/good.status.json")
+# What policies did for good before the floods: nothing may be added during them.
+good_policies() { grep -c 'node good: .*: policy ' "$W/dockd.log"; }
+good_policies_before=$(good_policies)
+good_hb=$("$A" inspect good | jq .agent.heartbeats)
 t_ok "create evil (micro-hostile)" "$A" create evil --image micro-hostile --profile micro --memory 192M --scratch-size 64M
+# flip floods hellos with alternating boot ids (its policy alert: it stays up).
+t_ok "create flip (micro-hostile, isc.hostile=hellos)" \
+	"$A" create flip --image micro-hellos --profile micro --memory 128M --scratch-size 64M --on-hostile alert
 hostile() { "$A" ls | grep -Eq '^evil +[a-z]+ .* hostile '; }
 t_ok "evil is flagged hostile in ls" wait_for 120 hostile
 quarantined() { [ "$("$A" inspect evil | jq -r .firewall.quarantined)" = true ]; }
@@ -112,7 +126,7 @@ t_ok "dockd memory stays bounded under the flood (max RSS ${rss_max} KiB < 64 Mi
 status_json evil >/dev/null
 t_is "evil: agent-input FAILs ($(evidence evil agent-input))" "$(row evil agent-input)" FAIL
 readers=$(pgrep -fc '^dockd --agent-reader$')
-t_is "one unprivileged reader per running node" "$readers" 3
+t_is "one unprivileged reader per running node" "$readers" 4
 t_ok "readers run as nobody with seccomp" bash -c "for p in \$(pgrep -f '^dockd --agent-reader\$'); do grep -q '^Uid:.*65534' /proc/\$p/status && grep -q '^Seccomp:.*2' /proc/\$p/status || exit 1; done"
 newer() { [ "$("$A" status good --json | jq -r .report_time)" -gt "$good_report" ]; }
 t_ok "good's reports keep arriving during the flood" wait_for 90 newer
@@ -123,7 +137,36 @@ t_ok "the dock logged the hostile input once, not per line" bash -c "[ \$(grep -
 t_ok "and applied its policy once" bash -c "[ \$(grep -c 'node evil: hostile agent input: policy quarantine' '$W/dockd.log') = 1 ]"
 t_ok "the audit trail holds the security event" bash -c "'$A' audit --node evil --json | jq -e '[.[] | select(.action == \"hostile-input\" and .who == \"dock\")] | length == 1'"
 
-for n in good weak evil; do "$A" destroy "$n" >/dev/null; done
+# --- flip: a flood of hellos, boot ids alternating (the hello path, issue 16)
+summary() { grep -Eq 'node flip: agent said [0-9]+ more boot id change' "$W/dockd.log"; }
+t_ok "flip: the boot changes over the limit are counted and said once a minute" wait_for 150 summary
+flipped() { [ "$("$A" inspect flip | jq '.agent.hellos')" -gt 100 ]; }
+t_ok "flip: its hellos reach the dock (more than 100)" wait_for 30 flipped
+n_sum=$(grep -Ec 'node flip: agent said [0-9]+ more boot id change' "$W/dockd.log")
+n_ready=$(grep -c 'node flip: agent hostile-hellos ready' "$W/dockd.log")
+n_write=$(grep -c 'node flip: record written (agent hello' "$W/dockd.log")
+# 4 boot changes a minute are logged and persisted, one more write as each
+# minute ends; the windows so far: the summaries + the one under way.
+t_ok "flip: boot changes logged at most 4 a minute ($n_ready lines, $n_sum minute(s) summarised)" \
+	test "$n_ready" -ge 1 -a "$n_ready" -le $((4 * (n_sum + 1)))
+t_ok "flip: its record written at most 5 times a minute ($n_write writes for $("$A" inspect flip | jq '.agent.hellos') hellos)" \
+	test "$n_write" -ge 1 -a "$n_write" -le $((5 * (n_sum + 1)))
+t_ok "flip: the record holds one of its boot ids" \
+	bash -c "jq -r .hello.boot_id '$W/state/nodes/flip.json' | grep -Eq '^0000000[12]-'"
+
+# --- the quiet node through both floods
+t_ok "good: its agent stays connected" bash -c "'$A' inspect good | jq -e .agent.connected"
+hb_more() { [ "$("$A" inspect good | jq .agent.heartbeats)" -gt "$good_hb" ]; }
+t_ok "good: heartbeats keep coming during the floods (were $good_hb)" wait_for 60 hb_more
+good_report=$("$A" status good --json | jq -r .report_time)
+t_ok "good: reports keep arriving during the floods" wait_for 90 newer
+status_json good >/dev/null
+t_is "good: agent still alive" "$(row good agent-alive)" PASS
+t_is "good: agent-input still clean" "$(row good agent-input)" PASS
+t_is "good: no policy ran for good during the floods" "$(good_policies)" "$good_policies_before"
+t_is "good: not quarantined" "$("$A" inspect good | jq -r .firewall.quarantined)" false
+
+for n in good weak evil flip; do "$A" destroy "$n" >/dev/null; done
 t_is "all destroyed" "$("$A" ls --json | jq length)" 0
 
 # --- guests dodging their checks (issue 16): the one micro-hostile image, a

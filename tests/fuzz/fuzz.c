@@ -2,17 +2,23 @@
  * -DFUZZ_TARGET=...): agent lines, API create requests and routes, image
  * manifests, templates, node profiles, audit trail lines and the checkpoint beside them,
  * egress allow-list entries ("CIDR[:PORT[/tcp|/udp]]", one a line), /proc/net socket tables
- * (portcheck), any text escaped for a log or a terminal (escape). `make check` replays tests/fuzz/corpus/<target>
+ * (portcheck), the agent reader's messages as the dock receives them (reader: raw
+ * bytes as a struct agentreader_out, through agentreader_check into checks_evaluate and
+ * the record's JSON; its corpus from tests/fuzz/mkreader.c), any text escaped for a log
+ * or a terminal (escape). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentproto.h"
+#include "agentreader.h"
 #include "api.h"
 #include "audit.h"
 #include "chainlog.h"
+#include "checks.h"
 #include "config.h"
 #include "escape.h"
 #include "fw.h"
@@ -21,6 +27,7 @@
 #include "profile.h"
 #include "render.h"
 #include "spec.h"
+#include "state.h"
 
 #define FUZZ_AGENT     1
 #define FUZZ_REQUEST   2
@@ -30,6 +37,7 @@
 #define FUZZ_AUDIT     6
 #define FUZZ_EGRESS    7
 #define FUZZ_NETLISTEN 8
+#define FUZZ_READER    9
 #define FUZZ_ESCAPE    10
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,8 +47,71 @@ static void fuzz_line(void *ctx, const char *line, size_t len)
 	struct agent_msg m;
 
 	(void)ctx;
-	agentproto_parse(line, len, &m, NULL);
+	/* What the parser makes never needs the dock's repairs: a repair
+	 * counts as hostile input (agentproto_sanitise). */
+	if (agentproto_parse(line, len, &m, NULL) == 0 && agentproto_sanitise(&m) != 0)
+		abort();
 }
+
+#if FUZZ_TARGET == FUZZ_READER
+/* A message from a compromised reader, as agentreader_recv takes it (a
+ * shorter input is the start of one, zero-filled), then what the dock does
+ * with it: a fact judged by every check, a hello in the record's JSON and
+ * back. */
+static void fuzz_reader(const uint8_t *data, size_t size)
+{
+	static struct agentreader_out out;
+	static struct agent_fact facts[AF_COUNT];
+	static bool have[AF_COUNT];
+	static struct node_rec rec, back;
+	static struct profile pol;
+	static int init;
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
+	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct dock_facts df = { .df_running = true };
+	struct check_row rows[CHECKS_MAX];
+	struct json_object *o;
+	char *js;
+	size_t n;
+	const char *prof = "{\"name\":\"f\",\"service\":{\"name\":\"httpd\",\"uid\":100,"
+			   "\"gid\":100,\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],"
+			   "\"writable\":[\"/scratch\"]}";
+
+	if (!init) {
+		profile_parse(prof, strlen(prof), &pol, NULL);
+		init = 1;
+	}
+	memset(&out, 0, sizeof(out));
+	memcpy(&out, data, size < sizeof(out) ? size : sizeof(out));
+	if (agentreader_check(&out, sizeof(out)) < 0 || out.ao_kind != AR_MSG)
+		return;
+	if (out.ao_msg.am_type == AGENT_MSG_FACT) {
+		memset(have, 0, sizeof(have));
+		facts[out.ao_msg.am_fact.af_id] = out.ao_msg.am_fact;
+		have[out.ao_msg.am_fact.af_id] = true;
+		for (int p = 0; p < 2; p++) {
+			n = checks_evaluate(&cn, &df, &av, p ? &pol : NULL, rows, CHECKS_MAX);
+			o = checks_json("web1", rows, n);
+			json_object_to_json_string(o);
+			json_object_put(o);
+		}
+	}
+	/* Every message carries a hello; the dock keeps a hello's. */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.nr_name, sizeof(rec.nr_name), "web1");
+	snprintf(rec.nr_image, sizeof(rec.nr_image), "micro");
+	rec.nr_have_hello = true;
+	rec.nr_hello = out.ao_msg.am_hello;
+	/* A record the dock wrote must read back, or the node is lost at the
+	 * next start. */
+	js = state_to_json(&rec);
+	if (js != NULL) {
+		if (state_from_json(js, strlen(js), &back, NULL) < 0)
+			abort();
+		free(js);
+	}
+}
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -136,6 +207,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)fuzz_line;
 	for (int k = 0; k < 4; k++)
 		portcheck_parse(s, size, k & 1, k & 2, port, addr, sizeof(addr));
+#elif FUZZ_TARGET == FUZZ_READER
+	(void)fuzz_line;
+	(void)s;
+	fuzz_reader(data, size);
 #elif FUZZ_TARGET == FUZZ_ESCAPE
 	/* The invariants, for every flag set and an output size the input
 	 * picks: NUL-terminated within the size, valid UTF-8, no control
