@@ -95,7 +95,12 @@ t_ok "weak: iscadm logs --raw gives the bytes as the guest wrote them" \
 
 # --- a hostile guest
 good_report=$(jq -r .report_time "$W/good.status.json")
-# What policies did for good before the floods: nothing may be added during them.
+# What policies did for good before the floods: nothing may be added during
+# them. micro's own FAIL rows turn FAIL (and run on_fail) once confirmed by
+# a later report: wait until each has, so only what the floods cause counts.
+good_fail_rows() { "$A" status good --json | jq '[.checks[] | select(.source == "agent" and .status == "FAIL")] | length'; }
+good_turned() { [ "$(grep -c 'node good: check .* turned FAIL' "$W/dockd.log")" -ge "$(good_fail_rows)" ]; }
+t_ok "good: its own FAIL rows confirmed before the floods" wait_for 120 good_turned
 good_policies() { grep -c 'node good: .*: policy ' "$W/dockd.log"; }
 good_policies_before=$(good_policies)
 good_hb=$("$A" inspect good | jq .agent.heartbeats)

@@ -66,7 +66,14 @@ static void fuzz_reader(const uint8_t *data, size_t size)
 	static struct node_rec rec, back;
 	static struct profile pol;
 	static int init;
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
+	static uint8_t miss[AF_COUNT];
+	struct agent_view av = {
+		.av_connected = true,
+		.av_last_heartbeat = 995,
+		.av_report_time = 990,
+		.av_facts = facts,
+		.av_have = have,
+	};
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
 	struct dock_facts df = { .df_running = true };
 	struct check_row rows[CHECKS_MAX];
@@ -89,6 +96,13 @@ static void fuzz_reader(const uint8_t *data, size_t size)
 		memset(have, 0, sizeof(have));
 		facts[out.ao_msg.am_fact.af_id] = out.ao_msg.am_fact;
 		have[out.ao_msg.am_fact.af_id] = true;
+		/* Judged by the rules of the protocol its hello field names (2 or
+		 * 3), what it announced, and misses taken from the seq. */
+		av.av_protocol = out.ao_msg.am_hello.ah_protocol;
+		av.av_announced = out.ao_msg.am_facts;
+		for (int i = 0; i < AF_COUNT; i++)
+			miss[i] = (uint8_t)(out.ao_msg.am_seq >> (2 * i) & 3);
+		av.av_miss = miss;
 		for (int p = 0; p < 2; p++) {
 			n = checks_evaluate(&cn, &df, &av, p ? &pol : NULL, rows, CHECKS_MAX);
 			o = checks_json("web1", rows, n);

@@ -283,7 +283,13 @@ static void test_recv(void **st)
 	static struct agentreader_out out, in;
 	static struct agent_fact facts[AF_COUNT];
 	static bool have[AF_COUNT];
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0 };
+	struct agent_view av = {
+		.av_connected = true,
+		.av_last_heartbeat = 995,
+		.av_report_time = 990,
+		.av_facts = facts,
+		.av_have = have,
+	};
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
 	struct dock_facts df = { 0 };
 	struct check_row rows[CHECKS_MAX];
