@@ -206,14 +206,10 @@ static void listen_owners(struct listen_table *t, const struct fact_env *e)
 	    !(d = opendir(proc)))
 		return;
 	while (budget > 0 && (de = readdir(d)) != NULL) {
-		char *end;
-		long pid;
+		long pid = file_proc_pid(de->d_name);
 
-		errno = 0;
-		pid = strtol(de->d_name, &end, 10);
-		if (errno || *end || end == de->d_name || pid <= 0)
-			continue;
-		listen_fds(t, proc, pid, &budget);
+		if (pid > 0)
+			listen_fds(t, proc, pid, &budget);
 	}
 	closedir(d);
 }

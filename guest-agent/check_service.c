@@ -175,12 +175,9 @@ static int service_find(const struct fact_env *e, const char *name, long *pid, u
 	if (!(d = opendir(dir)))
 		return -errno;
 	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long p;
+		long p = file_proc_pid(de->d_name);
 
-		errno = 0;
-		p = strtol(de->d_name, &end, 10);
-		if (errno || *end || end == de->d_name || p <= 0)
+		if (p <= 0)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/comm", p);
 		/* A process that exited meanwhile is simply not there. */

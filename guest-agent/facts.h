@@ -130,6 +130,8 @@ int file_open(const struct fact_env *e, const char *path);
 ssize_t file_read_value(const struct fact_env *e, const char *path, char *buf, size_t size);
 /* A file holding one integer (sysctl style); 0 or negative errno. */
 int file_read_int(const struct fact_env *e, const char *path, long long *val);
+/* The pid a /proc entry's name stands for, or -1 for any other entry. */
+long file_proc_pid(const char *d_name);
 /* Does ROOT/PATH exist (any type)? */
 bool file_exists(const struct fact_env *e, const char *path);
 

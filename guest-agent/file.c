@@ -58,6 +58,16 @@ bool file_exists(const struct fact_env *e, const char *path)
 	return file_path(e, path, full, sizeof(full)) == 0 && access(full, F_OK) == 0;
 }
 
+long file_proc_pid(const char *d_name)
+{
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(d_name, &end, 10);
+	return errno || *end || end == d_name || pid <= 0 ? -1 : pid;
+}
+
 ssize_t file_read_value(const struct fact_env *e, const char *path, char *buf, size_t size)
 {
 	ssize_t n, total = 0;
