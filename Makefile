@@ -36,16 +36,16 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config, nets, templates, images, records, LUKS, the agent protocol, create
 # requests, profiles, checks, the audit trail and its chained log, timing,
-# image pins, free space, the host ports a publish may take.
+# image pins, free space, the host ports a publish may take, the VMM jail.
 DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
-             dockd/diskguard.c dockd/portcheck.c
+             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
-            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c
+            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c

@@ -232,6 +232,15 @@ static enum check_status c_resources(const struct checks_ctx *c, char *ev)
 		  df->df_vcpus, df->df_hard_limit_kib / 1024);
 }
 
+static enum check_status c_vmm(const struct checks_ctx *c, char *ev)
+{
+	if (!c->cc_df->df_running)
+		return EV(CHECK_SKIP, "node not running");
+	if (c->cc_df->df_vmm_note[0] == '\0')
+		return EV(CHECK_FAIL, "the VMM process was not judged");
+	return EV(c->cc_df->df_vmm, "%s", c->cc_df->df_vmm_note);
+}
+
 static enum check_status c_agent_alive(const struct checks_ctx *c, char *ev)
 {
 	const struct agent_view *av = c->cc_av;
@@ -674,6 +683,7 @@ static const struct {
 	{ "firewall", "Default-deny firewall and anti-spoofing in force", false, -1, c_firewall },
 	{ "published-ports", "Only the declared ports published", false, -1, c_published },
 	{ "resources", "Resource limits applied", false, -1, c_resources },
+	{ "vmm", "VMM jailed: own uid, seccomp, no privileges", false, -1, c_vmm },
 	{ "agent-alive", "Agent heard from within the deadline", false, -1, c_agent_alive },
 	{ "agent-input", "Agent channel input well-formed", false, -1, c_agent_input },
 	{ "ports", "Listening ports limited to the service's", true, AF_LISTEN, c_ports },

@@ -44,6 +44,8 @@ struct dock_facts {
 	char df_fw_note[512];
 	uint64_t df_hard_limit_kib, df_want_hard_limit_kib;
 	uint64_t df_vcpus, df_want_vcpus;
+	enum check_status df_vmm;             /* the VMM's jail (vmm.h), judged by node-vmm.c */
+	char df_vmm_note[CHECK_EVIDENCE_MAX]; /* its evidence; "" not judged */
 };
 
 /* What the agent said, and how the channel behaves. */

@@ -21,7 +21,7 @@
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define CONFIG_MAX_LINE  1024
 
-enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL, CK_PORTS };
+enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL, CK_PORTS, CK_UIDS };
 
 struct config_key {
 	const char *ck_name;
@@ -65,6 +65,8 @@ static const struct config_key config_keys[] = {
 	STR("syslog_socket", dc_syslog_socket, CK_PATH),
 	U64("audit_reserve_mib", dc_audit_reserve_mib, 0, 1024),
 	{ "publish_ports", CK_PORTS, 0, 0, 0, 0 },
+	{ "vmm_uid_range", CK_UIDS, 0, 0, 0, 0 },
+	STR("vmm_group", dc_vmm_group, CK_STR),
 };
 
 static const char *const accel_names[] = {
@@ -104,6 +106,9 @@ void config_defaults(struct dock_config *cfg)
 	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
 	snprintf(cfg->dc_syslog_socket, sizeof(cfg->dc_syslog_socket), "/dev/log");
 	cfg->dc_audit_reserve_mib = 8;
+	cfg->dc_vmm_uid_lo = VMM_UID_LO_DEFAULT;
+	cfg->dc_vmm_uid_hi = VMM_UID_HI_DEFAULT;
+	snprintf(cfg->dc_vmm_group, sizeof(cfg->dc_vmm_group), "%s", VMM_GROUP_DEFAULT);
 }
 
 int config_check_files(const struct dock_config *cfg, struct dock_err *err)
@@ -212,6 +217,14 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 				err, 400, EINVAL,
 				"%s:%u: publish_ports must be LOW-HIGH within 1-65535, not \"%s\"",
 				name, line, val);
+		return 0;
+	case CK_UIDS:
+		if (vmm_range_parse(val, &cfg->dc_vmm_uid_lo, &cfg->dc_vmm_uid_hi) < 0)
+			return err_set(
+				err, 400, EINVAL,
+				"%s:%u: vmm_uid_range must be LOW-HIGH, 1000 <= LOW <= HIGH < "
+				"2147483647, at most %u uids, not \"%s\"",
+				name, line, VMM_UID_MAX, val);
 		return 0;
 	}
 	return -EINVAL;

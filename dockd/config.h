@@ -8,6 +8,7 @@
 #include "err.h"
 #include "log.h"
 #include "netpool.h"
+#include "vmm.h"
 
 /* Directories end up in unix socket paths (108 bytes) and libvirt XML. */
 #define CONFIG_DIR_MAX     200
@@ -44,6 +45,8 @@ struct dock_config {
 	char dc_egress_private[CONFIG_PRIVATE_MAX][20];
 	size_t dc_n_egress_private;
 	uint16_t dc_publish_lo, dc_publish_hi; /* publish_ports: host ports a publish may take */
+	uint32_t dc_vmm_uid_lo, dc_vmm_uid_hi; /* vmm_uid_range: a uid per node's QEMU */
+	char dc_vmm_group[32]; /* every node's QEMU's gid: libvirt's QEMU group (vmm.h) */
 };
 
 void config_defaults(struct dock_config *cfg);

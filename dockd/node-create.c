@@ -123,7 +123,8 @@ static int node_create_translate(struct node_create *c, struct dock_err *err)
 	return 0;
 }
 
-/* The name is free, the table has room, a subnet and a MAC address. */
+/* The name is free, the table has room, a subnet, a MAC address and the
+ * uid of its QEMU (node-vmm.c). */
 static int node_create_reserve_locked(struct node *n, bool *used, size_t cap, struct dock_err *err)
 {
 	int r;
@@ -138,6 +139,8 @@ static int node_create_reserve_locked(struct node *n, bool *used, size_t cap, st
 	r = netpool_alloc(&node_cfg->dc_pool, used, cap, &n->n_rec.nr_subnet, err);
 	if (r == 0)
 		r = node_new_mac(n->n_rec.nr_mac, err);
+	if (r == 0)
+		r = node_vmm_uid_locked(n, err);
 	return r;
 }
 

@@ -213,6 +213,24 @@ void *node_cleanse_thread(void *arg);
 typedef int (*node_cleanse_step)(struct node *n, const struct node_names *nn, struct dock_err *err);
 extern const node_cleanse_step node_cleanse_steps[NODE_PHASE_COUNT];
 
+/* ---- node-vmm.c: the uid of a node's QEMU (vmm.h) ----------------------- */
+
+/* Give n a uid of its own from vmm_uid_range: held by no other node, not
+ * in the user or group database, carried by no file in the dock's
+ * directories. node_lock held; 409 naming vmm_uid_range when exhausted. */
+int node_vmm_uid_locked(struct node *n, struct dock_err *err);
+/* A node without a uid (an older dock's record) gets one, recorded. */
+int node_vmm_ensure(struct node *n, struct dock_err *err);
+/* At dock start (node_lock held): two records with one uid, the later
+ * loses it (a new one at its next start); a uid outside the range is kept. */
+void node_vmm_reconcile_locked(void);
+/* The domain's DAC seclabel, "+UID:+GID" (GID vmm_group's), or "" for a
+ * node without a uid; 500 when vmm_group is unknown or root's. */
+int node_vmm_label(const struct node_rec *r, char *buf, size_t size, struct dock_err *err);
+/* The `vmm` row: the live QEMU read from /proc, judged (vmm_judge). */
+void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum check_status *st,
+		    char *ev, size_t size);
+
 /* ---- node-snapshot.c: forensic snapshots, quarantine's pause ------------ */
 
 /* A forensic snapshot is a security event: its digest goes to the trail. */

@@ -82,7 +82,7 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 		    struct dock_err *err)
 {
 	char mem[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", base[PATH_MAX],
-				 uuid[37];
+				 uuid[37], label[32];
 	const char *loader = "", *nvram = "", *nvram_template = "";
 	struct image im;
 
@@ -103,6 +103,8 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->nr_memory_mib);
 	snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)r->nr_vcpus);
 	virt_domain_uuid(nn->nn_domain, uuid);
+	if (node_vmm_label(r, label, sizeof(label), err) < 0)
+		return -EINVAL;
 	const struct render_var v[] = {
 		{ "uuid", uuid },
 		{ "domain_type", virt_domain_type(node_cfg->dc_accel) },
@@ -124,6 +126,7 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 		{ "network", nn->nn_network },
 		{ "agent_socket", nn->nn_socket },
 		{ "console_log", nn->nn_console },
+		{ "vmm_label", label },
 	};
 	return node_render("domain.xml", v, NVARS(v), xml, err);
 }
@@ -206,6 +209,9 @@ int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	/* verify is false only when the caller hashed the image a moment ago. */
 	if (node_boot_image(n, verify, err) < 0)
 		return -EINVAL;
+	/* An older dock's node gets its own uid now; libvirt re-owns its files. */
+	if (node_vmm_ensure(n, err) < 0)
+		return -ENOSPC;
 	node_time(n, TIMING_VALIDATE, t);
 	/* A cleanse recorded its start phase already, and goes on from here. */
 	cleansing = r->nr_state == NODE_CLEANSING;

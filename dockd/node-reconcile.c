@@ -414,6 +414,9 @@ int node_init(const struct dock_config *cfg, struct dock_err *err)
 	for (size_t i = node_count; i > 0; i--)
 		node_reconcile(node_table[i - 1]);
 	node_remove_orphans();
+	pthread_mutex_lock(&node_lock);
+	node_vmm_reconcile_locked();
+	pthread_mutex_unlock(&node_lock);
 	log_info("dock: %zu node(s) known", node_count);
 	return 0;
 }

@@ -340,6 +340,8 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);
 	df->df_want_hard_limit_kib = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024;
 	df->df_hard_limit_kib = virt_domain_hard_limit(nn->nn_domain);
+	if (df->df_running)
+		node_vmm_facts(r, nn, &df->df_vmm, df->df_vmm_note, sizeof(df->df_vmm_note));
 	free(dx);
 	free(nx);
 	free(sx);

@@ -144,6 +144,8 @@ char *state_to_json(const struct node_rec *r)
 	if (r->nr_base_sha256[0] != '\0')
 		json_object_object_add(o, "base_sha256", json_object_new_string(r->nr_base_sha256));
 	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
+	if (r->nr_vmm_uid != 0)
+		json_object_object_add(o, "vmm_uid", json_object_new_int64(r->nr_vmm_uid));
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
 	json_object_object_add(o, "scratch_mib", json_object_new_int64((int64_t)r->nr_scratch_mib));
@@ -296,14 +298,17 @@ static int state_in_hello(struct json_object *o, const char *w, struct node_rec 
 	return 0;
 }
 
-/* The format's version (absent: 1) and the base image's pin (optional). */
+/* The format's version (absent: 1), the base image's pin and the uid of
+ * the node's QEMU (both optional). */
 static int state_in_version(struct json_object *o, const char *w, struct node_rec *r,
 			    struct dock_err *err)
 {
-	uint64_t v = 1;
+	uint64_t v = 1, uid = 0;
 
-	if (JSONIN_BAD(jsonin_u64(o, w, "version", false, 1, UINT32_MAX, &v, err)))
+	if (JSONIN_BAD(jsonin_u64(o, w, "version", false, 1, UINT32_MAX, &v, err)) ||
+	    JSONIN_BAD(jsonin_u64(o, w, "vmm_uid", false, 1000, INT32_MAX - 1, &uid, err)))
 		return -EINVAL;
+	r->nr_vmm_uid = (uint32_t)uid;
 	if (v > STATE_VERSION)
 		return err_set(
 			err, 400, EPROTO,

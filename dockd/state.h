@@ -61,10 +61,12 @@ const char *state_action_name(enum node_action a);
 int state_parse_action(const char *s, enum node_action *out);
 
 /* The record's format. 1: no "version" member (0ca61eb and before); 2: the
- * member, and "base_sha256", the pin of the base image. A record of an
- * older version is read and written back as this one at dock start; a
- * newer one is refused (its file and both versions named), never misread. */
-#define STATE_VERSION 2
+ * member, and "base_sha256", the pin of the base image; 3: "vmm_uid", the
+ * uid (and gid) of the node's QEMU (vmm.h), absent in a record of an older
+ * dock until the node's next start. A record of an older version is read
+ * and written back as this one at dock start; a newer one is refused (its
+ * file and both versions named), never misread. */
+#define STATE_VERSION 3
 
 #define NODE_PUBLISH_MAX 16
 #define NODE_ALLOW_MAX   16
@@ -78,6 +80,7 @@ struct node_rec {
 	char nr_reason[256];      /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
 	char nr_base_sha256[65]; /* the image's base disk at create (pin.h); "" not pinned */
+	uint32_t nr_vmm_uid;     /* its QEMU's uid and gid (vmm.h); 0 none yet */
 	char nr_profile[64];     /* policy the checks judge against; may be empty */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;

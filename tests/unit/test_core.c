@@ -460,6 +460,7 @@ static const struct render_var domain_vars[] = {
 	{ "network", "isc-web1" },
 	{ "agent_socket", "/run/isc/agents/web1.sock" },
 	{ "console_log", "/run/isc/console/web1.log" },
+	{ "vmm_label", "+90000:+64055" },
 };
 
 /* An efi image's node: firmware and a per-node variable store, no kernel. */
@@ -484,6 +485,7 @@ static const struct render_var domain_efi_vars[] = {
 	{ "network", "isc-web2" },
 	{ "agent_socket", "/run/isc/agents/web2.sock" },
 	{ "console_log", "/run/isc/console/web2.log" },
+	{ "vmm_label", "" }, /* an older dock's node, before its next start */
 };
 
 /* Validate a rendered domain against libvirt's own RelaxNG schema, when
@@ -974,8 +976,10 @@ static void test_checks(void **st)
 	df.df_fw_published_ok = 1;
 	df.df_vcpus = df.df_want_vcpus = 1;
 	df.df_hard_limit_kib = df.df_want_hard_limit_kib = 786432;
+	df.df_vmm = CHECK_PASS;
+	snprintf(df.df_vmm_note, sizeof(df.df_vmm_note), "pid 1 uid/gid 90000/64055 its own");
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
-	assert_int_equal(n, 24);
+	assert_int_equal(n, 25);
 	for (size_t i = 0; i < 10; i++)
 		assert_int_equal(rows[i].cr_status, CHECK_PASS);
 	/* Who holds udp 68 it cannot say, nor observe audit: rebuild, never FAIL. */

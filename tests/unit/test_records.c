@@ -1,8 +1,10 @@
-/* Unit tests of what issue 14 added to node records and the dock's disk:
- * record versions (a record written by 0ca61eb, tests/unit/fixtures/, is
- * read, upgraded and round-trips; a newer one is refused), the pin of a
- * node's base image (pin.h), the floor of free space (diskguard_judge) and
- * its config key. Temp files only. */
+/* Unit tests of what issues 14 and 17 added to node records and the dock's
+ * disk: record versions (records written by 0ca61eb and by the dock before
+ * issue 17, tests/unit/fixtures/, are read, upgraded and round-trip; a
+ * newer one is refused), the pin of a node's base image (pin.h), the floor
+ * of free space (diskguard_judge) and its config key, the uid of a node's
+ * QEMU (vmm.h: the range, the allocator) and the `vmm` row judged on
+ * fixture /proc trees. Temp files only. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include "file.h"
 #include "pin.h"
 #include "state.h"
+#include "vmm.h"
 
 static const char *src_dir = ".";
 
@@ -119,7 +122,8 @@ static void test_record_upgrade(void **st)
 	assert_false(pin_upgrade(&r, &im)); /* once */
 
 	json = state_to_json(&r);
-	assert_non_null(strstr(json, "\"version\":2"));
+	assert_non_null(strstr(json, "\"version\":3"));
+	assert_null(strstr(json, "vmm_uid")); /* its uid comes at its next start */
 	assert_non_null(strstr(json, "\"base_sha256\":\"" SHA_OLD "\""));
 	state_dir_with(dir, "web1", json);
 	assert_int_equal(state_load(dir, "web1", &back, NULL), 0);
@@ -127,6 +131,37 @@ static void test_record_upgrade(void **st)
 	state_dir_rm(dir, "web1");
 	free(json);
 	free(v1);
+}
+
+/* The record the dock wrote before issue 17 (version 2, pinned, no
+ * "vmm_uid") loads without a uid and upgrades to 3 touching nothing else;
+ * a uid round-trips; one out of bounds is refused. */
+static void test_record_v2_loads(void **st)
+{
+	char *v2 = fixture("record-v2-web1.json"), *json, *bad;
+	struct node_rec r, before, back;
+	struct dock_err e = { 0 };
+	(void)st;
+	assert_int_equal(state_from_json(v2, strlen(v2), &r, NULL), 0);
+	assert_int_equal(r.nr_version, 2);
+	assert_int_equal(r.nr_vmm_uid, VMM_UID_NONE);
+	assert_string_equal(r.nr_base_sha256, SHA_OLD);
+	before = r;
+	assert_true(pin_upgrade(&r, NULL));
+	before.nr_version = STATE_VERSION;
+	assert_memory_equal(&before, &r, sizeof(r));
+	r.nr_vmm_uid = 90007;
+	json = state_to_json(&r);
+	assert_non_null(strstr(json, "\"vmm_uid\":90007"));
+	assert_int_equal(state_from_json(json, strlen(json), &back, NULL), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+	bad = malloc(strlen(v2) + 32);
+	assert_non_null(bad);
+	snprintf(bad, strlen(v2) + 32, "{\"vmm_uid\":0,%s", v2 + 1);
+	assert_int_equal(state_from_json(bad, strlen(bad), &back, &e), -EINVAL);
+	free(bad);
+	free(json);
+	free(v2);
 }
 
 /* An image that cannot be read at upgrade: upgraded, not pinned. */
@@ -151,11 +186,11 @@ static void test_record_newer_refused(void **st)
 	struct dock_err e = { 0 };
 	(void)st;
 	assert_non_null(v3);
-	snprintf(v3, strlen(v1) + 32, "{\"version\":3,%s", v1 + 1);
+	snprintf(v3, strlen(v1) + 32, "{\"version\":4,%s", v1 + 1);
 	state_dir_with(dir, "web1", v3);
 	assert_int_equal(state_load(dir, "web1", &r, &e), -EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s/nodes/web1.json: node record: version 3 is newer than this dock's 2 "
+		 "%s/nodes/web1.json: node record: version 4 is newer than this dock's 3 "
 		 "(refusing to read it)",
 		 dir);
 	assert_string_equal(e.de_msg, want);
@@ -229,6 +264,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_v1_loads),
 		cmocka_unit_test(test_record_upgrade),
+		cmocka_unit_test(test_record_v2_loads),
 		cmocka_unit_test(test_record_upgrade_no_image),
 		cmocka_unit_test(test_record_newer_refused),
 		cmocka_unit_test(test_pin),
