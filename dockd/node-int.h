@@ -227,6 +227,15 @@ void node_vmm_reconcile_locked(void);
 /* The domain's DAC seclabel, "+UID:+GID" (GID vmm_group's), or "" for a
  * node without a uid; 500 when vmm_group is unknown or root's. */
 int node_vmm_label(const struct node_rec *r, char *buf, size_t size, struct dock_err *err);
+/* A node's own copies of its image's kernel and initrd, made now:
+ * state_dir/boot/NAME.vmlinuz, NAME.initrd. libvirt gives a domain's kernel
+ * and initrd to the domain's uid (DAC relabel), so nodes cannot share the
+ * image's; the image's stay root's. */
+#define NODE_BOOT_DIR "boot"
+int node_vmm_boot_files(const struct node_rec *r, const char *kernel, const char *initrd,
+			char *k_out, char *i_out, size_t size, struct dock_err *err);
+/* Remove them; absence is success. */
+void node_vmm_boot_remove(const char *name);
 /* The `vmm` row: the live QEMU read from /proc, judged (vmm_judge). */
 void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum check_status *st,
 		    char *ev, size_t size);

@@ -92,6 +92,13 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 	if (im.im_boot == IMAGE_BOOT_KERNEL) {
 		image_path(&im, im.im_kernel, kernel, sizeof(kernel));
 		image_path(&im, im.im_initrd, initrd, sizeof(initrd));
+		if (r->nr_vmm_uid != VMM_UID_NONE) {
+			char k[PATH_MAX], i[PATH_MAX];
+			if (node_vmm_boot_files(r, kernel, initrd, k, i, sizeof(k), err) < 0)
+				return -EIO;
+			memcpy(kernel, k, sizeof(k));
+			memcpy(initrd, i, sizeof(i));
+		}
 	} else {
 		/* Explicit firmware rather than <os firmware='efi'>: libvirt's
 		 * autoselection prefers the secure-boot descriptors, which need
@@ -166,6 +173,7 @@ int node_teardown(const struct node_rec *rec, struct dock_err *err)
 		r = -EIO;
 	unlink(nn.nn_socket);
 	unlink(nn.nn_console);
+	node_vmm_boot_remove(rec->nr_name);
 	forensic_forget_key(rec->nr_name);
 	return r;
 }

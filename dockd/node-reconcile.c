@@ -227,6 +227,10 @@ static int node_init_dirs(const struct dock_config *cfg, struct dock_err *err)
 	snprintf(path, sizeof(path), "%s/" NODE_NVRAM_DIR, cfg->dc_state_dir);
 	if (node_mkdir(path, 0711, err) < 0)
 		return -EIO;
+	/* Each node's copy of its image's kernel and initrd (node-vmm.c). */
+	snprintf(path, sizeof(path), "%s/" NODE_BOOT_DIR, cfg->dc_state_dir);
+	if (node_mkdir(path, 0711, err) < 0)
+		return -EIO;
 	snprintf(path, sizeof(path), "%s/agents", cfg->dc_run_dir);
 	if (node_mkdir(cfg->dc_run_dir, 0755, err) < 0 || node_mkdir(path, 0711, err) < 0)
 		return -EIO;

@@ -74,6 +74,7 @@ int node_vmm_uid_locked(struct node *n, struct dock_err *err)
 	struct node_vmm_scan vs = { .vs_lo = c->dc_vmm_uid_lo, .vs_hi = c->dc_vmm_uid_hi };
 	const char *dirs[][2] = { { c->dc_state_dir, "volumes" },
 				  { c->dc_state_dir, NODE_NVRAM_DIR },
+				  { c->dc_state_dir, NODE_BOOT_DIR },
 				  { c->dc_run_dir, "agents" },
 				  { c->dc_run_dir, "console" } };
 	uint32_t *held = calloc(node_count + 1, sizeof(*held));
@@ -133,7 +134,8 @@ void node_vmm_reconcile_locked(void)
 				 r->nr_name);
 			continue;
 		}
-		if (r->nr_vmm_uid < node_cfg->dc_vmm_uid_lo || r->nr_vmm_uid > node_cfg->dc_vmm_uid_hi)
+		if (r->nr_vmm_uid < node_cfg->dc_vmm_uid_lo ||
+		    r->nr_vmm_uid > node_cfg->dc_vmm_uid_hi)
 			log_warn("node %s: uid %u is outside vmm_uid_range %u-%u: kept (it is the "
 				 "node's alone)",
 				 r->nr_name, r->nr_vmm_uid, node_cfg->dc_vmm_uid_lo,
@@ -161,14 +163,72 @@ int node_vmm_label(const struct node_rec *r, char *buf, size_t size, struct dock
 	if (r->nr_vmm_uid == VMM_UID_NONE)
 		return 0;
 	if (getgrnam_r(node_cfg->dc_vmm_group, &gr, gbuf, sizeof(gbuf), &grp) != 0 || grp == NULL)
-		return err_set(err, 500, ENOENT,
-			       "node %s: vmm_group \"%s\" is not in the group database (dockd.conf)",
-			       r->nr_name, node_cfg->dc_vmm_group);
+		return err_set(
+			err, 500, ENOENT,
+			"node %s: vmm_group \"%s\" is not in the group database (dockd.conf)",
+			r->nr_name, node_cfg->dc_vmm_group);
 	if (grp->gr_gid == 0)
 		return err_set(err, 500, EPERM, "node %s: vmm_group \"%s\" is root's group",
 			       r->nr_name, node_cfg->dc_vmm_group);
 	snprintf(buf, size, "+%u:+%u", r->nr_vmm_uid, (unsigned)grp->gr_gid);
 	return 0;
+}
+
+/* Copy src to dst (root's, 0644) through a temp file and a rename. */
+static int node_vmm_copy(const char *src, const char *dst, struct dock_err *err)
+{
+	char tmp[PATH_MAX], buf[64 * 1024];
+	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, e = 0;
+	ssize_t n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	if (in >= 0)
+		out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (in < 0 || out < 0 || n < 0 || fchmod(out, 0644) < 0)
+		e = errno ? errno : EIO;
+	if (out >= 0 && close(out) < 0 && e == 0)
+		e = errno;
+	if (in >= 0)
+		close(in);
+	if (e == 0 && rename(tmp, dst) < 0)
+		e = errno;
+	if (e != 0) {
+		unlink(tmp);
+		return err_set(err, 500, e, "copy %s to %s: %s", src, dst, strerror(e));
+	}
+	return 0;
+}
+
+static void node_vmm_boot_path(const char *name, const char *what, char *out, size_t size)
+{
+	snprintf(out, size, "%s/" NODE_BOOT_DIR "/%s.%s", node_cfg->dc_state_dir, name, what);
+}
+
+int node_vmm_boot_files(const struct node_rec *r, const char *kernel, const char *initrd,
+			char *k_out, char *i_out, size_t size, struct dock_err *err)
+{
+	node_vmm_boot_path(r->nr_name, "vmlinuz", k_out, size);
+	node_vmm_boot_path(r->nr_name, "initrd", i_out, size);
+	if (node_vmm_copy(kernel, k_out, err) < 0 || node_vmm_copy(initrd, i_out, err) < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EIO;
+	}
+	return 0;
+}
+
+void node_vmm_boot_remove(const char *name)
+{
+	char path[PATH_MAX];
+
+	node_vmm_boot_path(name, "vmlinuz", path, sizeof(path));
+	unlink(path);
+	node_vmm_boot_path(name, "initrd", path, sizeof(path));
+	unlink(path);
 }
 
 /* The live QEMU of a domain: libvirt's pidfile, the process's command line
@@ -203,7 +263,7 @@ static pid_t node_vmm_pid(const char *domain)
 /* The uids of the other nodes' live QEMU (not under node_lock: /proc). */
 static size_t node_vmm_others(const char *self, uint32_t *uids, size_t max)
 {
-	char (*names)[NODE_NAME_MAX + 1] = calloc(NODE_MAX, sizeof(*names));
+	char(*names)[NODE_NAME_MAX + 1] = calloc(NODE_MAX, sizeof(*names));
 	size_t n = 0, cnt = 0;
 
 	if (names == NULL)
@@ -229,8 +289,8 @@ static size_t node_vmm_others(const char *self, uint32_t *uids, size_t max)
 	return cnt;
 }
 
-void node_vmm_facts(const struct node_rec *r, const struct node_names *nn,
-		    enum check_status *st, char *ev, size_t size)
+void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum check_status *st,
+		    char *ev, size_t size)
 {
 	static const enum check_status map[] = { [VMM_PASS] = CHECK_PASS,
 						 [VMM_WARN] = CHECK_WARN,

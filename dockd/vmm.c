@@ -130,8 +130,8 @@ static void vmm_status(const char *status, struct vmm_proc *vp)
 
 	vmm_ids(status, "Uid", vp->vp_uid);
 	vmm_ids(status, "Gid", vp->vp_gid);
-	vp->vp_seccomp = (p = vmm_field(status, "Seccomp")) && vmm_u32(p, &p, &v) == 0 ? (int)v
-										       : -1;
+	vp->vp_seccomp =
+		(p = vmm_field(status, "Seccomp")) && vmm_u32(p, &p, &v) == 0 ? (int)v : -1;
 	vp->vp_nnp = (p = vmm_field(status, "NoNewPrivs")) && vmm_u32(p, &p, &v) == 0 ? (int)v : -1;
 	vp->vp_capeff = UINT64_MAX;
 	p = vmm_field(status, "CapEff");
@@ -142,29 +142,43 @@ static void vmm_status(const char *status, struct vmm_proc *vp)
 	}
 }
 
-/* The unified hierarchy's path (0::PATH), else the first line's path. */
+/* The cgroup that holds the process: the unified hierarchy's (0::PATH)
+ * when it is used, else the memory controller's (cgroup v1, the one that
+ * enforces the memory limit), else the first line's. */
 static void vmm_cgroup(const char *cg, struct vmm_proc *vp)
 {
-	const char *first = NULL;
+	const char *pick[3] = { NULL, NULL, NULL }; /* unified, memory, first */
+	size_t len[3] = { 0, 0, 0 };
 
 	for (const char *l = cg; l != NULL && *l != '\0';) {
 		const char *nl = strchr(l, '\n'), *c1 = strchr(l, ':'), *c2;
 		size_t ll = nl != NULL ? (size_t)(nl - l) : strlen(l);
+		int k = -1;
 
 		c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
 		if (c2 != NULL && c2 < l + ll) {
-			const char *path = c2 + 1;
-			size_t pl = ll - (size_t)(path - l);
-			if (strncmp(l, "0::", 3) == 0 || first == NULL) {
-				snprintf(vp->vp_cgroup, sizeof(vp->vp_cgroup), "%.*s", (int)pl,
-					 path);
-				first = path;
-				if (strncmp(l, "0::", 3) == 0)
-					return;
+			size_t pl = ll - (size_t)(c2 + 1 - l);
+			bool root = pl == 1 && c2[1] == '/';
+			if (strncmp(l, "0::", 3) == 0 && !root)
+				k = 0;
+			else if ((size_t)(c2 - c1 - 1) >= 6 && strstr(c1, "memory") != NULL &&
+				 strstr(c1, "memory") < c2)
+				k = 1;
+			else if (pick[2] == NULL)
+				k = 2;
+			if (k >= 0) {
+				pick[k] = c2 + 1;
+				len[k] = pl;
 			}
 		}
 		l = nl != NULL ? nl + 1 : NULL;
 	}
+	for (int k = 0; k < 3; k++)
+		if (pick[k] != NULL) {
+			snprintf(vp->vp_cgroup, sizeof(vp->vp_cgroup), "%.*s", (int)len[k],
+				 pick[k]);
+			return;
+		}
 }
 
 int vmm_proc_read(const char *root, pid_t pid, struct vmm_proc *vp)
@@ -243,7 +257,7 @@ static bool vmm_label_ok(const char *mac, const char *label)
 
 	if (strcmp(mac, "apparmor") == 0)
 		return strncmp(label, "libvirt-", 8) == 0 && l > 10 &&
-		       strcmp(label + l - 10, " (enforce)") == 0;
+			strcmp(label + l - 10, " (enforce)") == 0;
 	if (strcmp(mac, "selinux") == 0)
 		return strstr(label, ":svirt_t:") != NULL || strstr(label, ":svirt_tcg_t:") != NULL;
 	return true;
@@ -267,8 +281,10 @@ static const char *vmm_lacks(const struct vmm_proc *vp, const struct vmm_want *v
 				vp->vp_cgroup[0] ? vp->vp_cgroup : "(none)"),
 		       buf;
 	if (!vmm_label_ok(vw->vw_mac, vp->vp_label))
-		return snprintf(buf, size, "%s label \"%.60s\" is not libvirt's per-domain one in enforce mode",
-				vw->vw_mac, vp->vp_label),
+		return snprintf(
+			       buf, size,
+			       "%s label \"%.60s\" is not libvirt's per-domain one in enforce mode",
+			       vw->vw_mac, vp->vp_label),
 		       buf;
 	return NULL;
 }
@@ -279,15 +295,16 @@ enum vmm_verdict vmm_judge(const struct vmm_proc *vp, const struct vmm_want *vw,
 	char why[160];
 	const char *lack = vmm_lacks(vp, vw, why, sizeof(why));
 	const char *dump = vp->vp_owner == vp->vp_uid[1]
-				   ? "dumpable (libvirt cannot make QEMU non-dumpable)"
-				   : "not dumpable";
+		? "dumpable (libvirt cannot make QEMU non-dumpable)"
+		: "not dumpable";
 	uint32_t uid = vp->vp_uid[0];
 	bool shared = false;
 
 	for (size_t i = 0; i < vw->vw_n_others; i++)
 		shared |= vw->vw_others[i] == uid;
 	if (vw->vw_uid == VMM_UID_NONE) {
-		snprintf(ev, ev_size, "pid %d uid %" PRIu32 ": no uid of its own yet: restart the node%s%s",
+		snprintf(ev, ev_size,
+			 "pid %d uid %" PRIu32 ": no uid of its own yet: restart the node%s%s",
 			 (int)vp->vp_pid, uid, lack ? "; " : "", lack ? lack : "");
 		return VMM_WARN;
 	}
@@ -305,7 +322,8 @@ enum vmm_verdict vmm_judge(const struct vmm_proc *vp, const struct vmm_want *vw,
 		return VMM_FAIL;
 	}
 	snprintf(ev, ev_size,
-		 "pid %d uid/gid %" PRIu32 "/%" PRIu32 " its own, Seccomp 2, NoNewPrivs 1, CapEff 0, "
+		 "pid %d uid/gid %" PRIu32 "/%" PRIu32
+		 " its own, Seccomp 2, NoNewPrivs 1, CapEff 0, "
 		 "own cgroup, %s%s; %s",
 		 (int)vp->vp_pid, uid, vp->vp_gid[0], vw->vw_mac[0] ? vw->vw_mac : "no MAC system",
 		 vw->vw_mac[0] ? " label enforced" : " (the uid is the jail)", dump);

@@ -29,7 +29,7 @@
 #define VMM_UID_LO_DEFAULT 90000u
 #define VMM_UID_HI_DEFAULT 91023u
 #define VMM_GROUP_DEFAULT  "libvirt-qemu" /* Debian's; Fedora's is "qemu" */
-#define VMM_UID_MAX        65536u /* the most uids a range may hold */
+#define VMM_UID_MAX        65536u         /* the most uids a range may hold */
 
 /* "LO-HIGH", 1000 <= LO <= HI < 2^31-1, at most VMM_UID_MAX uids. 0, or -EINVAL. */
 int vmm_range_parse(const char *s, uint32_t *lo, uint32_t *hi);
@@ -68,8 +68,8 @@ const char *vmm_mac_active(const char *root);
 enum vmm_verdict { VMM_PASS, VMM_WARN, VMM_FAIL, VMM_SKIP };
 
 struct vmm_want {
-	uint32_t vw_uid;        /* the node's uid, VMM_UID_NONE none yet */
-	const char *vw_domain;  /* libvirt's domain: its cgroup names it */
+	uint32_t vw_uid;           /* the node's uid, VMM_UID_NONE none yet */
+	const char *vw_domain;     /* libvirt's domain: its cgroup names it */
 	const uint32_t *vw_others; /* the uids of the other nodes' live QEMU */
 	size_t vw_n_others;
 	const char *vw_mac; /* vmm_mac_active */

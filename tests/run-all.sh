@@ -94,6 +94,7 @@ run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/s
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
+run_suite e2e-jail env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/jail.sh
 run_suite e2e-fulldisk env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/fulldisk.sh
 # The golden image (debian-web, built by `make check`): the slow test, one
 # node through OVMF, all PASS; then exported and imported by virt-v2v.

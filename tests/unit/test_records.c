@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "checks.h"
 #include "config.h"
 #include "diskguard.h"
 #include "file.h"
@@ -259,12 +260,216 @@ static void test_config_min_free(void **st)
 	assert_string_equal(e.de_msg, "dockd.conf:1: min_free_mib must be a number in 0..1048576");
 }
 
+/* ---- vmm.h: the uid range, the allocator, the `vmm` row on fixture trees ---- */
+
+static void test_vmm_range(void **st)
+{
+	uint32_t lo, hi;
+	struct dock_config c;
+	struct dock_err e = { 0 };
+	(void)st;
+	assert_int_equal(vmm_range_parse("90000-91023", &lo, &hi), 0);
+	assert_int_equal(lo, 90000);
+	assert_int_equal(hi, 91023);
+	assert_int_equal(vmm_range_parse("5000-5000", &lo, &hi), 0);
+	const char *bad[] = { "999-2000",
+			      "6000-5000",
+			      "90000-",
+			      "-5",
+			      "90000-200000",
+			      "a-b",
+			      "90000-91023x",
+			      "2147483647-2147483647",
+			      "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vmm_range_parse(bad[i], &lo, &hi), -EINVAL);
+	config_defaults(&c);
+	assert_int_equal(c.dc_vmm_uid_lo, VMM_UID_LO_DEFAULT);
+	assert_true(c.dc_vmm_uid_hi - c.dc_vmm_uid_lo + 1 >= 1024); /* NODE_MAX */
+	assert_string_equal(c.dc_vmm_group, "libvirt-qemu");
+	assert_int_equal(
+		config_parse("t", "vmm_uid_range = 70000-70009\nvmm_group = qemu\n", &c, NULL), 0);
+	assert_int_equal(c.dc_vmm_uid_lo, 70000);
+	assert_int_equal(c.dc_vmm_uid_hi, 70009);
+	assert_string_equal(c.dc_vmm_group, "qemu");
+	assert_int_equal(config_parse("t", "vmm_uid_range = 0-10\n", &c, &e), -EINVAL);
+	assert_non_null(strstr(e.de_msg, "t:1: vmm_uid_range must be LOW-HIGH"));
+}
+
+/* Busy: 1002 (as if in the user database or owning a file). */
+static bool busy_1002(uint32_t uid, void *arg)
+{
+	(*(int *)arg)++;
+	return uid == 1002;
+}
+
+static void test_vmm_alloc(void **st)
+{
+	const uint32_t held[] = { 1000, 1001, 1001, 5 };
+	struct dock_err e = { 0 };
+	uint32_t uid = 0;
+	int asked = 0;
+	(void)st;
+	assert_int_equal(vmm_uid_alloc(1000, 1003, held, 4, busy_1002, &asked, &uid, NULL), 0);
+	assert_int_equal(uid, 1003); /* the lowest neither held nor busy */
+	assert_int_equal(asked, 2);  /* held uids are not even asked about */
+	assert_int_equal(vmm_uid_alloc(1000, 1002, held, 4, busy_1002, &asked, &uid, &e), -ENOSPC);
+	assert_int_equal(uid, 1003); /* untouched on failure */
+	assert_string_equal(e.de_msg,
+			    "vmm_uid_range 1000-1002 is exhausted: 2 uid(s) held by nodes, 1 in "
+			    "the user database or still owning files (widen vmm_uid_range in "
+			    "dockd.conf)");
+	assert_int_equal(e.de_status, 409);
+	assert_int_equal(vmm_uid_alloc(1000, 1000, NULL, 0, NULL, NULL, &uid, NULL), 0);
+	assert_int_equal(uid, 1000);
+}
+
+/* A fixture tree: <root>/proc/4242/{status,cgroup,attr/current} and
+ * <root>/sys/kernel/security/lsm; NULL leaves a file out. */
+static void vmm_tree(const char *root, const char *status, const char *cgroup, const char *label,
+		     const char *lsm)
+{
+	char p[512];
+	const char *dirs[] = { "proc", "proc/4242",  "proc/4242/attr",
+			       "sys",  "sys/kernel", "sys/kernel/security" };
+	const struct {
+		const char *rel, *text;
+	} files[] = { { "proc/4242/status", status },
+		      { "proc/4242/cgroup", cgroup },
+		      { "proc/4242/attr/current", label },
+		      { "sys/kernel/security/lsm", lsm } };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+		mkdir(p, 0700);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, files[i].rel);
+		unlink(p);
+		if (files[i].text != NULL)
+			assert_int_equal(file_write_atomic(p, files[i].text, strlen(files[i].text),
+							   0600, NULL),
+					 0);
+	}
+}
+
+#define ST_OK                                                                           \
+	"Name:\tqemu-system-x86\nUid:\t90000\t90000\t90000\t90000\n"                    \
+	"Gid:\t64055\t64055\t64055\t64055\nGroups:\t64055\nCapEff:\t0000000000000000\n" \
+	"NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n"
+/* Hybrid cgroups as the test sandbox has them: v1 controllers, 0::/ unused. */
+#define CG_V1                                                             \
+	"9:name=systemd:/\n4:memory:/machine/qemu-1-isc-a.libvirt-qemu\n" \
+	"1:cpu:/machine/qemu-1-isc-a.libvirt-qemu/emulator\n0::/\n"
+#define CG_V2 "0::/machine.slice/machine-qemu\\x2d1\\x2disc\\x2da.scope/libvirt/emulator\n"
+
+/* Judge the tree at root for node uid `uid`, others' uids `others`. */
+static enum vmm_verdict vmm_at(const char *root, uint32_t uid, uint32_t other, char *ev)
+{
+	struct vmm_proc vp;
+	struct vmm_want vw = {
+		.vw_uid = uid, .vw_domain = "isc-a", .vw_others = &other, .vw_n_others = other != 0
+	};
+
+	assert_int_equal(vmm_proc_read(root, 4242, &vp), 0);
+	vw.vw_mac = vmm_mac_active(root);
+	return vmm_judge(&vp, &vw, ev, CHECK_EVIDENCE_MAX);
+}
+
+static void test_vmm_judge(void **st)
+{
+	char root[] = "/tmp/isc-vmm-XXXXXX", ev[CHECK_EVIDENCE_MAX];
+	struct vmm_proc vp;
+	(void)st;
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(vmm_proc_read(root, 4242, &vp), -ENOENT);
+	/* No MAC system (the attr file unreadable, no lsm file): the uid is the jail. */
+	vmm_tree(root, ST_OK, CG_V1, NULL, NULL);
+	assert_int_equal(vmm_at(root, 90000, 90001, ev), VMM_PASS);
+	assert_non_null(strstr(ev, "uid/gid 90000/64055 its own"));
+	assert_non_null(strstr(ev, "no MAC system"));
+	vmm_tree(root, ST_OK, CG_V2, NULL, NULL);
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_PASS);
+	/* Another node's QEMU under the same uid; the record names another uid. */
+	assert_int_equal(vmm_at(root, 90000, 90000, ev), VMM_FAIL);
+	assert_non_null(strstr(ev, "shared with another node's QEMU"));
+	assert_int_equal(vmm_at(root, 90005, 0, ev), VMM_FAIL);
+	assert_non_null(strstr(ev, "uid 90000, the node's is 90005"));
+	/* An older dock's node: WARN, whatever is wrong. */
+	assert_int_equal(vmm_at(root, VMM_UID_NONE, 90000, ev), VMM_WARN);
+	assert_non_null(strstr(ev, "no uid of its own yet: restart the node"));
+	/* Each missing property is a FAIL that names it. */
+	const struct {
+		const char *status, *cgroup, *why;
+	} bad[] = {
+		{ "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n"
+		  "Seccomp:\t2\n",
+		  CG_V1, "runs as root" },
+		{ "Uid:\t90000\t90000\t0\t90000\nGid:\t1\t1\t1\t1\nCapEff:\t0000000000000000\n"
+		  "NoNewPrivs:\t1\nSeccomp:\t2\n",
+		  CG_V1, "runs as root" },
+		{ "Uid:\t90000\t90000\t90000\t90000\nGid:\t1\t1\t1\t1\nCapEff:\t0000000000000000\n"
+		  "NoNewPrivs:\t1\nSeccomp:\t0\n",
+		  CG_V1, "Seccomp 0, want 2" },
+		{ "Uid:\t90000\t90000\t90000\t90000\nGid:\t1\t1\t1\t1\nCapEff:\t0000000000000000\n"
+		  "NoNewPrivs:\t0\nSeccomp:\t2\n",
+		  CG_V1, "NoNewPrivs 0, want 1" },
+		{ "Uid:\t90000\t90000\t90000\t90000\nGid:\t1\t1\t1\t1\nCapEff:\t0000000000200000\n"
+		  "NoNewPrivs:\t1\nSeccomp:\t2\n",
+		  CG_V1, "CapEff 0000000000200000, want 0" },
+		{ "Uid:\t90000\t90000\t90000\t90000\nGid:\t1\t1\t1\t1\nNoNewPrivs:\t1\nSeccomp:\t2\n",
+		  CG_V1, "CapEff ffffffffffffffff" }, /* a field missing reads unsafe */
+		{ ST_OK, "0::/\n", "cgroup / is not the domain's own" },
+		{ ST_OK, "0::/machine/qemu-2-isc-b.libvirt-qemu\n", "is not the domain's own" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vmm_tree(root, bad[i].status, bad[i].cgroup, NULL, NULL);
+		assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_FAIL);
+		if (strstr(ev, bad[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, ev, bad[i].why);
+	}
+	/* AppArmor (untested on these hosts: fixtures only): libvirt's profile, enforced. */
+	vmm_tree(root, ST_OK, CG_V1, "libvirt-6c1d1b0e-1f6a-4f55-8a51-0d2b3c4d5e6f (enforce)\n",
+		 "lockdown,capability,landlock,yama,apparmor");
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_PASS);
+	assert_non_null(strstr(ev, "apparmor label enforced"));
+	vmm_tree(root, ST_OK, CG_V1, "libvirt-6c1d1b0e-1f6a-4f55-8a51-0d2b3c4d5e6f (complain)\n",
+		 "capability,apparmor");
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_FAIL);
+	assert_non_null(strstr(ev, "apparmor label"));
+	vmm_tree(root, ST_OK, CG_V1, "unconfined\n", "capability,apparmor");
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_FAIL);
+	/* SELinux: svirt's type, the policy enforcing; permissive is no MAC. */
+	vmm_tree(root, ST_OK, CG_V1, "system_u:system_r:svirt_t:s0:c12,c345", "capability,selinux");
+	char p[512];
+	snprintf(p, sizeof(p), "%s/sys/fs", root);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/sys/fs/selinux", root);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/sys/fs/selinux/enforce", root);
+	assert_int_equal(file_write_atomic(p, "1", 1, 0600, NULL), 0);
+	assert_string_equal(vmm_mac_active(root), "selinux");
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_PASS);
+	vmm_tree(root, ST_OK, CG_V1, "system_u:system_r:unconfined_t:s0", "capability,selinux");
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_FAIL);
+	/* Dumpable or not is evidence, never a verdict: the fixture's owner is ours, not root. */
+	vmm_tree(root, ST_OK, CG_V1, NULL, NULL);
+	unlink(p);
+	assert_int_equal(vmm_at(root, 90000, 0, ev), VMM_PASS);
+	assert_non_null(strstr(ev, "dumpable"));
+	snprintf(p, sizeof(p), "rm -rf '%s'", root);
+	assert_int_equal(system(p), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_v1_loads),
 		cmocka_unit_test(test_record_upgrade),
 		cmocka_unit_test(test_record_v2_loads),
+		cmocka_unit_test(test_vmm_range),
+		cmocka_unit_test(test_vmm_alloc),
+		cmocka_unit_test(test_vmm_judge),
 		cmocka_unit_test(test_record_upgrade_no_image),
 		cmocka_unit_test(test_record_newer_refused),
 		cmocka_unit_test(test_pin),
