@@ -209,7 +209,7 @@ $(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -220,6 +220,7 @@ FUZZ_ID_egress := 7
 FUZZ_ID_netlisten := 8
 FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
+FUZZ_ID_vmmproc := 11
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)

@@ -181,9 +181,17 @@ static void vmm_cgroup(const char *cg, struct vmm_proc *vp)
 		}
 }
 
+void vmm_proc_parse(const char *status, const char *cgroup, struct vmm_proc *vp)
+{
+	vmm_status(status, vp);
+	vp->vp_cgroup[0] = '\0';
+	if (cgroup != NULL)
+		vmm_cgroup(cgroup, vp);
+}
+
 int vmm_proc_read(const char *root, pid_t pid, struct vmm_proc *vp)
 {
-	char rel[64], *buf = NULL, path[PATH_MAX];
+	char rel[64], *buf = NULL, *cg = NULL, path[PATH_MAX];
 	struct stat st;
 	int r;
 
@@ -192,13 +200,12 @@ int vmm_proc_read(const char *root, pid_t pid, struct vmm_proc *vp)
 	snprintf(rel, sizeof(rel), "proc/%d/status", (int)pid);
 	if ((r = vmm_read(root, rel, VMM_STATUS_MAX, &buf)) < 0)
 		return r;
-	vmm_status(buf, vp);
-	free(buf);
 	snprintf(rel, sizeof(rel), "proc/%d/cgroup", (int)pid);
-	if (vmm_read(root, rel, VMM_CGROUP_MAX, &buf) == 0) {
-		vmm_cgroup(buf, vp);
-		free(buf);
-	}
+	if (vmm_read(root, rel, VMM_CGROUP_MAX, &cg) < 0)
+		cg = NULL;
+	vmm_proc_parse(buf, cg, vp);
+	free(buf);
+	free(cg);
 	/* No LSM: the read fails (EINVAL); that is no label. */
 	snprintf(rel, sizeof(rel), "proc/%d/attr/current", (int)pid);
 	if (vmm_read(root, rel, VMM_SMALL_MAX, &buf) == 0) {

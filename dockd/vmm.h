@@ -56,6 +56,12 @@ struct vmm_proc {
 	uint32_t vp_owner;             /* owner of /proc/PID: root when not dumpable */
 };
 
+/* Parse the text of /proc/PID/status and /proc/PID/cgroup (NUL-terminated;
+ * cgroup may be NULL) into vp's ids, seccomp, NoNewPrivs, CapEff and
+ * cgroup. A field missing or out of range reads as the unsafe value (root,
+ * -1, all capabilities). Its fuzz target is `vmmproc`. */
+void vmm_proc_parse(const char *status, const char *cgroup, struct vmm_proc *vp);
+
 /* Read <root>/proc/PID/{status,cgroup,attr/current} and the owner of
  * <root>/proc/PID. Every file is read bounded. 0, or a negative errno
  * (-ENOENT: no such process). */

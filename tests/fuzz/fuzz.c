@@ -5,7 +5,8 @@
  * (portcheck), the agent reader's messages as the dock receives them (reader: raw
  * bytes as a struct agentreader_out, through agentreader_check into checks_evaluate and
  * the record's JSON; its corpus from tests/fuzz/mkreader.c), any text escaped for a log
- * or a terminal (escape). `make check` replays tests/fuzz/corpus/<target>
+ * or a terminal (escape), a QEMU's /proc/PID/status and cgroup as the vmm row reads them
+ * (vmmproc: the two texts split at the first NUL, then judged). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include "render.h"
 #include "spec.h"
 #include "state.h"
+#include "vmm.h"
 
 #define FUZZ_AGENT     1
 #define FUZZ_REQUEST   2
@@ -39,6 +41,7 @@
 #define FUZZ_NETLISTEN 8
 #define FUZZ_READER    9
 #define FUZZ_ESCAPE    10
+#define FUZZ_VMMPROC   11
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -259,6 +262,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (escape_utf8_valid(s, size) && !escape_utf8_valid(s, cut))
 		abort();
+#elif FUZZ_TARGET == FUZZ_VMMPROC
+	/* status NUL cgroup: parsed, then judged; whatever the text, a root
+	 * uid or a missing field is never a PASS. */
+	struct vmm_proc vp;
+	const uint32_t other = 90001;
+	struct vmm_want vw = { .vw_uid = 90000,
+			       .vw_domain = "isc-a",
+			       .vw_others = &other,
+			       .vw_n_others = 1,
+			       .vw_mac = "" };
+	char ev[CHECK_EVIDENCE_MAX], *text = malloc(size + 2);
+	const char *cg;
+	(void)fuzz_line;
+	(void)s;
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = text[size + 1] = '\0'; /* the files are read NUL-terminated */
+	cg = memchr(text, '\0', size) != NULL ? text + strlen(text) + 1 : NULL;
+	memset(&vp, 0, sizeof(vp));
+	vmm_proc_parse(text, cg, &vp);
+	if (vmm_judge(&vp, &vw, ev, sizeof(ev)) == VMM_PASS &&
+	    (vp.vp_uid[0] == 0 || vp.vp_seccomp != 2 || vp.vp_nnp != 1 || vp.vp_capeff != 0))
+		abort();
+	if (strlen(ev) >= sizeof(ev))
+		abort();
+	free(text);
 #else
 #error "FUZZ_TARGET must be set"
 #endif
