@@ -5,7 +5,8 @@
 # environ; the `vmm` row PASS, FAIL for a domain redefined by hand without
 # the dock's seclabel, WARN for an older dock's node until its next start
 # (which gives it a uid); an exhausted range refused naming vmm_uid_range;
-# kill -9 of the dock in the middle of a create orphans no uid.
+# kill -9 of the dock in the middle of a create orphans no uid; a cleanse
+# keeps the node's uid.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -14,7 +15,8 @@ plan_start "jail: a uid per node's QEMU, checked dock-side"
 . "$SRC/tests/e2e/lib.sh"
 # Two uids: a third node is refused.
 dock_setup "vmm_uid_range = 90000-90001
-stop_timeout = 2" micro
+stop_timeout = 2
+shutdown_timeout_s = 5" micro
 dock_start
 
 GID=$(getent group libvirt-qemu | cut -d: -f3)
@@ -114,4 +116,9 @@ t_is "the dock restarts" $? 0
 t_ok "the half-made c is gone" bash -c "[ ! -e '$W/state/nodes/c.json' ] && ! virsh dominfo isc-c"
 t_ok "its uid is free: c is created again" "$A" create c --image micro --memory 160M --scratch-size 32M
 t_ok "a and c have distinct uids" test "$(uid_of a)" != "$(uid_of c)"
+UC=$(uid_of c)
+t_ok "cleanse c (fresh disk, new key, new boot)" "$A" cleanse c
+t_is "c keeps its uid across the cleanse" "$(uid_of c)" "$UC"
+t_is "c's new volume is its uid's" "$(stat -c '%u %a' "$W/state/volumes/isc-c.img")" "$UC 600"
+t_like "vmm row of c PASS after the cleanse" "$(row c vmm)" "PASS *uid/gid $UC/$GID*"
 t_ok "destroy a and c" bash -c "'$A' destroy a && '$A' destroy c"
