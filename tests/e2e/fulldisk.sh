@@ -127,13 +127,13 @@ jq 'del(.version, .base_sha256)' "$S/nodes/c.json" >"$W/c.v1" && cp "$W/c.v1" "$
 jq '.version = 99' "$S/nodes/b.json" >"$W/b.v99" && cp "$W/b.v99" "$S/nodes/b.json"
 t_is "c's record is of the old format now (no version, no pin)" "$(jq -r '.version // "none"' "$S/nodes/c.json")" none
 dock_start
-t_is "c's record upgraded: version 2" "$(jq -r .version "$S/nodes/c.json")" 2
+t_is "c's record upgraded: version 3" "$(jq -r .version "$S/nodes/c.json")" 3
 t_is "... pinned to micro's current base" "$(jq -r .base_sha256 "$S/nodes/c.json")" "$NEW"
 t_is "... nothing else changed" "$(keep "$S/nodes/c.json")" "$(keep "$W/c.v1")"
-t_ok "... and the log says so" grep -q "node c: record version 1 upgraded to 2; pinned to image micro's current base sha256 $NEW" "$W/dockd.log"
+t_ok "... and the log says so" grep -q "node c: record version 1 upgraded to 3; pinned to image micro's current base sha256 $NEW" "$W/dockd.log"
 t_is "c still running" "$(ins c .state)" running
 t_ok "the record newer than the dock is refused, its file and both versions named" \
-	grep -q "node b: record not loaded, its libvirt objects and volume left alone: $S/nodes/b.json: node record: version 99 is newer than this dock's 2 (refusing to read it)" "$W/dockd.log"
+	grep -q "node b: record not loaded, its libvirt objects and volume left alone: $S/nodes/b.json: node record: version 99 is newer than this dock's 3 (refusing to read it)" "$W/dockd.log"
 t_ok "... b is not listed" bash -c "! '$A' ls | grep -q '^b '"
 t_ok "... its domain and volume are left alone" bash -c "virsh dominfo isc-b >/dev/null && [ -e '$S/volumes/isc-b.img' ]"
 t_is "... its record is as it was" "$(cat "$S/nodes/b.json")" "$(cat "$W/b.v99")"
