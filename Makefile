@@ -17,7 +17,7 @@ CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(EXTRA_CFLAGS)
 PATH_DEFS := -DISC_TEMPLATE_DIR='"$(DATADIR)/templates"' -DISC_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDHARDEN := -pie -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lacl
 
 # --- common/: the shared core every room may use: the error object, logging,
 # small files, bounded JSON input, name and size rules, sha256 of a file, trimming
@@ -41,7 +41,7 @@ DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
-             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c
+             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \

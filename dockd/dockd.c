@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "node.h"
 #include "virt.h"
+#include "vmm.h"
 
 #ifndef ISC_SYSCONFDIR
 #define ISC_SYSCONFDIR "/etc/isc"
@@ -134,6 +136,28 @@ static int dockd_audit_start(const struct dock_config *cfg, struct dock_err *err
 
 /* The nodes, the API and the agent channels until a signal; then the
  * orderly stop (the nodes keep running). 0, or 1 when start-up failed. */
+/* With KVM, the jailed QEMU (its own uid, vmm_group its only group) must
+ * open /dev/kvm: give vmm_group rw on it where its mode does not (vmm.h). */
+static void dockd_kvm_for_nodes(const struct dock_config *cfg)
+{
+	struct group gr, *grp = NULL;
+	struct dock_err e = { 0 };
+	char buf[4096];
+	int r;
+
+	if (strcmp(virt_domain_type(cfg->dc_accel), "kvm") != 0 ||
+	    getgrnam_r(cfg->dc_vmm_group, &gr, buf, sizeof(buf), &grp) != 0 || grp == NULL)
+		return; /* no KVM; an unknown vmm_group is refused at each start */
+	r = vmm_dev_grant("/dev/kvm", grp->gr_gid, &e);
+	if (r > 0)
+		log_info("vmm: group %s given read-write on /dev/kvm (one ACL entry): the nodes' "
+			 "QEMU run under uids of their own with that group",
+			 cfg->dc_vmm_group);
+	else if (r < 0)
+		log_warn("vmm: %s: nodes may fail to open /dev/kvm (README: the VMM jail)",
+			 e.de_msg);
+}
+
 static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
 {
 	if (node_init(cfg, err) < 0) {
@@ -206,6 +230,7 @@ int main(int argc, char **argv)
 
 	log_info("dock: starting (libvirt %s, accel %s -> %s)", cfg.dc_uri,
 		 config_accel_name(cfg.dc_accel), virt_domain_type(cfg.dc_accel));
+	dockd_kvm_for_nodes(&cfg);
 	if (dockd_audit_start(&cfg, &err) < 0) {
 		virt_close();
 		return 1;

@@ -89,4 +89,9 @@ struct vmm_want {
 enum vmm_verdict vmm_judge(const struct vmm_proc *vp, const struct vmm_want *vw, char *ev,
 			   size_t ev_size);
 
+/* Give group gid read-write on the device at path (/dev/kvm) with one
+ * POSIX ACL entry, unless its mode already does (vmm-dev.c). 1 granted, 0
+ * nothing to do (or no such device), or a negative errno with err set. */
+int vmm_dev_grant(const char *path, gid_t gid, struct dock_err *err);
+
 #endif

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <acl/libacl.h>
+#include <sys/acl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -376,6 +378,40 @@ static enum vmm_verdict vmm_at(const char *root, uint32_t uid, uint32_t other, c
 	return vmm_judge(&vp, &vw, ev, CHECK_EVIDENCE_MAX);
 }
 
+/* /dev/kvm for the jailed QEMU: vmm_group gets rw through one ACL entry on
+ * a 0660 root:kvm device, once; a device whose mode already lets it in is
+ * left alone. A file in a temporary directory stands in for the device. */
+static void test_vmm_dev_grant(void **st)
+{
+	char dir[] = "/tmp/isc-kvm-XXXXXX", path[64], *text;
+	struct dock_err e = { 0 };
+	const gid_t vmm_gid = 64055;
+	acl_t acl;
+	FILE *f;
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kvm", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(chmod(path, 0660), 0);
+	assert_int_equal(vmm_dev_grant(path, vmm_gid, &e), 1);
+	assert_non_null(acl = acl_get_file(path, ACL_TYPE_ACCESS));
+	assert_non_null(text = acl_to_any_text(acl, NULL, ',', TEXT_NUMERIC_IDS));
+	assert_non_null(strstr(text, "group:64055:rw-"));
+	assert_non_null(strstr(text, "mask::rw-"));
+	acl_free(text);
+	acl_free(acl);
+	assert_int_equal(vmm_dev_grant(path, vmm_gid, &e), 0); /* once */
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(vmm_dev_grant(path, 4242, &e), 0); /* the mode lets it in */
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(vmm_dev_grant(path, vmm_gid, &e), 0); /* no device: nothing to do */
+	snprintf(path, sizeof(path), "%s/kvm", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_vmm_judge(void **st)
 {
 	char root[] = "/tmp/isc-vmm-XXXXXX", ev[CHECK_EVIDENCE_MAX];
@@ -470,6 +506,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vmm_range),
 		cmocka_unit_test(test_vmm_alloc),
 		cmocka_unit_test(test_vmm_judge),
+		cmocka_unit_test(test_vmm_dev_grant),
 		cmocka_unit_test(test_record_upgrade_no_image),
 		cmocka_unit_test(test_record_newer_refused),
 		cmocka_unit_test(test_pin),
