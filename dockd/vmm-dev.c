@@ -57,7 +57,8 @@ int vmm_dev_grant(const char *path, gid_t gid, struct dock_err *err)
 	int r = 0;
 
 	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : err_set(err, 500, errno, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 0
+				       : err_set(err, 500, errno, "%s: %s", path, strerror(errno));
 	if ((st.st_mode & 06) == 06 || (st.st_gid == gid && (st.st_mode & 060) == 060))
 		return 0;
 	acl = acl_get_file(path, ACL_TYPE_ACCESS);

@@ -92,6 +92,43 @@ static void test_counts(void **st)
 	assert_int_equal(agentproto_sanitise(&m), 0);
 }
 
+/* Protocol 3's members: the service's process list, a socket's process,
+ * the facts a hello announces. */
+static void test_protocol3(void **st)
+{
+	static struct agent_msg m;
+	struct agent_fact *f = &m.am_fact;
+	(void)st;
+
+	m.am_type = AGENT_MSG_FACT;
+	f->af_id = AF_SERVICE;
+	f->af.service.s_n_procs = 200;
+	f->af.service.s_procs[3].p_seccomp = 9;
+	memset(f->af.service.s_procs[5].p_cap_eff, 'f', sizeof(f->af.service.s_procs[5].p_cap_eff));
+	assert_int_equal(agentproto_sanitise(&m), 3);
+	assert_int_equal(f->af.service.s_n_procs, AF_MAX_PROCS);
+	assert_true(f->af_truncated);
+	assert_int_equal(f->af.service.s_procs[3].p_seccomp, 2);
+	assert_int_equal(strlen(f->af.service.s_procs[5].p_cap_eff), 16);
+
+	memset(&m, 0, sizeof(m));
+	m.am_type = AGENT_MSG_FACT;
+	f->af_id = AF_LISTEN;
+	f->af.listen.l_n = 1;
+	f->af.listen.l_sockets[0].s_pid = -7;
+	memset(f->af.listen.l_sockets[0].s_comm, 'x', sizeof(f->af.listen.l_sockets[0].s_comm));
+	assert_int_equal(agentproto_sanitise(&m), 2);
+	assert_int_equal(f->af.listen.l_sockets[0].s_pid, 0);
+	assert_int_equal(strlen(f->af.listen.l_sockets[0].s_comm), 15);
+
+	memset(&m, 0, sizeof(m));
+	m.am_type = AGENT_MSG_HELLO;
+	m.am_hello.ah_protocol = 3;
+	m.am_facts = 0xffffffffu;
+	assert_int_equal(agentproto_sanitise(&m), 1);
+	assert_int_equal(m.am_facts, AF_ALL_FACTS);
+}
+
 static void test_strings(void **st)
 {
 	static struct agent_msg m;
@@ -397,13 +434,10 @@ static void test_reader_fds(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_bools),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_valid_untouched),
-		cmocka_unit_test(test_recv),
-		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_counts),     cmocka_unit_test(test_protocol3),
+		cmocka_unit_test(test_strings),    cmocka_unit_test(test_bools),
+		cmocka_unit_test(test_refused),    cmocka_unit_test(test_valid_untouched),
+		cmocka_unit_test(test_recv),       cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_reader_fds),
 	};
 
