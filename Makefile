@@ -16,7 +16,7 @@ DATADIR  ?= $(PREFIX)/share/isc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) $(EXTRA_CFLAGS)
 PATH_DEFS := -DISC_TEMPLATE_DIR='"$(DATADIR)/templates"' -DISC_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDHARDEN := -pie -Wl,-z,relro,-z,now
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(B)/gen
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lacl
 
 # --- common/: the shared core every room may use: the error object, logging,
@@ -104,7 +104,16 @@ BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 .PHONY: all clean check unit tests fuzz demo image install deps lint bench format
 all: $(BINS)
 
-$(B)/obj/%.o: %.c
+# The version every binary's --version prints (common/version.h): VERSION and
+# the git commit, rewritten only when one of them changes.
+ISC_GIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(B)/gen/isc-build.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define ISC_VERSION "%s"\n#define ISC_COMMIT "%s"\n' "$$(cat VERSION)" "$(ISC_GIT)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(B)/obj/%.o: %.c | $(B)/gen/isc-build.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(PATH_DEFS) $(PKG_CFLAGS) $(INC_$(firstword $(subst /, ,$<))) -MMD -MP -c $< -o $@

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "node.h"
 #include "validate.h"
+#include "version.h"
 #include "virt.h"
 
 #define API_VERSION_STR "1"
@@ -191,6 +192,8 @@ static int api_version(const struct api_call *c)
 {
 	*c->ac_out = json_object_new_object();
 	json_object_object_add(*c->ac_out, "api", json_object_new_string(API_VERSION_STR));
+	json_object_object_add(*c->ac_out, "version", json_object_new_string(ISC_VERSION));
+	json_object_object_add(*c->ac_out, "commit", json_object_new_string(ISC_COMMIT));
 	json_object_object_add(*c->ac_out, "uri", json_object_new_string(api_cfg->dc_uri));
 	json_object_object_add(*c->ac_out, "accel",
 			       json_object_new_string(virt_domain_type(api_cfg->dc_accel)));
