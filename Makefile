@@ -55,7 +55,8 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
 # the output (tables, JSON), the verified forensic export.
-ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c
+ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
+              dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,

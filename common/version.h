@@ -7,8 +7,8 @@
 #define ISC_VERSION_H
 
 #if defined(__has_include)
-#if __has_include("isc-build.h")
-#include "isc-build.h"
+#if __has_include(<isc-build.h>)
+#include <isc-build.h> /* generated: build/gen */
 #endif
 #endif
 

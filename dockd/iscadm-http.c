@@ -1,8 +1,15 @@
 /* iscadm-http: the CLI's transport, HTTP over dockd's unix socket through
  * libcurl. One request at a time; an answer is bounded (ISCADM_RESPONSE_MAX);
  * a dock that cannot be reached, a refusal and an unreadable answer each end
- * the CLI with one line naming the problem (iscadm_die). */
+ * the CLI with one line naming the problem and an exit code of its kind
+ * (enum iscadm_exit: unreachable, permission denied, not found, ...). */
 #include <curl/curl.h>
+#include <errno.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +47,45 @@ void iscadm_http_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* One HTTP request to dockd, the answer's body to write_cb; returns the
- * HTTP status, dies when dockd cannot be reached. */
-long iscadm_request(const char *method, const char *path, const char *body,
-		    size_t (*write_cb)(char *, size_t, size_t, void *), void *ud)
+/* Why the socket could not be reached: a connect of our own gives the
+ * errno libcurl keeps to itself. EACCES is the socket's group: name it
+ * and say what to do. */
+static int iscadm_why(char *why, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, e = 0;
+
+	if (stat(iscadm_socket, &st) < 0) {
+		snprintf(why, size,
+			 "cannot reach dockd: no socket at %s (is dockd running? --socket or "
+			 "ISC_SOCKET choose another socket)",
+			 iscadm_socket);
+		return errno == EACCES ? ISCADM_DENIED : ISCADM_UNREACHABLE;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", iscadm_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (e == EACCES || e == EPERM) {
+		struct group *g = getgrgid(st.st_gid);
+		const char *gn = g ? g->gr_name : "?";
+		snprintf(why, size,
+			 "permission denied on %s: it is open to root and group %s; add your "
+			 "user to it (sudo usermod -aG %s $USER) and log in again, or run as root",
+			 iscadm_socket, gn, gn);
+		return ISCADM_DENIED;
+	}
+	snprintf(why, size, "cannot reach dockd at %s: %s (is it running?)", iscadm_socket,
+		 e ? strerror(e) : "no answer");
+	return ISCADM_UNREACHABLE;
+}
+
+long iscadm_request_try(const char *method, const char *path, const char *body,
+			size_t (*write_cb)(char *, size_t, size_t, void *), void *ud, char *why,
+			size_t size, int *code)
 {
 	struct curl_slist *hdr = NULL;
 	char url[512];
@@ -71,25 +113,69 @@ long iscadm_request(const char *method, const char *path, const char *body,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		if (rc == CURLE_COULDNT_CONNECT)
-			iscadm_die(
-				"cannot reach dockd at %s (is it running? --socket or ISC_SOCKET "
-				"choose another socket)",
-				iscadm_socket);
-		iscadm_die("dockd at %s: %s", iscadm_socket, curl_easy_strerror(rc));
+	if (rc == CURLE_OK)
+		return status;
+	if (rc == CURLE_COULDNT_CONNECT) {
+		*code = iscadm_why(why, size);
+	} else {
+		snprintf(why, size, "dockd at %s: %s", iscadm_socket, curl_easy_strerror(rc));
+		*code = ISCADM_UNREACHABLE;
 	}
-	return status;
+	return -1;
 }
 
-/* The one-line reason of a refused request. */
+long iscadm_request(const char *method, const char *path, const char *body,
+		    size_t (*write_cb)(char *, size_t, size_t, void *), void *ud)
+{
+	char why[512];
+	int code = ISCADM_ERROR;
+	long st = iscadm_request_try(method, path, body, write_cb, ud, why, sizeof(why), &code);
+
+	if (st < 0)
+		iscadm_fail(code, "%s", why);
+	return st;
+}
+
+int iscadm_exit_of(long status)
+{
+	if (status >= 200 && status < 300)
+		return ISCADM_OK;
+	switch (status) {
+	case 400:
+	case 413:
+	case 414:
+	case 415:
+	case 422:
+		return ISCADM_USAGE;
+	case 401:
+	case 403:
+		return ISCADM_DENIED;
+	case 404:
+	case 410:
+		return ISCADM_NOT_FOUND;
+	case 409:
+		return ISCADM_CONFLICT;
+	default:
+		return ISCADM_ERROR;
+	}
+}
+
+/* The one-line reason of a refused request; a 403 says what to do. */
 void iscadm_die_http(long status, struct json_object *o)
 {
 	struct json_object *e = NULL;
+	int code = iscadm_exit_of(status);
 
+	if (code == ISCADM_DENIED)
+		iscadm_fail(code,
+			    "%s (dockd.conf's socket_group; add your user to it and log in "
+			    "again, or run as root)",
+			    o != NULL && json_object_object_get_ex(o, "error", &e)
+				    ? json_object_get_string(e)
+				    : "permission denied");
 	if (o != NULL && json_object_object_get_ex(o, "error", &e))
-		iscadm_die("%s", json_object_get_string(e));
-	iscadm_die("dockd answered HTTP %ld", status);
+		iscadm_fail(code, "%s", json_object_get_string(e));
+	iscadm_fail(code, "dockd answered HTTP %ld", status);
 }
 
 /* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */

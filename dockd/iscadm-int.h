@@ -1,30 +1,121 @@
 /* iscadm-int.h: what the siblings of the CLI share (private; iscadm has no
- * public header: its contract is its command line). iscadm.c holds the
- * command table, the argument parsing and main; iscadm-http.c the transport
- * (libcurl over dockd's unix socket); iscadm-out.c the output (tables,
- * JSON); iscadm-forensic.c the verified export of a forensic snapshot.
- * Every failure ends the CLI through iscadm_die: one line, exit 1. */
+ * public header: its contract is its command line, iscadm(1)). iscadm.c
+ * holds the command table (data: every verb, its arguments, its flags with
+ * their units and bounds) and main; iscadm-args.c parses a command line
+ * against the table, prints help and writes the completion scripts;
+ * iscadm-node.c the node verbs; iscadm-misc.c the dock's other verbs (audit,
+ * fw, forensic, image); iscadm-http.c the transport (libcurl over dockd's
+ * unix socket) and the exit codes; iscadm-out.c the output (tables, CSV,
+ * JSON); iscadm-forensic.c the verified export of a forensic snapshot. */
 #ifndef ISC_ISCADM_INT_H
 #define ISC_ISCADM_INT_H
 
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
-/* The global options (iscadm.c): the socket, and --json. */
+/* The exit codes (README, iscadm(1), `iscadm --help`). */
+enum iscadm_exit {
+	ISCADM_OK = 0,
+	ISCADM_ERROR = 1,        /* the dock failed (5xx), or anything else */
+	ISCADM_USAGE = 2,        /* bad arguments, or a request the dock called bad (400) */
+	ISCADM_NOT_FOUND = 3,    /* 404 */
+	ISCADM_CONFLICT = 4,     /* 409: the node's state forbids it, or it exists */
+	ISCADM_DENIED = 5,       /* 403, or the socket's permissions */
+	ISCADM_UNREACHABLE = 6,  /* no dockd on the socket */
+	ISCADM_CHECK_FAILED = 7, /* a FAIL row, a broken audit trail */
+	ISCADM_TIMEOUT = 8,      /* a --wait ran out of time */
+};
+
+/* Output formats: --json is --format json. */
+enum iscadm_format { ISCADM_TABLE, ISCADM_JSON, ISCADM_CSV };
+
+/* The global options (iscadm.c): the socket, the format. */
 extern const char *iscadm_socket;
 extern bool iscadm_json;
+extern enum iscadm_format iscadm_format;
 
-/* "iscadm: " and the message on stderr, then exit 1. */
+/* "iscadm: " and the message on stderr (escaped), then exit 1. */
 __attribute__((noreturn, format(printf, 1, 2))) void iscadm_die(const char *fmt, ...);
+/* The same with an exit code of enum iscadm_exit. */
+__attribute__((noreturn, format(printf, 2, 3))) void iscadm_fail(int code, const char *fmt, ...);
+
+/* ---- the command table (iscadm.c) and its parser (iscadm-args.c) ---- */
+#define ISCADM_POS_MAX    4
+#define ISCADM_FLAG_MAX   20
+#define ISCADM_REPEAT_MAX 32
+
+struct iscadm_flag {
+	const char *f_long; /* "force": --force; NULL ends a list */
+	char f_short;       /* 'q': -q, or 0 */
+	const char *f_arg;  /* NULL: a switch; "SIZE": takes a value */
+	bool f_optional;    /* the value is optional, given as --wait=healthy */
+	bool f_repeat;      /* may be given more than once */
+	const char *f_help; /* one line: meaning, units, bounds, default */
+};
+
+struct iscadm_args;
+struct iscadm_cmd {
+	const char *c_name;  /* "create", or a group's verb: "forensic rm" */
+	const char *c_alias; /* "rm" for destroy, or NULL */
+	int (*c_fn)(const struct iscadm_args *);
+	const char *c_pos; /* the positionals' synopsis: "NODE", "ID DEST" */
+	unsigned c_min, c_max;
+	bool c_read; /* a read verb: --format table|json|csv */
+	const char *c_summary;
+	const char *c_more; /* more help: behaviour, units, bounds; or NULL */
+	const struct iscadm_flag *c_flags;
+};
+
+struct iscadm_args {
+	const struct iscadm_cmd *a_cmd;
+	size_t a_npos;
+	const char *a_pos[ISCADM_POS_MAX];
+	size_t a_n[ISCADM_FLAG_MAX]; /* times each flag was given */
+	const char *a_val[ISCADM_FLAG_MAX][ISCADM_REPEAT_MAX];
+};
+
+extern const struct iscadm_cmd iscadm_cmds[];
+extern const size_t iscadm_ncmds;
+
+/* The command args[0..n) names (one word, or a group and its verb) into a;
+ * returns the number of words the name took, or 0 for no such command. */
+size_t iscadm_find_cmd(int n, const char *const *args, const struct iscadm_cmd **cmd);
+/* Parses the rest of the line against cmd's flags and positionals; a
+ * flag it does not know, a missing or extra argument: a usage error
+ * naming it (exit 2). */
+void iscadm_parse(const struct iscadm_cmd *cmd, int n, char **args, struct iscadm_args *a);
+/* A flag's last value ("" for a switch), or NULL when not given. */
+const char *iscadm_opt(const struct iscadm_args *a, const char *name);
+/* All values of a repeatable flag. */
+size_t iscadm_opts(const struct iscadm_args *a, const char *name, const char *const **vals);
+/* A positional that must be a node name (validated, usage error if not). */
+const char *iscadm_node_arg(const struct iscadm_args *a, size_t i);
+/* A usage error of cmd: the message, "try iscadm help CMD", exit 2. */
+__attribute__((noreturn, format(printf, 2, 3))) void iscadm_usage_fail(const struct iscadm_cmd *cmd,
+								       const char *fmt, ...);
+/* The global help (every verb, the global options, the exit codes), and
+ * one verb's: synopsis, flags with units and bounds, more. */
+void iscadm_usage(FILE *f);
+void iscadm_verb_help(FILE *f, const struct iscadm_cmd *cmd);
 
 /* ---- iscadm-http.c ---- */
 void iscadm_http_init(void);
 /* One HTTP request to dockd, the answer's body to write_cb; returns the
- * HTTP status, dies when dockd cannot be reached. */
+ * HTTP status, dies when dockd cannot be reached (exit 6, or 5 when the
+ * socket's permissions keep the caller out, naming its group). */
 long iscadm_request(const char *method, const char *path, const char *body,
 		    size_t (*write_cb)(char *, size_t, size_t, void *), void *ud);
-/* The one-line reason of a refused request (the answer's "error"). */
+/* The same, but when dockd cannot be reached: returns -1 with the reason
+ * in why (and the exit code in *code). */
+long iscadm_request_try(const char *method, const char *path, const char *body,
+			size_t (*write_cb)(char *, size_t, size_t, void *), void *ud, char *why,
+			size_t size, int *code);
+/* The exit code of an HTTP status. */
+int iscadm_exit_of(long status);
+/* The one-line reason of a refused request (the answer's "error"), exit
+ * code from its status. */
 __attribute__((noreturn)) void iscadm_die_http(long status, struct json_object *o);
 /* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
 struct json_object *iscadm_call(const char *method, const char *path, const char *body);
@@ -39,16 +130,46 @@ const char *iscadm_raw(struct json_object *o, const char *key);
 /* s[0..len) to stdout escaped with flags (escape.h), however long. */
 void iscadm_put(const char *s, size_t len, unsigned flags);
 void iscadm_print_json(struct json_object *o);
-void iscadm_print_nodes(struct json_object *a);
+/* ls (-q: the names only), status, audit, forensic ls, image ls in
+ * iscadm_format: a table sized to its content, CSV or JSON. */
+void iscadm_print_nodes(struct json_object *a, bool quiet);
 void iscadm_print_status(const char *name, struct json_object *o);
 void iscadm_print_audit(struct json_object *o);
-/* audit verify: the human lines, and whether the exit status is 1 (the
+/* audit verify: the human lines, and whether the exit status is 7 (the
  * chain broken, disagreeing with its checkpoint, or damage found by the
  * dock at start). */
 void iscadm_print_verify(struct json_object *o);
 bool iscadm_verify_failed(struct json_object *o);
 void iscadm_print_forensics(struct json_object *o);
 void iscadm_print_images(struct json_object *a);
+
+/* ---- iscadm-node.c, iscadm-misc.c: the verbs (the table's c_fn) ---- */
+int iscadm_cmd_create(const struct iscadm_args *a);
+int iscadm_cmd_ls(const struct iscadm_args *a);
+int iscadm_cmd_inspect(const struct iscadm_args *a);
+int iscadm_cmd_start(const struct iscadm_args *a);
+int iscadm_cmd_stop(const struct iscadm_args *a);
+int iscadm_cmd_destroy(const struct iscadm_args *a);
+int iscadm_cmd_status(const struct iscadm_args *a);
+int iscadm_cmd_publish(const struct iscadm_args *a);
+int iscadm_cmd_unpublish(const struct iscadm_args *a);
+int iscadm_cmd_cleanse(const struct iscadm_args *a);
+int iscadm_cmd_quarantine(const struct iscadm_args *a);
+int iscadm_cmd_release(const struct iscadm_args *a);
+int iscadm_cmd_snapshot(const struct iscadm_args *a);
+int iscadm_cmd_console(const struct iscadm_args *a);
+int iscadm_cmd_logs(const struct iscadm_args *a);
+int iscadm_cmd_fw(const struct iscadm_args *a);
+int iscadm_cmd_audit(const struct iscadm_args *a);
+int iscadm_cmd_verify(const struct iscadm_args *a);
+int iscadm_cmd_forensic_ls(const struct iscadm_args *a);
+int iscadm_cmd_forensic_rm(const struct iscadm_args *a);
+int iscadm_cmd_forensic_export(const struct iscadm_args *a);
+int iscadm_cmd_image_ls(const struct iscadm_args *a);
+int iscadm_cmd_image_rm(const struct iscadm_args *a);
+int iscadm_cmd_version(const struct iscadm_args *a);
+int iscadm_cmd_help(const struct iscadm_args *a);
+int iscadm_cmd_completion(const struct iscadm_args *a);
 
 /* ---- iscadm-forensic.c ---- */
 /* forensic export ID DEST; returns 0 or dies. */

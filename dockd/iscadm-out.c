@@ -71,20 +71,133 @@ static void iscadm_age(int64_t created, char *buf, size_t size)
 		snprintf(buf, size, "%lldd", (long long)(s / 86400));
 }
 
-/* ls: one line a node. */
-void iscadm_print_nodes(struct json_object *a)
+/* A table of escaped cells, printed with its columns as wide as their
+ * widest cell (the last one unpadded), or as CSV (RFC 4180: a cell with
+ * a comma, a quote or a space quoted, quotes doubled). */
+#define ISCADM_COLS_MAX 8
+
+struct iscadm_table {
+	size_t t_cols, t_rows, t_cap;
+	char **t_cells; /* row-major, the header first */
+	size_t t_width[ISCADM_COLS_MAX];
+};
+
+/* The width of escaped text in characters (it is UTF-8). */
+static size_t iscadm_width(const char *s)
 {
-	printf("%-20s %-10s %-12s %-15s %-10s %s\n", "NAME", "STATE", "IMAGE", "IP", "AGENT",
-	       "AGE");
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xC0) != 0x80;
+	return w;
+}
+
+/* A row: t_cols cells (escaped already, or plain text of ours). */
+static void iscadm_row(struct iscadm_table *t, const char *const *cells)
+{
+	size_t at = t->t_rows * t->t_cols;
+
+	if (at + t->t_cols > t->t_cap) {
+		t->t_cap = (at + t->t_cols) * 2;
+		t->t_cells = realloc(t->t_cells, t->t_cap * sizeof(char *));
+		if (t->t_cells == NULL)
+			iscadm_die("out of memory");
+	}
+	for (size_t c = 0; c < t->t_cols; c++) {
+		size_t w = iscadm_width(cells[c]);
+		t->t_cells[at + c] = strdup(cells[c]);
+		if (t->t_cells[at + c] == NULL)
+			iscadm_die("out of memory");
+		if (w > t->t_width[c])
+			t->t_width[c] = w;
+	}
+	t->t_rows++;
+}
+
+static void iscadm_csv_cell(const char *s)
+{
+	if (strpbrk(s, ",\" ") == NULL) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void iscadm_table_print(struct iscadm_table *t)
+{
+	for (size_t r = 0; r < t->t_rows; r++) {
+		for (size_t c = 0; c < t->t_cols; c++) {
+			const char *cell = t->t_cells[r * t->t_cols + c];
+			bool last = c + 1 == t->t_cols;
+			if (iscadm_format == ISCADM_CSV) {
+				iscadm_csv_cell(cell);
+				fputs(last ? "\n" : ",", stdout);
+				continue;
+			}
+			fputs(cell, stdout);
+			if (last)
+				putchar('\n');
+			else
+				printf("%*s", (int)(t->t_width[c] - iscadm_width(cell) + 2), "");
+		}
+	}
+	for (size_t i = 0; i < t->t_rows * t->t_cols; i++)
+		free(t->t_cells[i]);
+	free(t->t_cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ls: one line a node; -q the names alone. */
+void iscadm_print_nodes(struct json_object *a, bool quiet)
+{
+	static const char *const head[] = {
+		"NAME", "STATE", "IMAGE", "IP", "AGENT", "PORTS", "AGE"
+	};
+	struct iscadm_table t = { .t_cols = 7 };
+
+	if (iscadm_format == ISCADM_JSON && !quiet) {
+		iscadm_print_json(a);
+		return;
+	}
+	if (!quiet)
+		iscadm_row(&t, head);
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *n = json_object_array_get_idx(a, i), *cr;
-		char age[32] = "-";
+		struct json_object *n = json_object_array_get_idx(a, i), *cr, *ports;
+		char age[32] = "-", pl[512] = "";
+		if (quiet) {
+			printf("%s\n", iscadm_str(n, "name"));
+			continue;
+		}
 		if (json_object_object_get_ex(n, "created", &cr))
 			iscadm_age(json_object_get_int64(cr), age, sizeof(age));
-		printf("%-20s %-10s %-12s %-15s %-10s %s\n", iscadm_str(n, "name"),
-		       iscadm_str(n, "state"), iscadm_str(n, "image"), iscadm_str(n, "ip"),
-		       iscadm_str(n, "agent"), age);
+		if (json_object_object_get_ex(n, "ports", &ports))
+			for (size_t p = 0; p < json_object_array_length(ports); p++) {
+				struct json_object *po = json_object_array_get_idx(ports, p);
+				size_t l = strlen(pl);
+				if (l + 2 < sizeof(pl))
+					escape_buf(pl + l + (l ? 1 : 0), sizeof(pl) - l - 1,
+						   json_object_get_string(po),
+						   (size_t)json_object_get_string_len(po), 0);
+				if (l)
+					pl[l] = ',';
+			}
+		const char *cells[] = { iscadm_str(n, "name"),
+					iscadm_str(n, "state"),
+					iscadm_str(n, "image"),
+					iscadm_str(n, "ip"),
+					iscadm_str(n, "agent"),
+					pl[0] ? pl : "-",
+					age };
+		iscadm_row(&t, cells);
 	}
+	if (!quiet)
+		iscadm_table_print(&t);
 }
 
 /* The dock's start-up finding about its audit trail, when there is one. */
@@ -97,21 +210,34 @@ static void iscadm_print_alarm(struct json_object *o)
 		       iscadm_str(o, "audit_alarm"));
 }
 
-/* status: the node, its validation table and the summary. */
+/* status: the node, its validation table and the summary (CSV: the rows). */
 void iscadm_print_status(const char *name, struct json_object *o)
 {
+	static const char *const head[] = { "#", "CHECK", "SOURCE", "STATUS", "EVIDENCE" };
+	struct iscadm_table t = { .t_cols = 5 };
 	struct json_object *checks, *sum;
 
-	printf("node %s (%s), profile %s\n", name, iscadm_str(o, "state"),
-	       iscadm_str(o, "profile")[0] ? iscadm_str(o, "profile") : "none");
-	printf("%-3s %-20s %-6s %-6s %s\n", "#", "CHECK", "SOURCE", "STATUS", "EVIDENCE");
+	if (iscadm_format == ISCADM_JSON) {
+		iscadm_print_json(o);
+		return;
+	}
+	if (iscadm_format == ISCADM_TABLE)
+		printf("node %s (%s), profile %s\n", name, iscadm_str(o, "state"),
+		       iscadm_str(o, "profile")[0] ? iscadm_str(o, "profile") : "none");
+	iscadm_row(&t, head);
 	if (json_object_object_get_ex(o, "checks", &checks))
 		for (size_t i = 0; i < json_object_array_length(checks); i++) {
 			struct json_object *c = json_object_array_get_idx(checks, i);
-			printf("%-3zu %-20s %-6s %-6s %s\n", i + 1, iscadm_str(c, "id"),
-			       iscadm_str(c, "source"), iscadm_str(c, "status"),
-			       iscadm_str(c, "evidence"));
+			char num[24];
+			snprintf(num, sizeof(num), "%zu", i + 1);
+			const char *cells[] = { num, iscadm_str(c, "id"), iscadm_str(c, "source"),
+						iscadm_str(c, "status"),
+						iscadm_str(c, "evidence") };
+			iscadm_row(&t, cells);
 		}
+	iscadm_table_print(&t);
+	if (iscadm_format == ISCADM_CSV)
+		return;
 	if (json_object_object_get_ex(o, "summary", &sum))
 		printf("%s pass, %s fail, %s warn, %s stale\n", iscadm_str(sum, "pass"),
 		       iscadm_str(sum, "fail"), iscadm_str(sum, "warn"), iscadm_str(sum, "stale"));
@@ -155,43 +281,72 @@ void iscadm_print_verify(struct json_object *o)
 /* audit: one line a record; who is "dock" or "uid N". */
 void iscadm_print_audit(struct json_object *o)
 {
-	printf("%-6s %-20s %-8s %-12s %-16s %s\n", "SEQ", "TIME", "WHO", "ACTION", "NODE",
-	       "RESULT");
+	static const char *const head[] = { "SEQ", "TIME", "WHO", "ACTION", "NODE", "RESULT" };
+	struct iscadm_table t = { .t_cols = 6 };
+
+	if (iscadm_format == ISCADM_JSON) {
+		iscadm_print_json(o);
+		return;
+	}
+	iscadm_row(&t, head);
 	for (size_t i = 0; i < json_object_array_length(o); i++) {
 		struct json_object *r = json_object_array_get_idx(o, i), *who;
 		char whos[24] = "dock";
 		if (json_object_object_get_ex(r, "who", &who) &&
 		    json_object_object_get_ex(who, "uid", NULL))
 			snprintf(whos, sizeof(whos), "uid %s", iscadm_str(who, "uid"));
-		printf("%-6s %-20s %-8s %-12s %-16s %s\n", iscadm_str(r, "seq"),
-		       iscadm_str(r, "time"), whos, iscadm_str(r, "action"), iscadm_str(r, "node"),
-		       iscadm_str(r, "result"));
+		const char *cells[] = {
+			iscadm_str(r, "seq"),    iscadm_str(r, "time"), whos,
+			iscadm_str(r, "action"), iscadm_str(r, "node"), iscadm_str(r, "result")
+		};
+		iscadm_row(&t, cells);
 	}
+	iscadm_table_print(&t);
 }
 
 /* forensic ls: one line a snapshot, the sha256 cut to 12 digits. */
 void iscadm_print_forensics(struct json_object *o)
 {
-	printf("%-28s %-12s %-10s %-14s %s\n", "ID", "NODE", "REASON", "SHA256", "DISK");
+	static const char *const head[] = { "ID", "NODE", "REASON", "SHA256", "DISK" };
+	struct iscadm_table t = { .t_cols = 5 };
+
+	if (iscadm_format == ISCADM_JSON) {
+		iscadm_print_json(o);
+		return;
+	}
+	iscadm_row(&t, head);
 	for (size_t i = 0; i < json_object_array_length(o); i++) {
 		struct json_object *f = json_object_array_get_idx(o, i);
-		printf("%-28s %-12s %-10s %.12s   %s\n", iscadm_str(f, "id"), iscadm_str(f, "node"),
-		       iscadm_str(f, "reason"), iscadm_str(f, "sha256"), iscadm_str(f, "disk"));
+		char sha[16];
+		snprintf(sha, sizeof(sha), "%.12s", iscadm_str(f, "sha256"));
+		const char *cells[] = { iscadm_str(f, "id"), iscadm_str(f, "node"),
+					iscadm_str(f, "reason"), sha, iscadm_str(f, "disk") };
+		iscadm_row(&t, cells);
 	}
+	iscadm_table_print(&t);
 }
 
 /* image ls: one line an image, its size in MiB. */
 void iscadm_print_images(struct json_object *a)
 {
-	printf("%-16s %-7s %-10s %-14s %s\n", "NAME", "BOOT", "SIZE", "SHA256", "BUILT");
+	static const char *const head[] = { "NAME", "BOOT", "SIZE", "SHA256", "BUILT" };
+	struct iscadm_table t = { .t_cols = 5 };
+
+	if (iscadm_format == ISCADM_JSON) {
+		iscadm_print_json(a);
+		return;
+	}
+	iscadm_row(&t, head);
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *im = json_object_array_get_idx(a, i), *sz;
-		char size[24] = "-";
+		char size[24] = "-", sha[16];
 		if (json_object_object_get_ex(im, "size", &sz))
 			snprintf(size, sizeof(size), "%.1fM",
 				 (double)json_object_get_int64(sz) / (1024.0 * 1024.0));
-		printf("%-16s %-7s %-10s %.12s   %s\n", iscadm_str(im, "name"),
-		       iscadm_str(im, "boot"), size, iscadm_str(im, "sha256"),
-		       iscadm_str(im, "built"));
+		snprintf(sha, sizeof(sha), "%.12s", iscadm_str(im, "sha256"));
+		const char *cells[] = { iscadm_str(im, "name"), iscadm_str(im, "boot"), size, sha,
+					iscadm_str(im, "built") };
+		iscadm_row(&t, cells);
 	}
+	iscadm_table_print(&t);
 }

@@ -1,682 +1,312 @@
 /* iscadm: the dock's command-line client, a thin layer over the REST API
- * on dockd's unix socket. Human tables by default, --json for scripts; on
- * error one line naming the problem and a non-zero exit. This file is the
- * command table (data: name, function, help line), the global options and
- * each command's arguments; the transport, the output and the forensic
- * export are its siblings (iscadm-int.h). */
-#include <errno.h>
+ * on dockd's unix socket. Human tables by default, --format json|csv (or
+ * --json) for scripts; on error one line naming the problem and an exit
+ * code saying which kind (iscadm-int.h). This file is the command table
+ * (data: each verb, its positionals, its flags with units and bounds, its
+ * help), the global options and main; the parser, the verbs, the
+ * transport and the output are its siblings (iscadm-int.h). */
 #include <stdarg.h>
-#include <json-c/json.h>
-#include <sodium.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "err.h"
 #include "escape.h"
 #include "iscadm-int.h"
-#include "validate.h"
+#include "version.h"
 
 const char *iscadm_socket = "/run/isc/dockd.sock";
 bool iscadm_json;
+enum iscadm_format iscadm_format = ISCADM_TABLE;
 
 /* The message escaped whole: it may carry the dock's error, which may
  * carry what a guest or a client wrote. */
-void iscadm_die(const char *fmt, ...)
+static __attribute__((noreturn)) void iscadm_vfail(int code, const char *fmt, va_list ap)
 {
 	static char msg[4096], out[ESCAPE_SIZE(sizeof(msg))];
-	va_list ap;
-	int n;
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	else if ((size_t)n >= sizeof(msg))
 		n = (int)escape_cut(msg, sizeof(msg) - 1, sizeof(msg) - 2);
 	escape_buf(out, sizeof(out), msg, (size_t)n, 0);
+	fflush(stdout);
 	fprintf(stderr, "iscadm: %s\n", out);
-	exit(1);
+	exit(code);
 }
 
-static int cmd_ls(int argc, char **argv)
+void iscadm_die(const char *fmt, ...)
 {
-	struct json_object *a;
+	va_list ap;
 
-	(void)argc;
-	(void)argv;
-	a = iscadm_call("GET", "/v1/nodes", NULL);
-	if (iscadm_json)
-		iscadm_print_json(a);
+	va_start(ap, fmt);
+	iscadm_vfail(ISCADM_ERROR, fmt, ap);
+}
+
+void iscadm_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	iscadm_vfail(code, fmt, ap);
+}
+
+#define POLICY_HELP "alert|quarantine|cleanse|destroy"
+
+static const struct iscadm_flag create_flags[] = {
+	{ "image", 0, "IMAGE", false, false, "the image to run (required; `iscadm image ls`)" },
+	{ "memory", 0, "SIZE", false, false,
+	  "memory: MiB, or with a unit (512M, 1G); at least 64 MiB, at most dockd.conf's max_memory_mib (default: the image's)" },
+	{ "vcpus", 0, "N", false, false, "virtual CPUs, 1 to dockd.conf's max_vcpus (default 1)" },
+	{ "scratch-size", 0, "SIZE", false, false,
+	  "the encrypted ephemeral disk: MiB or with a unit; at least 16 MiB, at most max_scratch_mib" },
+	{ "profile", 0, "PROFILE", false, false, "the hardening profile (default: the image's)" },
+	{ "publish", 0, "HOST:NODE[/tcp|/udp]", false, true,
+	  "publish a node port on a host port (publish_ports range, default 1024-65535); repeatable, at most 16" },
+	{ "egress", 0, "allow|deny", false, false,
+	  "outbound traffic to public addresses: allow (default) or deny" },
+	{ "egress-allow", 0, "CIDR[:PORT[/tcp|/udp]]", false, true,
+	  "an outbound destination allowed in either mode; repeatable" },
+	{ "lifetime", 0, "DURATION", false, false,
+	  "cleanse the node after this long: 90s, 15m, 6h, 2d (30 s to 366 d; default none)" },
+	{ "on-hostile", 0, "POLICY", false, false,
+	  "when the agent sends hostile input: " POLICY_HELP },
+	{ "on-silent", 0, "POLICY", false, false, "when the agent falls silent: " POLICY_HELP },
+	{ "on-fail", 0, "POLICY", false, false, "when a check FAILs: " POLICY_HELP },
+	{ "no-start", 0, NULL, false, false, "define the node, do not start it" },
+	{ "wait", 0, "healthy", true, false,
+	  "return when the agent has said hello and sent a full report; --wait=healthy: and no row FAILs (exit 7 if one does)" },
+	{ "timeout", 0, "DURATION", false, false,
+	  "how long --wait waits: 90s, 5m (default 5m; exit 8 past it)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag ls_flags[] = {
+	{ "quiet", 'q', NULL, false, false, "print the node names only" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag start_flags[] = {
+	{ "rebase", 0, NULL, false, false, "boot the image's new base after a rebuild" },
+	{ "rekey", 0, NULL, false, false,
+	  "allow a start that must give the ephemeral disk a new key (its data is lost)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag destroy_flags[] = {
+	{ "force", 'f', NULL, false, false, "destroy a running node (powered off at once)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag quarantine_flags[] = {
+	{ "pause", 0, NULL, false, false, "pause the node as well" },
+	{ "snapshot", 0, NULL, false, false, "take a forensic snapshot as well" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag snapshot_flags[] = {
+	{ "memory", 0, NULL, false, false, "dump the node's memory too (encrypted)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag logs_flags[] = {
+	{ "firewall", 0, NULL, false, false, "the firewall's drops of the node, not its console" },
+	{ "raw", 0, NULL, false, false, "the bytes as the guest wrote them (unescaped)" },
+	{ "follow", 'f', NULL, false, false, "keep printing new lines until interrupted" },
+	{ "tail", 0, "N", false, false, "only the last N lines" },
+	{ "since", 0, "TIME", false, false,
+	  "only from TIME on: RFC 3339 (2026-12-05T10:00:00Z), relative (10m, 2h, 1d) or UNIX seconds; console lines by boot" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag audit_flags[] = {
+	{ "node", 0, "NODE", false, false, "only this node's records" },
+	{ "since", 0, "TIME", false, false,
+	  "only from TIME on: RFC 3339, relative (10m, 2h, 1d) or UNIX seconds" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag forensic_rm_flags[] = {
+	{ "yes", 'y', NULL, false, false, "do not ask (required when not on a terminal)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag no_flags[] = {
+	{ NULL, 0, NULL, false, false, NULL },
+};
+
+const struct iscadm_cmd iscadm_cmds[] = {
+	{ "create", NULL, iscadm_cmd_create, "NODE", 1, 1, false, "create a node and start it",
+	  "NODE: [a-z][a-z0-9-], at most 31 characters. Without --wait, returns once the VM runs.",
+	  create_flags },
+	{ "ls", NULL, iscadm_cmd_ls, "", 0, 0, true, "list the nodes", NULL, ls_flags },
+	{ "inspect", NULL, iscadm_cmd_inspect, "NODE", 1, 1, false, "a node as JSON", NULL,
+	  no_flags },
+	{ "start", NULL, iscadm_cmd_start, "NODE", 1, 1, false, "start a stopped node",
+	  "A node already running: exit 0, saying so.", start_flags },
+	{ "stop", NULL, iscadm_cmd_stop, "NODE", 1, 1, false,
+	  "ACPI shutdown, power off after dockd.conf's stop_timeout",
+	  "A node already stopped: exit 0, saying so.", no_flags },
+	{ "destroy", "rm", iscadm_cmd_destroy, "NODE", 1, 1, false,
+	  "remove the node and every trace of it (its disk is crypto-shredded)",
+	  "A running node needs --force (virsh's destroy is a power-off: this is not).",
+	  destroy_flags },
+	{ "status", NULL, iscadm_cmd_status, "NODE", 1, 1, true, "the hardening validation table",
+	  "Exit 7 when a row FAILs.", no_flags },
+	{ "publish", NULL, iscadm_cmd_publish, "NODE HOST:NODE[/tcp|/udp]", 2, 2, false,
+	  "publish a node port on a host port", NULL, no_flags },
+	{ "unpublish", NULL, iscadm_cmd_unpublish, "NODE HOST:NODE[/tcp|/udp]", 2, 2, false,
+	  "withdraw a published port", NULL, no_flags },
+	{ "cleanse", NULL, iscadm_cmd_cleanse, "NODE", 1, 1, false,
+	  "halt, fresh ephemeral disk with a new key, start", NULL, no_flags },
+	{ "quarantine", NULL, iscadm_cmd_quarantine, "NODE", 1, 1, false,
+	  "cut all of the node's traffic, keep it running (or paused)", NULL, quarantine_flags },
+	{ "release", NULL, iscadm_cmd_release, "NODE", 1, 1, false, "end the quarantine", NULL,
+	  no_flags },
+	{ "snapshot", NULL, iscadm_cmd_snapshot, "NODE", 1, 1, false,
+	  "forensic snapshot of the node's encrypted disk (sealed key)", NULL, snapshot_flags },
+	{ "logs", NULL, iscadm_cmd_logs, "NODE", 1, 1, false,
+	  "the node's console log (escaped), or its firewall drops",
+	  "The console log is kept across boots (rotated at start past 1 MiB).", logs_flags },
+	{ "console", NULL, iscadm_cmd_console, "NODE", 1, 1, false,
+	  "serial console (virsh; Ctrl-] leaves)",
+	  "Interactive: the guest's bytes reach the terminal unescaped; `logs` is the escaped view.",
+	  no_flags },
+	{ "fw show", NULL, iscadm_cmd_fw, "[NODE]", 0, 1, false, "the firewall policy in force",
+	  NULL, no_flags },
+	{ "audit", NULL, iscadm_cmd_audit, "", 0, 0, true, "the hash-chained audit trail", NULL,
+	  audit_flags },
+	{ "audit verify", NULL, iscadm_cmd_verify, "", 0, 0, false,
+	  "verify the audit trail's chain",
+	  "Exit 7 when the chain is broken, truncated, or was found damaged at dock start.",
+	  no_flags },
+	{ "forensic ls", NULL, iscadm_cmd_forensic_ls, "", 0, 0, true, "the forensic snapshots",
+	  NULL, no_flags },
+	{ "forensic rm", NULL, iscadm_cmd_forensic_rm, "ID", 1, 1, false,
+	  "delete a forensic snapshot (evidence)",
+	  "Asks on a terminal; elsewhere refuses without --yes.", forensic_rm_flags },
+	{ "forensic export", NULL, iscadm_cmd_forensic_export, "ID DEST", 2, 2, false,
+	  "a verified copy of a forensic snapshot", NULL, no_flags },
+	{ "image ls", NULL, iscadm_cmd_image_ls, "", 0, 0, true, "the dock's images", NULL,
+	  no_flags },
+	{ "image rm", NULL, iscadm_cmd_image_rm, "IMAGE", 1, 1, false,
+	  "remove an image no node uses (build with isc-image)", NULL, no_flags },
+	{ "version", NULL, iscadm_cmd_version, "", 0, 0, false,
+	  "client and daemon versions, API version, git commit", NULL, no_flags },
+	{ "help", NULL, iscadm_cmd_help, "[COMMAND]", 0, 2, false, "help on a command", NULL,
+	  no_flags },
+	{ "completion", NULL, iscadm_cmd_completion, "bash|zsh", 1, 1, false,
+	  "the shell completion script",
+	  "bash: source <(iscadm completion bash); zsh: iscadm completion zsh > \"${fpath[1]}/_iscadm\"",
+	  no_flags },
+};
+const size_t iscadm_ncmds = sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]);
+
+static void iscadm_set_format(const char *f)
+{
+	if (strcmp(f, "json") == 0)
+		iscadm_format = ISCADM_JSON;
+	else if (strcmp(f, "table") == 0)
+		iscadm_format = ISCADM_TABLE;
+	else if (strcmp(f, "csv") == 0)
+		iscadm_format = ISCADM_CSV;
 	else
-		iscadm_print_nodes(a);
-	json_object_put(a);
-	return 0;
+		iscadm_fail(ISCADM_USAGE, "--format \"%s\": expected json, table or csv", f);
+	iscadm_json = iscadm_format == ISCADM_JSON;
 }
 
-static const char *iscadm_need_name(int argc, char **argv, const char *cmd)
+/* The global options, wherever they stand; returns the rest's count. */
+static int iscadm_globals(int argc, char **argv, char **args, bool *help, bool *version)
 {
-	struct dock_err err = { 0 };
-
-	if (argc < 2)
-		iscadm_die("%s: missing node name", cmd);
-	if (argc > 2)
-		iscadm_die("%s: unexpected argument \"%s\"", cmd, argv[2]);
-	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	return argv[1];
-}
-
-static int cmd_inspect(int argc, char **argv)
-{
-	char path[128];
-	const char *name = iscadm_need_name(argc, argv, "inspect");
-	struct json_object *o;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s", name);
-	o = iscadm_call("GET", path, NULL);
-	iscadm_print_json(o);
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_action(int argc, char **argv, const char *method, const char *suffix,
-		      const char *done)
-{
-	char path[128];
-	const char *name = iscadm_need_name(argc, argv, argv[0]);
-	struct json_object *o;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s%s", name, suffix);
-	o = iscadm_call(method, path, NULL);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s %s\n", name, done);
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_status(int argc, char **argv)
-{
-	char path[128];
-	const char *name = iscadm_need_name(argc, argv, "status");
-	struct json_object *o;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s/status", name);
-	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json) {
-		iscadm_print_json(o);
-		json_object_put(o);
-		return 0;
-	}
-	iscadm_print_status(name, o);
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_publish_common(int argc, char **argv, const char *op)
-{
-	struct json_object *req, *o;
-	struct dock_err err = { 0 };
-	char path[128];
-
-	if (argc != 3)
-		iscadm_die("%s: usage: %s NODE HOSTPORT:NODEPORT[/tcp|/udp]", op, op);
-	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	req = json_object_new_object();
-	json_object_object_add(req, "port", json_object_new_string(argv[2]));
-	snprintf(path, sizeof(path), "/v1/nodes/%s/%s", argv[1], op);
-	o = iscadm_call("POST", path, json_object_to_json_string(req));
-	json_object_put(req);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s %sed %s\n", argv[1], op, argv[2]);
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_publish(int argc, char **argv)
-{
-	return cmd_publish_common(argc, argv, "publish");
-}
-
-static int cmd_unpublish(int argc, char **argv)
-{
-	return cmd_publish_common(argc, argv, "unpublish");
-}
-
-static int cmd_cleanse(int argc, char **argv)
-{
-	return cmd_action(argc, argv, "POST", "/cleanse",
-			  "cleansed: fresh ephemeral disk with a new key, restarted");
-}
-
-/* NODE then --FLAG...: the name, and the request body {"flag":true,...}
- * (NULL when no flag is given). */
-static const char *iscadm_name_flags(int argc, char **argv, const char *usage,
-				     const char *const flags[], size_t n, char *body, size_t size)
-{
-	struct dock_err err = { 0 };
-	struct json_object *o = json_object_new_object();
-
-	if (argc < 2 || argv[1][0] == '-')
-		iscadm_die("%s: usage: %s", argv[0], usage);
-	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	for (int i = 2; i < argc; i++) {
-		size_t f;
-		for (f = 0; f < n; f++)
-			if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, flags[f]) == 0)
-				break;
-		if (f == n)
-			iscadm_die("%s: unexpected argument \"%s\" (usage: %s)", argv[0], argv[i],
-				   usage);
-		json_object_object_add(o, flags[f], json_object_new_boolean(1));
-	}
-	snprintf(body, size, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	return argv[1];
-}
-
-static int cmd_quarantine(int argc, char **argv)
-{
-	static const char *const flags[] = { "pause", "snapshot" };
-	char path[128], body[128];
-	const char *name = iscadm_name_flags(argc, argv, "quarantine NODE [--pause] [--snapshot]",
-					     flags, 2, body, sizeof(body));
-	struct json_object *o;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s/quarantine", name);
-	o = iscadm_call("POST", path, body);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s quarantined: all its traffic is cut%s%s\n", name,
-		       strstr(body, "pause") ? ", paused" : "",
-		       strstr(body, "snapshot") ? ", forensic snapshot taken" : "");
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_release(int argc, char **argv)
-{
-	return cmd_action(argc, argv, "POST", "/release", "released from quarantine");
-}
-
-static int cmd_fw(int argc, char **argv)
-{
-	struct dock_err err = { 0 };
-	struct json_object *o;
-	char path[128] = "/v1/fw";
-
-	if (argc < 2 || strcmp(argv[1], "show") != 0 || argc > 3)
-		iscadm_die("fw: usage: fw show [NODE]");
-	if (argc == 3) {
-		if (validate_name("node", argv[2], NODE_NAME_MAX, &err) < 0)
-			iscadm_die("%s", err.de_msg);
-		snprintf(path, sizeof(path), "/v1/fw/%s", argv[2]);
-	}
-	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json) {
-		json_object_object_del(o, "text");
-		iscadm_print_json(o);
-	} else {
-		const char *t = iscadm_raw(o, "text");
-		iscadm_put(t, strlen(t), ESCAPE_KEEP_NL | ESCAPE_KEEP_TAB);
-	}
-	json_object_put(o);
-	return 0;
-}
-
-/* logs --raw: the console's bytes as the guest wrote them. */
-static void iscadm_print_raw(const char *b64)
-{
-	size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
-	unsigned char *bin = malloc(cap);
-
-	if (bin == NULL ||
-	    sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0)
-		iscadm_die("logs: dockd sent an unreadable raw log");
-	fwrite(bin, 1, len, stdout);
-	free(bin);
-}
-
-/* The console's lines come escaped from the dock (a dock older than
- * --raw sends them as they are: the second escape catches what it let
- * through, and leaves escaped text as it is). */
-static void iscadm_print_lines(struct json_object *o, bool raw)
-{
-	struct json_object *lines, *b64;
-
-	if (raw && json_object_object_get_ex(o, "raw", &b64)) {
-		iscadm_print_raw(json_object_get_string(b64));
-		return;
-	}
-	if (!json_object_object_get_ex(o, "lines", &lines))
-		return;
-	for (size_t i = 0; i < json_object_array_length(lines); i++) {
-		struct json_object *l = json_object_array_get_idx(lines, i);
-		if (raw)
-			fwrite(json_object_get_string(l), 1, (size_t)json_object_get_string_len(l),
-			       stdout);
-		else
-			iscadm_put(json_object_get_string(l), (size_t)json_object_get_string_len(l),
-				   ESCAPE_KEEP_TAB | ESCAPE_KEEP_BACKSLASH);
-		putchar('\n');
-	}
-}
-
-static int cmd_logs(int argc, char **argv)
-{
-	struct dock_err err = { 0 };
-	struct json_object *o;
-	bool firewall = false, raw = false;
-	const char *name = NULL;
-	char path[128];
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--firewall") == 0)
-			firewall = true;
-		else if (strcmp(argv[i], "--raw") == 0)
-			raw = true;
-		else if (name == NULL)
-			name = argv[i];
-		else
-			iscadm_die("logs: unexpected argument \"%s\"", argv[i]);
-	}
-	if (name == NULL)
-		iscadm_die("logs: missing node name");
-	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name,
-		 firewall      ? "/firewall"
-			 : raw ? "?raw=1"
-			       : "");
-	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		iscadm_print_lines(o, raw);
-	json_object_put(o);
-	return 0;
-}
-
-static uint64_t iscadm_uint(const char *what, const char *v)
-{
-	char *end;
-	unsigned long long u;
-
-	errno = 0;
-	u = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || end == v || v[0] == '-')
-		iscadm_die("%s \"%s\" is not a whole number", what, v);
-	return u;
-}
-
-static int cmd_audit(int argc, char **argv)
-{
-	struct dock_err err = { 0 };
-	struct json_object *o;
-	char path[256] = "/v1/audit", sep = '?';
-
-	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
-		int rc;
-		o = iscadm_call("GET", "/v1/audit/verify", NULL);
-		if (iscadm_json)
-			iscadm_print_json(o);
-		else
-			iscadm_print_verify(o);
-		rc = iscadm_verify_failed(o) ? 1 : 0;
-		json_object_put(o);
-		return rc;
-	}
-	for (int i = 1; i < argc; i++) {
-		size_t l = strlen(path);
-		if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
-			if (validate_name("node", argv[i + 1], NODE_NAME_MAX, &err) < 0)
-				iscadm_die("%s", err.de_msg);
-			snprintf(path + l, sizeof(path) - l, "%cnode=%s", sep, argv[++i]);
-		} else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
-			unsigned long long t = iscadm_uint("since", argv[++i]);
-			snprintf(path + l, sizeof(path) - l, "%csince=%llu", sep, t);
-		} else {
-			iscadm_die(
-				"audit: usage: audit [--node NAME] [--since UNIXTIME] | audit verify");
-		}
-		sep = '&';
-	}
-	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		iscadm_print_audit(o);
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_snapshot(int argc, char **argv)
-{
-	static const char *const flags[] = { "memory" };
-	char path[128], body[64];
-	const char *name = iscadm_name_flags(argc, argv, "snapshot NODE [--memory]", flags, 1, body,
-					     sizeof(body));
-	struct json_object *o, *m;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s/snapshot", name);
-	o = iscadm_call("POST", path, body);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s: forensic snapshot %s (sha256 %s)\n", name, iscadm_str(o, "id"),
-		       iscadm_str(o, "sha256"));
-	if (!iscadm_json && json_object_object_get_ex(o, "memory", &m))
-		printf("%s: memory dump, encrypted, %s bytes (sha256 %s)\n", name,
-		       iscadm_str(m, "size"), iscadm_str(m, "sha256"));
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_forensic(int argc, char **argv)
-{
-	struct json_object *o;
-	char path[160];
-
-	if (argc == 2 && strcmp(argv[1], "ls") == 0) {
-		o = iscadm_call("GET", "/v1/forensics", NULL);
-		if (iscadm_json)
-			iscadm_print_json(o);
-		else
-			iscadm_print_forensics(o);
-		json_object_put(o);
-		return 0;
-	}
-	if (argc == 3 && strcmp(argv[1], "rm") == 0) {
-		if (strchr(argv[2], '/') != NULL || strlen(argv[2]) > 60)
-			iscadm_die("forensic rm: \"%s\" is not a snapshot id", argv[2]);
-		snprintf(path, sizeof(path), "/v1/forensics/%s", argv[2]);
-		o = iscadm_call("DELETE", path, NULL);
-		printf("forensic snapshot %s removed\n", argv[2]);
-		json_object_put(o);
-		return 0;
-	}
-	if (argc == 4 && strcmp(argv[1], "export") == 0)
-		return iscadm_forensic_export(argv[2], argv[3]);
-	iscadm_die("forensic: usage: forensic ls | forensic rm ID | forensic export ID DEST");
-}
-
-static int cmd_start(int argc, char **argv)
-{
-	static const char *const flags[] = { "rebase" };
-	char path[128], body[64];
-	const char *name = iscadm_name_flags(argc, argv, "start NODE [--rebase]", flags, 1, body,
-					     sizeof(body));
-	struct json_object *o;
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s/start", name);
-	o = iscadm_call("POST", path, body);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s started%s\n", name,
-		       strstr(body, "rebase") ? " (rebased on its image's current base)" : "");
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_stop(int argc, char **argv)
-{
-	return cmd_action(argc, argv, "POST", "/stop", "stopped");
-}
-
-static int cmd_destroy(int argc, char **argv)
-{
-	return cmd_action(argc, argv, "DELETE", "", "destroyed");
-}
-
-static uint64_t iscadm_size(const char *what, const char *v, bool plain_is_mib)
-{
-	struct dock_err err = { 0 };
-	uint64_t mib;
-
-	(void)plain_is_mib;
-	if (validate_size_mib(what, v, &mib, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	return mib;
-}
-
-/* "90", "90s", "15m", "6h", "2d" into seconds. */
-static uint64_t iscadm_duration(const char *v)
-{
-	static const struct {
-		char u;
-		uint64_t s;
-	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
-	char *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0 || end == v || v[0] == '-' || n > UINT32_MAX)
-		iscadm_die("lifetime \"%s\" is not a duration (e.g. 90s, 15m, 6h, 2d)", v);
-	if (*end == '\0')
-		return n;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (end[0] == units[i].u && end[1] == '\0')
-			return n * units[i].s;
-	iscadm_die("lifetime \"%s\": unknown unit (s, m, h or d)", v);
-}
-
-/* One create option with its value into the request (--image into image). */
-static void iscadm_create_option(struct json_object *req, const char *a, const char *v,
-				 const char **image)
-{
-	if (strcmp(a, "--image") == 0)
-		*image = v;
-	else if (strcmp(a, "--memory") == 0)
-		json_object_object_add(
-			req, "memory_mib",
-			json_object_new_int64((int64_t)iscadm_size("memory", v, true)));
-	else if (strcmp(a, "--publish") == 0 || strcmp(a, "--egress-allow") == 0) {
-		const char *key = a[2] == 'p' ? "publish" : "egress_allow";
-		struct json_object *arr;
-		if (!json_object_object_get_ex(req, key, &arr)) {
-			arr = json_object_new_array();
-			json_object_object_add(req, key, arr);
-		}
-		json_object_array_add(arr, json_object_new_string(v));
-	} else if (strcmp(a, "--lifetime") == 0)
-		json_object_object_add(req, "lifetime_s",
-				       json_object_new_int64((int64_t)iscadm_duration(v)));
-	else if (strcmp(a, "--on-hostile") == 0)
-		json_object_object_add(req, "on_hostile", json_object_new_string(v));
-	else if (strcmp(a, "--on-silent") == 0)
-		json_object_object_add(req, "on_silent", json_object_new_string(v));
-	else if (strcmp(a, "--on-fail") == 0)
-		json_object_object_add(req, "on_fail", json_object_new_string(v));
-	else if (strcmp(a, "--egress") == 0)
-		json_object_object_add(req, "egress", json_object_new_string(v));
-	else if (strcmp(a, "--profile") == 0)
-		json_object_object_add(req, "profile", json_object_new_string(v));
-	else if (strcmp(a, "--vcpus") == 0)
-		json_object_object_add(req, "vcpus",
-				       json_object_new_int64((int64_t)iscadm_uint("vcpus", v)));
-	else if (strcmp(a, "--scratch-size") == 0)
-		json_object_object_add(
-			req, "scratch_mib",
-			json_object_new_int64((int64_t)iscadm_size("scratch size", v, true)));
-	else
-		iscadm_die("create: unknown option %s", a);
-}
-
-static int cmd_create(int argc, char **argv)
-{
-	struct json_object *req = json_object_new_object(), *o;
-	struct dock_err err = { 0 };
-	const char *name = NULL, *image = NULL;
-	bool start = true;
+	int n = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--no-start") == 0) {
-			start = false;
-			continue;
+		if (strcmp(a, "--") == 0) {
+			while (i < argc && n < 63)
+				args[n++] = argv[i++];
+			break;
 		}
-		if (a[0] != '-') {
-			if (name != NULL)
-				iscadm_die("create: unexpected argument \"%s\"", a);
-			name = a;
-			continue;
-		}
-		if (v == NULL)
-			iscadm_die("create: %s needs a value", a);
-		i++;
-		iscadm_create_option(req, a, v, &image);
+		if (strcmp(a, "--json") == 0)
+			iscadm_set_format("json");
+		else if (strncmp(a, "--format=", 9) == 0)
+			iscadm_set_format(a + 9);
+		else if (strcmp(a, "--format") == 0 && i + 1 < argc)
+			iscadm_set_format(argv[++i]);
+		else if (strncmp(a, "--socket=", 9) == 0)
+			iscadm_socket = a + 9;
+		else if (strcmp(a, "--socket") == 0 && i + 1 < argc)
+			iscadm_socket = argv[++i];
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			*help = true;
+		else if (strcmp(a, "--version") == 0)
+			*version = true;
+		else if (n < 63)
+			args[n++] = argv[i];
+		else
+			iscadm_fail(ISCADM_USAGE, "too many arguments");
 	}
-	if (name == NULL)
-		iscadm_die("create: missing node name");
-	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	if (image == NULL)
-		iscadm_die("create: --image is required");
-	json_object_object_add(req, "name", json_object_new_string(name));
-	json_object_object_add(req, "image", json_object_new_string(image));
-	json_object_object_add(req, "start", json_object_new_boolean(start));
-	o = iscadm_call("POST", "/v1/nodes", json_object_to_json_string(req));
-	json_object_put(req);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		printf("%s created (%s, ip %s)\n", name, iscadm_str(o, "state"),
-		       iscadm_str(o, "ip"));
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_console(int argc, char **argv)
-{
-	char path[128];
-	const char *name = iscadm_need_name(argc, argv, "console");
-	struct json_object *o, *v;
-	char domain[64], uri[256];
-
-	snprintf(path, sizeof(path), "/v1/nodes/%s", name);
-	o = iscadm_call("GET", path, NULL);
-	snprintf(domain, sizeof(domain), "%s", iscadm_raw(o, "domain"));
-	json_object_put(o);
-	v = iscadm_call("GET", "/v1/version", NULL);
-	snprintf(uri, sizeof(uri), "%s", iscadm_raw(v, "uri"));
-	json_object_put(v);
-	/* The console is libvirt's serial console; virsh owns the terminal
-	 * work. An interactive passthrough: the guest's bytes reach the
-	 * terminal as they are (its escape sequences too), as on any serial
-	 * line; `logs` is the escaped view. */
-	execlp("virsh", "virsh", "-c", uri, "console", domain, (char *)NULL);
-	iscadm_die("console: cannot run virsh: %s", strerror(errno));
-}
-
-static int cmd_image(int argc, char **argv)
-{
-	struct json_object *a;
-
-	if (argc < 2 || strcmp(argv[1], "ls") != 0)
-		iscadm_die("image: expected \"image ls\" (build and export are done by isc-image)");
-	a = iscadm_call("GET", "/v1/images", NULL);
-	if (iscadm_json)
-		iscadm_print_json(a);
-	else
-		iscadm_print_images(a);
-	json_object_put(a);
-	return 0;
-}
-
-static const struct {
-	const char *c_name;
-	int (*c_fn)(int, char **);
-	const char *c_help;
-} iscadm_cmds[] = {
-	{ "create", cmd_create,
-	  "create NAME --image IMAGE [--memory 256M] [--vcpus 1] [--scratch-size 256M] [--profile P]\n"
-	  "         [--publish HOSTPORT:NODEPORT[/tcp|/udp]]... [--egress allow|deny]\n"
-	  "         [--egress-allow CIDR[:PORT[/tcp|/udp]]]...\n"
-	  "         [--lifetime 6h] [--on-hostile P] [--on-silent P] [--on-fail P] [--no-start]   (P: alert|quarantine|cleanse|destroy)" },
-	{ "ls", cmd_ls, "ls                      list nodes" },
-	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
-	{ "start", cmd_start,
-	  "start NAME [--rebase]    --rebase: boot the image's new base after a rebuild" },
-	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
-	{ "status", cmd_status, "status NAME             the hardening validation table" },
-	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
-	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
-	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
-	{ "cleanse", cmd_cleanse,
-	  "cleanse NAME            halt, fresh ephemeral disk with a new key, start" },
-	{ "quarantine", cmd_quarantine,
-	  "quarantine NAME [--pause] [--snapshot]  cut all of the node's traffic, keep it running (or paused)" },
-	{ "release", cmd_release, "release NAME            end the quarantine" },
-	{ "fw", cmd_fw, "fw show [NAME]          the firewall policy in force" },
-	{ "snapshot", cmd_snapshot,
-	  "snapshot NAME [--memory]  forensic snapshot of the node's encrypted disk (sealed key), and of its memory (encrypted)" },
-	{ "forensic", cmd_forensic,
-	  "forensic ls | rm ID | export ID DEST   the forensic snapshots (export: verified copy)" },
-	{ "audit", cmd_audit,
-	  "audit [--node N] [--since T] | audit verify   the hash-chained audit trail" },
-	{ "logs", cmd_logs,
-	  "logs NAME [--firewall] [--raw]  console log, control characters escaped (--raw: the bytes as the\n"
-	  "         guest wrote them), or the firewall's drops of the node" },
-	{ "console", cmd_console,
-	  "console NAME            serial console (virsh; Ctrl-] leaves): interactive, the guest's bytes\n"
-	  "         reach the terminal unescaped" },
-	{ "image", cmd_image, "image ls                list images" },
-};
-
-static void iscadm_usage(FILE *f)
-{
-	fprintf(f, "usage: iscadm [--socket PATH] [--json] COMMAND ...\n");
-	for (size_t i = 0; i < sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]); i++)
-		fprintf(f, "  %s\n", iscadm_cmds[i].c_help);
-	fprintf(f, "The socket defaults to $ISC_SOCKET or /run/isc/dockd.sock.\n");
+	args[n] = NULL;
+	return n;
 }
 
 int main(int argc, char **argv)
 {
 	const char *env = getenv("ISC_SOCKET");
+	const struct iscadm_cmd *cmd = NULL;
+	struct iscadm_args a;
+	bool help = false, version = false;
 	char *args[64];
-	int n = 0;
+	size_t words;
+	int n;
 
 	if (env != NULL && env[0] != '\0')
 		iscadm_socket = env;
-	/* Global options may stand anywhere; the rest is the command line. */
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			iscadm_json = true;
-		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
-			iscadm_socket = argv[++i];
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			iscadm_usage(stdout);
-			return 0;
-		} else if (n < 63) {
-			args[n++] = argv[i];
-		} else {
-			iscadm_die("too many arguments");
-		}
+	n = iscadm_globals(argc, argv, args, &help, &version);
+	if (version && n == 0) {
+		memset(&a, 0, sizeof(a));
+		iscadm_http_init();
+		return iscadm_cmd_version(&a);
 	}
-	args[n] = NULL;
 	if (n == 0) {
-		iscadm_usage(stderr);
-		return 2;
+		iscadm_usage(help ? stdout : stderr);
+		return help ? ISCADM_OK : ISCADM_USAGE;
 	}
+	words = iscadm_find_cmd(n, (const char *const *)args, &cmd);
+	if (words == 0)
+		iscadm_fail(ISCADM_USAGE, "unknown command \"%s\" (try iscadm --help)", args[0]);
+	if (help) {
+		iscadm_verb_help(stdout, cmd);
+		return ISCADM_OK;
+	}
+	if (!cmd->c_read && iscadm_format == ISCADM_CSV)
+		iscadm_fail(
+			ISCADM_USAGE,
+			"%s: --format csv is for the read verbs (ls, status, audit, forensic ls, image ls)",
+			cmd->c_name);
+	iscadm_parse(cmd, n - (int)words, args + words, &a);
 	iscadm_http_init();
-	for (size_t i = 0; i < sizeof(iscadm_cmds) / sizeof(iscadm_cmds[0]); i++)
-		if (strcmp(args[0], iscadm_cmds[i].c_name) == 0)
-			return iscadm_cmds[i].c_fn(n, args);
-	iscadm_die("unknown command \"%s\" (try iscadm --help)", args[0]);
+	return cmd->c_fn(&a);
+}
+
+/* version: the client's line, the daemon's (or why it cannot be had). */
+int iscadm_cmd_version(const struct iscadm_args *a)
+{
+	char why[512];
+	int code = 0;
+	struct json_object *o;
+	long st;
+	char *body = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&body, &len);
+
+	(void)a;
+	if (mem == NULL)
+		iscadm_die("out of memory");
+	printf("client: %s\n", ISC_VERSION_LINE("iscadm"));
+	fflush(stdout);
+	st = iscadm_request_try("GET", "/v1/version", NULL, NULL, mem, why, sizeof(why), &code);
+	fclose(mem);
+	o = st >= 200 && st < 300 && body != NULL ? json_tokener_parse(body) : NULL;
+	free(body);
+	if (st < 0)
+		iscadm_fail(code, "daemon: %s", why);
+	if (o == NULL)
+		iscadm_fail(st > 0 ? iscadm_exit_of(st) : ISCADM_ERROR,
+			    "daemon: no version (HTTP %ld)", st);
+	printf("daemon: dockd %s (commit %s), API %s, %s\n", iscadm_str(o, "version"),
+	       iscadm_str(o, "commit"), iscadm_str(o, "api"), iscadm_str(o, "accel"));
+	json_object_put(o);
+	return ISCADM_OK;
 }

@@ -61,7 +61,7 @@ static const char *node_agent_word(const struct node *n)
 static struct json_object *node_summary_json(const struct node *n)
 {
 	const struct node_rec *r = &n->n_rec;
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *ports;
 	struct netpool_subnet sn;
 
 	netpool_subnet(&node_cfg->dc_pool, r->nr_subnet, &sn);
@@ -81,6 +81,10 @@ static struct json_object *node_summary_json(const struct node *n)
 	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
 	json_object_object_add(o, "agent", json_object_new_string(node_agent_word(n)));
+	ports = json_object_new_array();
+	for (size_t i = 0; i < r->nr_n_published && i < NODE_PUBLISH_MAX; i++)
+		json_object_array_add(ports, json_object_new_string(r->nr_published[i]));
+	json_object_object_add(o, "ports", ports);
 	return o;
 }
 

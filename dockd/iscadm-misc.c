@@ -1,0 +1,223 @@
+/* iscadm-misc: the dock's verbs that are not a node's: the audit trail,
+ * the firewall's policy, forensic snapshots, images; and the console log
+ * (logs). Each a function of its parsed arguments (iscadm-args.c). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "escape.h"
+#include "iscadm-int.h"
+#include "validate.h"
+
+int iscadm_cmd_fw(const struct iscadm_args *a)
+{
+	struct json_object *o;
+	char path[128] = "/v1/fw";
+
+	if (a->a_npos == 1)
+		snprintf(path, sizeof(path), "/v1/fw/%s", iscadm_node_arg(a, 0));
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json) {
+		json_object_object_del(o, "text");
+		iscadm_print_json(o);
+	} else {
+		const char *t = iscadm_raw(o, "text");
+		iscadm_put(t, strlen(t), ESCAPE_KEEP_NL | ESCAPE_KEEP_TAB);
+	}
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+/* logs --raw: the console's bytes as the guest wrote them. */
+static void iscadm_print_raw(const char *b64)
+{
+	size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
+	unsigned char *bin = malloc(cap);
+
+	if (bin == NULL ||
+	    sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
+		iscadm_die("logs: dockd sent an unreadable raw log");
+	fwrite(bin, 1, len, stdout);
+	free(bin);
+}
+
+/* The console's lines come escaped from the dock (a dock older than
+ * --raw sends them as they are: the second escape catches what it let
+ * through, and leaves escaped text as it is). */
+static void iscadm_print_lines(struct json_object *o, bool raw)
+{
+	struct json_object *lines, *b64;
+
+	if (raw && json_object_object_get_ex(o, "raw", &b64)) {
+		iscadm_print_raw(json_object_get_string(b64));
+		return;
+	}
+	if (!json_object_object_get_ex(o, "lines", &lines))
+		return;
+	for (size_t i = 0; i < json_object_array_length(lines); i++) {
+		struct json_object *l = json_object_array_get_idx(lines, i);
+		if (raw)
+			fwrite(json_object_get_string(l), 1, (size_t)json_object_get_string_len(l),
+			       stdout);
+		else
+			iscadm_put(json_object_get_string(l), (size_t)json_object_get_string_len(l),
+				   ESCAPE_KEEP_TAB | ESCAPE_KEEP_BACKSLASH);
+		putchar('\n');
+	}
+}
+
+int iscadm_cmd_logs(const struct iscadm_args *a)
+{
+	const char *name = iscadm_node_arg(a, 0);
+	bool raw = iscadm_opt(a, "raw") != NULL;
+	struct json_object *o;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name,
+		 iscadm_opt(a, "firewall") ? "/firewall"
+			 : raw             ? "?raw=1"
+					   : "");
+	o = iscadm_call("GET", path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		iscadm_print_lines(o, raw);
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+int iscadm_cmd_audit(const struct iscadm_args *a)
+{
+	const char *node = iscadm_opt(a, "node"), *since = iscadm_opt(a, "since");
+	struct dock_err err = { 0 };
+	struct json_object *o;
+	char path[256] = "/v1/audit";
+	size_t l;
+
+	if (node != NULL) {
+		if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
+			iscadm_usage_fail(a->a_cmd, "%s", err.de_msg);
+		l = strlen(path);
+		snprintf(path + l, sizeof(path) - l, "?node=%s", node);
+	}
+	if (since != NULL) {
+		char *end;
+		unsigned long long t;
+		errno = 0;
+		t = strtoull(since, &end, 10);
+		if (errno != 0 || *end != '\0' || end == since || since[0] == '-')
+			iscadm_usage_fail(a->a_cmd, "--since \"%s\" is not a time", since);
+		l = strlen(path);
+		snprintf(path + l, sizeof(path) - l, "%csince=%llu", node ? '&' : '?', t);
+	}
+	o = iscadm_call("GET", path, NULL);
+	iscadm_print_audit(o);
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+int iscadm_cmd_verify(const struct iscadm_args *a)
+{
+	struct json_object *o = iscadm_call("GET", "/v1/audit/verify", NULL);
+	int rc;
+
+	(void)a;
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		iscadm_print_verify(o);
+	rc = iscadm_verify_failed(o) ? ISCADM_CHECK_FAILED : ISCADM_OK;
+	json_object_put(o);
+	return rc;
+}
+
+int iscadm_cmd_forensic_ls(const struct iscadm_args *a)
+{
+	struct json_object *o = iscadm_call("GET", "/v1/forensics", NULL);
+
+	(void)a;
+	iscadm_print_forensics(o);
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+static const char *iscadm_snapshot_id(const struct iscadm_args *a, size_t i)
+{
+	const char *id = a->a_pos[i];
+
+	if (strchr(id, '/') != NULL || strlen(id) > 60 || id[0] == '.' || id[0] == '\0')
+		iscadm_usage_fail(a->a_cmd, "\"%s\" is not a snapshot id", id);
+	return id;
+}
+
+/* Evidence is deleted only when asked: on a terminal the operator says
+ * yes; elsewhere --yes must have been given (nothing waits on a pipe). */
+static void iscadm_confirm_rm(const struct iscadm_args *a, const char *id)
+{
+	char answer[16];
+
+	if (iscadm_opt(a, "yes") != NULL)
+		return;
+	if (!isatty(STDIN_FILENO))
+		iscadm_usage_fail(a->a_cmd,
+				  "refusing to delete evidence (snapshot %s) without --yes: not "
+				  "on a terminal",
+				  id);
+	fprintf(stderr, "Delete forensic snapshot %s? Its evidence is gone for good. [y/N] ", id);
+	if (fgets(answer, sizeof(answer), stdin) == NULL ||
+	    (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0))
+		iscadm_fail(ISCADM_USAGE, "forensic rm: not confirmed, snapshot %s kept", id);
+}
+
+int iscadm_cmd_forensic_rm(const struct iscadm_args *a)
+{
+	const char *id = iscadm_snapshot_id(a, 0);
+	struct json_object *o;
+	char path[160];
+
+	iscadm_confirm_rm(a, id);
+	snprintf(path, sizeof(path), "/v1/forensics/%s", id);
+	o = iscadm_call("DELETE", path, NULL);
+	printf("forensic snapshot %s removed\n", id);
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+int iscadm_cmd_forensic_export(const struct iscadm_args *a)
+{
+	return iscadm_forensic_export(iscadm_snapshot_id(a, 0), a->a_pos[1]);
+}
+
+int iscadm_cmd_image_ls(const struct iscadm_args *a)
+{
+	struct json_object *o = iscadm_call("GET", "/v1/images", NULL);
+
+	(void)a;
+	iscadm_print_images(o);
+	json_object_put(o);
+	return ISCADM_OK;
+}
+
+int iscadm_cmd_image_rm(const struct iscadm_args *a)
+{
+	struct dock_err err = { 0 };
+	struct json_object *o;
+	char path[160];
+
+	if (validate_name("image", a->a_pos[0], IMAGE_NAME_MAX, &err) < 0)
+		iscadm_usage_fail(a->a_cmd, "%s", err.de_msg);
+	snprintf(path, sizeof(path), "/v1/images/%s", a->a_pos[0]);
+	o = iscadm_call("DELETE", path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("image %s removed\n", a->a_pos[0]);
+	json_object_put(o);
+	return ISCADM_OK;
+}
