@@ -47,6 +47,17 @@ void iscadm_http_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* The group the socket is open to, for the message of a refusal. */
+static const char *iscadm_socket_group(void)
+{
+	struct stat st;
+	struct group *g;
+
+	if (stat(iscadm_socket, &st) < 0 || (g = getgrgid(st.st_gid)) == NULL)
+		return "the dock's group (dockd.conf's socket_group)";
+	return g->gr_name;
+}
+
 /* Why the socket could not be reached: a connect of our own gives the
  * errno libcurl keeps to itself. EACCES is the socket's group: name it
  * and say what to do. */
@@ -70,8 +81,7 @@ static int iscadm_why(char *why, size_t size)
 	if (fd >= 0)
 		close(fd);
 	if (e == EACCES || e == EPERM) {
-		struct group *g = getgrgid(st.st_gid);
-		const char *gn = g ? g->gr_name : "?";
+		const char *gn = iscadm_socket_group();
 		snprintf(why, size,
 			 "permission denied on %s: it is open to root and group %s; add your "
 			 "user to it (sudo usermod -aG %s $USER) and log in again, or run as root",
@@ -165,16 +175,19 @@ void iscadm_die_http(long status, struct json_object *o)
 {
 	struct json_object *e = NULL;
 	int code = iscadm_exit_of(status);
+	const char *msg = o != NULL && json_object_object_get_ex(o, "error", &e)
+				  ? json_object_get_string(e)
+				  : NULL;
 
-	if (code == ISCADM_DENIED)
+	if (code == ISCADM_DENIED) {
+		const char *g = iscadm_socket_group();
 		iscadm_fail(code,
-			    "%s (dockd.conf's socket_group; add your user to it and log in "
-			    "again, or run as root)",
-			    o != NULL && json_object_object_get_ex(o, "error", &e)
-				    ? json_object_get_string(e)
-				    : "permission denied");
-	if (o != NULL && json_object_object_get_ex(o, "error", &e))
-		iscadm_fail(code, "%s", json_object_get_string(e));
+			    "%s: the API is open to root and group %s; add your user to it "
+			    "(sudo usermod -aG %s $USER) and log in again, or run as root",
+			    msg ? msg : "permission denied", g, g);
+	}
+	if (msg != NULL)
+		iscadm_fail(code, "%s", msg);
 	iscadm_fail(code, "dockd answered HTTP %ld", status);
 }
 
