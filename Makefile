@@ -74,11 +74,12 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
 # --- images/: the image builder: the CLI, recipes, kernel and modules, the cpio
-# initramfs, the staged root, the build's steps, manifest.json, Debian golden
-# images (apt mirror, debootstrap, hardening; libguestfs packs them), export
-# (the job, the OVF descriptor with libxml2, VMDK/.mf/OVA); else only common/.
+# initramfs, the staged root, the build's steps, manifest.json, the image
+# directory (dockd.conf's image_dir, ls, rm), Debian golden images (apt mirror,
+# debootstrap, hardening; libguestfs packs them), export (the job, the OVF
+# descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
-              images/build.c images/imgmanifest.c images/imgio.c images/apt.c images/debian.c \
+              images/build.c images/imgmanifest.c images/imgdir.c images/imgio.c images/apt.c images/debian.c \
               images/pack.c images/export.c images/export-ovf.c images/export-pack.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
