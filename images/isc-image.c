@@ -378,7 +378,8 @@ static int img_parse(int argc, char **argv, const struct img_command *c, unsigne
 		}
 		if (ch == ':')
 			return img_usage_error(c, "option %s needs a value", argv[optind - 1]);
-		if (ch == '?' && optopt > 0 && optopt < 128) {
+		/* optopt: a short option's letter, or a long option's val (< ' '). */
+		if (ch == '?' && optopt > ' ' && optopt < 127) {
 			char opt[3] = { '-', (char)optopt, '\0' };
 
 			return img_usage_error(c, "unknown option %s", opt);

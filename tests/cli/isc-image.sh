@@ -88,6 +88,7 @@ usage_case "unknown verb" '"frobnicate"' frobnicate
 usage_case "unknown global option" "--bogus" --bogus ls
 usage_case "ls --bogus" "--bogus" ls --bogus
 usage_case "ls -q (not an ls option)" "-q" ls -q
+usage_case "ls --json=x (a flag given a value)" "--json=x" ls --json=x
 usage_case "ls with an operand" "too many operands" ls extra
 usage_case "ls --agent (build's option)" "--agent" ls --agent x
 usage_case "build without a recipe" "missing" build
