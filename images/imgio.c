@@ -397,7 +397,7 @@ int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 	char *v[TOOL_ARGS_MAX];
 	size_t n = 0;
 
-	while (argv[n] && n < TOOL_ARGS_MAX - 1)
+	while (n < TOOL_ARGS_MAX - 1 && argv[n])
 		n++;
 	if (argv[n])
 		return err_set(err, IMG_ERR, E2BIG, "%s: more than %d arguments", argv[0],
