@@ -75,11 +75,12 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
                 -Wl,-z,relro,-z,now -idirafter $(MUSL_INC)
 
 # --- images/: the image builder: the CLI, recipes, kernel and modules, the cpio
-# initramfs, the staged root, the build's steps, manifest.json, Debian golden
-# images (apt mirror, debootstrap, hardening; libguestfs packs them), export
-# (the job, the OVF descriptor with libxml2, VMDK/.mf/OVA); else only common/.
+# initramfs, the staged root, the build's steps, manifest.json, the image
+# directory (dockd.conf's image_dir, ls, rm), Debian golden images (apt mirror,
+# debootstrap, hardening; libguestfs packs them), export (the job, the OVF
+# descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
-              images/build.c images/imgmanifest.c images/imgio.c images/apt.c images/debian.c \
+              images/build.c images/imgmanifest.c images/imgdir.c images/imgio.c images/apt.c images/debian.c \
               images/pack.c images/export.c images/export-ovf.c images/export-pack.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
@@ -102,7 +103,7 @@ INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 
-.PHONY: all clean check unit tests fuzz demo image install deps lint bench format
+.PHONY: all clean check unit tests fuzz demo image install deps lint bench format man
 all: $(BINS)
 
 # The version every binary's --version prints (common/version.h): VERSION and
@@ -149,6 +150,16 @@ image: $(B)/isc-image $(B)/isc-agent
 	set -e; for r in $(or $(RECIPE),micro); do $(B)/isc-image build $$r --out $(B)/images; done
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- man pages: one source format, scdoc (docs/man/*.scd), into build/man/.
+# tests/cli/man.sh (in `make check`) renders each and checks dockd.conf(5)
+# against the keys dockd/config.c accepts.
+MAN_PAGES := $(patsubst docs/man/%.scd,$(B)/man/%,$(wildcard docs/man/*.scd))
+man: $(MAN_PAGES)
+$(B)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp
+	@mv $@.tmp $@
 
 clean:
 	rm -rf $(B)
@@ -249,7 +260,7 @@ deps:
 	scripts/install-deps
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) all tests man
 	$(MAKE) image RECIPE=micro
 	$(MAKE) image RECIPE=micro-weak
 	$(MAKE) image RECIPE=micro-hostile
@@ -276,10 +287,13 @@ demo: deps
 	tests/lib/sandbox.sh -- scripts/demo
 
 # --- install for real use (PREFIX, DESTDIR; a systemd unit and a default config).
-install: all
+MANDIR ?= $(PREFIX)/share/man
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/templates \
 	  $(DESTDIR)$(DATADIR)/images $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)/lib/systemd/system \
-	  $(DESTDIR)$(PREFIX)/share/doc/isc
+	  $(DESTDIR)$(PREFIX)/share/doc/isc $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8
+	for p in $(MAN_PAGES); do install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
 	install -m 0755 $(B)/dockd $(DESTDIR)$(PREFIX)/sbin/dockd
 	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(B)/isc-unseal $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 templates/*.xml $(DESTDIR)$(DATADIR)/templates/

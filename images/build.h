@@ -1,8 +1,8 @@
 /*
  * build.h: the image builder's commands as the CLI (isc-image.c) calls
  * them. build_image() builds one recipe into OUT/NAME, whole or not at all;
- * manifest_ls() lists the images built in OUT, one line each on stdout.
- * Both return 0 or a negative errno with err saying why.
+ * it returns 0 or a negative errno with err saying why (`ls` and `rm` are
+ * imgdir.h's).
  */
 #ifndef ISC_BUILD_H
 #define ISC_BUILD_H
@@ -11,6 +11,5 @@
 
 int build_image(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
 		const char *kver, struct dock_err *err);
-int manifest_ls(const char *out, struct dock_err *err);
 
 #endif

@@ -210,18 +210,36 @@ int dir_make(const char *path, mode_t mode, struct dock_err *err)
 	}
 }
 
+/* The first failure of a removal walk, for dir_remove() (nftw passes no context;
+ * the CLI has one thread). */
+static int rm_errno;
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0) {
+		if (rm_errno == 0)
+			rm_errno = errno;
 		img_log("cannot remove %s: %s", path, strerror(errno));
+	}
 	return 0;
 }
 
 void dir_remove_tree(const char *path)
 {
 	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+int dir_remove(const char *path, struct dock_err *err)
+{
+	rm_errno = 0;
+	if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && rm_errno == 0)
+		rm_errno = errno ? errno : EIO;
+	if (rm_errno != 0)
+		return err_set(err, IMG_ERR, rm_errno, "%s: not wholly removed: %s", path,
+			       strerror(rm_errno));
+	return 0;
 }
 
 /*
@@ -379,7 +397,7 @@ int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 	char *v[TOOL_ARGS_MAX];
 	size_t n = 0;
 
-	while (argv[n] && n < TOOL_ARGS_MAX - 1)
+	while (n < TOOL_ARGS_MAX - 1 && argv[n])
 		n++;
 	if (argv[n])
 		return err_set(err, IMG_ERR, E2BIG, "%s: more than %d arguments", argv[0],

@@ -65,6 +65,8 @@ int file_sync(const char *path, struct dock_err *err);
 int dir_make(const char *path, mode_t mode, struct dock_err *err);
 /* rm -rf, best effort (cleanup paths). */
 void dir_remove_tree(const char *path);
+/* rm -rf that reports: each failure logged, the first one in err. */
+int dir_remove(const char *path, struct dock_err *err);
 /* A statically linked ELF executable, or a clear refusal naming `what`. */
 int elf_check_static(const char *path, const char *what, struct dock_err *err);
 /* Run argv[0] (PATH lookup) with stdin from /dev/null, stdout to out_fd

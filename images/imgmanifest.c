@@ -1,13 +1,12 @@
 /*
  * imgmanifest.c: an image's manifest.json, written last in a build (what
  * was built from what, the service policy, every file's size and sha256:
- * common/manifest.h is how the dock reads it), and `isc-image ls`, which
- * reads what it can of each built image's manifest.
+ * common/manifest.h is how the dock reads it). `isc-image ls` reads it
+ * back in imgdir.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -24,8 +23,6 @@
 #include "imgio.h"
 #include "manifest.h"
 #include "sha256.h"
-
-#define MANIFEST_MAX_DEPTH 8
 
 /* --- manifest.json -------------------------------------------------------------- */
 
@@ -192,105 +189,5 @@ int manifest_build(struct build *b, struct dock_err *err)
 	r = 0;
 out:
 	json_object_put(m);
-	return r;
-}
-
-/* --- ls ------------------------------------------------------------------------------- */
-
-static const char *json_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int ls_one(const char *out, const char *name, struct dock_err *err)
-{
-	_cleanup_free_ char *buf = NULL;
-	char path[PATH_MAX], size[32] = "?";
-	const char *built, *kver, *sha = NULL;
-	struct json_tokener *tok;
-	json_object *m, *files;
-	size_t len;
-	int r;
-
-	if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, name) >= (int)sizeof(path))
-		return err_set(err, IMG_ERR, ENAMETOOLONG, "path too long");
-	if ((r = file_read_all(path, IMAGE_MANIFEST_MAX, &buf, &len, err)) < 0)
-		return r;
-	tok = json_tokener_new_ex(MANIFEST_MAX_DEPTH);
-	if (!tok)
-		return err_set(err, IMG_ERR, ENOMEM, "out of memory");
-	m = json_tokener_parse_ex(tok, buf, (int)len);
-	json_tokener_free(tok);
-	if (!m || !json_object_is_type(m, json_type_object)) {
-		json_object_put(m);
-		return err_set(err, IMG_ERR, EINVAL, "%s: not a JSON object", path);
-	}
-	built = json_str(m, "built");
-	kver = json_str(m, "kernel_version");
-	if (json_object_object_get_ex(m, "files", &files) &&
-	    json_object_is_type(files, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(files); i++) {
-			json_object *f = json_object_array_get_idx(files, i), *sz;
-			const char *role = json_str(f, "role");
-
-			if (!role || strcmp(role, "base") != 0)
-				continue;
-			sha = json_str(f, "sha256");
-			if (json_object_object_get_ex(f, "size", &sz) &&
-			    json_object_is_type(sz, json_type_int))
-				snprintf(size, sizeof(size), "%.1fM",
-					 (double)json_object_get_int64(sz) / (1024 * 1024));
-		}
-	}
-	printf("%-16s %-20s %-24s %8s %s\n", name, built ? built : "?", kver ? kver : "?", size,
-	       sha ? sha : "?");
-	json_object_put(m);
-	return 0;
-}
-
-static int ls_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int manifest_ls(const char *out, struct dock_err *err)
-{
-	_cleanup_closedir_ DIR *d = opendir(out);
-	char *names[256];
-	size_t n = 0;
-	struct dirent *de;
-	int r = 0;
-
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return err_set(err, IMG_ERR, errno, "%s: %s", out, strerror(errno));
-	}
-	while ((de = readdir(d)) != NULL && n < sizeof(names) / sizeof(names[0])) {
-		char path[PATH_MAX];
-
-		if (de->d_name[0] == '.' || !recipe_name_valid(de->d_name))
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s/manifest.json", out, de->d_name) >=
-			    (int)sizeof(path) ||
-		    access(path, F_OK) < 0)
-			continue;
-		if (!(names[n] = strdup(de->d_name)))
-			return err_set(err, IMG_ERR, ENOMEM, "out of memory");
-		n++;
-	}
-	qsort(names, n, sizeof(names[0]), ls_name_cmp);
-	printf("%-16s %-20s %-24s %8s %s\n", "NAME", "BUILT", "KERNEL", "BASE", "BASE SHA256");
-	for (size_t i = 0; i < n; i++) {
-		if (ls_one(out, names[i], err) < 0) {
-			img_log_err(err); /* the others are still listed */
-			r = -EINVAL;
-		}
-		free(names[i]);
-	}
 	return r;
 }

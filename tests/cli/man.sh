@@ -1,0 +1,121 @@
+#!/bin/bash
+# tests/cli/man.sh: the man pages (docs/man/*.scd, scdoc) build without a
+# word from scdoc, render with `man -l` without a groff warning, and say
+# what the binaries do: dockd.conf(5) names every key dockd/config.c
+# accepts (taken from its key table mechanically), each with a default;
+# dockd(8) every option of `dockd -h`; isc-image(1) every verb and option
+# of isc-image's help; iscadm(1) its exit statuses. TAP output. Expects
+# `make all man` done.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/lib/tap.sh
+. tests/lib/tap.sh
+M=build/man
+PAGES="iscadm.1 dockd.8 dockd.conf.5 isc-image.1"
+plan_start "man pages"
+W=$(mktemp -d "${TMPDIR:-/tmp}/man-test.XXXXXX")
+trap 't_done; rc=$?; rm -rf "$W"; exit $rc' EXIT
+
+render() { # PAGE: the page as a terminal shows it, 80 columns, no hyphenation
+	MANWIDTH=80 MAN_KEEP_FORMATTING='' man --nh --nj -E UTF-8 -l "$M/$1" 2>/dev/null | col -bx
+}
+# has DESC PATTERN: ok if $out has a line matching the extended regex.
+has() {
+	if grep -qE -e "$2" <<<"$out"; then t_pass "$1"; else t_fail "$1" "no line matches: $2"; fi
+}
+
+for p in $PAGES; do
+	if [ ! -f "docs/man/$p.scd" ]; then
+		t_fail "docs/man/$p.scd exists"
+		continue
+	fi
+	scdoc <"docs/man/$p.scd" >"$W/$p" 2>"$W/$p.err"
+	rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$W/$p.err" ]; then
+		t_pass "$p: scdoc builds it without a word"
+	else
+		t_fail "$p: scdoc builds it without a word (exit $rc)" "$(cat "$W/$p.err")"
+	fi
+	t_ok "$p: build/man/$p is up to date (make man)" cmp -s "$W/$p" "$M/$p"
+	err=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$M/$p" 2>&1 >/dev/null)
+	t_is "$p: man -l renders it without a warning" "$err" ""
+	out=$(render "$p")
+	name=${p%.*} sec=${p##*.}
+	if grep -q "^NAME" <<<"$out" && grep -q "^$name($sec) " <<<"$out" &&
+		grep -q "^SEE ALSO" <<<"$out"; then
+		t_pass "$p: rendered with its title, NAME and SEE ALSO"
+	else
+		t_fail "$p: rendered with its title, NAME and SEE ALSO" "$(head -5 <<<"$out")"
+	fi
+done
+
+# --- iscadm(1) -------------------------------------------------------------------
+out=$(render iscadm.1)
+has "iscadm.1: the create command is described" '^ {7}create NAME --image IMAGE'
+has "iscadm.1: MANWIDTH=80 man -l shows the destroy command" '^ {7}destroy NAME \[--force\]'
+t_is "iscadm.1: EXIT STATUS lists 0 to 8" \
+	"$(sed -n '/^EXIT STATUS/,/^[A-Z]/p' <<<"$out" | grep -oE '^ {7}[0-9]$' | tr -d ' ' | tr '\n' ' ')" \
+	"0 1 2 3 4 5 6 7 8 "
+
+# --- dockd.conf(5): every key of dockd/config.c -----------------------------------
+# The key table's rows (STR("k", ...), U64("k", ...), { "k", CK_... }) and
+# the keys config_parse handles before the table (strcmp(key, "k")).
+keys=$({
+	sed -n '/^static const struct config_key config_keys\[\] = {/,/^};/p' dockd/config.c |
+		grep -oE '^\s*(STR|U64)?\(?\{? ?"[a-z_0-9]+"' | grep -oE '"[a-z_0-9]+"'
+	grep -oE 'strcmp\(key, "[a-z_0-9]+"\)' dockd/config.c | grep -oE '"[a-z_0-9]+"'
+} | tr -d '"' | sort -u)
+nkeys=$(echo "$keys" | grep -c .)
+if [ "$nkeys" -lt 20 ]; then
+	t_fail "dockd/config.c: its keys found ($nkeys: the extraction is broken)" "$keys"
+fi
+out=$(render dockd.conf.5)
+# Each key is a term "KEY = VALUE" at the definition list's indent; its
+# paragraph, up to the next term, must say its default.
+missing="" nodefault=""
+for k in $keys; do
+	if ! grep -qE "^ {7}$k = " <<<"$out"; then
+		missing="$missing $k"
+		continue
+	fi
+	awk -v k="$k" '$0 ~ "^       " k " = " { on = 1; next }
+		on && /^       [a-z_]+ = / { exit }
+		on && /^[A-Z]/ { exit }
+		on { print }' <<<"$out" | tr '\n' ' ' | grep -q 'Default' || nodefault="$nodefault $k"
+done
+t_is "dockd.conf.5 names every key dockd/config.c accepts ($nkeys)" "${missing# }" ""
+t_is "dockd.conf.5 gives every key a default" "${nodefault# }" ""
+documented=$(grep -oE '^ {7}[a-z_0-9]+ = ' <<<"$out" | awk '{print $1}' | sort -u)
+t_is "dockd.conf.5 documents no key config.c does not accept" \
+	"$(comm -23 <(echo "$documented") <(echo "$keys") | tr '\n' ' ')" ""
+
+# --- dockd(8): every option of dockd's usage ------------------------------------
+out=$(render dockd.8)
+if [ -x build/dockd ]; then
+	opts=$(build/dockd -h 2>&1 | grep -oE '(^|[[ ])--?[a-z][a-z-]*' | tr -d '[ ' | sort -u)
+	missing=$(for o in $opts; do grep -qE "^ {7}(-[a-z], )?$o( |,|$)" <<<"$out" || echo "$o"; done)
+	t_is "dockd.8 describes every option of dockd -h ($(echo $opts))" "$missing" ""
+else
+	t_fail "build/dockd is built"
+fi
+for s in SIGTERM SIGINT 'THE API SOCKET' 'EXIT STATUS' FILES; do
+	has "dockd.8 has $s" "$s"
+done
+
+# --- isc-image(1): every verb and option of isc-image's help ------------------------
+out=$(render isc-image.1)
+if [ -x build/isc-image ]; then
+	verbs=$(build/isc-image --help | sed -n '/^Verbs:/,/^$/p' | awk 'NR > 1 && NF {print $1}')
+	missing=""
+	for v in $verbs; do
+		[ "$v" = help ] && continue
+		grep -qE "^ {7}$v( |$)" <<<"$out" || missing="$missing $v"
+		for o in $(build/isc-image help "$v" | grep -oE '^  (-h, )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
+			grep -qF -- "$o" <<<"$out" || missing="$missing $v:$o"
+		done
+	done
+	t_is "isc-image.1 describes every verb and option of isc-image help ($(echo $verbs))" \
+		"${missing# }" ""
+else
+	t_fail "build/isc-image is built"
+fi
