@@ -119,3 +119,24 @@ if [ -x build/isc-image ]; then
 else
 	t_fail "build/isc-image is built"
 fi
+
+# --- iscadm(1): every verb and every flag of iscadm's command table -------------
+out=$(render iscadm.1)
+if [ -x build/iscadm ]; then
+	verbs=$(build/iscadm help | sed -n '/^commands:/,/^$/p' | sed '1d;$d' |
+		awk '{ if ($2 ~ /^(ls|rm|export|verify|show)$/) print $1 "_" $2; else print $1 }')
+	missing="" n=0
+	for v in $verbs; do
+		n=$((n + 1))
+		words=${v/_/ }
+		grep -qE "^ {7}$words( |$)" <<<"$out" || missing="$missing [$words]"
+		# shellcheck disable=SC2086
+		for o in $(build/iscadm help $words | sed -n '/^options:/,/^$/p' | grep -oE -- '--[a-z-]+'); do
+			grep -qF -- "$o" <<<"$out" || missing="$missing $words:$o"
+		done
+	done
+	t_is "iscadm.1 describes every verb and flag of iscadm's command table ($n verbs)" \
+		"${missing# }" ""
+else
+	t_fail "build/iscadm is built"
+fi
