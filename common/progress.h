@@ -21,7 +21,7 @@ struct progress {
 	bool pg_quiet;                   /* print nothing */
 	unsigned pg_cols;                /* the terminal's width: the live line stays on one row */
 	int64_t pg_t0_ms;                /* the start, monotonic */
-	char pg_what[64];                /* the subject: "create web1" */
+	char pg_what[96];                /* the subject: "create web1" */
 	char pg_text[PROGRESS_TEXT_MAX]; /* the milestone now */
 	bool pg_drawn;                   /* the live line is on the screen */
 };
