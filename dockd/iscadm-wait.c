@@ -314,7 +314,8 @@ static void *iscadm_long_call_run(void *arg)
 	return NULL;
 }
 
-/* The node's operation now, as a milestone: "rekey", "snapshot: disk". */
+/* The node's operation now, as a milestone: its step ("rekey"), else its
+ * name; a node not in the table yet (a create being checked) says so. */
 static void iscadm_long_call_look(struct progress *pg, const char *node)
 {
 	char path[128];
@@ -328,8 +329,10 @@ static void iscadm_long_call_look(struct progress *pg, const char *node)
 	phase = status == 200 ? iscadm_wait_member(o, "op_phase") : NULL;
 	if (status == 404)
 		progress_step(pg, "checking the request"); /* a create: not in the table yet */
+	else if (phase != NULL)
+		progress_step(pg, "%s", phase); /* `what` names the operation already */
 	else if (op != NULL)
-		progress_step(pg, "%s%s%s", op, phase ? ": " : "", phase ? phase : "");
+		progress_step(pg, "%s", op);
 	else
 		progress_tick(pg);
 	json_object_put(o);
