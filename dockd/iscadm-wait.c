@@ -271,9 +271,13 @@ int iscadm_wait_node(const char *name, int mode, unsigned timeout_s)
 		nanosleep(&(struct timespec){ 0, ISCADM_WAIT_POLL_MS * 1000000L }, NULL);
 	}
 	if (r == 1) {
-		progress_end(&w.iw_pg, mode == ISCADM_WAIT_HEALTHY ? "healthy" : "ready");
-		if (mode == ISCADM_WAIT_HEALTHY && !iscadm_json)
-			fprintf(stderr, "%s: no FAIL row (%s)\n", name, w.iw_counts);
+		char done[160];
+		if (mode == ISCADM_WAIT_HEALTHY)
+			snprintf(done, sizeof(done), "healthy: no FAIL row (%s)", w.iw_counts);
+		else
+			snprintf(done, sizeof(done),
+				 "ready: the agent said hello, a complete report");
+		progress_end(&w.iw_pg, done);
 		return 0;
 	}
 	progress_end(&w.iw_pg, NULL);
