@@ -489,10 +489,6 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 				       "%s is the image itself: choose another --out",
 				       ej->ej_final);
 	}
-	/* Refusals above say one line; the milestones start here. */
-	snprintf(what, sizeof(what), "isc-image: export %s", name);
-	progress_init(&ej->ej_pg, stderr, ej->ej_quiet, what);
-	progress_step(&ej->ej_pg, "checking the image's digests");
 	if ((r = export_manifest(ej, err)) < 0)
 		return r;
 	export_mtime(ej);
@@ -501,6 +497,9 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		     &ej->ej_image.im_files[i] == ej->ej_image.im_base) &&
 		    (r = export_verify(ej, &ej->ej_image.im_files[i], err)) < 0)
 			return r;
+	/* A refusal (the checks above) is one line; the milestones start here. */
+	snprintf(what, sizeof(what), "isc-image: export %s", name);
+	progress_init(&ej->ej_pg, stderr, ej->ej_quiet, what);
 
 	if (mkdir(ej->ej_out, 0755) < 0 && errno != EEXIST)
 		return err_set(err, 500, errno, "%s: %s", ej->ej_out, strerror(errno));

@@ -180,7 +180,7 @@ rm -rf "$W/efi" "$W/efi-out" "$W/efi-out2"
 steps() { grep -E '^isc-image: (export|build) [a-z0-9-]+: .* \([0-9]+s\)$' "$1" | sed -E 's/ \([0-9]+s\)$//'; }
 "$X" export "$NAME" --format ova --images "$IMAGES" --out "$W/p" 2>"$W/p.err" >/dev/null
 t_is "export on a pipe: a line per step, with its seconds" "$(steps "$W/p.err")" \
-	"$(printf "isc-image: export $NAME: %s\n" "checking the image's digests" \
+	"$(printf "isc-image: export $NAME: %s\n" \
 		"converting the disk (VMDK), writing the descriptor" "packing the OVA" exported)"
 "$X" export "$NAME" --format ova --images "$IMAGES" --out "$W/pq" --quiet 2>"$W/pq.err" >/dev/null
 t_is "export --quiet: no progress" "$(steps "$W/pq.err")" ""
