@@ -22,10 +22,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lacl
 # --- common/: the shared core every room may use: the error object, logging,
 # small files, bounded JSON input, name and size rules, sha256 of a file, trimming
 # key = value text, the service policy and the image manifest (read by the dock
-# and isc-image export), escaping guest and client text for logs and terminals.
+# and isc-image export), escaping guest and client text for logs and terminals,
+# the progress line of long commands (iscadm, isc-image).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c common/policy.c common/manifest.c \
-              common/text.c common/escape.c
+              common/text.c common/escape.c common/progress.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
@@ -54,9 +55,9 @@ DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
-# the output (tables, JSON), the verified forensic export.
+# the output (tables, JSON), the verified forensic export, waiting on a node.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
-              dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c
+              dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
@@ -199,6 +200,11 @@ AGENTMSG_TEST_SRC := $(DOCK_TEST_SRC) dockd/agentreader.c
 $(B)/test_agentmsg: tests/unit/test_agentmsg.c $(call obj,$(AGENTMSG_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The progress line (common/progress.c): terminal and pipe output.
+PROGRESS_TEST_SRC := common/progress.c common/escape.c
+$(B)/test_progress: tests/unit/test_progress.c $(call obj,$(PROGRESS_TEST_SRC))
+	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -230,6 +236,10 @@ $(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_progress: tests/unit/test_progress.c $(PROGRESS_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
+
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
@@ -253,6 +263,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
              $(B)/test_agentmsg $(A)/test_agentmsg \
+             $(B)/test_progress $(A)/test_progress \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -268,7 +279,7 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -276,6 +287,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_node_spec
 	$(B)/test_escape
 	$(B)/test_agentmsg . $(B)/dockd
+	$(B)/test_progress
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -16,10 +16,21 @@
 #define PROFILE_MAX_PORTS 16
 #define PROFILE_MAX_PATHS 16
 #define PROFILE_PATH_MAX  128
+/* "skip": rows of the status table an image cannot satisfy, each with the
+ * reason shown as the row's evidence (dockd/profile.c parses it, checks.c
+ * applies it to agent rows only). */
+#define PROFILE_MAX_SKIPS    8
+#define PROFILE_SKIP_ID_MAX  32  /* a check row's id, NUL included */
+#define PROFILE_SKIP_WHY_MAX 160 /* the reason, NUL included */
 
 struct profile_port {
 	char pp_proto[4]; /* tcp | udp */
 	uint16_t pp_port;
+};
+
+struct profile_skip {
+	char ps_id[PROFILE_SKIP_ID_MAX];
+	char ps_why[PROFILE_SKIP_WHY_MAX];
 };
 
 struct profile {
@@ -33,6 +44,8 @@ struct profile {
 	char pr_writable[PROFILE_MAX_PATHS][PROFILE_PATH_MAX];
 	size_t pr_n_writable;
 	char pr_on_fail[16]; /* nodes' default on_fail policy; "" none */
+	struct profile_skip pr_skips[PROFILE_MAX_SKIPS];
+	size_t pr_n_skips;
 };
 
 struct json_object;

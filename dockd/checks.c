@@ -2,6 +2,7 @@
  * function; the agent-side functions see only the facts and the profile. */
 #include "checks.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -734,6 +735,25 @@ static bool fact_gate(const struct checks_ctx *c, int fid, char *ev, enum check_
 	return true;
 }
 
+/*
+ * An agent row the profile declares its image cannot satisfy ("skip"): a
+ * FAIL or WARN becomes SKIP with the profile's reason, what was observed
+ * kept after it. A PASS stays PASS; a STALE row never gets here (a skip
+ * does not stand in for a report). Dock rows are never skipped.
+ */
+static void checks_skip(const struct profile *pol, struct check_row *r)
+{
+	const char *why = profile_skip_reason(pol, r->cr_id);
+	char seen[CHECK_EVIDENCE_MAX];
+	char *ev = r->cr_evidence;
+
+	if (why == NULL || (r->cr_status != CHECK_FAIL && r->cr_status != CHECK_WARN))
+		return;
+	memcpy(seen, ev, sizeof(seen));
+	r->cr_status = EV(CHECK_SKIP, "profile %s: %s (observed %s: %s)", pol->pr_name, why,
+			  checks_status_name(r->cr_status), seen);
+}
+
 size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
 		       const struct agent_view *av, const struct profile *pol,
 		       struct check_row *rows, size_t max)
@@ -763,12 +783,30 @@ size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df
 					   age, cn->cn_deadline_s);
 				continue;
 			}
-			if (fact_gate(&c, fid, ev, &r->cr_status))
-				continue;
+			if (!fact_gate(&c, fid, ev, &r->cr_status))
+				r->cr_status = check_table[i].cd_fn(&c, ev);
+			checks_skip(pol, r);
+			continue;
 		}
 		r->cr_status = check_table[i].cd_fn(&c, ev);
 	}
 	return n;
+}
+
+int checks_profile_check(const struct profile *p, struct dock_err *err)
+{
+	for (size_t k = 0; p != NULL && k < p->pr_n_skips; k++) {
+		bool agent_row = false;
+		for (size_t i = 0; i < sizeof(check_table) / sizeof(check_table[0]); i++)
+			agent_row |= check_table[i].cd_agent &&
+				strcmp(check_table[i].cd_id, p->pr_skips[k].ps_id) == 0;
+		if (!agent_row)
+			return err_set(err, 400, EINVAL,
+				       "profile \"%s\": skip: \"%s\" is not an agent-side check "
+				       "(only those may be skipped)",
+				       p->pr_name, p->pr_skips[k].ps_id);
+	}
+	return 0;
 }
 
 void checks_count_misses(const bool *have, const struct agent_fact *facts, uint8_t *miss)

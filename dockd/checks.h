@@ -77,6 +77,12 @@ void checks_dock_from_xml(const char *domain_xml, const char *network_xml, const
 			  const char *base_path, const char *volume_path, const char *secret_uuid,
 			  const char *network, struct dock_facts *df);
 
+/* The profile's "skip" names agent-side rows only (a dock-side check is
+ * what the dock enforces and no profile waives it): 0, else 400 naming it. */
+int checks_profile_check(const struct profile *p, struct dock_err *err);
+
+/* The table, rows in a fixed order. An agent row the profile skips
+ * (profile_skip_reason) is SKIP instead of FAIL or WARN, with the reason. */
 size_t checks_evaluate(const struct checks_node *cn, const struct dock_facts *df,
 		       const struct agent_view *av, const struct profile *pol,
 		       struct check_row *rows, size_t max);

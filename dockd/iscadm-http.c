@@ -176,8 +176,8 @@ void iscadm_die_http(long status, struct json_object *o)
 	struct json_object *e = NULL;
 	int code = iscadm_exit_of(status);
 	const char *msg = o != NULL && json_object_object_get_ex(o, "error", &e)
-				  ? json_object_get_string(e)
-				  : NULL;
+		? json_object_get_string(e)
+		: NULL;
 
 	if (code == ISCADM_DENIED) {
 		const char *g = iscadm_socket_group();

@@ -171,6 +171,23 @@ int iscadm_cmd_version(const struct iscadm_args *a);
 int iscadm_cmd_help(const struct iscadm_args *a);
 int iscadm_cmd_completion(const struct iscadm_args *a);
 
+/* ---- iscadm-wait.c ---- */
+#define ISCADM_WAIT_READY   1 /* the agent said hello and sent a complete report */
+#define ISCADM_WAIT_HEALTHY 2 /* ... and the status table has no FAIL row */
+/* Polls GET /v1/nodes/NAME (state, op, op_phase, agent.hello,
+ * agent.report.complete) and, for healthy, its status every 500 ms,
+ * showing milestones (common/progress.h: a live line on a terminal, a line
+ * each on a pipe, nothing with --json); timeout_s 0: no limit. Returns 0;
+ * ISCADM_CHECK_FAILED when FAIL rows stand in two reports in a row or at
+ * the deadline, naming them; ISCADM_TIMEOUT naming what it waited for.
+ * Dies when the node fails, stops, vanishes, or the dock refuses. */
+int iscadm_wait_node(const char *name, int mode, unsigned timeout_s);
+/* iscadm_call on a thread of its own while this one shows the node's
+ * operation and its step (op, op_phase) under the subject what ("cleanse
+ * web1"); the line is cleared before the answer is returned. */
+struct json_object *iscadm_call_progress(const char *method, const char *path, const char *body,
+					 const char *node, const char *what);
+
 /* ---- iscadm-forensic.c ---- */
 /* forensic export ID DEST; returns 0 or dies. */
 int iscadm_forensic_export(const char *id, const char *dest);

@@ -85,17 +85,21 @@ int iscadm_cmd_status(const struct iscadm_args *a)
 }
 
 /* A POST to the node with a body of the flags given ({"rebase":true}). */
+/* A long one (verb given) shows the node's steps while it runs. */
 static struct json_object *iscadm_post_flags(const struct iscadm_args *a, const char *suffix,
-					     const char *const flags[], size_t n)
+					     const char *const flags[], size_t n, const char *verb)
 {
 	struct json_object *req = json_object_new_object(), *o;
-	char path[128];
+	char path[128], what[64];
 
 	for (size_t i = 0; i < n; i++)
 		if (iscadm_opt(a, flags[i]) != NULL)
 			json_object_object_add(req, flags[i], json_object_new_boolean(1));
 	iscadm_node_path(path, sizeof(path), iscadm_node_arg(a, 0), suffix);
-	o = iscadm_call("POST", path, json_object_to_json_string(req));
+	snprintf(what, sizeof(what), "%s %s", verb ? verb : "", a->a_pos[0]);
+	o = verb ? iscadm_call_progress("POST", path, json_object_to_json_string(req), a->a_pos[0],
+					what)
+		 : iscadm_call("POST", path, json_object_to_json_string(req));
 	json_object_put(req);
 	return o;
 }
@@ -103,7 +107,7 @@ static struct json_object *iscadm_post_flags(const struct iscadm_args *a, const 
 int iscadm_cmd_start(const struct iscadm_args *a)
 {
 	static const char *const flags[] = { "rebase", "rekey" };
-	struct json_object *o = iscadm_post_flags(a, "/start", flags, 2), *v = NULL;
+	struct json_object *o = iscadm_post_flags(a, "/start", flags, 2, "start"), *v = NULL;
 	const char *name = a->a_pos[0];
 	bool rekeyed = json_object_object_get_ex(o, "rekeyed", &v) && json_object_get_boolean(v);
 
@@ -117,7 +121,7 @@ int iscadm_cmd_start(const struct iscadm_args *a)
 
 int iscadm_cmd_stop(const struct iscadm_args *a)
 {
-	struct json_object *o = iscadm_post_flags(a, "/stop", NULL, 0);
+	struct json_object *o = iscadm_post_flags(a, "/stop", NULL, 0, "stop");
 
 	if (iscadm_already(o))
 		return iscadm_done(o, "%s is already stopped", a->a_pos[0]);
@@ -135,22 +139,22 @@ int iscadm_cmd_destroy(const struct iscadm_args *a)
 
 int iscadm_cmd_cleanse(const struct iscadm_args *a)
 {
-	return iscadm_done(iscadm_post_flags(a, "/cleanse", NULL, 0),
+	return iscadm_done(iscadm_post_flags(a, "/cleanse", NULL, 0, "cleanse"),
 			   "%s cleansed: fresh ephemeral disk with a new key, restarted",
 			   a->a_pos[0]);
 }
 
 int iscadm_cmd_release(const struct iscadm_args *a)
 {
-	return iscadm_done(iscadm_post_flags(a, "/release", NULL, 0), "%s released from quarantine",
-			   a->a_pos[0]);
+	return iscadm_done(iscadm_post_flags(a, "/release", NULL, 0, NULL),
+			   "%s released from quarantine", a->a_pos[0]);
 }
 
 int iscadm_cmd_quarantine(const struct iscadm_args *a)
 {
 	static const char *const flags[] = { "pause", "snapshot" };
 
-	return iscadm_done(iscadm_post_flags(a, "/quarantine", flags, 2),
+	return iscadm_done(iscadm_post_flags(a, "/quarantine", flags, 2, NULL),
 			   "%s quarantined: all its traffic is cut%s%s", a->a_pos[0],
 			   iscadm_opt(a, "pause") ? ", paused" : "",
 			   iscadm_opt(a, "snapshot") ? ", forensic snapshot taken" : "");
@@ -159,7 +163,7 @@ int iscadm_cmd_quarantine(const struct iscadm_args *a)
 int iscadm_cmd_snapshot(const struct iscadm_args *a)
 {
 	static const char *const flags[] = { "memory" };
-	struct json_object *o = iscadm_post_flags(a, "/snapshot", flags, 1), *m;
+	struct json_object *o = iscadm_post_flags(a, "/snapshot", flags, 1, "snapshot"), *m;
 	const char *name = a->a_pos[0];
 
 	if (iscadm_json) {
@@ -327,6 +331,8 @@ int iscadm_cmd_create(const struct iscadm_args *a)
 	const char *timeout = iscadm_opt(a, "timeout");
 	struct json_object *req, *o;
 	uint64_t limit = 300;
+	char what[64];
+	int rc;
 
 	if (iscadm_opt(a, "image") == NULL)
 		iscadm_usage_fail(a->a_cmd, "--image is required");
@@ -338,15 +344,29 @@ int iscadm_cmd_create(const struct iscadm_args *a)
 		iscadm_usage_fail(a->a_cmd, "--timeout is for --wait");
 	if (timeout != NULL)
 		limit = iscadm_duration(a, "timeout", timeout);
+	if (limit == 0)
+		iscadm_usage_fail(a->a_cmd, "--timeout 0: give a duration (e.g. 90s, 5m)");
 	req = iscadm_create_req(a, name);
-	o = iscadm_call("POST", "/v1/nodes", json_object_to_json_string(req));
+	snprintf(what, sizeof(what), "create %s", name);
+	o = iscadm_call_progress("POST", "/v1/nodes", json_object_to_json_string(req), name, what);
 	json_object_put(req);
-	if (iscadm_json)
+	if (iscadm_json && wait == NULL)
 		iscadm_print_json(o);
-	else
+	else if (!iscadm_json)
 		printf("%s created (%s, ip %s)\n", name, iscadm_str(o, "state"),
 		       iscadm_str(o, "ip"));
 	json_object_put(o);
-	(void)limit;
-	return ISCADM_OK;
+	if (wait == NULL)
+		return ISCADM_OK;
+	fflush(stdout);
+	rc = iscadm_wait_node(name, wait[0] ? ISCADM_WAIT_HEALTHY : ISCADM_WAIT_READY,
+			      (unsigned)limit);
+	if (iscadm_json) {
+		char path[128];
+		iscadm_node_path(path, sizeof(path), name, "");
+		o = iscadm_call("GET", path, NULL);
+		iscadm_print_json(o);
+		json_object_put(o);
+	}
+	return rc;
 }

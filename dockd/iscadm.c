@@ -12,6 +12,7 @@
 
 #include "escape.h"
 #include "iscadm-int.h"
+#include "progress.h"
 #include "version.h"
 
 const char *iscadm_socket = "/run/isc/dockd.sock";
@@ -30,6 +31,7 @@ static __attribute__((noreturn)) void iscadm_vfail(int code, const char *fmt, va
 	else if ((size_t)n >= sizeof(msg))
 		n = (int)escape_cut(msg, sizeof(msg) - 1, sizeof(msg) - 2);
 	escape_buf(out, sizeof(out), msg, (size_t)n, 0);
+	progress_hold(NULL); /* a live progress line is not left under the message */
 	fflush(stdout);
 	fprintf(stderr, "iscadm: %s\n", out);
 	exit(code);

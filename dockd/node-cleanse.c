@@ -32,6 +32,7 @@ static int node_phase(struct node *n, enum node_phase ph, struct dock_err *err)
 
 	pthread_mutex_lock(&node_lock);
 	n->n_rec.nr_phase = ph;
+	n->n_op_phase = state_phase_name(ph); /* the views' op_phase */
 	pthread_mutex_unlock(&node_lock);
 	r = node_commit(n, NODE_CLEANSING, NULL, err);
 	if (r < 0)
@@ -87,6 +88,7 @@ int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to, st
  * rebuilt (the start phase would refuse it, the node already halted). */
 static int node_cleanse_may(struct node *n, struct dock_err *err)
 {
+	node_op_phase(n, "check");
 	if (diskguard_check(node_cfg, "cleanse", err) < 0) {
 		err_prefix(err, "node %s: ", n->n_rec.nr_name);
 		return -ENOSPC;

@@ -89,11 +89,16 @@ static int node_create_check(struct node_create *c, struct dock_err *err)
 	}
 	snprintf(pdir, sizeof(pdir), "%s/profiles", node_cfg->dc_template_dir);
 	if (spec->ns_profile[0] != '\0') {
-		if (profile_load(pdir, spec->ns_profile, &prof, err) < 0)
+		if (profile_load(pdir, spec->ns_profile, &prof, err) < 0 ||
+		    checks_profile_check(&prof, err) < 0)
 			return -EINVAL;
+	} else if (profile_load(pdir, spec->ns_image, &prof, NULL) == 0) {
+		/* The image's profile file skips only what a profile may. */
+		if (checks_profile_check(&prof, err) < 0)
+			return -EINVAL;
+		own = true;
 	} else {
-		own = profile_load(pdir, spec->ns_image, &prof, NULL) == 0 ||
-			c->nc_im.im_have_service;
+		own = c->nc_im.im_have_service;
 	}
 	node_spec_profile(spec, own, c->nc_profile, sizeof(c->nc_profile));
 	return 0;
@@ -191,6 +196,7 @@ static int node_create_disk(struct node_create *c, struct dock_err *err)
 	int r;
 
 	node_names(&c->nc_n->n_rec, &c->nc_nn);
+	node_op_phase(c->nc_n, "disk");
 	r = node_make_disk(c->nc_n, &c->nc_nn, err);
 	if (r == 0)
 		r = node_commit(c->nc_n, NODE_CREATING, NULL, err); /* record the secret's uuid */
@@ -201,8 +207,10 @@ static int node_create_disk(struct node_create *c, struct dock_err *err)
 static int node_create_network(struct node_create *c, struct dock_err *err)
 {
 	char *xml = NULL;
-	int r = node_network_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
+	int r;
 
+	node_op_phase(c->nc_n, "network");
+	r = node_network_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
 	c->nc_t = node_time(c->nc_n, TIMING_RENDER, c->nc_t);
 	if (r == 0)
 		r = virt_network_create(c->nc_nn.nn_network, xml, err);
@@ -216,6 +224,7 @@ static int node_create_firewall(struct node_create *c, struct dock_err *err)
 	struct node_fwview fv;
 	int r;
 
+	node_op_phase(c->nc_n, "firewall");
 	node_fw(&c->nc_n->n_rec, &c->nc_nn, &fv);
 	r = fw_node_add(&fv.fv_node, err);
 	c->nc_t = node_time(c->nc_n, TIMING_FIREWALL, c->nc_t);
@@ -225,8 +234,10 @@ static int node_create_firewall(struct node_create *c, struct dock_err *err)
 static int node_create_define(struct node_create *c, struct dock_err *err)
 {
 	char *xml = NULL;
-	int r = node_domain_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
+	int r;
 
+	node_op_phase(c->nc_n, "define");
+	r = node_domain_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
 	c->nc_t = node_time(c->nc_n, TIMING_RENDER, c->nc_t);
 	if (r == 0)
 		r = virt_domain_define(xml, err);
@@ -287,8 +298,10 @@ int node_create(const struct node_spec *spec, struct json_object **out, struct d
 		r = node_create_firewall(&c, err);
 	if (r == 0)
 		r = node_create_define(&c, err);
-	if (r == 0 && spec->ns_start)
+	if (r == 0 && spec->ns_start) {
+		node_op_phase(c.nc_n, "start");
 		r = node_do_start(c.nc_n, false, err); /* the image was verified above */
+	}
 	if (r < 0)
 		return node_create_undo(&c, r, err);
 	node_create_done(&c);

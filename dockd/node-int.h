@@ -45,7 +45,8 @@ struct node_report {
 
 struct node {
 	struct node_rec n_rec;
-	const char *n_op; /* operation in progress, NULL when idle */
+	const char *n_op;       /* operation in progress, NULL when idle */
+	const char *n_op_phase; /* its step now (a static string), NULL none said */
 	bool n_agent_connected;
 	int64_t n_last_heartbeat;
 	uint64_t n_heartbeats;
@@ -124,6 +125,9 @@ void node_load_profile(struct node *n);
 /* Mark the node busy with `op`; refuse if unknown or busy. */
 int node_acquire(const char *name, const char *op, struct node **out, struct dock_err *err);
 void node_release(struct node *n);
+/* The step the node's operation is in now, for the views ("op_phase"):
+ * a static string, e.g. "rekey"; NULL none. Takes node_lock. */
+void node_op_phase(struct node *n, const char *phase);
 /* Write n's record; a write that failed for want of space is tried again
  * once the records' reserve is given back (diskguard.h). node_lock held. */
 int node_save_locked(struct node *n, struct dock_err *err);

@@ -59,10 +59,23 @@ int node_quarantine_pause(struct node *n, bool on, struct dock_err *err)
 	return r;
 }
 
-/* The memory of a snapshot: libvirt dumps the paused domain (arg). */
+/* What the memory dump's callback needs: the node (its op_phase) and domain. */
+struct node_dump {
+	struct node *nd_node;
+	const char *nd_domain;
+};
+
+/* The memory of a snapshot: libvirt dumps the paused domain; forensic.c
+ * encrypts the dump as soon as this returns. */
 static int node_dump_memory(const char *path, void *arg, struct dock_err *err)
 {
-	return virt_domain_dump_memory(arg, path, err);
+	struct node_dump *d = arg;
+	int r;
+
+	node_op_phase(d->nd_node, "memory");
+	r = virt_domain_dump_memory(d->nd_domain, path, err);
+	node_op_phase(d->nd_node, "encrypt-memory");
+	return r;
 }
 
 /* A forensic snapshot of acquired node n: a running domain is paused for a
@@ -74,13 +87,16 @@ int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
 	struct node_names nn;
 	enum virt_dom_state st = VIRT_DOM_ABSENT;
 	struct forensic_memory mem = { 0 };
+	struct node_dump dump = { n, NULL };
 	bool paused = false;
 	int r = forensic_refuse_unless_enabled(name, err);
 
 	if (r < 0)
 		return r;
 	node_names(&n->n_rec, &nn);
+	dump.nd_domain = nn.nn_domain;
 	if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
+		node_op_phase(n, "pause");
 		r = virt_domain_pause(nn.nn_domain, true, err);
 		paused = r == 0;
 	}
@@ -88,14 +104,18 @@ int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
 		r = err_set(err, 409, EINVAL, "node %s is not running: it has no memory to dump",
 			    name);
 	mem.fm_dump = node_dump_memory;
-	mem.fm_arg = nn.nn_domain;
+	mem.fm_arg = &dump;
 	/* The dump is the guest's RAM and QEMU's ELF headers (a few pages). */
 	mem.fm_max_bytes = (n->n_rec.nr_memory_mib + 64) << 20;
-	if (r == 0)
+	if (r == 0) {
+		node_op_phase(n, "disk"); /* the disk's copy, then the memory */
 		r = forensic_snapshot(name, n->n_rec.nr_volume, reason, memory ? &mem : NULL, out,
 				      err);
-	if (paused)
+	}
+	if (paused) {
+		node_op_phase(n, "resume");
 		virt_domain_pause(nn.nn_domain, false, NULL);
+	}
 	if (r == 0)
 		node_audit_snapshot(name, *out);
 	return r;

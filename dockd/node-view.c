@@ -58,6 +58,24 @@ static const char *node_agent_word(const struct node *n)
 	return n->n_agent_connected ? "connected" : "none";
 }
 
+/* The operation a node is busy with, as a verb ("cleanse"): n_op says it
+ * as "cleansing" (inspect's "busy", the 409's message). */
+static const char *node_op_verb(const char *op)
+{
+	static const char *const verbs[][2] = {
+		{ "creating", "create" },         { "starting", "start" },
+		{ "stopping", "stop" },           { "destroying", "destroy" },
+		{ "cleansing", "cleanse" },       { "snapshotting", "snapshot" },
+		{ "publishing", "publish" },      { "unpublishing", "unpublish" },
+		{ "quarantining", "quarantine" }, { "releasing", "release" },
+	};
+
+	for (size_t i = 0; op != NULL && i < NVARS(verbs); i++)
+		if (strcmp(op, verbs[i][0]) == 0)
+			return verbs[i][1];
+	return op;
+}
+
 static struct json_object *node_summary_json(const struct node *n)
 {
 	const struct node_rec *r = &n->n_rec;
@@ -85,6 +103,12 @@ static struct json_object *node_summary_json(const struct node *n)
 	for (size_t i = 0; i < r->nr_n_published && i < NODE_PUBLISH_MAX; i++)
 		json_object_array_add(ports, json_object_new_string(r->nr_published[i]));
 	json_object_object_add(o, "ports", ports);
+	/* The operation under way and its step: what a waiting client shows. */
+	json_object_object_add(o, "op",
+			       n->n_op ? json_object_new_string(node_op_verb(n->n_op)) : NULL);
+	json_object_object_add(o, "op_phase",
+			       n->n_op && n->n_op_phase ? json_object_new_string(n->n_op_phase)
+							: NULL);
 	return o;
 }
 
@@ -178,9 +202,33 @@ static struct json_object *node_disks_json(const struct node_rec *r, struct imag
 	return disks;
 }
 
+/* The last complete report of this boot, for a client waiting on the node:
+ * {"time","facts","complete"}, or NULL before the first. complete: every
+ * fact the checks judge is in it (an agent before protocol 3 has its
+ * reports counted only when whole by its own count: complete). */
+static struct json_object *node_report_json(const struct node_report *rep)
+{
+	struct json_object *o;
+	int64_t facts = 0;
+
+	if (rep == NULL || rep->rp_time == 0)
+		return NULL;
+	for (int i = 0; i < AF_COUNT; i++)
+		facts += rep->rp_have[i];
+	o = json_object_new_object();
+	json_object_object_add(o, "time", json_object_new_int64(rep->rp_time));
+	json_object_object_add(o, "facts", json_object_new_int64(facts));
+	json_object_object_add(
+		o, "complete",
+		json_object_new_boolean(facts == AF_COUNT ||
+					rep->rp_protocol < AGENT_PROTOCOL_UNDODGEABLE));
+	return o;
+}
+
 static struct json_object *node_inspect_agent_json(const struct node_rec *r,
 						   const struct node_names *nn, bool connected,
-						   uint64_t hbs, int64_t hb, uint64_t hellos)
+						   uint64_t hbs, int64_t hb, uint64_t hellos,
+						   const struct node_report *rep)
 {
 	struct json_object *agent = json_object_new_object(), *hello;
 
@@ -191,6 +239,7 @@ static struct json_object *node_inspect_agent_json(const struct node_rec *r,
 	json_object_object_add(agent, "heartbeats", json_object_new_int64((int64_t)hbs));
 	json_object_object_add(agent, "last_heartbeat", hb ? json_object_new_int64(hb) : NULL);
 	json_object_object_add(agent, "hellos", json_object_new_int64((int64_t)hellos));
+	json_object_object_add(agent, "report", node_report_json(rep));
 	return agent;
 }
 
@@ -240,11 +289,14 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	int64_t hb;
 	uint64_t hbs, hellos = 0;
 	const char *op;
+	struct node_report *rep = NULL;
 
 	pthread_mutex_lock(&node_lock);
 	n = node_find_locked(name);
 	if (n != NULL) {
 		r = n->n_rec;
+		if (n->n_report != NULL && (rep = malloc(sizeof(*rep))) != NULL)
+			*rep = *n->n_report;
 		paused = n->n_paused;
 		connected = n->n_agent_connected;
 		hb = n->n_last_heartbeat;
@@ -262,7 +314,8 @@ int node_inspect_json(const char *name, struct json_object **out, struct dock_er
 	json_object_object_add(o, "disks", node_disks_json(&r, &im, &have_im));
 	json_object_object_add(o, "boot", node_boot_json(&im, have_im, &nn));
 	json_object_object_add(o, "agent",
-			       node_inspect_agent_json(&r, &nn, connected, hbs, hb, hellos));
+			       node_inspect_agent_json(&r, &nn, connected, hbs, hb, hellos, rep));
+	free(rep);
 	json_object_object_add(o, "console_log", json_object_new_string(nn.nn_console));
 	json_object_object_add(o, "firewall", node_inspect_fw_json(&r));
 	node_inspect_tail(o, &r, &tm);

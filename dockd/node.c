@@ -105,8 +105,10 @@ int node_acquire(const char *name, const char *op, struct node **out, struct doc
 		r = err_set(err, 404, ENOENT, "node \"%s\" not found", name);
 	else if (n->n_op != NULL)
 		r = err_set(err, 409, EBUSY, "node \"%s\" is busy (%s)", name, n->n_op);
-	else
+	else {
 		n->n_op = op;
+		n->n_op_phase = NULL;
+	}
 	pthread_mutex_unlock(&node_lock);
 	*out = r == 0 ? n : NULL;
 	return r;
@@ -116,6 +118,14 @@ void node_release(struct node *n)
 {
 	pthread_mutex_lock(&node_lock);
 	n->n_op = NULL;
+	n->n_op_phase = NULL;
+	pthread_mutex_unlock(&node_lock);
+}
+
+void node_op_phase(struct node *n, const char *phase)
+{
+	pthread_mutex_lock(&node_lock);
+	n->n_op_phase = phase;
 	pthread_mutex_unlock(&node_lock);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "file.h"
 #include "jsonin.h"
 #include "state.h"
@@ -19,6 +20,71 @@ static const struct jsonin_limits profile_limits = {
 	.jl_max_depth = 4,
 	.jl_max_fields = 32,
 };
+
+/* A row id as checks.c names them: [a-z0-9-], at most PROFILE_SKIP_ID_MAX - 1. */
+static bool profile_skip_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= PROFILE_SKIP_ID_MAX)
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* A reason is one line of text for a terminal: UTF-8, no control bytes. */
+static bool profile_skip_why_ok(const char *why, size_t n)
+{
+	if (n == 0 || n >= PROFILE_SKIP_WHY_MAX || !escape_utf8_valid(why, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Optional "skip": {"ROW": "reason", ...}: rows the image cannot satisfy.
+ * Which ids name a row that may be skipped is checks.c's to say. */
+static int profile_skips(struct json_object *o, struct profile *p, struct dock_err *err)
+{
+	struct json_object *skip;
+
+	if (!json_object_object_get_ex(o, "skip", &skip))
+		return 0;
+	if (!json_object_is_type(skip, json_type_object))
+		return err_set(err, 400, EINVAL, "profile: \"skip\" must be an object");
+	if (json_object_object_length(skip) > PROFILE_MAX_SKIPS)
+		return err_set(err, 400, E2BIG, "profile: \"skip\" names more than %d rows",
+			       PROFILE_MAX_SKIPS);
+	json_object_object_foreach(skip, id, v)
+	{
+		struct profile_skip *ps = &p->pr_skips[p->pr_n_skips];
+		const char *why = json_object_get_string(v);
+
+		if (!profile_skip_id_ok(id))
+			return err_set(err, 400, EINVAL,
+				       "profile: skip: \"%.*s\" is not a check id ([a-z0-9-], "
+				       "under %d bytes)",
+				       PROFILE_SKIP_ID_MAX, id, PROFILE_SKIP_ID_MAX);
+		if (!json_object_is_type(v, json_type_string) ||
+		    !profile_skip_why_ok(why, (size_t)json_object_get_string_len(v)))
+			return err_set(err, 400, EINVAL,
+				       "profile: skip: %s: the reason must be one line of text "
+				       "under %d bytes",
+				       id, PROFILE_SKIP_WHY_MAX);
+		snprintf(ps->ps_id, sizeof(ps->ps_id), "%s", id);
+		snprintf(ps->ps_why, sizeof(ps->ps_why), "%s", why);
+		p->pr_n_skips++;
+	}
+	return 0;
+}
+
+const char *profile_skip_reason(const struct profile *p, const char *id)
+{
+	for (size_t i = 0; p != NULL && i < p->pr_n_skips; i++)
+		if (strcmp(p->pr_skips[i].ps_id, id) == 0)
+			return p->pr_skips[i].ps_why;
+	return NULL;
+}
 
 int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_err *err)
 {
@@ -45,6 +111,8 @@ int profile_parse(const char *buf, size_t len, struct profile *p, struct dock_er
 			"profile: on_fail must be alert, quarantine, cleanse or destroy");
 		goto out;
 	}
+	if (profile_skips(o, p, err) < 0)
+		goto out;
 	r = 0;
 out:
 	json_object_put(o);

@@ -27,6 +27,17 @@
 #include "cpio.h"
 #include "imgio.h"
 #include "pack.h"
+#include "progress.h"
+
+/* The build's milestones on stderr (progress.h): a live line on a terminal,
+ * a line per step on a pipe; none when quiet. */
+static struct progress build_pg;
+static bool build_is_quiet;
+
+void build_quiet(bool quiet)
+{
+	build_is_quiet = quiet;
+}
 
 /* --- boot = kernel: the initramfs and the base disk ------------------------------------- */
 
@@ -212,11 +223,15 @@ static int build_debian(struct build *b, struct dock_err *err)
 	/* The tools run in the tree must never ask, and speak plainly. */
 	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
 	setenv("LC_ALL", "C.UTF-8", 1);
-	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb, err)) < 0 ||
-	    (r = stage_trees(b, root, true, err)) < 0 ||
+	progress_step(&build_pg, "debootstrap %s", b->bd_rc.rc_suite);
+	if ((r = debian_bootstrap(&b->bd_rc, root, cache, &b->bd_deb, err)) < 0)
+		return r;
+	progress_step(&build_pg, "the recipe's trees, hardening");
+	if ((r = stage_trees(b, root, true, err)) < 0 ||
 	    (r = debian_harden(&b->bd_rc, root, b->bd_agent, b->bd_epoch, &b->bd_deb, err)) < 0 ||
 	    (r = stage_check_service(b, root, err)) < 0)
 		return r;
+	progress_step(&build_pg, "packing the disk (libguestfs)");
 	snprintf(b->bd_kver, sizeof(b->bd_kver), "%s", b->bd_deb.di_kver);
 	ps.ps_name = b->bd_rc.rc_name;
 	ps.ps_root = root;
@@ -229,7 +244,7 @@ static int build_debian(struct build *b, struct dock_err *err)
 static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir,
 		     const char *agent, const char *kver, struct dock_err *err)
 {
-	char recipe[PATH_MAX], vmlinuz[PATH_MAX], dst[PATH_MAX];
+	char recipe[PATH_MAX], vmlinuz[PATH_MAX], dst[PATH_MAX], what[IMG_NAME_MAX + 32];
 	int r;
 
 	if ((r = build_time(&b->bd_time, err)) < 0)
@@ -255,6 +270,8 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 			       recipe);
 	if (!b->bd_efi && (r = moddep_resolve(&b->bd_rc, b->bd_kver, &b->bd_mods, err)) < 0)
 		return r;
+	snprintf(what, sizeof(what), "isc-image: build %s", b->bd_rc.rc_name);
+	progress_init(&build_pg, stderr, build_is_quiet, what);
 	if (b->bd_efi)
 		img_log("%s: recipe %s, Debian %s, UEFI", b->bd_rc.rc_name, recipe,
 			b->bd_rc.rc_suite);
@@ -284,9 +301,14 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		if ((r = path_join(dst, sizeof(dst), b->bd_tmp, "vmlinuz", err)) < 0 ||
 		    (r = file_copy(vmlinuz, dst, 0644, err)) < 0)
 			return r;
-		if ((r = build_initrd(b, err)) < 0 || (r = build_base(b, err)) < 0)
+		progress_step(&build_pg, "initramfs (busybox, %zu modules)", b->bd_mods.md_n_order);
+		if ((r = build_initrd(b, err)) < 0)
+			return r;
+		progress_step(&build_pg, "root filesystem (mke2fs, qemu-img)");
+		if ((r = build_base(b, err)) < 0)
 			return r;
 	}
+	progress_step(&build_pg, "manifest (digests)");
 	if ((r = manifest_build(b, err)) < 0)
 		return r;
 	if ((r = build_commit(b, err)) < 0)
@@ -302,8 +324,11 @@ int build_image(const char *recipe_arg, const char *exe_dir, const char *out, co
 	int r;
 
 	memset(&b, 0, sizeof(b));
+	memset(&build_pg, 0, sizeof(build_pg));
+	build_pg.pg_quiet = true; /* until build_run starts it */
 	snprintf(b.bd_out, sizeof(b.bd_out), "%s", out);
 	r = build_run(&b, recipe_arg, exe_dir, agent, kver, err);
+	progress_end(&build_pg, r < 0 ? NULL : "built");
 	/* A failed build leaves no half image: only the temp dir held it. */
 	if (b.bd_tmp[0])
 		dir_remove_tree(b.bd_tmp);

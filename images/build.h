@@ -7,9 +7,14 @@
 #ifndef ISC_BUILD_H
 #define ISC_BUILD_H
 
+#include <stdbool.h>
+
 #include "err.h"
 
 int build_image(const char *recipe_arg, const char *exe_dir, const char *out, const char *agent,
 		const char *kver, struct dock_err *err);
+/* No progress on stderr (isc-image build --quiet); by default a build shows
+ * its steps (common/progress.h): a live line on a terminal, else a line each. */
+void build_quiet(bool quiet);
 
 #endif

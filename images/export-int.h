@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "progress.h"
 #include "err.h"
 #include "manifest.h"
 
@@ -32,6 +33,8 @@ struct export_job {
 	uint64_t ej_populated;   /* bytes the base disk holds (qemu-img's actual-size) */
 	char ej_final[PATH_MAX]; /* OUT/NAME.ova, OUT/NAME-ovf or OUT/NAME */
 	char ej_tmp[PATH_MAX];   /* OUT/.NAME.export-XXXXXX, gone at the end either way */
+	bool ej_quiet;           /* --quiet: no progress */
+	struct progress ej_pg;   /* the milestones on stderr (progress.h) */
 };
 
 /* export.c: dir/name into buf; truncation is an error. */

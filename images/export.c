@@ -463,7 +463,7 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 	static const char *const suffix[] = {
 		[EXPORT_OVF] = "-ovf", [EXPORT_OVA] = ".ova", [EXPORT_QCOW2] = ""
 	};
-	char names[3][IMAGE_NAME_MAX + 16], ova[PATH_MAX];
+	char names[3][IMAGE_NAME_MAX + 16], ova[PATH_MAX], what[IMAGE_NAME_MAX + 32];
 	struct stat st;
 	int r, n;
 
@@ -497,6 +497,9 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		     &ej->ej_image.im_files[i] == ej->ej_image.im_base) &&
 		    (r = export_verify(ej, &ej->ej_image.im_files[i], err)) < 0)
 			return r;
+	/* A refusal (the checks above) is one line; the milestones start here. */
+	snprintf(what, sizeof(what), "isc-image: export %s", name);
+	progress_init(&ej->ej_pg, stderr, ej->ej_quiet, what);
 
 	if (mkdir(ej->ej_out, 0755) < 0 && errno != EEXIST)
 		return err_set(err, 500, errno, "%s: %s", ej->ej_out, strerror(errno));
@@ -511,14 +514,17 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		return r;
 	}
 	if (ej->ej_format == EXPORT_QCOW2) {
+		progress_step(&ej->ej_pg, "compressing the disk (qcow2)");
 		if ((r = export_qcow2(ej, err)) < 0)
 			return r;
 		return export_commit(ej, NULL, err);
 	}
+	progress_step(&ej->ej_pg, "converting the disk (VMDK), writing the descriptor");
 	if ((r = export_ovf_files(ej, names, err)) < 0)
 		return r;
 	if (ej->ej_format == EXPORT_OVF)
 		return export_commit(ej, NULL, err);
+	progress_step(&ej->ej_pg, "packing the OVA");
 	if ((r = export_path(ova, sizeof(ova), ej->ej_tmp, strrchr(ej->ej_final, '/') + 1, err)) <
 		    0 ||
 	    (r = export_ova(ej, ova, (const char *const[]){ names[0], names[1], names[2], NULL },
@@ -531,22 +537,46 @@ static void export_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: isc-image export NAME --format ovf|ova|qcow2 [--out DIR] [--images DIR] [--force]\n"
+		"                        [--quiet]\n"
 		"Writes OUT/NAME.ova, OUT/NAME-ovf/ (NAME.ovf, NAME.mf, NAME-disk1.vmdk) or OUT/NAME/ (an image\n"
 		"directory with a compressed base.qcow2). Default --out: " EXPORT_DEFAULT_OUT
-		", --images: " EXPORT_DEFAULT_IMAGES ".\n");
+		", --images: " EXPORT_DEFAULT_IMAGES ".\n"
+		"Progress on stderr: a live line on a terminal, a line per step otherwise; --quiet: none.\n");
+}
+
+/* --format: 0, or -EINVAL with one line said. */
+static int export_format_pick(const char *name, const char *format, struct export_job *ej)
+{
+	if (format == NULL) {
+		fprintf(stderr, "isc-image: export %s: --format is required: ovf, ova or qcow2\n",
+			name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(export_formats) / sizeof(export_formats[0]); i++) {
+		if (strcmp(format, export_formats[i].ef_name) == 0) {
+			ej->ej_format = export_formats[i].ef_format;
+			return 0;
+		}
+	}
+	fprintf(stderr, "isc-image: export %s: unknown format \"%s\" (ovf, ova or qcow2)\n", name,
+		format);
+	return -EINVAL;
 }
 
 int export_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'o' },
-		{ "images", required_argument, NULL, 'i' }, { "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "format", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "images", required_argument, NULL, 'i' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static struct export_job ej; /* large: not on the stack */
 	struct dock_err err = { 0 };
 	const char *images = EXPORT_DEFAULT_IMAGES, *format = NULL, *name;
-	size_t i;
 	int c, r;
 
 	memset(&ej, 0, sizeof(ej));
@@ -566,6 +596,9 @@ int export_main(int argc, char **argv)
 		case 'F':
 			ej.ej_force = true;
 			break;
+		case 'q':
+			ej.ej_quiet = true;
+			break;
 		case 'h':
 			export_usage(stdout);
 			return 0;
@@ -579,26 +612,16 @@ int export_main(int argc, char **argv)
 		return 2;
 	}
 	name = argv[optind];
-	if (format == NULL) {
-		fprintf(stderr, "isc-image: export %s: --format is required: ovf, ova or qcow2\n",
-			name);
+	if (export_format_pick(name, format, &ej) < 0)
 		return 2;
-	}
-	for (i = 0; i < sizeof(export_formats) / sizeof(export_formats[0]); i++)
-		if (strcmp(format, export_formats[i].ef_name) == 0)
-			break;
-	if (i == sizeof(export_formats) / sizeof(export_formats[0])) {
-		fprintf(stderr, "isc-image: export %s: unknown format \"%s\" (ovf, ova or qcow2)\n",
-			name, format);
-		return 2;
-	}
-	ej.ej_format = export_formats[i].ef_format;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "isc-image: libsodium failed to initialise\n");
 		return 1;
 	}
 	umask(022);
+	ej.ej_pg.pg_quiet = true; /* until export_job_run starts it */
 	r = export_job_run(&ej, images, name, &err);
+	progress_end(&ej.ej_pg, r < 0 ? NULL : "exported");
 	/* A failed export leaves nothing but what was there before. */
 	if (ej.ej_tmp[0])
 		nftw(ej.ej_tmp, export_rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -10,6 +10,7 @@
 #include "imgio.h"
 
 #include "file.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -43,6 +44,7 @@ static ssize_t read_intr(int fd, void *buf, size_t n)
 
 __attribute__((format(printf, 1, 0))) static void img_vlog(const char *fmt, va_list ap)
 {
+	progress_hold(NULL); /* a build's live line, if any, makes way */
 	fputs("isc-image: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

@@ -78,6 +78,8 @@ run_suite escape env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_escape"
 run_suite escape-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_escape"
 run_suite agentmsg env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_agentmsg" "$SRC" "$B/dockd"
 run_suite agentmsg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agentmsg" "$SRC" "$B/dockd"
+run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
+run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \

@@ -81,6 +81,7 @@ for phase in shutdown snapshot rekey start wait-agent; do
 	t_ok "$phase: the dock stops in phase $phase (iscadm ls says cleansing:$phase)" \
 		wait_for 120 bash -c "'$A' ls --json | jq -e '.[] | select(.name == \"c\") | .state == \"cleansing:$phase\"'"
 	t_ok "$phase: inspect shows the phase" test "$(ins .phase)" = "$phase"
+	t_is "$phase: inspect shows the operation and its step" "$(ins '"\(.op) \(.op_phase)"')" "cleanse $phase"
 	kill -9 "$DOCKD_PID"
 	wait "$DOCKD_PID" 2>/dev/null
 	kill "$client" 2>/dev/null

@@ -8,7 +8,8 @@
 # of the image that claims EFI and recommends 512 MiB / 2 vCPUs shows those
 # in the descriptor; and virt-v2v imports the OVA (needs a real OS, so only
 # for an EFI image) into a domain with EFI firmware, the memory and vCPUs of
-# the descriptor. Run it inside tests/lib/sandbox.sh (run-all.sh does): the
+# the descriptor; export and build say their steps on a pipe, one line
+# each, and nothing with --quiet. Run it inside tests/lib/sandbox.sh (run-all.sh does): the
 # libguestfs appliance then has no way to any network but the sandbox's.
 set -u
 SRC=${ISC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -174,6 +175,25 @@ fi
 jq '.recommended = {memory_mib: 99999999}' "$M" >"$W/efi/$NAME/manifest.json"
 refuse "recommended memory out of bounds: refused" 1 "memory_mib" "$NAME" --format ovf --images "$W/efi" --out "$W/efi-out2"
 rm -rf "$W/efi" "$W/efi-out" "$W/efi-out2"
+
+# --- progress (common/progress.h): on a pipe a line per step with its seconds
+steps() { grep -E '^isc-image: (export|build) [a-z0-9-]+: .* \([0-9]+s\)$' "$1" | sed -E 's/ \([0-9]+s\)$//'; }
+# (micro when it is there: a second, where a golden image takes a while)
+P=$NAME
+[ -f "$IMAGES/micro/manifest.json" ] && P=micro
+"$X" export "$P" --format ova --images "$IMAGES" --out "$W/p" 2>"$W/p.err" >/dev/null
+t_is "export on a pipe: a line per step, with its seconds" "$(steps "$W/p.err")" \
+	"$(printf "isc-image: export $P: %s\n" \
+		"converting the disk (VMDK), writing the descriptor" "packing the OVA" exported)"
+"$X" export "$P" --format ova --images "$IMAGES" --out "$W/pq" --quiet 2>"$W/pq.err" >/dev/null
+t_is "export --quiet: no progress" "$(steps "$W/pq.err")" ""
+# A build (micro: a second or so) on a pipe: its steps, then built.
+"$X" build micro --out "$W/b" 2>"$W/b.err" >/dev/null
+t_is "isc-image build on a pipe: a line per step, with its seconds" \
+	"$(steps "$W/b.err" | sed -E 's/[0-9]+ modules/N modules/')" \
+	"$(printf 'isc-image: build micro: %s\n' "initramfs (busybox, N modules)" \
+		"root filesystem (mke2fs, qemu-img)" "manifest (digests)" built)"
+rm -rf "$W/p" "$W/pq" "$W/b"
 
 # --- virt-v2v ----------------------------------------------------------------
 if [ "$BOOT" != efi ]; then

@@ -1,7 +1,8 @@
 #!/bin/bash
 # End-to-end test of the on_fail policy, inside tests/lib/sandbox.sh: a
-# micro-weak node (judged by the micro profile, it fails its 3 weaknesses
-# and, like every micro node, audit and packet-filter) created with --on-fail quarantine ends
+# micro-weak node (judged by its image's own policy, micro's service without
+# the micro profile's skips, it fails its 3 weaknesses and audit and
+# packet-filter) created with --on-fail quarantine ends
 # quarantined once its reports have said FAIL for 20 s; each check that
 # turned FAIL is a security event in the audit trail, the policy runs once,
 # and a restarted dock does not run it again.
@@ -21,7 +22,7 @@ events() { "$A" audit --node weak --json | jq -r '[.[] | select(.action == "chec
 out=$("$A" create bad --image micro-weak --on-fail panic 2>&1)
 t_is "--on-fail panic is refused ($out)" "$? $(grep -c 'on_fail must be' <<<"$out")" "1 1"
 t_ok "create weak --on-fail quarantine" \
-	"$A" create weak --image micro-weak --profile micro --memory 192M --scratch-size 64M --on-fail quarantine
+	"$A" create weak --image micro-weak --memory 192M --scratch-size 64M --on-fail quarantine
 t_is "inspect shows on_fail" "$(ins .on_fail)" quarantine
 t_ok "weak ends quarantined (FAIL for 20 s, reports every 30 s: within 150 s)" wait_for 150 quarantined
 t_is "the checks that turned FAIL are in the audit trail, each once" "$(events)" "audit nx-aslr packet-filter ports swap"

@@ -904,6 +904,69 @@ static void test_profile(void **st)
 			    "profile: on_fail must be alert, quarantine, cleanse or destroy");
 }
 
+/* "skip": rows an image cannot satisfy, each with its reason; bounded. */
+static void test_profile_skip(void **st)
+{
+	struct profile p;
+	struct dock_err e = { 0 };
+	char big[1024];
+	const char *ok = "{\"name\":\"micro\",\"skip\":{\"audit\":\"no auditd in micro\","
+			 "\"packet-filter\":\"no nf_tables: the dock's firewall filters\"}}";
+	(void)st;
+	assert_int_equal(profile_parse(ok, strlen(ok), &p, &e), 0);
+	assert_int_equal(p.pr_n_skips, 2);
+	assert_string_equal(profile_skip_reason(&p, "audit"), "no auditd in micro");
+	assert_string_equal(profile_skip_reason(&p, "packet-filter"),
+			    "no nf_tables: the dock's firewall filters");
+	assert_null(profile_skip_reason(&p, "ports"));
+	assert_null(profile_skip_reason(NULL, "audit"));
+	assert_int_equal(checks_profile_check(&p, &e), 0);
+	/* The templates' own micro profile parses and skips only agent rows. */
+	snprintf(big, sizeof(big), "%s/templates/profiles", src_dir);
+	assert_int_equal(profile_load(big, "micro", &p, &e), 0);
+	assert_int_equal(p.pr_n_skips, 3);
+	assert_int_equal(checks_profile_check(&p, &e), 0);
+	static const struct {
+		const char *json, *msg;
+	} bad[] = {
+		{ "{\"name\":\"x\",\"skip\":[\"audit\"]}", "profile: \"skip\" must be an object" },
+		{ "{\"name\":\"x\",\"skip\":{\"Audit\":\"r\"}}",
+		  "profile: skip: \"Audit\" is not a check id ([a-z0-9-], under 32 bytes)" },
+		{ "{\"name\":\"x\",\"skip\":{\"audit\":1}}",
+		  "profile: skip: audit: the reason must be one line of text under 160 bytes" },
+		{ "{\"name\":\"x\",\"skip\":{\"audit\":\"\"}}",
+		  "profile: skip: audit: the reason must be one line of text under 160 bytes" },
+		{ "{\"name\":\"x\",\"skip\":{\"audit\":\"a\\nb\"}}",
+		  "profile: skip: audit: the reason must be one line of text under 160 bytes" },
+		{ "{\"name\":\"x\",\"skip\":{\"audit\":\"\\u001b[2J\"}}",
+		  "profile: skip: audit: the reason must be one line of text under 160 bytes" },
+		{ "{\"name\":\"x\",\"skip\":{\"a\":\"r\",\"b\":\"r\",\"c\":\"r\",\"d\":\"r\","
+		  "\"e\":\"r\",\"f\":\"r\",\"g\":\"r\",\"h\":\"r\",\"i\":\"r\"}}",
+		  "profile: \"skip\" names more than 8 rows" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		assert_int_equal(profile_parse(bad[i].json, strlen(bad[i].json), &p, &e), -EINVAL);
+		assert_string_equal(e.de_msg, bad[i].msg);
+	}
+	/* A reason of 160 bytes is one too many. */
+	snprintf(big, sizeof(big), "{\"name\":\"x\",\"skip\":{\"audit\":\"%0160d\"}}", 0);
+	assert_int_equal(profile_parse(big, strlen(big), &p, NULL), -EINVAL);
+	snprintf(big, sizeof(big), "{\"name\":\"x\",\"skip\":{\"audit\":\"%0159d\"}}", 0);
+	assert_int_equal(profile_parse(big, strlen(big), &p, NULL), 0);
+	/* Parsed, but a dock-side row is the dock's to enforce: refused at create. */
+	const char *dock = "{\"name\":\"x\",\"skip\":{\"firewall\":\"trust me\"}}";
+	assert_int_equal(profile_parse(dock, strlen(dock), &p, NULL), 0);
+	err_clear(&e);
+	assert_int_equal(checks_profile_check(&p, &e), -EINVAL);
+	assert_string_equal(e.de_msg,
+			    "profile \"x\": skip: \"firewall\" is not an agent-side "
+			    "check (only those may be skipped)");
+	const char *unknown = "{\"name\":\"x\",\"skip\":{\"no-such-row\":\"r\"}}";
+	assert_int_equal(profile_parse(unknown, strlen(unknown), &p, NULL), 0);
+	assert_int_equal(checks_profile_check(&p, NULL), -EINVAL);
+}
+
 /* Feed an agent report through the real parser into a fact array; a hello
  * in it sets the view's protocol and announced facts. */
 static void load_report(const char *path, struct agent_fact *facts, bool *have,
@@ -1202,6 +1265,86 @@ static void test_checks_undodgeable(void **st)
 }
 
 /* The protocol 3 members, each bounded. */
+static const struct check_row *row_of(const struct check_row *rows, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, id) == 0)
+			return &rows[i];
+	fail_msg("no check %s", id);
+	return NULL;
+}
+
+/* A profile's skip turns the FAIL or WARN of an agent row into SKIP with
+ * its reason and what was observed; PASS, STALE and dock rows stay. */
+static void test_checks_skip(void **st)
+{
+	static struct agent_fact facts[AF_COUNT];
+	static bool have[AF_COUNT];
+	static uint8_t miss[AF_COUNT];
+	struct profile p, plain;
+	const char *prof =
+		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
+		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\",\"/var\"],"
+		"\"skip\":{\"audit\":\"no auditd\",\"packet-filter\":\"no nf_tables\","
+		"\"nx-aslr\":\"never fails here\",\"ports\":\"missing twice\","
+		"\"firewall\":\"a dock row\"}}";
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss };
+	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct dock_facts df = { .df_running = true };
+	struct check_row rows[CHECKS_MAX], plain_rows[CHECKS_MAX];
+	const struct check_row *r;
+	char path[512];
+	size_t n;
+	(void)st;
+	assert_int_equal(profile_parse(prof, strlen(prof), &p, NULL), 0);
+	plain = p;
+	plain.pr_n_skips = 0;
+	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/agent/p3-report", src_dir);
+	load_report(path, facts, have, &av);
+	facts[AF_AUDIT].af.audit.a_enabled = 0; /* FAIL */
+	facts[AF_NFT].af.nft.f_n = 0;           /* FAIL: no input chain */
+	facts[AF_NFT].af.nft.f_tables = 0;
+	have[AF_LISTEN] = false; /* missing twice running: FAIL */
+	miss[AF_LISTEN] = 2;
+	n = checks_evaluate(&cn, &df, &av, &plain, plain_rows, CHECKS_MAX);
+	assert_int_equal(status_of(plain_rows, n, "audit"), CHECK_FAIL);
+	assert_int_equal(status_of(plain_rows, n, "packet-filter"), CHECK_FAIL);
+	assert_int_equal(status_of(plain_rows, n, "ports"), CHECK_FAIL);
+	assert_int_equal(status_of(plain_rows, n, "firewall"), CHECK_FAIL);
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	r = row_of(rows, n, "audit");
+	assert_int_equal(r->cr_status, CHECK_SKIP);
+	assert_string_equal(r->cr_evidence,
+			    "profile micro: no auditd (observed FAIL: audit "
+			    "enabled=0, auditd pid 90, lost 0)");
+	r = row_of(rows, n, "packet-filter");
+	assert_int_equal(r->cr_status, CHECK_SKIP);
+	assert_non_null(
+		strstr(r->cr_evidence, "profile micro: no nf_tables (observed FAIL: 0 nft"));
+	r = row_of(rows, n, "ports");
+	assert_int_equal(r->cr_status, CHECK_SKIP);
+	assert_non_null(strstr(r->cr_evidence,
+			       "missing twice (observed FAIL: the agent did not "
+			       "report \"listen\""));
+	/* PASS stays PASS; a dock row is never skipped; the rest as without. */
+	assert_int_equal(status_of(rows, n, "nx-aslr"), CHECK_PASS);
+	assert_int_equal(status_of(rows, n, "firewall"), CHECK_FAIL);
+	for (size_t i = 0; i < n; i++)
+		if (profile_skip_reason(&p, rows[i].cr_id) == NULL)
+			assert_int_equal(rows[i].cr_status, plain_rows[i].cr_status);
+	/* No report (or a stale one): STALE, a skip does not stand in for it. */
+	av.av_report_time = 0;
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	assert_int_equal(status_of(rows, n, "audit"), CHECK_STALE);
+	/* A long reason and evidence: cut within the row's evidence, never torn. */
+	memset(p.pr_skips[0].ps_why, 'x', sizeof(p.pr_skips[0].ps_why) - 1);
+	av.av_report_time = 990;
+	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+	r = row_of(rows, n, p.pr_skips[0].ps_id);
+	assert_int_equal(r->cr_status, CHECK_SKIP);
+	assert_true(strlen(r->cr_evidence) < CHECK_EVIDENCE_MAX);
+}
+
 static void test_agentproto_p3(void **st)
 {
 	static struct agent_msg m;
@@ -1361,6 +1504,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_image_base_standalone),
 		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_profile_skip),
+		cmocka_unit_test(test_checks_skip),
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_checks_undodgeable),
 		cmocka_unit_test(test_agentproto_p3),
