@@ -414,19 +414,24 @@ static int cmd_forensic(int argc, char **argv)
 
 static int cmd_start(int argc, char **argv)
 {
-	static const char *const flags[] = { "rebase" };
+	static const char *const flags[] = { "rebase", "rekey" };
 	char path[128], body[64];
-	const char *name = iscadm_name_flags(argc, argv, "start NODE [--rebase]", flags, 1, body,
-					     sizeof(body));
-	struct json_object *o;
+	const char *name = iscadm_name_flags(argc, argv, "start NODE [--rebase] [--rekey]", flags,
+					     2, body, sizeof(body));
+	struct json_object *o, *v;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s/start", name);
 	o = iscadm_call("POST", path, body);
 	if (iscadm_json)
 		iscadm_print_json(o);
+	else if (json_object_object_get_ex(o, "already", &v) && json_object_get_boolean(v))
+		printf("%s is already running\n", name);
 	else
-		printf("%s started%s\n", name,
-		       strstr(body, "rebase") ? " (rebased on its image's current base)" : "");
+		printf("%s started%s%s\n", name,
+		       strstr(body, "rebase") ? " (rebased on its image's current base)" : "",
+		       json_object_object_get_ex(o, "rekeyed", &v) && json_object_get_boolean(v)
+			       ? " (re-keyed: a fresh ephemeral disk with a new key)"
+			       : "");
 	json_object_put(o);
 	return 0;
 }
@@ -438,7 +443,21 @@ static int cmd_stop(int argc, char **argv)
 
 static int cmd_destroy(int argc, char **argv)
 {
-	return cmd_action(argc, argv, "DELETE", "", "destroyed");
+	static const char *const flags[] = { "force" };
+	char path[128], body[64];
+	const char *name = iscadm_name_flags(argc, argv, "destroy NODE [--force]", flags, 1, body,
+					     sizeof(body));
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s%s", name,
+		 strstr(body, "force") ? "?force=1" : "");
+	o = iscadm_call("DELETE", path, NULL);
+	if (iscadm_json)
+		iscadm_print_json(o);
+	else
+		printf("%s destroyed\n", name);
+	json_object_put(o);
+	return 0;
 }
 
 static uint64_t iscadm_size(const char *what, const char *v, bool plain_is_mib)
@@ -611,10 +630,12 @@ static const struct {
 	{ "ls", cmd_ls, "ls                      list nodes" },
 	{ "inspect", cmd_inspect, "inspect NAME            a node as JSON" },
 	{ "start", cmd_start,
-	  "start NAME [--rebase]    --rebase: boot the image's new base after a rebuild" },
+	  "start NAME [--rebase] [--rekey]  --rebase: boot the image's new base after a rebuild;\n"
+	  "                         --rekey: a fresh disk when its key is gone (its data is lost)" },
 	{ "stop", cmd_stop, "stop NAME               ACPI shutdown, power off after the timeout" },
 	{ "status", cmd_status, "status NAME             the hardening validation table" },
-	{ "destroy", cmd_destroy, "destroy NAME            remove the node and every trace of it" },
+	{ "destroy", cmd_destroy,
+	  "destroy NAME [--force]  remove the node and every trace of it (--force: even running)" },
 	{ "publish", cmd_publish, "publish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "unpublish", cmd_unpublish, "unpublish NAME HOSTPORT:NODEPORT[/tcp|/udp]" },
 	{ "cleanse", cmd_cleanse,
