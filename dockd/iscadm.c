@@ -158,20 +158,21 @@ static int cmd_cleanse(int argc, char **argv)
 			  "cleansed: fresh ephemeral disk with a new key, restarted");
 }
 
-/* NODE then --FLAG...: the name, and the request body {"flag":true,...}
- * (NULL when no flag is given). */
+/* NODE and --FLAG... in any order: the name, and the request body
+ * {"flag":true,...} ("{}" when no flag is given). */
 static const char *iscadm_name_flags(int argc, char **argv, const char *usage,
 				     const char *const flags[], size_t n, char *body, size_t size)
 {
 	struct dock_err err = { 0 };
 	struct json_object *o = json_object_new_object();
+	const char *name = NULL;
 
-	if (argc < 2 || argv[1][0] == '-')
-		iscadm_die("%s: usage: %s", argv[0], usage);
-	if (validate_name("node", argv[1], NODE_NAME_MAX, &err) < 0)
-		iscadm_die("%s", err.de_msg);
-	for (int i = 2; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		size_t f;
+		if (argv[i][0] != '-' && name == NULL) {
+			name = argv[i];
+			continue;
+		}
 		for (f = 0; f < n; f++)
 			if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, flags[f]) == 0)
 				break;
@@ -180,9 +181,13 @@ static const char *iscadm_name_flags(int argc, char **argv, const char *usage,
 				   usage);
 		json_object_object_add(o, flags[f], json_object_new_boolean(1));
 	}
+	if (name == NULL)
+		iscadm_die("%s: usage: %s", argv[0], usage);
+	if (validate_name("node", name, NODE_NAME_MAX, &err) < 0)
+		iscadm_die("%s", err.de_msg);
 	snprintf(body, size, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
-	return argv[1];
+	return name;
 }
 
 static int cmd_quarantine(int argc, char **argv)
