@@ -320,15 +320,17 @@ static int node_start_may(struct node *n, struct node_start_opts *o, bool *key,
 		enum virt_dom_state st;
 		struct node_names nn;
 		node_names(&n->n_rec, &nn);
-		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING) {
+		r = virt_domain_state(nn.nn_domain, &st, NULL);
+		if (r == 0 && st == VIRT_DOM_RUNNING) {
 			o->so_already = true;
 			return 0;
 		}
-		if (n->n_paused)
-			return err_set(err, 409, EALREADY,
-				       "node \"%s\" is paused by quarantine: release resumes it "
-				       "(iscadm release %s)",
-				       name, name);
+		if (r == 0 && st == VIRT_DOM_PAUSED)
+			return err_set(
+				err, 409, EALREADY, "node \"%s\" is paused%s%s%s", name,
+				n->n_paused ? " by quarantine: release resumes it (iscadm release "
+					    : "",
+				n->n_paused ? name : "", n->n_paused ? ")" : "");
 	}
 	if (diskguard_check(node_cfg, "start", err) < 0) {
 		err_prefix(err, "node %s: ", name);

@@ -120,7 +120,7 @@ t_is "... saying the key is gone, the data lost, and how to go on" "$(jq -r .err
 t_is "... c stays stopped, with no new secret" "$(ins .state) $(secrets_of_c)" "stopped 0"
 t_ok "iscadm start c without --rekey refuses too (non-zero exit)" bash -c "! '$A' start c"
 code=$(curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X POST http://localhost/v1/nodes/c/start)
-t_is "asked again, on libvirt's new connection: 409 again (not a libvirt error)" "$code $(jq -r .error "$W/api.out" | cut -c1-45)" \
+t_is "asked again, on libvirt's new connection: 409 again (not a libvirt error)" "$code $(jq -r .error "$W/api.out" | cut -c1-42)" \
 	"409 node \"c\": its ephemeral disk's key is gone"
 code=$(curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X POST \
 	-H 'Content-Type: application/json' -d '{"rekey":true}' http://localhost/v1/nodes/c/start)

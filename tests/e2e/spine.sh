@@ -250,10 +250,18 @@ t_is "... saying to stop it first or force" "$(jq -r .error "$W/api.out")" \
 	'node "web2" is running: stop it first (iscadm stop web2) or destroy it with force (iscadm destroy --force web2)'
 t_is "... and web2 still runs" "$(state_of web2) $(dom_state isc-web2)" "running running"
 t_ok "iscadm destroy without --force refuses too (non-zero exit)" bash -c "! '$A' destroy web2"
+t_ok "quarantine --pause web2" "$A" quarantine web2 --pause
+t_is "start of a node paused by quarantine: 409" "$(api POST /v1/nodes/web2/start)" 409
+t_is "... saying release resumes it" "$(jq -r .error "$W/api.out")" \
+	'node "web2" is paused by quarantine: release resumes it (iscadm release web2)'
+t_is "DELETE a paused node without force: 409" "$(api DELETE /v1/nodes/web2)" 409
+t_is "... saying it is paused" "$(jq -r .error "$W/api.out")" \
+	'node "web2" is paused: stop it first (iscadm stop web2) or destroy it with force (iscadm destroy --force web2)'
+t_ok "release web2" "$A" release web2
 t_is "DELETE ?force=maybe: 400" "$(api DELETE '/v1/nodes/web2?force=maybe')" 400
 t_is "DELETE ?force=1 destroys the running web2: 200" "$(api DELETE '/v1/nodes/web2?force=1')" 200
 t_ok "... answering destroyed: web2" jq -e '.destroyed == "web2"' "$W/api.out"
-t_ok "audit: web2's refused destroys, then the forced one" bash -c "'$A' audit --node web2 --json | jq -e '[.[] | select(.action == \"destroy\" and .result != \"intent\") | (.result[0:5]) + (if .detail.force then \"+force\" else \"\" end)] | . == [\"error\", \"error\", \"error\", \"ok+force\"]'"
+t_ok "audit: web2's refused destroys, then the forced one" bash -c "'$A' audit --node web2 --json | jq -e '[.[] | select(.action == \"destroy\" and .result != \"intent\") | (.result[0:5]) + (if .detail.force then \"+force\" else \"\" end)] | . == [\"error\", \"error\", \"error\", \"error\", \"ok+force\"]'"
 t_ok "web2: no domain, network, secret, volume or state left" nothing_of web2
 t_ok "web2's bridge left the firewall set" bash -c "! nft list set inet isc node_bridges | grep -q iscbr1"
 t_ok "stop web1, then destroy it without force" bash -c "'$A' stop web1 && '$A' destroy web1"
