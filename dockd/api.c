@@ -222,34 +222,68 @@ static int api_node_inspect(const struct api_call *c)
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }
 
-/* start, or with {"rebase":true} start --rebase (pin.h) */
+/* The node's view, and what the call came to: "already" (it was in that
+ * state; nothing done), and for a start "rekeyed". */
+static int api_node_view(const struct api_call *c, bool already, const bool *rekeyed)
+{
+	if (node_inspect_json(c->ac_name, c->ac_out, c->ac_err) < 0)
+		return -EIO;
+	json_object_object_add(*c->ac_out, "already", json_object_new_boolean(already));
+	if (rekeyed != NULL)
+		json_object_object_add(*c->ac_out, "rekeyed", json_object_new_boolean(*rekeyed));
+	if (already || (rekeyed != NULL && *rekeyed)) {
+		if (*c->ac_detail == NULL)
+			*c->ac_detail = json_object_new_object();
+		json_object_object_add(*c->ac_detail, already ? "already" : "rekeyed",
+				       json_object_new_boolean(1));
+	}
+	return 0;
+}
+
+/* start; {"rebase":true} start --rebase (pin.h); {"rekey":true} start
+ * --rekey, a fresh disk when its key is gone (node.h). */
 static int api_node_start(const struct api_call *c)
 {
-	bool rebase = false;
-	const struct spec_flag flags[] = { { "rebase", &rebase } };
+	struct node_start_opts o = { 0 };
+	const struct spec_flag flags[] = { { "rebase", &o.so_rebase }, { "rekey", &o.so_rekey } };
 
-	if (spec_flags_parse("start request", api_body(c->ac_req), c->ac_req->ar_len, flags, 1,
+	if (spec_flags_parse("start request", api_body(c->ac_req), c->ac_req->ar_len, flags, 2,
 			     c->ac_err) < 0)
 		return -EINVAL;
-	if (rebase) {
+	if (o.so_rebase || o.so_rekey) {
 		*c->ac_detail = json_object_new_object();
-		json_object_object_add(*c->ac_detail, "rebase", json_object_new_boolean(1));
+		if (o.so_rebase)
+			json_object_object_add(*c->ac_detail, "rebase", json_object_new_boolean(1));
+		if (o.so_rekey)
+			json_object_object_add(*c->ac_detail, "rekey", json_object_new_boolean(1));
 	}
-	if (node_start(c->ac_name, rebase, c->ac_err) < 0)
+	if (node_start(c->ac_name, &o, c->ac_err) < 0)
 		return -EIO;
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+	return api_node_view(c, o.so_already, &o.so_rekeyed);
 }
 
 static int api_node_stop(const struct api_call *c)
 {
-	if (node_stop(c->ac_name, c->ac_err) < 0)
+	bool already = false;
+
+	if (node_stop(c->ac_name, &already, c->ac_err) < 0)
 		return -EIO;
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
+	return api_node_view(c, already, NULL);
 }
 
+/* ?force=1: a running node too (node_destroy). */
 static int api_node_destroy(const struct api_call *c)
 {
-	if (node_destroy(c->ac_name, c->ac_err) < 0)
+	const char *f = MHD_lookup_connection_value(c->ac_conn, MHD_GET_ARGUMENT_KIND, "force");
+	bool force = f != NULL && (strcmp(f, "1") == 0 || strcmp(f, "true") == 0);
+
+	if (f != NULL && !force && strcmp(f, "0") != 0 && strcmp(f, "false") != 0)
+		return err_set(c->ac_err, 400, EINVAL, "force must be 1 or 0, not \"%.32s\"", f);
+	if (force) {
+		*c->ac_detail = json_object_new_object();
+		json_object_object_add(*c->ac_detail, "force", json_object_new_boolean(1));
+	}
+	if (node_destroy(c->ac_name, force, c->ac_err) < 0)
 		return -EIO;
 	*c->ac_out = json_object_new_object();
 	json_object_object_add(*c->ac_out, "destroyed", json_object_new_string(c->ac_name));
@@ -339,6 +373,42 @@ static int api_images_list(const struct api_call *c)
 	return 0;
 }
 
+/* DELETE /v1/images/NAME: refused while a node's record names the image. */
+static int api_image_rm(const struct api_call *c)
+{
+	char users[256];
+	struct image_rm rm;
+	size_t n;
+
+	c->ac_subject[0] = '\0'; /* an image, not a node: named in the detail */
+	*c->ac_detail = json_object_new_object();
+	json_object_object_add(*c->ac_detail, "image", json_object_new_string(c->ac_name));
+	if (validate_name("image", c->ac_name, IMAGE_NAME_MAX, c->ac_err) < 0)
+		return -EINVAL;
+	n = node_image_users(c->ac_name, users, sizeof(users));
+	if (n > 0)
+		return err_set(c->ac_err, 409, EBUSY,
+			       "image \"%s\" is used by %zu node%s (%s): destroy %s first",
+			       c->ac_name, n, n == 1 ? "" : "s", users, n == 1 ? "it" : "them");
+	if (image_remove(api_cfg->dc_image_dir, c->ac_name, &rm, c->ac_err) < 0)
+		return -EIO;
+	log_info("image %s: removed (%zu files, %llu bytes)%s", c->ac_name, rm.ir_files,
+		 (unsigned long long)rm.ir_bytes,
+		 rm.ir_link ? ": its symbolic link only"
+			 : rm.ir_dir_kept
+			 ? "; its directory kept, for files the manifest does not list"
+			 : "");
+	json_object_object_add(*c->ac_detail, "files", json_object_new_int64((int64_t)rm.ir_files));
+	json_object_object_add(*c->ac_detail, "bytes", json_object_new_int64((int64_t)rm.ir_bytes));
+	*c->ac_out = json_object_new_object();
+	json_object_object_add(*c->ac_out, "removed", json_object_new_string(c->ac_name));
+	json_object_object_add(*c->ac_out, "files", json_object_new_int64((int64_t)rm.ir_files));
+	json_object_object_add(*c->ac_out, "bytes", json_object_new_int64((int64_t)rm.ir_bytes));
+	json_object_object_add(*c->ac_out, "link", json_object_new_boolean(rm.ir_link));
+	json_object_object_add(*c->ac_out, "dir_kept", json_object_new_boolean(rm.ir_dir_kept));
+	return 0;
+}
+
 static int api_node_snapshot(const struct api_call *c)
 {
 	bool memory = false;
@@ -393,6 +463,7 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/fw", API_FW_SHOW, api_fw_show, NULL },
 	{ "GET", "/v1/fw/*", API_FW_SHOW_NODE, api_fw_show, NULL },
 	{ "GET", "/v1/images", API_IMAGES_LIST, api_images_list, NULL },
+	{ "DELETE", "/v1/images/*", API_IMAGE_RM, api_image_rm, "image-rm" },
 	{ "POST", "/v1/nodes/*/snapshot", API_NODE_SNAPSHOT, api_node_snapshot, "snapshot" },
 	{ "GET", "/v1/forensics", API_FORENSIC_LIST, api_forensic_list, NULL },
 	{ "DELETE", "/v1/forensics/*", API_FORENSIC_RM, api_forensic_rm, "forensic-rm" },
@@ -486,8 +557,9 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 				    .ac_err = err };
 	api_handle_fn handle = api_handler(id);
 
-	/* Node names are checked here; a forensic id by forensic_remove. */
-	if (name[0] != '\0' && id != API_FORENSIC_RM &&
+	/* Node names are checked here; a forensic id by forensic_remove, an
+	 * image's name by api_image_rm. */
+	if (name[0] != '\0' && id != API_FORENSIC_RM && id != API_IMAGE_RM &&
 	    validate_name("node", name, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	/* API_FORENSIC_FILE is streamed by api_forensic_file. */
@@ -614,7 +686,8 @@ static int api_intent(uid_t uid, const char *method, const char *url, enum api_r
 	if (id == API_NODES_CREATE &&
 	    spec_parse(api_body(req), req->ar_len, api_cfg, &spec, NULL) == 0)
 		name = spec.ns_name;
-	is_node = id != API_FORENSIC_RM && validate_name("node", name, NODE_NAME_MAX, NULL) == 0;
+	is_node = id != API_FORENSIC_RM && id != API_IMAGE_RM &&
+		validate_name("node", name, NODE_NAME_MAX, NULL) == 0;
 
 	json_object_object_add(d, "request",
 			       json_object_new_string_len(url, (int)strnlen(url, 256)));

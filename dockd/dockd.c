@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "version.h"
 #include "virt.h"
 #include "vmm.h"
 
@@ -39,10 +40,15 @@ static void dockd_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dockd [-c CONFIG] [-f] [-t] [--test-hooks]\n"
-		"  -c CONFIG     configuration file (default " ISC_SYSCONFDIR "/dockd.conf)\n"
-		"  -f            stay in the foreground, log to stderr\n"
-		"  -t            check the configuration and exit\n"
-		"  --test-hooks  honour the tests' ISC_DEBUG_* variables (never in production)\n");
+		"       dockd --version | --help\n"
+		"  -c, --config CONFIG  configuration file (default " ISC_SYSCONFDIR
+		"/dockd.conf)\n"
+		"  -f, --foreground     stay in the foreground, log to stderr\n"
+		"  -t, --check          check the configuration and exit\n"
+		"  --test-hooks         honour the tests' ISC_DEBUG_* variables (never in production)\n"
+		"  -V, --version        print the version and exit\n"
+		"  -h, --help           print this help and exit\n"
+		"exit status: 0 ok, 1 error (configuration, libvirt, ...), 2 bad usage\n");
 }
 
 static int dockd_daemonize(void)
@@ -72,17 +78,23 @@ static int dockd_daemonize(void)
 	return chdir("/") < 0 ? -errno : 0;
 }
 
-/* The command line: -1 to go on, or the exit status (help, a bad option). */
+/* The command line: -1 to go on, or the exit status (help, version, a bad
+ * option or argument: usage on stderr, 2). */
 static int dockd_options(int argc, char **argv, const char **conf, bool *foreground, bool *check,
 			 bool *test_hooks)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 't' },
 		{ "test-hooks", no_argument, NULL, 'T' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:fth", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fthV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			*conf = optarg;
@@ -96,13 +108,21 @@ static int dockd_options(int argc, char **argv, const char **conf, bool *foregro
 		case 'T':
 			*test_hooks = true;
 			break;
+		case 'V':
+			printf("%s\n", ISC_VERSION_LINE("dockd"));
+			return 0;
 		case 'h':
 			dockd_usage(stdout);
 			return 0;
-		default:
+		default: /* getopt said which option, on stderr */
 			dockd_usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dockd: unexpected argument \"%s\"\n", argv[optind]);
+		dockd_usage(stderr);
+		return 2;
 	}
 	return -1;
 }

@@ -1,6 +1,6 @@
 /* image: the dock's side of an image: its files' digests verified against
  * the manifest (common/manifest.c parses it), with a bounded cache of the
- * files already verified. */
+ * files already verified; an image's removal (image rm). */
 #include "image.h"
 
 #include <errno.h>
@@ -156,6 +156,68 @@ int image_verify(const struct image *im, struct dock_err *err)
 		    memcmp(&before.st_ctim, &after.st_ctim, sizeof(after.st_ctim)) == 0 &&
 		    before.st_ino == after.st_ino && before.st_size == after.st_size)
 			image_verified_add(&after, f->if_sha256);
+	}
+	return 0;
+}
+
+/* ---- removal ------------------------------------------------------------- */
+
+/* One of the image's files, by name in its directory dfd; absence is
+ * success (a removal interrupted before). */
+static int image_rm_file(int dfd, const struct image *im, const char *file, struct image_rm *out,
+			 struct dock_err *err)
+{
+	struct stat st;
+
+	if (fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(dfd, file, 0) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return err_set(err, 500, errno, "image \"%s\": removing %s/%s: %s", im->im_name,
+			       im->im_dir, file, strerror(errno));
+	}
+	out->ir_files++;
+	if (S_ISREG(st.st_mode))
+		out->ir_bytes += (uint64_t)st.st_size;
+	return 0;
+}
+
+int image_remove(const char *image_dir, const char *name, struct image_rm *out,
+		 struct dock_err *err)
+{
+	struct image im;
+	struct stat st;
+	int dfd, r;
+
+	memset(out, 0, sizeof(*out));
+	r = image_load(image_dir, name, &im, err);
+	if (r < 0)
+		return r;
+	if (lstat(im.im_dir, &st) < 0)
+		return err_set(err, 500, errno, "image \"%s\": %s: %s", name, im.im_dir,
+			       strerror(errno));
+	if (S_ISLNK(st.st_mode)) {
+		if (unlink(im.im_dir) < 0)
+			return err_set(err, 500, errno, "image \"%s\": removing the link %s: %s",
+				       name, im.im_dir, strerror(errno));
+		out->ir_link = true;
+		return 0;
+	}
+	dfd = open(im.im_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return err_set(err, 500, errno, "image \"%s\": %s: %s", name, im.im_dir,
+			       strerror(errno));
+	/* The manifest first: a removal cut short leaves no half image. */
+	r = image_rm_file(dfd, &im, "manifest.json", out, err);
+	for (size_t i = 0; r == 0 && i < im.im_n_files; i++)
+		r = image_rm_file(dfd, &im, im.im_files[i].if_name, out, err);
+	close(dfd);
+	if (r < 0)
+		return r;
+	if (rmdir(im.im_dir) < 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return err_set(err, 500, errno, "image \"%s\": removing %s: %s", name,
+				       im.im_dir, strerror(errno));
+		out->ir_dir_kept = true; /* someone else's files: not ours to remove */
 	}
 	return 0;
 }

@@ -7,7 +7,9 @@
  *   isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT
  *                                   decrypts a snapshot's memory dump into
  *                                   OUT (new; an ELF core for crash or
- *                                   volatility), or makes nothing. */
+ *                                   volatility), or makes nothing.
+ *   isc-unseal --version | --help | -h
+ * Exit status: 0 ok, 1 error, 2 bad usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "forensic.h" /* the format of memory.enc */
+#include "version.h"
 
 #define UNSEAL_MAX 512
 
@@ -213,17 +216,59 @@ done:
 	return r;
 }
 
+static void unseal_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: isc-unseal --keygen PREFIX\n"
+		"       isc-unseal PREFIX.sec SEALED\n"
+		"       isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT\n"
+		"       isc-unseal --version | --help\n"
+		"  --keygen PREFIX    write the operator's key pair: PREFIX.pub (dockd.conf's\n"
+		"                     forensic_pubkey) and PREFIX.sec (keep it off the dock)\n"
+		"  PREFIX.sec SEALED  print the disk passphrase a snapshot's key.sealed holds\n"
+		"                     (opens disk.luks with cryptsetup or qemu-img)\n"
+		"  --memory ...       decrypt a snapshot's memory dump into OUT (a new file)\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         print this help and exit\n"
+		"exit status: 0 ok, 1 error, 2 bad usage\n");
+}
+
+/* --version, --help, or a command line none of the forms has: the exit
+ * status; -1 to go on. */
+static int unseal_options(int argc, char **argv)
+{
+	if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+		printf("%s\n", ISC_VERSION_LINE("isc-unseal"));
+		return 0;
+	}
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		unseal_usage(stdout);
+		return 0;
+	}
+	if ((argc == 3 && strcmp(argv[1], "--keygen") == 0) ||
+	    (argc == 6 && strcmp(argv[1], "--memory") == 0) ||
+	    (argc == 3 && argv[1][0] != '-' && argv[2][0] != '-'))
+		return -1;
+	if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--keygen") != 0 &&
+	    strcmp(argv[1], "--memory") != 0)
+		fprintf(stderr, "isc-unseal: unknown option \"%s\"\n", argv[1]);
+	unseal_usage(stderr);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
 	unsigned char plain[UNSEAL_MAX];
 	unsigned char mkey[crypto_secretstream_xchacha20poly1305_KEYBYTES];
 	char path[4096];
-	int r;
+	int r = unseal_options(argc, argv);
 
+	if (r >= 0)
+		return r;
 	if (sodium_init() < 0)
 		return 1;
-	if (argc == 3 && strcmp(argv[1], "--keygen") == 0) {
+	if (strcmp(argv[1], "--keygen") == 0) {
 		crypto_box_keypair(pk, sk);
 		snprintf(path, sizeof(path), "%s.pub", argv[2]);
 		if (unseal_write_hex(path, pk, sizeof(pk), 0644) < 0)
@@ -234,19 +279,13 @@ int main(int argc, char **argv)
 		sodium_memzero(sk, sizeof(sk));
 		return 0;
 	}
-	if (argc == 6 && strcmp(argv[1], "--memory") == 0) {
+	if (strcmp(argv[1], "--memory") == 0) {
 		r = unseal_secret(argv[2], pk, sk) < 0 ||
 			unseal_open(argv[3], pk, sk, mkey, sizeof(mkey)) < 0 ||
 			unseal_memory(mkey, argv[4], argv[5]) < 0;
 		sodium_memzero(sk, sizeof(sk));
 		sodium_memzero(mkey, sizeof(mkey));
 		return r;
-	}
-	if (argc != 3) {
-		fprintf(stderr,
-			"usage: isc-unseal --keygen PREFIX | isc-unseal PREFIX.sec SEALED |\n"
-			"       isc-unseal --memory PREFIX.sec memory.key.sealed memory.enc OUT\n");
-		return 2;
 	}
 	if (unseal_secret(argv[1], pk, sk) < 0)
 		return 1;

@@ -294,75 +294,124 @@ static int node_rebase(struct node *n, struct dock_err *err)
 	return 0;
 }
 
-/* What refuses a start before anything is done: a node running, too
- * little space (diskguard.h), a rebase that cannot be made. */
-static int node_start_may(struct node *n, bool rebase, struct dock_err *err)
+/* Its disk's key still in libvirt: 1; gone (libvirtd restarted, the host
+ * rebooted, the secret removed by hand, a cleanse that failed between its
+ * old key and its new one): 0, and a start must give it a fresh disk. */
+static int node_key_present(struct node *n, struct dock_err *err)
+{
+	int r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);
+
+	if (r < 0)
+		err_prefix(err, "node %s: ", n->n_rec.nr_name);
+	return r;
+}
+
+/* What refuses a start before anything is done: a paused node, too little
+ * space (diskguard.h), a disk whose key is gone without rekey, a rebase
+ * that cannot be made. A node already running: so_already, nothing done.
+ * *key: the disk's key is still in libvirt. */
+static int node_start_may(struct node *n, struct node_start_opts *o, bool *key,
+			  struct dock_err *err)
 {
 	const char *name = n->n_rec.nr_name;
+	int r;
 
 	if (n->n_rec.nr_state == NODE_RUNNING) {
 		enum virt_dom_state st;
 		struct node_names nn;
 		node_names(&n->n_rec, &nn);
-		if (virt_domain_state(nn.nn_domain, &st, NULL) == 0 && st == VIRT_DOM_RUNNING)
-			return err_set(err, 409, EALREADY, "node \"%s\" is already running", name);
+		r = virt_domain_state(nn.nn_domain, &st, NULL);
+		if (r == 0 && st == VIRT_DOM_RUNNING) {
+			o->so_already = true;
+			return 0;
+		}
+		if (r == 0 && st == VIRT_DOM_PAUSED)
+			return err_set(
+				err, 409, EALREADY, "node \"%s\" is paused%s%s%s", name,
+				n->n_paused ? " by quarantine: release resumes it (iscadm release "
+					    : "",
+				n->n_paused ? name : "", n->n_paused ? ")" : "");
 	}
 	if (diskguard_check(node_cfg, "start", err) < 0) {
 		err_prefix(err, "node %s: ", name);
 		return -ENOSPC;
 	}
-	return rebase ? node_rebase(n, err) : 0;
-}
-
-int node_start(const char *name, bool rebase, struct dock_err *err)
-{
-	struct node *n;
-	int r = node_acquire(name, "starting", &n, err);
-
+	r = node_key_present(n, err);
 	if (r < 0)
 		return r;
-	r = node_start_may(n, rebase, err);
-	if (r < 0) {
+	*key = r > 0;
+	/* Ephemeral secrets live in libvirtd's memory only: the disk can never
+	 * be opened again. A fresh disk wipes what it held, so only when asked. */
+	if (!*key && !o->so_rekey)
+		return err_set(
+			err, 409, ENOKEY,
+			"node \"%s\": its ephemeral disk's key is gone from libvirt "
+			"(libvirtd restarted?); the data on that disk is lost: start it "
+			"with rekey for a fresh disk with a new key (iscadm start --rekey %s)",
+			name, name);
+	return o->so_rebase ? node_rebase(n, err) : 0;
+}
+
+/* The key is gone and rekey was asked: a fresh disk with a new key, the
+ * node started as a cleanse would, audited. */
+static int node_start_rekey(struct node *n, struct dock_err *err)
+{
+	const char *name = n->n_rec.nr_name;
+	struct json_object *d = json_object_new_object();
+	char result[600];
+	int r;
+
+	log_warn("node %s: its disk's key (secret %s) is gone from libvirt (libvirtd restarted?): "
+		 "fresh disk with a new key, as a cleanse does (start with rekey)",
+		 name, n->n_rec.nr_secret_uuid);
+	json_object_object_add(d, "old_secret", json_object_new_string(n->n_rec.nr_secret_uuid));
+	r = node_do_cleanse(n, NODE_PHASE_SNAPSHOT, NODE_PHASE_START, err);
+	snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok",
+		 r < 0 && err ? err->de_msg : "");
+	audit_append(AUDIT_UID_DOCK, "rekey-at-start", name, result, d, NULL);
+	json_object_put(d);
+	return r;
+}
+
+int node_start(const char *name, struct node_start_opts *o, struct dock_err *err)
+{
+	struct node *n;
+	bool key = true;
+	int r = node_acquire(name, "starting", &n, err);
+
+	o->so_already = o->so_rekeyed = false;
+	if (r < 0)
+		return r;
+	r = node_start_may(n, o, &key, err);
+	if (r < 0 || o->so_already) {
 		node_release(n);
 		return r;
 	}
 	node_timing_begin(n, "start", timing_now());
-	r = virt_secret_exists(n->n_rec.nr_secret_uuid, err);
-	if (r == 0) {
-		/* Ephemeral secrets vanish when libvirtd restarts: the disk can
-		 * never be opened again, so the node starts as a cleanse would. */
-		struct json_object *d = json_object_new_object();
-		char result[600];
-
-		log_warn(
-			"node %s: its disk's key (secret %s) is gone from libvirt (libvirtd restarted?): fresh disk with a new key, as a cleanse does",
-			name, n->n_rec.nr_secret_uuid);
-		json_object_object_add(d, "old_secret",
-				       json_object_new_string(n->n_rec.nr_secret_uuid));
-		r = node_do_cleanse(n, NODE_PHASE_SNAPSHOT, NODE_PHASE_START, err);
-		snprintf(result, sizeof(result), "%s%s", r < 0 ? "error: " : "ok",
-			 r < 0 && err ? err->de_msg : "");
-		audit_append(AUDIT_UID_DOCK, "rekey-at-start", name, result, d, NULL);
-		json_object_put(d);
-	} else if (r > 0) {
+	if (key) {
 		r = node_do_start(n, true, err);
+	} else {
+		r = node_start_rekey(n, err);
+		o->so_rekeyed = r == 0;
 	}
 	node_release(n);
 	return r;
 }
 
-int node_stop(const char *name, struct dock_err *err)
+int node_stop(const char *name, bool *already, struct dock_err *err)
 {
 	struct node_names nn;
 	struct node *n;
 	int r = node_acquire(name, "stopping", &n, err);
 
+	*already = false;
 	if (r < 0)
 		return r;
 	node_names(&n->n_rec, &nn);
 	if (n->n_rec.nr_state == NODE_STOPPED || n->n_rec.nr_state == NODE_DEFINED) {
+		*already = true; /* nothing to do: said, not refused */
 		node_release(n);
-		return err_set(err, 409, EALREADY, "node \"%s\" is not running", name);
+		return 0;
 	}
 	r = node_commit(n, NODE_STOPPING, NULL, err);
 	if (r == 0)
@@ -381,13 +430,45 @@ int node_stop(const char *name, struct dock_err *err)
 	return r;
 }
 
-int node_destroy(const char *name, struct dock_err *err)
+/* Does node n's QEMU run (paused, or in a state between)? Asked of libvirt;
+ * when libvirt cannot say, the record's word. */
+static const char *node_running_word(struct node *n)
+{
+	enum virt_dom_state st;
+	struct node_names nn;
+
+	node_names(&n->n_rec, &nn);
+	if (virt_domain_state(nn.nn_domain, &st, NULL) < 0)
+		return n->n_rec.nr_state == NODE_RUNNING ? "running" : NULL;
+	switch (st) {
+	case VIRT_DOM_RUNNING:
+	case VIRT_DOM_OTHER:
+		return "running";
+	case VIRT_DOM_PAUSED:
+		return "paused";
+	case VIRT_DOM_ABSENT:
+	case VIRT_DOM_OFF:
+		break;
+	}
+	return NULL;
+}
+
+int node_destroy(const char *name, bool force, struct dock_err *err)
 {
 	struct node *n;
+	const char *running;
 	int r = node_acquire(name, "destroying", &n, err);
 
 	if (r < 0)
 		return r;
+	/* Destroy crypto-shreds the disk: a running node only when forced. */
+	if (!force && (running = node_running_word(n)) != NULL) {
+		node_release(n);
+		return err_set(err, 409, EBUSY,
+			       "node \"%s\" is %s: stop it first (iscadm stop %s) or destroy it "
+			       "with force (iscadm destroy --force %s)",
+			       name, running, name, name);
+	}
 	r = node_commit(n, NODE_DESTROYING, NULL, err);
 	if (r == 0)
 		r = node_teardown(&n->n_rec, err);

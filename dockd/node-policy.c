@@ -40,7 +40,7 @@ static void *node_act_thread(void *arg)
 			r = node_cleanse(a->na_name, &e);
 			break;
 		case NODE_ACT_DESTROY:
-			r = node_destroy(a->na_name, &e);
+			r = node_destroy(a->na_name, true, &e); /* the policy says so */
 			break;
 		case NODE_ACT_ALERT:
 		case NODE_ACT_COUNT:

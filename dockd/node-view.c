@@ -123,6 +123,29 @@ struct json_object *node_list_json(void)
 	return a;
 }
 
+size_t node_image_users(const char *image, char *out, size_t size)
+{
+	size_t cnt = 0, len = 0;
+
+	if (size > 0)
+		out[0] = '\0';
+	pthread_mutex_lock(&node_lock);
+	for (size_t i = 0; i < node_count; i++) {
+		const struct node_rec *r = &node_table[i]->n_rec;
+		int w;
+
+		if (strcmp(r->nr_image, image) != 0)
+			continue;
+		if (len < size) {
+			w = snprintf(out + len, size - len, "%s%s", cnt ? ", " : "", r->nr_name);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		cnt++;
+	}
+	pthread_mutex_unlock(&node_lock);
+	return cnt;
+}
+
 /* How the node boots: {"mode":"kernel","kernel","initrd","cmdline"} or
  * {"mode":"efi","loader","nvram","nvram_template","nvram_exists"}. */
 static struct json_object *node_boot_json(const struct image *im, bool have_im,

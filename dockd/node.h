@@ -24,10 +24,24 @@ int node_init(const struct dock_config *cfg, struct dock_err *err);
 void node_fini(void);
 
 int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err);
-/* rebase: pin the node to its image's current base first (audited). */
-int node_start(const char *name, bool rebase, struct dock_err *err);
-int node_stop(const char *name, struct dock_err *err);
-int node_destroy(const char *name, struct dock_err *err);
+/* What a start asks for, and what came of it. */
+struct node_start_opts {
+	bool so_rebase;  /* pin the node to its image's current base first (audited) */
+	bool so_rekey;   /* the disk's key is gone: a fresh disk with a new key may be made */
+	bool so_already; /* out: the node was running; nothing was done */
+	bool so_rekeyed; /* out: its disk was re-keyed (a fresh disk, its data lost) */
+};
+/* A node already running: 0 and so_already. A disk whose key is gone from
+ * libvirt (libvirtd restarted) is refused (409) without so_rekey. A node
+ * paused by quarantine: 409. */
+int node_start(const char *name, struct node_start_opts *o, struct dock_err *err);
+/* A node not running (stopped, defined): 0 and *already, nothing done. */
+int node_stop(const char *name, bool *already, struct dock_err *err);
+/* A node whose QEMU runs (or is paused) is refused (409) unless force. */
+int node_destroy(const char *name, bool force, struct dock_err *err);
+/* How many nodes' records name image `image` (whatever their state); their
+ * names, comma-separated, in out (cut short at size). */
+size_t node_image_users(const char *image, char *out, size_t size);
 
 struct json_object *node_list_json(void);
 int node_inspect_json(const char *name, struct json_object **out, struct dock_err *err);

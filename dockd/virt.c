@@ -343,26 +343,35 @@ int virt_secret_remove(const char *uuid, const char *volume_path, struct dock_er
 
 int virt_secret_exists(const char *uuid, struct dock_err *err)
 {
-	virSecretPtr s;
-	int r;
+	virSecretPtr s = NULL;
+	char msg[256] = "";
+	int r, e = 0;
 	VIRT_CONN(c, err);
 
-	s = uuid[0] != '\0' ? virSecretLookupByUUIDString(c, uuid) : NULL;
-	if (s == NULL && uuid[0] != '\0' && virConnectIsAlive(c) != 1) {
+	if (uuid[0] != '\0' && (s = virSecretLookupByUUIDString(c, uuid)) == NULL) {
+		/* Taken now: every libvirt call (virConnectIsAlive too) resets
+		 * the thread's last error. */
+		e = virt_errno();
+		snprintf(msg, sizeof(msg), "%s", virt_msg());
+	}
+	if (s == NULL && e != 0 && e != ENOENT && virConnectIsAlive(c) != 1) {
 		/* libvirtd restarted since the last call (what this function is
 		 * asked about): the first call finds the connection dead. */
 		virConnectClose(c);
 		c = virt_c(err);
 		if (c == NULL)
 			return -ECONNREFUSED;
-		s = virSecretLookupByUUIDString(c, uuid);
+		if ((s = virSecretLookupByUUIDString(c, uuid)) == NULL) {
+			e = virt_errno();
+			snprintf(msg, sizeof(msg), "%s", virt_msg());
+		}
 	}
 	if (s != NULL)
 		r = 1;
-	else if (uuid[0] == '\0' || virt_errno() == ENOENT)
+	else if (uuid[0] == '\0' || e == ENOENT)
 		r = 0;
 	else
-		r = err_set(err, 500, virt_errno(), "secret %s: %s", uuid, virt_msg());
+		r = err_set(err, 500, e, "secret %s: %s", uuid, msg);
 	if (s != NULL)
 		virSecretFree(s);
 	virConnectClose(c);

@@ -235,10 +235,10 @@ run_dock() { # I -> "READY_S API_S DESTROY_S"
 	t0=$(now)
 	"$A" create "$n" --image micro --memory $MEM_READY --vcpus 1 --scratch-size ${SCRATCH}M >/dev/null || return 1
 	t1=$(now)
-	t2=$(ready_at "$n") || { "$A" destroy "$n" >/dev/null; return 1; }
+	t2=$(ready_at "$n") || { "$A" destroy --force "$n" >/dev/null; return 1; }
 	timing_of "$n" create >>"$OUT/timing-create.jsonl"
 	t3=$(now)
-	"$A" destroy "$n" >/dev/null || return 1
+	"$A" destroy --force "$n" >/dev/null || return 1
 	t4=$(now)
 	echo "$(sub "$t2" "$t0") $(sub "$t1" "$t0") $(sub "$t4" "$t3")"
 }
@@ -344,7 +344,7 @@ section_ready() {
 	emit 2 create.boot "create: iscadm create returned → agent hello (guest boot)" s "" "" "" "${boot[@]}"
 	emit 2 destroy "destroy: iscadm destroy of a running node" s "" "" "" "${des[@]}"
 	emit_phases 2 create.phase "create phase" "$OUT/timing-create.jsonl"
-	"$A" destroy vtmpl >/dev/null
+	"$A" destroy --force vtmpl >/dev/null
 }
 
 # ----------------------------------------------------------- 5. cleanse --
@@ -403,7 +403,7 @@ section_cleanse() {
 		emit 5 "cleanse.disk.$mib" "cleanse: fresh disk (dockd's volume + luks phases), $g GiB" ms "" "$dvs" \
 			"from dockd's timing of each cleanse" "${disk[@]}"
 		emit 5 "reboot.$mib" "cleanse: virsh reboot → agent hello, $g GiB (same node)" s "" "" "" "${rb[@]}"
-		"$A" destroy "cl$mib" >/dev/null
+		"$A" destroy --force "cl$mib" >/dev/null
 	done
 	[ "$QUICK" = 1 ] && pending 5 cleanse.65536 "cleanse: 64 GiB ephemeral disk (ratio 64 GiB / 1 GiB)" \
 		"not measured in QUICK: full run only (make bench)" "64 GiB / 1 GiB within 10%"
@@ -615,8 +615,8 @@ section_hellos() {
 	emit 9 hellos.gap "hello flood: the quiet node's heartbeat gap during the flood" s "" '[["hellos.gap0","no flood"]]' \
 		"seconds between heartbeats seen, sampled each second" "${flood[@]}"
 	emit 9 hellos.gap0 "hello flood: the quiet node's heartbeat gap, no flood" s "" "" "" "${base[@]}"
-	"$A" destroy hflip >/dev/null
-	"$A" destroy hq >/dev/null
+	"$A" destroy --force hflip >/dev/null
+	"$A" destroy --force hq >/dev/null
 	virsh resume isc-hfl >/dev/null 2>&1
 }
 
@@ -638,7 +638,7 @@ section_golden() {
 		t0=$(now)
 		"$A" create "$n" --image "$GOLDEN" --memory "${mem}M" --vcpus 1 >/dev/null || { say "create $n failed"; continue; }
 		t1=$(ready_at "$n" 900) && ready+=("$(sub "$t1" "$t0")")
-		"$A" destroy "$n" >/dev/null || say "destroy $n failed"
+		"$A" destroy --force "$n" >/dev/null || say "destroy $n failed"
 	done
 	emit 6 golden.ready "images: $GOLDEN, iscadm create → agent hello through OVMF (UEFI, $ACCEL)" s "" "" \
 		"one node at a time; the image hash, firmware, boot loader, kernel, systemd up to isc-agent" "${ready[@]}"

@@ -5,7 +5,8 @@
 # crypto-shredded), the node is back and reporting; the guest is powered off
 # by its agent first; a dock killed in each phase of a cleanse finishes it
 # at restart and leaves nothing behind; after libvirtd lost the ephemeral
-# secrets, start gives the node a fresh disk with a new key.
+# secrets, start refuses to wipe the disk unasked and start with rekey
+# gives the node a fresh disk with a new key.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -65,7 +66,7 @@ t_ok "the timer is re-armed" test "$(ins .next_cleanse)" -gt "$(date +%s)"
 vol_count() { virsh vol-list isc-ephemeral | grep -c 'isc-c.img'; }
 dom_count() { virsh list --all --name | grep -cx 'isc-c'; }
 # Without a lifetime now: the timer must not race the crash tests.
-t_ok "destroy c, create it again without a lifetime" bash -c "'$A' destroy c && '$A' create c --image micro --memory 160M --scratch-size 32M"
+t_ok "destroy c, create it again without a lifetime" bash -c "'$A' destroy --force c && '$A' create c --image micro --memory 160M --scratch-size 32M"
 t_ok "c says hello" wait_for 120 has_hello
 old_secret=$(ins .disks.ephemeral.secret_uuid)
 n=0
@@ -113,13 +114,29 @@ for _ in $(seq 100); do [ -e "/proc/$(cat /run/libvirtd.pid 2>/dev/null)" ] || b
 libvirtd -d
 t_ok "libvirtd restarted in the sandbox" wait_for 30 virsh -q version
 t_ok "... and c's ephemeral secret is gone with it" bash -c "! virsh secret-dumpxml $gone_secret"
-t_ok "iscadm start c works: a fresh disk with a new key" "$A" start c
+code=$(curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X POST http://localhost/v1/nodes/c/start)
+t_is "start c without rekey: 409" "$code" 409
+t_is "... saying the key is gone, the data lost, and how to go on" "$(jq -r .error "$W/api.out")" \
+	'node "c": its ephemeral disk'"'"'s key is gone from libvirt (libvirtd restarted?); the data on that disk is lost: start it with rekey for a fresh disk with a new key (iscadm start --rekey c)'
+t_is "... c stays stopped, with no new secret" "$(ins .state) $(secrets_of_c)" "stopped 0"
+t_ok "iscadm start c without --rekey refuses too (non-zero exit)" bash -c "! '$A' start c"
+code=$(curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X POST http://localhost/v1/nodes/c/start)
+t_is "asked again, on libvirt's new connection: 409 again (not a libvirt error)" "$code $(jq -r .error "$W/api.out" | cut -c1-42)" \
+	"409 node \"c\": its ephemeral disk's key is gone"
+code=$(curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X POST \
+	-H 'Content-Type: application/json' -d '{"rekey":true}' http://localhost/v1/nodes/c/start)
+t_is "start c with rekey: 200: a fresh disk with a new key" "$code" 200
+t_ok "... the answer says rekeyed: true" jq -e '.rekeyed == true and .already == false' "$W/api.out"
 t_ok "c runs and says hello" wait_for 180 has_hello
 t_ok "a new key" test "$(ins .disks.ephemeral.secret_uuid)" != "$gone_secret"
+new_key=$(ins .disks.ephemeral.secret_uuid)
 t_is "exactly one secret, one volume for c" "$(secrets_of_c) $(vol_count)" "1 1"
 grep -q "node c: its disk's key (secret $gone_secret) is gone from libvirt" "$W/dockd.log"
 t_is "the dock says why in its log" $? 0
 t_ok "and in the audit trail" bash -c "'$A' audit --node c --json | jq -e '[.[] | select(.action == \"rekey-at-start\" and .result == \"ok\")] | length == 1'"
+t_ok "... the operator's start with rekey and rekeyed, the refused ones before it" bash -c "'$A' audit --node c --json | jq -e '[.[] | select(.action == \"start\" and .result != \"intent\")] | (.[-3:] | map(.result[0:5])) == [\"error\", \"error\", \"ok\"] and .[-1].detail.rekey == true and .[-1].detail.rekeyed == true'"
+t_ok "stop c, start --rekey c with its key there: an ordinary start" bash -c "'$A' stop c && '$A' start --rekey c"
+t_is "... the same key as before (nothing re-keyed)" "$(ins .disks.ephemeral.secret_uuid)" "$new_key"
 
-t_ok "destroy c" "$A" destroy c
+t_ok "destroy c" "$A" destroy --force c
 t_is "no secret left" "$(secrets_of_c)" 0

@@ -163,5 +163,5 @@ t_ok "fw show lists both nodes and a's published port" bash -c "'$A' fw show | g
 for id in firewall published-ports; do
 	t_is "status a: $id PASS" "$(jq -r --arg id $id '.checks[]|select(.id==$id).status' "$W/a.status.json")" PASS
 done
-t_ok "destroy a and b" bash -c "'$A' destroy a && '$A' destroy b"
+t_ok "destroy a and b" bash -c "'$A' destroy --force a && '$A' destroy --force b"
 t_ok "the host port is closed after destroy" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"

@@ -164,7 +164,7 @@ t_is "its digest is in the audit trail" \
 PASS3=$("$U" "$W/operator.sec" "$LDIR/key.sealed")
 t_ok "the operator's key opens it and the evidence is inside" bash -c "$(declare -f plain); plain '$LDIR/disk.luks' '$PASS3' '$W/plain3.raw' && grep -aq lifetime-marker-8086 '$W/plain3.raw'"
 rm -f "$W/plain3.raw"
-t_ok "destroy l" "$A" destroy l
+t_ok "destroy l" "$A" destroy --force l
 
 # Without an operator key: refused, nothing stored.
 kill "$DOCKD_PID"
@@ -181,4 +181,4 @@ out=$("$A" quarantine f --pause --snapshot 2>&1)
 t_ok "... and so is quarantine --snapshot ($out)" bash -c 'grep -q "refusing to keep an unprotected copy" <<<"$0"' "$out"
 t_is "... which did nothing else: f is neither quarantined nor paused" "$("$A" ls --json | jq -r '.[]|select(.name=="f").state') $(virsh domstate isc-f)" "running running"
 t_is "nothing was stored" "$("$A" forensic ls --json | jq length)" 4
-t_ok "destroy f" "$A" destroy f
+t_ok "destroy f" "$A" destroy --force f

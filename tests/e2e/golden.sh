@@ -113,7 +113,7 @@ t_ok "cleanse g" "$A" cleanse g
 t_ok "after the cleanse the nvram is a fresh copy" \
 	bash -c "[ -s '$NV' ] && [ \$(stat -c %i '$NV') != $ino ]"
 
-t_ok "destroy g" "$A" destroy g
+t_ok "destroy g" "$A" destroy --force g
 t_ok "the nvram file is gone" test ! -e "$NV"
 t_ok "the domain is gone" bash -c "! virsh dominfo isc-g"
 t_is "nothing left in the dock's nvram directory" "$(ls -A "$W/state/nvram")" ""

@@ -98,7 +98,7 @@ t_like "vmm row of a PASS after its restart" "$(row a vmm)" "PASS *uid/gid $NA/$
 t_is "a's volume re-owned by its uid" "$(stat -c '%u' "$W/state/volumes/isc-a.img")" "$NA"
 
 # --- kill -9 in the middle of a create: no uid orphaned
-t_ok "destroy b (its uid is free again)" "$A" destroy b
+t_ok "destroy b (its uid is free again)" "$A" destroy --force b
 "$A" create c --image micro --memory 160M --scratch-size 32M >/dev/null 2>&1 &
 client=$!
 for _ in $(seq 400); do
@@ -121,4 +121,4 @@ t_ok "cleanse c (fresh disk, new key, new boot)" "$A" cleanse c
 t_is "c keeps its uid across the cleanse" "$(uid_of c)" "$UC"
 t_is "c's new volume is its uid's" "$(stat -c '%u %a' "$W/state/volumes/isc-c.img")" "$UC 600"
 t_like "vmm row of c PASS after the cleanse" "$(row c vmm)" "PASS *uid/gid $UC/$GID*"
-t_ok "destroy a and c" bash -c "'$A' destroy a && '$A' destroy c"
+t_ok "destroy a and c" bash -c "'$A' destroy --force a && '$A' destroy --force c"

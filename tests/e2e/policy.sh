@@ -40,4 +40,4 @@ t_is "the dock restarts" $? 0
 sleep 70
 t_is "after a restart, checks still FAIL are not events again" "$(events)" "audit nx-aslr packet-filter ports swap"
 t_ok "and weak is not quarantined again" bash -c "[ \"\$('$A' inspect weak | jq -r .state)\" = running ]"
-t_ok "destroy weak" "$A" destroy weak
+t_ok "destroy weak" "$A" destroy --force weak

@@ -27,6 +27,14 @@ nothing_of() { # NAME: no libvirt object, volume, state file or set element for 
 	[ -e "$W/state/volumes/isc-$n.img" ] && bad="$bad volume-file"
 	[ -z "$bad" ] || { echo "left behind:$bad"; return 1; }
 }
+# api METHOD PATH [BODY]: the API over the unix socket, as any client; the
+# status code on stdout, the answer in $W/api.out.
+api() {
+	local body=()
+	[ $# -ge 3 ] && body=(-H 'Content-Type: application/json' -d "$3")
+	curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X "$1" "${body[@]}" \
+		"http://localhost$2"
+}
 finish() {
 	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
 	wait 2>/dev/null
@@ -37,6 +45,26 @@ trap 'finish; exit $?' EXIT
 
 # --- configuration
 t_ok "dockd -t accepts the test configuration" "$D" -t -c "$W/dockd.conf"
+# --- the binaries' own options: --version, --help/-h, a bad option exits 2
+U=$SRC/build/isc-unseal
+for b in "$D" "$U"; do
+	n=$(basename "$b")
+	out=$("$b" --version 2>&1)
+	t_ok "$n --version: one line \"$n VERSION (commit C)\", exit $?" \
+		bash -c "[ $? = 0 ] && grep -Eqx '$n [^ ]+ \\(commit [^ )]+\\)' <<<\"\$0\"" "$out"
+	for h in --help -h; do
+		out=$("$b" $h 2>/dev/null)
+		t_ok "$n $h: usage on stdout, exit 0" bash -c "[ $? = 0 ] && grep -q '^usage: $n' <<<\"\$0\"" "$out"
+	done
+	"$b" --bogus >/dev/null 2>"$W/usage.err"
+	rc=$?
+	t_ok "$n --bogus: usage on stderr, exit $rc (2)" bash -c "[ $rc = 2 ] && grep -q 'usage: $n' '$W/usage.err'"
+done
+t_ok "dockd --help names every option" bash -c "h=\$('$D' --help); for o in -c -f -t --test-hooks --version --help; do grep -q -- \"\$o\" <<<\"\$h\" || exit 1; done"
+"$D" -c "$W/dockd.conf" stray >/dev/null 2>&1
+t_is "dockd with a stray argument exits 2" $? 2
+"$U" a b c d >/dev/null 2>&1
+t_is "isc-unseal with a command line of no form exits 2" $? 2
 printf 'accel = warp\n' >"$W/bad.conf"
 out=$("$D" -t -c "$W/bad.conf" 2>&1)
 t_is "dockd -t names the bad line" "$out" "dockd: $W/bad.conf:1: accel must be auto, kvm or tcg, not \"warp\""
@@ -148,8 +176,13 @@ t_ok "firewall knows both bridges (node-to-node drop)" bash -c "nft list set ine
 t_ok "stop web1" "$A" stop web1
 t_is "web1 stopped (dock)" "$(state_of web1)" stopped
 t_is "web1 shut off (libvirt)" "$(dom_state isc-web1)" "shut off"
+t_is "stop of a stopped node: 200" "$(api POST /v1/nodes/web1/stop)" 200
+t_ok "... with the node's view and already: true" jq -e '.already == true and .name == "web1" and .state == "stopped"' "$W/api.out"
 t_ok "start web1" "$A" start web1
 t_ok "agent hello after restart" wait_for 120 has_hello web1
+t_is "start of a running node: 200" "$(api POST /v1/nodes/web1/start '{}')" 200
+t_ok "... with already: true, rekeyed: false, still running" jq -e '.already == true and .rekeyed == false and .state == "running"' "$W/api.out"
+t_is "start with a flag it does not know: 400" "$(api POST /v1/nodes/web1/start '{"rekey":true,"bogus":true}')" 400
 t_ok "inspect: the start's timing (validate, render, domain, first line)" bash -c \
 	"'$A' inspect web1 | jq -e '.timing.op==\"start\" and .timing.complete and .timing.ms.luks==null and .timing.ms.first_line >= 0'"
 t_ok "a new boot id after restart" bash -c "[ \"\$(jq -r .agent.hello.boot_id <<<\"\$('$A' inspect web1)\")\" != '$boot1' ]"
@@ -198,18 +231,50 @@ jq '.name="backed"' "$W/images/micro/manifest.json" | jq --arg s "$(sha256sum "$
 refuse "a base naming a backing file refused" "image \"backed\": base base.qcow2 names a backing file (a base disk must stand alone; refusing it)" web3 --image backed
 t_ok "nothing created for the backed image" nothing_of web3
 
-# --- destroy removes every trace
-t_ok "destroy web2" "$A" destroy web2
+# --- image rm: refused while a node uses the image, 404 unknown, removed when unused
+t_is "DELETE an image two nodes use: 409" "$(api DELETE /v1/images/micro)" 409
+t_ok "... naming them" grep -Eqx 'image "micro" is used by 2 nodes \((web1, web2|web2, web1)\): destroy them first' <(jq -r .error "$W/api.out")
+t_ok "... and the image is all there" bash -c "cd '$W/images/micro' && sha256sum -c --quiet <(jq -r '.files[] | .sha256 + \"  \" + .name' manifest.json)"
+t_is "DELETE an unknown image: 404" "$(api DELETE /v1/images/nosuch)" 404
+t_is "DELETE a bad image name: 400" "$(api DELETE /v1/images/Bad..Name)" 400
+cp -r "$W/images/micro" "$W/images/spare"
+jq '.name="spare"' "$W/images/micro/manifest.json" >"$W/images/spare/manifest.json"
+t_ok "image ls lists the spare copy" bash -c "'$A' image ls | grep -q '^spare '"
+t_is "DELETE an image no node uses: 200" "$(api DELETE /v1/images/spare)" 200
+t_ok "... saying what it removed (manifest + 3 files)" jq -e '.removed == "spare" and .files == 4 and .bytes > 0 and .dir_kept == false' "$W/api.out"
+t_ok "... its directory is gone" test ! -e "$W/images/spare"
+t_ok "... image ls no longer lists it" bash -c "! '$A' image ls | grep -q '^spare '"
+t_is "... a second DELETE: 404" "$(api DELETE /v1/images/spare)" 404
+t_ok "audit: the refusal and the removal, by uid 0" bash -c "'$A' audit --json | jq -e '[.[] | select(.action == \"image-rm\" and .result != \"intent\") | .result[0:5]] | . == [\"error\", \"error\", \"error\", \"ok\", \"error\"]'"
+
+# --- destroy refuses a running node without force; removes every trace
+t_is "DELETE a running node without force: 409" "$(api DELETE /v1/nodes/web2)" 409
+t_is "... saying to stop it first or force" "$(jq -r .error "$W/api.out")" \
+	'node "web2" is running: stop it first (iscadm stop web2) or destroy it with force (iscadm destroy --force web2)'
+t_is "... and web2 still runs" "$(state_of web2) $(dom_state isc-web2)" "running running"
+t_ok "iscadm destroy without --force refuses too (non-zero exit)" bash -c "! '$A' destroy web2"
+t_ok "quarantine --pause web2" "$A" quarantine web2 --pause
+t_is "start of a node paused by quarantine: 409" "$(api POST /v1/nodes/web2/start)" 409
+t_is "... saying release resumes it" "$(jq -r .error "$W/api.out")" \
+	'node "web2" is paused by quarantine: release resumes it (iscadm release web2)'
+t_is "DELETE a paused node without force: 409" "$(api DELETE /v1/nodes/web2)" 409
+t_is "... saying it is paused" "$(jq -r .error "$W/api.out")" \
+	'node "web2" is paused: stop it first (iscadm stop web2) or destroy it with force (iscadm destroy --force web2)'
+t_ok "release web2" "$A" release web2
+t_is "DELETE ?force=maybe: 400" "$(api DELETE '/v1/nodes/web2?force=maybe')" 400
+t_is "DELETE ?force=1 destroys the running web2: 200" "$(api DELETE '/v1/nodes/web2?force=1')" 200
+t_ok "... answering destroyed: web2" jq -e '.destroyed == "web2"' "$W/api.out"
+t_ok "audit: web2's refused destroys, then the forced one" bash -c "'$A' audit --node web2 --json | jq -e '[.[] | select(.action == \"destroy\" and .result != \"intent\") | (.result[0:5]) + (if .detail.force then \"+force\" else \"\" end)] | . == [\"error\", \"error\", \"error\", \"error\", \"ok+force\"]'"
 t_ok "web2: no domain, network, secret, volume or state left" nothing_of web2
 t_ok "web2's bridge left the firewall set" bash -c "! nft list set inet isc node_bridges | grep -q iscbr1"
-t_ok "destroy web1" "$A" destroy web1
+t_ok "stop web1, then destroy it without force" bash -c "'$A' stop web1 && '$A' destroy web1"
 t_ok "web1: no domain, network, secret, volume or state left" nothing_of web1
 t_is "no isc domains or networks left" "$(virsh list --all --name | grep -c isc-)$(virsh net-list --all --name | grep -c isc-)" 00
 # --- the audit trail
 "$A" audit --node web1 --json >"$W/audit-web1.json"
 t_is "audit: web1's administrative actions, in order, by uid 0" \
 	"$(jq -r '[.[] | select((.who|type) == "object" and .who.uid == 0 and .result != "intent") | .action + ":" + (if .result == "ok" then "ok" else "error" end)] | join(" ")' "$W/audit-web1.json")" \
-	"create:error create:ok create:error stop:ok start:ok destroy:ok"
+	"create:error create:ok create:error stop:ok stop:ok start:ok start:ok start:error stop:ok destroy:ok"
 t_is "audit: every result of an action by uid 0 follows its intent" \
 	"$(jq -s '[.[] | select((.who|type) == "object" and .who.uid == 0)] | . as $r | [range(0; length) | select($r[.].result != "intent" and (. == 0 or $r[. - 1].result != "intent" or $r[. - 1].action != $r[.].action))] | length' "$W/state/audit.log")" 0
 t_ok "audit: the refused peer (uid 65534) is recorded" \

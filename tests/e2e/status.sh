@@ -197,7 +197,7 @@ t_is "good: agent-input still clean" "$(row good agent-input)" PASS
 t_is "good: no policy ran for good during the floods" "$(good_policies)" "$good_policies_before"
 t_is "good: not quarantined" "$("$A" inspect good | jq -r .firewall.quarantined)" false
 
-for n in good weak evil flip; do "$A" destroy "$n" >/dev/null; done
+for n in good weak evil flip; do "$A" destroy --force "$n" >/dev/null; done
 t_is "all destroyed" "$("$A" ls --json | jq length)" 0
 
 # --- guests dodging their checks (issue 16): the one micro-hostile image, a

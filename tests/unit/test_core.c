@@ -774,6 +774,84 @@ static void test_image_verify_cache(void **st)
 	rmdir(dir);
 }
 
+static void test_write(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+#define IMGRM_MANIFEST(buf, name)                                                                 \
+	snprintf(buf, sizeof(buf),                                                                \
+		 "{\"format\":1,\"name\":\"%s\",\"boot\":{\"mode\":\"efi\"},\"files\":["          \
+		 "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":3,\"sha256\":\"" SHA "\"}," \
+		 "{\"name\":\"gone\",\"role\":\"other\",\"size\":1,\"sha256\":\"" SHA "\"}]}",    \
+		 name)
+/* image_remove: the manifest and the files it lists, then the directory;
+ * a file it does not list is kept with the directory; a symbolic link for
+ * the image's directory is removed, not what it points at; unknown: 404. */
+static void test_image_remove(void **st)
+{
+	char top[] = "/tmp/isc-imgrm-XXXXXX", dir[128], other[128], link[128], path[256];
+	char text[512];
+	struct image_rm rm;
+	struct dock_err e = { 0 };
+	struct stat sb;
+	(void)st;
+	assert_non_null(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/img", top);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	IMGRM_MANIFEST(text, "img");
+	test_write(dir, "manifest.json", text);
+	test_write(dir, "base.qcow2", "abc"); /* "gone" is listed, not there */
+	assert_int_equal(image_remove(top, "img", &rm, &e), 0);
+	assert_int_equal(rm.ir_files, 2);
+	assert_true(rm.ir_bytes == 3 + strlen(text));
+	assert_false(rm.ir_dir_kept);
+	assert_false(rm.ir_link);
+	assert_int_equal(stat(dir, &sb), -1);
+	assert_int_equal(image_remove(top, "img", &rm, &e), -ENOENT);
+	assert_int_equal(e.de_status, 404);
+	err_clear(&e);
+	/* someone else's file stays, and its directory with it */
+	assert_int_equal(mkdir(dir, 0755), 0);
+	test_write(dir, "manifest.json", text);
+	test_write(dir, "base.qcow2", "abc");
+	test_write(dir, "notes.txt", "mine");
+	assert_int_equal(image_remove(top, "img", &rm, &e), 0);
+	assert_true(rm.ir_dir_kept);
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	unlink(path);
+	rmdir(dir);
+	/* a link: only the link goes */
+	snprintf(other, sizeof(other), "%s/elsewhere", top);
+	assert_int_equal(mkdir(other, 0755), 0);
+	IMGRM_MANIFEST(text, "ln");
+	test_write(other, "manifest.json", text);
+	test_write(other, "base.qcow2", "abc");
+	snprintf(link, sizeof(link), "%s/ln", top);
+	assert_int_equal(symlink(other, link), 0);
+	assert_int_equal(image_remove(top, "ln", &rm, &e), 0);
+	assert_true(rm.ir_link);
+	assert_int_equal(lstat(link, &sb), -1);
+	snprintf(path, sizeof(path), "%s/base.qcow2", other);
+	assert_int_equal(stat(path, &sb), 0);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/manifest.json", other);
+	unlink(path);
+	rmdir(other);
+	/* a bad name: refused, nothing looked at */
+	assert_int_equal(image_remove(top, "../x", &rm, &e) < 0, 1);
+	assert_int_equal(e.de_status, 400);
+	rmdir(top);
+}
+
 /* A base disk must stand alone: a qcow2 header naming a backing file or an
  * external data file is refused, as is anything that is not qcow2. */
 static void test_image_base_standalone(void **st)
@@ -1503,6 +1581,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_image_base_standalone),
+		cmocka_unit_test(test_image_remove),
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_profile_skip),
 		cmocka_unit_test(test_checks_skip),
