@@ -22,10 +22,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lacl
 # --- common/: the shared core every room may use: the error object, logging,
 # small files, bounded JSON input, name and size rules, sha256 of a file, trimming
 # key = value text, the service policy and the image manifest (read by the dock
-# and isc-image export), escaping guest and client text for logs and terminals.
+# and isc-image export), escaping guest and client text for logs and terminals,
+# times as people type them (RFC 3339, ages, UNIX seconds).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c common/policy.c common/manifest.c \
-              common/text.c common/escape.c
+              common/text.c common/escape.c common/timearg.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
@@ -187,6 +188,11 @@ AGENTMSG_TEST_SRC := $(DOCK_TEST_SRC) dockd/agentreader.c
 $(B)/test_agentmsg: tests/unit/test_agentmsg.c $(call obj,$(AGENTMSG_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The times people type (common/timearg.c): pure, common/ only.
+TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
+$(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
+	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -218,7 +224,12 @@ $(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc
+$(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
+
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
+                timearg
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -230,6 +241,7 @@ FUZZ_ID_netlisten := 8
 FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_ID_vmmproc := 11
+FUZZ_ID_timearg := 12
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
@@ -241,6 +253,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
              $(B)/test_agentmsg $(A)/test_agentmsg \
+             $(B)/test_timearg $(A)/test_timearg \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -256,7 +269,7 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_timearg $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -264,6 +277,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_node_spec
 	$(B)/test_escape
 	$(B)/test_agentmsg . $(B)/dockd
+	$(B)/test_timearg
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)
