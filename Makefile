@@ -46,17 +46,20 @@ DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
-            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c dockd/node-vmm.c
+            dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
+            dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
-           dockd/api.c
+           dockd/api.c dockd/api-stream.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
-# the output (tables, JSON), the verified forensic export.
-ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c
+# the output (tables, JSON), the verified forensic export, logs (followed too)
+# and the times people type.
+ISCADM_SRC := dockd/iscadm.c dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c \
+              dockd/iscadm-logs.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,

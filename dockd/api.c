@@ -18,11 +18,13 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "api-stream.h"
 #include "audit.h"
 #include "forensic.h"
 #include "image.h"
 #include "log.h"
 #include "node.h"
+#include "timearg.h"
 #include "validate.h"
 #include "version.h"
 #include "virt.h"
@@ -317,13 +319,69 @@ static int api_node_cleanse(const struct api_call *c)
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }
 
+/* ---- logs: ?tail=N|all&since=T&raw=1&follow=1 ---- */
+
+#define API_LOGS_TAIL_MAX 1000000
+
+/* A logs request's options; *follow: stream (api_logs_follow). */
+static int api_logs_opts(struct MHD_Connection *conn, enum api_route_id id,
+			 struct node_logs_opts *o, bool *follow, struct dock_err *err)
+{
+	const char *raw = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "raw");
+	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
+	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	const char *fl = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "follow");
+	time_t t = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->nlo_firewall = id == API_NODE_FW_LOGS;
+	o->nlo_raw = raw != NULL && strcmp(raw, "1") == 0;
+	o->nlo_tail = -1;
+	*follow = fl != NULL && strcmp(fl, "1") == 0;
+	if (fl != NULL && !*follow && strcmp(fl, "0") != 0)
+		return err_set(err, 400, EINVAL, "follow must be 1 or 0");
+	if (tail != NULL && strcmp(tail, "all") != 0) {
+		char *end;
+		errno = 0;
+		o->nlo_tail = strtol(tail, &end, 10);
+		if (errno != 0 || end == tail || *end != '\0' || tail[0] == '-' || tail[0] == '+' ||
+		    o->nlo_tail > API_LOGS_TAIL_MAX)
+			return err_set(err, 400, EINVAL,
+				       "tail must be a number of lines from 0 to %d, or all",
+				       API_LOGS_TAIL_MAX);
+	}
+	/* UNIX seconds (iscadm converts what its user typed); RFC 3339 and
+	 * ages (timearg.h) too, for curl. */
+	if (since != NULL && timearg_parse("since", since, time(NULL), &t, err) < 0)
+		return -EINVAL;
+	o->nlo_since = (int64_t)t;
+	return 0;
+}
+
 /* the console log, or the firewall's drops */
 static int api_node_logs(const struct api_call *c)
 {
-	const char *raw = MHD_lookup_connection_value(c->ac_conn, MHD_GET_ARGUMENT_KIND, "raw");
+	struct node_logs_opts o;
+	bool follow;
 
-	return node_logs_json(c->ac_name, c->ac_id == API_NODE_FW_LOGS,
-			      raw != NULL && strcmp(raw, "1") == 0, c->ac_out, c->ac_err);
+	if (api_logs_opts(c->ac_conn, c->ac_id, &o, &follow, c->ac_err) < 0)
+		return -EINVAL;
+	return node_logs_json(c->ac_name, &o, c->ac_out, c->ac_err);
+}
+
+static ssize_t api_logs_fill(void *cls, char *buf, size_t size)
+{
+	return node_follow_read(cls, buf, size);
+}
+
+static bool api_logs_ready(void *cls)
+{
+	return node_follow_ready(cls);
+}
+
+static void api_logs_close(void *cls)
+{
+	node_follow_close(cls);
 }
 
 /* the whole policy, or one node's part */
@@ -667,6 +725,33 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
 }
 
+/* logs: a JSON answer (api_answer), or with follow=1 a stream of the
+ * console's lines (escaped, one a line; raw=1: its bytes) as the guest
+ * writes them, until the node is destroyed or the client leaves. */
+static enum MHD_Result api_logs(struct MHD_Connection *conn, uid_t uid, const char *method,
+				const char *url, enum api_route_id id, const char *name,
+				const struct api_req *req)
+{
+	struct dock_err err = { 0 };
+	struct node_follow *f = NULL;
+	struct node_logs_opts o;
+	bool follow = false;
+
+	if (api_logs_opts(conn, id, &o, &follow, &err) == 0 && !follow)
+		return api_answer(conn, uid, method, url, id, name, req);
+	if (!err_isset(&err) && validate_name("node", name, NODE_NAME_MAX, &err) == 0 &&
+	    node_follow_open(name, &o, &f, &err) == 0) {
+		const struct api_stream_source src = { api_logs_fill, api_logs_ready,
+						       api_logs_close, f };
+		if (api_stream_queue(conn, 200,
+				     o.nlo_raw ? "application/octet-stream"
+					       : "text/plain; charset=utf-8",
+				     &src, &err) == 0)
+			return MHD_YES;
+	}
+	return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+}
+
 static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -699,6 +784,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 							     : "no such API path"));
 	if (id == API_FORENSIC_FILE)
 		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
+	if (id == API_NODE_LOGS || id == API_NODE_FW_LOGS)
+		return api_logs(conn, uid, method, url, id, name, req);
 	return api_answer(conn, uid, method, url, id, name, req);
 }
 
@@ -750,12 +837,21 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 	 * cleanse waits for the guest, a create for libvirt) holds only its own
 	 * connection. In a worker pool it also held every connection its worker
 	 * had accepted in the same round, and an `ls` hung behind a cleanse. */
+	/* Streamed answers (api-stream.h) suspend their connection while
+	 * their source has nothing. */
+	if (api_stream_init(err) < 0) {
+		close(api_fd);
+		api_fd = -1;
+		return -EIO;
+	}
 	api_daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-		NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+			MHD_ALLOW_SUSPEND_RESUME,
+		0, NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
 	if (api_daemon == NULL) {
+		api_stream_fini();
 		close(api_fd);
 		api_fd = -1;
 		return err_set(err, 500, EIO, "api: libmicrohttpd did not start on %s", path);
@@ -768,6 +864,7 @@ void api_stop(void)
 {
 	char path[PATH_MAX];
 
+	api_stream_fini(); /* no connection may stay suspended */
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;
