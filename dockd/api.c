@@ -18,13 +18,13 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "api-logs.h"
 #include "api-stream.h"
 #include "audit.h"
 #include "forensic.h"
 #include "image.h"
 #include "log.h"
 #include "node.h"
-#include "timearg.h"
 #include "validate.h"
 #include "version.h"
 #include "virt.h"
@@ -319,69 +319,15 @@ static int api_node_cleanse(const struct api_call *c)
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }
 
-/* ---- logs: ?tail=N|all&since=T&raw=1&follow=1 ---- */
-
-#define API_LOGS_TAIL_MAX 1000000
-
-/* A logs request's options; *follow: stream (api_logs_follow). */
-static int api_logs_opts(struct MHD_Connection *conn, enum api_route_id id,
-			 struct node_logs_opts *o, bool *follow, struct dock_err *err)
-{
-	const char *raw = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "raw");
-	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
-	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-	const char *fl = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "follow");
-	time_t t = 0;
-
-	memset(o, 0, sizeof(*o));
-	o->nlo_firewall = id == API_NODE_FW_LOGS;
-	o->nlo_raw = raw != NULL && strcmp(raw, "1") == 0;
-	o->nlo_tail = -1;
-	*follow = fl != NULL && strcmp(fl, "1") == 0;
-	if (fl != NULL && !*follow && strcmp(fl, "0") != 0)
-		return err_set(err, 400, EINVAL, "follow must be 1 or 0");
-	if (tail != NULL && strcmp(tail, "all") != 0) {
-		char *end;
-		errno = 0;
-		o->nlo_tail = strtol(tail, &end, 10);
-		if (errno != 0 || end == tail || *end != '\0' || tail[0] == '-' || tail[0] == '+' ||
-		    o->nlo_tail > API_LOGS_TAIL_MAX)
-			return err_set(err, 400, EINVAL,
-				       "tail must be a number of lines from 0 to %d, or all",
-				       API_LOGS_TAIL_MAX);
-	}
-	/* UNIX seconds (iscadm converts what its user typed); RFC 3339 and
-	 * ages (timearg.h) too, for curl. */
-	if (since != NULL && timearg_parse("since", since, time(NULL), &t, err) < 0)
-		return -EINVAL;
-	o->nlo_since = (int64_t)t;
-	return 0;
-}
-
-/* the console log, or the firewall's drops */
+/* the console log, or the firewall's drops (api-logs.h) */
 static int api_node_logs(const struct api_call *c)
 {
 	struct node_logs_opts o;
 	bool follow;
 
-	if (api_logs_opts(c->ac_conn, c->ac_id, &o, &follow, c->ac_err) < 0)
+	if (api_logs_opts(c->ac_conn, c->ac_id == API_NODE_FW_LOGS, &o, &follow, c->ac_err) < 0)
 		return -EINVAL;
 	return node_logs_json(c->ac_name, &o, c->ac_out, c->ac_err);
-}
-
-static ssize_t api_logs_fill(void *cls, char *buf, size_t size)
-{
-	return node_follow_read(cls, buf, size);
-}
-
-static bool api_logs_ready(void *cls)
-{
-	return node_follow_ready(cls);
-}
-
-static void api_logs_close(void *cls)
-{
-	node_follow_close(cls);
 }
 
 /* the whole policy, or one node's part */
@@ -725,30 +671,20 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
 }
 
-/* logs: a JSON answer (api_answer), or with follow=1 a stream of the
- * console's lines (escaped, one a line; raw=1: its bytes) as the guest
- * writes them, until the node is destroyed or the client leaves. */
+/* logs: a JSON answer (api_answer), or with follow=1 a stream
+ * (api_logs_stream) until the node is destroyed or the client leaves. */
 static enum MHD_Result api_logs(struct MHD_Connection *conn, uid_t uid, const char *method,
 				const char *url, enum api_route_id id, const char *name,
 				const struct api_req *req)
 {
 	struct dock_err err = { 0 };
-	struct node_follow *f = NULL;
 	struct node_logs_opts o;
 	bool follow = false;
 
-	if (api_logs_opts(conn, id, &o, &follow, &err) == 0 && !follow)
+	if (api_logs_opts(conn, id == API_NODE_FW_LOGS, &o, &follow, &err) == 0 && !follow)
 		return api_answer(conn, uid, method, url, id, name, req);
-	if (!err_isset(&err) && validate_name("node", name, NODE_NAME_MAX, &err) == 0 &&
-	    node_follow_open(name, &o, &f, &err) == 0) {
-		const struct api_stream_source src = { api_logs_fill, api_logs_ready,
-						       api_logs_close, f };
-		if (api_stream_queue(conn, 200,
-				     o.nlo_raw ? "application/octet-stream"
-					       : "text/plain; charset=utf-8",
-				     &src, &err) == 0)
-			return MHD_YES;
-	}
+	if (!err_isset(&err) && api_logs_stream(conn, name, &o, &err) == 0)
+		return MHD_YES;
 	return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
 }
 
