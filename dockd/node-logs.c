@@ -532,22 +532,45 @@ static void node_console_rotate(const char *name, const char *path)
 	}
 }
 
+/* The last byte of the log (its newest non-empty file), '\n' for none. */
+static char node_console_last(const char *path)
+{
+	char name[PATH_MAX + 8], last = '\n';
+
+	for (int f = NODE_LOG_FILES - 1; f >= 0; f--) {
+		struct stat st;
+		int fd;
+		node_chain_name(path, f, name, sizeof(name));
+		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_size > 0) {
+			if (pread(fd, &last, 1, st.st_size - 1) != 1)
+				last = '\n';
+			close(fd);
+			break;
+		}
+		close(fd);
+	}
+	return last;
+}
+
 void node_console_boot(const char *name, const char *path)
 {
-	char line[TIMEARG_RFC3339_SIZE + 48], when[TIMEARG_RFC3339_SIZE], last = '\n';
+	char line[TIMEARG_RFC3339_SIZE + 48], when[TIMEARG_RFC3339_SIZE], last;
 	struct stat st;
 	int fd, n;
 
 	if (stat(path, &st) == 0 && st.st_size > NODE_CONSOLE_ROTATE)
 		node_console_rotate(name, path);
+	/* The marker on a line of its own, whatever the guest wrote last: the
+	 * files are read as one stream, a line may go on into the next. */
+	last = node_console_last(path);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		log_warn("node %s: console log %s: %s", name, path, strerror(errno));
 		return;
 	}
-	/* The marker on a line of its own, whatever the guest wrote last. */
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
-		last = '\n';
 	timearg_format(time(NULL), when, sizeof(when));
 	n = snprintf(line, sizeof(line), "%s" NODE_BOOT_HEAD "%s" NODE_BOOT_TAIL "\n",
 		     last == '\n' ? "" : "\n", when);
