@@ -1,20 +1,25 @@
-/* api-stream: streamed answers over libmicrohttpd's suspend/resume (the
- * contract is api-stream.h). A stream's content reader asks its source;
- * with nothing to send it suspends its connection. The ticker resumes a
- * suspended connection when its source is ready, when api_stream_wake was
- * called, or when the client hung up (a suspended connection's hang-up is
- * not seen by libmicrohttpd: the ticker polls the socket for it).
+/* api-stream: streamed answers (the contract is api-stream.h). A stream's
+ * content reader asks its source; with nothing to send it suspends the
+ * connection: its thread parks on the streams' condition variable until
+ * the source is ready, api_stream_wake is called, the client hangs up or
+ * the dock stops, looking every API_STREAM_TICK_MS.
  *
- * Locks: api_stream_lock guards the list and each stream's flags; a
- * source's ready() is called under it (so a source may take node_lock:
- * nothing takes api_stream_lock under another lock). api_stream_wake takes
- * only api_stream_wake_lock, a leaf, so any thread may call it. */
+ * Why not libmicrohttpd's own MHD_suspend_connection: the API runs a
+ * thread per connection (api.c), and there libmicrohttpd (0.9.75) parks a
+ * suspended connection's thread on the daemon's one wake-up channel, which
+ * its polling thread drains too: a resume can be lost, and was here (a
+ * follower still running 10 s after its node was destroyed). A thread per
+ * connection may wait in its own callback instead, which costs nothing
+ * more: the thread exists anyway, and waits either way.
+ *
+ * Locks: api_stream_lock guards the count, the generation and stopping;
+ * a source's fill and ready run without it (they may take node_lock), so
+ * api_stream_wake may be called under any lock. */
 #include "api-stream.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,73 +29,15 @@
 #define API_STREAM_BLOCK (16 * 1024)
 
 struct api_stream {
-	struct api_stream *as_next;
-	struct MHD_Connection *as_conn;
 	struct api_stream_source as_src;
-	int as_fd;         /* the client's socket: its hang-up */
-	bool as_suspended; /* suspended by its reader, which has not run since */
-	bool as_kicked;    /* resumed by the ticker, its reader not run yet */
-	bool as_ended;     /* end at the next read: the dock stops, the client left */
-	unsigned as_woken; /* api_stream_gen when its reader last ran */
+	int as_fd; /* the client's socket: its hang-up */
 };
 
 static pthread_mutex_t api_stream_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct api_stream *api_streams;
-static unsigned api_stream_n;
-static bool api_stream_running;
-static pthread_t api_stream_thread;
-
-static pthread_mutex_t api_stream_wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t api_stream_cond;
-static atomic_uint api_stream_gen;
-static bool api_stream_stopping;
-
-static ssize_t api_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct api_stream *s = cls;
-	bool ended;
-	ssize_t n;
-
-	(void)pos;
-	pthread_mutex_lock(&api_stream_lock);
-	s->as_suspended = s->as_kicked = false;
-	s->as_woken = atomic_load(&api_stream_gen);
-	ended = s->as_ended;
-	pthread_mutex_unlock(&api_stream_lock);
-	if (ended)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	n = s->as_src.ss_fill(s->as_src.ss_cls, buf, max);
-	if (n > 0)
-		return n;
-	if (n < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	pthread_mutex_lock(&api_stream_lock);
-	/* A wake or an end while the source was asked: ask again at once. */
-	if (!s->as_ended && s->as_woken == atomic_load(&api_stream_gen)) {
-		s->as_suspended = true;
-		MHD_suspend_connection(s->as_conn);
-	}
-	pthread_mutex_unlock(&api_stream_lock);
-	return 0;
-}
-
-/* The response is done with: the stream ended, the client went away or
- * the daemon stops. */
-static void api_stream_free(void *cls)
-{
-	struct api_stream *s = cls, **pp;
-
-	pthread_mutex_lock(&api_stream_lock);
-	for (pp = &api_streams; *pp != NULL; pp = &(*pp)->as_next)
-		if (*pp == s) {
-			*pp = s->as_next;
-			break;
-		}
-	api_stream_n--;
-	pthread_mutex_unlock(&api_stream_lock);
-	s->as_src.ss_close(s->as_src.ss_cls);
-	free(s);
-}
+static unsigned api_stream_n;   /* streams open */
+static unsigned api_stream_gen; /* api_stream_wake's count */
+static bool api_stream_running;
 
 static bool api_stream_hungup(int fd)
 {
@@ -99,93 +46,88 @@ static bool api_stream_hungup(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* One tick, api_stream_lock held: resume the suspended streams that have
- * something, were woken, ended or lost their client. A stream resumed
- * whose reader has not run since is resumed again: libmicrohttpd's
- * threads share one wake-up channel, and a resume can be missed. */
-static void api_stream_tick_locked(void)
+/* Suspended: park until a tick, a wake or the end; false when the stream
+ * is to end (the dock stops). */
+static bool api_stream_park(unsigned *gen)
 {
-	unsigned gen = atomic_load(&api_stream_gen);
+	struct timespec ts;
+	bool running;
 
-	for (struct api_stream *s = api_streams; s != NULL; s = s->as_next) {
-		if (!s->as_suspended)
-			continue;
-		if (!s->as_ended && api_stream_hungup(s->as_fd))
-			s->as_ended = true;
-		if (s->as_kicked || s->as_ended || s->as_woken != gen ||
-		    s->as_src.ss_ready == NULL || s->as_src.ss_ready(s->as_src.ss_cls)) {
-			s->as_kicked = true;
-			MHD_resume_connection(s->as_conn);
-		}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += API_STREAM_TICK_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&api_stream_lock);
+	while (api_stream_running && *gen == api_stream_gen &&
+	       pthread_cond_timedwait(&api_stream_cond, &api_stream_lock, &ts) == 0)
+		;
+	running = api_stream_running;
+	*gen = api_stream_gen;
+	pthread_mutex_unlock(&api_stream_lock);
+	return running;
+}
+
+static ssize_t api_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct api_stream *s = cls;
+	unsigned gen;
+
+	(void)pos;
+	pthread_mutex_lock(&api_stream_lock);
+	gen = api_stream_gen;
+	pthread_mutex_unlock(&api_stream_lock);
+	for (;;) {
+		unsigned seen = gen;
+		ssize_t n = s->as_src.ss_fill(s->as_src.ss_cls, buf, max);
+		if (n > 0)
+			return n;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		do {
+			if (!api_stream_park(&gen))
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			if (api_stream_hungup(s->as_fd))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+		} while (gen == seen && s->as_src.ss_ready != NULL &&
+			 !s->as_src.ss_ready(s->as_src.ss_cls));
 	}
 }
 
-static void *api_stream_ticker(void *arg)
+/* The response is done with: the stream ended, the client went away or
+ * the daemon stops. */
+static void api_stream_free(void *cls)
 {
-	unsigned seen = atomic_load(&api_stream_gen);
+	struct api_stream *s = cls;
 
-	(void)arg;
-	for (;;) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += API_STREAM_TICK_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_mutex_lock(&api_stream_wake_lock);
-		while (!api_stream_stopping && seen == atomic_load(&api_stream_gen) &&
-		       pthread_cond_timedwait(&api_stream_cond, &api_stream_wake_lock, &ts) == 0)
-			;
-		seen = atomic_load(&api_stream_gen);
-		pthread_mutex_unlock(&api_stream_wake_lock);
-		pthread_mutex_lock(&api_stream_lock);
-		if (!api_stream_running) {
-			pthread_mutex_unlock(&api_stream_lock);
-			return NULL;
-		}
-		api_stream_tick_locked();
-		pthread_mutex_unlock(&api_stream_lock);
-	}
+	pthread_mutex_lock(&api_stream_lock);
+	api_stream_n--;
+	pthread_mutex_unlock(&api_stream_lock);
+	s->as_src.ss_close(s->as_src.ss_cls);
+	free(s);
 }
 
 int api_stream_init(struct dock_err *err)
 {
 	pthread_condattr_t ca;
-	int r;
+	int r = pthread_condattr_init(&ca);
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&api_stream_cond, &ca);
+	if (r == 0)
+		r = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(&api_stream_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	api_stream_stopping = false;
+	if (r != 0)
+		return err_set(err, 500, r, "api: streams: %s", strerror(r));
 	api_stream_running = true;
-	r = pthread_create(&api_stream_thread, NULL, api_stream_ticker, NULL);
-	if (r != 0) {
-		api_stream_running = false;
-		return err_set(err, 500, r, "api: cannot start the streams' ticker: %s",
-			       strerror(r));
-	}
 	return 0;
 }
 
 void api_stream_fini(void)
 {
-	if (!api_stream_running)
-		return;
 	pthread_mutex_lock(&api_stream_lock);
 	api_stream_running = false;
-	for (struct api_stream *s = api_streams; s != NULL; s = s->as_next) {
-		s->as_ended = true;
-		if (s->as_suspended) {
-			s->as_kicked = true;
-			MHD_resume_connection(s->as_conn);
-		}
-	}
+	pthread_cond_broadcast(&api_stream_cond);
 	pthread_mutex_unlock(&api_stream_lock);
-	pthread_mutex_lock(&api_stream_wake_lock);
-	api_stream_stopping = true;
-	pthread_cond_signal(&api_stream_cond);
-	pthread_mutex_unlock(&api_stream_wake_lock);
-	pthread_join(api_stream_thread, NULL);
 }
 
 /* A stream's place, counted before anything is made for it. */
@@ -229,16 +171,10 @@ int api_stream_queue(struct MHD_Connection *conn, unsigned status, const char *c
 		free(s);
 		return err_set(err, 500, ENOMEM, "api: cannot make a streamed answer");
 	}
-	s->as_conn = conn;
 	s->as_src = *src;
 	s->as_fd = ci != NULL ? ci->connect_fd : -1;
-	s->as_woken = atomic_load(&api_stream_gen);
 	MHD_add_response_header(resp, "Content-Type", content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	pthread_mutex_lock(&api_stream_lock);
-	s->as_next = api_streams;
-	api_streams = s;
-	pthread_mutex_unlock(&api_stream_lock);
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp); /* the stream lives as long as the connection needs it */
 	if (r == MHD_NO)
@@ -248,8 +184,8 @@ int api_stream_queue(struct MHD_Connection *conn, unsigned status, const char *c
 
 void api_stream_wake(void)
 {
-	atomic_fetch_add(&api_stream_gen, 1);
-	pthread_mutex_lock(&api_stream_wake_lock);
-	pthread_cond_signal(&api_stream_cond);
-	pthread_mutex_unlock(&api_stream_wake_lock);
+	pthread_mutex_lock(&api_stream_lock);
+	api_stream_gen++;
+	pthread_cond_broadcast(&api_stream_cond);
+	pthread_mutex_unlock(&api_stream_lock);
 }

@@ -773,17 +773,15 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 	 * cleanse waits for the guest, a create for libvirt) holds only its own
 	 * connection. In a worker pool it also held every connection its worker
 	 * had accepted in the same round, and an `ls` hung behind a cleanse. */
-	/* Streamed answers (api-stream.h) suspend their connection while
-	 * their source has nothing. */
+	/* Streamed answers (api-stream.h): logs --follow. */
 	if (api_stream_init(err) < 0) {
 		close(api_fd);
 		api_fd = -1;
 		return -EIO;
 	}
 	api_daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-			MHD_ALLOW_SUSPEND_RESUME,
-		0, NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
+		NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
 	if (api_daemon == NULL) {
@@ -800,7 +798,7 @@ void api_stop(void)
 {
 	char path[PATH_MAX];
 
-	api_stream_fini(); /* no connection may stay suspended */
+	api_stream_fini(); /* the streams end: their threads may be joined */
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;

@@ -105,7 +105,8 @@ static void iscadm_follow_line(const char *s, size_t len)
 {
 	if (iscadm_json) {
 		struct json_object *j = json_object_new_string_len(s, (int)len);
-		const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+		const char *t = json_object_to_json_string_ext(
+			j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		iscadm_put(t, strlen(t), ESCAPE_JSON);
 		json_object_put(j);
 	} else {
