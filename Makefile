@@ -23,10 +23,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lacl
 # small files, bounded JSON input, name and size rules, sha256 of a file, trimming
 # key = value text, the service policy and the image manifest (read by the dock
 # and isc-image export), escaping guest and client text for logs and terminals,
-# the progress line of long commands (iscadm, isc-image).
+# the progress line of long commands (iscadm, isc-image), times as people
+# type them (RFC 3339, ages, UNIX seconds).
 COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/validate.c \
               common/sha256.c common/policy.c common/manifest.c \
-              common/text.c common/escape.c common/progress.c
+              common/text.c common/escape.c common/progress.c common/timearg.c
 
 # --- firewall/: the nftables policy (table inet isc) through libnftnl/libmnl, rooms around fw-int.h.
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
@@ -46,18 +47,21 @@ DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
-            dockd/node-view.c dockd/node-reconcile.c dockd/node-snapshot.c dockd/node-vmm.c
+            dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
+            dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
-           dockd/api.c
+           dockd/api.c dockd/api-stream.c dockd/api-logs.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
-# the output (tables, JSON), the verified forensic export, waiting on a node.
+# the output (tables, JSON), the verified forensic export, waiting on a node,
+# logs (followed too) and the times people type.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
-              dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c
+              dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c \
+              dockd/iscadm-logs.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
@@ -205,6 +209,11 @@ PROGRESS_TEST_SRC := common/progress.c common/escape.c
 $(B)/test_progress: tests/unit/test_progress.c $(call obj,$(PROGRESS_TEST_SRC))
 	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
 
+# The times people type (common/timearg.c): pure, common/ only.
+TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
+$(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
+	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -240,7 +249,12 @@ $(A)/test_progress: tests/unit/test_progress.c $(PROGRESS_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
 
-FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc
+$(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
+
+FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
+                timearg
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -252,6 +266,7 @@ FUZZ_ID_netlisten := 8
 FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_ID_vmmproc := 11
+FUZZ_ID_timearg := 12
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
@@ -264,6 +279,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_escape $(A)/test_escape \
              $(B)/test_agentmsg $(A)/test_agentmsg \
              $(B)/test_progress $(A)/test_progress \
+             $(B)/test_timearg $(A)/test_timearg \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -279,7 +295,7 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -288,6 +304,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_escape
 	$(B)/test_agentmsg . $(B)/dockd
 	$(B)/test_progress
+	$(B)/test_timearg
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "api-logs.h"
+#include "api-stream.h"
 #include "audit.h"
 #include "forensic.h"
 #include "image.h"
@@ -351,13 +353,15 @@ static int api_node_cleanse(const struct api_call *c)
 	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
 }
 
-/* the console log, or the firewall's drops */
+/* the console log, or the firewall's drops (api-logs.h) */
 static int api_node_logs(const struct api_call *c)
 {
-	const char *raw = MHD_lookup_connection_value(c->ac_conn, MHD_GET_ARGUMENT_KIND, "raw");
+	struct node_logs_opts o;
+	bool follow;
 
-	return node_logs_json(c->ac_name, c->ac_id == API_NODE_FW_LOGS,
-			      raw != NULL && strcmp(raw, "1") == 0, c->ac_out, c->ac_err);
+	if (api_logs_opts(c->ac_conn, c->ac_id == API_NODE_FW_LOGS, &o, &follow, c->ac_err) < 0)
+		return -EINVAL;
+	return node_logs_json(c->ac_name, &o, c->ac_out, c->ac_err);
 }
 
 /* the whole policy, or one node's part */
@@ -740,6 +744,23 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
 }
 
+/* logs: a JSON answer (api_answer), or with follow=1 a stream
+ * (api_logs_stream) until the node is destroyed or the client leaves. */
+static enum MHD_Result api_logs(struct MHD_Connection *conn, uid_t uid, const char *method,
+				const char *url, enum api_route_id id, const char *name,
+				const struct api_req *req)
+{
+	struct dock_err err = { 0 };
+	struct node_logs_opts o;
+	bool follow = false;
+
+	if (api_logs_opts(conn, id == API_NODE_FW_LOGS, &o, &follow, &err) == 0 && !follow)
+		return api_answer(conn, uid, method, url, id, name, req);
+	if (!err_isset(&err) && api_logs_stream(conn, name, &o, &err) == 0)
+		return MHD_YES;
+	return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+}
+
 static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -772,6 +793,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 							     : "no such API path"));
 	if (id == API_FORENSIC_FILE)
 		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
+	if (id == API_NODE_LOGS || id == API_NODE_FW_LOGS)
+		return api_logs(conn, uid, method, url, id, name, req);
 	return api_answer(conn, uid, method, url, id, name, req);
 }
 
@@ -823,12 +846,19 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 	 * cleanse waits for the guest, a create for libvirt) holds only its own
 	 * connection. In a worker pool it also held every connection its worker
 	 * had accepted in the same round, and an `ls` hung behind a cleanse. */
+	/* Streamed answers (api-stream.h): logs --follow. */
+	if (api_stream_init(err) < 0) {
+		close(api_fd);
+		api_fd = -1;
+		return -EIO;
+	}
 	api_daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
 		NULL, NULL, api_access, NULL, MHD_OPTION_LISTEN_SOCKET, api_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
 	if (api_daemon == NULL) {
+		api_stream_fini();
 		close(api_fd);
 		api_fd = -1;
 		return err_set(err, 500, EIO, "api: libmicrohttpd did not start on %s", path);
@@ -841,6 +871,7 @@ void api_stop(void)
 {
 	char path[PATH_MAX];
 
+	api_stream_fini(); /* the streams end: their threads may be joined */
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;

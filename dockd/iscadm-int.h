@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 /* The exit codes (README, iscadm(1), `iscadm --help`). */
 enum iscadm_exit {
@@ -187,6 +188,17 @@ int iscadm_wait_node(const char *name, int mode, unsigned timeout_s);
  * web1"); the line is cleared before the answer is returned. */
 struct json_object *iscadm_call_progress(const char *method, const char *path, const char *body,
 					 const char *node, const char *what);
+
+/* ---- iscadm-logs.c ---- */
+/* logs: the console log (or the firewall's drops) of node name: the last
+ * tail lines (-1: all) of the boots since (NULL, or as the user typed it:
+ * RFC 3339, an age such as 10m, UNIX seconds); follow: then what the guest
+ * writes, until the node is destroyed or the user stops it. Returns the
+ * exit code (0), dies on an error. */
+int iscadm_logs_run(const char *name, bool firewall, bool raw, bool follow, long tail,
+		    const char *since);
+/* text as a time (timearg.h), or a usage error naming what and the text. */
+time_t iscadm_time_arg(const char *what, const char *text);
 
 /* ---- iscadm-forensic.c ---- */
 /* forensic export ID DEST; returns 0 or dies. */

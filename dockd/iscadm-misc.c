@@ -1,9 +1,8 @@
 /* iscadm-misc: the dock's verbs that are not a node's: the audit trail,
  * the firewall's policy, forensic snapshots, images; and the console log
- * (logs). Each a function of its parsed arguments (iscadm-args.c). */
+ * (logs, over iscadm-logs.c). Each a function of its parsed arguments (iscadm-args.c). */
 #include <errno.h>
 #include <json-c/json.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,63 +32,24 @@ int iscadm_cmd_fw(const struct iscadm_args *a)
 	return ISCADM_OK;
 }
 
-/* logs --raw: the console's bytes as the guest wrote them. */
-static void iscadm_print_raw(const char *b64)
-{
-	size_t cap = strlen(b64) / 4 * 3 + 3, len = 0;
-	unsigned char *bin = malloc(cap);
-
-	if (bin == NULL ||
-	    sodium_base642bin(bin, cap, b64, strlen(b64), NULL, &len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0)
-		iscadm_die("logs: dockd sent an unreadable raw log");
-	fwrite(bin, 1, len, stdout);
-	free(bin);
-}
-
-/* The console's lines come escaped from the dock (a dock older than
- * --raw sends them as they are: the second escape catches what it let
- * through, and leaves escaped text as it is). */
-static void iscadm_print_lines(struct json_object *o, bool raw)
-{
-	struct json_object *lines, *b64;
-
-	if (raw && json_object_object_get_ex(o, "raw", &b64)) {
-		iscadm_print_raw(json_object_get_string(b64));
-		return;
-	}
-	if (!json_object_object_get_ex(o, "lines", &lines))
-		return;
-	for (size_t i = 0; i < json_object_array_length(lines); i++) {
-		struct json_object *l = json_object_array_get_idx(lines, i);
-		if (raw)
-			fwrite(json_object_get_string(l), 1, (size_t)json_object_get_string_len(l),
-			       stdout);
-		else
-			iscadm_put(json_object_get_string(l), (size_t)json_object_get_string_len(l),
-				   ESCAPE_KEEP_TAB | ESCAPE_KEEP_BACKSLASH);
-		putchar('\n');
-	}
-}
-
 int iscadm_cmd_logs(const struct iscadm_args *a)
 {
-	const char *name = iscadm_node_arg(a, 0);
-	bool raw = iscadm_opt(a, "raw") != NULL;
-	struct json_object *o;
-	char path[128];
+	const char *tail = iscadm_opt(a, "tail");
+	long n = -1;
 
-	snprintf(path, sizeof(path), "/v1/nodes/%s/logs%s", name,
-		 iscadm_opt(a, "firewall") ? "/firewall"
-			 : raw             ? "?raw=1"
-					   : "");
-	o = iscadm_call("GET", path, NULL);
-	if (iscadm_json)
-		iscadm_print_json(o);
-	else
-		iscadm_print_lines(o, raw);
-	json_object_put(o);
-	return ISCADM_OK;
+	if (tail != NULL) {
+		char *end;
+		errno = 0;
+		n = strtol(tail, &end, 10);
+		if (errno != 0 || *end != '\0' || end == tail || n < 0 || n > 1000000)
+			iscadm_usage_fail(a->a_cmd,
+					  "--tail \"%s\": a number of lines, 0 to 1000000", tail);
+	}
+	if (iscadm_opt(a, "firewall") && iscadm_opt(a, "follow"))
+		iscadm_usage_fail(a->a_cmd, "--follow is for the console log, not --firewall");
+	return iscadm_logs_run(iscadm_node_arg(a, 0), iscadm_opt(a, "firewall") != NULL,
+			       iscadm_opt(a, "raw") != NULL, iscadm_opt(a, "follow") != NULL, n,
+			       iscadm_opt(a, "since"));
 }
 
 int iscadm_cmd_audit(const struct iscadm_args *a)
@@ -107,14 +67,10 @@ int iscadm_cmd_audit(const struct iscadm_args *a)
 		snprintf(path + l, sizeof(path) - l, "?node=%s", node);
 	}
 	if (since != NULL) {
-		char *end;
-		unsigned long long t;
-		errno = 0;
-		t = strtoull(since, &end, 10);
-		if (errno != 0 || *end != '\0' || end == since || since[0] == '-')
-			iscadm_usage_fail(a->a_cmd, "--since \"%s\" is not a time", since);
+		time_t t = iscadm_time_arg("since", since);
 		l = strlen(path);
-		snprintf(path + l, sizeof(path) - l, "%csince=%llu", node ? '&' : '?', t);
+		snprintf(path + l, sizeof(path) - l, "%csince=%lld", node ? '&' : '?',
+			 (long long)(t < 0 ? 0 : t));
 	}
 	o = iscadm_call("GET", path, NULL);
 	iscadm_print_audit(o);

@@ -254,4 +254,15 @@ int node_quarantine_pause(struct node *n, bool on, struct dock_err *err);
 int node_snapshot_acquired(struct node *n, const char *reason, bool memory,
 			   struct json_object **out, struct dock_err *err);
 
+/* ---- node-logs.c: the console log kept across boots -------------------- */
+
+/* Before a boot (node_do_start): rotate the console log when it is over
+ * NODE_CONSOLE_ROTATE bytes (virtlogd's naming: path.0 the newest of
+ * NODE_CONSOLE_BACKUPS), then append the boot marker line
+ * "-- isc: boot 2026-12-05T10:00:00Z --". A failure is logged, not fatal:
+ * the console log is not what the node needs to run. */
+void node_console_boot(const char *name, const char *path);
+/* The console log and its rotated files removed; absence is fine. */
+void node_console_remove(const char *path);
+
 #endif

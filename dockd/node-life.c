@@ -172,7 +172,7 @@ int node_teardown(const struct node_rec *rec, struct dock_err *err)
 	if (node_nvram_remove(rec->nr_name, nn.nn_nvram, err) < 0)
 		r = -EIO;
 	unlink(nn.nn_socket);
-	unlink(nn.nn_console);
+	node_console_remove(nn.nn_console);
 	node_vmm_boot_remove(rec->nr_name);
 	forensic_forget_key(rec->nr_name);
 	return r;
@@ -245,6 +245,8 @@ int node_do_start(struct node *n, bool verify, struct dock_err *err)
 	if (rc == 0)
 		rc = virt_domain_define(xml, err);
 	free(xml);
+	if (rc == 0) /* kept across boots: rotated when big, each boot marked */
+		node_console_boot(r->nr_name, nn.nn_console);
 	if (rc == 0)
 		rc = virt_domain_start(nn.nn_domain,
 				       (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024, err);

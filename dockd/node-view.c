@@ -1,20 +1,16 @@
 /* node-view: the JSON views of nodes the API answers with: ls (summary),
  * inspect, status (the validation table, checks.h, from what libvirt, the
- * disk, the firewall and the agent say) and logs (console, or the
- * firewall's logged drops through fw_log_lines). Read-only: each copies
- * what it needs under node_lock and does its I/O after. */
+ * disk, the firewall and the agent say); the logs are node-logs.c's.
+ * Read-only: each copies what it needs under node_lock and does its I/O
+ * after. */
 #include "node-int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "escape.h"
 
 #include "luks.h"
 #include "virt.h"
@@ -485,105 +481,5 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 	json_object_object_add(*out, "report_time",
 			       rep ? json_object_new_int64(rep->rp_time) : NULL);
 	free(rep);
-	return 0;
-}
-
-/* ---- logs ------------------------------------------------------------------------ */
-
-#define NODE_LOG_TAIL  (64 * 1024)
-#define NODE_LOG_LINES 200
-
-/* The next line of buf[*at..n) (its start, its length without the newline
- * and a CR before it); false at the end. Empty lines are skipped. */
-static bool node_console_next(const char *buf, size_t n, size_t *at, size_t *start, size_t *len)
-{
-	while (*at < n) {
-		const char *nl = memchr(buf + *at, '\n', n - *at);
-		size_t end = nl != NULL ? (size_t)(nl - buf) : n;
-		*start = *at;
-		*len = end - *at;
-		*at = end + (nl != NULL);
-		if (*len > 0 && buf[*start + *len - 1] == '\r')
-			(*len)--;
-		if (*len > 0)
-			return true;
-	}
-	return false;
-}
-
-/* The last lines of the node's serial console log into out: "lines",
- * each escaped (escape.h) so that no client, JSON or terminal, meets a
- * control sequence or bytes that are not UTF-8 the guest wrote (tabs
- * kept, the CR of CRLF dropped); with raw also "raw", the bytes of the
- * same lines as they are, base64 (`iscadm logs --raw`). */
-static void node_console_view(const char *path, bool raw, struct json_object *out)
-{
-	struct json_object *a = json_object_new_array();
-	char *buf = malloc(NODE_LOG_TAIL + 1), *esc = malloc(ESCAPE_SIZE(NODE_LOG_TAIL)), *b64;
-	size_t at = 0, start, len, total = 0, first = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	off_t size;
-	ssize_t n = 0;
-
-	if (fd < 0 || buf == NULL || esc == NULL)
-		goto out;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > NODE_LOG_TAIL ? size - NODE_LOG_TAIL : 0, SEEK_SET);
-	n = read(fd, buf, NODE_LOG_TAIL);
-	if (n <= 0)
-		goto out;
-	while (node_console_next(buf, (size_t)n, &at, &start, &len))
-		total++;
-	at = 0;
-	for (size_t i = 0; node_console_next(buf, (size_t)n, &at, &start, &len); i++) {
-		if (i + NODE_LOG_LINES < total)
-			continue;
-		if (json_object_array_length(a) == 0)
-			first = start;
-		escape_buf(esc, ESCAPE_SIZE(NODE_LOG_TAIL), buf + start, len, ESCAPE_KEEP_TAB);
-		json_object_array_add(a, json_object_new_string(esc));
-	}
-	if (raw &&
-	    (b64 = malloc(sodium_base64_ENCODED_LEN(NODE_LOG_TAIL,
-						    sodium_base64_VARIANT_ORIGINAL))) != NULL) {
-		sodium_bin2base64(
-			b64,
-			sodium_base64_ENCODED_LEN(NODE_LOG_TAIL, sodium_base64_VARIANT_ORIGINAL),
-			(const unsigned char *)buf + first, (size_t)n - first,
-			sodium_base64_VARIANT_ORIGINAL);
-		json_object_object_add(out, "raw", json_object_new_string(b64));
-		free(b64);
-	}
-out:
-	json_object_object_add(out, "lines", a);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	free(esc);
-}
-
-int node_logs_json(const char *name, bool firewall, bool raw, struct json_object **out,
-		   struct dock_err *err)
-{
-	struct node_names nn;
-	struct node_rec r;
-	struct node *n;
-
-	pthread_mutex_lock(&node_lock);
-	n = node_find_locked(name);
-	if (n != NULL)
-		r = n->n_rec;
-	pthread_mutex_unlock(&node_lock);
-	if (n == NULL)
-		return err_set(err, 404, ENOENT, "node \"%s\" not found", name);
-	node_names(&r, &nn);
-	*out = json_object_new_object();
-	json_object_object_add(*out, "node", json_object_new_string(name));
-	json_object_object_add(*out, "source",
-			       json_object_new_string(firewall ? "firewall" : "console"));
-	if (firewall)
-		json_object_object_add(*out, "lines", fw_log_lines(name, NODE_LOG_LINES));
-	else
-		node_console_view(nn.nn_console, raw, *out);
 	return 0;
 }

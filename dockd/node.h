@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agentproto.h"
 #include "config.h"
@@ -75,12 +76,39 @@ int node_quarantine(const char *name, bool on, struct node_quarantine_opts *opt,
 		    struct dock_err *err);
 int node_fw_show_json(const char *name, struct json_object **out, struct dock_err *err);
 
-/* The last lines of the node's console log, or (firewall) the kernel's
- * records of its dropped packets: {"node","source","lines":[...]}. The
- * console's lines are escaped for terminals (escape.h); raw adds "raw",
- * the same lines' bytes as they are, base64. */
-int node_logs_json(const char *name, bool firewall, bool raw, struct json_object **out,
+/* What a logs request asks for (node-logs.c). */
+struct node_logs_opts {
+	bool nlo_firewall; /* the kernel's records of its dropped packets */
+	bool nlo_raw;      /* the console's bytes as the guest wrote them */
+	long nlo_tail;     /* the last this many lines; -1: all */
+	int64_t nlo_since; /* the boots that began at or after (UNIX time); 0: all */
+};
+
+/* The console log, kept across boots: rotated at start and its boot marked
+ * (node_console_boot); read as one stream over the rotated files. The
+ * view: {"node","source","lines":[...]}, the lines the options select
+ * (console lines carry no time: since selects boots by their markers),
+ * escaped for terminals (escape.h); raw adds "raw", the same lines' bytes
+ * as they are, base64. Bounded: at most NODE_LOGS_VIEW_LINES lines and 1 MiB
+ * of the log; "omitted" counts the selected lines left out. The firewall's
+ * records (the kernel's buffer holds them) take tail, not since. */
+#define NODE_LOGS_VIEW_LINES 10000
+int node_logs_json(const char *name, const struct node_logs_opts *o, struct json_object **out,
 		   struct dock_err *err);
+
+/* Following the console log: the selected lines, then new ones as the
+ * guest writes them, across boots and rotations, until the node is
+ * destroyed. node_follow_read: > 0 bytes into buf (whole escaped lines,
+ * each ending in a newline, or with raw the bytes as they are), 0 nothing
+ * new yet, -1 the end (the node is gone). node_follow_ready: whether a read
+ * would give something or the end (cheap: a stat; for api-stream's ticker).
+ * One follower is used by one thread at a time. */
+struct node_follow;
+int node_follow_open(const char *name, const struct node_logs_opts *o, struct node_follow **out,
+		     struct dock_err *err);
+ssize_t node_follow_read(struct node_follow *f, char *buf, size_t size);
+bool node_follow_ready(struct node_follow *f);
+void node_follow_close(struct node_follow *f);
 
 /* Self-cleansing: halt, crypto-shred the ephemeral disk, fresh disk with
  * a new key, start (on demand, or by node_tick when the lifetime is up). */

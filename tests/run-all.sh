@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc; do
+	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
@@ -77,6 +77,8 @@ run_suite node-spec-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_node_spec"
 run_suite escape env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_escape"
 run_suite escape-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_escape"
 run_suite agentmsg env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_agentmsg" "$SRC" "$B/dockd"
+run_suite timearg env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_timearg"
+run_suite timearg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_timearg"
 run_suite agentmsg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agentmsg" "$SRC" "$B/dockd"
 run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
 run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"

@@ -25,6 +25,7 @@ nothing_of() { # NAME: no libvirt object, volume, state file or set element for 
 	virsh vol-list isc-ephemeral 2>/dev/null | grep -q "isc-$n.img" && bad="$bad volume"
 	[ -e "$W/state/nodes/$n.json" ] && bad="$bad state-file"
 	[ -e "$W/state/volumes/isc-$n.img" ] && bad="$bad volume-file"
+	compgen -G "$W/run/console/$n.log*" >/dev/null && bad="$bad console-log"
 	[ -z "$bad" ] || { echo "left behind:$bad"; return 1; }
 }
 # api METHOD PATH [BODY]: the API over the unix socket, as any client; the
@@ -172,14 +173,53 @@ t_ok "create web2" "$A" create web2 --image micro --memory 128 --scratch-size 64
 t_ok "web2 has its own bridge" bash -c "[ \"\$(virsh net-dumpxml isc-web1 | grep -o \"bridge name='[^']*'\")\" != \"\$(virsh net-dumpxml isc-web2 | grep -o \"bridge name='[^']*'\")\" ]"
 t_ok "firewall knows both bridges (node-to-node drop)" bash -c "nft list set inet isc node_bridges | grep -q iscbr0 && nft list set inet isc node_bridges | grep -q iscbr1"
 
-# --- stop / start
+# --- stop / start; the console log kept across boots (issue 18): a boot
+# marker before each boot, rotated at start when big, read by tail and by
+# since (boots), followed as a stream (curl -N on the API)
+CON=$W/run/console/web1.log
+LOGS="http://dock/v1/nodes"
+logs_get() { curl -s --unix-socket "$ISC_SOCKET" "$LOGS/$1/logs?$2"; }
+follow_code() { curl -s -o /dev/null -w '%{http_code}' --max-time "$2" --unix-socket "$ISC_SOCKET" "$LOGS/$1/logs?follow=1&tail=0"; }
+t_is "console: one boot marker after create" "$(grep -c '^-- isc: boot [0-9T:Z-]* --$' "$CON")" 1
+curl -sN --unix-socket "$ISC_SOCKET" "$LOGS/web1/logs?follow=1&tail=0" >"$W/follow1.out" 2>&1 &
+FOLLOW1=$!
+sleep 0.5
 t_ok "stop web1" "$A" stop web1
 t_is "web1 stopped (dock)" "$(state_of web1)" stopped
 t_is "web1 shut off (libvirt)" "$(dom_state isc-web1)" "shut off"
 t_is "stop of a stopped node: 200" "$(api POST /v1/nodes/web1/stop)" 200
 t_ok "... with the node's view and already: true" jq -e '.already == true and .name == "web1" and .state == "stopped"' "$W/api.out"
+t_ok "console: a follower started before the stop streams the guest's shutdown line" \
+	wait_for 10 grep -q 'isc-micro: stopping' "$W/follow1.out"
+t_ok "console: the follower's lines are escaped lines, no CR" bash -c "! grep -q \$'\r' '$W/follow1.out'"
+kill "$FOLLOW1"
+wait "$FOLLOW1" 2>/dev/null
+t_ok "console: dockd answers after the follower was killed" "$A" ls
+t_mid=$(date +%s)
+# 1.2 MB of lines: over the 1 MiB at which the next start rotates the log.
+yes 'filler: a line of the e2e test that makes the console log big enough to rotate' |
+	head -c 1200000 >>"$CON"
 t_ok "start web1" "$A" start web1
 t_ok "agent hello after restart" wait_for 120 has_hello web1
+t_ok "console: the big log was rotated at start (web1.log.0)" test "$(stat -c %s "$CON.0")" -gt 1000000
+# (after a newline that ends the old file's last line, cut by the rotation)
+t_ok "console: the new log begins with the boot marker" bash -c "grep -m1 . '$CON' | grep -q '^-- isc: boot '"
+t_ok "console: its files stay bounded (4 files of at most 2 MiB)" \
+	test "$(cat "$CON" "$CON".* | wc -c)" -le $((4 * 2 * 1024 * 1024))
+second_boot() { curl -sN --max-time 2 --unix-socket "$ISC_SOCKET" "$LOGS/web1/logs?follow=1" >"$W/all.out"; [ "$(grep -c 'root mounted read-only' "$W/all.out")" = 2 ]; }
+t_ok "console: both boots' lines, across the rotated files (the stream from the start)" wait_for 30 second_boot
+t_is "console: two boot markers" "$(grep -c '^-- isc: boot ' "$W/all.out")" 2
+t_is "console: tail=3 gives exactly 3 lines" "$(logs_get web1 tail=3 | jq '.lines|length')" 3
+logs_get web1 "since=$t_mid" >"$W/since.json"
+t_ok "console: since (a time between the boots) selects the second boot only" jq -e \
+	'(.lines[0]|startswith("-- isc: boot ")) and ([.lines[]|select(startswith("-- isc: boot "))]|length)==1
+	and ([.lines[]|select(test("root mounted read-only"))]|length)==1 and ([.lines[]|select(startswith("filler"))]|length)==0' \
+	"$W/since.json"
+t_ok "console: the view is bounded and counts what it left out" \
+	bash -c "curl -s --unix-socket '$ISC_SOCKET' '$LOGS/web1/logs?tail=all' | jq -e '(.lines|length) <= 10000 and .omitted > 0'"
+t_is "console: a bad since is refused naming it" "$(logs_get web1 since=yesterday | jq -r .error)" \
+	'since "yesterday" is not a time: give RFC 3339 (2026-12-05T10:00:00Z, 2026-12-05T11:00:00+01:00), an age (90s, 10m, 6h, 2d, 1h30m) or UNIX seconds'
+t_ok "console: an RFC 3339 since is taken too" bash -c "curl -s --unix-socket '$ISC_SOCKET' '$LOGS/web1/logs?since=$(date -u -d @"$t_mid" +%Y-%m-%dT%H:%M:%SZ)' | jq -e '([.lines[]|select(startswith(\"-- isc: boot \"))]|length)==1'"
 t_is "start of a running node: 200" "$(api POST /v1/nodes/web1/start '{}')" 200
 t_ok "... with already: true, rekeyed: false, still running" jq -e '.already == true and .rekeyed == false and .state == "running"' "$W/api.out"
 t_is "start with a flag it does not know: 400" "$(api POST /v1/nodes/web1/start '{"rekey":true,"bogus":true}')" 400
@@ -231,6 +271,24 @@ jq '.name="backed"' "$W/images/micro/manifest.json" | jq --arg s "$(sha256sum "$
 refuse "a base naming a backing file refused" "image \"backed\": base base.qcow2 names a backing file (a base disk must stand alone; refusing it)" web3 --image backed
 t_ok "nothing created for the backed image" nothing_of web3
 
+# --- followers: at most 16 at once, released when their client goes, ended
+# when their node is destroyed
+pids=()
+for _ in $(seq 16); do
+	curl -sN --unix-socket "$ISC_SOCKET" "$LOGS/web2/logs?follow=1&tail=0" >/dev/null 2>&1 &
+	pids+=($!)
+done
+sleep 1
+sixteen() { [ "$(follow_code web2 1)" = 503 ]; }
+t_ok "console: a 17th follower is refused (503)" wait_for 5 sixteen
+kill "${pids[@]}"
+wait "${pids[@]}" 2>/dev/null
+freed() { [ "$(follow_code web2 1)" = 200 ]; }
+t_ok "console: killed followers are released" wait_for 5 freed
+curl -sN --unix-socket "$ISC_SOCKET" "$LOGS/web2/logs?follow=1&tail=1" >"$W/follow2.out" 2>&1 &
+FOLLOW2=$!
+t_ok "console: tail=1 streams the last line first" wait_for 5 test -s "$W/follow2.out"
+
 # --- image rm: refused while a node uses the image, 404 unknown, removed when unused
 t_is "DELETE an image two nodes use: 409" "$(api DELETE /v1/images/micro)" 409
 t_ok "... naming them" grep -Eqx 'image "micro" is used by 2 nodes \((web1, web2|web2, web1)\): destroy them first' <(jq -r .error "$W/api.out")
@@ -265,6 +323,11 @@ t_is "DELETE ?force=maybe: 400" "$(api DELETE '/v1/nodes/web2?force=maybe')" 400
 t_is "DELETE ?force=1 destroys the running web2: 200" "$(api DELETE '/v1/nodes/web2?force=1')" 200
 t_ok "... answering destroyed: web2" jq -e '.destroyed == "web2"' "$W/api.out"
 t_ok "audit: web2's refused destroys, then the forced one" bash -c "'$A' audit --node web2 --json | jq -e '[.[] | select(.action == \"destroy\" and .result != \"intent\") | (.result[0:5]) + (if .detail.force then \"+force\" else \"\" end)] | . == [\"error\", \"error\", \"error\", \"error\", \"ok+force\"]'"
+# (curl's zombie until it is waited for: ended is its state, not kill -0)
+ended() { [ ! -e "/proc/$FOLLOW2" ] || grep -q '^[0-9]* (.*) Z' "/proc/$FOLLOW2/stat"; }
+t_ok "console: the follower of web2 ends when web2 is destroyed" wait_for 5 ended
+wait "$FOLLOW2"
+t_is "console: ... cleanly (curl's exit status)" $? 0
 t_ok "web2: no domain, network, secret, volume or state left" nothing_of web2
 t_ok "web2's bridge left the firewall set" bash -c "! nft list set inet isc node_bridges | grep -q iscbr1"
 t_ok "stop web1, then destroy it without force" bash -c "'$A' stop web1 && '$A' destroy web1"

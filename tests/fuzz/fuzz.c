@@ -6,7 +6,8 @@
  * bytes as a struct agentreader_out, through agentreader_check into checks_evaluate and
  * the record's JSON; its corpus from tests/fuzz/mkreader.c), any text escaped for a log
  * or a terminal (escape), a QEMU's /proc/PID/status and cgroup as the vmm row reads them
- * (vmmproc: the two texts split at the first NUL, then judged). `make check` replays tests/fuzz/corpus/<target>
+ * (vmmproc: the two texts split at the first NUL, then judged), a time as a person
+ * types it (timearg: `logs --since`, `audit --since`, the console's boot markers). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include "render.h"
 #include "spec.h"
 #include "state.h"
+#include "timearg.h"
 #include "vmm.h"
 
 #define FUZZ_AGENT     1
@@ -42,6 +44,7 @@
 #define FUZZ_READER    9
 #define FUZZ_ESCAPE    10
 #define FUZZ_VMMPROC   11
+#define FUZZ_TIMEARG   12
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -289,6 +292,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strlen(ev) >= sizeof(ev))
 		abort();
 	free(text);
+#elif FUZZ_TARGET == FUZZ_TIMEARG
+	/* Any text: refused with a one-line message, or a time within the
+	 * bounds that prints as RFC 3339 and parses back to itself; a boot
+	 * marker's time read from exactly the bytes given (an exact-size copy,
+	 * so ASan sees a read past them). */
+	struct dock_err err = { 0 };
+	char text[TIMEARG_TEXT_MAX + 8], back[TIMEARG_RFC3339_SIZE], *exact = malloc(size + 1);
+	time_t t = -1, u = -1;
+	(void)fuzz_line;
+	if (exact == NULL)
+		return 0;
+	memcpy(exact, data, size);
+	if (timearg_rfc3339(exact, size, &t) == 0 && (t < 0 || t > (time_t)INT64_C(253402300799)))
+		abort();
+	free(exact);
+	memcpy(text, s, size < sizeof(text) - 1 ? size : sizeof(text) - 1);
+	text[size < sizeof(text) - 1 ? size : sizeof(text) - 1] = '\0';
+	if (timearg_parse("since", text, (time_t)1796464800, &t, &err) == 0) {
+		if (t < 0 || t > (time_t)INT64_C(253402300799) || err_isset(&err))
+			abort();
+		timearg_format(t, back, sizeof(back));
+		if (timearg_rfc3339(back, strlen(back), &u) != 0 || u != t)
+			abort();
+	} else if (err.de_status != 400 || strchr(err.de_msg, '\n') != NULL ||
+		   !escape_utf8_valid(err.de_msg, strlen(err.de_msg))) {
+		abort();
+	}
 #else
 #error "FUZZ_TARGET must be set"
 #endif
