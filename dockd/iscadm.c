@@ -308,7 +308,9 @@ int iscadm_cmd_version(const struct iscadm_args *a)
 		iscadm_fail(st > 0 ? iscadm_exit_of(st) : ISCADM_ERROR,
 			    "daemon: no version (HTTP %ld)", st);
 	printf("daemon: dockd %s (commit %s), API %s, %s\n", iscadm_str(o, "version"),
-	       iscadm_str(o, "commit"), iscadm_str(o, "api"), iscadm_str(o, "accel"));
+	       iscadm_str(o, "commit"), iscadm_str(o, "api"),
+	       strcmp(iscadm_raw(o, "accel"), "kvm") == 0 ? "KVM"
+							  : "TCG (emulated: no usable KVM)");
 	json_object_put(o);
 	return ISCADM_OK;
 }

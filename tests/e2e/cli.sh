@@ -105,6 +105,17 @@ t_ok "ls --format csv has a header and a row a node" \
 t_ok "status --format csv: the rows" bash -c "'$A' status a --format csv | grep -q '^1,base-readonly,dock,PASS,'"
 rc_is "--format yaml" 2 "$A" ls --format yaml
 
+# --- logs and times
+t_is "logs --tail 3: three lines" "$("$A" logs a --tail 3 | wc -l)" 3
+t_ok "logs --since 10m: the boot marker of this boot" bash -c "'$A' logs a --since 10m | grep -q '^-- isc: boot '"
+t_is "logs --since a future RFC 3339 time: nothing" "$("$A" logs a --since 2099-01-01T00:00:00Z | wc -l)" 0
+rc_is "logs --since yesterday" 2 "$A" logs a --since yesterday
+rc_is "logs --tail -1" 2 "$A" logs a --tail -1
+t_ok "audit --since 1h: the creates" bash -c "'$A' audit --since 1h | grep -q ' create '"
+t_is "audit --since a future time: the header alone" "$("$A" audit --since 2099-01-01T00:00:00+01:00 | wc -l)" 1
+"$A" logs -f --tail 0 a >"$W/follow.out" 2>&1 &
+follower=$!
+
 # --- guard rails and idempotence
 rc_is "destroy of a running node without --force" 4 "$A" destroy w
 t_ok "the node is still there" "$A" inspect w
@@ -123,5 +134,12 @@ t_ok "forensic rm asks on a terminal and keeps it on no" \
 	bash -c "echo n | script -qec \"'$A' forensic rm $id\" /dev/null | grep -q 'Delete forensic snapshot' && [ \$('$A' forensic ls --json | jq length) = 1 ]"
 rc_is "forensic rm --yes" 0 "$A" forensic rm --yes "$id"
 rc_is "forensic rm of one that is gone" 3 "$A" forensic rm --yes "$id"
-rc_is "destroy --force a" 0 "$A" destroy --force a
+rc_is "stop a" 0 "$A" stop a
+rc_is "destroy a (stopped: no --force needed)" 0 "$A" destroy a
+# (the follower's zombie until it is waited for: ended is its state)
+ended() { [ ! -e "/proc/$follower" ] || grep -q '^[0-9]* (.*) Z' "/proc/$follower/stat"; }
+t_ok "logs -f of a ends when a is destroyed" wait_for 10 ended
+wait "$follower"
+t_is "... with exit 0" $? 0
+t_ok "... and it streamed the guest's shutdown line" grep -q 'isc-micro: stopping' "$W/follow.out"
 t_is "nothing left" "$("$A" ls -q | wc -l)" 0
