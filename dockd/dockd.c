@@ -51,15 +51,54 @@ static void dockd_usage(FILE *f)
 		"exit status: 0 ok, 1 error (configuration, libvirt, ...), 2 bad usage\n");
 }
 
+/* The daemon's end of the pipe its starter waits on (-1 in the foreground). */
+static int dockd_ready_fd = -1;
+
+/* The starter returns only when the dock answers on its socket (exit 0) or
+ * its start-up failed (exit 1, the reason in the log): a command after
+ * `dockd` finds the socket there, as with systemd's Type=forking. */
+static __attribute__((noreturn)) void dockd_wait_ready(int fd)
+{
+	char c = 0;
+	ssize_t n;
+
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && c == 'R')
+		_exit(0);
+	fprintf(stderr, "dockd: start-up failed: the reason is in the system log (dockd -f "
+			"shows it on stderr)\n");
+	_exit(1);
+}
+
+/* Called once the API listens: the starter may return. */
+static void dockd_tell_ready(void)
+{
+	if (dockd_ready_fd < 0)
+		return;
+	if (write(dockd_ready_fd, "R", 1) != 1)
+		log_warn("dock: cannot tell the starter it is ready: %s", strerror(errno));
+	close(dockd_ready_fd);
+	dockd_ready_fd = -1;
+}
+
 static int dockd_daemonize(void)
 {
-	pid_t pid = fork();
-	int fd;
+	int p[2], fd;
+	pid_t pid;
 
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		dockd_wait_ready(p[0]);
+	}
+	close(p[0]);
+	dockd_ready_fd = p[1];
 	if (setsid() < 0)
 		return -errno;
 	pid = fork();
@@ -192,6 +231,7 @@ static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
 		return 1;
 	}
 	log_info("dock: ready");
+	dockd_tell_ready();
 	agentchan_run(&dockd_stop);
 	log_info("dock: stopping (nodes keep running)");
 	api_stop();
