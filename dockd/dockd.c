@@ -67,8 +67,9 @@ static __attribute__((noreturn)) void dockd_wait_ready(int fd)
 	while (n < 0 && errno == EINTR);
 	if (n == 1 && c == 'R')
 		_exit(0);
-	fprintf(stderr, "dockd: start-up failed: the reason is in the system log (dockd -f "
-			"shows it on stderr)\n");
+	fprintf(stderr,
+		"dockd: start-up failed: the reason is in the system log (dockd -f "
+		"shows it on stderr)\n");
 	_exit(1);
 }
 

@@ -191,15 +191,24 @@ void iscadm_die_http(long status, struct json_object *o)
 	iscadm_fail(code, "dockd answered HTTP %ld", status);
 }
 
-/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
-struct json_object *iscadm_call(const char *method, const char *path, const char *body)
+struct json_object *iscadm_call_status(const char *method, const char *path, const char *body,
+				       long *status)
 {
 	struct iscadm_buf b = { NULL, 0 };
 	struct json_object *o;
-	long status = iscadm_request(method, path, body, iscadm_write, &b);
 
+	*status = iscadm_request(method, path, body, iscadm_write, &b);
 	o = b.ib_data ? json_tokener_parse(b.ib_data) : NULL;
 	free(b.ib_data);
+	return o;
+}
+
+/* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
+struct json_object *iscadm_call(const char *method, const char *path, const char *body)
+{
+	long status;
+	struct json_object *o = iscadm_call_status(method, path, body, &status);
+
 	if (status < 200 || status > 299)
 		iscadm_die_http(status, o);
 	if (o == NULL)

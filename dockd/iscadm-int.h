@@ -118,6 +118,10 @@ int iscadm_exit_of(long status);
 /* The one-line reason of a refused request (the answer's "error"), exit
  * code from its status. */
 __attribute__((noreturn)) void iscadm_die_http(long status, struct json_object *o);
+/* One request, whatever its status (in *status): the parsed answer or
+ * NULL; dies only when dockd cannot be reached. */
+struct json_object *iscadm_call_status(const char *method, const char *path, const char *body,
+				       long *status);
 /* One API call; returns the parsed JSON of a 2xx answer, dies otherwise. */
 struct json_object *iscadm_call(const char *method, const char *path, const char *body);
 

@@ -18,47 +18,7 @@
 #include "progress.h"
 
 #define ISCADM_WAIT_POLL_MS  500
-#define ISCADM_WAIT_BODY_MAX (1024 * 1024) /* an inspect or status answer */
-#define ISCADM_WAIT_ROWS_MAX 512           /* the FAIL rows' ids, joined */
-
-/* ---- one answer, bounded ------------------------------------------------- */
-
-struct iscadm_wait_buf {
-	char *wb_data;
-	size_t wb_len;
-};
-
-static size_t iscadm_wait_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct iscadm_wait_buf *b = ud;
-	size_t n = size * nmemb;
-	char *nd;
-
-	if (b->wb_len + n > ISCADM_WAIT_BODY_MAX)
-		return 0;
-	nd = realloc(b->wb_data, b->wb_len + n + 1);
-	if (nd == NULL)
-		return 0;
-	memcpy(nd + b->wb_len, ptr, n);
-	b->wb_data = nd;
-	b->wb_len += n;
-	nd[b->wb_len] = '\0';
-	return n;
-}
-
-/* One request; *status its HTTP status; the parsed answer or NULL. Dies
- * only when dockd cannot be reached (iscadm_request). */
-static struct json_object *iscadm_wait_get(const char *method, const char *path, const char *body,
-					   long *status)
-{
-	struct iscadm_wait_buf b = { NULL, 0 };
-	struct json_object *o;
-
-	*status = iscadm_request(method, path, body, iscadm_wait_write, &b);
-	o = b.wb_data ? json_tokener_parse(b.wb_data) : NULL;
-	free(b.wb_data);
-	return o;
-}
+#define ISCADM_WAIT_ROWS_MAX 512 /* the FAIL rows' ids, joined */
 
 static const char *iscadm_wait_member(struct json_object *o, const char *path)
 {
@@ -137,7 +97,7 @@ static struct json_object *iscadm_wait_inspect(struct iscadm_wait *w)
 	const char *state;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s", w->iw_name);
-	o = iscadm_wait_get("GET", path, NULL, &status);
+	o = iscadm_call_status("GET", path, NULL, &status);
 	if (status < 200 || status > 299) {
 		progress_end(&w->iw_pg, NULL);
 		iscadm_die_http(status, o);
@@ -165,7 +125,7 @@ static int iscadm_wait_table(struct iscadm_wait *w)
 	int r = 0;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s/status", w->iw_name);
-	st = iscadm_wait_get("GET", path, NULL, &status);
+	st = iscadm_call_status("GET", path, NULL, &status);
 	if (status < 200 || status > 299) {
 		progress_end(&w->iw_pg, NULL);
 		iscadm_die_http(status, st);
@@ -275,7 +235,8 @@ static void *iscadm_long_call_run(void *arg)
 {
 	struct iscadm_long_call *lc = arg;
 	long status;
-	struct json_object *o = iscadm_wait_get(lc->lc_method, lc->lc_path, lc->lc_body, &status);
+	struct json_object *o =
+		iscadm_call_status(lc->lc_method, lc->lc_path, lc->lc_body, &status);
 
 	pthread_mutex_lock(&lc->lc_lock);
 	lc->lc_status = status;
@@ -296,7 +257,7 @@ static void iscadm_long_call_look(struct progress *pg, const char *node)
 	const char *op, *phase;
 
 	snprintf(path, sizeof(path), "/v1/nodes/%s", node);
-	o = iscadm_wait_get("GET", path, NULL, &status);
+	o = iscadm_call_status("GET", path, NULL, &status);
 	op = status == 200 ? iscadm_wait_member(o, "op") : NULL;
 	phase = status == 200 ? iscadm_wait_member(o, "op_phase") : NULL;
 	if (status == 404)
