@@ -21,7 +21,8 @@ enum iscadm_format iscadm_format = ISCADM_TABLE;
 
 /* The message escaped whole: it may carry the dock's error, which may
  * carry what a guest or a client wrote. */
-static __attribute__((noreturn)) void iscadm_vfail(int code, const char *fmt, va_list ap)
+static __attribute__((noreturn, format(printf, 2, 0))) void iscadm_vfail(int code, const char *fmt,
+									 va_list ap)
 {
 	static char msg[4096], out[ESCAPE_SIZE(sizeof(msg))];
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);

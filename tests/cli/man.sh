@@ -93,7 +93,7 @@ t_is "dockd.conf.5 documents no key config.c does not accept" \
 out=$(render dockd.8)
 if [ -x build/dockd ]; then
 	opts=$(build/dockd -h 2>&1 | grep -oE '(^|[[ ])--?[a-z][a-z-]*' | tr -d '[ ' | sort -u)
-	missing=$(for o in $opts; do grep -qE "^ {7}(-[a-z], )?$o( |,|$)" <<<"$out" || echo "$o"; done)
+	missing=$(for o in $opts; do grep -qE "^ {7}(-[a-zA-Z], )?$o( |,|$)" <<<"$out" || echo "$o"; done)
 	t_is "dockd.8 describes every option of dockd -h ($(echo $opts))" "$missing" ""
 else
 	t_fail "build/dockd is built"
