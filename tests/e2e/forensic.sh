@@ -139,7 +139,7 @@ t_is "the copy holds the encrypted dump and its sealed key" "$(cd "$XM" && stat 
 t_ok "the operator decrypts the exported dump" bash -c "'$U' --memory '$W/operator.sec' '$XM/memory.key.sealed' '$XM/memory.enc' '$W/memx.core' && grep -aq mem-marker-5127 '$W/memx.core'"
 rm -f "$W/memx.core"
 
-t_ok "forensic rm" "$A" forensic rm "$ID"
+t_ok "forensic rm" "$A" forensic rm --yes "$ID"
 t_is "three snapshots left" "$("$A" forensic ls --json | jq length)" 3
 
 # --- the autonomic loop end to end: a node whose maximum lifetime expires

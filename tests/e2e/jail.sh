@@ -70,7 +70,7 @@ t_diag "vmm row of a: $(row a vmm)"
 
 # --- the range is exhausted: refused at create, nothing made
 "$A" create c --image micro --memory 160M --scratch-size 32M >"$W/c.err" 2>&1
-t_is "a third node is refused" $? 1
+t_is "a third node is refused (exit 4: conflict)" $? 4
 t_ok "... naming vmm_uid_range ($(head -c 200 "$W/c.err"))" grep -q "vmm_uid_range 90000-90001 is exhausted" "$W/c.err"
 t_ok "... and nothing of c exists" bash -c "[ ! -e '$W/state/nodes/c.json' ] && ! virsh dominfo isc-c"
 

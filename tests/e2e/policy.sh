@@ -20,7 +20,7 @@ quarantined() { [ "$(ins .state)" = quarantined ]; }
 events() { "$A" audit --node weak --json | jq -r '[.[] | select(.action == "check-failed") | .detail.check] | sort | join(" ")'; }
 
 out=$("$A" create bad --image micro-weak --on-fail panic 2>&1)
-t_is "--on-fail panic is refused ($out)" "$? $(grep -c 'on_fail must be' <<<"$out")" "1 1"
+t_is "--on-fail panic is refused ($out)" "$? $(grep -c 'on_fail must be' <<<"$out")" "2 1"
 t_ok "create weak --on-fail quarantine" \
 	"$A" create weak --image micro-weak --memory 192M --scratch-size 64M --on-fail quarantine
 t_is "inspect shows on_fail" "$(ins .on_fail)" quarantine

@@ -72,16 +72,16 @@ t_is "d's lookup never reaches the resolver (egress deny)" \
 
 # --- 2. publish limits
 out=$("$A" publish e 80:80 2>&1)
-t_is "publish 80:80 refused ($out)" "$? $(grep -c 'host port 80 is outside publish_ports 1024-65535' <<<"$out")" "1 1"
+t_is "publish 80:80 refused, exit 2 (bad input) ($out)" "$? $(grep -c 'host port 80 is outside publish_ports 1024-65535' <<<"$out")" "2 1"
 out=$("$A" create x --image micro --memory 160M --scratch-size 32M --publish 22:22 2>&1)
-t_is "create --publish 22:22 refused ($out)" "$? $(grep -c 'host port 22 is outside publish_ports' <<<"$out")" "1 1"
+t_is "create --publish 22:22 refused, exit 2 ($out)" "$? $(grep -c 'host port 22 is outside publish_ports' <<<"$out")" "2 1"
 t_ok "... and nothing of x was made" bash -c "! '$A' inspect x >/dev/null 2>&1 && ! virsh net-info isc-x >/dev/null 2>&1"
 mkdir -p "$W/www" && echo "host ok" >"$W/www/index.html"
 python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 18080 >/dev/null 2>&1 &
 t_ok "a host service listens on 18080" wait_for 20 listening 18080
 out=$("$A" publish e 18080:80 2>&1)
-t_is "publish 18080:80 refused naming the listener ($out)" \
-	"$? $(grep -c 'host port 18080/tcp is in use by a listening socket (0.0.0.0:18080)' <<<"$out")" "1 1"
+t_is "publish 18080:80 refused naming the listener, exit 4 (conflict) ($out)" \
+	"$? $(grep -c 'host port 18080/tcp is in use by a listening socket (0.0.0.0:18080)' <<<"$out")" "4 1"
 t_ok "publish 8080:80 (allowed)" "$A" publish e 8080:80
 t_is "outside -> host:8080 reaches e's service" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
 
