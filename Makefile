@@ -36,10 +36,10 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
           firewall/fw-showfmt.c firewall/fwlog.c firewall/fw-private.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
-# config, nets, templates, images, records, LUKS, the agent protocol, create
+# config (and `dockd -t`'s look at the host), nets, templates, images, records, LUKS, the agent protocol, create
 # requests, profiles, checks, the audit trail and its chained log, timing,
 # image pins, free space, the host ports a publish may take, the VMM jail.
-DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
+DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
@@ -204,6 +204,10 @@ AGENTMSG_TEST_SRC := $(DOCK_TEST_SRC) dockd/agentreader.c
 $(B)/test_agentmsg: tests/unit/test_agentmsg.c $(call obj,$(AGENTMSG_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# dockd.conf's renamed keys, dist/dockd.conf, `dockd -t`'s look at the host.
+$(B)/test_config: tests/unit/test_config.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # The progress line (common/progress.c): terminal and pipe output.
 PROGRESS_TEST_SRC := common/progress.c common/escape.c
 $(B)/test_progress: tests/unit/test_progress.c $(call obj,$(PROGRESS_TEST_SRC))
@@ -245,6 +249,10 @@ $(A)/test_agentmsg: tests/unit/test_agentmsg.c $(AGENTMSG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_config: tests/unit/test_config.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 $(A)/test_progress: tests/unit/test_progress.c $(PROGRESS_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
@@ -280,6 +288,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_agentmsg $(A)/test_agentmsg \
              $(B)/test_progress $(A)/test_progress \
              $(B)/test_timearg $(A)/test_timearg \
+             $(B)/test_config $(A)/test_config \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -295,7 +304,8 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
+      $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -305,6 +315,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_agentmsg . $(B)/dockd
 	$(B)/test_progress
 	$(B)/test_timearg
+	$(B)/test_config .
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -54,8 +54,8 @@ static const struct config_key config_keys[] = {
 	U64("max_memory_mib", dc_max_memory_mib, 64, 1024 * 1024),
 	U64("max_vcpus", dc_max_vcpus, 1, 256),
 	U64("max_scratch_mib", dc_max_scratch_mib, 16, 64ULL * 1024 * 1024),
-	U64("stop_timeout", dc_stop_timeout_s, 1, 3600),
-	U64("agent_deadline", dc_agent_deadline_s, 5, 3600),
+	U64("stop_timeout_s", dc_stop_timeout_s, 1, 3600),
+	U64("agent_deadline_s", dc_agent_deadline_s, 5, 3600),
 	U64("shutdown_timeout_s", dc_shutdown_timeout_s, 1, 3600),
 	U64("ready_timeout_s", dc_ready_timeout_s, 10, 3600),
 	STR("forensic_pubkey", dc_forensic_pubkey, CK_PATH),
@@ -67,6 +67,15 @@ static const struct config_key config_keys[] = {
 	{ "publish_ports", CK_PORTS, 0, 0, 0, 0 },
 	{ "vmm_uid_range", CK_UIDS, 0, 0, 0, 0 },
 	STR("vmm_group", dc_vmm_group, CK_STR),
+};
+
+/* Keys renamed so that every time ends in _s and every size in _mib: the
+ * old name still works, with a warning naming the new one. */
+static const struct {
+	const char *cr_old, *cr_new;
+} config_renamed[] = {
+	{ "stop_timeout", "stop_timeout_s" },
+	{ "agent_deadline", "agent_deadline_s" },
 };
 
 static const char *const accel_names[] = {
@@ -261,6 +270,25 @@ static int config_egress_private(const char *name, unsigned line, char *val,
 	return 0;
 }
 
+const char *config_renamed_to(const char *key)
+{
+	for (size_t i = 0; i < sizeof(config_renamed) / sizeof(config_renamed[0]); i++)
+		if (strcmp(key, config_renamed[i].cr_old) == 0)
+			return config_renamed[i].cr_new;
+	return NULL;
+}
+
+/* The key's current name; an old one is said, once per line, in the log. */
+static const char *config_new_name(const char *name, unsigned line, const char *key)
+{
+	const char *to = config_renamed_to(key);
+
+	if (to == NULL)
+		return key;
+	log_warn("%s:%u: %s is deprecated, use %s (same value)", name, line, key, to);
+	return to;
+}
+
 int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err)
 {
 	unsigned line = 0;
@@ -270,7 +298,8 @@ int config_parse(const char *name, const char *text, struct dock_config *cfg, st
 		char buf[CONFIG_MAX_LINE + 1];
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char *key, *val, *eq;
+		char *raw, *val, *eq;
+		const char *key;
 		size_t i;
 
 		line++;
@@ -280,15 +309,15 @@ int config_parse(const char *name, const char *text, struct dock_config *cfg, st
 		memcpy(buf, p, n);
 		buf[n] = '\0';
 		p += n + (nl ? 1 : 0);
-		key = text_trim(buf);
-		if (*key == '\0' || *key == '#')
+		raw = text_trim(buf);
+		if (*raw == '\0' || *raw == '#')
 			continue;
-		eq = strchr(key, '=');
+		eq = strchr(raw, '=');
 		if (eq == NULL)
 			return err_set(err, 400, EINVAL, "%s:%u: expected key = value", name, line);
 		*eq = '\0';
-		key = text_trim(key);
 		val = text_trim(eq + 1);
+		key = config_new_name(name, line, text_trim(raw));
 		if (strcmp(key, "egress_private") == 0) {
 			if (config_egress_private(name, line, val, cfg, err) < 0)
 				return -EINVAL;

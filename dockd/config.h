@@ -54,6 +54,9 @@ int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 /* Parse from memory; `name` labels errors. */
 int config_parse(const char *name, const char *text, struct dock_config *cfg, struct dock_err *err);
 const char *config_accel_name(enum accel a);
+/* A key's new name if `key` is an old one (still accepted, with a
+ * warning in the log), else NULL. */
+const char *config_renamed_to(const char *key);
 /* publish_ports "LOW-HIGH", 1 <= LOW <= HIGH <= 65535. 0, or -EINVAL. */
 int config_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 /* The files the configuration names must exist: the UEFI firmware and its

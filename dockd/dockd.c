@@ -18,6 +18,7 @@
 #include "api.h"
 #include "audit.h"
 #include "config.h"
+#include "config-check.h"
 #include "log.h"
 #include "node.h"
 #include "version.h"
@@ -259,14 +260,12 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	config_defaults(&cfg);
-	if (config_load(conf, &cfg, &err) < 0 || config_check_files(&cfg, &err) < 0) {
+	if (config_load(conf, &cfg, &err) < 0 || (!check && config_check_files(&cfg, &err) < 0)) {
 		fprintf(stderr, "dockd: %s\n", err.de_msg);
 		return 1;
 	}
-	if (check) {
-		printf("dockd: %s: configuration OK\n", conf);
-		return 0;
-	}
+	if (check) /* like nginx -t: every problem, one line each */
+		return config_check_report(conf, &cfg);
 	if (geteuid() != 0) {
 		fprintf(stderr,
 			"dockd: must run as root (it manages libvirt, nftables and LUKS)\n");

@@ -1,8 +1,9 @@
 #!/bin/bash
 # tests/cli/man.sh: the man pages (docs/man/*.scd, scdoc) build without a
 # word from scdoc, render with `man -l` without a groff warning, and say
-# what the binaries do: dockd.conf(5) names every key dockd/config.c
-# accepts (taken from its key table mechanically), each with a default;
+# what the binaries do: dockd.conf(5) and dist/dockd.conf name every key
+# dockd/config.c accepts (taken from its key table mechanically), each with
+# a default, and the renamed keys' old names;
 # dockd(8) every option of `dockd -h`; isc-image(1) every verb and option
 # of isc-image's help; iscadm(1) its exit statuses. TAP output. Expects
 # `make all man` done.
@@ -88,6 +89,34 @@ t_is "dockd.conf.5 gives every key a default" "${nodefault# }" ""
 documented=$(grep -oE '^ {7}[a-z_0-9]+ = ' <<<"$out" | awk '{print $1}' | sort -u)
 t_is "dockd.conf.5 documents no key config.c does not accept" \
 	"$(comm -23 <(echo "$documented") <(echo "$keys") | tr '\n' ' ')" ""
+
+# --- dist/dockd.conf, the commented copy `make install` writes: every key too,
+# each after a comment block that gives its default; the renamed keys' old
+# names (config.c's config_renamed table) told in both, and not used.
+missing="" nodefault=""
+for k in $keys; do
+	grep -qE "^#?$k = " dist/dockd.conf || missing="$missing $k"
+done
+t_is "dist/dockd.conf names every key dockd/config.c accepts ($nkeys)" "${missing# }" ""
+nodefault=$(awk '/^$/ { cmt = ""; next }
+	/^#?[a-z_0-9]+ = / { if (cmt !~ /Default/) print $1; next }
+	/^#/ { cmt = cmt $0 }' dist/dockd.conf | tr -d '#' | tr '\n' ' ')
+t_is "dist/dockd.conf gives every key a default" "${nodefault% }" ""
+renamed=$(sed -n '/config_renamed\[\] = {/,/^};/p' dockd/config.c |
+	grep -oE '\{ "[a-z_0-9]+", "[a-z_0-9]+" \}' | tr -d '{}",')
+if [ -z "$renamed" ]; then
+	t_fail "dockd/config.c: its renamed keys found (the extraction is broken)"
+fi
+bad=""
+while read -r old new; do
+	[ -n "$old" ] || continue
+	grep -qE "^ {7}$new = " <<<"$out" || bad="$bad $new(not-a-term)"
+	grep -qE "Formerly $old\b" <<<"$(tr -s ' \n' ' ' <<<"$out")" || bad="$bad $old(man)"
+	grep -qE "^#.*Formerly $old\b" dist/dockd.conf || bad="$bad $old(dist)"
+	grep -qE "^#?$old = " dist/dockd.conf && bad="$bad $old(used-in-dist)"
+done <<<"$renamed"
+t_is "the renamed keys' old names: told in dockd.conf.5 and dist/dockd.conf, used in neither" \
+	"${bad# }" ""
 
 # --- dockd(8): every option of dockd's usage ------------------------------------
 out=$(render dockd.8)
