@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "api-group.h"
 #include "api-logs.h"
 #include "api-stream.h"
 #include "audit.h"
@@ -36,7 +37,6 @@
 static const struct dock_config *api_cfg;
 static struct MHD_Daemon *api_daemon;
 static int api_fd = -1;
-static gid_t api_gid = (gid_t)-1;
 
 struct api_req {
 	char *ar_body;
@@ -79,7 +79,7 @@ static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	gid_t groups[API_PEER_GROUPS_MAX];
+	gid_t groups[API_PEER_GROUPS_MAX], api_gid = api_group_gid();
 
 	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
@@ -816,15 +816,9 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 int api_start(const struct dock_config *cfg, struct dock_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct group gr, *grp = NULL;
-	char path[PATH_MAX], buf[4096];
+	char path[PATH_MAX];
 
 	api_cfg = cfg;
-	if (getgrnam_r(cfg->dc_socket_group, &gr, buf, sizeof(buf), &grp) == 0 && grp != NULL)
-		api_gid = gr.gr_gid;
-	else
-		log_info("api: group %s does not exist; only root may use the API",
-			 cfg->dc_socket_group);
 	snprintf(path, sizeof(path), "%s/dockd.sock", cfg->dc_run_dir);
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return err_set(err, 400, ENAMETOOLONG, "socket path %s is too long", path);
@@ -839,9 +833,8 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 		api_fd = -1;
 		return err_set(err, 500, e, "%s: %s", path, strerror(e));
 	}
-	/* The kernel checks connect() against the mode; peer creds decide after. */
-	if (chown(path, 0, api_gid == (gid_t)-1 ? 0 : api_gid) < 0 || chmod(path, 0660) < 0)
-		log_warn("api: %s: cannot set owner/mode: %s", path, strerror(errno));
+	/* root:socket_group 0660, and again when a missing group appears. */
+	api_group_start(cfg->dc_socket_group, path);
 	/* One thread per connection: a handler that blocks for a long time (a
 	 * cleanse waits for the guest, a create for libvirt) holds only its own
 	 * connection. In a worker pool it also held every connection its worker
@@ -872,6 +865,7 @@ void api_stop(void)
 	char path[PATH_MAX];
 
 	api_stream_fini(); /* the streams end: their threads may be joined */
+	api_group_stop();
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;

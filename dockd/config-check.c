@@ -178,7 +178,8 @@ int config_check_report(const char *conf, const struct dock_config *cfg)
 	unsigned n = config_check_host(cfg, cc_print, (void *)(uintptr_t)conf);
 
 	if (n > 0) {
-		fprintf(stderr, "dockd: %s: %u problem%s: test failed\n", conf, n, n == 1 ? "" : "s");
+		fprintf(stderr, "dockd: %s: %u problem%s: test failed\n", conf, n,
+			n == 1 ? "" : "s");
 		return 1;
 	}
 	printf("dockd: %s: configuration OK\n", conf);

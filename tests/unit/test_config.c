@@ -196,8 +196,7 @@ static void test_check_problems(void **st)
 		 "state_dir %s/no/state: does not exist and cannot be made: %s/no: No such "
 		 "file or directory",
 		 root, root);
-	snprintf(want[n++], sizeof(want[0]),
-		 "run_dir %s/CODE.fd/run: %s", root, strerror(ENOTDIR));
+	snprintf(want[n++], sizeof(want[0]), "run_dir %s/CODE.fd/run: %s", root, strerror(ENOTDIR));
 	snprintf(want[n++], sizeof(want[0]), "image_dir %s/VARS.fd: not a directory", root);
 	snprintf(want[n++], sizeof(want[0]),
 		 "template_dir %s/templates: pool.xml: No such file or directory", root);
@@ -208,8 +207,8 @@ static void test_check_problems(void **st)
 		 "vmm_group isc-no-vmm-group: no such group (libvirt's QEMU group: "
 		 "libvirt-qemu on Debian, qemu on Fedora)");
 	snprintf(want[n++], sizeof(want[0]), "ovmf_vars %s/templates: not a regular file", root);
-	snprintf(want[n++], sizeof(want[0]),
-		 "forensic_pubkey %s/op.pub: No such file or directory", root);
+	snprintf(want[n++], sizeof(want[0]), "forensic_pubkey %s/op.pub: No such file or directory",
+		 root);
 
 	assert_int_equal(config_check_host(&c, collect, &l), n);
 	assert_int_equal(l.l_n, n);
@@ -237,8 +236,7 @@ static void test_check_no_templates(void **st)
 	assert_int_equal(rmdir(want), 0);
 	l.l_n = 0;
 	assert_int_equal(config_check_host(&c, collect, &l), 1);
-	snprintf(want, sizeof(want), "template_dir %s/templates/profiles: no such directory",
-		 root);
+	snprintf(want, sizeof(want), "template_dir %s/templates/profiles: no such directory", root);
 	assert_string_equal(l.l_text[0], want);
 	rm_tree(root);
 }
