@@ -120,7 +120,15 @@ $(B)/gen/isc-build.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 FORCE:
 
-$(B)/obj/%.o: %.c | $(B)/gen/isc-build.h
+# The paths compiled in (PATH_DEFS): a different PREFIX, DATADIR or
+# SYSCONFDIR rebuilds the objects, so `make install PREFIX=...` never
+# installs binaries that look elsewhere.
+$(B)/gen/isc-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATH_DEFS)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(B)/obj/%.o: %.c $(B)/gen/isc-paths | $(B)/gen/isc-build.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(PATH_DEFS) $(PKG_CFLAGS) $(INC_$(firstword $(subst /, ,$<))) -MMD -MP -c $< -o $@
@@ -326,21 +334,38 @@ demo: deps
 	$(MAKE) all image
 	tests/lib/sandbox.sh -- scripts/demo
 
-# --- install for real use (PREFIX, DESTDIR; a systemd unit and a default config).
-MANDIR ?= $(PREFIX)/share/man
+# --- install for real use: the FHS layout (README: "What make install puts
+# where"). PREFIX, DESTDIR, SYSCONFDIR; the guest agent and the test images'
+# recipes are not commands of the host: PREFIX/lib/isc. systemd's units,
+# sysusers.d and tmpfiles.d go where systemd looks for PREFIX (/usr and
+# /usr/local: PREFIX/lib/...; any other prefix: /etc/...).
+MANDIR  ?= $(PREFIX)/share/man
+LIBDIR_ISC ?= $(PREFIX)/lib/isc
+SYSTEMD_LIB := $(if $(filter /usr /usr/local,$(PREFIX)),$(PREFIX)/lib,/etc)
+SYSTEMDUNITDIR ?= $(SYSTEMD_LIB)/systemd/system
+SYSUSERSDIR ?= $(SYSTEMD_LIB)/sysusers.d
+TMPFILESDIR ?= $(SYSTEMD_LIB)/tmpfiles.d
+DOCDIR ?= $(PREFIX)/share/doc/isc
+INSTALL_IMAGES := images/recipes images/micro images/micro-weak images/micro-hostile \
+                  images/debian images/debian-web
 install: all man
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/templates \
-	  $(DESTDIR)$(DATADIR)/images $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)/lib/systemd/system \
-	  $(DESTDIR)$(PREFIX)/share/doc/isc $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	  $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR_ISC)/images \
+	  $(DESTDIR)$(DATADIR)/templates/profiles $(DESTDIR)$(SYSCONFDIR) \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	for p in $(MAN_PAGES); do install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; done
 	install -m 0755 $(B)/dockd $(DESTDIR)$(PREFIX)/sbin/dockd
-	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-agent $(B)/isc-unseal $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/iscadm $(B)/isc-image $(B)/isc-unseal $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/isc-agent $(DESTDIR)$(LIBDIR_ISC)/isc-agent
 	install -m 0644 templates/*.xml $(DESTDIR)$(DATADIR)/templates/
-	cp -R images/recipes images/micro images/micro-weak images/micro-hostile $(DESTDIR)$(DATADIR)/images/
-	install -m 0644 README.md guest-agent/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/isc/
-	sed 's|/usr/local|$(PREFIX)|g; s|/etc/isc|$(SYSCONFDIR)|g' dist/dockd.service \
-	  > $(DESTDIR)/lib/systemd/system/dockd.service
+	install -m 0644 templates/profiles/*.json $(DESTDIR)$(DATADIR)/templates/profiles/
+	cp -R $(INSTALL_IMAGES) $(DESTDIR)$(LIBDIR_ISC)/images/
+	install -m 0644 README.md guest-agent/PROTOCOL.md $(DESTDIR)$(DOCDIR)/
+	for u in dist/dockd.service dist/dockd.socket; do [ ! -e $$u ] || \
+	  sed 's|/usr/local/sbin|$(PREFIX)/sbin|g; s|/usr/local/share/doc/isc|$(DOCDIR)|g; s|/usr/local|$(PREFIX)|g; s|/etc/isc|$(SYSCONFDIR)|g' \
+	  $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+	install -m 0644 dist/isc.sysusers $(DESTDIR)$(SYSUSERSDIR)/isc.conf
+	install -m 0644 dist/isc.tmpfiles $(DESTDIR)$(TMPFILESDIR)/isc.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dockd.conf ] || \
 	  sed 's|^#template_dir = .*|#template_dir = $(DATADIR)/templates|' dist/dockd.conf \
 	  > $(DESTDIR)$(SYSCONFDIR)/dockd.conf

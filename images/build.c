@@ -241,6 +241,21 @@ static int build_debian(struct build *b, struct dock_err *err)
 	return pack_efi(&ps, err);
 }
 
+/* The agent to install: next to isc-image (the build tree), else where
+ * `make install` puts it (PREFIX/lib/isc: not a command of the host). */
+static int build_find_agent(const char *exe_dir, char *out, size_t size, struct dock_err *err)
+{
+	int r = path_join(out, size, exe_dir, "isc-agent", err);
+
+	if (r < 0 || access(out, F_OK) == 0)
+		return r;
+	r = path_join(out, size, exe_dir, "../lib/isc/isc-agent", err);
+	if (r < 0 || access(out, F_OK) == 0)
+		return r;
+	/* Neither: the first is the one a message names. */
+	return path_join(out, size, exe_dir, "isc-agent", err);
+}
+
 static int build_run(struct build *b, const char *recipe_arg, const char *exe_dir,
 		     const char *agent, const char *kver, struct dock_err *err)
 {
@@ -260,7 +275,7 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		return r;
 	if (agent)
 		snprintf(b->bd_agent, sizeof(b->bd_agent), "%s", agent);
-	else if ((r = path_join(b->bd_agent, sizeof(b->bd_agent), exe_dir, "isc-agent", err)) < 0)
+	else if ((r = build_find_agent(exe_dir, b->bd_agent, sizeof(b->bd_agent), err)) < 0)
 		return r;
 	if ((r = elf_check_static(b->bd_agent, "agent", err)) < 0)
 		return r;

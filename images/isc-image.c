@@ -76,7 +76,7 @@ static const struct img_option {
 	{ "config", required_argument, OPT_CONFIG, "PATH",
 	  "the dockd.conf whose image_dir is the default (default: " IMGDIR_CONFIG ")" },
 	{ "agent", required_argument, OPT_AGENT, "PATH",
-	  "the static isc-agent to install (default: the one next to isc-image)" },
+	  "the static isc-agent to install (default: the one next to isc-image, else ../lib/isc/isc-agent)" },
 	{ "kernel-version", required_argument, OPT_KVER, "VER",
 	  "the host kernel to boot (default: the newest /boot/vmlinuz-*" KERNEL_FLAVOUR ")" },
 	{ "json", no_argument, OPT_JSON, NULL,

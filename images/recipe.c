@@ -617,12 +617,14 @@ int recipe_parse(const char *path, struct recipe *rc, struct dock_err *err)
 }
 
 /* A bare name is looked up next to this binary (../images/recipes: the
- * build tree; ../share/isc/images/recipes: an installed tree), then in
+ * build tree; ../lib/isc/images/recipes: an installed tree, `make install`;
+ * ../share/isc/images/recipes: one installed before issue 19), then in
  * ./images/recipes. */
 int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, struct dock_err *err)
 {
-	const char *const rel[] = { "../images/recipes", "../share/isc/images/recipes",
-				    "images/recipes" };
+	const char *const rel[] = { "../images/recipes", "../lib/isc/images/recipes",
+				    "../share/isc/images/recipes", "images/recipes" };
+	const size_t n_next = 3; /* the first three are next to the binary */
 
 	if (strchr(arg, '/')) {
 		if (snprintf(path, size, "%s", arg) >= (int)size)
@@ -633,7 +635,7 @@ int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, s
 		return err_set(err, IMG_ERR, EINVAL,
 			       "recipe \"%s\": not a recipe name (or give a path)", arg);
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		int n = i < 2 ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
+		int n = i < n_next ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
 			      : snprintf(path, size, "%s/%s", rel[i], arg);
 
 		if (n > 0 && (size_t)n < size && access(path, R_OK) == 0) {
@@ -647,6 +649,6 @@ int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, s
 	}
 	return err_set(
 		err, IMG_ERR, ENOENT,
-		"recipe \"%s\" not found in %s/../images/recipes, %s/../share/isc/images/recipes or ./images/recipes",
+		"recipe \"%s\" not found in %s/../images/recipes, %s/../lib/isc/images/recipes or ./images/recipes",
 		arg, exe_dir, exe_dir);
 }
