@@ -108,7 +108,7 @@ INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 
-.PHONY: all clean check unit tests fuzz demo image install deps lint bench format man
+.PHONY: all clean check unit tests fuzz demo image install deps lint bench format man deb package-check
 all: $(BINS)
 
 # The version every binary's --version prints (common/version.h): VERSION and
@@ -369,6 +369,26 @@ install: all man
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dockd.conf ] || \
 	  sed 's|^#template_dir = .*|#template_dir = $(DATADIR)/templates|' dist/dockd.conf \
 	  > $(DESTDIR)$(SYSCONFDIR)/dockd.conf
+
+# --- the Debian package (debian/, debhelper 13): build/deb/isc-dock_VERSION_amd64.deb
+# and its .buildinfo and .changes. Objects in debian/build (the package's
+# PREFIX is /usr), no tests, no debug package; build/ and the images are not
+# touched (this make's variables do not reach debian/rules: MAKEFLAGS cleared). tests/pkg/deb.sh (in `make check`) builds it and runs lintian.
+DEB_DIR := $(B)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ISC_DEB_DIR=$(abspath $(DEB_DIR)) \
+	  DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b \
+	  --buildinfo-option=-u$(DEB_DIR) --changes-option=-u$(DEB_DIR) \
+	  --buildinfo-file=$(DEB_DIR)/isc-dock_$$(cat VERSION)_amd64.buildinfo \
+	  --changes-file=$(DEB_DIR)/isc-dock_$$(cat VERSION)_amd64.changes
+	ls $(DEB_DIR)/isc-dock_*.deb
+
+# --- the package installed with apt-get into a throwaway Debian root (debootstrap;
+# the network to Debian's archive), then checked: files, group, `dockd -t`.
+# Slow (minutes), so not in `make check`: README "The Debian package".
+package-check: deb
+	tests/pkg/install-check.sh $(DEB_DIR)
 
 # --- benchmarks (never in `make check`; they assert nothing about time):
 # tests/bench/README.md. A markdown table on stdout, build/bench/results.json.

@@ -91,6 +91,7 @@ run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=cla
 run_suite agent tests/agent/run.sh
 run_suite cli-isc-image tests/cli/isc-image.sh
 run_suite man tests/cli/man.sh
+run_suite pkg-deb tests/pkg/deb.sh
 [ -x tests/fw/fw-selftest.sh ] && run_suite firewall tests/fw/fw-selftest.sh
 run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
 run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh

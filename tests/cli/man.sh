@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.." || exit 2
 # shellcheck source=tests/lib/tap.sh
 . tests/lib/tap.sh
 M=build/man
-PAGES="iscadm.1 dockd.8 dockd.conf.5 isc-image.1"
+PAGES="iscadm.1 dockd.8 dockd.conf.5 isc-image.1 isc-unseal.1"
 plan_start "man pages"
 W=$(mktemp -d "${TMPDIR:-/tmp}/man-test.XXXXXX")
 trap 't_done; rc=$?; rm -rf "$W"; exit $rc' EXIT
@@ -130,6 +130,17 @@ fi
 for s in SIGTERM SIGINT 'THE API SOCKET' 'EXIT STATUS' FILES; do
 	has "dockd.8 has $s" "$s"
 done
+
+# --- isc-unseal(1): every option of isc-unseal -h --------------------------------
+out=$(render isc-unseal.1)
+if [ -x build/isc-unseal ]; then
+	missing=$(for o in $(build/isc-unseal -h | grep -oE -- '--[a-z]+' | sort -u); do
+		grep -qE "^ {7}(-[A-Za-z], )?$o( |,|$)" <<<"$out" || echo "$o"
+	done)
+	t_is "isc-unseal.1 describes every option of isc-unseal -h" "$missing" ""
+else
+	t_fail "build/isc-unseal is built"
+fi
 
 # --- isc-image(1): every verb and option of isc-image's help ------------------------
 out=$(render isc-image.1)
