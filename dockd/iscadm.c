@@ -139,7 +139,7 @@ const struct iscadm_cmd iscadm_cmds[] = {
 	{ "start", NULL, iscadm_cmd_start, "NODE", 1, 1, false, "start a stopped node",
 	  "A node already running: exit 0, saying so.", start_flags },
 	{ "stop", NULL, iscadm_cmd_stop, "NODE", 1, 1, false,
-	  "ACPI shutdown, power off after dockd.conf's stop_timeout",
+	  "ACPI shutdown, power off after dockd.conf's stop_timeout_s",
 	  "A node already stopped: exit 0, saying so.", no_flags },
 	{ "destroy", "rm", iscadm_cmd_destroy, "NODE", 1, 1, false,
 	  "remove the node and every trace of it (its disk is crypto-shredded)",

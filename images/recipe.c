@@ -636,7 +636,7 @@ int recipe_find(const char *arg, const char *exe_dir, char *path, size_t size, s
 			       "recipe \"%s\": not a recipe name (or give a path)", arg);
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		int n = i < n_next ? snprintf(path, size, "%s/%s/%s", exe_dir, rel[i], arg)
-			      : snprintf(path, size, "%s/%s", rel[i], arg);
+				   : snprintf(path, size, "%s/%s", rel[i], arg);
 
 		if (n > 0 && (size_t)n < size && access(path, R_OK) == 0) {
 			char real[PATH_MAX];

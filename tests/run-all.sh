@@ -94,6 +94,7 @@ run_suite man tests/cli/man.sh
 run_suite pkg-deb tests/pkg/deb.sh
 [ -x tests/fw/fw-selftest.sh ] && run_suite firewall tests/fw/fw-selftest.sh
 run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
+run_suite pkg-install env ISC_SRC="$SRC" tests/lib/sandbox.sh -- tests/pkg/install.sh
 run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh
 run_suite e2e-cli env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cli.sh
 run_suite e2e-quickstart env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/quickstart.sh
