@@ -81,7 +81,7 @@ want="/usr/sbin/dockd /usr/bin/iscadm /usr/bin/isc-image /usr/bin/isc-unseal
 /usr/lib/sysusers.d/isc.conf /usr/lib/tmpfiles.d/isc.conf /etc/isc/dockd.conf
 /usr/share/man/man8/dockd.8.gz /usr/share/man/man5/dockd.conf.5.gz
 /usr/share/man/man1/iscadm.1.gz /usr/share/man/man1/isc-unseal.1.gz
-/usr/share/doc/isc-dock/README.md.gz /usr/share/doc/isc-dock/copyright"
+/usr/share/doc/isc-dock/README.md /usr/share/doc/isc-dock/copyright"
 [ -e dist/dockd.socket ] && want="$want /lib/systemd/system/dockd.socket"
 missing=$(for f in $want; do grep -qxF "$f" "$W/files" || echo "$f"; done)
 t_is "the package holds the FHS layout (binaries, agent and recipes in /usr/lib/isc, profiles, units, sysusers/tmpfiles, man pages)" \
