@@ -10,7 +10,7 @@ SRC=${ISC_SRC:?}
 plan_start "spine: dockd + iscadm + libvirt + QEMU (TCG) + micro image"
 
 . "$SRC/tests/e2e/lib.sh"
-dock_setup "stop_timeout = 20
+dock_setup "stop_timeout_s = 20
 socket_group = users" micro
 
 hello_of() { "$A" inspect "$1" | jq -er '.agent.hello.boot_id'; }
