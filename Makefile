@@ -51,7 +51,8 @@ NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c
             dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
-           dockd/api.c dockd/api-stream.c dockd/api-logs.c
+           dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
+           dockd/api-stream.c dockd/api-logs.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
