@@ -215,6 +215,11 @@ TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
 $(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
 	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
 
+# The API's error codes and operations' table (dockd/api-err.c, api-ops.c).
+API_TEST_SRC := $(COMMON_SRC) dockd/api-err.c dockd/api-ops.c dockd/api-stream.c
+$(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -254,6 +259,10 @@ $(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
 
+$(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
                 timearg
 FUZZ_ID_agent := 1
@@ -281,6 +290,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_agentmsg $(A)/test_agentmsg \
              $(B)/test_progress $(A)/test_progress \
              $(B)/test_timearg $(A)/test_timearg \
+             $(B)/test_api $(A)/test_api \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -296,7 +306,7 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_api $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -306,6 +316,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_agentmsg . $(B)/dockd
 	$(B)/test_progress
 	$(B)/test_timearg
+	$(B)/test_api
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)
