@@ -13,8 +13,8 @@
 #include "api.h"
 
 struct api_err_rule {
-	int aer_status; /* 0: any */
-	int aer_errno;  /* 0: any */
+	int aer_status;         /* 0: any */
+	int aer_errno;          /* 0: any */
 	const char *aer_prefix; /* NULL: any; else the text starts with it */
 	const char *aer_has;    /* NULL: any; else the text holds it */
 	const char *aer_code;
@@ -48,18 +48,19 @@ static const struct {
 	int status;
 	const char *code;
 } api_err_status[] = {
-	{ 400, "bad_request" },       { 403, "permission_denied" }, { 404, "not_found" },
-	{ 405, "method_not_allowed" }, { 409, "conflict" },         { 413, "body_too_large" },
-	{ 414, "uri_too_long" },      { 503, "unavailable" },       { 507, "disk_full" },
+	{ 400, "bad_request" },        { 403, "permission_denied" }, { 404, "not_found" },
+	{ 405, "method_not_allowed" }, { 409, "conflict" },          { 413, "body_too_large" },
+	{ 414, "uri_too_long" },       { 503, "unavailable" },       { 507, "disk_full" },
 };
 
 static bool api_err_rule_matches(const struct api_err_rule *r, int status, int errnum,
 				 const char *msg)
 {
 	return (r->aer_status == 0 || r->aer_status == status) &&
-	       (r->aer_errno == 0 || r->aer_errno == errnum) &&
-	       (r->aer_prefix == NULL || strncmp(msg, r->aer_prefix, strlen(r->aer_prefix)) == 0) &&
-	       (r->aer_has == NULL || strstr(msg, r->aer_has) != NULL);
+		(r->aer_errno == 0 || r->aer_errno == errnum) &&
+		(r->aer_prefix == NULL ||
+		 strncmp(msg, r->aer_prefix, strlen(r->aer_prefix)) == 0) &&
+		(r->aer_has == NULL || strstr(msg, r->aer_has) != NULL);
 }
 
 const char *api_err_code(int status, int errnum, const char *msg)
@@ -81,14 +82,15 @@ struct json_object *api_err_body(int status, const char *code, const char *msg)
 
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	json_object_object_add(
-		o, "code", json_object_new_string(code != NULL ? code : api_err_code(status, 0, msg)));
+		o, "code",
+		json_object_new_string(code != NULL ? code : api_err_code(status, 0, msg)));
 	return o;
 }
 
 struct json_object *api_err_json(const struct dock_err *err)
 {
-	return api_err_body(err->de_status, api_err_code(err->de_status, err->de_errno, err->de_msg),
-			    err->de_msg);
+	return api_err_body(err->de_status,
+			    api_err_code(err->de_status, err->de_errno, err->de_msg), err->de_msg);
 }
 
 void api_hdrs_add(struct api_hdrs *h, const char *name, const char *value)

@@ -16,7 +16,7 @@
 	"bad_request permission_denied not_found node_not_found image_not_found "           \
 	"snapshot_not_found operation_not_found no_route method_not_allowed conflict "      \
 	"already_exists node_running node_paused busy image_in_use image_rebuilt key_gone " \
-	"limit_reached port_in_use not_cancellable body_too_large uri_too_long internal "  \
+	"limit_reached port_in_use not_cancellable body_too_large uri_too_long internal "   \
 	"unavailable audit_unavailable libvirt_unreachable disk_full"
 
 /* The code of an error: status, errno and, for the not-found family, what

@@ -328,7 +328,8 @@ int api_audit(const struct api_call *c)
 	snprintf(path, sizeof(path), "%s/audit.log", c->ac_cfg->dc_state_dir);
 	if (c->ac_id == API_AUDIT_VERIFY)
 		return audit_verify_json(path, c->ac_out, c->ac_err);
-	return api_audit_list(c->ac_conn, c->ac_cfg->dc_state_dir, c->ac_out, c->ac_hdrs, c->ac_err);
+	return api_audit_list(c->ac_conn, c->ac_cfg->dc_state_dir, c->ac_out, c->ac_hdrs,
+			      c->ac_err);
 }
 
 /* operations (api-ops.h); their wait is streamed by api_access */
@@ -342,4 +343,3 @@ int api_ops(const struct api_call *c)
 		return api_ops_forget(c->ac_name, c->ac_out, c->ac_err);
 	return api_ops_show(c->ac_name, c->ac_out, c->ac_err);
 }
-

@@ -99,8 +99,8 @@ static void *api_op_thread(void *cls)
 	o->op_body = body;
 	o->op_ended = time(NULL);
 	o->op_state = status < 400 ? API_OP_DONE : API_OP_FAILED;
-	log_info("api: operation %s (%s%s%s): %s, %u", o->op_id, o->op_what, o->op_node[0] ? " " : "",
-		 o->op_node, api_op_state_word(o->op_state), status);
+	log_info("api: operation %s (%s%s%s): %s, %u", o->op_id, o->op_what,
+		 o->op_node[0] ? " " : "", o->op_node, api_op_state_word(o->op_state), status);
 	api_ops_running--; /* from here on o may be reused */
 	pthread_cond_broadcast(&api_ops_cond);
 	pthread_mutex_unlock(&api_ops_lock);
@@ -263,8 +263,8 @@ static bool api_op_waiter_due(struct api_op_waiter *w)
 	pthread_mutex_lock(&api_ops_lock);
 	o = api_op_find(w->ow_id);
 	due = o == NULL || o->op_state != API_OP_RUNNING || api_ops_stopping ||
-	      now.tv_sec > w->ow_deadline.tv_sec ||
-	      (now.tv_sec == w->ow_deadline.tv_sec && now.tv_nsec >= w->ow_deadline.tv_nsec);
+		now.tv_sec > w->ow_deadline.tv_sec ||
+		(now.tv_sec == w->ow_deadline.tv_sec && now.tv_nsec >= w->ow_deadline.tv_nsec);
 	pthread_mutex_unlock(&api_ops_lock);
 	return due;
 }
@@ -281,8 +281,9 @@ static ssize_t api_op_wait_fill(void *cls, char *buf, size_t size)
 			return API_STREAM_NOTHING;
 		pthread_mutex_lock(&api_ops_lock);
 		o = api_op_find(w->ow_id);
-		v = o != NULL ? api_op_view(o)
-			      : api_err_body(404, "operation_not_found", "the operation was removed");
+		v = o != NULL
+			? api_op_view(o)
+			: api_err_body(404, "operation_not_found", "the operation was removed");
 		pthread_mutex_unlock(&api_ops_lock);
 		w->ow_text = strdup(json_object_to_json_string_ext(
 			v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

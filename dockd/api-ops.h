@@ -19,10 +19,10 @@
 
 #include "err.h"
 
-#define API_OPS_MAX      64
-#define API_OP_ID_MAX    32
-#define API_OP_WAIT_MAX  600 /* seconds a wait may ask for */
-#define API_OP_WAIT_DEF  60
+#define API_OPS_MAX     64
+#define API_OP_ID_MAX   32
+#define API_OP_WAIT_MAX 600 /* seconds a wait may ask for */
+#define API_OP_WAIT_DEF 60
 
 /* The work, on the operation's thread: the HTTP status the synchronous
  * call would have answered and its body (taken by the operation). */

@@ -220,8 +220,7 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	/* Node names are checked here; a forensic id by forensic_remove, an
 	 * image's name by api_image_rm, an operation's id by api-ops. */
 	if (name[0] != '\0' && id != API_FORENSIC_RM && id != API_IMAGE_RM && id != API_OP_SHOW &&
-	    id != API_OP_CANCEL &&
-	    validate_name("node", name, NODE_NAME_MAX, err) < 0)
+	    id != API_OP_CANCEL && validate_name("node", name, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	/* API_FORENSIC_FILE is streamed by api_forensic_file. */
 	if (handle == NULL)
@@ -230,7 +229,7 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 }
 
 static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status, struct json_object *o,
-			       const struct api_hdrs *h)
+				const struct api_hdrs *h)
 {
 	const char *s = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -261,7 +260,8 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 
 	/* The evidence leaves the dock only when the audit trail can say so. */
 	if (evidence && audit_intent((int64_t)uid, "forensic-export", NULL, NULL, false, &err) < 0)
-		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg), NULL);
+		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg),
+				NULL);
 	rc = forensic_open(id, file, &fd, &size, &err);
 	if (evidence) {
 		/* the evidence leaves the dock */
@@ -444,8 +444,8 @@ static bool api_async_wanted(struct MHD_Connection *conn, enum api_route_id id)
 	const char *p = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Prefer");
 
 	return p != NULL && strcasestr(p, "respond-async") != NULL &&
-	       (id == API_NODES_CREATE || id == API_NODE_START || id == API_NODE_STOP ||
-		id == API_NODE_CLEANSE || id == API_NODE_SNAPSHOT);
+		(id == API_NODES_CREATE || id == API_NODE_START || id == API_NODE_STOP ||
+		 id == API_NODE_CLEANSE || id == API_NODE_SNAPSHOT);
 }
 
 /* 202 and the operation's view; the call runs on (api-ops.h). */
@@ -493,7 +493,8 @@ static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const 
 	snprintf(j.aj_name, sizeof(j.aj_name), "%s", name);
 	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, req, &err) < 0) {
 		log_err("api: uid %d %s %s refused: %s", (int)uid, method, url, err.de_msg);
-		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg), NULL);
+		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg),
+				NULL);
 	}
 	if (api_async_wanted(conn, id))
 		return api_async(&j);
@@ -530,9 +531,9 @@ static enum MHD_Result api_no_route(struct MHD_Connection *conn, const char *url
 	}
 	return api_send(conn, (unsigned)status,
 			api_err_body(status, NULL,
-				     status == 405 ? "method not allowed on this path"
-				     : status == 414 ? "request URL too long"
-						     : "no such API path"),
+				     status == 405           ? "method not allowed on this path"
+					     : status == 414 ? "request URL too long"
+							     : "no such API path"),
 			&h);
 }
 
@@ -560,8 +561,8 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (!api_peer_allowed(conn, &uid))
 		return api_refuse(conn, uid, method, url);
 	if (req->ar_too_large)
-		return api_send(conn, 413, api_err_body(413, NULL, "request body larger than 64 KiB"),
-				NULL);
+		return api_send(conn, 413,
+				api_err_body(413, NULL, "request body larger than 64 KiB"), NULL);
 	id = api_route(method, url, name, sizeof(name), &status);
 	if (id == API_NONE)
 		return api_no_route(conn, url, status);

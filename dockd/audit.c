@@ -646,8 +646,12 @@ int audit_read_page(const char *path, const char *node, int64_t since, struct au
 		    struct json_object **out, struct dock_err *err)
 {
 	struct audit_reader rd = {
-		node, since, p->ap_limit == 0 || p->ap_limit > AUDIT_READ_MAX ? AUDIT_READ_MAX : p->ap_limit,
-		0,    NULL,  p
+		node,
+		since,
+		p->ap_limit == 0 || p->ap_limit > AUDIT_READ_MAX ? AUDIT_READ_MAX : p->ap_limit,
+		0,
+		NULL,
+		p
 	};
 	char file[PATH_MAX + 32];
 	struct json_object *arr = NULL;

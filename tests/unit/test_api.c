@@ -52,7 +52,8 @@ static void test_codes(void **st)
 	code_is(409, ESTALE, "image micro was rebuilt", "image_rebuilt");
 	code_is(409, ENOSPC, "the dock already holds 64 nodes", "limit_reached");
 	code_is(409, EADDRINUSE, "port 8080 is taken", "port_in_use");
-	code_is(409, EPERM, "operation 1-1 (start) cannot be cancelled: it runs", "not_cancellable");
+	code_is(409, EPERM, "operation 1-1 (start) cannot be cancelled: it runs",
+		"not_cancellable");
 	code_is(409, EINVAL, "node web1 is not running", "conflict");
 	code_is(400, EINVAL, "force must be 1 or 0", "bad_request");
 	code_is(403, EACCES, "permission denied", "permission_denied");
@@ -148,7 +149,8 @@ static void test_ops(void **st)
 
 	(void)st;
 	gate(false);
-	assert_int_equal(api_ops_start("create", "web1", op_gated, NULL, op_free, id, &view, &e), 0);
+	assert_int_equal(api_ops_start("create", "web1", op_gated, NULL, op_free, id, &view, &e),
+			 0);
 	snprintf(first, sizeof(first), "%s", id);
 	assert_true(json_object_object_get_ex(view, "state", &v));
 	assert_string_equal(json_object_get_string(v), "running");
@@ -160,8 +162,8 @@ static void test_ops(void **st)
 	assert_int_equal(e.de_status, 409);
 	assert_string_equal(api_err_code(e.de_status, e.de_errno, e.de_msg), "not_cancellable");
 	err_clear(&e);
-	assert_int_equal(api_ops_start("start", "web2", op_gated, (void *)1, op_free, bad, &view, &e),
-			 0);
+	assert_int_equal(
+		api_ops_start("start", "web2", op_gated, (void *)1, op_free, bad, &view, &e), 0);
 	json_object_put(view);
 	gate(true);
 	settle(id);
