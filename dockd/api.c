@@ -458,18 +458,30 @@ static enum MHD_Result api_async(const struct api_job *sync)
 	const char *node = sync->aj_name[0] ? sync->aj_name : NULL;
 	char id[API_OP_ID_MAX], loc[64 + API_OP_ID_MAX];
 	struct api_job *j = malloc(sizeof(*j));
+	char *body = sync->aj_req.ar_body ? malloc(sync->aj_req.ar_len + 1) : NULL;
 
-	if (j == NULL)
+	if (body != NULL)
+		memcpy(body, sync->aj_req.ar_body, sync->aj_req.ar_len + 1);
+	if (j == NULL || (sync->aj_req.ar_body != NULL && body == NULL)) {
+		free(j);
+		free(body);
 		return api_send(sync->aj_conn, 500, api_err_body(500, NULL, "out of memory"), NULL);
+	}
 	*j = *sync;
 	j->aj_conn = NULL;
-	j->aj_req.ar_body = sync->aj_req.ar_body ? strdup(sync->aj_req.ar_body) : NULL;
+	j->aj_req.ar_body = body;
 	if (sync->aj_id == API_NODES_CREATE &&
 	    spec_parse(api_body(&sync->aj_req), sync->aj_req.ar_len, api_cfg, &spec, NULL) == 0)
 		node = spec.ns_name;
 	if (api_ops_start(api_audit_action(sync->aj_id), node, api_job_run, j, api_job_free, id,
-			  &view, &err) < 0)
+			  &view, &err) < 0) {
+		char result[600];
+		/* its intent is recorded: so is its end */
+		snprintf(result, sizeof(result), "error: %s", err.de_msg);
+		audit_append((int64_t)sync->aj_uid, api_audit_action(sync->aj_id),
+			     sync->aj_name[0] ? sync->aj_name : NULL, result, NULL, NULL);
 		return api_send(sync->aj_conn, (unsigned)err.de_status, api_err_json(&err), NULL);
+	}
 	snprintf(loc, sizeof(loc), "/v1/operations/%s", id);
 	api_hdrs_add(&h, "Location", loc);
 	api_hdrs_add(&h, "Preference-Applied", "respond-async");
