@@ -24,6 +24,7 @@ struct api_err_rule {
 static const struct api_err_rule api_err_rules[] = {
 	{ 404, 0, "no such API path", NULL, "no_route" },
 	{ 404, 0, "no such operation", NULL, "operation_not_found" },
+	{ 404, 0, "node ", " does not publish ", "not_found" }, /* the node is there */
 	{ 404, 0, "node ", NULL, "node_not_found" },
 	{ 404, 0, "image ", NULL, "image_not_found" },
 	{ 404, 0, "forensic snapshot ", NULL, "snapshot_not_found" },

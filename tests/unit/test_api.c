@@ -38,7 +38,7 @@ static void test_codes(void **st)
 	code_is(404, ENOENT, "forensic snapshot web1-1: no file \"a\"", "snapshot_not_found");
 	code_is(404, 0, "no such API path", "no_route");
 	code_is(404, ENOENT, "no such operation \"1-1\"", "operation_not_found");
-	code_is(404, ENOENT, "node web1 does not publish 80/tcp", "node_not_found");
+	code_is(404, ENOENT, "node web1 does not publish 80/tcp", "not_found");
 	code_is(409, EEXIST, "node \"web1\" already exists", "already_exists");
 	code_is(409, EBUSY,
 		"node \"web1\" is running: stop it first (iscadm stop web1) or destroy it with "
