@@ -51,7 +51,8 @@ NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c
             dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
-           dockd/api.c dockd/api-stream.c dockd/api-logs.c dockd/api-group.c
+           dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
+           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -226,6 +227,11 @@ TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
 $(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
 	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
 
+# The API's error codes and operations' table (dockd/api-err.c, api-ops.c).
+API_TEST_SRC := $(COMMON_SRC) dockd/api-err.c dockd/api-ops.c dockd/api-stream.c
+$(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -269,6 +275,10 @@ $(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
 
+$(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
                 timearg
 FUZZ_ID_agent := 1
@@ -297,6 +307,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_progress $(A)/test_progress \
              $(B)/test_timearg $(A)/test_timearg \
              $(B)/test_config $(A)/test_config \
+             $(B)/test_api $(A)/test_api \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -313,7 +324,7 @@ check: deps
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
-      $(B)/dockd
+      $(B)/test_api $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -324,6 +335,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_progress
 	$(B)/test_timearg
 	$(B)/test_config .
+	$(B)/test_api
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -19,7 +19,10 @@
 #include <limits.h>
 
 #include "api-group.h"
+#include "api-err.h"
+#include "api-int.h"
 #include "api-logs.h"
+#include "api-ops.h"
 #include "api-stream.h"
 #include "audit.h"
 #include "forensic.h"
@@ -30,37 +33,12 @@
 #include "version.h"
 #include "virt.h"
 
-#define API_VERSION_STR "1"
 /* Supplementary groups of a caller we look at (SO_PEERGROUPS); more: refused. */
 #define API_PEER_GROUPS_MAX 1024
 
 static const struct dock_config *api_cfg;
 static struct MHD_Daemon *api_daemon;
 static int api_fd = -1;
-
-struct api_req {
-	char *ar_body;
-	size_t ar_len;
-	bool ar_too_large;
-};
-
-/* One call, as its handler sees it: the checked node name segment (or a
- * forensic id), the body, and where the answer, the audit record's node
- * and what the audit record adds go. */
-struct api_call {
-	struct MHD_Connection *ac_conn;
-	enum api_route_id ac_id;
-	const char *ac_name;
-	const struct api_req *ac_req;
-	struct json_object **ac_out;
-	char *ac_subject;
-	size_t ac_subject_size;
-	struct json_object **ac_detail;
-	struct dock_err *ac_err;
-};
-
-/* A route's handler: 0 and *ac_out set, or < 0 and ac_err filled. */
-typedef int (*api_handle_fn)(const struct api_call *c);
 
 struct api_route_def {
 	const char *ar_method;
@@ -103,348 +81,6 @@ static bool api_peer_allowed(struct MHD_Connection *conn, uid_t *uid_out)
 	return false;
 }
 
-/* ---- handlers ---- */
-
-static struct json_object *api_error_json(const char *msg)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
-}
-
-static struct json_object *api_images_json(void)
-{
-	struct json_object *a = json_object_new_array();
-	struct dirent *de;
-	DIR *d = opendir(api_cfg->dc_image_dir);
-
-	if (d == NULL)
-		return a;
-	while ((de = readdir(d)) != NULL) {
-		struct image im;
-		struct json_object *o;
-		uint64_t total = 0;
-
-		if (de->d_name[0] == '.' ||
-		    image_load(api_cfg->dc_image_dir, de->d_name, &im, NULL) < 0)
-			continue;
-		for (size_t i = 0; i < im.im_n_files; i++)
-			total += im.im_files[i].if_size;
-		o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(im.im_name));
-		json_object_object_add(
-			o, "boot",
-			json_object_new_string(im.im_boot == IMAGE_BOOT_EFI ? "efi" : "kernel"));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)total));
-		json_object_object_add(o, "sha256", json_object_new_string(im.im_base->if_sha256));
-		json_object_object_add(o, "built", json_object_new_string(im.im_built));
-		json_object_array_add(a, o);
-	}
-	closedir(d);
-	return a;
-}
-
-static int api_audit_json(struct MHD_Connection *conn, bool verify, struct json_object **out,
-			  struct dock_err *err)
-{
-	char path[PATH_MAX];
-	const char *node = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "node");
-	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-	struct json_object *arr = NULL;
-	long long t = 0;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/audit.log", api_cfg->dc_state_dir);
-	if (verify)
-		return audit_verify_json(path, out, err);
-	if (node != NULL && validate_name("node", node, NODE_NAME_MAX, err) < 0)
-		return -EINVAL;
-	if (since != NULL) {
-		char *end;
-		errno = 0;
-		t = strtoll(since, &end, 10);
-		if (errno != 0 || *end != '\0' || t < 0)
-			return err_set(err, 400, EINVAL, "since must be a unix time in seconds");
-	}
-	r = audit_read(path, node, t, 0, &arr, err);
-	if (r < 0)
-		return r;
-	*out = arr;
-	return 0;
-}
-
-static const char *api_body(const struct api_req *req)
-{
-	return req->ar_body != NULL ? req->ar_body : "";
-}
-
-/* ---- the handlers: one a route (or a pair of routes) ---- */
-
-/* "audit_alarm": the damage the dock found in its audit trail at start
- * (truncated, rolled back, deleted), null when none. */
-static void api_add_audit_alarm(struct json_object *o)
-{
-	const char *a = audit_alarm();
-
-	json_object_object_add(o, "audit_alarm", a[0] ? json_object_new_string(a) : NULL);
-}
-
-static int api_version(const struct api_call *c)
-{
-	*c->ac_out = json_object_new_object();
-	json_object_object_add(*c->ac_out, "api", json_object_new_string(API_VERSION_STR));
-	json_object_object_add(*c->ac_out, "version", json_object_new_string(ISC_VERSION));
-	json_object_object_add(*c->ac_out, "commit", json_object_new_string(ISC_COMMIT));
-	json_object_object_add(*c->ac_out, "uri", json_object_new_string(api_cfg->dc_uri));
-	json_object_object_add(*c->ac_out, "accel",
-			       json_object_new_string(virt_domain_type(api_cfg->dc_accel)));
-	api_add_audit_alarm(*c->ac_out);
-	return 0;
-}
-
-static int api_nodes_list(const struct api_call *c)
-{
-	*c->ac_out = node_list_json();
-	return 0;
-}
-
-static int api_node_create(const struct api_call *c)
-{
-	struct node_spec spec;
-
-	if (spec_parse(api_body(c->ac_req), c->ac_req->ar_len, api_cfg, &spec, c->ac_err) < 0)
-		return -EINVAL;
-	snprintf(c->ac_subject, c->ac_subject_size, "%s", spec.ns_name);
-	return node_create(&spec, c->ac_out, c->ac_err);
-}
-
-static int api_node_inspect(const struct api_call *c)
-{
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
-}
-
-/* The node's view, and what the call came to: "already" (it was in that
- * state; nothing done), and for a start "rekeyed". */
-static int api_node_view(const struct api_call *c, bool already, const bool *rekeyed)
-{
-	if (node_inspect_json(c->ac_name, c->ac_out, c->ac_err) < 0)
-		return -EIO;
-	json_object_object_add(*c->ac_out, "already", json_object_new_boolean(already));
-	if (rekeyed != NULL)
-		json_object_object_add(*c->ac_out, "rekeyed", json_object_new_boolean(*rekeyed));
-	if (already || (rekeyed != NULL && *rekeyed)) {
-		if (*c->ac_detail == NULL)
-			*c->ac_detail = json_object_new_object();
-		json_object_object_add(*c->ac_detail, already ? "already" : "rekeyed",
-				       json_object_new_boolean(1));
-	}
-	return 0;
-}
-
-/* start; {"rebase":true} start --rebase (pin.h); {"rekey":true} start
- * --rekey, a fresh disk when its key is gone (node.h). */
-static int api_node_start(const struct api_call *c)
-{
-	struct node_start_opts o = { 0 };
-	const struct spec_flag flags[] = { { "rebase", &o.so_rebase }, { "rekey", &o.so_rekey } };
-
-	if (spec_flags_parse("start request", api_body(c->ac_req), c->ac_req->ar_len, flags, 2,
-			     c->ac_err) < 0)
-		return -EINVAL;
-	if (o.so_rebase || o.so_rekey) {
-		*c->ac_detail = json_object_new_object();
-		if (o.so_rebase)
-			json_object_object_add(*c->ac_detail, "rebase", json_object_new_boolean(1));
-		if (o.so_rekey)
-			json_object_object_add(*c->ac_detail, "rekey", json_object_new_boolean(1));
-	}
-	if (node_start(c->ac_name, &o, c->ac_err) < 0)
-		return -EIO;
-	return api_node_view(c, o.so_already, &o.so_rekeyed);
-}
-
-static int api_node_stop(const struct api_call *c)
-{
-	bool already = false;
-
-	if (node_stop(c->ac_name, &already, c->ac_err) < 0)
-		return -EIO;
-	return api_node_view(c, already, NULL);
-}
-
-/* ?force=1: a running node too (node_destroy). */
-static int api_node_destroy(const struct api_call *c)
-{
-	const char *f = MHD_lookup_connection_value(c->ac_conn, MHD_GET_ARGUMENT_KIND, "force");
-	bool force = f != NULL && (strcmp(f, "1") == 0 || strcmp(f, "true") == 0);
-
-	if (f != NULL && !force && strcmp(f, "0") != 0 && strcmp(f, "false") != 0)
-		return err_set(c->ac_err, 400, EINVAL, "force must be 1 or 0, not \"%.32s\"", f);
-	if (force) {
-		*c->ac_detail = json_object_new_object();
-		json_object_object_add(*c->ac_detail, "force", json_object_new_boolean(1));
-	}
-	if (node_destroy(c->ac_name, force, c->ac_err) < 0)
-		return -EIO;
-	*c->ac_out = json_object_new_object();
-	json_object_object_add(*c->ac_out, "destroyed", json_object_new_string(c->ac_name));
-	return 0;
-}
-
-static int api_node_status(const struct api_call *c)
-{
-	int r = node_status_json(c->ac_name, c->ac_out, c->ac_err);
-
-	/* A dock-side finding that holds for every node. */
-	if (r == 0)
-		api_add_audit_alarm(*c->ac_out);
-	return r;
-}
-
-/* publish and unpublish */
-static int api_node_publish(const struct api_call *c)
-{
-	char port[32];
-
-	if (spec_port_parse(api_body(c->ac_req), c->ac_req->ar_len, port, sizeof(port), c->ac_err) <
-		    0 ||
-	    node_publish(c->ac_name, port, c->ac_id == API_NODE_PUBLISH, c->ac_err) < 0)
-		return -EINVAL;
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
-}
-
-/* quarantine and release */
-static int api_node_quarantine(const struct api_call *c)
-{
-	struct node_quarantine_opts q = { 0 };
-	const struct spec_flag flags[] = { { "pause", &q.nq_pause },
-					   { "snapshot", &q.nq_snapshot } };
-	bool quarantine = c->ac_id == API_NODE_QUARANTINE;
-	int rc;
-
-	if (quarantine &&
-	    spec_flags_parse("quarantine request", api_body(c->ac_req), c->ac_req->ar_len, flags, 2,
-			     c->ac_err) < 0)
-		return -EINVAL;
-	/* What was asked, and the snapshot taken, go to the trail. */
-	*c->ac_detail = json_object_new_object();
-	if (quarantine) {
-		json_object_object_add(*c->ac_detail, "pause", json_object_new_boolean(q.nq_pause));
-		json_object_object_add(*c->ac_detail, "snapshot",
-				       json_object_new_boolean(q.nq_snapshot));
-	}
-	rc = node_quarantine(c->ac_name, quarantine, &q, c->ac_err);
-	if (q.nq_snap != NULL) {
-		struct json_object *v;
-		if (json_object_object_get_ex(q.nq_snap, "id", &v))
-			json_object_object_add(*c->ac_detail, "snapshot_id", json_object_get(v));
-		json_object_put(q.nq_snap);
-	}
-	if (rc < 0)
-		return -EIO;
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
-}
-
-static int api_node_cleanse(const struct api_call *c)
-{
-	if (node_cleanse(c->ac_name, c->ac_err) < 0)
-		return -EIO;
-	return node_inspect_json(c->ac_name, c->ac_out, c->ac_err);
-}
-
-/* the console log, or the firewall's drops (api-logs.h) */
-static int api_node_logs(const struct api_call *c)
-{
-	struct node_logs_opts o;
-	bool follow;
-
-	if (api_logs_opts(c->ac_conn, c->ac_id == API_NODE_FW_LOGS, &o, &follow, c->ac_err) < 0)
-		return -EINVAL;
-	return node_logs_json(c->ac_name, &o, c->ac_out, c->ac_err);
-}
-
-/* the whole policy, or one node's part */
-static int api_fw_show(const struct api_call *c)
-{
-	return node_fw_show_json(c->ac_id == API_FW_SHOW_NODE ? c->ac_name : NULL, c->ac_out,
-				 c->ac_err);
-}
-
-static int api_images_list(const struct api_call *c)
-{
-	*c->ac_out = api_images_json();
-	return 0;
-}
-
-/* DELETE /v1/images/NAME: refused while a node's record names the image. */
-static int api_image_rm(const struct api_call *c)
-{
-	char users[256];
-	struct image_rm rm;
-	size_t n;
-
-	c->ac_subject[0] = '\0'; /* an image, not a node: named in the detail */
-	*c->ac_detail = json_object_new_object();
-	json_object_object_add(*c->ac_detail, "image", json_object_new_string(c->ac_name));
-	if (validate_name("image", c->ac_name, IMAGE_NAME_MAX, c->ac_err) < 0)
-		return -EINVAL;
-	n = node_image_users(c->ac_name, users, sizeof(users));
-	if (n > 0)
-		return err_set(c->ac_err, 409, EBUSY,
-			       "image \"%s\" is used by %zu node%s (%s): destroy %s first",
-			       c->ac_name, n, n == 1 ? "" : "s", users, n == 1 ? "it" : "them");
-	if (image_remove(api_cfg->dc_image_dir, c->ac_name, &rm, c->ac_err) < 0)
-		return -EIO;
-	log_info("image %s: removed (%zu files, %llu bytes)%s", c->ac_name, rm.ir_files,
-		 (unsigned long long)rm.ir_bytes,
-		 rm.ir_link ? ": its symbolic link only"
-			 : rm.ir_dir_kept
-			 ? "; its directory kept, for files the manifest does not list"
-			 : "");
-	json_object_object_add(*c->ac_detail, "files", json_object_new_int64((int64_t)rm.ir_files));
-	json_object_object_add(*c->ac_detail, "bytes", json_object_new_int64((int64_t)rm.ir_bytes));
-	*c->ac_out = json_object_new_object();
-	json_object_object_add(*c->ac_out, "removed", json_object_new_string(c->ac_name));
-	json_object_object_add(*c->ac_out, "files", json_object_new_int64((int64_t)rm.ir_files));
-	json_object_object_add(*c->ac_out, "bytes", json_object_new_int64((int64_t)rm.ir_bytes));
-	json_object_object_add(*c->ac_out, "link", json_object_new_boolean(rm.ir_link));
-	json_object_object_add(*c->ac_out, "dir_kept", json_object_new_boolean(rm.ir_dir_kept));
-	return 0;
-}
-
-static int api_node_snapshot(const struct api_call *c)
-{
-	bool memory = false;
-	const struct spec_flag flags[] = { { "memory", &memory } };
-
-	if (spec_flags_parse("snapshot request", api_body(c->ac_req), c->ac_req->ar_len, flags, 1,
-			     c->ac_err) < 0)
-		return -EINVAL;
-	return node_snapshot(c->ac_name, memory, c->ac_out, c->ac_err);
-}
-
-static int api_forensic_list(const struct api_call *c)
-{
-	*c->ac_out = forensic_list();
-	return 0;
-}
-
-static int api_forensic_rm(const struct api_call *c)
-{
-	if (forensic_remove(c->ac_name, c->ac_err) < 0)
-		return -EIO;
-	*c->ac_out = json_object_new_object();
-	json_object_object_add(*c->ac_out, "removed", json_object_new_string(c->ac_name));
-	return 0;
-}
-
-/* the records, or the chain's verification */
-static int api_audit(const struct api_call *c)
-{
-	return api_audit_json(c->ac_conn, c->ac_id == API_AUDIT_VERIFY, c->ac_out, c->ac_err);
-}
-
 /* ---- the routes ---- */
 
 static const struct api_route_def api_routes[] = {
@@ -480,6 +116,10 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/forensics/*/memory.key.sealed", API_FORENSIC_FILE, NULL, NULL },
 	{ "GET", "/v1/audit", API_AUDIT_READ, api_audit, NULL },
 	{ "GET", "/v1/audit/verify", API_AUDIT_VERIFY, api_audit, NULL },
+	{ "GET", "/v1/operations", API_OPS_LIST, api_ops, NULL },
+	{ "GET", "/v1/operations/*", API_OP_SHOW, api_ops, NULL },
+	{ "DELETE", "/v1/operations/*", API_OP_CANCEL, api_ops, NULL },
+	{ "GET", "/v1/operations/*/wait", API_OP_WAIT, NULL, NULL },
 };
 
 /* Does url match pattern? The '*' segment is copied into name. */
@@ -545,10 +185,24 @@ enum api_route_id api_route(const char *method, const char *url, char *name, siz
 	return API_NONE;
 }
 
+void api_allowed(const char *url, char *buf, size_t size)
+{
+	char name[64];
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]) && l < size; i++) {
+		const char *m = api_routes[i].ar_method;
+		if (api_match(api_routes[i].ar_pattern, url, name, sizeof(name)) && !strstr(buf, m))
+			l += (size_t)snprintf(buf + l, size - l, "%s%s", l ? ", " : "", m);
+	}
+}
+
 /* One request: *out the answer; *detail what the audit record adds. */
 static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const char *name,
 			const struct api_req *req, struct json_object **out, char *subject,
-			size_t subject_size, struct json_object **detail, struct dock_err *err)
+			size_t subject_size, struct json_object **detail, struct api_hdrs *hdrs,
+			struct dock_err *err)
 {
 	const struct api_call c = { .ac_conn = conn,
 				    .ac_id = id,
@@ -558,13 +212,15 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 				    .ac_subject = subject,
 				    .ac_subject_size = subject_size,
 				    .ac_detail = detail,
+				    .ac_hdrs = hdrs,
+				    .ac_cfg = api_cfg,
 				    .ac_err = err };
 	api_handle_fn handle = api_handler(id);
 
 	/* Node names are checked here; a forensic id by forensic_remove, an
-	 * image's name by api_image_rm. */
-	if (name[0] != '\0' && id != API_FORENSIC_RM && id != API_IMAGE_RM &&
-	    validate_name("node", name, NODE_NAME_MAX, err) < 0)
+	 * image's name by api_image_rm, an operation's id by api-ops. */
+	if (name[0] != '\0' && id != API_FORENSIC_RM && id != API_IMAGE_RM && id != API_OP_SHOW &&
+	    id != API_OP_CANCEL && validate_name("node", name, NODE_NAME_MAX, err) < 0)
 		return -EINVAL;
 	/* API_FORENSIC_FILE is streamed by api_forensic_file. */
 	if (handle == NULL)
@@ -572,7 +228,8 @@ static int api_dispatch(struct MHD_Connection *conn, enum api_route_id id, const
 	return handle(&c);
 }
 
-static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status, struct json_object *o)
+static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status, struct json_object *o,
+				const struct api_hdrs *h)
 {
 	const char *s = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -581,6 +238,8 @@ static enum MHD_Result api_send(struct MHD_Connection *conn, unsigned status, st
 	enum MHD_Result r;
 
 	MHD_add_response_header(resp, "Content-Type", "application/json");
+	for (int i = 0; h != NULL && i < h->ah_n; i++)
+		MHD_add_response_header(resp, h->ah_name[i], h->ah_value[i]);
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	json_object_put(o);
@@ -601,7 +260,8 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 
 	/* The evidence leaves the dock only when the audit trail can say so. */
 	if (evidence && audit_intent((int64_t)uid, "forensic-export", NULL, NULL, false, &err) < 0)
-		return api_send(conn, 503, api_error_json(err.de_msg));
+		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg),
+				NULL);
 	rc = forensic_open(id, file, &fd, &size, &err);
 	if (evidence) {
 		/* the evidence leaves the dock */
@@ -622,11 +282,11 @@ static enum MHD_Result api_forensic_file(struct MHD_Connection *conn, uid_t uid,
 		json_object_put(d);
 	}
 	if (rc < 0)
-		return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+		return api_send(conn, (unsigned)err.de_status, api_err_json(&err), NULL);
 	resp = MHD_create_response_from_fd64(size, fd); /* owns fd now */
 	if (resp == NULL) {
 		close(fd);
-		return api_send(conn, 500, api_error_json("cannot stream the file"));
+		return api_send(conn, 500, api_err_body(500, NULL, "cannot stream the file"), NULL);
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
 	r = MHD_queue_response(conn, 200, resp);
@@ -671,8 +331,10 @@ static enum MHD_Result api_refuse(struct MHD_Connection *conn, uid_t uid, const 
 			     "error: not root and not in the dock's group", d, NULL);
 		json_object_put(d);
 	}
-	return api_send(conn, 403,
-			api_error_json("permission denied: not root and not in the dock's group"));
+	return api_send(
+		conn, 403,
+		api_err_body(403, NULL, "permission denied: not root and not in the dock's group"),
+		NULL);
 }
 
 /* The intent of an action, recorded before it is done: an action the
@@ -702,46 +364,154 @@ static int api_intent(uid_t uid, const char *method, const char *url, enum api_r
 	return r;
 }
 
-/* A routed JSON call: its intent recorded, dispatched, its result
- * recorded when it is an action, answered. */
-static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const char *method,
-				  const char *url, enum api_route_id id, const char *name,
-				  const struct api_req *req)
+/* A call as it runs: on the connection's thread, or an operation's (its
+ * own copies then; conn NULL: the operations' handlers take no query). */
+struct api_job {
+	struct MHD_Connection *aj_conn;
+	uid_t aj_uid;
+	char aj_method[8];
+	char aj_url[API_URL_MAX + 1];
+	enum api_route_id aj_id;
+	char aj_name[64];
+	struct api_req aj_req;
+};
+
+/* Dispatched, its result recorded when it is an action: the status and
+ * the body to answer with, the headers in h. */
+static unsigned api_run(const struct api_job *j, struct json_object **body, struct api_hdrs *h)
 {
 	struct dock_err err = { 0 };
-	struct json_object *out = NULL, *detail = NULL;
-	char subject[64] = "";
+	struct json_object *out = NULL, *detail = NULL, *v;
+	const char *action = api_audit_action(j->aj_id);
+	char subject[64] = "", loc[96];
 	int rc;
 
-	snprintf(subject, sizeof(subject), "%s", name);
-	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, req, &err) < 0) {
-		log_err("api: uid %d %s %s refused: %s", (int)uid, method, url, err.de_msg);
-		return api_send(conn, 503, api_error_json(err.de_msg));
-	}
-	rc = api_dispatch(conn, id, name, req, &out, subject, sizeof(subject), &detail, &err);
-	if (api_audit_action(id) != NULL) {
+	snprintf(subject, sizeof(subject), "%s", j->aj_name);
+	rc = api_dispatch(j->aj_conn, j->aj_id, j->aj_name, &j->aj_req, &out, subject,
+			  sizeof(subject), &detail, h, &err);
+	if (action != NULL) {
 		char result[600];
 		snprintf(result, sizeof(result), "%s%s", rc < 0 || out == NULL ? "error: " : "ok",
 			 rc < 0 || out == NULL ? err.de_msg : "");
 		/* What came of it, with who asked (from the socket); from the
 		 * reserve if need be: the action is done. */
 		struct dock_err aerr = { 0 };
-		if (audit_append((int64_t)uid, api_audit_action(id), subject[0] ? subject : NULL,
-				 result, detail, &aerr) < 0)
-			log_err("api: uid %d %s %s: %s", (int)uid, method, url, aerr.de_msg);
+		if (audit_append((int64_t)j->aj_uid, action, subject[0] ? subject : NULL, result,
+				 detail, &aerr) < 0)
+			log_err("api: uid %d %s %s: %s", (int)j->aj_uid, j->aj_method, j->aj_url,
+				aerr.de_msg);
 	}
 	json_object_put(detail);
 	if (rc < 0 || out == NULL) {
 		if (!err_isset(&err))
 			err_set(&err, 500, EIO, "internal error");
-		if (strcmp(method, "GET") != 0)
-			log_info("api: uid %d %s %s: %s", (int)uid, method, url, err.de_msg);
+		if (action != NULL)
+			log_info("api: uid %d %s %s: %s", (int)j->aj_uid, j->aj_method, j->aj_url,
+				 err.de_msg);
 		json_object_put(out);
-		return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+		*body = api_err_json(&err);
+		return (unsigned)err.de_status;
 	}
-	if (strcmp(method, "GET") != 0)
-		log_info("api: uid %d %s %s: ok", (int)uid, method, url);
-	return api_send(conn, id == API_NODES_CREATE ? 201 : 200, out);
+	if (action != NULL)
+		log_info("api: uid %d %s %s: ok", (int)j->aj_uid, j->aj_method, j->aj_url);
+	*body = out;
+	if (j->aj_id != API_NODES_CREATE)
+		return 200;
+	if (json_object_object_get_ex(out, "name", &v)) {
+		snprintf(loc, sizeof(loc), "/v1/nodes/%s", json_object_get_string(v));
+		api_hdrs_add(h, "Location", loc);
+	}
+	return 201;
+}
+
+static unsigned api_job_run(void *arg, struct json_object **body)
+{
+	return api_run(arg, body, NULL);
+}
+
+static void api_job_free(void *arg)
+{
+	struct api_job *j = arg;
+
+	free(j->aj_req.ar_body);
+	free(j);
+}
+
+/* Did the client ask for an operation (RFC 7240's respond-async), on a
+ * call that may take long? Other calls answer as they always did. */
+static bool api_async_wanted(struct MHD_Connection *conn, enum api_route_id id)
+{
+	const char *p = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Prefer");
+
+	return p != NULL && strcasestr(p, "respond-async") != NULL &&
+		(id == API_NODES_CREATE || id == API_NODE_START || id == API_NODE_STOP ||
+		 id == API_NODE_CLEANSE || id == API_NODE_SNAPSHOT);
+}
+
+/* 202 and the operation's view; the call runs on (api-ops.h). */
+static enum MHD_Result api_async(const struct api_job *sync)
+{
+	struct dock_err err = { 0 };
+	struct api_hdrs h = { 0 };
+	struct json_object *view = NULL;
+	struct node_spec spec;
+	const char *node = sync->aj_name[0] ? sync->aj_name : NULL;
+	char id[API_OP_ID_MAX], loc[64 + API_OP_ID_MAX];
+	struct api_job *j = malloc(sizeof(*j));
+	char *body = sync->aj_req.ar_body ? malloc(sync->aj_req.ar_len + 1) : NULL;
+
+	if (body != NULL)
+		memcpy(body, sync->aj_req.ar_body, sync->aj_req.ar_len + 1);
+	if (j == NULL || (sync->aj_req.ar_body != NULL && body == NULL)) {
+		free(j);
+		free(body);
+		return api_send(sync->aj_conn, 500, api_err_body(500, NULL, "out of memory"), NULL);
+	}
+	*j = *sync;
+	j->aj_conn = NULL;
+	j->aj_req.ar_body = body;
+	if (sync->aj_id == API_NODES_CREATE &&
+	    spec_parse(api_body(&sync->aj_req), sync->aj_req.ar_len, api_cfg, &spec, NULL) == 0)
+		node = spec.ns_name;
+	if (api_ops_start(api_audit_action(sync->aj_id), node, api_job_run, j, api_job_free, id,
+			  &view, &err) < 0) {
+		char result[600];
+		/* its intent is recorded: so is its end */
+		snprintf(result, sizeof(result), "error: %s", err.de_msg);
+		audit_append((int64_t)sync->aj_uid, api_audit_action(sync->aj_id),
+			     sync->aj_name[0] ? sync->aj_name : NULL, result, NULL, NULL);
+		return api_send(sync->aj_conn, (unsigned)err.de_status, api_err_json(&err), NULL);
+	}
+	snprintf(loc, sizeof(loc), "/v1/operations/%s", id);
+	api_hdrs_add(&h, "Location", loc);
+	api_hdrs_add(&h, "Preference-Applied", "respond-async");
+	return api_send(sync->aj_conn, 202, view, &h);
+}
+
+/* A routed JSON call: its intent recorded (an action the audit trail
+ * cannot record is not done), run now or as an operation, answered. */
+static enum MHD_Result api_answer(struct MHD_Connection *conn, uid_t uid, const char *method,
+				  const char *url, enum api_route_id id, const char *name,
+				  const struct api_req *req)
+{
+	struct dock_err err = { 0 };
+	struct api_hdrs h = { 0 };
+	struct json_object *body = NULL;
+	struct api_job j = { .aj_conn = conn, .aj_uid = uid, .aj_id = id, .aj_req = *req };
+	unsigned status;
+
+	snprintf(j.aj_method, sizeof(j.aj_method), "%s", method);
+	snprintf(j.aj_url, sizeof(j.aj_url), "%s", url);
+	snprintf(j.aj_name, sizeof(j.aj_name), "%s", name);
+	if (api_audit_action(id) != NULL && api_intent(uid, method, url, id, name, req, &err) < 0) {
+		log_err("api: uid %d %s %s refused: %s", (int)uid, method, url, err.de_msg);
+		return api_send(conn, 503, api_err_body(503, "audit_unavailable", err.de_msg),
+				NULL);
+	}
+	if (api_async_wanted(conn, id))
+		return api_async(&j);
+	status = api_run(&j, &body, &h);
+	return api_send(conn, status, body, &h);
 }
 
 /* logs: a JSON answer (api_answer), or with follow=1 a stream
@@ -758,7 +528,25 @@ static enum MHD_Result api_logs(struct MHD_Connection *conn, uid_t uid, const ch
 		return api_answer(conn, uid, method, url, id, name, req);
 	if (!err_isset(&err) && api_logs_stream(conn, name, &o, &err) == 0)
 		return MHD_YES;
-	return api_send(conn, (unsigned)err.de_status, api_error_json(err.de_msg));
+	return api_send(conn, (unsigned)err.de_status, api_err_json(&err), NULL);
+}
+
+/* 404, or 405 with the methods the path takes (Allow). */
+static enum MHD_Result api_no_route(struct MHD_Connection *conn, const char *url, int status)
+{
+	struct api_hdrs h = { 0 };
+	char allow[64];
+
+	if (status == 405) {
+		api_allowed(url, allow, sizeof(allow));
+		api_hdrs_add(&h, "Allow", allow);
+	}
+	return api_send(conn, (unsigned)status,
+			api_err_body(status, NULL,
+				     status == 405           ? "method not allowed on this path"
+					     : status == 414 ? "request URL too long"
+							     : "no such API path"),
+			&h);
 }
 
 static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -785,16 +573,21 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 	if (!api_peer_allowed(conn, &uid))
 		return api_refuse(conn, uid, method, url);
 	if (req->ar_too_large)
-		return api_send(conn, 413, api_error_json("request body larger than 64 KiB"));
+		return api_send(conn, 413,
+				api_err_body(413, NULL, "request body larger than 64 KiB"), NULL);
 	id = api_route(method, url, name, sizeof(name), &status);
 	if (id == API_NONE)
-		return api_send(conn, (unsigned)status,
-				api_error_json(status == 405 ? "method not allowed on this path"
-							     : "no such API path"));
+		return api_no_route(conn, url, status);
 	if (id == API_FORENSIC_FILE)
 		return api_forensic_file(conn, uid, name, strrchr(url, '/') + 1);
 	if (id == API_NODE_LOGS || id == API_NODE_FW_LOGS)
 		return api_logs(conn, uid, method, url, id, name, req);
+	if (id == API_OP_WAIT) {
+		struct dock_err err = { 0 };
+		if (api_ops_wait(conn, name, &err) == 0)
+			return MHD_YES;
+		return api_send(conn, (unsigned)err.de_status, api_err_json(&err), NULL);
+	}
 	return api_answer(conn, uid, method, url, id, name, req);
 }
 
@@ -866,6 +659,7 @@ void api_stop(void)
 
 	api_stream_fini(); /* the streams end: their threads may be joined */
 	api_group_stop();
+	api_ops_fini();    /* the running operations end */
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;

@@ -39,7 +39,24 @@ enum api_route_id {
 	API_AUDIT_READ,
 	API_AUDIT_VERIFY,
 	API_FORENSIC_FILE, /* GET /v1/forensics/ID/FILE: the file itself, not JSON */
+	API_OPS_LIST,
+	API_OP_SHOW,
+	API_OP_WAIT, /* streamed: a long-poll (api-ops.h) */
+	API_OP_CANCEL,
 };
+
+/* Headers an answer adds (Location, Allow, the audit listing's cursor). */
+#define API_HDRS_MAX 4
+struct api_hdrs {
+	int ah_n;
+	char ah_name[API_HDRS_MAX][32];
+	char ah_value[API_HDRS_MAX][192];
+};
+/* Add one (api-err.c); past API_HDRS_MAX or h NULL: left out. */
+void api_hdrs_add(struct api_hdrs *h, const char *name, const char *value);
+
+/* The methods url takes, ", "-separated (the 405's Allow); "" for none. */
+void api_allowed(const char *url, char *buf, size_t size);
 
 /* Match method + URL against the route table; fills name for node routes.
  * Unknown path: API_NONE and 404; known path, wrong method: 405. */

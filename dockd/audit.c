@@ -597,12 +597,14 @@ void audit_close(void)
 
 /* ---- reading ---- */
 
-/* audit_read's state: the most recent matches in a ring. */
+/* audit_read's state: the most recent matches in a ring, or from a
+ * cursor (rd_page->ap_after) the first ones after it. */
 struct audit_reader {
 	const char *rd_node;
 	int64_t rd_since;
 	size_t rd_max, rd_n;
 	struct json_object **rd_ring;
+	struct audit_page *rd_page;
 };
 
 static int audit_read_line(void *ctx, const char *line, size_t len)
@@ -614,7 +616,14 @@ static int audit_read_line(void *ctx, const char *line, size_t len)
 	if (audit_parse(line, len, &rec, &o, NULL) < 0)
 		return 0; /* audit_verify reports it */
 	if ((rd->rd_node != NULL && strcmp(rec.ar_node, rd->rd_node) != 0) ||
-	    rec.ar_time < rd->rd_since) {
+	    rec.ar_time < rd->rd_since ||
+	    (rd->rd_page->ap_cursor && rec.ar_seq <= rd->rd_page->ap_after)) {
+		json_object_put(o);
+		return 0;
+	}
+	rd->rd_page->ap_matched++;
+	if (rd->rd_page->ap_cursor && rd->rd_n == rd->rd_max) {
+		rd->rd_page->ap_more = true; /* counted, not kept */
 		json_object_put(o);
 		return 0;
 	}
@@ -627,9 +636,23 @@ static int audit_read_line(void *ctx, const char *line, size_t len)
 int audit_read(const char *path, const char *node, int64_t since, size_t max,
 	       struct json_object **out, struct dock_err *err)
 {
-	struct audit_reader rd = { node, since,
-				   max == 0 || max > AUDIT_READ_MAX ? AUDIT_READ_MAX : max, 0,
-				   NULL };
+	struct audit_page p = { 0 };
+
+	p.ap_limit = max;
+	return audit_read_page(path, node, since, &p, out, err);
+}
+
+int audit_read_page(const char *path, const char *node, int64_t since, struct audit_page *p,
+		    struct json_object **out, struct dock_err *err)
+{
+	struct audit_reader rd = {
+		node,
+		since,
+		p->ap_limit == 0 || p->ap_limit > AUDIT_READ_MAX ? AUDIT_READ_MAX : p->ap_limit,
+		0,
+		NULL,
+		p
+	};
 	char file[PATH_MAX + 32];
 	struct json_object *arr = NULL;
 	int r = 0;
@@ -659,6 +682,8 @@ int audit_read(const char *path, const char *node, int64_t since, size_t max,
 		return r;
 	if (arr == NULL)
 		return err_set(err, 500, ENOMEM, "audit log %s: out of memory", path);
+	if (!p->ap_cursor)
+		p->ap_more = rd.rd_n > rd.rd_max; /* the oldest left out */
 	*out = arr;
 	return 0;
 }

@@ -123,6 +123,21 @@ uint64_t audit_last_seq(void);
 int audit_read(const char *path, const char *node, int64_t since, size_t max,
 	       struct json_object **out, struct dock_err *err);
 
+/* A page of the records. ap_cursor false: as audit_read (the most recent
+ * ap_limit); true: the first ap_limit records with seq > ap_after, oldest
+ * first. Out: ap_matched, the records that match (node, since, cursor) in
+ * all; ap_more, some of them were left out (older ones without the cursor,
+ * newer ones with it). */
+struct audit_page {
+	bool ap_cursor;
+	uint64_t ap_after;
+	size_t ap_limit; /* 0 or above AUDIT_READ_MAX: AUDIT_READ_MAX */
+	size_t ap_matched;
+	bool ap_more;
+};
+int audit_read_page(const char *path, const char *node, int64_t since, struct audit_page *p,
+		    struct json_object **out, struct dock_err *err);
+
 /* The rotated files and path as one chain, then the checkpoint, streaming. 0 when intact, *records the
  * number of records. Otherwise -EBADMSG, *records the intact records before
  * the break, *bad_line the 1-based line of the first broken record, and err

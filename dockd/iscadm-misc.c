@@ -2,7 +2,9 @@
  * the firewall's policy, forensic snapshots, images; and the console log
  * (logs, over iscadm-logs.c). Each a function of its parsed arguments (iscadm-args.c). */
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,29 +54,57 @@ int iscadm_cmd_logs(const struct iscadm_args *a)
 			       iscadm_opt(a, "since"));
 }
 
+/* Records a page of `audit` asks for; the trail is read page by page with
+ * the API's cursor (after=SEQ), so none is left out however long it is. */
+#define ISCADM_AUDIT_PAGE 1000
+
+/* The next page after seq into all; how many records it had. */
+static size_t iscadm_audit_page(const char *query, uint64_t after, struct json_object *all,
+				uint64_t *last)
+{
+	char path[320];
+	struct json_object *o, *seq;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/v1/audit?after=%" PRIu64 "&limit=%d%s", after,
+		 ISCADM_AUDIT_PAGE, query);
+	o = iscadm_call("GET", path, NULL);
+	n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(o, i);
+		if (json_object_object_get_ex(r, "seq", &seq))
+			*last = (uint64_t)json_object_get_int64(seq);
+		json_object_array_add(all, json_object_get(r));
+	}
+	json_object_put(o);
+	return n;
+}
+
 int iscadm_cmd_audit(const struct iscadm_args *a)
 {
 	const char *node = iscadm_opt(a, "node"), *since = iscadm_opt(a, "since");
 	struct dock_err err = { 0 };
-	struct json_object *o;
-	char path[256] = "/v1/audit";
+	struct json_object *all = json_object_new_array();
+	char query[256] = "";
+	uint64_t last = 0, before;
 	size_t l;
 
 	if (node != NULL) {
 		if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
 			iscadm_usage_fail(a->a_cmd, "%s", err.de_msg);
-		l = strlen(path);
-		snprintf(path + l, sizeof(path) - l, "?node=%s", node);
+		snprintf(query, sizeof(query), "&node=%s", node);
 	}
 	if (since != NULL) {
 		time_t t = iscadm_time_arg("since", since);
-		l = strlen(path);
-		snprintf(path + l, sizeof(path) - l, "%csince=%lld", node ? '&' : '?',
-			 (long long)(t < 0 ? 0 : t));
+		l = strlen(query);
+		snprintf(query + l, sizeof(query) - l, "&since=%lld", (long long)(t < 0 ? 0 : t));
 	}
-	o = iscadm_call("GET", path, NULL);
-	iscadm_print_audit(o);
-	json_object_put(o);
+	/* A short page is the last; a page that does not move on, too. */
+	do
+		before = last;
+	while (iscadm_audit_page(query, last, all, &last) == ISCADM_AUDIT_PAGE && last > before);
+	iscadm_print_audit(all);
+	json_object_put(all);
 	return ISCADM_OK;
 }
 

@@ -81,11 +81,14 @@ run_suite timearg env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_timearg"
 run_suite timearg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_timearg"
 run_suite config env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_config" "$SRC"
 run_suite config-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_config" "$SRC"
+run_suite api env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_api"
+run_suite api-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_api"
 run_suite agentmsg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agentmsg" "$SRC" "$B/dockd"
 run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
 run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
+run_suite openapi python3 tests/api/openapi.py static docs/openapi.yaml dockd/api.c dockd/api-err.h
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
 	"$B/clang/dockd" "$B/clang/iscadm" "$B/clang/isc-image"
 run_suite agent tests/agent/run.sh
@@ -97,6 +100,7 @@ run_suite sandbox tests/lib/sandbox.sh -- tests/e2e/sandbox-selftest.sh
 run_suite pkg-install env ISC_SRC="$SRC" tests/lib/sandbox.sh -- tests/pkg/install.sh
 run_suite e2e-spine env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/spine.sh
 run_suite e2e-cli env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cli.sh
+run_suite e2e-api env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/api.sh
 run_suite e2e-quickstart env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/quickstart.sh
 run_suite e2e-audit env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/audit.sh
 run_suite e2e-firewall env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/firewall.sh

@@ -521,6 +521,39 @@ static void test_read_filters(void **st)
 	assert_int_equal(json_object_array_length(arr), 0);
 	json_object_put(arr);
 
+	/* The cut is said: 5 matched, 3 left out. */
+	{
+		struct audit_page p = { .ap_limit = 2 };
+		assert_int_equal(audit_read_page(logpath, NULL, 0, &p, &arr, &e), 0);
+		assert_int_equal(json_object_array_length(arr), 2);
+		assert_int_equal(p.ap_matched, 5);
+		assert_true(p.ap_more);
+		json_object_put(arr);
+	}
+	/* The cursor: the first 2 after seq 1, then after 3, then none more. */
+	{
+		struct audit_page p = { .ap_cursor = true, .ap_after = 1, .ap_limit = 2 };
+		assert_int_equal(audit_read_page(logpath, NULL, 0, &p, &arr, &e), 0);
+		assert_int_equal(json_object_array_length(arr), 2);
+		json_object_object_get_ex(json_object_array_get_idx(arr, 0), "seq", &v);
+		assert_int_equal(json_object_get_int64(v), 2);
+		assert_int_equal(p.ap_matched, 4);
+		assert_true(p.ap_more);
+		json_object_put(arr);
+		p = (struct audit_page){ .ap_cursor = true, .ap_after = 3, .ap_limit = 2 };
+		assert_int_equal(audit_read_page(logpath, NULL, 0, &p, &arr, &e), 0);
+		assert_int_equal(json_object_array_length(arr), 2);
+		json_object_object_get_ex(json_object_array_get_idx(arr, 1), "seq", &v);
+		assert_int_equal(json_object_get_int64(v), 5);
+		assert_false(p.ap_more);
+		json_object_put(arr);
+		p = (struct audit_page){ .ap_cursor = true, .ap_after = 1, .ap_limit = 5 };
+		assert_int_equal(audit_read_page(logpath, "web1", 0, &p, &arr, &e), 0);
+		assert_int_equal(json_object_array_length(arr), 2); /* 4 and 5 */
+		assert_false(p.ap_more);
+		json_object_put(arr);
+	}
+
 	assert_int_equal(audit_read("/nonexistent/audit.log", NULL, 0, 0, &arr, &e), -ENOENT);
 	assert_int_equal(e.de_status, 404);
 }
