@@ -659,7 +659,7 @@ void api_stop(void)
 
 	api_stream_fini(); /* the streams end: their threads may be joined */
 	api_group_stop();
-	api_ops_fini();    /* the running operations end */
+	api_ops_fini(); /* the running operations end */
 	if (api_daemon != NULL)
 		MHD_stop_daemon(api_daemon);
 	api_daemon = NULL;
