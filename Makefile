@@ -43,7 +43,8 @@ DOCK_CORE := dockd/config.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
-             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c
+             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
+             dockd/config-reload.c dockd/sdnotify.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
@@ -51,7 +52,7 @@ NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c
             dockd/node-vmm.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
-           dockd/api.c dockd/api-stream.c dockd/api-logs.c
+           dockd/api.c dockd/api-stream.c dockd/api-logs.c dockd/api-listen.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -214,6 +215,10 @@ TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
 $(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
 	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
 
+# What a SIGHUP may change, systemd's notify socket, the journal's format.
+$(B)/test_reload: tests/unit/test_reload.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -253,6 +258,10 @@ $(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
 
+$(A)/test_reload: tests/unit/test_reload.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
                 timearg
 FUZZ_ID_agent := 1
@@ -280,6 +289,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_agentmsg $(A)/test_agentmsg \
              $(B)/test_progress $(A)/test_progress \
              $(B)/test_timearg $(A)/test_timearg \
+             $(B)/test_reload $(A)/test_reload \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -295,7 +305,8 @@ check: deps
 	tests/run-all.sh
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
-      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/dockd
+      $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_reload \
+      $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -305,6 +316,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_agentmsg . $(B)/dockd
 	$(B)/test_progress
 	$(B)/test_timearg
+	$(B)/test_reload
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

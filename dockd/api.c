@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "api-listen.h"
 #include "api-logs.h"
 #include "api-stream.h"
 #include "audit.h"
@@ -36,6 +37,7 @@
 static const struct dock_config *api_cfg;
 static struct MHD_Daemon *api_daemon;
 static int api_fd = -1;
+static bool api_activated; /* api_fd came from systemd (api-listen.h) */
 static gid_t api_gid = (gid_t)-1;
 
 struct api_req {
@@ -815,7 +817,6 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 
 int api_start(const struct dock_config *cfg, struct dock_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct group gr, *grp = NULL;
 	char path[PATH_MAX], buf[4096];
 
@@ -826,22 +827,9 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 		log_info("api: group %s does not exist; only root may use the API",
 			 cfg->dc_socket_group);
 	snprintf(path, sizeof(path), "%s/dockd.sock", cfg->dc_run_dir);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, 400, ENAMETOOLONG, "socket path %s is too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	api_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	api_fd = api_listen_open(path, api_gid, &api_activated, err);
 	if (api_fd < 0)
-		return err_set(err, 500, errno, "socket: %s", strerror(errno));
-	unlink(path);
-	if (bind(api_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(api_fd, 64) < 0) {
-		int e = errno;
-		close(api_fd);
-		api_fd = -1;
-		return err_set(err, 500, e, "%s: %s", path, strerror(e));
-	}
-	/* The kernel checks connect() against the mode; peer creds decide after. */
-	if (chown(path, 0, api_gid == (gid_t)-1 ? 0 : api_gid) < 0 || chmod(path, 0660) < 0)
-		log_warn("api: %s: cannot set owner/mode: %s", path, strerror(errno));
+		return api_fd;
 	/* One thread per connection: a handler that blocks for a long time (a
 	 * cleanse waits for the guest, a create for libvirt) holds only its own
 	 * connection. In a worker pool it also held every connection its worker
@@ -863,7 +851,6 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 		api_fd = -1;
 		return err_set(err, 500, EIO, "api: libmicrohttpd did not start on %s", path);
 	}
-	log_info("api: listening on %s", path);
 	return 0;
 }
 
@@ -878,7 +865,7 @@ void api_stop(void)
 	if (api_fd >= 0)
 		close(api_fd);
 	api_fd = -1;
-	if (api_cfg != NULL) {
+	if (api_cfg != NULL && !api_activated) { /* an activated socket is systemd's */
 		snprintf(path, sizeof(path), "%s/dockd.sock", api_cfg->dc_run_dir);
 		unlink(path);
 	}

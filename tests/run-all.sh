@@ -82,6 +82,8 @@ run_suite timearg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_timearg"
 run_suite agentmsg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agentmsg" "$SRC" "$B/dockd"
 run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
 run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"
+run_suite reload env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_reload"
+run_suite reload-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_reload"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite clang-build tap_cmd "make CC=clang builds warning-free" make -s CC=clang B="$B/clang" \
@@ -103,6 +105,7 @@ run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
 run_suite e2e-jail env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/jail.sh
+run_suite e2e-systemd env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/systemd.sh
 run_suite e2e-fulldisk env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/fulldisk.sh
 # The golden image (debian-web, built by `make check`): the slow test, one
 # node through OVMF, all PASS; then exported and imported by virt-v2v.
