@@ -222,6 +222,12 @@ static void dockd_kvm_for_nodes(const struct dock_config *cfg)
 			 e.de_msg);
 }
 
+static void dockd_reload_said(const char *conf, const struct config_diff *d)
+{
+	log_info("dock: reloaded %s: %s%s", conf, d->cd_n_live > 0 ? "applied " : "",
+		 d->cd_n_live > 0 ? d->cd_live : "no live key changed");
+}
+
 /* SIGHUP: read the file again, apply the keys that can change live, keep
  * the rest and name them (config-reload.h). A file that no longer parses
  * changes nothing. The live fields are word-sized and read whole at each
@@ -233,6 +239,7 @@ static void dockd_reload(const char *conf, struct dock_config *cfg)
 	struct config_diff d;
 	struct timespec now;
 	char msg[96];
+	bool quieter;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
@@ -248,10 +255,15 @@ static void dockd_reload(const char *conf, struct dock_config *cfg)
 		if (d.cd_n_restart > 0)
 			log_warn("dock: reload: %s changed but need%s a restart; kept as before",
 				 d.cd_restart, d.cd_n_restart == 1 ? "s" : "");
+		/* Said at the more verbose of the two levels: a dock made quieter
+		 * still confirms it. */
+		quieter = next.dc_log_level < cfg->dc_log_level;
+		if (quieter)
+			dockd_reload_said(conf, &d);
 		config_reload_apply(cfg, &next);
 		log_set_level(cfg->dc_log_level);
-		log_info("dock: reloaded %s: %s%s", conf, d.cd_n_live > 0 ? "applied " : "",
-			 d.cd_n_live > 0 ? d.cd_live : "no live key changed");
+		if (!quieter)
+			dockd_reload_said(conf, &d);
 		audit_append(AUDIT_UID_DOCK, "dock-reload", NULL, "ok", NULL, NULL);
 	}
 	sdnotify_send("READY=1\nSTATUS=ready");
@@ -318,6 +330,7 @@ static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_er
 int main(int argc, char **argv)
 {
 	const char *conf = ISC_SYSCONFDIR "/dockd.conf";
+	static char conf_abs[PATH_MAX];
 	struct dock_config cfg;
 	struct dock_err err = { 0 };
 	struct sigaction sa = { .sa_handler = dockd_on_signal };
@@ -340,6 +353,9 @@ int main(int argc, char **argv)
 		printf("dockd: %s: configuration OK\n", conf);
 		return 0;
 	}
+	/* A reload (SIGHUP) reads it again, after the daemon's chdir("/"). */
+	if (realpath(conf, conf_abs) != NULL)
+		conf = conf_abs;
 	if (geteuid() != 0) {
 		fprintf(stderr,
 			"dockd: must run as root (it manages libvirt, nftables and LUKS)\n");
