@@ -93,7 +93,12 @@ setpriv --bounding-set="$bset" --inh-caps=-all --no-new-privs -- \
 	bash -c 'exec "$@" >>"$0" 2>&1' "$LOG" "$D" -c "$W/dockd.conf" -f \
 	>"$W/activate.log" 2>&1 </dev/null &
 DOCKD_PID=$!
-t_ok "READY=1 arrives" wait_for 60 grep -q READY=1 "$W/notify.log"
+# As systemd does, the activator holds the socket and starts dockd at the
+# first connection: this `ls` waits in the backlog until dockd answers.
+t_ok "the socket is there before dockd" wait_for 10 test -S "$ISC_SOCKET"
+t_is "... and dockd not yet: it waits for a client" "$(grep -c 'dock: starting' "$LOG")" 0
+t_ok "the first client starts dockd and is answered" timeout 60 "$A" ls
+t_ok "READY=1 arrives" wait_for 10 grep -q READY=1 "$W/notify.log"
 t_ok "... once the API answers (GET /v1/nodes: 200)" \
 	grep -q '^READY=1 STATUS=ready api=200$' "$W/notify.log"
 bnd=$(sed -n 's/^CapBnd:\t//p' "/proc/$DOCKD_PID/status")
@@ -123,12 +128,12 @@ t_ok "SIGHUP: state_dir named as needing a restart" \
 	wait_for 10 grep -q '^<4>dock: reload: state_dir changed but needs a restart; kept as before$' "$LOG"
 t_ok "... log_level and publish_ports applied" \
 	grep -q "^<6>dock: reloaded [^ ]*/dockd.conf: applied log_level, publish_ports$" "$LOG"
-t_ok "... RELOADING=1 then READY=1 to the manager" bash -c \
+t_ok "... RELOADING=1 then READY=1 to the manager" wait_for 5 bash -c \
 	"grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9]*$' '$W/notify.log' && [ \$(grep -c '^READY=1' '$W/notify.log') = 2 ]"
 t_ok "dockd still runs after SIGHUP" kill -0 "$DOCKD_PID"
 n=$(wc -l <"$LOG")
 out=$("$A" publish n1 2600:81 2>&1)
-t_ok "publish_ports is live: 2600 refused now ($out)" grep -q 'outside publish_ports 3000-4000' <<<"$out"
+t_ok "publish_ports is live: 2600 refused now ($out)" bash -c "grep -q 'outside publish_ports 3000-4000' <<<\"\$0\"" "$out"
 t_ok "log_level is live: warning, so no info or debug line since" bash -c \
 	"! tail -n +$((n + 1)) '$LOG' | grep -Eq '^<[67]>'"
 t_ok "state_dir unchanged: n1 still listed" bash -c "'$A' ls | grep -q '^n1 '"
