@@ -285,7 +285,7 @@ static void *dockd_reload_thread(void *arg)
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	while (!dockd_stop)
-		if (sigtimedwait(&hup, NULL, &tick) == SIGHUP)
+		if (sigtimedwait(&hup, NULL, &tick) == SIGHUP && !dockd_stop)
 			dockd_reload(r->dr_conf, r->dr_cfg);
 	return NULL;
 }
@@ -317,8 +317,10 @@ static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_er
 	agentchan_run(&dockd_stop);
 	sdnotify_send("STOPPING=1\nSTATUS=stopping");
 	log_info("dock: stopping (nodes keep running)");
-	if (reloading)
+	if (reloading) { /* woken at once: the stop is not delayed by its tick */
+		pthread_kill(reloader, SIGHUP);
 		pthread_join(reloader, NULL);
+	}
 	api_stop();
 	node_fini();
 	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
