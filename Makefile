@@ -43,7 +43,8 @@ DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c 
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
-             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c
+             dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
+             dockd/config-reload.c dockd/sdnotify.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
@@ -52,7 +53,7 @@ NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
-           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c
+           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -227,6 +228,10 @@ TIMEARG_TEST_SRC := common/timearg.c common/err.c common/escape.c
 $(B)/test_timearg: tests/unit/test_timearg.c $(call obj,$(TIMEARG_TEST_SRC))
 	$(CC) $(CFLAGS) $(INC_common) $(LDHARDEN) -o $@ $^ $(CMOCKA_LIBS)
 
+# What a SIGHUP may change, systemd's notify socket, the journal's format.
+$(B)/test_reload: tests/unit/test_reload.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # The API's error codes and operations' table (dockd/api-err.c, api-ops.c).
 API_TEST_SRC := $(COMMON_SRC) dockd/api-err.c dockd/api-ops.c dockd/api-stream.c
 $(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
@@ -275,6 +280,10 @@ $(A)/test_timearg: tests/unit/test_timearg.c $(TIMEARG_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(INC_common) -o $@ $^ $(CMOCKA_LIBS)
 
+$(A)/test_reload: tests/unit/test_reload.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -308,6 +317,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_timearg $(A)/test_timearg \
              $(B)/test_config $(A)/test_config \
              $(B)/test_api $(A)/test_api \
+             $(B)/test_reload $(A)/test_reload \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -324,7 +334,7 @@ check: deps
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
-      $(B)/test_api $(B)/dockd
+      $(B)/test_api $(B)/test_reload $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -336,6 +346,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_timearg
 	$(B)/test_config .
 	$(B)/test_api
+	$(B)/test_reload
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

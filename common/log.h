@@ -9,6 +9,12 @@ enum log_level { LOG_LVL_CRIT, LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_
 
 void log_init(const char *ident, enum log_level level, bool to_syslog);
 int log_parse_level(const char *s, enum log_level *out);
+/* Change the level at run time (a reload); any thread may log meanwhile. */
+void log_set_level(enum log_level level);
+/* Whether JOURNAL_STREAM ("DEV:INO", systemd's) names this stream: then
+ * log_init writes "<N>message" lines, no timestamp (journald adds one). */
+bool log_journal_matches(const char *journal_stream, unsigned long long dev,
+			 unsigned long long ino);
 
 /* Critical: always shown, whatever the level (syslog LOG_CRIT). */
 void log_crit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

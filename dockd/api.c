@@ -21,6 +21,7 @@
 #include "api-group.h"
 #include "api-err.h"
 #include "api-int.h"
+#include "api-listen.h"
 #include "api-logs.h"
 #include "api-ops.h"
 #include "api-stream.h"
@@ -39,6 +40,7 @@
 static const struct dock_config *api_cfg;
 static struct MHD_Daemon *api_daemon;
 static int api_fd = -1;
+static bool api_activated; /* api_fd came from systemd (api-listen.h) */
 
 struct api_route_def {
 	const char *ar_method;
@@ -608,24 +610,13 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 
 int api_start(const struct dock_config *cfg, struct dock_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[PATH_MAX];
 
 	api_cfg = cfg;
 	snprintf(path, sizeof(path), "%s/dockd.sock", cfg->dc_run_dir);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(err, 400, ENAMETOOLONG, "socket path %s is too long", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	api_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	api_fd = api_listen_open(path, (gid_t)-1, &api_activated, err);
 	if (api_fd < 0)
-		return err_set(err, 500, errno, "socket: %s", strerror(errno));
-	unlink(path);
-	if (bind(api_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(api_fd, 64) < 0) {
-		int e = errno;
-		close(api_fd);
-		api_fd = -1;
-		return err_set(err, 500, e, "%s: %s", path, strerror(e));
-	}
+		return api_fd;
 	/* root:socket_group 0660, and again when a missing group appears. */
 	api_group_start(cfg->dc_socket_group, path);
 	/* One thread per connection: a handler that blocks for a long time (a
@@ -649,7 +640,6 @@ int api_start(const struct dock_config *cfg, struct dock_err *err)
 		api_fd = -1;
 		return err_set(err, 500, EIO, "api: libmicrohttpd did not start on %s", path);
 	}
-	log_info("api: listening on %s", path);
 	return 0;
 }
 
@@ -666,7 +656,7 @@ void api_stop(void)
 	if (api_fd >= 0)
 		close(api_fd);
 	api_fd = -1;
-	if (api_cfg != NULL) {
+	if (api_cfg != NULL && !api_activated) { /* an activated socket is systemd's */
 		snprintf(path, sizeof(path), "%s/dockd.sock", api_cfg->dc_run_dir);
 		unlink(path);
 	}

@@ -6,21 +6,25 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentchan.h"
 #include "agentreader.h"
 #include "api.h"
 #include "audit.h"
+#include "config-reload.h"
 #include "config.h"
 #include "config-check.h"
 #include "log.h"
 #include "node.h"
+#include "sdnotify.h"
 #include "version.h"
 #include "virt.h"
 #include "vmm.h"
@@ -219,8 +223,80 @@ static void dockd_kvm_for_nodes(const struct dock_config *cfg)
 			 e.de_msg);
 }
 
-static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
+static void dockd_reload_said(const char *conf, const struct config_diff *d)
 {
+	log_info("dock: reloaded %s: %s%s", conf, d->cd_n_live > 0 ? "applied " : "",
+		 d->cd_n_live > 0 ? d->cd_live : "no live key changed");
+}
+
+/* SIGHUP: read the file again, apply the keys that can change live, keep
+ * the rest and name them (config-reload.h). A file that no longer parses
+ * changes nothing. The live fields are word-sized and read whole at each
+ * use, so the other threads see the old value or the new one. */
+static void dockd_reload(const char *conf, struct dock_config *cfg)
+{
+	struct dock_config next;
+	struct dock_err err = { 0 };
+	struct config_diff d;
+	struct timespec now;
+	char msg[96];
+	bool quieter;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)now.tv_sec * 1000000ULL +
+			 (unsigned long long)now.tv_nsec / 1000);
+	sdnotify_send(msg);
+	config_defaults(&next);
+	if (config_load(conf, &next, &err) < 0) {
+		log_err("dock: reload refused, nothing changed: %s", err.de_msg);
+		audit_append(AUDIT_UID_DOCK, "dock-reload", NULL, "refused", NULL, NULL);
+	} else {
+		config_reload_diff(cfg, &next, &d);
+		if (d.cd_n_restart > 0)
+			log_warn("dock: reload: %s changed but need%s a restart; kept as before",
+				 d.cd_restart, d.cd_n_restart == 1 ? "s" : "");
+		/* Said at the more verbose of the two levels: a dock made quieter
+		 * still confirms it. */
+		quieter = next.dc_log_level < cfg->dc_log_level;
+		if (quieter)
+			dockd_reload_said(conf, &d);
+		config_reload_apply(cfg, &next);
+		log_set_level(cfg->dc_log_level);
+		if (!quieter)
+			dockd_reload_said(conf, &d);
+		audit_append(AUDIT_UID_DOCK, "dock-reload", NULL, "ok", NULL, NULL);
+	}
+	sdnotify_send("READY=1\nSTATUS=ready");
+}
+
+struct dockd_reloader {
+	const char *dr_conf;
+	struct dock_config *dr_cfg;
+};
+
+/* SIGHUP is blocked in every thread (main, before any starts): this one
+ * takes it synchronously, so a reload runs in a thread, not a handler. */
+static void *dockd_reload_thread(void *arg)
+{
+	const struct dockd_reloader *r = arg;
+	const struct timespec tick = { .tv_nsec = 250 * 1000 * 1000 };
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	while (!dockd_stop)
+		if (sigtimedwait(&hup, NULL, &tick) == SIGHUP && !dockd_stop)
+			dockd_reload(r->dr_conf, r->dr_cfg);
+	return NULL;
+}
+
+static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_err *err)
+{
+	struct dockd_reloader rl = { .dr_conf = conf, .dr_cfg = cfg };
+	pthread_t reloader;
+	bool reloading;
+
 	if (node_init(cfg, err) < 0) {
 		log_err("dock: start-up failed: %s", err->de_msg);
 		virt_close();
@@ -234,8 +310,18 @@ static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
 	}
 	log_info("dock: ready");
 	dockd_tell_ready();
+	/* Type=notify: systemctl start returns now, reconciled and listening. */
+	sdnotify_send("READY=1\nSTATUS=ready");
+	reloading = pthread_create(&reloader, NULL, dockd_reload_thread, &rl) == 0;
+	if (!reloading)
+		log_warn("dock: no reload thread: SIGHUP is ignored");
 	agentchan_run(&dockd_stop);
+	sdnotify_send("STOPPING=1\nSTATUS=stopping");
 	log_info("dock: stopping (nodes keep running)");
+	if (reloading) { /* woken at once: the stop is not delayed by its tick */
+		pthread_kill(reloader, SIGHUP);
+		pthread_join(reloader, NULL);
+	}
 	api_stop();
 	node_fini();
 	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
@@ -247,9 +333,11 @@ static int dockd_serve(const struct dock_config *cfg, struct dock_err *err)
 int main(int argc, char **argv)
 {
 	const char *conf = ISC_SYSCONFDIR "/dockd.conf";
+	static char conf_abs[PATH_MAX];
 	struct dock_config cfg;
 	struct dock_err err = { 0 };
 	struct sigaction sa = { .sa_handler = dockd_on_signal };
+	sigset_t hup;
 	bool foreground = false, check = false, test_hooks = false;
 	int rc;
 
@@ -266,12 +354,21 @@ int main(int argc, char **argv)
 	}
 	if (check) /* like nginx -t: every problem, one line each */
 		return config_check_report(conf, &cfg);
+	/* A reload (SIGHUP) reads it again, after the daemon's chdir("/"). */
+	if (realpath(conf, conf_abs) != NULL)
+		conf = conf_abs;
 	if (geteuid() != 0) {
 		fprintf(stderr,
 			"dockd: must run as root (it manages libvirt, nftables and LUKS)\n");
 		return 1;
 	}
 	umask(0077);
+	sdnotify_init();
+	/* Before any thread (libvirt's, ours): SIGHUP waits for the reload
+	 * thread, it never kills the dock. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	log_init("dockd", cfg.dc_log_level, !foreground);
 	if (virt_open(cfg.dc_uri, &err) < 0) {
 		/* One line: the log is stderr in the foreground, syslog otherwise. */
@@ -302,5 +399,5 @@ int main(int argc, char **argv)
 		log_warn("dock: test hook: cleanses stop in phase \"%s\"",
 			 getenv("ISC_DEBUG_CLEANSE_PAUSE"));
 	}
-	return dockd_serve(&cfg, &err);
+	return dockd_serve(conf, &cfg, &err);
 }

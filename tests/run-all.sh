@@ -86,6 +86,8 @@ run_suite api-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_api"
 run_suite agentmsg-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agentmsg" "$SRC" "$B/dockd"
 run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
 run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"
+run_suite reload env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_reload"
+run_suite reload-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_reload"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite openapi python3 tests/api/openapi.py static docs/openapi.yaml dockd/api.c dockd/api-err.h
@@ -111,6 +113,7 @@ run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
 run_suite e2e-jail env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/jail.sh
+run_suite e2e-systemd env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/systemd.sh
 run_suite e2e-fulldisk env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/fulldisk.sh
 # The golden image (debian-web, built by `make check`): the slow test, one
 # node through OVMF, all PASS; then exported and imported by virt-v2v.
