@@ -27,8 +27,8 @@ struct cr_key {
 	}
 
 /* Live: the spec check (max_*), the publish check (publish_ports), the
- * stop, cleanse and agent timers, the free-space floor read node_cfg at
- * each use; the log level is the logger's (the caller sets it). Not live:
+ * stop, cleanse and agent timers, the free-space floor, the console log's
+ * retention (at each start) read node_cfg at each use; the log level is the logger's (the caller sets it). Not live:
  * paths opened or bound at start-up, the libvirt connection, the subnet
  * pool and egress_private (the firewall's sets are built once, at
  * start-up, from them), the VMM jail's uid range and group (running
@@ -56,6 +56,8 @@ static const struct cr_key cr_keys[] = {
 	BYTES("min_free_mib", dc_min_free_mib, true),
 	STRK("syslog_socket", dc_syslog_socket, false),
 	BYTES("audit_reserve_mib", dc_audit_reserve_mib, false),
+	BYTES("console_log_max_mib", dc_console_log_max_mib, true),
+	BYTES("console_log_files", dc_console_log_files, true),
 	{ "egress_private", CR_EGRESS, 0, 0, false },
 	BYTES("publish_ports", dc_publish_lo, true),  /* with dc_publish_hi, below */
 	BYTES("vmm_uid_range", dc_vmm_uid_lo, false), /* with dc_vmm_uid_hi */

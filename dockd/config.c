@@ -64,6 +64,8 @@ static const struct config_key config_keys[] = {
 	U64("min_free_mib", dc_min_free_mib, 0, 1024 * 1024),
 	STR("syslog_socket", dc_syslog_socket, CK_PATH),
 	U64("audit_reserve_mib", dc_audit_reserve_mib, 0, 1024),
+	U64("console_log_max_mib", dc_console_log_max_mib, 1, 1024),
+	U64("console_log_files", dc_console_log_files, 1, CONFIG_CONSOLE_FILES_MAX),
 	{ "publish_ports", CK_PORTS, 0, 0, 0, 0 },
 	{ "vmm_uid_range", CK_UIDS, 0, 0, 0, 0 },
 	STR("vmm_group", dc_vmm_group, CK_STR),
@@ -115,6 +117,8 @@ void config_defaults(struct dock_config *cfg)
 	snprintf(cfg->dc_ovmf_vars, sizeof(cfg->dc_ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
 	snprintf(cfg->dc_syslog_socket, sizeof(cfg->dc_syslog_socket), "/dev/log");
 	cfg->dc_audit_reserve_mib = 8;
+	cfg->dc_console_log_max_mib = 1;
+	cfg->dc_console_log_files = 3;
 	cfg->dc_vmm_uid_lo = VMM_UID_LO_DEFAULT;
 	cfg->dc_vmm_uid_hi = VMM_UID_HI_DEFAULT;
 	snprintf(cfg->dc_vmm_group, sizeof(cfg->dc_vmm_group), "%s", VMM_GROUP_DEFAULT);

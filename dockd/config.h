@@ -13,6 +13,8 @@
 /* Directories end up in unix socket paths (108 bytes) and libvirt XML. */
 #define CONFIG_DIR_MAX     200
 #define CONFIG_PRIVATE_MAX 32 /* egress_private entries */
+/* console_log_files' bound: virtlogd's names path.0 ... path.8 */
+#define CONFIG_CONSOLE_FILES_MAX 9
 
 enum accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 
@@ -40,7 +42,9 @@ struct dock_config {
 	char dc_ovmf_vars[CONFIG_DIR_MAX]; /* its variable store template, copied per node */
 	uint64_t dc_min_free_mib;   /* below: create/start/cleanse refused (diskguard.h); 0 off */
 	char dc_syslog_socket[108]; /* the audit trail's syslog copy goes here (unix dgram) */
-	uint64_t dc_audit_reserve_mib; /* space kept for the audit records of stop and destroy */
+	uint64_t dc_audit_reserve_mib;   /* space kept for the audit records of stop and destroy */
+	uint64_t dc_console_log_max_mib; /* a console log past this at a start is rotated */
+	uint64_t dc_console_log_files;   /* rotated console log files kept (path.0 ...) */
 	/* egress_private: CIDRs no node reaches unless allowed, beyond the built-in ones */
 	char dc_egress_private[CONFIG_PRIVATE_MAX][20];
 	size_t dc_n_egress_private;

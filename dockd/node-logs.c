@@ -8,10 +8,16 @@
  *
  * Rotation: virtlogd itself rotates a log while the domain runs (its
  * max_size, 2 MiB by default; max_backups, 3) as path -> path.0, path.0 ->
- * path.1, ...; the dock rotates the same way, at start and from 1 MiB, so
- * whichever of the two rotates, the files form one chain and the total
- * stays bounded (4 files of at most max(1 MiB, max_size) each). The dock
- * rotates only while the domain is down: virtlogd has the file closed. */
+ * path.1, ...; the dock rotates the same way, at start, when the log is
+ * larger than console_log_max_mib (dockd.conf, 1 by default), keeping
+ * console_log_files rotated files (3 by default, at most 9), so whichever
+ * of the two rotates, the files form one chain and the total stays
+ * bounded (1 + max(console_log_files, max_backups) files of at most
+ * max(console_log_max_mib, max_size) each). The dock rotates only while
+ * the domain is down: virtlogd has the file closed. The settings are read
+ * at each start (live on a reload); the chain is read over every name a
+ * setting allows, so files kept under a larger one are still read (and
+ * dropped at the next rotation). */
 #include "node-int.h"
 
 #include <errno.h>
@@ -28,9 +34,8 @@
 #include "log.h"
 #include "timearg.h"
 
-#define NODE_CONSOLE_BACKUPS 3
-#define NODE_CONSOLE_ROTATE  (1024 * 1024)
-#define NODE_LOG_FILES       (NODE_CONSOLE_BACKUPS + 1)
+/* The names a log may have: path, path.0 ... path.8. */
+#define NODE_LOG_FILES (CONFIG_CONSOLE_FILES_MAX + 1)
 /* A longer line is cut into pieces of this size. */
 #define NODE_LOG_LINE_MAX 4096
 /* The view's bound on the log it shows (escaped at most 4 times as long). */
@@ -516,11 +521,18 @@ void node_follow_close(struct node_follow *f)
 
 /* ---- at boot, at destroy --------------------------------------------------- */
 
-static void node_console_rotate(const char *name, const char *path)
+/* path -> path.0 -> ... -> path.<backups-1>; older files (kept under a
+ * larger console_log_files) are removed. */
+static void node_console_rotate(const char *name, const char *path, int backups)
 {
 	char from[PATH_MAX + 8], to[PATH_MAX + 8];
 
-	for (int i = NODE_CONSOLE_BACKUPS - 1; i >= 0; i--) {
+	for (int i = NODE_LOG_FILES - 2; i >= backups; i--) {
+		snprintf(to, sizeof(to), "%s.%d", path, i);
+		if (unlink(to) < 0 && errno != ENOENT)
+			log_warn("node %s: console log: remove %s: %s", name, to, strerror(errno));
+	}
+	for (int i = backups - 1; i >= 0; i--) {
 		if (i == 0)
 			snprintf(from, sizeof(from), "%s", path);
 		else
@@ -558,11 +570,13 @@ static char node_console_last(const char *path)
 void node_console_boot(const char *name, const char *path)
 {
 	char line[TIMEARG_RFC3339_SIZE + 48], when[TIMEARG_RFC3339_SIZE], last;
+	/* console_log_*: live, read at each start (bounded by config.c) */
+	uint64_t max = node_cfg->dc_console_log_max_mib * 1024 * 1024;
+	int backups = (int)node_cfg->dc_console_log_files, fd, n;
 	struct stat st;
-	int fd, n;
 
-	if (stat(path, &st) == 0 && st.st_size > NODE_CONSOLE_ROTATE)
-		node_console_rotate(name, path);
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > max)
+		node_console_rotate(name, path, backups);
 	/* The marker on a line of its own, whatever the guest wrote last: the
 	 * files are read as one stream, a line may go on into the next. */
 	last = node_console_last(path);

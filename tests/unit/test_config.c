@@ -80,6 +80,41 @@ static void test_renamed_keys(void **st)
 	free(err);
 }
 
+/* console_log_max_mib and console_log_files: today's rotation by default
+ * (1 MiB, 3 files), each bound kept, a value past either end refused. */
+static void test_console_log_keys(void **st)
+{
+	static const char *const bad[] = {
+		"console_log_max_mib = 0\n", "console_log_max_mib = 1025\n",
+		"console_log_files = 0\n",   "console_log_files = 10\n",
+		"console_log_files = -1\n",  "console_log_max_mib = 2x\n",
+	};
+	struct dock_config c;
+	char *err;
+	int rc;
+
+	(void)st;
+	config_defaults(&c);
+	assert_int_equal(c.dc_console_log_max_mib, 1);
+	assert_int_equal(c.dc_console_log_files, 3);
+	err = parse_stderr("console_log_max_mib = 1024\nconsole_log_files = 9\n", &c, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.dc_console_log_max_mib, 1024);
+	assert_int_equal(c.dc_console_log_files, 9);
+	free(err);
+	err = parse_stderr("console_log_max_mib = 1\nconsole_log_files = 1\n", &c, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.dc_console_log_max_mib, 1);
+	assert_int_equal(c.dc_console_log_files, 1);
+	free(err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		err = parse_stderr(bad[i], &c, &rc);
+		assert_int_not_equal(rc, 0);
+		free(err);
+	}
+}
+
 /* Every value dist/dockd.conf shows (uncommented) is dockd's default: the
  * file documents the defaults and changes nothing; and it uses no old name. */
 static void test_dist_conf_is_defaults(void **st)
@@ -245,6 +280,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_renamed_keys),
+		cmocka_unit_test(test_console_log_keys),
 		cmocka_unit_test(test_dist_conf_is_defaults),
 		cmocka_unit_test(test_check_good),
 		cmocka_unit_test(test_check_problems),

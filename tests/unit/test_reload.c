@@ -62,6 +62,17 @@ static void test_live_keys_applied(void **state)
 	assert_int_equal(cur.dc_max_vcpus, 4);
 	config_reload_diff(&cur, &next, &d);
 	assert_int_equal(d.cd_n_live + d.cd_n_restart, 0);
+
+	/* The console log's retention, live too. */
+	parse("log_level = debug\npublish_ports = 8000-8100\nmax_vcpus = 4\n"
+	      "console_log_max_mib = 4\nconsole_log_files = 7\n",
+	      &next);
+	config_reload_diff(&cur, &next, &d);
+	assert_string_equal(d.cd_live, "console_log_max_mib, console_log_files");
+	assert_int_equal(d.cd_n_restart, 0);
+	config_reload_apply(&cur, &next);
+	assert_int_equal(cur.dc_console_log_max_mib, 4);
+	assert_int_equal(cur.dc_console_log_files, 7);
 }
 
 /* Only one end of a range moved: still a change of its key. */
@@ -105,6 +116,9 @@ static void test_is_live(void **state)
 	(void)state;
 	assert_true(config_reload_is_live("log_level"));
 	assert_true(config_reload_is_live("publish_ports"));
+	/* read at each node's start (node-logs.c) */
+	assert_true(config_reload_is_live("console_log_max_mib"));
+	assert_true(config_reload_is_live("console_log_files"));
 	assert_false(config_reload_is_live("state_dir"));
 	assert_false(config_reload_is_live("egress_private"));
 	assert_false(config_reload_is_live("no_such_key"));
