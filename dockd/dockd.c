@@ -269,7 +269,8 @@ static void dockd_reload_private(const struct dock_config *cfg, struct dock_conf
 /* SIGHUP: read the file again, apply the keys that can change live, keep
  * the rest and name them (config-reload.h). A file that no longer parses
  * changes nothing. The live fields are word-sized and read whole at each
- * use, so the other threads see the old value or the new one. */
+ * use, so the other threads see the old value or the new one; egress_private
+ * is read only at start and here. */
 static void dockd_reload(const char *conf, struct dock_config *cfg)
 {
 	struct dock_config next;
