@@ -28,10 +28,13 @@ struct cr_key {
 
 /* Live: the spec check (max_*), the publish check (publish_ports), the
  * stop, cleanse and agent timers, the free-space floor, the console log's
- * retention (at each start) read node_cfg at each use; the log level is the logger's (the caller sets it). Not live:
+ * retention (at each start) read node_cfg at each use; the log level is
+ * the logger's (the caller sets it); egress_private is the firewall's (the
+ * caller rebuilds its private set before applying, and keeps the old value
+ * when that fails). Not live:
  * paths opened or bound at start-up, the libvirt connection, the subnet
- * pool and egress_private (the firewall's sets are built once, at
- * start-up, from them), the VMM jail's uid range and group (running
+ * pool (the firewall's sets and the nodes' networks are built from it at
+ * start-up), the VMM jail's uid range and group (running
  * nodes' QEMU hold them), the audit trail's syslog socket and reserve. */
 static const struct cr_key cr_keys[] = {
 	STRK("uri", dc_uri, false),
@@ -58,7 +61,7 @@ static const struct cr_key cr_keys[] = {
 	BYTES("audit_reserve_mib", dc_audit_reserve_mib, false),
 	BYTES("console_log_max_mib", dc_console_log_max_mib, true),
 	BYTES("console_log_files", dc_console_log_files, true),
-	{ "egress_private", CR_EGRESS, 0, 0, false },
+	{ "egress_private", CR_EGRESS, 0, 0, true },  /* the caller rebuilds the set first */
 	BYTES("publish_ports", dc_publish_lo, true),  /* with dc_publish_hi, below */
 	BYTES("vmm_uid_range", dc_vmm_uid_lo, false), /* with dc_vmm_uid_hi */
 	STRK("vmm_group", dc_vmm_group, false),
@@ -123,6 +126,12 @@ void config_reload_apply(struct dock_config *cur, const struct dock_config *next
 
 		if (!k->cr_live)
 			continue;
+		if (k->cr_kind == CR_EGRESS) {
+			memcpy(cur->dc_egress_private, next->dc_egress_private,
+			       sizeof(cur->dc_egress_private));
+			cur->dc_n_egress_private = next->dc_n_egress_private;
+			continue;
+		}
 		if (strcmp(k->cr_name, "publish_ports") == 0) {
 			cur->dc_publish_lo = next->dc_publish_lo;
 			cur->dc_publish_hi = next->dc_publish_hi;

@@ -229,10 +229,48 @@ static void dockd_reload_said(const char *conf, const struct config_diff *d)
 		 d->cd_n_live > 0 ? d->cd_live : "no live key changed");
 }
 
+static void dockd_private_text(const struct dock_config *c, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	snprintf(buf, size, "%s", c->dc_n_egress_private == 0 ? "none" : "");
+	for (size_t i = 0; i < c->dc_n_egress_private && used < size; i++) {
+		snprintf(buf + used, size - used, "%s%s", i > 0 ? ", " : "",
+			 c->dc_egress_private[i]);
+		used = strlen(buf);
+	}
+}
+
+/* A changed egress_private: the firewall's private set first, in one
+ * batch; when that fails, the old value stays (next takes it back and the
+ * diff is made again). */
+static void dockd_reload_private(const struct dock_config *cfg, struct dock_config *next,
+				 struct config_diff *d)
+{
+	char was[CONFIG_PRIVATE_MAX * 22 + 8], now[sizeof(was)];
+	struct dock_err err = { 0 };
+
+	if (strstr(d->cd_live, "egress_private") == NULL)
+		return;
+	dockd_private_text(cfg, was, sizeof(was));
+	dockd_private_text(next, now, sizeof(now));
+	if (node_private_apply(next, &err) == 0) {
+		log_info("dock: reload: egress_private %s (was %s): firewall set private_ranges "
+			 "rebuilt",
+			 now, was);
+		return;
+	}
+	log_err("dock: reload: egress_private kept as %s, not %s: %s", was, now, err.de_msg);
+	memcpy(next->dc_egress_private, cfg->dc_egress_private, sizeof(next->dc_egress_private));
+	next->dc_n_egress_private = cfg->dc_n_egress_private;
+	config_reload_diff(cfg, next, d);
+}
+
 /* SIGHUP: read the file again, apply the keys that can change live, keep
  * the rest and name them (config-reload.h). A file that no longer parses
  * changes nothing. The live fields are word-sized and read whole at each
- * use, so the other threads see the old value or the new one. */
+ * use, so the other threads see the old value or the new one; egress_private
+ * is read only at start and here. */
 static void dockd_reload(const char *conf, struct dock_config *cfg)
 {
 	struct dock_config next;
@@ -253,6 +291,7 @@ static void dockd_reload(const char *conf, struct dock_config *cfg)
 		audit_append(AUDIT_UID_DOCK, "dock-reload", NULL, "refused", NULL, NULL);
 	} else {
 		config_reload_diff(cfg, &next, &d);
+		dockd_reload_private(cfg, &next, &d);
 		if (d.cd_n_restart > 0)
 			log_warn("dock: reload: %s changed but need%s a restart; kept as before",
 				 d.cd_restart, d.cd_n_restart == 1 ? "s" : "");

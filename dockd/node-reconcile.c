@@ -367,6 +367,20 @@ static const char *const *node_private_ranges(const struct dock_config *cfg, con
 	return out;
 }
 
+int node_private_apply(const struct dock_config *next, struct dock_err *err)
+{
+	const char *priv[CONFIG_PRIVATE_MAX + 1];
+	int r;
+
+	priv[0] = node_cfg->dc_pool_text; /* the pool needs a restart: the running one */
+	for (size_t i = 0; i < next->dc_n_egress_private; i++)
+		priv[i + 1] = next->dc_egress_private[i];
+	pthread_mutex_lock(&node_lock);
+	r = fw_set_private(priv, next->dc_n_egress_private + 1, err);
+	pthread_mutex_unlock(&node_lock);
+	return r;
+}
+
 /* The firewall is rebuilt from the records in one batch, before the
  * reconciliation, whose undo steps remove elements from it. */
 static int node_init_firewall(struct dock_err *err)

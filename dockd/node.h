@@ -24,6 +24,11 @@
 int node_init(const struct dock_config *cfg, struct dock_err *err);
 void node_fini(void);
 
+/* SIGHUP with a changed egress_private: one firewall batch replacing the
+ * private ranges by the built-in ones, the running subnet pool and next's
+ * egress_private (fw_set_private). Takes node_lock. */
+int node_private_apply(const struct dock_config *next, struct dock_err *err);
+
 int node_create(const struct node_spec *spec, struct json_object **out, struct dock_err *err);
 /* What a start asks for, and what came of it. */
 struct node_start_opts {

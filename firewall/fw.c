@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include <libmnl/libmnl.h>
+#include <libnftnl/set.h>
 
 /* Make sure the table exists, so that deleting it in the same batch cannot
  * fail: the portable form of "delete if present" (NFT_MSG_DESTROYTABLE
@@ -79,6 +80,40 @@ int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, s
 out:
 	fw_batch_free(&b);
 	free(fi);
+	return r;
+}
+
+int fw_set_private(const char *const *private, size_t nprivate, struct dock_err *err)
+{
+	struct fw_range priv[FW_PRIVATE_MAX];
+	struct fw_batch b = { 0 };
+	struct fw_els els = { 0 };
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+	size_t npriv = 0;
+	int r;
+
+	r = fw_private_ranges(private, nprivate, priv, &npriv, err);
+	if (r < 0)
+		return r;
+	fw_batch_begin(&b);
+	/* A DELSETELEM without elements flushes the set. */
+	s = fw_set_ref(&b, FW_PRIVATE, false);
+	if (s != NULL) {
+		nlh = fw_msg_begin(&b, NFT_MSG_DELSETELEM, 0, FW_MSG_ROOM, "flush set %s",
+				   fw_sets[FW_PRIVATE].sd_name);
+		if (nlh != NULL) {
+			nftnl_set_elems_nlmsg_build_payload(nlh, s);
+			fw_msg_end(&b, nlh, FW_MSG_ROOM);
+		}
+		nftnl_set_free(s);
+	}
+	fw_private_elems(&b, priv, npriv, &els);
+	fw_elems(&b, NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, "add", FW_PRIVATE, false, els.v,
+		 els.n);
+	free(els.v);
+	r = fw_batch_send(&b, err);
+	fw_batch_free(&b);
 	return r;
 }
 

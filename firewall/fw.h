@@ -105,6 +105,11 @@ void fw_publish_format(const struct fw_publish *p, char *buf, size_t size);
 int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, size_t nprivate,
 	    struct dock_err *err);
 
+/* One batch replacing set private_ranges' elements by the built-in ranges
+ * and private[0..nprivate) (as fw_init builds them): flushed and refilled
+ * in the same transaction, so no packet sees it empty. */
+int fw_set_private(const char *const *private, size_t nprivate, struct dock_err *err);
+
 /* One batch adding the node with its whole policy (chain node-NAME, its
  * elements, its published ports, egress and quarantine state). Adding what
  * is already there is a no-op; it adds, it never removes. Conflicts with

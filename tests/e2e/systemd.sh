@@ -122,12 +122,16 @@ t_ok "publish 2500:80 (nftables)" "$A" publish n1 2500:80
 t_ok "... debug at <7>" grep -q '^<7>node n1: agent channel connected' "$LOG"
 
 # --- SIGHUP: live keys applied, restart-only keys named, nothing dies
-sed -i 's|^log_level = .*|log_level = warning\npublish_ports = 3000-4000|; s|^state_dir = .*|state_dir = /nonexistent/elsewhere|' "$W/dockd.conf"
+t_ok "before SIGHUP: 198.18.0.0/15 is not a private range" bash -c \
+	"! nft list set inet isc private_ranges | grep -q 198.18.0.0/15"
+sed -i 's|^log_level = .*|log_level = warning\npublish_ports = 3000-4000\negress_private = 198.18.0.0/15|; s|^state_dir = .*|state_dir = /nonexistent/elsewhere|' "$W/dockd.conf"
 kill -HUP "$DOCKD_PID"
 t_ok "SIGHUP: state_dir named as needing a restart" \
 	wait_for 10 grep -q '^<4>dock: reload: state_dir changed but needs a restart; kept as before$' "$LOG"
 t_ok "... log_level and publish_ports applied" \
-	grep -q "^<6>dock: reloaded [^ ]*/dockd.conf: applied log_level, publish_ports$" "$LOG"
+	grep -q "^<6>dock: reloaded [^ ]*/dockd.conf: applied log_level, egress_private, publish_ports$" "$LOG"
+t_ok "... egress_private said, and in the firewall's private set" bash -c \
+	"grep -q '^<6>dock: reload: egress_private 198.18.0.0/15 (was none): firewall set private_ranges rebuilt$' '$LOG' && nft list set inet isc private_ranges | grep -q 198.18.0.0/15 && nft list set inet isc private_ranges | grep -q 10.0.0.0/8"
 t_ok "... RELOADING=1 then READY=1 to the manager" wait_for 5 bash -c \
 	"grep -q '^RELOADING=1 MONOTONIC_USEC=[0-9]*$' '$W/notify.log' && [ \$(grep -c '^READY=1' '$W/notify.log') = 2 ]"
 t_ok "dockd still runs after SIGHUP" kill -0 "$DOCKD_PID"

@@ -329,6 +329,31 @@ static void test_init_policy(void **state)
 	assert_isc("list-policy.nft");
 }
 
+/* fw_set_private (a reload's egress_private): the private set refilled in
+ * one batch, the rest of the table untouched; a bad range changes nothing. */
+static void test_set_private(void **state)
+{
+	const char *extra[] = { "198.18.0.0/15", "10.1.0.0/16" }, *bad[] = { "198.18.0.1/15" };
+	struct dock_err err = { 0 };
+	char *got, *before;
+
+	(void)state;
+	init_ok(&n0, 1);
+	ok(fw_set_private(extra, 2, &err), &err);
+	assert_int_equal(sh("nft list set inet isc private_ranges", &got), 0);
+	if (strstr(got, "198.18.0.0/15") == NULL || strstr(got, "10.1.0.0/16") != NULL ||
+	    strstr(got, "10.0.0.0/8") == NULL)
+		fail_msg("private_ranges after fw_set_private:\n%s", got);
+	free(got);
+	ok(fw_set_private(extra, 1, &err), &err); /* the same again: no EEXIST */
+	before = ruleset();
+	assert_failed(fw_set_private(bad, 1, &err), &err, 400, EINVAL, "198.18.0.1/15", before);
+	free(before);
+	memset(&err, 0, sizeof(err));
+	ok(fw_set_private(NULL, 0, &err), &err);
+	assert_isc("list-web1.nft");
+}
+
 /* fw_init rebuilds the table whatever it holds: elements, rules and chains
  * that someone else put there are gone. */
 static void test_init_repairs_drift(void **state)
@@ -1299,6 +1324,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_init_zero_one_three, check_others),
 		cmocka_unit_test_teardown(test_init_policy, check_others),
 		cmocka_unit_test_teardown(test_init_repairs_drift, check_others),
+		cmocka_unit_test_teardown(test_set_private, check_others),
 		cmocka_unit_test_teardown(test_add_remove, check_others),
 		cmocka_unit_test_teardown(test_init_equals_adds, check_others),
 		cmocka_unit_test_teardown(test_conflicts_are_atomic, check_others),

@@ -100,14 +100,15 @@ static void test_restart_keys_kept(void **state)
 	      "egress_private = 192.0.2.0/24\nlog_level = warning\n",
 	      &next);
 	config_reload_diff(&cur, &next, &d);
-	assert_string_equal(d.cd_restart, "state_dir, run_dir, subnet_pool, egress_private");
-	assert_int_equal(d.cd_n_restart, 4);
-	assert_string_equal(d.cd_live, "log_level");
+	assert_string_equal(d.cd_restart, "state_dir, run_dir, subnet_pool");
+	assert_int_equal(d.cd_n_restart, 3);
+	assert_string_equal(d.cd_live, "log_level, egress_private");
 	config_reload_apply(&cur, &next);
 	assert_string_equal(cur.dc_state_dir, "/var/lib/isc");
 	assert_string_equal(cur.dc_run_dir, "/run/isc");
 	assert_string_equal(cur.dc_pool_text, "10.231.0.0/16");
-	assert_int_equal(cur.dc_n_egress_private, 0);
+	assert_int_equal(cur.dc_n_egress_private, 1); /* live: the caller rebuilt the set */
+	assert_string_equal(cur.dc_egress_private[0], "192.0.2.0/24");
 	assert_int_equal(cur.dc_log_level, LOG_LVL_WARN);
 }
 
@@ -120,7 +121,7 @@ static void test_is_live(void **state)
 	assert_true(config_reload_is_live("console_log_max_mib"));
 	assert_true(config_reload_is_live("console_log_files"));
 	assert_false(config_reload_is_live("state_dir"));
-	assert_false(config_reload_is_live("egress_private"));
+	assert_true(config_reload_is_live("egress_private"));
 	assert_false(config_reload_is_live("no_such_key"));
 }
 
