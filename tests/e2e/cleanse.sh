@@ -14,7 +14,7 @@ SRC=${ISC_SRC:?}
 plan_start "cleanse: fresh ephemeral disk with a new key, lifetime timer, crash in the middle"
 mkdir -p "$W"
 "$SRC/build/isc-unseal" --keygen "$W/operator" || exit 1
-dock_setup "stop_timeout = 15
+dock_setup "stop_timeout_s = 15
 shutdown_timeout_s = 20
 forensic_pubkey = $W/operator.pub" micro
 ISC_DEBUG_CLEANSE_PAUSE=rekey dock_start # without --test-hooks: ignored

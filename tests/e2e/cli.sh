@@ -15,7 +15,7 @@ plan_start "cli: iscadm's help, exit codes, guard rails, waiting, output"
 . "$SRC/tests/e2e/lib.sh"
 mkdir -p "$W"
 "$SRC/build/isc-unseal" --keygen "$W/operator" >/dev/null
-dock_setup "stop_timeout = 6
+dock_setup "stop_timeout_s = 6
 socket_group = users
 forensic_pubkey = $W/operator.pub" micro micro-weak
 trap 'dock_finish; exit $?' EXIT

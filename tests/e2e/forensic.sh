@@ -16,7 +16,7 @@ mkdir -p "$W"
 U=$SRC/build/isc-unseal
 t_ok "operator key pair made off the dock" "$U" --keygen "$W/operator"
 dock_setup "forensic_pubkey = $W/operator.pub
-stop_timeout = 15" micro
+stop_timeout_s = 15" micro
 dock_start
 trap 'dock_finish; exit $?' EXIT
 has_hello() { "$A" inspect f | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }

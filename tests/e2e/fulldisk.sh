@@ -19,7 +19,7 @@ plan_start "fulldisk: min_free_mib, a full state_dir, pinned images, record vers
 S=$W/state
 mkdir -p "$S"
 mount -t tmpfs -o size=128m,mode=0711 isc-fulldisk "$S" || exit 1
-dock_setup "stop_timeout = 5
+dock_setup "stop_timeout_s = 5
 min_free_mib = 80" micro
 dock_start
 trap 'dock_finish; exit $?' EXIT

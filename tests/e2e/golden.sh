@@ -29,8 +29,8 @@ fi
 
 . "$SRC/tests/e2e/lib.sh"
 # Slow guests: a report may be a minute apart, a shutdown may take a while.
-dock_setup "agent_deadline = 180
-stop_timeout = 90" "$IMG"
+dock_setup "agent_deadline_s = 180
+stop_timeout_s = 90" "$IMG"
 MEM=$(jq -r '.recommended.memory_mib // 512' "$W/images/$IMG/manifest.json")
 PROFILE=()
 [ -n "${GOLDEN_PROFILE:-}" ] && PROFILE=(--profile "$GOLDEN_PROFILE")

@@ -15,7 +15,7 @@ plan_start "jail: a uid per node's QEMU, checked dock-side"
 . "$SRC/tests/e2e/lib.sh"
 # Two uids: a third node is refused.
 dock_setup "vmm_uid_range = 90000-90001
-stop_timeout = 2
+stop_timeout_s = 2
 shutdown_timeout_s = 5" micro
 dock_start
 

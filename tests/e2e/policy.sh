@@ -11,7 +11,7 @@ SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
 . "$SRC/tests/e2e/lib.sh"
 plan_start "on_fail: a check turning FAIL triggers the node's policy once, audited"
-dock_setup "agent_deadline = 60" micro-weak
+dock_setup "agent_deadline_s = 60" micro-weak
 dock_start
 trap 'dock_finish; exit $?' EXIT
 

@@ -17,8 +17,8 @@ SRC=${ISC_SRC:?}
 plan_start "status: agent facts, dock judgement, hostile guests"
 
 . "$SRC/tests/e2e/lib.sh"
-dock_setup "agent_deadline = 60
-stop_timeout = 6" micro micro-weak micro-hostile
+dock_setup "agent_deadline_s = 60
+stop_timeout_s = 6" micro micro-weak micro-hostile
 # micro-hostile booted with isc.hostile=hellos: hellos with alternating boot ids.
 cp -r "$W/images/micro-hostile" "$W/images/micro-hellos"
 jq '.name = "micro-hellos" | .boot.cmdline += " isc.hostile=hellos"' \
