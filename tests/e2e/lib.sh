@@ -88,6 +88,15 @@ dock_finish() {
 	t_done
 }
 
+# The same, waiting for the test's background jobs first (a test whose
+# jobs all end once the dock is gone: the followers, the activator).
+dock_finish_wait() {
+	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
+	wait 2>/dev/null
+	dock_diag
+	t_done
+}
+
 # guest_attach NODE: hold the node's serial pty open in this shell (QEMU
 # only reads a pty while a client holds it; it notices within a second).
 declare -A PTYFD

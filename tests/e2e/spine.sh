@@ -36,13 +36,7 @@ api() {
 	curl -s -o "$W/api.out" -w '%{http_code}' --unix-socket "$ISC_SOCKET" -X "$1" "${body[@]}" \
 		"http://localhost$2"
 }
-finish() {
-	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
-	wait 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish_wait; exit $?' EXIT
 
 # --- configuration
 t_ok "dockd -t accepts the test configuration" "$D" -t -c "$W/dockd.conf"

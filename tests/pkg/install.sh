@@ -18,13 +18,7 @@ plan_start "install: make install's layout, dockd -t on it, a group made after t
 . "$SRC/tests/e2e/lib.sh"
 cd "$SRC" || exit 1
 R=$SANDBOX_DIR/root
-finish() {
-	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
-	wait 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish_wait; exit $?' EXIT
 
 # --- make install into DESTDIR, default PREFIX (/usr/local): nothing rebuilt
 if make -s install DESTDIR="$R" >"$SANDBOX_DIR/install.log" 2>&1; then
