@@ -12,7 +12,7 @@ passed=0 failed=0 skipped=0
 # run_suite NAME CMD...: run, show its output, count its TAP lines. A suite
 # that exits non-zero without reporting a failure counts as one failure.
 run_suite() {
-	local name=$1 rc p f s
+	local name=$1 rc p f s t0=$SECONDS
 	shift
 	echo "### $name"
 	"$@" >"$LOG/$name.log" 2>&1
@@ -31,7 +31,7 @@ run_suite() {
 		f=1
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	echo "### $name: $p passed, $f failed"
+	echo "### $name: $p passed, $f failed ($((SECONDS - t0)) s)"
 }
 
 tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
