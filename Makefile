@@ -239,6 +239,12 @@ API_TEST_SRC := $(COMMON_SRC) dockd/api-err.c dockd/api-ops.c dockd/api-stream.c
 $(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The agent's pure audit half (guest-agent/audit-rec.c), built by the host's
+# compiler: the record prefix, the audit line, the rules file's parser.
+AGENT_AUDIT_TEST_SRC := guest-agent/audit-rec.c
+$(B)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -286,6 +292,10 @@ $(A)/test_reload: tests/unit/test_reload.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
+
 $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -320,6 +330,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_config $(A)/test_config \
              $(B)/test_api $(A)/test_api \
              $(B)/test_reload $(A)/test_reload \
+             $(B)/test_agent_audit $(A)/test_agent_audit \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -336,7 +347,7 @@ check: deps
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
-      $(B)/test_api $(B)/test_reload $(B)/dockd
+      $(B)/test_api $(B)/test_reload $(B)/test_agent_audit $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -349,6 +360,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_config .
 	$(B)/test_api
 	$(B)/test_reload
+	$(B)/test_agent_audit
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -31,7 +31,7 @@
  * first; between lines the output queue goes first, so audit records never
  * take its room nor delay a heartbeat by more than the line being written.
  */
-void agent_flush(struct agent *a)
+static void agent_write_out(struct agent *a, bool with_audit)
 {
 	while (a->ag_connected) {
 		bool audit = audit_mid(a) || (!a->ag_out_mid && a->ag_out_len == 0);
@@ -39,7 +39,7 @@ void agent_flush(struct agent *a)
 		size_t len = audit ? audit_peek(a, &p) : a->ag_out_len;
 		ssize_t n;
 
-		if (len == 0)
+		if (len == 0 || (audit && !with_audit))
 			return;
 		n = write(a->ag_fd, p, len);
 		if (n < 0) {
@@ -60,6 +60,11 @@ void agent_flush(struct agent *a)
 	}
 }
 
+void agent_flush(struct agent *a)
+{
+	agent_write_out(a, true);
+}
+
 void agent_send(struct agent *a, const char *line, size_t len)
 {
 	if (len > AGENT_LINE_MAX || len > sizeof(a->ag_out) - a->ag_out_len) {
@@ -69,7 +74,8 @@ void agent_send(struct agent *a, const char *line, size_t len)
 	}
 	memcpy(a->ag_out + a->ag_out_len, line, len);
 	a->ag_out_len += len;
-	agent_flush(a);
+	/* Audit records wait for the loop: a hello's audit_status goes first. */
+	agent_write_out(a, false);
 }
 
 /*

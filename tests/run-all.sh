@@ -88,6 +88,8 @@ run_suite progress env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_progress"
 run_suite progress-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_progress"
 run_suite reload env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_reload"
 run_suite reload-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_reload"
+run_suite agent-audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_agent_audit"
+run_suite agent-audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agent_audit"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite openapi python3 tests/api/openapi.py static docs/openapi.yaml dockd/api.c dockd/api-err.h
