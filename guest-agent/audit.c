@@ -343,24 +343,15 @@ static int audit_add_rule(const struct fact_env *e, const struct audit_rules *rs
 	return nl_query(e, "audit-add-rule", NETLINK_AUDIT, nlh, audit_ignore, NULL);
 }
 
-/* AUDIT_SET enabled=1, unless it is on (or locked) already. */
+/* AUDIT_SET enabled=1. */
 static void audit_enable(const struct fact_env *e)
 {
-	struct nlmsghdr *nlh;
-	struct audit_status *st;
 	static uint32_t req[(NLMSG_HDRLEN + sizeof(struct audit_status)) / sizeof(uint32_t) + 1];
-	struct audit_status now;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)req;
+	struct audit_status *st = (struct audit_status *)((char *)req + NLMSG_HDRLEN);
 	int r;
 
-	if ((r = audit_get(e, &now)) < 0) {
-		agent_log("audit: AUDIT_GET: %s", strerror(-r));
-		return;
-	}
-	if (now.enabled != 0)
-		return;
 	memset(req, 0, sizeof(req));
-	nlh = (struct nlmsghdr *)req;
-	st = (struct audit_status *)((char *)req + NLMSG_HDRLEN);
 	st->mask = AUDIT_STATUS_ENABLED;
 	st->enabled = 1;
 	nlh->nlmsg_len = (uint32_t)NLMSG_LENGTH(sizeof(*st));
@@ -368,6 +359,39 @@ static void audit_enable(const struct fact_env *e)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	if ((r = nl_query(e, "audit-set", NETLINK_AUDIT, nlh, audit_ignore, NULL)) < 0)
 		agent_log("audit: AUDIT_SET enabled=1: %s", strerror(-r));
+}
+
+/*
+ * The rules (one for b64, one for b32), then audit on: unless the guest
+ * locked its configuration already (auditd's -e 2), whose rules then stand.
+ */
+static void audit_configure(const struct fact_env *e, const struct audit_rules *rs,
+			    const char *names)
+{
+	struct audit_status now;
+	int r, r32;
+
+	if ((r = audit_get(e, &now)) < 0) {
+		agent_log("audit: AUDIT_GET: %s", strerror(-r));
+		return;
+	}
+	if (now.enabled == 2) {
+		agent_log("audit: forwarding records; the configuration is locked (enabled=2): "
+			  "its rules stand, %s not loaded",
+			  rs->ars_n ? names : "none");
+		return;
+	}
+	r = r32 = 0;
+	/* -EEXIST: a restarted agent finds its rules. */
+	if (rs->ars_n > 0 && (r = audit_add_rule(e, rs, true)) == -EEXIST)
+		r = 0;
+	if (rs->ars_n > 0 && (r32 = audit_add_rule(e, rs, false)) == -EEXIST)
+		r32 = 0;
+	if (r < 0 || r32 < 0)
+		agent_log("audit: AUDIT_ADD_RULE: %s", strerror(r < 0 ? -r : -r32));
+	if (now.enabled == 0)
+		audit_enable(e);
+	agent_log("audit: forwarding records; rules: %s (b64, b32)", rs->ars_n ? names : "none");
 }
 
 /* --- start ------------------------------------------------------------------------ */
@@ -430,7 +454,7 @@ void audit_start(struct agent *a)
 	struct agent_audit *aa = &a->ag_audit;
 	struct audit_rules rs;
 	char names[256];
-	int r, r32;
+	int r;
 
 	aa->aa_fd = -1;
 	audit_rules_load(&a->ag_env, &rs);
@@ -451,15 +475,7 @@ void audit_start(struct agent *a)
 	aa->aa_fd = r;
 	aa->aa_forward = true;
 	/* After the join, so the kernel's CONFIG_CHANGE records of these are read too. */
-	r = r32 = 0;
-	if (rs.ars_n > 0 && (r = audit_add_rule(&a->ag_env, &rs, true)) == -EEXIST)
-		r = 0; /* a restarted agent finds its rules */
-	if (rs.ars_n > 0 && (r32 = audit_add_rule(&a->ag_env, &rs, false)) == -EEXIST)
-		r32 = 0;
-	if (r < 0 || r32 < 0)
-		agent_log("audit: AUDIT_ADD_RULE: %s", strerror(r < 0 ? -r : -r32));
-	audit_enable(&a->ag_env);
-	agent_log("audit: forwarding records; rules: %s (b64, b32)", rs.ars_n ? names : "none");
+	audit_configure(&a->ag_env, &rs, names);
 }
 
 /* --- audit_status ------------------------------------------------------------------- */
