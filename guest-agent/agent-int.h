@@ -69,8 +69,9 @@ struct agent_audit {
 	bool aa_forward;     /* records are read (hello: "audit":true) */
 	uint64_t aa_dropped; /* read, not forwarded: buffer full or unparsable */
 	uint64_t aa_overrun; /* recv() said ENOBUFS: the kernel dropped some for us */
-	bool aa_said_full;   /* "buffer full" logged since it last had room */
-	bool aa_said_error;  /* a read error logged */
+	uint32_t aa_enabled; /* the kernel's last AUDIT_GET answer */
+	uint32_t aa_lost;
+	bool aa_said_get; /* an AUDIT_GET failure logged */
 	/* the buffer: whole `audit` lines in [aa_head, aa_end) of aa_buf */
 	size_t aa_head;
 	size_t aa_end;

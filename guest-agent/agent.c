@@ -83,7 +83,8 @@ static void agent_idle(struct agent *a, int ms)
 			nanosleep(&ts, NULL);
 			return;
 		}
-		if (p.revents & POLLIN)
+		/* POLLERR: an overrun (ENOBUFS), which the next recv() reports. */
+		if (p.revents & (POLLIN | POLLERR))
 			audit_read(a);
 	}
 }
@@ -116,7 +117,7 @@ static void agent_serve(struct agent *a)
 	}
 	if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
 		agent_read(a);
-	if (p[1].revents & POLLIN)
+	if (p[1].revents & (POLLIN | POLLERR))
 		audit_read(a);
 	if (a->ag_connected && (p[0].revents & POLLOUT || p[1].revents & POLLIN))
 		agent_flush(a);

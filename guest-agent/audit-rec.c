@@ -49,8 +49,9 @@ int audit_rec_parse(const char *text, size_t len, struct audit_rec *r)
 		return -EINVAL;
 	r->ar_ms = (unsigned)ms;
 	p += n + 1;
-	if ((n = rec_digits(p, end, 20, &r->ar_serial)) == 0 || end - (p + n) < 2 || p[n] != ')' ||
-	    p[n + 1] != ':')
+	/* The serial is the kernel's unsigned int. */
+	if ((n = rec_digits(p, end, 10, &r->ar_serial)) == 0 || r->ar_serial > UINT32_MAX ||
+	    end - (p + n) < 2 || p[n] != ')' || p[n + 1] != ':')
 		return -EINVAL;
 	p += n + 2;
 	if (p < end && *p == ' ')

@@ -191,10 +191,13 @@ void audit_read(struct agent *a)
 				aa->aa_overrun++;
 				continue;
 			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK && !aa->aa_said_error) {
-				agent_log("audit: recv: %s", strerror(errno));
-				aa->aa_said_error = true;
-			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Nothing else is expected: stop, rather than spin on it. The
+			 * dock sees the records stop while the heartbeats go on. */
+			agent_log("audit: recv: %s; no more records forwarded", strerror(errno));
+			close(aa->aa_fd);
+			aa->aa_fd = -1;
 			return;
 		}
 		/* Only the kernel (port 0) sends records. */
@@ -480,24 +483,35 @@ void audit_start(struct agent *a)
 
 /* --- audit_status ------------------------------------------------------------------- */
 
+/*
+ * Only an agent that forwards says how it goes. enabled and kernel_lost are
+ * the kernel's (0..2, >= 0): if AUDIT_GET fails, the last answer stands
+ * (0 before any), and the failure is logged once.
+ */
 void audit_send_status(struct agent *a)
 {
-	const struct agent_audit *aa = &a->ag_audit;
+	struct agent_audit *aa = &a->ag_audit;
 	struct audit_status st;
-	long long enabled = -1, lost = -1;
-	long rules = audit_count_rules(&a->ag_env);
+	long rules;
 	char line[256];
-	int n;
+	int n, r;
 
-	if (audit_get(&a->ag_env, &st) == 0) {
-		enabled = st.enabled;
-		lost = st.lost;
+	if (!aa->aa_forward)
+		return;
+	if ((r = audit_get(&a->ag_env, &st)) == 0) {
+		aa->aa_enabled = st.enabled;
+		aa->aa_lost = st.lost;
+	} else if (!aa->aa_said_get) {
+		agent_log("audit: AUDIT_GET: %s; audit_status keeps the last answer", strerror(-r));
+		aa->aa_said_get = true;
 	}
+	rules = audit_count_rules(&a->ag_env);
 	n = snprintf(line, sizeof(line),
-		     "{\"type\":\"audit_status\",\"dropped\":%llu,\"kernel_lost\":%lld,"
-		     "\"buffered\":%u,\"enabled\":%lld,\"rules\":%ld,\"overrun\":%llu}\n",
-		     (unsigned long long)aa->aa_dropped, lost, aa->aa_count, enabled,
-		     rules < 0 ? -1 : rules, (unsigned long long)aa->aa_overrun);
+		     "{\"type\":\"audit_status\",\"dropped\":%llu,\"kernel_lost\":%u,"
+		     "\"buffered\":%u,\"enabled\":%u,\"rules\":%ld,\"overrun\":%llu}\n",
+		     (unsigned long long)aa->aa_dropped, aa->aa_lost, aa->aa_count,
+		     aa->aa_enabled > 2 ? 2 : aa->aa_enabled, rules < 0 ? -1 : rules,
+		     (unsigned long long)aa->aa_overrun);
 	if (n > 0 && (size_t)n < sizeof(line))
 		agent_send(a, line, (size_t)n);
 }

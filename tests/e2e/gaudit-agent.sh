@@ -43,7 +43,9 @@ has_hello() { "$A" inspect a | jq -e '.agent.hello != null and .state == "runnin
 # marker_record MARKER: the EXECVE record whose arguments hold MARKER
 marker_record() { lines ".type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$1\"))"; }
 
-t_ok "create a (micro)" "$A" create a --image micro --memory 160M --scratch-size 32M
+# on_hostile alert: a dock before protocol 4 counts the boot's audit lines
+# against its report budget (50 lines/s) and would quarantine the node.
+t_ok "create a (micro)" "$A" create a --image micro --memory 160M --scratch-size 32M --on-hostile alert
 t_ok "a says hello" wait_for 120 has_hello
 t_is "its agent speaks protocol 4" "$("$A" inspect a | jq -r .agent.hello.protocol)" 4
 guest_attach a
