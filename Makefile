@@ -243,6 +243,7 @@ $(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
 # compiler: the record prefix, the audit line, the rules file's parser.
 AGENT_AUDIT_TEST_SRC := guest-agent/audit-rec.c
 $(B)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
+	@mkdir -p $(B)
 	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
 
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
