@@ -67,11 +67,13 @@ ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscad
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
-# agent-req.c the dock's requests, agent-report.c the report schedule
+# agent-req.c the dock's requests, agent-report.c the report schedule,
+# audit.c the forwarded audit records and audit-rec.c their pure half
 # (agent-int.h theirs); each check_*.c one fact; jline.c, file.c and
 # netlink.c their helpers; facts.h the contract.
 AGENT_SRC := guest-agent/agent.c guest-agent/agent-chan.c guest-agent/agent-req.c \
-             guest-agent/agent-report.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
+             guest-agent/agent-report.c guest-agent/audit.c guest-agent/audit-rec.c \
+             guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
              guest-agent/check_listen.c guest-agent/check_aslr.c guest-agent/check_net.c \
              guest-agent/check_swap.c guest-agent/check_mounts.c guest-agent/check_audit.c \
              guest-agent/check_nft.c guest-agent/check_service.c guest-agent/check_sysctl.c \
@@ -237,6 +239,13 @@ API_TEST_SRC := $(COMMON_SRC) dockd/api-err.c dockd/api-ops.c dockd/api-stream.c
 $(B)/test_api: tests/unit/test_api.c $(call obj,$(API_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The agent's pure audit half (guest-agent/audit-rec.c), built by the host's
+# compiler: the record prefix, the audit line, the rules file's parser.
+AGENT_AUDIT_TEST_SRC := guest-agent/audit-rec.c
+$(B)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(LDHARDEN) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
+
 SAN_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
 A := $(B)/asan
@@ -284,6 +293,10 @@ $(A)/test_reload: tests/unit/test_reload.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
+
 $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -318,6 +331,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_config $(A)/test_config \
              $(B)/test_api $(A)/test_api \
              $(B)/test_reload $(A)/test_reload \
+             $(B)/test_agent_audit $(A)/test_agent_audit \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -334,7 +348,7 @@ check: deps
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
-      $(B)/test_api $(B)/test_reload $(B)/dockd
+      $(B)/test_api $(B)/test_reload $(B)/test_agent_audit $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -347,6 +361,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/te
 	$(B)/test_config .
 	$(B)/test_api
 	$(B)/test_reload
+	$(B)/test_agent_audit
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

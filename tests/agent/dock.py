@@ -80,7 +80,14 @@ class Dock:
                 return
 
     def drain(self, quiet):
+        data = b""
         while True:
+            # Lines already received (after the one a wait step stopped at) first.
+            self.buf += data
+            while b"\n" in self.buf:
+                text, self.buf = self.buf.split(b"\n", 1)
+                sys.stdout.write(text.decode("ascii", "replace") + "\n")
+            sys.stdout.flush()
             self.conn.settimeout(quiet)
             try:
                 data = self.conn.recv(65536)
@@ -88,11 +95,6 @@ class Dock:
                 return
             if not data:
                 raise ConnectionError("agent closed the channel")
-            self.buf += data
-            while b"\n" in self.buf:
-                text, self.buf = self.buf.split(b"\n", 1)
-                sys.stdout.write(text.decode("ascii", "replace") + "\n")
-            sys.stdout.flush()
 
     def rss(self):
         with open("/proc/%d/status" % self.proc.pid) as f:

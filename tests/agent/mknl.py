@@ -3,9 +3,15 @@
 would send for the agent's queries, one file per query, for
 `isc-agent --netlink-replay OUTDIR` (see guest-agent/PROTOCOL.md).
 
-netlink.json has up to four keys; a missing one means no file (the fact
+netlink.json has up to six keys; a missing one means no file (the fact
 then says "disabled"):
   "audit":      {"status": {"enabled":1,"pid":321,...}} | {"errno": 1}
+  "audit-rules": N (the kernel lists N audit rules)
+  "audit-records": [{"rtype":1309,"text":"audit(1.000:1): argc=1 a0=\"ls\""},
+                  {"rtype":1300,"hex":"6175..."} (exact bytes),
+                  {"rtype":1309,"text":"audit(1.000:{n}): x","repeat":600}, ...]
+                 (the records the audit multicast group would deliver,
+                 "{n}" counting 1..repeat)
   "nft-tables": [{"family":"inet","name":"filter"}, ...]
   "nft-chains": [{"family":"inet","table":"filter","name":"input",
                   "hook":"input","priority":0,"policy":"drop","type":"filter"}, ...]
@@ -93,6 +99,24 @@ def addr(a):
     return msg(RTM_NEWADDR, body)
 
 
+AUDIT_LIST_RULES = 1013
+
+
+def audit_rules(n):
+    return b"".join(msg(AUDIT_LIST_RULES, b"\0" * 1040) for _ in range(n)) + done()
+
+
+def audit_records(spec):
+    out = b""
+    for r in spec:
+        if "hex" in r:
+            out += msg(r["rtype"], bytes.fromhex(r["hex"]), 0)
+            continue
+        for n in range(1, r.get("repeat", 1) + 1):
+            out += msg(r["rtype"], r["text"].replace("{n}", str(n)).encode(), 0)
+    return out
+
+
 BUILDERS = {"nft-tables": table, "nft-chains": chain, "addrs": addr}
 
 
@@ -101,6 +125,10 @@ def build(name, spec):
         return bytes.fromhex(spec["raw_hex"])
     if name == "audit":
         return audit(spec)
+    if name == "audit-rules":
+        return audit_rules(spec)
+    if name == "audit-records":
+        return audit_records(spec)
     out = b"".join(BUILDERS[name](item) for item in spec if item != "no-done")
     return out if "no-done" in spec else out + done()
 

@@ -29,7 +29,7 @@ if [ ! -x "$AGENT" ]; then
 	exit 2
 fi
 TMP=$(mktemp -d /tmp/isc-agent-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
 
 plan_start "isc-agent: facts from fixtures, protocol, real kernel"
 
@@ -51,7 +51,8 @@ wellformed() {
 	fi
 	ids=$(jq -r --argjson n "$seq" 'select(.type == "fact" and .report == $n) | .id' "$out" | tr '\n' ' ')
 	[ "$ids" = "$FACT_IDS " ] || { echo "report $seq facts: $ids"; return 1; }
-	jq -e --argjson n "$seq" 'select(.type == "report_end" and .report == $n) | .facts == 10' "$out" >/dev/null
+	# -s: jq -e judges by the last input line, and audit lines may follow.
+	jq -se --argjson n "$seq" 'map(select(.type == "report_end" and .report == $n)) | length == 1 and .[0].facts == 10' "$out" >/dev/null
 }
 
 # fact OUT REPORT ID: that fact, without type and report, keys sorted.
@@ -119,8 +120,8 @@ done
 prepare good
 GOOD=(--root "$ROOT" "${NL[@]}")
 out=$TMP/good.out
-t_is "hello first: protocol 3, boot id from the guest, the facts it reports" \
-	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id, (.facts | join(" "))]')" "[\"hello\",3,\"6c1b2f4e-0d6a-4c1e-9a53-000000000009\",\"$FACT_IDS\"]"
+t_is "hello first: protocol 4, boot id from the guest, the facts it reports" \
+	"$(head -n 1 "$out" | jq -c '[.type, .protocol, .boot_id, (.facts | join(" "))]')" "[\"hello\",4,\"6c1b2f4e-0d6a-4c1e-9a53-000000000009\",\"$FACT_IDS\"]"
 t_is "the report after hello names no service" "$(fact "$out" 1 service)" '{"found":false,"id":"service"}'
 
 out=$TMP/garbage.out
@@ -253,7 +254,134 @@ t_ok "static (no program interpreter)" bash -c "! readelf -l '$AGENT' | grep -q 
 size=$(stat -c %s "$AGENT")
 t_ok "stripped size $size bytes < 200 KiB" test "$size" -lt 204800
 
-# --- 4. the netlink facts against the real kernel, in a private network namespace
+# --- 4. audit forwarding (protocol 4): records replayed as the kernel's
+# multicast group delivers them (DIR/audit-records), through the real
+# parser, buffer and channel; the rules file read from the fixture root.
+# audit_root NAME RULES: a copy of the good fixture with RULES (printf %b;
+# "-": no file) as /etc/isc/audit.rules; sets AROOT.
+audit_root() {
+	AROOT=$TMP/root-$1
+	rm -rf "$AROOT"
+	mkdir -p "$AROOT"
+	cp -a "$D/fixtures/good/." "$AROOT/"
+	mkdir -p "$AROOT/etc/isc"
+	[ "$2" = - ] || printf '%b' "$2" >"$AROOT/etc/isc/audit.rules"
+}
+# audit_nl NAME RECORDS-JSON: the good fixture's replies, 2 rules listed,
+# and these records; sets ANL.
+audit_nl() {
+	ANL=$TMP/nl-$1
+	jq --argjson r "$2" '. + {"audit-rules": 2, "audit-records": $r}' \
+		"$D/fixtures/good/netlink.json" >"$TMP/$1.json"
+	python3 "$D/mknl.py" "$TMP/$1.json" "$ANL"
+}
+audit_lines() { jq -c 'select(.type == "audit")' "$1"; }
+status_line() { jq -c 'select(.type == "audit_status") | del(.type)' "$1" | sed -n "${2}p"; }
+
+# A backslash, a control byte, then the kernel's newline and NUL.
+odd=$(printf 'audit(1733380001.007:1235): op=x \\ \001 end\n\0' | od -An -tx1 | tr -d ' \n')
+recs=$(jq -cn --arg odd "$odd" '[
+	{rtype: 1300, text: "audit(1733380000.123:1234): arch=c000003e syscall=59 success=yes exit=0 comm=\"ls\" key=\"isc\""},
+	{rtype: 1309, text: "audit(1733380000.123:1234): argc=3 a0=\"ls\" a1=\"-l\" a2=\"MARKER\""},
+	{rtype: 1000, text: "not a record: a reply is skipped, not counted"},
+	{rtype: 1320, text: "audit(1733380000.123:1234): "},
+	{rtype: 1309, text: "no prefix: dropped and counted"},
+	{rtype: 1305, hex: $odd},
+	{rtype: 1309, text: ("audit(1733380002.000:1236): " + ("a" * 5000))},
+	{rtype: 1309, text: ("audit(1733380002.000:1237): " + ("a1=\"\" " * 700))}
+]')
+audit_root fwd 'execve\n# the agent audits these:\n  ptrace  # and this\n'
+audit_nl fwd "$recs"
+out=$TMP/audit-fwd.out
+printf 'wait report_end 1\ndrain 1\n' | dock "$out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0
+t_is "audit: the dock's steps ran" "$?" 0
+t_is "audit: hello says protocol 4 and \"audit\":true" "$(head -n 1 "$out" | jq -c '[.protocol, .audit]')" '[4,true]'
+t_is "audit: audit_status right after hello (one dropped: no prefix; 6 buffered)" \
+	"$(sed -n 2p "$out")" '{"type":"audit_status","dropped":1,"kernel_lost":0,"buffered":6,"enabled":1,"rules":2,"overrun":0}'
+t_is "audit: the records in order; no reply, no prefix-less one among them" \
+	"$(audit_lines "$out" | jq -r '"\(.serial)/\(.rtype)"' | tr '\n' ' ')" "1234/1300 1234/1309 1234/1320 1235/1305 1236/1309 1237/1309 "
+t_is "audit: an EXECVE record, prefix parsed, quotes escaped" "$(audit_lines "$out" | sed -n 2p)" \
+	'{"type":"audit","serial":1234,"sec":1733380000,"ms":123,"rtype":1309,"msg":"argc=3 a0=\"ls\" a1=\"-l\" a2=\"MARKER\""}'
+t_is "audit: an empty record (EOE)" "$(audit_lines "$out" | sed -n 3p | jq -c '[.ms, .msg, has("truncated")]')" '[123,"",false]'
+t_is "audit: printable ASCII only, the backslash escaped, the final newline and NUL dropped" \
+	"$(audit_lines "$out" | sed -n 4p | jq -c '[.ms, .msg]')" '[7,"op=x \\ ? end"]'
+t_is "audit: 5000 bytes of text are cut to 3600, \"truncated\":true" \
+	"$(audit_lines "$out" | sed -n 5p | jq -c '[(.msg | length), .truncated]')" '[3600,true]'
+l=$(audit_lines "$out" | sed -n 6p)
+t_ok "audit: a text of quotes is cut by the 4096-byte line first (${#l} bytes)" \
+	bash -c "[ ${#l} -le 4095 ] && [ ${#l} -gt 4060 ] && jq -e .truncated <<<'$l'"
+t_ok "audit: every line well-formed, the report complete" wellformed "$out" 1
+t_ok "audit: the rules file's syscalls are named in the log" \
+	grep -q 'audit: rules: execve ptrace (not loaded: netlink replay)' "$out.err"
+
+out=$TMP/audit-beat.out
+dock "$out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0 --heartbeat 1 <<'EOF'
+wait report_end 1
+wait heartbeat
+wait audit_status
+close
+accept
+wait report_end 2
+drain 0.5
+EOF
+t_is "audit: audit_status again with the heartbeat, nothing buffered now" "$?/$(status_line "$out" 2)" \
+	'0/{"dropped":1,"kernel_lost":0,"buffered":0,"enabled":1,"rules":2,"overrun":0}'
+t_is "audit: after a reconnect, hello and audit_status again; records sent are not sent twice" \
+	"$(jq -r 'select(.type == "hello" or .type == "audit_status" or .type == "audit") | .type' "$out" | uniq -c | awk '{printf "%s*%s ", $2, $1}')" \
+	"hello*1 audit_status*1 audit*6 audit_status*1 hello*1 audit_status*1 "
+
+audit_root full -
+audit_nl full '[{"rtype": 1309, "text": "audit(1733380000.000:{n}): argc=1 a0=\"x\"", "repeat": 600}]'
+out=$TMP/audit-full.out
+dock "$out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0 <<'EOF'
+sleep 1
+rss
+drain 1
+EOF
+t_is "audit: 600 records for a buffer of 512, the dock not reading: the agent stays under 2 MiB" "$?" 0
+t_diag "$(grep '^# rss' "$out.err")"
+t_is "... 512 forwarded, the first ones, in order" \
+	"$(audit_lines "$out" | jq -r .serial | awk '$1 == NR { n++ } END { print n + 0, NR }')" "512 512"
+t_is "... 88 dropped and counted" "$(status_line "$out" 1 | jq -c '[.dropped, .buffered]')" '[88,512]'
+t_ok "... said in the agent's log" grep -q 'audit: buffer full (512 records or 512 KiB): records dropped' "$out.err"
+t_ok "... no rules file: the built-in rules" grep -q 'audit: rules: execve execveat (not' "$out.err"
+
+audit_nl bytes "$(jq -cn '[{rtype: 1309, text: ("audit(1733380000.000:{n}): " + ("b" * 3600)), repeat: 200}]')"
+out=$TMP/audit-bytes.out
+printf 'drain 1\n' | dock "$out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0
+fwd=$(audit_lines "$out" | wc -l)
+bytes=$(audit_lines "$out" | wc -c)
+dropped=$(status_line "$out" 1 | jq -r .dropped)
+t_ok "audit: 200 records of 3600 bytes: $fwd held ($bytes bytes, at most 512 KiB), $dropped dropped and counted" \
+	test "$fwd" -gt 100 -a "$bytes" -le 524288 -a "$((fwd + dropped))" = 200
+
+# rules_log RULES: what the agent says of that rules file.
+rules_log() {
+	audit_root rules "$1"
+	printf 'wait report_end 1\n' | dock "$TMP/rules.out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0
+	grep -o 'audit: .*rules.*' "$TMP/rules.out.err" | tr '\n' '|'
+}
+t_is "audit rules: an unknown syscall: the built-in rules, the line named" "$(rules_log 'execve\nfork\n')" \
+	'audit: /etc/isc/audit.rules: line 2: "fork" is not a syscall the agent audits; built-in rules instead|audit: rules: execve execveat (not loaded: netlink replay)|'
+t_is "audit rules: a line over 128 bytes" "$(rules_log "execve$(printf '%130s' '')\n")" \
+	'audit: /etc/isc/audit.rules: line 1: longer than 128 bytes; built-in rules instead|audit: rules: execve execveat (not loaded: netlink replay)|'
+t_is "audit rules: a file over 64 lines of 128 bytes" "$(rules_log "$(printf 'execve%200s\\n' $(seq 64))")" \
+	'audit: /etc/isc/audit.rules: over 8256 bytes; built-in rules instead|audit: rules: execve execveat (not loaded: netlink replay)|'
+t_is "audit rules: comments only: no rule" "$(rules_log '# none\n')" 'audit: rules: none (not loaded: netlink replay)|'
+t_is "audit rules: a FIFO is refused, never waited on" "$(audit_root rules -; mkfifo "$AROOT/etc/isc/audit.rules"; printf 'wait report_end 1\n' | dock "$TMP/rules.out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0; echo "$?")" 0
+t_ok "... and said" grep -q 'audit: /etc/isc/audit.rules: .*; built-in rules' "$TMP/rules.out.err"
+t_is "audit: without netlink, hello says \"audit\":false and no audit_status comes" \
+	"$(head -n 1 "$TMP/bare.out" | jq -c .audit) $(jq -c 'select(.type == "audit_status")' "$TMP/bare.out" | wc -l)" 'false 0'
+audit_nl nostatus '[]'
+rm "$ANL/audit" "$ANL/audit-rules"
+audit_root nostatus -
+out=$TMP/audit-nostatus.out
+printf 'wait report_end 1\n' | dock "$out" --root "$AROOT" --netlink-replay "$ANL" --report-interval 0
+t_is "audit: no AUDIT_GET nor rule list: enabled and kernel_lost 0 (none known yet), rules -1" \
+	"$(status_line "$out" 1)" '{"dropped":0,"kernel_lost":0,"buffered":0,"enabled":0,"rules":-1,"overrun":0}'
+t_ok "... and the agent says so once" grep -q 'audit: AUDIT_GET: .*; audit_status keeps the last answer' "$out.err"
+
+# --- 5. the netlink facts against the real kernel, in a private network namespace
 if unshare -rnm true 2>/dev/null && command -v nft >/dev/null; then
 	cat >"$TMP/ns.sh" <<'EOF'
 set -e
@@ -281,6 +409,8 @@ EOF
 			'[["v0",["10.9.0.2/29"],true],["v1",[],false]]'
 		t_is "kernel: audit outside the initial user namespace is an error, not a hang" \
 			"$(fact "$TMP/kernel.drop" 1 audit | jq -r 'has("error")')" true
+		t_is "kernel: no audit records outside the initial user namespace: hello says \"audit\":false" \
+			"$(head -n 1 "$TMP/kernel.drop" | jq -c '[.protocol, .audit]')" '[4,false]'
 	else
 		t_fail "kernel: namespace set-up" "$(tail -5 "$TMP/kernel.err")"
 	fi
