@@ -38,18 +38,20 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config (and `dockd -t`'s look at the host), nets, templates, images, records, LUKS, the agent protocol, create
 # requests, profiles, checks, the audit trail and its chained log, timing,
-# image pins, free space, the host ports a publish may take, the VMM jail.
+# image pins, free space, the host ports a publish may take, the VMM jail,
+# the guest audit trail (its lines, its writer, reading it back).
 DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
-             dockd/config-reload.c dockd/sdnotify.c
+             dockd/config-reload.c dockd/sdnotify.c \
+             dockd/gaudit.c dockd/gaudit-write.c dockd/gaudit-read.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
-            dockd/node-vmm.c
+            dockd/node-vmm.c dockd/node-gaudit.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \

@@ -76,6 +76,8 @@ static const struct iscadm_flag create_flags[] = {
 	  "when the agent sends hostile input: " POLICY_HELP },
 	{ "on-silent", 0, "POLICY", false, false, "when the agent falls silent: " POLICY_HELP },
 	{ "on-fail", 0, "POLICY", false, false, "when a check FAILs: " POLICY_HELP },
+	{ "on-audit-gap", 0, "POLICY", false, false,
+	  "when the guest audit stream has a gap or stops: " POLICY_HELP },
 	{ "no-start", 0, NULL, false, false, "define the node, do not start it" },
 	{ "wait", 0, "healthy", true, false,
 	  "return when the agent has said hello and sent a full report; --wait=healthy: and no row FAILs (exit 7 if one does)" },

@@ -455,6 +455,7 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 		av.av_bad = n->n_bad;
 		av.av_overlong = n->n_overlong;
 		av.av_dropped = n->n_dropped;
+		node_gaudit_view_locked(n, &av.av_audit);
 		if (n->n_report != NULL && (rep = malloc(sizeof(*rep))) != NULL)
 			*rep = *n->n_report;
 	}

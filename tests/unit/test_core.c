@@ -359,7 +359,7 @@ static void test_spec(void **st)
 			 "create request: \"start\" must be true or false");
 	check_spec_error(
 		"{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
-		"create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
+		"create request: on_hostile/on_silent/on_fail/on_audit_gap must be alert, quarantine, cleanse or destroy");
 }
 
 /* The flag bodies of snapshot and quarantine: absent is off, typos refused. */
