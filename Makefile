@@ -55,7 +55,8 @@ NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
-           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c
+           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c \
+           dockd/api-gaudit.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -65,7 +66,7 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 # logs (followed too) and the times people type.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
               dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c \
-              dockd/iscadm-logs.c
+              dockd/iscadm-logs.c dockd/iscadm-gaudit.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,

@@ -4,6 +4,7 @@
  * stream's state feeds the `audit` row and the on_audit_gap policy. */
 #include "node-int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,4 +183,17 @@ bool node_gaudit_broken_locked(struct node *n, int64_t now, char *why, size_t si
 		return false;
 	n->n_audit_gap_handled = true;
 	return true;
+}
+
+int node_gaudit_id(const char *name, char *id)
+{
+	struct node *n;
+
+	id[0] = '\0';
+	pthread_mutex_lock(&node_lock);
+	n = node_find_locked(name);
+	if (n != NULL)
+		memcpy(id, n->n_rec.nr_id, sizeof(n->n_rec.nr_id));
+	pthread_mutex_unlock(&node_lock);
+	return n != NULL ? 0 : -ENOENT;
 }
