@@ -195,6 +195,10 @@ $(B)/test_records: tests/unit/test_records.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The guest audit trail (#20): the agent's audit lines, the budget, the store.
+$(B)/test_gaudit: tests/unit/test_gaudit.c $(call obj,$(DOCK_TEST_SRC) dockd/agentreader.c)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # The firewall's input checks, without netlink and without any dock header.
 $(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_firewall) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -255,6 +259,10 @@ $(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_gaudit: tests/unit/test_gaudit.c $(DOCK_TEST_SRC) dockd/agentreader.c
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 $(A)/test_fwcheck: tests/unit/test_fwcheck.c $(FW_SRC) common/err.c
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_firewall) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -312,7 +320,7 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
 TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
-             $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
+             $(B)/test_audit $(A)/test_audit $(B)/test_gaudit $(A)/test_gaudit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
              $(B)/test_agentmsg $(A)/test_agentmsg \
@@ -335,12 +343,13 @@ check: deps
 	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
-unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
+unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_gaudit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
       $(B)/test_api $(B)/test_reload $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
+	$(B)/test_gaudit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec
 	$(B)/test_escape

@@ -30,9 +30,9 @@ enum agentreader_kind { AR_MSG = 1, AR_STATS = 2 };
 struct agentreader_out {
 	uint32_t ao_magic;
 	uint32_t ao_kind;
-	uint64_t ao_bad;      /* lines that did not parse */
-	uint64_t ao_overlong; /* lines over AGENT_LINE_MAX */
-	uint64_t ao_dropped;  /* lines over the rate limit */
+	uint64_t ao_bad;           /* lines that did not parse */
+	uint64_t ao_overlong;      /* lines over AGENT_LINE_MAX */
+	uint64_t ao_dropped;       /* lines over the rate limit */
 	uint64_t ao_audit_dropped; /* audit lines over the audit budget */
 	struct agent_msg ao_msg;
 };

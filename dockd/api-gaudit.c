@@ -59,7 +59,8 @@ static int api_gaudit_id(const struct api_call *c, char *id)
 	if (q != NULL) {
 		if (strlen(q) != GAUDIT_ID_MAX - 1 ||
 		    strspn(q, "0123456789abcdef") != GAUDIT_ID_MAX - 1)
-			return err_set(c->ac_err, 400, EINVAL, "id must be 32 lower-case hex digits");
+			return err_set(c->ac_err, 400, EINVAL,
+				       "id must be 32 lower-case hex digits");
 		memcpy(id, q, GAUDIT_ID_MAX);
 		return 0;
 	}
@@ -82,14 +83,15 @@ static int api_gaudit_read(const struct api_call *c, const char *id)
 	if (since != NULL && timearg_parse("since", since, time(NULL), &t, c->ac_err) < 0)
 		return -EINVAL;
 	if (type != NULL && (rtype = gaudit_type_parse(type)) < 0)
-		return err_set(c->ac_err, 400, EINVAL,
-			       "type must be a record type name (EXECVE, USER_LOGIN, ...) or number");
+		return err_set(
+			c->ac_err, 400, EINVAL,
+			"type must be a record type name (EXECVE, USER_LOGIN, ...) or number");
 	if (limit != NULL) {
 		errno = 0;
 		max = strtoul(limit, &end, 10);
 		if (errno != 0 || end == limit || *end != '\0' || max < 1 || max > GAUDIT_READ_MAX)
-			return err_set(c->ac_err, 400, EINVAL, "limit must be a number from 1 to %d",
-				       GAUDIT_READ_MAX);
+			return err_set(c->ac_err, 400, EINVAL,
+				       "limit must be a number from 1 to %d", GAUDIT_READ_MAX);
 	}
 	if (gaudit_read(c->ac_cfg->dc_state_dir, id, (int64_t)t, rtype, max, &recs, c->ac_err) < 0)
 		return -EIO;

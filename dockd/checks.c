@@ -442,16 +442,10 @@ static enum check_status c_scratch(const struct checks_ctx *c, char *ev)
 	return st;
 }
 
-/*
- * The guest's audit is judged by what reached the dock (agent protocol 4,
- * gaudit.h), not by what the guest says of its own daemon: PASS only when
- * records of this boot arrived, every serial between them came (or the
- * dock was away: a gap after its restart is its own) and nothing was lost.
- * Losses counted (agent buffer, kernel, socket overrun, the dock's budget)
- * are WARN: the records are gone but the gap is explained. A gap nothing
- * explains, a stream whose status stopped while the agent heartbeats, or
- * audit disabled in the guest FAIL. An agent that does not forward: SKIP.
- */
+/* What reached the dock (gaudit.h), not what the guest says of itself:
+ * PASS when records of this boot came, no gap and nothing lost; counted
+ * losses WARN (explained); a gap nothing explains, a stopped stream or
+ * audit disabled FAIL; an agent that does not forward SKIP. */
 static enum check_status c_audit(const struct checks_ctx *c, char *ev)
 {
 	const struct audit_view *a = &c->cc_av->av_audit;
@@ -462,19 +456,21 @@ static enum check_status c_audit(const struct checks_ctx *c, char *ev)
 
 	if (!a->au_forwarding)
 		return EV(CHECK_SKIP, REBUILD ": its agent does not forward audit records",
-			  a->au_protocol);
+			  a->au_protocol ? a->au_protocol : c->cc_av->av_protocol);
 	if (a->au_have_status && s->as_enabled == 0)
-		return EV(CHECK_FAIL, "kernel audit disabled in the guest (%" PRIu64
-			  " records this boot)", a->au_records);
+		return EV(CHECK_FAIL, "kernel audit disabled in the guest");
 	if (a->au_have_status && now - a->au_status_at > dl &&
 	    now - c->cc_av->av_last_heartbeat <= dl)
-		return EV(CHECK_FAIL, "audit stream stopped: no audit status for %" PRId64
-			  "s while the agent heartbeats", now - a->au_status_at);
+		return EV(CHECK_FAIL,
+			  "audit stream stopped: no audit status for %" PRId64
+			  "s while the agent heartbeats",
+			  now - a->au_status_at);
 	if (unexplained > 0 && !lost)
-		return EV(CHECK_FAIL, "%" PRIu64 " serial(s) never arrived and no loss was counted "
-			  "(%" PRIu64 " records this boot)", unexplained, a->au_records);
+		return EV(CHECK_FAIL, "%" PRIu64 " serial(s) never arrived, no loss counted",
+			  unexplained);
 	if (lost)
-		return EV(CHECK_WARN, "records lost: agent dropped %" PRId64 ", kernel lost %" PRId64
+		return EV(CHECK_WARN,
+			  "records lost: agent dropped %" PRId64 ", kernel lost %" PRId64
 			  ", overrun %" PRId64 ", dock dropped %" PRIu64 "; %" PRIu64
 			  " serial(s) missing, %" PRIu64 " records this boot",
 			  s->as_dropped, s->as_kernel_lost, s->as_overrun, a->au_dock_dropped,
@@ -482,8 +478,10 @@ static enum check_status c_audit(const struct checks_ctx *c, char *ev)
 	if (a->au_records == 0)
 		return EV(CHECK_WARN, "no audit record of this boot has reached the dock yet%s",
 			  a->au_have_status ? "" : " (no audit status either)");
-	return EV(CHECK_PASS, "%" PRIu64 " records this boot up to serial %" PRIu64
-		  ", no gap%s, nothing lost; %" PRId64 " rule(s)", a->au_records, a->au_last_serial,
+	return EV(CHECK_PASS,
+		  "%" PRIu64 " records this boot up to serial %" PRIu64
+		  ", no gap%s, nothing lost; %" PRId64 " rule(s)",
+		  a->au_records, a->au_last_serial,
 		  a->au_explained > 0 ? " (but while the dock was away)" : "", s->as_rules);
 }
 

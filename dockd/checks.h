@@ -50,15 +50,15 @@ struct dock_facts {
 
 /* The guest audit stream as the dock received it (agent protocol 4). */
 struct audit_view {
-	bool au_forwarding;        /* the agent's hello said protocol >= 4 and "audit":true */
-	uint64_t au_protocol;      /* the agent's protocol (for SKIP's evidence) */
-	bool au_have_status;       /* an audit_status of this boot came */
-	int64_t au_status_at;      /* when the last came */
+	bool au_forwarding;   /* the agent's hello said protocol >= 4 and "audit":true */
+	uint64_t au_protocol; /* the agent's protocol (for SKIP's evidence) */
+	bool au_have_status;  /* an audit_status of this boot came */
+	int64_t au_status_at; /* when the last came */
 	struct agent_audit_status au_status;
-	uint64_t au_records;       /* records of this boot written */
-	uint64_t au_missing;       /* serials of this boot that never came */
-	uint64_t au_explained;     /* ... of them in a stretch the dock was away */
-	uint64_t au_dock_dropped;  /* records the dock dropped (budget, queue, disk) */
+	uint64_t au_records;      /* records of this boot written */
+	uint64_t au_missing;      /* serials of this boot that never came */
+	uint64_t au_explained;    /* ... of them in a stretch the dock was away */
+	uint64_t au_dock_dropped; /* records the dock dropped (budget, queue, disk) */
 	uint64_t au_last_serial;
 };
 

@@ -41,8 +41,8 @@ static int gaudit_meta_read(const char *state_dir, const char *id, char *name, s
 	return r;
 }
 
-int gaudit_resolve(const char *state_dir, const char *name_or_id, const char *live_id,
-		   char *id_out, struct dock_err *err)
+int gaudit_resolve(const char *state_dir, const char *name_or_id, const char *live_id, char *id_out,
+		   struct dock_err *err)
 {
 	char top[PATH_MAX], name[GAUDIT_NAME_MAX], path[PATH_MAX];
 	int64_t best = -1, destroyed;
@@ -91,7 +91,8 @@ static int gaudit_time(struct json_object *rec, int64_t *out)
 	struct tm tm = { 0 };
 	const char *s;
 
-	if (!json_object_object_get_ex(rec, "time", &v) || (s = json_object_get_string(v)) == NULL ||
+	if (!json_object_object_get_ex(rec, "time", &v) ||
+	    (s = json_object_get_string(v)) == NULL ||
 	    strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
 		return -EINVAL;
 	*out = (int64_t)timegm(&tm);
@@ -109,8 +110,9 @@ static int gaudit_read_line(void *ctx, const char *line, size_t len)
 	if (gaudit_parse_line(line, len, &seq, &ok, &rec, NULL) < 0)
 		return 0; /* verify reports it */
 	if ((rd->rd_since > 0 && (gaudit_time(rec, &t) < 0 || t < rd->rd_since)) ||
-	    (rd->rd_rtype >= 0 && (!json_object_object_get_ex(rec, "rtype", &v) ||
-				   json_object_get_int64(v) != rd->rd_rtype))) {
+	    (rd->rd_rtype >= 0 &&
+	     (!json_object_object_get_ex(rec, "rtype", &v) ||
+	      json_object_get_int64(v) != rd->rd_rtype))) {
 		json_object_put(rec);
 		return 0;
 	}
@@ -154,7 +156,7 @@ int gaudit_read(const char *state_dir, const char *id, int64_t since, int rtype,
 		struct json_object **out, struct dock_err *err)
 {
 	struct gread rd = { since, rtype, max == 0 || max > GAUDIT_READ_MAX ? GAUDIT_READ_MAX : max,
-			    NULL, 0, false };
+			    NULL,  0,     false };
 	char path[PATH_MAX];
 	struct json_object *sorted;
 	size_t n;
@@ -175,8 +177,9 @@ int gaudit_read(const char *state_dir, const char *id, int64_t since, int rtype,
 	sorted = json_object_new_array();
 	n = json_object_array_length(rd.rd_out);
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(sorted, json_object_get(json_object_array_get_idx(
-						      rd.rd_out, (rd.rd_next + i) % n)));
+		json_object_array_add(sorted,
+				      json_object_get(json_object_array_get_idx(
+					      rd.rd_out, (rd.rd_next + i) % n)));
 	json_object_put(rd.rd_out);
 	*out = sorted;
 	return 0;

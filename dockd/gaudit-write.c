@@ -116,8 +116,8 @@ static bool gaudit_enqueue(struct gitem *it)
 
 	pthread_mutex_lock(&g_lock);
 	ok = g_running && !g_stopping && g_count < GAUDIT_QUEUE_MAX &&
-	     g_bytes + it->gi_size <= GAUDIT_QUEUE_BYTES &&
-	     !(it->gi_kind == GI_RECORD && g_low_disk);
+		g_bytes + it->gi_size <= GAUDIT_QUEUE_BYTES &&
+		!(it->gi_kind == GI_RECORD && g_low_disk);
 	if (ok) {
 		if (g_tail != NULL)
 			g_tail->gi_next = it;
@@ -144,7 +144,8 @@ static bool gaudit_enqueue(struct gitem *it)
 static struct gitem *gitem_new(enum gitem_kind k, const char *id, const char *name,
 			       const char *boot, size_t msg_len)
 {
-	size_t size = sizeof(struct gitem) - sizeof(((struct gitem *)0)->gi_rec.aa_msg) + msg_len + 1;
+	size_t size =
+		sizeof(struct gitem) - sizeof(((struct gitem *)0)->gi_rec.aa_msg) + msg_len + 1;
 	struct gitem *it = calloc(1, size < sizeof(struct gitem) ? sizeof(struct gitem) : size);
 
 	if (it == NULL)
@@ -303,8 +304,8 @@ static int gaudit_build(void *ctx, uint64_t seq, const char *prev, char *line, s
 		}
 	}
 	json_object_object_add(o, "prev", json_object_new_string(prev));
-	body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	body = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = body != NULL ? strlen(body) : 0;
 	if (n < 2 || n + 80 > GAUDIT_LINE_MAX) {
 		json_object_put(o);
@@ -400,8 +401,8 @@ static void gaudit_tail(struct gnode *g, const char *path)
 			break;
 		if (gaudit_parse_line(p, (size_t)(nl - p), &seq, &ok, &rec, NULL) == 0) {
 			const char *boot = json_object_object_get_ex(rec, "boot", &v)
-						   ? json_object_get_string(v)
-						   : "";
+				? json_object_get_string(v)
+				: "";
 			if (strcmp(boot, g->gn_boot) != 0) {
 				snprintf(g->gn_boot, sizeof(g->gn_boot), "%s", boot);
 				memset(&g->gn_track, 0, sizeof(g->gn_track));
@@ -426,7 +427,7 @@ static bool gaudit_exists(const char *id)
 	struct stat st;
 
 	return gaudit_path(g_state_dir, id, "audit.log", path, sizeof(path)) == 0 &&
-	       stat(path, &st) == 0;
+		stat(path, &st) == 0;
 }
 
 /* Hold at most GAUDIT_OPEN_MAX logs open: close the least used. */

@@ -68,13 +68,26 @@ static const struct {
 	uint32_t t_num;
 	const char *t_name;
 } gaudit_types[] = {
-	{ 1100, "USER_AUTH" },      { 1101, "USER_ACCT" },     { 1103, "CRED_ACQ" },
-	{ 1104, "CRED_DISP" },      { 1105, "USER_START" },    { 1106, "USER_END" },
-	{ 1108, "USER_CHAUTHTOK" }, { 1112, "USER_LOGIN" },    { 1113, "USER_LOGOUT" },
-	{ 1130, "SERVICE_START" },  { 1131, "SERVICE_STOP" },  { 1300, "SYSCALL" },
-	{ 1302, "PATH" },           { 1305, "CONFIG_CHANGE" }, { 1307, "CWD" },
-	{ 1309, "EXECVE" },         { 1320, "EOE" },           { 1327, "PROCTITLE" },
-	{ 1400, "AVC" },            { 1701, "ANOM_ABEND" },
+	{ 1100, "USER_AUTH" },
+	{ 1101, "USER_ACCT" },
+	{ 1103, "CRED_ACQ" },
+	{ 1104, "CRED_DISP" },
+	{ 1105, "USER_START" },
+	{ 1106, "USER_END" },
+	{ 1108, "USER_CHAUTHTOK" },
+	{ 1112, "USER_LOGIN" },
+	{ 1113, "USER_LOGOUT" },
+	{ 1130, "SERVICE_START" },
+	{ 1131, "SERVICE_STOP" },
+	{ 1300, "SYSCALL" },
+	{ 1302, "PATH" },
+	{ 1305, "CONFIG_CHANGE" },
+	{ 1307, "CWD" },
+	{ 1309, "EXECVE" },
+	{ 1320, "EOE" },
+	{ 1327, "PROCTITLE" },
+	{ 1400, "AVC" },
+	{ 1701, "ANOM_ABEND" },
 };
 
 const char *gaudit_type_name(uint32_t rtype)

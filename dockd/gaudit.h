@@ -52,14 +52,14 @@
 #define GAUDIT_QUEUE_MAX      8192
 #define GAUDIT_QUEUE_BYTES    (8u << 20)
 #define GAUDIT_SYSLOG_PER_SEC 100
-#define GAUDIT_WINDOW         64  /* serials a late record may trail the newest by */
-#define GAUDIT_OPEN_MAX       32  /* logs held open at once */
+#define GAUDIT_WINDOW         64   /* serials a late record may trail the newest by */
+#define GAUDIT_OPEN_MAX       32   /* logs held open at once */
 #define GAUDIT_READ_MAX       5000 /* records a read returns at most */
 #define GAUDIT_ROTATE_DEFAULT (32ULL << 20)
 
 struct gaudit_opts {
 	const char *go_state_dir;
-	const char *go_syslog;   /* datagram socket of the copy; NULL: none */
+	const char *go_syslog;    /* datagram socket of the copy; NULL: none */
 	uint64_t go_min_free_mib; /* below it records are dropped, counted */
 	uint64_t go_rotate;       /* 0: GAUDIT_ROTATE_DEFAULT */
 	uint64_t go_retention_s;  /* a destroyed node's log is kept this long */
@@ -74,8 +74,7 @@ void gaudit_flush(void);
 
 /* Queue a kernel record of node id (name, boot id for the marks). false:
  * dropped (queue full, disk below its floor), counted for the node. */
-bool gaudit_record(const char *id, const char *name, const char *boot,
-		   const struct agent_audit *a);
+bool gaudit_record(const char *id, const char *name, const char *boot, const struct agent_audit *a);
 /* Queue a mark ("boot", "cleanse", "destroy", "lost"); detail is taken
  * (may be NULL). */
 bool gaudit_mark(const char *id, const char *name, const char *boot, const char *kind,
@@ -127,8 +126,8 @@ struct json_object *gaudit_execve_args(const char *msg);
 
 /* The log directory of node name or id: the live node's id when given,
  * else the newest log kept for that name (a destroyed node's), else id. */
-int gaudit_resolve(const char *state_dir, const char *name_or_id, const char *live_id,
-		   char *id_out, struct dock_err *err);
+int gaudit_resolve(const char *state_dir, const char *name_or_id, const char *live_id, char *id_out,
+		   struct dock_err *err);
 /* Records of id with time >= since (0 all) and type rtype (< 0 all), the
  * newest max (0: GAUDIT_READ_MAX), oldest first, each with "args" when an
  * EXECVE. */

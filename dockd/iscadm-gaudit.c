@@ -26,15 +26,15 @@ static void iscadm_gaudit_line(struct json_object *r)
 	fputs(head, stdout);
 	if (strcmp(kind, "record") != 0) {
 		const char *d = json_object_object_get_ex(r, "detail", &det)
-					? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN)
-					: "{}";
+			? json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN)
+			: "{}";
 		iscadm_put(d, strlen(d), 0);
 		fputc('\n', stdout);
 		return;
 	}
 	snprintf(head, sizeof(head), "%s serial=%s ",
 		 json_object_object_get_ex(r, "type", NULL) ? iscadm_raw(r, "type")
-							      : iscadm_raw(r, "rtype"),
+							    : iscadm_raw(r, "rtype"),
 		 iscadm_raw(r, "serial"));
 	iscadm_put(head, strlen(head), 0);
 	if (json_object_object_get_ex(r, "args", &args)) {
@@ -64,8 +64,8 @@ int iscadm_gaudit_verify(const char *node)
 	snprintf(path, sizeof(path), "/v1/nodes/%s/audit/verify", node);
 	o = iscadm_call("GET", path, NULL);
 	rc = json_object_object_get_ex(o, "intact", &v) && json_object_get_boolean(v)
-		     ? ISCADM_OK
-		     : ISCADM_CHECK_FAILED;
+		? ISCADM_OK
+		: ISCADM_CHECK_FAILED;
 	if (iscadm_json)
 		iscadm_print_json(o);
 	else if (rc == ISCADM_OK)
@@ -74,8 +74,8 @@ int iscadm_gaudit_verify(const char *node)
 		       node, iscadm_str(o, "records"), iscadm_str(o, "files"),
 		       iscadm_str(o, "restarts"));
 	else
-		printf("guest audit log of %s BROKEN: %s (line %s of %s; %s intact records)\n", node,
-		       iscadm_str(o, "problem"), iscadm_str(o, "bad_line"),
+		printf("guest audit log of %s BROKEN: %s (line %s of %s; %s intact records)\n",
+		       node, iscadm_str(o, "problem"), iscadm_str(o, "bad_line"),
 		       iscadm_str(o, "bad_file"), iscadm_str(o, "records"));
 	json_object_put(o);
 	return rc;
@@ -88,8 +88,9 @@ static int iscadm_gaudit_purge(const struct iscadm_args *a, const char *node)
 
 	if (iscadm_opt(a, "yes") == NULL) {
 		if (!isatty(STDIN_FILENO))
-			iscadm_usage_fail(a->a_cmd, "refusing to purge the guest audit log of %s "
-						    "without --yes: not on a terminal",
+			iscadm_usage_fail(a->a_cmd,
+					  "refusing to purge the guest audit log of %s "
+					  "without --yes: not on a terminal",
 					  node);
 		fprintf(stderr, "Purge the guest audit log of %s? It is gone for good. [y/N] ",
 			node);
@@ -120,7 +121,8 @@ int iscadm_cmd_gaudit(const struct iscadm_args *a)
 	if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
 		iscadm_usage_fail(a->a_cmd, "--guest: %s", err.de_msg);
 	if (a->a_npos == 1 && strcmp(a->a_pos[0], "verify") != 0)
-		iscadm_usage_fail(a->a_cmd, "\"%s\": the only word after audit --guest NODE is verify",
+		iscadm_usage_fail(a->a_cmd,
+				  "\"%s\": the only word after audit --guest NODE is verify",
 				  a->a_pos[0]);
 	if (a->a_npos == 1)
 		return iscadm_gaudit_verify(node);
@@ -131,10 +133,12 @@ int iscadm_cmd_gaudit(const struct iscadm_args *a)
 		l += (size_t)snprintf(path + l, sizeof(path) - l, "&since=%lld",
 				      (long long)iscadm_time_arg("since", since));
 	if (type != NULL) {
-		if (strspn(type, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		if (strspn(type,
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
 			    strlen(type) ||
 		    strlen(type) > 32)
-			iscadm_usage_fail(a->a_cmd, "--type: a record type (EXECVE, USER_LOGIN, ...)");
+			iscadm_usage_fail(a->a_cmd,
+					  "--type: a record type (EXECVE, USER_LOGIN, ...)");
 		snprintf(path + l, sizeof(path) - l, "&type=%s", type);
 	}
 	o = iscadm_call("GET", path, NULL);

@@ -92,8 +92,10 @@ int iscadm_cmd_audit(const struct iscadm_args *a)
 	if (iscadm_opt(a, "guest") != NULL)
 		return iscadm_cmd_gaudit(a);
 	if (a->a_npos > 0)
-		iscadm_usage_fail(a->a_cmd, "\"%s\": `verify` goes with --guest NODE (or use "
-				  "`iscadm audit verify`)", a->a_pos[0]);
+		iscadm_usage_fail(a->a_cmd,
+				  "\"%s\": `verify` goes with --guest NODE (or use "
+				  "`iscadm audit verify`)",
+				  a->a_pos[0]);
 	if (iscadm_opt(a, "type") != NULL || iscadm_opt(a, "purge") != NULL)
 		iscadm_usage_fail(a->a_cmd, "--type and --purge go with --guest NODE");
 

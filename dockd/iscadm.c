@@ -125,8 +125,10 @@ static const struct iscadm_flag audit_flags[] = {
 	  "the node's guest audit log (the kernel's records its agent forwarded; root or audit_group)" },
 	{ "type", 0, "TYPE", false, false,
 	  "with --guest: only records of this type (EXECVE, USER_LOGIN, SYSCALL, ... or a number)" },
-	{ "purge", 0, NULL, false, false, "with --guest: remove the node's guest audit log (audited)" },
-	{ "yes", 'y', NULL, false, false, "with --purge: do not ask (required when not on a terminal)" },
+	{ "purge", 0, NULL, false, false,
+	  "with --guest: remove the node's guest audit log (audited)" },
+	{ "yes", 'y', NULL, false, false,
+	  "with --purge: do not ask (required when not on a terminal)" },
 	{ NULL, 0, NULL, false, false, NULL },
 };
 static const struct iscadm_flag audit_verify_flags[] = {

@@ -104,9 +104,10 @@ void node_agent_audit_dropped(const char *name, uint64_t total)
 		uint64_t d = total > n->n_audit_reader_dropped ? total - n->n_audit_reader_dropped
 							       : total;
 		if (n->n_audit_dock_dropped == 0)
-			log_warn("node %s: audit records dropped at the dock: over the audit budget "
-				 "of its channel; flagged",
-				 name);
+			log_warn(
+				"node %s: audit records dropped at the dock: over the audit budget "
+				"of its channel; flagged",
+				name);
 		n->n_audit_reader_dropped = total;
 		n->n_audit_dock_dropped += d;
 		gaudit_dock_dropped(n->n_rec.nr_id, d);
@@ -167,11 +168,13 @@ bool node_gaudit_broken_locked(struct node *n, int64_t now, char *why, size_t si
 		broken = true;
 	} else if (hb != 0 && now - hb <= dl && n->n_audit_status_at != 0 &&
 		   now - n->n_audit_status_at > dl) {
-		snprintf(why, size, "guest audit stream stopped %" PRId64 "s ago while the agent heartbeats",
+		snprintf(why, size,
+			 "guest audit stream stopped %" PRId64 "s ago while the agent heartbeats",
 			 now - n->n_audit_status_at);
 		broken = true;
 	} else if (unexplained > n->n_audit_gap_seen) {
-		snprintf(why, size, "guest audit gap: %" PRIu64 " serial(s) never arrived", unexplained);
+		snprintf(why, size, "guest audit gap: %" PRIu64 " serial(s) never arrived",
+			 unexplained);
 		broken = true;
 	}
 	if (!broken) {

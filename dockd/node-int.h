@@ -76,11 +76,11 @@ struct node {
 	bool n_audit_have_status;                 /* an audit_status of this boot came */
 	struct agent_audit_status n_audit_status; /* the last one */
 	int64_t n_audit_status_at;                /* when it came */
-	uint64_t n_audit_reader_dropped;          /* the current reader's count of audit lines over budget */
-	uint64_t n_audit_dock_dropped;            /* all readers', since the dock started */
-	bool n_audit_gap_handled;                 /* on_audit_gap ran for this stretch */
-	uint64_t n_audit_gap_seen;                /* the unexplained gap it ran for */
-	char n_audit_boot[40];                    /* the boot the stream's state is of */
+	uint64_t n_audit_reader_dropped; /* the current reader's count of audit lines over budget */
+	uint64_t n_audit_dock_dropped;   /* all readers', since the dock started */
+	bool n_audit_gap_handled;        /* on_audit_gap ran for this stretch */
+	uint64_t n_audit_gap_seen;       /* the unexplained gap it ran for */
+	char n_audit_boot[40];           /* the boot the stream's state is of */
 };
 
 /* The table (node.c): every node the dock knows, guarded by node_lock, as

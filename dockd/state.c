@@ -324,7 +324,8 @@ static int state_in_version(struct json_object *o, const char *w, struct node_re
 	r->nr_version = (unsigned)v;
 	if (JSONIN_BAD(jsonin_str(o, w, "id", false, r->nr_id, sizeof(r->nr_id), err)))
 		return -EINVAL;
-	if (r->nr_id[0] != '\0' && (strlen(r->nr_id) != 32 || strspn(r->nr_id, "0123456789abcdef") != 32))
+	if (r->nr_id[0] != '\0' &&
+	    (strlen(r->nr_id) != 32 || strspn(r->nr_id, "0123456789abcdef") != 32))
 		return err_set(err, 400, EINVAL, "%s: \"id\" is not 32 hex digits", w);
 	if (JSONIN_BAD(jsonin_str(o, w, "base_sha256", false, r->nr_base_sha256,
 				  sizeof(r->nr_base_sha256), err)))

@@ -113,7 +113,8 @@ struct node_rec {
 	enum node_action nr_on_hostile; /* default quarantine */
 	enum node_action nr_on_silent;  /* default alert */
 	enum node_action nr_on_fail;    /* a check turning FAIL; default alert */
-	enum node_action nr_on_audit_gap; /* the guest audit stream broken or stopped; default alert */
+	enum node_action
+		nr_on_audit_gap; /* the guest audit stream broken or stopped; default alert */
 	/* The checks that were FAIL in the last report: "turned FAIL" is
 	 * against these, across dock restarts and cleanses. */
 	char nr_failing[NODE_FAILING_MAX][24];
