@@ -300,7 +300,7 @@ $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
-                timearg
+                timearg gaudit
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -313,6 +313,7 @@ FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_ID_vmmproc := 11
 FUZZ_ID_timearg := 12
+FUZZ_ID_gaudit := 13
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)

@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg; do
+	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg gaudit; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
