@@ -70,11 +70,13 @@ ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscad
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
-# agent-req.c the dock's requests, agent-report.c the report schedule
+# agent-req.c the dock's requests, agent-report.c the report schedule,
+# audit.c the forwarded audit records and audit-rec.c their pure half
 # (agent-int.h theirs); each check_*.c one fact; jline.c, file.c and
 # netlink.c their helpers; facts.h the contract.
 AGENT_SRC := guest-agent/agent.c guest-agent/agent-chan.c guest-agent/agent-req.c \
-             guest-agent/agent-report.c guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
+             guest-agent/agent-report.c guest-agent/audit.c guest-agent/audit-rec.c \
+             guest-agent/jline.c guest-agent/file.c guest-agent/netlink.c \
              guest-agent/check_listen.c guest-agent/check_aslr.c guest-agent/check_net.c \
              guest-agent/check_swap.c guest-agent/check_mounts.c guest-agent/check_audit.c \
              guest-agent/check_nft.c guest-agent/check_service.c guest-agent/check_sysctl.c \

@@ -1,7 +1,8 @@
 /*
  * agent-chan: the channel to the dock: the virtio-serial port (found by
  * name, reopened after an error, host (dis)connects seen by poll and
- * SIGIO) or, for tests, a unix socket; the bounded output queue; input
+ * SIGIO) or, for tests, a unix socket; the bounded output queue and the
+ * audit buffer written after it (audit.c); input
  * split into lines, an oversized line discarded up to its newline.
  */
 #ifndef _GNU_SOURCE
@@ -23,12 +24,24 @@
 
 /* --- output queue --------------------------------------------------------- */
 
-/* Write as much of the queue as the channel takes now, without blocking. */
+/*
+ * Write as much as the channel takes now, without blocking, from two
+ * queues of whole lines: the output queue (hello, reports, heartbeats,
+ * audit_status) and the audit buffer. A line half written is finished
+ * first; between lines the output queue goes first, so audit records never
+ * take its room nor delay a heartbeat by more than the line being written.
+ */
 void agent_flush(struct agent *a)
 {
-	while (a->ag_out_len > 0 && a->ag_connected) {
-		ssize_t n = write(a->ag_fd, a->ag_out, a->ag_out_len);
+	while (a->ag_connected) {
+		bool audit = audit_mid(a) || (!a->ag_out_mid && a->ag_out_len == 0);
+		const char *p = a->ag_out;
+		size_t len = audit ? audit_peek(a, &p) : a->ag_out_len;
+		ssize_t n;
 
+		if (len == 0)
+			return;
+		n = write(a->ag_fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -37,6 +50,11 @@ void agent_flush(struct agent *a)
 			agent_broken(a, errno);
 			return;
 		}
+		if (audit) {
+			audit_consumed(a, (size_t)n);
+			continue;
+		}
+		a->ag_out_mid = n > 0 && a->ag_out[n - 1] != '\n';
 		memmove(a->ag_out, a->ag_out + n, a->ag_out_len - (size_t)n);
 		a->ag_out_len -= (size_t)n;
 	}
@@ -101,9 +119,11 @@ static void agent_disconnected(struct agent *a, const char *why)
 	agent_log("dock disconnected (%s)", why);
 	a->ag_connected = false;
 	a->ag_out_len = 0;
+	a->ag_out_mid = false;
 	a->ag_in_len = 0;
 	a->ag_in_discard = false;
 	agent_report_reset(a);
+	audit_disconnected(a);
 	/* A unix socket cannot be reconnected in place; a virtio port can. */
 	if (a->ag_kind == CHAN_UNIX)
 		agent_close(a);
@@ -121,12 +141,15 @@ void agent_connected(struct agent *a)
 	agent_log("dock connected");
 	a->ag_connected = true;
 	a->ag_out_len = 0;
+	a->ag_out_mid = false;
 	a->ag_in_len = 0;
 	a->ag_in_discard = false;
 	agent_report_reset(a);
+	audit_disconnected(a);
 	/*
 	 * Hello first on every (re)connect: a restarted dock learns who we are;
-	 * then a report, so it learns the facts without asking.
+	 * then audit_status, then a report, so it learns the facts without
+	 * asking; the audit records held meanwhile follow, between its lines.
 	 */
 	a->ag_next_beat_ms = agent_now_ms() + (int64_t)a->ag_heartbeat * 1000;
 	agent_req_hello(a, NULL);

@@ -113,6 +113,7 @@ void agent_timers(struct agent *a)
 
 	if (now >= a->ag_next_beat_ms) {
 		agent_send_heartbeat(a);
+		audit_send_status(a);
 		a->ag_next_beat_ms += (int64_t)a->ag_heartbeat * 1000;
 		/* After a long stall, resume the rhythm instead of bursting. */
 		if (a->ag_next_beat_ms <= now)

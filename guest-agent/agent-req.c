@@ -290,8 +290,9 @@ static void agent_send_hello(struct agent *a)
 	agent_report_fact_ids(facts, sizeof(facts));
 	n = snprintf(line, sizeof(line),
 		     "{\"type\":\"hello\",\"protocol\":%d,\"agent\":\"%s\",\"boot_id\":\"%s\","
-		     "\"kernel\":\"%s\",\"hostname\":\"%s\",\"facts\":[%s]}\n",
-		     AGENT_PROTOCOL, AGENT_VERSION, e_boot, e_kernel, e_host, facts);
+		     "\"kernel\":\"%s\",\"hostname\":\"%s\",\"facts\":[%s],\"audit\":%s}\n",
+		     AGENT_PROTOCOL, AGENT_VERSION, e_boot, e_kernel, e_host, facts,
+		     a->ag_audit.aa_forward ? "true" : "false");
 	if (n > 0 && (size_t)n < sizeof(line))
 		agent_send(a, line, (size_t)n);
 }
@@ -318,11 +319,12 @@ void agent_send_heartbeat(struct agent *a)
 
 /* --- dock requests ---------------------------------------------------------- */
 
-/* A hello is always followed by a report (PROTOCOL.md). */
+/* A hello is always followed by audit_status and a report (PROTOCOL.md). */
 void agent_req_hello(struct agent *a, const struct agent_req *rq)
 {
 	(void)rq;
 	agent_send_hello(a);
+	audit_send_status(a);
 	agent_report_request(a);
 }
 

@@ -2,7 +2,7 @@
  * isc-agent: the ISC guest agent. Speaks newline-delimited JSON to the dock
  * over the virtio-serial port org.isc.agent.0 (protocol: PROTOCOL.md).
  * Static, dependency-free, never executes anything; reads only /proc, /sys,
- * sshd's configuration and netlink. This file is the process: options,
+ * sshd's configuration, the audit rules file and netlink. This file is the process: options,
  * signals and the main loop; the channel, the requests and the report
  * schedule are its siblings (agent-int.h); the facts come from check_*.c
  * (facts.h).
@@ -58,56 +58,71 @@ int64_t agent_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void agent_sleep_ms(int ms)
+/*
+ * Wait up to ms without the channel: audit records that come meanwhile go
+ * to their buffer (the dock is away). A SIGIO (the host side of the port
+ * changed) ends the wait early; it is blocked everywhere else, so one that
+ * came while the agent was busy ends the next wait at once.
+ */
+static void agent_idle(struct agent *a, int ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	int64_t end = agent_now_ms() + ms, left;
+	sigset_t mask;
 
-	/* An interrupted sleep only shortens one retry interval. */
-	nanosleep(&ts, NULL);
+	sigprocmask(SIG_BLOCK, NULL, &mask);
+	sigdelset(&mask, SIGIO);
+	while ((left = end - agent_now_ms()) > 0) {
+		struct pollfd p = { .fd = audit_fd(a), .events = POLLIN };
+		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L };
+
+		if (ppoll(&p, 1, &ts, &mask) < 0) {
+			if (errno == EINTR)
+				return;
+			agent_log("ppoll: %s", strerror(errno));
+			/* Nothing left to wait with but time. */
+			nanosleep(&ts, NULL);
+			return;
+		}
+		if (p.revents & POLLIN)
+			audit_read(a);
+	}
 }
 
 /* One turn of the loop while the host is connected. */
 static void agent_serve(struct agent *a)
 {
-	struct pollfd p = { .fd = a->ag_fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = a->ag_fd, .events = POLLIN },
+			       { .fd = audit_fd(a), .events = POLLIN } };
 	int64_t next = a->ag_next_beat_ms, wait;
+	const char *unused;
 
 	if (a->ag_report_interval > 0 && a->ag_next_report_ms < next)
 		next = a->ag_next_report_ms;
 	wait = next - agent_now_ms();
-	if (a->ag_out_len > 0)
-		p.events |= POLLOUT;
+	if (a->ag_out_len > 0 || audit_peek(a, &unused) > 0)
+		p[0].events |= POLLOUT;
 	if (wait < 0)
 		wait = 0;
-	if (poll(&p, 1, (int)wait) < 0) {
+	if (poll(p, 2, (int)wait) < 0) {
 		if (errno != EINTR) {
 			agent_log("poll: %s", strerror(errno));
-			agent_sleep_ms(AGENT_RETRY_MS);
+			agent_idle(a, AGENT_RETRY_MS);
 		}
 		return;
 	}
-	if (p.revents & POLLNVAL) {
+	if (p[0].revents & POLLNVAL) {
 		agent_broken(a, EBADF);
 		return;
 	}
-	if (p.revents & (POLLIN | POLLHUP | POLLERR))
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
 		agent_read(a);
-	if (a->ag_connected && (p.revents & POLLOUT))
+	if (p[1].revents & POLLIN)
+		audit_read(a);
+	if (a->ag_connected && (p[0].revents & POLLOUT || p[1].revents & POLLIN))
 		agent_flush(a);
 	if (a->ag_connected)
 		agent_timers(a);
 	agent_report_pump(a);
-}
-
-/* Host side closed: sleep until SIGIO says it changed, re-checking every second. */
-static void agent_wait_host(void)
-{
-	struct timespec ts = { .tv_sec = AGENT_RETRY_MS / 1000, .tv_nsec = 0 };
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGIO);
-	sigtimedwait(&set, NULL, &ts);
 }
 
 static void agent_run(struct agent *a)
@@ -115,7 +130,7 @@ static void agent_run(struct agent *a)
 	for (;;) {
 		if (a->ag_fd < 0) {
 			if (agent_open(a) < 0) {
-				agent_sleep_ms(AGENT_RETRY_MS);
+				agent_idle(a, AGENT_RETRY_MS);
 				continue;
 			}
 			if (a->ag_kind == CHAN_UNIX)
@@ -125,7 +140,7 @@ static void agent_run(struct agent *a)
 			if (agent_host_present(a))
 				agent_connected(a);
 			else
-				agent_wait_host();
+				agent_idle(a, AGENT_RETRY_MS);
 			continue;
 		}
 		agent_serve(a);
@@ -255,14 +270,20 @@ static int agent_options(struct agent *a, int argc, char **argv)
 	return -1;
 }
 
+static void agent_sigio(int sig)
+{
+	(void)sig; /* its only work: interrupt agent_idle()'s ppoll() */
+}
+
 static void agent_signals(void)
 {
-	struct sigaction sa = { .sa_handler = SIG_IGN };
+	struct sigaction sa = { .sa_handler = SIG_IGN }, io = { .sa_handler = agent_sigio };
 	sigset_t set;
 
 	/* A vanished socket peer is an error return, not a fatal signal. */
 	sigaction(SIGPIPE, &sa, NULL);
-	/* SIGIO is only ever collected with sigtimedwait(). */
+	/* SIGIO is only ever let in by agent_idle()'s ppoll(). */
+	sigaction(SIGIO, &io, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGIO);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -286,6 +307,7 @@ int main(int argc, char **argv)
 
 	agent_log("%s started (protocol %d, heartbeat %us, report every %us)", AGENT_VERSION,
 		  AGENT_PROTOCOL, a.ag_heartbeat, a.ag_report_interval);
+	audit_start(&a);
 	agent_run(&a);
 	return 1;
 }
