@@ -65,17 +65,17 @@ struct audit_rules {
 };
 
 struct agent_audit {
-	int aa_fd;          /* NETLINK_AUDIT, group AUDIT_NLGRP_READLOG; -1: none */
-	bool aa_forward;    /* records are read (hello: "audit":true) */
+	int aa_fd;           /* NETLINK_AUDIT, group AUDIT_NLGRP_READLOG; -1: none */
+	bool aa_forward;     /* records are read (hello: "audit":true) */
 	uint64_t aa_dropped; /* read, not forwarded: buffer full or unparsable */
 	uint64_t aa_overrun; /* recv() said ENOBUFS: the kernel dropped some for us */
-	bool aa_said_full;  /* "buffer full" logged since it last had room */
-	bool aa_said_error; /* a read error logged */
+	bool aa_said_full;   /* "buffer full" logged since it last had room */
+	bool aa_said_error;  /* a read error logged */
 	/* the buffer: whole `audit` lines in [aa_head, aa_end) of aa_buf */
 	size_t aa_head;
 	size_t aa_end;
-	size_t aa_sent;     /* bytes of the line at aa_head already written */
-	unsigned aa_count;  /* lines in the buffer, the half-written one included */
+	size_t aa_sent;    /* bytes of the line at aa_head already written */
+	unsigned aa_count; /* lines in the buffer, the half-written one included */
 	char aa_buf[AUDIT_BUF_BYTES];
 };
 

@@ -49,8 +49,8 @@ int audit_rec_parse(const char *text, size_t len, struct audit_rec *r)
 		return -EINVAL;
 	r->ar_ms = (unsigned)ms;
 	p += n + 1;
-	if ((n = rec_digits(p, end, 20, &r->ar_serial)) == 0 || end - (p + n) < 2 ||
-	    p[n] != ')' || p[n + 1] != ':')
+	if ((n = rec_digits(p, end, 20, &r->ar_serial)) == 0 || end - (p + n) < 2 || p[n] != ')' ||
+	    p[n + 1] != ':')
 		return -EINVAL;
 	p += n + 2;
 	if (p < end && *p == ' ')
@@ -120,8 +120,8 @@ static const struct audit_syscall {
 	unsigned short as_b64;
 	unsigned short as_b32;
 } audit_syscalls[] = {
-	{ "execve", 59, 11 },         { "execveat", 322, 358 },    { "ptrace", 101, 26 },
-	{ "mount", 165, 21 },         { "umount2", 166, 52 },      { "init_module", 175, 128 },
+	{ "execve", 59, 11 },         { "execveat", 322, 358 },      { "ptrace", 101, 26 },
+	{ "mount", 165, 21 },         { "umount2", 166, 52 },        { "init_module", 175, 128 },
 	{ "finit_module", 313, 350 }, { "delete_module", 176, 129 }, { "kexec_load", 246, 283 },
 };
 
@@ -199,8 +199,8 @@ static int rules_line(struct audit_rules *rs, const char *s, size_t len, unsigne
 	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return rules_err(err, errsize, line, "not a syscall name");
-	return rules_err(err, errsize, line, "\"%.*s\" is not a syscall the agent audits",
-			 (int)len, s);
+	return rules_err(err, errsize, line, "\"%.*s\" is not a syscall the agent audits", (int)len,
+			 s);
 }
 
 int audit_rules_parse(const char *text, size_t len, struct audit_rules *rs, char *err,
@@ -218,7 +218,8 @@ int audit_rules_parse(const char *text, size_t len, struct audit_rules *rs, char
 		size_t l = nl ? (size_t)(nl - text) : len;
 
 		if (++line > AUDIT_RULES_LINES)
-			return rules_err(err, errsize, line, "more than %d lines", AUDIT_RULES_LINES);
+			return rules_err(err, errsize, line, "more than %d lines",
+					 AUDIT_RULES_LINES);
 		if (l > AUDIT_RULES_LINE_MAX)
 			return rules_err(err, errsize, line, "longer than %d bytes",
 					 AUDIT_RULES_LINE_MAX);

@@ -57,9 +57,10 @@ static void audit_push(struct agent_audit *aa, const char *line, size_t n)
 
 		aa->aa_dropped++;
 		if (now - said_ms >= AUDIT_FULL_LOG_MS) {
-			agent_log("audit: buffer full (%d records or %d KiB): records dropped, %llu so far",
-				  AUDIT_BUF_RECORDS, AUDIT_BUF_BYTES / 1024,
-				  (unsigned long long)aa->aa_dropped);
+			agent_log(
+				"audit: buffer full (%d records or %d KiB): records dropped, %llu so far",
+				AUDIT_BUF_RECORDS, AUDIT_BUF_BYTES / 1024,
+				(unsigned long long)aa->aa_dropped);
 			said_ms = now;
 		}
 		return;
@@ -135,8 +136,9 @@ static void audit_record(struct agent_audit *aa, unsigned rtype, const char *tex
 	if (audit_rec_parse(text, len, &r) < 0) {
 		aa->aa_dropped++;
 		if (!said_bad)
-			agent_log("audit: a record of type %u without the audit(...) prefix dropped (counted)",
-				  rtype);
+			agent_log(
+				"audit: a record of type %u without the audit(...) prefix dropped (counted)",
+				rtype);
 		said_bad = true;
 		return;
 	}
@@ -156,7 +158,8 @@ static size_t audit_walk(struct agent_audit *aa, const char *p, size_t len)
 		if (nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > len - done)
 			break;
 		/* Records are the user (1100..) and kernel (1300..) types; not replies. */
-		if (nlh->nlmsg_type >= AUDIT_FIRST_USER_MSG && nlh->nlmsg_type <= AUDIT_LAST_USER_MSG2)
+		if (nlh->nlmsg_type >= AUDIT_FIRST_USER_MSG &&
+		    nlh->nlmsg_type <= AUDIT_LAST_USER_MSG2)
 			audit_record(aa, nlh->nlmsg_type, (const char *)nl_msg_data(nlh),
 				     nlh->nlmsg_len - NLMSG_HDRLEN);
 		done += NLMSG_ALIGN(nlh->nlmsg_len);
@@ -311,7 +314,8 @@ static long audit_count_rules(const struct fact_env *e)
 /* One rule "-a always,exit -F arch=ARCH -S ... -k isc"; 0 or a negative errno. */
 static int audit_add_rule(const struct fact_env *e, const struct audit_rules *rs, bool b64)
 {
-	static uint32_t req[(NLMSG_HDRLEN + sizeof(struct audit_rule_data) + 64) / sizeof(uint32_t)];
+	static uint32_t
+		req[(NLMSG_HDRLEN + sizeof(struct audit_rule_data) + 64) / sizeof(uint32_t)];
 	struct nlmsghdr *nlh = (struct nlmsghdr *)req;
 	struct audit_rule_data *rd = (struct audit_rule_data *)((char *)req + NLMSG_HDRLEN);
 	size_t keylen = sizeof(AUDIT_RULE_KEY) - 1;
@@ -432,16 +436,16 @@ void audit_start(struct agent *a)
 	audit_rules_load(&a->ag_env, &rs);
 	audit_rules_names(&rs, names, sizeof(names));
 	if (a->ag_env.fe_netlink == FACT_NL_REPLAY) {
-		agent_log("audit: rules: %s (not loaded: netlink replay)", rs.ars_n ? names : "none");
+		agent_log("audit: rules: %s (not loaded: netlink replay)",
+			  rs.ars_n ? names : "none");
 		audit_replay(a);
 		return;
 	}
 	if (a->ag_env.fe_netlink != FACT_NL_KERNEL)
 		return;
 	if ((r = audit_open()) < 0) {
-		agent_log("audit: not forwarding: %s", r == -EPROTONOSUPPORT
-							       ? "no audit support in the kernel"
-							       : strerror(-r));
+		agent_log("audit: not forwarding: %s",
+			  r == -EPROTONOSUPPORT ? "no audit support in the kernel" : strerror(-r));
 		return;
 	}
 	aa->aa_fd = r;

@@ -344,15 +344,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (agentproto_parse(line, len, &m, NULL) == 0) {
 			if (agentproto_sanitise(&m) != 0)
 				abort();
-			if (m.am_type == AGENT_MSG_AUDIT && strlen(m.am_audit.aa_msg) > AGENT_AUDIT_MSG_MAX)
+			if (m.am_type == AGENT_MSG_AUDIT &&
+			    strlen(m.am_audit.aa_msg) > AGENT_AUDIT_MSG_MAX)
 				abort();
 		}
-		if (gaudit_parse_line(line, len, &seq, &ok, &rec, NULL) == 0 && (seq == 0 || rec == NULL))
+		if (gaudit_parse_line(line, len, &seq, &ok, &rec, NULL) == 0 &&
+		    (seq == 0 || rec == NULL))
 			abort();
 		json_object_put(rec);
-		if (strlen(line) <= AGENT_AUDIT_MSG_MAX && (args = gaudit_execve_args(line)) != NULL) {
+		if (strlen(line) <= AGENT_AUDIT_MSG_MAX &&
+		    (args = gaudit_execve_args(line)) != NULL) {
 			for (size_t i = 0; i < json_object_array_length(args); i++) {
-				const char *a = json_object_get_string(json_object_array_get_idx(args, i));
+				const char *a =
+					json_object_get_string(json_object_array_get_idx(args, i));
 				if (!escape_utf8_valid(a, strlen(a)))
 					abort();
 				for (const char *c = a; *c; c++)

@@ -1404,8 +1404,9 @@ static void test_checks_skip(void **st)
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 	r = row_of(rows, n, "audit");
 	assert_int_equal(r->cr_status, CHECK_SKIP);
-	assert_string_equal(r->cr_evidence, "agent protocol 3: rebuild the image: its agent does "
-					    "not forward audit records");
+	assert_string_equal(r->cr_evidence,
+			    "agent protocol 3: rebuild the image: its agent does "
+			    "not forward audit records");
 	r = row_of(rows, n, "packet-filter");
 	assert_int_equal(r->cr_status, CHECK_SKIP);
 	assert_non_null(

@@ -55,15 +55,18 @@ static void test_parse_audit(void **st)
 	assert_int_equal(PARSE("{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"rtype\":1,"
 			       "\"msg\":\"a\\u001bb\"}"),
 			 -EINVAL);
-	assert_int_equal(PARSE("{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"msg\":\"x\"}"),
-			 -EINVAL);
-	snprintf(line, sizeof(line),
-		 "{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"rtype\":1,\"msg\":\"%0*d\"}",
-		 AGENT_AUDIT_MSG_MAX + 1, 0);
+	assert_int_equal(
+		PARSE("{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"msg\":\"x\"}"),
+		-EINVAL);
+	snprintf(
+		line, sizeof(line),
+		"{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"rtype\":1,\"msg\":\"%0*d\"}",
+		AGENT_AUDIT_MSG_MAX + 1, 0);
 	assert_int_equal(agentproto_parse(line, strlen(line), &m, &e), -EINVAL);
-	snprintf(line, sizeof(line),
-		 "{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"rtype\":1,\"msg\":\"%0*d\"}",
-		 AGENT_AUDIT_MSG_MAX, 0);
+	snprintf(
+		line, sizeof(line),
+		"{\"type\":\"audit\",\"serial\":1,\"sec\":1,\"ms\":1,\"rtype\":1,\"msg\":\"%0*d\"}",
+		AGENT_AUDIT_MSG_MAX, 0);
 	assert_int_equal(agentproto_parse(line, strlen(line), &m, &e), 0);
 }
 
@@ -85,17 +88,20 @@ static void test_parse_status(void **st)
 			       "\"buffered\":3,\"enabled\":1,\"rules\":1,\"overrun\":4}"),
 			 -EINVAL);
 	/* hello: "audit":true (protocol 4); absent is false. */
-	assert_int_equal(PARSE("{\"type\":\"hello\",\"protocol\":4,\"agent\":\"a\",\"boot_id\":\"b\","
-			       "\"kernel\":\"k\",\"facts\":[],\"audit\":true}"),
-			 0);
+	assert_int_equal(
+		PARSE("{\"type\":\"hello\",\"protocol\":4,\"agent\":\"a\",\"boot_id\":\"b\","
+		      "\"kernel\":\"k\",\"facts\":[],\"audit\":true}"),
+		0);
 	assert_true(m.am_audit_on);
-	assert_int_equal(PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
-			       "\"kernel\":\"k\",\"facts\":[]}"),
-			 0);
+	assert_int_equal(
+		PARSE("{\"type\":\"hello\",\"protocol\":3,\"agent\":\"a\",\"boot_id\":\"b\","
+		      "\"kernel\":\"k\",\"facts\":[]}"),
+		0);
 	assert_false(m.am_audit_on);
-	assert_int_equal(PARSE("{\"type\":\"hello\",\"protocol\":4,\"agent\":\"a\",\"boot_id\":\"b\","
-			       "\"kernel\":\"k\",\"facts\":[],\"audit\":1}"),
-			 -EINVAL);
+	assert_int_equal(
+		PARSE("{\"type\":\"hello\",\"protocol\":4,\"agent\":\"a\",\"boot_id\":\"b\","
+		      "\"kernel\":\"k\",\"facts\":[],\"audit\":1}"),
+		-EINVAL);
 }
 
 /* A compromised reader's audit message: text without a NUL, control and
@@ -173,8 +179,7 @@ static void test_track(void **st)
 	assert_int_equal(from, 104);
 	assert_int_equal(to, 104);
 	/* A jump past the window: every serial between counts. */
-	assert_int_equal(gaudit_track(&t, 1000, &from, &to),
-			 1000 - (105 + GAUDIT_WINDOW) - 1);
+	assert_int_equal(gaudit_track(&t, 1000, &from, &to), 1000 - (105 + GAUDIT_WINDOW) - 1);
 	assert_int_equal(t.gt_missing, 1 + 1000 - (105 + GAUDIT_WINDOW) - 1);
 }
 
@@ -271,10 +276,11 @@ static void test_store(void **st)
 	/* By type, with the arguments decoded. */
 	assert_int_equal(gaudit_read(dir, ID, 0, 1309, 0, &recs, NULL), 0);
 	assert_int_equal(json_object_array_length(recs), 2);
-	assert_string_equal(json_object_to_json_string_ext(
-				    json_object_object_get(json_object_array_get_idx(recs, 0), "args"),
-				    JSON_C_TO_STRING_PLAIN),
-			    "[\"echo\",\"hi\"]");
+	assert_string_equal(
+		json_object_to_json_string_ext(
+			json_object_object_get(json_object_array_get_idx(recs, 0), "args"),
+			JSON_C_TO_STRING_PLAIN),
+		"[\"echo\",\"hi\"]");
 	json_object_put(recs);
 	assert_true(verify_intact(dir));
 	/* A dock restart: the log reopens, a dock-start mark, the chain goes on. */
