@@ -38,22 +38,25 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config (and `dockd -t`'s look at the host), nets, templates, images, records, LUKS, the agent protocol, create
 # requests, profiles, checks, the audit trail and its chained log, timing,
-# image pins, free space, the host ports a publish may take, the VMM jail.
+# image pins, free space, the host ports a publish may take, the VMM jail,
+# the guest audit trail (its lines, its writer, reading it back).
 DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
-             dockd/config-reload.c dockd/sdnotify.c
+             dockd/config-reload.c dockd/sdnotify.c \
+             dockd/gaudit.c dockd/gaudit-write.c dockd/gaudit-read.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
-            dockd/node-vmm.c
+            dockd/node-vmm.c dockd/node-gaudit.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
-           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c
+           dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c \
+           dockd/api-gaudit.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -63,7 +66,7 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 # logs (followed too) and the times people type.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
               dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c \
-              dockd/iscadm-logs.c
+              dockd/iscadm-logs.c dockd/iscadm-gaudit.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
@@ -194,6 +197,10 @@ $(B)/test_records: tests/unit/test_records.c $(call obj,$(DOCK_TEST_SRC))
 $(B)/test_audit: tests/unit/test_audit.c $(call obj,$(DOCK_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The guest audit trail (#20): the agent's audit lines, the budget, the store.
+$(B)/test_gaudit: tests/unit/test_gaudit.c $(call obj,$(DOCK_TEST_SRC) dockd/agentreader.c)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # The firewall's input checks, without netlink and without any dock header.
 $(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_firewall) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -261,6 +268,10 @@ $(A)/test_audit: tests/unit/test_audit.c $(DOCK_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
+$(A)/test_gaudit: tests/unit/test_gaudit.c $(DOCK_TEST_SRC) dockd/agentreader.c
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
 $(A)/test_fwcheck: tests/unit/test_fwcheck.c $(FW_SRC) common/err.c
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_firewall) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
@@ -302,7 +313,7 @@ $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
-                timearg
+                timearg gaudit
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -315,6 +326,7 @@ FUZZ_ID_reader := 9
 FUZZ_ID_escape := 10
 FUZZ_ID_vmmproc := 11
 FUZZ_ID_timearg := 12
+FUZZ_ID_gaudit := 13
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
@@ -322,7 +334,7 @@ $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	  -o $@ $^ $(PKG_LIBS) -lpthread
 
 TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
-             $(B)/test_audit $(A)/test_audit $(B)/test_fwcheck \
+             $(B)/test_audit $(A)/test_audit $(B)/test_gaudit $(A)/test_gaudit $(B)/test_fwcheck \
              $(A)/test_fwcheck $(B)/test_node_spec $(A)/test_node_spec \
              $(B)/test_escape $(A)/test_escape \
              $(B)/test_agentmsg $(A)/test_agentmsg \
@@ -346,12 +358,13 @@ check: deps
 	$(MAKE) image RECIPE=debian-web
 	tests/run-all.sh
 
-unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_fwcheck $(B)/test_node_spec \
+unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_gaudit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
       $(B)/test_api $(B)/test_reload $(B)/test_agent_audit $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
+	$(B)/test_gaudit
 	$(B)/test_fwcheck
 	$(B)/test_node_spec
 	$(B)/test_escape

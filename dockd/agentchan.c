@@ -157,6 +157,8 @@ static void agentchan_drain(struct chan *ch)
 			ch->ch_overlong = out.ao_overlong;
 			ch->ch_dropped = out.ao_dropped;
 		}
+		if (out.ao_kind == AR_STATS && out.ao_audit_dropped > 0)
+			node_agent_audit_dropped(ch->ch_name, out.ao_audit_dropped);
 		if (out.ao_kind == AR_STATS || r > 0)
 			node_agent_hostile(ch->ch_name, ch->ch_bad + ch->ch_repaired,
 					   ch->ch_overlong, ch->ch_dropped);

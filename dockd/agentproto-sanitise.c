@@ -229,6 +229,39 @@ static void (*const san_fact[AF_COUNT])(struct agent_fact *, unsigned *) = {
 	[AF_SSHD] = san_sshd,
 };
 
+/* Protocol 4: an audit record's text is printable ASCII (the parser
+ * refuses anything else), its numbers within the parser's bounds. */
+static void san_audit_rec(struct agent_audit *a, unsigned *fix)
+{
+	san_u64(&a->aa_serial, 0, UINT32_MAX, fix);
+	san_i64(&a->aa_sec, 0, AGENT_AUDIT_SEC_MAX, fix);
+	if (a->aa_ms > 999) {
+		a->aa_ms = 999;
+		(*fix)++;
+	}
+	if (a->aa_rtype > AGENT_AUDIT_RTYPE_MAX) {
+		a->aa_rtype = AGENT_AUDIT_RTYPE_MAX;
+		(*fix)++;
+	}
+	san_bool(&a->aa_truncated, fix);
+	SAN_STR(a->aa_msg, fix);
+	for (char *p = a->aa_msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+			*p = '?';
+			(*fix)++;
+		}
+}
+
+static void san_audit_status(struct agent_audit_status *s, unsigned *fix)
+{
+	san_i64(&s->as_dropped, 0, INT64_MAX, fix);
+	san_i64(&s->as_kernel_lost, 0, INT64_MAX, fix);
+	san_i64(&s->as_buffered, 0, INT64_MAX, fix);
+	san_i64(&s->as_enabled, 0, 2, fix);
+	san_i64(&s->as_rules, -1, INT32_MAX, fix);
+	san_i64(&s->as_overrun, 0, INT64_MAX, fix);
+}
+
 int agentproto_sanitise(struct agent_msg *m)
 {
 	struct agent_hello *h = &m->am_hello;
@@ -260,6 +293,11 @@ int agentproto_sanitise(struct agent_msg *m)
 		m->am_facts &= AF_ALL_FACTS;
 		fix++;
 	}
+	san_bool(&m->am_audit_on, &fix);
+	if (type == AGENT_MSG_AUDIT)
+		san_audit_rec(&m->am_audit, &fix);
+	if (type == AGENT_MSG_AUDIT_STATUS)
+		san_audit_status(&m->am_audit_status, &fix);
 	if (type == AGENT_MSG_FACT) {
 		SAN_STR(m->am_fact.af_error, &fix);
 		san_bool(&m->am_fact.af_truncated, &fix);

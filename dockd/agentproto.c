@@ -297,6 +297,46 @@ static int agentproto_fact(struct json_object *o, struct agent_fact *f, struct d
 	return agent_facts[i].fd_parse(o, f, err);
 }
 
+/* Protocol 4: one kernel audit record. Its text is the agent's escaped
+ * ASCII: any byte outside printable ASCII, or more than
+ * AGENT_AUDIT_MSG_MAX bytes, refuses the line (the contract says the
+ * agent sends neither). */
+static int agentproto_audit(struct json_object *o, struct agent_audit *a, struct dock_err *err)
+{
+	const char *w = "agent audit";
+	int64_t ms, rtype;
+
+	if (jsonin_u64(o, w, "serial", true, 0, UINT32_MAX, &a->aa_serial, err) < 0 ||
+	    jsonin_i64(o, w, "sec", true, 0, AGENT_AUDIT_SEC_MAX, &a->aa_sec, err) < 0 ||
+	    jsonin_i64(o, w, "ms", true, 0, 999, &ms, err) < 0 ||
+	    jsonin_i64(o, w, "rtype", true, 0, AGENT_AUDIT_RTYPE_MAX, &rtype, err) < 0 ||
+	    jsonin_str(o, w, "msg", true, a->aa_msg, sizeof(a->aa_msg), err) < 0 ||
+	    JSONIN_BAD(jsonin_bool(o, w, "truncated", false, &a->aa_truncated, err)))
+		return -EINVAL;
+	a->aa_ms = (uint32_t)ms;
+	a->aa_rtype = (uint32_t)rtype;
+	for (const unsigned char *p = (const unsigned char *)a->aa_msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return err_set(err, 400, EINVAL, "%s: byte 0x%02x in \"msg\"", w, *p);
+	return 0;
+}
+
+/* Protocol 4: the agent's audit counters. */
+static int agentproto_audit_status(struct json_object *o, struct agent_audit_status *s,
+				   struct dock_err *err)
+{
+	const char *w = "agent audit_status";
+
+	if (jsonin_i64(o, w, "dropped", true, 0, INT64_MAX, &s->as_dropped, err) < 0 ||
+	    jsonin_i64(o, w, "kernel_lost", true, 0, INT64_MAX, &s->as_kernel_lost, err) < 0 ||
+	    jsonin_i64(o, w, "buffered", true, 0, INT64_MAX, &s->as_buffered, err) < 0 ||
+	    jsonin_i64(o, w, "enabled", true, 0, 2, &s->as_enabled, err) < 0 ||
+	    jsonin_i64(o, w, "rules", true, -1, INT32_MAX, &s->as_rules, err) < 0 ||
+	    jsonin_i64(o, w, "overrun", true, 0, INT64_MAX, &s->as_overrun, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct dock_err *err)
 {
 	struct json_object *o = NULL;
@@ -319,7 +359,16 @@ int agentproto_parse(const char *line, size_t len, struct agent_msg *msg, struct
 		    jsonin_str(o, w, "kernel", true, h->ah_kernel, sizeof(h->ah_kernel), err) < 0 ||
 		    JSONIN_BAD(jsonin_str(o, w, "hostname", false, h->ah_hostname,
 					  sizeof(h->ah_hostname), err)) ||
-		    agentproto_hello_facts(o, &msg->am_facts, err) < 0)
+		    agentproto_hello_facts(o, &msg->am_facts, err) < 0 ||
+		    JSONIN_BAD(jsonin_bool(o, w, "audit", false, &msg->am_audit_on, err)))
+			goto out;
+	} else if (strcmp(type, "audit") == 0) {
+		msg->am_type = AGENT_MSG_AUDIT;
+		if (agentproto_audit(o, &msg->am_audit, err) < 0)
+			goto out;
+	} else if (strcmp(type, "audit_status") == 0) {
+		msg->am_type = AGENT_MSG_AUDIT_STATUS;
+		if (agentproto_audit_status(o, &msg->am_audit_status, err) < 0)
 			goto out;
 	} else if (strcmp(type, "fact") == 0) {
 		msg->am_type = AGENT_MSG_FACT;

@@ -13,13 +13,19 @@
 #include "state.h"
 
 #define AGENT_LINE_MAX 4096
-#define AGENT_PROTOCOL 3
+#define AGENT_PROTOCOL 4
 /* The first protocol whose agents take a `shutdown` request. */
 #define AGENT_PROTOCOL_SHUTDOWN 2
 /* The first protocol whose agents announce their facts in hello, list every
  * matching service process and name each listening socket's process: the
  * protocol from which a missing fact, a decoy or a stray UDP/68 socket FAILs. */
 #define AGENT_PROTOCOL_UNDODGEABLE 3
+/* The first protocol whose agents may forward the kernel's audit records
+ * (`audit` and `audit_status` lines), when their hello says "audit":true. */
+#define AGENT_PROTOCOL_AUDIT 4
+/* Bytes of an audit record's text (its "msg", unescaped): the agent cuts
+ * longer ones and marks them truncated; more is refused. */
+#define AGENT_AUDIT_MSG_MAX 3600
 
 enum agent_msg_type {
 	AGENT_MSG_HELLO,
@@ -27,6 +33,8 @@ enum agent_msg_type {
 	AGENT_MSG_FACT,
 	AGENT_MSG_REPORT_END,
 	AGENT_MSG_SHUTDOWN_ACK,
+	AGENT_MSG_AUDIT,
+	AGENT_MSG_AUDIT_STATUS,
 	AGENT_MSG_OTHER
 };
 
@@ -155,6 +163,31 @@ struct agent_fact {
 	} af;
 };
 
+/* One kernel audit record (protocol 4): the "audit(SEC.MS:SERIAL): "
+ * prefix as numbers, the rest as text, printable ASCII only. */
+struct agent_audit {
+	uint64_t aa_serial;
+	int64_t aa_sec;
+	uint32_t aa_ms;    /* 0..999 */
+	uint32_t aa_rtype; /* netlink message type: 1300 SYSCALL, 1309 EXECVE, ... */
+	bool aa_truncated; /* the agent cut the text at AGENT_AUDIT_MSG_MAX */
+	char aa_msg[AGENT_AUDIT_MSG_MAX + 1];
+};
+/* Bounds of the record's numbers: the kernel's serial and time are
+ * unsigned 32/64-bit; rtype a 16-bit netlink type. */
+#define AGENT_AUDIT_RTYPE_MAX 65535
+#define AGENT_AUDIT_SEC_MAX   INT64_C(253402300799) /* 9999-12-31 */
+
+/* The agent's audit counters (protocol 4), each over the agent's life. */
+struct agent_audit_status {
+	int64_t as_dropped;     /* read, not forwarded (buffer full) */
+	int64_t as_kernel_lost; /* the kernel's own lost counter */
+	int64_t as_buffered;    /* held in the agent's buffer now */
+	int64_t as_enabled;     /* kernel audit enabled flag, 0..2 */
+	int64_t as_rules;       /* rules loaded, -1 unknown */
+	int64_t as_overrun;     /* ENOBUFS on the audit socket */
+};
+
 struct agent_msg {
 	enum agent_msg_type am_type;
 	struct agent_hello am_hello;
@@ -162,8 +195,17 @@ struct agent_msg {
 	uint64_t am_uptime;
 	uint64_t am_count; /* report_end: number of facts */
 	uint32_t am_facts; /* hello (protocol 3): facts announced, bit 1u << agent_fact_id */
+	bool am_audit_on;  /* hello (protocol 4): "audit":true, the agent forwards audit */
 	struct agent_fact am_fact;
+	struct agent_audit am_audit;               /* AGENT_MSG_AUDIT */
+	struct agent_audit_status am_audit_status; /* AGENT_MSG_AUDIT_STATUS */
 };
+
+/* Is a parsed message one of the audit stream's (its own budget)? */
+static inline bool agentproto_is_audit(enum agent_msg_type t)
+{
+	return t == AGENT_MSG_AUDIT || t == AGENT_MSG_AUDIT_STATUS;
+}
 
 /* Name of a fact id as it appears on the wire ("listen", ...). */
 const char *agentproto_fact_name(enum agent_fact_id id);

@@ -67,6 +67,28 @@ int agentreader_check(struct agentreader_out *out, size_t n)
 	return 0;
 }
 
+bool agentreader_bucket_take(struct agentreader_bucket *b, int64_t now_ms)
+{
+	const int64_t cap = (int64_t)AGENTREADER_AUDIT_BURST * 1000;
+
+	if (b->ab_ms == 0) {
+		b->ab_milli = cap;
+		b->ab_ms = now_ms;
+	}
+	if (now_ms > b->ab_ms) {
+		int64_t dt = now_ms - b->ab_ms;
+		/* dt capped first: a long quiet spell cannot overflow the sum. */
+		b->ab_milli += (dt > 10000 ? 10000 : dt) * AGENTREADER_AUDIT_PER_SEC;
+		if (b->ab_milli > cap)
+			b->ab_milli = cap;
+		b->ab_ms = now_ms;
+	}
+	if (b->ab_milli < 1000)
+		return false;
+	b->ab_milli -= 1000;
+	return true;
+}
+
 /* ---- the reader itself ---- */
 
 static void ar_die(const char *what)
@@ -134,6 +156,7 @@ struct ar_state {
 	unsigned ar_window_lines;
 	int ar_stats_dirty;
 	int64_t ar_stats_ms;
+	struct agentreader_bucket ar_audit; /* the audit lines' own budget */
 };
 
 static int64_t ar_now_ms(void)
@@ -152,21 +175,39 @@ static void ar_send(struct agentreader_out *o)
 		_exit(0); /* the dock went away */
 }
 
-static void ar_line(void *ctx, const char *line, size_t len)
+/* The report/heartbeat budget: AGENTREADER_LINES_PER_SEC a second. */
+static bool ar_window_ok(struct ar_state *st, int64_t now)
 {
-	struct ar_state *st = ctx;
-	int64_t now = ar_now_ms();
-
 	if (now - st->ar_window_ms >= 1000) {
 		st->ar_window_ms = now;
 		st->ar_window_lines = 0;
 	}
-	if (++st->ar_window_lines > AGENTREADER_LINES_PER_SEC) {
+	return ++st->ar_window_lines <= AGENTREADER_LINES_PER_SEC;
+}
+
+/* A line is parsed before it is charged: an audit line takes a token of
+ * the audit bucket, any other line (one that does not parse too) a place
+ * in the report budget's second, so a flood of audit records never
+ * crowds out a report, and a flood of anything else never passes as
+ * audit. */
+static void ar_line(void *ctx, const char *line, size_t len)
+{
+	struct ar_state *st = ctx;
+	int64_t now = ar_now_ms();
+	int r = agentproto_parse(line, len, &st->ar_out.ao_msg, NULL);
+
+	if (r == 0 && agentproto_is_audit(st->ar_out.ao_msg.am_type)) {
+		if (!agentreader_bucket_take(&st->ar_audit, now)) {
+			st->ar_out.ao_audit_dropped++;
+			st->ar_stats_dirty = 1;
+			return;
+		}
+	} else if (!ar_window_ok(st, now)) {
 		st->ar_out.ao_dropped++;
 		st->ar_stats_dirty = 1;
 		return;
 	}
-	if (agentproto_parse(line, len, &st->ar_out.ao_msg, NULL) < 0) {
+	if (r < 0) {
 		st->ar_out.ao_bad++;
 		st->ar_stats_dirty = 1;
 		return;

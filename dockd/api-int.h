@@ -61,6 +61,8 @@ int api_node_snapshot(const struct api_call *c);
 int api_forensic_list(const struct api_call *c);
 int api_forensic_rm(const struct api_call *c);
 int api_audit(const struct api_call *c);
+/* A node's guest audit log (api-gaudit.c). */
+int api_node_gaudit(const struct api_call *c);
 int api_ops(const struct api_call *c);
 
 #endif

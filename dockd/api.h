@@ -43,6 +43,9 @@ enum api_route_id {
 	API_OP_SHOW,
 	API_OP_WAIT, /* streamed: a long-poll (api-ops.h) */
 	API_OP_CANCEL,
+	API_NODE_GAUDIT,        /* GET /v1/nodes/NAME/audit: the guest audit log */
+	API_NODE_GAUDIT_VERIFY, /* GET /v1/nodes/NAME/audit/verify */
+	API_NODE_GAUDIT_PURGE,  /* DELETE /v1/nodes/NAME/audit */
 };
 
 /* Headers an answer adds (Location, Allow, the audit listing's cursor). */

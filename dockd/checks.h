@@ -48,6 +48,20 @@ struct dock_facts {
 	char df_vmm_note[CHECK_EVIDENCE_MAX]; /* its evidence; "" not judged */
 };
 
+/* The guest audit stream as the dock received it (agent protocol 4). */
+struct audit_view {
+	bool au_forwarding;   /* the agent's hello said protocol >= 4 and "audit":true */
+	uint64_t au_protocol; /* the agent's protocol (for SKIP's evidence) */
+	bool au_have_status;  /* an audit_status of this boot came */
+	int64_t au_status_at; /* when the last came */
+	struct agent_audit_status au_status;
+	uint64_t au_records;      /* records of this boot written */
+	uint64_t au_missing;      /* serials of this boot that never came */
+	uint64_t au_explained;    /* ... of them in a stretch the dock was away */
+	uint64_t au_dock_dropped; /* records the dock dropped (budget, queue, disk) */
+	uint64_t au_last_serial;
+};
+
 /* What the agent said, and how the channel behaves. */
 struct agent_view {
 	bool av_connected;
@@ -62,6 +76,7 @@ struct agent_view {
 	uint64_t av_protocol;
 	uint32_t av_announced;
 	const uint8_t *av_miss; /* AF_COUNT entries, or NULL: none counted */
+	struct audit_view av_audit;
 };
 
 struct checks_node {

@@ -65,6 +65,8 @@ static const struct cr_key cr_keys[] = {
 	BYTES("publish_ports", dc_publish_lo, true),  /* with dc_publish_hi, below */
 	BYTES("vmm_uid_range", dc_vmm_uid_lo, false), /* with dc_vmm_uid_hi */
 	STRK("vmm_group", dc_vmm_group, false),
+	STRK("audit_group", dc_audit_group, true), /* looked up at each request */
+	BYTES("guest_audit_retention_s", dc_guest_audit_retention_s, false),
 };
 
 static bool cr_differ(const struct cr_key *k, const struct dock_config *a,

@@ -69,6 +69,8 @@ static const struct config_key config_keys[] = {
 	{ "publish_ports", CK_PORTS, 0, 0, 0, 0 },
 	{ "vmm_uid_range", CK_UIDS, 0, 0, 0, 0 },
 	STR("vmm_group", dc_vmm_group, CK_STR),
+	STR("audit_group", dc_audit_group, CK_STR),
+	U64("guest_audit_retention_s", dc_guest_audit_retention_s, 0, 100ULL * 366 * 86400),
 };
 
 /* Keys renamed so that every time ends in _s and every size in _mib: the
@@ -122,6 +124,7 @@ void config_defaults(struct dock_config *cfg)
 	cfg->dc_vmm_uid_lo = VMM_UID_LO_DEFAULT;
 	cfg->dc_vmm_uid_hi = VMM_UID_HI_DEFAULT;
 	snprintf(cfg->dc_vmm_group, sizeof(cfg->dc_vmm_group), "%s", VMM_GROUP_DEFAULT);
+	cfg->dc_guest_audit_retention_s = 30 * 86400; /* audit_group "": root only */
 }
 
 int config_check_files(const struct dock_config *cfg, struct dock_err *err)

@@ -50,7 +50,10 @@ struct dock_config {
 	size_t dc_n_egress_private;
 	uint16_t dc_publish_lo, dc_publish_hi; /* publish_ports: host ports a publish may take */
 	uint32_t dc_vmm_uid_lo, dc_vmm_uid_hi; /* vmm_uid_range: a uid per node's QEMU */
-	char dc_vmm_group[32]; /* every node's QEMU's gid: libvirt's QEMU group (vmm.h) */
+	char dc_vmm_group[32];   /* every node's QEMU's gid: libvirt's QEMU group (vmm.h) */
+	char dc_audit_group[32]; /* besides root, members may read guest audit; "" none */
+	uint64_t
+		dc_guest_audit_retention_s; /* a destroyed node's guest audit log is kept this long */
 };
 
 void config_defaults(struct dock_config *cfg);

@@ -22,6 +22,7 @@
 #include "config-reload.h"
 #include "config.h"
 #include "config-check.h"
+#include "gaudit.h"
 #include "log.h"
 #include "node.h"
 #include "sdnotify.h"
@@ -330,20 +331,35 @@ static void *dockd_reload_thread(void *arg)
 	return NULL;
 }
 
+/* The guest audit trail's writer (gaudit.h), before any agent speaks. */
+static int dockd_gaudit_start(const struct dock_config *cfg, struct dock_err *err)
+{
+	const struct gaudit_opts o = {
+		.go_state_dir = cfg->dc_state_dir,
+		.go_syslog = cfg->dc_syslog_socket[0] != '\0' ? cfg->dc_syslog_socket : NULL,
+		.go_min_free_mib = cfg->dc_min_free_mib,
+		.go_retention_s = cfg->dc_guest_audit_retention_s,
+	};
+
+	return gaudit_start(&o, err);
+}
+
 static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_err *err)
 {
 	struct dockd_reloader rl = { .dr_conf = conf, .dr_cfg = cfg };
 	pthread_t reloader;
 	bool reloading;
 
-	if (node_init(cfg, err) < 0) {
+	if (dockd_gaudit_start(cfg, err) < 0 || node_init(cfg, err) < 0) {
 		log_err("dock: start-up failed: %s", err->de_msg);
+		gaudit_stop();
 		virt_close();
 		return 1;
 	}
 	if (api_start(cfg, err) < 0) {
 		log_err("dock: %s", err->de_msg);
 		node_fini();
+		gaudit_stop();
 		virt_close();
 		return 1;
 	}
@@ -363,6 +379,7 @@ static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_er
 	}
 	api_stop();
 	node_fini();
+	gaudit_stop();
 	audit_append(AUDIT_UID_DOCK, "dock-stop", NULL, NULL, NULL, NULL);
 	audit_close();
 	virt_close();

@@ -167,6 +167,9 @@ int iscadm_cmd_logs(const struct iscadm_args *a);
 int iscadm_cmd_fw(const struct iscadm_args *a);
 int iscadm_cmd_audit(const struct iscadm_args *a);
 int iscadm_cmd_verify(const struct iscadm_args *a);
+/* audit --guest NODE [verify | --purge] (iscadm-gaudit.c). */
+int iscadm_cmd_gaudit(const struct iscadm_args *a);
+int iscadm_gaudit_verify(const char *node);
 int iscadm_cmd_forensic_ls(const struct iscadm_args *a);
 int iscadm_cmd_forensic_rm(const struct iscadm_args *a);
 int iscadm_cmd_forensic_export(const struct iscadm_args *a);

@@ -89,6 +89,16 @@ int iscadm_cmd_audit(const struct iscadm_args *a)
 	uint64_t last = 0, before;
 	size_t l;
 
+	if (iscadm_opt(a, "guest") != NULL)
+		return iscadm_cmd_gaudit(a);
+	if (a->a_npos > 0)
+		iscadm_usage_fail(a->a_cmd,
+				  "\"%s\": `verify` goes with --guest NODE (or use "
+				  "`iscadm audit verify`)",
+				  a->a_pos[0]);
+	if (iscadm_opt(a, "type") != NULL || iscadm_opt(a, "purge") != NULL)
+		iscadm_usage_fail(a->a_cmd, "--type and --purge go with --guest NODE");
+
 	if (node != NULL) {
 		if (validate_name("node", node, NODE_NAME_MAX, &err) < 0)
 			iscadm_usage_fail(a->a_cmd, "%s", err.de_msg);
@@ -110,10 +120,16 @@ int iscadm_cmd_audit(const struct iscadm_args *a)
 
 int iscadm_cmd_verify(const struct iscadm_args *a)
 {
-	struct json_object *o = iscadm_call("GET", "/v1/audit/verify", NULL);
+	struct json_object *o;
 	int rc;
 
-	(void)a;
+	if (iscadm_opt(a, "guest") != NULL) {
+		struct dock_err err = { 0 };
+		if (validate_name("node", iscadm_opt(a, "guest"), NODE_NAME_MAX, &err) < 0)
+			iscadm_usage_fail(a->a_cmd, "--guest: %s", err.de_msg);
+		return iscadm_gaudit_verify(iscadm_opt(a, "guest"));
+	}
+	o = iscadm_call("GET", "/v1/audit/verify", NULL);
 	if (iscadm_json)
 		iscadm_print_json(o);
 	else

@@ -319,6 +319,7 @@ static struct json_object *iscadm_create_req(const struct iscadm_args *a, const 
 	iscadm_add_str(req, a, "on-hostile", "on_hostile");
 	iscadm_add_str(req, a, "on-silent", "on_silent");
 	iscadm_add_str(req, a, "on-fail", "on_fail");
+	iscadm_add_str(req, a, "on-audit-gap", "on_audit_gap");
 	iscadm_add_str(req, a, "egress", "egress");
 	iscadm_add_str(req, a, "profile", "profile");
 	json_object_object_add(req, "start", json_object_new_boolean(!iscadm_opt(a, "no-start")));

@@ -76,6 +76,8 @@ static const struct iscadm_flag create_flags[] = {
 	  "when the agent sends hostile input: " POLICY_HELP },
 	{ "on-silent", 0, "POLICY", false, false, "when the agent falls silent: " POLICY_HELP },
 	{ "on-fail", 0, "POLICY", false, false, "when a check FAILs: " POLICY_HELP },
+	{ "on-audit-gap", 0, "POLICY", false, false,
+	  "when the guest audit stream has a gap or stops: " POLICY_HELP },
 	{ "no-start", 0, NULL, false, false, "define the node, do not start it" },
 	{ "wait", 0, "healthy", true, false,
 	  "return when the agent has said hello and sent a full report; --wait=healthy: and no row FAILs (exit 7 if one does)" },
@@ -119,6 +121,18 @@ static const struct iscadm_flag audit_flags[] = {
 	{ "node", 0, "NODE", false, false, "only this node's records" },
 	{ "since", 0, "TIME", false, false,
 	  "only from TIME on: RFC 3339, relative (10m, 2h, 1d) or UNIX seconds" },
+	{ "guest", 0, "NODE", false, false,
+	  "the node's guest audit log (the kernel's records its agent forwarded; root or audit_group)" },
+	{ "type", 0, "TYPE", false, false,
+	  "with --guest: only records of this type (EXECVE, USER_LOGIN, SYSCALL, ... or a number)" },
+	{ "purge", 0, NULL, false, false,
+	  "with --guest: remove the node's guest audit log (audited)" },
+	{ "yes", 'y', NULL, false, false,
+	  "with --purge: do not ask (required when not on a terminal)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag audit_verify_flags[] = {
+	{ "guest", 0, "NODE", false, false, "verify the node's guest audit log instead" },
 	{ NULL, 0, NULL, false, false, NULL },
 };
 static const struct iscadm_flag forensic_rm_flags[] = {
@@ -168,12 +182,17 @@ const struct iscadm_cmd iscadm_cmds[] = {
 	  no_flags },
 	{ "fw show", NULL, iscadm_cmd_fw, "[NODE]", 0, 1, false, "the firewall policy in force",
 	  NULL, no_flags },
-	{ "audit", NULL, iscadm_cmd_audit, "", 0, 0, true, "the hash-chained audit trail", NULL,
+	{ "audit", NULL, iscadm_cmd_audit, "[verify]", 0, 1, true,
+	  "the hash-chained audit trail, or a node's guest audit log (--guest)",
+	  "--guest NODE: the kernel audit records the node's agent forwarded, kept by the dock "
+	  "(EXECVE arguments decoded, all guest text escaped), with the dock's marks: boot, gap, "
+	  "lost, cleanse, dock-start; `audit --guest NODE verify` checks its chain (exit 7 when "
+	  "broken). A destroyed node's log is kept guest_audit_retention_s.",
 	  audit_flags },
 	{ "audit verify", NULL, iscadm_cmd_verify, "", 0, 0, false,
 	  "verify the audit trail's chain",
 	  "Exit 7 when the chain is broken, truncated, or was found damaged at dock start.",
-	  no_flags },
+	  audit_verify_flags },
 	{ "forensic ls", NULL, iscadm_cmd_forensic_ls, "", 0, 0, true, "the forensic snapshots",
 	  NULL, no_flags },
 	{ "forensic rm", NULL, iscadm_cmd_forensic_rm, "ID", 1, 1, false,

@@ -123,6 +123,11 @@ void node_agent_message(const char *name, const struct agent_msg *msg)
 	case AGENT_MSG_HELLO:
 		/* Persisted off this thread, when it changes (node-hello.c). */
 		node_hello_locked(n, &msg->am_hello);
+		node_gaudit_hello_locked(n, msg);
+		break;
+	case AGENT_MSG_AUDIT:
+	case AGENT_MSG_AUDIT_STATUS:
+		node_gaudit_msg_locked(n, msg);
 		break;
 	case AGENT_MSG_HEARTBEAT:
 		n->n_last_heartbeat = (int64_t)time(NULL);

@@ -59,6 +59,11 @@ int node_do_cleanse(struct node *n, enum node_phase from, enum node_phase to, st
 
 	node_timing_begin(n, "cleanse", timing_now());
 	node_names(r, &nn);
+	if (from == NODE_PHASE_SHUTDOWN) { /* the boundary, in the guest audit log */
+		pthread_mutex_lock(&node_lock);
+		node_gaudit_mark_locked(n, "cleanse", NULL);
+		pthread_mutex_unlock(&node_lock);
+	}
 	for (enum node_phase ph = from; ph <= to && rc == 0; ph++) {
 		if (ph == NODE_PHASE_START) {
 			/* The old boot's hello says nothing about the new one. */

@@ -104,6 +104,25 @@ static int node_create_check(struct node_create *c, struct dock_err *err)
 	return 0;
 }
 
+/* A node's id for good (its guest audit log's key): 128 random bits, so a
+ * name used again never continues an old node's log. */
+static void node_create_id(char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		memcpy(b, &ts, sizeof(ts) < sizeof(b) ? sizeof(ts) : sizeof(b));
+	}
+	for (size_t i = 0; i < sizeof(b); i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	out[32] = '\0';
+}
+
 /* The record from the request (node-spec.c), the profile it names loaded. */
 static int node_create_translate(struct node_create *c, struct dock_err *err)
 {
@@ -121,6 +140,7 @@ static int node_create_translate(struct node_create *c, struct dock_err *err)
 	c->nc_n = n;
 	node_spec_rec(&in, &n->n_rec);
 	n->n_rec.nr_version = STATE_VERSION;
+	node_create_id(n->n_rec.nr_id);
 	pin_set(&n->n_rec, &c->nc_im, NULL); /* the base it boots, from now on */
 	node_load_profile(n);
 	node_spec_on_fail(c->nc_spec, n->n_have_profile ? n->n_profile.pr_on_fail : NULL,

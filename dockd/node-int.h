@@ -71,6 +71,16 @@ struct node {
 	uint64_t n_hellos;           /* hellos received since the dock started */
 	bool n_hello_dirty;          /* the record's hello waits for the writer */
 	char n_hello_saved_boot[40]; /* the boot id whose hello was last persisted */
+	/* The guest audit stream (agent protocol 4, node-gaudit.c). */
+	bool n_audit_on;                          /* this boot's agent forwards audit */
+	bool n_audit_have_status;                 /* an audit_status of this boot came */
+	struct agent_audit_status n_audit_status; /* the last one */
+	int64_t n_audit_status_at;                /* when it came */
+	uint64_t n_audit_reader_dropped; /* the current reader's count of audit lines over budget */
+	uint64_t n_audit_dock_dropped;   /* all readers', since the dock started */
+	bool n_audit_gap_handled;        /* on_audit_gap ran for this stretch */
+	uint64_t n_audit_gap_seen;       /* the unexplained gap it ran for */
+	char n_audit_boot[40];           /* the boot the stream's state is of */
 };
 
 /* The table (node.c): every node the dock knows, guarded by node_lock, as
@@ -206,6 +216,20 @@ void node_hello_persist_locked(struct node *n);
 bool node_agent_log_ok_locked(struct node *n);
 /* A minute over: say what went over the limits in it. */
 void node_agent_rate_roll_locked(struct node *n, int64_t now);
+
+/* ---- node-gaudit.c: the guest audit stream ---------------------------- */
+
+/* A hello (node_lock held, after node_hello_locked): forwarding or not. */
+void node_gaudit_hello_locked(struct node *n, const struct agent_msg *m);
+/* An audit or audit_status line (node_lock held): queued for the log. */
+void node_gaudit_msg_locked(struct node *n, const struct agent_msg *m);
+/* A mark in n's guest audit log ("cleanse", "destroy"), if it has one. */
+void node_gaudit_mark_locked(struct node *n, const char *kind, const char *why);
+/* The stream's view for the `audit` row. */
+void node_gaudit_view_locked(const struct node *n, struct audit_view *out);
+/* node_tick (node_lock held): an unexplained gap, a stream stopped while
+ * the agent heartbeats, audit disabled: true once per stretch, *why said. */
+bool node_gaudit_broken_locked(struct node *n, int64_t now, char *why, size_t size);
 
 /* ---- node-cleanse.c and its phases (node-cleanse-phases.c) -------------- */
 

@@ -474,6 +474,11 @@ int node_destroy(const char *name, bool force, struct dock_err *err)
 	r = node_commit(n, NODE_DESTROYING, NULL, err);
 	if (r == 0)
 		r = node_teardown(&n->n_rec, err);
+	if (r == 0) { /* its guest audit log is kept guest_audit_retention */
+		pthread_mutex_lock(&node_lock);
+		node_gaudit_mark_locked(n, "destroy", NULL);
+		pthread_mutex_unlock(&node_lock);
+	}
 	if (r < 0) {
 		err_prefix(err, "node %s: destroy incomplete, run destroy again: ", name);
 		node_commit(n, NODE_FAILED, err->de_msg, NULL);

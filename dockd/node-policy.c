@@ -194,6 +194,7 @@ void node_tick(void)
 	for (size_t i = 0; i < node_count; i++) {
 		struct node *n = node_table[i];
 		int64_t heard = n->n_last_heartbeat;
+		char why[160];
 		pthread_t t;
 
 		if (n->n_rec.nr_have_hello && n->n_rec.nr_hello.ah_received > heard)
@@ -210,6 +211,8 @@ void node_tick(void)
 				node_policy_locked(n, n->n_rec.nr_on_hostile, "hostile agent input",
 						   "hostile-input");
 			}
+			if (node_gaudit_broken_locked(n, now, why, sizeof(why)))
+				node_policy_locked(n, n->n_rec.nr_on_audit_gap, why, "audit-gap");
 			if (heard != 0 && now - heard > (int64_t)node_cfg->dc_agent_deadline_s) {
 				if (!n->n_silent_handled) {
 					n->n_silent_handled = true;

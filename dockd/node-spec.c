@@ -52,6 +52,9 @@ static void node_spec_policies(const struct node_spec *spec, struct node_rec *re
 {
 	rec->nr_on_hostile = NODE_ACT_QUARANTINE;
 	rec->nr_on_silent = NODE_ACT_ALERT;
+	rec->nr_on_audit_gap = NODE_ACT_ALERT;
+	if (spec->ns_on_audit_gap[0])
+		state_parse_action(spec->ns_on_audit_gap, &rec->nr_on_audit_gap);
 	if (spec->ns_on_hostile[0])
 		state_parse_action(spec->ns_on_hostile, &rec->nr_on_hostile);
 	if (spec->ns_on_silent[0])

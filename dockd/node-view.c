@@ -289,6 +289,8 @@ static void node_inspect_tail(struct json_object *o, const struct node_rec *r,
 	json_object_object_add(o, "next_cleanse",
 			       r->nr_cleanse_at ? json_object_new_int64(r->nr_cleanse_at) : NULL);
 	json_object_object_add(o, "cleanses", json_object_new_int64((int64_t)r->nr_cleanses));
+	json_object_object_add(o, "id",
+			       json_object_new_string(r->nr_id)); /* its guest audit log's key */
 	json_object_object_add(o, "timing", timing_json(tm));
 	state_policies_json(o, r);
 	for (size_t i = 0; i < r->nr_n_failing; i++)
@@ -455,6 +457,7 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 		av.av_bad = n->n_bad;
 		av.av_overlong = n->n_overlong;
 		av.av_dropped = n->n_dropped;
+		node_gaudit_view_locked(n, &av.av_audit);
 		if (n->n_report != NULL && (rep = malloc(sizeof(*rep))) != NULL)
 			*rep = *n->n_report;
 	}

@@ -64,6 +64,12 @@ void node_agent_message(const char *name, const struct agent_msg *msg);
 void node_agent_connected(const char *name, bool connected);
 /* The reader's counters of malformed, over-long and rate-dropped lines. */
 void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint64_t dropped);
+/* The reader's count of audit lines over the audit budget (agentreader.h):
+ * dropped at the dock and counted in the guest audit log, never hostile. */
+void node_agent_audit_dropped(const char *name, uint64_t total);
+/* The id of node name (its guest audit log's key) into id (33 bytes);
+ * "" and -ENOENT when no such node. */
+int node_gaudit_id(const char *name, char *id);
 
 /* Quarantine's extras (NULL: none). A paused node stays "quarantined" in
  * ls; inspect says "paused"; release resumes it. The snapshot is refused,

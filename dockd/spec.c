@@ -82,7 +82,7 @@ static int spec_parse_known(struct json_object *o, const char *w, struct dock_er
 					     "vcpus",        "scratch_mib", "start",
 					     "profile",      "publish",     "egress",
 					     "egress_allow", "lifetime_s",  "on_hostile",
-					     "on_silent",    "on_fail" };
+					     "on_silent",    "on_fail",     "on_audit_gap" };
 
 	return spec_known_fields(o, w, known, sizeof(known) / sizeof(known[0]), err);
 }
@@ -157,13 +157,17 @@ static int spec_parse_policies(struct json_object *o, const char *w, struct node
 	    JSONIN_BAD(jsonin_str(o, w, "on_silent", false, spec->ns_on_silent,
 				  sizeof(spec->ns_on_silent), err)) ||
 	    JSONIN_BAD(jsonin_str(o, w, "on_fail", false, spec->ns_on_fail,
-				  sizeof(spec->ns_on_fail), err)))
+				  sizeof(spec->ns_on_fail), err)) ||
+	    JSONIN_BAD(jsonin_str(o, w, "on_audit_gap", false, spec->ns_on_audit_gap,
+				  sizeof(spec->ns_on_audit_gap), err)))
 		return -EINVAL;
 	if ((spec->ns_on_hostile[0] && state_parse_action(spec->ns_on_hostile, &a) < 0) ||
 	    (spec->ns_on_silent[0] && state_parse_action(spec->ns_on_silent, &a) < 0) ||
-	    (spec->ns_on_fail[0] && state_parse_action(spec->ns_on_fail, &a) < 0)) {
+	    (spec->ns_on_fail[0] && state_parse_action(spec->ns_on_fail, &a) < 0) ||
+	    (spec->ns_on_audit_gap[0] && state_parse_action(spec->ns_on_audit_gap, &a) < 0)) {
 		err_set(err, 400, EINVAL,
-			"%s: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy",
+			"%s: on_hostile/on_silent/on_fail/on_audit_gap must be alert, quarantine, "
+			"cleanse or destroy",
 			w);
 		return -EINVAL;
 	}

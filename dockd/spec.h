@@ -30,6 +30,7 @@ struct node_spec {
 	uint64_t ns_lifetime_s; /* 0: none */
 	char ns_on_hostile[16]; /* alert|quarantine|cleanse|destroy; "" default */
 	char ns_on_silent[16];
+	char ns_on_audit_gap[16];
 	char ns_on_fail[16];     /* a check turning FAIL; "" the profile's, else alert */
 	char ns_publish[16][24]; /* "HOSTPORT:NODEPORT[/proto]", checked by the firewall */
 	size_t ns_n_publish;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ void state_policies_json(struct json_object *o, const struct node_rec *r)
 			       json_object_new_string(state_action_name(r->nr_on_silent)));
 	json_object_object_add(o, "on_fail",
 			       json_object_new_string(state_action_name(r->nr_on_fail)));
+	json_object_object_add(o, "on_audit_gap",
+			       json_object_new_string(state_action_name(r->nr_on_audit_gap)));
 }
 
 const char *state_action_name(enum node_action a)
@@ -135,6 +138,8 @@ char *state_to_json(const struct node_rec *r)
 
 	json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(o, "name", json_object_new_string(r->nr_name));
+	if (r->nr_id[0] != '\0')
+		json_object_object_add(o, "id", json_object_new_string(r->nr_id));
 	json_object_object_add(o, "state", json_object_new_string(state_name(r->nr_state)));
 	if (r->nr_phase != NODE_PHASE_NONE)
 		json_object_object_add(o, "phase",
@@ -237,7 +242,9 @@ static int state_in_policy(struct json_object *o, const char *w, struct node_rec
 	r->nr_on_hostile = NODE_ACT_QUARANTINE;
 	r->nr_on_silent = NODE_ACT_ALERT;
 	r->nr_on_fail = NODE_ACT_ALERT;
+	r->nr_on_audit_gap = NODE_ACT_ALERT; /* absent in an older dock's record */
 	if (state_action_in(o, "on_hostile", &r->nr_on_hostile, err) < 0 ||
+	    state_action_in(o, "on_audit_gap", &r->nr_on_audit_gap, err) < 0 ||
 	    state_action_in(o, "on_silent", &r->nr_on_silent, err) < 0 ||
 	    state_action_in(o, "on_fail", &r->nr_on_fail, err) < 0)
 		return -EINVAL;
@@ -315,6 +322,11 @@ static int state_in_version(struct json_object *o, const char *w, struct node_re
 			"%s: version %llu is newer than this dock's %d (refusing to read it)", w,
 			(unsigned long long)v, STATE_VERSION);
 	r->nr_version = (unsigned)v;
+	if (JSONIN_BAD(jsonin_str(o, w, "id", false, r->nr_id, sizeof(r->nr_id), err)))
+		return -EINVAL;
+	if (r->nr_id[0] != '\0' &&
+	    (strlen(r->nr_id) != 32 || strspn(r->nr_id, "0123456789abcdef") != 32))
+		return err_set(err, 400, EINVAL, "%s: \"id\" is not 32 hex digits", w);
 	if (JSONIN_BAD(jsonin_str(o, w, "base_sha256", false, r->nr_base_sha256,
 				  sizeof(r->nr_base_sha256), err)))
 		return -EINVAL;
@@ -323,6 +335,22 @@ static int state_in_version(struct json_object *o, const char *w, struct node_re
 	     strspn(r->nr_base_sha256, "0123456789abcdef") != 64))
 		return err_set(err, 400, EINVAL, "%s: \"base_sha256\" is not a sha256 digest", w);
 	return 0;
+}
+
+void state_node_id(const char *name, int64_t created, char out[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char buf[NODE_NAME_MAX + 64];
+	int n = snprintf(buf, sizeof(buf), "isc-node-id%c%s%c%lld", 0, name, 0, (long long)created);
+
+	crypto_hash_sha256(h, (const unsigned char *)buf,
+			   n > 0 && (size_t)n < sizeof(buf) ? (unsigned long long)n : 0);
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 0xf];
+	}
+	out[32] = '\0';
 }
 
 int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock_err *err)
@@ -344,6 +372,8 @@ int state_from_json(const char *buf, size_t len, struct node_rec *r, struct dock
 	}
 	if (state_in_hello(o, w, r, err) < 0)
 		goto out;
+	if (r->nr_id[0] == '\0') /* an older dock's record */
+		state_node_id(r->nr_name, r->nr_created, r->nr_id);
 	rc = 0;
 out:
 	json_object_put(o);

@@ -75,6 +75,11 @@ int state_parse_action(const char *s, enum node_action *out);
 struct node_rec {
 	unsigned nr_version; /* as read (state_from_json); written as STATE_VERSION */
 	char nr_name[NODE_NAME_MAX + 1];
+	/* 32 hex digits naming this node for good (its guest audit log,
+	 * gaudit.h): random at create; a record without "id" (an older dock's)
+	 * gets one derived from its name and creation time (state_node_id),
+	 * the same at every load, written back with the record. */
+	char nr_id[33];
 	enum node_state nr_state;
 	enum node_phase nr_phase; /* with NODE_CLEANSING, or where a failed cleanse stopped */
 	char nr_reason[256];      /* why failed, empty otherwise */
@@ -108,6 +113,8 @@ struct node_rec {
 	enum node_action nr_on_hostile; /* default quarantine */
 	enum node_action nr_on_silent;  /* default alert */
 	enum node_action nr_on_fail;    /* a check turning FAIL; default alert */
+	enum node_action
+		nr_on_audit_gap; /* the guest audit stream broken or stopped; default alert */
 	/* The checks that were FAIL in the last report: "turned FAIL" is
 	 * against these, across dock restarts and cleanses. */
 	char nr_failing[NODE_FAILING_MAX][24];
@@ -115,6 +122,10 @@ struct node_rec {
 	bool nr_have_hello;
 	struct agent_hello nr_hello;
 };
+
+/* The id of a record without one: hex(SHA-256("isc-node-id" NUL name NUL
+ * created))[0..32). Pure. */
+void state_node_id(const char *name, int64_t created, char out[33]);
 
 const char *state_name(enum node_state s);
 int state_parse_name(const char *s, enum node_state *out);

@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg; do
+	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg gaudit; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
@@ -117,6 +117,7 @@ run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sa
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
 run_suite e2e-jail env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/jail.sh
 run_suite e2e-systemd env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/systemd.sh
+run_suite e2e-gaudit env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/gaudit.sh
 run_suite e2e-fulldisk env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/fulldisk.sh
 # The golden image (debian-web, built by `make check`): the slow test, one
 # node through OVMF, all PASS; then exported and imported by virt-v2v.

@@ -7,7 +7,9 @@
  * the record's JSON; its corpus from tests/fuzz/mkreader.c), any text escaped for a log
  * or a terminal (escape), a QEMU's /proc/PID/status and cgroup as the vmm row reads them
  * (vmmproc: the two texts split at the first NUL, then judged), a time as a person
- * types it (timearg: `logs --since`, `audit --since`, the console's boot markers). `make check` replays tests/fuzz/corpus/<target>
+ * types it (timearg: `logs --since`, `audit --since`, the console's boot markers), the guest
+ * audit trail (gaudit: the agent's audit lines, a stored line read back, EXECVE arguments
+ * decoded for a terminal). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 #include "config.h"
 #include "escape.h"
 #include "fw.h"
+#include "gaudit.h"
 #include "image.h"
 #include "portcheck.h"
 #include "profile.h"
@@ -45,6 +48,7 @@
 #define FUZZ_ESCAPE    10
 #define FUZZ_VMMPROC   11
 #define FUZZ_TIMEARG   12
+#define FUZZ_GAUDIT    13
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -319,6 +323,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   !escape_utf8_valid(err.de_msg, strlen(err.de_msg))) {
 		abort();
 	}
+#elif FUZZ_TARGET == FUZZ_GAUDIT
+	/* Each line three ways: an agent line (an audit record's text only
+	 * printable ASCII, needing no repair), a stored line of a guest audit
+	 * log (bounded, its hash judged), and an EXECVE record's text decoded:
+	 * every argument valid UTF-8 without a control character. */
+	static struct agent_msg m;
+	const char *p = s, *end = s + size;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = malloc(len + 1);
+		struct json_object *rec = NULL, *args;
+		uint64_t seq;
+		bool ok;
+		if (line == NULL)
+			return 0;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		if (agentproto_parse(line, len, &m, NULL) == 0) {
+			if (agentproto_sanitise(&m) != 0)
+				abort();
+			if (m.am_type == AGENT_MSG_AUDIT &&
+			    strlen(m.am_audit.aa_msg) > AGENT_AUDIT_MSG_MAX)
+				abort();
+		}
+		if (gaudit_parse_line(line, len, &seq, &ok, &rec, NULL) == 0 &&
+		    (seq == 0 || rec == NULL))
+			abort();
+		json_object_put(rec);
+		if (strlen(line) <= AGENT_AUDIT_MSG_MAX &&
+		    (args = gaudit_execve_args(line)) != NULL) {
+			for (size_t i = 0; i < json_object_array_length(args); i++) {
+				const char *a =
+					json_object_get_string(json_object_array_get_idx(args, i));
+				if (!escape_utf8_valid(a, strlen(a)))
+					abort();
+				for (const char *c = a; *c; c++)
+					if ((unsigned char)*c < 0x20 || *c == 0x7f)
+						abort();
+			}
+			json_object_put(args);
+		}
+		free(line);
+		p = nl ? nl + 1 : end;
+	}
+	(void)fuzz_line;
 #else
 #error "FUZZ_TARGET must be set"
 #endif

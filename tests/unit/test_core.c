@@ -359,7 +359,7 @@ static void test_spec(void **st)
 			 "create request: \"start\" must be true or false");
 	check_spec_error(
 		"{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
-		"create request: on_hostile/on_silent/on_fail must be alert, quarantine, cleanse or destroy");
+		"create request: on_hostile/on_silent/on_fail/on_audit_gap must be alert, quarantine, cleanse or destroy");
 }
 
 /* The flag bodies of snapshot and quarantine: absent is off, typos refused. */
@@ -644,6 +644,16 @@ static void test_state(void **st)
 	r.nr_have_hello = true;
 	r.nr_hello.ah_protocol = 1;
 	snprintf(r.nr_hello.ah_boot_id, sizeof(r.nr_hello.ah_boot_id), "b00t");
+	/* Saved without an id (an older dock's record): read back with the one
+	 * derived from name and creation time, the same at every load. */
+	assert_int_equal(state_save(dir, &r, NULL), 0);
+	assert_int_equal(state_load(dir, "web1", &back, NULL), 0);
+	state_node_id(r.nr_name, r.nr_created, r.nr_id);
+	assert_int_equal(strlen(r.nr_id), 32);
+	assert_memory_equal(&r, &back, sizeof(r));
+	assert_int_equal(back.nr_on_audit_gap, NODE_ACT_ALERT);
+	snprintf(r.nr_id, sizeof(r.nr_id), "0123456789abcdef0123456789abcdef");
+	r.nr_on_audit_gap = NODE_ACT_QUARANTINE;
 	assert_int_equal(state_save(dir, &r, NULL), 0);
 	assert_int_equal(state_load(dir, "web1", &back, NULL), 0);
 	assert_memory_equal(&r, &back, sizeof(r));
@@ -1002,7 +1012,7 @@ static void test_profile_skip(void **st)
 	/* The templates' own micro profile parses and skips only agent rows. */
 	snprintf(big, sizeof(big), "%s/templates/profiles", src_dir);
 	assert_int_equal(profile_load(big, "micro", &p, &e), 0);
-	assert_int_equal(p.pr_n_skips, 3);
+	assert_int_equal(p.pr_n_skips, 2); /* audit: the dock's row now, micro forwards */
 	assert_int_equal(checks_profile_check(&p, &e), 0);
 	static const struct {
 		const char *json, *msg;
@@ -1089,7 +1099,7 @@ static void test_checks(void **st)
 		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
 		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\"]}";
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, NULL };
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, NULL, { 0 } };
 	size_t n;
 	(void)st;
 	assert_int_equal(profile_parse(prof, strlen(prof), &p, NULL), 0);
@@ -1123,15 +1133,15 @@ static void test_checks(void **st)
 	assert_int_equal(n, 25);
 	for (size_t i = 0; i < 10; i++)
 		assert_int_equal(rows[i].cr_status, CHECK_PASS);
-	/* Who holds udp 68 it cannot say, nor observe audit: rebuild, never FAIL. */
+	/* Who holds udp 68 it cannot say, nor forward audit: rebuild, never FAIL. */
 	assert_int_equal(status_of(rows, n, "ports"), CHECK_SKIP);
 	assert_int_equal(status_of(rows, n, "swap"), CHECK_FAIL); /* a plain swap file */
 	assert_int_equal(status_of(rows, n, "audit"), CHECK_SKIP);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i].cr_id, "audit") == 0)
 			assert_string_equal(rows[i].cr_evidence,
-					    "agent protocol 2: rebuild the image; it could not "
-					    "observe \"audit\": no audit support");
+					    "agent protocol 2: rebuild the image: its agent does "
+					    "not forward audit records");
 	assert_int_equal(status_of(rows, n, "nx-aslr"), CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "guest-network"), CHECK_PASS);
 	assert_int_equal(status_of(rows, n, "scratch"), CHECK_FAIL); /* /var on the root disk */
@@ -1247,7 +1257,7 @@ static void test_checks_undodgeable(void **st)
 	const char *prof =
 		"{\"name\":\"micro\",\"service\":{\"name\":\"httpd\",\"uid\":100,\"gid\":100,"
 		"\"ports\":[\"80/tcp\"]},\"readonly\":[\"/\"],\"writable\":[\"/scratch\",\"/var\"]}";
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss };
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss, { 0 } };
 	typeof(facts[0].af.service) *svc = &facts[AF_SERVICE].af.service;
 	struct af_socket *dhcp = &facts[AF_LISTEN].af.listen.l_sockets[1];
 	char path[512];
@@ -1366,7 +1376,7 @@ static void test_checks_skip(void **st)
 		"\"skip\":{\"audit\":\"no auditd\",\"packet-filter\":\"no nf_tables\","
 		"\"nx-aslr\":\"never fails here\",\"ports\":\"missing twice\","
 		"\"firewall\":\"a dock row\"}}";
-	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss };
+	struct agent_view av = { true, 995, 990, facts, have, 0, 0, 0, 0, 0, miss, { 0 } };
 	struct checks_node cn = { "web1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
 	struct dock_facts df = { .df_running = true };
 	struct check_row rows[CHECKS_MAX], plain_rows[CHECKS_MAX];
@@ -1385,7 +1395,9 @@ static void test_checks_skip(void **st)
 	have[AF_LISTEN] = false; /* missing twice running: FAIL */
 	miss[AF_LISTEN] = 2;
 	n = checks_evaluate(&cn, &df, &av, &plain, plain_rows, CHECKS_MAX);
-	assert_int_equal(status_of(plain_rows, n, "audit"), CHECK_FAIL);
+	/* The audit row is the dock's (the stream), never skipped: a protocol 3
+	 * agent forwards nothing, SKIP whatever the profile says. */
+	assert_int_equal(status_of(plain_rows, n, "audit"), CHECK_SKIP);
 	assert_int_equal(status_of(plain_rows, n, "packet-filter"), CHECK_FAIL);
 	assert_int_equal(status_of(plain_rows, n, "ports"), CHECK_FAIL);
 	assert_int_equal(status_of(plain_rows, n, "firewall"), CHECK_FAIL);
@@ -1393,8 +1405,8 @@ static void test_checks_skip(void **st)
 	r = row_of(rows, n, "audit");
 	assert_int_equal(r->cr_status, CHECK_SKIP);
 	assert_string_equal(r->cr_evidence,
-			    "profile micro: no auditd (observed FAIL: audit "
-			    "enabled=0, auditd pid 90, lost 0)");
+			    "agent protocol 3: rebuild the image: its agent does "
+			    "not forward audit records");
 	r = row_of(rows, n, "packet-filter");
 	assert_int_equal(r->cr_status, CHECK_SKIP);
 	assert_non_null(
@@ -1413,7 +1425,7 @@ static void test_checks_skip(void **st)
 	/* No report (or a stale one): STALE, a skip does not stand in for it. */
 	av.av_report_time = 0;
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
-	assert_int_equal(status_of(rows, n, "audit"), CHECK_STALE);
+	assert_int_equal(status_of(rows, n, "packet-filter"), CHECK_STALE);
 	/* A long reason and evidence: cut within the row's evidence, never torn. */
 	memset(p.pr_skips[0].ps_why, 'x', sizeof(p.pr_skips[0].ps_why) - 1);
 	av.av_report_time = 990;

@@ -1,0 +1,161 @@
+#!/bin/bash
+# End-to-end test of the guest audit trail (#20), run inside tests/lib/sandbox.sh:
+# two micro nodes (g1 busy, g2 quiet) whose agents forward the kernel's audit
+# records. A command with a marker argument reaches the dock's guest log with
+# its arguments; deleting /var/log/audit in the guest changes nothing; a
+# cleanse keeps the log and marks the boundary; an execve tight loop makes the
+# dock report losses while dockd's RSS stays under a bound and no policy fires
+# on the quiet neighbour; kill -9 of dockd loses no stored record and the
+# stretch it missed is marked; a tampered log fails verify; a non-root caller
+# outside audit_group is refused; destroy keeps the log, purge removes it.
+set -u
+SRC=${ISC_SRC:?}
+. "$SRC/tests/lib/tap.sh"
+plan_start "gaudit: guest audit records forwarded, chained by the dock, gaps visible"
+
+. "$SRC/tests/e2e/lib.sh"
+dock_setup "stop_timeout_s = 15
+socket_group = users
+syslog_socket = $SANDBOX_DIR/syslog.sock" micro
+SYSLOG=$SANDBOX_DIR/syslog.txt
+LISTENER=
+# dockd's resident set while a guest floods it stays under this (KiB): the
+# writer's queue is bounded at 8 MiB of records, the rest is the dock's own.
+RSS_MAX_KIB=$((96 * 1024))
+
+finish() {
+	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
+	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
+	wait 2>/dev/null
+	dock_diag
+	t_done
+}
+trap 'finish; exit $?' EXIT
+
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+f = open(sys.argv[2], "ab", 0)
+while True:
+    f.write(s.recv(65536) + b"\n")
+' "$SANDBOX_DIR/syslog.sock" "$SYSLOG" &
+LISTENER=$!
+wait_for 30 test -S "$SANDBOX_DIR/syslog.sock"
+
+has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }
+row() { "$A" status "$1" --json | jq -r ".checks[] | select(.id == \"audit\") | \"\(.status) \(.evidence)\""; }
+row_is() { row "$1" | grep -q "^$2 "; }
+glog() { "$A" audit --guest "$@" --json; }
+id_of() { "$A" inspect "$1" 2>/dev/null | jq -r '.id // empty'; }
+logfile() { echo "$W/state/guest-audit/$1/audit.log"; }
+marker_seen() { glog g1 --type EXECVE | jq -e --arg m "$1" '[.records[] | select((.args // []) | index($m))] | length > 0'; }
+kinds() { glog "$1" | jq -r '[.records[].kind] | join(" ")'; }
+
+dock_start
+t_is "dockd starts" $? 0
+t_ok "create g1 (busy) and g2 (quiet)" bash -c "'$A' create g1 --image micro --memory 160M --scratch-size 32M && '$A' create g2 --image micro --memory 160M --scratch-size 32M"
+t_ok "g1 says hello" wait_for 120 has_hello g1
+t_ok "g2 says hello" wait_for 120 has_hello g2
+t_ok "g1's agent forwards audit (protocol 4)" bash -c "'$A' inspect g1 | jq -e '.agent.hello.protocol >= 4'"
+ID1=$(id_of g1)
+t_diag "both nodes up at $SECONDS s"
+guest_attach g1
+
+# --- a command with a marker argument reaches the dock with its arguments
+M=gaudit-marker-$RANDOM
+guest_run g1 "/bin/sh -c : $M 'two words'"
+t_ok "the marker command reaches the dock's guest log with its arguments" wait_for 30 marker_seen "$M"
+t_ok "... and its argument holding a space (hex-encoded by the kernel) decoded" \
+	bash -c "glog() { '$A' audit --guest \"\$@\" --json; }; glog g1 --type EXECVE | jq -e '[.records[] | select((.args // []) | index(\"two words\"))] | length > 0'"
+t_ok "iscadm audit --guest g1 shows it decoded" bash -c "'$A' audit --guest g1 --type EXECVE | grep -q '\"$M\" \"two words\"'"
+t_ok "the log is keyed by the node's id, not its name" test -s "$(logfile "$(id_of g1)")"
+t_ok "the audit row turns PASS on dock-side evidence" wait_for 60 row_is g1 PASS
+t_ok "g2's row: PASS or no record yet (WARN), never FAIL" bash -c "row() { '$A' status g2 --json | jq -r '.checks[] | select(.id == \"audit\") | .status'; }; [ \"\$(row)\" != FAIL ]"
+t_ok "the syslog copy carries its own tag" wait_for 10 grep -q "isc-guest-audit\[[0-9]*\]: node g1: .*$M" "$SYSLOG"
+
+# --- deleting /var/log/audit in the guest changes nothing in the dock's log
+before=$(glog g1 | jq '.records | length')
+guest_run g1 "rm -rf /var/log/audit; mkdir -p /var/log/audit; : > /var/log/audit/audit.log"
+after=$(glog g1 | jq '.records | length')
+t_ok "deleting /var/log/audit in the guest takes nothing from the dock's log ($before -> $after)" test "$after" -ge "$before"
+t_ok "... the marker is still there" marker_seen "$M"
+t_ok "... and the log verifies" "$A" audit --guest g1 verify
+
+# --- a cleanse keeps the log and marks the boundary
+t_ok "iscadm cleanse g1" "$A" cleanse g1
+t_ok "g1 is back" wait_for 120 has_hello g1
+t_ok "the log kept the records from before the cleanse" marker_seen "$M"
+t_ok "the cleanse is marked, then a new boot" bash -c "'$A' audit --guest g1 --json | jq -e '[.records[].kind] | (index(\"cleanse\") != null) and (rindex(\"boot\") > index(\"cleanse\"))'"
+t_ok "the same id after the cleanse" test "$(id_of g1)" = "$ID1"
+t_diag "cleanse done at $SECONDS s"
+guest_attach g1
+
+# --- a tight execve loop: losses reported, RSS bounded, no policy on g2
+# (busybox runs its applets in the shell: /bin/sh is what execs for sure)
+t_diag "flood starts at $SECONDS s"
+guest_run g1 "for j in 1 2 3 4; do (e=\$((\$(date +%s) + 25)); while [ \$(date +%s) -lt \$e ]; do /bin/sh -c :; done) >/dev/null 2>&1 & done"
+rss_max=0
+lost=
+for _ in $(seq 50); do
+	r=$(awk '/^VmRSS/ {print $2}' "/proc/$DOCKD_PID/status")
+	[ "$r" -gt "$rss_max" ] && rss_max=$r
+	if row g1 | grep -q '^WARN records lost'; then
+		lost=$(row g1)
+		break
+	fi
+	sleep 1
+done
+t_ok "the dock reports the losses of the flood (${lost:-$(row g1)})" test -n "$lost"
+t_ok "dockd's RSS stayed under $((RSS_MAX_KIB / 1024)) MiB during the flood (max ${rss_max} KiB)" test "$rss_max" -lt "$RSS_MAX_KIB"
+t_ok "the losses are marked in the log" bash -c "'$A' audit --guest g1 --json | jq -e '[.records[] | select(.kind == \"lost\" or .kind == \"gap\")] | length > 0'"
+t_ok "no policy ran on the quiet neighbour g2" bash -c "! grep -q 'node g2: .*policy' '$W/dockd.log' && [ \"\$('$A' inspect g2 | jq -r .state)\" = running ]"
+t_ok "audit volume is not hostile input: no on_hostile for g1" bash -c "! '$A' audit --node g1 --json | jq -e '.[] | select(.action == \"hostile-input\")' >/dev/null"
+t_diag "flood checked at $SECONDS s"
+
+# --- kill -9 of dockd: no stored record lost, the stretch marked
+LOG1=$(logfile "$(id_of g1)")
+guest_run g1 "(i=0; while [ \$i -lt 200 ]; do /bin/sh -c :; i=\$((i+1)); done) >/dev/null 2>&1 &"
+sleep 1
+cp "$LOG1" "$W/before-kill"
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+DOCKD_PID=
+sleep 3
+dock_start
+t_is "dockd restarts after kill -9" $? 0
+size=$(stat -c %s "$W/before-kill")
+t_ok "every record stored before the kill is still there, byte for byte" \
+	cmp -n "$size" "$W/before-kill" "$LOG1"
+t_ok "the restart is marked in the log" wait_for 60 bash -c "'$A' audit --guest g1 --json | jq -e '[.records[].kind] | index(\"dock-start\") != null'"
+t_ok "records go on after it" wait_for 60 bash -c "'$A' audit --guest g1 --json | jq -e '[.records[].kind] | (rindex(\"record\") > rindex(\"dock-start\"))'"
+t_ok "... and the log verifies as one chain" "$A" audit --guest g1 verify
+t_diag "kill -9 checked at $SECONDS s"
+
+# --- access: root or audit_group only (socket_group is not enough)
+out=$(setpriv --reuid=65534 --regid=100 --clear-groups "$A" audit --guest g1 2>&1)
+rc=$?
+t_ok "a member of socket_group outside audit_group is refused (exit $rc = 5)" \
+	bash -c "[ $rc = 5 ] && grep -q 'audit_group' <<<\"\$0\"" "$out"
+
+# --- a tampered log fails verify
+python3 - "$LOG1" <<'P'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.find(b'"kind":"record"')
+j = b.find(b'"msg":"', i) + 7
+b[j] = ord("X") if b[j] != ord("X") else ord("Y")
+open(p, "r+b").write(bytes(b))
+P
+"$A" audit --guest g1 verify >"$W/verify.out" 2>&1
+rc=$?
+t_ok "a tampered log fails verify (exit $rc = 7)" bash -c "[ $rc = 7 ] && grep -q BROKEN '$W/verify.out'"
+
+# --- destroy keeps it (retention), purge removes it, audited
+t_ok "destroy g1" "$A" destroy --force g1
+t_ok "the destroyed node's log is still read by name" marker_seen "$M"
+t_ok "purge g2's log" "$A" audit --guest g2 --purge --yes
+t_ok "... it is gone" bash -c "! '$A' audit --guest g2 >/dev/null 2>&1"
+t_ok "... and the purge is in the dock's own trail" bash -c "'$A' audit --node g2 --json | jq -e '[.[] | select(.action == \"guest-audit-purge\" and .result == \"ok\")] | length == 1'"
+t_ok "destroy g2" "$A" destroy --force g2
