@@ -48,6 +48,7 @@ marker_record() { lines ".type == \"audit\" and .rtype == 1309 and (.msg | conta
 t_ok "create a (micro)" "$A" create a --image micro --memory 160M --scratch-size 32M --on-hostile alert
 t_ok "a says hello" wait_for 120 has_hello
 t_is "its agent speaks protocol 4" "$("$A" inspect a | jq -r .agent.hello.protocol)" 4
+t_diag "node up at ${SECONDS}s"
 guest_attach a
 # A script in /tmp: its execve cannot be a busybox applet run in-process.
 guest_run a "printf '#!/bin/sh\nexit 0\n' >/tmp/m.sh && chmod +x /tmp/m.sh"
@@ -106,6 +107,7 @@ t_diag "$(jq -r 'select(.type == "audit") | .rtype' "$CHAN" | sort | uniq -c | t
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
 READER=
+t_diag "channel checks done at ${SECONDS}s"
 
 # --- the dock back: it takes the channel again
 dock_start
@@ -113,3 +115,4 @@ t_is "dockd starts again" $? 0
 t_ok "the restarted dock hears the agent (heartbeats)" wait_for 30 \
 	bash -c "'$A' inspect a | jq -e '.agent.connected and .agent.heartbeats > 0'"
 t_ok "destroy a" "$A" destroy --force a
+t_diag "done at ${SECONDS}s"
