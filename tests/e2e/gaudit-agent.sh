@@ -93,6 +93,19 @@ guest_run a "/tmp/m.sh $LIVE"
 t_is "a command run while the test holds the channel" $? 0
 t_ok "its record arrives as it happens" wait_for 20 has_line \
 	".type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$LIVE\"))"
+
+# A burst: 200 executions back to back. Every one arrives, or the agent
+# counts what it could not forward (dropped, overrun, kernel_lost).
+FLOOD=gaudit-flood-$RANDOM
+guest_run a "i=0; while [ \$i -lt 200 ]; do /tmp/m.sh $FLOOD \$i; i=\$((i + 1)); done"
+t_is "200 executions in a loop" $? 0
+flood_n() { lines ".type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$FLOOD\"))" | wc -l; }
+last_loss() { jq -c 'select(.type == "audit_status") | .dropped + .overrun + .kernel_lost' "$CHAN" | tail -1; }
+wait_for 30 bash -c "[ \$(jq -c 'select(.type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$FLOOD\")))' '$CHAN' | wc -l) = 200 ]"
+sleep 6 # one more audit_status
+t_ok "... all 200 EXECVE records arrived ($(flood_n)), or the loss is counted ($(last_loss))" \
+	bash -c "[ $(flood_n) = 200 ] || [ $(last_loss) -gt 0 ]"
+t_diag "burst done at ${SECONDS}s"
 t_ok "every line is a JSON object of at most 4096 bytes" \
 	bash -c "awk 'length(\$0) > 4095 { exit 1 }' '$CHAN' && jq -e 'type == \"object\"' '$CHAN' >/dev/null"
 t_ok "the audit serials never go back" bash -c \
