@@ -48,6 +48,7 @@ marker_record() { lines ".type == \"audit\" and .rtype == 1309 and (.msg | conta
 t_ok "create a (micro)" "$A" create a --image micro --memory 160M --scratch-size 32M --on-hostile alert
 t_ok "a says hello" wait_for 120 has_hello
 t_is "its agent speaks protocol 4" "$("$A" inspect a | jq -r .agent.hello.protocol)" 4
+t_diag "node up at ${SECONDS}s"
 guest_attach a
 # A script in /tmp: its execve cannot be a busybox applet run in-process.
 guest_run a "printf '#!/bin/sh\nexit 0\n' >/tmp/m.sh && chmod +x /tmp/m.sh"
@@ -92,6 +93,19 @@ guest_run a "/tmp/m.sh $LIVE"
 t_is "a command run while the test holds the channel" $? 0
 t_ok "its record arrives as it happens" wait_for 20 has_line \
 	".type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$LIVE\"))"
+
+# A burst: 200 executions back to back. Every one arrives, or the agent
+# counts what it could not forward (dropped, overrun, kernel_lost).
+FLOOD=gaudit-flood-$RANDOM
+guest_run a "i=0; while [ \$i -lt 200 ]; do /tmp/m.sh $FLOOD \$i; i=\$((i + 1)); done"
+t_is "200 executions in a loop" $? 0
+flood_n() { lines ".type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$FLOOD\"))" | wc -l; }
+last_loss() { jq -c 'select(.type == "audit_status") | .dropped + .overrun + .kernel_lost' "$CHAN" | tail -1; }
+wait_for 30 bash -c "[ \$(jq -c 'select(.type == \"audit\" and .rtype == 1309 and (.msg | contains(\"$FLOOD\")))' '$CHAN' | wc -l) = 200 ]"
+sleep 6 # one more audit_status
+t_ok "... all 200 EXECVE records arrived ($(flood_n)), or the loss is counted ($(last_loss))" \
+	bash -c "[ $(flood_n) = 200 ] || [ $(last_loss) -gt 0 ]"
+t_diag "burst done at ${SECONDS}s"
 t_ok "every line is a JSON object of at most 4096 bytes" \
 	bash -c "awk 'length(\$0) > 4095 { exit 1 }' '$CHAN' && jq -e 'type == \"object\"' '$CHAN' >/dev/null"
 t_ok "the audit serials never go back" bash -c \
@@ -106,6 +120,7 @@ t_diag "$(jq -r 'select(.type == "audit") | .rtype' "$CHAN" | sort | uniq -c | t
 kill "$READER" 2>/dev/null
 wait "$READER" 2>/dev/null
 READER=
+t_diag "channel checks done at ${SECONDS}s"
 
 # --- the dock back: it takes the channel again
 dock_start
@@ -113,3 +128,4 @@ t_is "dockd starts again" $? 0
 t_ok "the restarted dock hears the agent (heartbeats)" wait_for 30 \
 	bash -c "'$A' inspect a | jq -e '.agent.connected and .agent.heartbeats > 0'"
 t_ok "destroy a" "$A" destroy --force a
+t_diag "done at ${SECONDS}s"
