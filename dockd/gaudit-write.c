@@ -517,7 +517,8 @@ static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
 	uint64_t from = 0, to = 0, miss;
 
 	pthread_mutex_lock(&g_lock);
-	miss = gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
+	miss = g->gn_after_start ? gaudit_track_resume(&g->gn_track, a->aa_serial, &from, &to)
+				 : gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
 	if (g->gn_after_start)
 		g->gn_explained += miss;
 	pthread_mutex_unlock(&g_lock);

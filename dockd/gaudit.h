@@ -106,6 +106,10 @@ struct gaudit_track {
 /* Take serial s; returns how many serials it found missing now (0 mostly),
  * the run in *from..*to (the lowest and highest missing). */
 uint64_t gaudit_track(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to);
+/* The first serial after the dock was away: every serial between the last
+ * stored and s is missing now (the agent resends what it kept in serial
+ * order, so none of them can still come), then s is taken as above. */
+uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to);
 
 /* ---- lines: pure ---- */
 

@@ -182,6 +182,15 @@ static void test_track(void **st)
 	/* A jump past the window: every serial between counts. */
 	assert_int_equal(gaudit_track(&t, 1000, &from, &to), 1000 - (105 + GAUDIT_WINDOW) - 1);
 	assert_int_equal(t.gt_missing, 1 + 1000 - (105 + GAUDIT_WINDOW) - 1);
+	/* After the dock was away: the jump is missing at once. */
+	memset(&t, 0, sizeof(t));
+	gaudit_track(&t, 50, &from, &to);
+	assert_int_equal(gaudit_track_resume(&t, 53, &from, &to), 2);
+	assert_int_equal(from, 51);
+	assert_int_equal(to, 52);
+	/* 54 has left the window unseen; 55.. may still come late. */
+	assert_int_equal(gaudit_track(&t, 54 + GAUDIT_WINDOW, &from, &to), 1);
+	assert_int_equal(gaudit_track_resume(&t, 1, &from, &to), 0); /* a late one */
 }
 
 static void test_execve_args(void **st)
