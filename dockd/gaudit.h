@@ -144,7 +144,5 @@ int gaudit_verify(const char *state_dir, const char *id, struct json_object **ou
 int gaudit_purge(const char *state_dir, const char *id, struct dock_err *err);
 /* Remove logs of destroyed nodes older than retention_s; returns how many. */
 int gaudit_sweep(const char *state_dir, uint64_t retention_s, int64_t now);
-/* Bytes under state_dir/guest-audit (for the dock's view of its disk). */
-uint64_t gaudit_disk_use(const char *state_dir);
 
 #endif
