@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +165,7 @@ int gaudit_read(const char *state_dir, const char *id, int64_t since, int rtype,
 		return err_set(err, 400, EINVAL, "guest audit: bad node id \"%s\"", id);
 	if (access(path, F_OK) < 0)
 		return err_set(err, 404, ENOENT, "guest audit: no log for node id %s", id);
-	gaudit_flush();
+	/* No flush: a read during a flood must not wait for the queue. */
 	rd.rd_out = json_object_new_array();
 	r = gaudit_each_file(path, gaudit_read_line, &rd, err);
 	if (r < 0) {
@@ -274,30 +273,4 @@ int gaudit_sweep(const char *state_dir, uint64_t retention_s, int64_t now)
 	if (d != NULL)
 		closedir(d);
 	return n;
-}
-
-uint64_t gaudit_disk_use(const char *state_dir)
-{
-	char top[PATH_MAX], dir[PATH_MAX + 300];
-	struct dirent *de, *fe;
-	uint64_t sum = 0;
-	struct stat st;
-	DIR *d, *f;
-
-	d = gaudit_top(state_dir, top, sizeof(top)) == 0 ? opendir(top) : NULL;
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", top, de->d_name);
-		f = opendir(dir);
-		while (f != NULL && (fe = readdir(f)) != NULL)
-			if (fstatat(dirfd(f), fe->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISREG(st.st_mode))
-				sum += (uint64_t)st.st_blocks * 512;
-		if (f != NULL)
-			closedir(f);
-	}
-	if (d != NULL)
-		closedir(d);
-	return sum;
 }

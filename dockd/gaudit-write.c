@@ -372,10 +372,12 @@ static void gaudit_meta(const struct gnode *g, int64_t destroyed)
 }
 
 /* The last boot and serial the log holds (its last 64 KiB), so serials
- * lost while the dock was down show as a gap. */
+ * lost while the dock was down show as a gap. Read into a copy, taken
+ * under the lock: gaudit_stats reads the node meanwhile. */
 static void gaudit_tail(struct gnode *g, const char *path)
 {
-	char *buf = NULL, *p;
+	char *buf = NULL, *p, boot[GAUDIT_BOOT_MAX];
+	struct gaudit_track t;
 	size_t len = 0;
 	FILE *f = fopen(path, "re");
 	long off;
@@ -392,33 +394,39 @@ static void gaudit_tail(struct gnode *g, const char *path)
 	if (buf == NULL)
 		return;
 	buf[len] = '\0';
+	pthread_mutex_lock(&g_lock);
+	memcpy(boot, g->gn_boot, sizeof(boot));
+	t = g->gn_track;
+	pthread_mutex_unlock(&g_lock);
 	for (p = buf; p != NULL && *p != '\0';) {
 		char *nl = strchr(p, '\n');
 		struct json_object *rec, *v;
-		uint64_t seq;
+		uint64_t seq, a, b;
 		bool ok;
 		if (nl == NULL)
 			break;
 		if (gaudit_parse_line(p, (size_t)(nl - p), &seq, &ok, &rec, NULL) == 0) {
-			const char *boot = json_object_object_get_ex(rec, "boot", &v)
+			const char *rb = json_object_object_get_ex(rec, "boot", &v)
 				? json_object_get_string(v)
 				: "";
-			if (strcmp(boot, g->gn_boot) != 0) {
-				snprintf(g->gn_boot, sizeof(g->gn_boot), "%s", boot);
-				memset(&g->gn_track, 0, sizeof(g->gn_track));
+			if (strcmp(rb, boot) != 0) {
+				snprintf(boot, sizeof(boot), "%s", rb);
+				memset(&t, 0, sizeof(t));
 			}
-			if (json_object_object_get_ex(rec, "serial", &v)) {
-				uint64_t s = (uint64_t)json_object_get_int64(v), a, b;
-				gaudit_track(&g->gn_track, s, &a, &b);
-			}
+			if (json_object_object_get_ex(rec, "serial", &v))
+				gaudit_track(&t, (uint64_t)json_object_get_int64(v), &a, &b);
 			json_object_put(rec);
 		}
 		p = nl + 1;
 	}
 	free(buf);
 	/* What the log holds counts as seen: a restart invents no gap. */
-	g->gn_track.gt_seen = ~0ULL;
-	g->gn_track.gt_missing = 0;
+	t.gt_seen = ~0ULL;
+	t.gt_missing = 0;
+	pthread_mutex_lock(&g_lock);
+	memcpy(g->gn_boot, boot, sizeof(boot));
+	g->gn_track = t;
+	pthread_mutex_unlock(&g_lock);
 }
 
 static bool gaudit_exists(const char *id)
@@ -509,7 +517,8 @@ static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
 	uint64_t from = 0, to = 0, miss;
 
 	pthread_mutex_lock(&g_lock);
-	miss = gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
+	miss = g->gn_after_start ? gaudit_track_resume(&g->gn_track, a->aa_serial, &from, &to)
+				 : gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
 	if (g->gn_after_start)
 		g->gn_explained += miss;
 	pthread_mutex_unlock(&g_lock);

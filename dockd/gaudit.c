@@ -60,6 +60,22 @@ uint64_t gaudit_track(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64
 	return miss;
 }
 
+uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to)
+{
+	uint64_t miss;
+
+	if (t->gt_hi == 0 || s <= t->gt_hi + 1)
+		return gaudit_track(t, s, from, to);
+	miss = s - t->gt_hi - 1;
+	*from = t->gt_hi + 1;
+	*to = s - 1;
+	t->gt_missing += miss;
+	t->gt_hi = s - 1;
+	t->gt_seen = ~0ULL; /* counted: none of them is missing again */
+	gaudit_track(t, s, &(uint64_t){ 0 }, &(uint64_t){ 0 });
+	return miss;
+}
+
 /* ---- record types ---- */
 
 /* The kernel's names (linux/audit.h, auditd's lookup table) of the types

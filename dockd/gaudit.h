@@ -106,6 +106,10 @@ struct gaudit_track {
 /* Take serial s; returns how many serials it found missing now (0 mostly),
  * the run in *from..*to (the lowest and highest missing). */
 uint64_t gaudit_track(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to);
+/* The first serial after the dock was away: every serial between the last
+ * stored and s is missing now (the agent resends what it kept in serial
+ * order, so none of them can still come), then s is taken as above. */
+uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to);
 
 /* ---- lines: pure ---- */
 
@@ -140,7 +144,5 @@ int gaudit_verify(const char *state_dir, const char *id, struct json_object **ou
 int gaudit_purge(const char *state_dir, const char *id, struct dock_err *err);
 /* Remove logs of destroyed nodes older than retention_s; returns how many. */
 int gaudit_sweep(const char *state_dir, uint64_t retention_s, int64_t now);
-/* Bytes under state_dir/guest-audit (for the dock's view of its disk). */
-uint64_t gaudit_disk_use(const char *state_dir);
 
 #endif

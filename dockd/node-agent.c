@@ -163,6 +163,10 @@ void node_agent_hostile(const char *name, uint64_t bad, uint64_t overlong, uint6
 {
 	struct node *n;
 
+	/* The reader's counters travel for the audit budget's drops too
+	 * (node_agent_audit_dropped): all zero here is nothing hostile. */
+	if (bad + overlong + dropped == 0)
+		return;
 	pthread_mutex_lock(&node_lock);
 	n = node_find_locked(name);
 	if (n != NULL) {

@@ -26,6 +26,7 @@ void node_gaudit_hello_locked(struct node *n, const struct agent_msg *m)
 	/* A new boot starts the stream's counts again. */
 	if (new_boot || !on) {
 		n->n_audit_have_status = false;
+		n->n_audit_status_at = 0;
 		memset(&n->n_audit_status, 0, sizeof(n->n_audit_status));
 		n->n_audit_gap_handled = false;
 		n->n_audit_gap_seen = 0;

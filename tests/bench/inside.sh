@@ -620,6 +620,43 @@ section_hellos() {
 	virsh resume isc-hfl >/dev/null 2>&1
 }
 
+# ------------------------------------------------ 10. guest audit (#20) --
+# A micro node execs /bin/sh in 4 loops for $1 s; each second: the records
+# its guest audit log gained (records/s end to end: guest kernel, agent,
+# channel, reader, writer, fsync) and the CPU dockd and its agent readers
+# used, per 1000 records.
+section_gaudit() {
+	local n=${1:-20} id log i l0 l1 c0 c1 rate=() cpu=() rss=()
+	local hz
+	hz=$(getconf CLK_TCK)
+	say "10. guest audit: an execve flood in a micro node, $n s"
+	"$A" create gau --image micro --memory $MEM_DENSITY --vcpus 1 --scratch-size 16M >/dev/null &&
+		ready_at gau 300 >/dev/null ||
+		{ pending 10 gaudit "guest audit" "failed: the node gau"; return; }
+	id=$("$A" inspect gau | jq -r .id)
+	log=$W/state/guest-audit/$id/audit.log
+	guest_attach gau
+	guest_run gau "for j in 1 2 3 4; do (e=\$((\$(date +%s) + $n)); while [ \$(date +%s) -lt \$e ]; do /bin/sh -c :; done) >/dev/null 2>&1 & done"
+	dock_ticks() { local t=0 p; for p in $DOCKD_PID $(pgrep -P "$DOCKD_PID"); do t=$((t + $(cpu_ticks "$p"))); done; echo $t; }
+	l0=$(wc -l <"$log" 2>/dev/null || echo 0)
+	c0=$(dock_ticks)
+	for i in $(seq "$n"); do
+		sleep 1
+		l1=$(wc -l <"$log" 2>/dev/null || echo 0)
+		c1=$(dock_ticks)
+		rate+=("$((l1 - l0))")
+		[ "$l1" -gt "$l0" ] && cpu+=("$(awk -v c=$((c1 - c0)) -v r=$((l1 - l0)) -v hz="$hz" 'BEGIN { printf "%.3f\n", c * 1000 / hz * 1000 / r }')")
+		rss+=("$(status_kib "$DOCKD_PID" VmRSS)")
+		l0=$l1 c0=$c1
+	done
+	emit 10 gaudit.rate "guest audit: records/s end to end (guest kernel → dock's chained log, fsynced)" "records/s" "" "" \
+		"4 loops of /bin/sh -c : in one micro node ($ACCEL); lines its guest audit log gained each second, marks included" "${rate[@]}"
+	emit 10 gaudit.cpu "guest audit: dock CPU per 1000 records (dockd + its agent readers)" "ms" "" "" \
+		"per second, /proc/PID/stat over the seconds that wrote records" "${cpu[@]}"
+	emit 10 gaudit.rss "guest audit: dockd's RSS during the flood" "KiB" "" "" "sampled each second" "${rss[@]}"
+	"$A" destroy --force gau >/dev/null
+}
+
 # ------------------------------------------- 6. golden image through OVMF --
 # BENCH_GOLDEN_IMAGE (default debian-web): an efi image; skipped (pending)
 # when ISC_IMAGES does not hold it. One node at a time, destroyed after.
@@ -655,6 +692,7 @@ if start_dock; then
 	section_density
 	section_control
 	section_hellos "$([ "$QUICK" = 1 ] && echo 40 || echo 90)"
+	section_gaudit "$([ "$QUICK" = 1 ] && echo 15 || echo 30)"
 else
 	pending 1 ready "ready latency, density, control plane" "failed: dockd does not start"
 fi

@@ -21,6 +21,7 @@
 
 #include "agentproto.h"
 #include "agentreader.h"
+#include "checks.h"
 #include "gaudit.h"
 
 #define PARSE(s) agentproto_parse(s, strlen(s), &m, &e)
@@ -181,6 +182,15 @@ static void test_track(void **st)
 	/* A jump past the window: every serial between counts. */
 	assert_int_equal(gaudit_track(&t, 1000, &from, &to), 1000 - (105 + GAUDIT_WINDOW) - 1);
 	assert_int_equal(t.gt_missing, 1 + 1000 - (105 + GAUDIT_WINDOW) - 1);
+	/* After the dock was away: the jump is missing at once. */
+	memset(&t, 0, sizeof(t));
+	gaudit_track(&t, 50, &from, &to);
+	assert_int_equal(gaudit_track_resume(&t, 53, &from, &to), 2);
+	assert_int_equal(from, 51);
+	assert_int_equal(to, 52);
+	/* 54 has left the window unseen; 55.. may still come late. */
+	assert_int_equal(gaudit_track(&t, 54 + GAUDIT_WINDOW, &from, &to), 1);
+	assert_int_equal(gaudit_track_resume(&t, 1, &from, &to), 0); /* a late one */
 }
 
 static void test_execve_args(void **st)
@@ -348,6 +358,80 @@ static void test_no_log_for_marks(void **st)
 	assert_int_equal(system(path), 0);
 }
 
+/* The `audit` row: the dock's evidence from the stream. */
+static enum check_status audit_row(const struct agent_view *av, char *ev)
+{
+	static struct agent_fact facts[AF_COUNT];
+	static bool have[AF_COUNT];
+	struct check_row rows[CHECKS_MAX];
+	struct checks_node cn = { "g1", "10.231.0.2", "52:54:00:aa:bb:cc", 1000, 60 };
+	struct dock_facts df = { .df_running = true };
+	struct agent_view v = *av;
+	size_t n;
+
+	v.av_facts = facts;
+	v.av_have = have;
+	n = checks_evaluate(&cn, &df, &v, NULL, rows, CHECKS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].cr_id, "audit") == 0) {
+			assert_string_equal(rows[i].cr_source, "dock");
+			snprintf(ev, CHECK_EVIDENCE_MAX, "%s", rows[i].cr_evidence);
+			return rows[i].cr_status;
+		}
+	fail();
+	return CHECK_FAIL;
+}
+
+static void test_audit_row(void **st)
+{
+	struct agent_view av = { .av_connected = true, .av_last_heartbeat = 995, .av_protocol = 3 };
+	struct audit_view *a = &av.av_audit;
+	char ev[CHECK_EVIDENCE_MAX];
+	(void)st;
+
+	/* An agent that does not forward (protocol 3, or no "audit":true):
+	 * SKIP, rebuild the image, never FAIL, even without a report. */
+	assert_int_equal(audit_row(&av, ev), CHECK_SKIP);
+	assert_non_null(strstr(ev, "rebuild the image"));
+	a->au_forwarding = true;
+	a->au_protocol = 4;
+	assert_int_equal(audit_row(&av, ev), CHECK_WARN); /* no record yet */
+	a->au_have_status = true;
+	a->au_status_at = 995;
+	a->au_status.as_enabled = 1;
+	a->au_status.as_rules = 2;
+	a->au_records = 40;
+	a->au_last_serial = 77;
+	assert_int_equal(audit_row(&av, ev), CHECK_PASS);
+	/* A gap the dock's absence explains is still PASS, said. */
+	a->au_missing = a->au_explained = 3;
+	assert_int_equal(audit_row(&av, ev), CHECK_PASS);
+	assert_non_null(strstr(ev, "while the dock was away"));
+	/* A gap nothing explains: FAIL. */
+	a->au_missing = 5;
+	assert_int_equal(audit_row(&av, ev), CHECK_FAIL);
+	/* Counted losses explain it: WARN, each counter said. */
+	a->au_status.as_dropped = 7;
+	assert_int_equal(audit_row(&av, ev), CHECK_WARN);
+	assert_non_null(strstr(ev, "agent dropped 7"));
+	a->au_status.as_dropped = 0;
+	a->au_dock_dropped = 9;
+	assert_int_equal(audit_row(&av, ev), CHECK_WARN);
+	assert_non_null(strstr(ev, "dock dropped 9"));
+	/* The status stopped while the agent heartbeats: FAIL. */
+	a->au_dock_dropped = 0;
+	a->au_missing = a->au_explained = 0;
+	a->au_status_at = 900;
+	assert_int_equal(audit_row(&av, ev), CHECK_FAIL);
+	assert_non_null(strstr(ev, "stopped"));
+	/* ... not when the agent is silent too (that is agent-alive's). */
+	av.av_last_heartbeat = 900;
+	assert_int_equal(audit_row(&av, ev), CHECK_PASS);
+	/* Audit disabled in the guest: FAIL. */
+	a->au_status.as_enabled = 0;
+	assert_int_equal(audit_row(&av, ev), CHECK_FAIL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_sanitise),    cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_track),       cmocka_unit_test(test_execve_args),
 		cmocka_unit_test(test_store),       cmocka_unit_test(test_no_log_for_marks),
+		cmocka_unit_test(test_audit_row),
 	};
 
 	return cmocka_run_group_tests_name("gaudit", tests, NULL, NULL);
