@@ -146,13 +146,16 @@ int debian_bootstrap(const struct recipe *rc, const char *root, const char *cach
 /* Run a command inside the tree: chroot ROOT argv... */
 static int chroot_run(const char *root, const char *const *args, int out_fd, struct dock_err *err)
 {
-	const char *argv[16];
+	const char *argv[32];
 	size_t n = 0;
 
 	argv[n++] = "chroot";
 	argv[n++] = root;
 	for (; *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
 		argv[n++] = *args;
+	if (*args) /* never cut a command line short */
+		return err_set(err, IMG_ERR, E2BIG, "chroot %s: more than %zu arguments", argv[2],
+			       sizeof(argv) / sizeof(argv[0]) - 3);
 	argv[n] = NULL;
 	return tool_runc(argv, out_fd, err);
 }
