@@ -168,8 +168,23 @@ static int repro_clamp_entry(const char *path, const struct stat *st, int flag, 
 	return 0;
 }
 
-/* debugfs lines per entry, by path (debugfs quotes with '"'): its ctime, and its
- * atime again (reading a directory, mke2fs moves it). */
+/* A path as one debugfs word: in double quotes, a quote doubled (systemd's
+ * unit names hold backslashes, which debugfs takes as they are). */
+static void repro_script_path(const char *rel)
+{
+	fputc('"', repro_script);
+	if (!rel[0])
+		fputc('/', repro_script);
+	for (const char *p = rel; *p; p++) {
+		if (*p == '"')
+			fputc('"', repro_script);
+		fputc(*p, repro_script);
+	}
+	fputc('"', repro_script);
+}
+
+/* debugfs lines per entry, by path: its ctime, and its atime again (reading
+ * a directory, mke2fs moves it). */
 static int repro_script_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	const char *rel = path + repro_root_len;
@@ -177,13 +192,15 @@ static int repro_script_entry(const char *path, const struct stat *st, int flag,
 
 	(void)flag;
 	(void)ftw;
-	if (strpbrk(rel, "\"\\\n")) {
-		img_log("%s: a name debugfs cannot be given", path);
+	if (strchr(rel, '\n')) {
+		img_log("%s: a name with a newline: debugfs cannot be given it", path);
 		return -EINVAL;
 	}
-	rel = rel[0] ? rel : "/";
-	fprintf(repro_script, "sif \"%s\" ctime @%lld\nsif \"%s\" atime @%lld\n", rel,
-		repro_walk_epoch, rel, t);
+	fputs("sif ", repro_script);
+	repro_script_path(rel);
+	fprintf(repro_script, " ctime @%lld\nsif ", repro_walk_epoch);
+	repro_script_path(rel);
+	fprintf(repro_script, " atime @%lld\n", t);
 	return ferror(repro_script) ? -EIO : 0;
 }
 
@@ -216,7 +233,7 @@ static int repro_debugfs(const struct repro_fs *rf, const char *script, struct d
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int efd = -1;
 	const char *argv[] = { "debugfs", "-w", "-f", script, rf->rf_img, NULL };
-	char errpath[PATH_MAX], *line2;
+	char errpath[PATH_MAX];
 	size_t len;
 	int r;
 
@@ -229,12 +246,10 @@ static int repro_debugfs(const struct repro_fs *rf, const char *script, struct d
 	unlink(errpath);
 	if (r < 0)
 		return r;
-	/* The first line is its banner ("debugfs 1.47.0 (5-Feb-2023)"). */
-	line2 = strchr(text, '\n');
-	if (line2 && line2[1]) {
-		line2[1 + strcspn(line2 + 1, "\n")] = '\0';
-		return err_set(err, IMG_ERR, EIO, "%s: debugfs: %s", rf->rf_img, line2 + 1);
-	}
+	/* Any line but its banner ("debugfs 1.47.0 (5-Feb-2023)") is a failure. */
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (strncmp(l, "debugfs 1.", 10) != 0)
+			return err_set(err, IMG_ERR, EIO, "%s: debugfs: %s", rf->rf_img, l);
 	return 0;
 }
 
