@@ -84,24 +84,25 @@ static long long repro_epoch_git(const struct recipe *rc, const char *tmp)
 {
 	_cleanup_free_ char *out = NULL;
 	struct dock_err err = { 0 };
-	char base[PATH_MAX + IMG_NAME_MAX + 2];
-	const char *argv[16] = { "git", "-C",           rc->rc_dir, "log",
-				 "-1",  "--format=%ct", "--",       rc->rc_path };
-	size_t n = 8;
+	char base[PATH_MAX + IMG_NAME_MAX + 2], abs[5][PATH_MAX];
+	const char *argv[16] = { "git", "-C", rc->rc_dir, "log", "-1", "--format=%ct", "--" };
+	const char *paths[] = { rc->rc_path, base, rc->rc_initrd_files, rc->rc_root_files,
+				rc->rc_root_overlay };
+	size_t n = 7;
 	long long v;
 	char *end;
 
 	if (!repro_in_git(rc->rc_dir))
 		return -1;
-	if (rc->rc_base[0]) {
-		snprintf(base, sizeof(base), "%s/%s", rc->rc_dir, rc->rc_base);
-		argv[n++] = base;
+	snprintf(base, sizeof(base), "%s/%s", rc->rc_dir, rc->rc_base);
+	/* Absolute: git takes relative paths from rc_dir, the recipe's are from here. */
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if ((i == 1 && !rc->rc_base[0]) || !paths[i][0])
+			continue;
+		if (!realpath(paths[i], abs[i]))
+			return -1;
+		argv[n++] = abs[i];
 	}
-	for (const char *const *t = (const char *const[]){ rc->rc_initrd_files, rc->rc_root_files,
-							   rc->rc_root_overlay, NULL };
-	     *t; t++)
-		if ((*t)[0])
-			argv[n++] = *t;
 	argv[n] = NULL;
 	/* Not our repository (git refuses another user's), or no commit: say so, go on. */
 	if (repro_capture(argv, tmp, "git-epoch", false, &out, &err) < 0) {
