@@ -45,6 +45,7 @@ same "the same inputs (builder, SOURCE_DATE_EPOCH, recipe, agent, host packages)
 same "the same packages" '.packages // []'
 same "the same root filesystem digest" .reproducible.rootfs_sha256
 # A file the manifest names in "differs" ("base.qcow2: ...") is not compared.
+# shellcheck disable=SC2016 # $d is jq's
 same "the same digest of every file \"differs\" does not name" \
 	'[.reproducible.differs[].what | split(":")[0]] as $d | [.files[] | select(.name | IN($d[]) | not) | {name, sha256}]'
 echo "1..$n"
