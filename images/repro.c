@@ -248,7 +248,8 @@ static int repro_debugfs(const struct repro_fs *rf, const char *script, struct d
 	if (r < 0)
 		return r;
 	/* Any line but its banner ("debugfs 1.47.0 (5-Feb-2023)") is a failure. */
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
 		if (strncmp(l, "debugfs 1.", 10) != 0)
 			return err_set(err, IMG_ERR, EIO, "%s: debugfs: %s", rf->rf_img, l);
 	return 0;
