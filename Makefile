@@ -93,7 +93,7 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 # descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
               images/build.c images/imgmanifest.c images/imgdir.c images/imgio.c images/apt.c images/debian.c \
-              images/pack.c images/export.c images/export-ovf.c images/export-pack.c
+              images/pack.c images/repro.c images/export.c images/export-ovf.c images/export-pack.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
@@ -115,7 +115,7 @@ INC_tests    := -Icommon -Ifirewall -Idockd
 
 BINS := $(B)/dockd $(B)/iscadm $(B)/isc-agent $(B)/isc-image $(B)/isc-unseal
 
-.PHONY: all clean check unit tests fuzz demo image install deps lint bench format man deb package-check
+.PHONY: all clean check unit tests fuzz demo image install deps lint bench image-repro format man deb package-check
 all: $(BINS)
 
 # The version every binary's --version prints (common/version.h): VERSION and
@@ -168,6 +168,14 @@ $(B)/isc-image: $(call obj,$(IMAGE_SRC) $(COMMON_SRC))
 # RECIPE: one recipe or several, e.g. RECIPE="micro micro-weak micro-hostile".
 image: $(B)/isc-image $(B)/isc-agent
 	set -e; for r in $(or $(RECIPE),micro); do $(B)/isc-image build $$r --out $(B)/images; done
+
+# Reproducible: RECIPE (default micro) built twice into $(B)/repro/{a,b}, the
+# second from the first's download cache; the manifests' inputs, root
+# filesystem and file digests compared (tests/bench/repro.sh; the full
+# `make bench` does it for debian-web).
+image-repro: $(B)/isc-image $(B)/isc-agent
+	rm -rf $(B)/repro
+	B=$(B) tests/bench/repro.sh $(or $(RECIPE),micro) $(B)/repro/a $(B)/repro/b
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 

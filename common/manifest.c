@@ -164,6 +164,108 @@ static int image_parse_service(struct json_object *o, struct image *im, struct d
 	return 0;
 }
 
+/* "inputs".host_packages: {"name": "version" | null}, bounded. */
+static int image_parse_host_packages(struct json_object *in, struct dock_err *err)
+{
+	struct json_object *pk;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(in, "host_packages", &pk))
+		return 0;
+	if (!json_object_is_type(pk, json_type_object))
+		return err_set(err, 400, EINVAL,
+			       "manifest: inputs: \"host_packages\" must be an object");
+	json_object_object_foreach(pk, key, val)
+	{
+		if (++n > IMAGE_HOST_PACKAGES_MAX)
+			return err_set(err, 400, E2BIG,
+				       "manifest: inputs: more than %d host_packages",
+				       IMAGE_HOST_PACKAGES_MAX);
+		if (key[0] == '\0' || strlen(key) > IMAGE_PACKAGE_NAME_MAX ||
+		    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789.+-:") != strlen(key))
+			return err_set(err, 400, EINVAL,
+				       "manifest: inputs: host_packages: bad package name");
+		if (val &&
+		    (!json_object_is_type(val, json_type_string) ||
+		     json_object_get_string_len(val) > IMAGE_PACKAGE_VER_MAX))
+			return err_set(err, 400, EINVAL,
+				       "manifest: inputs: host_packages: a version must be a "
+				       "string of at most %d bytes, or null",
+				       IMAGE_PACKAGE_VER_MAX);
+	}
+	return 0;
+}
+
+/* "inputs" (optional): the builder, SOURCE_DATE_EPOCH and its origin, the recipe's digest. */
+static int image_parse_inputs(struct json_object *o, struct image *im, struct dock_err *err)
+{
+	struct json_object *in;
+	char agent[65];
+	const char *w = "manifest: inputs";
+
+	if (!json_object_object_get_ex(o, "inputs", &in))
+		return 0;
+	if (!json_object_is_type(in, json_type_object))
+		return err_set(err, 400, EINVAL, "manifest: \"inputs\" must be an object");
+	if (jsonin_str(in, w, "builder", true, im->im_builder, sizeof(im->im_builder), err) < 0 ||
+	    jsonin_u64(in, w, "source_date_epoch", true, 0, IMAGE_EPOCH_MAX,
+		       &im->im_source_date_epoch, err) < 0 ||
+	    jsonin_str(in, w, "source_date_epoch_from", true, im->im_epoch_from,
+		       sizeof(im->im_epoch_from), err) < 0 ||
+	    jsonin_str(in, w, "recipe_sha256", true, im->im_recipe_sha256,
+		       sizeof(im->im_recipe_sha256), err) < 0 ||
+	    JSONIN_BAD(jsonin_str(in, w, "agent_sha256", false, agent, sizeof(agent), err)))
+		return -EINVAL;
+	if (strcmp(im->im_epoch_from, "env") != 0 && strcmp(im->im_epoch_from, "git") != 0 &&
+	    strcmp(im->im_epoch_from, "fixed") != 0)
+		return err_set(err, 400, EINVAL,
+			       "%s: source_date_epoch_from must be \"env\", \"git\" or \"fixed\"",
+			       w);
+	if (!image_hex_ok(im->im_recipe_sha256) ||
+	    (json_object_object_get_ex(in, "agent_sha256", NULL) && !image_hex_ok(agent)))
+		return err_set(err, 400, EINVAL, "%s: a sha256 must be 64 lower-case hex digits",
+			       w);
+	if (image_parse_host_packages(in, err) < 0)
+		return -EINVAL;
+	im->im_have_inputs = true;
+	return 0;
+}
+
+/* "reproducible" (optional): the root filesystem's digest, what differs and why. */
+static int image_parse_repro(struct json_object *o, struct image *im, struct dock_err *err)
+{
+	struct json_object *rp, *diff;
+	const char *w = "manifest: reproducible";
+	uint64_t size;
+
+	if (!json_object_object_get_ex(o, "reproducible", &rp))
+		return 0;
+	if (!json_object_is_type(rp, json_type_object))
+		return err_set(err, 400, EINVAL, "manifest: \"reproducible\" must be an object");
+	if (jsonin_str(rp, w, "rootfs_sha256", true, im->im_rootfs_sha256,
+		       sizeof(im->im_rootfs_sha256), err) < 0 ||
+	    JSONIN_BAD(jsonin_u64(rp, w, "rootfs_size", false, 0, INT64_MAX, &size, err)) ||
+	    jsonin_array(rp, w, "differs", true, IMAGE_DIFFERS_MAX, &diff, err) < 0)
+		return -EINVAL;
+	if (!image_hex_ok(im->im_rootfs_sha256))
+		return err_set(err, 400, EINVAL,
+			       "%s: rootfs_sha256 must be 64 lower-case hex digits", w);
+	im->im_n_differs = json_object_array_length(diff);
+	for (size_t i = 0; i < im->im_n_differs; i++) {
+		struct json_object *d = json_object_array_get_idx(diff, i);
+		char what[IMAGE_DIFFERS_WHAT_MAX + 1], why[IMAGE_DIFFERS_WHY_MAX + 1], dw[64];
+
+		snprintf(dw, sizeof(dw), "%s: differs[%zu]", w, i);
+		if (!json_object_is_type(d, json_type_object))
+			return err_set(err, 400, EINVAL, "%s: must be an object", dw);
+		if (jsonin_str(d, dw, "what", true, what, sizeof(what), err) < 0 ||
+		    jsonin_str(d, dw, "why", true, why, sizeof(why), err) < 0)
+			return -EINVAL;
+	}
+	im->im_have_repro = true;
+	return 0;
+}
+
 /* The files the roles name: a base always, a kernel and an initrd for direct boot. */
 static int image_parse_roles(struct json_object *boot, struct image *im, struct dock_err *err)
 {
@@ -203,6 +305,7 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 	}
 	if (image_parse_files(files, im, err) < 0 || image_parse_boot(o, im, &boot, err) < 0 ||
 	    image_parse_recommended(o, im, err) < 0 || image_parse_service(o, im, err) < 0 ||
+	    image_parse_inputs(o, im, err) < 0 || image_parse_repro(o, im, err) < 0 ||
 	    image_parse_roles(boot, im, err) < 0)
 		goto out;
 	r = 0;

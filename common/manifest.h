@@ -22,6 +22,15 @@ extern const struct jsonin_limits image_manifest_limits;
 #define IMAGE_MAX_FILES     16
 #define IMAGE_FILE_NAME_MAX 64
 #define IMAGE_CMDLINE_MAX   1024
+/* "inputs" and "reproducible" (optional; manifests before them load as they are). */
+#define IMAGE_BUILDER_MAX       128 /* "isc-image 0.5.0 (commit 0123456789ab)" */
+#define IMAGE_HOST_PACKAGES_MAX 32  /* a build names five or so */
+#define IMAGE_PACKAGE_NAME_MAX  64
+#define IMAGE_PACKAGE_VER_MAX   128
+#define IMAGE_DIFFERS_MAX       8
+#define IMAGE_DIFFERS_WHAT_MAX  128
+#define IMAGE_DIFFERS_WHY_MAX   512
+#define IMAGE_EPOCH_MAX         253402300799LL /* 9999-12-31T23:59:59Z */
 
 enum image_boot { IMAGE_BOOT_KERNEL, IMAGE_BOOT_EFI };
 
@@ -42,6 +51,16 @@ struct image {
 	uint64_t im_scratch_mib;
 	bool im_have_service; /* "service": the policy its nodes are judged by */
 	struct profile im_service;
+	/* "inputs": what determined the root filesystem (im_have_inputs). */
+	bool im_have_inputs;
+	char im_builder[IMAGE_BUILDER_MAX + 1];
+	uint64_t im_source_date_epoch;
+	char im_epoch_from[8]; /* env, git, fixed */
+	char im_recipe_sha256[65];
+	/* "reproducible": the root filesystem's digest (im_have_repro). */
+	bool im_have_repro;
+	char im_rootfs_sha256[65];
+	size_t im_n_differs; /* parts named not bit-identical */
 	struct image_file im_files[IMAGE_MAX_FILES];
 	size_t im_n_files;
 	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "debian.h"
@@ -32,13 +33,18 @@ struct build {
 	char bd_out[PATH_MAX];
 	char bd_tmp[PATH_MAX];   /* out/.NAME.build-XXXXXX until committed */
 	char bd_final[PATH_MAX]; /* out/NAME */
-	time_t bd_time;          /* SOURCE_DATE_EPOCH or now */
+	time_t bd_time;          /* "built": SOURCE_DATE_EPOCH or now */
 	struct moddep bd_mods;
 	struct applets bd_applets;
 	unsigned long bd_svc_uid, bd_svc_gid; /* of the service user and group, from the image */
 	bool bd_efi;                          /* boot = efi: a Debian golden image */
-	long long bd_epoch;                   /* SOURCE_DATE_EPOCH, or -1 */
 	struct debian_info bd_deb;            /* boot = efi: mirror, kernel, packages */
+	/* Reproducibility (repro.h): the epoch every timestamp is clamped to and
+	 * where it came from ("env", "git", "fixed"), the root filesystem's digest. */
+	long long bd_epoch;
+	const char *bd_epoch_source;
+	char bd_rootfs_sha256[65];
+	uint64_t bd_rootfs_size;
 };
 
 /* stage.c: the applets the static busybox has, listed through a file in tmp. */

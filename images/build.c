@@ -28,6 +28,7 @@
 #include "imgio.h"
 #include "pack.h"
 #include "progress.h"
+#include "repro.h"
 
 /* The build's milestones on stderr (progress.h): a live line on a terminal,
  * a line per step on a pipe; none when quiet. */
@@ -43,7 +44,7 @@ void build_quiet(bool quiet)
 
 static int build_initrd(struct build *b, struct dock_err *err)
 {
-	struct cpio c = { .cp_mtime = (uint32_t)b->bd_time };
+	struct cpio c = { .cp_mtime = (uint32_t)b->bd_epoch };
 	char cpio_path[PATH_MAX], img_path[PATH_MAX], src[PATH_MAX], name[PATH_MAX],
 		load[8192] = "";
 	char *argv[] = { "gzip", "-n", "-9", "-c", cpio_path, NULL };
@@ -125,14 +126,15 @@ static int tree_size_entry(const char *path, const struct stat *st, int flag, st
 
 static int build_base(struct build *b, struct dock_err *err)
 {
-	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], size[32], label[32], uuid[37], seed[37],
-		ext[80];
-	char *mke2fs[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0",
-			   /* never mounted read-write: a journal would be dead weight */
-			   "-O", "^has_journal", "-L", label, "-U", uuid, "-E", ext, "-d", root,
-			   raw, size, NULL };
+	char root[PATH_MAX], raw[PATH_MAX], qcow[PATH_MAX], label[32], uuid[37];
 	char *qemu_img[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow, NULL };
-	uint64_t mib;
+	struct repro_fs rf = { .rf_root = root,
+			       .rf_img = raw,
+			       .rf_label = label,
+			       .rf_uuid = uuid,
+			       .rf_name = b->bd_rc.rc_name,
+			       .rf_tmp = b->bd_tmp,
+			       .rf_epoch = b->bd_epoch };
 	int r;
 
 	if ((r = path_join(root, sizeof(root), b->bd_tmp, "root", err)) < 0 ||
@@ -145,13 +147,10 @@ static int build_base(struct build *b, struct dock_err *err)
 	tree_bytes = 0;
 	nftw(root, tree_size_entry, 32, FTW_PHYS);
 	/* Content plus room for metadata; the qcow2 only stores what is used. */
-	mib = tree_bytes / (1024 * 1024) * 2 + 16;
-	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+	rf.rf_mib = tree_bytes / (1024 * 1024) * 2 + 16;
 	snprintf(label, sizeof(label), "isc-%.12s", b->bd_rc.rc_name);
 	fixed_uuid("fs-uuid", b->bd_rc.rc_name, uuid);
-	fixed_uuid("hash-seed", b->bd_rc.rc_name, seed);
-	snprintf(ext, sizeof(ext), "hash_seed=%s,root_owner=0:0", seed);
-	if ((r = tool_run(mke2fs, -1, err)) < 0)
+	if ((r = repro_mkfs(&rf, b->bd_rootfs_sha256, &b->bd_rootfs_size, err)) < 0)
 		return r;
 	dir_remove_tree(root);
 	if ((r = tool_run(qemu_img, -1, err)) < 0)
@@ -203,6 +202,25 @@ static int build_time(time_t *t, struct dock_err *err)
 }
 
 /*
+ * The epoch every timestamp of the image is clamped to (repro.h), also
+ * handed to the tools run in the tree (shadow's dates, initramfs-tools'
+ * mtimes honour SOURCE_DATE_EPOCH).
+ */
+static int build_epoch(struct build *b, struct dock_err *err)
+{
+	char v[32];
+	int r;
+
+	if ((r = repro_epoch(&b->bd_rc, b->bd_tmp, &b->bd_epoch, &b->bd_epoch_source, err)) < 0)
+		return r;
+	snprintf(v, sizeof(v), "%lld", b->bd_epoch);
+	setenv("SOURCE_DATE_EPOCH", v, 1);
+	img_log("%s: SOURCE_DATE_EPOCH %lld (%s)", b->bd_rc.rc_name, b->bd_epoch,
+		b->bd_epoch_source);
+	return 0;
+}
+
+/*
  * boot = efi: debootstrap, the recipe's trees, the hardening, then the
  * packed GPT disk as base.qcow2. Downloaded packages are kept in
  * OUT/.cache/debootstrap for the next build.
@@ -238,6 +256,8 @@ static int build_debian(struct build *b, struct dock_err *err)
 	ps.ps_tmp = b->bd_tmp;
 	ps.ps_out = qcow;
 	ps.ps_epoch = b->bd_epoch;
+	ps.ps_rootfs_sha256 = b->bd_rootfs_sha256;
+	ps.ps_rootfs_size = &b->bd_rootfs_size;
 	return pack_efi(&ps, err);
 }
 
@@ -268,9 +288,6 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 	    (r = recipe_parse(recipe, &b->bd_rc, err)) < 0)
 		return r;
 	b->bd_efi = strcmp(b->bd_rc.rc_boot, "efi") == 0;
-	b->bd_epoch = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH")
-		? (long long)b->bd_time
-		: -1;
 	if (!b->bd_efi && (r = kernel_pick(kver, b->bd_kver, sizeof(b->bd_kver), err)) < 0)
 		return r;
 	if (agent)
@@ -306,6 +323,8 @@ static int build_run(struct build *b, const char *recipe_arg, const char *exe_di
 		b->bd_tmp[0] = '\0';
 		return r;
 	}
+	if ((r = build_epoch(b, err)) < 0)
+		return r;
 	if (b->bd_efi) {
 		if ((r = build_debian(b, err)) < 0)
 			return r;

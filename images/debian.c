@@ -146,13 +146,16 @@ int debian_bootstrap(const struct recipe *rc, const char *root, const char *cach
 /* Run a command inside the tree: chroot ROOT argv... */
 static int chroot_run(const char *root, const char *const *args, int out_fd, struct dock_err *err)
 {
-	const char *argv[16];
+	const char *argv[32];
 	size_t n = 0;
 
 	argv[n++] = "chroot";
 	argv[n++] = root;
 	for (; *args && n < sizeof(argv) / sizeof(argv[0]) - 1; args++)
 		argv[n++] = *args;
+	if (*args) /* never cut a command line short */
+		return err_set(err, IMG_ERR, E2BIG, "chroot %s: more than %zu arguments", argv[2],
+			       sizeof(argv) / sizeof(argv[0]) - 3);
 	argv[n] = NULL;
 	return tool_runc(argv, out_fd, err);
 }
@@ -507,6 +510,8 @@ static int debian_sysprep(const struct recipe *rc, const char *root, struct dock
 	tree_empty(root, "var/lib/apt/lists", "*_*");
 	tree_empty(root, "var/cache/debconf", "*-old");
 	tree_empty(root, "var/lib/dpkg", "*-old");
+	/* ldconfig's cache of what it scanned: inode numbers and ctimes of this build. */
+	tree_rm(root, "var/cache/ldconfig/aux-cache");
 	tree_empty(root, "tmp", "*");
 	tree_empty(root, "var/tmp", "*");
 	tree_rm(root, "var/log/journal");
@@ -589,10 +594,10 @@ static int debian_packages(const char *root, struct debian_info *di, struct dock
  * standalone EFI binary whose embedded stub finds the root by its fixed
  * UUID and reads that grub.cfg. pack.c puts the binary on the ESP.
  */
-static int debian_grub(const struct recipe *rc, const char *root, const char *kver,
+static int debian_grub(const struct recipe *rc, const char *root, const char *kver, long long epoch,
 		       struct dock_err *err)
 {
-	char uuid[37], text[4096], stub_arg[128], path[PATH_MAX];
+	char uuid[37], text[4096], mtime[48], path[PATH_MAX];
 	int n, r;
 
 	pack_root_uuid(rc->rc_name, uuid);
@@ -637,10 +642,23 @@ static int debian_grub(const struct recipe *rc, const char *root, const char *kv
 		 uuid);
 	if ((r = tree_put(root, PACK_GRUB_STUB, text, 0644, err)) < 0)
 		return r;
-	snprintf(stub_arg, sizeof(stub_arg), "boot/grub/grub.cfg=/%s", PACK_GRUB_STUB);
-	return CHROOT(root, "grub-mkstandalone", "--format=x86_64-efi", "--output=/" PACK_GRUB_EFI,
-		      "--locales=", "--fonts=", "--themes=",
-		      "--modules=part_gpt ext2 search_fs_uuid configfile normal linux", stub_arg);
+	/* What grub-mkstandalone does, reproducibly: its memdisk would carry this
+	 * build's mtimes in its temp directory's order. The modules and the stub
+	 * as /boot/grub/grub.cfg, names in order, one mtime; no fonts, locales, themes. */
+	snprintf(mtime, sizeof(mtime), "--mtime=@%lld", epoch);
+	if ((r = CHROOT(root, "tar", "--sort=name", mtime, "--owner=0", "--group=0",
+			"--numeric-owner", "--format=ustar",
+			"--transform=s,^usr/lib/grub/x86_64-efi,boot/grub/x86_64-efi,;"
+			"s,^" PACK_GRUB_STUB "$,boot/grub/grub.cfg,",
+			"--exclude=monolithic", "--exclude=kernel.img", "--exclude=config.h", "-C",
+			"/", "-cf", "/tmp/isc-memdisk.tar", "usr/lib/grub/x86_64-efi",
+			PACK_GRUB_STUB)) < 0)
+		return r;
+	r = CHROOT(root, "grub-mkimage", "--format=x86_64-efi", "--output=/" PACK_GRUB_EFI,
+		   "--memdisk=/tmp/isc-memdisk.tar", "--prefix=(memdisk)/boot/grub", "memdisk",
+		   "tar", "part_gpt", "ext2", "search_fs_uuid", "configfile", "normal", "linux");
+	tree_rm(root, "tmp/isc-memdisk.tar");
+	return r;
 }
 
 /* --- the hardening ------------------------------------------------------------ */
@@ -716,8 +734,8 @@ static int debian_harden_units(const struct recipe *rc, const char *root, struct
 }
 
 /* Root locked, the audit rules compiled, the initramfs again, the kernel and GRUB. */
-static int debian_harden_boot(const struct recipe *rc, const char *root, struct debian_info *di,
-			      struct dock_err *err)
+static int debian_harden_boot(const struct recipe *rc, const char *root, long long epoch,
+			      struct debian_info *di, struct dock_err *err)
 {
 	int r;
 
@@ -732,7 +750,7 @@ static int debian_harden_boot(const struct recipe *rc, const char *root, struct 
 		return r;
 
 	if ((r = debian_kernel(root, di, err)) < 0 ||
-	    (r = debian_grub(rc, root, di->di_kver, err)) < 0)
+	    (r = debian_grub(rc, root, di->di_kver, epoch, err)) < 0)
 		return r;
 	return 0;
 }
@@ -744,7 +762,7 @@ int debian_harden(const struct recipe *rc, const char *root, const char *agent, 
 
 	if ((r = debian_harden_files(rc, root, agent, err)) < 0 ||
 	    (r = debian_harden_units(rc, root, err)) < 0 ||
-	    (r = debian_harden_boot(rc, root, di, err)) < 0)
+	    (r = debian_harden_boot(rc, root, epoch, di, err)) < 0)
 		return r;
 	setuid_cleared = 0;
 	setuid_root = root;

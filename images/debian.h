@@ -38,8 +38,9 @@ int debian_bootstrap(const struct recipe *rc, const char *root, const char *cach
 /*
  * Harden the tree (service user, units, firewall, sysctls, audit, sshd,
  * locked root, no setuid bits, no timers), install the agent, regenerate
- * the initramfs, sysprep, record the packages and the kernel. epoch >= 0:
- * clamp every mtime to it (SOURCE_DATE_EPOCH).
+ * the initramfs, sysprep, record the packages and the kernel. epoch
+ * (SOURCE_DATE_EPOCH, repro.h): GRUB's memdisk has it, every mtime is
+ * clamped to it.
  */
 int debian_harden(const struct recipe *rc, const char *root, const char *agent, long long epoch,
 		  struct debian_info *di, struct dock_err *err);

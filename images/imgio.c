@@ -277,8 +277,14 @@ int elf_check_static(const char *path, const char *what, struct dock_err *err)
 
 /* --- running tools ---------------------------------------------------------- */
 
-/* Run argv[0] (PATH lookup): stdin from /dev/null, stdout to out_fd or /dev/null, stderr shown. */
 int tool_run(char *const argv[], int out_fd, struct dock_err *err)
+{
+	return tool_run_fds(argv, out_fd, -1, err);
+}
+
+/* Run argv[0] (PATH lookup): stdin from /dev/null, stdout to out_fd or /dev/null,
+ * stderr to err_fd or shown. */
+int tool_run_fds(char *const argv[], int out_fd, int err_fd, struct dock_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -291,6 +297,8 @@ int tool_run(char *const argv[], int out_fd, struct dock_err *err)
 		r = out_fd >= 0 ? posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)
 				: posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
 								   O_WRONLY, 0);
+	if (r == 0 && err_fd >= 0)
+		r = posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
 	if (r == 0)
 		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -311,34 +319,36 @@ int tool_run(char *const argv[], int out_fd, struct dock_err *err)
 
 /* --- overlay trees ----------------------------------------------------------------- */
 
-int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx,
-	      struct dock_err *err)
+/* Byte order, whatever the locale: the same tree gives the same archive and root. */
+static int tree_name_cmp(const struct dirent **a, const struct dirent **b)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	char dir[PATH_MAX];
-	struct dirent *de;
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int tree_not_dots(const struct dirent *de)
+{
+	return strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+}
+
+static void tree_names_free(struct dirent **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The entries of dir/rel in name order, each given to fn, directories walked into. */
+static int tree_walk_names(const char *root, const char *rel, const char *dir, int depth,
+			   size_t *count, tree_fn fn, void *ctx, struct dirent **names, int n,
+			   struct dock_err *err)
+{
 	int r;
 
-	if (depth > TREE_MAX_DEPTH)
-		return err_set(err, IMG_ERR, ELOOP, "%s/%s: nested deeper than %d", root, rel,
-			       TREE_MAX_DEPTH);
-	if (rel[0])
-		r = path_join(dir, sizeof(dir), root, rel, err);
-	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
-		r = err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", root);
-	else
-		r = 0;
-	if (r < 0)
-		return r;
-	d = opendir(dir);
-	if (!d)
-		return err_set(err, IMG_ERR, errno, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
+	for (int i = 0; i < n; i++) {
+		const struct dirent *de = names[i];
 		char src[PATH_MAX], sub[PATH_MAX];
 		struct stat st;
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
 		if (++*count > TREE_MAX_ENTRIES)
 			return err_set(err, IMG_ERR, E2BIG, "%s: more than %d entries", root,
 				       TREE_MAX_ENTRIES);
@@ -366,6 +376,32 @@ int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_
 			return r;
 	}
 	return 0;
+}
+
+int tree_walk(const char *root, const char *rel, int depth, size_t *count, tree_fn fn, void *ctx,
+	      struct dock_err *err)
+{
+	struct dirent **names = NULL;
+	char dir[PATH_MAX];
+	int r, n;
+
+	if (depth > TREE_MAX_DEPTH)
+		return err_set(err, IMG_ERR, ELOOP, "%s/%s: nested deeper than %d", root, rel,
+			       TREE_MAX_DEPTH);
+	if (rel[0])
+		r = path_join(dir, sizeof(dir), root, rel, err);
+	else if (snprintf(dir, sizeof(dir), "%s", root) >= (int)sizeof(dir))
+		r = err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", root);
+	else
+		r = 0;
+	if (r < 0)
+		return r;
+	n = scandir(dir, &names, tree_not_dots, tree_name_cmp);
+	if (n < 0)
+		return err_set(err, IMG_ERR, errno, "%s: %s", dir, strerror(errno));
+	r = tree_walk_names(root, rel, dir, depth, count, fn, ctx, names, n, err);
+	tree_names_free(names, n);
+	return r;
 }
 
 /* Modes are normalised: what QEMU's user must read is world-readable. */
@@ -396,6 +432,11 @@ void fixed_uuid(const char *purpose, const char *name, char out[37])
 
 int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 {
+	return tool_runc_fds(argv, out_fd, -1, err);
+}
+
+int tool_runc_fds(const char *const argv[], int out_fd, int err_fd, struct dock_err *err)
+{
 	char *v[TOOL_ARGS_MAX];
 	size_t n = 0;
 
@@ -407,5 +448,5 @@ int tool_runc(const char *const argv[], int out_fd, struct dock_err *err)
 	/* posix_spawn takes char *const[]: it does not write the strings. */
 	memcpy(v, argv, n * sizeof(v[0]));
 	v[n] = NULL;
-	return tool_run(v, out_fd, err);
+	return tool_run_fds(v, out_fd, err_fd, err);
 }

@@ -72,9 +72,12 @@ int elf_check_static(const char *path, const char *what, struct dock_err *err);
 /* Run argv[0] (PATH lookup) with stdin from /dev/null, stdout to out_fd
  * (-1: /dev/null), stderr inherited; 0 when it exits 0. */
 int tool_run(char *const argv[], int out_fd, struct dock_err *err);
+/* The same with stderr to err_fd (-1: inherited). */
+int tool_run_fds(char *const argv[], int out_fd, int err_fd, struct dock_err *err);
 /* The same for an argv of const strings (at most TOOL_ARGS_MAX - 1 of them). */
 #define TOOL_ARGS_MAX 64
 int tool_runc(const char *const argv[], int out_fd, struct dock_err *err);
+int tool_runc_fds(const char *const argv[], int out_fd, int err_fd, struct dock_err *err);
 
 /* Called for each entry under a tree, parents before children. */
 typedef int (*tree_fn)(void *ctx, const char *rel, const char *src, const struct stat *st,

@@ -1,6 +1,7 @@
 /*
  * imgmanifest.c: an image's manifest.json, written last in a build (what
- * was built from what, the service policy, every file's size and sha256:
+ * was built from what, the service policy, the inputs that determine the
+ * root filesystem and its digest, every file's size and sha256:
  * common/manifest.h is how the dock reads it). `isc-image ls` reads it
  * back in imgdir.c.
  */
@@ -22,7 +23,9 @@
 #include "build.h"
 #include "imgio.h"
 #include "manifest.h"
+#include "repro.h"
 #include "sha256.h"
+#include "version.h"
 
 /* --- manifest.json -------------------------------------------------------------- */
 
@@ -117,6 +120,91 @@ static int manifest_debian(struct build *b, json_object *m, struct dock_err *err
 	return 0;
 }
 
+/* --- inputs and reproducibility (repro.h) ------------------------------------------ */
+
+/* The host packages whose files or tools shaped the image. */
+static json_object *manifest_host_packages(const struct build *b)
+{
+	static const char *const efi[] = { "debootstrap", "e2fsprogs", "libguestfs0",
+					   "qemu-utils" };
+	char kernel[sizeof(b->bd_kver) + 16];
+	const char *micro[] = { kernel, "busybox-static", "e2fsprogs", "gzip", "qemu-utils" };
+
+	snprintf(kernel, sizeof(kernel), "linux-image-%s", b->bd_kver);
+	if (b->bd_efi)
+		return repro_host_packages(b->bd_tmp, efi, sizeof(efi) / sizeof(efi[0]));
+	return repro_host_packages(b->bd_tmp, micro, sizeof(micro) / sizeof(micro[0]));
+}
+
+/*
+ * "inputs": what determines the root filesystem besides the package
+ * versions (boot = efi: "packages"): the builder, the epoch and where it came
+ * from, the recipe with its trees, the agent, the host's packages used.
+ */
+static int manifest_inputs(const struct build *b, json_object *m, struct dock_err *err)
+{
+	json_object *in = json_object_new_object(), *pk = manifest_host_packages(b);
+	char recipe[65], agent[65];
+	int r;
+
+	if (!in || !pk) {
+		json_object_put(in);
+		json_object_put(pk);
+		return err_set(err, IMG_ERR, ENOMEM, "manifest: out of memory");
+	}
+	if ((r = repro_recipe_digest(&b->bd_rc, recipe, err)) < 0 ||
+	    (r = sha256_file(b->bd_agent, agent, NULL, err)) < 0) {
+		json_object_put(in);
+		json_object_put(pk);
+		return r;
+	}
+	json_object_object_add(in, "builder",
+			       json_object_new_string(ISC_VERSION_LINE("isc-image")));
+	json_object_object_add(in, "source_date_epoch", json_object_new_int64(b->bd_epoch));
+	json_object_object_add(in, "source_date_epoch_from",
+			       json_object_new_string(b->bd_epoch_source));
+	json_object_object_add(in, "recipe_sha256", json_object_new_string(recipe));
+	json_object_object_add(in, "agent_sha256", json_object_new_string(agent));
+	json_object_object_add(in, "host_packages", pk);
+	json_object_object_add(m, "inputs", in);
+	return 0;
+}
+
+static void manifest_differs(json_object *arr, const char *what, const char *why)
+{
+	json_object *d = json_object_new_object();
+
+	if (!d)
+		return;
+	json_object_object_add(d, "what", json_object_new_string(what));
+	json_object_object_add(d, "why", json_object_new_string(why));
+	json_object_array_add(arr, d);
+}
+
+/* "reproducible": the root filesystem's digest, and what is not bit-identical, and why. */
+static int manifest_reproducible(const struct build *b, json_object *m, struct dock_err *err)
+{
+	json_object *rp = json_object_new_object(), *diff = json_object_new_array();
+
+	if (!rp || !diff) {
+		json_object_put(rp);
+		json_object_put(diff);
+		return err_set(err, IMG_ERR, ENOMEM, "manifest: out of memory");
+	}
+	json_object_object_add(rp, "rootfs_sha256", json_object_new_string(b->bd_rootfs_sha256));
+	json_object_object_add(rp, "rootfs_size",
+			       json_object_new_int64((int64_t)b->bd_rootfs_size));
+	if (b->bd_efi)
+		manifest_differs(
+			diff, "base.qcow2: the EFI system partition",
+			"mkfs.vfat in the libguestfs appliance takes the volume serial and the "
+			"directories' times from the clock; its two files are copies of "
+			"boot/grub/isc/ in the root filesystem, which is bit-identical");
+	json_object_object_add(rp, "differs", diff);
+	json_object_object_add(m, "reproducible", rp);
+	return 0;
+}
+
 int manifest_build(struct build *b, struct dock_err *err)
 {
 	static const struct {
@@ -157,7 +245,8 @@ int manifest_build(struct build *b, struct dock_err *err)
 		json_object_put(arr);
 		goto out;
 	}
-	if (b->bd_rc.rc_svc_name[0] && (r = manifest_service(b, m, err)) < 0) {
+	if ((b->bd_rc.rc_svc_name[0] && (r = manifest_service(b, m, err)) < 0) ||
+	    (r = manifest_inputs(b, m, err)) < 0 || (r = manifest_reproducible(b, m, err)) < 0) {
 		json_object_put(arr);
 		goto out;
 	}

@@ -1,6 +1,7 @@
 /*
  * pack.c: the golden image's disk. The root tree becomes an ext4 image
- * (mke2fs -d: fixed UUID and hash seed, no journal: it is never written);
+ * (repro.h: mke2fs -d, fixed UUID, hash seed and inode times; no
+ * journal: it is never written);
  * libguestfs then lays out a GPT disk with an ESP (the tree's standalone
  * GRUB as EFI/BOOT/BOOTX64.EFI, which finds the root by UUID and reads its
  * /boot/grub/grub.cfg) and the root partition (the discoverable-partitions
@@ -29,6 +30,7 @@
 #include <guestfs.h>
 
 #include "imgio.h"
+#include "repro.h"
 
 #define SECTOR     512ULL
 #define MIB        (1024ULL * 1024)
@@ -108,36 +110,27 @@ static int pack_stage_esp(const struct pack_spec *ps, const char *esp, struct do
 	return 0;
 }
 
-/* The root tree as an ext4 image of about its size; returns its size in bytes. */
+/* The root tree as an ext4 image of about its size (repro.h); returns its size in bytes. */
 static int pack_root_fs(const struct pack_spec *ps, const char *img, const char *uuid,
 			uint64_t *bytes, struct dock_err *err)
 {
-	char seed[37], ext[96], size[32], fake[32];
-	const char *mke2fs[] = { "mke2fs",       "-q",   "-F",       "-t",        "ext4",
-				 "-b",           "4096", "-m",       "0",         "-O",
-				 "^has_journal", "-L",   ROOT_LABEL, "-U",        uuid,
-				 "-E",           ext,    "-d",       ps->ps_root, img,
-				 size,           NULL };
-	uint64_t mib;
+	struct repro_fs rf = { .rf_root = ps->ps_root,
+			       .rf_img = img,
+			       .rf_label = ROOT_LABEL,
+			       .rf_uuid = uuid,
+			       .rf_name = ps->ps_name,
+			       .rf_tmp = ps->ps_tmp,
+			       .rf_epoch = ps->ps_epoch };
 	int r;
 
 	pack_tree_bytes = 0;
 	if (nftw(ps->ps_root, pack_size_entry, 64, FTW_PHYS) != 0)
 		return err_set(err, IMG_ERR, EIO, "%s: could not size the tree", ps->ps_root);
 	/* Room for metadata and a little slack; read-only, so no more. */
-	mib = pack_tree_bytes / MIB * 6 / 5 + 64;
-	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
-	fixed_uuid("hash-seed", ps->ps_name, seed);
-	snprintf(ext, sizeof(ext), "hash_seed=%s,root_owner=0:0", seed);
-	if (ps->ps_epoch >= 0) {
-		snprintf(fake, sizeof(fake), "%lld", ps->ps_epoch);
-		setenv("E2FSPROGS_FAKE_TIME", fake, 1);
-	}
-	r = tool_runc(mke2fs, -1, err);
-	unsetenv("E2FSPROGS_FAKE_TIME");
-	if (r < 0)
+	rf.rf_mib = pack_tree_bytes / MIB * 6 / 5 + 64;
+	if ((r = repro_mkfs(&rf, ps->ps_rootfs_sha256, ps->ps_rootfs_size, err)) < 0)
 		return r;
-	*bytes = mib * MIB;
+	*bytes = rf.rf_mib * MIB;
 	return 0;
 }
 

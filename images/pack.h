@@ -6,14 +6,18 @@
 #ifndef ISC_PACK_H
 #define ISC_PACK_H
 
+#include <stdint.h>
+
 #include "err.h"
 
 struct pack_spec {
-	const char *ps_name; /* image name: fixed UUIDs are derived from it */
-	const char *ps_root; /* the staged tree (consumed: removed once packed) */
-	const char *ps_tmp;  /* scratch directory for the intermediate files */
-	const char *ps_out;  /* the qcow2 to write */
-	long long ps_epoch;  /* >= 0: SOURCE_DATE_EPOCH for timestamps */
+	const char *ps_name;      /* image name: fixed UUIDs are derived from it */
+	const char *ps_root;      /* the staged tree (consumed: removed once packed) */
+	const char *ps_tmp;       /* scratch directory for the intermediate files */
+	const char *ps_out;       /* the qcow2 to write */
+	long long ps_epoch;       /* SOURCE_DATE_EPOCH for timestamps */
+	char *ps_rootfs_sha256;   /* out: the root filesystem's digest (65 bytes) */
+	uint64_t *ps_rootfs_size; /* out: its size */
 };
 
 /* Where the tree's GRUB EFI binary is (relative to the root): made by

@@ -4,7 +4,8 @@
 # table and as JSON of a micro image built into a temporary directory, `ls`
 # of a missing directory (exit 1, the directory named), `rm` (removes an
 # image, refuses what is not one), and the image directory taken from a
-# dockd.conf's image_dir (--config) with --images/--out overriding it.
+# dockd.conf's image_dir (--config) with --images/--out overriding it, and
+# reproducibility: two builds of micro give the same inputs and digests.
 # TAP output. X=path picks another binary (default build/isc-image).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -157,6 +158,38 @@ t_has "a dockd.conf without image_dir: dockd's default, named" /var/lib/isc/imag
 run "$X" help
 t_has "help names dockd.conf and the built-in default image directory" /var/lib/isc/images \
 	/dockd.conf
+
+# --- reproducible: micro built twice, the same root filesystem ------------------------
+# $IMG/micro and $W/fromconf2/micro are two builds of one recipe from the same
+# packages (README "Reproducible images"): same inputs, same digests.
+A=$IMG/micro/manifest.json B2=$W/fromconf2/micro/manifest.json
+inputs() { jq -cS '.inputs' "$1" 2>&1; }
+digests() { jq -cS '[.reproducible, [.files[] | {name, sha256}]]' "$1" 2>&1; }
+t_is "reproducible: the manifest records the inputs" \
+	"$(jq -r '.inputs | [(.builder | startswith("isc-image ")), (.source_date_epoch | type),
+		(.source_date_epoch_from | IN("env", "git", "fixed")), (.recipe_sha256 | length),
+		(.agent_sha256 | length), (.host_packages["busybox-static"] | type),
+		(.host_packages["e2fsprogs"] | type)] | @tsv' "$A" 2>&1)" \
+	"$(printf 'true\tnumber\ttrue\t64\t64\tstring\tstring')"
+t_is "reproducible: micro's manifest names nothing that differs" \
+	"$(jq -c '.reproducible | [(.rootfs_sha256 | length), .differs]' "$A" 2>&1)" '[64,[]]'
+t_is "reproducible: two builds, the same inputs" "$(inputs "$B2")" "$(inputs "$A")"
+t_is "reproducible: two builds, the same root filesystem and files (base, kernel, initrd)" \
+	"$(digests "$B2")" "$(digests "$A")"
+t_ok "build micro with SOURCE_DATE_EPOCH=1234567890" \
+	env SOURCE_DATE_EPOCH=1234567890 "$X" build micro --out "$W/epoch"
+t_is "... recorded as the environment's" \
+	"$(jq -c '.inputs | [.source_date_epoch, .source_date_epoch_from]' "$W/epoch/micro/manifest.json" 2>&1)" \
+	'[1234567890,"env"]'
+if [ "$(jq -r .reproducible.rootfs_sha256 "$W/epoch/micro/manifest.json")" != \
+	"$(jq -r .reproducible.rootfs_sha256 "$A")" ] &&
+	[ "$(jq -r .inputs.recipe_sha256 "$W/epoch/micro/manifest.json")" = "$(jq -r .inputs.recipe_sha256 "$A")" ]; then
+	t_pass "... another epoch, another root filesystem digest (the recipe's the same)"
+else
+	t_fail "... another epoch, another root filesystem digest (the recipe's the same)"
+fi
+run env SOURCE_DATE_EPOCH=yesterday "$X" build micro --out "$W/epoch"
+t_is "SOURCE_DATE_EPOCH=yesterday: exit 1, named" "$rc $(grep -c 'SOURCE_DATE_EPOCH "yesterday"' <<<"$out")" "1 1"
 
 # --- rm ------------------------------------------------------------------------------
 mkdir "$IMG/notimage"

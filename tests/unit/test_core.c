@@ -20,6 +20,7 @@
 #include "checks.h"
 #include "profile.h"
 #include "config.h"
+#include "file.h"
 #include "image.h"
 #include "jsonin.h"
 #include "netpool.h"
@@ -956,6 +957,92 @@ static void test_manifest(void **st)
 			    "manifest: profile: service ports[0] must look like \"80/tcp\"");
 }
 
+/* Read tests/unit/fixtures/manifest/NAME into im. */
+static int manifest_fixture(const char *name, struct image *im, struct dock_err *e)
+{
+	char path[512], *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/manifest/%s", src_dir, name);
+	assert_int_equal(file_read(path, IMAGE_MANIFEST_MAX, &buf, &len), 0);
+	r = image_manifest_parse(buf, len, im, e);
+	free(buf);
+	return r;
+}
+
+/* Manifests from before "inputs" and "reproducible" load as they are; the
+ * new blocks are read with their bounds. */
+static void test_manifest_repro(void **st)
+{
+	struct image im;
+	struct dock_err e = { 0 };
+	char buf[4096];
+	(void)st;
+	assert_int_equal(manifest_fixture("micro-v1.json", &im, &e), 0);
+	assert_false(im.im_have_inputs);
+	assert_false(im.im_have_repro);
+	assert_string_equal(im.im_base->if_name, "base.qcow2");
+	assert_int_equal(manifest_fixture("debian-web-v1.json", &im, &e), 0);
+	assert_false(im.im_have_inputs);
+	assert_int_equal(im.im_boot, IMAGE_BOOT_EFI);
+	assert_int_equal(manifest_fixture("micro-repro.json", &im, &e), 0);
+	assert_true(im.im_have_inputs);
+	assert_true(im.im_have_repro);
+	assert_string_equal(im.im_epoch_from, "git");
+	assert_true(im.im_source_date_epoch > 1600000000);
+	assert_int_equal(strlen(im.im_rootfs_sha256), 64);
+	assert_int_equal(strlen(im.im_recipe_sha256), 64);
+	assert_int_equal(im.im_n_differs, 0);
+	assert_non_null(strstr(im.im_builder, "isc-image "));
+#define REPRO_MANIFEST(inputs, repro)                                                              \
+	snprintf(buf, sizeof(buf),                                                                 \
+		 "{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},\"files\":["            \
+		 "{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]," \
+		 "\"inputs\":%s,\"reproducible\":%s}",                                             \
+		 inputs, repro)
+#define IN_OK                                                                              \
+	"{\"builder\":\"isc-image 1\",\"source_date_epoch\":1,\"source_date_epoch_from\":" \
+	"\"fixed\",\"recipe_sha256\":\"" SHA "\"}"
+#define RP_OK "{\"rootfs_sha256\":\"" SHA "\",\"differs\":[{\"what\":\"a\",\"why\":\"b\"}]}"
+	REPRO_MANIFEST(IN_OK, RP_OK);
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), 0);
+	assert_int_equal(im.im_n_differs, 1);
+	REPRO_MANIFEST("{\"builder\":\"x\",\"source_date_epoch\":1,\"source_date_epoch_from\":"
+		       "\"clock\",\"recipe_sha256\":\"" SHA "\"}",
+		       RP_OK);
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	assert_string_equal(
+		e.de_msg,
+		"manifest: inputs: source_date_epoch_from must be \"env\", \"git\" or \"fixed\"");
+	err_clear(&e);
+	REPRO_MANIFEST("{\"builder\":\"x\",\"source_date_epoch\":253402300800,"
+		       "\"source_date_epoch_from\":\"env\",\"recipe_sha256\":\"" SHA "\"}",
+		       RP_OK);
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	assert_non_null(strstr(e.de_msg, "source_date_epoch"));
+	err_clear(&e);
+	REPRO_MANIFEST("{\"builder\":\"x\",\"source_date_epoch\":1,\"source_date_epoch_from\":"
+		       "\"env\",\"recipe_sha256\":\"" SHA "\",\"host_packages\":{\"A B\":\"1\"}}",
+		       RP_OK);
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "manifest: inputs: host_packages: bad package name");
+	err_clear(&e);
+	REPRO_MANIFEST(IN_OK, "{\"rootfs_sha256\":\"XYZ\",\"differs\":[]}");
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	err_clear(&e);
+	REPRO_MANIFEST(IN_OK, "{\"rootfs_sha256\":\"" SHA "\",\"differs\":[1,2,3,4,5,6,7,8,9]}");
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	err_clear(&e);
+	REPRO_MANIFEST(IN_OK, "{\"rootfs_sha256\":\"" SHA "\",\"differs\":[{\"what\":\"a\"}]}");
+	assert_int_equal(image_manifest_parse(buf, strlen(buf), &im, &e), -EINVAL);
+	assert_non_null(strstr(e.de_msg, "differs[0]"));
+	err_clear(&e);
+#undef REPRO_MANIFEST
+#undef IN_OK
+#undef RP_OK
+}
+
 /* ---- profiles and checks ---- */
 
 static void test_profile(void **st)
@@ -1592,6 +1679,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agentproto),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_manifest_repro),
 		cmocka_unit_test(test_image_base_standalone),
 		cmocka_unit_test(test_image_remove),
 		cmocka_unit_test(test_profile),
