@@ -46,7 +46,7 @@ DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c 
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
              dockd/config-reload.c dockd/sdnotify.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
-NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
+NODE_SRC := dockd/node.c dockd/flows.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
             dockd/node-vmm.c

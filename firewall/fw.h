@@ -142,6 +142,13 @@ int fw_quarantine(const struct fw_node *node, bool on, struct dock_err *err);
 int fw_set_egress(const struct fw_node *node, bool deny, const char *const *allow, size_t n,
 		  struct dock_err *err);
 
+/* One batch changing the node's published ports and egress from `now` (as
+ * recorded before the change) to `want` (the same node: name, bridge,
+ * addresses; only its publishes and egress may differ): now's publishes
+ * removed, want's added (a host port another node holds is 409 naming it),
+ * the egress policy replaced. The node must be in the table (500). */
+int fw_node_update(const struct fw_node *now, const struct fw_node *want, struct dock_err *err);
+
 /* ---- flows: node to node, only as a lab's policy allows ----------------- */
 
 #define FW_FLOWS_MAX 65536 /* flows per call: bounds one batch */

@@ -934,6 +934,44 @@ static void test_flows(void **state)
 	assert_isc("list-web1-db.nft");
 }
 
+/* fw_node_update: publishes and egress replaced in one batch; a host port
+ * another node holds is 409 and changes nothing; back to the plain node. */
+static void test_node_update(void **state)
+{
+	static const struct fw_publish two_pub[] = { { IPPROTO_TCP, 8081, 80 },
+						     { IPPROTO_UDP, 5353, 53 } };
+	struct fw_node two[2] = { n0, n1 }, want = n0, bad;
+	struct dock_err err = { 0 };
+	char *before;
+
+	(void)state;
+	two[1].fn_published = &web_80;
+	two[1].fn_npublished = 1;
+	init_ok(two, 2);
+	want.fn_published = two_pub;
+	want.fn_npublished = 2;
+	want.fn_egress_deny = true;
+	want.fn_egress_allow = allow_two;
+	want.fn_negress_allow = 2;
+	ok(fw_node_update(&two[0], &want, &err), &err);
+	assert_isc("list-update.nft");
+	before = ruleset();
+	bad = want;
+	bad.fn_published = &web_80;
+	bad.fn_npublished = 1;
+	assert_failed(fw_node_update(&want, &bad, &err), &err, 409, EEXIST, "node db", before);
+	memset(&err, 0, sizeof(err));
+	bad = want;
+	bad.fn_ip = "10.231.0.3";
+	assert_failed(fw_node_update(&want, &bad, &err), &err, 400, EINVAL, "only publishes",
+		      before);
+	free(before);
+	memset(&err, 0, sizeof(err));
+	ok(fw_node_update(&want, &two[0], &err), &err);
+	ok(fw_node_remove(&two[1], &err), &err);
+	assert_isc("list-web1.nft");
+}
+
 static void test_teardown(void **state)
 {
 	struct dock_err err = { 0 };
@@ -1449,6 +1487,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_quarantine, check_others),
 		cmocka_unit_test_teardown(test_egress, check_others),
 		cmocka_unit_test_teardown(test_flows, check_others),
+		cmocka_unit_test_teardown(test_node_update, check_others),
 		cmocka_unit_test_teardown(test_teardown, check_others),
 		cmocka_unit_test_teardown(test_max_nodes, check_others),
 		cmocka_unit_test_teardown(test_render, check_others),
