@@ -62,5 +62,6 @@ int api_forensic_list(const struct api_call *c);
 int api_forensic_rm(const struct api_call *c);
 int api_audit(const struct api_call *c);
 int api_ops(const struct api_call *c);
+int api_lab_flows(const struct api_call *c);
 
 #endif

@@ -43,6 +43,8 @@ enum api_route_id {
 	API_OP_SHOW,
 	API_OP_WAIT, /* streamed: a long-poll (api-ops.h) */
 	API_OP_CANCEL,
+	API_LAB_FLOWS,     /* GET /v1/labs/NAME/flows */
+	API_LAB_FLOWS_SET, /* PUT /v1/labs/NAME/flows */
 };
 
 /* Headers an answer adds (Location, Allow, the audit listing's cursor). */
