@@ -24,6 +24,7 @@
 #include "log.h"
 #include "node-int.h"
 #include "validate.h"
+#include "virt.h"
 
 #define FLOWS_FILE_MAX (512 * 1024) /* FLOWS_MAX flows of ~200 bytes, with room */
 
@@ -32,6 +33,7 @@ struct flow_rec {
 	struct flow fr_flow;
 	char fr_from_bridge[16];
 	char fr_to_bridge[16];
+	char fr_to_ip[16]; /* what the from-node's resolver answers for the to-node */
 };
 
 static pthread_mutex_t flows_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -184,6 +186,7 @@ static int flows_save(const char *lab, const struct flow_rec *v, size_t n, struc
 		json_object_object_add(o, "from_bridge",
 				       json_object_new_string(v[i].fr_from_bridge));
 		json_object_object_add(o, "to_bridge", json_object_new_string(v[i].fr_to_bridge));
+		json_object_object_add(o, "to_ip", json_object_new_string(v[i].fr_to_ip));
 		json_object_array_add(arr, o);
 	}
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
@@ -194,13 +197,56 @@ static int flows_save(const char *lab, const struct flow_rec *v, size_t n, struc
 
 /* ---- names --------------------------------------------------------------- */
 
-/* Each node of the lab resolves, by short name, the nodes it has a flow
- * to: set in the node's network (flows-dns.c). */
-static int flows_names_apply(const char *lab, const struct flow_rec *v, size_t n,
-			     struct dock_err *err)
+/* Whether v[0..n) holds a flow from `from` to `to` (any port). */
+static bool flows_pair(const struct flow_rec *v, size_t n, const char *from, const char *to,
+		       const char *to_ip)
 {
-	(void)lab, (void)v, (void)n, (void)err;
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].fr_flow.from, from) == 0 && strcmp(v[i].fr_flow.to, to) == 0 &&
+		    (to_ip == NULL || strcmp(v[i].fr_to_ip, to_ip) == 0))
+			return true;
+	return false;
+}
+
+/* DNS host entry of the pair e (from's network: to's short name -> to's
+ * address); on: add, else remove. */
+static int flows_name_set(const char *lab, const struct flow_rec *e, bool on, struct dock_err *err)
+{
+	char net[NODE_NAME_MAX + 16];
+	const char *shortname = e->fr_flow.to + strlen(lab) + 1;
+
+	snprintf(net, sizeof(net), NODE_PREFIX "%s", e->fr_flow.from);
+	return virt_network_dns_host(net, e->fr_to_ip, shortname, on, err);
+}
+
+/* Each node of the lab resolves, by short name, the nodes it has a flow
+ * to, on its gateway (libvirt's dnsmasq of its network, updated in place):
+ * pairs of old that now lacks go, pairs of now are (re)added. The names
+ * follow the firewall: a failure here is logged, not undone (the flows are
+ * in force; the next apply or start sets the names again). */
+static void flows_names_apply(const char *lab, const struct flow_rec *old, size_t nold,
+			      const struct flow_rec *now, size_t nnow)
+{
+	struct dock_err e = { 0 };
+
+	for (size_t i = 0; i < nold; i++) {
+		const struct flow_rec *o = &old[i];
+
+		if (flows_pair(old, i, o->fr_flow.from, o->fr_flow.to, o->fr_to_ip) ||
+		    flows_pair(now, nnow, o->fr_flow.from, o->fr_flow.to, o->fr_to_ip))
+			continue; /* said already, or stays */
+		if (flows_name_set(lab, o, false, &e) < 0 && e.de_status != 404)
+			log_warn("lab %s: %s", lab, e.de_msg);
+		err_clear(&e);
+	}
+	for (size_t i = 0; i < nnow; i++) {
+		if (flows_pair(now, i, now[i].fr_flow.from, now[i].fr_flow.to, NULL))
+			continue;
+		if (flows_name_set(lab, &now[i], true, &e) < 0)
+			log_warn("lab %s: node %s will not resolve %s: %s", lab,
+				 now[i].fr_flow.from, now[i].fr_flow.to, e.de_msg);
+		err_clear(&e);
+	}
 }
 
 /* ---- the firewall ------------------------------------------------------ */
@@ -248,7 +294,7 @@ static bool flow_same(const struct flow *a, const struct flow *b)
 /* The bridge of node `name` of lab `lab`: 404 when there is no such node,
  * 400 when it is not the lab's. node_lock held. */
 static int flows_bridge_locked(const char *lab, const char *name, char *bridge, size_t size,
-			       struct dock_err *err)
+			       char ip[16], struct dock_err *err)
 {
 	size_t ll = strlen(lab);
 	struct node_names nn;
@@ -262,6 +308,8 @@ static int flows_bridge_locked(const char *lab, const char *name, char *bridge, 
 		return err_set(err, 404, ENOENT, "lab %s: node %s does not exist", lab, name);
 	node_names(&n->n_rec, &nn);
 	snprintf(bridge, size, "%s", nn.nn_subnet.ns_bridge);
+	if (ip != NULL)
+		snprintf(ip, 16, "%s", nn.nn_subnet.ns_node_ip);
 	return 0;
 }
 
@@ -295,10 +343,10 @@ static int flows_resolve(const char *lab, const struct flow *f, size_t n, struct
 			continue;
 		v[k].fr_flow = f[i];
 		r = flows_bridge_locked(lab, f[i].from, v[k].fr_from_bridge,
-					sizeof(v[k].fr_from_bridge), err);
+					sizeof(v[k].fr_from_bridge), NULL, err);
 		if (r == 0)
 			r = flows_bridge_locked(lab, f[i].to, v[k].fr_to_bridge,
-						sizeof(v[k].fr_to_bridge), err);
+						sizeof(v[k].fr_to_bridge), v[k].fr_to_ip, err);
 		k++;
 	}
 	pthread_mutex_unlock(&node_lock);
@@ -338,7 +386,7 @@ int flows_apply(const char *lab, const struct flow *f, size_t n, struct dock_err
 			flows_save(lab, old, nold, NULL);
 	}
 	if (r == 0)
-		r = flows_names_apply(lab, now, nnow, err);
+		flows_names_apply(lab, old, nold, now, nnow);
 	pthread_mutex_unlock(&flows_lock);
 	if (r == 0)
 		log_info("lab %s: %zu flow(s) in force (were %zu)", lab, nnow, nold);
@@ -431,10 +479,12 @@ static void flows_init_lab(const char *lab, const void *arg)
 	}
 	if (f != NULL && flows_resolve(lab, f, k, &now, &k, &e) == 0 &&
 	    (k == n || flows_save(lab, now, k, &e) == 0) &&
-	    flows_fw_set(NULL, 0, now, k, &e) == 0 && flows_names_apply(lab, now, k, &e) == 0)
+	    flows_fw_set(NULL, 0, now, k, &e) == 0) {
+		flows_names_apply(lab, v, n, now, k);
 		log_info("lab %s: %zu flow(s) installed", lab, k);
-	else
+	} else {
 		log_warn("lab %s: flows not installed: %s", lab, e.de_msg);
+	}
 	free(v);
 	free(now);
 	free(f);
@@ -470,12 +520,12 @@ static void flows_gone_lab(const char *lab, const void *arg)
 		else
 			v[k++] = v[i];
 	}
-	if (g > 0 &&
-	    (flows_save(lab, v, k, &e) < 0 || flows_fw_set(gone, g, NULL, 0, &e) < 0 ||
-	     flows_names_apply(lab, v, k, &e) < 0))
+	if (g > 0 && (flows_save(lab, v, k, &e) < 0 || flows_fw_set(gone, g, NULL, 0, &e) < 0)) {
 		log_warn("lab %s: node %s's flows: %s", lab, name, e.de_msg);
-	else if (g > 0)
+	} else if (g > 0) {
+		flows_names_apply(lab, gone, g, v, k);
 		log_info("lab %s: node %s's %zu flow(s) removed with it", lab, name, g);
+	}
 	free(v);
 	free(gone);
 }
