@@ -64,5 +64,6 @@ int api_audit(const struct api_call *c);
 /* A node's guest audit log (api-gaudit.c). */
 int api_node_gaudit(const struct api_call *c);
 int api_ops(const struct api_call *c);
+int api_lab_flows(const struct api_call *c);
 
 #endif

@@ -126,6 +126,8 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/operations/*", API_OP_SHOW, api_ops, NULL },
 	{ "DELETE", "/v1/operations/*", API_OP_CANCEL, api_ops, NULL },
 	{ "GET", "/v1/operations/*/wait", API_OP_WAIT, NULL, NULL },
+	{ "GET", "/v1/labs/*/flows", API_LAB_FLOWS, api_lab_flows, NULL },
+	{ "PUT", "/v1/labs/*/flows", API_LAB_FLOWS_SET, api_lab_flows, "lab-flows" },
 };
 
 /* Does url match pattern? The '*' segment is copied into name. */
