@@ -33,9 +33,9 @@ row() { # NODE ID: "STATUS evidence" of the node's row
 	jq -r --arg id "$2" '.checks[] | select(.id == $id) | "\(.status) \(.evidence)"' "$W/$1.status.json"
 }
 has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
+# No wait: the consoles' readers (guest_attach) end with their QEMU.
 finish() {
 	kill "$DOCKD_PID" 2>/dev/null
-	wait 2>/dev/null
 	dock_diag
 	[ "$_t_fail" != 0 ] && for n in c r n; do t_diag "--- $n: $(row $n resources)"; done
 	t_done
