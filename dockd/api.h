@@ -46,8 +46,8 @@ enum api_route_id {
 	API_NODE_GAUDIT,        /* GET /v1/nodes/NAME/audit: the guest audit log */
 	API_NODE_GAUDIT_VERIFY, /* GET /v1/nodes/NAME/audit/verify */
 	API_NODE_GAUDIT_PURGE,  /* DELETE /v1/nodes/NAME/audit */
-	API_LAB_FLOWS,     /* GET /v1/labs/NAME/flows */
-	API_LAB_FLOWS_SET, /* PUT /v1/labs/NAME/flows */
+	API_LAB_FLOWS,          /* GET /v1/labs/NAME/flows */
+	API_LAB_FLOWS_SET,      /* PUT /v1/labs/NAME/flows */
 };
 
 /* Headers an answer adds (Location, Allow, the audit listing's cursor). */
