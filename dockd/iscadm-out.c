@@ -157,9 +157,9 @@ static void iscadm_table_print(struct iscadm_table *t)
 void iscadm_print_nodes(struct json_object *a, bool quiet)
 {
 	static const char *const head[] = {
-		"NAME", "STATE", "IMAGE", "IP", "AGENT", "PORTS", "AGE"
+		"NAME", "STATE", "IMAGE", "LAB", "IP", "AGENT", "PORTS", "AGE"
 	};
-	struct iscadm_table t = { .t_cols = 7 };
+	struct iscadm_table t = { .t_cols = 8 };
 
 	if (iscadm_format == ISCADM_JSON && !quiet) {
 		iscadm_print_json(a);
@@ -190,6 +190,7 @@ void iscadm_print_nodes(struct json_object *a, bool quiet)
 		const char *cells[] = { iscadm_str(n, "name"),
 					iscadm_str(n, "state"),
 					iscadm_str(n, "image"),
+					iscadm_str(n, "lab"),
 					iscadm_str(n, "ip"),
 					iscadm_str(n, "agent"),
 					pl[0] ? pl : "-",

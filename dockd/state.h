@@ -82,6 +82,7 @@ struct node_rec {
 	char nr_base_sha256[65]; /* the image's base disk at create (pin.h); "" not pinned */
 	uint32_t nr_vmm_uid;     /* its QEMU's uid and gid (vmm.h); 0 none yet */
 	char nr_profile[64];     /* policy the checks judge against; may be empty */
+	char nr_lab[NODE_NAME_MAX + 1]; /* the lab it belongs to (lab.h); "" none, absent before */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;
