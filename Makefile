@@ -68,7 +68,7 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 # logs (followed too) and the times people type.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
               dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c \
-              dockd/iscadm-logs.c
+              dockd/iscadm-logs.c dockd/iscadm-lab.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
