@@ -41,12 +41,21 @@ struct ly_doc {
 static __attribute__((format(printf, 4, 5))) int ly_fail(struct ly_doc *d, const struct ly *at,
 							 const char *key, const char *fmt, ...)
 {
-	char msg[384];
+	char msg[384], k[LY_PATH_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	snprintf(k, sizeof(k), "%s", key);
+	/* One line: a key or value of the file may hold any character. */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	for (char *c = k; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	key = k;
 	return err_set(d->d_err, 400, EINVAL, "%s:%d:%d: %s: %s", d->d_file, at ? at->y_line : 1,
 		       at ? at->y_col : 1, key[0] ? key : "(top)", msg);
 }
@@ -559,6 +568,27 @@ static int lab_node_limits(struct ly_doc *d, const struct ly *node, const struct
 	return 0;
 }
 
+/* spec_parse's refusal, at the value it names when it names one of the
+ * node's keys (the node's own or the defaults'), else at the node. */
+static int lab_spec_fail(struct ly_doc *d, const struct ly *k, const struct ly *node,
+			 const struct ly *defs, const char *np, const char *msg)
+{
+	char path[LY_PATH_MAX];
+
+	for (size_t i = 0; lab_node_keys[i] != NULL; i++) {
+		const char *key = lab_node_keys[i], *at = strstr(msg, key);
+		const struct ly *v;
+		size_t l = strlen(key);
+		if (at == NULL || (at > msg && (at[-1] == '_' || (at[-1] >= 'a' && at[-1] <= 'z'))) ||
+		    at[l] == '_' || (at[l] >= 'a' && at[l] <= 'z'))
+			continue;
+		v = lab_val(d, node, defs, key, path, np);
+		if (v != NULL)
+			return ly_fail(d, v, path, "%s", msg);
+	}
+	return ly_fail(d, k, np, "%s", msg);
+}
+
 static void lab_json_copy(char *dst, size_t size, struct json_object *o)
 {
 	snprintf(dst, size, "%s",
@@ -615,7 +645,7 @@ static int lab_node(struct ly_doc *d, struct lab *lab, const struct ly *k, const
 		r = spec_parse(ln->ln_body, strlen(ln->ln_body), cfg, spec, &e);
 		free(spec);
 		if (r < 0) {
-			r = ly_fail(d, k, np, "%s", e.de_msg);
+			r = lab_spec_fail(d, k, node, defs, np, e.de_msg);
 			goto out;
 		}
 	}
