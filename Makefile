@@ -34,7 +34,7 @@ COMMON_SRC := common/err.c common/log.c common/file.c common/jsonin.c common/val
 FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets.c \
           firewall/fw-elems.c firewall/fw-rule.c firewall/fw-chains.c firewall/fw-send.c \
           firewall/fw-dry.c firewall/fw-str.c firewall/fw-read.c firewall/fw-show.c \
-          firewall/fw-showfmt.c firewall/fwlog.c firewall/fw-private.c
+          firewall/fw-showfmt.c firewall/fwlog.c firewall/fw-private.c firewall/fw-flows.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config (and `dockd -t`'s look at the host), nets, templates, images, records, LUKS, the agent protocol, create
@@ -49,7 +49,7 @@ DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c 
 # The lab file (YAML against its schema) and the plan of an up: pure.
 DOCK_CORE += dockd/lab.c dockd/lab-plan.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
-NODE_SRC := dockd/node.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
+NODE_SRC := dockd/node.c dockd/flows.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
             dockd/node-vmm.c

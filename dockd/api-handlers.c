@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,10 @@
 #include "api-logs.h"
 #include "api-ops.h"
 #include "audit.h"
+#include "flows.h"
 #include "forensic.h"
 #include "image.h"
+#include "jsonin.h"
 #include "log.h"
 #include "node.h"
 #include "validate.h"
@@ -342,4 +345,49 @@ int api_ops(const struct api_call *c)
 	if (c->ac_id == API_OP_CANCEL)
 		return api_ops_forget(c->ac_name, c->ac_out, c->ac_err);
 	return api_ops_show(c->ac_name, c->ac_out, c->ac_err);
+}
+
+/* A lab's flows: GET the recorded ones; PUT {"flows":[{"from","to","port"}]}
+ * replaces them all in one batch (flows_apply; full node names). */
+int api_lab_flows(const struct api_call *c)
+{
+	static const struct jsonin_limits lim = { API_BODY_MAX, 8, FLOWS_MAX };
+	struct json_object *body = NULL, *arr = NULL;
+	struct flow *f = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (c->ac_id == API_LAB_FLOWS_SET) {
+		r = jsonin_parse("flows request", api_body(c->ac_req), c->ac_req->ar_len, &lim,
+				 &body, c->ac_err);
+		if (r == 0)
+			r = jsonin_array(body, "flows request", "flows", true, FLOWS_MAX, &arr,
+					 c->ac_err);
+		if (r == 0) {
+			n = json_object_array_length(arr);
+			f = calloc(n + 1, sizeof(*f));
+			if (f == NULL)
+				r = err_set(c->ac_err, 500, ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = flow_from_json(json_object_array_get_idx(arr, i), &f[i], c->ac_err);
+		if (r == 0) {
+			*c->ac_detail = json_object_new_object();
+			json_object_object_add(*c->ac_detail, "flows", flows_to_json(f, n));
+			r = flows_apply(c->ac_name, f, n, c->ac_err);
+		}
+		json_object_put(body);
+		free(f);
+		f = NULL;
+		if (r < 0)
+			return r;
+	}
+	r = flows_get(c->ac_name, &f, &n, c->ac_err);
+	if (r == 0) {
+		*c->ac_out = json_object_new_object();
+		json_object_object_add(*c->ac_out, "lab", json_object_new_string(c->ac_name));
+		json_object_object_add(*c->ac_out, "flows", flows_to_json(f, n));
+	}
+	free(f);
+	return r;
 }

@@ -68,5 +68,6 @@ int api_labs_list(const struct api_call *c);
 int api_lab_up(const struct api_call *c);
 int api_lab_status(const struct api_call *c);
 int api_lab_down(const struct api_call *c);
+int api_lab_flows(const struct api_call *c);
 
 #endif

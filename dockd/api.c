@@ -127,6 +127,8 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/labs/validate", API_LABS_VALIDATE, api_lab_up, NULL },
 	{ "GET", "/v1/labs/*", API_LAB_STATUS, api_lab_status, NULL },
 	{ "DELETE", "/v1/labs/*", API_LAB_DOWN, api_lab_down, "lab-down" },
+	{ "GET", "/v1/labs/*/flows", API_LAB_FLOWS, api_lab_flows, NULL },
+	{ "PUT", "/v1/labs/*/flows", API_LAB_FLOWS_SET, api_lab_flows, "lab-flows" },
 };
 
 /* Does url match pattern? The '*' segment is copied into name. */

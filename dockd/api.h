@@ -49,6 +49,8 @@ enum api_route_id {
 	API_LABS_VALIDATE, /* POST /v1/labs/validate: the same, checked and planned only */
 	API_LAB_STATUS,    /* GET /v1/labs/LAB */
 	API_LAB_DOWN,      /* DELETE /v1/labs/LAB */
+	API_LAB_FLOWS,     /* GET /v1/labs/NAME/flows */
+	API_LAB_FLOWS_SET, /* PUT /v1/labs/NAME/flows */
 };
 
 /* Headers an answer adds (Location, Allow, the audit listing's cursor). */

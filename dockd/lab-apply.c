@@ -17,17 +17,12 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "flows.h"
 #include "lab.h"
 #include "log.h"
 #include "node.h"
 #include "spec.h"
 
-#if __has_include("flows.h")
-#include "flows.h"
-#define LAB_HAVE_FLOWS 1
-#else
-#define LAB_HAVE_FLOWS 0
-#endif
 
 #define LAB_REC_MAX (2 * 1024 * 1024)
 
@@ -171,7 +166,6 @@ static int lab_node_remove(struct lab_run *run, const char *name, struct dock_er
 
 static int lab_node_net(struct lab_run *run, const struct lab_node *ln, struct dock_err *err)
 {
-#if LAB_HAVE_FLOWS
 	struct json_object *net = json_tokener_parse(ln->ln_net);
 	int r = net ? node_net_update(ln->ln_name, net, err) : -EINVAL;
 
@@ -182,11 +176,6 @@ static int lab_node_net(struct lab_run *run, const struct lab_node *ln, struct d
 	r = lab_rec_set(run->lr_rec, ln->ln_name, ln->ln_core, ln->ln_net);
 	pthread_mutex_unlock(&run->lr_lock);
 	return r < 0 ? r : lab_store_locked(run, err);
-#else
-	(void)run;
-	(void)ln;
-	return err_set(err, 501, ENOSYS, "changing a node's network in place is not built in");
-#endif
 }
 
 static int lab_step_run(struct lab_run *run, const struct lab_step *s, struct dock_err *err)
@@ -247,14 +236,12 @@ static int lab_flows_set(struct lab_run *run, struct dock_err *err)
 {
 	const struct lab *lab = run->lr_lab;
 	char *json = lab_flows_json(lab);
+	struct flow *f = calloc(lab->l_n_flows + 1, sizeof(*f));
 	int r = 0;
 
-	if (json == NULL)
-		return err_set(err, 500, ENOMEM, "out of memory");
-#if LAB_HAVE_FLOWS
-	struct flow *f = calloc(lab->l_n_flows + 1, sizeof(*f));
-	if (f == NULL) {
+	if (json == NULL || f == NULL) {
 		free(json);
+		free(f);
 		return err_set(err, 500, ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < lab->l_n_flows; i++) {
@@ -265,10 +252,6 @@ static int lab_flows_set(struct lab_run *run, struct dock_err *err)
 	}
 	r = flows_apply(lab->l_name, f, lab->l_n_flows, err);
 	free(f);
-#else
-	if (lab->l_n_flows > 0)
-		r = err_set(err, 501, ENOSYS, "flows are not built in");
-#endif
 	if (r < 0) {
 		free(json);
 		return r;
@@ -365,6 +348,18 @@ static struct json_object *lab_detail(const char *lab, const char *file, const c
 	return d;
 }
 
+/* The flows change, or a node made anew (a node's flows leave with it)
+ * needs them again. */
+static bool lab_flows_due(const struct lab *lab, const struct lab_plan *p)
+{
+	if (p->lp_flows)
+		return true;
+	for (size_t i = 0; lab->l_n_flows > 0 && i < p->lp_n; i++)
+		if (p->lp_steps[i].ls_act == LAB_CREATE || p->lp_steps[i].ls_act == LAB_RECREATE)
+			return true;
+	return false;
+}
+
 /* Plan and (unless dry) apply, lab_mutex held; lab, rec, plan the caller's. */
 static int lab_up_locked(struct lab *lab, struct lab_rec *rec, struct lab_plan *plan,
 			 const char *sha, const struct lab_up_opts *o, struct json_object **out,
@@ -405,7 +400,7 @@ static int lab_up_locked(struct lab *lab, struct lab_rec *rec, struct lab_plan *
 	lab_run_plan(&run, o->lu_parallel, failed);
 	pthread_mutex_destroy(&run.lr_lock);
 	*out = lab_answer(lab, sha, plan, run.lr_result);
-	if (plan->lp_flows && lab_flows_set(&run, err) < 0) {
+	if (lab_flows_due(lab, plan) && lab_flows_set(&run, err) < 0) {
 		json_object_object_add(*out, "flows_error", json_object_new_string(err->de_msg));
 		err_clear(err);
 		json_object_array_add(failed, json_object_new_string("flows"));
@@ -478,10 +473,8 @@ static int lab_down_locked(const char *name, struct json_object *removed, struct
 	}
 	if (r == 0 && !found && json_object_array_length(removed) == 0)
 		r = err_set(err, 404, ENOENT, "no lab %s", name);
-#if LAB_HAVE_FLOWS
 	if (r == 0 && flows_apply(name, NULL, 0, err) < 0)
 		r = -EIO;
-#endif
 	if (r == 0 && found) {
 		lab_rec_path(name, path, sizeof(path));
 		if (unlink(path) < 0 && errno != ENOENT)

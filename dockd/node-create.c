@@ -46,7 +46,8 @@ static int node_network_xml(const struct node_rec *r, const struct node_names *n
 		{ "ip", nn->nn_subnet.ns_node_ip },
 		{ "mac", r->nr_mac },
 		{ "name", r->nr_name },
-		/* egress deny: no resolver on the gateway, so no lookups leave by DNS */
+		/* egress deny: the gateway's resolver answers the node's own names
+		 * only (a lab's, flows.c) and forwards nothing: no lookup leaves */
 		{ "dns_off", r->nr_egress_deny ? "yes" : "" },
 	};
 	return node_render("network.xml", v, NVARS(v), xml, err);

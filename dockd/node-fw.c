@@ -6,12 +6,15 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
+#include "flows.h"
 #include "forensic.h"
+#include "jsonin.h"
 #include "log.h"
 #include "portcheck.h"
 
@@ -284,5 +287,123 @@ int node_fw_show_json(const char *name, struct json_object **out, struct dock_er
 		json_object_object_add(*out, "text", json_object_new_string(text));
 	free(text);
 	fw_show_free(fs);
+	return r;
+}
+
+/* ---- a node's network changed in place (flows.h) ------------------------------------- */
+
+static int node_apply_update(const struct node_fwview *old, const struct node_rec *now,
+			     const void *arg, struct dock_err *err)
+{
+	struct node_names nn;
+	struct node_fwview fv;
+
+	(void)arg;
+	node_names(now, &nn);
+	node_fw(now, &nn, &fv);
+	return fw_node_update(&old->fv_node, &fv.fv_node, err);
+}
+
+/* net_spec's members into rec (what it leaves out stays): 400 naming the bad one. */
+static int node_net_parse(const char *name, const struct json_object *spec, struct node_rec *rec,
+			  struct dock_err *err)
+{
+	char pub[NODE_PUBLISH_MAX][24], allow[NODE_ALLOW_MAX][32], what[64], egress[8];
+	size_t npub = 0, nallow = 0;
+	struct fw_publish p;
+	int r;
+
+	snprintf(what, sizeof(what), "node %s: network", name);
+	if (!json_object_is_type(spec, json_type_object))
+		return err_set(err, 400, EINVAL, "%s: not an object", what);
+	json_object_object_foreach((struct json_object *)(uintptr_t)spec, k, v)
+	{
+		(void)v;
+		if (strcmp(k, "publish") != 0 && strcmp(k, "egress") != 0 &&
+		    strcmp(k, "egress_allow") != 0)
+			return err_set(err, 400, EINVAL, "%s: unknown member \"%.32s\"", what, k);
+	}
+	if (jsonin_strings(spec, what, "publish", pub[0], sizeof(pub[0]), NODE_PUBLISH_MAX, &npub,
+			   err) < 0 ||
+	    jsonin_strings(spec, what, "egress_allow", allow[0], sizeof(allow[0]), NODE_ALLOW_MAX,
+			   &nallow, err) < 0)
+		return -EINVAL;
+	r = jsonin_str(spec, what, "egress", false, egress, sizeof(egress), err);
+	if (JSONIN_BAD(r))
+		return r;
+	if (r == 0 && strcmp(egress, "allow") != 0 && strcmp(egress, "deny") != 0)
+		return err_set(err, 400, EINVAL, "%s: \"egress\" must be \"allow\" or \"deny\"",
+			       what);
+	if (r == 0)
+		rec->nr_egress_deny = strcmp(egress, "deny") == 0;
+	if (json_object_object_get_ex(spec, "publish", NULL)) {
+		for (size_t i = 0; i < npub; i++) {
+			if (fw_publish_parse(pub[i], &p, err) < 0) {
+				err_prefix(err, "%s: ", what);
+				return -EINVAL;
+			}
+			fw_publish_format(&p, rec->nr_published[i], sizeof(rec->nr_published[i]));
+		}
+		rec->nr_n_published = npub;
+		rec->nr_withheld = 0;
+		rec->nr_withheld_why[0] = '\0';
+	}
+	if (json_object_object_get_ex(spec, "egress_allow", NULL)) {
+		memcpy(rec->nr_egress_allow, allow, sizeof(allow));
+		rec->nr_n_allow = nallow;
+	}
+	return 0;
+}
+
+/* A port of the new list that the old one did not have installed must be
+ * one the dock may publish (publish_ports, no listener). */
+static int node_net_ports_allowed(const struct node_rec *before, const struct node_rec *now,
+				  struct dock_err *err)
+{
+	for (size_t i = 0; i < now->nr_n_published; i++) {
+		struct fw_publish p;
+		bool had = false;
+
+		for (size_t j = 0; j < before->nr_n_published; j++)
+			had |= strcmp(before->nr_published[j], now->nr_published[i]) == 0 &&
+				!(before->nr_withheld & (1u << j));
+		if (!had &&
+		    (fw_publish_parse(now->nr_published[i], &p, err) < 0 ||
+		     node_publish_allowed(&p, err) < 0))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int node_net_update(const char *name, const struct json_object *net_spec, struct dock_err *err)
+{
+	struct node_rec before, *now;
+	struct node *n;
+	int r = node_acquire(name, "changing its network", &n, err);
+
+	if (r < 0)
+		return r;
+	before = n->n_rec;
+	now = malloc(sizeof(*now));
+	if (now == NULL) {
+		node_release(n);
+		return err_set(err, 500, ENOMEM, "out of memory");
+	}
+	*now = before;
+	r = node_net_parse(name, net_spec, now, err);
+	if (r == 0)
+		r = node_net_ports_allowed(&before, now, err);
+	if (r == 0) {
+		pthread_mutex_lock(&node_lock);
+		n->n_rec = *now;
+		pthread_mutex_unlock(&node_lock);
+		r = node_fw_change(n, &before, err, node_apply_update, NULL);
+	}
+	if (r == 0)
+		log_info("node %s: network changed in place: %zu published, egress %s, %zu allowed",
+			 name, now->nr_n_published, now->nr_egress_deny ? "deny" : "allow",
+			 now->nr_n_allow);
+	free(now);
+	node_release(n);
 	return r;
 }

@@ -265,4 +265,12 @@ void node_console_boot(const char *name, const char *path);
 /* The console log and its rotated files removed; absence is fine. */
 void node_console_remove(const char *path);
 
+/* ---- flows.c: a lab's flows (flows.h) ------------------------------------ */
+
+/* At start, after fw_init: every lab's recorded flows into the table
+ * (those of nodes that exist; the record follows). Failures are logged. */
+void flows_init(void);
+/* A node's flows leave its lab's record and the table (node_teardown). */
+void flows_node_gone(const char *name);
+
 #endif

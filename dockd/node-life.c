@@ -163,6 +163,7 @@ int node_teardown(const struct node_rec *rec, struct dock_err *err)
 	node_fw(rec, &nn, &fv);
 	if (fw_node_remove(&fv.fv_node, err) < 0)
 		r = -EIO;
+	flows_node_gone(rec->nr_name);
 	if (virt_secret_remove(rec->nr_secret_uuid, rec->nr_volume, err) < 0)
 		r = -EIO;
 	if (virt_volume_remove(NODE_POOL, nn.nn_volume, err) < 0)

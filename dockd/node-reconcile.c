@@ -405,6 +405,8 @@ static int node_init_firewall(struct dock_err *err)
 	}
 	r = fw_init(fns, node_count, node_private_ranges(node_cfg, priv),
 		    node_cfg->dc_n_egress_private + 1, err);
+	if (r == 0)
+		flows_init(); /* a second batch: until it lands, no flow, the safe way */
 	free(fvs);
 	free(fns);
 	free(nns);

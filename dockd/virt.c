@@ -446,6 +446,39 @@ int virt_network_remove(const char *name, struct dock_err *err)
 	return r;
 }
 
+int virt_network_dns_host(const char *name, const char *ip, const char *hostname, bool add,
+			  struct dock_err *err)
+{
+	unsigned flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+	char xml[160];
+	virNetworkPtr net;
+	int r = 0;
+	VIRT_CONN(c, err);
+
+	net = virNetworkLookupByName(c, name);
+	if (net == NULL) {
+		r = err_set(err, 404, ENOENT, "network %s: %s", name, virt_msg());
+		virConnectClose(c);
+		return r;
+	}
+	if (virNetworkIsActive(net) == 1)
+		flags |= VIR_NETWORK_UPDATE_AFFECT_LIVE;
+	/* the entry goes first, so that adding it again is no error; an
+	 * absent one is libvirt's error, which removing ignores */
+	snprintf(xml, sizeof(xml), "<host ip='%s'><hostname>%s</hostname></host>", ip, hostname);
+	(void)virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST,
+			       -1, xml, flags);
+	if (add) {
+		if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+				     VIR_NETWORK_SECTION_DNS_HOST, -1, xml, flags) < 0)
+			r = err_set(err, 500, virt_errno(), "network %s: DNS host %s %s: %s", name,
+				    ip, hostname, virt_msg());
+	}
+	virNetworkFree(net);
+	virConnectClose(c);
+	return r;
+}
+
 int virt_domain_define(const char *xml, struct dock_err *err)
 {
 	virDomainPtr d;

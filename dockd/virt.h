@@ -40,6 +40,11 @@ int virt_secret_usages(char ***usages, size_t *n, struct dock_err *err);
 
 int virt_network_create(const char *name, const char *xml, struct dock_err *err);
 int virt_network_remove(const char *name, struct dock_err *err);
+/* Add (or remove) the DNS host entry ip -> hostname of network `name`, in
+ * its running dnsmasq and its definition (virNetworkUpdate: no restart).
+ * Adding what is there is no error, nor removing what is not. */
+int virt_network_dns_host(const char *name, const char *ip, const char *hostname, bool add,
+			  struct dock_err *err);
 
 enum virt_dom_state {
 	VIRT_DOM_ABSENT,

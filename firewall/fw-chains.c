@@ -174,8 +174,10 @@ static void fw_chain_forward(struct fw_batch *b)
 	fw_chain_create(b, "forward", "filter", NF_INET_FORWARD, NF_IP_PRI_FILTER);
 	fw_if_rule(b, "forward", NFT_META_OIFNAME, FW_QUARANTINED, NFT_GOTO, FW_DROP_TO,
 		   "oifname @quarantined goto " FW_DROP_TO);
-	/* Nodes never reach each other. Before any accept, so that no later
+	/* Nodes reach each other only along a flow (fw-flows.c); else
+	 * never. The drop comes before any other accept, so that no later
 	 * accept can let node-to-node traffic through. */
+	fw_flows_rules(b);
 	r = fw_rule_new(b, "forward");
 	fw_if_in(b, r, NFT_META_IIFNAME, FW_BRIDGES, false);
 	fw_if_in(b, r, NFT_META_OIFNAME, FW_BRIDGES, false);

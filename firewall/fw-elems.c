@@ -47,7 +47,9 @@ void fw_key_port(struct fw_key *k, uint16_t port)
 	fw_key_put(k, FW_F_PORT, &be);
 }
 
-static struct fw_el *fw_el_new(struct fw_batch *b, struct fw_els *els, const struct fw_info *fi)
+/* A new zeroed element at the end of els, whose owner (for messages) is
+ * `who`; NULL (and the batch failed) without memory. */
+struct fw_el *fw_el_push(struct fw_batch *b, struct fw_els *els, const char *who)
 {
 	struct fw_el *e;
 
@@ -64,8 +66,13 @@ static struct fw_el *fw_el_new(struct fw_batch *b, struct fw_els *els, const str
 	}
 	e = &els->v[els->n++];
 	memset(e, 0, sizeof(*e));
-	e->e_node = fi->fi_name;
+	e->e_node = who;
 	return e;
+}
+
+static struct fw_el *fw_el_new(struct fw_batch *b, struct fw_els *els, const struct fw_info *fi)
+{
+	return fw_el_push(b, els, fi->fi_name);
 }
 
 /* The host's services a node may reach: DNS on its gateway, DHCP there and
@@ -207,6 +214,7 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 				fw_el_published_to(b, out, fi, &fi->fi_pub[i]);
 		break;
 	case FW_PRIVATE: /* the dock's, not a node's: fw_init fills it */
+	case FW_FLOWS:   /* a lab's, between two nodes: fw_flows_set */
 	case FW_NSETS:
 		break;
 	}

@@ -62,7 +62,7 @@ struct mnl_socket;
 #define FW_SEQ_BEGIN     1u /* batch begin; message i has FW_SEQ_BEGIN + 1 + i */
 #define FW_WHAT_MAX      160
 #define FW_SAFE_MAX      48           /* how much of a bad input a message quotes */
-#define FW_KEY_MAX       32           /* the longest key: ifname . ipv4 . ether, 28 bytes */
+#define FW_KEY_MAX       40           /* the longest key: ifname . ifname . proto . port */
 #define FW_DUMP_BUF      (128 * 1024) /* one recv of a dump; the kernel sends at most 32 KiB */
 
 /* ---- the table's sets --------------------------------------------------- */
@@ -91,6 +91,7 @@ enum fw_set {
 	FW_PUBLISHED_TO,
 	FW_NODE_DROP,
 	FW_PRIVATE,
+	FW_FLOWS,
 	FW_NSETS
 };
 
@@ -309,6 +310,7 @@ void fw_table_msg(struct fw_batch *b, uint16_t type, uint16_t flags, bool commen
 
 /* ---- fw-elems.c --------------------------------------------------------- */
 
+struct fw_el *fw_el_push(struct fw_batch *b, struct fw_els *els, const char *who);
 void fw_key_ifname(struct fw_key *k, const char *bridge);
 void fw_key_proto(struct fw_key *k, uint8_t proto);
 void fw_key_port(struct fw_key *k, uint16_t port);
@@ -350,6 +352,14 @@ void fw_if_rule(struct fw_batch *b, const char *chain, uint32_t key, enum fw_set
 void fw_node_chain_rules(struct fw_batch *b, const struct fw_info *fi);
 void fw_policy(struct fw_batch *b);
 void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table);
+
+/* ---- fw-flows.c -------------------------------------------------------- */
+
+/* The two forward rules of the flows (fw_chain_forward puts them before
+ * the node-to-node drop). */
+void fw_flows_rules(struct fw_batch *b);
+/* A flow into its checked form: the bridges zero-padded; 400 naming it. */
+int fw_flow_check(const struct fw_flow *f, struct dock_err *err);
 
 /* ---- fw-str.c ----------------------------------------------------------- */
 

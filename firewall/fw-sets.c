@@ -89,6 +89,14 @@ const struct fw_set_def fw_sets[FW_NSETS] = {
 			 { 0 },
 			 false,
 			 "ipv4_addr" },
+	[FW_FLOWS] = { "node_flows",
+		       0,
+		       4,
+		       { FW_F_IFNAME, FW_F_IFNAME, FW_F_PROTO, FW_F_PORT },
+		       0,
+		       { 0 },
+		       false,
+		       "ifname . ifname . inet_proto . inet_service" },
 };
 
 uint32_t fw_set_id(enum fw_set s)

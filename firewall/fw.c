@@ -358,6 +358,62 @@ out:
 	return r;
 }
 
+/* fi: the node as it is; arg: as it will be (fw_node_update). */
+static void fw_build_update(struct fw_batch *b, const struct fw_info *fi, const void *arg)
+{
+	const struct fw_info *want = arg;
+	struct fw_els addrs = { 0 };
+
+	/* the node must be there: as in fw_build_publish */
+	fw_node_elems(b, fi, FW_ADDRS, false, &addrs);
+	if (addrs.n > 0)
+		addrs.n = 1;
+	fw_elems(b, NFT_MSG_DELSETELEM, 0, "check", FW_ADDRS, false, addrs.v, addrs.n);
+	fw_msg_kind(b, FW_K_PRESENT, fi, NULL);
+	fw_elems(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add", FW_ADDRS, false, addrs.v, addrs.n);
+	free(addrs.v);
+	fw_node_set(b, fi, FW_PUBLISHED, true);
+	fw_node_set(b, fi, FW_PUBLISHED_TO, true);
+	for (size_t i = 0; i < want->fi_npub; i++) {
+		struct fw_els els = { 0 };
+
+		fw_el_publish(b, &els, want, &want->fi_pub[i]);
+		fw_elems(b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add", FW_PUBLISHED, false, els.v,
+			 els.n);
+		fw_msg_kind(b, FW_K_PUBLISH, want, &want->fi_pub[i]);
+		free(els.v);
+	}
+	fw_node_set(b, want, FW_PUBLISHED_TO, false);
+	fw_build_egress(b, fi, want);
+}
+
+int fw_node_update(const struct fw_node *now, const struct fw_node *want, struct dock_err *err)
+{
+	struct fw_info *a = malloc(sizeof(*a)), *w = malloc(sizeof(*w));
+	int r;
+
+	if (a == NULL || w == NULL) {
+		r = err_set(err, 500, ENOMEM, "firewall: out of memory");
+		goto out;
+	}
+	r = fw_node_parse(now, a, err);
+	if (r == 0)
+		r = fw_node_parse(want, w, err);
+	if (r == 0 &&
+	    (strcmp(a->fi_name, w->fi_name) != 0 || strcmp(a->fi_bridge, w->fi_bridge) != 0 ||
+	     a->fi_ip != w->fi_ip || a->fi_first != w->fi_first || a->fi_gateway != w->fi_gateway ||
+	     memcmp(a->fi_mac, w->fi_mac, sizeof(a->fi_mac)) != 0 ||
+	     a->fi_quarantined != w->fi_quarantined))
+		r = err_set(err, 400, EINVAL,
+			    "node %s: an update changes only publishes and egress", a->fi_name);
+	if (r == 0)
+		r = fw_node_call(now, fw_build_update, w, a, err);
+out:
+	free(a);
+	free(w);
+	return r;
+}
+
 int fw_teardown(struct dock_err *err)
 {
 	struct fw_batch b = { 0 };

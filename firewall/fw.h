@@ -142,6 +142,40 @@ int fw_quarantine(const struct fw_node *node, bool on, struct dock_err *err);
 int fw_set_egress(const struct fw_node *node, bool deny, const char *const *allow, size_t n,
 		  struct dock_err *err);
 
+/* One batch changing the node's published ports and egress from `now` (as
+ * recorded before the change) to `want` (the same node: name, bridge,
+ * addresses; only its publishes and egress may differ): now's publishes
+ * removed, want's added (a host port another node holds is 409 naming it),
+ * the egress policy replaced. The node must be in the table (500). */
+int fw_node_update(const struct fw_node *now, const struct fw_node *want, struct dock_err *err);
+
+/* ---- flows: node to node, only as a lab's policy allows ----------------- */
+
+#define FW_FLOWS_MAX 65536 /* flows per call: bounds one batch */
+
+/* One flow: the node on bridge ff_from_bridge may open connections to the
+ * node on ff_to_bridge, port ff_port (1..65535), protocol ff_proto
+ * (IPPROTO_TCP or IPPROTO_UDP), and their replies come back; nothing else
+ * (not the other way, not another port). The names (node names, as in
+ * fw_node) only label the element ("FROM>TO"). Bridges as in fw_node,
+ * different from each other. */
+struct fw_flow {
+	const char *ff_from;
+	const char *ff_to;
+	const char *ff_from_bridge;
+	const char *ff_to_bridge;
+	uint8_t ff_proto;
+	uint16_t ff_port;
+};
+
+/* One batch: remove old[0..nold) (absent ones are no error), then add
+ * add[0..nadd) to set node_flows. Either may be NULL when its count is 0.
+ * A flow naming a bridge the table does not hold is added all the same
+ * (it opens nothing until a node has that bridge): the caller removes a
+ * node's flows when it removes the node. */
+int fw_flows_set(const struct fw_flow *old, size_t nold, const struct fw_flow *add, size_t nadd,
+		 struct dock_err *err);
+
 /* Delete table inet isc (at exit when no node exists). Absent is fine. */
 int fw_teardown(struct dock_err *err);
 

@@ -108,6 +108,12 @@ section_fw() {
 	fi
 	printf '%s\n' "$out" >"$OUT/fw-bench.txt"
 	while read -r n init lib cli ratio; do
+		if [ "$n" = flows ]; then # "flows N MS": one flow changed, N flows in the set
+			case $init in *[!0-9]* | '') continue ;; esac
+			emit_median 4 "fw.flows.$init" "policy: change one flow, $init flows, 1000 nodes, fw_flows_set" \
+				ms "" 20 "" "tests/fw/bench.c: medians of 20; no min–max" "$lib"
+			continue
+		fi
 		case $n in *[!0-9]* | '') continue ;; esac
 		emit_median 4 "fw.publish.$n" "policy: publish one port, $n nodes, fw_publish (libnftnl)" ms "" 20 \
 			"nft -f is ${ratio}" "tests/fw/bench.c: medians of 20, not interleaved; no min–max" "$lib"

@@ -15,7 +15,7 @@ set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
 . "$SRC/tests/e2e/lib.sh"
-plan_start "publish limits and egress deny without DNS"
+plan_start "publish limits and egress deny without DNS upstream"
 dock_setup "" micro
 
 outside_setup
@@ -55,7 +55,7 @@ http_out() { $OUT curl -s -m 3 "$@"; }
 # --- 1. egress deny: no lookup leaves by the gateway's resolver
 t_ok "create d (egress deny)" "$A" create d --image micro --memory 160M --scratch-size 32M --egress deny
 t_ok "create e (egress allow)" "$A" create e --image micro --memory 160M --scratch-size 32M
-t_ok "d's network has no DNS (<dns enable='no'/>)" bash -c "virsh net-dumpxml isc-d | grep -q \"<dns enable='no'/>\""
+t_ok "d's network forwards no DNS (dnsmasq no-resolv: its own names only)" bash -c "virsh net-dumpxml isc-d | grep -q \"<dnsmasq:option value='no-resolv'/>\""
 GW_D=$("$A" inspect d | jq -r .gateway)
 GW_E=$("$A" inspect e | jq -r .gateway)
 t_ok "d boots and says hello" wait_for 90 has_hello d

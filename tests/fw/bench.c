@@ -1,7 +1,9 @@
 /* bench: time one fw_publish with 1, 100 and 1000 nodes in the table,
  * against the same change made by running `nft -f -` (one process per
  * change, as a dock without libnftnl would). Median of 20 each; the
- * unpublish between two runs is not timed. It enters a network namespace
+ * unpublish between two runs is not timed. Then one flow change (one flow
+ * replaced by another, fw_flows_set) with 1, 100 and 1000 flows in set
+ * node_flows and 1000 nodes in the table: lines "flows N MS". It enters a network namespace
  * of its own first, so the host's ruleset is never touched. Not a test: it
  * asserts nothing about time. Build and run: tests/fw/bench.sh */
 #include <errno.h>
@@ -70,6 +72,37 @@ static int nft(const char *cmds)
 	return pclose(p) == 0 ? 0 : -1;
 }
 
+/* One flow changed (a -> b:P replaced by a -> b:P+1 and back) with n
+ * flows in the set, the median of RUNS; < 0 on failure. */
+static double bench_flows(const struct bnode *bn, unsigned n)
+{
+	static struct fw_flow f[1001];
+	struct dock_err err = { 0 };
+	double t[RUNS];
+
+	for (unsigned i = 0; i <= n; i++)
+		f[i] = (struct fw_flow){ bn[i % 1000].name,   bn[(i + 1) % 1000].name,
+					 bn[i % 1000].bridge, bn[(i + 1) % 1000].bridge,
+					 IPPROTO_TCP,         (uint16_t)(1000 + i / 1000) };
+	if (fw_flows_set(NULL, 0, f, n, &err) < 0) {
+		fprintf(stderr, "bench: fw_flows_set: %s\n", err.de_msg);
+		return -1;
+	}
+	f[n] = f[0];
+	f[n].ff_port = 2000;
+	for (int r = 0; r < RUNS; r++) {
+		const struct fw_flow *from = r % 2 ? &f[n] : &f[0], *to = r % 2 ? &f[0] : &f[n];
+		double t0 = now_ms();
+
+		if (fw_flows_set(from, 1, to, 1, &err) < 0) {
+			fprintf(stderr, "bench: fw_flows_set: %s\n", err.de_msg);
+			return -1;
+		}
+		t[r] = now_ms() - t0;
+	}
+	return median(t, RUNS);
+}
+
 int main(void)
 {
 	static const unsigned sizes[] = { 1, 100, 1000 };
@@ -135,6 +168,19 @@ int main(void)
 		double ml = median(lib, RUNS), mc = median(cli, RUNS);
 
 		printf("%-6u %12.2f %14.3f %14.3f %9.0fx\n", n, init_ms, ml, mc, mc / ml);
+	}
+	printf("%-6s %6s %14s\n", "", "flows", "one change ms");
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		double ms;
+
+		if (fw_init(nodes, 1000, NULL, 0, &err) < 0) {
+			fprintf(stderr, "bench: fw_init: %s\n", err.de_msg);
+			return 1;
+		}
+		ms = bench_flows(bn, sizes[s]);
+		if (ms < 0)
+			return 1;
+		printf("%-6s %6u %14.3f\n", "flows", sizes[s], ms);
 	}
 	fw_teardown(NULL);
 	return 0;

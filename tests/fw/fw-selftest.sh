@@ -104,7 +104,7 @@ packet() {
 	}
 	serve outside tcp:0.0.0.0:7000:%PEER tcp:0.0.0.0:7001:%PEER
 	serve node-a tcp:0.0.0.0:80:a80 tcp:0.0.0.0:81:a81 tcp:0.0.0.0:22:a22
-	serve node-b tcp:0.0.0.0:80:b80
+	serve node-b tcp:0.0.0.0:80:b80 tcp:0.0.0.0:82:%PEER
 	serve mid udp:10.231.0.1:53:dns tcp:10.231.0.1:53:dns-tcp tcp:10.231.0.1:22:host-ssh \
 		udp:10.231.0.9:53:dns-b udp:192.0.2.1:53:dns-outside
 	cat >/run/udhcpd.conf <<-EOF
@@ -195,6 +195,22 @@ packet() {
 	result "DNS on b's gateway, from a" timeout "$(udp node-a 10.231.0.9 53)"
 	result "DNS on the host's outside address, from a" timeout "$(udp node-a 192.0.2.1 53)"
 	result "DNS on b's gateway, from b" dns-b "$(udp node-b 10.231.0.9 53)"
+
+	echo "# flows: a -> b:80/tcp and :82/tcp only"
+	fw flows -- a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp
+	result "flow a -> b:80 answers" b80 "$(tcp node-a 10.231.0.10 80)"
+	result "flow a -> b:82: b sees a's own address (no masquerade)" 10.231.0.2 \
+		"$(tcp node-a 10.231.0.10 82)"
+	result "flow a -> b: another port of b" timeout "$(tcp node-a 10.231.0.10 81)"
+	result "flow a -> b: udp to b's 80" timeout "$(udp node-a 10.231.0.10 80)"
+	result "flow a -> b: ping" blocked "$(ping1 node-a 10.231.0.10)"
+	result "flow a -> b: not b -> a:80" timeout "$(tcp node-b 10.231.0.2 80)"
+	fw flows a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp -- b,isc-b,a,isc-a,81/tcp
+	result "flow changed to b -> a:81: a -> b:80 cut" timeout "$(tcp node-a 10.231.0.10 80)"
+	result "flow changed to b -> a:81: it answers" a81 "$(tcp node-b 10.231.0.2 81)"
+	result "flow changed to b -> a:81: not a:80" timeout "$(tcp node-b 10.231.0.2 80)"
+	fw flows b,isc-b,a,isc-a,81/tcp --
+	result "no flow: b -> a:81 dropped again" timeout "$(tcp node-b 10.231.0.2 81)"
 
 	echo "# publish"
 	fw publish "$A" 8080:80/tcp

@@ -881,6 +881,97 @@ static void test_egress(void **state)
 	assert_isc("list-web1.nft");
 }
 
+/* Flows: node_flows elements in one batch; a change removes the old and
+ * adds the new; bad flows change nothing; removing all leaves the table of
+ * the nodes alone. */
+static void test_flows(void **state)
+{
+	static const struct fw_flow web_db = { "web1", "db", "iscbr0", "iscbr1", IPPROTO_TCP, 80 };
+	static const struct fw_flow db_web = { "db", "web1", "iscbr1", "iscbr0", IPPROTO_UDP, 53 };
+	struct fw_flow bad = web_db;
+	struct fw_node two[2] = { n0, n1 };
+	struct dock_err err = { 0 };
+	char *text, *before;
+
+	(void)state;
+	init_ok(two, 2);
+	ok(fw_flows_set(NULL, 0, &web_db, 1, &err), &err);
+	ok(fw_flows_set(NULL, 0, &web_db, 1, &err), &err); /* again: a no-op */
+	assert_isc("list-flows.nft");
+	fw_dryrun_begin();
+	ok(fw_flows_set(&web_db, 1, &db_web, 1, &err), &err);
+	text = fw_dryrun_end();
+	assert_non_null(text);
+	assert_expected("flows.batch", text);
+	free(text);
+	ok(fw_flows_set(&web_db, 1, &db_web, 1, &err), &err);
+	ok(fw_flows_set(&web_db, 1, &db_web, 1, &err), &err); /* old ones absent: fine */
+	assert_isc("list-flows-changed.nft");
+	before = ruleset();
+	bad.ff_to_bridge = "iscbr0";
+	assert_failed(fw_flows_set(NULL, 0, &bad, 1, &err), &err, 400, EINVAL, "to itself", before);
+	bad = web_db;
+	memset(&err, 0, sizeof(err));
+	bad.ff_proto = IPPROTO_ICMP;
+	assert_failed(fw_flows_set(&db_web, 1, &bad, 1, &err), &err, 400, EINVAL, "not tcp",
+		      before);
+	bad = web_db;
+	memset(&err, 0, sizeof(err));
+	bad.ff_port = 0;
+	assert_failed(fw_flows_set(NULL, 0, &bad, 1, &err), &err, 400, EINVAL, "port 0", before);
+	bad = web_db;
+	memset(&err, 0, sizeof(err));
+	bad.ff_from_bridge = "ISC BR";
+	assert_failed(fw_flows_set(NULL, 0, &bad, 1, &err), &err, 400, EINVAL, "bridges", before);
+	free(before);
+	memset(&err, 0, sizeof(err));
+	assert_isc("list-flows-changed.nft");
+	ok(fw_flows_set(&db_web, 1, NULL, 0, &err), &err);
+	assert_isc("list-web1-db.nft");
+	/* fw_init starts with no flow */
+	ok(fw_flows_set(NULL, 0, &web_db, 1, &err), &err);
+	init_ok(two, 2);
+	assert_isc("list-web1-db.nft");
+}
+
+/* fw_node_update: publishes and egress replaced in one batch; a host port
+ * another node holds is 409 and changes nothing; back to the plain node. */
+static void test_node_update(void **state)
+{
+	static const struct fw_publish two_pub[] = { { IPPROTO_TCP, 8081, 80 },
+						     { IPPROTO_UDP, 5353, 53 } };
+	struct fw_node two[2] = { n0, n1 }, want = n0, bad;
+	struct dock_err err = { 0 };
+	char *before;
+
+	(void)state;
+	two[1].fn_published = &web_80;
+	two[1].fn_npublished = 1;
+	init_ok(two, 2);
+	want.fn_published = two_pub;
+	want.fn_npublished = 2;
+	want.fn_egress_deny = true;
+	want.fn_egress_allow = allow_two;
+	want.fn_negress_allow = 2;
+	ok(fw_node_update(&two[0], &want, &err), &err);
+	assert_isc("list-update.nft");
+	before = ruleset();
+	bad = want;
+	bad.fn_published = &web_80;
+	bad.fn_npublished = 1;
+	assert_failed(fw_node_update(&want, &bad, &err), &err, 409, EEXIST, "node db", before);
+	memset(&err, 0, sizeof(err));
+	bad = want;
+	bad.fn_ip = "10.231.0.3";
+	assert_failed(fw_node_update(&want, &bad, &err), &err, 400, EINVAL, "only publishes",
+		      before);
+	free(before);
+	memset(&err, 0, sizeof(err));
+	ok(fw_node_update(&want, &two[0], &err), &err);
+	ok(fw_node_remove(&two[1], &err), &err);
+	assert_isc("list-web1.nft");
+}
+
 static void test_teardown(void **state)
 {
 	struct dock_err err = { 0 };
@@ -1155,7 +1246,8 @@ static void usage(void)
 		"usage: test_fw init [NODE...] | add NODE | remove NODE | teardown\n"
 		"       test_fw publish NODE SPEC | unpublish NODE SPEC | toggle NODE SPEC N [PAUSE_MS]\n"
 		"       test_fw quarantine NODE on|off | egress NODE allow|deny [ENTRY...]\n"
-		"       test_fw show [NAME] [--json]\n"
+		"       test_fw show [NAME] [--json] | flows [OLD...] -- [NEW...]\n"
+		"FLOW is FROM,FROMBRIDGE,TO,TOBRIDGE,PORT[/tcp|/udp].\n"
 		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]:\n"
 		"the node as the dock records it before the call. SPEC is HOSTPORT:NODEPORT[/tcp|/udp].\n");
 }
@@ -1208,6 +1300,61 @@ static int cli_node(const char *spec, struct cli_node *c)
 	return 0;
 }
 
+/* "FROM,FROMBRIDGE,TO,TOBRIDGE,PORT/PROTO" */
+static int cli_flow(char *spec, struct fw_flow *f)
+{
+	const char **w[] = { &f->ff_from, &f->ff_to };
+	char *save = NULL, *tok, *slash;
+	size_t i = 0;
+
+	memset(f, 0, sizeof(*f));
+	for (tok = strtok_r(spec, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save), i++) {
+		if (i == 0 || i == 2)
+			*w[i / 2] = tok;
+		else if (i == 1)
+			f->ff_from_bridge = tok;
+		else if (i == 3)
+			f->ff_to_bridge = tok;
+		else if (i == 4) {
+			slash = strchr(tok, '/');
+			f->ff_port = (uint16_t)strtoul(tok, NULL, 10);
+			f->ff_proto = slash != NULL && strcmp(slash, "/udp") == 0 ? IPPROTO_UDP
+										  : IPPROTO_TCP;
+		} else
+			return -1;
+	}
+	return i == 5 ? 0 : -1;
+}
+
+/* flows OLD... -- NEW...: one fw_flows_set */
+static int cli_flows(int argc, char **argv, struct dock_err *err)
+{
+	struct fw_flow *f = calloc((size_t)argc + 1, sizeof(*f));
+	size_t nold = 0, nnew = 0;
+	bool after = false;
+	int r;
+
+	if (f == NULL)
+		return -ENOMEM;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			after = true;
+			continue;
+		}
+		if (cli_flow(argv[i], &f[nold + nnew]) < 0) {
+			free(f);
+			return -EINVAL;
+		}
+		if (after)
+			nnew++;
+		else
+			nold++;
+	}
+	r = fw_flows_set(f, nold, f + nold, nnew, err);
+	free(f);
+	return r;
+}
+
 static int cli(int argc, char **argv)
 {
 	static struct cli_node nodes[64];
@@ -1245,6 +1392,10 @@ static int cli(int argc, char **argv)
 			free(t);
 		}
 		fw_show_free(s);
+		goto out;
+	}
+	if (strcmp(cmd, "flows") == 0) {
+		r = cli_flows(argc, argv, &err);
 		goto out;
 	}
 	if (strcmp(cmd, "teardown") == 0 && argc == 2) {
@@ -1335,6 +1486,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_publish_unpublish, check_others),
 		cmocka_unit_test_teardown(test_quarantine, check_others),
 		cmocka_unit_test_teardown(test_egress, check_others),
+		cmocka_unit_test_teardown(test_flows, check_others),
+		cmocka_unit_test_teardown(test_node_update, check_others),
 		cmocka_unit_test_teardown(test_teardown, check_others),
 		cmocka_unit_test_teardown(test_max_nodes, check_others),
 		cmocka_unit_test_teardown(test_render, check_others),
