@@ -9,9 +9,9 @@
 #include "config.h"
 #include "err.h"
 
-#define API_BODY_MAX (64 * 1024)
+#define API_BODY_MAX     (64 * 1024)
 #define API_LAB_BODY_MAX (256 * 1024) /* a lab file's bytes (lab.h LAB_FILE_MAX) */
-#define API_URL_MAX  256
+#define API_URL_MAX      256
 
 enum api_route_id {
 	API_NONE,

@@ -38,11 +38,13 @@ static const char *iscadm_lab_path(const struct iscadm_args *a, char *buf, size_
 	}
 	closedir(d);
 	if (found == 0)
-		iscadm_fail(ISCADM_USAGE, "no FILE given and no *.lab.yaml in the current directory");
-	if (found > 1)
 		iscadm_fail(ISCADM_USAGE,
-			    "no FILE given and %zu *.lab.yaml files in the current directory: name one",
-			    found);
+			    "no FILE given and no *.lab.yaml in the current directory");
+	if (found > 1)
+		iscadm_fail(
+			ISCADM_USAGE,
+			"no FILE given and %zu *.lab.yaml files in the current directory: name one",
+			found);
 	return buf;
 }
 
@@ -65,10 +67,10 @@ static char *iscadm_lab_read(const char *path, char *qname, size_t qsize)
 	base = base ? base + 1 : path;
 	for (i = 0; base[i] && i + 1 < qsize; i++) {
 		char c = base[i];
-		qname[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-					   c == '.' || c == '-' || c == '_'
-				   ? c
-				   : '_';
+		qname[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'
+			? c
+			: '_';
 	}
 	qname[i] = '\0';
 	return buf;
@@ -102,8 +104,8 @@ static void iscadm_lab_print_plan(struct json_object *o)
 int iscadm_cmd_lab_validate(const struct iscadm_args *a)
 {
 	char here[256];
-	struct json_object *o = iscadm_lab_post("/v1/labs/validate", "", iscadm_lab_path(a, here,
-										     sizeof(here)));
+	struct json_object *o =
+		iscadm_lab_post("/v1/labs/validate", "", iscadm_lab_path(a, here, sizeof(here)));
 
 	if (iscadm_json)
 		iscadm_print_json(o);
@@ -159,7 +161,8 @@ static size_t iscadm_lab_table(const char *lab, char *bad, size_t size)
 	json_object_object_get_ex(o, "nodes", &nodes);
 	for (size_t i = 0; nodes != NULL && i < json_object_array_length(nodes); i++) {
 		struct json_object *n = json_object_array_get_idx(nodes, i), *f;
-		bool failing = json_object_object_get_ex(n, "fail", &f) && json_object_get_int64(f) > 0;
+		bool failing =
+			json_object_object_get_ex(n, "fail", &f) && json_object_get_int64(f) > 0;
 		if (!iscadm_json)
 			printf("%-31s %-12s %5s %5s %5s %5s\n", iscadm_str(n, "name"),
 			       iscadm_str(n, "state"), iscadm_str(n, "pass"), iscadm_str(n, "fail"),
@@ -213,8 +216,9 @@ int iscadm_cmd_lab_up(const struct iscadm_args *a)
 	res = iscadm_lab_post("/v1/labs", query, path);
 	if (json_object_object_get_ex(res, "failed", &f))
 		for (size_t i = 0; i < json_object_array_length(f) && l < sizeof(failed); i++)
-			l += (size_t)snprintf(failed + l, sizeof(failed) - l, "%s%s", l ? ", " : "",
-					      json_object_get_string(json_object_array_get_idx(f, i)));
+			l += (size_t)snprintf(
+				failed + l, sizeof(failed) - l, "%s%s", l ? ", " : "",
+				json_object_get_string(json_object_array_get_idx(f, i)));
 	if (!iscadm_json)
 		for (size_t i = 0; f != NULL && i < json_object_array_length(f); i++)
 			fprintf(stderr, "iscadm: lab up: %s failed\n",
@@ -263,9 +267,10 @@ int iscadm_cmd_lab_down(const struct iscadm_args *a)
 	iscadm_lab_name(a, lab, sizeof(lab));
 	if (iscadm_opt(a, "yes") == NULL) {
 		if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
-			iscadm_fail(ISCADM_CONFLICT,
-				    "lab down %s: removes every node of the lab: needs --yes (not on a terminal)",
-				    lab);
+			iscadm_fail(
+				ISCADM_CONFLICT,
+				"lab down %s: removes every node of the lab: needs --yes (not on a terminal)",
+				lab);
 		fprintf(stderr, "Remove every node of lab %s (scratch data lost)? [y/N] ", lab);
 		if (fgets(answer, sizeof(answer), stdin) == NULL ||
 		    (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0))
@@ -277,7 +282,8 @@ int iscadm_cmd_lab_down(const struct iscadm_args *a)
 		iscadm_print_json(o);
 	} else if (json_object_object_get_ex(o, "removed", &r)) {
 		for (size_t i = 0; i < json_object_array_length(r); i++)
-			printf("- removed %s\n", json_object_get_string(json_object_array_get_idx(r, i)));
+			printf("- removed %s\n",
+			       json_object_get_string(json_object_array_get_idx(r, i)));
 		printf("lab %s is down\n", lab);
 	}
 	json_object_put(o);

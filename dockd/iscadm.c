@@ -133,8 +133,7 @@ static const struct iscadm_flag lab_up_flags[] = {
 	{ NULL, 0, NULL, false, false, NULL },
 };
 static const struct iscadm_flag lab_down_flags[] = {
-	{ "yes", 'y', NULL, false, false,
-	  "do not ask (required when not on a terminal)" },
+	{ "yes", 'y', NULL, false, false, "do not ask (required when not on a terminal)" },
 	{ NULL, 0, NULL, false, false, NULL },
 };
 static const struct iscadm_flag no_flags[] = {
@@ -205,8 +204,8 @@ const struct iscadm_cmd iscadm_cmds[] = {
 	  "Prints the plan (+ create, ~ change, - remove, = keep); removing or recreating nodes needs --yes. Exit 7 naming the nodes that failed.",
 	  lab_up_flags },
 	{ "lab status", NULL, iscadm_cmd_lab_status, "[LAB|FILE]", 0, 1, false,
-	  "the lab's nodes and their check counts", "Exit 7 when a node fails a check or is not running.",
-	  no_flags },
+	  "the lab's nodes and their check counts",
+	  "Exit 7 when a node fails a check or is not running.", no_flags },
 	{ "lab down", NULL, iscadm_cmd_lab_down, "[LAB|FILE]", 0, 1, false,
 	  "remove every node, flow and rule of the lab (audit trail and forensic snapshots kept)",
 	  NULL, lab_down_flags },

@@ -23,7 +23,6 @@
 #include "node.h"
 #include "spec.h"
 
-
 #define LAB_REC_MAX (2 * 1024 * 1024)
 
 static const struct dock_config *lab_cfg;
@@ -288,7 +287,8 @@ static void lab_run_plan(struct lab_run *run, unsigned par, struct json_object *
 		pthread_join(th[i], NULL);
 	for (size_t i = 0; i < p->lp_n; i++)
 		if (run->lr_result[i][0])
-			json_object_array_add(failed, json_object_new_string(p->lp_steps[i].ls_name));
+			json_object_array_add(failed,
+					      json_object_new_string(p->lp_steps[i].ls_name));
 }
 
 static struct json_object *lab_plan_json(const struct lab_plan *p, char (*result)[512])
@@ -302,9 +302,9 @@ static struct json_object *lab_plan_json(const struct lab_plan *p, char (*result
 		json_object_object_add(o, "node", json_object_new_string(p->lp_steps[i].ls_name));
 		json_object_object_add(o, "why", json_object_new_string(p->lp_steps[i].ls_why));
 		if (result != NULL)
-			json_object_object_add(o, "error", result[i][0]
-								   ? json_object_new_string(result[i])
-								   : NULL);
+			json_object_object_add(o, "error",
+					       result[i][0] ? json_object_new_string(result[i])
+							    : NULL);
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -535,8 +535,9 @@ static struct json_object *lab_node_status(const struct lab_live *l, const char 
 	size_t pre = strlen(lab) + 1;
 
 	json_object_object_add(o, "name", json_object_new_string(l->ll_name));
-	json_object_object_add(o, "short", json_object_new_string(
-						   strlen(l->ll_name) > pre ? l->ll_name + pre : ""));
+	json_object_object_add(
+		o, "short",
+		json_object_new_string(strlen(l->ll_name) > pre ? l->ll_name + pre : ""));
 	json_object_object_add(o, "state", json_object_new_string(l->ll_state));
 	if (node_status_json(l->ll_name, &st, &err) == 0 &&
 	    json_object_object_get_ex(st, "summary", &sum)) {
@@ -581,8 +582,9 @@ int lab_status_json(const char *name, struct json_object **out, struct dock_err 
 	json_object_object_add(*out, "lab", json_object_new_string(name));
 	json_object_object_add(*out, "sha256", json_object_new_string(rec->lr_sha256));
 	json_object_object_add(*out, "file", json_object_new_string(rec->lr_file));
-	json_object_object_add(*out, "flows", rec->lr_flows ? json_tokener_parse(rec->lr_flows)
-							    : json_object_new_array());
+	json_object_object_add(*out, "flows",
+			       rec->lr_flows ? json_tokener_parse(rec->lr_flows)
+					     : json_object_new_array());
 	json_object_object_add(*out, "nodes", nodes);
 	r = 0;
 out:

@@ -17,8 +17,8 @@
 int lab_apply_init(const struct dock_config *cfg, struct dock_err *err);
 
 struct lab_up_opts {
-	bool lu_yes;         /* removals and recreations allowed */
-	bool lu_dry;         /* plan only (validate) */
+	bool lu_yes;          /* removals and recreations allowed */
+	bool lu_dry;          /* plan only (validate) */
 	unsigned lu_parallel; /* nodes created at once; 0: the host's cores */
 };
 

@@ -33,8 +33,8 @@ char *lab_rec_to_json(const struct lab_rec *r)
 	json_object_object_add(o, "nodes", a);
 	if (r->lr_flows != NULL)
 		json_object_object_add(o, "flows", json_object_new_string(r->lr_flows));
-	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	s = strdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
@@ -50,8 +50,8 @@ int lab_rec_from_json(const char *buf, size_t len, struct lab_rec *r, struct doc
 		return -EINVAL;
 	if (jsonin_str(o, w, "name", true, r->lr_name, sizeof(r->lr_name), err) < 0 ||
 	    validate_name("lab", r->lr_name, LAB_NAME_MAX, err) < 0 ||
-	    JSONIN_BAD(jsonin_str(o, w, "sha256", false, r->lr_sha256, sizeof(r->lr_sha256),
-				  err)) ||
+	    JSONIN_BAD(
+		    jsonin_str(o, w, "sha256", false, r->lr_sha256, sizeof(r->lr_sha256), err)) ||
 	    JSONIN_BAD(jsonin_str(o, w, "file", false, r->lr_file, sizeof(r->lr_file), err)) ||
 	    JSONIN_BAD(jsonin_array(o, w, "nodes", false, LAB_NODES_MAX, &a, err)))
 		goto out;
@@ -125,8 +125,8 @@ void lab_rec_drop(struct lab_rec *r, const char *name)
 
 const char *lab_act_name(enum lab_act a)
 {
-	static const char *const names[] = { "keep", "create", "change", "start", "recreate",
-					     "remove" };
+	static const char *const names[] = { "keep",  "create",   "change",
+					     "start", "recreate", "remove" };
 
 	return a <= LAB_REMOVE ? names[a] : "?";
 }
@@ -138,8 +138,7 @@ char lab_act_sign(enum lab_act a)
 	return a <= LAB_REMOVE ? signs[a] : '?';
 }
 
-static const struct lab_live *lab_live_find(const struct lab_live *live, size_t n,
-					    const char *name)
+static const struct lab_live *lab_live_find(const struct lab_live *live, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(live[i].ll_name, name) == 0)
@@ -247,12 +246,13 @@ int lab_plan(const struct lab *want, const struct lab_rec *rec, const struct lab
 		if (l != NULL && strcmp(l->ll_lab, want->l_name) != 0)
 			return err_set(err, 409, EEXIST,
 				       "node %s exists and is not a node of lab %s%s%s%s",
-				       l->ll_name, want->l_name, l->ll_lab[0] ? " (it is in lab " : "",
-				       l->ll_lab, l->ll_lab[0] ? ")" : "");
+				       l->ll_name, want->l_name,
+				       l->ll_lab[0] ? " (it is in lab " : "", l->ll_lab,
+				       l->ll_lab[0] ? ")" : "");
 	}
 	for (size_t i = 0; i < want->l_n_nodes; i++)
-		lab_plan_node(want, i, rec,
-			      lab_live_find(live, n_live, want->l_nodes[i].ln_name), p);
+		lab_plan_node(want, i, rec, lab_live_find(live, n_live, want->l_nodes[i].ln_name),
+			      p);
 	for (size_t i = 0; i < n_live; i++) {
 		bool kept = false;
 		if (strcmp(live[i].ll_lab, want->l_name) != 0)
@@ -265,7 +265,8 @@ int lab_plan(const struct lab *want, const struct lab_rec *rec, const struct lab
 	flows = lab_flows_json(want);
 	if (flows == NULL)
 		return err_set(err, 500, ENOMEM, "out of memory");
-	p->lp_flows = rec->lr_flows == NULL ? want->l_n_flows > 0 : strcmp(rec->lr_flows, flows) != 0;
+	p->lp_flows =
+		rec->lr_flows == NULL ? want->l_n_flows > 0 : strcmp(rec->lr_flows, flows) != 0;
 	free(flows);
 	return 0;
 }
@@ -280,7 +281,8 @@ char *lab_plan_text(const struct lab_plan *p)
 		return NULL;
 	for (size_t i = 0; i < p->lp_n; i++) {
 		const struct lab_step *s = &p->lp_steps[i];
-		fprintf(f, "%c %s %s", lab_act_sign(s->ls_act), lab_act_name(s->ls_act), s->ls_name);
+		fprintf(f, "%c %s %s", lab_act_sign(s->ls_act), lab_act_name(s->ls_act),
+			s->ls_name);
 		if (s->ls_why[0])
 			fprintf(f, " (%s)", s->ls_why);
 		if (s->ls_act == LAB_RECREATE)

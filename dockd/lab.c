@@ -178,9 +178,10 @@ static int ly_children(struct ly_doc *d, yaml_parser_t *p, int parent, const cha
 		}
 		if (map) {
 			if (ev.type != YAML_SCALAR_EVENT) {
-				r = ev.type == YAML_ALIAS_EVENT ? ly_plain(d, &ev, key)
-								 : ly_fail_mark(d, &ev.start_mark, key,
-										"a key must be a plain word");
+				r = ev.type == YAML_ALIAS_EVENT
+					? ly_plain(d, &ev, key)
+					: ly_fail_mark(d, &ev.start_mark, key,
+						       "a key must be a plain word");
 				yaml_event_delete(&ev);
 				return r;
 			}
@@ -219,8 +220,7 @@ static int ly_children(struct ly_doc *d, yaml_parser_t *p, int parent, const cha
 }
 
 /* One value from its first event (ev, the caller's to delete). */
-static int ly_node(struct ly_doc *d, yaml_parser_t *p, yaml_event_t *ev, const char *key,
-		   int depth)
+static int ly_node(struct ly_doc *d, yaml_parser_t *p, yaml_event_t *ev, const char *key, int depth)
 {
 	int i;
 
@@ -264,7 +264,8 @@ static int ly_load(struct ly_doc *d, const char *buf, size_t len)
 			  ev.data.document_start.tag_directives.start !=
 				  ev.data.document_start.tag_directives.end))
 			r = ly_fail_mark(d, &ev.start_mark, "", "directives are not allowed");
-		else if (ev.type != YAML_STREAM_START_EVENT && ev.type != YAML_DOCUMENT_START_EVENT &&
+		else if (ev.type != YAML_STREAM_START_EVENT &&
+			 ev.type != YAML_DOCUMENT_START_EVENT &&
 			 ev.type != YAML_DOCUMENT_END_EVENT) {
 			root = ly_node(d, &p, &ev, "", 0);
 			if (root < 0)
@@ -389,8 +390,7 @@ static int ly_str(struct ly_doc *d, const struct ly *v, const char *key, struct 
 	return 0;
 }
 
-static int ly_strings(struct ly_doc *d, const struct ly *v, const char *key,
-		      struct json_object *a)
+static int ly_strings(struct ly_doc *d, const struct ly *v, const char *key, struct json_object *a)
 {
 	char sub[LY_PATH_MAX];
 	size_t i = 0;
@@ -431,9 +431,9 @@ static int ly_limits(struct ly_doc *d, const struct ly *v, const char *key,
 }
 
 static const char *const lab_node_keys[] = {
-	"image",      "memory",    "vcpus",   "scratch", "lifetime", "profile", "publish",
-	"egress",     "on_hostile", "on_silent", "on_fail", "cpus",     "cpu_weight", "disk",
-	"net",        NULL,
+	"image",      "memory", "vcpus",      "scratch",   "lifetime", "profile",
+	"publish",    "egress", "on_hostile", "on_silent", "on_fail",  "cpus",
+	"cpu_weight", "disk",   "net",        NULL,
 };
 
 /* A node's value of key: the node's own, else the defaults'. */
@@ -500,16 +500,11 @@ static int lab_node_sizes(struct ly_doc *d, const struct ly *node, const struct 
 		const char *key, *member;
 		int kind; /* 0 size, 1 number, 2 duration, 3 string */
 	} map[] = {
-		{ "image", "image", 3 },
-		{ "memory", "memory_mib", 0 },
-		{ "vcpus", "vcpus", 1 },
-		{ "scratch", "scratch_mib", 0 },
-		{ "lifetime", "lifetime_s", 2 },
-		{ "profile", "profile", 3 },
-		{ "on_hostile", "on_hostile", 3 },
-		{ "on_silent", "on_silent", 3 },
-		{ "on_fail", "on_fail", 3 },
-		{ "cpu_weight", "cpu_weight", 1 },
+		{ "image", "image", 3 },           { "memory", "memory_mib", 0 },
+		{ "vcpus", "vcpus", 1 },           { "scratch", "scratch_mib", 0 },
+		{ "lifetime", "lifetime_s", 2 },   { "profile", "profile", 3 },
+		{ "on_hostile", "on_hostile", 3 }, { "on_silent", "on_silent", 3 },
+		{ "on_fail", "on_fail", 3 },       { "cpu_weight", "cpu_weight", 1 },
 	};
 	char path[LY_PATH_MAX];
 
@@ -579,7 +574,8 @@ static int lab_spec_fail(struct ly_doc *d, const struct ly *k, const struct ly *
 		const char *key = lab_node_keys[i], *at = strstr(msg, key);
 		const struct ly *v;
 		size_t l = strlen(key);
-		if (at == NULL || (at > msg && (at[-1] == '_' || (at[-1] >= 'a' && at[-1] <= 'z'))) ||
+		if (at == NULL ||
+		    (at > msg && (at[-1] == '_' || (at[-1] >= 'a' && at[-1] <= 'z'))) ||
 		    at[l] == '_' || (at[l] >= 'a' && at[l] <= 'z'))
 			continue;
 		v = lab_val(d, node, defs, key, path, np);
@@ -592,8 +588,8 @@ static int lab_spec_fail(struct ly_doc *d, const struct ly *k, const struct ly *
 static void lab_json_copy(char *dst, size_t size, struct json_object *o)
 {
 	snprintf(dst, size, "%s",
-		 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
+		 json_object_to_json_string_ext(
+			 o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* One node: its full name, its create request checked by spec_parse. */
@@ -634,7 +630,8 @@ static int lab_node(struct ly_doc *d, struct lab *lab, const struct ly *k, const
 		goto out;
 	lab_json_copy(ln->ln_core, sizeof(ln->ln_core), core);
 	lab_json_copy(ln->ln_net, sizeof(ln->ln_net), net);
-	json_object_object_foreach(net, nk, nv) json_object_object_add(core, nk, json_object_get(nv));
+	json_object_object_foreach(net, nk, nv)
+		json_object_object_add(core, nk, json_object_get(nv));
 	lab_json_copy(ln->ln_body, sizeof(ln->ln_body), core);
 	if (cfg != NULL) {
 		struct node_spec *spec = malloc(sizeof(*spec));
@@ -822,9 +819,9 @@ char *lab_flows_json(const struct lab *lab)
 		json_object_object_add(o, "from", json_object_new_string(f->lf_from));
 		json_object_object_add(o, "to", json_object_new_string(f->lf_to));
 		json_object_object_add(o, "port", json_object_new_int(f->lf_port));
-		json_object_object_add(o, "proto", json_object_new_string(f->lf_proto == IPPROTO_UDP
-										  ? "udp"
-										  : "tcp"));
+		json_object_object_add(
+			o, "proto",
+			json_object_new_string(f->lf_proto == IPPROTO_UDP ? "udp" : "tcp"));
 		json_object_array_add(a, o);
 	}
 	s = strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));

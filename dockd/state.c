@@ -209,8 +209,8 @@ static int state_in_node(struct json_object *o, const char *w, struct node_rec *
 	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
 		return -EINVAL;
 	r->nr_subnet = (unsigned)u;
-	if (JSONIN_BAD(
-		    jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err)) ||
+	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile),
+				  err)) ||
 	    JSONIN_BAD(jsonin_str(o, w, "lab", false, r->nr_lab, sizeof(r->nr_lab), err)) ||
 	    (r->nr_lab[0] != '\0' && validate_name("lab", r->nr_lab, NODE_NAME_MAX, err) < 0))
 		return -EINVAL;

@@ -17,15 +17,14 @@
 
 static struct dock_config cfg;
 
-static const char shop[] =
-	"name: shop\n"
-	"defaults: {image: micro, memory: 256M, vcpus: 1, lifetime: 6h}\n"
-	"nodes:\n"
-	"  web: {publish: [\"8080:80\"], egress: deny}\n"
-	"  db:  {scratch: 1G, egress: deny}\n"
-	"  job: {egress: {allow: [\"203.0.113.0/24\"]}}\n"
-	"flows:\n"
-	"  - {from: web, to: db, port: 80/tcp}\n";
+static const char shop[] = "name: shop\n"
+			   "defaults: {image: micro, memory: 256M, vcpus: 1, lifetime: 6h}\n"
+			   "nodes:\n"
+			   "  web: {publish: [\"8080:80\"], egress: deny}\n"
+			   "  db:  {scratch: 1G, egress: deny}\n"
+			   "  job: {egress: {allow: [\"203.0.113.0/24\"]}}\n"
+			   "flows:\n"
+			   "  - {from: web, to: db, port: 80/tcp}\n";
 
 static struct lab *parse_ok(const char *text, const struct dock_config *c)
 {
@@ -64,13 +63,15 @@ static void test_shop(void **state)
 	assert_int_equal(lab->l_n_nodes, 3);
 	assert_string_equal(lab->l_nodes[0].ln_name, "shop-web");
 	assert_string_equal(lab->l_nodes[0].ln_short, "web");
-	assert_string_equal(lab->l_nodes[1].ln_core,
-			    "{\"name\":\"shop-db\",\"image\":\"micro\",\"memory_mib\":256,\"vcpus\":1,"
-			    "\"scratch_mib\":1024,\"lifetime_s\":21600}");
+	assert_string_equal(
+		lab->l_nodes[1].ln_core,
+		"{\"name\":\"shop-db\",\"image\":\"micro\",\"memory_mib\":256,\"vcpus\":1,"
+		"\"scratch_mib\":1024,\"lifetime_s\":21600}");
 	assert_string_equal(lab->l_nodes[0].ln_net,
 			    "{\"publish\":[\"8080:80\"],\"egress_allow\":[],\"egress\":\"deny\"}");
-	assert_string_equal(lab->l_nodes[2].ln_net,
-			    "{\"publish\":[],\"egress_allow\":[\"203.0.113.0/24\"],\"egress\":\"deny\"}");
+	assert_string_equal(
+		lab->l_nodes[2].ln_net,
+		"{\"publish\":[],\"egress_allow\":[\"203.0.113.0/24\"],\"egress\":\"deny\"}");
 	assert_int_equal(lab->l_n_flows, 1);
 	assert_string_equal(lab->l_flows[0].lf_from, "shop-web");
 	assert_string_equal(lab->l_flows[0].lf_to, "shop-db");
@@ -81,9 +82,10 @@ static void test_shop(void **state)
 /* The resource keys pass through to the create request. */
 static void test_resources(void **state)
 {
-	struct lab *lab = parse_ok("name: r\nnodes:\n  a: {image: micro, cpus: 0.5, cpu_weight: 200,"
-				   " disk: {write_mbps: 20}, net: {out_mbps: 10}}\n",
-				   NULL);
+	struct lab *lab =
+		parse_ok("name: r\nnodes:\n  a: {image: micro, cpus: 0.5, cpu_weight: 200,"
+			 " disk: {write_mbps: 20}, net: {out_mbps: 10}}\n",
+			 NULL);
 
 	(void)state;
 	assert_non_null(strstr(lab->l_nodes[0].ln_core, "\"cpus\":0.5"));
@@ -143,8 +145,9 @@ static void test_bounds(void **state)
 		l += (size_t)sprintf(buf + l, "  n%d: {}\n", i);
 	refused(buf, "t.lab.yaml:68:3: nodes: more than 64 keys");
 	l = 0;
-	l += (size_t)sprintf(buf + l, "name: b\ndefaults: {image: micro}\nnodes: {a: {}, b: {}}\n"
-				      "flows:\n");
+	l += (size_t)sprintf(buf + l,
+			     "name: b\ndefaults: {image: micro}\nnodes: {a: {}, b: {}}\n"
+			     "flows:\n");
 	for (int i = 1; i <= 1024; i++)
 		l += (size_t)sprintf(buf + l, "  - {from: a, to: b, port: %d}\n", i);
 	lab = parse_ok(buf, &cfg);
@@ -251,10 +254,10 @@ static void test_plan(void **state)
 	assert_string_equal(p->lp_steps[1].ls_why, "scratch_mib");
 	assert_true(p->lp_flows);
 	assert_true(p->lp_needs_yes);
-	assert_string_equal(p->lp_yes_why,
-			    "recreate shop-db, remove shop-job, remove shop-old");
+	assert_string_equal(p->lp_yes_why, "recreate shop-db, remove shop-job, remove shop-old");
 	text = lab_plan_text(p);
-	assert_non_null(strstr(text, "~ recreate shop-db (scratch_mib): recreate: scratch data lost\n"));
+	assert_non_null(
+		strstr(text, "~ recreate shop-db (scratch_mib): recreate: scratch data lost\n"));
 	assert_non_null(strstr(text, "- remove shop-job (not in the file)\n"));
 	assert_non_null(strstr(text, "~ flows change\n"));
 	free(text);
