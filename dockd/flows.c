@@ -237,6 +237,9 @@ static void flows_names_apply(const char *lab, const struct flow_rec *old, size_
 			continue; /* said already, or stays */
 		if (flows_name_set(lab, o, false, &e) < 0 && e.de_status != 404)
 			log_warn("lab %s: %s", lab, e.de_msg);
+		else
+			log_debug("lab %s: node %s no longer resolves %s", lab, o->fr_flow.from,
+				  o->fr_flow.to);
 		err_clear(&e);
 	}
 	for (size_t i = 0; i < nnow; i++) {

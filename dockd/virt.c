@@ -466,8 +466,11 @@ int virt_network_dns_host(const char *name, const char *ip, const char *hostname
 	/* the entry goes first, so that adding it again is no error; an
 	 * absent one is libvirt's error, which removing ignores */
 	snprintf(xml, sizeof(xml), "<host ip='%s'><hostname>%s</hostname></host>", ip, hostname);
-	(void)virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST,
-			       -1, xml, flags);
+	if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_DNS_HOST,
+			     -1, xml, flags) < 0 &&
+	    !add)
+		r = err_set(err, 500, virt_errno(), "network %s: DNS host %s %s: remove: %s", name,
+			    ip, hostname, virt_msg());
 	if (add) {
 		if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
 				     VIR_NETWORK_SECTION_DNS_HOST, -1, xml, flags) < 0)
