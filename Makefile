@@ -45,14 +45,14 @@ DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c 
              dockd/spec.c dockd/profile.c dockd/checks.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
-             dockd/config-reload.c dockd/sdnotify.c
+             dockd/config-reload.c dockd/sdnotify.c dockd/resctl.c
 # The lab file (YAML against its schema) and the plan of an up: pure.
 DOCK_CORE += dockd/lab.c dockd/lab-plan.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/flows.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
             dockd/node-view.c dockd/node-logs.c dockd/node-reconcile.c dockd/node-snapshot.c \
-            dockd/node-vmm.c
+            dockd/node-vmm.c dockd/node-resctl.c
 # ... and the daemon's I/O rooms: libvirt, nodes, the agent channel, the API.
 DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/agentchan.c \
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \

@@ -217,9 +217,14 @@ static enum check_status c_published(const struct checks_ctx *c, char *ev)
 		: EV(CHECK_FAIL, "published ports in the kernel differ from the declared ones");
 }
 
+/* vCPUs and the memory hard limit from libvirt; every other limit of the
+ * record against the live XML and the cgroup (resctl_judge). A cgroup that
+ * cannot be read is WARN unless the record's CPU limits need it. */
 static enum check_status c_resources(const struct checks_ctx *c, char *ev)
 {
 	const struct dock_facts *df = c->cc_df;
+	char rc[CHECK_EVIDENCE_MAX];
+	int j;
 
 	if (!df->df_running)
 		return EV(CHECK_SKIP, "node not running");
@@ -229,8 +234,13 @@ static enum check_status c_resources(const struct checks_ctx *c, char *ev)
 	if (df->df_hard_limit_kib == 0 || df->df_hard_limit_kib > df->df_want_hard_limit_kib)
 		return EV(CHECK_FAIL, "memory hard limit %" PRIu64 " KiB, want %" PRIu64 " KiB",
 			  df->df_hard_limit_kib, df->df_want_hard_limit_kib);
-	return EV(CHECK_PASS, "%" PRIu64 " vCPU(s); memory hard limit %" PRIu64 " MiB",
-		  df->df_vcpus, df->df_hard_limit_kib / 1024);
+	j = resctl_judge(&df->df_want_limits, df->df_want_hard_limit_kib * 1024, &df->df_limits, rc,
+			 sizeof(rc));
+	if (j == 1)
+		return EV(CHECK_FAIL, "%s", rc);
+	return EV(j == 0 ? CHECK_PASS : CHECK_WARN,
+		  "%" PRIu64 " vCPU(s); memory hard limit %" PRIu64 " MiB%s%s", df->df_vcpus,
+		  df->df_hard_limit_kib / 1024, rc[0] ? "; " : "", rc);
 }
 
 static enum check_status c_vmm(const struct checks_ctx *c, char *ev)

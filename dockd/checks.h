@@ -12,6 +12,7 @@
 
 #include "agentproto.h"
 #include "profile.h"
+#include "resctl.h"
 
 enum check_status { CHECK_PASS, CHECK_FAIL, CHECK_WARN, CHECK_SKIP, CHECK_STALE };
 
@@ -44,6 +45,8 @@ struct dock_facts {
 	char df_fw_note[512];
 	uint64_t df_hard_limit_kib, df_want_hard_limit_kib;
 	uint64_t df_vcpus, df_want_vcpus;
+	struct resctl df_want_limits;         /* the record's (resctl.h) */
+	struct resctl_live df_limits;         /* what libvirt's live XML and the cgroup hold */
 	enum check_status df_vmm;             /* the VMM's jail (vmm.h), judged by node-vmm.c */
 	char df_vmm_note[CHECK_EVIDENCE_MAX]; /* its evidence; "" not judged */
 };

@@ -44,7 +44,7 @@ __attribute__((noreturn, format(printf, 2, 3))) void iscadm_fail(int code, const
 
 /* ---- the command table (iscadm.c) and its parser (iscadm-args.c) ---- */
 #define ISCADM_POS_MAX    4
-#define ISCADM_FLAG_MAX   20
+#define ISCADM_FLAG_MAX   28
 #define ISCADM_REPEAT_MAX 32
 
 struct iscadm_flag {

@@ -293,6 +293,57 @@ static void iscadm_add_list(struct json_object *req, const struct iscadm_args *a
 	json_object_object_add(req, key, arr);
 }
 
+/* --cpus CORES: a decimal number (the dock checks its bounds). */
+static void iscadm_add_cpus(struct json_object *req, const struct iscadm_args *a)
+{
+	const char *v = iscadm_opt(a, "cpus");
+	char *end;
+	double d;
+
+	if (v == NULL)
+		return;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || strspn(v, "0123456789.") != strlen(v))
+		iscadm_usage_fail(a->a_cmd, "--cpus \"%s\" is not a number of cores (e.g. 0.5)", v);
+	json_object_object_add(req, "cpus", json_object_new_double_s(d, v));
+}
+
+/* The disk and network limits: "disk" {read_mbps, ...}, "net" {in_mbps, out_mbps}. */
+static void iscadm_add_limits(struct json_object *req, const struct iscadm_args *a)
+{
+	static const struct {
+		const char *flag, *group, *key;
+	} lim[] = {
+		{ "disk-read-mbps", "disk", "read_mbps" },
+		{ "disk-write-mbps", "disk", "write_mbps" },
+		{ "disk-read-iops", "disk", "read_iops" },
+		{ "disk-write-iops", "disk", "write_iops" },
+		{ "net-in-mbps", "net", "in_mbps" },
+		{ "net-out-mbps", "net", "out_mbps" },
+	};
+	const char *v;
+
+	iscadm_add_cpus(req, a);
+	if ((v = iscadm_opt(a, "cpu-weight")) != NULL)
+		json_object_object_add(
+			req, "cpu_weight",
+			json_object_new_int64((int64_t)iscadm_uint(a, "--cpu-weight", v)));
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		struct json_object *g = NULL;
+		char what[32];
+		if ((v = iscadm_opt(a, lim[i].flag)) == NULL)
+			continue;
+		if (!json_object_object_get_ex(req, lim[i].group, &g)) {
+			g = json_object_new_object();
+			json_object_object_add(req, lim[i].group, g);
+		}
+		snprintf(what, sizeof(what), "--%s", lim[i].flag);
+		json_object_object_add(g, lim[i].key,
+				       json_object_new_int64((int64_t)iscadm_uint(a, what, v)));
+	}
+}
+
 static struct json_object *iscadm_create_req(const struct iscadm_args *a, const char *name)
 {
 	struct json_object *req = json_object_new_object();
@@ -314,6 +365,7 @@ static struct json_object *iscadm_create_req(const struct iscadm_args *a, const 
 		json_object_object_add(
 			req, "lifetime_s",
 			json_object_new_int64((int64_t)iscadm_duration(a, "lifetime", v)));
+	iscadm_add_limits(req, a);
 	iscadm_add_list(req, a, "publish", "publish");
 	iscadm_add_list(req, a, "egress-allow", "egress_allow");
 	iscadm_add_str(req, a, "on-hostile", "on_hostile");

@@ -158,8 +158,8 @@ void node_spec_profile(const struct node_spec *spec, bool image_has_own, char *o
 /* A size the request left out (is_default): what the image recommends if
  * more than asked, within the dock's limit max; else what was asked. */
 uint64_t node_spec_size(uint64_t asked, bool is_default, uint64_t recommended, uint64_t max);
-/* The record's fields from the request: name, image, profile, sizes, the
- * creation time, published ports in canonical form, egress, lifetime, and
+/* The record's fields from the request: name, image, profile, sizes and
+ * resource limits, the creation time, published ports in canonical form, egress, lifetime, and
  * the on_hostile/on_silent policies. Subnet, MAC and on_fail are not set. */
 void node_spec_rec(const struct node_spec_in *in, struct node_rec *rec);
 /* on_fail: the request's, else the profile's (profile_on_fail, may be
@@ -240,9 +240,19 @@ int node_vmm_boot_files(const struct node_rec *r, const char *kernel, const char
 			char *k_out, char *i_out, size_t size, struct dock_err *err);
 /* Remove them; absence is success. */
 void node_vmm_boot_remove(const char *name);
+/* The live QEMU of a domain (libvirt's pidfile, its command line naming
+ * the domain), or -1. */
+pid_t node_vmm_pid(const char *domain);
 /* The `vmm` row: the live QEMU read from /proc, judged (vmm_judge). */
 void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum check_status *st,
 		    char *ev, size_t size);
+
+/* ---- node-resctl.c: the limits in force (resctl.h) ---------------------- */
+
+/* The live XML's limits (domain_xml NULL: not running) and the QEMU's
+ * cgroup's, for the `resources` row. */
+void node_resctl_facts(const struct node_rec *r, const struct node_names *nn,
+		       const char *domain_xml, struct resctl_live *rl);
 
 /* ---- node-snapshot.c: forensic snapshots, quarantine's pause ------------ */
 

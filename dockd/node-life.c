@@ -84,6 +84,7 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 	char mem[24], vcpus[24], kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", base[PATH_MAX],
 				 uuid[37], label[32];
 	const char *loader = "", *nvram = "", *nvram_template = "";
+	struct resctl_xml rx;
 	struct image im;
 
 	if (image_load(node_cfg->dc_image_dir, r->nr_image, &im, err) < 0)
@@ -112,7 +113,7 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 	virt_domain_uuid(nn->nn_domain, uuid);
 	if (node_vmm_label(r, label, sizeof(label), err) < 0)
 		return -EINVAL;
-	const struct render_var v[] = {
+	const struct render_var base_v[] = {
 		{ "uuid", uuid },
 		{ "domain_type", virt_domain_type(node_cfg->dc_accel) },
 		{ "domain", nn->nn_domain },
@@ -135,6 +136,12 @@ int node_domain_xml(const struct node_rec *r, const struct node_names *nn, char 
 		{ "console_log", nn->nn_console },
 		{ "vmm_label", label },
 	};
+	struct render_var v[NVARS(base_v) + RESCTL_XML_VARS];
+	/* the resource limits (resctl.h) after the above */
+	resctl_xml_vars(&r->nr_limits, &rx);
+	memcpy(v, base_v, sizeof(base_v));
+	for (size_t i = 0; i < RESCTL_XML_VARS; i++)
+		v[NVARS(base_v) + i] = (struct render_var){ rx.rx_key[i], rx.rx_val[i] };
 	return node_render("domain.xml", v, NVARS(v), xml, err);
 }
 

@@ -70,6 +70,7 @@ void node_spec_rec(const struct node_spec_in *in, struct node_rec *rec)
 		node_spec_size(spec->ns_memory_mib, spec->ns_memory_default,
 			       in->si_image->im_memory_mib, in->si_cfg->dc_max_memory_mib);
 	rec->nr_vcpus = spec->ns_vcpus;
+	rec->nr_limits = spec->ns_limits;
 	rec->nr_scratch_mib =
 		node_spec_size(spec->ns_scratch_mib, spec->ns_scratch_default,
 			       in->si_image->im_scratch_mib, in->si_cfg->dc_max_scratch_mib);

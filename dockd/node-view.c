@@ -191,6 +191,7 @@ static void node_inspect_head(struct json_object *o, const struct node_rec *r,
 	json_object_object_add(o, "mac", json_object_new_string(r->nr_mac));
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
+	json_object_object_add(o, "limits", resctl_json(&r->nr_limits));
 }
 
 /* {"base":{path,sha256,pinned_sha256,readonly},"ephemeral":{...}}; *have_im: the image
@@ -417,6 +418,8 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);
 	df->df_want_hard_limit_kib = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024;
 	df->df_hard_limit_kib = virt_domain_hard_limit(nn->nn_domain);
+	df->df_want_limits = r->nr_limits;
+	node_resctl_facts(r, nn, dx, &df->df_limits);
 	if (df->df_running)
 		node_vmm_facts(r, nn, &df->df_vmm, df->df_vmm_note, sizeof(df->df_vmm_note));
 	free(dx);

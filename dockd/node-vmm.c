@@ -233,7 +233,7 @@ void node_vmm_boot_remove(const char *name)
 
 /* The live QEMU of a domain: libvirt's pidfile, the process's command line
  * naming the domain (a stale pidfile's pid may be anyone's now). */
-static pid_t node_vmm_pid(const char *domain)
+pid_t node_vmm_pid(const char *domain)
 {
 	char path[PATH_MAX], want[NODE_NAME_MAX + 32], *buf = NULL;
 	size_t len = 0;

@@ -11,7 +11,7 @@
 static const struct jsonin_limits spec_limits = {
 	.jl_max_bytes = SPEC_REQUEST_MAX,
 	.jl_max_depth = 4,
-	.jl_max_fields = 16,
+	.jl_max_fields = 32,
 };
 
 /* Refuse a member not in known: a typo is not silently ignored. */
@@ -78,11 +78,11 @@ int spec_port_parse(const char *body, size_t len, char *port, size_t size, struc
 
 static int spec_parse_known(struct json_object *o, const char *w, struct dock_err *err)
 {
-	static const char *const known[] = { "name",         "image",       "memory_mib",
-					     "vcpus",        "scratch_mib", "start",
-					     "profile",      "publish",     "egress",
-					     "egress_allow", "lifetime_s",  "on_hostile",
-					     "on_silent",    "on_fail" };
+	static const char *const known[] = {
+		"name",      "image",   "memory_mib", "vcpus",        "scratch_mib", "start",
+		"profile",   "publish", "egress",     "egress_allow", "lifetime_s",  "on_hostile",
+		"on_silent", "on_fail", "cpus",       "cpu_weight",   "disk",        "net"
+	};
 
 	return spec_known_fields(o, w, known, sizeof(known) / sizeof(known[0]), err);
 }
@@ -244,6 +244,8 @@ int spec_parse(const char *body, size_t len, const struct dock_config *cfg, stru
 		r = spec_parse_names(o, w, spec, err);
 	if (r == 0)
 		r = spec_parse_sizes(o, w, cfg, spec, err);
+	if (r == 0 && resctl_parse(o, w, spec->ns_vcpus, &spec->ns_limits, err) < 0)
+		r = -EINVAL;
 	if (r == 0)
 		r = spec_parse_policies(o, w, spec, err);
 	if (r == 0)

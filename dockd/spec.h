@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "resctl.h"
 #include "validate.h"
 
 #define SPEC_REQUEST_MAX     4096
@@ -24,7 +25,8 @@ struct node_spec {
 	uint64_t ns_memory_mib;
 	uint64_t ns_vcpus;
 	uint64_t ns_scratch_mib;
-	bool ns_memory_default; /* not in the request: the image's recommendation wins */
+	struct resctl ns_limits; /* "cpus", "cpu_weight", "disk", "net"; 0: none */
+	bool ns_memory_default;  /* not in the request: the image's recommendation wins */
 	bool ns_scratch_default;
 	bool ns_start;
 	uint64_t ns_lifetime_s; /* 0: none */

@@ -151,6 +151,8 @@ char *state_to_json(const struct node_rec *r)
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int64((int64_t)r->nr_vcpus));
 	json_object_object_add(o, "scratch_mib", json_object_new_int64((int64_t)r->nr_scratch_mib));
+	if (resctl_any(&r->nr_limits))
+		json_object_object_add(o, "limits", resctl_json(&r->nr_limits));
 	json_object_object_add(o, "subnet", json_object_new_int64(r->nr_subnet));
 	json_object_object_add(o, "mac", json_object_new_string(r->nr_mac));
 	json_object_object_add(o, "secret_uuid", json_object_new_string(r->nr_secret_uuid));
@@ -187,8 +189,32 @@ char *state_to_json(const struct node_rec *r)
 	return s;
 }
 
-/* What every record has: the node, its image, sizes, network, key, volume,
- * profile and creation time. */
+/* The resource limits beside vCPUs and memory; a record without them (an
+ * older dock's, or a node created without) has none. */
+static int state_in_limits(struct json_object *o, const char *w, struct node_rec *r,
+			   struct dock_err *err)
+{
+	struct json_object *l;
+
+	if (!json_object_object_get_ex(o, "limits", &l) || json_object_is_type(l, json_type_null))
+		return 0;
+	if (!json_object_is_type(l, json_type_object))
+		return err_set(err, 400, EINVAL, "%s: \"limits\" must be an object", w);
+	json_object_object_foreach(l, key, val)
+	{
+		size_t i;
+		(void)val;
+		for (i = 0; i < RESCTL_KEYS && strcmp(key, resctl_request_keys[i]) != 0; i++)
+			;
+		if (i == RESCTL_KEYS)
+			return err_set(err, 400, EINVAL, "%s: \"limits\": unknown field \"%.64s\"",
+				       w, key);
+	}
+	return resctl_parse(l, "node record: \"limits\"", r->nr_vcpus, &r->nr_limits, err);
+}
+
+/* What every record has: the node, its image, sizes, limits, network, key,
+ * volume, profile and creation time. */
 static int state_in_node(struct json_object *o, const char *w, struct node_rec *r, char *st,
 			 size_t st_size, struct dock_err *err)
 {
@@ -217,7 +243,7 @@ static int state_in_node(struct json_object *o, const char *w, struct node_rec *
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
 		return -EINVAL;
 	r->nr_created = (int64_t)u;
-	return 0;
+	return state_in_limits(o, w, r, err);
 }
 
 /* The policy: ports, egress, quarantine, lifetime, what to do on hostile,

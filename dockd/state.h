@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "resctl.h"
 #include "validate.h"
 
 enum node_state {
@@ -63,7 +64,9 @@ int state_parse_action(const char *s, enum node_action *out);
 /* The record's format. 1: no "version" member (0ca61eb and before); 2: the
  * member, and "base_sha256", the pin of the base image; 3: "vmm_uid", the
  * uid (and gid) of the node's QEMU (vmm.h), absent in a record of an older
- * dock until the node's next start. A record of an older version is read
+ * dock until the node's next start. Optional members a version does not
+ * need (a record without "limits" has no resource limit beyond vCPUs and
+ * memory) leave it as it is. A record of an older version is read
  * and written back as this one at dock start; a newer one is refused (its
  * file and both versions named), never misread. */
 #define STATE_VERSION 3
@@ -86,7 +89,8 @@ struct node_rec {
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;
-	unsigned nr_subnet; /* index in the subnet pool */
+	struct resctl nr_limits; /* "limits": CPU, disk, network (resctl.h); none when absent */
+	unsigned nr_subnet;      /* index in the subnet pool */
 	char nr_mac[18];
 	char nr_secret_uuid[37];  /* empty until the secret exists */
 	char nr_volume[PATH_MAX]; /* ephemeral volume path */

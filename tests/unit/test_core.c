@@ -461,6 +461,19 @@ static const struct render_var domain_vars[] = {
 	{ "agent_socket", "/run/isc/agents/web1.sock" },
 	{ "console_log", "/run/isc/console/web1.log" },
 	{ "vmm_label", "+90000:+64055" },
+	/* no resource limits beyond vCPUs and memory (resctl.h) */
+	{ "cputune", "" },
+	{ "cpu_shares", "" },
+	{ "cpu_period", "" },
+	{ "cpu_quota", "" },
+	{ "iotune", "" },
+	{ "disk_read_bytes", "" },
+	{ "disk_write_bytes", "" },
+	{ "disk_read_iops", "" },
+	{ "disk_write_iops", "" },
+	{ "bandwidth", "" },
+	{ "net_inbound", "" },
+	{ "net_outbound", "" },
 };
 
 /* An efi image's node: firmware and a per-node variable store, no kernel. */
@@ -486,6 +499,19 @@ static const struct render_var domain_efi_vars[] = {
 	{ "agent_socket", "/run/isc/agents/web2.sock" },
 	{ "console_log", "/run/isc/console/web2.log" },
 	{ "vmm_label", "" }, /* an older dock's node, before its next start */
+	/* no resource limits beyond vCPUs and memory (resctl.h) */
+	{ "cputune", "" },
+	{ "cpu_shares", "" },
+	{ "cpu_period", "" },
+	{ "cpu_quota", "" },
+	{ "iotune", "" },
+	{ "disk_read_bytes", "" },
+	{ "disk_write_bytes", "" },
+	{ "disk_read_iops", "" },
+	{ "disk_write_iops", "" },
+	{ "bandwidth", "" },
+	{ "net_inbound", "" },
+	{ "net_outbound", "" },
 };
 
 /* Validate a rendered domain against libvirt's own RelaxNG schema, when
@@ -561,6 +587,83 @@ static void test_render_efi(void **st)
 	assert_null(strstr(xml, "<nvram"));
 	assert_null(strstr(xml, "<boot"));
 	check_domain_schema(xml);
+	free(xml);
+}
+
+/* Resource limits (resctl.h): rendered into <cputune>, the ephemeral
+ * disk's <iotune> and the interface's <bandwidth>, valid for libvirt, read
+ * back from that XML as the `resources` row reads the live XML, judged. */
+static void test_render_limits(void **st)
+{
+	const size_t n = sizeof(domain_vars) / sizeof(domain_vars[0]), nb = n - RESCTL_XML_VARS;
+	struct render_var v[sizeof(domain_vars) / sizeof(domain_vars[0])];
+	struct resctl rc = { .rc_cpu_quota_us = 25000, .rc_cpu_weight = 50 };
+	struct resctl_live rl = { 0 };
+	struct resctl_xml rx;
+	char *xml = NULL, ev[256];
+	(void)st;
+	rc.rc_io[RESCTL_DISK_WRITE_MBPS] = 5;
+	rc.rc_io[RESCTL_DISK_READ_IOPS] = 200;
+	rc.rc_io[RESCTL_NET_IN_MBPS] = 20;
+	rc.rc_io[RESCTL_NET_OUT_MBPS] = 10;
+	memcpy(v, domain_vars, sizeof(v));
+	resctl_xml_vars(&rc, &rx);
+	for (size_t i = 0; i < RESCTL_XML_VARS; i++) {
+		assert_string_equal(v[nb + i].rv_key, rx.rx_key[i]);
+		v[nb + i].rv_value = rx.rx_val[i];
+	}
+	render_domain(v, n, &xml);
+	assert_non_null(strstr(xml, "<shares>50</shares>"));
+	assert_non_null(strstr(xml, "<global_period>100000</global_period>"));
+	assert_non_null(strstr(xml, "<global_quota>25000</global_quota>"));
+	assert_non_null(strstr(xml, "<write_bytes_sec>5000000</write_bytes_sec>"));
+	assert_non_null(strstr(xml, "<read_iops_sec>200</read_iops_sec>"));
+	assert_non_null(strstr(xml, "<inbound average=\"2500\"/>"));
+	assert_non_null(strstr(xml, "<outbound average=\"1250\"/>"));
+	assert_null(strstr(xml, "read_bytes_sec"));
+	assert_null(strstr(xml, "write_iops_sec"));
+	assert_null(strstr(xml, "isc-if"));
+	check_domain_schema(xml);
+	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", "isc-web1", &rl);
+	assert_true(rl.rl_xml);
+	rl.rl_cg = 1;
+	rl.rl_cg_quota_us = 25000;
+	rl.rl_cg_period_us = 100000;
+	rl.rl_cg_weight = 50;
+	rl.rl_cg_mem_bytes = 768 << 20;
+	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 0);
+	assert_string_equal(ev,
+			    "cpus 0.25; cpu_weight 50; disk.write_mbps 5; disk.read_iops 200; "
+			    "net.in_mbps 20; net.out_mbps 10");
+	/* Changed behind the dock's back: each difference named. */
+	rl.rl_x_io[RESCTL_DISK_WRITE_MBPS] = 10000000;
+	rl.rl_cg_quota_us = 50000;
+	rl.rl_cg_mem_bytes = UINT64_MAX;
+	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
+	assert_string_equal(ev,
+			    "differs from the record: cpus 0.25: cgroup quota 50000/100000 us; "
+			    "disk.write_mbps 5: XML 10000000 B/s; memory: no cgroup limit "
+			    "(768 MiB)");
+	/* The same XML without the limits' elements: each named as absent. */
+	free(xml);
+	render_domain(domain_vars, n, &xml);
+	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", "isc-web1", &rl);
+	rl.rl_cg_quota_us = 25000;
+	rl.rl_cg_mem_bytes = 768 << 20;
+	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
+	assert_string_equal(ev,
+			    "differs from the record: cpus 0.25: XML quota 0/0 us; cpu_weight "
+			    "50: XML shares 0; disk.write_mbps 5: XML 0 B/s; disk.read_iops 200: "
+			    "XML 0 IOPS; net.in_mbps 20: XML 0 kB/s; net.out_mbps 10: XML 0 kB/s");
+	/* A cgroup not read: WARN (2) without CPU limits, FAIL (1) with them. */
+	rl.rl_cg = 0;
+	snprintf(rl.rl_cg_note, sizeof(rl.rl_cg_note), "no live QEMU process");
+	memset(&rc, 0, sizeof(rc));
+	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 2);
+	assert_string_equal(ev, "cgroup not read: no live QEMU process");
+	rc.rc_cpu_weight = 50;
+	rl.rl_x_shares = 50;
+	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
 	free(xml);
 }
 
@@ -1117,6 +1220,8 @@ static void test_checks(void **st)
 	df.df_fw_published_ok = 1;
 	df.df_vcpus = df.df_want_vcpus = 1;
 	df.df_hard_limit_kib = df.df_want_hard_limit_kib = 786432;
+	df.df_limits.rl_cg = 1; /* the cgroup read, its memory limit the hard limit */
+	df.df_limits.rl_cg_mem_bytes = 786432 * 1024;
 	df.df_vmm = CHECK_PASS;
 	snprintf(df.df_vmm_note, sizeof(df.df_vmm_note), "pid 1 uid/gid 90000/64055 its own");
 	n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
@@ -1575,6 +1680,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_image_verify_cache),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_efi),
+		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_escaping),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_agentproto),

@@ -79,13 +79,14 @@ static void test_shop(void **state)
 	free(lab);
 }
 
-/* The resource keys pass through to the create request. */
+/* The issue's resource keys pass through to the create request, and
+ * spec_parse takes them. */
 static void test_resources(void **state)
 {
 	struct lab *lab =
 		parse_ok("name: r\nnodes:\n  a: {image: micro, cpus: 0.5, cpu_weight: 200,"
 			 " disk: {write_mbps: 20}, net: {out_mbps: 10}}\n",
-			 NULL);
+			 &cfg);
 
 	(void)state;
 	assert_non_null(strstr(lab->l_nodes[0].ln_core, "\"cpus\":0.5"));

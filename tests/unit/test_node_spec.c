@@ -245,6 +245,104 @@ static void test_on_fail(void **st)
 	assert_int_equal(r.nr_on_fail, NODE_ACT_CLEANSE);
 }
 
+/* ---- resource limits (resctl.h): the request's members, bounds, errors ---- */
+
+static void parse_bad(const char *json, const char *msg)
+{
+	struct node_spec spec;
+	struct dock_err e = { 0 };
+
+	config_defaults(&cfg);
+	if (spec_parse(json, strlen(json), &cfg, &spec, &e) != -EINVAL)
+		fail_msg("accepted: %s", json);
+	assert_int_equal(e.de_status, 400);
+	assert_string_equal(e.de_msg, msg);
+}
+
+#define REQ(limits) "{\"name\":\"w\",\"image\":\"micro\"," limits "}"
+
+static void test_limits_parse(void **st)
+{
+	struct node_spec spec;
+	struct node_rec r;
+	(void)st;
+	/* none asked: none set */
+	parse_ok(REQ("\"vcpus\":2"), &spec);
+	assert_false(resctl_any(&spec.ns_limits));
+	/* every one, in the request's units */
+	translate(REQ("\"vcpus\":2,\"cpus\":1.5,\"cpu_weight\":300,"
+		      "\"disk\":{\"read_mbps\":50,\"write_mbps\":20,\"read_iops\":1000,"
+		      "\"write_iops\":500},\"net\":{\"in_mbps\":100,\"out_mbps\":10}"),
+		  0, 0, "", &r);
+	assert_int_equal(r.nr_limits.rc_cpu_quota_us, 150000);
+	assert_int_equal(r.nr_limits.rc_cpu_weight, 300);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_DISK_READ_MBPS], 50);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_DISK_WRITE_MBPS], 20);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_DISK_READ_IOPS], 1000);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_DISK_WRITE_IOPS], 500);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_NET_IN_MBPS], 100);
+	assert_int_equal(r.nr_limits.rc_io[RESCTL_NET_OUT_MBPS], 10);
+	/* cpus at its bounds: 0.05, the node's vCPUs (an integer is a number) */
+	parse_ok(REQ("\"cpus\":0.05"), &spec);
+	assert_int_equal(spec.ns_limits.rc_cpu_quota_us, 5000);
+	parse_ok(REQ("\"cpus\":1"), &spec);
+	assert_int_equal(spec.ns_limits.rc_cpu_quota_us, 100000);
+	parse_ok(REQ("\"cpus\":0.333"), &spec);
+	assert_int_equal(spec.ns_limits.rc_cpu_quota_us, 33300);
+	parse_ok(REQ("\"cpu_weight\":1,\"net\":{\"out_mbps\":100000}"), &spec);
+	assert_int_equal(spec.ns_limits.rc_cpu_weight, 1);
+	assert_int_equal(spec.ns_limits.rc_io[RESCTL_NET_OUT_MBPS], 100000);
+	/* null is absent, as for the other members */
+	parse_ok(REQ("\"cpus\":null,\"disk\":null"), &spec);
+	assert_false(resctl_any(&spec.ns_limits));
+}
+
+static void test_limits_bad(void **st)
+{
+	(void)st;
+	parse_bad(REQ("\"cpus\":1.5"),
+		  "create request: \"cpus\" 1.5 is outside 0.05 to 1 (the node's vCPUs): "
+		  "a fraction of one host core for the whole node");
+	parse_bad(REQ("\"vcpus\":2,\"cpus\":2.5"),
+		  "create request: \"cpus\" 2.5 is outside 0.05 to 2 (the node's vCPUs): "
+		  "a fraction of one host core for the whole node");
+	parse_bad(REQ("\"cpus\":0.04"),
+		  "create request: \"cpus\" 0.04 is outside 0.05 to 1 (the node's vCPUs): "
+		  "a fraction of one host core for the whole node");
+	parse_bad(REQ("\"cpus\":-1"),
+		  "create request: \"cpus\" -1 is outside 0.05 to 1 (the node's vCPUs): "
+		  "a fraction of one host core for the whole node");
+	parse_bad(REQ("\"cpus\":\"0.5\""),
+		  "create request: \"cpus\" must be a number (a fraction of one host core, 0.5)");
+	parse_bad(REQ("\"cpus\":true"),
+		  "create request: \"cpus\" must be a number (a fraction of one host core, 0.5)");
+	parse_bad(REQ("\"cpu_weight\":0"),
+		  "create request: \"cpu_weight\" must be a whole number from 1 to 10000");
+	parse_bad(REQ("\"cpu_weight\":10001"),
+		  "create request: \"cpu_weight\" must be a whole number from 1 to 10000");
+	parse_bad(REQ("\"cpu_weight\":2.5"),
+		  "create request: \"cpu_weight\" must be a whole number from 1 to 10000");
+	parse_bad(REQ("\"disk\":{\"write_mbps\":0}"),
+		  "create request: \"disk\".\"write_mbps\" must be a whole number from 1 to "
+		  "100000 (MB/s)");
+	parse_bad(REQ("\"disk\":{\"read_iops\":1000001}"),
+		  "create request: \"disk\".\"read_iops\" must be a whole number from 1 to "
+		  "1000000 (IOPS)");
+	parse_bad(REQ("\"net\":{\"out_mbps\":\"10\"}"),
+		  "create request: \"net\".\"out_mbps\" must be a whole number from 1 to "
+		  "100000 (Mbit/s)");
+	parse_bad(REQ("\"net\":{\"in_mbps\":-5}"),
+		  "create request: \"net\".\"in_mbps\" must be a whole number from 1 to "
+		  "100000 (Mbit/s)");
+	parse_bad(REQ("\"disk\":{\"wirte_mbps\":5}"),
+		  "create request: \"disk\": unknown field \"wirte_mbps\"");
+	parse_bad(REQ("\"net\":{\"read_mbps\":5}"),
+		  "create request: \"net\": unknown field \"read_mbps\"");
+	parse_bad(REQ("\"disk\":5"), "create request: \"disk\" must be an object");
+	parse_bad(REQ("\"net\":[1]"), "create request: \"net\" must be an object");
+	parse_bad(REQ("\"cpu\":1"), "create request: unknown field \"cpu\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,7 +351,8 @@ int main(void)
 		cmocka_unit_test(test_check_publish),   cmocka_unit_test(test_rec_defaults),
 		cmocka_unit_test(test_rec_image_sizes), cmocka_unit_test(test_rec_limits),
 		cmocka_unit_test(test_rec_network),     cmocka_unit_test(test_rec_policies),
-		cmocka_unit_test(test_on_fail),
+		cmocka_unit_test(test_on_fail),         cmocka_unit_test(test_limits_parse),
+		cmocka_unit_test(test_limits_bad),
 	};
 
 	return cmocka_run_group_tests_name("node-spec", tests, NULL, NULL);

@@ -4,7 +4,10 @@
  * newer one is refused), the pin of a node's base image (pin.h), the floor
  * of free space (diskguard_judge) and its config key, the uid of a node's
  * QEMU (vmm.h: the range, the allocator) and the `vmm` row judged on
- * fixture /proc trees. Temp files only. */
+ * fixture /proc trees; the resource limits of issue 21 in records (a record
+ * of the dock before them has none, and is written back without) and the
+ * cgroup they are read back from, on fixture trees of cgroup v1 and v2.
+ * Temp files only. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +168,146 @@ static void test_record_v2_loads(void **st)
 	free(bad);
 	free(json);
 	free(v2);
+}
+
+/* A record of the dock before issue 21 (version 3, no "limits") loads with
+ * no limit and is written back as it was; limits round-trip under
+ * "limits"; a bad one is refused naming it. */
+static void test_record_limits(void **st)
+{
+	char *v3 = fixture("record-v3-web1.json"), *json, *bad;
+	struct node_rec r, back;
+	struct dock_err e = { 0 };
+	(void)st;
+	assert_int_equal(state_from_json(v3, strlen(v3), &r, NULL), 0);
+	assert_int_equal(r.nr_version, 3);
+	assert_int_equal(r.nr_vmm_uid, 90003);
+	assert_false(resctl_any(&r.nr_limits));
+	json = state_to_json(&r);
+	assert_null(strstr(json, "limits"));
+	free(json);
+	r.nr_vcpus = 2;
+	r.nr_limits.rc_cpu_quota_us = 150000;
+	r.nr_limits.rc_cpu_weight = 200;
+	r.nr_limits.rc_io[RESCTL_DISK_WRITE_MBPS] = 5;
+	r.nr_limits.rc_io[RESCTL_NET_OUT_MBPS] = 10;
+	json = state_to_json(&r);
+	assert_non_null(strstr(json,
+			       "\"limits\":{\n    \"cpus\":1.5,\n    \"cpu_weight\":200,\n"
+			       "    \"disk\":{\n      \"write_mbps\":5\n    },\n"
+			       "    \"net\":{\n      \"out_mbps\":10\n    }\n  }"));
+	assert_int_equal(state_from_json(json, strlen(json), &back, NULL), 0);
+	assert_memory_equal(&back.nr_limits, &r.nr_limits, sizeof(r.nr_limits));
+	free(json);
+	bad = malloc(strlen(v3) + 64);
+	assert_non_null(bad);
+	snprintf(bad, strlen(v3) + 64, "{\"limits\":{\"cpus\":4},%s", v3 + 1);
+	assert_int_equal(state_from_json(bad, strlen(bad), &back, &e), -EINVAL);
+	assert_string_equal(e.de_msg,
+			    "node record: \"limits\": \"cpus\" 4 is outside 0.05 to 1 "
+			    "(the node's vCPUs): a fraction of one host core for the whole node");
+	err_clear(&e);
+	snprintf(bad, strlen(v3) + 64, "{\"limits\":{\"iops\":4},%s", v3 + 1);
+	assert_int_equal(state_from_json(bad, strlen(bad), &back, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "node record: \"limits\": unknown field \"iops\"");
+	free(bad);
+	free(v3);
+}
+
+/* A fixture file under root (its directories made). */
+static void put(const char *root, const char *rel, const char *text)
+{
+	char path[512], cmd[600];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(file_write_atomic(path, text, strlen(text), 0600, NULL), 0);
+}
+
+/* The limits read back from a QEMU's cgroup: v1 (cgroupfs, libvirt's
+ * machine/NAME.libvirt-qemu with the emulator below) and v2 (systemd's
+ * scope with libvirt's nested "libvirt" group, the weight on the scope). */
+static void test_resctl_cgroup(void **st)
+{
+	const char *v1cg = "12:memory:/machine/qemu-1-isc-c.libvirt-qemu/emulator\n"
+			   "3:cpu:/machine/qemu-1-isc-c.libvirt-qemu/emulator\n"
+			   "2:cpuacct:/machine/qemu-1-isc-c.libvirt-qemu/emulator\n"
+			   "0::/\n";
+	const char *v2cg =
+		"0::/machine.slice/machine-qemu\\x2d1\\x2disc\\x2dc.scope/libvirt/emulator\n";
+	char root[] = "/tmp/isc-cg-XXXXXX", p[600];
+	const char *d1 = "sys/fs/cgroup/cpu/machine/qemu-1-isc-c.libvirt-qemu";
+	const char *m1 = "sys/fs/cgroup/memory/machine/qemu-1-isc-c.libvirt-qemu";
+	const char *d2 = "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2disc\\x2dc.scope";
+	struct resctl_live rl;
+	(void)st;
+	assert_non_null(mkdtemp(root));
+	/* v1 */
+	snprintf(p, sizeof(p), "%s/cpu.cfs_quota_us", d1);
+	put(root, p, "25000\n");
+	snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", d1);
+	put(root, p, "100000\n");
+	snprintf(p, sizeof(p), "%s/cpu.shares", d1);
+	put(root, p, "50\n");
+	snprintf(p, sizeof(p), "%s/memory.limit_in_bytes", m1);
+	put(root, p, "704643072\n");
+	resctl_cgroup_read(root, v1cg, &rl);
+	assert_int_equal(rl.rl_cg, 1);
+	assert_string_equal(rl.rl_cg_path, "/machine/qemu-1-isc-c.libvirt-qemu");
+	assert_int_equal(rl.rl_cg_quota_us, 25000);
+	assert_int_equal(rl.rl_cg_period_us, 100000);
+	assert_int_equal(rl.rl_cg_weight, 50);
+	assert_int_equal(rl.rl_cg_mem_bytes, 704643072);
+	/* no quota, no memory limit (the kernel's "unlimited") */
+	snprintf(p, sizeof(p), "%s/cpu.cfs_quota_us", d1);
+	put(root, p, "-1\n");
+	snprintf(p, sizeof(p), "%s/memory.limit_in_bytes", m1);
+	put(root, p, "9223372036854771712\n");
+	resctl_cgroup_read(root, v1cg, &rl);
+	assert_int_equal(rl.rl_cg, 1);
+	assert_int_equal(rl.rl_cg_quota_us, -1);
+	assert_int_equal(rl.rl_cg_mem_bytes, UINT64_MAX);
+	/* a file missing: not read, naming it */
+	snprintf(p, sizeof(p), "%s/%s/cpu.shares", root, d1);
+	unlink(p);
+	resctl_cgroup_read(root, v1cg, &rl);
+	assert_int_equal(rl.rl_cg, 0);
+	assert_non_null(strstr(rl.rl_cg_note, "qemu-1-isc-c.libvirt-qemu/cpu.shares"));
+	/* in the root cgroup: not the node's own */
+	resctl_cgroup_read(root, "3:cpu:/\n", &rl);
+	assert_int_equal(rl.rl_cg, 0);
+	assert_string_equal(rl.rl_cg_note, "no cpu cgroup of its own");
+	resctl_cgroup_read(root, NULL, &rl);
+	assert_string_equal(rl.rl_cg_note, "no live QEMU process");
+	/* v2: the weight on the scope, the quota and memory on libvirt's group */
+	put(root, "sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+	snprintf(p, sizeof(p), "%s/cpu.max", d2);
+	put(root, p, "max 100000\n");
+	snprintf(p, sizeof(p), "%s/cpu.weight", d2);
+	put(root, p, "50\n");
+	snprintf(p, sizeof(p), "%s/memory.max", d2);
+	put(root, p, "max\n");
+	snprintf(p, sizeof(p), "%s/libvirt/cpu.max", d2);
+	put(root, p, "25000 100000\n");
+	snprintf(p, sizeof(p), "%s/libvirt/cpu.weight", d2);
+	put(root, p, "100\n");
+	snprintf(p, sizeof(p), "%s/libvirt/memory.max", d2);
+	put(root, p, "704643072\n");
+	resctl_cgroup_read(root, v2cg, &rl);
+	assert_int_equal(rl.rl_cg, 2);
+	assert_string_equal(rl.rl_cg_path, "/machine.slice/machine-qemu\\x2d1\\x2disc\\x2dc.scope");
+	assert_int_equal(rl.rl_cg_quota_us, 25000);
+	assert_int_equal(rl.rl_cg_period_us, 100000);
+	assert_int_equal(rl.rl_cg_weight, 50);
+	assert_int_equal(rl.rl_cg_mem_bytes, 704643072);
+	snprintf(p, sizeof(p), "%s/libvirt/cpu.max", d2);
+	put(root, p, "25000\n");
+	resctl_cgroup_read(root, v2cg, &rl);
+	assert_int_equal(rl.rl_cg, 0);
+	assert_non_null(strstr(rl.rl_cg_note, "cpu.max: not \"QUOTA PERIOD\""));
+	snprintf(p, sizeof(p), "rm -rf '%s'", root);
+	assert_int_equal(system(p), 0);
 }
 
 /* An image that cannot be read at upgrade: upgraded, not pinned. */
@@ -503,6 +646,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_record_v1_loads),
 		cmocka_unit_test(test_record_upgrade),
 		cmocka_unit_test(test_record_v2_loads),
+		cmocka_unit_test(test_record_limits),
+		cmocka_unit_test(test_resctl_cgroup),
 		cmocka_unit_test(test_vmm_range),
 		cmocka_unit_test(test_vmm_alloc),
 		cmocka_unit_test(test_vmm_judge),
