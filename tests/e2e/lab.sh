@@ -57,7 +57,7 @@ out=$("$A" lab validate "$L/bad.yaml" 2>&1)
 t_ok "anchors are refused ($out)" has "$out" 'bad.yaml:3:8: nodes.web: anchors are not allowed'
 printf 'name: shop\nnodes:\n  web: {image: micro, memory: 9999999M}\n' >"$L/bad.yaml"
 out=$("$A" lab validate "$L/bad.yaml" 2>&1)
-t_ok "sizes go through create's checks ($out)" has "$out" 'bad.yaml:3:30: nodes.web.memory: memory must be between'
+t_ok "sizes go through create's checks ($out)" has "$out" 'bad.yaml:3:31: nodes.web.memory: memory must be between'
 cp "$L/shop.lab.yaml" "$L/two.lab.yaml"
 "$A" lab validate >/dev/null 2>&1
 t_is "two *.lab.yaml here and no FILE: exit 2" $? 2
