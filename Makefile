@@ -6,7 +6,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 B        := build
 
-PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium libnftnl libmnl libseccomp
+PKGS     := libvirt libxml-2.0 json-c libmicrohttpd libcryptsetup libsodium libnftnl libmnl libseccomp \
+            yaml-0.1
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wcast-qual -Wformat=2 -Wimplicit-fallthrough -Werror
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -47,6 +48,8 @@ DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c 
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
              dockd/config-reload.c dockd/sdnotify.c dockd/resctl.c \
              dockd/gaudit.c dockd/gaudit-write.c dockd/gaudit-read.c
+# The lab file (YAML against its schema) and the plan of an up: pure.
+DOCK_CORE += dockd/lab.c dockd/lab-plan.c
 # The node room around node-int.h: the table (node.c) and one file per concern.
 NODE_SRC := dockd/node.c dockd/flows.c dockd/node-create.c dockd/node-life.c dockd/node-spec.c dockd/node-fw.c \
             dockd/node-agent.c dockd/node-hello.c dockd/node-policy.c dockd/node-cleanse.c dockd/node-cleanse-phases.c \
@@ -57,6 +60,8 @@ DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/a
            dockd/api.c dockd/api-handlers.c dockd/api-err.c dockd/api-audit.c dockd/api-ops.c \
            dockd/api-stream.c dockd/api-logs.c dockd/api-group.c dockd/api-listen.c \
            dockd/api-gaudit.c
+# A lab's side in the dock (its record, up, down) and its routes.
+DOCK_IO += dockd/lab-apply.c dockd/api-labs.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
 DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
@@ -66,7 +71,7 @@ DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
 # logs (followed too) and the times people type.
 ISCADM_SRC := dockd/iscadm.c dockd/iscadm-args.c dockd/iscadm-node.c dockd/iscadm-misc.c \
               dockd/iscadm-http.c dockd/iscadm-out.c dockd/iscadm-forensic.c dockd/iscadm-wait.c \
-              dockd/iscadm-logs.c dockd/iscadm-gaudit.c
+              dockd/iscadm-logs.c dockd/iscadm-gaudit.c dockd/iscadm-lab.c
 
 # --- guest-agent/: static, dependency-free, musl.
 # agent.c is the process (options, main loop), agent-chan.c the channel,
@@ -315,13 +320,20 @@ $(A)/test_reload: tests/unit/test_reload.c $(DOCK_TEST_SRC)
 $(A)/test_agent_audit: tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(AGENT_HDR)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) -o $@ tests/unit/test_agent_audit.c $(AGENT_AUDIT_TEST_SRC) $(CMOCKA_LIBS)
+# The lab file's parser and schema, and the plan of an up (lab.h).
+$(B)/test_lab: tests/unit/test_lab.c $(call obj,$(DOCK_TEST_SRC))
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(A)/test_lab: tests/unit/test_lab.c $(DOCK_TEST_SRC)
+	@mkdir -p $(A)
+	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 $(A)/test_api: tests/unit/test_api.c $(API_TEST_SRC)
 	@mkdir -p $(A)
 	clang $(SAN_FLAGS) $(PKG_CFLAGS) $(INC_tests) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 
 FUZZ_TARGETS := agent request manifest template profile audit egress netlisten reader escape vmmproc \
-                timearg gaudit
+                timearg gaudit lab
 FUZZ_ID_agent := 1
 FUZZ_ID_request := 2
 FUZZ_ID_manifest := 3
@@ -335,6 +347,7 @@ FUZZ_ID_escape := 10
 FUZZ_ID_vmmproc := 11
 FUZZ_ID_timearg := 12
 FUZZ_ID_gaudit := 13
+FUZZ_ID_lab := 14
 FUZZ_LINK_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO)
 $(A)/fuzz-%: tests/fuzz/fuzz.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(A)
@@ -352,6 +365,7 @@ TEST_BINS := $(B)/test_core $(A)/test_core $(B)/test_records $(A)/test_records \
              $(B)/test_api $(A)/test_api \
              $(B)/test_reload $(A)/test_reload \
              $(B)/test_agent_audit $(A)/test_agent_audit \
+             $(B)/test_lab $(A)/test_lab \
              $(addprefix $(A)/fuzz-,$(FUZZ_TARGETS))
 tests: $(TEST_BINS)
 
@@ -368,7 +382,7 @@ check: deps
 
 unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_gaudit $(B)/test_fwcheck $(B)/test_node_spec \
       $(B)/test_escape $(B)/test_agentmsg $(B)/test_progress $(B)/test_timearg $(B)/test_config \
-      $(B)/test_api $(B)/test_reload $(B)/test_agent_audit $(B)/dockd
+      $(B)/test_api $(B)/test_reload $(B)/test_agent_audit $(B)/test_lab $(B)/dockd
 	$(B)/test_core .
 	$(B)/test_records .
 	$(B)/test_audit
@@ -383,6 +397,7 @@ unit: $(B)/test_core $(B)/test_records $(B)/test_audit $(B)/test_gaudit $(B)/tes
 	$(B)/test_api
 	$(B)/test_reload
 	$(B)/test_agent_audit
+	$(B)/test_lab
 
 fuzz: $(A)/fuzz-$(T)
 	mkdir -p $(B)/fuzz-work/$(T)

@@ -16,6 +16,7 @@ struct api_req {
 	char *ar_body;
 	size_t ar_len;
 	bool ar_too_large;
+	size_t ar_max; /* the route's body limit: API_BODY_MAX, a lab's API_LAB_BODY_MAX */
 };
 
 /* One call, as its handler sees it: the checked node name segment (or a
@@ -64,6 +65,11 @@ int api_audit(const struct api_call *c);
 /* A node's guest audit log (api-gaudit.c). */
 int api_node_gaudit(const struct api_call *c);
 int api_ops(const struct api_call *c);
+/* The labs' routes (api-labs.c). */
+int api_labs_list(const struct api_call *c);
+int api_lab_up(const struct api_call *c);
+int api_lab_status(const struct api_call *c);
+int api_lab_down(const struct api_call *c);
 int api_lab_flows(const struct api_call *c);
 
 #endif

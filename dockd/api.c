@@ -126,6 +126,11 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/operations/*", API_OP_SHOW, api_ops, NULL },
 	{ "DELETE", "/v1/operations/*", API_OP_CANCEL, api_ops, NULL },
 	{ "GET", "/v1/operations/*/wait", API_OP_WAIT, NULL, NULL },
+	{ "GET", "/v1/labs", API_LABS_LIST, api_labs_list, NULL },
+	{ "POST", "/v1/labs", API_LABS_UP, api_lab_up, "lab-up" },
+	{ "POST", "/v1/labs/validate", API_LABS_VALIDATE, api_lab_up, NULL },
+	{ "GET", "/v1/labs/*", API_LAB_STATUS, api_lab_status, NULL },
+	{ "DELETE", "/v1/labs/*", API_LAB_DOWN, api_lab_down, "lab-down" },
 	{ "GET", "/v1/labs/*/flows", API_LAB_FLOWS, api_lab_flows, NULL },
 	{ "PUT", "/v1/labs/*/flows", API_LAB_FLOWS_SET, api_lab_flows, "lab-flows" },
 };
@@ -309,7 +314,7 @@ static enum MHD_Result api_take_body(struct api_req *req, const char *upload_dat
 {
 	size_t n = *upload_data_size;
 
-	if (!req->ar_too_large && req->ar_len + n <= API_BODY_MAX) {
+	if (!req->ar_too_large && req->ar_len + n <= req->ar_max) {
 		char *nb = realloc(req->ar_body, req->ar_len + n + 1);
 		if (nb == NULL)
 			return MHD_NO;
@@ -574,6 +579,11 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		if (req == NULL)
 			return MHD_NO;
 		*con_cls = req;
+		/* The body limit is the route's: a lab file may be larger. */
+		req->ar_max = API_BODY_MAX;
+		if (api_route(method, url, name, sizeof(name), &status) == API_LABS_UP ||
+		    api_route(method, url, name, sizeof(name), &status) == API_LABS_VALIDATE)
+			req->ar_max = API_LAB_BODY_MAX;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0)
@@ -582,7 +592,11 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 		return api_refuse(conn, uid, method, url);
 	if (req->ar_too_large)
 		return api_send(conn, 413,
-				api_err_body(413, NULL, "request body larger than 64 KiB"), NULL);
+				api_err_body(413, NULL,
+					     req->ar_max > API_BODY_MAX
+						     ? "request body larger than 256 KiB"
+						     : "request body larger than 64 KiB"),
+				NULL);
 	id = api_route(method, url, name, sizeof(name), &status);
 	if (id == API_NONE)
 		return api_no_route(conn, url, status);

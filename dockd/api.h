@@ -9,8 +9,9 @@
 #include "config.h"
 #include "err.h"
 
-#define API_BODY_MAX (64 * 1024)
-#define API_URL_MAX  256
+#define API_BODY_MAX     (64 * 1024)
+#define API_LAB_BODY_MAX (256 * 1024) /* a lab file's bytes (lab.h LAB_FILE_MAX) */
+#define API_URL_MAX      256
 
 enum api_route_id {
 	API_NONE,
@@ -48,6 +49,11 @@ enum api_route_id {
 	API_NODE_GAUDIT_PURGE,  /* DELETE /v1/nodes/NAME/audit */
 	API_LAB_FLOWS,          /* GET /v1/labs/NAME/flows */
 	API_LAB_FLOWS_SET,      /* PUT /v1/labs/NAME/flows */
+	API_LABS_LIST,          /* GET /v1/labs */
+	API_LABS_UP,            /* POST /v1/labs: the file's bytes; ?file=NAME&yes=1&parallel=N */
+	API_LABS_VALIDATE,      /* POST /v1/labs/validate: the same, checked and planned only */
+	API_LAB_STATUS,         /* GET /v1/labs/LAB */
+	API_LAB_DOWN,           /* DELETE /v1/labs/LAB */
 };
 
 /* Headers an answer adds (Location, Allow, the audit listing's cursor). */

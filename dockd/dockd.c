@@ -18,6 +18,7 @@
 #include "agentchan.h"
 #include "agentreader.h"
 #include "api.h"
+#include "lab-apply.h"
 #include "audit.h"
 #include "config-reload.h"
 #include "config.h"
@@ -350,7 +351,8 @@ static int dockd_serve(const char *conf, struct dock_config *cfg, struct dock_er
 	pthread_t reloader;
 	bool reloading;
 
-	if (dockd_gaudit_start(cfg, err) < 0 || node_init(cfg, err) < 0) {
+	if (dockd_gaudit_start(cfg, err) < 0 || node_init(cfg, err) < 0 ||
+	    lab_apply_init(cfg, err) < 0) {
 		log_err("dock: start-up failed: %s", err->de_msg);
 		gaudit_stop();
 		virt_close();

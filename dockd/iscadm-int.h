@@ -176,6 +176,12 @@ int iscadm_cmd_forensic_export(const struct iscadm_args *a);
 int iscadm_cmd_image_ls(const struct iscadm_args *a);
 int iscadm_cmd_image_rm(const struct iscadm_args *a);
 int iscadm_cmd_version(const struct iscadm_args *a);
+/* iscadm-lab.c */
+int iscadm_cmd_lab_validate(const struct iscadm_args *a);
+int iscadm_cmd_lab_up(const struct iscadm_args *a);
+int iscadm_cmd_lab_status(const struct iscadm_args *a);
+int iscadm_cmd_lab_down(const struct iscadm_args *a);
+int iscadm_cmd_lab_ls(const struct iscadm_args *a);
 int iscadm_cmd_help(const struct iscadm_args *a);
 int iscadm_cmd_completion(const struct iscadm_args *a);
 

@@ -155,6 +155,17 @@ static const struct iscadm_flag forensic_rm_flags[] = {
 	{ "yes", 'y', NULL, false, false, "do not ask (required when not on a terminal)" },
 	{ NULL, 0, NULL, false, false, NULL },
 };
+static const struct iscadm_flag lab_up_flags[] = {
+	{ "yes", 'y', NULL, false, false,
+	  "remove or recreate nodes without asking (required when not on a terminal)" },
+	{ "parallel", 0, "N", false, false,
+	  "nodes created at once, 1 to 64 (default: the host's cores)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
+static const struct iscadm_flag lab_down_flags[] = {
+	{ "yes", 'y', NULL, false, false, "do not ask (required when not on a terminal)" },
+	{ NULL, 0, NULL, false, false, NULL },
+};
 static const struct iscadm_flag no_flags[] = {
 	{ NULL, 0, NULL, false, false, NULL },
 };
@@ -220,6 +231,21 @@ const struct iscadm_cmd iscadm_cmds[] = {
 	  no_flags },
 	{ "image rm", NULL, iscadm_cmd_image_rm, "IMAGE", 1, 1, false,
 	  "remove an image no node uses (build with isc-image)", NULL, no_flags },
+	{ "lab validate", NULL, iscadm_cmd_lab_validate, "[FILE]", 0, 1, false,
+	  "check a lab file and show the plan an up would run",
+	  "FILE: a lab file (YAML, README \"Labs\"); none: the one *.lab.yaml here.", no_flags },
+	{ "lab up", NULL, iscadm_cmd_lab_up, "[FILE]", 0, 1, false,
+	  "make the dock's lab what the file says (plan, apply, wait, status)",
+	  "Prints the plan (+ create, ~ change, - remove, = keep); removing or recreating nodes needs --yes. Exit 7 naming the nodes that failed.",
+	  lab_up_flags },
+	{ "lab status", NULL, iscadm_cmd_lab_status, "[LAB|FILE]", 0, 1, false,
+	  "the lab's nodes and their check counts",
+	  "Exit 7 when a node fails a check or is not running.", no_flags },
+	{ "lab down", NULL, iscadm_cmd_lab_down, "[LAB|FILE]", 0, 1, false,
+	  "remove every node, flow and rule of the lab (audit trail and forensic snapshots kept)",
+	  NULL, lab_down_flags },
+	{ "lab ls", NULL, iscadm_cmd_lab_ls, "[LAB|FILE]", 0, 1, false,
+	  "the dock's labs (with LAB: its nodes)", NULL, no_flags },
 	{ "version", NULL, iscadm_cmd_version, "", 0, 0, false,
 	  "client and daemon versions, API version, git commit", NULL, no_flags },
 	{ "help", NULL, iscadm_cmd_help, "[COMMAND]", 0, 2, false, "help on a command", NULL,

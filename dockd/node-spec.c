@@ -68,6 +68,7 @@ void node_spec_rec(const struct node_spec_in *in, struct node_rec *rec)
 	memcpy(rec->nr_name, spec->ns_name, sizeof(rec->nr_name));
 	memcpy(rec->nr_image, spec->ns_image, sizeof(rec->nr_image));
 	snprintf(rec->nr_profile, sizeof(rec->nr_profile), "%s", in->si_profile);
+	memcpy(rec->nr_lab, spec->ns_lab, sizeof(rec->nr_lab));
 	rec->nr_memory_mib =
 		node_spec_size(spec->ns_memory_mib, spec->ns_memory_default,
 			       in->si_image->im_memory_mib, in->si_cfg->dc_max_memory_mib);

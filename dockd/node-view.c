@@ -92,6 +92,7 @@ static struct json_object *node_summary_json(const struct node *n)
 						       : state_name(r->nr_state)));
 	}
 	json_object_object_add(o, "image", json_object_new_string(r->nr_image));
+	json_object_object_add(o, "lab", r->nr_lab[0] ? json_object_new_string(r->nr_lab) : NULL);
 	json_object_object_add(o, "ip", json_object_new_string(sn.ns_node_ip));
 	json_object_object_add(o, "created", json_object_new_int64(r->nr_created));
 	json_object_object_add(o, "agent", json_object_new_string(node_agent_word(n)));
@@ -484,6 +485,7 @@ int node_status_json(const char *name, struct json_object **out, struct dock_err
 	*out = checks_json(name, rows, cnt);
 	json_object_object_add(*out, "state", json_object_new_string(state_name(r.nr_state)));
 	json_object_object_add(*out, "profile", json_object_new_string(r.nr_profile));
+	json_object_object_add(*out, "lab", r.nr_lab[0] ? json_object_new_string(r.nr_lab) : NULL);
 	json_object_object_add(*out, "report_time",
 			       rep ? json_object_new_int64(rep->rp_time) : NULL);
 	free(rep);

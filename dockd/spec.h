@@ -39,6 +39,10 @@ struct node_spec {
 	bool ns_egress_deny;
 	char ns_egress_allow[16][32]; /* "CIDR[:PORT[/tcp|/udp]]", checked by the firewall */
 	size_t ns_n_allow;
+	/* The lab the node belongs to ("" none): set by the dock's lab code
+	 * (lab-apply.c) after spec_parse, never by a request ("lab" is not a
+	 * member a create request may carry). */
+	char ns_lab[NODE_NAME_MAX + 1];
 };
 
 /* A body of optional boolean members, each false when absent: snapshot

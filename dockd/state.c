@@ -149,6 +149,8 @@ char *state_to_json(const struct node_rec *r)
 	if (r->nr_base_sha256[0] != '\0')
 		json_object_object_add(o, "base_sha256", json_object_new_string(r->nr_base_sha256));
 	json_object_object_add(o, "profile", json_object_new_string(r->nr_profile));
+	if (r->nr_lab[0] != '\0')
+		json_object_object_add(o, "lab", json_object_new_string(r->nr_lab));
 	if (r->nr_vmm_uid != 0)
 		json_object_object_add(o, "vmm_uid", json_object_new_int64(r->nr_vmm_uid));
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)r->nr_memory_mib));
@@ -238,8 +240,10 @@ static int state_in_node(struct json_object *o, const char *w, struct node_rec *
 	    jsonin_str(o, w, "volume", true, r->nr_volume, sizeof(r->nr_volume), err) < 0)
 		return -EINVAL;
 	r->nr_subnet = (unsigned)u;
-	if (JSONIN_BAD(
-		    jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile), err)))
+	if (JSONIN_BAD(jsonin_str(o, w, "profile", false, r->nr_profile, sizeof(r->nr_profile),
+				  err)) ||
+	    JSONIN_BAD(jsonin_str(o, w, "lab", false, r->nr_lab, sizeof(r->nr_lab), err)) ||
+	    (r->nr_lab[0] != '\0' && validate_name("lab", r->nr_lab, NODE_NAME_MAX, err) < 0))
 		return -EINVAL;
 	if (jsonin_u64(o, w, "created", true, 0, INT64_MAX, &u, err) < 0)
 		return -EINVAL;

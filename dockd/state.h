@@ -87,9 +87,10 @@ struct node_rec {
 	enum node_phase nr_phase; /* with NODE_CLEANSING, or where a failed cleanse stopped */
 	char nr_reason[256];      /* why failed, empty otherwise */
 	char nr_image[IMAGE_NAME_MAX + 1];
-	char nr_base_sha256[65]; /* the image's base disk at create (pin.h); "" not pinned */
-	uint32_t nr_vmm_uid;     /* its QEMU's uid and gid (vmm.h); 0 none yet */
-	char nr_profile[64];     /* policy the checks judge against; may be empty */
+	char nr_base_sha256[65];        /* the image's base disk at create (pin.h); "" not pinned */
+	uint32_t nr_vmm_uid;            /* its QEMU's uid and gid (vmm.h); 0 none yet */
+	char nr_profile[64];            /* policy the checks judge against; may be empty */
+	char nr_lab[NODE_NAME_MAX + 1]; /* the lab it belongs to (lab.h); "" none, absent before */
 	uint64_t nr_memory_mib;
 	uint64_t nr_vcpus;
 	uint64_t nr_scratch_mib;

@@ -45,7 +45,7 @@ tap_cmd() { # DESC CMD...: a one-test TAP suite around a command
 
 fuzz_replay() {
 	local n=0 t
-	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg gaudit; do
+	for t in agent request manifest template profile audit egress netlisten reader escape vmmproc timearg gaudit lab; do
 		n=$((n + 1))
 		local k
 		k=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
@@ -92,6 +92,8 @@ run_suite reload env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_reload"
 run_suite reload-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_reload"
 run_suite agent-audit env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_agent_audit"
 run_suite agent-audit-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_agent_audit"
+run_suite lab-file env CMOCKA_MESSAGE_OUTPUT=TAP "$B/test_lab"
+run_suite lab-file-asan env CMOCKA_MESSAGE_OUTPUT=TAP "$B/asan/test_lab"
 run_suite fuzz-replay fuzz_replay
 run_suite tree tests/tree/rules.sh
 run_suite openapi python3 tests/api/openapi.py static docs/openapi.yaml dockd/api.c dockd/api-err.h
@@ -118,6 +120,7 @@ run_suite e2e-resources env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib
 run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cleanse.sh
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
 run_suite e2e-status env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/status.sh
+run_suite e2e-lab env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/lab.sh
 run_suite e2e-policy env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/policy.sh
 run_suite e2e-jail env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/jail.sh
 run_suite e2e-systemd env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/systemd.sh

@@ -9,7 +9,8 @@
  * (vmmproc: the two texts split at the first NUL, then judged), a time as a person
  * types it (timearg: `logs --since`, `audit --since`, the console's boot markers), the guest
  * audit trail (gaudit: the agent's audit lines, a stored line read back, EXECVE arguments
- * decoded for a terminal). `make check` replays tests/fuzz/corpus/<target>
+ * decoded for a terminal), a lab
+ * file (lab: YAML against the schema, then the plan). `make check` replays tests/fuzz/corpus/<target>
  * under ASan+UBSan; `make fuzz T=<target>` fuzzes. */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@
 #include "fw.h"
 #include "gaudit.h"
 #include "image.h"
+#include "lab.h"
 #include "portcheck.h"
 #include "profile.h"
 #include "render.h"
@@ -49,6 +51,7 @@
 #define FUZZ_VMMPROC   11
 #define FUZZ_TIMEARG   12
 #define FUZZ_GAUDIT    13
+#define FUZZ_LAB       14
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -392,6 +395,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = nl ? nl + 1 : end;
 	}
 	(void)fuzz_line;
+#elif FUZZ_TARGET == FUZZ_LAB
+	/* A lab file: refused with one 400 line naming file:line:col, or a lab
+	 * within the bounds whose nodes' requests spec_parse took, planned from
+	 * nothing into creates only. */
+	static struct dock_config cfg;
+	static struct lab lab;
+	static struct lab_rec rec;
+	static struct lab_plan plan;
+	static int init;
+	struct dock_err err = { 0 };
+	(void)fuzz_line;
+	if (!init++)
+		config_defaults(&cfg);
+	if (lab_parse("f.lab.yaml", s, size, &cfg, &lab, &err) != 0) {
+		if (err.de_status != 400 || strchr(err.de_msg, '\n') != NULL ||
+		    strncmp(err.de_msg, "f.lab.yaml", 10) != 0)
+			abort();
+		return 0;
+	}
+	if (lab.l_n_nodes == 0 || lab.l_n_nodes > LAB_NODES_MAX || lab.l_n_flows > LAB_FLOWS_MAX)
+		abort();
+	if (lab_plan(&lab, &rec, NULL, 0, &plan, &err) != 0 || plan.lp_n != lab.l_n_nodes ||
+	    plan.lp_needs_yes)
+		abort();
+	for (size_t i = 0; i < plan.lp_n; i++)
+		if (plan.lp_steps[i].ls_act != LAB_CREATE)
+			abort();
 #else
 #error "FUZZ_TARGET must be set"
 #endif
