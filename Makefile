@@ -43,7 +43,7 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
 # the guest audit trail (its lines, its writer, reading it back).
 DOCK_CORE := dockd/config.c dockd/config-check.c dockd/netpool.c dockd/render.c dockd/image.c \
              dockd/state.c dockd/luks.c dockd/agentproto.c dockd/agentproto-sanitise.c \
-             dockd/spec.c dockd/profile.c dockd/checks.c \
+             dockd/spec.c dockd/profile.c dockd/checks.c dockd/checks-xml.c \
              dockd/audit.c dockd/chainlog.c dockd/chainlog-read.c dockd/timing.c dockd/pin.c \
              dockd/diskguard.c dockd/portcheck.c dockd/vmm.c dockd/vmm-dev.c \
              dockd/config-reload.c dockd/sdnotify.c dockd/resctl.c \
