@@ -783,8 +783,7 @@ int debian_harden(const struct recipe *rc, const char *root, const char *agent, 
 
 	if ((r = debian_packages(root, di, err)) < 0)
 		return r;
-	if ((r = debian_sysprep(rc, root, err)) < 0 ||
-	    (r = debian_scap_files(root, err)) < 0)
+	if ((r = debian_sysprep(rc, root, err)) < 0 || (r = debian_scap_files(root, err)) < 0)
 		return r;
 	if (epoch >= 0) {
 		clamp_epoch = epoch;
