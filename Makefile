@@ -88,7 +88,8 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 # descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
               images/build.c images/imgmanifest.c images/imgdir.c images/imgio.c images/apt.c images/debian.c \
-              images/pack.c images/export.c images/export-ovf.c images/export-pack.c
+              images/pack.c images/export.c images/export-ovf.c images/export-pack.c images/scan.c \
+              images/rescan.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 

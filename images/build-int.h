@@ -39,6 +39,7 @@ struct build {
 	bool bd_efi;                          /* boot = efi: a Debian golden image */
 	long long bd_epoch;                   /* SOURCE_DATE_EPOCH, or -1 */
 	struct debian_info bd_deb;            /* boot = efi: mirror, kernel, packages */
+	struct json_object *bd_scan;          /* the manifest's "scan" block, or NULL */
 };
 
 /* stage.c: the applets the static busybox has, listed through a file in tmp. */
