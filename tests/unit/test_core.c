@@ -944,6 +944,44 @@ static void test_manifest(void **st)
 	assert_int_equal(image_manifest_parse(badsvc, strlen(badsvc), &im, &e), -EINVAL);
 	assert_string_equal(e.de_msg,
 			    "manifest: profile: service ports[0] must look like \"80/tcp\"");
+	err_clear(&e);
+	/* "scan": the build's OpenSCAP scan; the score comes from the counts. */
+#define SCAN_HEAD                                                                     \
+	"{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},\"files\":["                 \
+	"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}],"        \
+	"\"scan\":{\"scanner\":\"OpenSCAP 1.3.7\",\"content\":{\"sha256\":\"" SHA "\"},"      \
+	"\"tailoring\":{\"sha256\":\"" SHA "\"},\"floor\":95,\"profiles\":["
+	const char *scan = SCAN_HEAD
+		"{\"id\":\"standard\",\"pass\":28,\"fail\":1,\"score\":99.9,\"failing\":[\"a_b\"],"
+		"\"stock\":{\"pass\":20,\"fail\":9,\"failing\":[]}},"
+		"{\"id\":\"anssi_np_nt28_high\",\"pass\":31,\"fail\":0}]}}";
+	assert_int_equal(image_manifest_parse(scan, strlen(scan), &im, &e), 0);
+	assert_true(im.im_scan.is_have);
+	assert_int_equal(im.im_scan.is_n_profiles, 2);
+	assert_int_equal(im.im_scan.is_floor, 95);
+	assert_int_equal(im.im_scan.is_profiles[0].sp_score_cp, 9655); /* 28/29, not 99.9 */
+	assert_int_equal(im.im_scan.is_score_cp, 9655);
+	char sbuf[16];
+	assert_string_equal(image_scan_score_str(&im.im_scan, sbuf, sizeof(sbuf)), "96.55%");
+	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
+	assert_false(im.im_scan.is_have);
+	assert_string_equal(image_scan_score_str(&im.im_scan, sbuf, sizeof(sbuf)), "-");
+	const char *badscan[] = {
+		SCAN_HEAD "{\"id\":\"../x\",\"pass\":1,\"fail\":0}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":100001}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":0,\"failing\":[\"a b\"]}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":0,\"score\":\"100\"}]}}",
+		SCAN_HEAD "]}}",
+		SCAN_HEAD "{\"id\":\"a\",\"pass\":1,\"fail\":0},{\"id\":\"b\",\"pass\":1,\"fail\":0},"
+			  "{\"id\":\"c\",\"pass\":1,\"fail\":0},{\"id\":\"d\",\"pass\":1,\"fail\":0},"
+			  "{\"id\":\"e\",\"pass\":1,\"fail\":0}]}}",
+	};
+	for (size_t i = 0; i < sizeof(badscan) / sizeof(badscan[0]); i++) {
+		assert_int_equal(image_manifest_parse(badscan[i], strlen(badscan[i]), &im, &e),
+				 -EINVAL);
+		err_clear(&e);
+	}
+#undef SCAN_HEAD
 }
 
 /* ---- profiles and checks ---- */
