@@ -193,7 +193,7 @@ static bool image_scan_word(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-.") == n;
+	return n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
 /* "failing": short rule ids, bounded; checked, not kept. */
