@@ -371,7 +371,7 @@ SYSUSERSDIR ?= $(SYSTEMD_LIB)/sysusers.d
 TMPFILESDIR ?= $(SYSTEMD_LIB)/tmpfiles.d
 DOCDIR ?= $(PREFIX)/share/doc/isc
 INSTALL_IMAGES := images/recipes images/micro images/micro-weak images/micro-hostile \
-                  images/debian images/debian-web
+                  images/debian images/debian-web images/scap
 install: all man
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR_ISC)/images \
 	  $(DESTDIR)$(DATADIR)/templates/profiles $(DESTDIR)$(SYSCONFDIR) \

@@ -335,7 +335,8 @@ static int export_scan_files(struct export_job *ej, char names[][IMAGE_NAME_MAX 
 
 			snprintf(name, IMAGE_NAME_MAX + 16, "scan-%.48s.%s",
 				 sc->is_profiles[i].sp_id, k ? "html" : "arf.xml");
-			if ((r = export_path(src, sizeof(src), ej->ej_image.im_dir, name, err)) < 0 ||
+			if ((r = export_path(src, sizeof(src), ej->ej_image.im_dir, name, err)) <
+				    0 ||
 			    (r = export_path(dst, sizeof(dst), ej->ej_tmp, name, err)) < 0)
 				return r;
 			if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
@@ -514,7 +515,8 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 	static const char *const suffix[] = {
 		[EXPORT_OVF] = "-ovf", [EXPORT_OVA] = ".ova", [EXPORT_QCOW2] = ""
 	};
-	char names[EXPORT_MAX_MEMBERS][IMAGE_NAME_MAX + 16], ova[PATH_MAX], what[IMAGE_NAME_MAX + 32];
+	char names[EXPORT_MAX_MEMBERS][IMAGE_NAME_MAX + 16], ova[PATH_MAX],
+		what[IMAGE_NAME_MAX + 32];
 	const char *members[EXPORT_MAX_MEMBERS + 1];
 	size_t n_names = 0;
 	struct stat st;
