@@ -68,7 +68,7 @@ stock_untailored() {
 	local p r sel
 	for p in $(jq -r '.scan.profiles[].id' "$M"); do
 		sel=" $(xmllint --xpath "//*[local-name()='Profile'][@id='${PFX}profile_${p}_isc']/*[local-name()='select'][@selected='false']/@idref" "$TL" 2>/dev/null |
-			sed 's/ *idref="'"${PFX}"'rule_\([^"]*\)"/\1 /g') "
+			tr '\n' ' ' | sed 's/ *idref="'"${PFX}"'rule_\([^"]*\)"/\1 /g') "
 		for r in $(jq -r --arg p "$p" '.scan.profiles[] | select(.id == $p) | .stock.failing[]' "$M"); do
 			case $sel in *" $r "*) ;; *) printf '%s:%s ' "$p" "$r" ;; esac
 		done
