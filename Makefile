@@ -98,7 +98,8 @@ AGENT_CFLAGS := -std=gnu11 -Os $(WARN) -fstack-protector-strong -static \
 # descriptor with libxml2, VMDK/.mf/OVA); else only common/.
 IMAGE_SRC  := images/isc-image.c images/recipe.c images/kernel.c images/cpio.c images/stage.c \
               images/build.c images/imgmanifest.c images/imgdir.c images/imgio.c images/apt.c images/debian.c \
-              images/pack.c images/repro.c images/export.c images/export-ovf.c images/export-pack.c
+              images/pack.c images/repro.c images/export.c images/export-ovf.c images/export-pack.c images/scan.c \
+              images/rescan.c
 IMAGE_PKGS := json-c libsodium libguestfs libxml-2.0
 IMAGE_LIBS := $(shell pkg-config --libs $(IMAGE_PKGS) 2>/dev/null)
 
@@ -421,7 +422,7 @@ SYSUSERSDIR ?= $(SYSTEMD_LIB)/sysusers.d
 TMPFILESDIR ?= $(SYSTEMD_LIB)/tmpfiles.d
 DOCDIR ?= $(PREFIX)/share/doc/isc
 INSTALL_IMAGES := images/recipes images/micro images/micro-weak images/micro-hostile \
-                  images/debian images/debian-web
+                  images/debian images/debian-web images/scap
 install: all man
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR_ISC)/images \
 	  $(DESTDIR)$(DATADIR)/templates/profiles $(DESTDIR)$(SYSCONFDIR) \

@@ -3,6 +3,7 @@
 #include "manifest.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,9 +289,152 @@ static int image_parse_roles(struct json_object *boot, struct image *im, struct 
 	return 0;
 }
 
+/* --- "scan": the build's OpenSCAP scan (images/scan.h) --------------------------------- */
+
+static bool image_scan_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* "failing": short rule ids, bounded; checked, not kept. */
+static int image_scan_failing(struct json_object *p, const char *what, struct dock_err *err)
+{
+	struct json_object *fl;
+
+	if (!json_object_object_get_ex(p, "failing", &fl) || fl == NULL)
+		return 0;
+	if (!json_object_is_type(fl, json_type_array) ||
+	    json_object_array_length(fl) > IMAGE_SCAN_MAX_FAILING)
+		return err_set(err, 400, EINVAL, "%s: \"failing\" must be an array of at most %d",
+			       what, IMAGE_SCAN_MAX_FAILING);
+	for (size_t k = 0; k < json_object_array_length(fl); k++) {
+		struct json_object *r = json_object_array_get_idx(fl, k);
+
+		if (!json_object_is_type(r, json_type_string) ||
+		    !image_scan_word(json_object_get_string(r), IMAGE_SCAN_RULE_MAX))
+			return err_set(err, 400, EINVAL, "%s: \"failing\" holds a bad rule id",
+				       what);
+	}
+	return 0;
+}
+
+/* One element of "profiles": its counts; the score is computed from them. */
+static int image_scan_profile(struct json_object *p, struct image_scan_profile *sp,
+			      struct dock_err *err)
+{
+	const char *w = "manifest: scan: profile";
+	struct json_object *st, *score;
+
+	if (!json_object_is_type(p, json_type_object))
+		return err_set(err, 400, EINVAL, "%s must be an object", w);
+	if (jsonin_str(p, w, "id", true, sp->sp_id, sizeof(sp->sp_id), err) < 0)
+		return -EINVAL;
+	if (!image_scan_word(sp->sp_id, IMAGE_SCAN_PROFILE_MAX))
+		return err_set(err, 400, EINVAL, "%s: bad id", w);
+	if (jsonin_u64(p, w, "pass", true, 0, IMAGE_SCAN_COUNT_MAX, &sp->sp_pass, err) < 0 ||
+	    jsonin_u64(p, w, "fail", true, 0, IMAGE_SCAN_COUNT_MAX, &sp->sp_fail, err) < 0 ||
+	    JSONIN_BAD(jsonin_u64(p, w, "notapplicable", false, 0, IMAGE_SCAN_COUNT_MAX,
+				  &sp->sp_notapplicable, err)) ||
+	    JSONIN_BAD(jsonin_u64(p, w, "notchecked", false, 0, IMAGE_SCAN_COUNT_MAX,
+				  &sp->sp_notchecked, err)) ||
+	    JSONIN_BAD(
+		    jsonin_u64(p, w, "error", false, 0, IMAGE_SCAN_COUNT_MAX, &sp->sp_error, err)))
+		return -EINVAL;
+	if (json_object_object_get_ex(p, "score", &score) && score != NULL &&
+	    !json_object_is_type(score, json_type_double) &&
+	    !json_object_is_type(score, json_type_int))
+		return err_set(err, 400, EINVAL, "%s: \"score\" must be a number or null", w);
+	if (image_scan_failing(p, w, err) < 0)
+		return -EINVAL;
+	if (json_object_object_get_ex(p, "stock", &st) && st != NULL &&
+	    (!json_object_is_type(st, json_type_object) ||
+	     image_scan_failing(st, "manifest: scan: profile: stock", err) < 0))
+		return err_set(err, 400, EINVAL, "%s: \"stock\" must be an object", w);
+	sp->sp_score_cp = sp->sp_pass + sp->sp_fail == 0
+		? -1
+		: (int)((sp->sp_pass * 10000 + (sp->sp_pass + sp->sp_fail) / 2) /
+			(sp->sp_pass + sp->sp_fail));
+	return 0;
+}
+
+/* "content" and "tailoring": their sha256 (the tailoring may be null). */
+static int image_scan_digests(struct json_object *scan, struct image_scan *sc, struct dock_err *err)
+{
+	struct json_object *ct, *tl;
+
+	if (!json_object_object_get_ex(scan, "content", &ct) ||
+	    !json_object_is_type(ct, json_type_object) ||
+	    jsonin_str(ct, "manifest: scan: content", "sha256", true, sc->is_content_sha256,
+		       sizeof(sc->is_content_sha256), err) < 0 ||
+	    !image_hex_ok(sc->is_content_sha256))
+		return err_set(err, 400, EINVAL,
+			       "manifest: scan: \"content\" must be an object with a sha256");
+	if (!json_object_object_get_ex(scan, "tailoring", &tl) || tl == NULL)
+		return 0;
+	if (!json_object_is_type(tl, json_type_object) ||
+	    jsonin_str(tl, "manifest: scan: tailoring", "sha256", true, sc->is_tailoring_sha256,
+		       sizeof(sc->is_tailoring_sha256), err) < 0 ||
+	    !image_hex_ok(sc->is_tailoring_sha256))
+		return err_set(err, 400, EINVAL,
+			       "manifest: scan: \"tailoring\" must be null or an object with a "
+			       "sha256");
+	return 0;
+}
+
+int image_scan_parse(struct json_object *scan, struct image_scan *sc, struct dock_err *err)
+{
+	struct json_object *ps;
+	uint64_t floor = 0;
+	int r;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->is_floor = sc->is_score_cp = -1;
+	if (scan == NULL)
+		return 0;
+	if (!json_object_is_type(scan, json_type_object))
+		return err_set(err, 400, EINVAL, "manifest: \"scan\" must be an object");
+	if (jsonin_str(scan, "manifest: scan", "scanner", true, sc->is_scanner,
+		       sizeof(sc->is_scanner), err) < 0 ||
+	    image_scan_digests(scan, sc, err) < 0)
+		return -EINVAL;
+	r = jsonin_u64(scan, "manifest: scan", "floor", false, 0, 100, &floor, err);
+	if (JSONIN_BAD(r))
+		return -EINVAL;
+	sc->is_floor = r == 0 ? (int)floor : -1;
+	if (!json_object_object_get_ex(scan, "profiles", &ps) ||
+	    !json_object_is_type(ps, json_type_array) || json_object_array_length(ps) == 0 ||
+	    json_object_array_length(ps) > IMAGE_SCAN_MAX_PROFILES)
+		return err_set(err, 400, EINVAL,
+			       "manifest: scan: \"profiles\" must be an array of 1 to %d",
+			       IMAGE_SCAN_MAX_PROFILES);
+	for (size_t i = 0; i < json_object_array_length(ps); i++) {
+		struct image_scan_profile *sp = &sc->is_profiles[i];
+
+		if (image_scan_profile(json_object_array_get_idx(ps, i), sp, err) < 0)
+			return -EINVAL;
+		sc->is_n_profiles++;
+		if (sp->sp_score_cp >= 0 &&
+		    (sc->is_score_cp < 0 || sp->sp_score_cp < sc->is_score_cp))
+			sc->is_score_cp = sp->sp_score_cp;
+	}
+	sc->is_have = true;
+	return 0;
+}
+
+const char *image_scan_score_str(const struct image_scan *sc, char *buf, size_t size)
+{
+	if (!sc->is_have || sc->is_score_cp < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%d.%02d%%", sc->is_score_cp / 100, sc->is_score_cp % 100);
+	return buf;
+}
+
 int image_manifest_parse(const char *buf, size_t len, struct image *im, struct dock_err *err)
 {
-	struct json_object *o = NULL, *boot = NULL, *files;
+	struct json_object *o = NULL, *boot = NULL, *files, *scan = NULL;
 	int r = -EINVAL;
 
 	memset(im, 0, sizeof(*im));
@@ -307,6 +451,9 @@ int image_manifest_parse(const char *buf, size_t len, struct image *im, struct d
 	    image_parse_recommended(o, im, err) < 0 || image_parse_service(o, im, err) < 0 ||
 	    image_parse_inputs(o, im, err) < 0 || image_parse_repro(o, im, err) < 0 ||
 	    image_parse_roles(boot, im, err) < 0)
+		goto out;
+	json_object_object_get_ex(o, "scan", &scan);
+	if (image_scan_parse(scan, &im->im_scan, err) < 0)
 		goto out;
 	r = 0;
 out:

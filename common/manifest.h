@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "err.h"
+
+struct json_object;
 #include "policy.h"
 #include "validate.h"
 
@@ -33,6 +35,30 @@ extern const struct jsonin_limits image_manifest_limits;
 #define IMAGE_EPOCH_MAX         253402300799LL /* 9999-12-31T23:59:59Z */
 
 enum image_boot { IMAGE_BOOT_KERNEL, IMAGE_BOOT_EFI };
+
+/* "scan" (optional): the build's OpenSCAP scan (images/scan.h), bounded. */
+#define IMAGE_SCAN_MAX_PROFILES 4
+#define IMAGE_SCAN_PROFILE_MAX  48
+#define IMAGE_SCAN_MAX_FAILING  256
+#define IMAGE_SCAN_RULE_MAX     160
+#define IMAGE_SCAN_COUNT_MAX    100000 /* rules in one profile */
+
+struct image_scan_profile {
+	char sp_id[IMAGE_SCAN_PROFILE_MAX + 1];
+	uint64_t sp_pass, sp_fail, sp_notapplicable, sp_notchecked, sp_error;
+	int sp_score_cp; /* pass / (pass + fail) in hundredths of a percent; -1: none judged */
+};
+
+struct image_scan {
+	bool is_have;
+	char is_scanner[64];
+	char is_content_sha256[65];
+	char is_tailoring_sha256[65]; /* "" = the stock profiles */
+	int is_floor;                 /* percent, -1: none */
+	struct image_scan_profile is_profiles[IMAGE_SCAN_MAX_PROFILES];
+	size_t is_n_profiles;
+	int is_score_cp; /* the lowest profile's, -1: none */
+};
 
 struct image_file {
 	char if_name[IMAGE_FILE_NAME_MAX];
@@ -64,10 +90,16 @@ struct image {
 	struct image_file im_files[IMAGE_MAX_FILES];
 	size_t im_n_files;
 	const struct image_file *im_base, *im_kernel, *im_initrd; /* into im_files */
+	struct image_scan im_scan;
 };
 
 /* Parse a manifest (the fuzz target). im_dir is left empty. */
 int image_manifest_parse(const char *buf, size_t len, struct image *im, struct dock_err *err);
+/* The "scan" member of a manifest (scan: the member's value, NULL when
+ * absent: is_have false). The score comes from the counts, not the text. */
+int image_scan_parse(struct json_object *scan, struct image_scan *sc, struct dock_err *err);
+/* "96.55%", or "-" without a scan or without a judged rule. */
+const char *image_scan_score_str(const struct image_scan *sc, char *buf, size_t size);
 /* Load <image_dir>/<name>/manifest.json. Unknown name: 404. */
 int image_load(const char *image_dir, const char *name, struct image *im, struct dock_err *err);
 /* Absolute path of one of the image's files. */

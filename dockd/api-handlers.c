@@ -52,6 +52,12 @@ static struct json_object *api_images_json(const struct dock_config *cfg)
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)total));
 		json_object_object_add(o, "sha256", json_object_new_string(im.im_base->if_sha256));
 		json_object_object_add(o, "built", json_object_new_string(im.im_built));
+		/* The build's SCAP scan: the lowest tailored score, null without one. */
+		json_object_object_add(
+			o, "scap_score",
+			im.im_scan.is_score_cp >= 0
+				? json_object_new_double((double)im.im_scan.is_score_cp / 100)
+				: NULL);
 		json_object_array_add(a, o);
 	}
 	closedir(d);

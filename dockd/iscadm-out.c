@@ -325,8 +325,8 @@ void iscadm_print_forensics(struct json_object *o)
 /* image ls: one line an image, its size in MiB. */
 void iscadm_print_images(struct json_object *a)
 {
-	static const char *const head[] = { "NAME", "BOOT", "SIZE", "SHA256", "BUILT" };
-	struct iscadm_table t = { .t_cols = 5 };
+	static const char *const head[] = { "NAME", "BOOT", "SIZE", "SHA256", "BUILT", "SCAP" };
+	struct iscadm_table t = { .t_cols = 6 };
 
 	if (iscadm_format == ISCADM_JSON) {
 		iscadm_print_json(a);
@@ -334,14 +334,23 @@ void iscadm_print_images(struct json_object *a)
 	}
 	iscadm_row(&t, head);
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		struct json_object *im = json_object_array_get_idx(a, i), *sz;
-		char size[24] = "-", sha[16];
+		struct json_object *im = json_object_array_get_idx(a, i), *sz, *sc;
+		char size[24] = "-", sha[16], scap[16] = "-";
 		if (json_object_object_get_ex(im, "size", &sz))
 			snprintf(size, sizeof(size), "%.1fM",
 				 (double)json_object_get_int64(sz) / (1024.0 * 1024.0));
+		/* The SCAP score: "-" for an image without a scan (or an older dock). */
+		if (json_object_object_get_ex(im, "scap_score", &sc) && sc &&
+		    (json_object_is_type(sc, json_type_double) ||
+		     json_object_is_type(sc, json_type_int)))
+			snprintf(scap, sizeof(scap), "%.2f%%", json_object_get_double(sc));
 		snprintf(sha, sizeof(sha), "%.12s", iscadm_str(im, "sha256"));
-		const char *cells[] = { iscadm_str(im, "name"), iscadm_str(im, "boot"), size, sha,
-					iscadm_str(im, "built") };
+		const char *cells[] = { iscadm_str(im, "name"),
+					iscadm_str(im, "boot"),
+					size,
+					sha,
+					iscadm_str(im, "built"),
+					scap };
 		iscadm_row(&t, cells);
 	}
 	iscadm_table_print(&t);

@@ -45,6 +45,7 @@ struct build {
 	const char *bd_epoch_source;
 	char bd_rootfs_sha256[65];
 	uint64_t bd_rootfs_size;
+	struct json_object *bd_scan; /* the manifest's "scan" block, or NULL */
 };
 
 /* stage.c: the applets the static busybox has, listed through a file in tmp. */

@@ -29,6 +29,7 @@
 #include "pack.h"
 #include "progress.h"
 #include "repro.h"
+#include "scan.h"
 
 /* The build's milestones on stderr (progress.h): a live line on a terminal,
  * a line per step on a pipe; none when quiet. */
@@ -221,6 +222,41 @@ static int build_epoch(struct build *b, struct dock_err *err)
 }
 
 /*
+ * The recipe's OpenSCAP scan of the finished tree (images/scan.h): results
+ * beside the image, the "scan" block for the manifest; under the recipe's
+ * floor the build fails. ISC_IMAGE_SCAP_EXTRA adds profiles (make bench).
+ */
+static int build_scan(struct build *b, const char *root, const char *out, struct dock_err *err)
+{
+	struct scan_spec ss = { 0 };
+	const char *extra = getenv("ISC_IMAGE_SCAP_EXTRA");
+	char cache[PATH_MAX], buf[256], *save = NULL;
+	int r;
+
+	if ((r = path_join(cache, sizeof(cache), out, ".cache/scap", err)) < 0)
+		return r;
+	ss.ss_name = b->bd_rc.rc_name;
+	ss.ss_root = root;
+	ss.ss_outdir = b->bd_tmp;
+	ss.ss_cache = cache;
+	ss.ss_tailoring = b->bd_rc.rc_scap_tailoring;
+	ss.ss_floor = b->bd_rc.rc_scap_floor;
+	for (size_t i = 0; i < b->bd_rc.rc_n_scap_profiles; i++)
+		snprintf(ss.ss_profiles[ss.ss_n_profiles++], SCAN_PROFILE_MAX + 1, "%s",
+			 b->bd_rc.rc_scap_profiles[i]);
+	snprintf(buf, sizeof(buf), "%s", extra ? extra : "");
+	for (char *p = strtok_r(buf, " ,", &save); p; p = strtok_r(NULL, " ,", &save)) {
+		if (!scan_profile_valid(p) || ss.ss_n_profiles == SCAN_MAX_PROFILES)
+			return err_set(err, IMG_ERR, EINVAL,
+				       "ISC_IMAGE_SCAP_EXTRA: \"%.48s\": not a profile name, or "
+				       "more than %d profiles",
+				       p, SCAN_MAX_PROFILES);
+		snprintf(ss.ss_profiles[ss.ss_n_profiles++], SCAN_PROFILE_MAX + 1, "%s", p);
+	}
+	return scan_run(&ss, &b->bd_scan, err);
+}
+
+/*
  * boot = efi: debootstrap, the recipe's trees, the hardening, then the
  * packed GPT disk as base.qcow2. Downloaded packages are kept in
  * OUT/.cache/debootstrap for the next build.
@@ -249,6 +285,11 @@ static int build_debian(struct build *b, struct dock_err *err)
 	    (r = debian_harden(&b->bd_rc, root, b->bd_agent, b->bd_epoch, &b->bd_deb, err)) < 0 ||
 	    (r = stage_check_service(b, root, err)) < 0)
 		return r;
+	if (b->bd_rc.rc_n_scap_profiles > 0) {
+		progress_step(&build_pg, "SCAP scan (OpenSCAP, offline, read-only)");
+		if ((r = build_scan(b, root, out, err)) < 0)
+			return r;
+	}
 	progress_step(&build_pg, "packing the disk (libguestfs)");
 	snprintf(b->bd_kver, sizeof(b->bd_kver), "%s", b->bd_deb.di_kver);
 	ps.ps_name = b->bd_rc.rc_name;
@@ -369,5 +410,6 @@ int build_image(const char *recipe_arg, const char *exe_dir, const char *out, co
 	moddep_free(&b.bd_mods);
 	free(b.bd_applets.ap_buf);
 	json_object_put(b.bd_deb.di_packages);
+	json_object_put(b.bd_scan);
 	return r;
 }

@@ -20,6 +20,9 @@ struct json_object;
 
 enum export_format { EXPORT_OVF, EXPORT_OVA, EXPORT_QCOW2 };
 
+/* An OVF's files: the descriptor, the .mf, the disk, two per scanned profile. */
+#define EXPORT_MAX_MEMBERS (3 + 2 * IMAGE_SCAN_MAX_PROFILES)
+
 struct export_job {
 	enum export_format ej_format;
 	bool ej_force;

@@ -314,12 +314,47 @@ static int export_disk_info(struct export_job *ej, struct dock_err *err)
 
 /* --- formats ---------------------------------------------------------------- */
 
-/* NAME.ovf, NAME.mf and NAME-disk1.vmdk in the temp dir. */
-static int export_ovf_files(struct export_job *ej, char names[3][IMAGE_NAME_MAX + 16],
+static int export_copy_file(const char *src, const char *dst, struct dock_err *err);
+
+/*
+ * The image's OpenSCAP results (scan-PROFILE.arf.xml and .html, named by
+ * the manifest's "scan" profiles, whose ids are [a-z0-9_]) copied into
+ * the temp dir after the OVF's own files: names[3..], *n counts them all.
+ */
+static int export_scan_files(struct export_job *ej, char names[][IMAGE_NAME_MAX + 16], size_t *n,
+			     struct dock_err *err)
+{
+	const struct image_scan *sc = &ej->ej_image.im_scan;
+	char src[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+	int r;
+
+	for (size_t i = 0; sc->is_have && i < sc->is_n_profiles; i++)
+		for (int k = 0; k < 2; k++) {
+			char *name = names[*n];
+
+			snprintf(name, IMAGE_NAME_MAX + 16, "scan-%.48s.%s",
+				 sc->is_profiles[i].sp_id, k ? "html" : "arf.xml");
+			if ((r = export_path(src, sizeof(src), ej->ej_image.im_dir, name, err)) <
+				    0 ||
+			    (r = export_path(dst, sizeof(dst), ej->ej_tmp, name, err)) < 0)
+				return r;
+			if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+				continue; /* a rescan may have dropped a profile's files */
+			if ((r = export_copy_file(src, dst, err)) < 0)
+				return r;
+			(*n)++;
+		}
+	return 0;
+}
+
+/* NAME.ovf, NAME.mf, NAME-disk1.vmdk and the scan's results in the temp dir. */
+static int export_ovf_files(struct export_job *ej, char names[][IMAGE_NAME_MAX + 16], size_t *n,
 			    struct dock_err *err)
 {
 	char vmdk[PATH_MAX], ovf[PATH_MAX];
-	const char *members[3] = { names[0], names[2], NULL };
+	const char *members[EXPORT_MAX_MEMBERS + 1];
+	size_t m = 0;
 	struct stat st;
 	int r;
 
@@ -335,6 +370,13 @@ static int export_ovf_files(struct export_job *ej, char names[3][IMAGE_NAME_MAX 
 		return err_set(err, 500, errno, "%s: %s", vmdk, strerror(errno));
 	if ((r = export_ovf(ej, ovf, names[2], (uint64_t)st.st_size, err)) < 0)
 		return r;
+	*n = 3;
+	if ((r = export_scan_files(ej, names, n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < *n; i++)
+		if (i != 1) /* the .mf lists every member but itself */
+			members[m++] = names[i];
+	members[m] = NULL;
 	return export_mf(ej->ej_tmp, names[1], members, err);
 }
 
@@ -457,13 +499,26 @@ static int export_commit(struct export_job *ej, const char *ova, struct dock_err
 	return 0;
 }
 
+/* The OVA's members in order: the descriptor, the .mf, the disk, the scan's results. */
+static const char *const *export_members(char names[][IMAGE_NAME_MAX + 16], size_t n,
+					 const char **members)
+{
+	for (size_t i = 0; i < n; i++)
+		members[i] = names[i];
+	members[n] = NULL;
+	return members;
+}
+
 static int export_job_run(struct export_job *ej, const char *images, const char *name,
 			  struct dock_err *err)
 {
 	static const char *const suffix[] = {
 		[EXPORT_OVF] = "-ovf", [EXPORT_OVA] = ".ova", [EXPORT_QCOW2] = ""
 	};
-	char names[3][IMAGE_NAME_MAX + 16], ova[PATH_MAX], what[IMAGE_NAME_MAX + 32];
+	char names[EXPORT_MAX_MEMBERS][IMAGE_NAME_MAX + 16], ova[PATH_MAX],
+		what[IMAGE_NAME_MAX + 32];
+	const char *members[EXPORT_MAX_MEMBERS + 1];
+	size_t n_names = 0;
 	struct stat st;
 	int r, n;
 
@@ -520,15 +575,14 @@ static int export_job_run(struct export_job *ej, const char *images, const char 
 		return export_commit(ej, NULL, err);
 	}
 	progress_step(&ej->ej_pg, "converting the disk (VMDK), writing the descriptor");
-	if ((r = export_ovf_files(ej, names, err)) < 0)
+	if ((r = export_ovf_files(ej, names, &n_names, err)) < 0)
 		return r;
 	if (ej->ej_format == EXPORT_OVF)
 		return export_commit(ej, NULL, err);
 	progress_step(&ej->ej_pg, "packing the OVA");
 	if ((r = export_path(ova, sizeof(ova), ej->ej_tmp, strrchr(ej->ej_final, '/') + 1, err)) <
 		    0 ||
-	    (r = export_ova(ej, ova, (const char *const[]){ names[0], names[1], names[2], NULL },
-			    err)) < 0)
+	    (r = export_ova(ej, ova, export_members(names, n_names, members), err)) < 0)
 		return r;
 	return export_commit(ej, ova, err);
 }

@@ -110,8 +110,19 @@ struct img_entry {
 	char ie_boot[16];
 	char ie_sha[65];
 	int64_t ie_size;
-	bool ie_ok; /* its manifest was read */
+	int ie_scap_cp; /* the scan's lowest score, hundredths of a percent; -1: none */
+	bool ie_ok;     /* its manifest was read */
 };
+
+/* The manifest's "scan" (common/manifest.h's bounded reading): its score. */
+static void ls_scan_score(json_object *m, struct img_entry *e)
+{
+	struct image_scan sc;
+	json_object *scan = NULL;
+
+	json_object_object_get_ex(m, "scan", &scan);
+	e->ie_scap_cp = image_scan_parse(scan, &sc, NULL) == 0 ? sc.is_score_cp : -1;
+}
 
 static void json_copy(json_object *o, const char *key, char *dst, size_t size)
 {
@@ -171,6 +182,7 @@ static int ls_read(const struct img_dir *d, struct img_entry *e, struct dock_err
 	json_copy(m, "built", e->ie_built, sizeof(e->ie_built));
 	json_copy(m, "kernel_version", e->ie_kver, sizeof(e->ie_kver));
 	ls_base(m, e);
+	ls_scan_score(m, e);
 	json_object_put(m);
 	e->ie_ok = true;
 	return 0;
@@ -206,6 +218,7 @@ static int ls_scan(const struct img_dir *d, struct img_entry *e, size_t max, siz
 		memset(&e[*n], 0, sizeof(e[*n]));
 		snprintf(e[*n].ie_name, sizeof(e[*n].ie_name), "%.*s", IMG_NAME_MAX, de->d_name);
 		e[*n].ie_size = -1;
+		e[*n].ie_scap_cp = -1;
 		(*n)++;
 	}
 	qsort(e, *n, sizeof(e[0]), ls_name_cmp);
@@ -235,6 +248,10 @@ static void ls_json(const struct img_dir *d, const struct img_entry *e, size_t n
 				       e[i].ie_size >= 0 ? json_object_new_int64(e[i].ie_size)
 							 : NULL);
 		json_object_object_add(o, "base_sha256", STR_OR_NULL(e[i].ie_sha));
+		json_object_object_add(
+			o, "scap_score",
+			e[i].ie_scap_cp >= 0 ? json_object_new_double((double)e[i].ie_scap_cp / 100)
+					     : NULL);
 #undef STR_OR_NULL
 		json_object_array_add(a, o);
 	}
@@ -257,7 +274,7 @@ static const char *ls_cell(char *buf, size_t size, const char *s)
 static void ls_table(const struct img_entry *e, size_t n)
 {
 	int wn = 4, wb = 5, wk = 6;
-	char b1[ESCAPE_SIZE(40)], b2[ESCAPE_SIZE(128)], b3[ESCAPE_SIZE(65)], size[32];
+	char b1[ESCAPE_SIZE(40)], b2[ESCAPE_SIZE(128)], b3[ESCAPE_SIZE(65)], size[32], scap[16];
 
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].ie_ok)
@@ -269,17 +286,21 @@ static void ls_table(const struct img_entry *e, size_t n)
 		if ((int)strlen(ls_cell(b2, sizeof(b2), e[i].ie_kver)) > wk)
 			wk = (int)strlen(b2);
 	}
-	printf("%-*s  %-*s  %-*s  %8s  %s\n", wn, "NAME", wb, "BUILT", wk, "KERNEL", "BASE",
-	       "BASE SHA256");
+	printf("%-*s  %-*s  %-*s  %8s  %7s  %s\n", wn, "NAME", wb, "BUILT", wk, "KERNEL", "BASE",
+	       "SCAP", "BASE SHA256");
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i].ie_ok)
 			continue;
 		snprintf(size, sizeof(size), "?");
 		if (e[i].ie_size >= 0)
 			snprintf(size, sizeof(size), "%.1fM", (double)e[i].ie_size / (1024 * 1024));
-		printf("%-*s  %-*s  %-*s  %8s  %s\n", wn, e[i].ie_name, wb,
+		snprintf(scap, sizeof(scap), "-");
+		if (e[i].ie_scap_cp >= 0)
+			snprintf(scap, sizeof(scap), "%d.%02d%%", e[i].ie_scap_cp / 100,
+				 e[i].ie_scap_cp % 100);
+		printf("%-*s  %-*s  %-*s  %8s  %7s  %s\n", wn, e[i].ie_name, wb,
 		       ls_cell(b1, sizeof(b1), e[i].ie_built), wk,
-		       ls_cell(b2, sizeof(b2), e[i].ie_kver), size,
+		       ls_cell(b2, sizeof(b2), e[i].ie_kver), size, scap,
 		       ls_cell(b3, sizeof(b3), e[i].ie_sha));
 	}
 }

@@ -250,6 +250,11 @@ int manifest_build(struct build *b, struct dock_err *err)
 		json_object_put(arr);
 		goto out;
 	}
+	/* "scan": the build's OpenSCAP scan (images/scan.h), when the recipe asks for one. */
+	if (b->bd_scan) {
+		json_object_object_add(m, "scan", b->bd_scan);
+		b->bd_scan = NULL; /* m owns it now */
+	}
 	json_object_object_add(m, "files", arr);
 	for (size_t i = 0; i < (b->bd_efi ? 1 : sizeof(files) / sizeof(files[0])); i++) {
 		json_object *f = json_object_new_object();

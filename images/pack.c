@@ -284,3 +284,32 @@ int pack_efi(const struct pack_spec *ps, struct dock_err *err)
 		return err_set(err, IMG_ERR, errno, "%s: chmod: %s", ps->ps_out, strerror(errno));
 	return 0;
 }
+
+/* --- reading a packed image back (isc-image scan) ------------------------------------------- */
+
+int pack_tar_root(const char *qcow, const char *name, const char *tar, struct dock_err *err)
+{
+	__attribute__((cleanup(guestfs_closep))) guestfs_h *g = NULL;
+	_cleanup_free_ char *dev = NULL;
+
+	if (!(g = guestfs_create()))
+		return err_set(err, IMG_ERR, ENOMEM, "libguestfs: cannot create a handle");
+	guestfs_set_identifier(g, "isc-image");
+	pack_backend(g);
+	if (guestfs_add_drive_opts(g, qcow, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
+				   GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
+		return pack_fail(g, qcow, err);
+	img_log("%s: libguestfs appliance starting (reading the root filesystem)", name);
+	if (guestfs_launch(g) < 0)
+		return pack_fail(g, "launch", err);
+	if (!(dev = guestfs_findfs_label(g, ROOT_LABEL)))
+		return pack_fail(g, "the root filesystem (label " ROOT_LABEL ")", err);
+	if (guestfs_mount_ro(g, dev, "/") < 0)
+		return pack_fail(g, "mount", err);
+	if (guestfs_tar_out_opts(g, "/", tar, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+				 GUESTFS_TAR_OUT_OPTS_XATTRS, 1, -1) < 0)
+		return pack_fail(g, "tar-out", err);
+	if (guestfs_umount_all(g) < 0 || guestfs_shutdown(g) < 0)
+		return pack_fail(g, "shutdown", err);
+	return 0;
+}

@@ -31,4 +31,8 @@ void pack_root_uuid(const char *name, char out[37]);
 
 int pack_efi(const struct pack_spec *ps, struct dock_err *err);
 
+/* The root filesystem of a packed image (qcow) as a tar archive at tar
+ * (numeric owners, xattrs), read through libguestfs, read-only; name: messages. */
+int pack_tar_root(const char *qcow, const char *name, const char *tar, struct dock_err *err);
+
 #endif

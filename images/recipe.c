@@ -187,6 +187,61 @@ static int recipe_set_swap_mib(struct recipe *rc, const char *v, const char *whe
 	return 0;
 }
 
+static int recipe_set_scap_profiles(struct recipe *rc, const char *v, const char *where,
+				    struct dock_err *err)
+{
+	char buf[RECIPE_LINE_MAX + 1], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	rc->rc_n_scap_profiles = 0;
+	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		size_t n = strlen(tok);
+
+		if (n == 0 || n > RECIPE_SCAP_PROFILE_MAX ||
+		    strspn(tok, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+			return err_set(err, IMG_ERR, EINVAL,
+				       "%s: scap_profiles: \"%.48s\" is not a profile name "
+				       "([a-z0-9_], at most %d characters)",
+				       where, tok, RECIPE_SCAP_PROFILE_MAX);
+		if (rc->rc_n_scap_profiles == RECIPE_SCAP_MAX)
+			return err_set(err, IMG_ERR, E2BIG, "%s: scap_profiles: at most %d", where,
+				       RECIPE_SCAP_MAX);
+		snprintf(rc->rc_scap_profiles[rc->rc_n_scap_profiles++],
+			 RECIPE_SCAP_PROFILE_MAX + 1, "%s", tok);
+	}
+	return 0;
+}
+
+static int recipe_set_scap_tailoring(struct recipe *rc, const char *v, const char *where,
+				     struct dock_err *err)
+{
+	struct stat st;
+	int n = v[0] == '/' ? snprintf(rc->rc_scap_tailoring, PATH_MAX, "%s", v)
+			    : snprintf(rc->rc_scap_tailoring, PATH_MAX, "%s/%s", rc->rc_dir, v);
+
+	if (n < 0 || n >= PATH_MAX)
+		return err_set(err, IMG_ERR, ENAMETOOLONG, "%s: path too long", where);
+	if (stat(rc->rc_scap_tailoring, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_set(err, IMG_ERR, ENOENT, "%s: scap_tailoring: %s is not a file", where,
+			       rc->rc_scap_tailoring);
+	return 0;
+}
+
+static int recipe_set_scap_floor(struct recipe *rc, const char *v, const char *where,
+				 struct dock_err *err)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n > 100)
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: scap_floor \"%.32s\" must be a percent, 0..100", where, v);
+	rc->rc_scap_floor = (int)n;
+	return 0;
+}
+
 static int recipe_set_dir(const struct recipe *rc, char *dst, const char *v, const char *where,
 			  struct dock_err *err)
 {
@@ -455,6 +510,9 @@ static const struct recipe_key {
 	{ "mirror", false, recipe_set_mirror },
 	{ "ssh", false, recipe_set_ssh },
 	{ "swap_mib", false, recipe_set_swap_mib },
+	{ "scap_profiles", false, recipe_set_scap_profiles },
+	{ "scap_tailoring", false, recipe_set_scap_tailoring },
+	{ "scap_floor", false, recipe_set_scap_floor },
 };
 #define RECIPE_N_KEYS (sizeof(recipe_keys) / sizeof(recipe_keys[0]))
 _Static_assert(RECIPE_N_KEYS <= RECIPE_MAX_KEYS, "recipe_keys[] outgrew rc_seen");
@@ -539,8 +597,9 @@ size_t recipe_key_bit(const char *name)
 static int recipe_check_boot(const char *path, struct recipe *rc, struct dock_err *err)
 {
 	static const char *const kernel_only[] = { "modules", "initrd_files" };
-	static const char *const efi_only[] = { "suite", "mirror", "ssh", "swap_mib",
-						"service_exec" };
+	static const char *const efi_only[] = { "suite",          "mirror",       "ssh",
+						"swap_mib",       "service_exec", "scap_profiles",
+						"scap_tailoring", "scap_floor" };
 	bool efi = strcmp(rc->rc_boot, "efi") == 0;
 	const char *const *wrong = efi ? kernel_only : efi_only;
 	size_t n = efi ? sizeof(kernel_only) / sizeof(kernel_only[0])
@@ -569,6 +628,11 @@ static int recipe_check_boot(const char *path, struct recipe *rc, struct dock_er
 			       rc->rc_where[recipe_key_bit("service")], rc->rc_svc_name);
 	if (!(rc->rc_have & (1u << recipe_key_bit("swap_mib"))))
 		rc->rc_swap_mib = 64;
+	if (!(rc->rc_have & (1u << recipe_key_bit("scap_floor"))))
+		rc->rc_scap_floor = -1;
+	if ((rc->rc_scap_floor >= 0 || rc->rc_scap_tailoring[0]) && rc->rc_n_scap_profiles == 0)
+		return err_set(err, IMG_ERR, EINVAL,
+			       "%s: scap_floor and scap_tailoring need \"scap_profiles\"", path);
 	return 0;
 }
 

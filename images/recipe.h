@@ -35,6 +35,9 @@
 #define RECIPE_MAX_PACKAGES 64
 #define RECIPE_PACKAGE_MAX  64   /* Debian package names */
 #define RECIPE_SWAP_MAX     4096 /* MiB */
+/* The SCAP scan of a boot = efi image (images/scan.h). */
+#define RECIPE_SCAP_MAX         4
+#define RECIPE_SCAP_PROFILE_MAX 48
 
 struct recipe {
 	char rc_path[PATH_MAX];
@@ -65,8 +68,13 @@ struct recipe {
 	char rc_mirror[RECIPE_MIRROR_MAX + 1]; /* "" = the machine's apt sources */
 	char rc_packages[RECIPE_MAX_PACKAGES][RECIPE_PACKAGE_MAX + 1];
 	size_t rc_n_packages;
-	bool rc_ssh;                                   /* sshd enabled (key-only either way) */
-	unsigned rc_swap_mib;                          /* encrypted swap on the ephemeral disk */
+	bool rc_ssh;          /* sshd enabled (key-only either way) */
+	unsigned rc_swap_mib; /* encrypted swap on the ephemeral disk */
+	/* scap_profiles, scap_tailoring, scap_floor: the build's OpenSCAP scan. */
+	char rc_scap_profiles[RECIPE_SCAP_MAX][RECIPE_SCAP_PROFILE_MAX + 1];
+	size_t rc_n_scap_profiles;
+	char rc_scap_tailoring[PATH_MAX];              /* "" = the stock profiles */
+	int rc_scap_floor;                             /* percent, or -1 */
 	char rc_where[RECIPE_MAX_KEYS][PATH_MAX + 32]; /* "file:line" each key was last set at */
 	unsigned rc_seen;                              /* bit per recipe_keys[] entry, this file */
 	unsigned rc_have;                              /* the same, this file or its base */

@@ -32,10 +32,12 @@ else
 	tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/isc-bench-image.XXXXXX")
 	say "6. images: $RECIPE build into $tmp (log: $OUT/image-build.log)"
 	t0=$EPOCHREALTIME
-	if "$SRC/${B:-build}/isc-image" build "$RECIPE" --out "$tmp" >"$OUT/image-build.log" 2>&1; then
+	# The scan adds ANSSI's restrictive profile here (make check scans standard and high).
+	if ISC_IMAGE_SCAP_EXTRA=anssi_np_nt28_restrictive \
+		"$SRC/${B:-build}/isc-image" build "$RECIPE" --out "$tmp" >"$OUT/image-build.log" 2>&1; then
 		t1=$EPOCHREALTIME
 		emit 6 images.build "$LABEL" s "" "" \
-			"one build; debootstrap from the machine's apt mirror, libguestfs (TCG appliance), packing" \
+			"one build; debootstrap from the machine's apt mirror, libguestfs (TCG appliance), packing; OpenSCAP: standard, anssi_np_nt28_high, anssi_np_nt28_restrictive ($(jq -r '[.scan.profiles[] | "\(.id) \(.score)%"] | join(", ")' "$tmp/$RECIPE/manifest.json" 2>/dev/null))" \
 			"$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')"
 		# Reproducible: the same recipe again, the same package versions (the
 		# cold build's download cache), the same root filesystem (repro.sh).

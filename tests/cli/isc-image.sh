@@ -37,7 +37,7 @@ t_has() {
 	done
 	t_pass "$desc"
 }
-VERBS="build ls rm export"
+VERBS="build ls rm export scan"
 
 # --- version and help ---------------------------------------------------------
 run "$X" --version
@@ -70,6 +70,8 @@ t_has "help build names --out, --agent, --kernel-version" "--out DIR" "--agent P
 	"--kernel-version VER"
 run "$X" help ls
 t_has "help ls names --json" --json
+run "$X" help scan
+t_has "help scan names --root" "--root DIR"
 run "$X" help export
 t_has "help export names --format, --out, --force" "--format ovf|ova|qcow2" "--out DIR" --force
 
@@ -105,10 +107,10 @@ t_ok "build micro --out DIR (as make image does)" "$X" build micro --out "$IMG"
 t_ok "the image is in DIR/micro" test -f "$IMG/micro/manifest.json"
 run "$X" ls --images "$IMG"
 t_is "ls: exit 0, a header and one row" "$rc $(echo "$out" | wc -l)" "0 2"
-if grep -qE "^micro +[0-9T:Z-]+ +[^ ]+ +[0-9.]+M +$(jq -r '.files[] | select(.role=="base") | .sha256' "$IMG/micro/manifest.json")$" <<<"$out"; then
-	t_pass "ls: the row is micro's, with its base digest"
+if grep -qE "^micro +[0-9T:Z-]+ +[^ ]+ +[0-9.]+M +- +$(jq -r '.files[] | select(.role=="base") | .sha256' "$IMG/micro/manifest.json")$" <<<"$out"; then
+	t_pass "ls: the row is micro's, no SCAP score (-), its base digest"
 else
-	t_fail "ls: the row is micro's, with its base digest" "$out"
+	t_fail "ls: the row is micro's, no SCAP score (-), its base digest" "$out"
 fi
 run "$X" ls --out "$IMG"
 t_is "ls --out DIR is ls --images DIR" "$rc $(echo "$out" | wc -l)" "0 2"
@@ -116,10 +118,18 @@ run "$X" ls --json --images "$IMG"
 t_is "ls --json: exit 0" "$rc" 0
 t_is "ls --json: one image named micro" "$(jq -c '[.[].name]' <<<"$out" 2>&1)" '["micro"]'
 t_is "ls --json: its fields" "$(jq -c '.[0] | keys' <<<"$out" 2>&1)" \
-	'["base_sha256","base_size","boot","built","kernel_version","name","path"]'
+	'["base_sha256","base_size","boot","built","kernel_version","name","path","scap_score"]'
+t_is "ls --json: no scan, scap_score null" "$(jq -r '.[0].scap_score' <<<"$out")" null
 t_is "ls --json: base_sha256 is the manifest's" "$(jq -r '.[0].base_sha256' <<<"$out")" \
 	"$(jq -r '.files[] | select(.role=="base") | .sha256' "$IMG/micro/manifest.json")"
 t_is "ls --json: path and boot" "$(jq -r '.[0] | "\(.path) \(.boot)"' <<<"$out")" "$IMG/micro kernel"
+run "$X" scan micro --images "$IMG"
+t_is "scan micro: refused (not a golden image), exit 1" "$rc" 1
+t_has "scan micro: says why" "not a golden (boot = efi) image"
+run "$X" scan no-such-image --images "$IMG"
+t_is "scan of a missing image: exit 1" "$rc" 1
+run "$X" scan ../etc --images "$IMG"
+t_has "scan ../etc: not an image name" "is not an image name"
 mkdir "$W/empty"
 run "$X" ls --json --images "$W/empty"
 t_is "ls --json of an empty directory: []" "$rc $out" "0 []"

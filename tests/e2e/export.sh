@@ -30,6 +30,11 @@ fi
 M=$IMAGES/$NAME/manifest.json
 BOOT=$(jq -r .boot.mode "$M")
 BASE=$IMAGES/$NAME/$(jq -r '.files[] | select(.role=="base") | .name' "$M")
+# The image's OpenSCAP results (manifest "scan"): after the disk in the OVA,
+# in the .mf; none for an image without a scan.
+SCAN=$(jq -r '.scan.profiles[]?.id | "scan-\(.).arf.xml scan-\(.).html"' "$M" | tr '\n' ' ')
+SCAN_SORTED=$(printf '%s\n' $SCAN | sort | tr '\n' ' ')
+[ -n "$SCAN" ] || SCAN_SORTED=
 
 # mf_check DIR MF: every "SHA256(f)= hex" line of MF holds for DIR/f.
 mf_check() {
@@ -54,8 +59,8 @@ ovf_firmware() {
 # --- OVA ---------------------------------------------------------------------
 t_ok "export $NAME --format ova" "$X" export "$NAME" --format ova --images "$IMAGES" --out "$W/a"
 OVA=$W/a/$NAME.ova
-t_is "OVA members: descriptor, manifest, disk (DSP0243 order)" "$(tar tf "$OVA" | tr '\n' ' ')" \
-	"$NAME.ovf $NAME.mf $NAME-disk1.vmdk "
+t_is "OVA members: descriptor, manifest, disk (DSP0243 order), the SCAP results" "$(tar tf "$OVA" | tr '\n' ' ')" \
+	"$NAME.ovf $NAME.mf $NAME-disk1.vmdk $SCAN"
 t_is "OVA members: uid/gid 0, mode 0644, the image's build time" \
 	"$(tar --numeric-owner --full-time -tvf "$OVA" | awk '{print $1, $2, $4, $5}' | sort -u)" \
 	"-rw-r--r-- 0/0 $(date -u -d "$(jq -r .built "$M")" '+%Y-%m-%d %H:%M:%S')"
@@ -63,8 +68,15 @@ mkdir -p "$W/ax"
 tar xf "$OVA" -C "$W/ax"
 OVF=$W/ax/$NAME.ovf
 t_ok "OVA: the .mf's SHA256 lines hold for the descriptor and the disk" mf_check "$W/ax" "$NAME.mf"
-t_is "OVA: the .mf names the descriptor and the disk" "$(sed 's/)=.*//; s/^SHA256(//' "$W/ax/$NAME.mf" | tr '\n' ' ')" \
-	"$NAME.ovf $NAME-disk1.vmdk "
+t_is "OVA: the .mf names the descriptor, the disk and the SCAP results" "$(sed 's/)=.*//; s/^SHA256(//' "$W/ax/$NAME.mf" | tr '\n' ' ')" \
+	"$NAME.ovf $NAME-disk1.vmdk $SCAN"
+if [ -n "$SCAN" ]; then
+	t_ok "OVA: the SCAP results are the image's, as the manifest's sha256 say" bash -c '
+		for p in $(jq -r ".scan.profiles[].id" "$0"); do
+			[ "$(sha256sum <"$1/scan-$p.arf.xml" | cut -d" " -f1)" = "$(jq -r ".scan.profiles[] | select(.id==\"$p\") | .arf_sha256" "$0")" ] &&
+			[ "$(sha256sum <"$1/scan-$p.html" | cut -d" " -f1)" = "$(jq -r ".scan.profiles[] | select(.id==\"$p\") | .report_sha256" "$0")" ] || exit 1
+		done' "$M" "$W/ax"
+fi
 t_ok "descriptor is well-formed XML" xmllint --noout "$OVF"
 t_ok "descriptor validates against images/ovf/envelope.rng" xmllint --noout --relaxng "$RNG" "$OVF"
 t_is "disk is a streamOptimized VMDK" \
@@ -96,10 +108,10 @@ rm -rf "$W/a2"
 
 # --- OVF ---------------------------------------------------------------------
 t_ok "export $NAME --format ovf" "$X" export "$NAME" --format ovf --images "$IMAGES" --out "$W/o"
-t_is "OVF directory: descriptor, manifest, disk" "$(ls "$W/o/$NAME-ovf" | tr '\n' ' ')" \
-	"$NAME-disk1.vmdk $NAME.mf $NAME.ovf "
+t_is "OVF directory: descriptor, manifest, disk, the SCAP results" "$(ls "$W/o/$NAME-ovf" | tr '\n' ' ')" \
+	"$NAME-disk1.vmdk $NAME.mf $NAME.ovf $SCAN_SORTED"
 t_ok "OVF: the .mf holds" mf_check "$W/o/$NAME-ovf" "$NAME.mf"
-t_ok "OVF: the same three files as in the OVA" diff -r "$W/o/$NAME-ovf" "$W/ax"
+t_ok "OVF: the same files as in the OVA" diff -r "$W/o/$NAME-ovf" "$W/ax"
 
 # --- qcow2 -------------------------------------------------------------------
 t_ok "export $NAME --format qcow2" "$X" export "$NAME" --format qcow2 --images "$IMAGES" --out "$W/q"

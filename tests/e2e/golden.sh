@@ -5,7 +5,13 @@
 # through OVMF, its agent reports, its published web page answers from an
 # "outside" namespace, every row of its status table is PASS; its base disk
 # is read-only in libvirt's own XML, its UEFI variable store is per node,
-# fresh after a cleanse and gone after destroy.
+# fresh after a cleanse and gone after destroy. Before it boots: the
+# manifest's SCAP scan block (#22, images/scap/README.md): the content is
+# derive-content's, the tailoring the checked-in one, every tailored score
+# at the floor, the stock profiles' failing rules all named by the
+# tailoring, the results beside the image; a scan under the floor fails
+# naming rules; ls and iscadm image ls show the score. After it boots: the
+# logs and /home on filesystems of their own (the scratch row's evidence).
 #
 # THE SLOW TEST: Debian with systemd through OVMF under TCG takes a minute
 # or more to boot, twice (create, cleanse). Keep it to one node.
@@ -48,8 +54,61 @@ t_is "dock starts" $? 0
 t_ok "an orphan nvram file is removed at start" test ! -e "$W/state/nvram/ghost_VARS.fd"
 
 outside_setup
-t_ok "iscadm image ls lists $IMG: boot efi, size, digest" \
-	bash -c "'$A' image ls | grep -Eq '^$IMG +efi +[0-9.]+M +[0-9a-f]{12} '"
+t_ok "iscadm image ls lists $IMG: boot efi, size, digest, SCAP score" \
+	bash -c "'$A' image ls | grep -Eq '^$IMG +efi +[0-9.]+M +[0-9a-f]{12} +[0-9TZ:-]+ +[0-9.]+%'"
+
+# --- the build's SCAP scan (images/scap/README.md) -----------------------------
+M=$W/images/$IMG/manifest.json
+X=$SRC/build/isc-image
+TL=$SRC/images/scap/$IMG-tailoring.xml
+PFX=xccdf_org.ssgproject.content_
+# stock_untailored: "profile:rule" for each rule failing a stock profile
+# that the tailoring's profile of the same name does not deselect.
+stock_untailored() {
+	local p r sel
+	for p in $(jq -r '.scan.profiles[].id' "$M"); do
+		sel=" $(xmllint --xpath "//*[local-name()='Profile'][@id='${PFX}profile_${p}_isc']/*[local-name()='select'][@selected='false']/@idref" "$TL" 2>/dev/null |
+			tr '\n' ' ' | sed 's/ *idref="'"${PFX}"'rule_\([^"]*\)"/\1 /g') "
+		for r in $(jq -r --arg p "$p" '.scan.profiles[] | select(.id == $p) | .stock.failing[]' "$M"); do
+			case $sel in *" $r "*) ;; *) printf '%s:%s ' "$p" "$r" ;; esac
+		done
+	done
+}
+scan_files_ok() {
+	local p
+	for p in $(jq -r '.scan.profiles[].id' "$M"); do
+		[ "$(sha256sum <"$W/images/$IMG/scan-$p.arf.xml" | cut -d' ' -f1)" = "$(jq -r --arg p "$p" '.scan.profiles[] | select(.id == $p) | .arf_sha256' "$M")" ] &&
+			[ "$(sha256sum <"$W/images/$IMG/scan-$p.html" | cut -d' ' -f1)" = "$(jq -r --arg p "$p" '.scan.profiles[] | select(.id == $p) | .report_sha256' "$M")" ] || return 1
+	done
+}
+if t_ok "the manifest has a scan block" jq -e '.scan.profiles | length > 0' "$M"; then
+	t_ok "scan: standard and anssi_np_nt28_high" \
+		jq -e '[.scan.profiles[].id] | index("standard") != null and index("anssi_np_nt28_high") != null' "$M"
+	t_is "scan: the content is images/scap/derive-content's, from the installed ssg-debian" \
+		"$(jq -r '.scan.content.package + " " + .scan.content.sha256' "$M")" \
+		"ssg-debian $(dpkg-query -W -f='${Version}' ssg-debian) $("$SRC/images/scap/derive-content" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+	t_is "scan: the scanner is the installed OpenSCAP" "$(jq -r .scan.scanner "$M")" \
+		"OpenSCAP $(oscap --version | head -1 | awk '{print $NF}')"
+	t_is "scan: the tailoring is the checked-in $IMG-tailoring.xml" "$(jq -r .scan.tailoring.sha256 "$M")" \
+		"$(sha256sum <"$TL" | cut -d' ' -f1)"
+	t_ok "scan: every tailored score is pass / (pass + fail) and reaches the floor (>= 95)" \
+		jq -e '.scan.floor as $f | $f >= 95 and all(.scan.profiles[]; .score != null and .score >= $f and
+			((.score * 100) | round) == ((.pass * 10000 / (.pass + .fail)) | round))' "$M"
+	t_diag "scan: $(jq -r '[.scan.profiles[] | "\(.id) \(.pass)/\(.pass + .fail) = \(.score)% (stock \(.stock.score)%)"] | join(", ")' "$M")"
+	t_is "scan: the stock profiles fail only rules the tailoring deselects" "$(stock_untailored)" ""
+	t_ok "scan: the ARF results and HTML reports beside the image, as the manifest's sha256 say" scan_files_ok
+	# Under the floor: a root that is not hardened (a bare tree), rescanned into a copy.
+	mkdir -p "$W/fl/$IMG" "$W/flroot/etc" "$W/flroot/var/lib/dpkg"
+	cp "$M" "$W/fl/$IMG/" && echo 12.11 >"$W/flroot/etc/debian_version" && : >"$W/flroot/var/lib/dpkg/status"
+	"$X" scan "$IMG" --images "$W/fl" --root "$W/flroot" >/dev/null 2>"$W/fl.err"
+	t_is "isc-image scan under the floor: exit 1" $? 1
+	t_ok "... naming the profile, the floor and failing rules" \
+		grep -Eq "SCAP score [0-9.]+% on [a-z_0-9]+ is under the recipe's floor 95%; failing: [a-z_0-9]+" "$W/fl.err"
+	t_ok "... and recorded: isc-image ls shows the lower score, the image's own is unchanged" \
+		bash -c '"$0" ls --images "$1" --json | jq -e ".[0].scap_score < 95" >/dev/null &&
+			"$0" ls --images "$2" --json | jq -e ".[] | select(.name == \"$3\") | .scap_score >= 95" >/dev/null' \
+		"$X" "$W/fl" "$W/images" "$IMG"
+fi
 
 status_json() { "$A" status g --json >"$W/g.status.json"; }
 not_pass() { # status rows other than PASS, minus the exempt ones
@@ -106,6 +165,9 @@ fi
 status_json
 t_is "no row other than PASS${GOLDEN_EXEMPT:+ (exempt: $GOLDEN_EXEMPT)}" "$( (not_pass || echo "(status unreadable)") | tr "\n" " ")" ""
 t_is "25 rows (the vmm row among them)" "$(jq '.checks | length' "$W/g.status.json")" 25
+# A fresh ephemeral disk: the logs and /home on filesystems of their own.
+t_ok "the logs and /home on their own filesystems (scratch row: /var/log, /var/log/audit, /home (ro))" \
+	jq -e '.checks[] | select(.id == "scratch") | .evidence | test("/var/log on /dev/vdb[0-9]+, /var/log/audit on /dev/vdb[0-9]+, /home on /dev/vdb[0-9]+ \\(ro\\)")' "$W/g.status.json"
 
 # Cleanse: the variables are guest-writable state too, and are reset.
 ino=$(stat -c %i "$NV")

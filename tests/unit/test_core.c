@@ -1058,6 +1058,45 @@ static void test_manifest(void **st)
 	assert_int_equal(image_manifest_parse(badsvc, strlen(badsvc), &im, &e), -EINVAL);
 	assert_string_equal(e.de_msg,
 			    "manifest: profile: service ports[0] must look like \"80/tcp\"");
+	err_clear(&e);
+	/* "scan": the build's OpenSCAP scan; the score comes from the counts. */
+#define SCAN_HEAD                                                                         \
+	"{\"format\":1,\"name\":\"d\",\"boot\":{\"mode\":\"efi\"},\"files\":["            \
+	"{\"name\":\"base.qcow2\",\"role\":\"base\",\"size\":1,\"sha256\":\"" SHA "\"}]," \
+	"\"scan\":{\"scanner\":\"OpenSCAP 1.3.7\",\"content\":{\"sha256\":\"" SHA "\"},"  \
+	"\"tailoring\":{\"sha256\":\"" SHA "\"},\"floor\":95,\"profiles\":["
+	const char *scan = SCAN_HEAD
+		"{\"id\":\"standard\",\"pass\":28,\"fail\":1,\"score\":99.9,\"failing\":[\"a_b\"],"
+		"\"stock\":{\"pass\":20,\"fail\":9,\"failing\":[]}},"
+		"{\"id\":\"anssi_np_nt28_high\",\"pass\":31,\"fail\":0}]}}";
+	assert_int_equal(image_manifest_parse(scan, strlen(scan), &im, &e), 0);
+	assert_true(im.im_scan.is_have);
+	assert_int_equal(im.im_scan.is_n_profiles, 2);
+	assert_int_equal(im.im_scan.is_floor, 95);
+	assert_int_equal(im.im_scan.is_profiles[0].sp_score_cp, 9655); /* 28/29, not 99.9 */
+	assert_int_equal(im.im_scan.is_score_cp, 9655);
+	char sbuf[16];
+	assert_string_equal(image_scan_score_str(&im.im_scan, sbuf, sizeof(sbuf)), "96.55%");
+	assert_int_equal(image_manifest_parse(efi, strlen(efi), &im, &e), 0);
+	assert_false(im.im_scan.is_have);
+	assert_string_equal(image_scan_score_str(&im.im_scan, sbuf, sizeof(sbuf)), "-");
+	const char *badscan[] = {
+		SCAN_HEAD "{\"id\":\"../x\",\"pass\":1,\"fail\":0}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":100001}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":0,\"failing\":[\"a b\"]}]}}",
+		SCAN_HEAD "{\"id\":\"s\",\"pass\":1,\"fail\":0,\"score\":\"100\"}]}}",
+		SCAN_HEAD "]}}",
+		SCAN_HEAD
+		"{\"id\":\"a\",\"pass\":1,\"fail\":0},{\"id\":\"b\",\"pass\":1,\"fail\":0},"
+		"{\"id\":\"c\",\"pass\":1,\"fail\":0},{\"id\":\"d\",\"pass\":1,\"fail\":0},"
+		"{\"id\":\"e\",\"pass\":1,\"fail\":0}]}}",
+	};
+	for (size_t i = 0; i < sizeof(badscan) / sizeof(badscan[0]); i++) {
+		assert_int_equal(image_manifest_parse(badscan[i], strlen(badscan[i]), &im, &e),
+				 -EINVAL);
+		err_clear(&e);
+	}
+#undef SCAN_HEAD
 }
 
 /* Read tests/unit/fixtures/manifest/NAME into im. */
@@ -1147,6 +1186,8 @@ static void test_manifest_repro(void **st)
 }
 
 /* ---- profiles and checks ---- */
+
+static const char *evidence_of(const struct check_row *rows, size_t n, const char *id);
 
 static void test_profile(void **st)
 {
@@ -1396,6 +1437,32 @@ static void test_checks(void **st)
 		mf->af.mounts.m_n = 3;
 		n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
 		assert_int_equal(status_of(rows, n, "scratch"), CHECK_PASS);
+		assert_string_equal(
+			evidence_of(rows, n, "scratch"),
+			"/scratch on /dev/mapper/isc-scratch (disk vdb), /var on /dev/vdb1 "
+			"(disk vdb)");
+		/* The logs and /home on their own filesystems: said, not judged. */
+		{
+			static const char *const own[][2] = { { "/var/log", "/dev/vdb2" },
+							      { "/var/log/audit", "/dev/vdb3" },
+							      { "/home", "/dev/vdb4" } };
+			for (size_t i = 0; i < 3; i++) {
+				struct af_mount *m = &mf->af.mounts.m_mounts[3 + i];
+				snprintf(m->m_target, 256, "%s", own[i][0]);
+				snprintf(m->m_source, 128, "%s", own[i][1]);
+				snprintf(m->m_disk, 32, "vdb");
+				m->m_ro = i == 2;
+			}
+			mf->af.mounts.m_n = 6;
+			n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
+			assert_int_equal(status_of(rows, n, "scratch"), CHECK_PASS);
+			assert_string_equal(
+				evidence_of(rows, n, "scratch"),
+				"/scratch on /dev/mapper/isc-scratch (disk vdb), /var on "
+				"/dev/vdb1 (disk vdb), /var/log on /dev/vdb2, "
+				"/var/log/audit on /dev/vdb3, /home on /dev/vdb4 (ro)");
+			mf->af.mounts.m_n = 3;
+		}
 		/* ... and /scratch on the base disk fails it. */
 		snprintf(mf->af.mounts.m_mounts[2].m_disk, 32, "vda");
 		n = checks_evaluate(&cn, &df, &av, &p, rows, CHECKS_MAX);
