@@ -143,7 +143,9 @@ static int flows_load(const char *lab, struct flow_rec **out, size_t *n, struct 
 		    (jsonin_str(o, path, "from_bridge", true, v[i].fr_from_bridge,
 				sizeof(v[i].fr_from_bridge), err) < 0 ||
 		     jsonin_str(o, path, "to_bridge", true, v[i].fr_to_bridge,
-				sizeof(v[i].fr_to_bridge), err) < 0))
+				sizeof(v[i].fr_to_bridge), err) < 0 ||
+		     jsonin_str(o, path, "to_ip", true, v[i].fr_to_ip, sizeof(v[i].fr_to_ip), err) <
+			     0))
 			r = -EINVAL;
 	}
 	json_object_put(doc);
