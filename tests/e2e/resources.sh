@@ -73,9 +73,9 @@ t_ok "create c (--cpus 0.25 --cpu-weight 50)" \
 t_ok "create r (disk write 5 MB/s, read 500 IOPS)" \
 	"$A" create r --image micro --memory 160M --scratch-size 64M --disk-write-mbps 5 \
 	--disk-read-iops 500
-# What libvirt's <bandwidth> needs of the kernel, tried on a dummy link.
+# What libvirt's <bandwidth> needs of the kernel, tried on a veth pair.
 tc_ok() {
-	ip link add iscprobe0 type dummy || return 1
+	ip link add iscprobe0 type veth peer name iscprobe1 || return 1
 	tc qdisc add dev iscprobe0 root handle 1: htb &&
 		tc class add dev iscprobe0 parent 1: classid 1:1 htb rate 1mbit &&
 		tc qdisc add dev iscprobe0 parent 1:1 handle 2: sfq perturb 10 &&
