@@ -45,6 +45,7 @@ struct gnode {
 	bool gn_started;     /* the dock-start mark is written */
 	bool gn_after_start; /* no record since: a gap now is the dock's absence */
 	uint64_t gn_explained;
+	uint64_t gn_restart_hi; /* the last serial the log held when the dock started, 0 none */
 	struct chainlog *gn_log;
 };
 
@@ -478,8 +479,10 @@ static int gaudit_open(struct gnode *g)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	fresh = stat(path, &st) < 0;
-	if (!fresh)
+	if (!fresh) {
 		gaudit_tail(g, path);
+		g->gn_restart_hi = g->gn_track.gt_hi;
+	}
 	g->gn_log = malloc(sizeof(*g->gn_log));
 	if (g->gn_log == NULL)
 		return -ENOMEM;
@@ -508,6 +511,29 @@ static int gaudit_open(struct gnode *g)
 	return 0;
 }
 
+/* A gap from..to: a "gap" mark; one that starts just past what the log
+ * held when the dock started is the dock's absence (explained). */
+static void gaudit_gap(struct gnode *g, uint64_t from, uint64_t to, uint64_t miss, bool settled)
+{
+	struct json_object *d = json_object_new_object();
+	bool away = g->gn_after_start ||
+		(g->gn_restart_hi != 0 && from > g->gn_restart_hi &&
+		 from <= g->gn_restart_hi + 4 * GAUDIT_WINDOW);
+
+	if (away) {
+		pthread_mutex_lock(&g_lock);
+		g->gn_explained += miss;
+		pthread_mutex_unlock(&g_lock);
+		json_object_object_add(d, "after", json_object_new_string("dock-start"));
+	}
+	json_object_object_add(d, "from", json_object_new_int64((int64_t)from));
+	json_object_object_add(d, "to", json_object_new_int64((int64_t)to));
+	json_object_object_add(d, "missing", json_object_new_int64((int64_t)miss));
+	if (settled)
+		json_object_object_add(d, "settled", json_object_new_boolean(true));
+	gaudit_write_mark(g, "gap", d);
+}
+
 /* ---- the writer ---- */
 
 static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
@@ -519,18 +545,9 @@ static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
 	pthread_mutex_lock(&g_lock);
 	miss = g->gn_after_start ? gaudit_track_resume(&g->gn_track, a->aa_serial, &from, &to)
 				 : gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
-	if (g->gn_after_start)
-		g->gn_explained += miss;
 	pthread_mutex_unlock(&g_lock);
-	if (miss > 0) {
-		struct json_object *d = json_object_new_object();
-		if (g->gn_after_start)
-			json_object_object_add(d, "after", json_object_new_string("dock-start"));
-		json_object_object_add(d, "from", json_object_new_int64((int64_t)from));
-		json_object_object_add(d, "to", json_object_new_int64((int64_t)to));
-		json_object_object_add(d, "missing", json_object_new_int64((int64_t)miss));
-		gaudit_write_mark(g, "gap", d);
-	}
+	if (miss > 0)
+		gaudit_gap(g, from, to, miss, false);
 	f = json_object_new_object();
 	if (f == NULL)
 		return;
@@ -550,6 +567,30 @@ static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
 	g->gn_records++;
 	g->gn_last = (int64_t)time(NULL);
 	pthread_mutex_unlock(&g_lock);
+}
+
+/* Quiet streams: the serials still missing from their window are gone
+ * (nothing arrives GAUDIT_SETTLE_S late), marked now rather than when 64
+ * more serials push them out. */
+static void gaudit_settle(int64_t now)
+{
+	size_t n;
+
+	pthread_mutex_lock(&g_lock);
+	n = g_n_nodes;
+	pthread_mutex_unlock(&g_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct gnode *g = g_nodes[i];
+		uint64_t from, to, miss;
+
+		if (g->gn_log == NULL || g->gn_last == 0 || now - g->gn_last < GAUDIT_SETTLE_S)
+			continue;
+		pthread_mutex_lock(&g_lock);
+		miss = gaudit_track_settle(&g->gn_track, &from, &to);
+		pthread_mutex_unlock(&g_lock);
+		if (miss > 0)
+			gaudit_gap(g, from, to, miss, true);
+	}
 }
 
 static void gaudit_close_node(struct gnode *g)
@@ -625,6 +666,7 @@ static void gaudit_handle(struct gitem *it)
 		memset(&g->gn_track, 0, sizeof(g->gn_track));
 		g->gn_records = g->gn_explained = 0;
 		g->gn_after_start = false;
+		g->gn_restart_hi = 0;
 		pthread_mutex_unlock(&g_lock);
 		gaudit_write_mark(g, "boot", NULL);
 	}
@@ -663,8 +705,10 @@ static void *gaudit_thread(void *arg)
 
 		if (now != judged || now - swept >= 3600) {
 			pthread_mutex_unlock(&g_lock);
-			if (now != judged)
+			if (now != judged) {
 				gaudit_judge_disk();
+				gaudit_settle(now);
+			}
 			if (now - swept >= 3600 && g_o.go_retention_s > 0)
 				gaudit_sweep(g_state_dir, g_o.go_retention_s, now);
 			swept = now - swept >= 3600 ? now : swept;

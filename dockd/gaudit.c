@@ -60,6 +60,27 @@ uint64_t gaudit_track(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64
 	return miss;
 }
 
+uint64_t gaudit_track_settle(struct gaudit_track *t, uint64_t *from, uint64_t *to)
+{
+	uint64_t miss = 0;
+
+	*from = *to = 0;
+	for (uint64_t i = 1; i < GAUDIT_WINDOW && i <= t->gt_hi; i++) {
+		uint64_t ser = t->gt_hi - i;
+		if (ser < t->gt_first || ser == 0)
+			break;
+		if ((t->gt_seen >> i) & 1)
+			continue;
+		miss++;
+		*from = ser;
+		if (*to == 0)
+			*to = ser;
+		t->gt_seen |= 1ULL << i;
+	}
+	t->gt_missing += miss;
+	return miss;
+}
+
 uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to)
 {
 	uint64_t miss;

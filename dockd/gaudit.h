@@ -109,6 +109,10 @@ uint64_t gaudit_track(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64
 /* The first serial after the dock was away: every serial between the last
  * stored and s is missing now (the agent resends what it kept in serial
  * order, so none of them can still come), then s is taken as above. */
+/* The stream went quiet (GAUDIT_SETTLE_S without a record): serials of
+ * the window that have not come will not; counted missing now. */
+uint64_t gaudit_track_settle(struct gaudit_track *t, uint64_t *from, uint64_t *to);
+#define GAUDIT_SETTLE_S 3
 uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from, uint64_t *to);
 
 /* ---- lines: pure ---- */

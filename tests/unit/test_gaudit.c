@@ -191,6 +191,15 @@ static void test_track(void **st)
 	/* 54 has left the window unseen; 55.. may still come late. */
 	assert_int_equal(gaudit_track(&t, 54 + GAUDIT_WINDOW, &from, &to), 1);
 	assert_int_equal(gaudit_track_resume(&t, 1, &from, &to), 0); /* a late one */
+	/* A quiet stream: the window's holes are missing now, once. */
+	memset(&t, 0, sizeof(t));
+	gaudit_track(&t, 10, &from, &to);
+	gaudit_track(&t, 13, &from, &to);
+	assert_int_equal(gaudit_track_settle(&t, &from, &to), 2);
+	assert_int_equal(from, 11);
+	assert_int_equal(to, 12);
+	assert_int_equal(gaudit_track_settle(&t, &from, &to), 0);
+	assert_int_equal(gaudit_track(&t, 13 + GAUDIT_WINDOW, &from, &to), 0);
 }
 
 static void test_execve_args(void **st)
