@@ -129,7 +129,7 @@ t_ok "every record stored before the kill is still there, byte for byte" \
 guest_run g1 "/bin/sh -c : after-$M"
 t_ok "a command after the restart reaches the log" wait_for 60 marker_seen "after-$M"
 t_ok "the restart is marked, and what ran while the dock was away is there or a gap says so" \
-	bash -c "'$A' audit --guest g1 --json | jq -e '(.records | map(.kind) | index(\"dock-start\")) as \$d | \$d != null and ([.records[\$d:][] | select((.kind == \"gap\" and .detail.after == \"dock-start\") or ((.args // []) | index(\"during-$M\")))] | length > 0)'"
+	wait_for 20 bash -c "'$A' audit --guest g1 --json | jq -e '(.records | map(.kind) | index(\"dock-start\")) as \$d | \$d != null and ([.records[\$d:][] | select((.kind == \"gap\" and .detail.after == \"dock-start\") or ((.args // []) | index(\"during-$M\")))] | length > 0)'"
 t_ok "... and the log verifies as one chain" "$A" audit --guest g1 verify
 t_diag "kill -9 checked at $SECONDS s"
 
