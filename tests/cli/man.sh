@@ -164,7 +164,7 @@ fi
 out=$(render iscadm.1)
 if [ -x build/iscadm ]; then
 	verbs=$(build/iscadm help | sed -n '/^commands:/,/^$/p' | sed '1d;$d' |
-		awk '{ if ($2 ~ /^(ls|rm|export|verify|show)$/) print $1 "_" $2; else print $1 }')
+		awk '{ if ($1 == "lab" || $2 ~ /^(ls|rm|export|verify|show)$/) print $1 "_" $2; else print $1 }')
 	missing="" n=0
 	for v in $verbs; do
 		n=$((n + 1))
