@@ -178,19 +178,28 @@ static size_t iscadm_lab_table(const char *lab, char *bad, size_t size)
 	return nbad;
 }
 
-/* Every created, recreated or started node: until its agent has reported. */
-static void iscadm_lab_wait(struct json_object *res, unsigned timeout_s)
+/* Every node of the plan but the removed and the failed ones: until its
+ * agent has reported and no check FAILs in two reports in a row (a FAIL of
+ * a first report may be a fact not yet settled). The names of those that
+ * did not get there go into bad. */
+static void iscadm_lab_wait(struct json_object *res, unsigned timeout_s, char *bad, size_t size)
 {
 	struct json_object *plan;
+	size_t l = strlen(bad);
 
 	json_object_object_get_ex(res, "plan", &plan);
 	for (size_t i = 0; plan != NULL && i < json_object_array_length(plan); i++) {
-		struct json_object *s = json_object_array_get_idx(plan, i), *e;
-		const char *act = iscadm_raw(s, "act");
+		struct json_object *s = json_object_array_get_idx(plan, i), *e = NULL;
+		const char *act = iscadm_raw(s, "act"), *node = iscadm_raw(s, "node");
 		if (strcmp(act, "remove") == 0 ||
-		    (json_object_object_get_ex(s, "error", &e) && e != NULL))
+		    (json_object_object_get_ex(s, "error", &e) && e != NULL)) {
+			if (e != NULL && !iscadm_json)
+				fprintf(stderr, "iscadm: lab up: %s %s: %s\n", act,
+					iscadm_str(s, "node"), iscadm_str(s, "error"));
 			continue;
-		iscadm_wait_node(iscadm_raw(s, "node"), ISCADM_WAIT_READY, timeout_s);
+		}
+		if (iscadm_wait_node(node, ISCADM_WAIT_HEALTHY, timeout_s) != 0 && l < size)
+			l += (size_t)snprintf(bad + l, size - l, "%s%s", l ? ", " : "", node);
 	}
 }
 
@@ -219,15 +228,13 @@ int iscadm_cmd_lab_up(const struct iscadm_args *a)
 			l += (size_t)snprintf(
 				failed + l, sizeof(failed) - l, "%s%s", l ? ", " : "",
 				json_object_get_string(json_object_array_get_idx(f, i)));
-	if (!iscadm_json)
-		for (size_t i = 0; f != NULL && i < json_object_array_length(f); i++)
-			fprintf(stderr, "iscadm: lab up: %s failed\n",
-				json_object_get_string(json_object_array_get_idx(f, i)));
-	iscadm_lab_wait(res, 300);
+	if (!iscadm_json && json_object_object_get_ex(res, "flows_error", &f))
+		fprintf(stderr, "iscadm: lab up: flows: %s\n", iscadm_str(res, "flows_error"));
+	iscadm_lab_wait(res, 300, failed, sizeof(failed));
 	json_object_put(res);
 	if (iscadm_lab_table(lab, bad, sizeof(bad)) > 0 || failed[0])
 		iscadm_fail(ISCADM_CHECK_FAILED, "lab %s: failed: %s%s%s", lab, failed,
-			    failed[0] && bad[0] ? ", " : "", bad);
+			    failed[0] && bad[0] ? "; failing or not running: " : "", bad);
 	return ISCADM_OK;
 }
 
