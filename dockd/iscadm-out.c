@@ -156,8 +156,8 @@ static void iscadm_table_print(struct iscadm_table *t)
 /* ls: one line a node; -q the names alone. */
 void iscadm_print_nodes(struct json_object *a, bool quiet)
 {
-	static const char *const head[] = { "NAME", "STATE", "IMAGE", "LAB",
-					    "IP",   "AGENT", "PORTS", "AGE" };
+	static const char *const head[] = { "NAME",  "STATE", "IMAGE", "IP",
+					    "AGENT", "PORTS", "AGE",   "LAB" };
 	struct iscadm_table t = { .t_cols = 8 };
 
 	if (iscadm_format == ISCADM_JSON && !quiet) {
@@ -186,10 +186,14 @@ void iscadm_print_nodes(struct json_object *a, bool quiet)
 				if (l)
 					pl[l] = ',';
 			}
-		const char *cells[] = { iscadm_str(n, "name"),  iscadm_str(n, "state"),
-					iscadm_str(n, "image"), iscadm_str(n, "lab"),
-					iscadm_str(n, "ip"),    iscadm_str(n, "agent"),
-					pl[0] ? pl : "-",       age };
+		const char *cells[] = { iscadm_str(n, "name"),
+					iscadm_str(n, "state"),
+					iscadm_str(n, "image"),
+					iscadm_str(n, "ip"),
+					iscadm_str(n, "agent"),
+					pl[0] ? pl : "-",
+					age,
+					iscadm_str(n, "lab") };
 		iscadm_row(&t, cells);
 	}
 	if (!quiet)

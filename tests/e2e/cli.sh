@@ -101,7 +101,7 @@ rc_is "create --wait with a timeout too short" 8 "$A" create t --image micro --m
 t_is "ls -q prints the names alone" "$("$A" ls -q | sort | tr '\n' ' ')" "a t w "
 t_ok "ls shows the published port in PORTS" bash -c "'$A' ls | grep -Eq '^a +running +micro .*18080:80/tcp'"
 t_ok "ls --format csv has a header and a row a node" \
-	bash -c "'$A' ls --format csv | head -1 | grep -qx 'NAME,STATE,IMAGE,IP,AGENT,PORTS,AGE' && [ \$('$A' ls --format csv | wc -l) = 4 ]"
+	bash -c "'$A' ls --format csv | head -1 | grep -qx 'NAME,STATE,IMAGE,IP,AGENT,PORTS,AGE,LAB' && [ \$('$A' ls --format csv | wc -l) = 4 ]"
 t_ok "status --format csv: the rows" bash -c "'$A' status a --format csv | grep -q '^1,base-readonly,dock,PASS,'"
 rc_is "--format yaml" 2 "$A" ls --format yaml
 

@@ -113,7 +113,7 @@ if [ $rc = 7 ] && grep -q 'already exists' "$W/up1"; then
 fi
 t_is "the next up finishes the lab: exit 0 ($((SECONDS - t0)) s)" $rc 0
 t_ok "... its table: three nodes running" bash -c "[ \$(grep -c '^shop-[a-z]* *running' '$W/up1') = 3 ]"
-t_ok "ls shows each node's lab" bash -c "'$A' ls | grep -q '^shop-web .* shop '"
+t_ok "ls shows each node's lab" bash -c "'$A' ls | grep -Eq '^shop-web .* shop *$'"
 t_is "inspect names the lab" "$("$A" inspect shop-db | jq -r .lab)" shop
 t_ok "lab ls lists the lab" bash -c "'$A' lab ls | grep -Eq '^shop +3'"
 ids=$(domids)
