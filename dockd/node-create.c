@@ -252,6 +252,25 @@ static int node_create_firewall(struct node_create *c, struct dock_err *err)
 	return r;
 }
 
+/*
+ * A domain of this node's name that the define met: the name is claimed in
+ * the table, so no record owns it; it is what a dock killed during an
+ * earlier create had sent to libvirt, which finished that define after the
+ * restarted dock had removed the half-made node. Removed, so the define can
+ * run once more; 0 when there was one and it is gone.
+ */
+static int node_create_orphan(struct node_create *c)
+{
+	enum virt_dom_state st;
+
+	if (virt_domain_state(c->nc_nn.nn_domain, &st, NULL) < 0 || st == VIRT_DOM_ABSENT)
+		return -1;
+	log_warn("node %s: an orphan domain %s (an earlier create's, cut short) is in the way: "
+		 "removing it",
+		 c->nc_spec->ns_name, c->nc_nn.nn_domain);
+	return virt_domain_remove(c->nc_nn.nn_domain, NULL);
+}
+
 static int node_create_define(struct node_create *c, struct dock_err *err)
 {
 	char *xml = NULL;
@@ -261,6 +280,8 @@ static int node_create_define(struct node_create *c, struct dock_err *err)
 	r = node_domain_xml(&c->nc_n->n_rec, &c->nc_nn, &xml, err);
 	c->nc_t = node_time(c->nc_n, TIMING_RENDER, c->nc_t);
 	if (r == 0)
+		r = virt_domain_define(xml, err);
+	if (r < 0 && node_create_orphan(c) == 0)
 		r = virt_domain_define(xml, err);
 	node_time(c->nc_n, TIMING_DOMAIN, c->nc_t);
 	free(xml);
