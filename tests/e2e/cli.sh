@@ -38,7 +38,7 @@ for b in iscadm dockd isc-image isc-unseal; do
 	t_ok "$b --help exits 0 with a usage" bash -c "'$SRC/build/$b' --help | grep -qi usage"
 	rc_is "$b with an unknown option" 2 "$SRC/build/$b" --no-such-option
 done
-verbs=$("$A" help | sed -n '/^commands:/,/^$/p' | sed '1d;$d' | awk '{ if ($2 ~ /^(ls|rm|export|verify|show)$/) print $1 " " $2; else print $1 }')
+verbs=$("$A" help | sed -n '/^commands:/,/^$/p' | sed '1d;$d' | awk '{ if ($1 == "lab" || $2 ~ /^(ls|rm|export|verify|show)$/) print $1 " " $2; else print $1 }')
 n=0 bad=""
 while read -r v; do
 	n=$((n + 1))
