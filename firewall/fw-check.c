@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* A copy of untrusted text fit to quote in a one-line message. */
-static const char *fw_safe(const char *s, char *out, size_t outsz)
+const char *fw_safe(const char *s, char *out, size_t outsz)
 {
 	size_t i, n = 0;
 
@@ -62,7 +62,7 @@ static int fw_check_word(const char *prefix, const char *s, size_t max, bool (*o
 }
 
 /* A decimal without sign, space or leading zero, at most max_digits long. */
-static int fw_parse_uint(const char *s, size_t max_digits, unsigned long *v)
+int fw_parse_uint(const char *s, size_t max_digits, unsigned long *v)
 {
 	unsigned long x = 0;
 	size_t i;
@@ -260,6 +260,8 @@ static int fw_parse_allow_entry(const char *who, const char *s, struct fw_range 
 	unsigned long v;
 	int rc;
 
+	if (fw_name_entry_is(s))
+		return fw_names_parse_entry(who, s, r, err);
 	if (colon == NULL)
 		return fw_parse_range(who, "allowed destination", s, r, err);
 	slash = strchr(colon, '/');

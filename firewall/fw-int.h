@@ -273,9 +273,43 @@ int fw_check_publish(const char *name, const struct fw_publish *p, struct dock_e
 /* An egress allow-list into fi (replacing what it held). */
 int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size_t n,
 		   struct dock_err *err);
+/* s quoted for a message: printable, no '"', at most FW_SAFE_MAX. */
+const char *fw_safe(const char *s, char *out, size_t outsz);
+/* Decimal digits only, at most max_digits, no leading zero; -1 if not. */
+int fw_parse_uint(const char *s, size_t max_digits, unsigned long *v);
 /* What fw_init refuses beyond each node's own checks: names, bridges,
  * subnets and host ports shared by two nodes. */
 int fw_init_check(const struct fw_info *fi, size_t n, struct dock_err *err);
+
+/* ---- fw-names.c: allow entries by name (pure) --------------------------- */
+
+#define FW_NAME_HOST_MAX 253 /* RFC 1035's longest name, without the root dot */
+#define FW_NAME_SET_MAX  (sizeof("names__") + IFNAMSIZ + 4)
+
+struct fw_name_entry {
+	char ne_host[FW_NAME_HOST_MAX + 1]; /* checked: RFC 1123, lower case */
+	uint16_t ne_port;
+	uint8_t ne_proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/* An RFC 1123 host name: lower-case labels of [a-z0-9-] (1..63, no '-' at
+ * either end), at least two, the last not all digits, FW_NAME_HOST_MAX. */
+bool fw_name_host_ok(const char *s);
+/* Whether an allow entry names a host (a letter before its port). */
+bool fw_name_entry_is(const char *s);
+/* "NAME:PORT[/tcp|/udp]" (the port required) into e; 400 naming it. */
+int fw_name_entry_parse(const char *who, const char *s, struct fw_name_entry *e,
+			struct dock_err *err);
+/* A name entry as fw_parse_allow meets it: checked, then refused until
+ * the node's resolver and its pinned sets are in place (see fw-names.c). */
+int fw_names_parse_entry(const char *who, const char *s, struct fw_range *r, struct dock_err *err);
+/* The nft set (table inet isc, ipv4_addr, timeout) entry i of the node
+ * on bridge pins its answers into: "names_BRIDGE_I". */
+int fw_name_set(const char *bridge, size_t i, char *buf, size_t size);
+/* Entry i's two dnsmasq options: "server=/NAME/UPSTREAM" and
+ * "nftset=/NAME/4#inet#isc#SET"; -ENAMETOOLONG if a buffer is short. */
+int fw_name_dnsmasq(const struct fw_name_entry *e, const char *bridge, size_t i,
+		    const char *upstream, char *server, size_t ssize, char *nftset, size_t nsize);
 
 /* ---- fw-private.c: the private ranges (pure but for fw_private_elems) -- */
 

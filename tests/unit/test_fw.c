@@ -628,7 +628,7 @@ static void test_bad_policy_changes_nothing(void **state)
 	bad.fn_egress_allow = host_bits;
 	assert_refused_everywhere(&bad, EINVAL, "the network is 192.0.2.0/24", before);
 	bad.fn_egress_allow = not_ip;
-	assert_refused_everywhere(&bad, EINVAL, "\"example.com\" is not an IPv4 CIDR", before);
+	assert_refused_everywhere(&bad, EINVAL, "\"example.com\": a name needs a port", before);
 	bad.fn_egress_allow = overlap;
 	bad.fn_negress_allow = 3;
 	assert_refused_everywhere(
