@@ -277,7 +277,8 @@ void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum 
  * cgroup's and the network's of the node's firewall read-back (fw: NULL
  * or zeros when none), for the `resources` row. */
 void node_resctl_facts(const struct node_rec *r, const struct node_names *nn,
-		       const char *domain_xml, const struct fw_show_node *fw, struct resctl_live *rl);
+		       const char *domain_xml, const struct fw_show_node *fw,
+		       struct resctl_live *rl);
 
 /* ---- node-snapshot.c: forensic snapshots, quarantine's pause ------------ */
 

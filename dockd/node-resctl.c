@@ -10,7 +10,8 @@
 #include "file.h"
 
 void node_resctl_facts(const struct node_rec *r, const struct node_names *nn,
-		       const char *domain_xml, const struct fw_show_node *fw, struct resctl_live *rl)
+		       const char *domain_xml, const struct fw_show_node *fw,
+		       struct resctl_live *rl)
 {
 	char path[64], *cg = NULL;
 	size_t len = 0;

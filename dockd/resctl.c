@@ -41,8 +41,7 @@ static const struct resctl_io_def {
 	 * not libvirt's <bandwidth>: that needs tc qdiscs and policers
 	 * (sch_sfq, act_police) a kernel may lack */
 	[RESCTL_NET_IN_MBPS] = { "net", "in_mbps", "Mbit/s", 100000, "firewall", 125000, "B/s" },
-	[RESCTL_NET_OUT_MBPS] = { "net", "out_mbps", "Mbit/s", 100000, "firewall", 125000,
-				  "B/s" },
+	[RESCTL_NET_OUT_MBPS] = { "net", "out_mbps", "Mbit/s", 100000, "firewall", 125000, "B/s" },
 };
 
 uint64_t resctl_net_bps(const struct resctl *rc, enum resctl_io i)

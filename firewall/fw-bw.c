@@ -16,8 +16,9 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 
-/* What a burst of the limit holds: a tenth of a second, at least 64 KiB
- * (a TCP window's worth, so that a slow limit still carries a segment). */
+/* The limit's burst: a tenth of a second, at least 64 KiB (so that a slow
+ * limit still carries a TSO segment). The kernel's bucket holds a second's
+ * worth beside it: what a transfer may gain on the rate. */
 static uint32_t fw_bw_burst(uint64_t bps)
 {
 	uint64_t b = bps / 10;

@@ -166,12 +166,10 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 		if (e == NULL)
 			break;
 		fw_key_ifname(&e->e_key, fi->fi_bridge);
-		if (which == FW_NODE_DROP)
-			e->e_chain = fi->fi_chain;
-		if (which == FW_NODE_BW) {
-			e->e_chain = fi->fi_bw_chain;
-			e->e_jump = true;
-		}
+		e->e_chain = which == FW_NODE_DROP ? fi->fi_chain
+			: which == FW_NODE_BW      ? fi->fi_bw_chain
+						   : NULL;
+		e->e_jump = which == FW_NODE_BW;
 		break;
 	case FW_SUBNETS:
 		e = fw_el_new(b, out, fi);

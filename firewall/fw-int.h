@@ -8,7 +8,8 @@
  * fw-elems.c set elements; fw-rule.c rule expressions; fw-chains.c the
  * policy, one function per chain; fw-send.c the netlink socket and the
  * send; fw-dry.c the dry run; fw-str.c a growable string; fw-read.c
- * reading the table back; fw-show.c and fw-showfmt.c `fw show`. */
+ * reading the table back; fw-show.c and fw-showfmt.c `fw show`;
+ * fw-flows.c node-to-node flows; fw-bw.c a node's network bandwidth. */
 #ifndef ISC_FW_INT_H
 #define ISC_FW_INT_H
 
@@ -48,7 +49,7 @@ struct mnl_socket;
 #define FW_CHAIN_PREFIX "node-" /* node-NAME: the node's drop chain */
 #define FW_DROP_FROM    "drop-from-node"
 #define FW_DROP_TO      "drop-to-node"
-#define FW_BW_PREFIX    "bw-"   /* bw-NAME: the node's bandwidth limits */
+#define FW_BW_PREFIX    "bw-"    /* bw-NAME: the node's bandwidth limits */
 #define FW_EGRESS_CHAIN "egress" /* what a node starts: allow-list, deny, private ranges */
 
 /* Elements per message: the element list is one netlink nest whose length

@@ -13,11 +13,11 @@
 
 struct json_object;
 
-#define FW_TABLE       "isc" /* family inet */
-#define FW_NODES_MAX   1024  /* fw_init refuses more: bounds one batch */
-#define FW_BRIDGE_MAX  15    /* IFNAMSIZ - 1 */
+#define FW_TABLE       "isc"               /* family inet */
+#define FW_NODES_MAX   1024                /* fw_init refuses more: bounds one batch */
+#define FW_BRIDGE_MAX  15                  /* IFNAMSIZ - 1 */
 #define FW_BW_MAX      (UINT64_C(1) << 40) /* fn_net_*_bps at most, bytes/s */
-#define FW_NAME_MAX    63    /* fn_name is in chain names and log prefixes */
+#define FW_NAME_MAX    63                  /* fn_name is in chain names and log prefixes */
 #define FW_PREFIX_MIN  8
 #define FW_PREFIX_MAX  30
 #define FW_PUBLISH_MAX 64 /* published ports per node */

@@ -659,10 +659,11 @@ static void test_render_limits(void **st)
 	rl.rl_cg_quota_us = 25000;
 	rl.rl_cg_mem_bytes = 768 << 20;
 	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
-	assert_string_equal(ev,
-			    "differs from the record: cpus 0.25: XML quota 0/0 us; cpu_weight "
-			    "50: XML shares 0; disk.write_mbps 5: XML 0 B/s; disk.read_iops 200: "
-			    "XML 0 IOPS; net.in_mbps 20: firewall 0 B/s; net.out_mbps 10: firewall 0 B/s");
+	assert_string_equal(
+		ev,
+		"differs from the record: cpus 0.25: XML quota 0/0 us; cpu_weight "
+		"50: XML shares 0; disk.write_mbps 5: XML 0 B/s; disk.read_iops 200: "
+		"XML 0 IOPS; net.in_mbps 20: firewall 0 B/s; net.out_mbps 10: firewall 0 B/s");
 	/* A cgroup not read: WARN (2) without CPU limits, FAIL (1) with them. */
 	rl.rl_cg = 0;
 	snprintf(rl.rl_cg_note, sizeof(rl.rl_cg_note), "no live QEMU process");

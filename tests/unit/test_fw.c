@@ -1293,7 +1293,8 @@ static void usage(void)
 		"       test_fw quarantine NODE on|off | egress NODE allow|deny [ENTRY...]\n"
 		"       test_fw show [NAME] [--json] | flows [OLD...] -- [NEW...]\n"
 		"FLOW is FROM,FROMBRIDGE,TO,TOBRIDGE,PORT[/tcp|/udp].\n"
-		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]:\n"
+		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]\n"
+		"[,in=BYTES/S][,out=BYTES/S]:\n"
 		"the node as the dock records it before the call. SPEC is HOSTPORT:NODEPORT[/tcp|/udp].\n");
 }
 
@@ -1335,6 +1336,10 @@ static int cli_node(const char *spec, struct cli_node *c)
 			c->cn_node.fn_egress_deny = true;
 		else if (strcmp(tok, "quarantined") == 0)
 			c->cn_node.fn_quarantined = true;
+		else if (strncmp(tok, "in=", 3) == 0)
+			c->cn_node.fn_net_in_bps = strtoull(tok + 3, NULL, 10);
+		else if (strncmp(tok, "out=", 4) == 0)
+			c->cn_node.fn_net_out_bps = strtoull(tok + 4, NULL, 10);
 		else {
 			fprintf(stderr, "test_fw: node %s: what is \"%s\"?\n", spec, tok);
 			return -1;
