@@ -42,6 +42,8 @@ void node_fw(const struct node_rec *r, const struct node_names *nn, struct node_
 		.fn_egress_allow = fv->fv_allow,
 		.fn_negress_allow = r->nr_n_allow,
 		.fn_quarantined = r->nr_quarantined,
+		.fn_net_in_bps = resctl_net_bps(&r->nr_limits, RESCTL_NET_IN_MBPS),
+		.fn_net_out_bps = resctl_net_bps(&r->nr_limits, RESCTL_NET_OUT_MBPS),
 	};
 }
 

@@ -273,10 +273,12 @@ void node_vmm_facts(const struct node_rec *r, const struct node_names *nn, enum 
 
 /* ---- node-resctl.c: the limits in force (resctl.h) ---------------------- */
 
-/* The live XML's limits (domain_xml NULL: not running) and the QEMU's
- * cgroup's, for the `resources` row. */
+/* The live XML's limits (domain_xml NULL: not running), the QEMU's
+ * cgroup's and the network's of the node's firewall read-back (fw: NULL
+ * or zeros when none), for the `resources` row. */
 void node_resctl_facts(const struct node_rec *r, const struct node_names *nn,
-		       const char *domain_xml, struct resctl_live *rl);
+		       const char *domain_xml, const struct fw_show_node *fw,
+		       struct resctl_live *rl);
 
 /* ---- node-snapshot.c: forensic snapshots, quarantine's pause ------------ */
 

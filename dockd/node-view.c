@@ -378,6 +378,7 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 	     *nx = virt_xml(VIRT_NETWORKS, nn->nn_network),
 	     *sx = virt_xml(VIRT_SECRETS, r->nr_secret_uuid), base[PATH_MAX] = "";
 	struct dock_err e = { 0 };
+	struct fw_show_node fwn = { 0 };
 	struct fw_show *fs = NULL;
 	struct image im;
 
@@ -415,13 +416,15 @@ static void node_dock_facts(const struct node_rec *r, const struct node_names *n
 		df->df_fw_published_ok = node_published_match(r, &fs->fs_nodes[0]);
 	}
 	snprintf(df->df_ports_withheld, sizeof(df->df_ports_withheld), "%s", r->nr_withheld_why);
+	if (fs != NULL && fs->fs_nnodes == 1)
+		fwn = fs->fs_nodes[0]; /* its bandwidth, for the `resources` row */
 	fw_show_free(fs);
 	df->df_want_vcpus = r->nr_vcpus;
 	df->df_vcpus = virt_domain_vcpus(nn->nn_domain);
 	df->df_want_hard_limit_kib = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024;
 	df->df_hard_limit_kib = virt_domain_hard_limit(nn->nn_domain);
 	df->df_want_limits = r->nr_limits;
-	node_resctl_facts(r, nn, dx, &df->df_limits);
+	node_resctl_facts(r, nn, dx, &fwn, &df->df_limits);
 	if (df->df_running)
 		node_vmm_facts(r, nn, &df->df_vmm, df->df_vmm_note, sizeof(df->df_vmm_note));
 	free(dx);

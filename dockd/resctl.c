@@ -18,9 +18,10 @@
 #include "file.h"
 #include "jsonin.h"
 
-/* One disk or network limit: its member, its bounds and unit, libvirt's
- * element (or attribute) for it and how many of libvirt's units one of
- * ours is (MB/s in bytes/s; Mbit/s in tc's kB/s: 10^6 / 8 / 10^3). */
+/* One disk or network limit: its member, its bounds and unit, where it is
+ * in force (libvirt's <iotune> element; the network's in the firewall's
+ * bandwidth chain) and how many of that place's units one of ours is
+ * (MB/s in bytes/s; Mbit/s in bytes/s: 10^6 / 8). */
 static const struct resctl_io_def {
 	const char *id_group, *id_key, *id_unit;
 	uint32_t id_max;
@@ -36,12 +37,17 @@ static const struct resctl_io_def {
 				    "IOPS" },
 	[RESCTL_DISK_WRITE_IOPS] = { "disk", "write_iops", "IOPS", 1000000, "write_iops_sec", 1,
 				     "IOPS" },
-	/* libvirt's <inbound> is what the domain receives, <outbound> what
-	 * it sends (tc on the tap: a qdisc on its egress, a policer on its
-	 * ingress): the node's side already. */
-	[RESCTL_NET_IN_MBPS] = { "net", "in_mbps", "Mbit/s", 100000, "inbound", 125, "kB/s" },
-	[RESCTL_NET_OUT_MBPS] = { "net", "out_mbps", "Mbit/s", 100000, "outbound", 125, "kB/s" },
+	/* the firewall's limits (firewall/fw-bw.c, nft `limit rate over`),
+	 * not libvirt's <bandwidth>: that needs tc qdiscs and policers
+	 * (sch_sfq, act_police) a kernel may lack */
+	[RESCTL_NET_IN_MBPS] = { "net", "in_mbps", "Mbit/s", 100000, "firewall", 125000, "B/s" },
+	[RESCTL_NET_OUT_MBPS] = { "net", "out_mbps", "Mbit/s", 100000, "firewall", 125000, "B/s" },
 };
+
+uint64_t resctl_net_bps(const struct resctl *rc, enum resctl_io i)
+{
+	return (uint64_t)rc->rc_io[i] * resctl_io_defs[i].id_mul;
+}
 
 const char *const resctl_request_keys[RESCTL_KEYS] = { "cpus", "cpu_weight", "disk", "net" };
 
@@ -195,7 +201,7 @@ void resctl_xml_vars(const struct resctl *rc, struct resctl_xml *rx)
 		"iotune",          "disk_read_bytes", "disk_write_bytes", "disk_read_iops",
 		"disk_write_iops", "bandwidth",       "net_inbound",      "net_outbound",
 	};
-	bool disk = false, net = false;
+	bool disk = false;
 
 	memset(rx, 0, sizeof(*rx));
 	for (int i = 0; i < RESCTL_XML_VARS; i++)
@@ -208,20 +214,16 @@ void resctl_xml_vars(const struct resctl *rc, struct resctl_xml *rx)
 	}
 	if (rc->rc_cpu_weight != 0 || rc->rc_cpu_quota_us != 0)
 		snprintf(rx->rx_val[0], sizeof(rx->rx_val[0]), "yes");
-	for (int i = 0; i < RESCTL_IO_COUNT; i++) {
+	/* the disk's only: the network's are the firewall's (resctl_net_bps) */
+	for (int i = 0; i < RESCTL_NET_IN_MBPS; i++) {
 		if (rc->rc_io[i] == 0)
 			continue;
-		snprintf(rx->rx_val[5 + i + (i >= RESCTL_NET_IN_MBPS)], sizeof(rx->rx_val[0]),
-			 "%" PRIu64, (uint64_t)rc->rc_io[i] * resctl_io_defs[i].id_mul);
-		if (i < RESCTL_NET_IN_MBPS)
-			disk = true;
-		else
-			net = true;
+		snprintf(rx->rx_val[5 + i], sizeof(rx->rx_val[0]), "%" PRIu64,
+			 (uint64_t)rc->rc_io[i] * resctl_io_defs[i].id_mul);
+		disk = true;
 	}
 	if (disk)
 		snprintf(rx->rx_val[4], sizeof(rx->rx_val[4]), "yes");
-	if (net)
-		snprintf(rx->rx_val[9], sizeof(rx->rx_val[9]), "yes");
 }
 
 /* ---- libvirt's live XML ---- */
@@ -264,8 +266,7 @@ static bool rx_attr_is(xmlNodePtr n, const char *attr, const char *want)
 	return eq;
 }
 
-static void resctl_from_devices(xmlNodePtr devs, const char *volume_path, const char *network,
-				struct resctl_live *rl)
+static void resctl_from_devices(xmlNodePtr devs, const char *volume_path, struct resctl_live *rl)
 {
 	for (xmlNodePtr c = devs ? devs->children : NULL; c != NULL; c = c->next) {
 		xmlNodePtr t;
@@ -277,24 +278,18 @@ static void resctl_from_devices(xmlNodePtr devs, const char *volume_path, const 
 			for (int i = 0; i < RESCTL_NET_IN_MBPS; i++)
 				rl->rl_x_io[i] = (uint64_t)rx_num(
 					rx_child(t, resctl_io_defs[i].id_xml), NULL);
-		} else if (strcmp((const char *)c->name, "interface") == 0 &&
-			   rx_attr_is(rx_child(c, "source"), "network", network)) {
-			t = rx_child(c, "bandwidth");
-			for (int i = RESCTL_NET_IN_MBPS; i < RESCTL_IO_COUNT; i++)
-				rl->rl_x_io[i] = (uint64_t)rx_num(
-					rx_child(t, resctl_io_defs[i].id_xml), "average");
 		}
 	}
 }
 
-void resctl_from_xml(const char *domain_xml, const char *volume_path, const char *network,
-		     struct resctl_live *rl)
+void resctl_from_xml(const char *domain_xml, const char *volume_path, struct resctl_live *rl)
 {
 	xmlDocPtr d;
 	xmlNodePtr root, ct;
 
 	rl->rl_xml = false;
-	memset(rl->rl_x_io, 0, sizeof(rl->rl_x_io));
+	for (int i = 0; i < RESCTL_NET_IN_MBPS; i++)
+		rl->rl_x_io[i] = 0;
 	rl->rl_x_shares = 0;
 	rl->rl_x_period_us = rl->rl_x_quota_us = 0;
 	if (domain_xml == NULL)
@@ -310,7 +305,7 @@ void resctl_from_xml(const char *domain_xml, const char *volume_path, const char
 		rl->rl_x_shares = (uint64_t)rx_num(rx_child(ct, "shares"), NULL);
 		rl->rl_x_period_us = rx_num(rx_child(ct, "global_period"), NULL);
 		rl->rl_x_quota_us = rx_num(rx_child(ct, "global_quota"), NULL);
-		resctl_from_devices(rx_child(root, "devices"), volume_path, network, rl);
+		resctl_from_devices(rx_child(root, "devices"), volume_path, rl);
 	}
 	xmlFreeDoc(d);
 }
@@ -593,8 +588,9 @@ int resctl_judge(const struct resctl *want, uint64_t want_mem_bytes, const struc
 		if (want->rc_io[i] == 0)
 			continue;
 		if (rl->rl_x_io[i] != w)
-			resctl_add(bad, sizeof(bad), "%s.%s %" PRIu32 ": XML %" PRIu64 " %s",
-				   d->id_group, d->id_key, want->rc_io[i], rl->rl_x_io[i],
+			resctl_add(bad, sizeof(bad), "%s.%s %" PRIu32 ": %s %" PRIu64 " %s",
+				   d->id_group, d->id_key, want->rc_io[i],
+				   i < RESCTL_NET_IN_MBPS ? "XML" : "firewall", rl->rl_x_io[i],
 				   d->id_xml_unit);
 		else
 			resctl_add(ok, sizeof(ok), "%s.%s %" PRIu32, d->id_group, d->id_key,

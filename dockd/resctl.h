@@ -1,9 +1,10 @@
 /* resctl: a node's resource controls beside its vCPUs and memory: a CPU
  * quota for the whole node, a CPU weight, disk bandwidth and IOPS on its
- * writable disk, network bandwidth on its interface. Parsed from a create
+ * writable disk, network bandwidth from and to it. Parsed from a create
  * request (the same members in the node's record, under "limits"), turned
- * into the domain XML's values, read back from libvirt's live XML and the
- * QEMU's cgroup, and judged against the record (the `resources` row).
+ * into the domain XML's values (the network's: the firewall's bytes per
+ * second), read back from libvirt's live XML, the QEMU's cgroup and the
+ * firewall, and judged against the record (the `resources` row).
  * Pure but for resctl_cgroup_read, which reads files under a root
  * directory so fixture trees test it. A limit that is 0 is not set. */
 #ifndef ISC_RESCTL_H
@@ -51,6 +52,9 @@ bool resctl_any(const struct resctl *rc);
  * failure. */
 int resctl_parse(const struct json_object *o, const char *what, uint64_t vcpus, struct resctl *rc,
 		 struct dock_err *err);
+/* A network limit (RESCTL_NET_IN_MBPS or _OUT_) in bytes per second, as
+ * the firewall enforces it (firewall/fw-bw.c); 0 when not set. */
+uint64_t resctl_net_bps(const struct resctl *rc, enum resctl_io i);
 /* The limits set, in resctl_parse's syntax (an empty object: none). */
 struct json_object *resctl_json(const struct resctl *rc);
 /* The create request's members resctl_parse reads. */
@@ -58,8 +62,9 @@ struct json_object *resctl_json(const struct resctl *rc);
 extern const char *const resctl_request_keys[RESCTL_KEYS];
 
 /* The domain XML's values (templates/domain.xml): a key each, the value
- * "" when the limit is not set; "cputune", "iotune" and "bandwidth" are
- * non-empty when their element has a child. */
+ * "" when the limit is not set; "cputune" and "iotune" are non-empty when
+ * their element has a child. "bandwidth", "net_inbound" and
+ * "net_outbound" are always "": the network's limits are the firewall's. */
 #define RESCTL_XML_VARS 12
 struct resctl_xml {
 	const char *rx_key[RESCTL_XML_VARS];
@@ -67,15 +72,15 @@ struct resctl_xml {
 };
 void resctl_xml_vars(const struct resctl *rc, struct resctl_xml *rx);
 
-/* What is in force, read back: libvirt's live XML (rl_xml) and the QEMU's
- * cgroup (rl_cg). */
+/* What is in force, read back: libvirt's live XML (rl_xml), the QEMU's
+ * cgroup (rl_cg) and the firewall (the network's rl_x_io). */
 struct resctl_live {
 	bool rl_xml;            /* a live domain XML was read */
 	uint64_t rl_x_shares;   /* <cputune><shares>, 0 absent */
 	int64_t rl_x_period_us; /* <global_period>, 0 absent */
 	int64_t rl_x_quota_us;  /* <global_quota>, 0 absent */
-	/* <iotune> in bytes/s and IOPS, <bandwidth> averages in kB/s (10^3
-	 * bytes, tc's kbps) from the node's side; 0 absent */
+	/* <iotune> in bytes/s and IOPS; the network's: the firewall's
+	 * bandwidth chain, bytes/s from the node's side; 0 absent */
 	uint64_t rl_x_io[RESCTL_IO_COUNT];
 	int rl_cg; /* 2 cgroup v2, 1 v1, 0 not read (rl_cg_note says why) */
 	char rl_cg_note[160];
@@ -86,11 +91,10 @@ struct resctl_live {
 	uint64_t rl_cg_mem_bytes; /* UINT64_MAX: no limit */
 };
 
-/* Fill rl's rl_x_* from a running domain's live XML: <cputune>, the
- * <iotune> of the disk whose source is volume_path, the <bandwidth> of the
- * interface on network. NULL xml: rl_xml false. */
-void resctl_from_xml(const char *domain_xml, const char *volume_path, const char *network,
-		     struct resctl_live *rl);
+/* Fill rl's rl_x_* but the network's from a running domain's live XML:
+ * <cputune>, the <iotune> of the disk whose source is volume_path. NULL
+ * xml: rl_xml false. */
+void resctl_from_xml(const char *domain_xml, const char *volume_path, struct resctl_live *rl);
 
 /* Fill rl's rl_cg_* from the cgroup of the process whose /proc/PID/cgroup
  * text is proc_cgroup: cgroup v2 when ROOT/sys/fs/cgroup/cgroup.controllers
@@ -103,7 +107,7 @@ void resctl_cgroup_read(const char *root, const char *proc_cgroup, struct resctl
 
 /* The record against what is in force: every limit set is compared with
  * both sources that carry it (the CPU quota and weight: the live XML and
- * the cgroup; disk and network: the live XML), and the memory hard limit
+ * the cgroup; disk: the live XML; network: the firewall), and the memory hard limit
  * (want_mem_bytes, 0 none) with the cgroup's. 0 when all agree (ev: the
  * limits in force), 1 when one differs (ev names each that does), 2 when
  * the cgroup could not be read and nothing else differs. */

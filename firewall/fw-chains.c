@@ -174,6 +174,9 @@ static void fw_chain_forward(struct fw_batch *b)
 	fw_chain_create(b, "forward", "filter", NF_INET_FORWARD, NF_IP_PRI_FILTER);
 	fw_if_rule(b, "forward", NFT_META_OIFNAME, FW_QUARANTINED, NFT_GOTO, FW_DROP_TO,
 		   "oifname @quarantined goto " FW_DROP_TO);
+	/* Bandwidth first: every packet from or to a limited node counts
+	 * (fw-bw.c), whatever accepts it below. */
+	fw_bw_rules(b);
 	/* Nodes reach each other only along a flow (fw-flows.c); else
 	 * never. The drop comes before any other accept, so that no later
 	 * accept can let node-to-node traffic through. */

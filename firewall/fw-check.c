@@ -347,6 +347,7 @@ static int fw_parse_bridge(const char *who, const struct fw_node *node, struct f
 	fi->fi_name = node->fn_name;
 	memcpy(fi->fi_bridge, node->fn_bridge, strlen(node->fn_bridge));
 	snprintf(fi->fi_chain, sizeof(fi->fi_chain), FW_CHAIN_PREFIX "%s", node->fn_name);
+	snprintf(fi->fi_bw_chain, sizeof(fi->fi_bw_chain), FW_BW_PREFIX "%s", node->fn_name);
 	return 0;
 }
 
@@ -483,6 +484,11 @@ int fw_node_parse(const struct fw_node *node, struct fw_info *fi, struct dock_er
 	fi->fi_pub = node->fn_published;
 	fi->fi_npub = node->fn_npublished;
 	fi->fi_quarantined = node->fn_quarantined;
+	if (node->fn_net_in_bps > FW_BW_MAX || node->fn_net_out_bps > FW_BW_MAX)
+		return err_set(err, 400, ERANGE, "%s: bandwidth over %llu bytes/s", who,
+			       (unsigned long long)FW_BW_MAX);
+	fi->fi_in_bps = node->fn_net_in_bps;
+	fi->fi_out_bps = node->fn_net_out_bps;
 	return fw_parse_allow(fi, node->fn_egress_deny, node->fn_egress_allow,
 			      node->fn_negress_allow, err);
 }

@@ -155,6 +155,9 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 	case FW_QUARANTINED:
 	case FW_EGRESS_DENIED:
 	case FW_NODE_DROP:
+	case FW_NODE_BW:
+		if (which == FW_NODE_BW && fi->fi_in_bps == 0 && fi->fi_out_bps == 0 && !all)
+			break;
 		if (which == FW_QUARANTINED && !fi->fi_quarantined && !all)
 			break;
 		if (which == FW_EGRESS_DENIED && !fi->fi_deny && !all)
@@ -163,8 +166,10 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 		if (e == NULL)
 			break;
 		fw_key_ifname(&e->e_key, fi->fi_bridge);
-		if (which == FW_NODE_DROP)
-			e->e_chain = fi->fi_chain;
+		e->e_chain = which == FW_NODE_DROP ? fi->fi_chain
+			: which == FW_NODE_BW      ? fi->fi_bw_chain
+						   : NULL;
+		e->e_jump = which == FW_NODE_BW;
 		break;
 	case FW_SUBNETS:
 		e = fw_el_new(b, out, fi);
@@ -239,7 +244,8 @@ static void fw_elem_add(struct fw_batch *b, struct nftnl_set *s, const struct fw
 			  nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, el->e_data.k_buf,
 					     el->e_data.k_len));
 	if (el->e_chain != NULL) {
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_GOTO);
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT,
+				       (uint32_t)(el->e_jump ? NFT_JUMP : NFT_GOTO));
 		fw_oom_if(b, nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, el->e_chain));
 	}
 	if (el->e_flags != 0)

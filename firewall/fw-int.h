@@ -8,7 +8,8 @@
  * fw-elems.c set elements; fw-rule.c rule expressions; fw-chains.c the
  * policy, one function per chain; fw-send.c the netlink socket and the
  * send; fw-dry.c the dry run; fw-str.c a growable string; fw-read.c
- * reading the table back; fw-show.c and fw-showfmt.c `fw show`. */
+ * reading the table back; fw-show.c and fw-showfmt.c `fw show`;
+ * fw-flows.c node-to-node flows; fw-bw.c a node's network bandwidth. */
 #ifndef ISC_FW_INT_H
 #define ISC_FW_INT_H
 
@@ -48,6 +49,7 @@ struct mnl_socket;
 #define FW_CHAIN_PREFIX "node-" /* node-NAME: the node's drop chain */
 #define FW_DROP_FROM    "drop-from-node"
 #define FW_DROP_TO      "drop-to-node"
+#define FW_BW_PREFIX    "bw-"    /* bw-NAME: the node's bandwidth limits */
 #define FW_EGRESS_CHAIN "egress" /* what a node starts: allow-list, deny, private ranges */
 
 /* Elements per message: the element list is one netlink nest whose length
@@ -92,6 +94,7 @@ enum fw_set {
 	FW_NODE_DROP,
 	FW_PRIVATE,
 	FW_FLOWS,
+	FW_NODE_BW,
 	FW_NSETS
 };
 
@@ -135,6 +138,9 @@ struct fw_info {
 	size_t fi_nallow;
 	struct fw_range fi_allow[FW_ALLOW_MAX];
 	bool fi_quarantined;
+	char fi_bw_chain[sizeof(FW_BW_PREFIX) + FW_NAME_MAX];
+	uint64_t fi_in_bps; /* bytes/s, 0: none */
+	uint64_t fi_out_bps;
 };
 
 /* ---- batch building ----------------------------------------------------- */
@@ -180,7 +186,8 @@ struct fw_el {
 	struct fw_key e_key;
 	struct fw_key e_end; /* k_len 0: none */
 	struct fw_key e_data;
-	const char *e_chain; /* vmap: goto this chain */
+	const char *e_chain; /* vmap: goto this chain (jump with e_jump) */
+	bool e_jump;
 	const char *e_comment;
 	uint32_t e_flags;   /* NFT_SET_ELEM_INTERVAL_END */
 	const char *e_node; /* whose, for messages */
@@ -211,6 +218,8 @@ struct fw_rrule {
 	char *rr_sig;
 	uint64_t rr_pkts;
 	uint64_t rr_bytes;
+	uint64_t rr_limit_bps; /* a byte limit "over" that drops: its rate */
+	uint32_t rr_limit_if;  /* and the meta key it follows (IIFNAME, OIFNAME) */
 };
 
 struct fw_rchain {
@@ -386,6 +395,15 @@ void fw_if_rule(struct fw_batch *b, const char *chain, uint32_t key, enum fw_set
 void fw_node_chain_rules(struct fw_batch *b, const struct fw_info *fi);
 void fw_policy(struct fw_batch *b);
 void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table);
+
+/* ---- fw-bw.c ------------------------------------------------------------ */
+
+/* The two forward rules looking a packet's interfaces up in node_bw. */
+void fw_bw_rules(struct fw_batch *b);
+/* A node's bandwidth chain bw-NAME, made complete (nothing without limits). */
+void fw_bw_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table);
+/* Remove it (its node_bw element, then the chain), whatever it held. */
+void fw_bw_remove(struct fw_batch *b, const struct fw_info *fi);
 
 /* ---- fw-flows.c -------------------------------------------------------- */
 

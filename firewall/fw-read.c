@@ -160,6 +160,31 @@ void fw_read_free(struct fw_read *rd)
 	memset(rd, 0, sizeof(*rd));
 }
 
+/* A bandwidth rule's limit (fw-bw.c): a byte rate "over" per second, and
+ * the interface key the rule compares before it. */
+static void fw_read_limit(const struct nftnl_rule *r, struct fw_rrule *rr)
+{
+	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
+	struct nftnl_expr *e;
+	uint32_t key = 0;
+
+	while (it != NULL && (e = nftnl_expr_iter_next(it)) != NULL) {
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+		if (strcmp(name, "meta") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_META_KEY))
+			key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+		else if (strcmp(name, "limit") == 0 &&
+			 nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_TYPE) == NFT_LIMIT_PKT_BYTES &&
+			 nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_FLAGS) == NFT_LIMIT_F_INV &&
+			 nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT) == 1) {
+			rr->rr_limit_bps = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE);
+			rr->rr_limit_if = key;
+		}
+	}
+	if (it != NULL)
+		nftnl_expr_iter_destroy(it);
+}
+
 static void fw_read_rule(struct fw_read *rd, const struct nftnl_rule *r)
 {
 	struct fw_rrule *rr = fw_grow(&rd->rules, &rd->nrules, sizeof(*rr), &rd->oom);
@@ -170,6 +195,8 @@ static void fw_read_rule(struct fw_read *rd, const struct nftnl_rule *r)
 	rr->rr_sig = fw_rule_sig(r, &rr->rr_pkts, &rr->rr_bytes);
 	if (rr->rr_sig == NULL)
 		rd->oom = true;
+	if (strncmp(rr->rr_chain, FW_BW_PREFIX, strlen(FW_BW_PREFIX)) == 0)
+		fw_read_limit(r, rr);
 }
 
 static void fw_read_chain(struct fw_read *rd, const struct nftnl_chain *c)

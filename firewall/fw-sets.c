@@ -97,6 +97,14 @@ const struct fw_set_def fw_sets[FW_NSETS] = {
 		       { 0 },
 		       false,
 		       "ifname . ifname . inet_proto . inet_service" },
+	[FW_NODE_BW] = { "node_bw",
+			 NFT_SET_MAP,
+			 1,
+			 { FW_F_IFNAME },
+			 0,
+			 { 0 },
+			 true,
+			 "ifname : verdict" },
 };
 
 uint32_t fw_set_id(enum fw_set s)

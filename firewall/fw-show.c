@@ -311,6 +311,31 @@ static void fw_show_node_published(const struct fw_read *rd, struct fw_show_node
 	}
 }
 
+/* Its bandwidth: the limits of the chain node_bw sends its bridge to. */
+static void fw_show_node_bw(const struct fw_read *rd, struct fw_show_node *n)
+{
+	char b[IFNAMSIZ + 1], chain[sizeof(FW_BW_PREFIX) + FW_NAME_MAX];
+	bool mapped = false;
+
+	snprintf(chain, sizeof(chain), FW_BW_PREFIX "%s", n->sn_name);
+	for (size_t k = 0; k < rd->nelems[FW_NODE_BW]; k++) {
+		const struct fw_relem *e = &rd->elems[FW_NODE_BW][k];
+
+		fw_key_str(&e->re_key, 0, FW_F_IFNAME, b, sizeof(b));
+		mapped |= strcmp(b, n->sn_bridge) == 0 && strcmp(e->re_chain, chain) == 0;
+	}
+	for (size_t k = 0; mapped && k < rd->nrules; k++) {
+		const struct fw_rrule *r = &rd->rules[k];
+
+		if (strcmp(r->rr_chain, chain) != 0 || r->rr_limit_bps == 0)
+			continue;
+		if (r->rr_limit_if == NFT_META_IIFNAME)
+			n->sn_net_out_bps = r->rr_limit_bps;
+		else if (r->rr_limit_if == NFT_META_OIFNAME)
+			n->sn_net_in_bps = r->rr_limit_bps;
+	}
+}
+
 /* Everything else is looked up by the node's bridge (or, for publishes and
  * its subnet, by its address, when it has one). */
 static void fw_show_nodes(const struct fw_read *rd, struct fw_show *s, bool *oom)
@@ -328,6 +353,7 @@ static void fw_show_nodes(const struct fw_read *rd, struct fw_show *s, bool *oom
 		n->sn_quarantined = fw_elem_has_bridge(rd, FW_QUARANTINED, n->sn_bridge);
 		n->sn_egress_deny = fw_elem_has_bridge(rd, FW_EGRESS_DENIED, n->sn_bridge);
 		fw_show_node_allow(rd, n);
+		fw_show_node_bw(rd, n);
 		if (nip > 0)
 			fw_show_node_published(rd, n, ip);
 	}

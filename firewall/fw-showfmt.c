@@ -43,6 +43,10 @@ char *fw_show_text(const struct fw_show *s)
 				fw_str_add(&t, "%s %s", k > 0 ? "," : "", n->sn_allow[k]);
 			fw_str_add(&t, "\n");
 		}
+		if (n->sn_net_in_bps != 0 || n->sn_net_out_bps != 0)
+			fw_str_add(&t, "  bandwidth: in %llu bytes/s, out %llu bytes/s (0: none)\n",
+				   (unsigned long long)n->sn_net_in_bps,
+				   (unsigned long long)n->sn_net_out_bps);
 		fw_str_add(&t, "  published:");
 		for (size_t k = 0; k < n->sn_npublished; k++) {
 			char spec[24];
@@ -120,6 +124,11 @@ static bool fw_json_fields(const struct fw_show_node *n, struct json_object *j,
 		json_object_object_add(j, "drops", json_object_get(drops)) < 0 ||
 		json_object_object_add(j, "truncated", json_object_new_boolean(n->sn_truncated)) <
 		0 ||
+		((n->sn_net_in_bps != 0 || n->sn_net_out_bps != 0) &&
+		 (json_object_object_add(j, "net_in_bps",
+					 json_object_new_int64((int64_t)n->sn_net_in_bps)) < 0 ||
+		  json_object_object_add(j, "net_out_bps",
+					 json_object_new_int64((int64_t)n->sn_net_out_bps)) < 0)) ||
 		json_object_array_add(nodes, json_object_get(j)) < 0;
 }
 

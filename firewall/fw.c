@@ -65,6 +65,8 @@ int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, s
 	 * and before node_drop's elements, which go to them. */
 	for (size_t i = 0; i < n; i++)
 		fw_node_chain(&b, &fi[i], true);
+	for (size_t i = 0; i < n; i++)
+		fw_bw_chain(&b, &fi[i], true);
 	for (int s = 0; s < FW_NSETS && b.fb_errno == 0; s++) {
 		struct fw_els els = { 0 };
 
@@ -152,6 +154,7 @@ static void fw_build_add(struct fw_batch *b, const struct fw_info *fi, const voi
 	 * restarts half-way can simply add again. */
 	fw_node_chain(b, fi, false);
 	fw_node_set(b, fi, FW_NODE_DROP, false);
+	fw_bw_chain(b, fi, false);
 	for (int s = 0; s < FW_NSETS; s++) {
 		if (s == FW_NODE_DROP)
 			continue;
@@ -185,6 +188,8 @@ static void fw_build_remove(struct fw_batch *b, const struct fw_info *fi, const 
 	 * comes last, when nothing goes to it any more. */
 	fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_chain, NULL, 0, 0, "make sure of");
 	for (int s = 0; s < FW_NSETS; s++) {
+		if (s == FW_NODE_BW)
+			continue; /* fw_bw_remove, below */
 		if (s == FW_PUBLISHED) {
 			for (size_t i = 0; i < fi->fi_npub; i++) {
 				struct fw_els els = { 0 };
@@ -202,6 +207,7 @@ static void fw_build_remove(struct fw_batch *b, const struct fw_info *fi, const 
 		fw_node_set(b, fi, (enum fw_set)s, true);
 	}
 	fw_chain_msg(b, NFT_MSG_DELCHAIN, 0, fi->fi_chain, NULL, 0, 0, "delete");
+	fw_bw_remove(b, fi);
 }
 
 int fw_node_remove(const struct fw_node *node, struct dock_err *err)

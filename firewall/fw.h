@@ -13,10 +13,11 @@
 
 struct json_object;
 
-#define FW_TABLE       "isc" /* family inet */
-#define FW_NODES_MAX   1024  /* fw_init refuses more: bounds one batch */
-#define FW_BRIDGE_MAX  15    /* IFNAMSIZ - 1 */
-#define FW_NAME_MAX    63    /* fn_name is in chain names and log prefixes */
+#define FW_TABLE       "isc"               /* family inet */
+#define FW_NODES_MAX   1024                /* fw_init refuses more: bounds one batch */
+#define FW_BRIDGE_MAX  15                  /* IFNAMSIZ - 1 */
+#define FW_BW_MAX      (UINT64_C(1) << 40) /* fn_net_*_bps at most, bytes/s */
+#define FW_NAME_MAX    63                  /* fn_name is in chain names and log prefixes */
 #define FW_PREFIX_MIN  8
 #define FW_PREFIX_MAX  30
 #define FW_PUBLISH_MAX 64 /* published ports per node */
@@ -69,6 +70,10 @@ struct fw_node {
 	const char *const *fn_egress_allow;
 	size_t fn_negress_allow;
 	bool fn_quarantined;
+	/* Bandwidth, bytes per second (0: no limit): what the node may receive
+	 * and send through the host (forward path, published ports too). */
+	uint64_t fn_net_in_bps;
+	uint64_t fn_net_out_bps;
 };
 
 /* All functions return 0 or a negative errno and fill err (may be NULL):
@@ -198,6 +203,8 @@ struct fw_show_node {
 	struct fw_publish sn_published[FW_PUBLISH_MAX];
 	uint64_t sn_drop_packets; /* its drop chain's counter */
 	uint64_t sn_drop_bytes;
+	uint64_t sn_net_in_bps; /* its bandwidth chain's limits, bytes/s; 0 none */
+	uint64_t sn_net_out_bps;
 	bool sn_truncated; /* the table holds more than the arrays above */
 };
 

@@ -308,6 +308,26 @@ packet() {
 	result "after restart: DNS on a's gateway" dns "$(udp node-a 10.231.0.1 53)"
 	fw egress "$A_PUB,deny,allow=192.0.2.2" allow
 
+	echo "# bandwidth: 3 MiB from node a to outside, a limited to 500000 bytes/s out"
+	local secs
+	fw init "$A_PUB,out=500000" "$B"
+	ip netns exec outside timeout 30 "$PY" -c 'import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7100)); s.listen(1); print("ready", flush=True); c, _ = s.accept()
+while c.recv(65536): pass' >/run/bw-sink.out 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do grep -q ready /run/bw-sink.out && break; sleep 0.1; done
+	secs=$(ip netns exec node-a timeout 30 "$PY" -c 'import socket, time
+t = time.monotonic(); s = socket.create_connection(("192.0.2.2", 7100), 5)
+s.sendall(bytes(3 << 20)); s.shutdown(socket.SHUT_WR); s.recv(1)
+print("%.2f" % (time.monotonic() - t))' 2>&1 || true)
+	# 3 MiB at 500000 B/s, less the bucket (a second's worth and the burst
+	# of 65536 bytes): 5.2 s; 4 s asked
+	result "3 MiB from a (out 500000 B/s) took at least 4 s ($secs s)" yes \
+		"$(awk -v s="$secs" 'BEGIN { print (s + 0 >= 4) ? "yes" : "no" }')"
+	fw init "$A_PUB" "$B"
+	result "without the limit: the published port" a80 "$(tcp outside 192.0.2.1 8080)"
+
 	echo "# atomicity: 200 publish/unpublish of 9090 -> a:81 under live probes"
 	local stop=/run/churn.stop churn_out churn_rc=0 t0 t1
 	rm -f "$stop"

@@ -591,9 +591,11 @@ static void test_render_efi(void **st)
 	free(xml);
 }
 
-/* Resource limits (resctl.h): rendered into <cputune>, the ephemeral
- * disk's <iotune> and the interface's <bandwidth>, valid for libvirt, read
- * back from that XML as the `resources` row reads the live XML, judged. */
+/* Resource limits (resctl.h): rendered into <cputune> and the ephemeral
+ * disk's <iotune>, valid for libvirt, read back from that XML as the
+ * `resources` row reads the live XML, judged; the network's are the
+ * firewall's (no <bandwidth>: libvirt's tc needs sch_sfq and act_police),
+ * read back from it in bytes/s. */
 static void test_render_limits(void **st)
 {
 	const size_t n = sizeof(domain_vars) / sizeof(domain_vars[0]), nb = n - RESCTL_XML_VARS;
@@ -619,14 +621,17 @@ static void test_render_limits(void **st)
 	assert_non_null(strstr(xml, "<global_quota>25000</global_quota>"));
 	assert_non_null(strstr(xml, "<write_bytes_sec>5000000</write_bytes_sec>"));
 	assert_non_null(strstr(xml, "<read_iops_sec>200</read_iops_sec>"));
-	assert_non_null(strstr(xml, "<inbound average=\"2500\"/>"));
-	assert_non_null(strstr(xml, "<outbound average=\"1250\"/>"));
+	assert_null(strstr(xml, "<bandwidth"));
+	assert_int_equal(resctl_net_bps(&rc, RESCTL_NET_IN_MBPS), 2500000);
+	assert_int_equal(resctl_net_bps(&rc, RESCTL_NET_OUT_MBPS), 1250000);
 	assert_null(strstr(xml, "read_bytes_sec"));
 	assert_null(strstr(xml, "write_iops_sec"));
 	assert_null(strstr(xml, "isc-if"));
 	check_domain_schema(xml);
-	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", "isc-web1", &rl);
+	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", &rl);
 	assert_true(rl.rl_xml);
+	rl.rl_x_io[RESCTL_NET_IN_MBPS] = 2500000; /* the firewall's read-back */
+	rl.rl_x_io[RESCTL_NET_OUT_MBPS] = 1250000;
 	rl.rl_cg = 1;
 	rl.rl_cg_quota_us = 25000;
 	rl.rl_cg_period_us = 100000;
@@ -638,24 +643,27 @@ static void test_render_limits(void **st)
 			    "net.in_mbps 20; net.out_mbps 10");
 	/* Changed behind the dock's back: each difference named. */
 	rl.rl_x_io[RESCTL_DISK_WRITE_MBPS] = 10000000;
+	rl.rl_x_io[RESCTL_NET_OUT_MBPS] = 2500000;
 	rl.rl_cg_quota_us = 50000;
 	rl.rl_cg_mem_bytes = UINT64_MAX;
 	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
 	assert_string_equal(ev,
 			    "differs from the record: cpus 0.25: cgroup quota 50000/100000 us; "
-			    "disk.write_mbps 5: XML 10000000 B/s; memory: no cgroup limit "
-			    "(768 MiB)");
+			    "disk.write_mbps 5: XML 10000000 B/s; net.out_mbps 10: firewall "
+			    "2500000 B/s; memory: no cgroup limit (768 MiB)");
 	/* The same XML without the limits' elements: each named as absent. */
 	free(xml);
 	render_domain(domain_vars, n, &xml);
-	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", "isc-web1", &rl);
+	resctl_from_xml(xml, "/var/lib/isc/volumes/isc-web1.img", &rl);
+	rl.rl_x_io[RESCTL_NET_IN_MBPS] = rl.rl_x_io[RESCTL_NET_OUT_MBPS] = 0;
 	rl.rl_cg_quota_us = 25000;
 	rl.rl_cg_mem_bytes = 768 << 20;
 	assert_int_equal(resctl_judge(&rc, 768 << 20, &rl, ev, sizeof(ev)), 1);
-	assert_string_equal(ev,
-			    "differs from the record: cpus 0.25: XML quota 0/0 us; cpu_weight "
-			    "50: XML shares 0; disk.write_mbps 5: XML 0 B/s; disk.read_iops 200: "
-			    "XML 0 IOPS; net.in_mbps 20: XML 0 kB/s; net.out_mbps 10: XML 0 kB/s");
+	assert_string_equal(
+		ev,
+		"differs from the record: cpus 0.25: XML quota 0/0 us; cpu_weight "
+		"50: XML shares 0; disk.write_mbps 5: XML 0 B/s; disk.read_iops 200: "
+		"XML 0 IOPS; net.in_mbps 20: firewall 0 B/s; net.out_mbps 10: firewall 0 B/s");
 	/* A cgroup not read: WARN (2) without CPU limits, FAIL (1) with them. */
 	rl.rl_cg = 0;
 	snprintf(rl.rl_cg_note, sizeof(rl.rl_cg_note), "no live QEMU process");

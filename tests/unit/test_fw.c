@@ -934,6 +934,51 @@ static void test_flows(void **state)
 	assert_isc("list-web1-db.nft");
 }
 
+/* Bandwidth (fw-bw.c): a limited node's chain bw-NAME and its node_bw
+ * element, added, read back by fw_show, rebuilt by fw_init, removed with
+ * the node; a node without limits has neither. */
+static void test_bandwidth(void **state)
+{
+	struct fw_node two[2] = { n0, n1 };
+	struct fw_show *s = NULL;
+	struct dock_err err = { 0 };
+	char *text;
+
+	(void)state;
+	two[0].fn_net_in_bps = 2500000;  /* 20 Mbit/s */
+	two[0].fn_net_out_bps = 1250000; /* 10 Mbit/s */
+	init_ok(&two[1], 1);
+	fw_dryrun_begin();
+	ok(fw_node_add(&two[0], &err), &err);
+	text = fw_dryrun_end();
+	assert_non_null(text);
+	assert_expected("node-add-bw.batch", text);
+	free(text);
+	ok(fw_node_add(&two[0], &err), &err);
+	ok(fw_node_add(&two[0], &err), &err); /* again: a no-op */
+	assert_isc("list-bw.nft");
+	ok(fw_show(two[0].fn_name, &s, &err), &err);
+	assert_int_equal(s->fs_nnodes, 1);
+	assert_true(s->fs_nodes[0].sn_isolated);
+	assert_int_equal(s->fs_nodes[0].sn_net_in_bps, 2500000);
+	assert_int_equal(s->fs_nodes[0].sn_net_out_bps, 1250000);
+	fw_show_free(s);
+	s = NULL;
+	ok(fw_show(two[1].fn_name, &s, &err), &err);
+	assert_int_equal(s->fs_nodes[0].sn_net_in_bps, 0);
+	assert_int_equal(s->fs_nodes[0].sn_net_out_bps, 0);
+	fw_show_free(s);
+	/* the rebuild at dock start makes the same table */
+	init_ok(two, 2);
+	assert_isc("list-bw-init.nft");
+	/* removed with the node: nothing of it left */
+	ok(fw_node_remove(&two[0], &err), &err);
+	assert_isc("list-db.nft");
+	two[0].fn_net_out_bps = FW_BW_MAX + 1;
+	assert_int_equal(fw_node_check(&two[0], &err), -ERANGE);
+	assert_int_equal(err.de_status, 400);
+}
+
 /* fw_node_update: publishes and egress replaced in one batch; a host port
  * another node holds is 409 and changes nothing; back to the plain node. */
 static void test_node_update(void **state)
@@ -1248,7 +1293,8 @@ static void usage(void)
 		"       test_fw quarantine NODE on|off | egress NODE allow|deny [ENTRY...]\n"
 		"       test_fw show [NAME] [--json] | flows [OLD...] -- [NEW...]\n"
 		"FLOW is FROM,FROMBRIDGE,TO,TOBRIDGE,PORT[/tcp|/udp].\n"
-		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]:\n"
+		"NODE is NAME,BRIDGE,CIDR,IP,MAC,GATEWAY[,publish=SPEC...][,deny][,allow=ENTRY...][,quarantined]\n"
+		"[,in=BYTES/S][,out=BYTES/S]:\n"
 		"the node as the dock records it before the call. SPEC is HOSTPORT:NODEPORT[/tcp|/udp].\n");
 }
 
@@ -1290,6 +1336,10 @@ static int cli_node(const char *spec, struct cli_node *c)
 			c->cn_node.fn_egress_deny = true;
 		else if (strcmp(tok, "quarantined") == 0)
 			c->cn_node.fn_quarantined = true;
+		else if (strncmp(tok, "in=", 3) == 0)
+			c->cn_node.fn_net_in_bps = strtoull(tok + 3, NULL, 10);
+		else if (strncmp(tok, "out=", 4) == 0)
+			c->cn_node.fn_net_out_bps = strtoull(tok + 4, NULL, 10);
 		else {
 			fprintf(stderr, "test_fw: node %s: what is \"%s\"?\n", spec, tok);
 			return -1;
@@ -1487,6 +1537,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_quarantine, check_others),
 		cmocka_unit_test_teardown(test_egress, check_others),
 		cmocka_unit_test_teardown(test_flows, check_others),
+		cmocka_unit_test_teardown(test_bandwidth, check_others),
 		cmocka_unit_test_teardown(test_node_update, check_others),
 		cmocka_unit_test_teardown(test_teardown, check_others),
 		cmocka_unit_test_teardown(test_max_nodes, check_others),
