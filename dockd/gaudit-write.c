@@ -313,7 +313,7 @@ static int gaudit_build(void *ctx, uint64_t seq, const char *prev, char *line, s
 	}
 	memcpy(line, body, n - 1);
 	json_object_put(o);
-	gaudit_digest(line, n - 1, hash);
+	chainlog_digest(line, n - 1, hash);
 	*len = n - 1 + (size_t)snprintf(line + n - 1, 80, ",\"hash\":\"%s\"}\n", hash);
 	free(b->gb_copy);
 	b->gb_copy = strndup(line, *len - 1);
