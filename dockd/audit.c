@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 /* `,"hash":"<64 hex>"}`: what ends every line. */
 #define AUDIT_SUFFIX_LEN (AUDIT_HASH_KEY_LEN + AUDIT_HASH_HEX + 2)
 #define AUDIT_TIME_LEN   20 /* "YYYY-MM-DDTHH:MM:SSZ" */
+_Static_assert(AUDIT_HASH_HEX == CHAINLOG_HASH_HEX, "the chain's hashes are the records'");
 /* Exact in every JSON reader (doubles); a saturated huge number is refused. */
 #define AUDIT_SEQ_MAX (1ULL << 53)
 #define AUDIT_UID_MAX 4294967294LL /* (uid_t)-1 is "no uid" */
@@ -50,41 +50,6 @@ static struct chainlog audit_log = CHAINLOG_INIT;
 static char audit_alarm_msg[2 * PATH_MAX + CHAINLOG_WHY_MAX + 256];
 
 /* ---- parsing ---- */
-
-static void audit_hex(const unsigned char *h, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < crypto_hash_sha256_BYTES; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 0xf];
-	}
-	out[AUDIT_HASH_HEX] = '\0';
-}
-
-/* hex(SHA-256(body[0..len) + "}")): the hash of a line whose text before
- * the hash member is body[0..len). */
-static void audit_digest(const char *body, size_t len, char *out)
-{
-	crypto_hash_sha256_state st;
-	unsigned char h[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)body, (unsigned long long)len);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"}", 1);
-	crypto_hash_sha256_final(&st, h);
-	audit_hex(h, out);
-}
-
-static bool audit_is_hash(const char *s)
-{
-	if (strlen(s) != AUDIT_HASH_HEX)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
 
 static bool audit_is_action(const char *s)
 {
@@ -241,7 +206,7 @@ static int audit_parse_values(struct json_object *o, struct audit_record *r, str
 	if (!audit_finite(v))
 		return err_set(err, 400, EINVAL,
 			       "record: \"detail\" holds a number that is not finite");
-	if (!audit_is_hash(r->ar_prev) || !audit_is_hash(r->ar_hash))
+	if (!chainlog_is_hash(r->ar_prev) || !chainlog_is_hash(r->ar_hash))
 		return err_set(err, 400, EINVAL,
 			       "record: \"prev\" and \"hash\" must be 64 lower-case hex digits");
 	return 0;
@@ -278,7 +243,7 @@ static int audit_parse(const char *line, size_t len, struct audit_record *rec,
 	if (audit_parse_members(o, err) < 0 || audit_parse_values(o, &r, err) < 0 ||
 	    audit_parse_suffix(line, len, &r, err) < 0)
 		goto out;
-	audit_digest(line, len - AUDIT_SUFFIX_LEN, hash);
+	chainlog_digest(line, len - AUDIT_SUFFIX_LEN, hash);
 	r.ar_hash_ok = strcmp(hash, r.ar_hash) == 0;
 	*rec = r;
 	if (objp != NULL) {
@@ -396,7 +361,7 @@ static int audit_format(uint64_t seq, time_t now, int64_t uid, const char *actio
 	memcpy(line, body, n - 1);
 	json_object_put(o);
 	audit_utf8_fix(line, n - 1);
-	audit_digest(line, n - 1, hash);
+	chainlog_digest(line, n - 1, hash);
 	n = n - 1 +
 		(size_t)snprintf(line + n - 1, AUDIT_SUFFIX_LEN + 2, "%s%s\"}\n", AUDIT_HASH_KEY,
 				 hash);

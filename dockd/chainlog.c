@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "escape.h"
 #include "file.h"
 #include "log.h"
@@ -25,6 +27,35 @@
 
 #define CHAINLOG_PRI_NOTICE ((10 << 3) | 5) /* LOG_AUTHPRIV | LOG_NOTICE */
 #define CHAINLOG_PRI_CRIT   ((10 << 3) | 2) /* LOG_AUTHPRIV | LOG_CRIT */
+
+/* ---- the lines' hashes ---- */
+
+void chainlog_digest(const char *body, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	crypto_hash_sha256_state st;
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)body, (unsigned long long)len);
+	crypto_hash_sha256_update(&st, (const unsigned char *)"}", 1);
+	crypto_hash_sha256_final(&st, h);
+	for (size_t i = 0; i < sizeof(h); i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 0xf];
+	}
+	out[CHAINLOG_HASH_HEX] = '\0';
+}
+
+bool chainlog_is_hash(const char *s)
+{
+	if (strlen(s) != CHAINLOG_HASH_HEX)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
 
 /* ---- the syslog copy ---- */
 

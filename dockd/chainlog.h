@@ -55,6 +55,13 @@ struct chainlog_link {
 	bool cl_hash_ok; /* cl_hash is the line's own hash */
 };
 
+/* hex(SHA-256(body[0..len) + "}")) into out (CHAINLOG_HASH_HEX + 1 bytes):
+ * the hash of a line whose text before its last member, the hash, is
+ * body[0..len). */
+void chainlog_digest(const char *body, size_t len, char *out);
+/* s is a hash as lines carry it: CHAINLOG_HASH_HEX lowercase hex digits. */
+bool chainlog_is_hash(const char *s);
+
 /* One line (no newline) into its link; < 0 when it is not a record. */
 typedef int (*chainlog_parse_fn)(const char *line, size_t len, struct chainlog_link *link,
 				 struct dock_err *err);

@@ -8,8 +8,6 @@
 #include "chainlog.h"
 #include "gaudit.h"
 
-/* hex(SHA-256(body[0..len) + "}")) into out (65 bytes). */
-void gaudit_digest(const char *body, size_t len, char *out);
 /* state_dir/guest-audit into buf; -ENAMETOOLONG. */
 int gaudit_top(const char *state_dir, char *buf, size_t size);
 /* state_dir/guest-audit/<id>[/<file>] into buf; -ENAMETOOLONG, -EINVAL for an id

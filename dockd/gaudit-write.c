@@ -111,6 +111,20 @@ void gaudit_dock_dropped(const char *id, uint64_t n)
 
 /* ---- the queue ---- */
 
+/* it at the queue's tail, counted, the writer woken; g_lock held. */
+static void gaudit_push_locked(struct gitem *it)
+{
+	if (g_tail != NULL)
+		g_tail->gi_next = it;
+	else
+		g_head = it;
+	g_tail = it;
+	g_count++;
+	g_bytes += it->gi_size;
+	g_queued++;
+	pthread_cond_signal(&g_work);
+}
+
 static bool gaudit_enqueue(struct gitem *it)
 {
 	bool ok;
@@ -120,15 +134,7 @@ static bool gaudit_enqueue(struct gitem *it)
 		g_bytes + it->gi_size <= GAUDIT_QUEUE_BYTES &&
 		!(it->gi_kind == GI_RECORD && g_low_disk);
 	if (ok) {
-		if (g_tail != NULL)
-			g_tail->gi_next = it;
-		else
-			g_head = it;
-		g_tail = it;
-		g_count++;
-		g_bytes += it->gi_size;
-		g_queued++;
-		pthread_cond_signal(&g_work);
+		gaudit_push_locked(it);
 	} else if (it->gi_kind == GI_RECORD) {
 		struct gnode *g = gnode_find_locked(it->gi_id, true);
 		if (g != NULL)
@@ -209,14 +215,7 @@ void gaudit_forget(const char *id)
 		free(it);
 		return;
 	}
-	if (g_tail != NULL)
-		g_tail->gi_next = it;
-	else
-		g_head = it;
-	g_tail = it;
-	g_count++;
-	g_queued++;
-	pthread_cond_signal(&g_work);
+	gaudit_push_locked(it);
 	pthread_mutex_unlock(&g_lock);
 	gaudit_flush();
 }
@@ -314,7 +313,7 @@ static int gaudit_build(void *ctx, uint64_t seq, const char *prev, char *line, s
 	}
 	memcpy(line, body, n - 1);
 	json_object_put(o);
-	gaudit_digest(line, n - 1, hash);
+	chainlog_digest(line, n - 1, hash);
 	*len = n - 1 + (size_t)snprintf(line + n - 1, 80, ",\"hash\":\"%s\"}\n", hash);
 	free(b->gb_copy);
 	b->gb_copy = strndup(line, *len - 1);

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,33 +223,6 @@ static const struct jsonin_limits gaudit_limits = {
 	.jl_max_fields = 24,
 };
 
-void gaudit_digest(const char *body, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	crypto_hash_sha256_state st;
-	unsigned char h[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)body, (unsigned long long)len);
-	crypto_hash_sha256_update(&st, (const unsigned char *)"}", 1);
-	crypto_hash_sha256_final(&st, h);
-	for (size_t i = 0; i < sizeof(h); i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 0xf];
-	}
-	out[CHAINLOG_HASH_HEX] = '\0';
-}
-
-static bool gaudit_is_hash(const char *s)
-{
-	if (strlen(s) != CHAINLOG_HASH_HEX)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 static int gaudit_parse(const char *line, size_t len, struct chainlog_link *l,
 			struct json_object **rec, struct dock_err *err)
 {
@@ -272,7 +244,7 @@ static int gaudit_parse(const char *line, size_t len, struct chainlog_link *l,
 	    jsonin_str(o, w, "hash", true, l->cl_hash, sizeof(l->cl_hash), err) < 0 ||
 	    jsonin_str(o, w, "kind", true, kind, sizeof(kind), err) < 0)
 		goto out;
-	if (!gaudit_is_hash(l->cl_prev) || !gaudit_is_hash(l->cl_hash)) {
+	if (!chainlog_is_hash(l->cl_prev) || !chainlog_is_hash(l->cl_hash)) {
 		err_set(err, 400, EINVAL, "%s: prev or hash is not 64 hex digits", w);
 		goto out;
 	}
@@ -284,7 +256,7 @@ static int gaudit_parse(const char *line, size_t len, struct chainlog_link *l,
 		goto out;
 	} else {
 		char h[CHAINLOG_HASH_HEX + 1];
-		gaudit_digest(line, body, h);
+		chainlog_digest(line, body, h);
 		l->cl_hash_ok = strcmp(h, l->cl_hash) == 0;
 	}
 	if (rec != NULL)

@@ -17,14 +17,7 @@ LOG=$W/state/audit.log
 SYSLOG=$SANDBOX_DIR/syslog.txt
 LISTENER=
 
-finish() {
-	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
-	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
-	wait 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish_wait "$LISTENER"; exit $?' EXIT
 
 api() { curl -sf --unix-socket "$ISC_SOCKET" "http://dock$1"; }
 dock_stop() {
@@ -34,15 +27,7 @@ dock_stop() {
 }
 
 # The system logger's stand-in: one line per datagram.
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-f = open(sys.argv[2], "ab", 0)
-while True:
-    f.write(s.recv(65536) + b"\n")
-' "$SANDBOX_DIR/syslog.sock" "$SYSLOG" &
-LISTENER=$!
+syslog_listen "$SANDBOX_DIR/syslog.sock" "$SYSLOG"
 t_ok "a datagram listener stands in for the system logger" wait_for 30 test -S "$SANDBOX_DIR/syslog.sock"
 
 dock_start

@@ -45,24 +45,13 @@ trap 'finish; exit $?' EXIT
 has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
 lan_up() { $LAN ss -ltn | grep -q ':8000 ' && $LAN ss -ltn | grep -q ':8001 '; }
 drops() { "$A" fw show "$1" --json | jq '[.nodes[].drops.packets] | add // 0'; }
-# probe NODE HOST:PORT...: from the guest's shell, all at once, each bounded
-# by timeout(1); prints one word a target, "reached" or "dropped".
+# probe NODE HOST:PORT...: prints one word a target, "reached" or "dropped"
+# (lib.sh's guest_fetch).
 probe() {
-	local node=$1 cmd="" i=0 rc
+	local node=$1 t urls=()
 	shift
-	for t in "$@"; do
-		cmd+="(timeout 3 wget -q -O - http://$t/ 2>/dev/null | grep -q 'lan ok') & p$i=\$!; "
-		i=$((i + 1))
-	done
-	cmd+="s=0; "
-	for ((i = 0; i < $#; i++)); do cmd+="wait \$p$i && s=\$((s + $((1 << i)))); "; done
-	cmd+="(exit \$s)"
-	guest_run "$node" "$cmd"
-	rc=$?
-	for ((i = 0; i < $#; i++)); do
-		if ((rc & (1 << i))); then printf 'reached '; else printf 'dropped '; fi
-	done
-	echo
+	for t in "$@"; do urls+=("http://$t/"); done
+	guest_fetch "$node" 'lan ok' reached "${urls[@]}"
 }
 
 t_ok "lan servers listen" wait_for 20 lan_up

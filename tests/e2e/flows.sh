@@ -37,24 +37,12 @@ flows() { # FROM>TO:PORT/PROTO...: PUT them as lab t's flows
 	done
 	api PUT /v1/labs/t/flows "{\"flows\":[$body]}" >/dev/null
 }
-# probe NODE URL...: from the guest's shell, all at once, each bounded by
-# timeout(1); one word a URL: "answers" (the micro page came) or "dropped".
+# probe NODE URL...: one word a URL: "answers" (the micro page came) or
+# "dropped" (lib.sh's guest_fetch).
 probe() {
-	local node=$1 cmd="" i=0 rc
+	local node=$1
 	shift
-	for u in "$@"; do
-		cmd+="(timeout 3 wget -q -O - $u 2>/dev/null | grep -q 'isc micro ok') & p$i=\$!; "
-		i=$((i + 1))
-	done
-	cmd+="s=0; "
-	for ((i = 0; i < $#; i++)); do cmd+="wait \$p$i && s=\$((s + $((1 << i)))); "; done
-	cmd+="(exit \$s)"
-	guest_run "$node" "$cmd"
-	rc=$?
-	for ((i = 0; i < $#; i++)); do
-		if ((rc & (1 << i))); then printf 'answers '; else printf 'dropped '; fi
-	done
-	echo
+	guest_fetch "$node" 'isc micro ok' answers "$@"
 }
 # names NODE NAME...: what the node's gateway resolver says for each short
 # name: "IP" or "-"

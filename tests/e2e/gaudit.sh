@@ -23,24 +23,9 @@ LISTENER=
 # writer's queue is bounded at 8 MiB of records, the rest is the dock's own.
 RSS_MAX_KIB=$((96 * 1024))
 
-finish() {
-	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
-	[ -n "$LISTENER" ] && kill "$LISTENER" 2>/dev/null
-	wait 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish_wait "$LISTENER"; exit $?' EXIT
 
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-f = open(sys.argv[2], "ab", 0)
-while True:
-    f.write(s.recv(65536) + b"\n")
-' "$SANDBOX_DIR/syslog.sock" "$SYSLOG" &
-LISTENER=$!
+syslog_listen "$SANDBOX_DIR/syslog.sock" "$SYSLOG"
 wait_for 30 test -S "$SANDBOX_DIR/syslog.sock"
 
 has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null and .state == "running"' >/dev/null; }

@@ -6,6 +6,8 @@
 #   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
 #   outside_setup                              # netns "outside" (192.0.2.2) <-> here (192.0.2.1); $OUT runs in it
 #   guest_attach NODE; guest_run NODE CMD      # a command in the guest's console shell
+#   guest_fetch NODE MATCH WORD URL...         # fetch URLs from the guest at once: WORD or "dropped" each
+#   syslog_listen SOCK FILE                    # a datagram listener standing in for the system logger
 SRC=${ISC_SRC:?}
 W=$SANDBOX_DIR/dock
 A=$SRC/build/iscadm
@@ -90,8 +92,14 @@ dock_finish() {
 
 # The same, waiting for the test's background jobs first (a test whose
 # jobs all end once the dock is gone: the followers, the activator).
+# dock_finish_wait [PID...]: the jobs that would not end by themselves
+# (a listener) are named and killed too; an empty PID is skipped.
 dock_finish_wait() {
+	local p
 	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
+	for p in "$@"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
 	wait 2>/dev/null
 	dock_diag
 	t_done
@@ -129,4 +137,41 @@ guest_run() {
 		sleep 0.5
 	done
 	return 98
+}
+
+# guest_fetch NODE MATCH WORD URL...: from the guest's shell, all at once,
+# each bounded by timeout(1); one word a URL: WORD when its page came and
+# holds MATCH, "dropped" when not.
+guest_fetch() {
+	local node=$1 match=$2 word=$3 cmd="" i=0 rc
+	shift 3
+	for u in "$@"; do
+		cmd+="(timeout 3 wget -q -O - $u 2>/dev/null | grep -q '$match') & p$i=\$!; "
+		i=$((i + 1))
+	done
+	cmd+="s=0; "
+	for ((i = 0; i < $#; i++)); do cmd+="wait \$p$i && s=\$((s + $((1 << i)))); "; done
+	cmd+="(exit \$s)"
+	guest_run "$node" "$cmd"
+	rc=$?
+	for ((i = 0; i < $#; i++)); do
+		if ((rc & (1 << i))); then printf '%s ' "$word"; else printf 'dropped '; fi
+	done
+	echo
+}
+
+# syslog_listen SOCK FILE: the system logger's stand-in, one line of FILE
+# per datagram on the unix socket SOCK; its pid in LISTENER. Runs in the
+# caller's shell (LISTENER must stay known).
+syslog_listen() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+f = open(sys.argv[2], "ab", 0)
+while True:
+    f.write(s.recv(65536) + b"\n")
+' "$1" "$2" &
+	# shellcheck disable=SC2034 # the caller's EXIT trap kills it
+	LISTENER=$!
 }

@@ -19,14 +19,7 @@ plan_start "systemd: units, notify, socket activation, journal, reload, capabili
 dock_setup "" micro
 LOG=$W/dockd.log
 NOTIFY=$W/notify.sock
-finish() {
-	[ -n "$DOCKD_PID" ] && kill "$DOCKD_PID" 2>/dev/null
-	[ -n "${LISTENER:-}" ] && kill "$LISTENER" 2>/dev/null
-	wait 2>/dev/null
-	dock_diag
-	t_done
-}
-trap 'finish; exit $?' EXIT
+trap 'dock_finish_wait "${LISTENER:-}"; exit $?' EXIT
 
 # --- the units, with the paths `make install` would write (as root, here)
 U=$W/units
