@@ -77,9 +77,17 @@ t_diag "cleanse done at $SECONDS s"
 guest_attach g1
 
 # --- a tight execve loop: losses reported, RSS bounded, no policy on g2
+# (the dock paused for 6 s of it, so losses are certain)
 # (busybox runs its applets in the shell: /bin/sh is what execs for sure)
 t_diag "flood starts at $SECONDS s"
 guest_run g1 "for j in 1 2 3 4; do (e=\$((\$(date +%s) + 10)); while [ \$(date +%s) -lt \$e ]; do /bin/sh -c :; done) >/dev/null 2>&1 & done"
+# A TCG guest may not outrun the dock's budget on its own: the dock stops
+# reading for 6 s mid-flood (SIGSTOP), so the agent's bounded buffer (512
+# records) must overflow and say so; after SIGCONT the dock reads on.
+sleep 2
+kill -STOP "$DOCKD_PID"
+sleep 6
+kill -CONT "$DOCKD_PID"
 rss_max=0
 lost=
 for _ in $(seq 50); do
