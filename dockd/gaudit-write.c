@@ -540,10 +540,23 @@ static void gaudit_handle_record(struct gnode *g, const struct agent_audit *a)
 	struct json_object *f;
 	const char *tn = gaudit_type_name(a->aa_rtype);
 	uint64_t from = 0, to = 0, miss;
+	bool headless;
 
 	pthread_mutex_lock(&g_lock);
+	/* The first record after the dock was away, of a serial the log does
+	 * not hold, that only ever follows a SYSCALL: the event's first
+	 * records were lost in flight (the channel drops what it carried when
+	 * the dock went): that serial is marked too, never a silent hole. */
+	headless = g->gn_after_start && a->aa_serial > g->gn_track.gt_hi &&
+		g->gn_track.gt_hi != 0 && gaudit_type_follows(a->aa_rtype);
 	miss = g->gn_after_start ? gaudit_track_resume(&g->gn_track, a->aa_serial, &from, &to)
 				 : gaudit_track(&g->gn_track, a->aa_serial, &from, &to);
+	if (headless) {
+		g->gn_track.gt_missing++;
+		from = miss > 0 ? from : a->aa_serial;
+		to = a->aa_serial;
+		miss++;
+	}
 	pthread_mutex_unlock(&g_lock);
 	if (miss > 0)
 		gaudit_gap(g, from, to, miss, false);

@@ -134,6 +134,19 @@ const char *gaudit_type_name(uint32_t rtype)
 	return NULL;
 }
 
+bool gaudit_type_follows(uint32_t rtype)
+{
+	/* linux/audit.h: IPC, SOCKETCALL, PATH, SOCKADDR, CWD, EXECVE,
+	 * FD_PAIR, OBJ_PID, EOE, BPRM_FCAPS, CAPSET, MMAP, PROCTITLE. */
+	static const uint32_t aux[] = { 1302, 1303, 1304, 1306, 1307, 1309, 1317,
+					1318, 1320, 1321, 1322, 1323, 1327 };
+
+	for (size_t i = 0; i < sizeof(aux) / sizeof(aux[0]); i++)
+		if (aux[i] == rtype)
+			return true;
+	return false;
+}
+
 int gaudit_type_parse(const char *name)
 {
 	char *end;

@@ -119,6 +119,10 @@ uint64_t gaudit_track_resume(struct gaudit_track *t, uint64_t s, uint64_t *from,
 
 /* The kernel's name of a netlink audit type ("EXECVE"), or NULL. */
 const char *gaudit_type_name(uint32_t rtype);
+/* Does a record of this type only ever follow its event's SYSCALL record
+ * (PATH, CWD, EXECVE, PROCTITLE, EOE, ...)? The first record after the dock
+ * was away being one says the event's head was lost in flight. */
+bool gaudit_type_follows(uint32_t rtype);
 /* The type number of a name (as --type takes it), or -1. */
 int gaudit_type_parse(const char *name);
 /* Parse a line (bounded: GAUDIT_LINE_MAX, depth 3, 24 members): its seq,

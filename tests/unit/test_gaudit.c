@@ -191,6 +191,11 @@ static void test_track(void **st)
 	/* 54 has left the window unseen; 55.. may still come late. */
 	assert_int_equal(gaudit_track(&t, 54 + GAUDIT_WINDOW, &from, &to), 1);
 	assert_int_equal(gaudit_track_resume(&t, 1, &from, &to), 0); /* a late one */
+	/* What only follows a SYSCALL says an event lost its head. */
+	assert_true(gaudit_type_follows(1302));  /* PATH */
+	assert_true(gaudit_type_follows(1327));  /* PROCTITLE */
+	assert_false(gaudit_type_follows(1300)); /* SYSCALL */
+	assert_false(gaudit_type_follows(1112)); /* USER_LOGIN */
 	/* A quiet stream: the window's holes are missing now, once. */
 	memset(&t, 0, sizeof(t));
 	gaudit_track(&t, 10, &from, &to);
