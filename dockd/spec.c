@@ -147,30 +147,32 @@ static int spec_parse_sizes(struct json_object *o, const char *w, const struct d
 	return 0;
 }
 
-/* on_hostile, on_silent, on_fail: each an action name when present. */
+/* on_hostile, on_silent, on_fail, on_audit_gap: each an action name when
+ * present; an error names the key. */
 static int spec_parse_policies(struct json_object *o, const char *w, struct node_spec *spec,
 			       struct dock_err *err)
 {
+	struct {
+		const char *key;
+		char *val;
+		size_t size;
+	} pol[] = {
+		{ "on_hostile", spec->ns_on_hostile, sizeof(spec->ns_on_hostile) },
+		{ "on_silent", spec->ns_on_silent, sizeof(spec->ns_on_silent) },
+		{ "on_fail", spec->ns_on_fail, sizeof(spec->ns_on_fail) },
+		{ "on_audit_gap", spec->ns_on_audit_gap, sizeof(spec->ns_on_audit_gap) },
+	};
 	enum node_action a;
 
-	if (JSONIN_BAD(jsonin_str(o, w, "on_hostile", false, spec->ns_on_hostile,
-				  sizeof(spec->ns_on_hostile), err)) ||
-	    JSONIN_BAD(jsonin_str(o, w, "on_silent", false, spec->ns_on_silent,
-				  sizeof(spec->ns_on_silent), err)) ||
-	    JSONIN_BAD(jsonin_str(o, w, "on_fail", false, spec->ns_on_fail,
-				  sizeof(spec->ns_on_fail), err)) ||
-	    JSONIN_BAD(jsonin_str(o, w, "on_audit_gap", false, spec->ns_on_audit_gap,
-				  sizeof(spec->ns_on_audit_gap), err)))
-		return -EINVAL;
-	if ((spec->ns_on_hostile[0] && state_parse_action(spec->ns_on_hostile, &a) < 0) ||
-	    (spec->ns_on_silent[0] && state_parse_action(spec->ns_on_silent, &a) < 0) ||
-	    (spec->ns_on_fail[0] && state_parse_action(spec->ns_on_fail, &a) < 0) ||
-	    (spec->ns_on_audit_gap[0] && state_parse_action(spec->ns_on_audit_gap, &a) < 0)) {
-		err_set(err, 400, EINVAL,
-			"%s: on_hostile/on_silent/on_fail/on_audit_gap must be alert, quarantine, "
-			"cleanse or destroy",
-			w);
-		return -EINVAL;
+	for (size_t i = 0; i < sizeof(pol) / sizeof(pol[0]); i++) {
+		if (JSONIN_BAD(jsonin_str(o, w, pol[i].key, false, pol[i].val, pol[i].size, err)))
+			return -EINVAL;
+		if (pol[i].val[0] && state_parse_action(pol[i].val, &a) < 0) {
+			err_set(err, 400, EINVAL,
+				"%s: %s must be alert, quarantine, cleanse or destroy", w,
+				pol[i].key);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -358,9 +358,8 @@ static void test_spec(void **st)
 			 "image name \"../etc\" must start with a lower-case letter");
 	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"start\":1}",
 			 "create request: \"start\" must be true or false");
-	check_spec_error(
-		"{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
-		"create request: on_hostile/on_silent/on_fail/on_audit_gap must be alert, quarantine, cleanse or destroy");
+	check_spec_error("{\"name\":\"w\",\"image\":\"micro\",\"on_fail\":\"panic\"}",
+			 "create request: on_fail must be alert, quarantine, cleanse or destroy");
 }
 
 /* The flag bodies of snapshot and quarantine: absent is off, typos refused. */
