@@ -125,6 +125,20 @@ int fw_flows_set(const struct fw_flow *old, size_t nold, const struct fw_flow *a
 /* `iifname . oifname . meta l4proto . th dport @node_flows accept`, and
  * with `ct direction reply`, `oifname . iifname . meta l4proto . th sport`
  * (the register layout nft makes of that text). */
+/* The node_flows key into registers 1..3 and 9: the interface the flow
+ * comes from, the one it goes to, the protocol and the port at PORT_OFF of
+ * the transport header (the flow's dport, or its reply's sport). */
+static void flows_key(struct fw_batch *b, struct nftnl_rule *r, uint32_t from_if, uint32_t to_if,
+		      uint32_t port_off)
+{
+	fw_meta(b, r, from_if, NFT_REG_1);
+	fw_meta(b, r, to_if, NFT_REG_2);
+	fw_meta(b, r, NFT_META_L4PROTO, NFT_REG_3);
+	fw_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, port_off, 2, NFT_REG32_09);
+	fw_lookup(b, r, FW_FLOWS, false, -1);
+	fw_verdict(b, r, NF_ACCEPT, NULL);
+}
+
 void fw_flows_rules(struct fw_batch *b)
 {
 	uint8_t reply = 1; /* IP_CT_DIR_REPLY */
@@ -132,12 +146,7 @@ void fw_flows_rules(struct fw_batch *b)
 	struct nftnl_expr *e;
 
 	r = fw_rule_new(b, "forward");
-	fw_meta(b, r, NFT_META_IIFNAME, NFT_REG_1);
-	fw_meta(b, r, NFT_META_OIFNAME, NFT_REG_2);
-	fw_meta(b, r, NFT_META_L4PROTO, NFT_REG_3);
-	fw_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_09); /* th dport */
-	fw_lookup(b, r, FW_FLOWS, false, -1);
-	fw_verdict(b, r, NF_ACCEPT, NULL);
+	flows_key(b, r, NFT_META_IIFNAME, NFT_META_OIFNAME, 2); /* th dport */
 	fw_rule_add(b, r, "iifname . oifname . meta l4proto . th dport @node_flows accept");
 
 	r = fw_rule_new(b, "forward");
@@ -148,12 +157,7 @@ void fw_flows_rules(struct fw_batch *b)
 	}
 	fw_put(r, e);
 	fw_cmp(b, r, NFT_CMP_EQ, &reply, sizeof(reply));
-	fw_meta(b, r, NFT_META_OIFNAME, NFT_REG_1);
-	fw_meta(b, r, NFT_META_IIFNAME, NFT_REG_2);
-	fw_meta(b, r, NFT_META_L4PROTO, NFT_REG_3);
-	fw_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_09); /* th sport */
-	fw_lookup(b, r, FW_FLOWS, false, -1);
-	fw_verdict(b, r, NF_ACCEPT, NULL);
+	flows_key(b, r, NFT_META_OIFNAME, NFT_META_IIFNAME, 0); /* th sport */
 	fw_rule_add(
 		b, r,
 		"ct direction reply oifname . iifname . meta l4proto . th sport @node_flows accept");
