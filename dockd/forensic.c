@@ -316,6 +316,25 @@ static int forensic_memory_take(const char *dir, const struct forensic_memory *m
 	return 0;
 }
 
+/* A snapshot's id is NAME-N, N the first free number from the current
+ * unix time (two snapshots in one second: the next second's number), so
+ * ids keep their NODE-DIGITS form; mkdir is the claim, meta.json keeps
+ * the real time. */
+static int forensic_mkdir_unique(const char *name, char *id, size_t idsz, char *dir, size_t dirsz)
+{
+	long long now = (long long)time(NULL);
+
+	for (int n = 0; n < 100; n++) {
+		snprintf(id, idsz, "%s-%lld", name, now + n);
+		snprintf(dir, dirsz, "%s/forensics/%s", fz_cfg->dc_state_dir, id);
+		if (mkdir(dir, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
 int forensic_snapshot(const char *name, const char *volume, const char *reason,
 		      const struct forensic_memory *mem, struct json_object **out,
 		      struct dock_err *err)
@@ -337,11 +356,10 @@ int forensic_snapshot(const char *name, const char *volume, const char *reason,
 			err, 409, -r,
 			"node %s: no sealed key for its disk (made before forensic_pubkey was set?): %s",
 			name, strerror(-r));
-	snprintf(id, sizeof(id), "%s-%lld", name, (long long)time(NULL));
-	snprintf(dir, sizeof(dir), "%s/forensics/%s", fz_cfg->dc_state_dir, id);
-	if (mkdir(dir, 0700) < 0) {
+	r = forensic_mkdir_unique(name, id, sizeof(id), dir, sizeof(dir));
+	if (r < 0) {
 		free(kbuf);
-		return err_set(err, 409, errno, "forensic snapshot %s: %s", dir, strerror(errno));
+		return err_set(err, 409, -r, "forensic snapshot %s: %s", dir, strerror(-r));
 	}
 	snprintf(disk, sizeof(disk), "%s/disk.luks", dir);
 	snprintf(key, sizeof(key), "%s/key.sealed", dir);
