@@ -201,6 +201,12 @@ int iscadm_wait_node(const char *name, int mode, unsigned timeout_s);
  * web1"); the line is cleared before the answer is returned. */
 struct json_object *iscadm_call_progress(const char *method, const char *path, const char *body,
 					 const char *node, const char *what);
+/* The same with another look: look(pg, arg) is called every
+ * ISCADM_WAIT_POLL_MS while the call runs, to set the milestone. */
+struct progress;
+typedef void (*iscadm_look_fn)(struct progress *pg, void *arg);
+struct json_object *iscadm_call_looking(const char *method, const char *path, const char *body,
+					const char *what, iscadm_look_fn look, void *arg);
 
 /* ---- iscadm-logs.c ---- */
 /* logs: the console log (or the firewall's drops) of node name: the last

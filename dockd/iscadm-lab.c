@@ -14,6 +14,7 @@
 #include "escape.h"
 #include "file.h"
 #include "iscadm-int.h"
+#include "progress.h"
 
 #define ISCADM_LAB_FILE_MAX (256 * 1024)
 
@@ -76,15 +77,94 @@ static char *iscadm_lab_read(const char *path, char *qname, size_t qsize)
 	return buf;
 }
 
-/* POST the file to route (validate, or up with its query), die on refusal. */
-static struct json_object *iscadm_lab_post(const char *route, const char *query, const char *path)
+/* What an up's progress looks at: the lab, the plan it carries out, and
+ * on a pipe a progress of each node the plan makes or changes. */
+struct iscadm_lab_look {
+	const char *lk_lab;
+	struct json_object *lk_plan; /* the validate answer */
+	struct progress *lk_rows;    /* per plan step, on a pipe; NULL before the first look */
+};
+
+/* What a node of the plan does now, into buf: "waiting" (not in the table
+ * yet), its operation and step, or its state; true when it runs with
+ * nothing under way. */
+static bool iscadm_lab_look_node(const char *node, struct json_object *nodes, char *buf,
+				 size_t size)
 {
-	char qname[96], url[256];
+	snprintf(buf, size, "waiting");
+	for (size_t i = 0; nodes != NULL && i < json_object_array_length(nodes); i++) {
+		struct json_object *n = json_object_array_get_idx(nodes, i), *op = NULL;
+		if (strcmp(iscadm_raw(n, "name"), node) != 0)
+			continue;
+		if (json_object_object_get_ex(n, "op", &op) && op != NULL)
+			snprintf(buf, size, "%s", json_object_get_string(op));
+		else
+			snprintf(buf, size, "%s", iscadm_raw(n, "state"));
+		return op == NULL && strcmp(iscadm_raw(n, "state"), "running") == 0;
+	}
+	return false;
+}
+
+/* The up's progress. On a terminal one live line: how many of the plan's
+ * nodes run with nothing under way and what each other one does ("1/3
+ * ready; db create: luks, job waiting"); on a pipe a line per node and
+ * milestone ("shop-db: create: luks (4s)"). */
+static void iscadm_lab_look(struct progress *pg, void *arg)
+{
+	struct iscadm_lab_look *lk = arg;
+	char path[128], busy[PROGRESS_TEXT_MAX] = "", one[64];
+	struct json_object *o, *nodes = NULL, *plan = NULL;
+	size_t total = 0, ready = 0, l = 0, n;
+	long status;
+
+	json_object_object_get_ex(lk->lk_plan, "plan", &plan);
+	n = plan != NULL ? json_object_array_length(plan) : 0;
+	if (!pg->pg_tty && lk->lk_rows == NULL &&
+	    (lk->lk_rows = calloc(n + 1, sizeof(*lk->lk_rows))))
+		for (size_t i = 0; i < n; i++)
+			progress_init_at(&lk->lk_rows[i], pg->pg_out, false, pg->pg_quiet,
+					 iscadm_raw(json_object_array_get_idx(plan, i), "node"),
+					 pg->pg_t0_ms);
+	snprintf(path, sizeof(path), "/v1/labs/%s", lk->lk_lab);
+	o = iscadm_call_status("GET", path, NULL, &status);
+	if (status == 200)
+		json_object_object_get_ex(o, "nodes", &nodes);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(plan, i);
+		const char *act = iscadm_raw(s, "act"), *node = iscadm_raw(s, "node");
+		size_t pre = strlen(lk->lk_lab) + 1;
+		if (strcmp(act, "keep") == 0 || strcmp(act, "remove") == 0)
+			continue;
+		total++;
+		if (iscadm_lab_look_node(node, nodes, one, sizeof(one)))
+			ready++;
+		else if (l < sizeof(busy))
+			l += (size_t)snprintf(busy + l, sizeof(busy) - l, "%s%s %s", l ? ", " : "",
+					      strlen(node) > pre ? node + pre : node, one);
+		if (lk->lk_rows != NULL)
+			progress_step(&lk->lk_rows[i], "%s", one);
+	}
+	if (pg->pg_tty)
+		progress_step(pg, "%zu/%zu ready%s%s", ready, total, l ? "; " : "", busy);
+	json_object_put(o);
+}
+
+/* POST the file to route (validate, or up with its query), die on refusal;
+ * with look, the up's progress is shown while it runs. */
+static struct json_object *iscadm_lab_post(const char *route, const char *query, const char *path,
+					   struct iscadm_lab_look *look)
+{
+	char qname[96], url[256], what[96];
 	char *buf = iscadm_lab_read(path, qname, sizeof(qname));
 	struct json_object *o;
 
 	snprintf(url, sizeof(url), "%s?file=%s%s", route, qname, query);
-	o = iscadm_call("POST", url, buf);
+	if (look != NULL) {
+		snprintf(what, sizeof(what), "lab %s up", look->lk_lab);
+		o = iscadm_call_looking("POST", url, buf, what, iscadm_lab_look, look);
+	} else {
+		o = iscadm_call("POST", url, buf);
+	}
 	free(buf);
 	return o;
 }
@@ -104,8 +184,8 @@ static void iscadm_lab_print_plan(struct json_object *o)
 int iscadm_cmd_lab_validate(const struct iscadm_args *a)
 {
 	char here[256];
-	struct json_object *o =
-		iscadm_lab_post("/v1/labs/validate", "", iscadm_lab_path(a, here, sizeof(here)));
+	struct json_object *o = iscadm_lab_post("/v1/labs/validate", "",
+						iscadm_lab_path(a, here, sizeof(here)), NULL);
 
 	if (iscadm_json)
 		iscadm_print_json(o);
@@ -207,14 +287,15 @@ int iscadm_cmd_lab_up(const struct iscadm_args *a)
 {
 	char here[256], query[64] = "&yes=1", bad[1024] = "", failed[1024] = "";
 	const char *path = iscadm_lab_path(a, here, sizeof(here)), *par = iscadm_opt(a, "parallel");
-	struct json_object *plan = iscadm_lab_post("/v1/labs/validate", "", path), *res, *f;
+	struct json_object *plan = iscadm_lab_post("/v1/labs/validate", "", path, NULL), *res, *f;
 	char lab[64];
+	struct iscadm_lab_look look = { .lk_lab = lab };
 	size_t l = 0;
 
 	iscadm_lab_print_plan(plan);
 	iscadm_lab_confirm(a, plan);
 	snprintf(lab, sizeof(lab), "%s", iscadm_raw(plan, "lab"));
-	json_object_put(plan);
+	look.lk_plan = plan;
 	if (par != NULL) {
 		char *end = NULL;
 		unsigned long n = strtoul(par, &end, 10);
@@ -222,7 +303,9 @@ int iscadm_cmd_lab_up(const struct iscadm_args *a)
 			iscadm_usage_fail(a->a_cmd, "--parallel %s: expected 1 to 64", par);
 		snprintf(query, sizeof(query), "&yes=1&parallel=%lu", n);
 	}
-	res = iscadm_lab_post("/v1/labs", query, path);
+	res = iscadm_lab_post("/v1/labs", query, path, &look);
+	json_object_put(plan);
+	free(look.lk_rows);
 	if (json_object_object_get_ex(res, "failed", &f))
 		for (size_t i = 0; i < json_object_array_length(f) && l < sizeof(failed); i++)
 			l += (size_t)snprintf(
@@ -251,7 +334,7 @@ static void iscadm_lab_name(const struct iscadm_args *a, char *lab, size_t size)
 		snprintf(lab, size, "%s", arg);
 		return;
 	}
-	o = iscadm_lab_post("/v1/labs/validate", "", iscadm_lab_path(a, here, sizeof(here)));
+	o = iscadm_lab_post("/v1/labs/validate", "", iscadm_lab_path(a, here, sizeof(here)), NULL);
 	snprintf(lab, size, "%s", iscadm_raw(o, "lab"));
 	json_object_put(o);
 }

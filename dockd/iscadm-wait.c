@@ -249,8 +249,9 @@ static void *iscadm_long_call_run(void *arg)
 
 /* The node's operation now, as a milestone: its step ("rekey"), else its
  * name; a node not in the table yet (a create being checked) says so. */
-static void iscadm_long_call_look(struct progress *pg, const char *node)
+static void iscadm_long_call_look(struct progress *pg, void *arg)
 {
+	const char *node = arg;
 	char path[128];
 	long status;
 	struct json_object *o;
@@ -273,6 +274,15 @@ static void iscadm_long_call_look(struct progress *pg, const char *node)
 
 struct json_object *iscadm_call_progress(const char *method, const char *path, const char *body,
 					 const char *node, const char *what)
+{
+	char name[128]; /* the look's own copy: it takes a mutable arg */
+
+	snprintf(name, sizeof(name), "%s", node);
+	return iscadm_call_looking(method, path, body, what, iscadm_long_call_look, name);
+}
+
+struct json_object *iscadm_call_looking(const char *method, const char *path, const char *body,
+					const char *what, iscadm_look_fn look, void *arg)
 {
 	struct iscadm_long_call lc = { .lc_method = method, .lc_path = path, .lc_body = body };
 	struct progress pg;
@@ -297,7 +307,7 @@ struct json_object *iscadm_call_progress(const char *method, const char *path, c
 		done = lc.lc_done;
 		pthread_mutex_unlock(&lc.lc_lock);
 		if (!done)
-			iscadm_long_call_look(&pg, node);
+			look(&pg, arg);
 	}
 	pthread_join(t, NULL);
 	progress_end(&pg, NULL);

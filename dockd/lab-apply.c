@@ -85,7 +85,7 @@ static int lab_rec_store(const struct lab_rec *rec, struct dock_err *err)
 	return r;
 }
 
-/* Every node of the dock: name, lab, state. */
+/* Every node of the dock: name, lab, state, its operation under way. */
 static struct lab_live *lab_live_collect(size_t *n)
 {
 	struct json_object *a = node_list_json(), *v;
@@ -102,6 +102,12 @@ static struct lab_live *lab_live_collect(size_t *n)
 			snprintf(l->ll_lab, sizeof(l->ll_lab), "%s", json_object_get_string(v));
 		if (json_object_object_get_ex(o, "state", &v))
 			snprintf(l->ll_state, sizeof(l->ll_state), "%s", json_object_get_string(v));
+		if (json_object_object_get_ex(o, "op", &v) && v != NULL) {
+			struct json_object *ph = NULL;
+			bool has_ph = json_object_object_get_ex(o, "op_phase", &ph) && ph != NULL;
+			snprintf(l->ll_op, sizeof(l->ll_op), "%s%s%s", json_object_get_string(v),
+				 has_ph ? ": " : "", has_ph ? json_object_get_string(ph) : "");
+		}
 	}
 	json_object_put(a);
 	return live;
@@ -539,6 +545,7 @@ static struct json_object *lab_node_status(const struct lab_live *l, const char 
 		o, "short",
 		json_object_new_string(strlen(l->ll_name) > pre ? l->ll_name + pre : ""));
 	json_object_object_add(o, "state", json_object_new_string(l->ll_state));
+	json_object_object_add(o, "op", l->ll_op[0] ? json_object_new_string(l->ll_op) : NULL);
 	if (node_status_json(l->ll_name, &st, &err) == 0 &&
 	    json_object_object_get_ex(st, "summary", &sum)) {
 		static const char *const keys[] = { "pass", "fail", "warn", "skip", "stale" };

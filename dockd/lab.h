@@ -104,6 +104,7 @@ struct lab_live {
 	char ll_name[NODE_NAME_MAX + 1];
 	char ll_lab[NODE_NAME_MAX + 1]; /* "" not in a lab */
 	char ll_state[16];              /* state_name() */
+	char ll_op[48];                 /* the operation under way and its step, "" none */
 };
 
 enum lab_act {

@@ -5,6 +5,7 @@
 # restarts nothing (libvirt's domain ids), a changed flow that changes only
 # the firewall, packets from the guests' own shells along and across the
 # flows, kill -9 of the dock during an up and the next up finishing it,
+# kill -9 of iscadm during an up (the dock finishes it; the live progress),
 # down leaving nothing of the lab (libvirt, nft, state) and the audit trail.
 set -u
 SRC=${ISC_SRC:?}
@@ -157,11 +158,31 @@ t_ok "... naming it" grep -q 'remove shop-job' "$W/up6"
 t_is "... and nothing done" "$(domids)" "$ids"
 lab_file 80
 
+# --- iscadm killed (-9) during an up: the dock finishes the up on its own.
+# On a pipe the up says each node's progress live (a line per node and
+# milestone) while the creates run.
+lab_file 80 "  new: {egress: deny}"
+"$A" lab up </dev/null >"$W/up7" 2>&1 &
+upid=$!
+t_ok "lab up shows the new node's create live, step by step" \
+	wait_for 60 grep -q '^shop-new: create' "$W/up7"
+kill -9 "$upid"
+wait "$upid" 2>/dev/null
+t_ok "iscadm killed (-9) during the up: the dock brings shop-new up on its own" \
+	wait_for 120 bash -c "'$A' ls --json | jq -e '.[] | select(.name == \"shop-new\" and .state == \"running\" and .op == null)' >/dev/null"
+lab_up "$W/up8"
+t_is "the next up: exit 0" $? 0
+t_ok "... it keeps all four nodes" bash -c "[ \$(grep -c '^= keep shop-' '$W/up8') = 4 ] && ! grep -q '^[+~-]' '$W/up8'"
+t_is "... the three others were not restarted" "$(domids)" "$ids"
+sha7=$(sha256sum "$L/shop.lab.yaml" | cut -d' ' -f1)
+t_ok "audit: the killed client's up, done (ok) with its file's sha256" \
+	grep -q '"action":"lab-up","node":"shop","result":"ok".*"sha256":"'"$sha7"'"' "$W/state/audit.log"
+
 # --- down: nothing of the lab is left; the audit trail is
 "$A" lab down </dev/null >/dev/null 2>&1
 t_is "down without --yes on a pipe: exit 4" $? 4
 t_ok "lab down --yes" "$A" lab down --yes
-LABRE='shop-(web|db|job)'
+LABRE='shop-(web|db|job|new)'
 t_not "no domain of the lab" bash -c "virsh list --all --name | grep -Eq '$LABRE'"
 t_not "no network of the lab" bash -c "virsh net-list --all --name | grep -Eq '$LABRE'"
 t_not "no record of the lab" bash -c "ls '$W/state/nodes' '$W/state/labs' | grep -Eq '$LABRE|shop.json'"
