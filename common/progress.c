@@ -101,6 +101,35 @@ __attribute__((format(printf, 3, 0))) static void progress_vstep(struct progress
 		progress_say(p, now_ms);
 }
 
+void progress_row_at(struct progress *p, int64_t now_ms, const char *fmt, ...)
+{
+	char raw[PROGRESS_TEXT_MAX], line[sizeof(p->pg_what) + PROGRESS_TEXT_MAX + 32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!p->pg_tty) {
+		progress_vstep(p, now_ms, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	if (p->pg_quiet)
+		return;
+	escape_str(p->pg_text, sizeof(p->pg_text), raw, 0);
+	progress_line(p, now_ms, line, sizeof(line), p->pg_cols > 1 ? p->pg_cols - 1 : 1);
+	fprintf(p->pg_out, "\r%s\033[K\n", line);
+	fflush(p->pg_out);
+}
+
+void progress_rows_up(const struct progress *p, size_t n)
+{
+	if (!p->pg_quiet && p->pg_tty && n > 0) {
+		fprintf(p->pg_out, "\033[%zuA", n);
+		fflush(p->pg_out);
+	}
+}
+
 void progress_step_at(struct progress *p, int64_t now_ms, const char *fmt, ...)
 {
 	va_list ap;

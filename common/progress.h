@@ -41,6 +41,15 @@ void progress_init(struct progress *p, FILE *out, bool quiet, const char *what);
 __attribute__((format(printf, 3, 4))) void progress_step_at(struct progress *p, int64_t now_ms,
 							    const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) void progress_step(struct progress *p, const char *fmt, ...);
+/* A row of a block redrawn together, a row per subject (lab up's nodes).
+ * On a terminal the row is written whole with its newline ("WHAT: TEXT
+ * (Ns)", cut to the width, old text erased) and not left live: the
+ * caller moves up the block's rows (progress_rows_up) before drawing it
+ * again. On a pipe the same as progress_step_at. */
+__attribute__((format(printf, 3, 4))) void progress_row_at(struct progress *p, int64_t now_ms,
+							   const char *fmt, ...);
+/* On a terminal, the cursor up n rows (to the block's first); else nothing. */
+void progress_rows_up(const struct progress *p, size_t n);
 /* Time passes: on a terminal the live line redrawn with the new seconds;
  * on a pipe nothing. */
 void progress_tick_at(struct progress *p, int64_t now_ms);

@@ -78,11 +78,12 @@ static char *iscadm_lab_read(const char *path, char *qname, size_t qsize)
 }
 
 /* What an up's progress looks at: the lab, the plan it carries out, and
- * on a pipe a progress of each node the plan makes or changes. */
+ * a progress row per node the plan makes or changes. */
 struct iscadm_lab_look {
 	const char *lk_lab;
 	struct json_object *lk_plan; /* the validate answer */
-	struct progress *lk_rows;    /* per plan step, on a pipe; NULL before the first look */
+	struct progress *lk_rows;    /* per plan step; NULL before the first look */
+	size_t lk_drawn;             /* rows on a terminal, drawn by the last look */
 };
 
 /* What a node of the plan does now, into buf: "waiting" (not in the table
@@ -105,47 +106,45 @@ static bool iscadm_lab_look_node(const char *node, struct json_object *nodes, ch
 	return false;
 }
 
-/* The up's progress. On a terminal one live line: how many of the plan's
- * nodes run with nothing under way and what each other one does ("1/3
- * ready; db create: luks, job waiting"); on a pipe a line per node and
- * milestone ("shop-db: create: luks (4s)"). */
+/* The up's progress: a row per node the plan makes or changes, what it
+ * does now: "shop-db: create: luks (4s)". On a terminal the rows are
+ * redrawn in place; on a pipe a line per node and milestone. */
 static void iscadm_lab_look(struct progress *pg, void *arg)
 {
 	struct iscadm_lab_look *lk = arg;
-	char path[128], busy[PROGRESS_TEXT_MAX] = "", one[64];
 	struct json_object *o, *nodes = NULL, *plan = NULL;
-	size_t total = 0, ready = 0, l = 0, n;
+	int64_t now = progress_now_ms();
+	size_t n, drawn = 0;
+	char path[128], one[64];
 	long status;
 
 	json_object_object_get_ex(lk->lk_plan, "plan", &plan);
 	n = plan != NULL ? json_object_array_length(plan) : 0;
-	if (!pg->pg_tty && lk->lk_rows == NULL &&
-	    (lk->lk_rows = calloc(n + 1, sizeof(*lk->lk_rows))))
-		for (size_t i = 0; i < n; i++)
-			progress_init_at(&lk->lk_rows[i], pg->pg_out, false, pg->pg_quiet,
+	if (lk->lk_rows == NULL && (lk->lk_rows = calloc(n + 1, sizeof(*lk->lk_rows))) != NULL)
+		for (size_t i = 0; i < n; i++) {
+			struct progress *r = &lk->lk_rows[i];
+			progress_init_at(r, pg->pg_out, pg->pg_tty, pg->pg_quiet,
 					 iscadm_raw(json_object_array_get_idx(plan, i), "node"),
 					 pg->pg_t0_ms);
+			r->pg_cols = pg->pg_cols;
+		}
+	if (lk->lk_rows == NULL)
+		return;
 	snprintf(path, sizeof(path), "/v1/labs/%s", lk->lk_lab);
 	o = iscadm_call_status("GET", path, NULL, &status);
 	if (status == 200)
 		json_object_object_get_ex(o, "nodes", &nodes);
+	progress_rows_up(pg, lk->lk_drawn);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(plan, i);
-		const char *act = iscadm_raw(s, "act"), *node = iscadm_raw(s, "node");
-		size_t pre = strlen(lk->lk_lab) + 1;
+		const char *act = iscadm_raw(s, "act");
 		if (strcmp(act, "keep") == 0 || strcmp(act, "remove") == 0)
 			continue;
-		total++;
-		if (iscadm_lab_look_node(node, nodes, one, sizeof(one)))
-			ready++;
-		else if (l < sizeof(busy))
-			l += (size_t)snprintf(busy + l, sizeof(busy) - l, "%s%s %s", l ? ", " : "",
-					      strlen(node) > pre ? node + pre : node, one);
-		if (lk->lk_rows != NULL)
-			progress_step(&lk->lk_rows[i], "%s", one);
+		iscadm_lab_look_node(iscadm_raw(s, "node"), nodes, one, sizeof(one));
+		progress_row_at(&lk->lk_rows[i], now, "%s", one);
+		drawn++;
 	}
-	if (pg->pg_tty)
-		progress_step(pg, "%zu/%zu ready%s%s", ready, total, l ? "; " : "", busy);
+	lk->lk_drawn = drawn;
 	json_object_put(o);
 }
 

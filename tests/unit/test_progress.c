@@ -156,12 +156,44 @@ static void test_escape_width(void **st)
 	cap_free(&c);
 }
 
+/* Rows: on a terminal each written whole with its newline, the block
+ * redrawn after the cursor goes up its rows; on a pipe milestone lines. */
+static void test_rows(void **st)
+{
+	struct capture c;
+	struct progress a, b;
+	(void)st;
+	cap_open(&c);
+	progress_init_at(&a, c.cp_f, true, false, "shop-web", 0);
+	progress_init_at(&b, c.cp_f, true, false, "shop-db", 0);
+	progress_row_at(&a, 1000, "waiting");
+	progress_row_at(&b, 1000, "create: %s", "luks");
+	progress_rows_up(&a, 2);
+	progress_row_at(&a, 4000, "running");
+	progress_row_at(&b, 4000, "create: boot\x1b]");
+	assert_string_equal(cap_text(&c),
+			    "\rshop-web: waiting (1s)\033[K\n"
+			    "\rshop-db: create: luks (1s)\033[K\n"
+			    "\033[2A"
+			    "\rshop-web: running (4s)\033[K\n"
+			    "\rshop-db: create: boot\\x1b] (4s)\033[K\n");
+	cap_free(&c);
+	cap_open(&c);
+	progress_init_at(&a, c.cp_f, false, false, "shop-web", 0);
+	progress_row_at(&a, 1000, "waiting");
+	progress_rows_up(&a, 1);
+	progress_row_at(&a, 2000, "waiting");
+	progress_row_at(&a, 3000, "running");
+	assert_string_equal(cap_text(&c), "shop-web: waiting (1s)\nshop-web: running (3s)\n");
+	cap_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipe),         cmocka_unit_test(test_tty),
 		cmocka_unit_test(test_hold),         cmocka_unit_test(test_quiet),
-		cmocka_unit_test(test_escape_width),
+		cmocka_unit_test(test_escape_width), cmocka_unit_test(test_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
