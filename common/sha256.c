@@ -7,6 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+void sha256_hex(const void *buf, size_t len, char hex[SHA256_HEX_LEN + 1])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(digest, buf, (unsigned long long)len);
+	sodium_bin2hex(hex, SHA256_HEX_LEN + 1, digest, sizeof(digest));
+}
+
 int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], uint64_t *size,
 		struct dock_err *err)
 {

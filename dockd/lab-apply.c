@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "lab.h"
 #include "log.h"
 #include "node.h"
+#include "sha256.h"
 #include "spec.h"
 
 #define LAB_REC_MAX (2 * 1024 * 1024)
@@ -316,14 +316,6 @@ static struct json_object *lab_plan_json(const struct lab_plan *p, char (*result
 	return a;
 }
 
-static void lab_sha256(const char *buf, size_t len, char hex[65])
-{
-	unsigned char d[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256(d, (const unsigned char *)buf, len);
-	sodium_bin2hex(hex, 65, d, sizeof(d));
-}
-
 /* The answer of an up or a plan, and the audit's detail. */
 static struct json_object *lab_answer(const struct lab *lab, const char *sha,
 				      const struct lab_plan *p, char (*result)[512])
@@ -429,7 +421,7 @@ int lab_up(const char *file, const char *buf, size_t len, const struct lab_up_op
 		err_set(err, 500, ENOMEM, "out of memory");
 		goto out;
 	}
-	lab_sha256(buf, len, sha);
+	sha256_hex(buf, len, sha);
 	r = lab_parse(file, buf, len, lab_cfg, lab, err);
 	if (r < 0)
 		goto out;
@@ -451,48 +443,75 @@ out:
 
 /* ---- down, status, list ---- */
 
-static int lab_down_locked(const char *name, struct json_object *removed, struct dock_err *err)
-{
-	struct lab_rec *rec = calloc(1, sizeof(*rec));
-	struct lab_live *live = NULL;
-	char path[PATH_MAX];
-	size_t n_live = 0;
-	bool found = false;
-	int r = -ENOMEM;
+/* A lab's record and every node of the dock, as down and status read
+ * them; lab_view_free frees both. */
+struct lab_view {
+	struct lab_rec *lv_rec;
+	struct lab_live *lv_live;
+	size_t lv_n;
+	bool lv_found; /* a record exists */
+};
 
-	if (rec == NULL || (live = lab_live_collect(&n_live)) == NULL) {
-		err_set(err, 500, ENOMEM, "out of memory");
-		goto out;
+static void lab_view_free(struct lab_view *v)
+{
+	if (v->lv_rec != NULL)
+		lab_rec_free(v->lv_rec);
+	free(v->lv_rec);
+	free(v->lv_live);
+}
+
+static int lab_view_load(const char *name, struct lab_view *v, struct dock_err *err)
+{
+	memset(v, 0, sizeof(*v));
+	v->lv_rec = calloc(1, sizeof(*v->lv_rec));
+	if (v->lv_rec == NULL || (v->lv_live = lab_live_collect(&v->lv_n)) == NULL) {
+		lab_view_free(v);
+		return err_set(err, 500, ENOMEM, "out of memory");
 	}
-	if ((r = lab_rec_load(name, rec, &found, err)) < 0)
-		goto out;
+	if (lab_rec_load(name, v->lv_rec, &v->lv_found, err) < 0) {
+		lab_view_free(v);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Destroy the lab's nodes, its flows, its record; sha gets the last up's
+ * sha256 (for the audit), "" without a record. */
+static int lab_down_locked(const char *name, struct json_object *removed, char sha[65],
+			   struct dock_err *err)
+{
+	struct lab_view v;
+	char path[PATH_MAX];
+	int r;
+
+	if (lab_view_load(name, &v, err) < 0)
+		return -EIO;
+	if (v.lv_found)
+		snprintf(sha, 65, "%s", v.lv_rec->lr_sha256);
 	r = 0;
-	for (size_t i = 0; i < n_live && r == 0; i++) {
-		if (strcmp(live[i].ll_lab, name) != 0)
+	for (size_t i = 0; i < v.lv_n && r == 0; i++) {
+		if (strcmp(v.lv_live[i].ll_lab, name) != 0)
 			continue;
-		if (node_destroy(live[i].ll_name, true, err) < 0 && err->de_status != 404)
+		if (node_destroy(v.lv_live[i].ll_name, true, err) < 0 && err->de_status != 404)
 			r = -EIO;
 		else
-			json_object_array_add(removed, json_object_new_string(live[i].ll_name));
+			json_object_array_add(removed,
+					      json_object_new_string(v.lv_live[i].ll_name));
 		if (r == 0)
 			err_clear(err);
 	}
-	if (r == 0 && !found && json_object_array_length(removed) == 0)
+	if (r == 0 && !v.lv_found && json_object_array_length(removed) == 0)
 		r = err_set(err, 404, ENOENT, "no lab %s", name);
 	if (r == 0 && flows_apply(name, NULL, 0, err) < 0)
 		r = -EIO;
-	if (r == 0 && found) {
+	if (r == 0 && v.lv_found) {
 		lab_rec_path(name, path, sizeof(path));
 		if (unlink(path) < 0 && errno != ENOENT)
 			r = err_set(err, 500, errno, "lab %s: cannot remove its record: %s", name,
 				    strerror(errno));
 		file_sync_dir(path);
 	}
-out:
-	if (rec != NULL)
-		lab_rec_free(rec);
-	free(rec);
-	free(live);
+	lab_view_free(&v);
 	return r;
 }
 
@@ -508,17 +527,7 @@ int lab_down(const char *name, struct json_object **out, struct json_object **de
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&lab_mutex);
-	{
-		/* the sha256 of the last up, for the audit */
-		struct lab_rec *rec = calloc(1, sizeof(*rec));
-		bool found = false;
-		if (rec != NULL && lab_rec_load(name, rec, &found, NULL) == 0 && found)
-			snprintf(sha, sizeof(sha), "%s", rec->lr_sha256);
-		if (rec != NULL)
-			lab_rec_free(rec);
-		free(rec);
-	}
-	r = lab_down_locked(name, removed, err);
+	r = lab_down_locked(name, removed, sha, err);
 	pthread_mutex_unlock(&lab_mutex);
 	if (detail != NULL)
 		*detail = lab_detail(name, NULL, sha[0] ? sha : NULL);
@@ -559,47 +568,32 @@ static struct json_object *lab_node_status(const struct lab_live *l, const char 
 
 int lab_status_json(const char *name, struct json_object **out, struct dock_err *err)
 {
-	struct lab_rec *rec = calloc(1, sizeof(*rec));
-	struct lab_live *live = NULL;
 	struct json_object *nodes;
-	size_t n_live = 0;
-	bool found = false;
-	int r = -ENOMEM;
+	struct lab_view v;
 
-	if (validate_name("lab", name, LAB_NAME_MAX, err) < 0) {
-		free(rec);
+	if (validate_name("lab", name, LAB_NAME_MAX, err) < 0)
 		return -EINVAL;
-	}
-	if (rec == NULL || (live = lab_live_collect(&n_live)) == NULL) {
-		err_set(err, 500, ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = lab_rec_load(name, rec, &found, err)) < 0)
-		goto out;
+	if (lab_view_load(name, &v, err) < 0)
+		return -EIO;
 	nodes = json_object_new_array();
-	for (size_t i = 0; i < n_live; i++)
-		if (strcmp(live[i].ll_lab, name) == 0)
-			json_object_array_add(nodes, lab_node_status(&live[i], name));
-	if (!found && json_object_array_length(nodes) == 0) {
+	for (size_t i = 0; i < v.lv_n; i++)
+		if (strcmp(v.lv_live[i].ll_lab, name) == 0)
+			json_object_array_add(nodes, lab_node_status(&v.lv_live[i], name));
+	if (!v.lv_found && json_object_array_length(nodes) == 0) {
 		json_object_put(nodes);
-		r = err_set(err, 404, ENOENT, "no lab %s", name);
-		goto out;
+		lab_view_free(&v);
+		return err_set(err, 404, ENOENT, "no lab %s", name);
 	}
 	*out = json_object_new_object();
 	json_object_object_add(*out, "lab", json_object_new_string(name));
-	json_object_object_add(*out, "sha256", json_object_new_string(rec->lr_sha256));
-	json_object_object_add(*out, "file", json_object_new_string(rec->lr_file));
+	json_object_object_add(*out, "sha256", json_object_new_string(v.lv_rec->lr_sha256));
+	json_object_object_add(*out, "file", json_object_new_string(v.lv_rec->lr_file));
 	json_object_object_add(*out, "flows",
-			       rec->lr_flows ? json_tokener_parse(rec->lr_flows)
-					     : json_object_new_array());
+			       v.lv_rec->lr_flows ? json_tokener_parse(v.lv_rec->lr_flows)
+						  : json_object_new_array());
 	json_object_object_add(*out, "nodes", nodes);
-	r = 0;
-out:
-	if (rec != NULL)
-		lab_rec_free(rec);
-	free(rec);
-	free(live);
-	return r;
+	lab_view_free(&v);
+	return 0;
 }
 
 struct json_object *lab_list_json(void)
