@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
@@ -122,9 +123,20 @@ int fw_flows_set(const struct fw_flow *old, size_t nold, const struct fw_flow *a
 	return r;
 }
 
-/* `iifname . oifname . meta l4proto . th dport @node_flows accept`, and
- * with `ct direction reply`, `oifname . iifname . meta l4proto . th sport`
- * (the register layout nft makes of that text). */
+/* `ct direction reply` */
+static void flows_reply(struct fw_batch *b, struct nftnl_rule *r)
+{
+	uint8_t reply = 1; /* IP_CT_DIR_REPLY */
+	struct nftnl_expr *e = fw_expr(b, r, "ct");
+
+	if (e != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	fw_put(r, e);
+	fw_cmp(b, r, NFT_CMP_EQ, &reply, sizeof(reply));
+}
+
 /* The node_flows key into registers 1..3 and 9: the interface the flow
  * comes from, the one it goes to, the protocol and the port at PORT_OFF of
  * the transport header (the flow's dport, or its reply's sport). */
@@ -139,26 +151,37 @@ static void flows_key(struct fw_batch *b, struct nftnl_rule *r, uint32_t from_if
 	fw_verdict(b, r, NF_ACCEPT, NULL);
 }
 
+/* Three rules: a flow's packets, its replies, and the ICMP errors about
+ * its connections (b's "port unreachable" for a's UDP, a "fragmentation
+ * needed"), which conntrack calls related, in the reply direction. Their
+ * transport header is ICMP's and nft cannot key a set on conntrack's
+ * port (no type in a concatenation), so that rule looks at the bridges
+ * only: a connection between two nodes exists only when its first packet
+ * went along a flow (a dropped packet's conntrack is never confirmed).
+ * The one thing it lets by after a flow is removed: an ICMP error about
+ * a connection of that flow, which the reply rule cuts anyway. */
 void fw_flows_rules(struct fw_batch *b)
 {
-	uint8_t reply = 1; /* IP_CT_DIR_REPLY */
 	struct nftnl_rule *r;
-	struct nftnl_expr *e;
 
 	r = fw_rule_new(b, "forward");
 	flows_key(b, r, NFT_META_IIFNAME, NFT_META_OIFNAME, 2); /* th dport */
 	fw_rule_add(b, r, "iifname . oifname . meta l4proto . th dport @node_flows accept");
 
 	r = fw_rule_new(b, "forward");
-	e = fw_expr(b, r, "ct");
-	if (e != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	}
-	fw_put(r, e);
-	fw_cmp(b, r, NFT_CMP_EQ, &reply, sizeof(reply));
+	flows_reply(b, r);
 	flows_key(b, r, NFT_META_OIFNAME, NFT_META_IIFNAME, 0); /* th sport */
 	fw_rule_add(
 		b, r,
 		"ct direction reply oifname . iifname . meta l4proto . th sport @node_flows accept");
+
+	r = fw_rule_new(b, "forward");
+	fw_ct_bits(b, r, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_RELATED));
+	flows_reply(b, r);
+	fw_if_in(b, r, NFT_META_IIFNAME, FW_BRIDGES, false);
+	fw_if_in(b, r, NFT_META_OIFNAME, FW_BRIDGES, false);
+	fw_verdict(b, r, NF_ACCEPT, NULL);
+	fw_rule_add(
+		b, r,
+		"ct state related ct direction reply iifname @node_bridges oifname @node_bridges accept");
 }

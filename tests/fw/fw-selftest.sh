@@ -135,6 +135,7 @@ packet() {
 	}
 	tcp() { at "$1" "$PY" "$probe_py" tcp "$2" "$3" 0.5 || true; }
 	udp() { at "$1" "$PY" "$probe_py" udp "$2" "$3" 0.5 || true; }
+	udpc() { at "$1" "$PY" "$probe_py" udpc "$2" "$3" 0.5 || true; }
 	ping1() {
 		if ip netns exec "$1" busybox ping -c 1 -W 1 "$2" >/dev/null 2>&1; then
 			echo reach
@@ -205,6 +206,13 @@ packet() {
 	result "flow a -> b: udp to b's 80" timeout "$(udp node-a 10.231.0.10 80)"
 	result "flow a -> b: ping" blocked "$(ping1 node-a 10.231.0.10)"
 	result "flow a -> b: not b -> a:80" timeout "$(tcp node-b 10.231.0.2 80)"
+	fw flows a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp -- a,isc-a,b,isc-b,80/tcp \
+		a,isc-a,b,isc-b,82/tcp a,isc-a,b,isc-b,84/udp
+	result "flow a -> b:84/udp, nothing listening: b's ICMP error reaches a" refused \
+		"$(udpc node-a 10.231.0.10 84)"
+	result "no flow a -> b:85/udp: no answer at all" timeout "$(udpc node-a 10.231.0.10 85)"
+	fw flows a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp a,isc-a,b,isc-b,84/udp -- \
+		a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp
 	fw flows a,isc-a,b,isc-b,80/tcp a,isc-a,b,isc-b,82/tcp -- b,isc-b,a,isc-a,81/tcp
 	result "flow changed to b -> a:81: a -> b:80 cut" timeout "$(tcp node-a 10.231.0.10 80)"
 	result "flow changed to b -> a:81: it answers" a81 "$(tcp node-b 10.231.0.2 81)"

@@ -28,7 +28,7 @@ def serve(specs):
     socks = []
     for spec in specs:
         proto, addr, port, banner = spec.split(":", 3)
-        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM  # udp, udpc
         s = socket.socket(socket.AF_INET, kind)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if proto == "udp" and addr == "0.0.0.0":
@@ -60,12 +60,15 @@ def serve(specs):
 
 
 def client(proto, addr, port, timeout):
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM  # udp, udpc
     s = socket.socket(socket.AF_INET, kind)
     s.settimeout(timeout)
     try:
         if proto == "tcp":
             s.connect((addr, port))
+        elif proto == "udpc":  # connected: an ICMP error is "refused"
+            s.connect((addr, port))
+            s.send(b"q\n")
         else:
             s.sendto(b"q\n", (addr, port))
         data = s.recv(512)
@@ -150,7 +153,7 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "serve":
         serve(args)
-    elif cmd in ("tcp", "udp"):
+    elif cmd in ("tcp", "udp", "udpc"):
         return client(cmd, args[0], int(args[1]), float(args[2]) if len(args) > 2 else 1.0)
     elif cmd == "sweep":
         sweep(args[0], int(args[1]), int(args[2]), float(args[3]) if len(args) > 3 else 0.5)
