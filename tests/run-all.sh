@@ -113,7 +113,6 @@ run_suite e2e-quickstart env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/li
 run_suite e2e-audit env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/audit.sh
 run_suite e2e-firewall env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/firewall.sh
 run_suite e2e-egress env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/egress.sh
-run_suite e2e-publish env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/publish.sh
 run_suite e2e-resources env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/resources.sh
 run_suite e2e-cleanse env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/cleanse.sh
 run_suite e2e-forensic env ISC_SRC="$SRC" ISC_IMAGES="$SRC/$B/images" tests/lib/sandbox.sh -- tests/e2e/forensic.sh
