@@ -4,13 +4,24 @@
 # namespace joined by a veth pair plays the external client. Guests run
 # commands through their serial console (the micro image has a root shell
 # there), so traffic from a node is real traffic from a real guest.
+# Then "deny means deny" and the publish limits (issue 15; was
+# tests/e2e/publish.sh), on the same two nodes:
+#  1. DNS: libvirt's dnsmasq forwards to a resolver of the test's own in the
+#     "outside" namespace (a resolv.conf bind-mounted before any network
+#     starts); the egress-deny node's lookup of a made-up name never reaches
+#     it, the egress-allow node's does.
+#  2. publish: a host port below publish_ports (default 1024-65535) and a
+#     port on which a socket of the host listens are refused, naming the port
+#     and the range or the listener; an allowed one works.
+#  3. a recorded publish whose port became busy while the dock was down is
+#     not installed at start: status WARN with the reason, no on_fail, logged
+#     and audited.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
 . "$SRC/tests/e2e/lib.sh"
 plan_start "firewall: publish, isolation, egress, anti-spoofing, quarantine — with packets"
 dock_setup "" micro
-dock_start
 
 outside_setup
 # Servers: on the outside (egress target) and on the host (must stay
@@ -18,12 +29,33 @@ outside_setup
 mkdir -p "$W/www" && echo "outside ok" >"$W/www/index.html"
 $OUT python3 -m http.server --bind 192.0.2.2 --directory "$W/www" 8000 >/dev/null 2>&1 &
 python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 9999 >/dev/null 2>&1 &
+# The resolver: answers every query NXDOMAIN and logs the name asked.
+cat >"$W/resolver.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.2", 53))
+log = open(sys.argv[1], "a", buffering=1)
+while True:
+    q, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while i < len(q) and q[i] != 0:
+        labels.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+        i += 1 + q[i]
+    log.write(".".join(labels) + "\n")
+    s.sendto(q[:2] + b"\x81\x83" + q[4:6] + b"\0\0\0\0\0\0" + q[12:i + 5], peer)
+PY
+: >"$W/queries.log"
+$OUT python3 "$W/resolver.py" "$W/queries.log" &
+echo "nameserver 192.0.2.2" >"$W/resolv.conf"
+mount --bind "$W/resolv.conf" /etc/resolv.conf
+dock_start
 
 finish() {
 	kill "$DOCKD_PID" 2>/dev/null
 	dock_diag
 	[ "$_t_fail" != 0 ] && [ -e "$W/after-publish.nft" ] && { t_diag "--- nft ruleset after publish"; sed 's/^/# /' "$W/after-publish.nft" | head -150; }
 	[ "$_t_fail" != 0 ] && { t_diag "--- console a"; tail -c 3000 "$W/run/console/a.log" | sed 's/^/# /'; }
+	[ "$_t_fail" != 0 ] && { t_diag "--- queries"; sed 's/^/# /' "$W/queries.log"; }
 	t_done
 }
 trap 'finish; exit $?' EXIT
@@ -32,8 +64,10 @@ has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
 has_lease() { guest_run "$1" "ip -4 addr show eth0 | grep -q 'inet $2/'"; }
 http_out() { $OUT curl -s -m 3 "$@"; }
 
-t_ok "create a (micro, publish 8080:80)" "$A" create a --image micro --memory 160M --scratch-size 32M --publish 8080:80
-t_ok "create b (micro, egress deny)" "$A" create b --image micro --memory 160M --scratch-size 32M --egress deny
+bg_run a "$A" create a --image micro --memory 160M --scratch-size 32M --publish 8080:80
+bg_run b "$A" create b --image micro --memory 160M --scratch-size 32M --egress deny
+bg_ok "create a (micro, publish 8080:80)" a
+bg_ok "create b (micro, egress deny)" b
 IP_A=$("$A" inspect a | jq -r .ip)
 IP_B=$("$A" inspect b | jq -r .ip)
 GW_A=$("$A" inspect a | jq -r .gateway)
@@ -43,6 +77,17 @@ guest_attach a
 guest_attach b
 t_ok "a got its address by DHCP through the firewall" wait_for 60 has_lease a "$IP_A"
 t_ok "b got its address by DHCP through the firewall" wait_for 60 has_lease b "$IP_B"
+
+# --- egress deny: no lookup leaves by the gateway's resolver (issue 15)
+t_ok "b's network forwards no DNS (dnsmasq no-resolv: its own names only)" bash -c "virsh net-dumpxml isc-b | grep -q \"<dnsmasq:option value='no-resolv'/>\""
+GW_B=$("$A" inspect b | jq -r .gateway)
+guest_run b "timeout 5 nslookup leak-from-b.example $GW_B >/dev/null 2>&1"
+guest_run a "timeout 5 nslookup asked-by-a.example $GW_A >/dev/null 2>&1"
+t_ok "a's lookup reaches the outside resolver (egress allow)" \
+	wait_for 10 grep -q '^asked-by-a\.example$' "$W/queries.log"
+# b asked first: had it left, it would be there by now.
+t_is "b's lookup never reaches the resolver (egress deny)" \
+	"$(grep -c 'leak-from-b' "$W/queries.log")" 0
 
 # --- inbound
 t_is "outside -> host:8080 reaches a's service" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
@@ -163,5 +208,48 @@ t_ok "fw show lists both nodes and a's published port" bash -c "'$A' fw show | g
 for id in firewall published-ports; do
 	t_is "status a: $id PASS" "$(jq -r --arg id $id '.checks[]|select(.id==$id).status' "$W/a.status.json")" PASS
 done
+
+# --- publish limits (issue 15)
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+out=$("$A" publish a 80:80 2>&1)
+t_is "publish 80:80 refused, exit 2 (bad input) ($out)" "$? $(grep -c 'host port 80 is outside publish_ports 1024-65535' <<<"$out")" "2 1"
+out=$("$A" create x --image micro --memory 160M --scratch-size 32M --publish 22:22 2>&1)
+t_is "create --publish 22:22 refused, exit 2 ($out)" "$? $(grep -c 'host port 22 is outside publish_ports' <<<"$out")" "2 1"
+t_ok "... and nothing of x was made" bash -c "! '$A' inspect x >/dev/null 2>&1 && ! virsh net-info isc-x >/dev/null 2>&1"
+mkdir -p "$W/hostwww" && echo "host ok" >"$W/hostwww/index.html"
+python3 -m http.server --bind 0.0.0.0 --directory "$W/hostwww" 18080 >/dev/null 2>&1 &
+t_ok "a host service listens on 18080" wait_for 20 listening 18080
+out=$("$A" publish a 18080:80 2>&1)
+t_is "publish 18080:80 refused naming the listener, exit 4 (conflict) ($out)" \
+	"$? $(grep -c 'host port 18080/tcp is in use by a listening socket (0.0.0.0:18080)' <<<"$out")" "4 1"
+t_ok "publish 8082:80 (allowed)" "$A" publish a 8082:80
+t_is "outside -> host:8082 reaches a's service" "$(http_out http://192.0.2.1:8082/)" "isc micro ok"
+
+# --- a recorded port taken while the dock was down is withheld at start
+kill "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+python3 -m http.server --bind 0.0.0.0 --directory "$W/hostwww" 8082 >/dev/null 2>&1 &
+t_ok "a host service now listens on 8082" wait_for 20 listening 8082
+dock_start
+t_is "the dock restarts" $? 0
+t_is "a's record still publishes 8082:80 (and 8080:80)" \
+	"$("$A" inspect a | jq -r '.firewall.published | sort | join(" ")')" "8080:80/tcp 8082:80/tcp"
+t_is "the kernel does not publish it (8080 alone)" \
+	"$("$A" fw show a --json | jq -c '[.nodes[0].published[] | tostring | select(test("8082"))] | length')" 0
+t_is "outside -> host:8082 reaches the host's own listener" "$(http_out http://192.0.2.1:8082/)" "host ok"
+"$A" status a --json >"$W/a.status.json"
+t_is "status: published-ports is WARN" \
+	"$(jq -r '.checks[] | select(.id == "published-ports") | .status' "$W/a.status.json")" WARN
+t_ok "... with the reason" bash -c "jq -r '.checks[] | select(.id == \"published-ports\") | .evidence' '$W/a.status.json' | grep -q 'not installed: publish 8082:80/tcp: host port 8082/tcp is in use by a listening socket (0.0.0.0:8082)'"
+t_ok "the dock logged it" grep -q 'node a: not installed: publish 8082:80/tcp' "$W/dockd.log"
+t_is "the audit trail has it, from the dock" \
+	"$("$A" audit --node a --json | jq '[.[] | select(.action == "publish-withheld" and .who == "dock" and .detail.publish == "8082:80/tcp")] | length')" 1
+t_is "no check turned FAIL for it (on_fail not fired)" \
+	"$("$A" audit --node a --json | jq '[.[] | select(.action == "check-failed" and .detail.check == "published-ports")] | length')" 0
+t_is "a is not quarantined" "$("$A" inspect a | jq -r .state)" running
+t_ok "unpublish of the withheld port works" "$A" unpublish a 8082:80
+t_is "... and status is PASS again" \
+	"$("$A" status a --json | jq -r '.checks[] | select(.id == "published-ports") | .status')" PASS
+t_is "outside -> host:8080 still reaches a" "$(http_out http://192.0.2.1:8080/)" "isc micro ok"
 t_ok "destroy a and b" bash -c "'$A' destroy --force a && '$A' destroy --force b"
 t_ok "the host port is closed after destroy" bash -c "! $OUT curl -s -m 2 http://192.0.2.1:8080/"

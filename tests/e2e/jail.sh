@@ -38,8 +38,11 @@ finish() {
 }
 trap 'finish; exit $?' EXIT
 
-t_ok "create a" "$A" create a --image micro --memory 160M --scratch-size 32M
-t_ok "create b" "$A" create b --image micro --memory 160M --scratch-size 32M
+# side by side (a create waits on libvirt and QEMU, not only on a CPU)
+bg_run a "$A" create a --image micro --memory 160M --scratch-size 32M
+bg_run b "$A" create b --image micro --memory 160M --scratch-size 32M
+bg_ok "create a" a
+bg_ok "create b" b
 UA=$(uid_of a) UB=$(uid_of b)
 t_ok "a and b have distinct uids of the range ($UA, $UB)" \
 	bash -c "[ '$UA' != '$UB' ] && [ '$UA' -ge 90000 ] && [ '$UB' -ge 90000 ] && [ '$UA' -le 90001 ] && [ '$UB' -le 90001 ]"

@@ -7,6 +7,13 @@
 # flows, kill -9 of the dock during an up and the next up finishing it,
 # kill -9 of iscadm during an up (the dock finishes it; the live progress),
 # down leaving nothing of the lab (libvirt, nft, state) and the audit trail.
+# The lab's flows and names (what tests/e2e/flows.sh did on a lab of its own):
+# set through PUT /v1/labs/shop/flows (flows_apply, what `lab up` calls):
+# web -> db:80/tcp answers; web -> db on another port (served there), db ->
+# web (db with egress allowed) and job -> db are dropped; web resolves "db"
+# on its gateway and nothing else of the lab, db and job resolve no lab node;
+# a change of the flow moves all of it; the same after kill -9 of dockd with
+# table inet isc deleted; a destroyed node's flows and names go with it.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -14,7 +21,16 @@ plan_start "lab: a 3-node micro lab from one file"
 
 . "$SRC/tests/e2e/lib.sh"
 dock_setup "stop_timeout_s = 10" micro
-trap 'dock_finish_wait; exit $?' EXIT
+finish() {
+	if [ "$_t_fail" != 0 ]; then
+		t_diag "--- nft"
+		nft list table inet isc 2>&1 | sed 's/^/# /' | head -150
+		t_diag "--- network isc-shop-web"
+		virsh net-dumpxml isc-shop-web 2>&1 | sed 's/^/# /'
+	fi
+	dock_finish_wait
+}
+trap 'finish; exit $?' EXIT
 # t_not DESC CMD...: CMD fails
 t_not() {
 	local d=$1
@@ -52,7 +68,7 @@ name: shop
 defaults: {image: micro, memory: 160M, scratch: 32M, vcpus: 1}
 nodes:
   web: {egress: deny}
-  db:  {egress: deny}
+  db:  {}
   job: {egress: deny}
 ${2:-}
 flows:
@@ -149,7 +165,7 @@ t_not "job -> db:80 dropped" reach shop-job "$DB" 80
 cat >"$L/shop.lab.yaml" <<Y
 name: shop
 defaults: {image: micro, memory: 160M, scratch: 32M, vcpus: 1}
-nodes: {web: {egress: deny}, db: {egress: deny}}
+nodes: {web: {egress: deny}, db: {}}
 flows: [{from: web, to: db, port: 80/tcp}]
 Y
 lab_up "$W/up6"
@@ -177,6 +193,85 @@ t_is "... the three others were not restarted" "$(domids)" "$ids"
 sha7=$(sha256sum "$L/shop.lab.yaml" | cut -d' ' -f1)
 t_ok "audit: the killed client's up, done (ok) with its file's sha256" \
 	grep -q '"action":"lab-up","node":"shop","result":"ok".*"sha256":"'"$sha7"'"' "$W/state/audit.log"
+
+# --- the lab's flows and names (issue 21), set through PUT /v1/labs/shop/flows
+api() { # METHOD PATH [BODY]: the answer's body; fails (curl -f) on a status >= 400
+	curl -sf --unix-socket "$ISC_SOCKET" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} \
+		"http://dock$2"
+}
+flows() { # FROM>TO:PORT/PROTO...: PUT them as lab shop's flows
+	local body="" f
+	for f in "$@"; do
+		body+="${body:+,}{\"from\":\"shop-${f%%>*}\",\"to\":\"shop-$(cut -d'>' -f2 <<<"${f%%:*}")\",\"port\":\"${f#*:}\"}"
+	done
+	api PUT /v1/labs/shop/flows "{\"flows\":[$body]}" >/dev/null
+}
+# probe NODE URL...: one word a URL: "answers" (the micro page came) or
+# "dropped" (lib.sh's guest_fetch).
+probe() {
+	local node=$1
+	shift
+	guest_fetch "$node" 'isc micro ok' answers "$@"
+}
+# names NODE NAME...: what the node's gateway resolver says for each short
+# name: "IP" or "-"
+names() {
+	local node=$1 gw out=""
+	gw=$("$A" inspect "shop-$node" | jq -r .gateway)
+	shift
+	for n in "$@"; do
+		guest_run "shop-$node" "timeout 3 nslookup $n $gw 2>/dev/null | sed -n 's/^Address[ 0-9]*: *\([0-9.]*\)$/\1/p' | grep -v '^$gw\$' | tail -1 > /tmp/ns.$n; grep -q . /tmp/ns.$n"
+		if [ $? = 0 ]; then
+			guest_run "shop-$node" "grep -qx $(eval echo "\$IP_${n^^}") /tmp/ns.$n" && out+="$n " || out+="?$n "
+		else
+			out+="- "
+		fi
+	done
+	echo "$out"
+}
+
+# shellcheck disable=SC2034 # names() reads them through eval
+IP_WEB=$WEB IP_DB=$DB IP_JOB=$(ip_of shop-job)
+# a second service on db, port 81: what a flow to port 80 must not open
+guest_run shop-db "busybox httpd -p 81 -h /srv/www"
+t_ok "db serves port 81 too (seen from inside)" wait_for 10 guest_run shop-db \
+	"wget -q -O - http://127.0.0.1:81/ | grep -q 'isc micro ok'"
+t_ok "PUT /v1/labs/shop/flows: none" flows
+t_is "no flow: web -> db:80 dropped" "$(probe shop-web "http://$DB/")" "dropped "
+t_ok "PUT /v1/labs/shop/flows web>db:80/tcp" flows "web>db:80/tcp"
+t_is "GET /v1/labs/shop/flows" "$(api GET /v1/labs/shop/flows | jq -c .flows)" \
+	'[{"from":"shop-web","to":"shop-db","port":"80/tcp"}]'
+t_is "web -> db:80 answers; web -> db:81 dropped" "$(probe shop-web "http://$DB/" "http://$DB:81/")" \
+	"answers dropped "
+t_is "db -> web:80 dropped (db's egress allowed)" "$(probe shop-db "http://$WEB/")" "dropped "
+t_is "job -> db:80 and :81 dropped" "$(probe shop-job "http://$DB/" "http://$DB:81/")" "dropped dropped "
+t_is "web resolves db (its flow), not job" "$(names web db job)" "db - "
+t_is "db resolves no lab node (no flow from db)" "$(names db web job)" "- - "
+t_is "job resolves no lab node" "$(names job web db)" "- - "
+t_ok "a node of another lab is refused" bash -c "! curl -sf --unix-socket '$ISC_SOCKET' -X PUT -d '{\"flows\":[{\"from\":\"shop-web\",\"to\":\"shop-db\",\"port\":\"80\"}]}' http://dock/v1/labs/u/flows"
+
+t_ok "change: web>db:81/tcp" flows "web>db:81/tcp"
+t_is "after the change: web -> db:81 answers, web -> db:80 dropped" \
+	"$(probe shop-web "http://$DB:81/" "http://$DB/")" "answers dropped "
+
+# kill -9 with the table deleted: the flows come back from the record
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+nft delete table inet isc
+dock_start
+t_is "dock restarted (kill -9, table inet isc deleted)" $? 0
+t_ok "fw show: the policy in force is fw_init's" bash -c "'$A' fw show --json | jq -e '.policy_ok'"
+t_is "after the restart: web -> db:81 answers, web -> db:80 dropped" \
+	"$(probe shop-web "http://$DB:81/" "http://$DB/")" "answers dropped "
+t_is "after the restart: db -> web and job -> db dropped" \
+	"$(probe shop-db "http://$WEB/") $(probe shop-job "http://$DB:81/")" "dropped  dropped "
+t_is "after the restart: web resolves db, not job" "$(names web db job)" "db - "
+
+# a node's flows and names leave with it
+t_ok "destroy shop-db" "$A" destroy --force shop-db
+t_is "shop-db's flows are gone from the lab's record" "$(api GET /v1/labs/shop/flows | jq -c .flows)" "[]"
+t_is "and from the table" "$(nft -j list set inet isc node_flows | jq '[.nftables[].set.elem // empty] | length')" 0
+t_is "web no longer resolves db" "$(names web db)" "- "
 
 # --- down: nothing of the lab is left; the audit trail is
 "$A" lab down </dev/null >/dev/null 2>&1

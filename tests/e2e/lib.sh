@@ -3,11 +3,12 @@
 # started in this shell, and a polling helper.
 #   dock_setup "extra config lines" IMAGE...   # writes $W/dockd.conf, copies images
 #   dock_start [DOCKD-ARGS...]                 # starts dockd, sets DOCKD_PID
-#   wait_for SECONDS CMD...                    # polls CMD every 0.5 s
+#   wait_for SECONDS CMD...                    # polls CMD every 0.25 s
 #   outside_setup                              # netns "outside" (192.0.2.2) <-> here (192.0.2.1); $OUT runs in it
 #   guest_attach NODE; guest_run NODE CMD      # a command in the guest's console shell
 #   guest_fetch NODE MATCH WORD URL...         # fetch URLs from the guest at once: WORD or "dropped" each
 #   syslog_listen SOCK FILE                    # a datagram listener standing in for the system logger
+#   bg_run NAME CMD...; bg_ok DESC NAME; bg_wait NAME  # CMD in the background (creates side by side)
 SRC=${ISC_SRC:?}
 W=$SANDBOX_DIR/dock
 A=$SRC/build/iscadm
@@ -69,8 +70,29 @@ wait_for() { # SECONDS CMD...: until CMD succeeds, SECONDS of wall time at most
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.5
+		sleep 0.25
 	done
+}
+
+# bg_run NAME CMD...: start CMD in the background, in the caller's shell (a
+# create beside another: it waits on libvirt and QEMU, not only on a CPU).
+# bg_ok DESC NAME: wait for it; t_ok's line.
+# bg_wait NAME: wait for it; its exit status.
+declare -A BG_PID
+bg_run() {
+	local n=$1
+	shift
+	"$@" </dev/null >"$W/bg-$n.out" 2>&1 &
+	BG_PID[$n]=$!
+}
+bg_wait() { wait "${BG_PID[$1]}"; } # NAME: its exit status
+bg_ok() {
+	local rc
+	bg_wait "$2"
+	rc=$?
+	if [ $rc = 0 ]; then t_pass "$1"; else
+		t_fail "$1" "command in the background: $2 (exit $rc)" "$(tail -30 "$W/bg-$2.out")"
+	fi
 }
 
 # On failure, show the tail of the dock's log and of every console.
@@ -119,7 +141,16 @@ guest_attach() {
 	# Drain what the guest prints (it is in the console log too), or the
 	# pty fills up and the guest's console stalls.
 	cat <&"$fd" >/dev/null 2>&1 &
-	sleep 1.5
+	# Until the guest's shell echoes a word typed now (QEMU notices the
+	# client within a second; what is typed before waits in the pty): the
+	# typed line holds the word split by quotes, only the output has it whole.
+	local id=A$GUEST_SEQ$RANDOM$RANDOM log=$W/run/console/$1.log
+	printf '\necho %s"RE"ADY\n' "$id" >&"$fd"
+	for _ in $(seq 30); do
+		grep -aq "${id}READY" "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 0 # as before (a sleep): a later guest_run says if the shell answers
 }
 # guest_run NODE CMD: run CMD in the guest's console shell; its exit status.
 GUEST_SEQ=0
@@ -130,11 +161,11 @@ guest_run() {
 	log=$W/run/console/$node.log
 	[ -n "${PTYFD[$node]:-}" ] || return 99
 	printf '\n%s; echo %s-$?-END\n' "$cmd" "$id" >&"${PTYFD[$node]}"
-	for _ in $(seq 60); do
+	for _ in $(seq 300); do
 		if grep -aq "$id-[0-9]*-END" "$log"; then
 			return "$(grep -ao "$id-[0-9]*-END" "$log" | tail -1 | cut -d- -f2)"
 		fi
-		sleep 0.5
+		sleep 0.1
 	done
 	return 98
 }
