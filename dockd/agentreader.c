@@ -224,14 +224,20 @@ void agentreader_main(void)
 
 	ar_confine();
 	for (;;) {
-		struct pollfd pfd = { .fd = AGENTREADER_CHAN_FD, .events = POLLIN };
+		/* The dock's end too: when the dock dies (its socket hangs up)
+		 * the reader goes at once, not at the agent's next line, which
+		 * it would read and lose. */
+		struct pollfd pfd[2] = { { .fd = AGENTREADER_CHAN_FD, .events = POLLIN },
+					 { .fd = AGENTREADER_CTL_FD, .events = 0 } };
 		uint64_t overlong = rd.ar_overlong;
 		ssize_t n;
 		int64_t now;
 
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
 			_exit(1);
-		if (pfd.revents != 0) {
+		if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+			_exit(0);
+		if (pfd[0].revents != 0) {
 			n = read(AGENTREADER_CHAN_FD, buf, sizeof(buf));
 			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
 				_exit(0); /* the channel closed: the dock sees our exit */

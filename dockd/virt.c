@@ -525,6 +525,37 @@ static virDomainPtr virt_dom(virConnectPtr c, const char *name, struct dock_err 
 	return d;
 }
 
+/* The memory hard limit, live (the domain's cgroup). */
+static int virt_dom_hard_limit_set(virDomainPtr d, const char *name, unsigned long long kib,
+				   struct dock_err *err)
+{
+	virTypedParameter p = { .type = VIR_TYPED_PARAM_ULLONG };
+
+	snprintf(p.field, sizeof(p.field), "%s", VIR_DOMAIN_MEMORY_HARD_LIMIT);
+	p.value.ul = kib;
+	if (virDomainSetMemoryParameters(d, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0)
+		return err_set(err, 500, virt_errno(), "domain %s: memory hard limit: %s", name,
+			       virt_msg());
+	return 0;
+}
+
+int virt_domain_set_hard_limit(const char *name, unsigned long long kib, struct dock_err *err)
+{
+	virDomainPtr d;
+	int r;
+	VIRT_CONN(c, err);
+
+	d = virt_dom(c, name, err);
+	if (d == NULL) {
+		virConnectClose(c);
+		return -ENOENT;
+	}
+	r = virt_dom_hard_limit_set(d, name, kib, err);
+	virDomainFree(d);
+	virConnectClose(c);
+	return r;
+}
+
 int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struct dock_err *err)
 {
 	virDomainPtr d;
@@ -545,16 +576,10 @@ int virt_domain_start(const char *name, unsigned long long hard_limit_kib, struc
 		r = err_set(err, 500, virt_errno(), "domain %s: start: %s", name, virt_msg());
 		goto out;
 	}
-	if (hard_limit_kib > 0) {
-		virTypedParameter p = { .type = VIR_TYPED_PARAM_ULLONG };
-		snprintf(p.field, sizeof(p.field), "%s", VIR_DOMAIN_MEMORY_HARD_LIMIT);
-		p.value.ul = hard_limit_kib;
-		if (virDomainSetMemoryParameters(d, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-			r = err_set(err, 500, virt_errno(), "domain %s: memory hard limit: %s",
-				    name, virt_msg());
-			virDomainDestroy(d);
-			goto out;
-		}
+	if (hard_limit_kib > 0 && virt_dom_hard_limit_set(d, name, hard_limit_kib, err) < 0) {
+		r = -EIO;
+		virDomainDestroy(d);
+		goto out;
 	}
 	if (virDomainResume(d) < 0) {
 		r = err_set(err, 500, virt_errno(), "domain %s: resume: %s", name, virt_msg());

@@ -82,6 +82,8 @@ void virt_free_names(char **names, size_t n);
 char *virt_xml(enum virt_kind kind, const char *id);
 /* The domain's memory hard limit in KiB (0 when unlimited or absent). */
 unsigned long long virt_domain_hard_limit(const char *name);
+/* Set the memory hard limit of a running or paused domain (live). */
+int virt_domain_set_hard_limit(const char *name, unsigned long long kib, struct dock_err *err);
 /* Number of vCPUs the running domain has (0 when not running). */
 unsigned virt_domain_vcpus(const char *name);
 

@@ -1,21 +1,21 @@
 #!/bin/bash
 # End-to-end test of the resource controls (issue 21), inside
 # tests/lib/sandbox.sh. Bad limits are refused naming the input (exit 2,
-# HTTP 400); two micro nodes get limits that land in libvirt's live XML and
-# the QEMU's cgroup, and are measured with one-sided bounds only (a slow
-# machine makes each pass more easily, never fail):
+# HTTP 400); three micro nodes get limits that land in libvirt's live XML,
+# the QEMU's cgroup and the dock's nft table, and are measured with
+# one-sided bounds only (a slow machine makes each pass more easily, never
+# fail):
 #  - c (--cpus 0.25): a busy loop in the guest uses at most 40% of a core
 #    over 10 s (the QEMU cgroup's CPU usage);
 #  - r (--disk-write-mbps 5): a dd to /scratch takes at least what 5 MB/s
 #    implies;
 #  - n (--net-out-mbps 10): a transfer from the guest through a published
-#    port takes at least what 10 Mbit/s implies. libvirt shapes with tc
-#    (htb and sfq on the tap's egress, a policer on its ingress): on a
-#    kernel without sch_sfq or act_police no node with network limits can
-#    start, and that part is skipped, saying so.
-# The `resources` row PASSes for both, and FAILs naming the limit once one
-# is changed behind the dock's back (virsh blkdeviotune, schedinfo, the
-# cgroup file itself).
+#    port takes at least what 10 Mbit/s implies (the node's chain bw-n).
+# The `resources` row PASSes, and FAILs naming the limit once one is
+# changed behind the dock's back (virsh blkdeviotune, schedinfo, the
+# cgroup file itself, the bw chain). Last, a domain left paused without
+# its memory cap (a dock killed mid-start) is capped by the next dock
+# before it runs.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -190,3 +190,21 @@ else
 fi
 t_like "c: FAIL after the cgroup's quota was written directly, naming it" "$(row c resources)" \
 	"^FAIL differs from the record: cpus 0.25: cgroup quota 60000/100000 us"
+
+# --- a domain left paused without its memory cap (what a dock killed
+# between the paused start and the cap leaves): the next dock caps it,
+# then lets it run
+want=$((($(jq .memory_mib "$W/state/nodes/r.json") + 512) * 1024))
+hard() { virsh memtune isc-r | awk '$1 == "hard_limit" { print $3 }'; }
+t_is "r's memory hard limit is the record's memory + 512 MiB" "$(hard)" "$want"
+virsh suspend isc-r >/dev/null && virsh memtune isc-r --hard-limit -1 --live >/dev/null
+t_is "r paused and uncapped behind the dock's back" "$(virsh domstate isc-r) $(hard)" "paused unlimited"
+kill -9 "$DOCKD_PID"
+wait "$DOCKD_PID" 2>/dev/null
+dock_start
+t_is "dock restarted (kill -9)" $? 0
+wait_for 30 bash -c '[ "$(virsh domstate isc-r)" = running ]'
+t_is "the restarted dock capped r, then resumed it" "$(virsh domstate isc-r) $(hard)" "running $want"
+t_ok "... and said so" grep -q 'node r: found paused without its memory hard limit' "$W/dockd.log"
+t_ok "r's resources row no longer names the memory limit" \
+	bash -c "! '$A' status r --json | jq -r '.checks[] | select(.id == \"resources\") | .evidence' | grep -q 'hard limit'"
