@@ -156,7 +156,10 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 	case FW_EGRESS_DENIED:
 	case FW_NODE_DROP:
 	case FW_NODE_BW:
+	case FW_NODE_NAMES:
 		if (which == FW_NODE_BW && fi->fi_in_bps == 0 && fi->fi_out_bps == 0 && !all)
+			break;
+		if (which == FW_NODE_NAMES && fi->fi_nnames == 0 && !all)
 			break;
 		if (which == FW_QUARANTINED && !fi->fi_quarantined && !all)
 			break;
@@ -168,8 +171,10 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 		fw_key_ifname(&e->e_key, fi->fi_bridge);
 		e->e_chain = which == FW_NODE_DROP ? fi->fi_chain
 			: which == FW_NODE_BW      ? fi->fi_bw_chain
+			: which == FW_NODE_NAMES   ? fi->fi_names_chain
 						   : NULL;
-		e->e_jump = which == FW_NODE_BW;
+		/* a jump: what the chain does not accept goes on in the caller */
+		e->e_jump = which == FW_NODE_BW || which == FW_NODE_NAMES;
 		break;
 	case FW_SUBNETS:
 		e = fw_el_new(b, out, fi);

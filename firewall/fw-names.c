@@ -2,7 +2,8 @@
  * pure half: the strict check of an entry (an RFC 1123 host name, a port,
  * tcp or udp), the name of the nft set its answers are pinned into, and
  * the dnsmasq options that make the node's resolver answer that name only
- * (forwarded upstream) and pin each answer into the set. No netlink here. */
+ * (forwarded upstream) and pin each answer into the set. No netlink here;
+ * fw-names-nft.c builds the sets, the chain and the map element. */
 #include "fw-int.h"
 
 #include <errno.h>
@@ -135,19 +136,46 @@ int fw_name_dnsmasq(const struct fw_name_entry *e, const char *bridge, size_t i,
 	return n < 0 || (size_t)n >= nsize ? -ENAMETOOLONG : 0;
 }
 
-/* Checked strictly first, so that a bad name is told as such; then
- * refused: the resolver of an egress-deny node answers no name yet, and
- * no set holds its answers, so the entry could only mislead. */
-int fw_names_parse_entry(const char *who, const char *s, struct fw_range *r, struct dock_err *err)
+/* Checked strictly; appended to the node's entries by name. */
+int fw_names_parse_entry(const char *who, const char *s, struct fw_info *fi, struct dock_err *err)
 {
 	struct fw_name_entry e;
 	char q[FW_SAFE_MAX + 8];
 
 	if (fw_name_entry_parse(who, s, &e, err) < 0)
 		return -EINVAL;
-	memset(r, 0, sizeof(*r));
-	return err_set(err, 400, EOPNOTSUPP,
-		       "%s: allowed destination \"%s\": entries by name are not supported yet "
-		       "(give the addresses as CIDR[:PORT/PROTO])",
-		       who, fw_safe(s, q, sizeof(q)));
+	if (fi->fi_nnames == FW_NAMES_MAX)
+		return err_set(err, 400, E2BIG,
+			       "%s: allowed destination \"%s\": more than %d entries by name", who,
+			       fw_safe(s, q, sizeof(q)), FW_NAMES_MAX);
+	for (size_t i = 0; i < fi->fi_nnames; i++) {
+		const struct fw_name_entry *o = &fi->fi_names[i];
+
+		if (strcmp(o->ne_host, e.ne_host) == 0 && o->ne_port == e.ne_port &&
+		    o->ne_proto == e.ne_proto)
+			return err_set(err, 400, EINVAL,
+				       "%s: allowed destination \"%s\" is given twice", who,
+				       fw_safe(s, q, sizeof(q)));
+	}
+	fi->fi_names[fi->fi_nnames++] = e;
+	return 0;
+}
+
+bool fw_names_same(const struct fw_info *a, const struct fw_info *b)
+{
+	if (a->fi_nnames != b->fi_nnames)
+		return false;
+	for (size_t i = 0; i < a->fi_nnames; i++) {
+		const struct fw_name_entry *x = &a->fi_names[i], *y = &b->fi_names[i];
+
+		if (strcmp(x->ne_host, y->ne_host) != 0 || x->ne_port != y->ne_port ||
+		    x->ne_proto != y->ne_proto)
+			return false;
+	}
+	return true;
+}
+
+void fw_name_format(const struct fw_name_entry *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u/%s", e->ne_host, e->ne_port, fw_proto_name(e->ne_proto));
 }
