@@ -310,7 +310,7 @@ static int node_apply_update(const struct node_fwview *old, const struct node_re
 static int node_net_parse(const char *name, const struct json_object *spec, struct node_rec *rec,
 			  struct dock_err *err)
 {
-	char pub[NODE_PUBLISH_MAX][24], allow[NODE_ALLOW_MAX][32], what[64], egress[8];
+	char pub[NODE_PUBLISH_MAX][24], allow[NODE_ALLOW_MAX][NODE_ALLOW_LEN], what[64], egress[8];
 	size_t npub = 0, nallow = 0;
 	struct fw_publish p;
 	int r;

@@ -316,8 +316,6 @@ int fw_init_check(const struct fw_info *fi, size_t n, struct dock_err *err);
 /* An RFC 1123 host name: lower-case labels of [a-z0-9-] (1..63, no '-' at
  * either end), at least two, the last not all digits, FW_NAME_HOST_MAX. */
 bool fw_name_host_ok(const char *s);
-/* Whether an allow entry names a host (a letter before its port). */
-bool fw_name_entry_is(const char *s);
 /* "NAME:PORT[/tcp|/udp]" (the port required) into e; 400 naming it. */
 int fw_name_entry_parse(const char *who, const char *s, struct fw_name_entry *e,
 			struct dock_err *err);

@@ -6,9 +6,11 @@
  * fw-names-nft.c builds the sets, the chain and the map element. */
 #include "fw-int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One label: 1..63 of [a-z0-9-], neither starting nor ending with '-'. */
@@ -178,4 +180,46 @@ bool fw_names_same(const struct fw_info *a, const struct fw_info *b)
 void fw_name_format(const struct fw_name_entry *e, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s:%u/%s", e->ne_host, e->ne_port, fw_proto_name(e->ne_proto));
+}
+
+int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **out, size_t *nnames,
+		     struct dock_err *err)
+{
+	char server[FW_NAME_HOST_MAX + 40], nftset[FW_NAME_HOST_MAX + 64];
+	struct fw_info *fi = malloc(sizeof(*fi));
+	struct fw_str d = { 0 };
+	struct in_addr a;
+	int r;
+
+	*out = NULL;
+	*nnames = 0;
+	if (fi == NULL)
+		return err_set(err, 500, ENOMEM, "firewall: out of memory");
+	r = fw_node_parse(node, fi, err);
+	if (r == 0 && fi->fi_nnames > 0 &&
+	    (upstream == NULL || inet_pton(AF_INET, upstream, &a) != 1))
+		r = err_set(err, 400, EINVAL, "node %s: the resolver's upstream is no IPv4 address",
+			    fi->fi_name);
+	for (size_t i = 0; r == 0 && i < fi->fi_nnames; i++) {
+		if (fw_name_dnsmasq(&fi->fi_names[i], fi->fi_bridge, i, upstream, server,
+				    sizeof(server), nftset, sizeof(nftset)) < 0)
+			r = err_set(err, 400, ENAMETOOLONG, "node %s: allow entry %s is too long",
+				    fi->fi_name, fi->fi_names[i].ne_host);
+		else
+			fw_str_add(&d, "%s\n%s\n", server, nftset);
+	}
+	if (r == 0 && fi->fi_nnames > 0)
+		fw_str_add(&d, "cache-size=0\n");
+	if (r == 0)
+		fw_str_add(&d, "%s", "");
+	*nnames = r == 0 ? fi->fi_nnames : 0;
+	free(fi);
+	*out = fw_str_take(&d);
+	if (r == 0 && *out == NULL)
+		r = err_set(err, 500, ENOMEM, "firewall: out of memory");
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
 }
