@@ -254,6 +254,7 @@ struct fw_rset {
 	uint32_t rs_key_type;
 	uint32_t rs_key_len;
 	uint32_t rs_data_type;
+	char rs_comment[48]; /* its comment (entries by name: the entry), truncated */
 };
 
 struct fw_relem {

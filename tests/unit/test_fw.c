@@ -1007,6 +1007,17 @@ static void test_names(void **state)
 	ok(fw_node_add(&two[0], &err), &err);
 	ok(fw_node_add(&two[0], &err), &err); /* again: a no-op */
 	assert_isc("list-names.nft");
+	{ /* fw show lists the entries by name beside the addresses */
+		struct fw_show *sh_ = NULL;
+
+		ok(fw_show(two[0].fn_name, &sh_, &err), &err);
+		assert_true(sh_->fs_nodes[0].sn_isolated);
+		assert_int_equal(sh_->fs_nodes[0].sn_nallow, 3);
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[0], "192.0.2.0/24");
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[1], "allowed.test:80/tcp");
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[2], "ntp.example.test:123/udp");
+		fw_show_free(sh_);
+	}
 	/* the resolver's answer: a set element with the set's timeout */
 	assert_int_equal(sh("nft add element inet isc names_iscbr0_0 '{ 198.51.100.10 }'", &text),
 			 0);
