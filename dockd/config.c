@@ -183,6 +183,18 @@ int config_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+static int config_set_ipv4(const char *name, unsigned line, const struct config_key *k,
+			   const char *val, char *field, struct dock_err *err)
+{
+	struct in_addr a;
+
+	if (strlen(val) >= k->ck_size || inet_pton(AF_INET, val, &a) != 1)
+		return err_set(err, 400, EINVAL, "%s:%u: %s must be an IPv4 address", name, line,
+			       k->ck_name);
+	memcpy(field, val, strlen(val) + 1);
+	return 0;
+}
+
 static int config_set(const char *name, unsigned line, const struct config_key *k, const char *val,
 		      struct dock_config *cfg, struct dock_err *err)
 {
@@ -191,15 +203,8 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 	char *end;
 
 	switch (k->ck_kind) {
-	case CK_IPV4: {
-		struct in_addr a;
-
-		if (strlen(val) >= k->ck_size || inet_pton(AF_INET, val, &a) != 1)
-			return err_set(err, 400, EINVAL, "%s:%u: %s must be an IPv4 address", name,
-				       line, k->ck_name);
-		memcpy(field, val, strlen(val) + 1);
-		return 0;
-	}
+	case CK_IPV4:
+		return config_set_ipv4(name, line, k, val, field, err);
 	case CK_PATH:
 		if (val[0] != '/')
 			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path", name,
