@@ -339,6 +339,22 @@ static int fw_names_refuse(const char *node, struct dock_err *err)
 		node);
 }
 
+int fw_names_unchanged(const struct fw_node *now, const struct fw_node *want, struct dock_err *err)
+{
+	struct fw_info *a = malloc(sizeof(*a)), *w = malloc(sizeof(*w));
+	int r = a == NULL || w == NULL ? err_set(err, 500, ENOMEM, "firewall: out of memory") : 0;
+
+	if (r == 0)
+		r = fw_node_parse(now, a, err);
+	if (r == 0)
+		r = fw_node_parse(want, w, err);
+	if (r == 0 && !fw_names_same(a, w))
+		r = fw_names_refuse(a->fi_name, err);
+	free(a);
+	free(w);
+	return r;
+}
+
 /* fi: the node as it is; arg: as it will be. */
 static void fw_build_egress(struct fw_batch *b, const struct fw_info *fi, const void *arg)
 {

@@ -108,6 +108,12 @@ int fw_node_check(const struct fw_node *node, struct dock_err *err);
 int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **out, size_t *nnames,
 		     struct dock_err *err);
 
+/* 409 "recreate the node to change names" when want's allow entries by
+ * name differ from now's (what fw_node_update would refuse), 0 when they
+ * do not, 400 for a bad node: for a caller that records a change before
+ * it applies it. */
+int fw_names_unchanged(const struct fw_node *now, const struct fw_node *want, struct dock_err *err);
+
 /* Whether an allow entry names a host (a letter before its port). */
 bool fw_name_entry_is(const char *s);
 

@@ -1040,6 +1040,10 @@ static void test_names(void **state)
 		assert_failed(fw_node_update(&two[0], &want, &err), &err, 409, EBUSY,
 			      "recreate the node to change names", before);
 		memset(&err, 0, sizeof(err));
+		assert_int_equal(fw_names_unchanged(&two[0], &want, &err), -EBUSY);
+		assert_int_equal(err.de_status, 409);
+		memset(&err, 0, sizeof(err));
+		ok(fw_names_unchanged(&two[0], &two[0], &err), &err);
 	}
 	free(before);
 	/* the rebuild at dock start makes the same table (its sets empty) */
