@@ -35,7 +35,7 @@ FW_SRC := firewall/fw.c firewall/fw-check.c firewall/fw-batch.c firewall/fw-sets
           firewall/fw-elems.c firewall/fw-rule.c firewall/fw-chains.c firewall/fw-send.c \
           firewall/fw-dry.c firewall/fw-str.c firewall/fw-read.c firewall/fw-show.c \
           firewall/fw-showfmt.c firewall/fwlog.c firewall/fw-private.c firewall/fw-flows.c \
-          firewall/fw-names.c firewall/fw-bw.c
+          firewall/fw-names.c firewall/fw-names-nft.c firewall/fw-bw.c
 
 # --- dockd/: the daemon's pure core, what the unit tests and fuzzers link:
 # config (and `dockd -t`'s look at the host), nets, templates, images, records, LUKS, the agent protocol, create

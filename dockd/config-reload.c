@@ -67,6 +67,7 @@ static const struct cr_key cr_keys[] = {
 	STRK("vmm_group", dc_vmm_group, false),
 	STRK("audit_group", dc_audit_group, true), /* looked up at each request */
 	BYTES("guest_audit_retention_s", dc_guest_audit_retention_s, false),
+	STRK("dns_upstream", dc_dns_upstream, true), /* read at each create */
 };
 
 static bool cr_differ(const struct cr_key *k, const struct dock_config *a,

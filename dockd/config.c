@@ -21,7 +21,17 @@
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define CONFIG_MAX_LINE  1024
 
-enum config_kind { CK_STR, CK_PATH, CK_U64, CK_ACCEL, CK_POOL, CK_LEVEL, CK_PORTS, CK_UIDS };
+enum config_kind {
+	CK_STR,
+	CK_PATH,
+	CK_IPV4,
+	CK_U64,
+	CK_ACCEL,
+	CK_POOL,
+	CK_LEVEL,
+	CK_PORTS,
+	CK_UIDS
+};
 
 struct config_key {
 	const char *ck_name;
@@ -71,6 +81,7 @@ static const struct config_key config_keys[] = {
 	STR("vmm_group", dc_vmm_group, CK_STR),
 	STR("audit_group", dc_audit_group, CK_STR),
 	U64("guest_audit_retention_s", dc_guest_audit_retention_s, 0, 100ULL * 366 * 86400),
+	STR("dns_upstream", dc_dns_upstream, CK_IPV4),
 };
 
 /* Keys renamed so that every time ends in _s and every size in _mib: the
@@ -172,6 +183,18 @@ int config_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+static int config_set_ipv4(const char *name, unsigned line, const struct config_key *k,
+			   const char *val, char *field, struct dock_err *err)
+{
+	struct in_addr a;
+
+	if (strlen(val) >= k->ck_size || inet_pton(AF_INET, val, &a) != 1)
+		return err_set(err, 400, EINVAL, "%s:%u: %s must be an IPv4 address", name, line,
+			       k->ck_name);
+	memcpy(field, val, strlen(val) + 1);
+	return 0;
+}
+
 static int config_set(const char *name, unsigned line, const struct config_key *k, const char *val,
 		      struct dock_config *cfg, struct dock_err *err)
 {
@@ -180,6 +203,8 @@ static int config_set(const char *name, unsigned line, const struct config_key *
 	char *end;
 
 	switch (k->ck_kind) {
+	case CK_IPV4:
+		return config_set_ipv4(name, line, k, val, field, err);
 	case CK_PATH:
 		if (val[0] != '/')
 			return err_set(err, 400, EINVAL, "%s:%u: %s must be an absolute path", name,
@@ -354,4 +379,38 @@ int config_load(const char *path, struct dock_config *cfg, struct dock_err *err)
 	r = config_parse(path, text, cfg, err);
 	free(text);
 	return r;
+}
+
+int config_dns_upstream(const struct dock_config *cfg, const char *resolv_conf, char out[16],
+			struct dock_err *err)
+{
+	const char *path = resolv_conf != NULL ? resolv_conf : "/etc/resolv.conf";
+	char *text = NULL, *line, *save = NULL;
+	struct in_addr a;
+	size_t len = 0;
+	int r;
+
+	if (cfg->dc_dns_upstream[0] != '\0') {
+		snprintf(out, 16, "%s", cfg->dc_dns_upstream);
+		return 0;
+	}
+	r = file_read(path, CONFIG_MAX_BYTES, &text, &len);
+	for (line = r == 0 ? strtok_r(text, "\n", &save) : NULL; line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char word[16], addr[16];
+
+		/* "nameserver ADDR": the first IPv4 one (an IPv6 one cannot
+		 * go into dnsmasq's IPv4 answer path the same way) */
+		if (sscanf(line, " %15s %15s", word, addr) == 2 &&
+		    strcmp(word, "nameserver") == 0 && inet_pton(AF_INET, addr, &a) == 1) {
+			snprintf(out, 16, "%s", addr);
+			free(text);
+			return 0;
+		}
+	}
+	free(text);
+	return err_set(err, 400, ENOENT,
+		       "allow entries by name need a resolver to forward to: set dns_upstream in "
+		       "dockd.conf (%s names no IPv4 nameserver%s%s)",
+		       path, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 }

@@ -54,6 +54,9 @@ struct dock_config {
 	char dc_audit_group[32]; /* besides root, members may read guest audit; "" none */
 	uint64_t
 		dc_guest_audit_retention_s; /* a destroyed node's guest audit log is kept this long */
+	/* where a node's resolver forwards its allow entries by name; "": the
+	 * first nameserver of /etc/resolv.conf (config_dns_upstream) */
+	char dc_dns_upstream[16];
 };
 
 void config_defaults(struct dock_config *cfg);
@@ -70,5 +73,10 @@ int config_port_range(const char *s, uint16_t *lo, uint16_t *hi);
  * variable store template (a dock without them could not boot efi images,
  * and would only find out at a node's start). */
 int config_check_files(const struct dock_config *cfg, struct dock_err *err);
+/* The resolver allow entries by name are forwarded to: dns_upstream, else
+ * the first IPv4 nameserver of resolv_conf (NULL: /etc/resolv.conf); 400
+ * saying so when neither gives one. */
+int config_dns_upstream(const struct dock_config *cfg, const char *resolv_conf, char out[16],
+			struct dock_err *err);
 
 #endif

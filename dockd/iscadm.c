@@ -84,8 +84,9 @@ static const struct iscadm_flag create_flags[] = {
 	  "publish a node port on a host port (publish_ports range, default 1024-65535); repeatable, at most 16" },
 	{ "egress", 0, "allow|deny", false, false,
 	  "outbound traffic to public addresses: allow (default) or deny" },
-	{ "egress-allow", 0, "CIDR[:PORT[/tcp|/udp]]", false, true,
-	  "an outbound destination allowed in either mode; repeatable" },
+	{ "egress-allow", 0, "CIDR[:PORT[/tcp|/udp]]|NAME:PORT[/tcp|/udp]", false, true,
+	  "an outbound destination allowed in either mode (by name: what the node's resolver "
+	  "answers for it); repeatable" },
 	{ "lifetime", 0, "DURATION", false, false,
 	  "cleanse the node after this long: 90s, 15m, 6h, 2d (30 s to 366 d; default none)" },
 	{ "on-hostile", 0, "POLICY", false, false,

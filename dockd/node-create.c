@@ -35,9 +35,35 @@ static int node_new_mac(char mac[18], struct dock_err *err)
 	return err_set(err, 500, EAGAIN, "cannot find a free MAC address");
 }
 
+/* The resolver options of the node's allow entries by name (fw.h's
+ * fw_names_dnsmasq), one per line; "" without such entries. 400 when it
+ * has some and no upstream is known (config_dns_upstream). */
+static int node_dns_names(const struct node_rec *r, const struct node_names *nn, char **opts,
+			  struct dock_err *err)
+{
+	struct node_fwview fv;
+	char up[16] = "";
+	bool names = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nr_n_allow; i++)
+		names |= fw_name_entry_is(r->nr_egress_allow[i]);
+	if (names && config_dns_upstream(node_cfg, NULL, up, err) < 0) {
+		err_prefix(err, "node %s: ", r->nr_name);
+		return -EINVAL;
+	}
+	node_fw(r, nn, &fv);
+	return fw_names_dnsmasq(&fv.fv_node, names ? up : NULL, opts, &n, err);
+}
+
 static int node_network_xml(const struct node_rec *r, const struct node_names *nn, char **xml,
 			    struct dock_err *err)
 {
+	char *names = NULL;
+	int rc = node_dns_names(r, nn, &names, err);
+
+	if (rc < 0)
+		return rc;
 	const struct render_var v[] = {
 		{ "network", nn->nn_network },
 		{ "bridge", nn->nn_subnet.ns_bridge },
@@ -49,8 +75,22 @@ static int node_network_xml(const struct node_rec *r, const struct node_names *n
 		/* egress deny: the gateway's resolver answers the node's own names
 		 * only (a lab's, flows.c) and forwards nothing: no lookup leaves */
 		{ "dns_off", r->nr_egress_deny ? "yes" : "" },
+		/* but its allow entries by name, forwarded and pinned (fw.h) */
+		{ "dns_names", names },
+		{ "dns_options", r->nr_egress_deny || names[0] != '\0' ? "yes" : "" },
 	};
-	return node_render("network.xml", v, NVARS(v), xml, err);
+	rc = node_render("network.xml", v, NVARS(v), xml, err);
+	/* a template of before names knows no dns_names: the names would
+	 * resolve nowhere, or everywhere */
+	if (rc == 0 && names[0] != '\0' && strstr(*xml, "nftset=/") == NULL) {
+		free(*xml);
+		*xml = NULL;
+		rc = err_set(err, 500, EINVAL,
+			     "template network.xml: no <dnsmasq:option isc-each='dns_names'>, "
+			     "which allow entries by name need");
+	}
+	free(names);
+	return rc;
 }
 
 /* What the steps of one create hand on to the next. */
@@ -181,6 +221,12 @@ static int node_create_record_locked(struct node_create *c, struct dock_err *err
 	node_names(&n->n_rec, &nn);
 	node_fw(&n->n_rec, &nn, &fv);
 	r = fw_node_check(&fv.fv_node, err);
+	if (r == 0) { /* the resolver's options can be made */
+		char *names = NULL;
+
+		r = node_dns_names(&n->n_rec, &nn, &names, err);
+		free(names);
+	}
 	if (r < 0)
 		return r;
 	timing_begin(&n->n_timing, "create", c->nc_t0);

@@ -310,7 +310,7 @@ static int node_apply_update(const struct node_fwview *old, const struct node_re
 static int node_net_parse(const char *name, const struct json_object *spec, struct node_rec *rec,
 			  struct dock_err *err)
 {
-	char pub[NODE_PUBLISH_MAX][24], allow[NODE_ALLOW_MAX][32], what[64], egress[8];
+	char pub[NODE_PUBLISH_MAX][24], allow[NODE_ALLOW_MAX][NODE_ALLOW_LEN], what[64], egress[8];
 	size_t npub = 0, nallow = 0;
 	struct fw_publish p;
 	int r;
@@ -377,6 +377,26 @@ static int node_net_ports_allowed(const struct node_rec *before, const struct no
 	return 0;
 }
 
+/* The allow entries by name are the node's resolver's, made at create:
+ * a change of them is refused before anything is recorded (409). */
+static int node_net_names_unchanged(const struct node_rec *before, const struct node_rec *now,
+				    struct dock_err *err)
+{
+	struct node_fwview *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct node_names nn;
+	int r = a == NULL || b == NULL ? err_set(err, 500, ENOMEM, "out of memory") : 0;
+
+	if (r == 0) {
+		node_names(before, &nn);
+		node_fw(before, &nn, a);
+		node_fw(now, &nn, b);
+		r = fw_names_unchanged(&a->fv_node, &b->fv_node, err);
+	}
+	free(a);
+	free(b);
+	return r;
+}
+
 int node_net_update(const char *name, const struct json_object *net_spec, struct dock_err *err)
 {
 	struct node_rec before, *now;
@@ -395,6 +415,8 @@ int node_net_update(const char *name, const struct json_object *net_spec, struct
 	r = node_net_parse(name, net_spec, now, err);
 	if (r == 0)
 		r = node_net_ports_allowed(&before, now, err);
+	if (r == 0)
+		r = node_net_names_unchanged(&before, now, err);
 	if (r == 0) {
 		pthread_mutex_lock(&node_lock);
 		n->n_rec = *now;

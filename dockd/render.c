@@ -104,6 +104,10 @@ static int render_text(const struct render_ctx *rc, xmlNodePtr text)
 	return 0;
 }
 
+static int render_elem(const struct render_ctx *rc, xmlNodePtr el);
+static void render_drop(xmlNodePtr el);
+static int render_each(const struct render_ctx *rc, xmlNodePtr el, const char *key);
+
 static int render_node(const struct render_ctx *rc, xmlNodePtr node)
 {
 	xmlNodePtr child, next;
@@ -131,25 +135,116 @@ static int render_node(const struct render_ctx *rc, xmlNodePtr node)
 				return -EINVAL;
 			xmlUnsetProp(child, (const xmlChar *)"isc-if");
 			if (!keep) {
-				/* Drop the element and the blank text before it. */
-				if (child->prev != NULL && xmlIsBlankNode(child->prev)) {
-					xmlNodePtr blank = child->prev;
-					xmlUnlinkNode(blank);
-					xmlFreeNode(blank);
-				}
-				xmlUnlinkNode(child);
-				xmlFreeNode(child);
+				render_drop(child);
 				continue;
 			}
 		}
-		for (xmlAttrPtr a = child->properties; a != NULL; a = a->next)
-			for (xmlNodePtr t = a->children; t != NULL; t = t->next)
-				if (t->type == XML_TEXT_NODE && render_text(rc, t) < 0)
-					return -EINVAL;
-		if (render_node(rc, child) < 0)
+		xmlChar *each = xmlGetProp(child, (const xmlChar *)"isc-each");
+		if (each != NULL) {
+			int r = render_each(rc, child, (const char *)each);
+
+			xmlFree(each);
+			if (r < 0)
+				return -EINVAL;
+			continue;
+		}
+		if (render_elem(rc, child) < 0)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+/* An element's attributes, then its children. */
+static int render_elem(const struct render_ctx *rc, xmlNodePtr el)
+{
+	for (xmlAttrPtr a = el->properties; a != NULL; a = a->next)
+		for (xmlNodePtr t = a->children; t != NULL; t = t->next)
+			if (t->type == XML_TEXT_NODE && render_text(rc, t) < 0)
+				return -EINVAL;
+	return render_node(rc, el);
+}
+
+/* Unlink and free el with the blank text before it. */
+static void render_drop(xmlNodePtr el)
+{
+	if (el->prev != NULL && xmlIsBlankNode(el->prev)) {
+		xmlNodePtr blank = el->prev;
+		xmlUnlinkNode(blank);
+		xmlFreeNode(blank);
+	}
+	xmlUnlinkNode(el);
+	xmlFreeNode(el);
+}
+
+/* A copy in place: the namespace its parent declares instead of its own
+ * declaration, and after it the blank text that was before el (blank). */
+static void render_each_tidy(xmlNodePtr el, xmlNodePtr copy, xmlNodePtr blank)
+{
+	xmlNsPtr ns = copy->nsDef != NULL && el->parent != NULL
+		? xmlSearchNsByHref(el->doc, el->parent, copy->nsDef->href)
+		: NULL;
+
+	if (ns != NULL && copy->nsDef->next == NULL) {
+		xmlFreeNsList(copy->nsDef);
+		copy->nsDef = NULL;
+		copy->ns = ns;
+	}
+	if (blank != NULL) {
+		xmlNodePtr b = xmlCopyNode(blank, 1);
+
+		if (b != NULL && xmlAddPrevSibling(el, b) == NULL)
+			xmlFreeNode(b);
+	}
+}
+
+/* isc-each="key": el once per line of key's value (none when it is
+ * empty), {{key}} in each copy that line. */
+static int render_each(const struct render_ctx *rc, xmlNodePtr el, const char *key)
+{
+	const char *v = render_lookup(rc, key, strlen(key)), *line, *nl;
+	struct render_var vars[RENDER_MAX_VARS];
+	struct render_ctx one = *rc;
+	xmlNodePtr blank = el->prev != NULL && xmlIsBlankNode(el->prev) ? el->prev : NULL;
+	char *text = NULL;
+	int r = 0;
+
+	if (v == NULL || rc->rc_n > RENDER_MAX_VARS)
+		return err_set(rc->rc_err, 500, EINVAL,
+			       "template %s: unknown variable in isc-each=\"%s\"", rc->rc_name,
+			       key);
+	xmlUnsetProp(el, (const xmlChar *)"isc-each");
+	memcpy(vars, rc->rc_vars, rc->rc_n * sizeof(vars[0]));
+	one.rc_vars = vars;
+	for (line = v; r == 0 && *line != '\0'; line = *nl != '\0' ? nl + 1 : nl) {
+		xmlNodePtr copy;
+
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			nl = line + strlen(line);
+		if (nl == line)
+			continue;
+		free(text);
+		text = strndup(line, (size_t)(nl - line));
+		copy = text != NULL ? xmlCopyNode(el, 1) : NULL;
+		if (copy == NULL) {
+			r = err_set(rc->rc_err, 500, ENOMEM, "template %s: out of memory",
+				    rc->rc_name);
+			break;
+		}
+		for (size_t i = 0; i < rc->rc_n; i++)
+			if (strcmp(vars[i].rv_key, key) == 0)
+				vars[i].rv_value = text;
+		r = render_elem(&one, copy);
+		if (xmlAddPrevSibling(el, copy) == NULL) {
+			xmlFreeNode(copy);
+			r = r < 0 ? r : -ENOMEM;
+			break;
+		}
+		render_each_tidy(el, copy, blank);
+	}
+	free(text);
+	render_drop(el);
+	return r;
 }
 
 int render_buf(const char *name, const char *tmpl, size_t len, const struct render_var *vars,

@@ -1,8 +1,10 @@
 /* render: libvirt XML from templates/ with libxml2. A template is plain XML
  * in which `{{key}}` inside text or attribute values is replaced by a value
  * set on the parsed tree (so values are escaped by the serializer, never
- * pasted into markup), and an element carrying `isc-if="key"` is kept only
- * when key has a non-empty value (the attribute itself is dropped). */
+ * pasted into markup), an element carrying `isc-if="key"` is kept only
+ * when key has a non-empty value (the attribute itself is dropped), and
+ * one carrying `isc-each="key"` is repeated once per line of key's value
+ * (none when it is empty), `{{key}}` in each copy being that line. */
 #ifndef ISC_RENDER_H
 #define ISC_RENDER_H
 

@@ -37,7 +37,9 @@ struct node_spec {
 	char ns_publish[16][24]; /* "HOSTPORT:NODEPORT[/proto]", checked by the firewall */
 	size_t ns_n_publish;
 	bool ns_egress_deny;
-	char ns_egress_allow[16][32]; /* "CIDR[:PORT[/tcp|/udp]]", checked by the firewall */
+	char ns_egress_allow
+		[16]
+		[264]; /* CIDR or NAME[:PORT[/tcp|/udp]] (NODE_ALLOW_LEN), checked by the firewall */
 	size_t ns_n_allow;
 	/* The lab the node belongs to ("" none): set by the dock's lab code
 	 * (lab-apply.c) after spec_parse, never by a request ("lab" is not a

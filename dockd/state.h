@@ -73,6 +73,9 @@ int state_parse_action(const char *s, enum node_action *out);
 
 #define NODE_PUBLISH_MAX 16
 #define NODE_ALLOW_MAX   16
+/* An allow entry's slot: "NAME:65535/tcp" for a 253-character name (fw.h);
+ * records keep them as JSON strings, so older ones load unchanged. */
+#define NODE_ALLOW_LEN   264
 #define NODE_FAILING_MAX 32 /* checks.h CHECKS_MAX */
 
 struct node_rec {
@@ -108,7 +111,7 @@ struct node_rec {
 	uint32_t nr_withheld;
 	char nr_withheld_why[200];
 	bool nr_egress_deny;
-	char nr_egress_allow[NODE_ALLOW_MAX][32]; /* "a.b.c.d/p[:PORT/PROTO]" */
+	char nr_egress_allow[NODE_ALLOW_MAX][NODE_ALLOW_LEN]; /* CIDR or NAME[:PORT/PROTO] */
 	size_t nr_n_allow;
 	bool nr_quarantined;
 	bool nr_egress_public_only; /* knows private ranges are closed (else announced at start) */

@@ -225,8 +225,9 @@ static void fw_chain_forward(struct fw_batch *b)
 }
 
 /* A node's outbound traffic: what its allow-list names (address, and
- * protocol and port when the entry gives them) goes on; else egress deny
- * drops it, and so do the private ranges in either mode. A packet whose
+ * protocol and port when the entry gives them) goes on; else the private
+ * ranges are dropped in either mode, then its entries by name accept
+ * their answers, then egress deny drops the rest. A packet whose
  * transport header cannot be read matches no entry, so it is dropped. */
 static void fw_chain_egress(struct fw_batch *b)
 {
@@ -255,14 +256,17 @@ static void fw_chain_egress(struct fw_batch *b)
 	fw_lookup(b, r, FW_EGRESS_ALLOWED, false, -1);
 	fw_verdict(b, r, NFT_RETURN, NULL);
 	fw_rule_add(b, r, "iifname . ip daddr . meta l4proto . th dport @egress_allowed return");
-	fw_if_rule(b, FW_EGRESS_CHAIN, NFT_META_IIFNAME, FW_EGRESS_DENIED, NFT_GOTO, FW_DROP_FROM,
-		   "iifname @egress_denied goto " FW_DROP_FROM);
 	r = fw_rule_new(b, FW_EGRESS_CHAIN);
 	fw_nfproto(b, r, NFPROTO_IPV4);
 	fw_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1); /* ip daddr */
 	fw_lookup(b, r, FW_PRIVATE, false, -1);
 	fw_verdict(b, r, NFT_GOTO, FW_DROP_FROM);
 	fw_rule_add(b, r, "ip daddr @private_ranges goto " FW_DROP_FROM);
+	/* Entries by name (fw-names-nft.c): after the private ranges, so
+	 * that a name answering a private address opens nothing. */
+	fw_names_rule(b);
+	fw_if_rule(b, FW_EGRESS_CHAIN, NFT_META_IIFNAME, FW_EGRESS_DENIED, NFT_GOTO, FW_DROP_FROM,
+		   "iifname @egress_denied goto " FW_DROP_FROM);
 	/* IPv6 never gets here (prerouting drops it); should it, it stops. */
 	r = fw_rule_new(b, FW_EGRESS_CHAIN);
 	fw_nfproto(b, r, NFPROTO_IPV6);

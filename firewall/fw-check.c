@@ -260,8 +260,6 @@ static int fw_parse_allow_entry(const char *who, const char *s, struct fw_range 
 	unsigned long v;
 	int rc;
 
-	if (fw_name_entry_is(s))
-		return fw_names_parse_entry(who, s, r, err);
 	if (colon == NULL)
 		return fw_parse_range(who, "allowed destination", s, r, err);
 	slash = strchr(colon, '/');
@@ -297,6 +295,7 @@ int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size
 		   struct dock_err *err)
 {
 	char who[FW_NAME_MAX + 16];
+	size_t idx[FW_ALLOW_MAX], na = 0; /* fi_allow[k] is allow[idx[k]] */
 
 	snprintf(who, sizeof(who), "egress %s", fi->fi_name);
 	if (n > FW_ALLOW_MAX)
@@ -305,20 +304,29 @@ int fw_parse_allow(struct fw_info *fi, bool deny, const char *const *allow, size
 	if (n > 0 && allow == NULL)
 		return err_set(err, 400, EINVAL, "%s: %zu allowed destinations but no list", who,
 			       n);
+	fi->fi_nnames = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct fw_range *r = &fi->fi_allow[i];
-		int rc = fw_parse_allow_entry(who, allow[i], r, err);
+		struct fw_range *r = &fi->fi_allow[na];
+		int rc;
 
+		if (fw_name_entry_is(allow[i])) {
+			rc = fw_names_parse_entry(who, allow[i], fi, err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		rc = fw_parse_allow_entry(who, allow[i], r, err);
 		if (rc < 0)
 			return rc;
-		for (size_t j = 0; j < i; j++)
+		for (size_t j = 0; j < na; j++)
 			if (fw_range_overlap(r, &fi->fi_allow[j]))
 				return err_set(err, 400, EINVAL,
 					       "%s: allowed destination %s overlaps %s", who,
-					       allow[i], allow[j]);
+					       allow[i], allow[idx[j]]);
+		idx[na++] = i;
 	}
 	fi->fi_deny = deny;
-	fi->fi_nallow = n;
+	fi->fi_nallow = na;
 	return 0;
 }
 
@@ -348,6 +356,8 @@ static int fw_parse_bridge(const char *who, const struct fw_node *node, struct f
 	memcpy(fi->fi_bridge, node->fn_bridge, strlen(node->fn_bridge));
 	snprintf(fi->fi_chain, sizeof(fi->fi_chain), FW_CHAIN_PREFIX "%s", node->fn_name);
 	snprintf(fi->fi_bw_chain, sizeof(fi->fi_bw_chain), FW_BW_PREFIX "%s", node->fn_name);
+	snprintf(fi->fi_names_chain, sizeof(fi->fi_names_chain), FW_NAMES_PREFIX "%s",
+		 node->fn_bridge);
 	return 0;
 }
 

@@ -240,6 +240,9 @@ static void fw_dry_set(const struct nlmsghdr *nlh)
 		for (uint32_t i = 0; i < len && c[i] != 0; i++)
 			fw_dry_printf("%s%u", i > 0 ? "," : " ", c[i]);
 	}
+	if (nftnl_set_is_set(s, NFTNL_SET_TIMEOUT))
+		fw_dry_printf(" timeout %llums",
+			      (unsigned long long)nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT));
 	u = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
 	fw_dry_printf(" udata");
 	for (uint32_t i = 0; u != NULL && i < len; i++)

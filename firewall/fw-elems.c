@@ -143,6 +143,32 @@ static void fw_el_allow(struct fw_batch *b, struct fw_els *out, const struct fw_
 	fw_key_port(&e->e_end, r->r_proto != 0 ? r->r_port : UINT16_MAX);
 }
 
+/* The node's element of a set keyed by its bridge alone (a verdict map's
+ * goes to its chain), when it has one (or, with all, whatever it has). */
+static void fw_el_bridge(struct fw_batch *b, const struct fw_info *fi, enum fw_set which, bool all,
+			 struct fw_els *out)
+{
+	struct fw_el *e;
+	bool has = which == FW_NODE_BW      ? fi->fi_in_bps != 0 || fi->fi_out_bps != 0
+		: which == FW_NODE_NAMES    ? fi->fi_nnames > 0
+		: which == FW_QUARANTINED   ? fi->fi_quarantined
+		: which == FW_EGRESS_DENIED ? fi->fi_deny
+					    : true;
+
+	if (!has && !all)
+		return;
+	e = fw_el_new(b, out, fi);
+	if (e == NULL)
+		return;
+	fw_key_ifname(&e->e_key, fi->fi_bridge);
+	e->e_chain = which == FW_NODE_DROP ? fi->fi_chain
+		: which == FW_NODE_BW      ? fi->fi_bw_chain
+		: which == FW_NODE_NAMES   ? fi->fi_names_chain
+					   : NULL;
+	/* a jump: what the chain does not accept goes on in the caller */
+	e->e_jump = which == FW_NODE_BW || which == FW_NODE_NAMES;
+}
+
 /* Append the node's elements of set `which`. With `all`, also the optional
  * ones it may hold whatever its record says (removal: add, then delete). */
 void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set which, bool all,
@@ -156,20 +182,8 @@ void fw_node_elems(struct fw_batch *b, const struct fw_info *fi, enum fw_set whi
 	case FW_EGRESS_DENIED:
 	case FW_NODE_DROP:
 	case FW_NODE_BW:
-		if (which == FW_NODE_BW && fi->fi_in_bps == 0 && fi->fi_out_bps == 0 && !all)
-			break;
-		if (which == FW_QUARANTINED && !fi->fi_quarantined && !all)
-			break;
-		if (which == FW_EGRESS_DENIED && !fi->fi_deny && !all)
-			break;
-		e = fw_el_new(b, out, fi);
-		if (e == NULL)
-			break;
-		fw_key_ifname(&e->e_key, fi->fi_bridge);
-		e->e_chain = which == FW_NODE_DROP ? fi->fi_chain
-			: which == FW_NODE_BW      ? fi->fi_bw_chain
-						   : NULL;
-		e->e_jump = which == FW_NODE_BW;
+	case FW_NODE_NAMES:
+		fw_el_bridge(b, fi, which, all, out);
 		break;
 	case FW_SUBNETS:
 		e = fw_el_new(b, out, fi);

@@ -9,7 +9,9 @@
  * policy, one function per chain; fw-send.c the netlink socket and the
  * send; fw-dry.c the dry run; fw-str.c a growable string; fw-read.c
  * reading the table back; fw-show.c and fw-showfmt.c `fw show`;
- * fw-flows.c node-to-node flows; fw-bw.c a node's network bandwidth. */
+ * fw-flows.c node-to-node flows; fw-bw.c a node's network bandwidth;
+ * fw-names.c allow entries by name (pure), fw-names-nft.c their sets,
+ * chain and verdict map. */
 #ifndef ISC_FW_INT_H
 #define ISC_FW_INT_H
 
@@ -50,6 +52,7 @@ struct mnl_socket;
 #define FW_DROP_FROM    "drop-from-node"
 #define FW_DROP_TO      "drop-to-node"
 #define FW_BW_PREFIX    "bw-"    /* bw-NAME: the node's bandwidth limits */
+#define FW_NAMES_PREFIX "names-" /* names-BRIDGE: the node's allow entries by name */
 #define FW_EGRESS_CHAIN "egress" /* what a node starts: allow-list, deny, private ranges */
 
 /* Elements per message: the element list is one netlink nest whose length
@@ -95,6 +98,7 @@ enum fw_set {
 	FW_PRIVATE,
 	FW_FLOWS,
 	FW_NODE_BW,
+	FW_NODE_NAMES,
 	FW_NSETS
 };
 
@@ -121,6 +125,16 @@ struct fw_range {
 	uint16_t r_port;
 };
 
+#define FW_NAME_HOST_MAX 253 /* RFC 1035's longest name, without the root dot */
+#define FW_NAMES_MAX     16  /* allow entries by name per node */
+
+/* An allow entry by name, checked (fw-names.c). */
+struct fw_name_entry {
+	char ne_host[FW_NAME_HOST_MAX + 1]; /* RFC 1123, lower case */
+	uint16_t ne_port;
+	uint8_t ne_proto; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
 /* A checked node in the form the messages need. */
 struct fw_info {
 	const char *fi_name;
@@ -141,6 +155,9 @@ struct fw_info {
 	char fi_bw_chain[sizeof(FW_BW_PREFIX) + FW_NAME_MAX];
 	uint64_t fi_in_bps; /* bytes/s, 0: none */
 	uint64_t fi_out_bps;
+	char fi_names_chain[sizeof(FW_NAMES_PREFIX) + IFNAMSIZ];
+	size_t fi_nnames; /* allow entries by name, in the record's order */
+	struct fw_name_entry fi_names[FW_NAMES_MAX];
 };
 
 /* ---- batch building ----------------------------------------------------- */
@@ -237,6 +254,7 @@ struct fw_rset {
 	uint32_t rs_key_type;
 	uint32_t rs_key_len;
 	uint32_t rs_data_type;
+	char rs_comment[48]; /* its comment (entries by name: the entry), truncated */
 };
 
 struct fw_relem {
@@ -292,26 +310,23 @@ int fw_init_check(const struct fw_info *fi, size_t n, struct dock_err *err);
 
 /* ---- fw-names.c: allow entries by name (pure) --------------------------- */
 
-#define FW_NAME_HOST_MAX 253 /* RFC 1035's longest name, without the root dot */
-#define FW_NAME_SET_MAX  (sizeof("names__") + IFNAMSIZ + 4)
-
-struct fw_name_entry {
-	char ne_host[FW_NAME_HOST_MAX + 1]; /* checked: RFC 1123, lower case */
-	uint16_t ne_port;
-	uint8_t ne_proto; /* IPPROTO_TCP or IPPROTO_UDP */
-};
+#define FW_NAME_SET_MAX     (sizeof("names__") + IFNAMSIZ + 4)
+#define FW_NAME_TIMEOUT_MS  (3600u * 1000u) /* an answer pinned without a TTL of its own */
+#define FW_NAME_COMMENT_MAX 200             /* of the entry's text kept on its set (fw show) */
 
 /* An RFC 1123 host name: lower-case labels of [a-z0-9-] (1..63, no '-' at
  * either end), at least two, the last not all digits, FW_NAME_HOST_MAX. */
 bool fw_name_host_ok(const char *s);
-/* Whether an allow entry names a host (a letter before its port). */
-bool fw_name_entry_is(const char *s);
 /* "NAME:PORT[/tcp|/udp]" (the port required) into e; 400 naming it. */
 int fw_name_entry_parse(const char *who, const char *s, struct fw_name_entry *e,
 			struct dock_err *err);
-/* A name entry as fw_parse_allow meets it: checked, then refused until
- * the node's resolver and its pinned sets are in place (see fw-names.c). */
-int fw_names_parse_entry(const char *who, const char *s, struct fw_range *r, struct dock_err *err);
+/* A name entry as fw_parse_allow meets it: checked, then appended to
+ * fi->fi_names (400 for a duplicate or more than FW_NAMES_MAX). */
+int fw_names_parse_entry(const char *who, const char *s, struct fw_info *fi, struct dock_err *err);
+/* Whether two checked nodes have the same entries by name (the same order). */
+bool fw_names_same(const struct fw_info *a, const struct fw_info *b);
+/* e as "NAME:PORT/PROTO" (truncated to size). */
+void fw_name_format(const struct fw_name_entry *e, char *buf, size_t size);
 /* The nft set (table inet isc, ipv4_addr, timeout) entry i of the node
  * on bridge pins its answers into: "names_BRIDGE_I". */
 int fw_name_set(const char *bridge, size_t i, char *buf, size_t size);
@@ -319,6 +334,18 @@ int fw_name_set(const char *bridge, size_t i, char *buf, size_t size);
  * "nftset=/NAME/4#inet#isc#SET"; -ENAMETOOLONG if a buffer is short. */
 int fw_name_dnsmasq(const struct fw_name_entry *e, const char *bridge, size_t i,
 		    const char *upstream, char *server, size_t ssize, char *nftset, size_t nsize);
+
+/* ---- fw-names-nft.c: the sets, chain and map of entries by name --------- */
+
+/* The egress rule looking a packet's input interface up in node_names
+ * (after the private ranges' drop, before egress_denied's). */
+void fw_names_rule(struct fw_batch *b);
+/* A node's sets names_BRIDGE_I and chain names-BRIDGE, made complete
+ * (nothing for a node without entries by name); node_names' element is
+ * fw_node_elems'. */
+void fw_names_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table);
+/* Remove them (its node_names element, the chain, the sets). */
+void fw_names_remove(struct fw_batch *b, const struct fw_info *fi);
 
 /* ---- fw-private.c: the private ranges (pure but for fw_private_elems) -- */
 
@@ -377,6 +404,9 @@ struct nftnl_expr *fw_expr(struct fw_batch *b, struct nftnl_rule *r, const char 
 void fw_put(struct nftnl_rule *r, struct nftnl_expr *e);
 void fw_meta(struct fw_batch *b, struct nftnl_rule *r, uint32_t key, uint32_t dreg);
 void fw_lookup(struct fw_batch *b, struct nftnl_rule *r, enum fw_set which, bool negate, int dreg);
+/* The same for a set by name (id 0: none), from register sreg. */
+void fw_lookup_set(struct fw_batch *b, struct nftnl_rule *r, const char *set, uint32_t id,
+		   uint32_t sreg, bool negate, int dreg);
 void fw_cmp(struct fw_batch *b, struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
 void fw_payload(struct fw_batch *b, struct nftnl_rule *r, uint32_t base, uint32_t offset,
 		uint32_t len, uint32_t dreg);

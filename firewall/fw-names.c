@@ -2,12 +2,15 @@
  * pure half: the strict check of an entry (an RFC 1123 host name, a port,
  * tcp or udp), the name of the nft set its answers are pinned into, and
  * the dnsmasq options that make the node's resolver answer that name only
- * (forwarded upstream) and pin each answer into the set. No netlink here. */
+ * (forwarded upstream) and pin each answer into the set. No netlink here;
+ * fw-names-nft.c builds the sets, the chain and the map element. */
 #include "fw-int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One label: 1..63 of [a-z0-9-], neither starting nor ending with '-'. */
@@ -135,19 +138,88 @@ int fw_name_dnsmasq(const struct fw_name_entry *e, const char *bridge, size_t i,
 	return n < 0 || (size_t)n >= nsize ? -ENAMETOOLONG : 0;
 }
 
-/* Checked strictly first, so that a bad name is told as such; then
- * refused: the resolver of an egress-deny node answers no name yet, and
- * no set holds its answers, so the entry could only mislead. */
-int fw_names_parse_entry(const char *who, const char *s, struct fw_range *r, struct dock_err *err)
+/* Checked strictly; appended to the node's entries by name. */
+int fw_names_parse_entry(const char *who, const char *s, struct fw_info *fi, struct dock_err *err)
 {
 	struct fw_name_entry e;
 	char q[FW_SAFE_MAX + 8];
 
 	if (fw_name_entry_parse(who, s, &e, err) < 0)
 		return -EINVAL;
-	memset(r, 0, sizeof(*r));
-	return err_set(err, 400, EOPNOTSUPP,
-		       "%s: allowed destination \"%s\": entries by name are not supported yet "
-		       "(give the addresses as CIDR[:PORT/PROTO])",
-		       who, fw_safe(s, q, sizeof(q)));
+	if (fi->fi_nnames == FW_NAMES_MAX)
+		return err_set(err, 400, E2BIG,
+			       "%s: allowed destination \"%s\": more than %d entries by name", who,
+			       fw_safe(s, q, sizeof(q)), FW_NAMES_MAX);
+	for (size_t i = 0; i < fi->fi_nnames; i++) {
+		const struct fw_name_entry *o = &fi->fi_names[i];
+
+		if (strcmp(o->ne_host, e.ne_host) == 0 && o->ne_port == e.ne_port &&
+		    o->ne_proto == e.ne_proto)
+			return err_set(err, 400, EINVAL,
+				       "%s: allowed destination \"%s\" is given twice", who,
+				       fw_safe(s, q, sizeof(q)));
+	}
+	fi->fi_names[fi->fi_nnames++] = e;
+	return 0;
+}
+
+bool fw_names_same(const struct fw_info *a, const struct fw_info *b)
+{
+	if (a->fi_nnames != b->fi_nnames)
+		return false;
+	for (size_t i = 0; i < a->fi_nnames; i++) {
+		const struct fw_name_entry *x = &a->fi_names[i], *y = &b->fi_names[i];
+
+		if (strcmp(x->ne_host, y->ne_host) != 0 || x->ne_port != y->ne_port ||
+		    x->ne_proto != y->ne_proto)
+			return false;
+	}
+	return true;
+}
+
+void fw_name_format(const struct fw_name_entry *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u/%s", e->ne_host, e->ne_port, fw_proto_name(e->ne_proto));
+}
+
+int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **out, size_t *nnames,
+		     struct dock_err *err)
+{
+	char server[FW_NAME_HOST_MAX + 40], nftset[FW_NAME_HOST_MAX + 64];
+	struct fw_info *fi = malloc(sizeof(*fi));
+	struct fw_str d = { 0 };
+	struct in_addr a;
+	int r;
+
+	*out = NULL;
+	*nnames = 0;
+	if (fi == NULL)
+		return err_set(err, 500, ENOMEM, "firewall: out of memory");
+	r = fw_node_parse(node, fi, err);
+	if (r == 0 && fi->fi_nnames > 0 &&
+	    (upstream == NULL || inet_pton(AF_INET, upstream, &a) != 1))
+		r = err_set(err, 400, EINVAL, "node %s: the resolver's upstream is no IPv4 address",
+			    fi->fi_name);
+	for (size_t i = 0; r == 0 && i < fi->fi_nnames; i++) {
+		if (fw_name_dnsmasq(&fi->fi_names[i], fi->fi_bridge, i, upstream, server,
+				    sizeof(server), nftset, sizeof(nftset)) < 0)
+			r = err_set(err, 400, ENAMETOOLONG, "node %s: allow entry %s is too long",
+				    fi->fi_name, fi->fi_names[i].ne_host);
+		else
+			fw_str_add(&d, "%s\n%s\n", server, nftset);
+	}
+	if (r == 0 && fi->fi_nnames > 0)
+		fw_str_add(&d, "cache-size=0\n");
+	if (r == 0)
+		fw_str_add(&d, "%s", "");
+	*nnames = r == 0 ? fi->fi_nnames : 0;
+	free(fi);
+	*out = fw_str_take(&d);
+	if (r == 0 && *out == NULL)
+		r = err_set(err, 500, ENOMEM, "firewall: out of memory");
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return r;
 }

@@ -354,6 +354,22 @@ out:
 	return MNL_CB_OK;
 }
 
+/* The set's comment: a TLV of its user data (type, length, text with NUL). */
+static void fw_set_comment(const struct nftnl_set *s, char *buf, size_t size)
+{
+	uint32_t len = 0;
+	const uint8_t *u = nftnl_set_get_data(s, NFTNL_SET_USERDATA, &len);
+
+	buf[0] = '\0';
+	for (uint32_t i = 0; u != NULL && i + 2 <= len && i + 2u + u[i + 1] <= len;
+	     i += 2u + u[i + 1]) {
+		if (u[i] == NFTNL_UDATA_SET_COMMENT && u[i + 1] > 0) {
+			snprintf(buf, size, "%.*s", u[i + 1] - 1, (const char *)u + i + 2);
+			return;
+		}
+	}
+}
+
 static int fw_set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct fw_read *rd = data;
@@ -371,6 +387,7 @@ static int fw_set_cb(const struct nlmsghdr *nlh, void *data)
 		rs->rs_key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 		if (nftnl_set_is_set(s, NFTNL_SET_DATA_TYPE))
 			rs->rs_data_type = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
+		fw_set_comment(s, rs->rs_comment, sizeof(rs->rs_comment));
 	}
 	nftnl_set_free(s);
 	return MNL_CB_OK;

@@ -82,20 +82,28 @@ void fw_meta(struct fw_batch *b, struct nftnl_rule *r, uint32_t key, uint32_t dr
 }
 
 /* sreg in @set (or not, negate); dreg < 0: a set, else a map into dreg */
-void fw_lookup(struct fw_batch *b, struct nftnl_rule *r, enum fw_set which, bool negate, int dreg)
+void fw_lookup_set(struct fw_batch *b, struct nftnl_rule *r, const char *set, uint32_t id,
+		   uint32_t sreg, bool negate, int dreg)
 {
 	struct nftnl_expr *e = fw_expr(b, r, "lookup");
 
 	if (e != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
 		if (dreg >= 0)
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
-		fw_oom_if(b, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, fw_sets[which].sd_name));
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, fw_set_id(which));
+		fw_oom_if(b, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+		if (id != 0)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
 		if (negate)
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
 	}
 	fw_put(r, e);
+}
+
+/* One of ours, from register 1. */
+void fw_lookup(struct fw_batch *b, struct nftnl_rule *r, enum fw_set which, bool negate, int dreg)
+{
+	fw_lookup_set(b, r, fw_sets[which].sd_name, fw_set_id(which), NFT_REG_1, negate, dreg);
 }
 
 void fw_cmp(struct fw_batch *b, struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)

@@ -105,6 +105,14 @@ const struct fw_set_def fw_sets[FW_NSETS] = {
 			 { 0 },
 			 true,
 			 "ifname : verdict" },
+	[FW_NODE_NAMES] = { "node_names",
+			    NFT_SET_MAP,
+			    1,
+			    { FW_F_IFNAME },
+			    0,
+			    { 0 },
+			    true,
+			    "ifname : verdict" },
 };
 
 uint32_t fw_set_id(enum fw_set s)

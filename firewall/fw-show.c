@@ -271,6 +271,31 @@ static void fw_show_allow_str(const struct fw_relem *e, char *buf, size_t size)
 		snprintf(buf, size, "%s", r);
 }
 
+/* Its entries by name: the comments of its sets names_BRIDGE_I (the
+ * entry, truncated to the row's 47 characters). */
+static void fw_show_node_names(const struct fw_read *rd, struct fw_show_node *n)
+{
+	char prefix[FW_NAME_SET_MAX];
+	size_t len;
+
+	snprintf(prefix, sizeof(prefix), "names_%s_", n->sn_bridge);
+	len = strlen(prefix);
+	for (size_t k = 0; k < rd->nsets; k++) {
+		const struct fw_rset *rs = &rd->sets[k];
+
+		if (strncmp(rs->rs_name, prefix, len) != 0 ||
+		    strspn(rs->rs_name + len, "0123456789") != strlen(rs->rs_name + len) ||
+		    rs->rs_comment[0] == '\0')
+			continue;
+		if (n->sn_nallow == FW_ALLOW_MAX) {
+			n->sn_truncated = true;
+			continue;
+		}
+		snprintf(n->sn_allow[n->sn_nallow], sizeof(n->sn_allow[0]), "%s", rs->rs_comment);
+		n->sn_nallow++;
+	}
+}
+
 /* Its egress allow-list, as CIDRs or ranges, with their ports. */
 static void fw_show_node_allow(const struct fw_read *rd, struct fw_show_node *n)
 {
@@ -289,6 +314,7 @@ static void fw_show_node_allow(const struct fw_read *rd, struct fw_show_node *n)
 		fw_show_allow_str(e, n->sn_allow[n->sn_nallow], sizeof(n->sn_allow[0]));
 		n->sn_nallow++;
 	}
+	fw_show_node_names(rd, n);
 }
 
 /* Its publishes: the elements of published that go to its address. */

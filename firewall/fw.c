@@ -67,6 +67,8 @@ int fw_init(const struct fw_node *nodes, size_t n, const char *const *private, s
 		fw_node_chain(&b, &fi[i], true);
 	for (size_t i = 0; i < n; i++)
 		fw_bw_chain(&b, &fi[i], true);
+	for (size_t i = 0; i < n; i++)
+		fw_names_chain(&b, &fi[i], true);
 	for (int s = 0; s < FW_NSETS && b.fb_errno == 0; s++) {
 		struct fw_els els = { 0 };
 
@@ -155,6 +157,7 @@ static void fw_build_add(struct fw_batch *b, const struct fw_info *fi, const voi
 	fw_node_chain(b, fi, false);
 	fw_node_set(b, fi, FW_NODE_DROP, false);
 	fw_bw_chain(b, fi, false);
+	fw_names_chain(b, fi, false);
 	for (int s = 0; s < FW_NSETS; s++) {
 		if (s == FW_NODE_DROP)
 			continue;
@@ -188,8 +191,8 @@ static void fw_build_remove(struct fw_batch *b, const struct fw_info *fi, const 
 	 * comes last, when nothing goes to it any more. */
 	fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_chain, NULL, 0, 0, "make sure of");
 	for (int s = 0; s < FW_NSETS; s++) {
-		if (s == FW_NODE_BW)
-			continue; /* fw_bw_remove, below */
+		if (s == FW_NODE_BW || s == FW_NODE_NAMES)
+			continue; /* fw_bw_remove and fw_names_remove, below */
 		if (s == FW_PUBLISHED) {
 			for (size_t i = 0; i < fi->fi_npub; i++) {
 				struct fw_els els = { 0 };
@@ -208,6 +211,7 @@ static void fw_build_remove(struct fw_batch *b, const struct fw_info *fi, const 
 	}
 	fw_chain_msg(b, NFT_MSG_DELCHAIN, 0, fi->fi_chain, NULL, 0, 0, "delete");
 	fw_bw_remove(b, fi);
+	fw_names_remove(b, fi);
 }
 
 int fw_node_remove(const struct fw_node *node, struct dock_err *err)
@@ -325,6 +329,32 @@ int fw_quarantine(const struct fw_node *node, bool on, struct dock_err *err)
 	return fw_node_call(node, fw_build_quarantine, &on, NULL, err);
 }
 
+/* The node's entries by name are its resolver's too (its network's
+ * dnsmasq options, made at create): they change only with the node. */
+static int fw_names_refuse(const char *node, struct dock_err *err)
+{
+	return err_set(
+		err, 409, EBUSY,
+		"node %s: its allow entries by name differ: recreate the node to change names",
+		node);
+}
+
+int fw_names_unchanged(const struct fw_node *now, const struct fw_node *want, struct dock_err *err)
+{
+	struct fw_info *a = malloc(sizeof(*a)), *w = malloc(sizeof(*w));
+	int r = a == NULL || w == NULL ? err_set(err, 500, ENOMEM, "firewall: out of memory") : 0;
+
+	if (r == 0)
+		r = fw_node_parse(now, a, err);
+	if (r == 0)
+		r = fw_node_parse(want, w, err);
+	if (r == 0 && !fw_names_same(a, w))
+		r = fw_names_refuse(a->fi_name, err);
+	free(a);
+	free(w);
+	return r;
+}
+
 /* fi: the node as it is; arg: as it will be. */
 static void fw_build_egress(struct fw_batch *b, const struct fw_info *fi, const void *arg)
 {
@@ -355,6 +385,8 @@ int fw_set_egress(const struct fw_node *node, bool deny, const char *const *allo
 		goto out;
 	memcpy(want, now, sizeof(*want));
 	r = fw_parse_allow(want, deny, allow, n, err);
+	if (r == 0 && !fw_names_same(now, want))
+		r = fw_names_refuse(now->fi_name, err);
 	if (r < 0)
 		goto out;
 	r = fw_node_call(node, fw_build_egress, want, now, err);
@@ -412,6 +444,8 @@ int fw_node_update(const struct fw_node *now, const struct fw_node *want, struct
 	     a->fi_quarantined != w->fi_quarantined))
 		r = err_set(err, 400, EINVAL,
 			    "node %s: an update changes only publishes and egress", a->fi_name);
+	if (r == 0 && !fw_names_same(a, w))
+		r = fw_names_refuse(a->fi_name, err);
 	if (r == 0)
 		r = fw_node_call(now, fw_build_update, w, a, err);
 out:

@@ -51,7 +51,11 @@ struct fw_publish {
  * fn_published: FW_PUBLISH_MAX at most, host ports distinct.
  * fn_egress_allow: FW_ALLOW_MAX at most of "CIDR[:PORT[/tcp|/udp]]", the
  *   CIDR "a.b.c.d" or "a.b.c.d/p" (p 0..32, host bits zero), PORT 1..65535
- *   (tcp when the protocol is omitted), not overlapping one another.
+ *   (tcp when the protocol is omitted), not overlapping one another; or
+ *   "NAME:PORT[/tcp|/udp]" (a lower-case RFC 1123 host name, the port
+ *   required; 16 at most): the addresses the node's resolver answers for
+ *   NAME (fw_names_dnsmasq), public ones only, on that port. The names
+ *   change only with the node (fw_node_update and fw_set_egress: 409).
  *   Whatever the mode, a node's new outbound connections to the private
  *   ranges (fw_init) are dropped unless an entry names them (address, and
  *   port when it gives one).
@@ -93,6 +97,25 @@ struct fw_node {
 
 /* Check a node without touching the kernel (same rules as the calls below). */
 int fw_node_check(const struct fw_node *node, struct dock_err *err);
+
+/* The node's resolver options for its allow entries by name
+ * ("NAME:PORT[/tcp|/udp]" in fn_egress_allow, FW_NAMES_MAX at most): per
+ * entry "server=/NAME/UPSTREAM" (forward that name, and no other, to
+ * upstream) and "nftset=/NAME/4#inet#isc#SET" (pin each IPv4 answer into
+ * the entry's set), then "cache-size=0" (every lookup refills the sets,
+ * after a rebuild too), one per line, malloc'd into *out; "" and *nnames 0
+ * without such entries. 400 as fw_node_check. */
+int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **out, size_t *nnames,
+		     struct dock_err *err);
+
+/* 409 "recreate the node to change names" when want's allow entries by
+ * name differ from now's (what fw_node_update would refuse), 0 when they
+ * do not, 400 for a bad node: for a caller that records a change before
+ * it applies it. */
+int fw_names_unchanged(const struct fw_node *now, const struct fw_node *want, struct dock_err *err);
+
+/* Whether an allow entry names a host (a letter before its port). */
+bool fw_name_entry_is(const char *s);
 
 /* "HOSTPORT:NODEPORT[/tcp|/udp]" (tcp when omitted), ports 1..65535. */
 int fw_publish_parse(const char *spec, struct fw_publish *out, struct dock_err *err);

@@ -250,6 +250,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fw_node_check(&node, NULL);
 	node.fn_egress_deny = true;
 	fw_node_check(&node, NULL);
+	/* entries by name: the resolver's options made of them */
+	char *opts = NULL;
+	size_t nnames = 0;
+	if (fw_names_dnsmasq(&node, "192.0.2.53", &opts, &nnames, NULL) == 0 && opts == NULL)
+		abort();
+	free(opts);
 #elif FUZZ_TARGET == FUZZ_NETLISTEN
 	/* A /proc/net table, read as all four kinds, for a port the input picks. */
 	char addr[PORTCHECK_ADDR_MAX];

@@ -115,6 +115,50 @@ static void test_console_log_keys(void **st)
 	}
 }
 
+/* dns_upstream: an IPv4 address; unset, the first IPv4 nameserver of
+ * resolv.conf; neither: 400 saying what to set. */
+static void test_dns_upstream(void **st)
+{
+	static const char *const bad[] = { "dns_upstream = resolver.test\n",
+					   "dns_upstream = 2001:db8::53\n",
+					   "dns_upstream = 192.0.2.256\n", "dns_upstream =\n" };
+	char path[] = "/tmp/isc-test-resolv.XXXXXX", out[16];
+	struct dock_err e = { 0 };
+	struct dock_config c;
+	char *err;
+	int rc, fd;
+
+	(void)st;
+	config_defaults(&c);
+	assert_string_equal(c.dc_dns_upstream, "");
+	err = parse_stderr("dns_upstream = 192.0.2.53\n", &c, &rc);
+	assert_int_equal(rc, 0);
+	free(err);
+	assert_int_equal(config_dns_upstream(&c, "/nonexistent", out, &e), 0);
+	assert_string_equal(out, "192.0.2.53");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_defaults(&c);
+		err = parse_stderr(bad[i], &c, &rc);
+		assert_int_not_equal(rc, 0);
+		free(err);
+	}
+	config_defaults(&c);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd,
+			       "# x\nsearch test\nnameserver ::1\nnameserver 198.51.100.53\n"
+			       "nameserver 198.51.100.54\n",
+			       81),
+			 81);
+	close(fd);
+	assert_int_equal(config_dns_upstream(&c, path, out, &e), 0);
+	assert_string_equal(out, "198.51.100.53");
+	unlink(path);
+	assert_int_equal(config_dns_upstream(&c, path, out, &e), -ENOENT);
+	assert_int_equal(e.de_status, 400);
+	assert_non_null(strstr(e.de_msg, "set dns_upstream in dockd.conf"));
+}
+
 /* Every value dist/dockd.conf shows (uncommented) is dockd's default: the
  * file documents the defaults and changes nothing; and it uses no old name. */
 static void test_dist_conf_is_defaults(void **st)
@@ -281,6 +325,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_renamed_keys),
 		cmocka_unit_test(test_console_log_keys),
+		cmocka_unit_test(test_dns_upstream),
 		cmocka_unit_test(test_dist_conf_is_defaults),
 		cmocka_unit_test(test_check_good),
 		cmocka_unit_test(test_check_problems),

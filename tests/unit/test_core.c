@@ -682,6 +682,7 @@ static void test_render(void **st)
 		{ "gateway", "10.231.0.9" }, { "netmask", "255.255.255.248" },
 		{ "ip", "10.231.0.10" },     { "mac", "52:54:00:12:34:56" },
 		{ "name", "web1" },          { "dns_off", "" },
+		{ "dns_names", "" },         { "dns_options", "" },
 	};
 	/* egress deny: the gateway resolves nothing (no DNS leaves that way). */
 	static const struct render_var deny[] = {
@@ -689,6 +690,22 @@ static void test_render(void **st)
 		{ "gateway", "10.231.0.9" }, { "netmask", "255.255.255.248" },
 		{ "ip", "10.231.0.10" },     { "mac", "52:54:00:12:34:56" },
 		{ "name", "web1" },          { "dns_off", "yes" },
+		{ "dns_names", "" },         { "dns_options", "yes" },
+	};
+	/* ... but its allow entries by name, one option per line */
+	static const struct render_var names[] = {
+		{ "network", "isc-web1" },
+		{ "bridge", "iscbr1" },
+		{ "gateway", "10.231.0.9" },
+		{ "netmask", "255.255.255.248" },
+		{ "ip", "10.231.0.10" },
+		{ "mac", "52:54:00:12:34:56" },
+		{ "name", "web1" },
+		{ "dns_off", "yes" },
+		{ "dns_names",
+		  "server=/a.test/192.0.2.53\nnftset=/a.test/4#inet#isc#names_iscbr1_0\n"
+		  "cache-size=0\n" },
+		{ "dns_options", "yes" },
 	};
 	static const struct render_var sec[] = {
 		{ "name", "web1" }, { "volume", "/var/lib/isc/volumes/isc-web1.img" }
@@ -700,6 +717,7 @@ static void test_render(void **st)
 		     "domain-kernel.xml");
 	check_render("network.xml", net, sizeof(net) / sizeof(net[0]), "network.xml");
 	check_render("network.xml", deny, sizeof(deny) / sizeof(deny[0]), "network-deny.xml");
+	check_render("network.xml", names, sizeof(names) / sizeof(names[0]), "network-names.xml");
 	check_render("secret.xml", sec, sizeof(sec) / sizeof(sec[0]), "secret.xml");
 	check_render("volume.xml", vol, sizeof(vol) / sizeof(vol[0]), "volume.xml");
 }
@@ -722,6 +740,15 @@ static void test_render_escaping(void **st)
 	assert_int_equal(render_buf("t", dtd, strlen(dtd), v, 2, &out, &e), -EINVAL);
 	err_clear(&e);
 	assert_int_equal(render_buf("t", "<a>", 3, v, 2, &out, &e), -EINVAL);
+	err_clear(&e);
+	/* isc-each: once per line, escaped; none for an empty value */
+	const char *each = "<a><b isc-each='w' x='{{w}}'/><c isc-each='u'>{{u}}</c></a>";
+	const struct render_var w[] = { { "w", "1<\n\n2'\n" }, { "u", "" } };
+	assert_int_equal(render_buf("t", each, strlen(each), w, 2, &out, &e), 0);
+	assert_string_equal(out, "<a><b x=\"1&lt;\"/><b x=\"2'\"/></a>\n");
+	free(out);
+	assert_int_equal(render_buf("t", "<a><b isc-each='no'/></a>", 25, w, 2, &out, &e), -EINVAL);
+	assert_string_equal(e.de_msg, "template t: unknown variable in isc-each=\"no\"");
 }
 
 /* ---- state ---- */

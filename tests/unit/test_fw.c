@@ -979,6 +979,86 @@ static void test_bandwidth(void **state)
 	assert_int_equal(err.de_status, 400);
 }
 
+/* Allow entries by name (fw-names-nft.c): a set per entry, the node's
+ * chain names-BRIDGE and its node_names element, added (twice: a no-op),
+ * rebuilt by fw_init, filled as the resolver fills them (an answer opens
+ * its port only), kept by an egress change, a change of names refused
+ * (409, nothing changed), removed with the node. */
+static void test_names(void **state)
+{
+	static const char *const names[] = { "allowed.test:80/tcp", "192.0.2.0/24",
+					     "ntp.example.test:123/udp" };
+	static const char *const other[] = { "other.test:80/tcp" };
+	struct fw_node two[2] = { n0, n1 };
+	struct dock_err err = { 0 };
+	char *text, *before;
+
+	(void)state;
+	two[0].fn_egress_deny = true;
+	two[0].fn_egress_allow = names;
+	two[0].fn_negress_allow = 3;
+	init_ok(&two[1], 1);
+	fw_dryrun_begin();
+	ok(fw_node_add(&two[0], &err), &err);
+	text = fw_dryrun_end();
+	assert_non_null(text);
+	assert_expected("node-add-names.batch", text);
+	free(text);
+	ok(fw_node_add(&two[0], &err), &err);
+	ok(fw_node_add(&two[0], &err), &err); /* again: a no-op */
+	assert_isc("list-names.nft");
+	{ /* fw show lists the entries by name beside the addresses */
+		struct fw_show *sh_ = NULL;
+
+		ok(fw_show(two[0].fn_name, &sh_, &err), &err);
+		assert_true(sh_->fs_nodes[0].sn_isolated);
+		assert_int_equal(sh_->fs_nodes[0].sn_nallow, 3);
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[0], "192.0.2.0/24");
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[1], "allowed.test:80/tcp");
+		assert_string_equal(sh_->fs_nodes[0].sn_allow[2], "ntp.example.test:123/udp");
+		fw_show_free(sh_);
+	}
+	/* the resolver's answer: a set element with the set's timeout */
+	assert_int_equal(sh("nft add element inet isc names_iscbr0_0 '{ 198.51.100.10 }'", &text),
+			 0);
+	free(text);
+	assert_int_equal(sh("nft list set inet isc names_iscbr0_0", &text), 0);
+	if (strstr(text, "timeout 1h") == NULL || strstr(text, "198.51.100.10 expires") == NULL)
+		fail_msg("names_iscbr0_0: %s", text);
+	free(text);
+	/* the same names, another egress: fine; other names: 409 */
+	ok(fw_set_egress(&two[0], false, names, 3, &err), &err);
+	before = ruleset();
+	assert_failed(fw_set_egress(&two[0], true, other, 1, &err), &err, 409, EBUSY,
+		      "recreate the node to change names", before);
+	memset(&err, 0, sizeof(err));
+	{
+		struct fw_node want = two[0];
+
+		want.fn_egress_allow = other;
+		want.fn_negress_allow = 1;
+		assert_failed(fw_node_update(&two[0], &want, &err), &err, 409, EBUSY,
+			      "recreate the node to change names", before);
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(fw_names_unchanged(&two[0], &want, &err), -EBUSY);
+		assert_int_equal(err.de_status, 409);
+		memset(&err, 0, sizeof(err));
+		ok(fw_names_unchanged(&two[0], &two[0], &err), &err);
+	}
+	free(before);
+	/* the rebuild at dock start makes the same table (its sets empty) */
+	init_ok(two, 2);
+	assert_isc("list-names-init.nft");
+	fw_dryrun_begin();
+	ok(fw_node_remove(&two[0], &err), &err);
+	text = fw_dryrun_end();
+	assert_non_null(text);
+	assert_expected("node-remove-names.batch", text);
+	free(text);
+	ok(fw_node_remove(&two[0], &err), &err);
+	assert_isc("list-db.nft");
+}
+
 /* fw_node_update: publishes and egress replaced in one batch; a host port
  * another node holds is 409 and changes nothing; back to the plain node. */
 static void test_node_update(void **state)
@@ -1538,6 +1618,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_egress, check_others),
 		cmocka_unit_test_teardown(test_flows, check_others),
 		cmocka_unit_test_teardown(test_bandwidth, check_others),
+		cmocka_unit_test_teardown(test_names, check_others),
 		cmocka_unit_test_teardown(test_node_update, check_others),
 		cmocka_unit_test_teardown(test_teardown, check_others),
 		cmocka_unit_test_teardown(test_max_nodes, check_others),

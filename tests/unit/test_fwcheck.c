@@ -464,10 +464,14 @@ static void test_name_entries(void **state)
 		"a.123:80", /* numeric last label */
 	};
 	static const char *const one[] = { "deb.debian.org:443/tcp" };
+	static const char *const twice[] = { "deb.debian.org:443/tcp", "deb.debian.org:443" };
+	static const char *const badname[] = { "Bad_Name:80" };
+	static const char *const mixed[] = { "deb.debian.org:443/tcp", "10.9.9.0/24:22",
+					     "ntp.example.test:123/udp" };
 	char long_label[80], set[FW_NAME_SET_MAX], server[300], nftset[300];
 	struct fw_name_entry e;
 	struct dock_err err = { 0 };
-	struct fw_info fi;
+	static struct fw_info fi, fj;
 
 	(void)state;
 	assert_true(fw_name_entry_is("deb.debian.org:443"));
@@ -498,11 +502,29 @@ static void test_name_entries(void **state)
 	assert_string_equal(server, "server=/name.test/10.0.0.53");
 	assert_string_equal(nftset, "nftset=/name.test/4#inet#isc#names_isc-br7_0");
 	assert_int_equal(fw_node_parse(&n0, &fi, &err), 0);
+	/* names go to fi_names, addresses to fi_allow, in the list's order */
+	assert_int_equal(fw_parse_allow(&fi, true, mixed, 3, &err), 0);
+	assert_int_equal(fi.fi_nallow, 1);
+	assert_int_equal(fi.fi_nnames, 2);
+	assert_string_equal(fi.fi_names[0].ne_host, "deb.debian.org");
+	assert_int_equal(fi.fi_names[1].ne_proto, IPPROTO_UDP);
+	assert_string_equal(fi.fi_names_chain, "names-iscbr0");
+	fw_name_format(&fi.fi_names[1], server, sizeof(server));
+	assert_string_equal(server, "ntp.example.test:123/udp");
+	assert_int_equal(fw_node_parse(&n0, &fj, &err), 0);
+	assert_false(fw_names_same(&fi, &fj));
+	assert_int_equal(fw_parse_allow(&fj, false, mixed, 3, &err), 0);
+	assert_true(fw_names_same(&fi, &fj));
+	assert_int_equal(fw_parse_allow(&fj, false, one, 1, &err), 0);
+	assert_false(fw_names_same(&fi, &fj));
+	err_clear(&err);
+	assert_refused(fw_parse_allow(&fi, true, twice, 2, &err), &err, EINVAL,
+		       "egress web1: allowed destination \"deb.debian.org:443\" is given twice");
 	err_clear(&err);
 	assert_refused(
-		fw_parse_allow(&fi, true, one, 1, &err), &err, EOPNOTSUPP,
-		"egress web1: allowed destination \"deb.debian.org:443/tcp\": entries by name "
-		"are not supported yet (give the addresses as CIDR[:PORT/PROTO])");
+		fw_parse_allow(&fi, true, badname, 1, &err), &err, EINVAL,
+		"egress web1: allowed destination \"Bad_Name:80\": not a host name (RFC 1123, "
+		"lower case, at least two labels)");
 }
 
 /* The private ranges: built-in, then extra, merged into disjoint intervals. */

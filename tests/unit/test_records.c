@@ -186,6 +186,19 @@ static void test_record_limits(void **st)
 	json = state_to_json(&r);
 	assert_null(strstr(json, "limits"));
 	free(json);
+	/* allow slots widened for entries by name: the old entries load as
+	 * they were, and a 253-character name round-trips */
+	assert_int_equal(r.nr_n_allow, 1);
+	assert_string_equal(r.nr_egress_allow[0], "192.0.2.0/24");
+	memset(r.nr_egress_allow[1], 'a', 248);
+	strcpy(r.nr_egress_allow[1] + 248, ".test:65535/udp");
+	r.nr_n_allow = 2;
+	json = state_to_json(&r);
+	assert_int_equal(state_from_json(json, strlen(json), &back, NULL), 0);
+	assert_int_equal(back.nr_n_allow, 2);
+	assert_string_equal(back.nr_egress_allow[1], r.nr_egress_allow[1]);
+	free(json);
+	r.nr_n_allow = 1;
 	r.nr_vcpus = 2;
 	r.nr_limits.rc_cpu_quota_us = 150000;
 	r.nr_limits.rc_cpu_weight = 200;
