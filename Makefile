@@ -65,7 +65,7 @@ DOCK_IO := dockd/forensic.c dockd/virt.c $(NODE_SRC) dockd/agentreader.c dockd/a
 DOCK_IO += dockd/lab-apply.c dockd/api-labs.c
 DOCKD_MAIN := dockd/dockd.c
 DOCKD_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC) $(DOCK_IO) $(DOCKD_MAIN)
-DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE)
+DOCK_TEST_SRC := $(COMMON_SRC) $(DOCK_CORE) $(FW_SRC)
 
 # --- iscadm: the CLI, a thin client of the API: the commands, the HTTP transport,
 # the output (tables, JSON), the verified forensic export, waiting on a node,
@@ -222,7 +222,7 @@ $(B)/test_fwcheck: tests/unit/test_fwcheck.c $(call obj,$(FW_SRC) common/err.c)
 
 # The pure spec translation of the node room (node-spec.c), and the firewall's
 # publish syntax it canonicalises with.
-NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC) $(FW_SRC)
+NODE_SPEC_TEST_SRC := dockd/node-spec.c $(DOCK_TEST_SRC)
 $(B)/test_node_spec: tests/unit/test_node_spec.c $(call obj,$(NODE_SPEC_TEST_SRC))
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(INC_tests) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lpthread
 

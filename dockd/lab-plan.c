@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw.h"
 #include "jsonin.h"
 #include "lab.h"
 
@@ -194,6 +195,34 @@ static void lab_step_add(struct lab_plan *p, enum lab_act a, const char *name, i
 	}
 }
 
+/* The allow entries by name of a network part, one a line, "" none. */
+static void lab_net_names(const char *net, char *buf, size_t size)
+{
+	struct json_object *o = json_tokener_parse(net), *a = NULL;
+	size_t l = 0;
+
+	buf[0] = '\0';
+	if (o != NULL && json_object_object_get_ex(o, "egress_allow", &a) &&
+	    json_object_is_type(a, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(a) && l < size; i++) {
+			const char *e = json_object_get_string(json_object_array_get_idx(a, i));
+			if (e != NULL && fw_name_entry_is(e))
+				l += (size_t)snprintf(buf + l, size - l, "%s\n", e);
+		}
+	json_object_put(o);
+}
+
+/* Whether two network parts name other hosts: those are made with the
+ * node's network (its resolver), so they cannot change in place. */
+static bool lab_names_differ(const char *a, const char *b)
+{
+	static __thread char na[LAB_NET_MAX], nb[LAB_NET_MAX];
+
+	lab_net_names(a, na, sizeof(na));
+	lab_net_names(b, nb, sizeof(nb));
+	return strcmp(na, nb) != 0;
+}
+
 /* A node of the file: create, keep, start, change, recreate. */
 static void lab_plan_node(const struct lab *want, size_t i, const struct lab_rec *rec,
 			  const struct lab_live *l, struct lab_plan *p)
@@ -223,8 +252,12 @@ static void lab_plan_node(const struct lab *want, size_t i, const struct lab_rec
 		return;
 	}
 	if (strcmp(r->lrn_net, n->ln_net) != 0) {
+		bool names = lab_names_differ(r->lrn_net, n->ln_net);
 		lab_diff_keys(r->lrn_net, n->ln_net, why, sizeof(why));
-		lab_step_add(p, LAB_CHANGE, n->ln_name, (int)i, why);
+		if (names)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s",
+				 " (names: the node's resolver is made anew)");
+		lab_step_add(p, names ? LAB_RECREATE : LAB_CHANGE, n->ln_name, (int)i, why);
 		return;
 	}
 	if (strcmp(l->ll_state, "running") != 0) {

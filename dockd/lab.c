@@ -585,11 +585,14 @@ static int lab_spec_fail(struct ly_doc *d, const struct ly *k, const struct ly *
 	return ly_fail(d, k, np, "%s", msg);
 }
 
-static void lab_json_copy(char *dst, size_t size, struct json_object *o)
+/* o's canonical text into dst; false when it does not fit (never cut:
+ * a cut request would be another request, or no JSON at all). */
+static bool lab_json_copy(char *dst, size_t size, struct json_object *o)
 {
-	snprintf(dst, size, "%s",
-		 json_object_to_json_string_ext(
-			 o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	const char *t = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	return (size_t)snprintf(dst, size, "%s", t) < size;
 }
 
 /* One node: its full name, its create request checked by spec_parse. */
@@ -628,11 +631,21 @@ static int lab_node(struct ly_doc *d, struct lab *lab, const struct ly *k, const
 	v = lab_val(d, node, defs, "egress", path, np);
 	if (lab_egress(d, v, path, net) < 0)
 		goto out;
-	lab_json_copy(ln->ln_core, sizeof(ln->ln_core), core);
-	lab_json_copy(ln->ln_net, sizeof(ln->ln_net), net);
 	json_object_object_foreach(net, nk, nv)
 		json_object_object_add(core, nk, json_object_get(nv));
-	lab_json_copy(ln->ln_body, sizeof(ln->ln_body), core);
+	if (!lab_json_copy(ln->ln_body, sizeof(ln->ln_body), core)) {
+		r = ly_fail(d, k, np, "the node's create request is longer than %d bytes",
+			    SPEC_REQUEST_MAX - 1);
+		goto out;
+	}
+	json_object_object_foreach(net, nk2, nv2)
+	{
+		(void)nv2;
+		json_object_object_del(core, nk2);
+	}
+	/* Each part is smaller than the whole: these fit. */
+	lab_json_copy(ln->ln_core, sizeof(ln->ln_core), core);
+	lab_json_copy(ln->ln_net, sizeof(ln->ln_net), net);
 	if (cfg != NULL) {
 		struct node_spec *spec = malloc(sizeof(*spec));
 		if (spec == NULL) {

@@ -33,7 +33,7 @@
 #define LAB_FLOWS_MAX 1024
 #define LAB_NAME_MAX  (NODE_NAME_MAX - 2) /* room for "-" and one character */
 #define LAB_FNAME_MAX 128                 /* the file's name in messages */
-#define LAB_NET_MAX   1536                /* a node's network part as JSON */
+#define LAB_NET_MAX   SPEC_REQUEST_MAX    /* a node's network part as JSON */
 
 struct lab_node {
 	char ln_short[NODE_NAME_MAX + 1]; /* "web" */

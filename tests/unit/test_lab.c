@@ -274,12 +274,64 @@ static void test_plan(void **state)
 	free(changed);
 }
 
+/* Allow entries: an address changes in place, a name recreates the node
+ * (its resolver is made with its network); the node's request is never cut. */
+static void test_plan_names(void **state)
+{
+	static const char *const files[] = {
+		"name: n\nnodes:\n  a: {image: micro, egress: {allow: [\"203.0.113.0/24\"]}}\n",
+		"name: n\nnodes:\n  a: {image: micro, egress: {allow: [\"203.0.113.0/25\"]}}\n",
+		"name: n\nnodes:\n  a: {image: micro, egress: {allow: [\"203.0.113.0/25\", "
+		"\"deb.debian.org:443/tcp\"]}}\n",
+		"name: n\nnodes:\n  a: {image: micro, egress: {allow: [\"203.0.113.0/24\", "
+		"\"deb.debian.org:443/tcp\"]}}\n",
+	};
+	struct lab *l[4];
+	struct lab_rec *rec = calloc(1, sizeof(*rec));
+	struct lab_plan *p = malloc(sizeof(*p));
+	struct lab_live live[1];
+	struct dock_err err = { 0 };
+	char *big;
+	size_t len = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++)
+		l[i] = parse_ok(files[i], &cfg);
+	as_applied(l[0], rec, live);
+	assert_int_equal(lab_plan(l[1], rec, live, 1, p, &err), 0);
+	assert_int_equal(p->lp_steps[0].ls_act, LAB_CHANGE);
+	assert_int_equal(lab_plan(l[2], rec, live, 1, p, &err), 0);
+	assert_int_equal(p->lp_steps[0].ls_act, LAB_RECREATE);
+	assert_non_null(strstr(p->lp_steps[0].ls_why, "names"));
+	lab_rec_free(rec);
+	as_applied(l[2], rec, live);
+	assert_int_equal(lab_plan(l[3], rec, live, 1, p, &err), 0);
+	assert_int_equal(p->lp_steps[0].ls_act, LAB_CHANGE); /* same names */
+	/* 16 names of 250 characters: more than a create request holds */
+	big = malloc(8192);
+	len += (size_t)snprintf(big + len, 8192 - len,
+				"name: n\nnodes:\n  a: {image: micro, egress: {allow: [");
+	for (int i = 0; i < 16; i++)
+		len += (size_t)snprintf(big + len, 8192 - len,
+					"%s\"%c%059d.%060d.%060d.%060d.test:80\"", i ? ", " : "",
+					'a' + i, 0, 0, 0, 0);
+	snprintf(big + len, 8192 - len, "]}}\n");
+	refused(big,
+		"t.lab.yaml:3:3: nodes.a: the node's create request is longer than 4095 bytes");
+	free(big);
+	for (size_t i = 0; i < 4; i++)
+		free(l[i]);
+	lab_rec_free(rec);
+	free(rec);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shop),   cmocka_unit_test(test_resources),
-		cmocka_unit_test(test_errors), cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_shop),       cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_plan_names), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bounds),     cmocka_unit_test(test_plan),
 	};
 
 	config_defaults(&cfg);
