@@ -66,22 +66,6 @@ static void fw_bw_rule(struct fw_batch *b, const struct fw_info *fi, uint32_t ke
 	fw_rule_add(b, r, text);
 }
 
-/* Every rule of the chain (a rule without a handle names them all). */
-static void fw_bw_flush(struct fw_batch *b, const struct fw_info *fi)
-{
-	struct nftnl_rule *r = fw_rule_new(b, fi->fi_bw_chain);
-	struct nlmsghdr *nlh;
-
-	if (r == NULL)
-		return;
-	nlh = fw_msg_begin(b, NFT_MSG_DELRULE, 0, FW_MSG_ROOM, "flush chain %s", fi->fi_bw_chain);
-	if (nlh != NULL) {
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		fw_msg_end(b, nlh, FW_MSG_ROOM);
-	}
-	nftnl_rule_free(r);
-}
-
 void fw_bw_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
 {
 	if (fi->fi_in_bps == 0 && fi->fi_out_bps == 0)
@@ -91,7 +75,7 @@ void fw_bw_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
 	} else {
 		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_bw_chain, NULL, 0, 0,
 			     "make sure of");
-		fw_bw_flush(b, fi);
+		fw_chain_flush(b, fi->fi_bw_chain);
 	}
 	if (fi->fi_out_bps != 0)
 		fw_bw_rule(b, fi, NFT_META_IIFNAME, fi->fi_out_bps);

@@ -312,26 +312,29 @@ void fw_policy(struct fw_batch *b)
 }
 
 /* The node's chain, made complete: created if absent, emptied, filled. */
-void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
+void fw_chain_flush(struct fw_batch *b, const char *chain)
 {
-	struct nftnl_rule *r;
+	struct nftnl_rule *r = fw_rule_new(b, chain); /* no handle: every rule of the chain */
 	struct nlmsghdr *nlh;
 
+	if (r == NULL)
+		return;
+	nlh = fw_msg_begin(b, NFT_MSG_DELRULE, 0, FW_MSG_ROOM, "flush chain %s", chain);
+	if (nlh != NULL) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		fw_msg_end(b, nlh, FW_MSG_ROOM);
+	}
+	nftnl_rule_free(r);
+}
+
+void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
+{
 	if (new_table) {
 		fw_chain_create(b, fi->fi_chain, NULL, 0, 0);
 	} else {
 		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_chain, NULL, 0, 0,
 			     "make sure of");
-		r = fw_rule_new(b, fi->fi_chain); /* no handle: every rule of the chain */
-		if (r != NULL) {
-			nlh = fw_msg_begin(b, NFT_MSG_DELRULE, 0, FW_MSG_ROOM, "flush chain %s",
-					   fi->fi_chain);
-			if (nlh != NULL) {
-				nftnl_rule_nlmsg_build_payload(nlh, r);
-				fw_msg_end(b, nlh, FW_MSG_ROOM);
-			}
-			nftnl_rule_free(r);
-		}
+		fw_chain_flush(b, fi->fi_chain);
 	}
 	fw_node_chain_rules(b, fi);
 }

@@ -101,23 +101,6 @@ static void fw_names_entry_rule(struct fw_batch *b, const struct fw_info *fi, si
 	fw_rule_add(b, r, text);
 }
 
-/* Every rule of the chain (a rule without a handle names them all). */
-static void fw_names_flush(struct fw_batch *b, const struct fw_info *fi)
-{
-	struct nftnl_rule *r = fw_rule_new(b, fi->fi_names_chain);
-	struct nlmsghdr *nlh;
-
-	if (r == NULL)
-		return;
-	nlh = fw_msg_begin(b, NFT_MSG_DELRULE, 0, FW_MSG_ROOM, "flush chain %s",
-			   fi->fi_names_chain);
-	if (nlh != NULL) {
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		fw_msg_end(b, nlh, FW_MSG_ROOM);
-	}
-	nftnl_rule_free(r);
-}
-
 void fw_names_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
 {
 	if (fi->fi_nnames == 0)
@@ -132,7 +115,7 @@ void fw_names_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table
 	} else {
 		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_names_chain, NULL, 0, 0,
 			     "make sure of");
-		fw_names_flush(b, fi);
+		fw_chain_flush(b, fi->fi_names_chain);
 	}
 	for (size_t i = 0; i < fi->fi_nnames; i++)
 		fw_names_entry_rule(b, fi, i);
