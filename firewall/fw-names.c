@@ -182,10 +182,35 @@ void fw_name_format(const struct fw_name_entry *e, char *buf, size_t size)
 	snprintf(buf, size, "%s:%u/%s", e->ne_host, e->ne_port, fw_proto_name(e->ne_proto));
 }
 
+/* Entry i's host, the first time it is met: one server= line and one
+ * nftset= line naming the sets of every entry of that host (dnsmasq uses
+ * one nftset= option a name: two for one host would fill only one set, so
+ * "h:80" beside "h:443" would never open port 80). */
+static int fw_names_host(const struct fw_info *fi, size_t i, const char *upstream, struct fw_str *d,
+			 struct dock_err *err)
+{
+	char server[FW_NAME_HOST_MAX + 40], nftset[FW_NAME_HOST_MAX + 64], set[FW_NAME_SET_MAX];
+	const char *host = fi->fi_names[i].ne_host;
+
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(fi->fi_names[j].ne_host, host) == 0)
+			return 0; /* said with its first entry */
+	if (fw_name_dnsmasq(&fi->fi_names[i], fi->fi_bridge, i, upstream, server, sizeof(server),
+			    nftset, sizeof(nftset)) < 0)
+		return err_set(err, 400, ENAMETOOLONG, "node %s: allow entry %s is too long",
+			       fi->fi_name, host);
+	fw_str_add(d, "%s\n%s", server, nftset);
+	for (size_t k = i + 1; k < fi->fi_nnames; k++)
+		if (strcmp(fi->fi_names[k].ne_host, host) == 0 &&
+		    fw_name_set(fi->fi_bridge, k, set, sizeof(set)) == 0)
+			fw_str_add(d, ",4#inet#" FW_TABLE "#%s", set);
+	fw_str_add(d, "\n");
+	return 0;
+}
+
 int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **out, size_t *nnames,
 		     struct dock_err *err)
 {
-	char server[FW_NAME_HOST_MAX + 40], nftset[FW_NAME_HOST_MAX + 64];
 	struct fw_info *fi = malloc(sizeof(*fi));
 	struct fw_str d = { 0 };
 	struct in_addr a;
@@ -200,14 +225,8 @@ int fw_names_dnsmasq(const struct fw_node *node, const char *upstream, char **ou
 	    (upstream == NULL || inet_pton(AF_INET, upstream, &a) != 1))
 		r = err_set(err, 400, EINVAL, "node %s: the resolver's upstream is no IPv4 address",
 			    fi->fi_name);
-	for (size_t i = 0; r == 0 && i < fi->fi_nnames; i++) {
-		if (fw_name_dnsmasq(&fi->fi_names[i], fi->fi_bridge, i, upstream, server,
-				    sizeof(server), nftset, sizeof(nftset)) < 0)
-			r = err_set(err, 400, ENAMETOOLONG, "node %s: allow entry %s is too long",
-				    fi->fi_name, fi->fi_names[i].ne_host);
-		else
-			fw_str_add(&d, "%s\n%s\n", server, nftset);
-	}
+	for (size_t i = 0; r == 0 && i < fi->fi_nnames; i++)
+		r = fw_names_host(fi, i, upstream, &d, err);
 	if (r == 0 && fi->fi_nnames > 0)
 		fw_str_add(&d, "cache-size=0\n");
 	if (r == 0)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -527,6 +528,36 @@ static void test_name_entries(void **state)
 		"lower case, at least two labels)");
 }
 
+/* The resolver's options: a server= line a host and one nftset= line
+ * naming every set of that host's entries (dnsmasq uses one nftset= a
+ * name), then cache-size=0. */
+static void test_names_dnsmasq(void **state)
+{
+	static const char *const allow[] = { "allowed.test:80/tcp", "10.9.9.0/24",
+					     "other.test:53/udp", "allowed.test:443/tcp" };
+	struct fw_node n = n0;
+	struct dock_err err = { 0 };
+	size_t nnames = 0;
+	char *out = NULL;
+
+	(void)state;
+	n.fn_egress_allow = allow;
+	n.fn_negress_allow = 4;
+	assert_int_equal(fw_names_dnsmasq(&n, "10.0.0.53", &out, &nnames, &err), 0);
+	assert_int_equal(nnames, 3);
+	assert_string_equal(out,
+			    "server=/allowed.test/10.0.0.53\n"
+			    "nftset=/allowed.test/4#inet#isc#names_iscbr0_0,"
+			    "4#inet#isc#names_iscbr0_2\n"
+			    "server=/other.test/10.0.0.53\n"
+			    "nftset=/other.test/4#inet#isc#names_iscbr0_1\n"
+			    "cache-size=0\n");
+	free(out);
+	assert_refused(fw_names_dnsmasq(&n, "name.test", &out, &nnames, &err), &err, EINVAL,
+		       "node web1: the resolver's upstream is no IPv4 address");
+	assert_null(out);
+}
+
 /* The private ranges: built-in, then extra, merged into disjoint intervals. */
 static void test_private_ranges(void **state)
 {
@@ -662,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_node_allow),       cmocka_unit_test(test_parse_allow),
 		cmocka_unit_test(test_init_check),       cmocka_unit_test(test_allow_ports),
 		cmocka_unit_test(test_private_ranges),   cmocka_unit_test(test_name_entries),
+		cmocka_unit_test(test_names_dnsmasq),
 	};
 
 	return cmocka_run_group_tests_name("fwcheck", tests, NULL, NULL);
