@@ -144,21 +144,26 @@ static void node_remove_orphans(void)
 
 /* Bring one loaded record in line with what libvirt holds. */
 /* A domain the dock left paused in a start (kill -9 between the paused
- * start and the memory cap) has no hard limit: set it before it runs. */
-static void node_reconcile_hard_limit(const struct node_rec *r, const char *domain)
+ * start and the memory cap) has no hard limit: set it before it runs.
+ * -1 when it cannot be set: the domain then stays paused (as a start
+ * would have destroyed it rather than run it uncapped). */
+static int node_reconcile_hard_limit(const struct node_rec *r, const char *domain)
 {
 	unsigned long long want = (r->nr_memory_mib + NODE_QEMU_OVERHEAD_MIB) * 1024ULL;
 	struct dock_err e = { 0 };
 
 	if (virt_domain_hard_limit(domain) != 0)
-		return;
-	if (virt_domain_set_hard_limit(domain, want, &e) < 0)
-		log_warn("node %s: its memory hard limit is missing and cannot be set: %s",
+		return 0;
+	if (virt_domain_set_hard_limit(domain, want, &e) < 0) {
+		log_warn("node %s: found paused without its memory hard limit, which cannot be "
+			 "set (%s): left paused",
 			 r->nr_name, e.de_msg);
-	else
-		log_warn("node %s: found paused without its memory hard limit (the dock stopped "
-			 "while starting it): limit set to %llu KiB",
-			 r->nr_name, want);
+		return -1;
+	}
+	log_warn("node %s: found paused without its memory hard limit (the dock stopped "
+		 "while starting it): limit set to %llu KiB",
+		 r->nr_name, want);
+	return 0;
 }
 
 static void node_reconcile(struct node *n)
@@ -167,6 +172,7 @@ static void node_reconcile(struct node *n)
 	enum virt_dom_state st;
 	struct node_names nn;
 	struct dock_err e = { 0 };
+	bool capped;
 
 	node_names(r, &nn);
 	switch (r->nr_state) {
@@ -213,10 +219,10 @@ static void node_reconcile(struct node *n)
 		/* Paused by quarantine --pause, or left paused by a dock stopped
 		 * in a snapshot, or in a start (node_start: started paused, its
 		 * memory capped, then resumed): the cap first, then it runs. */
-		node_reconcile_hard_limit(r, nn.nn_domain);
-		if (!r->nr_quarantined && virt_domain_pause(nn.nn_domain, false, &e) < 0)
+		capped = node_reconcile_hard_limit(r, nn.nn_domain) == 0;
+		if (capped && !r->nr_quarantined && virt_domain_pause(nn.nn_domain, false, &e) < 0)
 			log_warn("node %s: cannot resume: %s", r->nr_name, e.de_msg);
-		n->n_paused = r->nr_quarantined;
+		n->n_paused = r->nr_quarantined || !capped;
 		if (r->nr_state != NODE_RUNNING)
 			node_commit(n, NODE_RUNNING, NULL, NULL);
 		break;

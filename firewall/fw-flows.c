@@ -151,15 +151,12 @@ static void flows_key(struct fw_batch *b, struct nftnl_rule *r, uint32_t from_if
 	fw_verdict(b, r, NF_ACCEPT, NULL);
 }
 
-/* Three rules: a flow's packets, its replies, and the ICMP errors about
- * its connections (b's "port unreachable" for a's UDP, a "fragmentation
- * needed"), which conntrack calls related, in the reply direction. Their
- * transport header is ICMP's and nft cannot key a set on conntrack's
- * port (no type in a concatenation), so that rule looks at the bridges
- * only: a connection between two nodes exists only when its first packet
- * went along a flow (a dropped packet's conntrack is never confirmed).
- * The one thing it lets by after a flow is removed: an ICMP error about
- * a connection of that flow, which the reply rule cuts anyway. */
+/* Two rules: a flow's packets and its replies. ICMP errors about a
+ * flow's connections are not let through: nft cannot key node_flows on
+ * conntrack's port in a concatenation, and a rule on the bridges alone
+ * would take any error a node forges about another node's connections
+ * (the kernel relates an ICMP error by its embedded header, not by its
+ * sender). */
 void fw_flows_rules(struct fw_batch *b)
 {
 	struct nftnl_rule *r;
@@ -174,14 +171,4 @@ void fw_flows_rules(struct fw_batch *b)
 	fw_rule_add(
 		b, r,
 		"ct direction reply oifname . iifname . meta l4proto . th sport @node_flows accept");
-
-	r = fw_rule_new(b, "forward");
-	fw_ct_bits(b, r, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_RELATED));
-	flows_reply(b, r);
-	fw_if_in(b, r, NFT_META_IIFNAME, FW_BRIDGES, false);
-	fw_if_in(b, r, NFT_META_OIFNAME, FW_BRIDGES, false);
-	fw_verdict(b, r, NF_ACCEPT, NULL);
-	fw_rule_add(
-		b, r,
-		"ct state related ct direction reply iifname @node_bridges oifname @node_bridges accept");
 }
