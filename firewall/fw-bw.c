@@ -70,13 +70,7 @@ void fw_bw_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
 {
 	if (fi->fi_in_bps == 0 && fi->fi_out_bps == 0)
 		return;
-	if (new_table) {
-		fw_chain_create(b, fi->fi_bw_chain, NULL, 0, 0);
-	} else {
-		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_bw_chain, NULL, 0, 0,
-			     "make sure of");
-		fw_chain_flush(b, fi->fi_bw_chain);
-	}
+	fw_chain_fresh(b, fi->fi_bw_chain, new_table);
 	if (fi->fi_out_bps != 0)
 		fw_bw_rule(b, fi, NFT_META_IIFNAME, fi->fi_out_bps);
 	if (fi->fi_in_bps != 0)

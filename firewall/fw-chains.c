@@ -312,7 +312,7 @@ void fw_policy(struct fw_batch *b)
 }
 
 /* The node's chain, made complete: created if absent, emptied, filled. */
-void fw_chain_flush(struct fw_batch *b, const char *chain)
+static void fw_chain_flush(struct fw_batch *b, const char *chain)
 {
 	struct nftnl_rule *r = fw_rule_new(b, chain); /* no handle: every rule of the chain */
 	struct nlmsghdr *nlh;
@@ -327,14 +327,18 @@ void fw_chain_flush(struct fw_batch *b, const char *chain)
 	nftnl_rule_free(r);
 }
 
-void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
+void fw_chain_fresh(struct fw_batch *b, const char *chain, bool new_table)
 {
 	if (new_table) {
-		fw_chain_create(b, fi->fi_chain, NULL, 0, 0);
-	} else {
-		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_chain, NULL, 0, 0,
-			     "make sure of");
-		fw_chain_flush(b, fi->fi_chain);
+		fw_chain_create(b, chain, NULL, 0, 0);
+		return;
 	}
+	fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, chain, NULL, 0, 0, "make sure of");
+	fw_chain_flush(b, chain);
+}
+
+void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table)
+{
+	fw_chain_fresh(b, fi->fi_chain, new_table);
 	fw_node_chain_rules(b, fi);
 }

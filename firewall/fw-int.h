@@ -424,8 +424,9 @@ void fw_if_rule(struct fw_batch *b, const char *chain, uint32_t key, enum fw_set
 
 void fw_node_chain_rules(struct fw_batch *b, const struct fw_info *fi);
 void fw_policy(struct fw_batch *b);
-/* Every rule of a chain deleted, in the batch ("flush chain CHAIN"). */
-void fw_chain_flush(struct fw_batch *b, const char *chain);
+/* A chain to fill: created in a new table, else made sure of and every
+ * rule of it deleted ("flush chain CHAIN"), in the batch. */
+void fw_chain_fresh(struct fw_batch *b, const char *chain, bool new_table);
 void fw_node_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table);
 
 /* ---- fw-bw.c ------------------------------------------------------------ */

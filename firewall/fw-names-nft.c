@@ -110,13 +110,7 @@ void fw_names_chain(struct fw_batch *b, const struct fw_info *fi, bool new_table
 		fw_names_set_msg(b, fi, i, NFT_MSG_NEWSET,
 				 new_table ? NLM_F_CREATE | NLM_F_EXCL : NLM_F_CREATE,
 				 new_table ? "create" : "make sure of");
-	if (new_table) {
-		fw_chain_create(b, fi->fi_names_chain, NULL, 0, 0);
-	} else {
-		fw_chain_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, fi->fi_names_chain, NULL, 0, 0,
-			     "make sure of");
-		fw_chain_flush(b, fi->fi_names_chain);
-	}
+	fw_chain_fresh(b, fi->fi_names_chain, new_table);
 	for (size_t i = 0; i < fi->fi_nnames; i++)
 		fw_names_entry_rule(b, fi, i);
 }
