@@ -10,7 +10,8 @@
 # outside the namespaces this test made. Allow entries by name: a dnsmasq
 # in "lan" (203.0.113.2, dockd.conf's dns_upstream) answers allowed.test
 # and other.test with the public address, rebind.test with an RFC 1918
-# one; node d (egress deny) may reach allowed.test:8000 and rebind.test:8000.
+# one; node d (egress deny) may reach allowed.test:8000 and :8002 (two
+# entries of one host) and rebind.test:8000.
 set -u
 SRC=${ISC_SRC:?}
 . "$SRC/tests/lib/tap.sh"
@@ -37,6 +38,7 @@ sysctl -qw net.ipv4.ip_forward=1
 mkdir -p "$W/www" && echo "lan ok" >"$W/www/index.html"
 $LAN python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 8000 >/dev/null 2>&1 &
 $LAN python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 8001 >/dev/null 2>&1 &
+$LAN python3 -m http.server --bind 0.0.0.0 --directory "$W/www" 8002 >/dev/null 2>&1 &
 $LAN dnsmasq -k --port=53 --listen-address=203.0.113.2 --bind-interfaces --no-resolv --no-hosts \
 	--pid-file="$W/lan-dns.pid" --log-queries --log-facility="$W/lan-dns.log" \
 	--local=/test/ --address=/allowed.test/$PUB --address=/other.test/$PUB \
@@ -51,7 +53,7 @@ finish() {
 trap 'finish; exit $?' EXIT
 
 has_hello() { "$A" inspect "$1" | jq -e '.agent.hello != null' >/dev/null; }
-lan_up() { $LAN ss -ltn | grep -q ':8000 ' && $LAN ss -ltn | grep -q ':8001 '; }
+lan_up() { for p in 8000 8001 8002; do $LAN ss -ltn | grep -q ":$p " || return 1; done; }
 drops() { "$A" fw show "$1" --json | jq '[.nodes[].drops.packets] | add // 0'; }
 # probe NODE HOST:PORT...: prints one word a target, "reached" or "dropped"
 # (lib.sh's guest_fetch).
@@ -67,9 +69,10 @@ t_ok "create a (egress allow, allow entry $RFC1918:8000/tcp)" \
 	"$A" create a --image micro --memory 160M --scratch-size 32M --egress-allow "$RFC1918:8000/tcp"
 t_ok "create b (egress deny, allow entry $CGNAT:8000)" \
 	"$A" create b --image micro --memory 160M --scratch-size 32M --egress deny --egress-allow "$CGNAT:8000"
-t_ok "create d (egress deny, allow entries by name allowed.test:8000/tcp, rebind.test:8000)" \
+t_ok "create d (egress deny, allow entries by name allowed.test:8000/tcp, rebind.test:8000, allowed.test:8002)" \
 	"$A" create d --image micro --memory 160M --scratch-size 32M --egress deny \
-	--egress-allow allowed.test:8000/tcp --egress-allow rebind.test:8000
+	--egress-allow allowed.test:8000/tcp --egress-allow rebind.test:8000 \
+	--egress-allow allowed.test:8002
 "$A" create e --image micro --egress deny --egress-allow Bad_Name:80 >"$W/refused" 2>&1
 rc=$?
 t_ok "a bad name is refused (exit $rc: 2), naming it ($(head -c 160 "$W/refused"))" \
@@ -114,14 +117,14 @@ lookup() {
 }
 t_is "fw show lists d's entries by name" \
 	"$("$A" fw show d --json | jq -r '.nodes[0].egress.allow | join(",")')" \
-	"allowed.test:8000/tcp,rebind.test:8000/tcp"
+	"allowed.test:8000/tcp,allowed.test:8002/tcp,rebind.test:8000/tcp"
 t_is "d: before any lookup, $PUB:8000 is dropped (egress deny)" "$(probe d "$PUB:8000")" "dropped "
 t_ok "d resolves allowed.test on its gateway" \
 	lookup allowed.test "$PUB"
 t_ok "the answer is pinned in d's set, with a timeout" \
 	bash -c "nft list table inet isc | grep -A6 'set names_.*_0 ' | grep -q '$PUB expires'"
-t_is "d: now $PUB:8000 reached (allowed.test:8000), $PUB:8001 dropped" \
-	"$(probe d "$PUB:8000" "$PUB:8001")" "reached dropped "
+t_is "d: now $PUB:8000 and :8002 reached (allowed.test's two entries, one lookup), $PUB:8001 dropped" \
+	"$(probe d "$PUB:8000" "$PUB:8002" "$PUB:8001")" "reached reached dropped "
 lookup other.test "$PUB"
 t_is "d does not resolve other.test (not in its list)" "$?" 1
 t_ok "d resolves rebind.test to its private answer" \
