@@ -87,9 +87,8 @@ struct iscadm_lab_look {
 };
 
 /* What a node of the plan does now, into buf: "waiting" (not in the table
- * yet), its operation and step, or its state; true when it runs with
- * nothing under way. */
-static bool iscadm_lab_look_node(const char *node, struct json_object *nodes, char *buf,
+ * yet), its operation and step, or its state. */
+static void iscadm_lab_look_node(const char *node, struct json_object *nodes, char *buf,
 				 size_t size)
 {
 	snprintf(buf, size, "waiting");
@@ -101,9 +100,8 @@ static bool iscadm_lab_look_node(const char *node, struct json_object *nodes, ch
 			snprintf(buf, size, "%s", json_object_get_string(op));
 		else
 			snprintf(buf, size, "%s", iscadm_raw(n, "state"));
-		return op == NULL && strcmp(iscadm_raw(n, "state"), "running") == 0;
+		return;
 	}
-	return false;
 }
 
 /* The up's progress: a row per node the plan makes or changes, what it

@@ -631,21 +631,16 @@ static int lab_node(struct ly_doc *d, struct lab *lab, const struct ly *k, const
 	v = lab_val(d, node, defs, "egress", path, np);
 	if (lab_egress(d, v, path, net) < 0)
 		goto out;
+	lab_json_copy(ln->ln_core, sizeof(ln->ln_core), core);
+	lab_json_copy(ln->ln_net, sizeof(ln->ln_net), net);
 	json_object_object_foreach(net, nk, nv)
 		json_object_object_add(core, nk, json_object_get(nv));
+	/* The whole request: when it fits, its two parts did. */
 	if (!lab_json_copy(ln->ln_body, sizeof(ln->ln_body), core)) {
 		r = ly_fail(d, k, np, "the node's create request is longer than %d bytes",
 			    SPEC_REQUEST_MAX - 1);
 		goto out;
 	}
-	json_object_object_foreach(net, nk2, nv2)
-	{
-		(void)nv2;
-		json_object_object_del(core, nk2);
-	}
-	/* Each part is smaller than the whole: these fit. */
-	lab_json_copy(ln->ln_core, sizeof(ln->ln_core), core);
-	lab_json_copy(ln->ln_net, sizeof(ln->ln_net), net);
 	if (cfg != NULL) {
 		struct node_spec *spec = malloc(sizeof(*spec));
 		if (spec == NULL) {

@@ -142,7 +142,6 @@ static void node_remove_orphans(void)
 	}
 }
 
-/* Bring one loaded record in line with what libvirt holds. */
 /* A domain the dock left paused in a start (kill -9 between the paused
  * start and the memory cap) has no hard limit: set it before it runs.
  * -1 when it cannot be set: the domain then stays paused (as a start
@@ -166,6 +165,7 @@ static int node_reconcile_hard_limit(const struct node_rec *r, const char *domai
 	return 0;
 }
 
+/* Bring one loaded record in line with what libvirt holds. */
 static void node_reconcile(struct node *n)
 {
 	struct node_rec *r = &n->n_rec;

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_conntrack_common.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
